@@ -1,0 +1,143 @@
+# evalsched: GNU make.  `make`, `make check`, `make install`, `make demo`,
+# `make bench`, `make fuzz`.  Objects go under $(O) so that the plain and
+# the sanitizer builds live side by side.
+
+VERSION		= 0.1.0
+PREFIX		?= /usr/local
+SYSCONFDIR	?= /etc
+BINDIR		= $(PREFIX)/bin
+SBINDIR		= $(PREFIX)/sbin
+LIBEXECDIR	= $(PREFIX)/libexec/evalsched
+DATADIR		= $(PREFIX)/share/evalsched
+MANDIR		= $(PREFIX)/share/man
+SYSTEMDDIR	?= /lib/systemd/system
+DESTDIR		?=
+O		?= build
+
+CC		?= cc
+PKGS		= libpq libcurl json-c libbsd-overlay
+WARNINGS	= -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
+		  -Wshadow -Wpointer-arith -Wcast-qual -Wsign-compare \
+		  -Wformat=2 -Wno-format-nonliteral
+CFLAGS		?= -O2 -g
+SANITIZE	= -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+		  -fno-omit-frame-pointer
+ALL_CFLAGS	= -std=gnu11 $(WARNINGS) $(CFLAGS) $(EXTRA_CFLAGS) -Icommon \
+		  $(shell pkg-config --cflags $(PKGS)) \
+		  -DVERSION='"$(VERSION)"' -DSYSCONFDIR='"$(SYSCONFDIR)"' \
+		  -DLIBEXECDIR='"$(LIBEXECDIR)"' -DDATADIR='"$(DATADIR)"'
+ALL_LDFLAGS	= $(LDFLAGS) $(EXTRA_LDFLAGS)
+LDLIBS		= $(shell pkg-config --libs $(PKGS))
+
+COMMON_OBJ	= $(patsubst %.c,$(O)/%.o,$(wildcard common/*.c))
+SUPERVISOR_OBJ	= $(patsubst %.c,$(O)/%.o,$(wildcard supervisor/*.c))
+JOBRUNNER_OBJ	= $(patsubst %.c,$(O)/%.o,$(wildcard jobrunner/*.c))
+CTL_OBJ		= $(patsubst %.c,$(O)/%.o,$(wildcard ctl/*.c))
+UNIT_TESTS	= $(patsubst tests/unit/%.c,$(O)/tests/%,$(wildcard tests/unit/t_*.c))
+PROGRAMS	= $(O)/evalsched-supervisor $(O)/evalsched-jobrunner \
+		  $(O)/evalschedctl $(O)/schema.sql
+MANPAGES	= $(wildcard man/*.[58])
+
+all: $(PROGRAMS) $(UNIT_TESTS)
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/libcommon.a: $(COMMON_OBJ)
+	$(AR) rcs $@ $^
+
+$(O)/evalsched-supervisor: $(SUPERVISOR_OBJ) $(O)/libcommon.a
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/evalsched-jobrunner: $(JOBRUNNER_OBJ) $(O)/libcommon.a
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/evalschedctl: $(CTL_OBJ) $(O)/libcommon.a
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit tests may test a program's own files: tests/unit/t_foo.c links
+# the objects its "// link:" line names besides libcommon.a.
+$(O)/tests/%: tests/unit/%.c $(O)/libcommon.a $(SUPERVISOR_OBJ) $(JOBRUNNER_OBJ) $(CTL_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -o $@ $< \
+	    $(addprefix $(O)/,$(shell sed -n 's|^// link: ||p' $<)) \
+	    $(O)/libcommon.a $(LDLIBS)
+
+# The standalone schema is the application's tables plus our additions.
+$(O)/schema.sql: etc/application-schema.sql etc/schema-additions.sql
+	@mkdir -p $(dir $@)
+	cat $^ > $@
+
+install: $(PROGRAMS)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DATADIR) \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SYSCONFDIR)/evalsched $(DESTDIR)$(SYSCONFDIR)/init.d \
+	    $(DESTDIR)$(SYSCONFDIR)/default $(DESTDIR)$(SYSTEMDDIR)
+	install -m 755 $(O)/evalsched-supervisor $(DESTDIR)$(SBINDIR)/
+	install -m 755 $(O)/evalschedctl $(DESTDIR)$(BINDIR)/
+	install -m 755 $(O)/evalsched-jobrunner $(DESTDIR)$(LIBEXECDIR)/
+	install -m 644 $(O)/schema.sql $(DESTDIR)$(DATADIR)/schema.sql
+	install -m 644 etc/schema-additions.sql $(DESTDIR)$(DATADIR)/
+	for m in $(MANPAGES); do \
+	    install -m 644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/; done
+	@# A configuration is the operator's: never overwrite it.
+	[ -e $(DESTDIR)$(SYSCONFDIR)/evalsched/evalsched.conf ] || \
+	    install -m 640 etc/evalsched.conf \
+	    $(DESTDIR)$(SYSCONFDIR)/evalsched/evalsched.conf
+	[ -e $(DESTDIR)$(SYSCONFDIR)/default/evalsched ] || \
+	    install -m 644 etc/default-evalsched \
+	    $(DESTDIR)$(SYSCONFDIR)/default/evalsched
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    etc/init.d-evalsched > $(DESTDIR)$(SYSCONFDIR)/init.d/evalsched
+	chmod 755 $(DESTDIR)$(SYSCONFDIR)/init.d/evalsched
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    etc/evalsched.service > $(DESTDIR)$(SYSTEMDDIR)/evalsched.service
+
+# The test suite runs the installed layout of a sanitizer build.
+SAN_O		= build/san
+SAN_ROOT	= $(CURDIR)/build/san-root
+TEST_PREFIX	= /usr/local
+
+deps:
+	@sh tests/install-deps.sh
+
+build-werror:
+	$(MAKE) O=build EXTRA_CFLAGS=-Werror all
+
+build-san:
+	$(MAKE) O=$(SAN_O) CFLAGS='-O1 -g' EXTRA_CFLAGS='-Werror $(SANITIZE)' \
+	    EXTRA_LDFLAGS='$(SANITIZE)' all
+	rm -rf $(SAN_ROOT)
+	$(MAKE) O=$(SAN_O) CFLAGS='-O1 -g' EXTRA_CFLAGS='-Werror $(SANITIZE)' \
+	    EXTRA_LDFLAGS='$(SANITIZE)' DESTDIR=$(SAN_ROOT) \
+	    PREFIX=$(TEST_PREFIX) SYSCONFDIR=$(TEST_PREFIX)/etc \
+	    SYSTEMDDIR=$(TEST_PREFIX)/lib/systemd/system install
+
+check: deps build-werror build-san lint
+	EVALSCHED_ROOT=$(SAN_ROOT) EVALSCHED_PREFIX=$(TEST_PREFIX) \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87 \
+	    prove -j2 --timer $(SAN_O)/tests/t_* tests/*.t
+	@sh tests/fuzz/run.sh brief
+
+lint:
+	mandoc -Tlint -W warning $(MANPAGES)
+	sh -n etc/init.d-evalsched
+
+fuzz:
+	@sh tests/fuzz/run.sh long
+
+demo: deps all
+	@sh tests/demo.sh
+
+bench: deps all
+	@sh tests/bench/run.sh
+
+clean:
+	rm -rf build
+
+.PHONY: all install deps build-werror build-san check lint fuzz demo bench clean
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -1,0 +1,482 @@
+/*
+ * evalsched.conf(5) parser.  "key = value" lines, '#' comments, values
+ * optionally double-quoted.  Every bad line is reported as
+ * "file:line: message" and parsing goes on, so that -n shows all of them
+ * at once.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+enum key_type { KEY_STRING, KEY_SECONDS, KEY_COUNT, KEY_BOOL, KEY_URL,
+    KEY_LOGLEVEL };
+
+struct key_def {
+	const char	*name;
+	enum key_type	 type;
+	size_t		 offset;
+	long		 min, max;
+};
+
+#define S(f)	offsetof(struct config, f)
+static const struct key_def keys[] = {
+	{ "database",			KEY_STRING,  S(database), 0, 0 },
+	{ "app_url",			KEY_URL,     S(app_url), 0, 0 },
+	{ "service_role_key",		KEY_STRING,  S(service_role_key), 0, 0 },
+	{ "service_role_key_file",	KEY_STRING,  S(service_role_key_file), 0, 0 },
+	{ "jobrunner",			KEY_STRING,  S(jobrunner), 0, 0 },
+	{ "pidfile",			KEY_STRING,  S(pidfile), 0, 0 },
+	{ "user",			KEY_STRING,  S(user), 0, 0 },
+	{ "spool_dir",			KEY_STRING,  S(spool_dir), 0, 0 },
+	{ "node_name",			KEY_STRING,  S(node_name), 0, 0 },
+	{ "tls_ca_file",		KEY_STRING,  S(tls_ca_file), 0, 0 },
+	{ "poll_interval",		KEY_SECONDS, S(poll_interval), 1, 86400 },
+	{ "max_concurrent",		KEY_COUNT,   S(max_concurrent), 1, CONFIG_MAX_CONCURRENT },
+	{ "max_consecutive_failures",	KEY_COUNT,   S(max_consecutive_failures), 1, 1000 },
+	{ "run_timeout",		KEY_SECONDS, S(run_timeout), 1, 86400 },
+	{ "shutdown_grace",		KEY_SECONDS, S(shutdown_grace), 0, 3600 },
+	{ "lease",			KEY_SECONDS, S(lease), 2, 3600 },
+	{ "listen",			KEY_BOOL,    S(listen), 0, 0 },
+	{ "log_level",			KEY_LOGLEVEL, S(log_debug), 0, 0 },
+};
+#undef S
+#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+
+void
+config_err_add(struct config_err *e, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 line[1024];
+	size_t	 n;
+	char	*nbuf;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	n = strlen(line);
+	if ((nbuf = realloc(e->buf, e->len + n + 2)) == NULL)
+		return;
+	e->buf = nbuf;
+	memcpy(e->buf + e->len, line, n);
+	e->len += n;
+	e->buf[e->len++] = '\n';
+	e->buf[e->len] = '\0';
+	e->count++;
+}
+
+void
+config_err_free(struct config_err *e)
+{
+	free(e->buf);
+	memset(e, 0, sizeof(*e));
+}
+
+static char *
+xstrdup_or_die(const char *s)
+{
+	char	*p;
+
+	if ((p = strdup(s)) == NULL) {
+		perror("strdup");
+		exit(71);
+	}
+	return p;
+}
+
+static void
+set_string(char **field, const char *value)
+{
+	free(*field);
+	*field = xstrdup_or_die(value);
+}
+
+void
+config_defaults(struct config *c)
+{
+	char	host[256];
+
+	memset(c, 0, sizeof(*c));
+	set_string(&c->database, "");
+	set_string(&c->app_url, "http://localhost:3000");
+	set_string(&c->jobrunner, LIBEXECDIR "/evalsched-jobrunner");
+	set_string(&c->pidfile, "/run/evalsched-supervisor.pid");
+	set_string(&c->spool_dir, "/var/lib/evalsched");
+	set_string(&c->tls_ca_file, "");
+	if (gethostname(host, sizeof(host)) != 0)
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	set_string(&c->node_name, host);
+	c->poll_interval = 60;
+	c->max_concurrent = 3;
+	c->max_consecutive_failures = 3;
+	c->run_timeout = 600;
+	c->shutdown_grace = 30;
+	c->lease = 30;
+	c->listen = 1;
+}
+
+void
+config_free(struct config *c)
+{
+	size_t	i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (keys[i].type == KEY_STRING || keys[i].type == KEY_URL)
+			free(*(char **)((char *)c + keys[i].offset));
+	if (c->service_role_key != NULL)
+		explicit_bzero(c->service_role_key,
+		    strlen(c->service_role_key));
+	free(c->path);
+	memset(c, 0, sizeof(*c));
+}
+
+static const struct key_def *
+key_lookup(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static int
+parse_bool(const char *v, int *out)
+{
+	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") ||
+	    !strcmp(v, "1"))
+		*out = 1;
+	else if (!strcmp(v, "no") || !strcmp(v, "false") ||
+	    !strcmp(v, "off") || !strcmp(v, "0"))
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
+static int
+parse_number(const char *v, long min, long max, int *out)
+{
+	char	*end;
+	long	 n;
+
+	if (!isdigit((unsigned char)*v))
+		return -1;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n < min || n > max)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
+static int
+url_ok(const char *v)
+{
+	return (strncmp(v, "http://", 7) == 0 && v[7] != '\0') ||
+	    (strncmp(v, "https://", 8) == 0 && v[8] != '\0');
+}
+
+/* Sets one key; on a bad value writes why into why and returns -1. */
+static int
+key_set(struct config *c, const struct key_def *k, const char *v,
+    char *why, size_t whylen)
+{
+	void	*field = (char *)c + k->offset;
+	size_t	 n;
+
+	switch (k->type) {
+	case KEY_URL:
+		if (!url_ok(v)) {
+			snprintf(why, whylen, "must be an http:// or "
+			    "https:// URL");
+			return -1;
+		}
+		set_string(field, v);
+		n = strlen(*(char **)field);
+		while (n > 0 && (*(char **)field)[n - 1] == '/')
+			(*(char **)field)[--n] = '\0';
+		return 0;
+	case KEY_STRING:
+		set_string(field, v);
+		return 0;
+	case KEY_BOOL:
+		if (parse_bool(v, field) == 0)
+			return 0;
+		snprintf(why, whylen, "must be yes or no");
+		return -1;
+	case KEY_LOGLEVEL:
+		if (!strcmp(v, "info") || !strcmp(v, "debug")) {
+			*(int *)field = strcmp(v, "debug") == 0;
+			return 0;
+		}
+		snprintf(why, whylen, "must be info or debug");
+		return -1;
+	case KEY_SECONDS:
+	case KEY_COUNT:
+		if (parse_number(v, k->min, k->max, field) == 0)
+			return 0;
+		snprintf(why, whylen, "must be a whole number%s from %ld "
+		    "to %ld", k->type == KEY_SECONDS ? " of seconds" : "",
+		    k->min, k->max);
+		return -1;
+	}
+	return -1;
+}
+
+/*
+ * Splits a line into key and value in place.  Returns 0 for a blank or
+ * comment line, 1 for a key/value pair, -1 with why set on a bad line.
+ */
+static int
+split_line(char *line, char **key, char **value, const char **why)
+{
+	char	*p = line, *q, *out;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == '\0' || *p == '#')
+		return 0;
+	*key = p;
+	while (isalnum((unsigned char)*p) || *p == '_')
+		p++;
+	if (p == *key) {
+		*why = "expected a key name";
+		return -1;
+	}
+	q = p;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p != '=') {
+		*why = "expected '=' after the key";
+		return -1;
+	}
+	*q = '\0';
+	p++;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == '"') {
+		*value = out = ++p;
+		for (; *p != '"'; p++) {
+			if (*p == '\0') {
+				*why = "unterminated quoted value";
+				return -1;
+			}
+			if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+				p++;
+			*out++ = *p;
+		}
+		p++;
+		*out = '\0';
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p != '\0' && *p != '#') {
+			*why = "unexpected text after the quoted value";
+			return -1;
+		}
+		return 1;
+	}
+	*value = p;
+	while (*p != '\0' && *p != '#')
+		p++;
+	while (p > *value && isspace((unsigned char)p[-1]))
+		p--;
+	*p = '\0';
+	if (**value == '\0') {
+		*why = "missing value (use \"\" for an empty one)";
+		return -1;
+	}
+	return 1;
+}
+
+static void
+parse_line(struct config *c, const char *name, int lineno, char *line,
+    unsigned char *seen, struct config_err *err)
+{
+	const struct key_def	*k;
+	const char		*why = NULL;
+	char			*key, *value, msg[256];
+	int			 r;
+
+	if ((r = split_line(line, &key, &value, &why)) <= 0) {
+		if (r < 0)
+			config_err_add(err, "%s:%d: %s", name, lineno, why);
+		return;
+	}
+	if ((k = key_lookup(key)) == NULL) {
+		config_err_add(err, "%s:%d: unknown key '%s'", name, lineno,
+		    key);
+		return;
+	}
+	if (seen[k - keys]) {
+		config_err_add(err, "%s:%d: duplicate key '%s' (first set on "
+		    "line %d)", name, lineno, key, seen[k - keys]);
+		return;
+	}
+	seen[k - keys] = lineno > 255 ? 255 : (unsigned char)lineno;
+	if (key_set(c, k, value, msg, sizeof(msg)) == -1) {
+		/* The key's value is a secret: never echo it back. */
+		if (strcmp(key, "service_role_key") == 0)
+			config_err_add(err, "%s:%d: %s: %s", name, lineno,
+			    key, msg);
+		else
+			config_err_add(err, "%s:%d: %s: '%s' %s", name, lineno,
+			    key, value, msg);
+	}
+}
+
+int
+config_parse_text(struct config *c, const char *name, const char *text,
+    struct config_err *err)
+{
+	unsigned char	 seen[NKEYS] = { 0 };
+	char		*copy, *line, *next;
+	int		 lineno = 0, before = err->count;
+
+	copy = xstrdup_or_die(text);
+	for (line = copy; line != NULL; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		lineno++;
+		if (next == NULL && *line == '\0')
+			break;
+		parse_line(c, name, lineno, line, seen, err);
+	}
+	explicit_bzero(copy, strlen(text));
+	free(copy);
+	if (c->service_role_key != NULL && c->service_role_key_file != NULL)
+		config_err_add(err, "%s: set service_role_key or "
+		    "service_role_key_file, not both", name);
+	return err->count - before;
+}
+
+static char *
+read_file(const char *path, int *saved_errno)
+{
+	FILE	*f;
+	char	*buf = NULL;
+	size_t	 cap = 0, len = 0, n;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		*saved_errno = errno;
+		return NULL;
+	}
+	do {
+		if (len + 4096 + 1 > cap) {
+			cap = (len + 4096 + 1) * 2;
+			if ((buf = realloc(buf, cap)) == NULL) {
+				perror("realloc");
+				exit(71);
+			}
+		}
+		n = fread(buf + len, 1, 4096, f);
+		len += n;
+	} while (n > 0);
+	buf[len] = '\0';
+	if (ferror(f)) {
+		*saved_errno = errno;
+		fclose(f);
+		free(buf);
+		return NULL;
+	}
+	fclose(f);
+	if (strlen(buf) != len) {
+		*saved_errno = EILSEQ;
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* The key is the file's first line, without surrounding white space. */
+static void
+load_key_file(struct config *c, struct config_err *err)
+{
+	char	*text, *p, *end;
+	int	 e = 0;
+
+	if ((text = read_file(c->service_role_key_file, &e)) == NULL) {
+		config_err_add(err, "%s: service_role_key_file: %s: %s",
+		    c->path, c->service_role_key_file, strerror(e));
+		return;
+	}
+	for (p = text; isspace((unsigned char)*p); p++)
+		;
+	end = p + strcspn(p, "\r\n");
+	while (end > p && isspace((unsigned char)end[-1]))
+		end--;
+	*end = '\0';
+	if (*p == '\0')
+		config_err_add(err, "%s: service_role_key_file: %s: the file "
+		    "is empty", c->path, c->service_role_key_file);
+	else
+		set_string(&c->service_role_key, p);
+	explicit_bzero(text, strlen(text) + 1);
+	free(text);
+}
+
+int
+config_apply_env(struct config *c, struct config_err *err)
+{
+	const char	*v;
+	int		 before = err->count;
+
+	if ((v = getenv("EVALSCHED_DATABASE")) != NULL)
+		set_string(&c->database, v);
+	if ((v = getenv("NEXT_PUBLIC_APP_URL")) != NULL && *v != '\0') {
+		char	why[128];
+
+		if (key_set(c, key_lookup("app_url"), v, why,
+		    sizeof(why)) == -1)
+			config_err_add(err, "environment: NEXT_PUBLIC_APP_URL: "
+			    "'%s' %s", v, why);
+	}
+	if ((v = getenv("SUPABASE_SERVICE_ROLE_KEY")) != NULL && *v != '\0') {
+		set_string(&c->service_role_key, v);
+		free(c->service_role_key_file);
+		c->service_role_key_file = NULL;
+	}
+	return err->count - before;
+}
+
+int
+config_load(struct config *c, const char *path, struct config_err *err)
+{
+	char	*text;
+	int	 e = 0, before = err->count;
+
+	set_string(&c->path, path != NULL ? path : CONFIG_DEFAULT_PATH);
+	if ((text = read_file(c->path, &e)) == NULL) {
+		/* Without -c, a missing file means "defaults and env". */
+		if (path != NULL || e != ENOENT)
+			config_err_add(err, "%s: %s", c->path, strerror(e));
+	} else {
+		config_parse_text(c, c->path, text, err);
+		explicit_bzero(text, strlen(text));
+		free(text);
+	}
+	config_apply_env(c, err);
+	if (c->service_role_key_file != NULL && err->count == before)
+		load_key_file(c, err);
+	return err->count - before;
+}
+
+int
+config_require_key(const struct config *c, struct config_err *err)
+{
+	if (c->service_role_key != NULL && *c->service_role_key != '\0')
+		return 0;
+	config_err_add(err, "%s: no service role key: set "
+	    "service_role_key_file (or service_role_key), or "
+	    "SUPABASE_SERVICE_ROLE_KEY in the environment", c->path);
+	return 1;
+}

@@ -1,0 +1,66 @@
+/*
+ * evalsched.conf(5): one struct, parsed in one place.  Errors are
+ * reported as "file:line: message", one per line, in a caller's buffer.
+ */
+#ifndef EVALSCHED_CONFIG_H
+#define EVALSCHED_CONFIG_H
+
+#include <stddef.h>
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR	"/etc"
+#endif
+#ifndef LIBEXECDIR
+#define LIBEXECDIR	"/usr/local/libexec/evalsched"
+#endif
+#define CONFIG_DEFAULT_PATH	SYSCONFDIR "/evalsched/evalsched.conf"
+
+struct config {
+	char	*path;			/* the file read, for messages */
+	char	*database;		/* libpq conninfo or URI; "" = defaults */
+	char	*app_url;		/* no trailing slash */
+	char	*service_role_key;	/* secret: never logged */
+	char	*service_role_key_file;
+	char	*jobrunner;
+	char	*pidfile;
+	char	*user;
+	char	*spool_dir;
+	char	*node_name;		/* default: the host name */
+	char	*tls_ca_file;		/* "" = the system's CA store */
+	int	 poll_interval;
+	int	 max_concurrent;
+	int	 max_consecutive_failures;
+	int	 run_timeout;
+	int	 shutdown_grace;
+	int	 lease;
+	int	 listen;
+	int	 log_debug;
+};
+
+#define CONFIG_MAX_CONCURRENT	1024
+
+struct config_err {
+	char	*buf;	/* NUL-terminated; lines of "file:line: message" */
+	size_t	 len;
+	int	 count;
+};
+
+void	config_defaults(struct config *);
+void	config_free(struct config *);
+/*
+ * Reads path (NULL: the default path, which may then be missing), applies
+ * the environment overrides and reads the key file.  Returns the number
+ * of errors; each is appended to err.
+ */
+int	config_load(struct config *, const char *path, struct config_err *);
+/* Parses an in-memory text as if read from name. */
+int	config_parse_text(struct config *, const char *name, const char *text,
+	    struct config_err *);
+int	config_apply_env(struct config *, struct config_err *);
+/* The supervisor cannot run without a key; the ops tool can. */
+int	config_require_key(const struct config *, struct config_err *);
+void	config_err_add(struct config_err *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	config_err_free(struct config_err *);
+
+#endif

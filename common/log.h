@@ -1,0 +1,25 @@
+/*
+ * Logging in the style of OpenBSD's log.c: stderr in the foreground,
+ * syslog otherwise.  errno is preserved across every call.
+ */
+#ifndef EVALSCHED_LOG_H
+#define EVALSCHED_LOG_H
+
+#include <stdarg.h>
+
+void	log_init(const char *progname, int foreground, int debug);
+void	log_setverbose(int verbose);
+void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	vlog(int pri, const char *, va_list) __attribute__((format(printf, 2, 0)));
+__attribute__((noreturn, format(printf, 1, 2)))
+void	fatal(const char *, ...);
+__attribute__((noreturn, format(printf, 1, 2)))
+void	fatalx(const char *, ...);
+/* Like fatalx, but with an exit status from sysexits.h. */
+__attribute__((noreturn, format(printf, 2, 3)))
+void	fatalx_status(int status, const char *, ...);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * The schedule engine: five-field cron expressions evaluated in an IANA
+ * time zone, with exact daylight-saving rules (see evalsched-schedule(5)).
+ * Instants are Unix seconds (UTC).
+ */
+#ifndef EVALSCHED_SCHEDULE_H
+#define EVALSCHED_SCHEDULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct schedule;
+
+/*
+ * The cron expression for a schedule type (hourly, daily, weekly,
+ * every_5_minutes); NULL for custom or an unknown type.
+ */
+const char	*schedule_type_expression(const char *type);
+
+/*
+ * Compiles a schedule row: type, its cron_expression (used when the type
+ * is custom) and its time zone (NULL or "" means UTC).  Returns NULL with
+ * a message in err such as "minute field: 61 out of range 0-59",
+ * "unknown time zone 'Mars/Base'" or "the expression can never fire".
+ */
+struct schedule	*schedule_compile(const char *type, const char *cron_expression,
+		    const char *timezone, char *err, size_t errlen);
+
+/*
+ * The first fire time strictly after `after`.  Returns 0, or -1 when
+ * there is none within the engine's horizon.
+ */
+int		 schedule_next(const struct schedule *, int64_t after,
+		    int64_t *next);
+
+void		 schedule_free(struct schedule *);
+
+#endif
