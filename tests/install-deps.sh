@@ -1,0 +1,29 @@
+#!/bin/sh
+# Installs what building and testing evalsched needs, when it is missing.
+# Debian 12; apt-get runs only when a package is absent.
+set -e
+
+packages="gcc make pkg-config libc6-dev libpq-dev libcurl4-openssl-dev
+libjson-c-dev libbsd-dev postgresql postgresql-client mandoc perl python3
+tzdata procps clang libclang-rt-dev"
+
+missing=
+for p in $packages; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+	    missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "installing:$missing"
+if [ "$(id -u)" -eq 0 ]; then
+	SUDO=
+elif command -v sudo >/dev/null 2>&1; then
+	SUDO=sudo
+else
+	echo "missing packages:$missing (run as root or install them)" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing

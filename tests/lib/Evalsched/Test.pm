@@ -1,0 +1,416 @@
+# The integration-test harness: a throwaway PostgreSQL cluster (initdb into
+# a temp dir, Unix socket only, run as an unprivileged user when we are
+# root), the stand-in evaluation API, configs, and the programs of the
+# installed layout driven from outside.
+package Evalsched::Test;
+
+use strict;
+use warnings;
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Temp qw(tempdir);
+use POSIX qw(:sys_wait_h setsid);
+use Time::HiRes qw(sleep time);
+use Exporter 'import';
+
+our @EXPORT_OK = qw(uuid);
+
+my $TOP = abs_path(dirname(__FILE__) . '/../../..');
+my @LIVE;	# harnesses to tear down at exit
+
+sub uuid {
+	my @b = map { int(rand(256)) } 1 .. 16;
+	$b[6] = ($b[6] & 0x0f) | 0x40;
+	$b[8] = ($b[8] & 0x3f) | 0x80;
+	my $h = join '', map { sprintf '%02x', $_ } @b;
+	return join '-', substr($h, 0, 8), substr($h, 8, 4), substr($h, 12, 4),
+	    substr($h, 16, 4), substr($h, 20);
+}
+
+# Where a program is: the installed tree under test, or the plain build.
+sub bin {
+	my ($name) = @_;
+	my %rel = (
+		'evalsched-supervisor' => 'sbin',
+		'evalschedctl' => 'bin',
+		'evalsched-jobrunner' => 'libexec/evalsched',
+	);
+	if (defined $ENV{EVALSCHED_ROOT}) {
+		my $prefix = $ENV{EVALSCHED_PREFIX} // '/usr/local';
+		return "$ENV{EVALSCHED_ROOT}$prefix/$rel{$name}/$name";
+	}
+	return "$TOP/build/$name";
+}
+
+sub top { $TOP }
+
+sub schema_file {
+	if (defined $ENV{EVALSCHED_ROOT}) {
+		my $prefix = $ENV{EVALSCHED_PREFIX} // '/usr/local';
+		return "$ENV{EVALSCHED_ROOT}$prefix/share/evalsched/schema.sql";
+	}
+	return "$TOP/build/schema.sql";
+}
+
+sub new {
+	my ($class, %opt) = @_;
+	my $dir = tempdir('evalsched-test-XXXXXX', TMPDIR => 1,
+	    CLEANUP => 0);
+	chmod 0755, $dir;
+	my $self = bless {
+		dir => $dir,
+		key => 'sk-test-' . join('', map { ('a'..'z', 0..9)[rand 36] } 1 .. 32),
+		pids => {},
+		owner_pid => $$,
+	}, $class;
+	push @LIVE, $self;
+	return $self;
+}
+
+sub dir { $_[0]{dir} }
+sub key { $_[0]{key} }
+
+# --- running things -------------------------------------------------------
+
+sub pg_bindir {
+	my $d = `pg_config --bindir 2>/dev/null`;
+	chomp $d;
+	return $d if $d ne '' && -x "$d/initdb";
+	for my $v (17, 16, 15) {
+		return "/usr/lib/postgresql/$v/bin"
+		    if -x "/usr/lib/postgresql/$v/bin/initdb";
+	}
+	die "no PostgreSQL server binaries (initdb) found\n";
+}
+
+# Runs a command, as the unprivileged database user when we are root.
+sub run_as_db_user {
+	my ($self, @cmd) = @_;
+	my $pid = fork // die "fork: $!";
+	if ($pid == 0) {
+		if ($> == 0) {
+			my ($uid, $gid) = (getpwnam('postgres'))[2, 3];
+			die "no postgres user\n" unless defined $uid;
+			$( = $) = "$gid $gid";
+			$< = $> = $uid;
+		}
+		open STDOUT, '>>', "$self->{dir}/pg.log";
+		open STDERR, '>&', \*STDOUT;
+		exec @cmd or POSIX::_exit(127);
+	}
+	waitpid $pid, 0;
+	return $?;
+}
+
+sub start_pg {
+	my ($self, %opt) = @_;
+	my $bindir = pg_bindir();
+	my ($data, $sock) = ("$self->{dir}/pgdata", "$self->{dir}/pgsock");
+	mkdir $_ for $data, $sock;
+	if ($> == 0) {
+		my ($uid, $gid) = (getpwnam('postgres'))[2, 3];
+		chown $uid, $gid, $data, $sock;
+		open my $fh, '>', "$self->{dir}/pg.log"; close $fh;
+		chown $uid, $gid, "$self->{dir}/pg.log";
+	}
+	$self->{pgdata} = $data;
+	$self->{pgsock} = $sock;
+	$self->{pgbin} = $bindir;
+	$self->run_as_db_user("$bindir/initdb", '-D', $data, '-U', 'postgres',
+	    '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C') == 0
+	    or die "initdb failed: " . $self->slurp("$self->{dir}/pg.log");
+	$self->pg_ctl('start') == 0
+	    or die "pg_ctl start failed: " . $self->slurp("$self->{dir}/pg.log");
+	$self->{pg_started} = 1;
+	$self->psql_file(schema_file()) unless $opt{no_schema};
+	return $self->conninfo;
+}
+
+sub pg_ctl {
+	my ($self, $action, @extra) = @_;
+	my $opts = "-k $self->{pgsock} -c listen_addresses='' -c fsync=off "
+	    . "-c max_connections=200";
+	return $self->run_as_db_user("$self->{pgbin}/pg_ctl", '-D',
+	    $self->{pgdata}, '-w', '-t', '60', '-o', $opts, '-l',
+	    "$self->{dir}/pg.log", @extra, $action);
+}
+
+sub conninfo {
+	my ($self) = @_;
+	return "host=$self->{pgsock} dbname=postgres user=postgres";
+}
+
+sub psql_cmd {
+	my ($self) = @_;
+	return ('psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h',
+	    $self->{pgsock}, '-U', 'postgres', '-d', 'postgres');
+}
+
+sub psql_file {
+	my ($self, $file) = @_;
+	local $ENV{PGOPTIONS} = "-c client_min_messages=warning";
+	system($self->psql_cmd, '-f', $file, '-o', '/dev/null') == 0
+	    or die "psql -f $file failed\n";
+}
+
+# Rows of a query, each an array ref; NULL comes back as undef.
+sub sql {
+	my ($self, $query) = @_;
+	my $pid = open(my $fh, '-|') // die "fork: $!";
+	if ($pid == 0) {
+		open STDERR, '>&', \*STDOUT if 0;
+		exec $self->psql_cmd, '-A', '-t', '-F', "\x1f", '-P',
+		    'null=\N', '-c', $query or POSIX::_exit(127);
+	}
+	local $/ = "\n";
+	my @rows;
+	while (my $line = <$fh>) {
+		chomp $line;
+		push @rows, [map { $_ eq '\N' ? undef : $_ } split /\x1f/, $line, -1];
+	}
+	close $fh or die "psql failed ($?) on: $query\n";
+	return @rows;
+}
+
+sub sql_value {
+	my ($self, $query) = @_;
+	my @rows = $self->sql($query);
+	return @rows ? $rows[0][0] : undef;
+}
+
+sub start_api {
+	my ($self, %opt) = @_;
+	my $n = ++$self->{napi};
+	my $portfile = "$self->{dir}/api$n.port";
+	my $log = "$self->{dir}/api$n.log";
+	my @cmd = ("$TOP/tests/stand-in-api", '--port-file', $portfile,
+	    '--log', $log);
+	push @cmd, '--mode', $opt{mode} if $opt{mode};
+	push @cmd, '--port', $opt{port} if $opt{port};
+	my $pid = $self->spawn("api$n", \@cmd, "$self->{dir}/api$n.err");
+	$self->wait_until(sub { -s $portfile }, 15)
+	    or die "stand-in API did not start\n";
+	my $port = $self->slurp($portfile);
+	chomp $port;
+	$self->{api} = { pid => $pid, log => $log, port => $port,
+	    url => "http://127.0.0.1:$port" };
+	return $self->{api}{url};
+}
+
+sub api_url { $_[0]{api}{url} }
+
+# The requests the stand-in API has recorded, as hash refs.
+sub api_requests {
+	my ($self) = @_;
+	require JSON::PP;
+	my @reqs;
+	open my $fh, '<', $self->{api}{log} or return ();
+	while (my $line = <$fh>) {
+		my $r = eval { JSON::PP::decode_json($line) } or next;
+		push @reqs, $r;
+	}
+	return @reqs;
+}
+
+sub stop_api {
+	my ($self) = @_;
+	$self->stop("api$self->{napi}") if $self->{napi};
+}
+
+# Starts a program in its own process group, output to a file.
+sub spawn {
+	my ($self, $name, $cmd, $out, %opt) = @_;
+	my $pid = fork // die "fork: $!";
+	if ($pid == 0) {
+		setsid();
+		open STDIN, '<', '/dev/null';
+		open STDOUT, '>>', $out or die;
+		open STDERR, '>&', \*STDOUT;
+		$opt{child}->() if $opt{child};
+		exec @$cmd or POSIX::_exit(127);
+	}
+	$self->{pids}{$name} = $pid;
+	return $pid;
+}
+
+sub stop {
+	my ($self, $name, $sig) = @_;
+	my $pid = delete $self->{pids}{$name} or return;
+	kill $sig // 'TERM', $pid;
+	my $deadline = time + 60;
+	while (time < $deadline) {
+		return $? if waitpid($pid, WNOHANG) == $pid;
+		sleep 0.05;
+	}
+	kill 'KILL', -$pid, $pid;
+	waitpid $pid, 0;
+	return $?;
+}
+
+# --- the daemon -----------------------------------------------------------
+
+sub write_config {
+	my ($self, %over) = @_;
+	my $n = ++$self->{nconf};
+	my $keyfile = "$self->{dir}/service.key";
+	$self->spew($keyfile, "$self->{key}\n");
+	chmod 0600, $keyfile;
+	mkdir "$self->{dir}/spool";
+	my %conf = (
+		database => $self->conninfo,
+		app_url => $self->{api} ? $self->{api}{url} : 'http://127.0.0.1:9',
+		service_role_key_file => $keyfile,
+		jobrunner => bin('evalsched-jobrunner'),
+		pidfile => "$self->{dir}/supervisor.pid",
+		spool_dir => "$self->{dir}/spool",
+		poll_interval => 60,
+		lease => 30,
+		node_name => 'test-node',
+		%over,
+	);
+	my $text = '';
+	for my $k (sort keys %conf) {
+		next unless defined $conf{$k};
+		$text .= "$k = \"$conf{$k}\"\n";
+	}
+	my $path = "$self->{dir}/evalsched$n.conf";
+	$self->spew($path, $text);
+	return $path;
+}
+
+# Starts the supervisor in the foreground; returns its pid once it has
+# logged that it is ready (unless wait_ready => 0).
+sub start_supervisor {
+	my ($self, %opt) = @_;
+	my $conf = $opt{config} // $self->write_config;
+	my $n = ++$self->{nsup};
+	my $log = "$self->{dir}/supervisor$n.log";
+	my $name = $opt{name} // 'supervisor';
+	$self->{sup_log}{$name} = $log;
+	my @cmd = (bin('evalsched-supervisor'), '-f', '-c', $conf,
+	    @{ $opt{args} // [] });
+	my $pid = $self->spawn($name, \@cmd, $log, child => $opt{child});
+	if ($opt{wait_ready} // 1) {
+		$self->wait_log(qr/\bready\b/, 30, $name)
+		    or die "supervisor did not get ready:\n" . $self->slurp($log);
+	}
+	return $pid;
+}
+
+sub supervisor_pid { $_[0]{pids}{ $_[1] // 'supervisor' } }
+sub supervisor_log {
+	my ($self, $name) = @_;
+	return $self->slurp($self->{sup_log}{ $name // 'supervisor' });
+}
+
+sub stop_supervisor {
+	my ($self, $name) = @_;
+	return $self->stop($name // 'supervisor', 'TERM');
+}
+
+# Waits for a process we started to exit on its own.
+sub wait_exit {
+	my ($self, $name, $timeout) = @_;
+	my $pid = $self->{pids}{$name} or return undef;
+	my $deadline = time + ($timeout // 30);
+	while (time < $deadline) {
+		if (waitpid($pid, WNOHANG) == $pid) {
+			delete $self->{pids}{$name};
+			return $?;
+		}
+		sleep 0.05;
+	}
+	return undef;
+}
+
+sub wait_log {
+	my ($self, $re, $timeout, $name) = @_;
+	my $file = $self->{sup_log}{ $name // 'supervisor' };
+	return $self->wait_until(sub { $self->slurp($file) =~ $re }, $timeout);
+}
+
+sub wait_until {
+	my ($self, $cond, $timeout) = @_;
+	my $deadline = time + ($timeout // 30);
+	while (time < $deadline) {
+		return 1 if $cond->();
+		sleep 0.05;
+	}
+	return $cond->() ? 1 : 0;
+}
+
+# Inserts a schedule; returns its id.  Defaults make it due now.
+sub add_schedule {
+	my ($self, %col) = @_;
+	my %row = (
+		id => uuid(),
+		user_id => uuid(),
+		name => 'schedule ' . ++$self->{nsched},
+		schedule_type => 'hourly',
+		timezone => 'UTC',
+		test_suite_id => uuid(),
+		model_id => 'gpt-test',
+		batch_test_config => '{}',
+		next_run_at => \"now() - interval '1 second'",
+		%col,
+	);
+	my (@names, @values);
+	for my $k (sort keys %row) {
+		push @names, $k;
+		my $v = $row{$k};
+		push @values, !defined $v ? 'NULL' : ref $v ? $$v : quote($v);
+	}
+	$self->sql(sprintf 'INSERT INTO scheduled_evaluations (%s) VALUES (%s)',
+	    join(', ', @names), join(', ', @values));
+	return $row{id};
+}
+
+sub quote {
+	my ($s) = @_;
+	$s =~ s/'/''/g;
+	return "'$s'";
+}
+
+# --- files ----------------------------------------------------------------
+
+sub slurp {
+	my ($self, $file) = @_;
+	open my $fh, '<', $file or return '';
+	local $/;
+	return <$fh> // '';
+}
+
+sub spew {
+	my ($self, $file, $text) = @_;
+	open my $fh, '>', $file or die "$file: $!";
+	print $fh $text;
+	close $fh;
+}
+
+# --- teardown -------------------------------------------------------------
+
+sub teardown {
+	my ($self) = @_;
+	return if $self->{torn} || $$ != $self->{owner_pid};
+	$self->{torn} = 1;
+	for my $name (keys %{ $self->{pids} }) {
+		my $pid = $self->{pids}{$name};
+		kill 'CONT', $pid;
+		kill 'KILL', -$pid, $pid;
+		waitpid $pid, 0;
+	}
+	$self->pg_ctl('stop', '-m', 'immediate') if $self->{pg_started};
+	if ($ENV{EVALSCHED_KEEP}) {
+		print STDERR "# kept $self->{dir}\n";
+	} else {
+		system 'rm', '-rf', $self->{dir};
+	}
+}
+
+END {
+	my $status = $?;
+	$_->teardown for @LIVE;
+	$? = $status;
+}
+
+1;
