@@ -11,6 +11,12 @@
 
 #include <stddef.h>
 
+#define JOB_MAX_TEXT		(1024 * 1024)	/* a job or result on a pipe */
+#define JOB_MAX_ANSWER		(64 * 1024)	/* the API's answer body, read */
+#define JOB_MAX_ERROR		512		/* bytes of error text kept */
+#define JOB_MAX_TIMEOUT_MS	(86400L * 1000)
+#define JOB_DEFAULT_TIMEOUT_MS	(600L * 1000)
+
 struct job {
 	char	*run_id;		/* also the Idempotency-Key */
 	char	*schedule_id;
@@ -47,9 +53,22 @@ void	 job_result_free(struct job_result *);
 
 /*
  * The jobrunner's exit status for an answer: 0 accepted (2xx with a
- * usable test_run_id), 69 refused (4xx), 75 temporary (5xx, 408, 429,
- * no answer), 76 protocol (2xx without a usable test_run_id).
+ * usable test_run_id), 69 refused (4xx but 408 and 429; 3xx, as no
+ * redirect is followed), 75 temporary (5xx, 408, 429, 0 = no answer),
+ * 76 protocol (2xx without a usable test_run_id; any other status).
  */
 int	 job_exit_for_http(int http_status, int has_test_run_id);
+
+/*
+ * Finds the test_run_id in a 2xx answer body of len bytes.  Returns 0
+ * and a malloc'd *id, or -1 with err saying what is wrong ("the answer
+ * is not JSON", "without a test_run_id", "test_run_id is not a UUID").
+ */
+int	 job_answer_test_run_id(const char *body, size_t len, char **id,
+	    char *err, size_t);
+/* 8-4-4-4-12 hexadecimal digits, as PostgreSQL prints a uuid. */
+int	 job_is_uuid(const char *);
+/* Cuts s to at most max bytes without splitting a UTF-8 sequence. */
+void	 job_trim_utf8(char *s, size_t max);
 
 #endif

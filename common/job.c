@@ -1,0 +1,590 @@
+/*
+ * The job protocol: the job the supervisor writes on a jobrunner's stdin,
+ * the result the jobrunner writes on its stdout, the request body it
+ * sends, and the outcome class of an HTTP answer.
+ *
+ * No error text here ever quotes a value from a job: a value may be, or
+ * may contain, the service key.  Errors name the field instead.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sysexits.h>
+
+#include <json.h>
+
+#include "job.h"
+
+#define JSON_DEPTH	64
+#define URL_MAX		2048
+#define TO_STRING_FLAGS	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+static int
+set_err(char *err, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int
+set_err(char *err, size_t len, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (err != NULL && len > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, len, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+int
+job_is_uuid(const char *s)
+{
+	static const char	pattern[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+	size_t			i;
+
+	if (s == NULL)
+		return 0;
+	for (i = 0; pattern[i] != '\0'; i++) {
+		if (pattern[i] == '-' ? s[i] != '-' :
+		    !isxdigit((unsigned char)s[i]))
+			return 0;
+	}
+	return s[i] == '\0';
+}
+
+void
+job_trim_utf8(char *s, size_t max)
+{
+	size_t	n;
+
+	if (s == NULL || strlen(s) <= max)
+		return;
+	n = max;
+	/* Back up over continuation bytes to the start of a sequence. */
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	s[n] = '\0';
+}
+
+/*
+ * Parses exactly one JSON value that fills all of text[0..len): json-c
+ * alone would stop after the first value and ignore what follows.
+ */
+static json_object *
+parse_json(const char *text, size_t len, char *err, size_t errlen)
+{
+	struct json_tokener	*tok;
+	json_object		*obj;
+	enum json_tokener_error	 jerr;
+	size_t			 off;
+
+	if (len > JOB_MAX_TEXT || len > INT32_MAX) {
+		set_err(err, errlen, "larger than %d bytes", JOB_MAX_TEXT);
+		return NULL;
+	}
+	if ((tok = json_tokener_new_ex(JSON_DEPTH)) == NULL) {
+		set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	obj = json_tokener_parse_ex(tok, text, (int)len);
+	jerr = json_tokener_get_error(tok);
+	off = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (obj == NULL) {
+		set_err(err, errlen, "not JSON: %s",
+		    jerr == json_tokener_continue ? "unexpected end of text" :
+		    json_tokener_error_desc(jerr));
+		return NULL;
+	}
+	while (off < len && isspace((unsigned char)text[off]))
+		off++;
+	if (off < len) {
+		json_object_put(obj);
+		set_err(err, errlen, "not JSON: text after the value");
+		return NULL;
+	}
+	return obj;
+}
+
+/* A string member: 1 found, 0 absent or null, -1 wrong (err set). */
+static int
+get_string(json_object *obj, const char *key, const char **out,
+    char *err, size_t errlen)
+{
+	json_object	*v;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(obj, key, &v) || v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return set_err(err, errlen, "%s is not a string", key);
+	*out = json_object_get_string(v);
+	if ((size_t)json_object_get_string_len(v) != strlen(*out))
+		return set_err(err, errlen, "%s contains a NUL character", key);
+	return 1;
+}
+
+/* An integer member: 1 found, 0 absent or null, -1 wrong (err set). */
+static int
+get_int(json_object *obj, const char *key, int64_t min, int64_t max,
+    int64_t *out, char *err, size_t errlen)
+{
+	json_object	*v;
+
+	if (!json_object_object_get_ex(obj, key, &v) || v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_int))
+		return set_err(err, errlen, "%s is not an integer", key);
+	errno = 0;
+	*out = json_object_get_int64(v);
+	if (errno != 0 || *out < min || *out > max)
+		return set_err(err, errlen, "%s must be between %lld and %lld",
+		    key, (long long)min, (long long)max);
+	return 1;
+}
+
+static int
+has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (iscntrl((unsigned char)*s))
+			return 1;
+	return 0;
+}
+
+static int
+take_string(json_object *obj, const char *key, int required, char **dst,
+    char *err, size_t errlen)
+{
+	const char	*s;
+	int		 r;
+
+	if ((r = get_string(obj, key, &s, err, errlen)) < 0)
+		return -1;
+	if (r == 0 || (required && *s == '\0')) {
+		if (required)
+			return set_err(err, errlen, "%s is missing", key);
+		return 0;
+	}
+	if ((*dst = strdup(s)) == NULL)
+		return set_err(err, errlen, "out of memory");
+	return 0;
+}
+
+static int
+take_uuid(json_object *obj, const char *key, char **dst, char *err,
+    size_t errlen)
+{
+	if (take_string(obj, key, 1, dst, err, errlen) < 0)
+		return -1;
+	if (!job_is_uuid(*dst))
+		return set_err(err, errlen, "%s is not a UUID", key);
+	return 0;
+}
+
+static int
+url_is_http(const char *url)
+{
+	const char	*host;
+
+	if (strncasecmp(url, "http://", 7) == 0)
+		host = url + 7;
+	else if (strncasecmp(url, "https://", 8) == 0)
+		host = url + 8;
+	else
+		return 0;
+	if (*host == '\0' || *host == '/' || *host == '?' || *host == '#')
+		return 0;
+	return strpbrk(url, " \t") == NULL && !has_control(url);
+}
+
+static int
+take_app_url(json_object *obj, struct job *job, char *err, size_t errlen)
+{
+	size_t	len;
+
+	if (take_string(obj, "app_url", 1, &job->app_url, err, errlen) < 0)
+		return -1;
+	len = strlen(job->app_url);
+	if (len > URL_MAX)
+		return set_err(err, errlen, "app_url is longer than %d bytes",
+		    URL_MAX);
+	/* "http://host/" and "http://host" name the same base. */
+	while (len > 0 && job->app_url[len - 1] == '/')
+		job->app_url[--len] = '\0';
+	if (!url_is_http(job->app_url))
+		return set_err(err, errlen,
+		    "app_url is not an http:// or https:// URL");
+	return 0;
+}
+
+/* The key goes into a header line: no CR, LF or other control bytes. */
+static int
+take_key(json_object *obj, struct job *job, char *err, size_t errlen)
+{
+	if (take_string(obj, "service_role_key", 1, &job->service_role_key,
+	    err, errlen) < 0)
+		return -1;
+	if (has_control(job->service_role_key))
+		return set_err(err, errlen,
+		    "service_role_key contains control characters");
+	return 0;
+}
+
+static int
+take_config(json_object *obj, struct job *job, char *err, size_t errlen)
+{
+	json_object	*v;
+	const char	*s = "{}";
+
+	if (json_object_object_get_ex(obj, "batch_test_config", &v) &&
+	    v != NULL) {
+		if (!json_object_is_type(v, json_type_object))
+			return set_err(err, errlen,
+			    "batch_test_config is not a JSON object");
+		s = json_object_to_json_string_ext(v, TO_STRING_FLAGS);
+	}
+	if ((job->batch_test_config = strdup(s)) == NULL)
+		return set_err(err, errlen, "out of memory");
+	return 0;
+}
+
+static int
+take_timeout(json_object *obj, struct job *job, char *err, size_t errlen)
+{
+	int64_t	v;
+	int	r;
+
+	r = get_int(obj, "timeout_ms", 1, JOB_MAX_TIMEOUT_MS, &v, err, errlen);
+	if (r < 0)
+		return -1;
+	job->timeout_ms = r == 0 ? JOB_DEFAULT_TIMEOUT_MS : (long)v;
+	return 0;
+}
+
+static int
+take_job(json_object *obj, struct job *job, char *err, size_t errlen)
+{
+	if (!json_object_is_type(obj, json_type_object))
+		return set_err(err, errlen, "not a JSON object");
+	if (take_uuid(obj, "run_id", &job->run_id, err, errlen) < 0 ||
+	    take_uuid(obj, "schedule_id", &job->schedule_id, err, errlen) < 0 ||
+	    take_string(obj, "schedule_name", 0, &job->schedule_name,
+	    err, errlen) < 0 ||
+	    take_uuid(obj, "user_id", &job->user_id, err, errlen) < 0 ||
+	    take_uuid(obj, "test_suite_id", &job->test_suite_id,
+	    err, errlen) < 0 ||
+	    take_string(obj, "model_id", 1, &job->model_id, err, errlen) < 0 ||
+	    take_config(obj, job, err, errlen) < 0 ||
+	    take_app_url(obj, job, err, errlen) < 0 ||
+	    take_key(obj, job, err, errlen) < 0 ||
+	    take_string(obj, "tls_ca_file", 0, &job->tls_ca_file,
+	    err, errlen) < 0 ||
+	    take_timeout(obj, job, err, errlen) < 0)
+		return -1;
+	if (job->schedule_name == NULL &&
+	    (job->schedule_name = strdup("")) == NULL)
+		return set_err(err, errlen, "out of memory");
+	return 0;
+}
+
+int
+job_from_json(struct job *job, const char *text, char *err, size_t errlen)
+{
+	json_object	*obj;
+	int		 r;
+
+	memset(job, 0, sizeof(*job));
+	if (text == NULL)
+		return set_err(err, errlen, "no job");
+	if ((obj = parse_json(text, strlen(text), err, errlen)) == NULL)
+		return -1;
+	r = take_job(obj, job, err, errlen);
+	json_object_put(obj);
+	if (r < 0)
+		job_free(job);
+	return r;
+}
+
+static void
+free_secret(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+void
+job_free(struct job *job)
+{
+	if (job == NULL)
+		return;
+	free(job->run_id);
+	free(job->schedule_id);
+	free(job->schedule_name);
+	free(job->user_id);
+	free(job->test_suite_id);
+	free(job->model_id);
+	free(job->batch_test_config);
+	free(job->app_url);
+	free_secret(job->service_role_key);
+	free(job->tls_ca_file);
+	memset(job, 0, sizeof(*job));
+}
+
+/* Adds key: s, or null for NULL; returns -1 when out of memory. */
+static int
+add_string(json_object *obj, const char *key, const char *s)
+{
+	json_object	*v = NULL;
+
+	if (s != NULL && (v = json_object_new_string(s)) == NULL)
+		return -1;
+	if (json_object_object_add(obj, key, v) != 0) {
+		json_object_put(v);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+add_int(json_object *obj, const char *key, int64_t n)
+{
+	json_object	*v;
+
+	if ((v = json_object_new_int64(n)) == NULL)
+		return -1;
+	if (json_object_object_add(obj, key, v) != 0) {
+		json_object_put(v);
+		return -1;
+	}
+	return 0;
+}
+
+/* Parses a batch_test_config text; NULL or "" is the empty object. */
+static json_object *
+parse_config(const char *text, char *err, size_t errlen)
+{
+	json_object	*obj;
+
+	if (text == NULL || *text == '\0')
+		return json_object_new_object();
+	if ((obj = parse_json(text, strlen(text), err, errlen)) == NULL)
+		return NULL;
+	if (!json_object_is_type(obj, json_type_object)) {
+		json_object_put(obj);
+		set_err(err, errlen, "batch_test_config is not a JSON object");
+		return NULL;
+	}
+	return obj;
+}
+
+/* Returns a malloc'd copy of obj's text and drops obj. */
+static char *
+to_text(json_object *obj)
+{
+	char	*s;
+
+	s = strdup(json_object_to_json_string_ext(obj, TO_STRING_FLAGS));
+	json_object_put(obj);
+	return s;
+}
+
+static int
+add_job_fields(json_object *obj, const struct job *job, json_object *cfg)
+{
+	if (add_string(obj, "run_id", job->run_id) < 0 ||
+	    add_string(obj, "schedule_id", job->schedule_id) < 0 ||
+	    add_string(obj, "schedule_name", job->schedule_name) < 0 ||
+	    add_string(obj, "user_id", job->user_id) < 0 ||
+	    add_string(obj, "test_suite_id", job->test_suite_id) < 0 ||
+	    add_string(obj, "model_id", job->model_id) < 0)
+		return -1;
+	if (json_object_object_add(obj, "batch_test_config", cfg) != 0) {
+		json_object_put(cfg);
+		return -1;
+	}
+	if (add_string(obj, "app_url", job->app_url) < 0 ||
+	    add_string(obj, "service_role_key", job->service_role_key) < 0 ||
+	    add_string(obj, "tls_ca_file", job->tls_ca_file) < 0 ||
+	    add_int(obj, "timeout_ms", job->timeout_ms) < 0)
+		return -1;
+	return 0;
+}
+
+char *
+job_to_json(const struct job *job)
+{
+	json_object	*obj, *cfg;
+
+	if ((cfg = parse_config(job->batch_test_config, NULL, 0)) == NULL)
+		return NULL;
+	if ((obj = json_object_new_object()) == NULL) {
+		json_object_put(cfg);
+		return NULL;
+	}
+	if (add_job_fields(obj, job, cfg) < 0) {
+		json_object_put(obj);
+		return NULL;
+	}
+	return to_text(obj);
+}
+
+char *
+job_request_body(const struct job *job, char *err, size_t errlen)
+{
+	json_object	*cfg, *body;
+
+	if ((cfg = parse_config(job->batch_test_config, err, errlen)) == NULL)
+		return NULL;
+	/* Adding a key that exists replaces its value: ours win. */
+	if (add_string(cfg, "model_id", job->model_id) < 0 ||
+	    add_string(cfg, "test_suite_id", job->test_suite_id) < 0 ||
+	    (body = json_object_new_object()) == NULL) {
+		json_object_put(cfg);
+		set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (json_object_object_add(body, "config", cfg) != 0) {
+		json_object_put(cfg);
+		json_object_put(body);
+		set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	return to_text(body);
+}
+
+char *
+job_result_to_json(const struct job_result *res)
+{
+	json_object	*obj;
+	char		*error = NULL;
+	int		 r;
+
+	if (res->error != NULL) {
+		if ((error = strdup(res->error)) == NULL)
+			return NULL;
+		job_trim_utf8(error, JOB_MAX_ERROR);
+	}
+	if ((obj = json_object_new_object()) == NULL) {
+		free(error);
+		return NULL;
+	}
+	r = add_int(obj, "http_status", res->http_status) < 0 ||
+	    add_string(obj, "test_run_id", res->test_run_id) < 0 ||
+	    add_int(obj, "attempts", res->attempts) < 0 ||
+	    add_int(obj, "elapsed_ms", res->elapsed_ms) < 0 ||
+	    add_string(obj, "error", error) < 0;
+	free(error);
+	if (r) {
+		json_object_put(obj);
+		return NULL;
+	}
+	return to_text(obj);
+}
+
+static int
+take_result(json_object *obj, struct job_result *res, char *err,
+    size_t errlen)
+{
+	int64_t	v;
+
+	if (!json_object_is_type(obj, json_type_object))
+		return set_err(err, errlen, "not a JSON object");
+	if (get_int(obj, "http_status", 0, 999, &v, err, errlen) < 0)
+		return -1;
+	res->http_status = (int)v;
+	v = 0;
+	if (get_int(obj, "attempts", 0, 1000, &v, err, errlen) < 0)
+		return -1;
+	res->attempts = (int)v;
+	v = 0;
+	if (get_int(obj, "elapsed_ms", 0, INT32_MAX, &v, err, errlen) < 0)
+		return -1;
+	res->elapsed_ms = (long)v;
+	if (take_string(obj, "test_run_id", 0, &res->test_run_id,
+	    err, errlen) < 0 ||
+	    take_string(obj, "error", 0, &res->error, err, errlen) < 0)
+		return -1;
+	if (res->test_run_id != NULL && !job_is_uuid(res->test_run_id))
+		return set_err(err, errlen, "test_run_id is not a UUID");
+	job_trim_utf8(res->error, JOB_MAX_ERROR);
+	return 0;
+}
+
+int
+job_result_from_json(struct job_result *res, const char *text, char *err,
+    size_t errlen)
+{
+	json_object	*obj;
+	int		 r;
+
+	memset(res, 0, sizeof(*res));
+	if (text == NULL)
+		return set_err(err, errlen, "no result");
+	if ((obj = parse_json(text, strlen(text), err, errlen)) == NULL)
+		return -1;
+	r = take_result(obj, res, err, errlen);
+	json_object_put(obj);
+	if (r < 0)
+		job_result_free(res);
+	return r;
+}
+
+void
+job_result_free(struct job_result *res)
+{
+	if (res == NULL)
+		return;
+	free(res->test_run_id);
+	free(res->error);
+	memset(res, 0, sizeof(*res));
+}
+
+int
+job_exit_for_http(int status, int has_test_run_id)
+{
+	if (status == 0 || status == 408 || status == 429 ||
+	    (status >= 500 && status <= 599))
+		return EX_TEMPFAIL;
+	if (status >= 200 && status <= 299)
+		return has_test_run_id ? EX_OK : EX_PROTOCOL;
+	/* We follow no redirects: a 3xx is a wrong app_url, as a 4xx. */
+	if (status >= 300 && status <= 499)
+		return EX_UNAVAILABLE;
+	return EX_PROTOCOL;
+}
+
+int
+job_answer_test_run_id(const char *body, size_t len, char **id, char *err,
+    size_t errlen)
+{
+	json_object	*obj;
+	const char	*s;
+	int		 r;
+
+	*id = NULL;
+	if (body == NULL || memchr(body, '\0', len) != NULL ||
+	    (obj = parse_json(body, len, NULL, 0)) == NULL)
+		return set_err(err, errlen, "the answer is not JSON");
+	if (!json_object_is_type(obj, json_type_object))
+		r = set_err(err, errlen, "the answer is not a JSON object");
+	else if ((r = get_string(obj, "test_run_id", &s, NULL, 0)) < 0)
+		r = set_err(err, errlen, "test_run_id is not a string");
+	else if (r == 0 || *s == '\0')
+		r = set_err(err, errlen, "without a test_run_id");
+	else if (!job_is_uuid(s))
+		r = set_err(err, errlen, "test_run_id is not a UUID");
+	else if ((*id = strdup(s)) == NULL)
+		r = set_err(err, errlen, "out of memory");
+	else
+		r = 0;
+	json_object_put(obj);
+	return r;
+}
