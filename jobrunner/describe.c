@@ -1,0 +1,158 @@
+/*
+ * What an attempt's answer means: its outcome class (sysexits.h) and an
+ * error text for a human, such as
+ * "HTTP 500 from http://host/api/batch-testing/run: <body excerpt>".
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include <curl/curl.h>
+
+#include "jobrunner.h"
+
+/* Control bytes (a newline in an answer, say) would break a log line. */
+void
+text_printable(char *text)
+{
+	for (; *text != '\0'; text++)
+		if ((unsigned char)*text < 0x20 || *text == 0x7f)
+			*text = ' ';
+}
+
+/* An answer may echo what it was sent: never let the key through. */
+void
+text_redact(char *text, const char *secret)
+{
+	size_t	 n;
+	char	*p;
+
+	if (secret == NULL || (n = strlen(secret)) == 0)
+		return;
+	while ((p = strstr(text, secret)) != NULL)
+		memset(p, '*', n);
+}
+
+static void
+excerpt(const struct attempt *a, char *buf, size_t len)
+{
+	size_t	n;
+
+	n = a->len < EXCERPT_MAX ? a->len : EXCERPT_MAX;
+	if (n >= len)
+		n = len - 1;
+	if (n > 0)
+		memcpy(buf, a->body, n);
+	buf[n] = '\0';
+	/* A NUL in the body ends the excerpt there, which is fine. */
+	job_trim_utf8(buf, n);
+	text_printable(buf);
+	while (n > 0 && buf[n - 1] == ' ')
+		buf[--n] = '\0';
+}
+
+static int
+refused_or_failed(const struct attempt *a, const char *url, char *err,
+    size_t len)
+{
+	char	body[EXCERPT_MAX + 1];
+
+	excerpt(a, body, sizeof(body));
+	snprintf(err, len, "HTTP %d from %s%s%s%s", a->http_status, url,
+	    a->http_status >= 300 && a->http_status <= 399 ?
+	    " (redirects are not followed)" : "",
+	    *body != '\0' ? ": " : "", body);
+	return job_exit_for_http(a->http_status, 0);
+}
+
+static int
+accepted(const struct attempt *a, char **id, char *err, size_t len)
+{
+	char	why[128];
+
+	if (a->too_large) {
+		snprintf(err, len, "HTTP %d but the answer is larger than "
+		    "%d bytes", a->http_status, JOB_MAX_ANSWER);
+		return EX_PROTOCOL;
+	}
+	if (job_answer_test_run_id(a->body, a->len, id, why,
+	    sizeof(why)) == 0)
+		return EX_OK;
+	/* "HTTP 200 without a test_run_id", "HTTP 200 but the answer..." */
+	snprintf(err, len, "HTTP %d %s%s", a->http_status,
+	    strncmp(why, "without", 7) == 0 ? "" : "but ", why);
+	return EX_PROTOCOL;
+}
+
+static int
+no_answer(const struct attempt *a, char *err, size_t len)
+{
+	const char	*what;
+	int		 code = EX_TEMPFAIL;
+
+	switch (a->curl_code) {
+	case CURLE_COULDNT_CONNECT:
+		what = a->os_errno == ECONNREFUSED ? "connection refused" :
+		    "cannot connect";
+		break;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		what = "cannot resolve the host";
+		break;
+	case CURLE_OPERATION_TIMEDOUT:
+		what = "timed out";
+		break;
+	case CURLE_GOT_NOTHING:
+		what = "connection closed without an answer";
+		break;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+		what = "TLS error";
+		break;
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		what = "bad app_url";
+		code = EX_DATAERR;
+		break;
+	case CURLE_OUT_OF_MEMORY:
+	case CURLE_FAILED_INIT:
+	case CURLE_BAD_FUNCTION_ARGUMENT:
+		what = "internal error";
+		code = EX_SOFTWARE;
+		break;
+	default:
+		what = "no answer";
+		break;
+	}
+	snprintf(err, len, "%s: %s", what, a->curl_err);
+	return code;
+}
+
+/*
+ * The outcome class of one attempt; on success *test_run_id is set, on
+ * failure err says why.  A status with a failed transfer is still an
+ * answer: curl stops a too large body, and a 5xx may be cut short.
+ */
+int
+attempt_outcome(const struct job *job, const char *url,
+    const struct attempt *a, char **test_run_id, char *err, size_t len)
+{
+	int	code;
+
+	*test_run_id = NULL;
+	*err = '\0';
+	if (a->http_status >= 200 && a->http_status <= 299 &&
+	    (a->curl_code == CURLE_OK || a->too_large))
+		code = accepted(a, test_run_id, err, len);
+	else if (a->http_status != 0 &&
+	    (a->curl_code == CURLE_OK || a->too_large))
+		code = refused_or_failed(a, url, err, len);
+	else
+		code = no_answer(a, err, len);
+	text_redact(err, job->service_role_key);
+	job_trim_utf8(err, JOB_MAX_ERROR);
+	return code;
+}

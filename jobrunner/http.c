@@ -1,0 +1,195 @@
+/*
+ * One POST to the evaluation application with libcurl.  The policy
+ * around it (deadline, retries) is retry.c's; what the answer means is
+ * describe.c's.
+ */
+/* asprintf(3) */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "jobrunner.h"
+
+_Static_assert(sizeof(((struct attempt *)0)->curl_err) >= CURL_ERROR_SIZE,
+    "curl_err must hold CURL_ERROR_SIZE bytes");
+
+/* A connect that hangs should not eat the whole deadline of a long run. */
+#define CONNECT_TIMEOUT_MS	30000L
+
+int
+http_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+void
+http_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+char *
+http_url(const struct job *job)
+{
+	char	*url;
+
+	if (asprintf(&url, "%s%s", job->app_url, API_PATH) == -1)
+		return NULL;
+	return url;
+}
+
+void
+attempt_free(struct attempt *a)
+{
+	free(a->body);
+	memset(a, 0, sizeof(*a));
+}
+
+/*
+ * Keeps the first JOB_MAX_ANSWER bytes; past that, stops the transfer:
+ * no answer that large is one we want.
+ */
+static size_t
+on_data(char *data, size_t size, size_t n, void *arg)
+{
+	struct attempt	*a = arg;
+	size_t		 len = size * n;
+	char		*nbody;
+
+	if (len > JOB_MAX_ANSWER - a->len) {
+		a->too_large = 1;
+		return 0;
+	}
+	if ((nbody = realloc(a->body, a->len + len + 1)) == NULL)
+		return 0;
+	memcpy(nbody + a->len, data, len);
+	a->body = nbody;
+	a->len += len;
+	a->body[a->len] = '\0';
+	return len;
+}
+
+static struct curl_slist *
+add_header(struct curl_slist *list, const char *name, const char *value)
+{
+	struct curl_slist	*nlist;
+	char			*line;
+
+	if (list == NULL || asprintf(&line, "%s: %s", name, value) == -1) {
+		curl_slist_free_all(list);
+		return NULL;
+	}
+	nlist = curl_slist_append(list, line);
+	explicit_bzero(line, strlen(line));
+	free(line);
+	if (nlist == NULL)
+		curl_slist_free_all(list);
+	return nlist;
+}
+
+static struct curl_slist *
+build_headers(const struct job *job)
+{
+	struct curl_slist	*list;
+
+	/* "Expect:" with no value stops curl's 100-continue round trip. */
+	list = curl_slist_append(NULL, "Expect:");
+	list = add_header(list, "Content-Type", "application/json");
+	list = add_header(list, "Accept", "application/json");
+	list = add_header(list, "x-service-role-key", job->service_role_key);
+	list = add_header(list, "x-user-id", job->user_id);
+	list = add_header(list, "x-scheduled-evaluation", "true");
+	list = add_header(list, "x-scheduled-evaluation-id", job->schedule_id);
+	list = add_header(list, "x-scheduled-evaluation-run-id", job->run_id);
+	list = add_header(list, "Idempotency-Key", job->run_id);
+	return list;
+}
+
+static long
+min_long(long a, long b)
+{
+	return a < b ? a : b;
+}
+
+/* Sets the transfer's options; the first failure's code is returned. */
+static CURLcode
+setup(CURL *c, const struct job *job, const char *url, const char *body,
+    long timeout_ms, struct attempt *a)
+{
+	CURLcode	r = CURLE_OK;
+
+#define SET(opt, val)	if (r == CURLE_OK) r = curl_easy_setopt(c, opt, val)
+	SET(CURLOPT_URL, url);
+	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	/* A redirect would carry the key to wherever it points: never. */
+	SET(CURLOPT_FOLLOWLOCATION, 0L);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_SSL_VERIFYPEER, 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, 2L);
+	if (job->tls_ca_file != NULL && *job->tls_ca_file != '\0')
+		SET(CURLOPT_CAINFO, job->tls_ca_file);
+	SET(CURLOPT_TIMEOUT_MS, timeout_ms);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, min_long(timeout_ms, CONNECT_TIMEOUT_MS));
+	SET(CURLOPT_USERAGENT, "evalsched/" VERSION);
+	SET(CURLOPT_POST, 1L);
+	SET(CURLOPT_POSTFIELDS, body);
+	SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+	SET(CURLOPT_WRITEFUNCTION, on_data);
+	SET(CURLOPT_WRITEDATA, a);
+	SET(CURLOPT_ERRORBUFFER, a->curl_err);
+#undef SET
+	return r;
+}
+
+static void
+collect(CURL *c, CURLcode r, struct attempt *a)
+{
+	long	status = 0, oserr = 0;
+
+	a->curl_code = r;
+	if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK)
+		a->http_status = (int)status;
+	if (curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr) == CURLE_OK)
+		a->os_errno = (int)oserr;
+	a->deadline_hit = r == CURLE_OPERATION_TIMEDOUT;
+	if (a->curl_err[0] == '\0' && r != CURLE_OK)
+		strlcpy(a->curl_err, curl_easy_strerror(r), sizeof(a->curl_err));
+}
+
+/*
+ * Makes the POST; fills a.  Returns 0 when curl ran the transfer (the
+ * outcome may still be a failure), -1 when it could not be set up.
+ */
+int
+http_post(const struct job *job, const char *url, const char *body,
+    long timeout_ms, struct attempt *a)
+{
+	struct curl_slist	*headers;
+	CURL			*c;
+	CURLcode		 r;
+
+	memset(a, 0, sizeof(*a));
+	if ((c = curl_easy_init()) == NULL) {
+		a->curl_code = CURLE_FAILED_INIT;
+		return -1;
+	}
+	if ((headers = build_headers(job)) == NULL) {
+		curl_easy_cleanup(c);
+		a->curl_code = CURLE_OUT_OF_MEMORY;
+		return -1;
+	}
+	r = setup(c, job, url, body, timeout_ms, a);
+	if (r == CURLE_OK)
+		r = curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	if (r == CURLE_OK)
+		r = curl_easy_perform(c);
+	collect(c, r, a);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(headers);
+	return 0;
+}

@@ -1,0 +1,154 @@
+/*
+ * evalsched-jobrunner: reads one job (JSON) on stdin, asks the
+ * evaluation application to start the batch test, writes one result
+ * (JSON) on stdout and exits with the outcome class (sysexits.h).
+ *
+ * It reads no environment variable for the key or the database: the key
+ * comes on stdin, and there is no database here at all.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "jobrunner.h"
+#include "log.h"
+
+#define TITLE_NAME_MAX	64
+
+extern char	**environ;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: evalsched-jobrunner [-V] < job.json\n");
+	exit(EX_USAGE);
+}
+
+/*
+ * Reads all of stdin, at most JOB_MAX_TEXT bytes, as a string.  Returns
+ * NULL with err set when it is too large, holds a NUL or cannot be read.
+ */
+static char *
+read_job(char *err, size_t len)
+{
+	char	*buf;
+	size_t	 n = 0, got;
+
+	if ((buf = malloc(JOB_MAX_TEXT + 2)) == NULL) {
+		snprintf(err, len, "out of memory");
+		return NULL;
+	}
+	while (n <= JOB_MAX_TEXT &&
+	    (got = fread(buf + n, 1, JOB_MAX_TEXT + 1 - n, stdin)) > 0)
+		n += got;
+	buf[n] = '\0';
+	if (ferror(stdin))
+		snprintf(err, len, "cannot read the job on stdin");
+	else if (n > JOB_MAX_TEXT)
+		snprintf(err, len, "the job is larger than %d bytes",
+		    JOB_MAX_TEXT);
+	else if (memchr(buf, '\0', n) != NULL)
+		snprintf(err, len, "the job holds a NUL byte");
+	else
+		return buf;
+	free(buf);
+	return NULL;
+}
+
+static void
+write_result(const struct job_result *res)
+{
+	char	*text;
+
+	if ((text = job_result_to_json(res)) == NULL) {
+		log_warnx("cannot build the result");
+		return;
+	}
+	if (printf("%s\n", text) < 0 || fflush(stdout) == EOF)
+		log_warn("cannot write the result");
+	free(text);
+}
+
+/* A bad job still gets a result, so that its reader learns why. */
+static int
+bad_job(struct job_result *res, const char *why, long start)
+{
+	char	msg[JOB_MAX_ERROR + 1];
+
+	snprintf(msg, sizeof(msg), "bad job: %s", why);
+	log_warnx("%s", msg);
+	res->error = strdup(msg);
+	res->elapsed_ms = mono_ms() - start;
+	return EX_DATAERR;
+}
+
+/* "run <run id> <schedule name>", for ps(1). */
+static void
+set_title(int argc, char **argv, const struct job *job)
+{
+	char	name[TITLE_NAME_MAX + 1];
+
+	strlcpy(name, job->schedule_name, sizeof(name));
+	job_trim_utf8(name, TITLE_NAME_MAX);
+	text_printable(name);
+	setproctitle_init(argc, argv, environ);
+	setproctitle("run %s %s", job->run_id, name);
+}
+
+static int
+run(int argc, char **argv, struct job_result *res)
+{
+	struct job	 job;
+	char		*text, err[256];
+	long		 start = mono_ms();
+	int		 code;
+
+	if ((text = read_job(err, sizeof(err))) == NULL)
+		return bad_job(res, err, start);
+	code = job_from_json(&job, text, err, sizeof(err));
+	explicit_bzero(text, strlen(text));
+	free(text);
+	if (code == -1)
+		return bad_job(res, err, start);
+	set_title(argc, argv, &job);
+	if (http_init() == -1) {
+		log_warnx("run %s: cannot initialize libcurl", job.run_id);
+		res->error = strdup("cannot initialize libcurl");
+		code = EX_SOFTWARE;
+	} else {
+		code = run_job(&job, res);
+		http_cleanup();
+	}
+	job_free(&job);
+	return code;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct job_result	res;
+	int			ch, code;
+
+	while ((ch = getopt(argc, argv, "V")) != -1) {
+		switch (ch) {
+		case 'V':
+			printf("evalsched-jobrunner %s\n", VERSION);
+			return EX_OK;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	/* A reader that went away must not kill us before we log it. */
+	signal(SIGPIPE, SIG_IGN);
+	log_init("evalsched-jobrunner", 1, 0);
+	memset(&res, 0, sizeof(res));
+	code = run(argc, argv, &res);
+	write_result(&res);
+	job_result_free(&res);
+	return code;
+}

@@ -1,0 +1,46 @@
+/*
+ * evalsched-jobrunner(8): one job in, one POST, one result out.
+ */
+#ifndef EVALSCHED_JOBRUNNER_H
+#define EVALSCHED_JOBRUNNER_H
+
+#include <stddef.h>
+
+#include "job.h"
+
+#define API_PATH	"/api/batch-testing/run"
+#define MAX_ATTEMPTS	3
+#define EXCERPT_MAX	200
+
+/* What one HTTP attempt came to. */
+struct attempt {
+	int	 http_status;		/* 0: no answer */
+	int	 curl_code;		/* CURLcode */
+	int	 os_errno;		/* of a failed connect */
+	int	 deadline_hit;		/* curl gave up at the deadline */
+	int	 too_large;		/* the answer outgrew JOB_MAX_ANSWER */
+	char	*body;			/* NUL-terminated, len bytes */
+	size_t	 len;
+	char	 curl_err[256];
+};
+
+/* http.c */
+int	 http_init(void);
+void	 http_cleanup(void);
+char	*http_url(const struct job *);
+int	 http_post(const struct job *, const char *url, const char *body,
+	    long timeout_ms, struct attempt *);
+void	 attempt_free(struct attempt *);
+
+/* describe.c */
+int	 attempt_outcome(const struct job *, const char *url,
+	    const struct attempt *, char **test_run_id, char *err, size_t);
+void	 text_redact(char *text, const char *secret);
+void	 text_printable(char *text);
+
+/* retry.c */
+long	 mono_ms(void);
+long	 backoff_ms(long timeout_ms, int attempt);
+int	 run_job(const struct job *, struct job_result *);
+
+#endif

@@ -1,0 +1,191 @@
+/*
+ * The retry policy: a temporary failure (EX_TEMPFAIL) is tried again, up
+ * to MAX_ATTEMPTS in all, after a growing pause, all inside the job's
+ * deadline.  Every attempt sends the same Idempotency-Key, so the
+ * application starts the batch test once however many of them it saw.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include "jobrunner.h"
+#include "log.h"
+
+/* Less time than this left is not worth another attempt. */
+#define MIN_ATTEMPT_MS	50L
+
+struct run {
+	const struct job	*job;
+	const char		*url;
+	const char		*body;
+	long			 start;
+	long			 deadline;
+	char			 err[JOB_MAX_ERROR + 1];
+};
+
+long
+mono_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec	ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/*
+ * A twentieth of the deadline, between 100 ms and 2 s, doubled after each
+ * attempt, plus up to a quarter more so that runners that failed together
+ * do not come back together.
+ */
+long
+backoff_ms(long timeout_ms, int attempt)
+{
+	long	base;
+
+	base = timeout_ms / 20;
+	if (base < 100)
+		base = 100;
+	if (base > 2000)
+		base = 2000;
+	base <<= attempt - 1;
+	return base + arc4random_uniform((uint32_t)base / 4 + 1);
+}
+
+/* "600 s", or "1.5 s" for a deadline that is not whole seconds. */
+static void
+format_seconds(long ms, char *buf, size_t len)
+{
+	if (ms % 1000 == 0)
+		snprintf(buf, len, "%ld s", ms / 1000);
+	else
+		snprintf(buf, len, "%.3g s", ms / 1000.0);
+}
+
+static void
+timed_out(struct run *run, int attempts)
+{
+	char	secs[32];
+
+	format_seconds(run->job->timeout_ms, secs, sizeof(secs));
+	snprintf(run->err, sizeof(run->err), "timed out after %s (%d attempt%s)",
+	    secs, attempts, attempts == 1 ? "" : "s");
+}
+
+static void
+log_attempt(const struct run *run, int n, const struct attempt *a,
+    const char *test_run_id, long took)
+{
+	if (test_run_id != NULL)
+		log_info("run %s: attempt %d/%d: HTTP %d, accepted as test "
+		    "run %s (%ld ms)", run->job->run_id, n, MAX_ATTEMPTS,
+		    a->http_status, test_run_id, took);
+	else
+		log_warnx("run %s: attempt %d/%d: %s (%ld ms)",
+		    run->job->run_id, n, MAX_ATTEMPTS, run->err, took);
+}
+
+/* One attempt: its outcome class, and the result filled accordingly. */
+static int
+attempt(struct run *run, int n, struct job_result *res)
+{
+	struct attempt	a;
+	long		t0 = mono_ms();
+	char		*id = NULL;
+	int		 code;
+
+	/* A failure to set up curl shows in a.curl_code: no need to test. */
+	(void)http_post(run->job, run->url, run->body, run->deadline - t0, &a);
+	code = attempt_outcome(run->job, run->url, &a, &id, run->err,
+	    sizeof(run->err));
+	if (code == EX_TEMPFAIL && a.deadline_hit && mono_ms() >= run->deadline)
+		timed_out(run, n);
+	log_attempt(run, n, &a, id, mono_ms() - t0);
+	res->attempts = n;
+	res->http_status = a.http_status;
+	free(res->test_run_id);
+	res->test_run_id = id;
+	attempt_free(&a);
+	return code;
+}
+
+/* Pauses before attempt n + 1; 0 when there is no time for it. */
+static int
+pause_before_next(const struct run *run, int n)
+{
+	long	pause, left;
+
+	if (n >= MAX_ATTEMPTS)
+		return 0;
+	pause = backoff_ms(run->job->timeout_ms, n);
+	left = run->deadline - mono_ms();
+	if (left - pause < MIN_ATTEMPT_MS)
+		return 0;
+	sleep_ms(pause);
+	return 1;
+}
+
+static int
+set_error(struct job_result *res, const char *err)
+{
+	free(res->error);
+	res->error = strdup(err);
+	return res->error == NULL ? -1 : 0;
+}
+
+/* The body of the request, or the reason there is none. */
+static char *
+request_body(const struct job *job, char *err, size_t len)
+{
+	char	*body, why[256];
+
+	if ((body = job_request_body(job, why, sizeof(why))) == NULL)
+		snprintf(err, len, "cannot build the request: %s", why);
+	return body;
+}
+
+/*
+ * Makes the call, retrying as the policy says, and fills res.  Returns
+ * the exit status: the outcome class of the last attempt.
+ */
+int
+run_job(const struct job *job, struct job_result *res)
+{
+	struct run	 run = { .job = job };
+	char		*url, *body;
+	int		 n = 0, code = EX_SOFTWARE;
+
+	run.start = mono_ms();
+	run.deadline = run.start + job->timeout_ms;
+	strlcpy(run.err, "out of memory", sizeof(run.err));
+	url = http_url(job);
+	body = request_body(job, run.err, sizeof(run.err));
+	if (url != NULL && body != NULL) {
+		run.url = url;
+		run.body = body;
+		do
+			code = attempt(&run, ++n, res);
+		while (code == EX_TEMPFAIL && pause_before_next(&run, n));
+	} else if (body == NULL && url != NULL)
+		code = EX_DATAERR;
+	res->elapsed_ms = mono_ms() - run.start;
+	if (code != EX_OK && set_error(res, run.err) == -1)
+		code = EX_SOFTWARE;
+	free(url);
+	free(body);
+	return code;
+}
