@@ -1,0 +1,385 @@
+/*
+ * The job protocol: job and result JSON round trips, validation, the
+ * request body's merge rule and the outcome class of an answer.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include <json.h>
+
+#include "job.h"
+#include "tap.h"
+
+#define RUN	"11111111-2222-3333-4444-555555555555"
+#define SCHED	"aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+#define USER	"99999999-8888-7777-6666-555555555555"
+#define SUITE	"12345678-1234-1234-1234-123456789abc"
+#define KEY	"sk-very-secret-service-key"
+
+static char *
+make_job(const char *field, const char *json_value)
+{
+	json_object	*o, *v;
+	char		*s;
+
+	o = json_tokener_parse("{\"run_id\":\"" RUN "\","
+	    "\"schedule_id\":\"" SCHED "\",\"schedule_name\":\"nightly\","
+	    "\"user_id\":\"" USER "\",\"test_suite_id\":\"" SUITE "\","
+	    "\"model_id\":\"gpt-4\",\"batch_test_config\":{\"prompt_limit\":"
+	    "10,\"model_id\":\"old\",\"test_suite_id\":\"old\"},"
+	    "\"app_url\":\"http://localhost:3000/\","
+	    "\"service_role_key\":\"" KEY "\",\"timeout_ms\":600000}");
+	if (field != NULL) {
+		if (json_value == NULL)
+			json_object_object_del(o, field);
+		else {
+			v = json_tokener_parse(json_value);
+			json_object_object_add(o, field, v);
+		}
+	}
+	s = strdup(json_object_to_json_string(o));
+	json_object_put(o);
+	return s;
+}
+
+static void
+test_round_trip(void)
+{
+	struct job	 a, b;
+	char		 err[256], *text, *text2;
+	int		 r;
+
+	text = make_job("tls_ca_file", "\"/etc/ssl/ca.pem\"");
+	r = job_from_json(&a, text, err, sizeof(err));
+	tap_is_int(r, 0, "a full job parses");
+	free(text);
+	if (r != 0) {
+		tap_diag("%s", err);
+		return;
+	}
+	tap_is_str(a.app_url, "http://localhost:3000", "trailing / dropped");
+	tap_is_int(a.timeout_ms, 600000, "timeout_ms");
+	tap_is_str(a.tls_ca_file, "/etc/ssl/ca.pem", "tls_ca_file");
+	text = job_to_json(&a);
+	tap_ok(text != NULL, "job_to_json");
+	r = job_from_json(&b, text, err, sizeof(err));
+	tap_is_int(r, 0, "its output parses again");
+	tap_is_str(b.run_id, a.run_id, "run_id round trip");
+	tap_is_str(b.schedule_id, a.schedule_id, "schedule_id round trip");
+	tap_is_str(b.schedule_name, "nightly", "schedule_name round trip");
+	tap_is_str(b.user_id, a.user_id, "user_id round trip");
+	tap_is_str(b.test_suite_id, a.test_suite_id, "test_suite_id round trip");
+	tap_is_str(b.model_id, "gpt-4", "model_id round trip");
+	tap_is_str(b.batch_test_config, a.batch_test_config,
+	    "batch_test_config round trip");
+	tap_is_str(b.app_url, a.app_url, "app_url round trip");
+	tap_is_str(b.service_role_key, KEY, "service_role_key round trip");
+	tap_is_str(b.tls_ca_file, a.tls_ca_file, "tls_ca_file round trip");
+	tap_is_int(b.timeout_ms, a.timeout_ms, "timeout_ms round trip");
+	text2 = job_to_json(&b);
+	tap_is_str(text2, text, "the text is stable");
+	free(text);
+	free(text2);
+	job_free(&a);
+	job_free(&b);
+}
+
+static void
+test_defaults(void)
+{
+	struct job	 j;
+	char		 err[256], *text;
+	int		 r;
+
+	text = make_job("timeout_ms", NULL);
+	r = job_from_json(&j, text, err, sizeof(err));
+	free(text);
+	tap_is_int(r, 0, "timeout_ms may be left out");
+	tap_is_int(j.timeout_ms, JOB_DEFAULT_TIMEOUT_MS, "default timeout");
+	tap_ok(j.tls_ca_file == NULL, "no tls_ca_file: the system store");
+	job_free(&j);
+	text = make_job("batch_test_config", NULL);
+	r = job_from_json(&j, text, err, sizeof(err));
+	free(text);
+	tap_is_int(r, 0, "batch_test_config may be left out");
+	tap_is_str(j.batch_test_config, "{}", "as the empty object");
+	job_free(&j);
+}
+
+struct bad {
+	const char	*field;
+	const char	*value;		/* JSON text; NULL: left out */
+	const char	*error;
+};
+
+static const struct bad bad_jobs[] = {
+	{ "run_id", NULL, "run_id is missing" },
+	{ "run_id", "\"\"", "run_id is missing" },
+	{ "run_id", "42", "run_id is not a string" },
+	{ "run_id", "\"1234\"", "run_id is not a UUID" },
+	{ "run_id", "\"11111111-2222-3333-4444-55555555555\"",
+	    "run_id is not a UUID" },
+	{ "run_id", "\"11111111-2222-3333-4444-5555555555550\"",
+	    "run_id is not a UUID" },
+	{ "run_id", "\"g1111111-2222-3333-4444-555555555555\"",
+	    "run_id is not a UUID" },
+	{ "schedule_id", "\"x\"", "schedule_id is not a UUID" },
+	{ "user_id", NULL, "user_id is missing" },
+	{ "user_id", "\"" KEY "\"", "user_id is not a UUID" },
+	{ "test_suite_id", "\"suite-1\"", "test_suite_id is not a UUID" },
+	{ "model_id", NULL, "model_id is missing" },
+	{ "model_id", "[]", "model_id is not a string" },
+	{ "schedule_name", "7", "schedule_name is not a string" },
+	{ "batch_test_config", "[1,2]", "batch_test_config is not a JSON object" },
+	{ "batch_test_config", "\"{}\"", "batch_test_config is not a JSON object" },
+	{ "app_url", NULL, "app_url is missing" },
+	{ "app_url", "\"ftp://host\"", "app_url is not an http:// or https:// URL" },
+	{ "app_url", "\"localhost:3000\"", "app_url is not an http:// or https:// URL" },
+	{ "app_url", "\"http://\"", "app_url is not an http:// or https:// URL" },
+	{ "app_url", "\"http://a b\"", "app_url is not an http:// or https:// URL" },
+	{ "app_url", "\"http://a\\r\\nX: y\"",
+	    "app_url is not an http:// or https:// URL" },
+	{ "service_role_key", NULL, "service_role_key is missing" },
+	{ "service_role_key", "\"" KEY "\\r\\nX-Evil: 1\"",
+	    "service_role_key contains control characters" },
+	{ "service_role_key", "\"" KEY "\\u0000\"",
+	    "service_role_key contains a NUL character" },
+	{ "timeout_ms", "0", "timeout_ms must be between 1 and 86400000" },
+	{ "timeout_ms", "-5", "timeout_ms must be between 1 and 86400000" },
+	{ "timeout_ms", "99999999999", "timeout_ms must be between 1 and 86400000" },
+	{ "timeout_ms", "1.5", "timeout_ms is not an integer" },
+	{ "timeout_ms", "\"600\"", "timeout_ms is not an integer" },
+	{ "tls_ca_file", "false", "tls_ca_file is not a string" },
+};
+
+static void
+test_validation(void)
+{
+	struct job	 j;
+	char		 err[256], *text;
+	size_t		 i;
+	int		 r;
+
+	for (i = 0; i < sizeof(bad_jobs) / sizeof(bad_jobs[0]); i++) {
+		text = make_job(bad_jobs[i].field, bad_jobs[i].value);
+		err[0] = '\0';
+		r = job_from_json(&j, text, err, sizeof(err));
+		tap_is_int(r, -1, "%s = %s is refused", bad_jobs[i].field,
+		    bad_jobs[i].value ? bad_jobs[i].value : "(none)");
+		tap_is_str(err, bad_jobs[i].error, "  with a clear error");
+		tap_ok(strstr(err, KEY) == NULL, "  that holds no key");
+		tap_ok(j.run_id == NULL && j.service_role_key == NULL,
+		    "  and leaves nothing allocated");
+		free(text);
+	}
+}
+
+static void
+test_bad_text(void)
+{
+	static const char *texts[] = {
+		"", "{", "not json", "[]", "null", "42",
+		"{\"run_id\": \"" RUN "\"} trailing",
+		"{\"service_role_key\": \"" KEY "\"",
+	};
+	struct job	 j;
+	char		 err[256], *big;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		err[0] = '\0';
+		tap_is_int(job_from_json(&j, texts[i], err, sizeof(err)), -1,
+		    "text '%s' is refused (%s)", texts[i], err);
+		tap_ok(strstr(err, KEY) == NULL, "  error holds no key");
+	}
+	big = malloc(JOB_MAX_TEXT + 2);
+	memset(big, ' ', JOB_MAX_TEXT + 1);
+	big[JOB_MAX_TEXT + 1] = '\0';
+	big[0] = '{';
+	big[JOB_MAX_TEXT] = '}';
+	tap_is_int(job_from_json(&j, big, err, sizeof(err)), -1,
+	    "a job over 1 MiB is refused");
+	tap_is_str(err, "larger than 1048576 bytes", "  as too large");
+	free(big);
+	tap_is_int(job_from_json(&j, NULL, err, sizeof(err)), -1,
+	    "NULL text is refused");
+}
+
+static void
+test_request_body(void)
+{
+	struct job	 j;
+	json_object	*body, *cfg, *v;
+	char		 err[256], *text, *b;
+
+	text = make_job(NULL, NULL);
+	job_from_json(&j, text, err, sizeof(err));
+	free(text);
+	b = job_request_body(&j, err, sizeof(err));
+	tap_ok(b != NULL, "request body built");
+	body = json_tokener_parse(b);
+	tap_ok(json_object_object_get_ex(body, "config", &cfg) &&
+	    json_object_is_type(cfg, json_type_object), "body has a config");
+	tap_is_int(json_object_object_length(body), 1, "and nothing else");
+	json_object_object_get_ex(cfg, "model_id", &v);
+	tap_is_str(json_object_get_string(v), "gpt-4",
+	    "model_id wins over the config's");
+	json_object_object_get_ex(cfg, "test_suite_id", &v);
+	tap_is_str(json_object_get_string(v), SUITE,
+	    "test_suite_id wins over the config's");
+	json_object_object_get_ex(cfg, "prompt_limit", &v);
+	tap_is_int(json_object_get_int(v), 10, "other config keys are kept");
+	tap_is_int(json_object_object_length(cfg), 3, "config has 3 keys");
+	tap_ok(strstr(b, KEY) == NULL, "the key is not in the body");
+	json_object_put(body);
+	free(b);
+
+	free(j.batch_test_config);
+	j.batch_test_config = strdup("{}");
+	b = job_request_body(&j, err, sizeof(err));
+	tap_is_str(b, "{\"config\":{\"model_id\":\"gpt-4\",\"test_suite_id\":\""
+	    SUITE "\"}}", "empty config: the two ids alone");
+	free(b);
+	free(j.batch_test_config);
+	j.batch_test_config = strdup("[1]");
+	tap_ok(job_request_body(&j, err, sizeof(err)) == NULL,
+	    "a config that is not an object is refused");
+	job_free(&j);
+}
+
+static void
+test_result(void)
+{
+	struct job_result	 a = { 200, (char *)SUITE, 3, 1234, NULL }, b;
+	struct job_result	 c = { 500, NULL, 1, 7, (char *)"HTTP 500 \"x\"" };
+	char			 err[256], *text, *longerr;
+
+	text = job_result_to_json(&a);
+	tap_is_str(text, "{\"http_status\":200,\"test_run_id\":\"" SUITE
+	    "\",\"attempts\":3,\"elapsed_ms\":1234,\"error\":null}",
+	    "result JSON");
+	tap_is_int(job_result_from_json(&b, text, err, sizeof(err)), 0,
+	    "result parses");
+	tap_is_int(b.http_status, 200, "http_status round trip");
+	tap_is_str(b.test_run_id, SUITE, "test_run_id round trip");
+	tap_is_int(b.attempts, 3, "attempts round trip");
+	tap_is_int(b.elapsed_ms, 1234, "elapsed_ms round trip");
+	tap_ok(b.error == NULL, "error round trip (null)");
+	job_result_free(&b);
+	free(text);
+
+	text = job_result_to_json(&c);
+	tap_is_int(job_result_from_json(&b, text, err, sizeof(err)), 0,
+	    "failed result parses");
+	tap_is_str(b.error, c.error, "error round trip");
+	tap_ok(b.test_run_id == NULL, "test_run_id null");
+	job_result_free(&b);
+	free(text);
+
+	longerr = malloc(2000);
+	memset(longerr, 'e', 1999);
+	longerr[1999] = '\0';
+	c.error = longerr;
+	text = job_result_to_json(&c);
+	job_result_from_json(&b, text, err, sizeof(err));
+	tap_is_int(strlen(b.error), JOB_MAX_ERROR, "error text is bounded");
+	job_result_free(&b);
+	free(text);
+	free(longerr);
+
+	tap_is_int(job_result_from_json(&b, "{\"http_status\":\"200\"}", err,
+	    sizeof(err)), -1, "http_status must be an integer");
+	tap_is_int(job_result_from_json(&b, "{\"test_run_id\":\"x\"}", err,
+	    sizeof(err)), -1, "test_run_id must be a UUID");
+	tap_is_int(job_result_from_json(&b, "{\"attempts\":-1}", err,
+	    sizeof(err)), -1, "attempts must not be negative");
+	tap_is_int(job_result_from_json(&b, "[]", err, sizeof(err)), -1,
+	    "a result is an object");
+	tap_is_int(job_result_from_json(&b, "{}", err, sizeof(err)), 0,
+	    "an empty result is a result with nothing in it");
+	job_result_free(&b);
+}
+
+static void
+test_utf8_trim(void)
+{
+	char	s[] = "ab\xc3\xa9" "cd";	/* "abécd" */
+
+	job_trim_utf8(s, 3);
+	tap_is_str(s, "ab", "trim does not split a UTF-8 sequence");
+}
+
+static const struct {
+	int	status, has_id, want;
+} classes[] = {
+	{ 200, 1, EX_OK }, { 201, 1, EX_OK }, { 202, 1, EX_OK },
+	{ 200, 0, EX_PROTOCOL }, { 204, 0, EX_PROTOCOL },
+	{ 301, 0, EX_UNAVAILABLE }, { 302, 0, EX_UNAVAILABLE },
+	{ 400, 0, EX_UNAVAILABLE }, { 401, 0, EX_UNAVAILABLE },
+	{ 403, 0, EX_UNAVAILABLE }, { 404, 0, EX_UNAVAILABLE },
+	{ 422, 0, EX_UNAVAILABLE }, { 408, 0, EX_TEMPFAIL },
+	{ 429, 0, EX_TEMPFAIL }, { 500, 0, EX_TEMPFAIL },
+	{ 502, 0, EX_TEMPFAIL }, { 503, 0, EX_TEMPFAIL },
+	{ 504, 0, EX_TEMPFAIL }, { 599, 0, EX_TEMPFAIL },
+	{ 0, 0, EX_TEMPFAIL }, { 600, 0, EX_PROTOCOL }, { 100, 0, EX_PROTOCOL },
+};
+
+static void
+test_classes(void)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
+		tap_is_int(job_exit_for_http(classes[i].status,
+		    classes[i].has_id), classes[i].want, "HTTP %d%s -> %d",
+		    classes[i].status, classes[i].has_id ? " with an id" : "",
+		    classes[i].want);
+}
+
+static void
+answer_is(const char *body, int want, const char *want_err)
+{
+	char	err[128] = "", *id = NULL;
+	int	r;
+
+	r = job_answer_test_run_id(body, strlen(body), &id, err, sizeof(err));
+	tap_is_int(r, want, "answer %s", body);
+	if (want == 0)
+		tap_ok(job_is_uuid(id), "  gives the test_run_id");
+	else
+		tap_is_str(err, want_err, "  says why");
+	free(id);
+}
+
+static void
+test_answers(void)
+{
+	answer_is("{\"test_run_id\":\"" RUN "\",\"status\":\"started\"}", 0,
+	    NULL);
+	answer_is("<html>", -1, "the answer is not JSON");
+	answer_is("", -1, "the answer is not JSON");
+	answer_is("{\"status\":\"started\"}", -1, "without a test_run_id");
+	answer_is("{\"test_run_id\":null}", -1, "without a test_run_id");
+	answer_is("{\"test_run_id\":\"\"}", -1, "without a test_run_id");
+	answer_is("{\"test_run_id\":\"run-7\"}", -1,
+	    "test_run_id is not a UUID");
+	answer_is("{\"test_run_id\":7}", -1, "test_run_id is not a string");
+	answer_is("[\"" RUN "\"]", -1, "the answer is not a JSON object");
+}
+
+int
+main(void)
+{
+	test_round_trip();
+	test_defaults();
+	test_validation();
+	test_bad_text();
+	test_request_body();
+	test_result();
+	test_utf8_trim();
+	test_classes();
+	test_answers();
+	return tap_done();
+}
