@@ -1,0 +1,349 @@
+#!/usr/bin/env perl
+# evalsched-jobrunner run by hand against tests/stand-in-api: the request
+# it makes, its result JSON and exit status for each kind of answer, its
+# retries and deadline, and that the key never shows in what it prints.
+#
+# The binary: $EVALSCHED_JOBRUNNER if set; else the installed layout under
+# $EVALSCHED_ROOT$EVALSCHED_PREFIX (as `make check` runs it); else
+# build/evalsched-jobrunner.
+use strict;
+use warnings;
+use FindBin;
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX qw(WNOHANG _exit);
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+my $TOP = "$FindBin::Bin/..";
+my $BIN = $ENV{EVALSCHED_JOBRUNNER} // (defined $ENV{EVALSCHED_ROOT} ?
+    "$ENV{EVALSCHED_ROOT}" . ($ENV{EVALSCHED_PREFIX} // '/usr/local') .
+    '/libexec/evalsched/evalsched-jobrunner' :
+    "$TOP/build/evalsched-jobrunner");
+plan skip_all => "no jobrunner at $BIN" unless -x $BIN;
+
+# The calls go to 127.0.0.1: no proxy may come between.
+delete @ENV{qw(http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy
+    ALL_PROXY)};
+
+my $KEY = 'sk-test-' . join('', map { ('a'..'z')[rand 26] } 1..24);
+my $USER = '99999999-8888-7777-6666-555555555555';
+my $SCHED = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
+my $SUITE = '12345678-1234-1234-1234-123456789abc';
+my $UUID = qr/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+my $json = JSON::PP->new->canonical;
+my $dir = tempdir(CLEANUP => 1);
+my $RUNS = 0;
+
+# --- the stand-in API ------------------------------------------------------
+
+my $api_pid = fork // die "fork: $!";
+if ($api_pid == 0) {
+	open STDIN, '<', '/dev/null';
+	open STDOUT, '>', "$dir/api.out";
+	open STDERR, '>&', \*STDOUT;
+	exec "$TOP/tests/stand-in-api", '--port-file', "$dir/api.port",
+	    '--log', "$dir/api.log" or _exit(127);
+}
+END { if ($api_pid) { kill 'TERM', $api_pid; waitpid $api_pid, 0 } }
+
+my $t0 = time;
+sleep 0.05 until -s "$dir/api.port" || time - $t0 > 15;
+my $port = slurp("$dir/api.port") // BAIL_OUT("stand-in API did not start");
+chomp $port;
+my $URL = "http://127.0.0.1:$port";
+
+# --- helpers ---------------------------------------------------------------
+
+sub slurp {
+	my ($path) = @_;
+	open my $fh, '<', $path or return undef;
+	local $/;
+	return scalar <$fh>;
+}
+
+sub new_uuid {
+	return sprintf '%08x-%04x-4%03x-%04x-%012x', rand 2**32, rand 2**16,
+	    rand 2**12, 0x8000 | rand 2**14, rand 2**48;
+}
+
+sub job {
+	my (%over) = @_;
+	return {
+		run_id => new_uuid(), schedule_id => $SCHED,
+		schedule_name => 'nightly regression', user_id => $USER,
+		test_suite_id => $SUITE, model_id => 'gpt-4o',
+		batch_test_config => { prompt_limit => 25, concurrency => 2,
+		    model_id => 'overridden', test_suite_id => 'overridden' },
+		app_url => $URL, service_role_key => $KEY, timeout_ms => 2000,
+		%over,
+	};
+}
+
+# Runs the jobrunner with $stdin; returns exit status, result, stderr, time.
+sub run_raw {
+	my ($stdin, @args) = @_;
+	my $n = ++$RUNS;
+	open my $in, '>', "$dir/job$n.json" or die;
+	print $in $stdin;
+	close $in;
+	my $start = time;
+	my $pid = fork // die "fork: $!";
+	if ($pid == 0) {
+		open STDIN, '<', "$dir/job$n.json" or _exit(126);
+		open STDOUT, '>', "$dir/out$n" or _exit(126);
+		open STDERR, '>', "$dir/err$n" or _exit(126);
+		exec $BIN, @args or _exit(127);
+	}
+	waitpid $pid, 0;
+	my $status = $? >> 8;
+	my $secs = time - $start;
+	my $out = slurp("$dir/out$n") // '';
+	my $err = slurp("$dir/err$n") // '';
+	my $res = eval { decode_json($out) };
+	return { status => $status, result => $res, out => $out,
+	    stderr => $err, secs => $secs };
+}
+
+sub run_job {
+	my ($job) = @_;
+	return run_raw(encode_json($job));
+}
+
+# The requests the stand-in API recorded for one run id.
+sub requests_for {
+	my ($run_id) = @_;
+	my @reqs;
+	for my $line (split /\n/, slurp("$dir/api.log") // '') {
+		my $r = eval { decode_json($line) } or next;
+		push @reqs, $r if ($r->{headers}{'idempotency-key'} // '') eq
+		    $run_id;
+	}
+	return @reqs;
+}
+
+# Checks what no run may ever do, whatever its outcome.
+sub clean_output {
+	my ($r, $what) = @_;
+	unlike($r->{stderr}, qr/\Q$KEY\E/, "$what: the key is not in stderr");
+	unlike($r->{out}, qr/\Q$KEY\E/, "$what: the key is not in stdout");
+	unlike($r->{stderr}, qr/Sanitizer|runtime error/,
+	    "$what: no sanitizer report");
+	ok(ref $r->{result} eq 'HASH', "$what: one result JSON on stdout")
+	    or diag "stdout: $r->{out}\nstderr: $r->{stderr}";
+	is(scalar(() = $r->{out} =~ /\n/g), 1, "$what: exactly one line");
+}
+
+sub expect {
+	my ($r, %want) = @_;
+	my $what = $want{what};
+	is($r->{status}, $want{status}, "$what: exit $want{status}")
+	    or diag "stdout: $r->{out}\nstderr: $r->{stderr}";
+	clean_output($r, $what);
+	my $res = $r->{result} // {};
+	is($res->{http_status}, $want{http}, "$what: http_status")
+	    if exists $want{http};
+	is($res->{attempts}, $want{attempts}, "$what: attempts")
+	    if exists $want{attempts};
+	like($res->{error} // '', $want{error}, "$what: error text")
+	    if $want{error};
+	ok(!defined $res->{test_run_id}, "$what: no test_run_id")
+	    if $want{status} != 0;
+	ok(defined $res->{elapsed_ms} && $res->{elapsed_ms} >= 0,
+	    "$what: elapsed_ms");
+	return $res;
+}
+
+# --- command line -----------------------------------------------------------
+
+{
+	my $r = run_raw('', '-V');
+	is($r->{status}, 0, '-V exits 0');
+	like($r->{out}, qr/^evalsched-jobrunner \d+\.\d+/, '-V prints the version');
+	$r = run_raw('', 'job.json');
+	is($r->{status}, 64, 'an argument is a usage error');
+	like($r->{stderr}, qr/^usage: evalsched-jobrunner/m, 'with a usage line');
+	$r = run_raw('', '-x');
+	is($r->{status}, 64, 'an unknown option is a usage error');
+}
+
+# --- accepted: the request, exactly -----------------------------------------
+
+{
+	my $job = job();
+	my $r = run_job($job);
+	my $res = expect($r, what => '2xx', status => 0, http => 200,
+	    attempts => 1);
+	like($res->{test_run_id} // '', $UUID, '2xx: test_run_id is a UUID');
+	ok(!defined $res->{error}, '2xx: error is null');
+	my @reqs = requests_for($job->{run_id});
+	is(scalar @reqs, 1, '2xx: one request');
+	my $q = $reqs[0] // {};
+	is($q->{method}, 'POST', 'method POST');
+	is($q->{path}, '/api/batch-testing/run', 'path');
+	my %h = %{ $q->{headers} // {} };
+	my $ua = delete $h{'user-agent'} // '';
+	like($ua, qr{^evalsched/\d+\.\d+}, 'User-Agent evalsched/VERSION');
+	like(delete $h{host} // '', qr/^127\.0\.0\.1:$port$/, 'Host');
+	like(delete $h{'content-length'} // '', qr/^\d+$/, 'Content-Length');
+	is_deeply(\%h, {
+		'content-type' => 'application/json',
+		'accept' => 'application/json',
+		'x-service-role-key' => $KEY,
+		'x-user-id' => $USER,
+		'x-scheduled-evaluation' => 'true',
+		'x-scheduled-evaluation-id' => $SCHED,
+		'x-scheduled-evaluation-run-id' => $job->{run_id},
+		'idempotency-key' => $job->{run_id},
+	}, 'the headers, exactly') or diag explain \%h;
+	my $body = eval { decode_json($q->{body}) };
+	is_deeply($body, { config => { prompt_limit => 25, concurrency => 2,
+	    model_id => 'gpt-4o', test_suite_id => $SUITE } },
+	    'the body: config merged, model_id and test_suite_id win')
+	    or diag $q->{body};
+	is($q->{answered}, 200, 'the stand-in answered 200');
+}
+
+{
+	my $job = job(batch_test_config => {}, app_url => "$URL/");
+	my $r = run_job($job);
+	expect($r, what => 'empty config, app_url with /', status => 0,
+	    attempts => 1);
+	my ($q) = requests_for($job->{run_id});
+	is($q->{path}, '/api/batch-testing/run', 'no double slash in the path');
+	is_deeply(eval { decode_json($q->{body}) },
+	    { config => { model_id => 'gpt-4o', test_suite_id => $SUITE } },
+	    'an empty config gets the two ids alone');
+}
+
+# --- refused, temporary, flaky ----------------------------------------------
+
+{
+	my $job = job(model_id => 'standin:status=422');
+	my $r = run_job($job);
+	expect($r, what => '4xx', status => 69, http => 422, attempts => 1,
+	    error => qr{^HTTP 422 from \Q$URL\E/api/batch-testing/run: \{"error"});
+	is(scalar(requests_for($job->{run_id})), 1, '4xx: not retried');
+}
+
+{
+	my $job = job(model_id => 'standin:status=500');
+	my $r = run_job($job);
+	expect($r, what => '5xx', status => 75, http => 500, attempts => 3,
+	    error => qr{^HTTP 500 from \Q$URL\E/api/batch-testing/run: });
+	my @reqs = requests_for($job->{run_id});
+	is(scalar @reqs, 3, '5xx: three attempts');
+	is_deeply([map { $_->{headers}{'idempotency-key'} } @reqs],
+	    [($job->{run_id}) x 3], '5xx: the same Idempotency-Key each time');
+	is_deeply([map { $_->{body} } @reqs], [($reqs[0]{body}) x 3],
+	    '5xx: the same body each time');
+	ok($reqs[1]{t_start} - $reqs[0]{t_end} >= 0.09,
+	    '5xx: a pause before the second attempt');
+	ok($reqs[2]{t_start} - $reqs[1]{t_end} >
+	    ($reqs[1]{t_start} - $reqs[0]{t_end}) * 1.2,
+	    '5xx: a longer pause before the third');
+	my @lines = grep { /attempt \d\/3/ } split /\n/, $r->{stderr};
+	is(scalar @lines, 3, '5xx: one log line per attempt');
+}
+
+{
+	my $job = job(model_id => 'standin:status=429');
+	my $r = run_job($job);
+	expect($r, what => '429', status => 75, http => 429, attempts => 3);
+}
+
+{
+	my $job = job(model_id => 'standin:flaky=2');
+	my $r = run_job($job);
+	my $res = expect($r, what => 'flaky', status => 0, http => 200,
+	    attempts => 3);
+	like($res->{test_run_id} // '', $UUID, 'flaky: test_run_id');
+	my @reqs = requests_for($job->{run_id});
+	is_deeply([map { $_->{answered} } @reqs], [503, 503, 200],
+	    'flaky: 503, 503, then 200');
+}
+
+# --- the deadline -----------------------------------------------------------
+
+{
+	my $job = job(model_id => 'standin:hang', timeout_ms => 1500);
+	my $r = run_job($job);
+	expect($r, what => 'hang', status => 75, http => 0, attempts => 1,
+	    error => qr/^timed out after 1\.5 s \(1 attempt\)$/);
+	ok($r->{secs} >= 1.4 && $r->{secs} < 2.5,
+	    sprintf('hang: the deadline is kept (%.2f s)', $r->{secs}));
+	is(scalar(requests_for($job->{run_id})), 1, 'hang: one request');
+}
+
+{
+	# 600 ms per answer, 1 s in all: the second attempt meets the deadline.
+	my $job = job(model_id => 'standin:slow=600,status=503',
+	    timeout_ms => 1000);
+	my $r = run_job($job);
+	expect($r, what => 'retries inside the deadline', status => 75,
+	    attempts => 2, error => qr/^timed out after 1 s \(2 attempts\)$/);
+	ok($r->{secs} < 1.6, sprintf('the deadline covers the retries '
+	    . '(%.2f s)', $r->{secs}));
+}
+
+# --- protocol errors ---------------------------------------------------------
+
+for my $case (['badjson', qr/^HTTP 200 but the answer is not JSON$/],
+    ['no-test-run-id', qr/^HTTP 200 without a test_run_id$/],
+    ['bad-uuid', qr/^HTTP 200 but test_run_id is not a UUID$/],
+    ['huge', qr/^HTTP 200 but the answer is larger than 65536 bytes$/]) {
+	my ($mode, $error) = @$case;
+	my $job = job(model_id => "standin:$mode");
+	my $r = run_job($job);
+	expect($r, what => $mode, status => 76, http => 200, attempts => 1,
+	    error => $error);
+	is(scalar(requests_for($job->{run_id})), 1, "$mode: not retried");
+}
+
+# --- no answer ---------------------------------------------------------------
+
+{
+	my $job = job(model_id => 'standin:close');
+	my $r = run_job($job);
+	expect($r, what => 'closed', status => 75, http => 0, attempts => 3,
+	    error => qr/^connection closed without an answer/);
+}
+
+{
+	my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+	    LocalPort => 0, Listen => 1) or die "socket: $!";
+	my $free = $sock->sockport;
+	close $sock;
+	my $r = run_job(job(app_url => "http://127.0.0.1:$free"));
+	expect($r, what => 'connection refused', status => 75, http => 0,
+	    attempts => 3, error => qr/^connection refused: /);
+}
+
+# --- bad jobs ----------------------------------------------------------------
+
+for my $case (['not JSON', 'this is not json', qr/^bad job: not JSON/],
+    ['empty stdin', '', qr/^bad job: not JSON/],
+    ['an array', '[]', qr/^bad job: not a JSON object$/],
+    ['no run_id', encode_json({ %{ job() }, run_id => undef }),
+	qr/^bad job: run_id is missing$/],
+    ['a bad user_id', encode_json(job(user_id => $KEY)),
+	qr/^bad job: user_id is not a UUID$/],
+    ['a key with a newline', encode_json(job(service_role_key => "$KEY\r\nX: y")),
+	qr/^bad job: service_role_key contains control characters$/],
+    ['an ftp app_url', encode_json(job(app_url => 'ftp://127.0.0.1/')),
+	qr/^bad job: app_url is not an http/],
+    ['a zero timeout', encode_json(job(timeout_ms => 0)),
+	qr/^bad job: timeout_ms must be between/],
+    ['a config array', encode_json(job(batch_test_config => [1])),
+	qr/^bad job: batch_test_config is not a JSON object$/],
+    ['a job over 1 MiB', encode_json(job(schedule_name => 'x' x (1 << 20))),
+	qr/^bad job: the job is larger than 1048576 bytes$/],
+    ['a NUL byte', encode_json(job()) . "\0", qr/^bad job: the job holds a NUL/]) {
+	my ($what, $stdin, $error) = @$case;
+	my $r = run_raw($stdin);
+	expect($r, what => "bad stdin: $what", status => 65, http => 0,
+	    attempts => 0, error => $error);
+}
+
+done_testing();
