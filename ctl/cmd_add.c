@@ -1,0 +1,272 @@
+/*
+ * add: a new schedule, checked as the supervisor will read it (the
+ * schedule engine compiles it and computes its first fire time) before
+ * it is inserted, so that a typo never reaches the table.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "ctl.h"
+#include "schedule.h"
+
+#define ADD_SYNOPSIS	"--name name --type type | --cron expr " \
+			"--suite uuid --model id --user uuid\n" \
+			"    [--tz zone] [--config json] [--description text] " \
+			"[--paused]"
+
+struct add_args {
+	const char	*name;
+	const char	*type;
+	const char	*cron;
+	const char	*tz;
+	const char	*suite;
+	const char	*model;
+	const char	*user;
+	const char	*config;
+	const char	*description;
+	int		 paused;
+};
+
+static const char insert_sql[] =
+    "INSERT INTO scheduled_evaluations (name, description, user_id, "
+    "  schedule_type, cron_expression, timezone, test_suite_id, model_id, "
+    "  batch_test_config, is_active, next_run_at) "
+    "SELECT $1, $2, $3::uuid, $4, $5, $6, $7::uuid, $8, $9::jsonb, "
+    "  $10::boolean, to_timestamp($11::bigint) "
+    "WHERE NOT EXISTS (SELECT 1 FROM scheduled_evaluations WHERE name = $1) "
+    "RETURNING id";
+
+static int
+add_usage(const char *why)
+{
+	if (why != NULL)
+		fprintf(stderr, "evalschedctl: add: %s\n", why);
+	return ctl_usage("add", ADD_SYNOPSIS);
+}
+
+static int
+parse_opts(struct ctl *c, int argc, char **argv, struct add_args *a)
+{
+	static const struct option longopts[] = {
+		{ "name", required_argument, NULL, 'N' },
+		{ "type", required_argument, NULL, 'T' },
+		{ "cron", required_argument, NULL, 'C' },
+		{ "tz", required_argument, NULL, 'Z' },
+		{ "suite", required_argument, NULL, 'S' },
+		{ "model", required_argument, NULL, 'M' },
+		{ "user", required_argument, NULL, 'U' },
+		{ "config", required_argument, NULL, 'G' },
+		{ "description", required_argument, NULL, 'D' },
+		{ "paused", no_argument, NULL, 'P' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int	ch;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'N': a->name = optarg; break;
+		case 'T': a->type = optarg; break;
+		case 'C': a->cron = optarg; break;
+		case 'Z': a->tz = optarg; break;
+		case 'S': a->suite = optarg; break;
+		case 'M': a->model = optarg; break;
+		case 'U': a->user = optarg; break;
+		case 'G': a->config = optarg; break;
+		case 'D': a->description = optarg; break;
+		case 'P': a->paused = 1; break;
+		case 'j': c->json = 1; break;
+		default: return add_usage(NULL);
+		}
+	}
+	if (argc != optind)
+		return add_usage("unexpected argument");
+	return 0;
+}
+
+static int
+check_required(const struct add_args *a)
+{
+	if (a->name == NULL || *a->name == '\0')
+		return add_usage("--name is required");
+	if (a->type == NULL && a->cron == NULL)
+		return add_usage("--type or --cron is required");
+	if (a->suite == NULL)
+		return add_usage("--suite is required");
+	if (a->model == NULL || *a->model == '\0')
+		return add_usage("--model is required");
+	if (a->user == NULL)
+		return add_usage("--user is required");
+	return 0;
+}
+
+static int
+bad(const char *opt, const char *value, const char *why)
+{
+	fprintf(stderr, "evalschedctl: add: %s: '%s' %s\n", opt, value, why);
+	return EX_DATAERR;
+}
+
+/* --cron alone means custom; a named type takes no expression. */
+static int
+check_type(struct add_args *a)
+{
+	if (a->type == NULL)
+		a->type = "custom";
+	if (strcmp(a->type, "custom") == 0) {
+		if (a->cron == NULL)
+			return bad("--type", a->type, "needs --cron");
+		return 0;
+	}
+	if (schedule_type_expression(a->type) == NULL)
+		return bad("--type", a->type, "is not one of every_5_minutes, "
+		    "hourly, daily, weekly, custom");
+	if (a->cron != NULL)
+		return bad("--cron", a->cron, "needs --type custom or no "
+		    "--type");
+	return 0;
+}
+
+static int
+check_config(const char *text)
+{
+	json_tokener	*tok;
+	json_object	*o;
+	enum json_tokener_error jerr;
+	int		 status = 0;
+
+	if ((tok = json_tokener_new()) == NULL)
+		return EX_OSERR;
+	o = json_tokener_parse_ex(tok, text, (int)strlen(text));
+	jerr = json_tokener_get_error(tok);
+	if (jerr == json_tokener_continue)
+		status = bad("--config", text, "is not valid JSON: it ends "
+		    "too soon");
+	else if (jerr != json_tokener_success)
+		status = bad("--config", text, "is not valid JSON");
+	else if (o == NULL || tok->char_offset != (int)strlen(text))
+		status = bad("--config", text, "is not a JSON object");
+	else if (!json_object_is_type(o, json_type_object))
+		status = bad("--config", text, "is not a JSON object");
+	json_object_put(o);
+	json_tokener_free(tok);
+	return status;
+}
+
+static int
+check_values(struct add_args *a)
+{
+	int	status;
+
+	if ((status = check_type(a)) != 0)
+		return status;
+	if (!ctl_is_uuid(a->suite))
+		return bad("--suite", a->suite, "is not a UUID");
+	if (!ctl_is_uuid(a->user))
+		return bad("--user", a->user, "is not a UUID");
+	if (a->tz == NULL)
+		a->tz = "UTC";
+	if (a->config == NULL)
+		a->config = "{}";
+	return check_config(a->config);
+}
+
+/* The engine's verdict, and the first fire time after now. */
+static int
+first_fire(const struct ctl *c, const struct add_args *a, int64_t *next)
+{
+	struct schedule	*s;
+	char		 err[256];
+
+	s = schedule_compile(a->type, strcmp(a->type, "custom") == 0 ?
+	    a->cron : NULL, a->tz, err, sizeof(err));
+	if (s == NULL) {
+		fprintf(stderr, "evalschedctl: add: bad schedule: %s\n", err);
+		return EX_DATAERR;
+	}
+	if (schedule_next(s, c->now, next) == -1) {
+		schedule_free(s);
+		fprintf(stderr, "evalschedctl: add: bad schedule: it never "
+		    "fires\n");
+		return EX_DATAERR;
+	}
+	schedule_free(s);
+	return 0;
+}
+
+static int
+insert(struct ctl *c, const struct add_args *a, int64_t next, char *id,
+    size_t idlen)
+{
+	PGresult	*res;
+	char		 nextbuf[32];
+	const char	*params[11];
+
+	snprintf(nextbuf, sizeof(nextbuf), "%lld", (long long)next);
+	params[0] = a->name;
+	params[1] = a->description;
+	params[2] = a->user;
+	params[3] = a->type;
+	params[4] = strcmp(a->type, "custom") == 0 ? a->cron : NULL;
+	params[5] = a->tz;
+	params[6] = a->suite;
+	params[7] = a->model;
+	params[8] = a->config;
+	params[9] = a->paused ? "false" : "true";
+	params[10] = nextbuf;
+	if ((res = db_query(c, insert_sql, 11, params)) == NULL)
+		return c->dbstatus;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		fprintf(stderr, "evalschedctl: add: a schedule named '%s' "
+		    "already exists\n", a->name);
+		return EX_DATAERR;
+	}
+	strlcpy(id, db_get(res, 0, "id"), idlen);
+	PQclear(res);
+	return 0;
+}
+
+static int
+report(struct ctl *c, const char *id)
+{
+	PGresult	*res;
+	char		 when[128];
+
+	if ((res = sched_fetch(c, id)) == NULL)
+		return c->dbstatus;
+	if (c->json)
+		json_print(sched_json(res, 0));
+	else {
+		fmt_when(c, db_int(res, 0, "next_run_at"),
+		    db_get(res, 0, "timezone"), when, sizeof(when));
+		printf("added schedule %s '%s'%s, next run %s\n", id,
+		    db_get(res, 0, "name"), db_bool(res, 0, "is_active") ?
+		    "" : " (paused)", when);
+	}
+	PQclear(res);
+	return 0;
+}
+
+int
+cmd_add(struct ctl *c, int argc, char **argv)
+{
+	struct add_args	 a;
+	int64_t		 next;
+	char		 id[UUID_LEN + 1];
+	int		 status;
+
+	memset(&a, 0, sizeof(a));
+	if ((status = parse_opts(c, argc, argv, &a)) != 0 ||
+	    (status = check_required(&a)) != 0 ||
+	    (status = check_values(&a)) != 0 ||
+	    (status = ctl_connect(c)) != 0 ||
+	    (status = first_fire(c, &a, &next)) != 0 ||
+	    (status = insert(c, &a, next, id, sizeof(id))) != 0)
+		return status;
+	return report(c, id);
+}

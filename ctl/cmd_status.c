@@ -1,0 +1,357 @@
+/*
+ * status: is evalsched doing its job?  For people and for monitoring:
+ * exit 0 ok, 1 degraded, 2 down.
+ *
+ *	down	 active schedules exist and no supervisor is live;
+ *	degraded a live supervisor exists, but a schedule is overdue (due
+ *		 for longer than poll_interval with no run in flight) or a
+ *		 run is stuck in 'triggered' (its supervisor is not live, or
+ *		 it has outlived run_timeout, for longer than lease).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "ctl.h"
+
+#define STATUS_OK	0
+#define STATUS_DEGRADED	1
+#define STATUS_DOWN	2
+
+#define LIVE(t)	"(" t ".stopped_at IS NULL AND " t ".lost_at IS NULL AND " \
+	t ".heartbeat_at > now() - " t ".lease_seconds * interval '1 second')"
+#define EP(e, as) "floor(extract(epoch FROM " e "))::bigint AS " as
+
+/* Supervisors not known to be gone: the live and the expired. */
+static const char supervisors_sql[] =
+    "SELECT p.id, p.node, p.pid, p.version, p.running, p.max_concurrent, "
+    "p.lease_seconds, " EP("p.started_at", "started_at") ", "
+    EP("p.heartbeat_at", "heartbeat_at") ", " LIVE("p") " AS live "
+    "FROM evalsched_supervisors p "
+    "WHERE p.stopped_at IS NULL AND p.lost_at IS NULL "
+    "ORDER BY p.node, p.started_at";
+
+/* $1 lease, $2 run_timeout, from the configuration. */
+static const char in_flight_sql[] =
+    "SELECT r.id, s.name, s.timezone, "
+    EP("r.triggered_at", "triggered_at") ", p.node, p.pid, "
+    "r.triggered_at < now() - $1::integer * interval '1 second' AND ("
+    "  p.id IS NULL OR NOT " LIVE("p") " OR r.triggered_at < now() - "
+    "  ($1::integer + $2::integer) * interval '1 second') AS stuck "
+    "FROM scheduled_evaluation_runs r "
+    "JOIN scheduled_evaluations s ON s.id = r.scheduled_evaluation_id "
+    "LEFT JOIN evalsched_supervisors p ON p.id = r.supervisor_id "
+    "WHERE r.status = 'triggered' ORDER BY r.triggered_at, r.id";
+
+/* $1 poll_interval; a schedule waiting on its own run is not late. */
+static const char overdue_sql[] =
+    "SELECT s.id, s.name, s.timezone, "
+    EP("s.next_run_at", "next_run_at") ", count(*) OVER () AS total "
+    "FROM scheduled_evaluations s "
+    "WHERE s.is_active AND "
+    "  s.next_run_at < now() - $1::integer * interval '1 second' "
+    "  AND NOT EXISTS (SELECT 1 FROM scheduled_evaluation_runs r "
+    "    WHERE r.scheduled_evaluation_id = s.id "
+    "    AND r.status = 'triggered') "
+    "ORDER BY s.next_run_at, s.id LIMIT 50";
+
+static const char active_sql[] =
+    "SELECT count(*) AS active FROM scheduled_evaluations WHERE is_active";
+
+struct status {
+	PGresult	*sup;
+	PGresult	*runs;
+	PGresult	*overdue;
+	long long	 active;
+	int		 live;
+	int		 stuck;
+	long long	 late;
+	int		 level;
+	char		 reason[256];
+};
+
+static int
+count_true(const PGresult *res, const char *col)
+{
+	int	i, n = 0;
+
+	for (i = 0; i < PQntuples(res); i++)
+		n += db_bool(res, i, col);
+	return n;
+}
+
+static int
+fetch(struct ctl *c, struct status *st)
+{
+	PGresult	*res;
+	char		 lease[16], timeout[16], poll[16];
+	const char	*p2[2], *p1[1];
+
+	snprintf(lease, sizeof(lease), "%d", c->cfg.lease);
+	snprintf(timeout, sizeof(timeout), "%d", c->cfg.run_timeout);
+	snprintf(poll, sizeof(poll), "%d", c->cfg.poll_interval);
+	p2[0] = lease;
+	p2[1] = timeout;
+	p1[0] = poll;
+	if ((st->sup = db_query(c, supervisors_sql, 0, NULL)) == NULL ||
+	    (st->runs = db_query(c, in_flight_sql, 2, p2)) == NULL ||
+	    (st->overdue = db_query(c, overdue_sql, 1, p1)) == NULL ||
+	    (res = db_query(c, active_sql, 0, NULL)) == NULL)
+		return c->dbstatus;
+	st->active = db_int(res, 0, "active");
+	PQclear(res);
+	return 0;
+}
+
+static void
+plural(char *buf, size_t len, long long n, const char *what)
+{
+	snprintf(buf, len, "%lld %s%s", n, what, n == 1 ? "" : "s");
+}
+
+static void
+judge(struct status *st)
+{
+	char	a[64], b[64];
+
+	st->live = count_true(st->sup, "live");
+	st->stuck = count_true(st->runs, "stuck");
+	st->late = PQntuples(st->overdue) > 0 ?
+	    db_int(st->overdue, 0, "total") : 0;
+	if (st->live == 0 && st->active > 0) {
+		st->level = STATUS_DOWN;
+		plural(a, sizeof(a), st->active, "active schedule");
+		snprintf(st->reason, sizeof(st->reason), "no live supervisor "
+		    "and %s", a);
+	} else if (st->late > 0 || st->stuck > 0) {
+		st->level = STATUS_DEGRADED;
+		plural(a, sizeof(a), st->late, "overdue schedule");
+		plural(b, sizeof(b), st->stuck, "stuck run");
+		snprintf(st->reason, sizeof(st->reason), "%s, %s", a, b);
+	} else {
+		st->level = STATUS_OK;
+		plural(a, sizeof(a), st->live, "live supervisor");
+		snprintf(st->reason, sizeof(st->reason), "%s", a);
+	}
+}
+
+static const char *
+level_name(int level)
+{
+	static const char *const names[] = { "ok", "degraded", "down" };
+
+	return names[level];
+}
+
+static void
+print_supervisors(struct ctl *c, const PGresult *res)
+{
+	struct table	*t;
+	char		 pid[16], run[32], beat[128], start[128];
+	int		 i;
+
+	t = table_new(6, "NODE", "PID", "STATE", "RUNNING", "HEARTBEAT",
+	    "STARTED");
+	for (i = 0; i < PQntuples(res); i++) {
+		snprintf(pid, sizeof(pid), "%s", db_get(res, i, "pid"));
+		snprintf(run, sizeof(run), "%s/%s", db_get(res, i, "running"),
+		    db_get(res, i, "max_concurrent"));
+		fmt_when(c, db_int(res, i, "heartbeat_at"), NULL, beat,
+		    sizeof(beat));
+		fmt_when(c, db_int(res, i, "started_at"), NULL, start,
+		    sizeof(start));
+		table_add(t, db_get(res, i, "node"), pid, db_bool(res, i,
+		    "live") ? "live" : "expired", run, beat, start);
+	}
+	table_print(t, c->aligned);
+	table_free(t);
+}
+
+static void
+print_runs(struct ctl *c, const PGresult *res)
+{
+	struct table	*t;
+	char		 id[UUID_LEN + 1], when[128], sup[128];
+	int		 i;
+
+	t = table_new(5, "RUN", "SCHEDULE", "TRIGGERED", "SUPERVISOR",
+	    "STATE");
+	for (i = 0; i < PQntuples(res); i++) {
+		id_cell(c, db_get(res, i, "id"), id, sizeof(id));
+		fmt_when(c, db_int(res, i, "triggered_at"),
+		    db_get(res, i, "timezone"), when, sizeof(when));
+		if (db_get(res, i, "node") != NULL)
+			snprintf(sup, sizeof(sup), "%s[%s]",
+			    db_get(res, i, "node"), db_get(res, i, "pid"));
+		else
+			snprintf(sup, sizeof(sup), "-");
+		table_add(t, id, db_get(res, i, "name"), when, sup,
+		    db_bool(res, i, "stuck") ? "stuck" : "in flight");
+	}
+	table_print(t, c->aligned);
+	table_free(t);
+}
+
+static void
+print_overdue(struct ctl *c, const PGresult *res)
+{
+	struct table	*t;
+	char		 id[UUID_LEN + 1], when[128];
+	int		 i;
+
+	t = table_new(3, "ID", "NAME", "DUE");
+	for (i = 0; i < PQntuples(res); i++) {
+		id_cell(c, db_get(res, i, "id"), id, sizeof(id));
+		fmt_when(c, db_int(res, i, "next_run_at"),
+		    db_get(res, i, "timezone"), when, sizeof(when));
+		table_add(t, id, db_get(res, i, "name"), when);
+	}
+	table_print(t, c->aligned);
+	table_free(t);
+}
+
+/* A heading, then the table when there is something to show. */
+static void
+section(struct ctl *c, const char *title, long long n, const char *what,
+    const PGresult *res, void (*print)(struct ctl *, const PGresult *))
+{
+	char	buf[64];
+
+	plural(buf, sizeof(buf), n, what);
+	printf("\n%s: %s\n", title, buf);
+	if (PQntuples(res) > 0)
+		print(c, res);
+}
+
+static void
+print_text(struct ctl *c, const struct status *st)
+{
+	printf("status: %s: %s\n", level_name(st->level), st->reason);
+	section(c, "supervisors", st->live, "live", st->sup,
+	    print_supervisors);
+	section(c, "in flight", PQntuples(st->runs), "run", st->runs,
+	    print_runs);
+	section(c, "overdue", st->late, "schedule", st->overdue,
+	    print_overdue);
+}
+
+static json_object *
+supervisors_json(const PGresult *res)
+{
+	json_object	*a = json_object_new_array(), *o;
+	int		 i;
+
+	for (i = 0; i < PQntuples(res); i++) {
+		o = json_object_new_object();
+		json_object_object_add(o, "id", json_str(db_get(res, i,
+		    "id")));
+		json_object_object_add(o, "node", json_str(db_get(res, i,
+		    "node")));
+		json_object_object_add(o, "pid", json_object_new_int64(
+		    db_int(res, i, "pid")));
+		json_object_object_add(o, "version", json_str(db_get(res, i,
+		    "version")));
+		json_object_object_add(o, "live", json_object_new_boolean(
+		    db_bool(res, i, "live")));
+		json_object_object_add(o, "running", json_object_new_int64(
+		    db_int(res, i, "running")));
+		json_object_object_add(o, "max_concurrent",
+		    json_object_new_int64(db_int(res, i, "max_concurrent")));
+		json_object_object_add(o, "lease_seconds",
+		    json_object_new_int64(db_int(res, i, "lease_seconds")));
+		json_object_object_add(o, "started_at", json_time(db_int(res,
+		    i, "started_at"), 0, "UTC"));
+		json_object_object_add(o, "heartbeat_at", json_time(db_int(res,
+		    i, "heartbeat_at"), 0, "UTC"));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+static json_object *
+runs_json(const PGresult *res)
+{
+	json_object	*a = json_object_new_array(), *o;
+	int		 i;
+
+	for (i = 0; i < PQntuples(res); i++) {
+		o = json_object_new_object();
+		json_object_object_add(o, "id", json_str(db_get(res, i,
+		    "id")));
+		json_object_object_add(o, "schedule", json_str(db_get(res, i,
+		    "name")));
+		json_object_object_add(o, "triggered_at", json_time(db_int(res,
+		    i, "triggered_at"), 0, db_get(res, i, "timezone")));
+		json_object_object_add(o, "supervisor_node", json_str(
+		    db_get(res, i, "node")));
+		json_object_object_add(o, "stuck", json_object_new_boolean(
+		    db_bool(res, i, "stuck")));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+static json_object *
+overdue_json(const PGresult *res)
+{
+	json_object	*a = json_object_new_array(), *o;
+	int		 i;
+
+	for (i = 0; i < PQntuples(res); i++) {
+		o = json_object_new_object();
+		json_object_object_add(o, "id", json_str(db_get(res, i,
+		    "id")));
+		json_object_object_add(o, "name", json_str(db_get(res, i,
+		    "name")));
+		json_object_object_add(o, "next_run_at", json_time(db_int(res,
+		    i, "next_run_at"), 0, db_get(res, i, "timezone")));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+static void
+print_json(const struct status *st)
+{
+	json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "status", json_str(level_name(st->level)));
+	json_object_object_add(o, "exit", json_object_new_int(st->level));
+	json_object_object_add(o, "reason", json_str(st->reason));
+	json_object_object_add(o, "active_schedules",
+	    json_object_new_int64(st->active));
+	json_object_object_add(o, "live_supervisors",
+	    json_object_new_int(st->live));
+	json_object_object_add(o, "supervisors", supervisors_json(st->sup));
+	json_object_object_add(o, "in_flight", runs_json(st->runs));
+	json_object_object_add(o, "stuck_runs", json_object_new_int(
+	    st->stuck));
+	json_object_object_add(o, "overdue_schedules",
+	    json_object_new_int64(st->late));
+	json_object_object_add(o, "overdue", overdue_json(st->overdue));
+	json_print(o);
+}
+
+int
+cmd_status(struct ctl *c, int argc, char **argv)
+{
+	struct status	st;
+	int		status;
+
+	memset(&st, 0, sizeof(st));
+	if ((status = ctl_opts(c, argc, argv, "status", "", 0)) != 0 ||
+	    (status = ctl_connect(c)) != 0)
+		return status;
+	if ((status = fetch(c, &st)) == 0) {
+		judge(&st);
+		if (c->json)
+			print_json(&st);
+		else
+			print_text(c, &st);
+		status = st.level;
+	}
+	PQclear(st.sup);
+	PQclear(st.runs);
+	PQclear(st.overdue);
+	return status;
+}

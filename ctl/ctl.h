@@ -1,0 +1,97 @@
+/*
+ * evalschedctl(8): the ops tool.  One file per command or small group of
+ * commands; the helpers below are what they share.
+ */
+#ifndef EVALSCHED_CTL_H
+#define EVALSCHED_CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+#include <libpq-fe.h>
+
+#include "config.h"
+
+struct ctl {
+	struct config	 cfg;
+	const char	*config_path;	/* -c, or NULL for the default */
+	PGconn		*conn;
+	int		 json;		/* --json */
+	int		 aligned;	/* stdout is a terminal */
+	int64_t		 now;		/* the database clock, Unix seconds */
+	int		 dbstatus;	/* exit status of the last failed query */
+};
+
+/* evalschedctl.c */
+int		 ctl_usage(const char *cmd, const char *synopsis);
+/* Reads the configuration and connects: 0 or an exit status. */
+int		 ctl_connect(struct ctl *);
+/*
+ * Parses the options every command takes (--json) and checks that nargs
+ * operands follow; returns 0 or EX_USAGE.  The operands start at optind.
+ */
+int		 ctl_opts(struct ctl *, int argc, char **argv, const char *cmd,
+		    const char *synopsis, int nargs);
+
+/* db.c */
+int		 db_connect(struct ctl *);
+void		 db_close(struct ctl *);
+PGresult	*db_query(struct ctl *, const char *sql, int nparams,
+		    const char *const *params);
+const char	*db_get(const PGresult *, int row, const char *col);
+long long	 db_int(const PGresult *, int row, const char *col);
+int		 db_bool(const PGresult *, int row, const char *col);
+
+/* lookup.c */
+int		 sched_resolve(struct ctl *, const char *arg, char *id,
+		    size_t idlen);
+int		 ctl_is_uuid(const char *);
+void		 id_cell(const struct ctl *, const char *id, char *buf,
+		    size_t len);
+
+/* sched.c */
+extern const char *const SCHED_SELECT;
+const char	*sched_expression(const PGresult *, int row);
+json_object	*sched_json(const PGresult *, int row);
+PGresult	*sched_fetch(struct ctl *, const char *id);
+int		 sched_next_after(const PGresult *, int row, int64_t after,
+		    int64_t *next, char *err, size_t errlen);
+
+/* timefmt.c: a NULL zone is the operator's own. */
+int		 zone_ok(const char *zone);
+void		 fmt_local(int64_t t, const char *zone, char *buf, size_t len);
+void		 fmt_rfc3339(int64_t t, const char *zone, char *buf,
+		    size_t len);
+void		 fmt_relative(int64_t t, int64_t now, char *buf, size_t len);
+void		 fmt_duration(int64_t secs, char *buf, size_t len);
+void		 fmt_when(struct ctl *, int64_t t, const char *zone, char *buf,
+		    size_t len);
+
+/* table.c */
+struct table;
+struct table	*table_new(size_t ncols, ...);
+struct table	*table_new_plain(size_t ncols);
+void		 table_add(struct table *, ...);
+void		 table_print(struct table *, int aligned);
+void		 table_free(struct table *);
+size_t		 table_rows(const struct table *);
+
+/* json.c */
+void		 json_print(json_object *);
+json_object	*json_str(const char *);
+json_object	*json_time(int64_t t, int isnull, const char *zone);
+
+/* The commands: each returns an exit status from sysexits.h. */
+int		 cmd_list(struct ctl *, int, char **);
+int		 cmd_show(struct ctl *, int, char **);
+int		 cmd_runs(struct ctl *, int, char **);
+int		 cmd_add(struct ctl *, int, char **);
+int		 cmd_pause(struct ctl *, int, char **);
+int		 cmd_resume(struct ctl *, int, char **);
+int		 cmd_trigger(struct ctl *, int, char **);
+int		 cmd_status(struct ctl *, int, char **);
+
+#define UUID_LEN	36
+
+#endif

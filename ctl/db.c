@@ -1,0 +1,133 @@
+/*
+ * The database for evalschedctl: one connection, parameterized queries
+ * only, and errors turned into sysexits.h statuses.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "ctl.h"
+
+/* libpq's messages end in a newline and may span lines: keep the text. */
+static void
+print_pq_error(const char *what, const char *msg)
+{
+	size_t	n = strlen(msg);
+
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		n--;
+	fprintf(stderr, "evalschedctl: %s%.*s\n", what, (int)n, msg);
+}
+
+static int
+fetch_now(struct ctl *c)
+{
+	PGresult	*res;
+
+	res = db_query(c, "SELECT floor(extract(epoch FROM now()))::bigint "
+	    "AS now", 0, NULL);
+	if (res == NULL)
+		return c->dbstatus;
+	c->now = db_int(res, 0, "now");
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * The conninfo is passed as dbname with expand_dbname, so it may be a
+ * "key=value" string or a URI.  Keys before it are defaults it may
+ * override.  libpq's messages never include a password.
+ */
+int
+db_connect(struct ctl *c)
+{
+	const char	*keys[] = { "connect_timeout",
+			    "fallback_application_name", "dbname", NULL };
+	const char	*vals[] = { "10", "evalschedctl", c->cfg.database,
+			    NULL };
+
+	c->conn = PQconnectdbParams(keys, vals, 1);
+	if (c->conn == NULL) {
+		fprintf(stderr, "evalschedctl: out of memory\n");
+		return EX_OSERR;
+	}
+	if (PQstatus(c->conn) != CONNECTION_OK) {
+		print_pq_error("database: ", PQerrorMessage(c->conn));
+		db_close(c);
+		return EX_UNAVAILABLE;
+	}
+	return fetch_now(c);
+}
+
+void
+db_close(struct ctl *c)
+{
+	if (c->conn != NULL)
+		PQfinish(c->conn);
+	c->conn = NULL;
+}
+
+/*
+ * A lost connection is the service's fault (69); bad input caught by the
+ * database (SQLSTATE classes 22 and 23) is the caller's (65); anything
+ * else is ours (70).
+ */
+static int
+error_status(const struct ctl *c, const PGresult *res)
+{
+	const char	*state;
+
+	if (PQstatus(c->conn) != CONNECTION_OK)
+		return EX_UNAVAILABLE;
+	state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	if (state != NULL && (strncmp(state, "22", 2) == 0 ||
+	    strncmp(state, "23", 2) == 0))
+		return EX_DATAERR;
+	return EX_SOFTWARE;
+}
+
+PGresult *
+db_query(struct ctl *c, const char *sql, int nparams,
+    const char *const *params)
+{
+	PGresult	*res;
+	ExecStatusType	 st;
+
+	res = PQexecParams(c->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+		return res;
+	c->dbstatus = error_status(c, res);
+	print_pq_error("database: ", res != NULL ? PQresultErrorMessage(res) :
+	    PQerrorMessage(c->conn));
+	PQclear(res);
+	return NULL;
+}
+
+/* NULL for SQL NULL or an unknown column. */
+const char *
+db_get(const PGresult *res, int row, const char *col)
+{
+	int	f = PQfnumber(res, col);
+
+	if (f < 0 || row >= PQntuples(res) || PQgetisnull(res, row, f))
+		return NULL;
+	return PQgetvalue(res, row, f);
+}
+
+long long
+db_int(const PGresult *res, int row, const char *col)
+{
+	const char	*v = db_get(res, row, col);
+
+	return v != NULL ? strtoll(v, NULL, 10) : 0;
+}
+
+int
+db_bool(const PGresult *res, int row, const char *col)
+{
+	const char	*v = db_get(res, row, col);
+
+	return v != NULL && v[0] == 't';
+}

@@ -1,0 +1,262 @@
+/*
+ * evalschedctl: see and steer evalsched from the command line.
+ *
+ *	evalschedctl [-V] [-c file] [--json] command [argument ...]
+ *
+ * It reads the supervisor's configuration for the database, connects on
+ * its own, and needs neither the service key nor the supervisor.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "ctl.h"
+
+#if defined(__has_include)
+#if __has_include("cmd_next.h")
+#include "cmd_next.h"
+#endif
+#endif
+
+/*
+ * next belongs to the schedule engine's files; until they provide it the
+ * weak reference stays NULL and the command says so.
+ */
+int	cmd_next(int, char **, int) __attribute__((weak));
+
+#ifndef VERSION
+#define VERSION	"unknown"
+#endif
+
+struct command {
+	const char	*name;
+	int		(*fn)(struct ctl *, int, char **);
+};
+
+static int	run_next(struct ctl *, int, char **);
+
+static const struct command commands[] = {
+	{ "list",	cmd_list },
+	{ "show",	cmd_show },
+	{ "runs",	cmd_runs },
+	{ "add",	cmd_add },
+	{ "pause",	cmd_pause },
+	{ "resume",	cmd_resume },
+	{ "trigger",	cmd_trigger },
+	{ "status",	cmd_status },
+	{ "next",	run_next },
+};
+#define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
+
+static const char usage_text[] =
+    "usage: evalschedctl [-V] [-c file] [--json] command [argument ...]\n"
+    "commands:\n"
+    "  list\n"
+    "  show ID|NAME\n"
+    "  runs [-n count] ID|NAME\n"
+    "  add --name name --type type | --cron expr --suite uuid --model id\n"
+    "      --user uuid [--tz zone] [--config json] [--description text]\n"
+    "      [--paused]\n"
+    "  pause ID|NAME\n"
+    "  resume ID|NAME\n"
+    "  trigger ID|NAME\n"
+    "  status\n"
+    "  next [-n count] [--tz zone] [--from time] SCHEDULE\n";
+
+static int
+usage(void)
+{
+	fputs(usage_text, stderr);
+	return EX_USAGE;
+}
+
+int
+ctl_usage(const char *cmd, const char *synopsis)
+{
+	fprintf(stderr, "usage: evalschedctl %s%s%s\n", cmd,
+	    *synopsis != '\0' ? " " : "", synopsis);
+	return EX_USAGE;
+}
+
+/*
+ * Every command takes --json after its name too; getopt_long is reset
+ * so that each command parses its own argv from argv[1].
+ */
+int
+ctl_opts(struct ctl *c, int argc, char **argv, const char *cmd,
+    const char *synopsis, int nargs)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int	ch;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		if (ch != 'j')
+			return ctl_usage(cmd, synopsis);
+		c->json = 1;
+	}
+	if (argc - optind != nargs)
+		return ctl_usage(cmd, synopsis);
+	return 0;
+}
+
+static int
+run_next(struct ctl *c, int argc, char **argv)
+{
+	if (cmd_next == NULL) {
+		fprintf(stderr, "evalschedctl: next: not available in this "
+		    "build\n");
+		return EX_SOFTWARE;
+	}
+	optind = 0;
+	return cmd_next(argc, argv, c->json);
+}
+
+/* The tool needs only the database from the configuration; see load. */
+static int
+read_text(const char *path, char **text)
+{
+	FILE	*f;
+	size_t	 cap = 0, len = 0, n;
+	char	*p;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	*text = NULL;
+	do {
+		if (len + 4097 > cap) {
+			cap = (len + 4097) * 2;
+			if ((p = realloc(*text, cap)) == NULL) {
+				free(*text);
+				fclose(f);
+				return -1;
+			}
+			*text = p;
+		}
+		len += (n = fread(*text + len, 1, 4096, f));
+	} while (n > 0);
+	(*text)[len] = '\0';
+	n = ferror(f);
+	fclose(f);
+	if (n) {
+		free(*text);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The configuration is parsed by the same code as the supervisor's, but
+ * the key file is not read: an operator who may not read the service key
+ * may still inspect and steer the schedules.
+ */
+static int
+load_config(struct ctl *c)
+{
+	struct config_err	 err = { NULL, 0, 0 };
+	const char		*path = c->config_path != NULL ?
+				    c->config_path : CONFIG_DEFAULT_PATH;
+	char			*text;
+
+	config_defaults(&c->cfg);
+	if ((c->cfg.path = strdup(path)) == NULL)
+		return EX_OSERR;
+	if (read_text(path, &text) == 0) {
+		config_parse_text(&c->cfg, path, text, &err);
+		free(text);
+	} else if (c->config_path != NULL || errno != ENOENT)
+		config_err_add(&err, "%s: %s", path, strerror(errno));
+	config_apply_env(&c->cfg, &err);
+	if (err.count == 0)
+		return 0;
+	fputs(err.buf, stderr);
+	config_err_free(&err);
+	return EX_CONFIG;
+}
+
+static const struct command *
+find_command(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/*
+ * Commands connect once their arguments are known to be good, so that a
+ * usage error is reported as one whatever the state of the database.
+ */
+int
+ctl_connect(struct ctl *c)
+{
+	int	status;
+
+	if ((status = load_config(c)) != 0)
+		return status;
+	return db_connect(c);
+}
+
+static int
+run(struct ctl *c, const struct command *cmd, int argc, char **argv)
+{
+	int	status;
+
+	status = cmd->fn(c, argc, argv);
+	db_close(c);
+	return status;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct command	*cmd;
+	struct ctl		 c;
+	int			 ch, status;
+
+	memset(&c, 0, sizeof(c));
+	c.aligned = isatty(STDOUT_FILENO);
+	while ((ch = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			c.config_path = optarg;
+			break;
+		case 'j':
+			c.json = 1;
+			break;
+		case 'V':
+			printf("evalschedctl %s\n", VERSION);
+			return 0;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			return usage();
+		}
+	}
+	if (optind >= argc)
+		return usage();
+	if ((cmd = find_command(argv[optind])) == NULL) {
+		fprintf(stderr, "evalschedctl: unknown command '%s'\n",
+		    argv[optind]);
+		return usage();
+	}
+	status = run(&c, cmd, argc - optind, argv + optind);
+	config_free(&c.cfg);
+	return status;
+}

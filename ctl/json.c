@@ -1,0 +1,34 @@
+/*
+ * JSON output: one document per command on stdout, keys in a stable
+ * order, times as RFC 3339 strings in the schedule's zone.
+ */
+#include <stdio.h>
+
+#include "ctl.h"
+
+/* Prints and releases the document. */
+void
+json_print(json_object *o)
+{
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+	    JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+/* NULL becomes JSON null. */
+json_object *
+json_str(const char *s)
+{
+	return s != NULL ? json_object_new_string(s) : NULL;
+}
+
+json_object *
+json_time(int64_t t, int isnull, const char *zone)
+{
+	char	buf[64];
+
+	if (isnull)
+		return NULL;
+	fmt_rfc3339(t, zone, buf, sizeof(buf));
+	return json_object_new_string(buf);
+}

@@ -1,0 +1,140 @@
+/*
+ * A schedule row as every command reads it, and its JSON shape.  Times
+ * come back as Unix seconds so that they can be shown in the schedule's
+ * zone and relative to the database clock.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "schedule.h"
+
+#define EPOCH(col)	"floor(extract(epoch FROM s." col "))::bigint AS " col
+
+const char *const SCHED_SELECT =
+    "SELECT s.id, s.name, s.description, s.user_id, s.schedule_type, "
+    "s.cron_expression, s.timezone, s.test_suite_id, s.model_id, "
+    "s.batch_test_config::text AS batch_test_config, s.is_active, "
+    EPOCH("next_run_at") ", " EPOCH("last_run_at") ", "
+    "s.last_run_status, s.last_run_id, s.consecutive_failures, "
+    "s.alert_on_failure, s.alert_on_regression, "
+    "s.regression_threshold_percent::text AS regression_threshold_percent, "
+    EPOCH("created_at") ", " EPOCH("updated_at") ", "
+    "(SELECT count(*) FROM scheduled_evaluation_runs r "
+    "  WHERE r.scheduled_evaluation_id = s.id AND r.status = 'triggered') "
+    "  AS in_flight "
+    "FROM scheduled_evaluations s ";
+
+/* What the schedule fires on: the type's name, or the cron expression. */
+const char *
+sched_expression(const PGresult *res, int row)
+{
+	const char	*type = db_get(res, row, "schedule_type");
+	const char	*cron = db_get(res, row, "cron_expression");
+
+	if (type != NULL && strcmp(type, "custom") == 0)
+		return cron != NULL ? cron : "custom (no expression)";
+	return type;
+}
+
+PGresult *
+sched_fetch(struct ctl *c, const char *id)
+{
+	char		 sql[2048];
+	const char	*params[] = { id };
+
+	snprintf(sql, sizeof(sql), "%s WHERE s.id = $1::uuid", SCHED_SELECT);
+	return db_query(c, sql, 1, params);
+}
+
+int
+sched_next_after(const PGresult *res, int row, int64_t after, int64_t *next,
+    char *err, size_t errlen)
+{
+	struct schedule	*s;
+	int		 r;
+
+	s = schedule_compile(db_get(res, row, "schedule_type"),
+	    db_get(res, row, "cron_expression"), db_get(res, row, "timezone"),
+	    err, errlen);
+	if (s == NULL)
+		return -1;
+	if ((r = schedule_next(s, after, next)) == -1)
+		snprintf(err, errlen, "the schedule never fires again");
+	schedule_free(s);
+	return r;
+}
+
+static void
+add(json_object *o, const char *key, json_object *v)
+{
+	json_object_object_add(o, key, v);
+}
+
+static json_object *
+col_str(const PGresult *res, int row, const char *col)
+{
+	return json_str(db_get(res, row, col));
+}
+
+static json_object *
+col_time(const PGresult *res, int row, const char *col, const char *zone)
+{
+	return json_time(db_int(res, row, col), db_get(res, row, col) == NULL,
+	    zone);
+}
+
+static json_object *
+col_number(const PGresult *res, int row, const char *col)
+{
+	const char	*v = db_get(res, row, col);
+
+	return v != NULL ? json_object_new_double(strtod(v, NULL)) : NULL;
+}
+
+/* batch_test_config is jsonb: embed it as the object it is. */
+static json_object *
+col_json(const PGresult *res, int row, const char *col)
+{
+	const char	*v = db_get(res, row, col);
+
+	return v != NULL ? json_tokener_parse(v) : NULL;
+}
+
+json_object *
+sched_json(const PGresult *res, int row)
+{
+	json_object	*o = json_object_new_object();
+	const char	*zone = db_get(res, row, "timezone");
+
+	add(o, "id", col_str(res, row, "id"));
+	add(o, "name", col_str(res, row, "name"));
+	add(o, "description", col_str(res, row, "description"));
+	add(o, "user_id", col_str(res, row, "user_id"));
+	add(o, "schedule_type", col_str(res, row, "schedule_type"));
+	add(o, "cron_expression", col_str(res, row, "cron_expression"));
+	add(o, "timezone", json_str(zone));
+	add(o, "test_suite_id", col_str(res, row, "test_suite_id"));
+	add(o, "model_id", col_str(res, row, "model_id"));
+	add(o, "batch_test_config", col_json(res, row, "batch_test_config"));
+	add(o, "is_active", json_object_new_boolean(db_bool(res, row,
+	    "is_active")));
+	add(o, "next_run_at", col_time(res, row, "next_run_at", zone));
+	add(o, "last_run_at", col_time(res, row, "last_run_at", zone));
+	add(o, "last_run_status", col_str(res, row, "last_run_status"));
+	add(o, "last_run_id", col_str(res, row, "last_run_id"));
+	add(o, "consecutive_failures", json_object_new_int((int)db_int(res,
+	    row, "consecutive_failures")));
+	add(o, "in_flight", json_object_new_int((int)db_int(res, row,
+	    "in_flight")));
+	add(o, "alert_on_failure", json_object_new_boolean(db_bool(res, row,
+	    "alert_on_failure")));
+	add(o, "alert_on_regression", json_object_new_boolean(db_bool(res,
+	    row, "alert_on_regression")));
+	add(o, "regression_threshold_percent", col_number(res, row,
+	    "regression_threshold_percent"));
+	add(o, "created_at", col_time(res, row, "created_at", zone));
+	add(o, "updated_at", col_time(res, row, "updated_at", zone));
+	return o;
+}
