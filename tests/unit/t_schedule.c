@@ -1,0 +1,502 @@
+/*
+ * The schedule engine against a table of expected fire times, and every
+ * form of error message.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "schedule.h"
+#include "tz.h"
+#include "tap.h"
+
+struct next_case {
+	const char	*type;		/* NULL: custom */
+	const char	*expr;
+	const char	*zone;
+	const char	*from;
+	const char	*want[6];
+};
+
+#define NY	"America/New_York"
+#define BER	"Europe/Berlin"
+#define LH	"Australia/Lord_Howe"
+#define KTM	"Asia/Kathmandu"
+#define Y26	"2026-01-01T00:00:00Z"
+
+static const struct next_case next_cases[] = {
+	/* Field forms, in UTC. */
+	{ NULL, "* * * * *", NULL, Y26, { "2026-01-01T00:01:00+00:00",
+	    "2026-01-01T00:02:00+00:00", "2026-01-01T00:03:00+00:00" } },
+	{ NULL, "* * * * *", "UTC", "2026-01-01T00:00:30Z",
+	    { "2026-01-01T00:01:00+00:00" } },
+	{ NULL, "5 * * * *", "Etc/UTC", "2026-01-01T00:05:00Z",
+	    { "2026-01-01T01:05:00+00:00", "2026-01-01T02:05:00+00:00" } },
+	{ NULL, "*/15 * * * *", NULL, Y26, { "2026-01-01T00:15:00+00:00",
+	    "2026-01-01T00:30:00+00:00", "2026-01-01T00:45:00+00:00",
+	    "2026-01-01T01:00:00+00:00" } },
+	{ NULL, "10-12 * * * *", NULL, Y26, { "2026-01-01T00:10:00+00:00",
+	    "2026-01-01T00:11:00+00:00", "2026-01-01T00:12:00+00:00",
+	    "2026-01-01T01:10:00+00:00" } },
+	{ NULL, "0-30/10 * * * *", NULL, Y26, { "2026-01-01T00:10:00+00:00",
+	    "2026-01-01T00:20:00+00:00", "2026-01-01T00:30:00+00:00",
+	    "2026-01-01T01:00:00+00:00" } },
+	{ NULL, "50/5 * * * *", NULL, Y26, { "2026-01-01T00:50:00+00:00",
+	    "2026-01-01T00:55:00+00:00", "2026-01-01T01:50:00+00:00" } },
+	{ NULL, "1,3,5 * * * *", NULL, Y26, { "2026-01-01T00:01:00+00:00",
+	    "2026-01-01T00:03:00+00:00", "2026-01-01T00:05:00+00:00",
+	    "2026-01-01T01:01:00+00:00" } },
+	{ NULL, "0 9-17/4,20 * * *", NULL, Y26, {
+	    "2026-01-01T09:00:00+00:00", "2026-01-01T13:00:00+00:00",
+	    "2026-01-01T17:00:00+00:00", "2026-01-01T20:00:00+00:00",
+	    "2026-01-02T09:00:00+00:00" } },
+	{ NULL, " 0\t0  * *  *\t", NULL, Y26, {
+	    "2026-01-02T00:00:00+00:00" } },
+	/* Names, any case, and 7 for Sunday. */
+	{ NULL, "0 0 1 jan,JUL *", NULL, Y26, { "2026-07-01T00:00:00+00:00",
+	    "2027-01-01T00:00:00+00:00" } },
+	{ NULL, "0 0 1 Jan-Mar *", NULL, Y26, { "2026-02-01T00:00:00+00:00",
+	    "2026-03-01T00:00:00+00:00", "2027-01-01T00:00:00+00:00" } },
+	{ NULL, "0 0 1 february *", NULL, Y26, {
+	    "2026-02-01T00:00:00+00:00", "2027-02-01T00:00:00+00:00" } },
+	{ NULL, "0 12 * * mon-FRI", NULL, "2026-01-02T13:00:00Z", {
+	    "2026-01-05T12:00:00+00:00", "2026-01-06T12:00:00+00:00" } },
+	{ NULL, "0 0 * * 7", NULL, Y26, { "2026-01-04T00:00:00+00:00",
+	    "2026-01-11T00:00:00+00:00" } },
+	{ NULL, "0 0 * * 0", NULL, Y26, { "2026-01-04T00:00:00+00:00" } },
+	{ NULL, "0 0 * * Sunday", NULL, Y26, { "2026-01-04T00:00:00+00:00" } },
+	{ NULL, "0 0 * * 5-7", NULL, Y26, { "2026-01-02T00:00:00+00:00",
+	    "2026-01-03T00:00:00+00:00", "2026-01-04T00:00:00+00:00",
+	    "2026-01-09T00:00:00+00:00" } },
+	{ NULL, "0 0 * * */2", NULL, Y26, { "2026-01-03T00:00:00+00:00",
+	    "2026-01-04T00:00:00+00:00", "2026-01-06T00:00:00+00:00" } },
+	/* Day of month and day of week: either when both restricted... */
+	{ NULL, "0 0 13 * 5", NULL, "2026-02-01T00:00:00Z", {
+	    "2026-02-06T00:00:00+00:00", "2026-02-13T00:00:00+00:00",
+	    "2026-02-20T00:00:00+00:00", "2026-02-27T00:00:00+00:00",
+	    "2026-03-06T00:00:00+00:00", "2026-03-13T00:00:00+00:00" } },
+	{ NULL, "0 0 31 2 mon", NULL, "2026-01-31T00:00:00Z", {
+	    "2026-02-02T00:00:00+00:00", "2026-02-09T00:00:00+00:00" } },
+	/* ...both when either starts with '*'. */
+	{ NULL, "0 0 */2 * 1", NULL, "2026-02-01T00:00:00Z", {
+	    "2026-02-09T00:00:00+00:00", "2026-02-23T00:00:00+00:00",
+	    "2026-03-09T00:00:00+00:00", "2026-03-23T00:00:00+00:00",
+	    "2026-04-13T00:00:00+00:00" } },
+	{ NULL, "0 0 13 * *", NULL, "2026-02-01T00:00:00Z", {
+	    "2026-02-13T00:00:00+00:00", "2026-03-13T00:00:00+00:00" } },
+	/* Month ends, 29 February, year rollover. */
+	{ NULL, "0 0 31 * *", NULL, Y26, { "2026-01-31T00:00:00+00:00",
+	    "2026-03-31T00:00:00+00:00", "2026-05-31T00:00:00+00:00",
+	    "2026-07-31T00:00:00+00:00", "2026-08-31T00:00:00+00:00" } },
+	{ NULL, "0 0 29 2 *", NULL, Y26, { "2028-02-29T00:00:00+00:00",
+	    "2032-02-29T00:00:00+00:00" } },
+	{ NULL, "0 0 29 2 *", NULL, "2096-03-01T00:00:00Z", {
+	    "2104-02-29T00:00:00+00:00" } },
+	{ NULL, "0 0 29 2 */7", NULL, "2089-01-01T00:00:00Z", {
+	    "2128-02-29T00:00:00+00:00" } },
+	{ NULL, "59 23 31 12 *", NULL, "2026-12-31T23:59:00Z", {
+	    "2027-12-31T23:59:00+00:00" } },
+	{ NULL, "0 0 1 1 *", NULL, "2026-12-31T23:59:59Z", {
+	    "2027-01-01T00:00:00+00:00", "2028-01-01T00:00:00+00:00" } },
+	/* Macros. */
+	{ NULL, "@hourly", NULL, Y26, { "2026-01-01T01:00:00+00:00" } },
+	{ NULL, "@daily", NULL, Y26, { "2026-01-02T00:00:00+00:00" } },
+	{ NULL, "@MIDNIGHT", NULL, Y26, { "2026-01-02T00:00:00+00:00" } },
+	{ NULL, "@weekly", NULL, Y26, { "2026-01-04T00:00:00+00:00" } },
+	{ NULL, "@monthly", NULL, Y26, { "2026-02-01T00:00:00+00:00" } },
+	{ NULL, "@yearly", NULL, Y26, { "2027-01-01T00:00:00+00:00" } },
+	{ NULL, "@annually", NULL, Y26, { "2027-01-01T00:00:00+00:00" } },
+	/* Schedule types; their cron_expression is not read. */
+	{ "hourly", "ignored", NULL, Y26, { "2026-01-01T01:00:00+00:00" } },
+	{ "daily", NULL, NULL, Y26, { "2026-01-01T02:00:00+00:00",
+	    "2026-01-02T02:00:00+00:00" } },
+	{ "weekly", NULL, NULL, Y26, { "2026-01-05T02:00:00+00:00",
+	    "2026-01-12T02:00:00+00:00" } },
+	{ "every_5_minutes", NULL, NULL, Y26, { "2026-01-01T00:05:00+00:00",
+	    "2026-01-01T00:10:00+00:00" } },
+	{ "custom", "0 6 * * *", NULL, Y26, { "2026-01-01T06:00:00+00:00" } },
+	/* New York springs forward on 2026-03-08 at 02:00 EST. */
+	{ "daily", NULL, NY, "2026-03-06T12:00:00-05:00", {
+	    "2026-03-07T02:00:00-05:00", "2026-03-08T03:00:00-04:00",
+	    "2026-03-09T02:00:00-04:00" } },
+	{ NULL, "30 2 * * *", NY, "2026-03-07T12:00:00-05:00", {
+	    "2026-03-08T03:00:00-04:00", "2026-03-09T02:30:00-04:00" } },
+	{ NULL, "0,30 2 * * *", NY, "2026-03-07T12:00:00-05:00", {
+	    "2026-03-08T03:00:00-04:00", "2026-03-09T02:00:00-04:00" } },
+	{ NULL, "0 3 * * *", NY, "2026-03-07T12:00:00-05:00", {
+	    "2026-03-08T03:00:00-04:00", "2026-03-09T03:00:00-04:00" } },
+	{ NULL, "15 1-3 * * *", NY, "2026-03-08T00:00:00-05:00", {
+	    "2026-03-08T01:15:00-05:00", "2026-03-08T03:00:00-04:00",
+	    "2026-03-08T03:15:00-04:00", "2026-03-09T01:15:00-04:00" } },
+	{ "hourly", NULL, NY, "2026-03-08T00:30:00-05:00", {
+	    "2026-03-08T01:00:00-05:00", "2026-03-08T03:00:00-04:00",
+	    "2026-03-08T04:00:00-04:00" } },
+	{ NULL, "*/30 2 * * *", NY, "2026-03-07T12:00:00-05:00", {
+	    "2026-03-09T02:00:00-04:00", "2026-03-09T02:30:00-04:00" } },
+	/* New York falls back on 2026-11-01 at 02:00 EDT. */
+	{ NULL, "30 1 * * *", NY, "2026-10-31T12:00:00-04:00", {
+	    "2026-11-01T01:30:00-04:00", "2026-11-02T01:30:00-05:00" } },
+	{ NULL, "30 1 * * *", NY, "2026-11-01T01:30:00-04:00", {
+	    "2026-11-02T01:30:00-05:00" } },
+	{ NULL, "30 1 * * *", NY, "2026-11-01T01:10:00-05:00", {
+	    "2026-11-02T01:30:00-05:00" } },
+	{ NULL, "15 1-3 * * *", NY, "2026-11-01T00:00:00-04:00", {
+	    "2026-11-01T01:15:00-04:00", "2026-11-01T02:15:00-05:00",
+	    "2026-11-01T03:15:00-05:00" } },
+	{ "hourly", NULL, NY, "2026-11-01T00:30:00-04:00", {
+	    "2026-11-01T01:00:00-04:00", "2026-11-01T01:00:00-05:00",
+	    "2026-11-01T02:00:00-05:00" } },
+	{ NULL, "*/30 1 * * *", NY, "2026-11-01T00:00:00-04:00", {
+	    "2026-11-01T01:00:00-04:00", "2026-11-01T01:30:00-04:00",
+	    "2026-11-01T01:00:00-05:00", "2026-11-01T01:30:00-05:00",
+	    "2026-11-02T01:00:00-05:00" } },
+	/* Past the last listed transition, from the zone's rule. */
+	{ "daily", NULL, NY, "2100-03-13T12:00:00-05:00", {
+	    "2100-03-14T03:00:00-04:00", "2100-03-15T02:00:00-04:00" } },
+	{ "daily", NULL, NY, "2500-03-13T12:00:00-05:00", {
+	    "2500-03-14T03:00:00-04:00", "2500-03-15T02:00:00-04:00" } },
+	/* Berlin: 2026-03-29 02:00 CET -> 03:00, 2026-10-25 03:00 -> 02:00. */
+	{ NULL, "30 2 * * *", BER, "2026-03-28T12:00:00+01:00", {
+	    "2026-03-29T03:00:00+02:00", "2026-03-30T02:30:00+02:00" } },
+	{ NULL, "30 2 * * *", BER, "2026-10-24T12:00:00+02:00", {
+	    "2026-10-25T02:30:00+02:00", "2026-10-26T02:30:00+01:00" } },
+	{ NULL, "*/20 2 * * *", BER, "2026-10-25T01:50:00+02:00", {
+	    "2026-10-25T02:00:00+02:00", "2026-10-25T02:20:00+02:00",
+	    "2026-10-25T02:40:00+02:00", "2026-10-25T02:00:00+01:00",
+	    "2026-10-25T02:20:00+01:00", "2026-10-25T02:40:00+01:00" } },
+	{ "weekly", NULL, BER, "2026-03-28T00:00:00Z", {
+	    "2026-03-30T02:00:00+02:00", "2026-04-06T02:00:00+02:00" } },
+	/* Lord Howe moves 30 minutes: 2026-10-04 02:00 -> 02:30 ... */
+	{ NULL, "0 2 * * *", LH, "2026-10-03T12:00:00+10:30", {
+	    "2026-10-04T02:30:00+11:00", "2026-10-05T02:00:00+11:00" } },
+	{ NULL, "15 2 * * *", LH, "2026-10-03T12:00:00+10:30", {
+	    "2026-10-04T02:30:00+11:00", "2026-10-05T02:15:00+11:00" } },
+	{ NULL, "45 2 * * *", LH, "2026-10-03T12:00:00+10:30", {
+	    "2026-10-04T02:45:00+11:00" } },
+	{ NULL, "*/15 2 * * *", LH, "2026-10-04T01:50:00+10:30", {
+	    "2026-10-04T02:30:00+11:00", "2026-10-04T02:45:00+11:00",
+	    "2026-10-05T02:00:00+11:00" } },
+	/* ... and 2026-04-05 02:00 -> 01:30. */
+	{ NULL, "45 1 * * *", LH, "2026-04-04T12:00:00+11:00", {
+	    "2026-04-05T01:45:00+11:00", "2026-04-06T01:45:00+10:30" } },
+	{ NULL, "*/15 1 * * *", LH, "2026-04-05T01:20:00+11:00", {
+	    "2026-04-05T01:30:00+11:00", "2026-04-05T01:45:00+11:00",
+	    "2026-04-05T01:30:00+10:30", "2026-04-05T01:45:00+10:30",
+	    "2026-04-06T01:00:00+10:30" } },
+	/* Kathmandu: +05:45, and +05:30 until 1986. */
+	{ NULL, "0 0 * * *", KTM, Y26, { "2026-01-02T00:00:00+05:45",
+	    "2026-01-03T00:00:00+05:45" } },
+	{ NULL, "30 5 * * *", KTM, Y26, { "2026-01-02T05:30:00+05:45" } },
+	{ "hourly", NULL, KTM, Y26, { "2026-01-01T06:00:00+05:45" } },
+	{ NULL, "5 0 * * *", KTM, "1985-12-31T12:00:00+05:30", {
+	    "1986-01-01T00:15:00+05:45", "1986-01-02T00:05:00+05:45" } },
+	{ NULL, "*/5 0 * * *", KTM, "1985-12-31T12:00:00+05:30", {
+	    "1986-01-01T00:15:00+05:45", "1986-01-01T00:20:00+05:45" } },
+};
+
+struct error_case {
+	const char	*type;
+	const char	*expr;
+	const char	*zone;
+	const char	*want;
+};
+
+static const struct error_case error_cases[] = {
+	{ NULL, "61 * * * *", NULL, "minute field: 61 out of range 0-59" },
+	{ NULL, "99999999999 * * * *", NULL,
+	    "minute field: 99999999999 out of range 0-59" },
+	{ NULL, "* 24 * * *", NULL, "hour field: 24 out of range 0-23" },
+	{ NULL, "* * 0 * *", NULL, "day-of-month field: 0 out of range 1-31" },
+	{ NULL, "* * 32 * *", NULL,
+	    "day-of-month field: 32 out of range 1-31" },
+	{ NULL, "* * * 13 *", NULL, "month field: 13 out of range 1-12" },
+	{ NULL, "* * * 0 *", NULL, "month field: 0 out of range 1-12" },
+	{ NULL, "* * * * 8", NULL, "day-of-week field: 8 out of range 0-7" },
+	{ NULL, "* * * * fri2", NULL,
+	    "day-of-week field: unknown name 'fri2'" },
+	{ NULL, "* * * foo *", NULL, "month field: unknown name 'foo'" },
+	{ NULL, "mon * * * *", NULL, "minute field: 'mon' is not a number" },
+	{ NULL, "5x * * * *", NULL, "minute field: '5x' is not a number" },
+	{ NULL, "* * * *", NULL, "expected 5 fields, got 4" },
+	{ NULL, "0 * * * * *", NULL,
+	    "expected 5 fields, got 6 (seconds and years are not supported)" },
+	{ "custom", "", NULL, "custom schedule has no cron expression" },
+	{ "custom", NULL, NULL, "custom schedule has no cron expression" },
+	{ "monthly", NULL, NULL, "unknown schedule type 'monthly' (expected "
+	    "every_5_minutes, hourly, daily, weekly or custom)" },
+	{ NULL, "0 0 30 2 *", NULL,
+	    "the expression can never fire (0 0 30 2 *)" },
+	{ NULL, "0  0 31\t4,6,9,11 *", NULL,
+	    "the expression can never fire (0 0 31 4,6,9,11 *)" },
+	{ NULL, "0 0 31 2 */2", NULL,
+	    "the expression can never fire (0 0 31 2 */2)" },
+	{ NULL, "*/0 * * * *", NULL, "minute field: step 0 out of range 1-59" },
+	{ NULL, "*/60 * * * *", NULL,
+	    "minute field: step 60 out of range 1-59" },
+	{ NULL, "* * */31 * *", NULL,
+	    "day-of-month field: step 31 out of range 1-30" },
+	{ NULL, "* * * * */8", NULL,
+	    "day-of-week field: step 8 out of range 1-7" },
+	{ NULL, "5-1 * * * *", NULL, "minute field: range '5-1' goes backwards" },
+	{ NULL, "* * * * fri-mon", NULL,
+	    "day-of-week field: range 'fri-mon' goes backwards" },
+	{ NULL, "1,,2 * * * *", NULL,
+	    "minute field: empty list element in '1,,2'" },
+	{ NULL, "* 1, * * *", NULL, "hour field: empty list element in '1,'" },
+	{ NULL, "5- * * * *", NULL, "minute field: '5-' is incomplete" },
+	{ NULL, "*/ * * * *", NULL,
+	    "minute field: missing step after '/' in '*/'" },
+	{ NULL, "*/x * * * *", NULL, "minute field: step 'x' is not a number" },
+	{ NULL, "* * ? * *", NULL, "day-of-month field: unexpected '?'" },
+	{ NULL, "* * * * 5#2", NULL,
+	    "day-of-week field: unexpected '#' in '5#2'" },
+	{ NULL, "*-5 * * * *", NULL, "minute field: unexpected '-' in '*-5'" },
+	{ NULL, "1-2-3 * * * *", NULL,
+	    "minute field: unexpected '-' in '1-2-3'" },
+	{ NULL, "@reboot", NULL,
+	    "@reboot is not supported: schedules fire at times, not at start-up" },
+	{ NULL, "@often", NULL, "unknown macro '@often' (expected @hourly, "
+	    "@daily, @midnight, @weekly, @monthly, @yearly or @annually)" },
+	{ NULL, "@daily 5", NULL, "@daily takes no fields after it" },
+	{ NULL, "0 0 * * *\n", NULL, "control character at position 10" },
+	{ NULL, "0 0\r* * *", NULL, "control character at position 4" },
+	{ NULL, "0 0 * * lun\xc3\xa9", NULL, "non-ASCII character at position 12" },
+	{ NULL, "0 0 * * *", "Mars/Base", "unknown time zone 'Mars/Base'" },
+	{ NULL, "0 0 * * *", "../../etc/passwd",
+	    "unknown time zone '../../etc/passwd'" },
+	{ NULL, "0 0 * * *", "/etc/localtime",
+	    "unknown time zone '/etc/localtime'" },
+	{ NULL, "0 0 * * *", "America", "unknown time zone 'America'" },
+	{ NULL, "0 0 * * *", "zone.tab", "unknown time zone 'zone.tab'" },
+	{ NULL, "0 0 * * *", "america/new_york",
+	    "unknown time zone 'america/new_york'" },
+	{ NULL, "0 0 * * *", "Europe/Berlin\n",
+	    "unknown time zone 'Europe/Berlin?'" },
+	{ NULL, "0 0 * * *", "New York", "unknown time zone 'New York'" },
+};
+
+static void
+check_next(const struct next_case *c)
+{
+	struct schedule	*s;
+	char		 err[256], got[64], label[160];
+	int64_t		 t;
+	int		 i, ok = 1;
+
+	snprintf(label, sizeof(label), "%s '%s' in %s from %s",
+	    c->type ? c->type : "custom", c->expr ? c->expr : "",
+	    c->zone ? c->zone : "UTC", c->from);
+	if ((s = schedule_compile(c->type, c->expr, c->zone, err,
+	    sizeof(err))) == NULL) {
+		tap_ok(0, "%s", label);
+		tap_diag("compile: %s", err);
+		return;
+	}
+	if (tz_parse_time(schedule_tz(s), c->from, &t, err, sizeof(err)) ==
+	    -1) {
+		tap_ok(0, "%s", label);
+		tap_diag("from: %s", err);
+		schedule_free(s);
+		return;
+	}
+	for (i = 0; i < 6 && c->want[i] != NULL && ok; i++) {
+		if (schedule_next(s, t, &t) == -1)
+			snprintf(got, sizeof(got), "(none)");
+		else if (schedule_format_time(s, t, got, sizeof(got)) == -1)
+			snprintf(got, sizeof(got), "(unformattable)");
+		if (strcmp(got, c->want[i]) != 0) {
+			ok = 0;
+			tap_diag("fire %d: got %s, want %s", i + 1, got,
+			    c->want[i]);
+		}
+	}
+	tap_ok(ok, "%s", label);
+	schedule_free(s);
+}
+
+static void
+check_error(const struct error_case *c)
+{
+	struct schedule	*s;
+	char		 err[512] = "";
+
+	s = schedule_compile(c->type, c->expr, c->zone, err, sizeof(err));
+	tap_ok(s == NULL, "rejected: %s", c->want);
+	tap_is_str(err, c->want, "...with that message");
+	schedule_free(s);
+}
+
+static void
+check_long_input(void)
+{
+	char		 buf[400], err[256];
+	struct schedule	*s;
+
+	memset(buf, ' ', sizeof(buf) - 1);
+	buf[sizeof(buf) - 1] = '\0';
+	memcpy(buf, "0 0 * * *", 9);
+	buf[300] = '\0';
+	s = schedule_compile(NULL, buf, NULL, err, sizeof(err));
+	tap_ok(s == NULL, "300 characters rejected");
+	tap_is_str(err, "expression too long (300 characters, at most 256)",
+	    "too long message");
+	buf[256] = '\0';
+	s = schedule_compile(NULL, buf, NULL, err, sizeof(err));
+	tap_ok(s != NULL, "256 characters accepted");
+	schedule_free(s);
+	/* A tiny buffer truncates the message, never overruns it. */
+	s = schedule_compile(NULL, "61 * * * *", NULL, err, 8);
+	tap_is_str(err, "minute ", "message truncated to its buffer");
+}
+
+static void
+check_tzdir(void)
+{
+	struct schedule	*s;
+	char		 err[256];
+
+	setenv("TZDIR", "/nonexistent-zoneinfo", 1);
+	s = schedule_compile("daily", NULL, NY, err, sizeof(err));
+	tap_ok(s == NULL, "TZDIR is honoured");
+	tap_is_str(err, "unknown time zone '" NY "'", "TZDIR message");
+	schedule_free(s);
+	unsetenv("TZDIR");
+	s = schedule_compile("daily", NULL, NY, err, sizeof(err));
+	tap_ok(s != NULL, "default database without TZDIR");
+	schedule_free(s);
+}
+
+static void
+check_types(void)
+{
+	tap_is_str(schedule_type_expression("hourly"), "0 * * * *", "hourly");
+	tap_is_str(schedule_type_expression("daily"), "0 2 * * *", "daily");
+	tap_is_str(schedule_type_expression("weekly"), "0 2 * * 1", "weekly");
+	tap_is_str(schedule_type_expression("every_5_minutes"), "*/5 * * * *",
+	    "every_5_minutes");
+	tap_ok(schedule_type_expression("custom") == NULL, "custom: NULL");
+	tap_ok(schedule_type_expression(NULL) == NULL, "NULL type: NULL");
+}
+
+static void
+check_real_time_flag(void)
+{
+	static const struct {
+		const char	*expr;
+		int		 real;
+	} cases[] = {
+		{ "0 * * * *", 1 }, { "*/5 * * * *", 1 }, { "* 2 * * *", 1 },
+		{ "0 2 * * *", 0 }, { "0 0-23 * * *", 0 }, { "@daily", 0 },
+		{ "@hourly", 1 },
+	};
+	struct schedule	*s;
+	char		 err[256];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		s = schedule_compile(NULL, cases[i].expr, NULL, err,
+		    sizeof(err));
+		tap_ok(s != NULL && schedule_follows_real_time(s) ==
+		    cases[i].real, "'%s' %s real time", cases[i].expr,
+		    cases[i].real ? "follows" : "does not follow");
+		schedule_free(s);
+	}
+}
+
+static void
+check_times(void)
+{
+	static const struct {
+		const char	*zone;
+		const char	*in;
+		const char	*out;
+	} cases[] = {
+		{ NY, "2026-03-08 02:30", "2026-03-08T03:00:00-04:00" },
+		{ NY, "2026-11-01 01:30:00", "2026-11-01T01:30:00-04:00" },
+		{ NY, "2026-11-01T01:30:00-05:00", "2026-11-01T01:30:00-05:00" },
+		{ NY, "2026-07-04", "2026-07-04T00:00:00-04:00" },
+		{ NY, "2026-07-04t12:00:00.250z", "2026-07-04T08:00:00-04:00" },
+		{ NY, "@0", "1969-12-31T19:00:00-05:00" },
+		{ LH, "2026-10-04 02:10", "2026-10-04T02:30:00+11:00" },
+		{ KTM, "2026-01-01 00:00", "2026-01-01T00:00:00+05:45" },
+		{ NULL, "2026-01-01T00:00:00+0530", "2025-12-31T18:30:00+00:00" },
+	};
+	static const char *const bad[] = {
+		"2026-13-01", "2026-02-29", "2026-01-01 24:00", "tomorrow",
+		"2026-01-01T00:00:00+25:00", "2026-1-1", "",
+	};
+	struct tz	*tz;
+	char		 err[256], got[300];
+	int64_t		 t;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		tz = tz_load(cases[i].zone, err, sizeof(err));
+		if (tz == NULL || tz_parse_time(tz, cases[i].in, &t, err,
+		    sizeof(err)) == -1 || tz_format_rfc3339(tz, t, got,
+		    sizeof(got)) == -1)
+			snprintf(got, sizeof(got), "error: %s", err);
+		tap_is_str(got, cases[i].out, "time '%s' in %s", cases[i].in,
+		    cases[i].zone ? cases[i].zone : "UTC");
+		tz_release(tz);
+	}
+	tz = tz_load(NULL, err, sizeof(err));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		tap_ok(tz_parse_time(tz, bad[i], &t, err, sizeof(err)) == -1,
+		    "time '%s' rejected: %s", bad[i], err);
+	tz_release(tz);
+}
+
+static void
+check_cache_and_speed(void)
+{
+	struct schedule	*a, *b;
+	struct timespec	 t0, t1;
+	char		 err[256];
+	int64_t		 t = 1767225600;	/* 2026-01-01 */
+	double		 secs;
+	int		 i, ok = 1;
+
+	a = schedule_compile("daily", NULL, LH, err, sizeof(err));
+	b = schedule_compile(NULL, "*/7 3 * * *", LH, err, sizeof(err));
+	tap_ok(a && b && schedule_tz(a) == schedule_tz(b),
+	    "zones are loaded once and shared");
+	schedule_free(b);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < 20000; i++) {
+		b = schedule_compile(NULL, "30 1 * * 1-5", NY, err,
+		    sizeof(err));
+		if (b == NULL || schedule_next(b, t, &t) == -1)
+			ok = 0;
+		schedule_free(b);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) /
+	    1e9;
+	tap_ok(ok, "20000 compiles and steps");
+	tap_diag("20000 compile+next in %.3f s", secs);
+	tap_ok(secs < 10, "compile and next are cheap");
+	schedule_free(a);
+}
+
+int
+main(void)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(next_cases) / sizeof(next_cases[0]); i++)
+		if (next_cases[i].from != NULL)
+			check_next(&next_cases[i]);
+	for (i = 0; i < sizeof(error_cases) / sizeof(error_cases[0]); i++)
+		check_error(&error_cases[i]);
+	check_long_input();
+	check_tzdir();
+	check_types();
+	check_real_time_flag();
+	check_times();
+	check_cache_and_speed();
+	tz_cache_flush();
+	return tap_done();
+}
