@@ -146,11 +146,10 @@ check_config(const char *text)
 	if (jerr == json_tokener_continue)
 		status = bad("--config", text, "is not valid JSON: it ends "
 		    "too soon");
-	else if (jerr != json_tokener_success)
+	else if (jerr != json_tokener_success ||
+	    tok->char_offset != (int)strlen(text))
 		status = bad("--config", text, "is not valid JSON");
-	else if (o == NULL || tok->char_offset != (int)strlen(text))
-		status = bad("--config", text, "is not a JSON object");
-	else if (!json_object_is_type(o, json_type_object))
+	else if (o == NULL || !json_object_is_type(o, json_type_object))
 		status = bad("--config", text, "is not a JSON object");
 	json_object_put(o);
 	json_tokener_free(tok);

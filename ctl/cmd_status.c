@@ -109,10 +109,24 @@ plural(char *buf, size_t len, long long n, const char *what)
 	snprintf(buf, len, "%lld %s%s", n, what, n == 1 ? "" : "s");
 }
 
+/* "1 overdue schedule, 2 stuck runs": only what is wrong. */
+static void
+degraded_reason(const struct status *st, char *buf, size_t len)
+{
+	char	a[64], b[64];
+
+	plural(a, sizeof(a), st->late, "overdue schedule");
+	plural(b, sizeof(b), st->stuck, "stuck run");
+	if (st->late > 0 && st->stuck > 0)
+		snprintf(buf, len, "%s, %s", a, b);
+	else
+		snprintf(buf, len, "%s", st->late > 0 ? a : b);
+}
+
 static void
 judge(struct status *st)
 {
-	char	a[64], b[64];
+	char	a[64];
 
 	st->live = count_true(st->sup, "live");
 	st->stuck = count_true(st->runs, "stuck");
@@ -125,9 +139,7 @@ judge(struct status *st)
 		    "and %s", a);
 	} else if (st->late > 0 || st->stuck > 0) {
 		st->level = STATUS_DEGRADED;
-		plural(a, sizeof(a), st->late, "overdue schedule");
-		plural(b, sizeof(b), st->stuck, "stuck run");
-		snprintf(st->reason, sizeof(st->reason), "%s, %s", a, b);
+		degraded_reason(st, st->reason, sizeof(st->reason));
 	} else {
 		st->level = STATUS_OK;
 		plural(a, sizeof(a), st->live, "live supervisor");
@@ -212,13 +224,10 @@ print_overdue(struct ctl *c, const PGresult *res)
 
 /* A heading, then the table when there is something to show. */
 static void
-section(struct ctl *c, const char *title, long long n, const char *what,
+section(struct ctl *c, const char *title, const char *summary,
     const PGresult *res, void (*print)(struct ctl *, const PGresult *))
 {
-	char	buf[64];
-
-	plural(buf, sizeof(buf), n, what);
-	printf("\n%s: %s\n", title, buf);
+	printf("\n%s: %s\n", title, summary);
 	if (PQntuples(res) > 0)
 		print(c, res);
 }
@@ -226,13 +235,16 @@ section(struct ctl *c, const char *title, long long n, const char *what,
 static void
 print_text(struct ctl *c, const struct status *st)
 {
+	char	buf[64];
+
 	printf("status: %s: %s\n", level_name(st->level), st->reason);
-	section(c, "supervisors", st->live, "live", st->sup,
-	    print_supervisors);
-	section(c, "in flight", PQntuples(st->runs), "run", st->runs,
-	    print_runs);
-	section(c, "overdue", st->late, "schedule", st->overdue,
-	    print_overdue);
+	snprintf(buf, sizeof(buf), "%d live of %d", st->live,
+	    PQntuples(st->sup));
+	section(c, "supervisors", buf, st->sup, print_supervisors);
+	plural(buf, sizeof(buf), PQntuples(st->runs), "run");
+	section(c, "in flight", buf, st->runs, print_runs);
+	plural(buf, sizeof(buf), st->late, "schedule");
+	section(c, "overdue", buf, st->overdue, print_overdue);
 }
 
 static json_object *
