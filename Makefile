@@ -22,7 +22,7 @@ WARNINGS	= -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
 CFLAGS		?= -O2 -g
 SANITIZE	= -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 		  -fno-omit-frame-pointer
-ALL_CFLAGS	= -std=gnu11 $(WARNINGS) $(CFLAGS) $(EXTRA_CFLAGS) -Icommon \
+ALL_CFLAGS	= -std=gnu11 -D_GNU_SOURCE $(WARNINGS) $(CFLAGS) $(EXTRA_CFLAGS) -Icommon \
 		  $(shell pkg-config --cflags $(PKGS)) \
 		  -DVERSION='"$(VERSION)"' -DSYSCONFDIR='"$(SYSCONFDIR)"' \
 		  -DLIBEXECDIR='"$(LIBEXECDIR)"' -DDATADIR='"$(DATADIR)"'

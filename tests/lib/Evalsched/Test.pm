@@ -39,7 +39,7 @@ sub bin {
 		my $prefix = $ENV{EVALSCHED_PREFIX} // '/usr/local';
 		return "$ENV{EVALSCHED_ROOT}$prefix/$rel{$name}/$name";
 	}
-	return "$TOP/build/$name";
+	return ($ENV{EVALSCHED_BUILD} // "$TOP/build") . "/$name";
 }
 
 sub top { $TOP }
@@ -49,7 +49,7 @@ sub schema_file {
 		my $prefix = $ENV{EVALSCHED_PREFIX} // '/usr/local';
 		return "$ENV{EVALSCHED_ROOT}$prefix/share/evalsched/schema.sql";
 	}
-	return "$TOP/build/schema.sql";
+	return ($ENV{EVALSCHED_BUILD} // "$TOP/build") . "/schema.sql";
 }
 
 sub new {
@@ -261,7 +261,7 @@ sub write_config {
 		app_url => $self->{api} ? $self->{api}{url} : 'http://127.0.0.1:9',
 		service_role_key_file => $keyfile,
 		jobrunner => bin('evalsched-jobrunner'),
-		pidfile => "$self->{dir}/supervisor.pid",
+		pidfile => "$self->{dir}/supervisor$n.pid",
 		spool_dir => "$self->{dir}/spool",
 		poll_interval => 60,
 		lease => 30,

@@ -1,0 +1,465 @@
+/*
+ * The jobrunners: a fixed table of slots, fork/exec, their pipes, reaping
+ * and deadlines.  The job (with the service key) is written on the
+ * child's stdin; the child's environment is built from a short allow
+ * list, so neither the key nor the database credentials reach it.
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "supervisor.h"
+
+#define OUT_MAX		(64 * 1024)
+#define ENV_MAX		32
+
+static struct child	 slots[CONFIG_MAX_CONCURRENT];
+
+/* Which child and which of its pipes each poll entry is. */
+static struct {
+	struct child	*c;
+	int		 fd;
+} pollmap[CONFIG_MAX_CONCURRENT * 3];
+
+static const char *const env_allowed[] = {
+	"PATH", "TZ", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR",
+	"CURL_CA_BUNDLE", "http_proxy", "https_proxy", "no_proxy",
+	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+	"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL
+};
+
+void
+children_init(void)
+{
+	int	i;
+
+	for (i = 0; i < CONFIG_MAX_CONCURRENT; i++)
+		slots[i].in_fd = slots[i].out_fd = slots[i].err_fd = -1;
+}
+
+int
+children_free_slots(void)
+{
+	int	n = sv->conf.max_concurrent - sv->nchildren;
+
+	return n > 0 ? n : 0;
+}
+
+static struct child *
+child_by_pid(pid_t pid)
+{
+	int	i;
+
+	for (i = 0; i < CONFIG_MAX_CONCURRENT; i++)
+		if (slots[i].pid == pid)
+			return &slots[i];
+	return NULL;
+}
+
+/* Built in the parent: the child between fork and exec only calls exec. */
+static void
+child_env(char **env)
+{
+	const char	*v;
+	int		 i, n = 0;
+
+	for (i = 0; env_allowed[i] != NULL && n < ENV_MAX - 1; i++)
+		if ((v = getenv(env_allowed[i])) != NULL)
+			env[n++] = xasprintf("%s=%s", env_allowed[i], v);
+	if (getenv("PATH") == NULL)
+		env[n++] = xstrdup("PATH=/usr/bin:/bin");
+	env[n] = NULL;
+}
+
+static void
+child_env_free(char **env)
+{
+	int	i;
+
+	for (i = 0; env[i] != NULL; i++)
+		free(env[i]);
+}
+
+static void __attribute__((noreturn))
+child_exec(int in[2], int out[2], int err[2], char **env)
+{
+	char	*argv[] = { "evalsched-jobrunner", NULL };
+
+	signals_child_reset();
+	if (dup2(in[0], 0) == -1 || dup2(out[1], 1) == -1 ||
+	    dup2(err[1], 2) == -1)
+		_exit(127);
+	closefrom(3);
+	execve(sv->conf.jobrunner, argv, env);
+	dprintf(2, "cannot execute %s: %s\n", sv->conf.jobrunner,
+	    strerror(errno));
+	_exit(127);
+}
+
+static void
+close_pair(int p[2])
+{
+	if (p[0] != -1)
+		close(p[0]);
+	if (p[1] != -1)
+		close(p[1]);
+}
+
+static int
+open_pipes(int in[2], int out[2], int err[2])
+{
+	in[0] = in[1] = out[0] = out[1] = err[0] = err[1] = -1;
+	if (pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0 &&
+	    pipe2(err, O_CLOEXEC) == 0)
+		return 0;
+	log_warn("pipe");
+	close_pair(in);
+	close_pair(out);
+	close_pair(err);
+	return -1;
+}
+
+static void	write_job(struct child *);
+
+static struct child *
+free_slot(void)
+{
+	return child_by_pid(0);
+}
+
+/*
+ * Forks and execs a jobrunner for a claimed run.  Takes the job text.
+ * NULL when it cannot (no slot, no pipe, fork failed): a temporary
+ * failure, the caller leaves the slot due for the next tick.
+ */
+struct child *
+children_spawn(const char *run_id, const char *schedule_id,
+    const char *schedule_name, char *job)
+{
+	struct child	*c;
+	char		*env[ENV_MAX];
+	int		 in[2], out[2], err[2];
+	pid_t		 pid;
+
+	if ((c = free_slot()) == NULL || open_pipes(in, out, err) == -1) {
+		free(job);
+		return NULL;
+	}
+	child_env(env);
+	if ((pid = fork()) == 0)
+		child_exec(in, out, err, env);
+	child_env_free(env);
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	if (pid == -1) {
+		log_warn("schedule \"%s\": cannot fork a jobrunner; it stays "
+		    "due", schedule_name);
+		close(in[1]);
+		close(out[0]);
+		close(err[0]);
+		free(job);
+		return NULL;
+	}
+	memset(c, 0, sizeof(*c));
+	c->pid = pid;
+	strlcpy(c->run_id, run_id, sizeof(c->run_id));
+	strlcpy(c->schedule_id, schedule_id, sizeof(c->schedule_id));
+	c->schedule_name = xstrdup(schedule_name);
+	c->in_fd = in[1];
+	c->out_fd = out[0];
+	c->err_fd = err[0];
+	fcntl(c->in_fd, F_SETFL, O_NONBLOCK);
+	fcntl(c->out_fd, F_SETFL, O_NONBLOCK);
+	fcntl(c->err_fd, F_SETFL, O_NONBLOCK);
+	c->job = job;
+	c->job_len = strlen(job);
+	c->started_ms = mono_ms();
+	c->deadline_ms = c->started_ms + sv->conf.run_timeout * 1000LL;
+	sv->nchildren++;
+	sv->dispatched++;
+	log_info("schedule \"%s\": dispatched run %s (jobrunner pid %ld)",
+	    schedule_name, run_id, (long)pid);
+	write_job(c);
+	return c;
+}
+
+static void
+close_fd(int *fd)
+{
+	if (*fd != -1) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+/* The job holds the service key: wipe it once written. */
+static void
+job_done(struct child *c)
+{
+	if (c->job != NULL) {
+		explicit_bzero(c->job, c->job_len);
+		free(c->job);
+		c->job = NULL;
+	}
+	close_fd(&c->in_fd);
+}
+
+static void
+write_job(struct child *c)
+{
+	ssize_t	n;
+
+	n = write(c->in_fd, c->job + c->job_off, c->job_len - c->job_off);
+	if (n == -1 && errno == EAGAIN)
+		return;
+	if (n == -1) {
+		/* EPIPE: it died before reading; its exit tells why. */
+		job_done(c);
+		return;
+	}
+	c->job_off += (size_t)n;
+	if (c->job_off == c->job_len)
+		job_done(c);
+}
+
+static void
+read_out(struct child *c)
+{
+	char	buf[4096];
+	ssize_t	n;
+
+	while ((n = read(c->out_fd, buf, sizeof(buf))) > 0) {
+		size_t keep = (size_t)n;
+
+		if (c->out_len + keep > OUT_MAX)
+			keep = OUT_MAX - c->out_len;
+		if ((c->out = realloc(c->out, c->out_len + keep + 1)) == NULL)
+			fatal("realloc");
+		memcpy(c->out + c->out_len, buf, keep);
+		c->out_len += keep;
+		c->out[c->out_len] = '\0';
+	}
+	if (n == 0 || (n == -1 && errno != EAGAIN))
+		close_fd(&c->out_fd);
+}
+
+/* Its own "time evalsched-jobrunner[pid]: " prefix says nothing new. */
+static const char *
+strip_log_prefix(const char *line)
+{
+	const char	*p = strstr(line, " evalsched-jobrunner[");
+
+	if (p != NULL && p - line < 40 && (p = strstr(p, "]: ")) != NULL)
+		return p + 3;
+	return line;
+}
+
+/* The jobrunner's own log lines go into ours, naming the run. */
+static void
+err_line(struct child *c)
+{
+	const char	*line;
+
+	c->err_line[c->err_len] = '\0';
+	if (c->err_len > 0) {
+		line = strip_log_prefix(c->err_line);
+		log_info("jobrunner %ld: %s", (long)c->pid, line);
+		strlcpy(c->err_last, line, sizeof(c->err_last));
+	}
+	c->err_len = 0;
+}
+
+static void
+read_err(struct child *c)
+{
+	char	buf[4096];
+	ssize_t	n, i;
+
+	while ((n = read(c->err_fd, buf, sizeof(buf))) > 0)
+		for (i = 0; i < n; i++) {
+			if (buf[i] == '\n' ||
+			    c->err_len == sizeof(c->err_line) - 1)
+				err_line(c);
+			if (buf[i] != '\n')
+				c->err_line[c->err_len++] = buf[i];
+		}
+	if (n == 0 || (n == -1 && errno != EAGAIN)) {
+		err_line(c);
+		close_fd(&c->err_fd);
+	}
+}
+
+static int
+add_pollfd(struct pollfd *pfd, int n, int max, struct child *c, int fd,
+    short events)
+{
+	if (fd == -1 || n >= max)
+		return n;
+	pfd[n].fd = fd;
+	pfd[n].events = events;
+	pfd[n].revents = 0;
+	pollmap[n].c = c;
+	pollmap[n].fd = fd;
+	return n + 1;
+}
+
+int
+children_pollfds(struct pollfd *pfd, int max)
+{
+	struct child	*c;
+	int		 n = 0;
+
+	for (c = slots; c < slots + CONFIG_MAX_CONCURRENT; c++) {
+		if (c->pid == 0)
+			continue;
+		n = add_pollfd(pfd, n, max, c, c->in_fd, POLLOUT);
+		n = add_pollfd(pfd, n, max, c, c->out_fd, POLLIN);
+		n = add_pollfd(pfd, n, max, c, c->err_fd, POLLIN);
+	}
+	return n;
+}
+
+void
+children_io(struct pollfd *pfd, int n)
+{
+	struct child	*c;
+	int		 i;
+
+	for (i = 0; i < n; i++) {
+		if (pfd[i].revents == 0)
+			continue;
+		c = pollmap[i].c;
+		if (pollmap[i].fd == c->in_fd)
+			write_job(c);
+		else if (pollmap[i].fd == c->out_fd)
+			read_out(c);
+		else if (pollmap[i].fd == c->err_fd)
+			read_err(c);
+	}
+}
+
+static void
+child_release(struct child *c)
+{
+	job_done(c);
+	close_fd(&c->out_fd);
+	close_fd(&c->err_fd);
+	free(c->out);
+	free(c->schedule_name);
+	memset(c, 0, sizeof(*c));
+	c->in_fd = c->out_fd = c->err_fd = -1;
+	sv->nchildren--;
+}
+
+static void
+child_finish(struct child *c, int wstatus)
+{
+	struct outcome	*o;
+
+	/* What it wrote before it exited is in the pipes still. */
+	if (c->out_fd != -1)
+		read_out(c);
+	if (c->err_fd != -1)
+		read_err(c);
+	o = outcome_from_child(c, wstatus);
+	outcome_log(o, c);
+	record_enqueue(o);
+	child_release(c);
+	/* A slot is free, and this schedule may be due again already. */
+	sv->poll_now = 1;
+}
+
+/* Reaps every child that has exited; no zombie survives a turn. */
+void
+children_reap(void)
+{
+	struct child	*c;
+	pid_t		 pid;
+	int		 wstatus;
+
+	while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0)
+		if ((c = child_by_pid(pid)) != NULL)
+			child_finish(c, wstatus);
+	if (pid == -1 && errno != ECHILD)
+		log_warn("waitpid");
+}
+
+static void
+child_signal(struct child *c, int sig)
+{
+	if (kill(c->pid, sig) == -1 && errno != ESRCH)
+		log_warn("kill %ld", (long)c->pid);
+}
+
+/* run_timeout: SIGTERM, then SIGKILL after a short grace. */
+void
+children_check_deadlines(int64_t now)
+{
+	struct child	*c;
+
+	for (c = slots; c < slots + CONFIG_MAX_CONCURRENT; c++) {
+		if (c->pid == 0 || now < c->deadline_ms)
+			continue;
+		if (!c->term_sent) {
+			if (!c->cancelled) {
+				c->timed_out = 1;
+				log_warnx("schedule \"%s\": run %s outlived "
+				    "run_timeout (%d s); terminating it",
+				    c->schedule_name, c->run_id,
+				    sv->conf.run_timeout);
+			}
+			child_signal(c, SIGTERM);
+			c->term_sent = 1;
+			c->deadline_ms = now + KILL_GRACE_MS;
+		} else {
+			child_signal(c, SIGKILL);
+			c->deadline_ms = INT64_MAX;
+		}
+	}
+}
+
+/* Shutdown: every child is cancelled, SIGTERM now, SIGKILL soon after. */
+void
+children_cancel_all(void)
+{
+	struct child	*c;
+	int64_t		 now = mono_ms();
+
+	for (c = slots; c < slots + CONFIG_MAX_CONCURRENT; c++) {
+		if (c->pid == 0 || c->cancelled)
+			continue;
+		c->cancelled = 1;
+		c->deadline_ms = now;
+	}
+	children_check_deadlines(now);
+}
+
+int64_t
+children_next_deadline(void)
+{
+	struct child	*c;
+	int64_t		 next = INT64_MAX;
+
+	for (c = slots; c < slots + CONFIG_MAX_CONCURRENT; c++)
+		if (c->pid != 0 && c->deadline_ms < next)
+			next = c->deadline_ms;
+	return next;
+}
+
+/* For the status line: alive children, oldest first is not needed. */
+const struct child *
+children_table(int *n)
+{
+	*n = CONFIG_MAX_CONCURRENT;
+	return slots;
+}

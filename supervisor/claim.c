@@ -1,0 +1,306 @@
+/*
+ * Claiming due schedules, in one transaction: pick what is due by the
+ * database clock (oldest first, none with a dispatch in flight, FOR
+ * UPDATE SKIP LOCKED so several supervisors share the work), insert a run
+ * in 'triggered' for each slot fired, and advance next_run_at to the
+ * first fire time after both the slot and now (missed slots coalesce).
+ * The unique key on (schedule, slot) makes a second firing impossible.
+ * The jobrunners are forked once the claim is committed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job.h"
+#include "log.h"
+#include "schedule.h"
+#include "supervisor.h"
+
+enum {
+	COL_ID, COL_NAME, COL_USER, COL_TYPE, COL_CRON, COL_TZ, COL_SUITE,
+	COL_MODEL, COL_CONFIG, COL_CONFIG_TYPE, COL_SLOT, COL_NOW
+};
+
+#define IN_FLIGHT							\
+	"EXISTS (SELECT 1 FROM scheduled_evaluation_runs r "		\
+	"WHERE r.scheduled_evaluation_id = s.id AND r.status = 'triggered')"
+
+static const char *claim_sql =
+	"SELECT s.id, s.name, s.user_id, s.schedule_type, s.cron_expression, "
+	"  s.timezone, s.test_suite_id, s.model_id, "
+	"  s.batch_test_config::text, jsonb_typeof(s.batch_test_config), "
+	"  extract(epoch FROM s.next_run_at), extract(epoch FROM now()) "
+	"FROM scheduled_evaluations s "
+	"WHERE s.is_active AND s.next_run_at <= now() AND NOT " IN_FLIGHT
+	"ORDER BY s.next_run_at, s.id LIMIT $1 "
+	"FOR UPDATE OF s SKIP LOCKED";
+
+static const char *insert_runs_sql =
+	"INSERT INTO scheduled_evaluation_runs "
+	"  (scheduled_evaluation_id, status, slot_at, supervisor_id) "
+	"SELECT s.id, 'triggered', s.next_run_at, $2 "
+	"FROM scheduled_evaluations s WHERE s.id = ANY($1::uuid[]) "
+	"ON CONFLICT (scheduled_evaluation_id, slot_at) "
+	"  WHERE slot_at IS NOT NULL DO NOTHING "
+	"RETURNING id, scheduled_evaluation_id";
+
+static const char *advance_sql =
+	"UPDATE scheduled_evaluations s SET next_run_at = to_timestamp(u.next) "
+	"FROM unnest($1::uuid[], $2::bigint[]) AS u(id, next) "
+	"WHERE s.id = u.id";
+
+static const char *disable_sql =
+	"WITH run AS (INSERT INTO scheduled_evaluation_runs "
+	"  (scheduled_evaluation_id, status, slot_at, supervisor_id, "
+	"   completed_at, error_message, error_details) "
+	"  SELECT id, 'failed', next_run_at, $3, now(), $2, "
+	"    jsonb_build_object('reason', 'bad schedule', 'detail', $2::text) "
+	"  FROM scheduled_evaluations WHERE id = $1 "
+	"  ON CONFLICT DO NOTHING) "
+	"UPDATE scheduled_evaluations SET is_active = false, "
+	"  last_run_status = 'failed', last_run_at = now() WHERE id = $1";
+
+/* Growing text arrays for the batched statements. */
+struct array {
+	char	*buf;
+	size_t	 len, cap;
+};
+
+static void
+array_add(struct array *a, const char *item)
+{
+	size_t	need = a->len + strlen(item) + 3;
+
+	if (need > a->cap) {
+		a->cap = need * 2;
+		if ((a->buf = realloc(a->buf, a->cap)) == NULL)
+			fatal("realloc");
+	}
+	a->buf[a->len] = a->len == 0 ? '{' : ',';
+	a->len++;
+	a->len += strlcpy(a->buf + a->len, item, a->cap - a->len);
+}
+
+static const char *
+array_text(struct array *a)
+{
+	if (a->len == 0)
+		return "{}";
+	a->buf[a->len] = '}';
+	a->buf[a->len + 1] = '\0';
+	return a->buf;
+}
+
+static const char *
+value(PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+/*
+ * Checks a due row and computes its next fire time.  Returns 0, or -1
+ * with why filled in: such a row is disabled, never dispatched.
+ */
+static int
+check_row(PGresult *res, int row, int64_t *next, char *why, size_t whylen)
+{
+	struct schedule	*sch;
+	char		 err[256];
+	double		 slot = atof(PQgetvalue(res, row, COL_SLOT));
+	double		 now = atof(PQgetvalue(res, row, COL_NOW));
+	/* Both are after 1970: truncation is the floor. */
+	int64_t		 after = (int64_t)(slot > now ? slot : now);
+	int		 r;
+
+	if (value(res, row, COL_USER) == NULL) {
+		snprintf(why, whylen, "bad schedule: no user_id");
+		return -1;
+	}
+	if (strcmp(PQgetvalue(res, row, COL_CONFIG_TYPE), "object") != 0) {
+		snprintf(why, whylen, "bad schedule: batch_test_config is a "
+		    "JSON %s, not an object",
+		    PQgetvalue(res, row, COL_CONFIG_TYPE));
+		return -1;
+	}
+	sch = schedule_compile(PQgetvalue(res, row, COL_TYPE),
+	    value(res, row, COL_CRON), value(res, row, COL_TZ), err,
+	    sizeof(err));
+	if (sch == NULL) {
+		snprintf(why, whylen, "bad schedule: %s", err);
+		return -1;
+	}
+	r = schedule_next(sch, after, next);
+	schedule_free(sch);
+	if (r == -1)
+		snprintf(why, whylen, "bad schedule: no fire time after %lld",
+		    (long long)after);
+	return r;
+}
+
+static void
+disable_row(PGresult *res, int row, const char *why)
+{
+	PGresult	*r;
+
+	log_warnx("schedule \"%s\" (%s) disabled: %s",
+	    PQgetvalue(res, row, COL_NAME), PQgetvalue(res, row, COL_ID), why);
+	r = db_exec(disable_sql, 3, (const char *const[]){
+	    PQgetvalue(res, row, COL_ID), why, sv->id });
+	PQclear(r);
+}
+
+static int
+find_row(PGresult *res, const char *id)
+{
+	int	i;
+
+	for (i = 0; i < PQntuples(res); i++)
+		if (strcmp(PQgetvalue(res, i, COL_ID), id) == 0)
+			return i;
+	return -1;
+}
+
+static char *
+make_job(PGresult *res, int row, char *run_id)
+{
+	struct job	job;
+	int		ms = sv->conf.run_timeout * 1000;
+
+	memset(&job, 0, sizeof(job));
+	job.run_id = run_id;
+	job.schedule_id = PQgetvalue(res, row, COL_ID);
+	job.schedule_name = PQgetvalue(res, row, COL_NAME);
+	job.user_id = PQgetvalue(res, row, COL_USER);
+	job.test_suite_id = PQgetvalue(res, row, COL_SUITE);
+	job.model_id = PQgetvalue(res, row, COL_MODEL);
+	job.batch_test_config = PQgetvalue(res, row, COL_CONFIG);
+	job.app_url = sv->conf.app_url;
+	job.service_role_key = sv->conf.service_role_key;
+	job.tls_ca_file = sv->conf.tls_ca_file;
+	/* The jobrunner gives up first, so it can still tell us why. */
+	job.timeout_ms = ms - 5000 > ms * 9 / 10 ? ms - 5000 : ms * 9 / 10;
+	return job_to_json(&job);
+}
+
+static void
+dispatch(PGresult *rows, PGresult *runs)
+{
+	int	 i, row;
+	char	*job;
+
+	for (i = 0; i < PQntuples(runs); i++) {
+		char *run_id = PQgetvalue(runs, i, 0);
+
+		row = find_row(rows, PQgetvalue(runs, i, 1));
+		if ((job = make_job(rows, row, run_id)) == NULL) {
+			log_warnx("run %s: cannot build the job", run_id);
+			record_enqueue(outcome_new(OUTCOME_RELEASE, run_id,
+			    PQgetvalue(rows, row, COL_NAME)));
+			continue;
+		}
+		if (children_spawn(run_id, PQgetvalue(rows, row, COL_ID),
+		    PQgetvalue(rows, row, COL_NAME), job) == NULL) {
+			record_enqueue(outcome_new(OUTCOME_RELEASE, run_id,
+			    PQgetvalue(rows, row, COL_NAME)));
+			sv->fork_failed = 1;
+		}
+	}
+}
+
+/* Inserts the runs and advances the good rows; the runs, or NULL. */
+static PGresult *
+claim_rows(PGresult *rows, struct array *ids, struct array *nexts)
+{
+	PGresult	*runs, *r;
+
+	runs = db_exec(insert_runs_sql, 2, (const char *const[]){
+	    array_text(ids), sv->id });
+	if (runs == NULL)
+		return NULL;
+	r = db_exec(advance_sql, 2, (const char *const[]){ array_text(ids),
+	    array_text(nexts) });
+	if (r == NULL) {
+		PQclear(runs);
+		return NULL;
+	}
+	PQclear(r);
+	if (PQntuples(runs) < PQntuples(rows))
+		log_info("%d due slot(s) had fired already; advanced without "
+		    "a dispatch", PQntuples(rows) - PQntuples(runs));
+	return runs;
+}
+
+/*
+ * Claims up to `slots` due schedules and dispatches them.  Returns the
+ * number of rows that were due and claimable, or -1 on a database error.
+ */
+int
+claim_due(int slots)
+{
+	struct array	 ids = { 0 }, nexts = { 0 };
+	PGresult	*rows = NULL, *runs = NULL;
+	char		 limit[16], why[512], num[32];
+	int64_t		 next;
+	int		 i, n = -1, ngood = 0;
+
+	snprintf(limit, sizeof(limit), "%d", slots);
+	if (db_begin() == -1)
+		return -1;
+	if ((rows = db_exec(claim_sql, 1, (const char *const[]){ limit })) ==
+	    NULL)
+		goto fail;
+	for (i = 0; i < PQntuples(rows); i++) {
+		if (check_row(rows, i, &next, why, sizeof(why)) == -1) {
+			disable_row(rows, i, why);
+			continue;
+		}
+		array_add(&ids, PQgetvalue(rows, i, COL_ID));
+		snprintf(num, sizeof(num), "%lld", (long long)next);
+		array_add(&nexts, num);
+		ngood++;
+	}
+	if (ngood > 0 && (runs = claim_rows(rows, &ids, &nexts)) == NULL)
+		goto fail;
+	if (db_commit() == -1)
+		goto fail;
+	n = PQntuples(rows);
+	if (runs != NULL)
+		dispatch(rows, runs);
+	goto done;
+ fail:
+	db_rollback();
+ done:
+	PQclear(runs);
+	PQclear(rows);
+	free(ids.buf);
+	free(nexts.buf);
+	return n;
+}
+
+/*
+ * When the next schedule falls due, by the database clock, as a delay in
+ * milliseconds from now; -1 when none is active.  Schedules with a
+ * dispatch in flight are not due for us: their end wakes us anyway.
+ */
+int
+claim_next_due(void)
+{
+	PGresult	*res;
+	int64_t		 delay = -1;
+
+	res = db_exec("SELECT ceil(extract(epoch FROM "
+	    "  (s.next_run_at - clock_timestamp())) * 1000) "
+	    "FROM scheduled_evaluations s "
+	    "WHERE s.is_active AND NOT " IN_FLIGHT
+	    "ORDER BY s.next_run_at LIMIT 1", 0, NULL);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 1) {
+		delay = atoll(PQgetvalue(res, 0, 0));
+		if (delay < 0)
+			delay = 0;
+	}
+	PQclear(res);
+	sv->next_due_ms = delay < 0 ? -1 : mono_ms() + delay;
+	return 0;
+}

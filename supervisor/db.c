@@ -1,0 +1,250 @@
+/*
+ * The supervisor's one database connection.  A lost connection is
+ * noticed on any failed call (and by TCP keepalives when idle); the loop
+ * then reconnects with capped exponential backoff, re-LISTENs, and polls
+ * at once, since a NOTIFY may have been missed meanwhile.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "log.h"
+#include "supervisor.h"
+
+#define BACKOFF_MIN_MS	500
+#define BACKOFF_MAX_MS	30000
+
+static PGconn	*conn;
+static int64_t	 next_attempt_ms;
+static int64_t	 backoff_ms = BACKOFF_MIN_MS;
+static int64_t	 up_since_ms;
+static int	 failures_in_row;
+
+int
+db_connected(void)
+{
+	return conn != NULL;
+}
+
+int
+db_socket(void)
+{
+	return conn != NULL ? PQsocket(conn) : -1;
+}
+
+int64_t
+db_next_attempt_ms(void)
+{
+	return next_attempt_ms;
+}
+
+int64_t
+db_up_since_ms(void)
+{
+	return up_since_ms;
+}
+
+/* libpq's message without its trailing newline. */
+static const char *
+db_error(PGconn *c)
+{
+	static char	msg[512];
+	size_t		n;
+
+	strlcpy(msg, c != NULL ? PQerrorMessage(c) : "out of memory",
+	    sizeof(msg));
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		msg[--n] = '\0';
+	return msg;
+}
+
+static PGconn *
+db_open(void)
+{
+	/*
+	 * Our defaults come first; the operator's conninfo, expanded from
+	 * "dbname", overrides them.  Keepalives notice a dead peer while we
+	 * wait on LISTEN.
+	 */
+	const char *const keys[] = { "connect_timeout", "keepalives",
+	    "keepalives_idle", "keepalives_interval", "keepalives_count",
+	    "tcp_user_timeout", "application_name", "dbname", NULL };
+	const char *const values[] = { "5", "1", "10", "5", "3", "15000",
+	    "evalsched-supervisor", sv->conf.database, NULL };
+
+	return PQconnectdbParams(keys, values, 1);
+}
+
+static int
+db_listen(void)
+{
+	PGresult	*res;
+
+	if (!sv->conf.listen)
+		return 0;
+	if ((res = db_exec("LISTEN evalsched_wakeup", 0, NULL)) == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+static void
+db_schedule_retry(void)
+{
+	next_attempt_ms = mono_ms() + backoff_ms;
+	backoff_ms = backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+	    backoff_ms * 2;
+}
+
+int
+db_try_connect(void)
+{
+	PGconn	*c;
+
+	if (conn != NULL)
+		return 0;
+	c = db_open();
+	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+		/* Say so the first time and then now and again, not always. */
+		if (failures_in_row++ % 10 == 0)
+			log_warnx("database unreachable, retrying in %lld ms: "
+			    "%s", (long long)backoff_ms, db_error(c));
+		PQfinish(c);
+		db_schedule_retry();
+		return -1;
+	}
+	conn = c;
+	if (PQsetnonblocking(conn, 0) == -1 || db_listen() == -1) {
+		db_disconnect();
+		db_schedule_retry();
+		return -1;
+	}
+	if (failures_in_row > 0)
+		log_info("database reachable again after %d attempts",
+		    failures_in_row);
+	failures_in_row = 0;
+	backoff_ms = BACKOFF_MIN_MS;
+	up_since_ms = mono_ms();
+	sv->poll_now = 1;
+	return 0;
+}
+
+void
+db_disconnect(void)
+{
+	PQfinish(conn);
+	conn = NULL;
+}
+
+static void
+db_lost(void)
+{
+	log_warnx("database connection lost: %s; outcomes are kept until "
+	    "it is back", db_error(conn));
+	db_disconnect();
+	next_attempt_ms = mono_ms();
+	backoff_ms = BACKOFF_MIN_MS;
+}
+
+PGresult *
+db_exec(const char *sql, int n, const char *const *params)
+{
+	PGresult	*res;
+	ExecStatusType	 st;
+
+	if (conn == NULL)
+		return NULL;
+	res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+	st = PQresultStatus(res);
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return res;
+	if (PQstatus(conn) == CONNECTION_BAD) {
+		PQclear(res);
+		db_lost();
+		return NULL;
+	}
+	log_warnx("database: %s", res != NULL ?
+	    PQresultErrorMessage(res) : db_error(conn));
+	PQclear(res);
+	return NULL;
+}
+
+static int
+db_simple(const char *sql)
+{
+	PGresult	*res;
+
+	if ((res = db_exec(sql, 0, NULL)) == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+int
+db_begin(void)
+{
+	return db_simple("BEGIN");
+}
+
+int
+db_commit(void)
+{
+	return db_simple("COMMIT");
+}
+
+void
+db_rollback(void)
+{
+	if (conn != NULL && PQtransactionStatus(conn) != PQTRANS_IDLE)
+		(void)db_simple("ROLLBACK");
+}
+
+/* Reads what arrived on the socket; >0 when a wake-up came. */
+int
+db_consume_notifies(void)
+{
+	PGnotify	*n;
+	int		 woken = 0;
+
+	if (conn == NULL)
+		return 0;
+	if (PQconsumeInput(conn) == 0) {
+		db_lost();
+		return 0;
+	}
+	while ((n = PQnotifies(conn)) != NULL) {
+		woken++;
+		PQfreemem(n);
+	}
+	return woken;
+}
+
+int
+db_schema_version(char *err, size_t errlen)
+{
+	PGresult	*res;
+	int		 version;
+
+	/* Look before reading, so a bare database is not an SQL error. */
+	res = db_exec("SELECT to_regclass('evalsched_meta') IS NOT NULL AND "
+	    "to_regclass('evalsched_supervisors') IS NOT NULL", 0, NULL);
+	if (res != NULL && strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+		PQclear(res);
+		res = db_exec("SELECT value FROM evalsched_meta "
+		    "WHERE key = 'schema_version'", 0, NULL);
+	}
+	if (res == NULL || PQntuples(res) != 1 ||
+	    PQftype(res, 0) == 16 /* bool: the tables are missing */) {
+		snprintf(err, errlen, "the database has no evalsched schema: "
+		    "apply schema.sql (or schema-additions.sql to an "
+		    "application database)");
+		PQclear(res);
+		return -1;
+	}
+	version = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return version;
+}

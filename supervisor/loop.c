@@ -1,0 +1,223 @@
+/*
+ * The loop: one poll(2) over the signalfd, the database socket and the
+ * children's pipes, with a timeout that is the earliest of the next due
+ * schedule, the next heartbeat, the next child deadline, a reconnect or
+ * retry time, and poll_interval.  After the wait it acts in a fixed
+ * order: shutdown, reload, status, reap, database, new work.
+ */
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "log.h"
+#include "supervisor.h"
+
+#define CLAIM_BACKOFF_MS	50	/* due rows locked by another claim */
+#define FORK_BACKOFF_MS		1000
+
+static int	 got_term, got_hup, got_usr1;
+static int64_t	 next_poll_ms, claim_not_before_ms;
+static int	 ready, schema_checked;
+
+static int64_t
+earliest(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+static int64_t
+latest(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
+
+static int
+loop_timeout(void)
+{
+	int64_t	now = mono_ms(), t = next_poll_ms;
+
+	if (children_free_slots() > 0 && !sv->stopping) {
+		if (sv->poll_now)
+			t = earliest(t, claim_not_before_ms);
+		if (sv->next_due_ms >= 0)
+			t = earliest(t, latest(sv->next_due_ms,
+			    claim_not_before_ms));
+	}
+	if (db_connected() && sv->registered)
+		t = earliest(t, sv->next_heartbeat_ms);
+	if (!db_connected())
+		t = earliest(t, db_next_attempt_ms());
+	t = earliest(t, children_next_deadline());
+	t = earliest(t, record_retry_at());
+	if (sv->stopping)
+		t = earliest(t, sv->stop_deadline_ms);
+	if (t <= now)
+		return 0;
+	return t - now > INT_MAX ? INT_MAX : (int)(t - now);
+}
+
+static void
+loop_wait(int sigfd)
+{
+	static struct pollfd	pfd[2 + CONFIG_MAX_CONCURRENT * 3];
+	int			n, chld = 0;
+
+	pfd[0].fd = sigfd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = db_socket();
+	pfd[1].events = POLLIN;
+	n = children_pollfds(pfd + 2, CONFIG_MAX_CONCURRENT * 3);
+	if (poll(pfd, 2 + n, loop_timeout()) == -1) {
+		log_warn("poll");
+		return;
+	}
+	if (pfd[0].revents & POLLIN)
+		signals_read(sigfd, &got_term, &got_hup, &got_usr1, &chld);
+	if (pfd[1].fd != -1 && pfd[1].revents != 0 &&
+	    db_consume_notifies() > 0)
+		sv->poll_now = 1;
+	children_io(pfd + 2, n);
+}
+
+static void
+shutdown_begin(void)
+{
+	if (sv->stopping) {
+		log_info("second stop signal: cancelling %d run(s) now",
+		    sv->nchildren);
+		sv->stop_deadline_ms = mono_ms();
+		return;
+	}
+	sv->stopping = 1;
+	sv->stop_deadline_ms = mono_ms() + sv->conf.shutdown_grace * 1000LL;
+	log_info("stopping: no new dispatches; waiting up to %d s for %d "
+	    "run(s) in flight", sv->conf.shutdown_grace, sv->nchildren);
+}
+
+static void
+shutdown_step(void)
+{
+	if (sv->nchildren > 0 && mono_ms() >= sv->stop_deadline_ms) {
+		log_info("shutdown_grace is over: cancelling %d run(s)",
+		    sv->nchildren);
+		children_cancel_all();
+	}
+}
+
+/* Running against a database without our schema helps nobody. */
+static void
+check_schema(void)
+{
+	char	why[256];
+	int	version;
+
+	if ((version = db_schema_version(why, sizeof(why))) == -1)
+		fatalx_status(EX_CONFIG, "%s", why);
+	if (version != SCHEMA_VERSION)
+		fatalx_status(EX_CONFIG, "the database has evalsched schema "
+		    "version %d; this supervisor needs %d", version,
+		    SCHEMA_VERSION);
+	schema_checked = 1;
+}
+
+/* Connects, registers, writes outcomes, renews the lease. */
+static void
+database_work(void)
+{
+	if (!db_connected() && (mono_ms() < db_next_attempt_ms() ||
+	    db_try_connect() == -1))
+		return;
+	if (!schema_checked)
+		check_schema();
+	if (!sv->registered && lease_register() == -1)
+		return;
+	if (!ready) {
+		ready = 1;
+		log_info("ready: node %s, up to %d concurrent runs, poll "
+		    "interval %d s, %s", sv->conf.node_name,
+		    sv->conf.max_concurrent, sv->conf.poll_interval,
+		    sv->conf.listen ? "listening for changes" :
+		    "polling only (listen = no)");
+	}
+	record_flush();
+	if (db_connected() && mono_ms() >= sv->next_heartbeat_ms &&
+	    lease_heartbeat() == 0)
+		lease_recover();
+}
+
+static int
+claim_is_due(int64_t now)
+{
+	if (now < claim_not_before_ms)
+		return 0;
+	return sv->poll_now || now >= next_poll_ms ||
+	    (sv->next_due_ms >= 0 && now >= sv->next_due_ms);
+}
+
+/* Returns 1 when nothing was claimable and nothing runs (for -1). */
+static int
+new_work(void)
+{
+	int64_t	now = mono_ms();
+	int	free = children_free_slots(), n;
+
+	if (!db_connected() || !sv->registered || sv->stopping)
+		return 0;
+	if (free == 0 || !claim_is_due(now))
+		return 0;
+	sv->fork_failed = 0;
+	if ((n = claim_due(free)) == -1) {
+		claim_not_before_ms = now + FORK_BACKOFF_MS;
+		return 0;
+	}
+	sv->poll_now = n == free;	/* more may be waiting */
+	next_poll_ms = now + sv->conf.poll_interval * 1000LL;
+	if (claim_next_due() == -1)
+		return 0;
+	if (sv->fork_failed)
+		claim_not_before_ms = now + FORK_BACKOFF_MS;
+	else if (n == 0 && sv->next_due_ms >= 0 && sv->next_due_ms <= now)
+		claim_not_before_ms = now + CLAIM_BACKOFF_MS;
+	return n == 0 && sv->nchildren == 0 && TAILQ_EMPTY(&sv->outcomes);
+}
+
+/* Ends when stopped (SIGTERM/SIGINT) or, with -1, when all is done. */
+void
+loop_run(int sigfd, void (*reload)(void))
+{
+	int	idle;
+
+	next_poll_ms = mono_ms();
+	sv->poll_now = 1;
+	sv->next_due_ms = -1;
+	for (;;) {
+		title_update();
+		loop_wait(sigfd);
+		if (got_term) {
+			got_term = 0;
+			shutdown_begin();
+		}
+		if (got_hup) {
+			got_hup = 0;
+			reload();
+		}
+		if (got_usr1) {
+			got_usr1 = 0;
+			status_log();
+		}
+		children_reap();
+		children_check_deadlines(mono_ms());
+		if (sv->stopping)
+			shutdown_step();
+		database_work();
+		idle = new_work();
+		if (sv->stopping && sv->nchildren == 0)
+			break;
+		if (sv->once && idle)
+			break;
+	}
+	record_flush();
+}

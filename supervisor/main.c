@@ -1,0 +1,258 @@
+/*
+ * evalsched-supervisor: finds due schedules, forks one jobrunner per
+ * evaluation, records outcomes.  Start-up lives here: options, the
+ * configuration, -n, the pid file, the privilege drop and daemonizing.
+ */
+#include <sys/types.h>
+
+#include <err.h>
+#include <errno.h>
+#include <grp.h>
+#include <libutil.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "supervisor.h"
+
+void	loop_run(int, void (*)(void));
+
+static struct supervisor	 state;
+struct supervisor		*sv = &state;
+
+static struct {
+	const char	*config;
+	const char	*pidfile;
+	const char	*user;
+	int		 debug, check;
+} opt;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: evalsched-supervisor [-1dfnV] [-c file] "
+	    "[-p pidfile] [-u user]\n");
+	exit(EX_USAGE);
+}
+
+static void
+print_errors(const struct config_err *e)
+{
+	if (e->buf != NULL)
+		fputs(e->buf, stderr);
+}
+
+/* Reads the configuration with the command line's overrides. */
+static int
+load_config(struct config *c, struct config_err *err)
+{
+	config_defaults(c);
+	if (config_load(c, opt.config, err) > 0)
+		return -1;
+	if (opt.pidfile != NULL) {
+		free(c->pidfile);
+		c->pidfile = xstrdup(opt.pidfile);
+	}
+	if (opt.user != NULL) {
+		free(c->user);
+		c->user = xstrdup(opt.user);
+	}
+	if (opt.debug)
+		c->log_debug = 1;
+	return config_require_key(c, err) > 0 ? -1 : 0;
+}
+
+/* -n: the configuration, the database and its schema. */
+static int __attribute__((noreturn))
+check_only(void)
+{
+	char	why[256];
+	int	version;
+
+	if (db_try_connect() == -1) {
+		fprintf(stderr, "%s: database: %s\n", sv->conf.path,
+		    "unreachable (see the message above)");
+		exit(EX_UNAVAILABLE);
+	}
+	if ((version = db_schema_version(why, sizeof(why))) == -1) {
+		fprintf(stderr, "%s: database: %s\n", sv->conf.path, why);
+		exit(EX_CONFIG);
+	}
+	if (version != SCHEMA_VERSION) {
+		fprintf(stderr, "%s: database: schema version %d, this "
+		    "evalsched needs %d\n", sv->conf.path, version,
+		    SCHEMA_VERSION);
+		exit(EX_CONFIG);
+	}
+	db_disconnect();
+	printf("configuration OK\n");
+	exit(0);
+}
+
+static void
+drop_privileges(void)
+{
+	struct passwd	*pw;
+
+	if (geteuid() != 0) {
+		if (sv->conf.user != NULL)
+			log_warnx("not root: ignoring user %s", sv->conf.user);
+		return;
+	}
+	if (sv->conf.user == NULL) {
+		log_warnx("running as root: set user in the configuration "
+		    "(or -u) to drop privileges");
+		return;
+	}
+	if ((pw = getpwnam(sv->conf.user)) == NULL)
+		fatalx_status(EX_CONFIG, "%s: no such user %s", sv->conf.path,
+		    sv->conf.user);
+	if (chown(sv->conf.spool_dir, pw->pw_uid, pw->pw_gid) == -1)
+		log_warn("chown %s", sv->conf.spool_dir);
+	if (setgroups(1, &pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		fatal("cannot drop privileges to %s", sv->conf.user);
+	log_info("running as %s", sv->conf.user);
+}
+
+static struct pidfh *
+open_pidfile(void)
+{
+	struct pidfh	*pfh;
+	pid_t		 other;
+
+	if (sv->once)
+		return NULL;
+	if ((pfh = pidfile_open(sv->conf.pidfile, 0644, &other)) != NULL)
+		return pfh;
+	if (errno == EEXIST)
+		fatalx_status(EX_UNAVAILABLE, "already running as pid %ld "
+		    "(pid file %s)", (long)other, sv->conf.pidfile);
+	fatal("cannot open the pid file %s", sv->conf.pidfile);
+}
+
+/* SIGHUP: a bad new configuration is logged and the old one kept. */
+static void
+reload(void)
+{
+	struct config		 c;
+	struct config_err	 err = { 0 };
+	char			*line, *next;
+	int			 reconnect;
+
+	if (load_config(&c, &err) == -1) {
+		for (line = err.buf; line != NULL && *line; line = next) {
+			next = strchr(line, '\n');
+			*next++ = '\0';
+			log_warnx("reload: %s", line);
+		}
+		log_warnx("reload: configuration unchanged");
+		config_err_free(&err);
+		config_free(&c);
+		return;
+	}
+	config_err_free(&err);
+	reconnect = strcmp(c.database, sv->conf.database) != 0 ||
+	    c.listen != sv->conf.listen;
+	if (strcmp(c.pidfile, sv->conf.pidfile) != 0 ||
+	    (c.user == NULL) != (sv->conf.user == NULL) ||
+	    (c.user != NULL && strcmp(c.user, sv->conf.user) != 0))
+		log_warnx("reload: pidfile and user take effect at restart");
+	config_free(&sv->conf);
+	sv->conf = c;
+	log_setverbose(sv->conf.log_debug);
+	spool_init(sv->conf.spool_dir);
+	if (reconnect)
+		db_disconnect();
+	sv->poll_now = 1;
+	log_info("reload: configuration reread from %s", sv->conf.path);
+}
+
+static void
+startup(struct pidfh **pfh)
+{
+	*pfh = open_pidfile();
+	if (spool_init(sv->conf.spool_dir) == -1)
+		log_warnx("outcomes will be kept in memory only while the "
+		    "database is unreachable");
+	drop_privileges();
+	if (!sv->foreground && daemon(0, 0) == -1)
+		fatal("daemon");
+	if (*pfh != NULL && pidfile_write(*pfh) == -1)
+		log_warn("pidfile_write %s", sv->conf.pidfile);
+	TAILQ_INIT(&sv->outcomes);
+	spool_load(&sv->outcomes);
+	children_init();
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct config_err	 err = { 0 };
+	struct pidfh		*pfh;
+	int			 ch, sigfd;
+	extern char		**environ;
+
+	setproctitle_init(argc, argv, environ);
+	while ((ch = getopt(argc, argv, "1c:dfnp:u:V")) != -1) {
+		switch (ch) {
+		case '1':
+			sv->once = 1;
+			break;
+		case 'c':
+			opt.config = optarg;
+			break;
+		case 'd':
+			opt.debug = 1;
+			break;
+		case 'f':
+			sv->foreground = 1;
+			break;
+		case 'n':
+			opt.check = 1;
+			break;
+		case 'p':
+			opt.pidfile = optarg;
+			break;
+		case 'u':
+			opt.user = optarg;
+			break;
+		case 'V':
+			printf("evalsched-supervisor %s\n", VERSION);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (load_config(&sv->conf, &err) == -1) {
+		print_errors(&err);
+		return EX_CONFIG;
+	}
+	config_err_free(&err);
+	if (opt.check) {
+		log_init("evalsched-supervisor", 1, sv->conf.log_debug);
+		check_only();
+	}
+	sv->foreground |= sv->once;
+	log_init("evalsched-supervisor", sv->foreground, sv->conf.log_debug);
+	startup(&pfh);
+	sigfd = signals_init();
+	if (sv->once && db_try_connect() == -1)
+		fatalx_status(EX_UNAVAILABLE, "-1: the database is unreachable");
+	log_info("starting evalsched %s (pid %ld)", VERSION, (long)getpid());
+	loop_run(sigfd, reload);
+	lease_stop();
+	db_disconnect();
+	if (pfh != NULL)
+		pidfile_remove(pfh);
+	log_info("terminating");
+	config_free(&sv->conf);
+	return 0;
+}

@@ -1,0 +1,204 @@
+/*
+ * What became of a dispatch: the jobrunner's exit status (its sysexits.h
+ * class), its result JSON and what we did to it (timeout, shutdown),
+ * turned into the outcome that record.c writes.
+ */
+#include <sys/wait.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include <json.h>
+
+#include "job.h"
+#include "log.h"
+#include "supervisor.h"
+
+struct outcome *
+outcome_new(enum outcome_kind kind, const char *run_id,
+    const char *schedule_name)
+{
+	struct outcome	*o = xcalloc(1, sizeof(*o));
+
+	o->kind = kind;
+	strlcpy(o->run_id, run_id, sizeof(o->run_id));
+	strlcpy(o->owner, sv->id, sizeof(o->owner));
+	o->schedule_name = xstrdup(schedule_name);
+	return o;
+}
+
+void
+outcome_free(struct outcome *o)
+{
+	if (o == NULL)
+		return;
+	free(o->schedule_name);
+	free(o->error_message);
+	free(o->error_details);
+	free(o);
+}
+
+/* "exited 75", "killed by signal 9 (Killed)", as OpenSMTPD says it. */
+char *
+describe_wait_status(int wstatus, char *buf, size_t len)
+{
+	if (WIFEXITED(wstatus))
+		snprintf(buf, len, "exited %d", WEXITSTATUS(wstatus));
+	else if (WIFSIGNALED(wstatus))
+		snprintf(buf, len, "killed by signal %d (%s)",
+		    WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
+	else
+		snprintf(buf, len, "ended with status %#x", wstatus);
+	return buf;
+}
+
+/*
+ * Failures that are the infrastructure's, not the schedule's, do not
+ * count toward auto-disable: a missing jobrunner or an internal error
+ * would otherwise disable every schedule in turn.
+ */
+static int
+counts_toward_disable(int wstatus)
+{
+	if (!WIFEXITED(wstatus))
+		return 1;
+	switch (WEXITSTATUS(wstatus)) {
+	case 127:
+	case EX_SOFTWARE:
+	case EX_OSERR:
+	case EX_OSFILE:
+	case EX_CANTCREAT:
+		return 0;
+	}
+	return 1;
+}
+
+static char *
+failure_message(const struct child *c, int wstatus,
+    const struct job_result *res, int have_res)
+{
+	char	how[128];
+
+	describe_wait_status(wstatus, how, sizeof(how));
+	if (c->timed_out)
+		return xasprintf("timed out: the jobrunner outlived run_timeout "
+		    "(%d s) and was %s", sv->conf.run_timeout,
+		    WIFSIGNALED(wstatus) ? "killed" : "stopped");
+	if (WIFSIGNALED(wstatus))
+		return xasprintf("jobrunner %s", how);
+	if (WEXITSTATUS(wstatus) == 127)
+		return xasprintf("cannot run the jobrunner: %s",
+		    c->err_last[0] != '\0' ? c->err_last : how);
+	if (have_res && res->error != NULL)
+		return xstrdup(res->error);
+	if (WEXITSTATUS(wstatus) == 0)
+		return xstrdup("jobrunner exited 0 without a usable result");
+	return xasprintf("jobrunner %s%s%s", how,
+	    c->err_last[0] != '\0' ? ": " : "", c->err_last);
+}
+
+static void
+add_int(json_object *o, const char *key, int64_t v)
+{
+	json_object_object_add(o, key, json_object_new_int64(v));
+}
+
+static char *
+failure_details(const struct child *c, int wstatus,
+    const struct job_result *res, int have_res)
+{
+	json_object	*o = json_object_new_object();
+	char		*text;
+
+	if (WIFEXITED(wstatus))
+		add_int(o, "exit_status", WEXITSTATUS(wstatus));
+	if (WIFSIGNALED(wstatus)) {
+		add_int(o, "signal", WTERMSIG(wstatus));
+		json_object_object_add(o, "signal_name",
+		    json_object_new_string(sigabbrev_np(WTERMSIG(wstatus)) ?
+		    sigabbrev_np(WTERMSIG(wstatus)) : "?"));
+	}
+	if (have_res) {
+		if (res->http_status != 0)
+			add_int(o, "http_status", res->http_status);
+		add_int(o, "attempts", res->attempts);
+		add_int(o, "jobrunner_elapsed_ms", res->elapsed_ms);
+	}
+	add_int(o, "elapsed_ms", mono_ms() - c->started_ms);
+	json_object_object_add(o, "timed_out",
+	    json_object_new_boolean(c->timed_out));
+	if (c->timed_out)
+		add_int(o, "run_timeout", sv->conf.run_timeout);
+	if (c->err_last[0] != '\0')
+		json_object_object_add(o, "jobrunner_stderr",
+		    json_object_new_string(c->err_last));
+	text = xstrdup(json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	return text;
+}
+
+static int
+accepted(int wstatus, const struct job_result *res, int have_res)
+{
+	return WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0 && have_res &&
+	    res->test_run_id != NULL && strlen(res->test_run_id) == UUID_LEN;
+}
+
+struct outcome *
+outcome_from_child(struct child *c, int wstatus)
+{
+	struct job_result	 res;
+	struct outcome		*o;
+	char			 err[128];
+	int			 have_res;
+
+	memset(&res, 0, sizeof(res));
+	have_res = c->out != NULL &&
+	    job_result_from_json(&res, c->out, err, sizeof(err)) == 0;
+	if (accepted(wstatus, &res, have_res)) {
+		o = outcome_new(OUTCOME_SUCCESS, c->run_id, c->schedule_name);
+		strlcpy(o->test_run_id, res.test_run_id,
+		    sizeof(o->test_run_id));
+	} else {
+		o = outcome_new(c->cancelled ? OUTCOME_CANCELLED :
+		    OUTCOME_FAILED, c->run_id, c->schedule_name);
+		o->error_message = c->cancelled ?
+		    xstrdup("cancelled: the supervisor shut down before the "
+		    "dispatch finished") :
+		    failure_message(c, wstatus, &res, have_res);
+		o->error_details = failure_details(c, wstatus, &res,
+		    have_res);
+		o->counts = counts_toward_disable(wstatus);
+	}
+	if (have_res)
+		job_result_free(&res);
+	return o;
+}
+
+void
+outcome_log(const struct outcome *o, const struct child *c)
+{
+	int64_t	ms = mono_ms() - c->started_ms;
+
+	switch (o->kind) {
+	case OUTCOME_SUCCESS:
+		sv->succeeded++;
+		log_info("schedule \"%s\": run %s accepted as test run %s "
+		    "(%lld ms)", o->schedule_name, o->run_id, o->test_run_id,
+		    (long long)ms);
+		break;
+	case OUTCOME_CANCELLED:
+		log_info("schedule \"%s\": run %s cancelled", o->schedule_name,
+		    o->run_id);
+		break;
+	default:
+		sv->failed++;
+		log_warnx("schedule \"%s\": run %s failed: %s",
+		    o->schedule_name, o->run_id, o->error_message);
+		break;
+	}
+}

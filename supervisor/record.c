@@ -1,0 +1,249 @@
+/*
+ * Writing outcomes.  Every outcome waits in a queue until the database
+ * has it; while the database is unreachable it is also spooled to disk
+ * (spool.c).  Outcomes that end together are written in one statement.
+ * A write applies only to a run still 'triggered' and owned by the
+ * supervisor that dispatched it, so a late or repeated outcome (after a
+ * lost connection, or after another supervisor closed our runs) changes
+ * nothing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json.h>
+
+#include "log.h"
+#include "supervisor.h"
+
+#define BATCH_MAX	256
+#define RETRY_MS	1000
+
+static int64_t	retry_at_ms;
+
+static const char *record_sql =
+	"WITH o AS (SELECT * FROM json_to_recordset($1::json) AS x("
+	"  run_id uuid, owner uuid, kind text, test_run_id uuid, "
+	"  error_message text, error_details jsonb, counts boolean)), "
+	"r AS (UPDATE scheduled_evaluation_runs r SET "
+	"  status = CASE o.kind WHEN 'success' THEN 'running' ELSE o.kind END, "
+	"  batch_test_run_id = coalesce(o.test_run_id, r.batch_test_run_id), "
+	"  started_at = CASE o.kind WHEN 'success' THEN now() "
+	"    ELSE r.started_at END, "
+	"  completed_at = CASE o.kind WHEN 'success' THEN NULL ELSE now() END, "
+	"  error_message = o.error_message, error_details = o.error_details "
+	"  FROM o WHERE r.id = o.run_id AND r.status = 'triggered' "
+	"  AND r.supervisor_id = o.owner "
+	"  RETURNING r.id, r.scheduled_evaluation_id, o.kind, o.test_run_id, "
+	"  o.counts), "
+	"s AS (UPDATE scheduled_evaluations s SET last_run_at = now(), "
+	"  last_run_status = CASE r.kind WHEN 'success' THEN 'success' "
+	"    WHEN 'cancelled' THEN 'cancelled' ELSE 'failed' END, "
+	"  last_run_id = CASE r.kind WHEN 'success' THEN r.test_run_id "
+	"    ELSE s.last_run_id END, "
+	"  consecutive_failures = CASE "
+	"    WHEN r.kind = 'success' THEN 0 "
+	"    WHEN r.kind = 'failed' AND r.counts "
+	"      THEN s.consecutive_failures + 1 "
+	"    ELSE s.consecutive_failures END, "
+	"  is_active = CASE WHEN r.kind = 'failed' AND r.counts "
+	"    AND s.consecutive_failures + 1 >= $2 THEN false "
+	"    ELSE s.is_active END "
+	"  FROM r WHERE s.id = r.scheduled_evaluation_id "
+	"  RETURNING s.id, s.name, s.consecutive_failures, s.is_active, "
+	"  r.id AS run_id, r.kind, r.counts) "
+	"SELECT r.id, s.name, s.consecutive_failures, s.is_active, r.kind, "
+	"  r.counts FROM r LEFT JOIN s ON s.run_id = r.id";
+
+static const char *release_sql =
+	"WITH d AS (DELETE FROM scheduled_evaluation_runs WHERE id = $1 "
+	"  AND status = 'triggered' AND supervisor_id = $2 "
+	"  RETURNING scheduled_evaluation_id, slot_at) "
+	"UPDATE scheduled_evaluations s SET next_run_at = d.slot_at FROM d "
+	"WHERE s.id = d.scheduled_evaluation_id AND s.next_run_at > d.slot_at";
+
+static const char *kind_names[] = {
+	[OUTCOME_SUCCESS] = "success",
+	[OUTCOME_FAILED] = "failed",
+	[OUTCOME_CANCELLED] = "cancelled",
+	[OUTCOME_RELEASE] = "release",
+};
+
+const char *
+outcome_kind_name(enum outcome_kind kind)
+{
+	return kind_names[kind];
+}
+
+void
+record_enqueue(struct outcome *o)
+{
+	TAILQ_INSERT_TAIL(&sv->outcomes, o, entry);
+	if (!db_connected())
+		spool_write(o);
+}
+
+static void
+json_add_string(json_object *obj, const char *key, const char *v)
+{
+	json_object_object_add(obj, key, v != NULL && *v != '\0' ?
+	    json_object_new_string(v) : NULL);
+}
+
+json_object *
+outcome_to_json(const struct outcome *o)
+{
+	json_object	*obj = json_object_new_object();
+
+	json_add_string(obj, "run_id", o->run_id);
+	json_add_string(obj, "owner", o->owner);
+	json_add_string(obj, "kind", kind_names[o->kind]);
+	json_add_string(obj, "test_run_id", o->test_run_id);
+	json_add_string(obj, "schedule_name", o->schedule_name);
+	json_add_string(obj, "error_message", o->error_message);
+	json_object_object_add(obj, "error_details", o->error_details ?
+	    json_tokener_parse(o->error_details) : NULL);
+	json_object_object_add(obj, "counts",
+	    json_object_new_boolean(o->counts));
+	return obj;
+}
+
+static void
+log_written(PGresult *res)
+{
+	int	i;
+
+	for (i = 0; i < PQntuples(res); i++) {
+		const char *kind = PQgetvalue(res, i, 4);
+
+		if (strcmp(kind, "failed") != 0 ||
+		    strcmp(PQgetvalue(res, i, 3), "f") != 0 ||
+		    strcmp(PQgetvalue(res, i, 5), "t") != 0)
+			continue;
+		if (atoi(PQgetvalue(res, i, 2)) >=
+		    sv->conf.max_consecutive_failures)
+			log_warnx("schedule \"%s\": auto-disabled after %s "
+			    "consecutive failures", PQgetvalue(res, i, 1),
+			    PQgetvalue(res, i, 2));
+	}
+}
+
+static int
+was_written(PGresult *res, const struct outcome *o)
+{
+	int	i;
+
+	for (i = 0; i < PQntuples(res); i++)
+		if (strcmp(PQgetvalue(res, i, 0), o->run_id) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+outcome_done(struct outcome *o)
+{
+	TAILQ_REMOVE(&sv->outcomes, o, entry);
+	if (o->spooled)
+		spool_remove(o);
+	outcome_free(o);
+}
+
+/* Writes one batch of non-release outcomes; -1 if the write failed. */
+static int
+record_batch(void)
+{
+	struct outcome	*o, *next;
+	json_object	*arr = json_object_new_array();
+	PGresult	*res;
+	char		 max[16];
+	int		 n = 0;
+
+	TAILQ_FOREACH(o, &sv->outcomes, entry)
+		if (o->kind != OUTCOME_RELEASE && n++ < BATCH_MAX)
+			json_object_array_add(arr, outcome_to_json(o));
+	if (n == 0) {
+		json_object_put(arr);
+		return 0;
+	}
+	snprintf(max, sizeof(max), "%d", sv->conf.max_consecutive_failures);
+	res = db_exec(record_sql, 2, (const char *const[]){
+	    json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN), max });
+	json_object_put(arr);
+	if (res == NULL)
+		return -1;
+	log_written(res);
+	n = 0;
+	for (o = TAILQ_FIRST(&sv->outcomes); o != NULL; o = next) {
+		next = TAILQ_NEXT(o, entry);
+		if (o->kind == OUTCOME_RELEASE || n++ >= BATCH_MAX)
+			continue;
+		if (!was_written(res, o))
+			log_warnx("schedule \"%s\": the outcome of run %s was "
+			    "refused: the run was already closed (by lease "
+			    "recovery or an earlier write)", o->schedule_name,
+			    o->run_id);
+		outcome_done(o);
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* A dispatch that never happened: its slot becomes due again. */
+static int
+record_releases(void)
+{
+	struct outcome	*o, *next;
+	PGresult	*res;
+
+	for (o = TAILQ_FIRST(&sv->outcomes); o != NULL; o = next) {
+		next = TAILQ_NEXT(o, entry);
+		if (o->kind != OUTCOME_RELEASE)
+			continue;
+		res = db_exec(release_sql, 2, (const char *const[]){
+		    o->run_id, o->owner });
+		if (res == NULL)
+			return -1;
+		PQclear(res);
+		outcome_done(o);
+	}
+	return 0;
+}
+
+static void
+spool_pending(void)
+{
+	struct outcome	*o;
+
+	TAILQ_FOREACH(o, &sv->outcomes, entry)
+		if (!o->spooled)
+			spool_write(o);
+}
+
+/*
+ * Writes what is queued.  Returns 0 when the queue is empty, 1 when
+ * something is left for later (database down, or a write failed).
+ */
+int
+record_flush(void)
+{
+	if (TAILQ_EMPTY(&sv->outcomes))
+		return 0;
+	if (!db_connected() || mono_ms() < retry_at_ms) {
+		spool_pending();
+		return 1;
+	}
+	while (!TAILQ_EMPTY(&sv->outcomes)) {
+		if (record_releases() == -1 || record_batch() == -1) {
+			spool_pending();
+			retry_at_ms = mono_ms() + RETRY_MS;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int64_t
+record_retry_at(void)
+{
+	return TAILQ_EMPTY(&sv->outcomes) ? INT64_MAX : retry_at_ms;
+}

@@ -1,0 +1,221 @@
+/*
+ * The spool: outcomes that could not be written because the database was
+ * unreachable, one fsynced file each, so that neither an outage nor a
+ * crash during one loses them.  Written atomically (temporary file,
+ * fsync, rename, fsync of the directory) and removed once the database
+ * has the outcome.  Loaded at start-up and written like any other.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json.h>
+
+#include "log.h"
+#include "supervisor.h"
+
+#define SPOOL_SUFFIX	".outcome"
+
+static char	*spool_dir;
+static int	 spool_warned;
+
+int
+spool_init(const char *dir)
+{
+	free(spool_dir);
+	spool_dir = xstrdup(dir);
+	if (mkdir(dir, 0750) == -1 && errno != EEXIST) {
+		log_warn("spool directory %s", dir);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+spool_path(char *buf, size_t len, const char *run_id, const char *suffix)
+{
+	snprintf(buf, len, "%s/%s%s", spool_dir, run_id, suffix);
+}
+
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t	n;
+
+	while (len > 0) {
+		if ((n = write(fd, buf, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+fsync_dir(void)
+{
+	int	fd, r;
+
+	if ((fd = open(spool_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+static int
+spool_write_file(const char *path, const char *tmp, const char *text)
+{
+	int	fd;
+
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0640)) == -1)
+		return -1;
+	if (write_all(fd, text, strlen(text)) == -1 || fsync(fd) == -1) {
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	if (close(fd) == -1 || rename(tmp, path) == -1) {
+		unlink(tmp);
+		return -1;
+	}
+	return fsync_dir();
+}
+
+/* Memory keeps it either way; the disk is for surviving a crash. */
+int
+spool_write(struct outcome *o)
+{
+	json_object	*obj;
+	char		 path[1024], tmp[1024];
+	int		 r;
+
+	if (spool_dir == NULL)
+		return -1;
+	spool_path(path, sizeof(path), o->run_id, SPOOL_SUFFIX);
+	spool_path(tmp, sizeof(tmp), o->run_id, ".tmp");
+	obj = outcome_to_json(o);
+	r = spool_write_file(path, tmp, json_object_to_json_string_ext(obj,
+	    JSON_C_TO_STRING_PLAIN));
+	json_object_put(obj);
+	if (r == -1) {
+		if (!spool_warned++)
+			log_warn("cannot spool outcomes to %s; they are kept "
+			    "in memory only", spool_dir);
+		return -1;
+	}
+	o->spooled = 1;
+	log_info("schedule \"%s\": outcome of run %s spooled until the "
+	    "database is back", o->schedule_name, o->run_id);
+	return 0;
+}
+
+void
+spool_remove(const struct outcome *o)
+{
+	char	path[1024];
+
+	spool_path(path, sizeof(path), o->run_id, SPOOL_SUFFIX);
+	if (unlink(path) == -1 && errno != ENOENT)
+		log_warn("unlink %s", path);
+}
+
+static const char *
+json_string(json_object *obj, const char *key)
+{
+	json_object	*v;
+
+	if (!json_object_object_get_ex(obj, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static enum outcome_kind
+kind_from_name(const char *name)
+{
+	enum outcome_kind	k;
+
+	for (k = OUTCOME_SUCCESS; k <= OUTCOME_RELEASE; k++)
+		if (name != NULL && strcmp(outcome_kind_name(k), name) == 0)
+			return k;
+	return OUTCOME_FAILED;
+}
+
+static struct outcome *
+outcome_from_json(json_object *obj)
+{
+	struct outcome	*o;
+	json_object	*v;
+	const char	*run_id = json_string(obj, "run_id");
+	const char	*owner = json_string(obj, "owner");
+	const char	*s;
+
+	if (run_id == NULL || owner == NULL || strlen(run_id) != UUID_LEN ||
+	    strlen(owner) != UUID_LEN)
+		return NULL;
+	s = json_string(obj, "schedule_name");
+	o = outcome_new(kind_from_name(json_string(obj, "kind")), run_id,
+	    s != NULL ? s : "?");
+	strlcpy(o->owner, owner, sizeof(o->owner));
+	if ((s = json_string(obj, "test_run_id")) != NULL)
+		strlcpy(o->test_run_id, s, sizeof(o->test_run_id));
+	if ((s = json_string(obj, "error_message")) != NULL)
+		o->error_message = xstrdup(s);
+	if (json_object_object_get_ex(obj, "error_details", &v) && v != NULL)
+		o->error_details = xstrdup(json_object_to_json_string_ext(v,
+		    JSON_C_TO_STRING_PLAIN));
+	if (json_object_object_get_ex(obj, "counts", &v))
+		o->counts = json_object_get_boolean(v);
+	o->spooled = 1;
+	return o;
+}
+
+static void
+spool_load_file(const char *name, struct outcome_queue *q)
+{
+	json_object	*obj;
+	struct outcome	*o = NULL;
+	char		 path[1024];
+
+	snprintf(path, sizeof(path), "%s/%s", spool_dir, name);
+	if ((obj = json_object_from_file(path)) != NULL) {
+		o = outcome_from_json(obj);
+		json_object_put(obj);
+	}
+	if (o == NULL) {
+		log_warnx("spool: %s is not a readable outcome; left in place",
+		    path);
+		return;
+	}
+	log_info("spool: recovered the outcome of run %s", o->run_id);
+	TAILQ_INSERT_TAIL(q, o, entry);
+}
+
+/* Outcomes a previous incarnation left behind. */
+void
+spool_load(struct outcome_queue *q)
+{
+	DIR		*d;
+	struct dirent	*e;
+	size_t		 n, sl = strlen(SPOOL_SUFFIX);
+
+	if (spool_dir == NULL || (d = opendir(spool_dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		n = strlen(e->d_name);
+		if (n > sl && strcmp(e->d_name + n - sl, SPOOL_SUFFIX) == 0)
+			spool_load_file(e->d_name, q);
+	}
+	closedir(d);
+}

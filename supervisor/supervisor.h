@@ -1,0 +1,161 @@
+/*
+ * evalsched-supervisor: shared declarations.  One process, one thread,
+ * one poll(2) loop (loop.c); each other file owns one concern.
+ */
+#ifndef EVALSCHED_SUPERVISOR_H
+#define EVALSCHED_SUPERVISOR_H
+
+#include <sys/queue.h>
+#include <sys/types.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "config.h"
+
+#define UUID_LEN	36
+#define SCHEMA_VERSION	1	/* etc/schema-additions.sql */
+#define KILL_GRACE_MS	2000	/* SIGTERM to SIGKILL for a timed-out child */
+
+/* What became of one dispatch, waiting to be written to the database. */
+enum outcome_kind {
+	OUTCOME_SUCCESS,	/* run -> running, failures reset */
+	OUTCOME_FAILED,		/* run -> failed */
+	OUTCOME_CANCELLED,	/* run -> cancelled (shutdown) */
+	OUTCOME_RELEASE		/* never dispatched: delete, slot due again */
+};
+
+struct outcome {
+	TAILQ_ENTRY(outcome)	 entry;
+	enum outcome_kind	 kind;
+	char			 run_id[UUID_LEN + 1];
+	char			 owner[UUID_LEN + 1];	/* supervisor id */
+	char			 test_run_id[UUID_LEN + 1];
+	char			*schedule_name;
+	char			*error_message;
+	char			*error_details;		/* JSON object */
+	int			 counts;	/* toward auto-disable */
+	int			 spooled;
+};
+TAILQ_HEAD(outcome_queue, outcome);
+
+/* A dispatched jobrunner, in a small fixed table of slots. */
+struct child {
+	pid_t		 pid;		/* 0: a free slot */
+	char		 run_id[UUID_LEN + 1];
+	char		 schedule_id[UUID_LEN + 1];
+	char		*schedule_name;
+	int		 in_fd, out_fd, err_fd;
+	char		*job;		/* still to write on its stdin */
+	size_t		 job_len, job_off;
+	char		*out;		/* its stdout: the result JSON */
+	size_t		 out_len;
+	char		 err_line[512];	/* partial stderr line */
+	size_t		 err_len;
+	char		 err_last[512];	/* last complete stderr line */
+	int64_t		 started_ms;	/* monotonic */
+	int64_t		 deadline_ms;	/* SIGTERM at; then SIGKILL */
+	int		 term_sent;
+	int		 timed_out;
+	int		 cancelled;
+};
+
+/* The supervisor's state, shared by the files of the loop. */
+struct supervisor {
+	struct config		 conf;
+	const char		*conf_path;
+	int			 once;		/* -1 */
+	int			 foreground;
+	int			 nchildren;	/* alive */
+	struct outcome_queue	 outcomes;	/* not yet written */
+	char			 id[UUID_LEN + 1];	/* our registration */
+	int			 registered;
+	int64_t			 next_due_ms;	/* monotonic; -1 none known */
+	int64_t			 next_heartbeat_ms;
+	int			 poll_now;	/* claim at the next turn */
+	int			 stopping;	/* SIGTERM seen */
+	int64_t			 stop_deadline_ms;
+	int			 fork_failed;	/* back off until next tick */
+	unsigned long		 dispatched, succeeded, failed;
+};
+
+extern struct supervisor *sv;
+
+/* util.c */
+int64_t	 mono_ms(void);
+void	*xcalloc(size_t, size_t);
+char	*xstrdup(const char *);
+char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/* signals.c */
+int	 signals_init(void);		/* returns the signalfd */
+void	 signals_child_reset(void);	/* in the child, before exec */
+int	 signals_read(int fd, int *term, int *hup, int *usr1, int *chld);
+
+/* db.c */
+int	 db_connected(void);
+int	 db_socket(void);
+int	 db_try_connect(void);		/* 0 on success */
+int64_t	 db_next_attempt_ms(void);
+int64_t	 db_up_since_ms(void);
+void	 db_disconnect(void);
+int	 db_consume_notifies(void);	/* >0: a wake-up came */
+/* NULL on failure, already logged; a lost connection is noticed. */
+PGresult *db_exec(const char *sql, int n, const char *const *params);
+int	 db_begin(void);
+int	 db_commit(void);
+void	 db_rollback(void);
+int	 db_schema_version(char *err, size_t);
+
+/* lease.c */
+int	 lease_register(void);
+int	 lease_heartbeat(void);
+void	 lease_recover(void);
+void	 lease_stop(void);
+
+/* claim.c */
+int	 claim_due(int slots);
+int	 claim_next_due(void);
+
+/* children.c */
+void	 children_init(void);
+int	 children_free_slots(void);
+struct pollfd;
+struct child *children_spawn(const char *run_id, const char *schedule_id,
+	    const char *schedule_name, char *job);
+int	 children_pollfds(struct pollfd *, int max);
+void	 children_io(struct pollfd *, int n);
+void	 children_reap(void);
+void	 children_check_deadlines(int64_t now);
+void	 children_cancel_all(void);
+int64_t	 children_next_deadline(void);
+const struct child *children_table(int *n);
+
+/* outcome.c */
+struct outcome *outcome_from_child(struct child *, int wstatus);
+struct outcome *outcome_new(enum outcome_kind, const char *run_id,
+	    const char *schedule_name);
+void	 outcome_free(struct outcome *);
+void	 outcome_log(const struct outcome *, const struct child *);
+char	*describe_wait_status(int wstatus, char *buf, size_t len);
+
+/* record.c */
+struct json_object;
+void	 record_enqueue(struct outcome *);
+int	 record_flush(void);		/* 0: queue empty */
+int64_t	 record_retry_at(void);
+const char *outcome_kind_name(enum outcome_kind);
+struct json_object *outcome_to_json(const struct outcome *);
+
+/* spool.c */
+int	 spool_init(const char *dir);
+int	 spool_write(struct outcome *);
+void	 spool_remove(const struct outcome *);
+void	 spool_load(struct outcome_queue *);
+
+/* title.c */
+void	 title_update(void);
+void	 status_log(void);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * What the supervisor shows of itself: its process title
+ * ("evalsched-supervisor: 2/3 running") and, on SIGUSR1, a status
+ * summary in the log.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "supervisor.h"
+
+void
+title_update(void)
+{
+	static int	shown_running = -1, shown_max = -1, shown_db = -1;
+	int		db = db_connected();
+
+	if (sv->nchildren == shown_running &&
+	    sv->conf.max_concurrent == shown_max && db == shown_db)
+		return;
+	shown_running = sv->nchildren;
+	shown_max = sv->conf.max_concurrent;
+	shown_db = db;
+	setproctitle("%d/%d running%s", shown_running, shown_max,
+	    db ? "" : ", database unreachable");
+}
+
+static int
+pending_outcomes(void)
+{
+	struct outcome	*o;
+	int		 n = 0;
+
+	TAILQ_FOREACH(o, &sv->outcomes, entry)
+		n++;
+	return n;
+}
+
+void
+status_log(void)
+{
+	const struct child	*c;
+	int			 i, n;
+	int64_t			 now = mono_ms();
+
+	log_info("status: supervisor %s on %s, database %s, %d/%d running, "
+	    "%lu dispatched, %lu accepted, %lu failed, %d outcome(s) "
+	    "pending, next due %s", sv->registered ? sv->id : "(unregistered)",
+	    sv->conf.node_name, db_connected() ? "up" : "unreachable",
+	    sv->nchildren, sv->conf.max_concurrent, sv->dispatched,
+	    sv->succeeded, sv->failed, pending_outcomes(),
+	    sv->next_due_ms < 0 ? "never (no active schedule)" :
+	    sv->next_due_ms <= now ? "now" : "later");
+	if (sv->next_due_ms > now)
+		log_info("status: next schedule due in %.3f s",
+		    (sv->next_due_ms - now) / 1000.0);
+	c = children_table(&n);
+	for (i = 0; i < n; i++)
+		if (c[i].pid != 0)
+			log_info("status: run %s of schedule \"%s\": jobrunner "
+			    "pid %ld, running for %.1f s%s", c[i].run_id,
+			    c[i].schedule_name, (long)c[i].pid,
+			    (now - c[i].started_ms) / 1000.0,
+			    c[i].term_sent ? ", being terminated" : "");
+}
