@@ -493,7 +493,7 @@ static int
 take_result(json_object *obj, struct job_result *res, char *err,
     size_t errlen)
 {
-	int64_t	v;
+	int64_t	v = 0;
 
 	if (!json_object_is_type(obj, json_type_object))
 		return set_err(err, errlen, "not a JSON object");
