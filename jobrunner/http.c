@@ -3,8 +3,6 @@
  * around it (deadline, retries) is retry.c's; what the answer means is
  * describe.c's.
  */
-/* asprintf(3) */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
