@@ -73,42 +73,43 @@ job_trim_utf8(char *s, size_t max)
 
 /*
  * Parses exactly one JSON value that fills all of text[0..len): json-c
- * alone would stop after the first value and ignore what follows.
+ * alone would stop after the first value and ignore what follows.  A
+ * JSON null is a NULL *out with 0 returned.
  */
-static json_object *
-parse_json(const char *text, size_t len, char *err, size_t errlen)
+static int
+parse_json(const char *text, size_t len, json_object **out, char *err,
+    size_t errlen)
 {
 	struct json_tokener	*tok;
-	json_object		*obj;
 	enum json_tokener_error	 jerr;
 	size_t			 off;
 
-	if (len > JOB_MAX_TEXT || len > INT32_MAX) {
-		set_err(err, errlen, "larger than %d bytes", JOB_MAX_TEXT);
-		return NULL;
-	}
-	if ((tok = json_tokener_new_ex(JSON_DEPTH)) == NULL) {
-		set_err(err, errlen, "out of memory");
-		return NULL;
-	}
-	obj = json_tokener_parse_ex(tok, text, (int)len);
+	*out = NULL;
+	if (len > JOB_MAX_TEXT)
+		return set_err(err, errlen, "larger than %d bytes",
+		    JOB_MAX_TEXT);
+	if ((tok = json_tokener_new_ex(JSON_DEPTH)) == NULL)
+		return set_err(err, errlen, "out of memory");
+	*out = json_tokener_parse_ex(tok, text, (int)len);
 	jerr = json_tokener_get_error(tok);
 	off = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	if (obj == NULL) {
-		set_err(err, errlen, "not JSON: %s",
-		    jerr == json_tokener_continue ? "unexpected end of text" :
-		    json_tokener_error_desc(jerr));
-		return NULL;
+	/* "null" or "42" may go on: the terminating NUL says they do not. */
+	if (jerr == json_tokener_continue && off == len) {
+		*out = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
 	}
+	json_tokener_free(tok);
+	if (jerr != json_tokener_success)
+		return set_err(err, errlen, "not JSON: %s",
+		    json_tokener_error_desc(jerr));
 	while (off < len && isspace((unsigned char)text[off]))
 		off++;
 	if (off < len) {
-		json_object_put(obj);
-		set_err(err, errlen, "not JSON: text after the value");
-		return NULL;
+		json_object_put(*out);
+		*out = NULL;
+		return set_err(err, errlen, "not JSON: text after the value");
 	}
-	return obj;
+	return 0;
 }
 
 /* A string member: 1 found, 0 absent or null, -1 wrong (err set). */
@@ -302,7 +303,7 @@ job_from_json(struct job *job, const char *text, char *err, size_t errlen)
 	memset(job, 0, sizeof(*job));
 	if (text == NULL)
 		return set_err(err, errlen, "no job");
-	if ((obj = parse_json(text, strlen(text), err, errlen)) == NULL)
+	if (parse_json(text, strlen(text), &obj, err, errlen) == -1)
 		return -1;
 	r = take_job(obj, job, err, errlen);
 	json_object_put(obj);
@@ -375,8 +376,11 @@ parse_config(const char *text, char *err, size_t errlen)
 
 	if (text == NULL || *text == '\0')
 		return json_object_new_object();
-	if ((obj = parse_json(text, strlen(text), err, errlen)) == NULL)
+	if (parse_json(text, strlen(text), &obj, err, errlen) == -1)
 		return NULL;
+	/* A NULL jsonb column may come as "" or as a JSON null. */
+	if (obj == NULL)
+		return json_object_new_object();
 	if (!json_object_is_type(obj, json_type_object)) {
 		json_object_put(obj);
 		set_err(err, errlen, "batch_test_config is not a JSON object");
@@ -528,7 +532,7 @@ job_result_from_json(struct job_result *res, const char *text, char *err,
 	memset(res, 0, sizeof(*res));
 	if (text == NULL)
 		return set_err(err, errlen, "no result");
-	if ((obj = parse_json(text, strlen(text), err, errlen)) == NULL)
+	if (parse_json(text, strlen(text), &obj, err, errlen) == -1)
 		return -1;
 	r = take_result(obj, res, err, errlen);
 	json_object_put(obj);
@@ -571,7 +575,7 @@ job_answer_test_run_id(const char *body, size_t len, char **id, char *err,
 
 	*id = NULL;
 	if (body == NULL || memchr(body, '\0', len) != NULL ||
-	    (obj = parse_json(body, len, NULL, 0)) == NULL)
+	    parse_json(body, len, &obj, NULL, 0) == -1)
 		return set_err(err, errlen, "the answer is not JSON");
 	if (!json_object_is_type(obj, json_type_object))
 		r = set_err(err, errlen, "the answer is not a JSON object");

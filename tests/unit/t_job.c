@@ -205,6 +205,12 @@ test_bad_text(void)
 	free(big);
 	tap_is_int(job_from_json(&j, NULL, err, sizeof(err)), -1,
 	    "NULL text is refused");
+	job_from_json(&j, " null ", err, sizeof(err));
+	tap_is_str(err, "not a JSON object", "a JSON null is not a job");
+	job_from_json(&j, "{\"a\":", err, sizeof(err));
+	tap_is_str(err, "not JSON: unexpected end of data", "cut short");
+	job_from_json(&j, "{} {}", err, sizeof(err));
+	tap_is_str(err, "not JSON: text after the value", "two values");
 }
 
 static void
@@ -241,6 +247,18 @@ test_request_body(void)
 	b = job_request_body(&j, err, sizeof(err));
 	tap_is_str(b, "{\"config\":{\"model_id\":\"gpt-4\",\"test_suite_id\":\""
 	    SUITE "\"}}", "empty config: the two ids alone");
+	free(b);
+	free(j.batch_test_config);
+	j.batch_test_config = strdup("null");
+	b = job_request_body(&j, err, sizeof(err));
+	tap_is_str(b, "{\"config\":{\"model_id\":\"gpt-4\",\"test_suite_id\":\""
+	    SUITE "\"}}", "a null config (a NULL jsonb) is the empty object");
+	free(b);
+	free(j.batch_test_config);
+	j.batch_test_config = strdup("");
+	b = job_to_json(&j);
+	tap_ok(b != NULL && strstr(b, "\"batch_test_config\":{}") != NULL,
+	    "an empty config text is written as {}");
 	free(b);
 	free(j.batch_test_config);
 	j.batch_test_config = strdup("[1]");
@@ -367,6 +385,9 @@ test_answers(void)
 	    "test_run_id is not a UUID");
 	answer_is("{\"test_run_id\":7}", -1, "test_run_id is not a string");
 	answer_is("[\"" RUN "\"]", -1, "the answer is not a JSON object");
+	answer_is("null", -1, "the answer is not a JSON object");
+	answer_is("{\"test_run_id\":\"" RUN "\"} x", -1,
+	    "the answer is not JSON");
 }
 
 int
