@@ -159,6 +159,14 @@ collect(CURL *c, CURLcode r, struct attempt *a)
 		strlcpy(a->curl_err, curl_easy_strerror(r), sizeof(a->curl_err));
 }
 
+static int
+setup_failed(struct attempt *a, CURLcode r)
+{
+	a->curl_code = r;
+	strlcpy(a->curl_err, curl_easy_strerror(r), sizeof(a->curl_err));
+	return -1;
+}
+
 /*
  * Makes the POST; fills a.  Returns 0 when curl ran the transfer (the
  * outcome may still be a failure), -1 when it could not be set up.
@@ -172,14 +180,11 @@ http_post(const struct job *job, const char *url, const char *body,
 	CURLcode		 r;
 
 	memset(a, 0, sizeof(*a));
-	if ((c = curl_easy_init()) == NULL) {
-		a->curl_code = CURLE_FAILED_INIT;
-		return -1;
-	}
+	if ((c = curl_easy_init()) == NULL)
+		return setup_failed(a, CURLE_FAILED_INIT);
 	if ((headers = build_headers(job)) == NULL) {
 		curl_easy_cleanup(c);
-		a->curl_code = CURLE_OUT_OF_MEMORY;
-		return -1;
+		return setup_failed(a, CURLE_OUT_OF_MEMORY);
 	}
 	r = setup(c, job, url, body, timeout_ms, a);
 	if (r == CURLE_OK)
