@@ -38,20 +38,29 @@ my $RUNS = 0;
 
 # --- the stand-in API ------------------------------------------------------
 
-my $api_pid = fork // die "fork: $!";
-if ($api_pid == 0) {
-	open STDIN, '<', '/dev/null';
-	open STDOUT, '>', "$dir/api.out";
-	open STDERR, '>&', \*STDOUT;
-	exec "$TOP/tests/stand-in-api", '--port-file', "$dir/api.port",
-	    '--log', "$dir/api.log" or _exit(127);
-}
-END { if ($api_pid) { kill 'TERM', $api_pid; waitpid $api_pid, 0 } }
+my %API;	# pid => 1, stopped at the end
 
-my $t0 = time;
-sleep 0.05 until -s "$dir/api.port" || time - $t0 > 15;
-my $port = slurp("$dir/api.port") // BAIL_OUT("stand-in API did not start");
-chomp $port;
+sub start_api {
+	my ($name, @args) = @_;
+	my $pid = fork // die "fork: $!";
+	if ($pid == 0) {
+		open STDIN, '<', '/dev/null';
+		open STDOUT, '>', "$dir/$name.out";
+		open STDERR, '>&', \*STDOUT;
+		exec "$TOP/tests/stand-in-api", '--port-file', "$dir/$name.port",
+		    '--log', "$dir/$name.log", @args or _exit(127);
+	}
+	$API{$pid} = 1;
+	my $t0 = time;
+	sleep 0.05 until -s "$dir/$name.port" || time - $t0 > 15;
+	my $p = slurp("$dir/$name.port") //
+	    BAIL_OUT("stand-in API $name did not start");
+	chomp $p;
+	return $p;
+}
+END { for my $pid (keys %API) { kill 'TERM', $pid; waitpid $pid, 0 } }
+
+my $port = start_api('api');
 my $URL = "http://127.0.0.1:$port";
 
 # --- helpers ---------------------------------------------------------------
@@ -111,11 +120,11 @@ sub run_job {
 	return run_raw(encode_json($job));
 }
 
-# The requests the stand-in API recorded for one run id.
+# The requests a stand-in API recorded for one run id.
 sub requests_for {
-	my ($run_id) = @_;
+	my ($run_id, $name) = @_;
 	my @reqs;
-	for my $line (split /\n/, slurp("$dir/api.log") // '') {
+	for my $line (split /\n/, slurp("$dir/" . ($name // 'api') . '.log') // '') {
 		my $r = eval { decode_json($line) } or next;
 		push @reqs, $r if ($r->{headers}{'idempotency-key'} // '') eq
 		    $run_id;
@@ -344,6 +353,39 @@ for my $case (['not JSON', 'this is not json', qr/^bad job: not JSON/],
 	my $r = run_raw($stdin);
 	expect($r, what => "bad stdin: $what", status => 65, http => 0,
 	    attempts => 0, error => $error);
+}
+
+# --- TLS ---------------------------------------------------------------------
+
+SKIP: {
+	skip 'no openssl(1) to make a certificate', 1
+	    if system('openssl version >/dev/null 2>&1') != 0;
+	system("openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 "
+	    . "-addext subjectAltName=IP:127.0.0.1 -days 2 "
+	    . "-keyout '$dir/key.pem' -out '$dir/cert.pem' 2>/dev/null") == 0
+	    or die "openssl req failed\n";
+	my $tls_port = start_api('tls', '--tls-cert', "$dir/cert.pem",
+	    '--tls-key', "$dir/key.pem");
+	my $tls_url = "https://127.0.0.1:$tls_port";
+
+	my $job = job(app_url => $tls_url);
+	my $r = run_job($job);
+	expect($r, what => 'TLS, unknown CA', status => 75, http => 0,
+	    attempts => 3, error => qr/^TLS error: /);
+	is(scalar(requests_for($job->{run_id}, 'tls')), 0,
+	    'TLS, unknown CA: nothing reached the application');
+
+	$job = job(app_url => $tls_url, tls_ca_file => "$dir/cert.pem");
+	$r = run_job($job);
+	expect($r, what => 'TLS, tls_ca_file', status => 0, http => 200,
+	    attempts => 1);
+	is(scalar(requests_for($job->{run_id}, 'tls')), 1,
+	    'TLS, tls_ca_file: the request arrived');
+
+	$job = job(app_url => $tls_url, tls_ca_file => "$dir/missing.pem");
+	$r = run_job($job);
+	expect($r, what => 'TLS, missing tls_ca_file', status => 75,
+	    error => qr/^TLS error: /);
 }
 
 done_testing();
