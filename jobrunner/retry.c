@@ -103,13 +103,16 @@ log_attempt(const struct run *run, int n, const struct attempt *a,
 static int
 attempt(struct run *run, int n, struct job_result *res)
 {
-	struct attempt	a;
-	long		t0 = mono_ms();
+	struct attempt	 a;
+	long		 t0 = mono_ms(), left = run->deadline - t0;
 	char		*id = NULL;
 	int		 code;
 
+	/* curl reads a timeout of 0 as none at all. */
+	if (left < 1)
+		left = 1;
 	/* A failure to set up curl shows in a.curl_code: no need to test. */
-	(void)http_post(run->job, run->url, run->body, run->deadline - t0, &a);
+	(void)http_post(run->job, run->url, run->body, left, &a);
 	code = attempt_outcome(run->job, run->url, &a, &id, run->err,
 	    sizeof(run->err));
 	if (code == EX_TEMPFAIL && a.deadline_hit && mono_ms() >= run->deadline)
