@@ -3,7 +3,7 @@
  * exit 0 ok, 1 degraded, 2 down.
  *
  *	down	 active schedules exist and no supervisor is live;
- *	degraded a live supervisor exists, but a schedule is overdue (due
+ *	degraded not down, but a schedule is overdue (due
  *		 for longer than poll_interval with no run in flight) or a
  *		 run is stuck in 'triggered' (its supervisor is not live, or
  *		 it has outlived run_timeout, for longer than lease).
