@@ -355,6 +355,38 @@ for my $case (['not JSON', 'this is not json', qr/^bad job: not JSON/],
 	    attempts => 0, error => $error);
 }
 
+# --- the process title --------------------------------------------------------
+
+SKIP: {
+	skip 'no /proc', 5 unless -r "/proc/$$/cmdline";
+	my $job = job(model_id => 'standin:slow=1000');
+	open my $in, '>', "$dir/title.json" or die;
+	print $in encode_json($job);
+	close $in;
+	my $pid = fork // die "fork: $!";
+	if ($pid == 0) {
+		open STDIN, '<', "$dir/title.json" or _exit(126);
+		open STDOUT, '>', '/dev/null';
+		open STDERR, '>', "$dir/title.err";
+		exec $BIN or _exit(127);
+	}
+	my ($cmdline, $environ) = ('', '');
+	my $t0 = time;
+	while (time - $t0 < 5 && $cmdline !~ /run /) {
+		sleep 0.02;
+		$cmdline = slurp("/proc/$pid/cmdline") // '';
+		$environ = slurp("/proc/$pid/environ") // '';
+	}
+	waitpid $pid, 0;
+	like($cmdline, qr/run \Q$job->{run_id}\E nightly regression/,
+	    'the process title names the run and the schedule');
+	unlike($cmdline, qr/\Q$KEY\E/, 'the key is not in its command line');
+	unlike($environ, qr/\Q$KEY\E/, 'nor in its environment');
+	is($? >> 8, 0, 'and the job still runs to success');
+	unlike(slurp("$dir/title.err") // '', qr/setproctitle|Sanitizer/,
+	    'setting the title complains of nothing');
+}
+
 # --- TLS ---------------------------------------------------------------------
 
 SKIP: {
