@@ -224,8 +224,8 @@ next_run(const struct next_args *a, const struct schedule *s, int64_t t)
 			break;
 	if (n == 0) {
 		free(times);
-		return next_fail(EX_DATAERR, "the schedule never fires after "
-		    "that time");
+		return next_fail(EX_DATAERR, "no fire time after that before "
+		    "the year 10000");
 	}
 	next_print(times, n, a->json);
 	free(times);
