@@ -19,8 +19,6 @@
 #include "log.h"
 #include "supervisor.h"
 
-void	loop_run(int, void (*)(void));
-
 static struct supervisor	 state;
 struct supervisor		*sv = &state;
 

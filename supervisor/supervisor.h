@@ -88,6 +88,9 @@ void	*xcalloc(size_t, size_t);
 char	*xstrdup(const char *);
 char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
 
+/* loop.c */
+void	 loop_run(int sigfd, void (*reload)(void));
+
 /* signals.c */
 int	 signals_init(void);		/* returns the signalfd */
 void	 signals_child_reset(void);	/* in the child, before exec */

@@ -1,0 +1,107 @@
+# Failures: the third consecutive failure disables a schedule and a success
+# resets the count; a hung API is cut off at run_timeout; a jobrunner that
+# hangs, kills itself or cannot be executed gives a failed run naming why,
+# and the supervisor keeps going.
+use strict;
+use warnings;
+use lib 'tests/lib';
+use Test::More;
+use JSON::PP qw(decode_json);
+use Evalsched::Test;
+
+my $t = Evalsched::Test->new;
+$t->start_pg;
+$t->start_api;
+
+sub runs_of {
+	my ($id, $status) = @_;
+	return $t->sql_value("SELECT count(*) FROM scheduled_evaluation_runs "
+	    . "WHERE scheduled_evaluation_id = '$id'"
+	    . ($status ? " AND status = '$status'" : " AND status <> 'triggered'"));
+}
+
+sub due_again {
+	my ($id) = @_;
+	$t->sql("UPDATE scheduled_evaluations SET next_run_at = now() WHERE id = '$id'");
+}
+
+sub sched {
+	my ($id, $cols) = @_;
+	return @{ ($t->sql("SELECT $cols FROM scheduled_evaluations WHERE id = '$id'"))[0] };
+}
+
+$t->start_supervisor(config => $t->write_config(run_timeout => 2));
+
+# Three failures in a row disable the schedule.
+my $bad = $t->add_schedule(name => 'always refused', model_id => 'standin:status=400');
+for my $n (1 .. 3) {
+	ok($t->wait_until(sub { runs_of($bad) == $n }, 20), "failure $n recorded");
+	is_deeply([sched($bad, 'consecutive_failures, is_active')],
+	    [$n, $n < 3 ? 't' : 'f'], "after failure $n: count $n, "
+	    . ($n < 3 ? 'still active' : 'disabled'));
+	due_again($bad) if $n < 3;
+}
+ok($t->wait_log(qr/"always refused": auto-disabled after 3 consecutive failures/, 5),
+    'the auto-disable is logged');
+due_again($bad);
+sleep 1.5;
+is(runs_of($bad, undef), 3, 'a disabled schedule is not dispatched');
+
+# Two failures, then a success resets the count.
+my $flaky = $t->add_schedule(name => 'recovers', model_id => 'standin:status=422');
+ok($t->wait_until(sub { runs_of($flaky) == 1 }, 20), 'recovers: failure 1');
+due_again($flaky);
+ok($t->wait_until(sub { runs_of($flaky) == 2 }, 20), 'recovers: failure 2');
+$t->sql("UPDATE scheduled_evaluations SET model_id = 'gpt-fixed' WHERE id = '$flaky'");
+due_again($flaky);
+ok($t->wait_until(sub { runs_of($flaky, 'running') == 1 }, 20), 'recovers: then a success');
+is_deeply([sched($flaky, 'consecutive_failures, is_active, last_run_status')],
+    [0, 't', 'success'], 'a success resets the count');
+
+# A hung API: the jobrunner gives up inside run_timeout and says so.
+my $hung = $t->add_schedule(name => 'hung api', model_id => 'standin:hang');
+ok($t->wait_until(sub { runs_of($hung) == 1 }, 20), 'hung API: run closed');
+my ($msg, $det) = @{ ($t->sql("SELECT error_message, error_details FROM "
+    . "scheduled_evaluation_runs WHERE scheduled_evaluation_id = '$hung'"))[0] };
+like($msg, qr/timed out/i, "hung API: error says timed out ($msg)");
+cmp_ok(decode_json($det)->{elapsed_ms}, '<=', 2500, 'hung API: cut off by run_timeout (2 s)');
+
+$t->stop_supervisor;
+
+# Jobrunners that misbehave, as a stand-in program.
+sub fake_jobrunner {
+	my ($name, $script) = @_;
+	my $path = $t->dir . "/$name";
+	$t->spew($path, "#!/bin/sh\n$script\n");
+	chmod 0755, $path;
+	return $path;
+}
+
+my %cases = (
+	'ignores SIGTERM' => [fake_jobrunner('stubborn', "trap '' TERM\nsleep 30"),
+	    qr/^timed out: the jobrunner outlived run_timeout \(2 s\) and was killed$/, 't'],
+	'kills itself' => [fake_jobrunner('suicidal', 'kill -SEGV $$'),
+	    qr/^jobrunner killed by signal 11 \(Segmentation fault\)$/, 't'],
+	'is missing' => [$t->dir . '/no-such-jobrunner',
+	    qr/^cannot run the jobrunner: cannot execute \S+no-such-jobrunner: No such file or directory$/, 'f'],
+	'exits 75 silently' => [fake_jobrunner('silent', 'cat >/dev/null; exit 75'),
+	    qr/^jobrunner exited 75$/, 't'],
+);
+for my $case (sort keys %cases) {
+	my ($path, $re, $counts) = @{ $cases{$case} };
+	$t->sql('UPDATE scheduled_evaluations SET is_active = false');
+	my $id = $t->add_schedule(name => "jobrunner $case");
+	$t->start_supervisor(config => $t->write_config(jobrunner => $path,
+	    run_timeout => 2));
+	ok($t->wait_until(sub { runs_of($id) == 1 }, 20), "jobrunner $case: run closed")
+	    or diag $t->supervisor_log;
+	my ($m) = $t->sql_value("SELECT error_message FROM scheduled_evaluation_runs "
+	    . "WHERE scheduled_evaluation_id = '$id'");
+	like($m, $re, "jobrunner $case: $m");
+	is((sched($id, 'consecutive_failures'))[0], $counts eq 't' ? 1 : 0,
+	    "jobrunner $case: " . ($counts eq 't' ? 'counts' : 'does not count')
+	    . ' toward auto-disable');
+	ok(kill(0, $t->supervisor_pid), "jobrunner $case: the supervisor keeps going");
+	is($t->stop_supervisor >> 8, 0, "jobrunner $case: clean exit");
+}
+done_testing;
