@@ -16,17 +16,7 @@
 
 #include "ctl.h"
 
-#if defined(__has_include)
-#if __has_include("cmd_next.h")
 #include "cmd_next.h"
-#endif
-#endif
-
-/*
- * next belongs to the schedule engine's files; until they provide it the
- * weak reference stays NULL and the command says so.
- */
-int	cmd_next(int, char **, int) __attribute__((weak));
 
 #ifndef VERSION
 #define VERSION	"unknown"
@@ -107,15 +97,10 @@ ctl_opts(struct ctl *c, int argc, char **argv, const char *cmd,
 	return 0;
 }
 
+/* next needs no database: the schedule engine's files provide it. */
 static int
 run_next(struct ctl *c, int argc, char **argv)
 {
-	if (cmd_next == NULL) {
-		fprintf(stderr, "evalschedctl: next: not available in this "
-		    "build\n");
-		return EX_SOFTWARE;
-	}
-	optind = 0;
 	return cmd_next(argc, argv, c->json);
 }
 

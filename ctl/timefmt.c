@@ -85,12 +85,10 @@ fmt_rfc3339(int64_t t, const char *zone, char *buf, size_t len)
 
 	break_down(t, zone, &tm);
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	/* Always the offset, even +00:00, as evalschedctl next prints. */
 	off = tm.tm_gmtoff;
-	if (off == 0)
-		snprintf(buf, len, "%sZ", date);
-	else
-		snprintf(buf, len, "%s%c%02ld:%02ld", date,
-		    off < 0 ? '-' : '+', labs(off) / 3600, labs(off) % 3600 / 60);
+	snprintf(buf, len, "%s%c%02ld:%02ld", date, off < 0 ? '-' : '+',
+	    labs(off) / 3600, labs(off) % 3600 / 60);
 }
 
 /* Whole units, rounded: one unit says enough at a glance. */

@@ -357,7 +357,7 @@ my $SUP = 'feedface-0000-4000-8000-000000000001';
 $t->sql("INSERT INTO evalsched_supervisors (id, node, pid, version, "
     . "lease_seconds, max_concurrent, running) VALUES "
     . "('$SUP', 'node-a', 4242, '0.1.0', 30, 3, 0)");
-is_run(['status'], 0, qr/\Astatus: ok: 1 live supervisor\n\nsupervisors: 1 live of 1\nNODE\tPID\tSTATE\tRUNNING\tHEARTBEAT\tSTARTED\nnode-a\t4242\tlive\t0\/3\t\S+Z\t\S+Z\n\nin flight: 0 runs\n\noverdue: 0 schedules\n\z/,
+is_run(['status'], 0, qr/\Astatus: ok: 1 live supervisor\n\nsupervisors: 1 live of 1\nNODE\tPID\tSTATE\tRUNNING\tHEARTBEAT\tSTARTED\nnode-a\t4242\tlive\t0\/3\t\S+\+00:00\t\S+\+00:00\n\nin flight: 0 runs\n\noverdue: 0 schedules\n\z/,
     '', 'status: ok');
 $t->sql("UPDATE scheduled_evaluations SET next_run_at = now() - "
     . "interval '10 minutes' WHERE id = '$A'");
