@@ -40,7 +40,7 @@ MANPAGES	= $(wildcard man/*.[58])
 
 all: $(PROGRAMS) $(UNIT_TESTS)
 
-$(O)/%.o: %.c
+$(O)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 

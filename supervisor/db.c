@@ -99,25 +99,35 @@ db_schedule_retry(void)
 	    backoff_ms * 2;
 }
 
+/* Connects; on failure keeps libpq's reason in err. */
+static PGconn *
+db_open_checked(char *err, size_t errlen)
+{
+	PGconn	*c = db_open();
+
+	if (c != NULL && PQstatus(c) == CONNECTION_OK)
+		return c;
+	strlcpy(err, db_error(c), errlen);
+	PQfinish(c);
+	return NULL;
+}
+
 int
 db_try_connect(void)
 {
-	PGconn	*c;
+	char	err[512];
 
 	if (conn != NULL)
 		return 0;
-	c = db_open();
-	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+	if ((conn = db_open_checked(err, sizeof(err))) == NULL) {
 		/* Say so the first time and then now and again, not always. */
 		if (failures_in_row++ % 10 == 0)
 			log_warnx("database unreachable, retrying in %lld ms: "
-			    "%s", (long long)backoff_ms, db_error(c));
-		PQfinish(c);
+			    "%s", (long long)backoff_ms, err);
 		db_schedule_retry();
 		return -1;
 	}
-	conn = c;
-	if (PQsetnonblocking(conn, 0) == -1 || db_listen() == -1) {
+	if (db_listen() == -1) {
 		db_disconnect();
 		db_schedule_retry();
 		return -1;
@@ -129,6 +139,15 @@ db_try_connect(void)
 	backoff_ms = BACKOFF_MIN_MS;
 	up_since_ms = mono_ms();
 	sv->poll_now = 1;
+	return 0;
+}
+
+/* For -n: one attempt, the reason in err. */
+int
+db_connect_once(char *err, size_t errlen)
+{
+	if ((conn = db_open_checked(err, errlen)) == NULL)
+		return -1;
 	return 0;
 }
 

@@ -68,12 +68,12 @@ load_config(struct config *c, struct config_err *err)
 static int __attribute__((noreturn))
 check_only(void)
 {
-	char	why[256];
+	char	why[512];
 	int	version;
 
-	if (db_try_connect() == -1) {
-		fprintf(stderr, "%s: database: %s\n", sv->conf.path,
-		    "unreachable (see the message above)");
+	if (db_connect_once(why, sizeof(why)) == -1) {
+		fprintf(stderr, "%s: database unreachable: %s\n",
+		    sv->conf.path, why);
 		exit(EX_UNAVAILABLE);
 	}
 	if ((version = db_schema_version(why, sizeof(why))) == -1) {

@@ -100,6 +100,7 @@ int	 signals_read(int fd, int *term, int *hup, int *usr1, int *chld);
 int	 db_connected(void);
 int	 db_socket(void);
 int	 db_try_connect(void);		/* 0 on success */
+int	 db_connect_once(char *err, size_t);
 int64_t	 db_next_attempt_ms(void);
 int64_t	 db_up_since_ms(void);
 void	 db_disconnect(void);

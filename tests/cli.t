@@ -1,0 +1,98 @@
+# evalsched-supervisor's command line: usage, -V, and -n on good and bad
+# configurations (file:line: message, exit 78), an unreachable database
+# (69) and a database without the schema (78).  Golden output.
+use strict;
+use warnings;
+use lib 'tests/lib';
+use Test::More;
+use Evalsched::Test;
+
+my $t = Evalsched::Test->new;
+my $sup = Evalsched::Test::bin('evalsched-supervisor');
+
+sub run {
+	my (@args) = @_;
+	my $out = $t->dir . '/out';
+	local $ENV{SUPABASE_SERVICE_ROLE_KEY};
+	delete $ENV{SUPABASE_SERVICE_ROLE_KEY};
+	system("'$sup' " . join(' ', map { "'$_'" } @args) . " >'$out' 2>&1");
+	my $text = $t->slurp($out);
+	$text =~ s/\Q${\ $t->dir }\E/DIR/g;
+	$text =~ s/^\S+ evalsched-supervisor\[\d+\]: //mg;
+	return ($? >> 8, $text);
+}
+
+sub conf {
+	my ($name, $text) = @_;
+	my $path = $t->dir . "/$name.conf";
+	$t->spew($path, $text);
+	return $path;
+}
+
+my $usage = "usage: evalsched-supervisor [-1dfnV] [-c file] [-p pidfile] [-u user]\n";
+is_deeply([run('-x')], [64, "$sup: invalid option -- 'x'\n$usage"], 'usage: exit 64');
+is_deeply([run('extra')], [64, $usage], 'operands: exit 64');
+my ($st, $out) = run('-V');
+is($st, 0, '-V exits 0');
+like($out, qr/^evalsched-supervisor \d+\.\d+\.\d+\n\z/, '-V prints the version');
+
+my $bad = conf('bad', <<'EOF');
+# a comment
+app_url = ftp://example.org
+poll_interval = 0
+max_concurrent = three
+bogus_key = 1
+run_timeout = 30
+run_timeout = 40
+listen = maybe
+database "x"
+service_role_key = "unterminated
+= 5
+EOF
+is_deeply([run('-n', '-c', $bad)], [78, <<'EOF'], 'every bad line named as file:line, exit 78');
+DIR/bad.conf:2: app_url: 'ftp://example.org' must be an http:// or https:// URL
+DIR/bad.conf:3: poll_interval: '0' must be a whole number of seconds from 1 to 86400
+DIR/bad.conf:4: max_concurrent: 'three' must be a whole number from 1 to 1024
+DIR/bad.conf:5: unknown key 'bogus_key'
+DIR/bad.conf:7: duplicate key 'run_timeout' (first set on line 6)
+DIR/bad.conf:8: listen: 'maybe' must be yes or no
+DIR/bad.conf:9: expected '=' after the key
+DIR/bad.conf:10: unterminated quoted value
+DIR/bad.conf:11: expected a key name
+EOF
+
+is_deeply([run('-n', '-c', $t->dir . '/missing.conf')], [78,
+    "DIR/missing.conf: No such file or directory\n"], 'a missing file: exit 78');
+
+my $nokey = conf('nokey', "app_url = http://localhost:3000\n");
+is_deeply([run('-n', '-c', $nokey)], [78, "DIR/nokey.conf: no service role key: set "
+    . "service_role_key_file (or service_role_key), or SUPABASE_SERVICE_ROLE_KEY in the environment\n"],
+    'no service key: exit 78');
+
+my $badkeyfile = conf('badkeyfile', "service_role_key_file = " . $t->dir . "/nope\n");
+is_deeply([run('-n', '-c', $badkeyfile)], [78,
+    "DIR/badkeyfile.conf: service_role_key_file: DIR/nope: No such file or directory\n"],
+    'an unreadable key file: exit 78');
+
+my $secret = conf('secret', "service_role_key = \"sk-very-secret\"\npoll_interval = x\n");
+($st, $out) = run('-n', '-c', $secret);
+is($st, 78, 'a bad line beside a key: exit 78');
+unlike($out, qr/sk-very-secret/, 'the key is never echoed in a config error');
+
+# Against a database.
+$t->start_pg(no_schema => 1);
+my $good = $t->write_config;
+(my $g = $good) =~ s/\Q${\ $t->dir }\E/DIR/;
+is_deeply([run('-n', '-c', $good)], [78, "$g: database: the database has no evalsched "
+    . "schema: apply schema.sql (or schema-additions.sql to an application database)\n"],
+    '-n on a database without the schema: exit 78');
+$t->psql_file(Evalsched::Test::schema_file());
+is_deeply([run('-n', '-c', $good)], [0, "configuration OK\n"], '-n on a good configuration: exit 0');
+$t->psql_file(Evalsched::Test::top() . '/etc/schema-additions.sql');
+is_deeply([run('-n', '-c', $good)], [0, "configuration OK\n"], 'the additions apply again harmlessly');
+
+my $down = $t->write_config(database => 'host=' . $t->dir . '/nowhere dbname=x');
+($st, $out) = run('-n', '-c', $down);
+is($st, 69, '-n with the database unreachable: exit 69');
+like($out, qr/database unreachable.*No such file or directory/s, 'and says why') or diag $out;
+done_testing;
