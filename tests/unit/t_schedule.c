@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "schedule.h"
 #include "tz.h"
@@ -277,6 +278,19 @@ static const struct error_case error_cases[] = {
 	{ NULL, "0 0 * * *", "New York", "unknown time zone 'New York'" },
 };
 
+/* The zone database the tests read, and TZDIR as the caller set it. */
+static const char	*zonedir = "/usr/share/zoneinfo";
+static char		*caller_tzdir;
+
+static void
+restore_tzdir(void)
+{
+	if (caller_tzdir != NULL)
+		setenv("TZDIR", caller_tzdir, 1);
+	else
+		unsetenv("TZDIR");
+}
+
 static void
 check_next(const struct next_case *c)
 {
@@ -362,9 +376,9 @@ check_tzdir(void)
 	tap_ok(s == NULL, "TZDIR is honoured");
 	tap_is_str(err, "unknown time zone '" NY "'", "TZDIR message");
 	schedule_free(s);
-	unsetenv("TZDIR");
+	restore_tzdir();
 	s = schedule_compile("daily", NULL, NY, err, sizeof(err));
-	tap_ok(s != NULL, "default database without TZDIR");
+	tap_ok(s != NULL, "the database again");
 	schedule_free(s);
 }
 
@@ -449,6 +463,97 @@ check_times(void)
 	tz_release(tz);
 }
 
+static int
+copy_file(const char *from, const char *to)
+{
+	char	 buf[8192];
+	size_t	 n;
+	FILE	*in, *out;
+	int	 rc = 0;
+
+	if ((in = fopen(from, "rb")) == NULL)
+		return -1;
+	if ((out = fopen(to, "wb")) == NULL) {
+		fclose(in);
+		return -1;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			rc = -1;
+	fclose(in);
+	return fclose(out) == EOF ? -1 : rc;
+}
+
+/* A tzdata upgrade replaces zone files: the cache must notice. */
+static void
+check_cache_reload(void)
+{
+	struct schedule	*a, *b;
+	const char	*tmp = getenv("TMPDIR");
+	char		 dir[512], path[600], from[600], err[256], got[64];
+
+	snprintf(dir, sizeof(dir), "%s/t_schedule.XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	if (mkdtemp(dir) == NULL) {
+		tap_ok(0, "mkdtemp");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/Test", dir);
+	setenv("TZDIR", dir, 1);
+	snprintf(from, sizeof(from), "%s/%s", zonedir, NY);
+	copy_file(from, path);
+	a = schedule_compile("daily", NULL, "Test", err, sizeof(err));
+	snprintf(from, sizeof(from), "%s/%s", zonedir, KTM);
+	copy_file(from, path);
+	b = schedule_compile("daily", NULL, "Test", err, sizeof(err));
+	if (a != NULL && b != NULL) {
+		schedule_format_time(a, 1767225600, got, sizeof(got));
+		tap_is_str(got, "2025-12-31T19:00:00-05:00",
+		    "the old zone lives on in its schedule");
+		schedule_format_time(b, 1767225600, got, sizeof(got));
+		tap_is_str(got, "2026-01-01T05:45:00+05:45",
+		    "a replaced zone file is read again");
+	} else
+		tap_ok(0, "zone copies load: %s", err);
+	schedule_free(a);
+	schedule_free(b);
+	unlink(path);
+	rmdir(dir);
+	restore_tzdir();
+}
+
+/* More zones than the cache holds: evicted zones stay with their users. */
+static void
+check_cache_bound(void)
+{
+	struct schedule	*keep, *s;
+	char		 line[512], err[256], *zone;
+	int64_t		 t;
+	size_t		 loaded = 0;
+	FILE		*f;
+
+	keep = schedule_compile("daily", NULL, LH, err, sizeof(err));
+	snprintf(line, sizeof(line), "%s/zone1970.tab", zonedir);
+	if ((f = fopen(line, "r")) == NULL) {
+		tap_ok(0, "zone1970.tab");
+		return;
+	}
+	while (loaded < 150 && fgets(line, sizeof(line), f) != NULL) {
+		if (line[0] == '#' || strtok(line, "\t") == NULL ||
+		    strtok(NULL, "\t") == NULL ||
+		    (zone = strtok(NULL, "\t\n")) == NULL)
+			continue;
+		s = schedule_compile("daily", NULL, zone, err, sizeof(err));
+		loaded += s != NULL;
+		schedule_free(s);
+	}
+	fclose(f);
+	tap_ok(loaded > 64, "%zu zones loaded through the cache", loaded);
+	tap_ok(keep != NULL && schedule_next(keep, 1767225600, &t) == 0 &&
+	    t == 1767279600, "an evicted zone still works for its schedule");
+	schedule_free(keep);
+}
+
 static void
 check_cache_and_speed(void)
 {
@@ -486,6 +591,11 @@ main(void)
 {
 	size_t	i;
 
+	if ((caller_tzdir = getenv("TZDIR")) != NULL) {
+		caller_tzdir = strdup(caller_tzdir);
+		zonedir = caller_tzdir;
+	}
+
 	for (i = 0; i < sizeof(next_cases) / sizeof(next_cases[0]); i++)
 		if (next_cases[i].from != NULL)
 			check_next(&next_cases[i]);
@@ -497,6 +607,9 @@ main(void)
 	check_real_time_flag();
 	check_times();
 	check_cache_and_speed();
+	check_cache_reload();
+	check_cache_bound();
 	tz_cache_flush();
+	free(caller_tzdir);
 	return tap_done();
 }

@@ -27,7 +27,8 @@ static const char *const zones[] = {
 	"Asia/Kathmandu", "America/St_Johns", "Pacific/Chatham",
 	"Europe/Dublin", "Australia/Sydney", "America/Santiago",
 	"Antarctica/Troll", "Asia/Tehran", "Africa/Casablanca",
-	"Pacific/Apia", "America/Sao_Paulo", "Asia/Kolkata",
+	"Pacific/Apia", "America/Sao_Paulo", "Asia/Kolkata", "America/Nuuk",
+	"Asia/Jerusalem", "Asia/Gaza",
 };
 
 static uint64_t	rng_state;
