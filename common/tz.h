@@ -6,6 +6,8 @@
  * the next transition", so zones are read here: the 64-bit transition
  * table plus the POSIX TZ footer for instants past its end.
  *
+ * The cache is not locked: one thread, as in every evalsched program.
+ *
  * A "local" time below is civil seconds: the wall-clock reading of a
  * zone expressed as if it were seconds since 1970-01-01 00:00 UTC.
  */
