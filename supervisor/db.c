@@ -4,6 +4,7 @@
  * then reconnects with capped exponential backoff, re-LISTENs, and polls
  * at once, since a NOTIFY may have been missed meanwhile.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,19 +47,32 @@ db_up_since_ms(void)
 	return up_since_ms;
 }
 
-/* libpq's message without its trailing newline. */
+/* libpq's multi-line message as one log line. */
+static const char *
+one_line(const char *text)
+{
+	static char	 msg[1024];
+	char		*out = msg;
+	int		 space = 0;
+
+	for (; *text != '\0' && out < msg + sizeof(msg) - 1; text++) {
+		if (isspace((unsigned char)*text)) {
+			space = 1;
+			continue;
+		}
+		if (space && out > msg)
+			*out++ = ' ';
+		space = 0;
+		*out++ = *text;
+	}
+	*out = '\0';
+	return msg;
+}
+
 static const char *
 db_error(PGconn *c)
 {
-	static char	msg[512];
-	size_t		n;
-
-	strlcpy(msg, c != NULL ? PQerrorMessage(c) : "out of memory",
-	    sizeof(msg));
-	n = strlen(msg);
-	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-		msg[--n] = '\0';
-	return msg;
+	return one_line(c != NULL ? PQerrorMessage(c) : "out of memory");
 }
 
 static PGconn *
@@ -133,8 +147,9 @@ db_try_connect(void)
 		return -1;
 	}
 	if (failures_in_row > 0)
-		log_info("database reachable again after %d attempts",
-		    failures_in_row);
+		log_info("database reachable again (after %d failed "
+		    "attempt%s)", failures_in_row,
+		    failures_in_row == 1 ? "" : "s");
 	failures_in_row = 0;
 	backoff_ms = BACKOFF_MIN_MS;
 	up_since_ms = mono_ms();
@@ -186,7 +201,7 @@ db_exec(const char *sql, int n, const char *const *params)
 		return NULL;
 	}
 	log_warnx("database: %s", res != NULL ?
-	    PQresultErrorMessage(res) : db_error(conn));
+	    one_line(PQresultErrorMessage(res)) : db_error(conn));
 	PQclear(res);
 	return NULL;
 }
@@ -230,7 +245,7 @@ db_consume_notifies(void)
 
 	if (conn == NULL)
 		return 0;
-	if (PQconsumeInput(conn) == 0) {
+	if (PQconsumeInput(conn) == 0 || PQstatus(conn) == CONNECTION_BAD) {
 		db_lost();
 		return 0;
 	}

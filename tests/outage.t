@@ -1,0 +1,78 @@
+# Database outages: start-up with the database down, a restart and a
+# terminated backend with runs in flight.  The supervisor keeps its pid,
+# its children keep running, every outcome is written exactly once when
+# the database is back, and a wake-up missed meanwhile is caught up.
+use strict;
+use warnings;
+use lib 'tests/lib';
+use Test::More;
+use Evalsched::Test;
+
+my $t = Evalsched::Test->new;
+$t->start_pg;
+$t->start_api;
+
+sub count {
+	my ($where) = @_;
+	return $t->sql_value("SELECT count(*) FROM scheduled_evaluation_runs r "
+	    . "JOIN scheduled_evaluations s ON s.id = r.scheduled_evaluation_id WHERE $where");
+}
+
+# Start-up with the database down: retry, say so, don't exit.
+$t->pg_ctl('stop', '-m', 'fast') == 0 or die;
+my $conf = $t->write_config(poll_interval => 60);
+my $pid = $t->start_supervisor(config => $conf, wait_ready => 0);
+ok($t->wait_log(qr/database unreachable, retrying/, 10), 'start-up: says the database is unreachable');
+sleep 1.5;
+ok(kill(0, $pid), 'start-up: keeps running while the database is down');
+$t->pg_ctl('start') == 0 or die;
+ok($t->wait_log(qr/\bready\b/, 30), 'start-up: ready once the database is back');
+my $first = $t->add_schedule(name => 'first');
+ok($t->wait_until(sub { count("s.name = 'first' AND r.status = 'running'") == 1 }, 10),
+    'start-up: then dispatches');
+
+# A restart with three runs in flight.
+my @slow = map { $t->add_schedule(name => "restart $_", model_id => 'standin:slow=2500') } 1 .. 3;
+ok($t->wait_until(sub { count("s.name LIKE 'restart %' AND r.status = 'triggered'") == 3 }, 10),
+    'restart: three runs in flight');
+$t->pg_ctl('restart', '-m', 'fast') == 0 or die 'pg restart';
+ok($t->wait_until(sub { count("s.name LIKE 'restart %' AND r.status = 'running'") == 3 }, 30),
+    'restart: every outcome recorded after the restart') or diag $t->supervisor_log;
+is(count("s.name LIKE 'restart %'"), 3, 'restart: one run each, nothing doubled');
+is($t->supervisor_pid, $pid, 'restart: same supervisor process');
+ok(kill(0, $pid), 'restart: still running');
+like($t->supervisor_log, qr/database connection lost/, 'restart: the loss is logged');
+
+# The outcome arrives while the database is down: spooled, then written.
+my @spool = map { $t->add_schedule(name => "spool $_", model_id => 'standin:slow=1000') } 1 .. 2;
+ok($t->wait_until(sub { count("s.name LIKE 'spool %' AND r.status = 'triggered'") == 2 }, 10),
+    'outage: two runs in flight');
+$t->pg_ctl('stop', '-m', 'fast') == 0 or die;
+ok($t->wait_log(qr/outcome of run \S+ spooled/, 15), 'outage: outcomes spooled while the database is down');
+my @files = glob($t->dir . '/spool/*.outcome');
+ok(@files >= 1, 'outage: the spool holds them on disk');
+$t->pg_ctl('start') == 0 or die;
+ok($t->wait_until(sub { count("s.name LIKE 'spool %' AND r.status = 'running'") == 2 }, 30),
+    'outage: written once the database is back');
+ok($t->wait_until(sub { !glob($t->dir . '/spool/*.outcome') }, 5), 'outage: the spool is emptied');
+
+# A terminated backend, and a wake-up sent while we were not listening.
+my $bk = $t->add_schedule(name => 'backend', model_id => 'standin:slow=1500');
+ok($t->wait_until(sub { count("s.name = 'backend' AND r.status = 'triggered'") == 1 }, 10),
+    'terminate: one run in flight');
+$t->sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+    . "WHERE application_name = 'evalsched-supervisor'");
+my $missed = $t->add_schedule(name => 'missed notify');
+ok($t->wait_until(sub { count("s.name = 'backend' AND r.status = 'running'") == 1 }, 20),
+    'terminate: the outcome is recorded');
+ok($t->wait_until(sub { count("s.name = 'missed notify'") == 1 }, 10),
+    'terminate: a schedule added meanwhile is caught by the catch-up poll (poll_interval is 60 s)');
+is($t->supervisor_pid, $pid, 'terminate: same supervisor process');
+is(count("r.status = 'triggered'"), 0, 'no run left triggered');
+is($t->sql_value("SELECT count(*) FROM (SELECT scheduled_evaluation_id, slot_at FROM "
+    . "scheduled_evaluation_runs GROUP BY 1, 2 HAVING count(*) > 1) d"), 0, 'no slot fired twice');
+my %posts;
+$posts{ $_->{headers}{'x-scheduled-evaluation-run-id'} }++ for $t->api_requests;
+is(scalar(grep { $_ > 1 } values %posts), 0, 'no run POSTed twice');
+is($t->stop_supervisor >> 8, 0, 'clean exit');
+done_testing;
