@@ -1,6 +1,7 @@
+// link: ctl/cmd_next.o
 /*
- * The schedule engine against a table of expected fire times, and every
- * form of error message.
+ * The schedule engine against a table of expected fire times, every
+ * form of error message, and the golden output of evalschedctl next.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../ctl/cmd_next.h"
 #include "schedule.h"
 #include "tz.h"
 #include "tap.h"
@@ -586,6 +588,119 @@ check_cache_and_speed(void)
 	schedule_free(a);
 }
 
+struct ctl_case {
+	const char	*argv[12];
+	int		 json;
+	int		 status;
+	const char	*out;
+	const char	*err;
+};
+
+#define USAGE	"usage: evalschedctl next [-n count] [--tz zone] " \
+		"[--from time] SCHEDULE\n"
+#define PFX	"evalschedctl: next: "
+
+static const struct ctl_case ctl_cases[] = {
+	{ { "next", "--tz", NY, "--from", "2026-03-07 12:00", "daily" }, 0,
+	    0, "2026-03-08T03:00:00-04:00\n2026-03-09T02:00:00-04:00\n"
+	    "2026-03-10T02:00:00-04:00\n2026-03-11T02:00:00-04:00\n"
+	    "2026-03-12T02:00:00-04:00\n", "" },
+	{ { "next", "-n", "2", "--tz", NY, "--from",
+	    "2026-10-31T12:00:00-04:00", "30 1 * * *" }, 0, 0,
+	    "2026-11-01T01:30:00-04:00\n2026-11-02T01:30:00-05:00\n", "" },
+	{ { "next", "-n2", "--tz=" LH, "--from=2026-10-03 12:00", "0", "2",
+	    "*", "*", "*" }, 0, 0,
+	    "2026-10-04T02:30:00+11:00\n2026-10-05T02:00:00+11:00\n", "" },
+	{ { "next", "--from", "2026-01-01", "hourly", "--count", "1" }, 1, 0,
+	    "[\n  \"2026-01-01T01:00:00+00:00\"\n]\n", "" },
+	{ { "next", "--json", "-n", "1", "--from", "@0", "--", "@yearly" }, 0,
+	    0, "[\n  \"1971-01-01T00:00:00+00:00\"\n]\n", "" },
+	{ { "next", "--help" }, 0, 0, USAGE, "" },
+	{ { "next", "61 * * * *" }, 0, 65, "",
+	    PFX "minute field: 61 out of range 0-59\n" },
+	{ { "next", "0", "2", "a", "b", "c", "d" }, 0, 65, "",
+	    PFX "expected 5 fields, got 6 (seconds and years are not "
+	    "supported); quote the expression, as in '0 2 * * *', so that "
+	    "the shell leaves '*' alone\n" },
+	{ { "next", "montly" }, 0, 65, "", PFX "'montly' is neither a "
+	    "schedule type (every_5_minutes, hourly, daily, weekly) nor a "
+	    "cron expression such as '0 2 * * *'\n" },
+	{ { "next", "custom" }, 0, 65, "", PFX "a custom schedule is its "
+	    "cron expression: give the expression itself\n" },
+	{ { "next", "--tz", "Mars/Base", "daily" }, 0, 65, "",
+	    PFX "unknown time zone 'Mars/Base'\n" },
+	{ { "next", "--from", "yesterday", "daily" }, 0, 65, "",
+	    PFX "--from: cannot read time 'yesterday': expected "
+	    "YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM] or @SECONDS\n" },
+	{ { "next", "--from", "2026-02-30", "daily" }, 0, 65, "",
+	    PFX "--from: time '2026-02-30' does not exist\n" },
+	{ { "next", "--from", "9999-12-31T23:00:00Z", "daily" }, 0, 65, "",
+	    PFX "no fire time after that before the year 10000\n" },
+	{ { "next", "0 0 30 2 *" }, 0, 65, "",
+	    PFX "the expression can never fire (0 0 30 2 *)\n" },
+	{ { "next" }, 0, 64, "", PFX "no schedule given: a cron expression "
+	    "such as '0 2 * * *', or every_5_minutes, hourly, daily or "
+	    "weekly\n" USAGE },
+	{ { "next", "-n", "0", "daily" }, 0, 64, "",
+	    PFX "count '0' is not a number from 1 to 1000\n" USAGE },
+	{ { "next", "-n" }, 0, 64, "", PFX "-n needs a count\n" USAGE },
+	{ { "next", "daily", "--tz" }, 0, 64, "", PFX "--tz needs a zone, "
+	    "such as Europe/Berlin\n" USAGE },
+	{ { "next", "-x", "daily" }, 0, 64, "",
+	    PFX "unknown option '-x'\n" USAGE },
+};
+
+static char *
+slurp_fd(int fd)
+{
+	static char	buf[4096];
+	ssize_t		n;
+
+	lseek(fd, 0, SEEK_SET);
+	n = read(fd, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+static int
+tmp_fd(void)
+{
+	FILE	*f = tmpfile();
+
+	return f == NULL ? -1 : dup(fileno(f));
+}
+
+static void
+check_ctl(const struct ctl_case *c)
+{
+	char	*argv[12], label[256] = "";
+	int	 argc, status, out = tmp_fd(), err = tmp_fd();
+	int	 saved_out = dup(1), saved_err = dup(2);
+
+	for (argc = 0; c->argv[argc] != NULL; argc++) {
+		argv[argc] = (char *)(uintptr_t)c->argv[argc];
+		strlcat(label, argc ? " " : "", sizeof(label));
+		strlcat(label, c->argv[argc], sizeof(label));
+	}
+	argv[argc] = NULL;
+	fflush(stdout);
+	dup2(out, 1);
+	dup2(err, 2);
+	status = cmd_next(argc, argv, c->json);
+	fflush(stdout);
+	fflush(stderr);
+	dup2(saved_out, 1);
+	dup2(saved_err, 2);
+	close(saved_out);
+	close(saved_err);
+	tap_is_int(status, c->status, "%s%s: exit %d", c->json ? "--json " :
+	    "", label, c->status);
+	tap_is_str(slurp_fd(out), c->out, "...its output");
+	tap_is_str(slurp_fd(err), c->err, "...its errors");
+	close(out);
+	close(err);
+}
+
 int
 main(void)
 {
@@ -609,6 +724,8 @@ main(void)
 	check_cache_and_speed();
 	check_cache_reload();
 	check_cache_bound();
+	for (i = 0; i < sizeof(ctl_cases) / sizeof(ctl_cases[0]); i++)
+		check_ctl(&ctl_cases[i]);
 	tz_cache_flush();
 	free(caller_tzdir);
 	return tap_done();
