@@ -1,0 +1,919 @@
+/*
+ * evalsched.conf(5): defaults, every key, quoting, every kind of bad
+ * line with its exact "file:line: message", the environment overrides,
+ * the key file, and that the service key never shows in an error.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "tap.h"
+
+#define KEY	"sk-t_config-very-secret-42"
+#define NAME	"t.conf"
+
+static char	tmpdir[256];
+
+/*
+ * A known bug, to be fixed in config.c: "not ok ... # TODO why" does
+ * not fail the run, and prove reports it when it starts passing.
+ */
+static int
+todo_ok(int cond, const char *why, const char *what)
+{
+	printf("%sok %d - %s # TODO %s\n", cond ? "" : "not ", ++tap_count,
+	    what, why);
+	fflush(stdout);
+	return cond;
+}
+
+static void
+remove_tmpdir(void)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		 p[PATH_MAX];
+
+	if ((d = opendir(tmpdir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 ||
+			    strcmp(de->d_name, "..") == 0)
+				continue;
+			snprintf(p, sizeof(p), "%s/%s", tmpdir, de->d_name);
+			unlink(p);
+		}
+		closedir(d);
+	}
+	rmdir(tmpdir);
+}
+
+/* Writes text into a new temporary file; returns its path (static). */
+static const char *
+temp_file(const char *text)
+{
+	static char	path[PATH_MAX];
+	int		fd;
+	size_t		len = strlen(text);
+
+	snprintf(path, sizeof(path), "%s/conf.XXXXXX", tmpdir);
+	if ((fd = mkstemp(path)) == -1) {
+		perror("mkstemp");
+		exit(2);
+	}
+	if (write(fd, text, len) != (ssize_t)len) {
+		perror("write");
+		exit(2);
+	}
+	close(fd);
+	return path;
+}
+
+static void
+clear_env(void)
+{
+	unsetenv("EVALSCHED_DATABASE");
+	unsetenv("NEXT_PUBLIC_APP_URL");
+	unsetenv("SUPABASE_SERVICE_ROLE_KEY");
+}
+
+/* Parses text from scratch; returns the error count. */
+static int
+parse(struct config *c, struct config_err *e, const char *text)
+{
+	config_defaults(c);
+	memset(e, 0, sizeof(*e));
+	return config_parse_text(c, NAME, text, e);
+}
+
+/*
+ * config_free() frees service_role_key and then wipes it (see
+ * test_free_key): free it here first so that the other tests run
+ * under AddressSanitizer too.
+ */
+static void
+cfg_free(struct config *c)
+{
+	free(c->service_role_key);
+	c->service_role_key = NULL;
+	config_free(c);
+}
+
+static void
+done(struct config *c, struct config_err *e)
+{
+	cfg_free(c);
+	config_err_free(e);
+}
+
+/* One bad line: exactly one error, with exactly this text. */
+static void
+bad(const char *text, const char *want, const char *what)
+{
+	struct config		c;
+	struct config_err	e;
+	char			line[512];
+	int			n;
+
+	n = parse(&c, &e, text);
+	snprintf(line, sizeof(line), "%s\n", want);
+	tap_is_int(n, 1, "%s: one error", what);
+	tap_is_str(e.buf, line, "%s: message", what);
+	done(&c, &e);
+}
+
+/* One good line: no error, and returns nothing; the caller checks c. */
+static int
+good(struct config *c, const char *text, const char *what)
+{
+	struct config_err	e;
+	int			n;
+
+	n = parse(c, &e, text);
+	if (!tap_ok(n == 0, "%s: no error", what))
+		tap_diag("%s", e.buf != NULL ? e.buf : "");
+	config_err_free(&e);
+	return n;
+}
+
+static void
+test_defaults(void)
+{
+	struct config	c;
+	char		host[256];
+
+	config_defaults(&c);
+	tap_is_str(c.database, "", "default database is empty (libpq "
+	    "defaults)");
+	tap_is_str(c.app_url, "http://localhost:3000", "default app_url");
+	tap_ok(c.service_role_key == NULL, "no default service_role_key");
+	tap_ok(c.service_role_key_file == NULL,
+	    "no default service_role_key_file");
+	tap_is_int(c.poll_interval, 60, "default poll_interval");
+	tap_is_int(c.max_concurrent, 3, "default max_concurrent");
+	tap_is_int(c.max_consecutive_failures, 3,
+	    "default max_consecutive_failures");
+	tap_is_int(c.run_timeout, 600, "default run_timeout");
+	tap_is_int(c.shutdown_grace, 30, "default shutdown_grace");
+	tap_is_str(c.jobrunner, LIBEXECDIR "/evalsched-jobrunner",
+	    "default jobrunner");
+	tap_is_str(c.pidfile, "/run/evalsched-supervisor.pid",
+	    "default pidfile");
+	tap_ok(c.user == NULL, "no default user");
+	tap_is_int(c.lease, 30, "default lease");
+	tap_is_int(c.listen, 1, "default listen = yes");
+	tap_is_str(c.spool_dir, "/var/lib/evalsched", "default spool_dir");
+	tap_is_str(c.tls_ca_file, "", "default tls_ca_file: system store");
+	tap_is_int(c.log_debug, 0, "default log_level = info");
+	if (gethostname(host, sizeof(host)) == 0) {
+		host[sizeof(host) - 1] = '\0';
+		tap_is_str(c.node_name, host, "default node_name is the host "
+		    "name");
+	} else
+		tap_ok(c.node_name != NULL, "default node_name set");
+	cfg_free(&c);
+}
+
+static void
+test_every_key(void)
+{
+	struct config	c;
+
+	good(&c,
+	    "# every key\n"
+	    "database = host=/tmp/sock dbname=evals user=ev\n"
+	    "app_url = https://evals.example.com:8443/base\n"
+	    "service_role_key_file = /etc/evalsched/key\n"
+	    "jobrunner = /opt/ev/jobrunner\n"
+	    "pidfile = /run/ev.pid\n"
+	    "user = evalsched\n"
+	    "spool_dir = /var/spool/ev\n"
+	    "node_name = node-7\n"
+	    "tls_ca_file = /etc/ssl/ca.pem\n"
+	    "poll_interval = 15\n"
+	    "max_concurrent = 8\n"
+	    "max_consecutive_failures = 5\n"
+	    "run_timeout = 120\n"
+	    "shutdown_grace = 0\n"
+	    "lease = 2\n"
+	    "listen = no\n"
+	    "log_level = debug\n", "every key");
+	tap_is_str(c.database, "host=/tmp/sock dbname=evals user=ev",
+	    "database (spaces and '=' kept)");
+	tap_is_str(c.app_url, "https://evals.example.com:8443/base",
+	    "app_url");
+	tap_is_str(c.service_role_key_file, "/etc/evalsched/key",
+	    "service_role_key_file");
+	tap_is_str(c.jobrunner, "/opt/ev/jobrunner", "jobrunner");
+	tap_is_str(c.pidfile, "/run/ev.pid", "pidfile");
+	tap_is_str(c.user, "evalsched", "user");
+	tap_is_str(c.spool_dir, "/var/spool/ev", "spool_dir");
+	tap_is_str(c.node_name, "node-7", "node_name");
+	tap_is_str(c.tls_ca_file, "/etc/ssl/ca.pem", "tls_ca_file");
+	tap_is_int(c.poll_interval, 15, "poll_interval");
+	tap_is_int(c.max_concurrent, 8, "max_concurrent");
+	tap_is_int(c.max_consecutive_failures, 5, "max_consecutive_failures");
+	tap_is_int(c.run_timeout, 120, "run_timeout");
+	tap_is_int(c.shutdown_grace, 0, "shutdown_grace");
+	tap_is_int(c.lease, 2, "lease");
+	tap_is_int(c.listen, 0, "listen");
+	tap_is_int(c.log_debug, 1, "log_level");
+	cfg_free(&c);
+
+	good(&c, "service_role_key = " KEY "\n", "service_role_key");
+	tap_is_str(c.service_role_key, KEY, "service_role_key value");
+	cfg_free(&c);
+
+	/* Booleans and log levels, every spelling. */
+	{
+		static const struct { const char *v; int want; } b[] = {
+			{ "yes", 1 }, { "true", 1 }, { "on", 1 }, { "1", 1 },
+			{ "no", 0 }, { "false", 0 }, { "off", 0 }, { "0", 0 },
+		};
+		char	text[64];
+		size_t	i;
+
+		for (i = 0; i < sizeof(b) / sizeof(b[0]); i++) {
+			snprintf(text, sizeof(text), "listen = %s\n", b[i].v);
+			good(&c, text, b[i].v);
+			tap_is_int(c.listen, b[i].want, "listen = %s",
+			    b[i].v);
+			cfg_free(&c);
+		}
+	}
+	good(&c, "log_level = info\n", "log_level = info");
+	tap_is_int(c.log_debug, 0, "log_level info");
+	cfg_free(&c);
+
+	/* Range ends are accepted. */
+	good(&c, "poll_interval = 86400\nmax_concurrent = 1024\n"
+	    "max_consecutive_failures = 1000\nrun_timeout = 86400\n"
+	    "shutdown_grace = 3600\nlease = 3600\n", "upper range ends");
+	tap_ok(c.poll_interval == 86400 && c.max_concurrent == 1024 &&
+	    c.max_consecutive_failures == 1000 && c.run_timeout == 86400 &&
+	    c.shutdown_grace == 3600 && c.lease == 3600,
+	    "upper range ends set");
+	cfg_free(&c);
+	good(&c, "poll_interval = 1\nmax_concurrent = 1\n"
+	    "max_consecutive_failures = 1\nrun_timeout = 1\n"
+	    "shutdown_grace = 0\nlease = 2\n", "lower range ends");
+	tap_ok(c.poll_interval == 1 && c.max_concurrent == 1 &&
+	    c.max_consecutive_failures == 1 && c.run_timeout == 1 &&
+	    c.shutdown_grace == 0 && c.lease == 2, "lower range ends set");
+	cfg_free(&c);
+
+	/* Blank, comment-only and indented lines; no final newline. */
+	good(&c, "\n   \n\t# comment\n  # indented comment\n"
+	    "\tpoll_interval\t=\t7\t\n\n" "max_concurrent=2", "layout");
+	tap_ok(c.poll_interval == 7 && c.max_concurrent == 2,
+	    "tabs, no spaces around '=', no final newline");
+	cfg_free(&c);
+
+	good(&c, "poll_interval = 9\r\n", "CRLF line");
+	tap_is_int(c.poll_interval, 9, "CRLF line ending ignored");
+	cfg_free(&c);
+
+	good(&c, "", "empty text");
+	tap_is_int(c.poll_interval, 60, "empty text keeps defaults");
+	cfg_free(&c);
+}
+
+static void
+test_quoting(void)
+{
+	struct config	c;
+
+	good(&c, "database = \"host=/s dbname=a#b\"\n", "'#' inside quotes");
+	tap_is_str(c.database, "host=/s dbname=a#b", "'#' inside quotes "
+	    "is kept");
+	cfg_free(&c);
+
+	good(&c, "database = \"a \\\"q\\\" b\\\\c\"\n", "escapes");
+	tap_is_str(c.database, "a \"q\" b\\c", "\\\" and \\\\ unescaped");
+	cfg_free(&c);
+
+	good(&c, "database = \"a\\nb\"\n", "other backslash");
+	tap_is_str(c.database, "a\\nb", "another backslash is literal");
+	cfg_free(&c);
+
+	good(&c, "user = \"  padded  \"  # trailing comment\n",
+	    "quoted, trailing comment");
+	tap_is_str(c.user, "  padded  ", "quoted white space is kept");
+	cfg_free(&c);
+
+	good(&c, "user = plain   # trailing comment\n", "trailing comment");
+	tap_is_str(c.user, "plain", "trailing comment and blanks dropped");
+	cfg_free(&c);
+
+	good(&c, "user = a#b\n", "unquoted '#'");
+	tap_is_str(c.user, "a", "an unquoted '#' starts a comment");
+	cfg_free(&c);
+
+	good(&c, "database = \"\"\n", "empty quoted value");
+	tap_is_str(c.database, "", "\"\" is an empty value");
+	cfg_free(&c);
+
+	good(&c, "poll_interval = \"45\"\nlisten = \"off\"\n",
+	    "quoted numbers and booleans");
+	tap_ok(c.poll_interval == 45 && c.listen == 0,
+	    "quoted numbers and booleans are parsed");
+	cfg_free(&c);
+
+	good(&c, "user = \"x\"   \n", "quoted then blanks");
+	tap_is_str(c.user, "x", "blanks after the quote");
+	cfg_free(&c);
+}
+
+static void
+test_app_url(void)
+{
+	struct config	c;
+
+	good(&c, "app_url = http://localhost:3000/\n", "one slash");
+	tap_is_str(c.app_url, "http://localhost:3000", "trailing slash "
+	    "stripped");
+	cfg_free(&c);
+	good(&c, "app_url = https://h.example/app///\n", "slashes");
+	tap_is_str(c.app_url, "https://h.example/app", "trailing slashes "
+	    "stripped");
+	cfg_free(&c);
+	good(&c, "app_url = http://h\n", "no slash");
+	tap_is_str(c.app_url, "http://h", "no trailing slash: unchanged");
+	cfg_free(&c);
+
+	bad("app_url = ftp://h\n", NAME ":1: app_url: 'ftp://h' must be an "
+	    "http:// or https:// URL", "ftp URL");
+	bad("app_url = localhost:3000\n", NAME ":1: app_url: "
+	    "'localhost:3000' must be an http:// or https:// URL",
+	    "no scheme");
+	bad("app_url = http://\n", NAME ":1: app_url: 'http://' must be an "
+	    "http:// or https:// URL", "scheme alone");
+
+	/* A URL with no host must not become "http:". */
+	{
+		struct config_err	e;
+		int			n;
+
+		n = parse(&c, &e, "app_url = http:///\n");
+		todo_ok(n == 1, "config.c: url_ok() accepts it (the "
+		    "character after :// is '/'), then the slash stripping "
+		    "leaves app_url = \"http:\"", "app_url = http:/// (no "
+		    "host) is rejected");
+		if (n == 0)
+			tap_diag("app_url became '%s'", c.app_url);
+		done(&c, &e);
+	}
+}
+
+static void
+test_bad_lines(void)
+{
+	bad("nosuchkey = 1\n", NAME ":1: unknown key 'nosuchkey'",
+	    "unknown key");
+	bad("\n# c\nPoll_Interval = 5\n", NAME ":3: unknown key "
+	    "'Poll_Interval'", "keys are case-sensitive");
+	bad("poll_interval 5\n", NAME ":1: expected '=' after the key",
+	    "missing '='");
+	bad("poll_interval\n", NAME ":1: expected '=' after the key",
+	    "key alone");
+	bad("app-url = http://h\n", NAME ":1: expected '=' after the key",
+	    "'-' in a key name");
+	bad("= 5\n", NAME ":1: expected a key name", "no key");
+	bad("\"user\" = x\n", NAME ":1: expected a key name", "quoted key");
+	bad("user =\n", NAME ":1: missing value (use \"\" for an empty one)",
+	    "missing value");
+	bad("user =    # only a comment\n", NAME ":1: missing value (use \"\" "
+	    "for an empty one)", "comment instead of a value");
+	bad("user = \"abc\n", NAME ":1: unterminated quoted value",
+	    "unterminated quote");
+	bad("user = \"abc\\\"\n", NAME ":1: unterminated quoted value",
+	    "escaped closing quote");
+	bad("user = \"abc\" def\n", NAME ":1: unexpected text after the "
+	    "quoted value", "text after the quoted value");
+	bad("user = \"a\"\"b\"\n", NAME ":1: unexpected text after the "
+	    "quoted value", "two quoted strings");
+	bad("poll_interval = 5\nuser = x\npoll_interval = 6\n",
+	    NAME ":3: duplicate key 'poll_interval' (first set on line 1)",
+	    "duplicate key");
+	bad("listen = maybe\n", NAME ":1: listen: 'maybe' must be yes or no",
+	    "bad bool");
+	bad("log_level = trace\n", NAME ":1: log_level: 'trace' must be info "
+	    "or debug", "bad log level");
+
+	/* Every numeric key: below, above, and not a number. */
+	{
+		static const struct {
+			const char	*key;
+			long		 min, max;
+			int		 seconds;
+		} n[] = {
+			{ "poll_interval", 1, 86400, 1 },
+			{ "max_concurrent", 1, 1024, 0 },
+			{ "max_consecutive_failures", 1, 1000, 0 },
+			{ "run_timeout", 1, 86400, 1 },
+			{ "shutdown_grace", 0, 3600, 1 },
+			{ "lease", 2, 3600, 1 },
+		};
+		static const char *junk[] = { "x", "-1", "+5", "5s", "1e3",
+		    "0x10", "5 5", "99999999999999999999" };
+		char	text[128], want[256], val[64];
+		size_t	i, j;
+
+		for (i = 0; i < sizeof(n) / sizeof(n[0]); i++) {
+			for (j = 0; j < 2 + sizeof(junk) / sizeof(junk[0]);
+			    j++) {
+				if (j == 0)
+					snprintf(val, sizeof(val), "%ld",
+					    n[i].min - 1);
+				else if (j == 1)
+					snprintf(val, sizeof(val), "%ld",
+					    n[i].max + 1);
+				else
+					snprintf(val, sizeof(val), "%s",
+					    junk[j - 2]);
+				snprintf(text, sizeof(text), "%s = %s\n",
+				    n[i].key, val);
+				snprintf(want, sizeof(want), NAME ":1: %s: '%s' "
+				    "must be a whole number%s from %ld to %ld",
+				    n[i].key, val, n[i].seconds ?
+				    " of seconds" : "", n[i].min, n[i].max);
+				snprintf(val + strlen(val), sizeof(val) -
+				    strlen(val), " for %s", n[i].key);
+				bad(text, want, val);
+			}
+		}
+	}
+}
+
+static void
+test_many_errors(void)
+{
+	struct config		c;
+	struct config_err	e;
+	int			n;
+
+	n = parse(&c, &e,
+	    "poll_interval = 0\n"		/* 1 */
+	    "# fine\n"				/* 2 */
+	    "bogus = 1\n"			/* 3 */
+	    "max_concurrent = 4\n"		/* 4: good */
+	    "user \"x\"\n"			/* 5 */
+	    "user = \"x\n"			/* 6 */
+	    "max_concurrent = 5\n"		/* 7 */
+	    "listen = sometimes\n"		/* 8 */
+	    "pidfile =\n");			/* 9 */
+	tap_is_int(n, 7, "seven bad lines, seven errors");
+	tap_is_int(e.count, 7, "err.count agrees");
+	tap_is_str(e.buf,
+	    NAME ":1: poll_interval: '0' must be a whole number of seconds "
+	    "from 1 to 86400\n"
+	    NAME ":3: unknown key 'bogus'\n"
+	    NAME ":5: expected '=' after the key\n"
+	    NAME ":6: unterminated quoted value\n"
+	    NAME ":7: duplicate key 'max_concurrent' (first set on line 4)\n"
+	    NAME ":8: listen: 'sometimes' must be yes or no\n"
+	    NAME ":9: missing value (use \"\" for an empty one)\n",
+	    "every error, in line order");
+	tap_is_int(c.max_concurrent, 4, "the good line between still counts");
+	tap_is_int(c.poll_interval, 60, "a bad value leaves the default");
+	done(&c, &e);
+}
+
+/* "first set on line N" for a key first set past line 255. */
+static void
+test_duplicate_far(void)
+{
+	struct config		c;
+	struct config_err	e;
+	const char		*want;
+	char			*text, *p;
+	int			 i;
+
+	if ((text = malloc(300 * 4 + 64)) == NULL)
+		exit(2);
+	for (p = text, i = 1; i < 300; i++)
+		p += sprintf(p, "#\n");
+	sprintf(p, "user = a\nuser = b\n");		/* lines 300, 301 */
+	parse(&c, &e, text);
+	want = NAME ":301: duplicate key 'user' (first set on line 300)\n";
+	if (!todo_ok(e.buf != NULL && strcmp(e.buf, want) == 0,
+	    "config.c: seen[] is unsigned char, so a first line past 255 "
+	    "is reported as line 255", "a duplicate names its first line "
+	    "past line 255"))
+		tap_diag("got '%s', want '%s'", e.buf ? e.buf : "(null)", want);
+	done(&c, &e);
+	free(text);
+}
+
+/* Loads a config file's text via config_load; path in *path. */
+static int
+load(struct config *c, struct config_err *e, const char *text,
+    const char **path)
+{
+	const char	*p = temp_file(text);
+
+	if (path != NULL)
+		*path = p;
+	config_defaults(c);
+	memset(e, 0, sizeof(*e));
+	return config_load(c, p, e);
+}
+
+static void
+test_env(void)
+{
+	struct config		c;
+	struct config_err	e;
+	int			n;
+
+	setenv("EVALSCHED_DATABASE", "host=/env/sock dbname=envdb", 1);
+	n = load(&c, &e, "database = host=/file\n", NULL);
+	tap_is_int(n, 0, "EVALSCHED_DATABASE: no error");
+	tap_is_str(c.database, "host=/env/sock dbname=envdb",
+	    "EVALSCHED_DATABASE overrides the file");
+	done(&c, &e);
+	unsetenv("EVALSCHED_DATABASE");
+
+	setenv("NEXT_PUBLIC_APP_URL", "https://env.example:8080/", 1);
+	n = load(&c, &e, "app_url = http://file.example\n", NULL);
+	tap_is_int(n, 0, "NEXT_PUBLIC_APP_URL: no error");
+	tap_is_str(c.app_url, "https://env.example:8080",
+	    "NEXT_PUBLIC_APP_URL overrides the file, slash stripped");
+	done(&c, &e);
+
+	setenv("NEXT_PUBLIC_APP_URL", "", 1);
+	n = load(&c, &e, "app_url = http://file.example\n", NULL);
+	tap_is_str(c.app_url, "http://file.example",
+	    "an empty NEXT_PUBLIC_APP_URL is ignored");
+	done(&c, &e);
+
+	setenv("NEXT_PUBLIC_APP_URL", "ftp://env.example", 1);
+	n = load(&c, &e, "app_url = http://file.example\n", NULL);
+	tap_is_int(n, 1, "a bad NEXT_PUBLIC_APP_URL is an error");
+	tap_is_str(e.buf, "environment: NEXT_PUBLIC_APP_URL: "
+	    "'ftp://env.example' must be an http:// or https:// URL\n",
+	    "bad NEXT_PUBLIC_APP_URL: message");
+	tap_is_str(c.app_url, "http://file.example",
+	    "a bad NEXT_PUBLIC_APP_URL leaves the file's");
+	done(&c, &e);
+	unsetenv("NEXT_PUBLIC_APP_URL");
+
+	/* config_apply_env alone, on defaults. */
+	config_defaults(&c);
+	memset(&e, 0, sizeof(e));
+	setenv("NEXT_PUBLIC_APP_URL", "http://direct", 1);
+	tap_is_int(config_apply_env(&c, &e), 0, "config_apply_env: 0");
+	tap_is_str(c.app_url, "http://direct", "config_apply_env sets it");
+	done(&c, &e);
+	unsetenv("NEXT_PUBLIC_APP_URL");
+
+	setenv("SUPABASE_SERVICE_ROLE_KEY", "env-" KEY, 1);
+	n = load(&c, &e, "service_role_key = " KEY "\n", NULL);
+	tap_is_int(n, 0, "SUPABASE_SERVICE_ROLE_KEY: no error");
+	tap_is_str(c.service_role_key, "env-" KEY,
+	    "SUPABASE_SERVICE_ROLE_KEY overrides the file's key");
+	done(&c, &e);
+
+	n = load(&c, &e, "service_role_key_file = /nonexistent/evalsched/key\n",
+	    NULL);
+	tap_is_int(n, 0, "SUPABASE_SERVICE_ROLE_KEY: the key file is "
+	    "not read");
+	tap_is_str(c.service_role_key, "env-" KEY,
+	    "SUPABASE_SERVICE_ROLE_KEY overrides service_role_key_file");
+	tap_ok(c.service_role_key_file == NULL, "and clears the file name");
+	done(&c, &e);
+
+	setenv("SUPABASE_SERVICE_ROLE_KEY", "", 1);
+	n = load(&c, &e, "service_role_key = " KEY "\n", NULL);
+	tap_is_str(c.service_role_key, KEY,
+	    "an empty SUPABASE_SERVICE_ROLE_KEY is ignored");
+	done(&c, &e);
+	unsetenv("SUPABASE_SERVICE_ROLE_KEY");
+}
+
+static void
+test_key_file(void)
+{
+	struct config		c;
+	struct config_err	e;
+	const char		*conf;
+	char			kp[PATH_MAX], text[PATH_MAX + 64], want[3 * PATH_MAX];
+	int			n;
+
+	snprintf(kp, sizeof(kp), "%s", temp_file(" \t" KEY "  \r\nsecond\n"));
+	snprintf(text, sizeof(text), "service_role_key_file = %s\n", kp);
+	n = load(&c, &e, text, NULL);
+	tap_is_int(n, 0, "key file: no error");
+	tap_is_str(c.service_role_key, KEY, "key file: first line, trimmed");
+	done(&c, &e);
+	unlink(kp);
+
+	snprintf(kp, sizeof(kp), "%s", temp_file(KEY));
+	snprintf(text, sizeof(text), "service_role_key_file = \"%s\"\n", kp);
+	n = load(&c, &e, text, NULL);
+	tap_is_str(c.service_role_key, KEY, "key file without a newline");
+	done(&c, &e);
+	unlink(kp);
+
+	snprintf(kp, sizeof(kp), "%s/no-such-key", tmpdir);
+	snprintf(text, sizeof(text), "service_role_key_file = %s\n", kp);
+	n = load(&c, &e, text, &conf);
+	snprintf(want, sizeof(want), "%s: service_role_key_file: %s: %s\n",
+	    conf, kp, strerror(ENOENT));
+	tap_is_int(n, 1, "missing key file: one error");
+	tap_is_str(e.buf, want, "missing key file: message");
+	tap_ok(c.service_role_key == NULL, "missing key file: no key");
+	done(&c, &e);
+	unlink(conf);
+
+	snprintf(kp, sizeof(kp), "%s", temp_file(""));
+	snprintf(text, sizeof(text), "service_role_key_file = %s\n", kp);
+	n = load(&c, &e, text, &conf);
+	snprintf(want, sizeof(want), "%s: service_role_key_file: %s: the file "
+	    "is empty\n", conf, kp);
+	tap_is_int(n, 1, "empty key file: one error");
+	tap_is_str(e.buf, want, "empty key file: message");
+	done(&c, &e);
+	unlink(conf);
+	unlink(kp);
+
+	snprintf(kp, sizeof(kp), "%s", temp_file("  \n\n" KEY "\n"));
+	snprintf(text, sizeof(text), "service_role_key_file = %s\n", kp);
+	n = load(&c, &e, text, &conf);
+	tap_is_int(n, 0, "a key after blank lines: no error");
+	tap_is_str(c.service_role_key, KEY, "leading blank lines skipped");
+	done(&c, &e);
+	unlink(conf);
+	unlink(kp);
+
+	snprintf(kp, sizeof(kp), "%s", temp_file(" \t \r\n"));
+	snprintf(text, sizeof(text), "service_role_key_file = %s\n", kp);
+	n = load(&c, &e, text, &conf);
+	snprintf(want, sizeof(want), "%s: service_role_key_file: %s: the file "
+	    "is empty\n", conf, kp);
+	tap_is_str(e.buf, want, "white-space-only key file is empty");
+	done(&c, &e);
+	unlink(conf);
+	unlink(kp);
+
+	/* Both set: an error from the parser and from config_load. */
+	{
+		n = parse(&c, &e, "service_role_key = " KEY "\n"
+		    "service_role_key_file = /k\n");
+		tap_is_int(n, 1, "key and key file: one error");
+		tap_is_str(e.buf, NAME ": set service_role_key or "
+		    "service_role_key_file, not both\n",
+		    "key and key file: message");
+		done(&c, &e);
+
+		n = load(&c, &e, "service_role_key_file = /k\n"
+		    "service_role_key = \"" KEY "\"\n", &conf);
+		snprintf(want, sizeof(want), "%s: set service_role_key or "
+		    "service_role_key_file, not both\n", conf);
+		tap_is_str(e.buf, want, "key and key file via config_load");
+		done(&c, &e);
+		unlink(conf);
+	}
+}
+
+static void
+test_load_paths(void)
+{
+	struct config		c;
+	struct config_err	e;
+	const char		*conf;
+	char			 p[PATH_MAX], want[2 * PATH_MAX];
+	int			 n;
+
+	n = load(&c, &e, "poll_interval = 5\nmax_concurrent = 0\n", &conf);
+	snprintf(want, sizeof(want), "%s:2: max_concurrent: '0' must be a "
+	    "whole number from 1 to 1024\n", conf);
+	tap_is_int(n, 1, "config_load: a file with a bad line");
+	tap_is_str(e.buf, want, "config_load names the file it read");
+	tap_is_str(c.path, conf, "c.path is the file read");
+	tap_is_int(c.poll_interval, 5, "config_load: good lines applied");
+	done(&c, &e);
+	unlink(conf);
+
+	snprintf(p, sizeof(p), "%s/missing.conf", tmpdir);
+	config_defaults(&c);
+	memset(&e, 0, sizeof(e));
+	n = config_load(&c, p, &e);
+	snprintf(want, sizeof(want), "%s: %s\n", p, strerror(ENOENT));
+	tap_is_int(n, 1, "a missing -c file is an error");
+	tap_is_str(e.buf, want, "missing -c file: message");
+	done(&c, &e);
+
+	config_defaults(&c);
+	memset(&e, 0, sizeof(e));
+	n = config_load(&c, tmpdir, &e);
+	snprintf(want, sizeof(want), "%s: %s\n", tmpdir, strerror(EISDIR));
+	tap_is_int(n, 1, "a directory as the file is an error");
+	tap_is_str(e.buf, want, "directory: message");
+	done(&c, &e);
+
+	n = load(&c, &e, "poll_interval = 5\n", &conf);
+	{
+		FILE *f = fopen(conf, "a");
+
+		fputs("user = a", f);
+		fputc('\0', f);
+		fputs("b\n", f);
+		fclose(f);
+	}
+	done(&c, &e);
+	config_defaults(&c);
+	memset(&e, 0, sizeof(e));
+	n = config_load(&c, conf, &e);
+	snprintf(want, sizeof(want), "%s: %s\n", conf, strerror(EILSEQ));
+	tap_is_int(n, 1, "a NUL byte in the file is an error");
+	tap_is_str(e.buf, want, "NUL byte: message");
+	done(&c, &e);
+	unlink(conf);
+
+	if (access(CONFIG_DEFAULT_PATH, F_OK) == 0) {
+		tap_ok(1, "# SKIP " CONFIG_DEFAULT_PATH " exists here");
+		tap_ok(1, "# SKIP " CONFIG_DEFAULT_PATH " exists here");
+		tap_ok(1, "# SKIP " CONFIG_DEFAULT_PATH " exists here");
+	} else {
+		config_defaults(&c);
+		memset(&e, 0, sizeof(e));
+		setenv("NEXT_PUBLIC_APP_URL", "http://only-env", 1);
+		n = config_load(&c, NULL, &e);
+		unsetenv("NEXT_PUBLIC_APP_URL");
+		tap_is_int(n, 0, "a missing default file is not an error");
+		tap_is_str(c.path, CONFIG_DEFAULT_PATH,
+		    "c.path is the default path");
+		tap_is_str(c.app_url, "http://only-env",
+		    "without a file the environment still applies");
+		done(&c, &e);
+	}
+}
+
+static void
+test_require_key(void)
+{
+	struct config		c;
+	struct config_err	e;
+	const char		*conf;
+	char			 want[PATH_MAX + 256];
+
+	load(&c, &e, "poll_interval = 5\n", &conf);
+	tap_is_int(config_require_key(&c, &e), 1, "no key: required");
+	snprintf(want, sizeof(want), "%s: no service role key: set "
+	    "service_role_key_file (or service_role_key), or "
+	    "SUPABASE_SERVICE_ROLE_KEY in the environment\n", conf);
+	tap_is_str(e.buf, want, "no key: message");
+	done(&c, &e);
+	unlink(conf);
+
+	load(&c, &e, "service_role_key = \"\"\n", &conf);
+	tap_is_int(config_require_key(&c, &e), 1, "an empty key is no key");
+	done(&c, &e);
+	unlink(conf);
+
+	load(&c, &e, "service_role_key = " KEY "\n", &conf);
+	tap_is_int(config_require_key(&c, &e), 0, "a key: fine");
+	tap_is_int(e.count, 0, "a key: no error added");
+	done(&c, &e);
+	unlink(conf);
+
+	setenv("SUPABASE_SERVICE_ROLE_KEY", KEY, 1);
+	load(&c, &e, "poll_interval = 5\n", &conf);
+	tap_is_int(config_require_key(&c, &e), 0,
+	    "a key from the environment: fine");
+	done(&c, &e);
+	unlink(conf);
+	unsetenv("SUPABASE_SERVICE_ROLE_KEY");
+}
+
+/* The key's value never shows in an error, whatever the mistake. */
+static void
+test_secret(void)
+{
+	static const char *texts[] = {
+		"service_role_key = \"" KEY "\n",
+		"service_role_key = \"" KEY "\" trailing\n",
+		"service_role_key " KEY "\n",
+		"service_role_key : " KEY "\n",
+		"service_role_key = " KEY "\nservice_role_key = " KEY "\n",
+		"service_role_key = " KEY "\nservice_role_key_file = /k\n",
+		"service_role_key = \"" KEY "\" \"" KEY "\"\n",
+		"service_role_key = \"" KEY "\\\"\n",
+	};
+	struct config		c;
+	struct config_err	e;
+	const char		*conf;
+	char			 kp[PATH_MAX], text[PATH_MAX + 64];
+	size_t			 i;
+	int			 n;
+
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		n = parse(&c, &e, texts[i]);
+		tap_ok(n > 0 && strstr(e.buf, KEY) == NULL,
+		    "bad key line %zu: an error without the key", i + 1);
+		if (n > 0 && strstr(e.buf, KEY) != NULL)
+			tap_diag("leaked in: %s", e.buf);
+		done(&c, &e);
+	}
+
+	/* Through config_load, with the key from file, env and key file. */
+	setenv("SUPABASE_SERVICE_ROLE_KEY", KEY, 1);
+	setenv("NEXT_PUBLIC_APP_URL", "gopher://x", 1);
+	n = load(&c, &e, "bogus = 1\n", &conf);
+	tap_ok(n == 2 && strstr(e.buf, KEY) == NULL,
+	    "key in the environment, other errors: not shown");
+	done(&c, &e);
+	unlink(conf);
+	unsetenv("NEXT_PUBLIC_APP_URL");
+	unsetenv("SUPABASE_SERVICE_ROLE_KEY");
+
+	snprintf(kp, sizeof(kp), "%s", temp_file(KEY "\n"));
+	{
+		FILE *f = fopen(kp, "a");
+
+		fputc('\0', f);
+		fclose(f);
+	}
+	snprintf(text, sizeof(text), "service_role_key_file = %s\n", kp);
+	n = load(&c, &e, text, &conf);
+	tap_ok(n == 1 && strstr(e.buf, KEY) == NULL,
+	    "unreadable key file: the error does not show its content");
+	done(&c, &e);
+	unlink(conf);
+	unlink(kp);
+
+	load(&c, &e, "service_role_key = \"\"\n", &conf);
+	config_require_key(&c, &e);
+	tap_ok(strstr(e.buf, KEY) == NULL, "config_require_key: no key text");
+	done(&c, &e);
+	unlink(conf);
+}
+
+/*
+ * config_free() with a key set, in a child so that AddressSanitizer's
+ * abort on a use after free is a failed test, not a dead test program.
+ */
+static void
+test_free_key(void)
+{
+	struct config		c;
+	struct config_err	e;
+	pid_t			pid;
+	int			status;
+
+	fflush(stdout);
+	if ((pid = fork()) == -1) {
+		perror("fork");
+		exit(2);
+	}
+	if (pid == 0) {
+		freopen("/dev/null", "w", stderr);
+		parse(&c, &e, "service_role_key = " KEY "\n");
+		config_free(&c);
+		config_err_free(&e);
+		_exit(0);
+	}
+	waitpid(pid, &status, 0);
+	todo_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "config.c: config_free() frees service_role_key in its key loop, "
+	    "then explicit_bzero()s the freed memory (heap use after free: "
+	    "AddressSanitizer aborts; without it, silent)",
+	    "config_free() with a key set is clean");
+}
+
+int
+main(void)
+{
+	const char	*t;
+
+	clear_env();
+	t = getenv("TMPDIR");
+	snprintf(tmpdir, sizeof(tmpdir), "%s/t_config.XXXXXX",
+	    t != NULL && *t != '\0' ? t : "/tmp");
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return 2;
+	}
+	test_defaults();
+	test_every_key();
+	test_quoting();
+	test_app_url();
+	test_bad_lines();
+	test_many_errors();
+	test_duplicate_far();
+	test_env();
+	test_key_file();
+	test_load_paths();
+	test_require_key();
+	test_secret();
+	test_free_key();
+	remove_tmpdir();
+	return tap_done();
+}
