@@ -20,8 +20,8 @@
 	"WITH dead AS (" dead_cte "), "					\
 	"closed AS (UPDATE scheduled_evaluation_runs r SET "		\
 	"  status = 'failed', completed_at = now(), "			\
-	"  error_message = format('lost: supervisor %s (pid %s on %s) '"	\
-	"    '%s; the outcome of this dispatch is unknown', "	\
+	"  error_message = format('lost: supervisor %s (pid %s on %s) "	\
+	"%s; the outcome of this dispatch is unknown', "		\
 	"    d.id, d.pid, d.node, d.why), "				\
 	"  error_details = jsonb_build_object('lost_supervisor', d.id, " \
 	"    'node', d.node, 'pid', d.pid, 'reason', d.why) "		\

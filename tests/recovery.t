@@ -1,0 +1,86 @@
+# A supervisor that dies or stalls: its in-flight runs are closed as failed
+# naming it, without counting toward auto-disable, no slot fires twice,
+# and a stalled supervisor's late outcomes are refused.
+use strict;
+use warnings;
+use lib 'tests/lib';
+use Test::More;
+use Evalsched::Test;
+
+my $t = Evalsched::Test->new;
+$t->start_pg;
+$t->start_api;
+
+sub runs {
+	my ($like) = @_;
+	return $t->sql("SELECT r.status, r.error_message, s.consecutive_failures, s.is_active "
+	    . "FROM scheduled_evaluation_runs r JOIN scheduled_evaluations s "
+	    . "ON s.id = r.scheduled_evaluation_id WHERE s.name LIKE '$like' ORDER BY s.name");
+}
+
+sub no_doubles {
+	my ($what) = @_;
+	is($t->sql_value("SELECT count(*) FROM (SELECT scheduled_evaluation_id, slot_at FROM "
+	    . "scheduled_evaluation_runs GROUP BY 1, 2 HAVING count(*) > 1) d"), 0,
+	    "$what: no slot fired twice");
+	my %posts;
+	$posts{ $_->{headers}{'x-scheduled-evaluation-id'} }++ for $t->api_requests;
+	is(scalar(grep { $_ > 1 } values %posts), 0, "$what: no schedule POSTed twice");
+}
+
+# kill -9 with three runs in flight; a new supervisor on the same node
+# closes them at once.
+my @k = map { $t->add_schedule(name => "killed $_", model_id => 'standin:slow=3000') } 1 .. 3;
+my $conf = $t->write_config(lease => 30);
+my $old = $t->start_supervisor(config => $conf, name => 'old');
+ok($t->wait_until(sub { (grep { $_->[0] eq 'triggered' } runs('killed %')) == 3 }, 10),
+    'kill -9: three runs in flight');
+kill 'KILL', $old;
+$t->wait_exit('old', 5);
+$t->start_supervisor(config => $conf, name => 'new');
+ok($t->wait_until(sub { !grep { $_->[0] eq 'triggered' } runs('killed %') }, 10),
+    'kill -9: the new supervisor closed the dead one\'s runs at once (lease is 30 s)');
+my @r = runs('killed %');
+is(scalar @r, 3, 'kill -9: one run per schedule');
+is((grep { $_->[0] eq 'failed' } @r), 3, 'kill -9: closed as failed');
+like($r[0][1], qr/^lost: supervisor [0-9a-f-]{36} \(pid $old on test-node\) exited without closing its runs/,
+    "kill -9: the error names the lost supervisor ($r[0][1])");
+is((grep { $_->[2] == 0 && $_->[3] eq 't' } @r), 3,
+    'kill -9: failure counts untouched, schedules active');
+ok($t->wait_until(sub { scalar($t->api_requests) == 3 }, 10),
+    'kill -9: the orphaned jobrunners finished their calls');
+no_doubles('kill -9');
+$t->stop_supervisor('new');
+
+# SIGSTOP past the lease, then SIGCONT: another supervisor closes the
+# stalled one's runs; its late outcomes are refused; nothing doubles.
+$t->sql('UPDATE scheduled_evaluations SET is_active = false');
+my @s = map { $t->add_schedule(name => "stalled $_", model_id => 'standin:slow=4000') } 1 .. 2;
+my $a = $t->start_supervisor(name => 'a',
+    config => $t->write_config(lease => 2, node_name => 'node-a'));
+ok($t->wait_until(sub { (grep { $_->[0] eq 'triggered' } runs('stalled %')) == 2 }, 10),
+    'SIGSTOP: two runs in flight');
+kill 'STOP', $a;
+$t->start_supervisor(name => 'b', config => $t->write_config(lease => 2, node_name => 'node-b'));
+ok($t->wait_until(sub { !grep { $_->[0] eq 'triggered' } runs('stalled %') }, 15),
+    'SIGSTOP: the live supervisor closed the stalled one\'s runs after the lease');
+@r = runs('stalled %');
+like($r[0][1], qr/^lost: supervisor \S+ \(pid $a on node-a\) stopped renewing its lease/,
+    "SIGSTOP: the error names the lost supervisor ($r[0][1])");
+ok($t->wait_log(qr/run \S+ closed as failed: its supervisor \(pid $a on node-a\)/, 5, 'b'),
+    'SIGSTOP: the live supervisor logs what it closed');
+sleep 1;
+kill 'CONT', $a;
+ok($t->wait_log(qr/declared lost by another/, 10, 'a'), 'SIGCONT: it learns it was declared lost');
+ok($t->wait_log(qr/outcome of run \S+ was refused/, 10, 'a'), 'SIGCONT: its late outcomes are refused');
+@r = runs('stalled %');
+is(scalar @r, 2, 'SIGCONT: one run per schedule');
+is((grep { $_->[0] eq 'failed' && $_->[1] =~ /^lost:/ } @r), 2, 'SIGCONT: the runs stay as recovery closed them');
+is((grep { $_->[2] == 0 } @r), 2, 'SIGCONT: failure counts untouched');
+ok($t->wait_log(qr/registered as supervisor/, 5, 'a') && kill(0, $a), 'SIGCONT: it carries on under a new identity');
+no_doubles('SIGSTOP');
+is($t->sql_value("SELECT count(*) FROM scheduled_evaluation_runs WHERE status = 'triggered'"), 0,
+    'no run left triggered');
+is($t->stop_supervisor('a') >> 8, 0, 'a exits cleanly');
+is($t->stop_supervisor('b') >> 8, 0, 'b exits cleanly');
+done_testing;
