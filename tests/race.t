@@ -1,0 +1,47 @@
+# Several supervisors on one database: hundreds of due schedules, each
+# slot POSTed once and one run row each, whatever the number of
+# supervisors racing for them.
+use strict;
+use warnings;
+use lib 'tests/lib';
+use Test::More;
+use Evalsched::Test;
+
+my $t = Evalsched::Test->new;
+$t->start_pg;
+$t->start_api;
+
+for my $n (2, 3) {
+	$t->sql('UPDATE scheduled_evaluations SET is_active = false');
+	my $tag = "race$n";
+	$t->sql("INSERT INTO scheduled_evaluations (user_id, name, schedule_type, test_suite_id, "
+	    . "model_id, next_run_at) SELECT gen_random_uuid(), '$tag ' || i, 'hourly', "
+	    . "gen_random_uuid(), 'gpt-test', now() - (i || ' ms')::interval "
+	    . "FROM generate_series(1, 150 * $n) i");
+	my @names = map { "$tag-s$_" } 1 .. $n;
+	$t->start_supervisor(name => $_, wait_ready => 0, config => $t->write_config(
+	    node_name => $_, max_concurrent => 8)) for @names;
+	my $total = 150 * $n;
+	ok($t->wait_until(sub { $t->sql_value("SELECT count(*) FROM scheduled_evaluation_runs r "
+	    . "JOIN scheduled_evaluations s ON s.id = r.scheduled_evaluation_id "
+	    . "WHERE s.name LIKE '$tag %' AND r.status = 'running'") == $total }, 120),
+	    "$n supervisors: all $total schedules ran");
+	sleep 0.5;
+	is($t->sql_value("SELECT count(*) FROM scheduled_evaluation_runs r "
+	    . "JOIN scheduled_evaluations s ON s.id = r.scheduled_evaluation_id "
+	    . "WHERE s.name LIKE '$tag %'"), $total, "$n supervisors: one run row each");
+	my %posts;
+	for my $req ($t->api_requests) {
+		$posts{ $req->{headers}{'x-scheduled-evaluation-id'} }++;
+	}
+	my @ours = map { $_->[0] } $t->sql("SELECT id FROM scheduled_evaluations WHERE name LIKE '$tag %'");
+	is((grep { ($posts{$_} // 0) == 1 } @ours), $total, "$n supervisors: each slot POSTed exactly once");
+	my @by = $t->sql("SELECT v.node, count(*) FROM scheduled_evaluation_runs r "
+	    . "JOIN evalsched_supervisors v ON v.id = r.supervisor_id "
+	    . "JOIN scheduled_evaluations s ON s.id = r.scheduled_evaluation_id "
+	    . "WHERE s.name LIKE '$tag %' GROUP BY 1 ORDER BY 1");
+	is(scalar @by, $n, "$n supervisors: every one of them took a share ("
+	    . join(', ', map { "$_->[0]: $_->[1]" } @by) . ')');
+	is($t->stop_supervisor($_) >> 8, 0, "$_ exits cleanly") for @names;
+}
+done_testing;
