@@ -217,7 +217,9 @@ sql -P footer=off -c "SELECT name, schedule_type AS type,
 
 say "Running evalsched-supervisor -f for $seconds s (max_concurrent 3; its log follows)"
 echo "    'broken-model' is triggered again with 'evalschedctl trigger' after each failure"
-echo "    (running as root, the supervisor warns: a real install sets 'user')"
+if [ "$(id -u)" -eq 0 ]; then
+	echo "    (it warns that it keeps root: an installed one sets 'user')"
+fi
 echo
 "$build/evalsched-supervisor" -f -c "$tmp/evalsched.conf" </dev/null &
 sv_pid=$!
