@@ -1,0 +1,760 @@
+#!/usr/bin/perl
+# The benchmark behind `make bench` (run through tests/bench/run.sh).  It
+# drives the plain build's supervisor against a throwaway PostgreSQL
+# cluster and the stand-in API, then pg_cron on a second throwaway
+# cluster, and prints one table.  Progress goes to stderr as "# ..." lines.
+#
+# Every time compared here is the wall clock of this one machine: the
+# stand-in stamps t_start when it has read a request's headers, the
+# database stamps next_run_at / slot_at / started_at, and both read the
+# same clock.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+
+use Evalsched::Test qw(uuid);
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX qw(ceil floor);
+use Time::HiRes qw(sleep time);
+use Time::Local qw(timegm);
+
+$| = 1;
+# A signal ends us through die, so the harness's END block tears down
+# the clusters and every process we started.
+$SIG{$_} = sub { die "bench: interrupted by SIG$_[0]\n" } for qw(INT TERM HUP);
+
+my $N_SPREAD = $ENV{BENCH_SPREAD} // 200;
+my $N_BURST = $ENV{BENCH_BURST} // 1000;
+my $N_BIG = $ENV{BENCH_BIG} // 1_000_000;
+my $PGCRON = $ENV{BENCH_PGCRON} // 1;
+my $CONCURRENCY = 32;
+my $HZ = `getconf CLK_TCK 2>/dev/null` || 100;
+chomp $HZ;
+my $T_BEGIN = time;
+
+my @rows;	# [section, measure, value, target, verdict, pg_cron, ratio]
+my @notes;	# lines printed under the table
+
+sub note { print STDERR "# @_\n" }
+sub row { push @rows, [@_] }
+
+# --- small helpers ----------------------------------------------------------
+
+sub pct {
+	my ($p, @v) = @_;
+	return undef unless @v;
+	@v = sort { $a <=> $b } @v;
+	my $i = ceil($p / 100 * @v) - 1;
+	$i = 0 if $i < 0;
+	return $v[$i];
+}
+
+sub ms { defined $_[0] ? sprintf('%.1f ms', $_[0] * 1000) : 'n/a' }
+sub secs { defined $_[0] ? sprintf('%.3f s', $_[0]) : 'n/a' }
+sub mib { defined $_[0] ? sprintf('%.1f MiB', $_[0] / 1024) : 'n/a' }
+
+sub lag_summary {
+	my (@v) = @_;
+	return sprintf '%s / %s / %s', ms(pct(50, @v)), ms(pct(99, @v)),
+	    ms(pct(100, @v));
+}
+
+# Verdict against an upper bound.
+sub verdict {
+	my ($value, $limit) = @_;
+	return 'n/a' unless defined $value;
+	return $value <= $limit ? 'ok' : 'MISS';
+}
+
+# evalsched's figure over pg_cron's: below 1 is evalsched faster.
+sub ratio {
+	my ($ours, $theirs) = @_;
+	return 'n/a' unless defined $ours && defined $theirs && $theirs > 0;
+	my $r = $ours / $theirs;
+	my $text = sprintf '%.3f', $r;
+	$text .= sprintf ' (%.0fx faster)', 1 / $r if $r > 0 && $r < 1;
+	$text .= sprintf ' (%.1fx slower)', $r if $r >= 1;
+	return $text;
+}
+
+# utime + stime in seconds, and the memory lines of /proc/PID/status.
+sub proc_cpu {
+	my ($pid) = @_;
+	open my $fh, '<', "/proc/$pid/stat" or return undef;
+	my $s = <$fh>;
+	$s =~ s/^.*\)\s+//s;
+	my @f = split ' ', $s;
+	return ($f[11] + $f[12]) / $HZ;
+}
+
+# utime+stime of a process and of its reaped children, in seconds.
+sub proc_cpu_children {
+	my ($pid) = @_;
+	open my $fh, '<', "/proc/$pid/stat" or return undef;
+	my $s = <$fh>;
+	$s =~ s/^.*\)\s+//s;
+	my @f = split ' ', $s;
+	return ($f[13] + $f[14]) / $HZ;
+}
+
+# The CPU time of a PostgreSQL cluster: the postmaster, its live
+# children, and the children it has reaped.
+sub pg_cpu {
+	my ($h) = @_;
+	my ($pm) = split /\n/, $h->slurp("$h->{pgdata}/postmaster.pid");
+	return undef unless $pm;
+	my $t = (proc_cpu($pm) // 0) + (proc_cpu_children($pm) // 0);
+	for my $stat (glob '/proc/[0-9]*/stat') {
+		open my $fh, '<', $stat or next;
+		my $s = <$fh> // next;
+		$s =~ s/^.*\)\s+//s;
+		my @f = split ' ', $s;
+		$t += ($f[11] + $f[12]) / $HZ if $f[1] == $pm;
+	}
+	return $t;
+}
+
+# Busy and total jiffies of the whole machine.
+sub machine_cpu {
+	open my $fh, '<', '/proc/stat' or return (0, 0);
+	my @f = split ' ', scalar <$fh>;
+	shift @f;
+	my $total = 0;
+	$total += $_ for @f[0 .. 7];
+	return ($total - $f[3] - $f[4], $total);
+}
+
+sub proc_status {
+	my ($pid) = @_;
+	my %st;
+	open my $fh, '<', "/proc/$pid/status" or return \%st;
+	while (<$fh>) {
+		$st{$1} = $2 if /^(\w+):\s+(\d+)/;
+	}
+	return \%st;
+}
+
+# The stand-in's log, by run id.
+sub api_by_run {
+	my ($h) = @_;
+	my %by;
+	for my $r ($h->api_requests) {
+		my $id = $r->{headers}{'x-scheduled-evaluation-run-id'} // next;
+		$by{$id} //= $r;
+	}
+	return \%by;
+}
+
+# "dispatched run <id>" lines of the supervisor's log: run id -> epoch.
+sub dispatch_times {
+	my ($h) = @_;
+	my %at;
+	for (split /\n/, $h->supervisor_log) {
+		next unless /^(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)\.(\d+)Z .*
+		    dispatched\ run\ ([0-9a-f-]{36})/x;
+		$at{$8} = timegm($6, $5, $4, $3, $2 - 1, $1) + $7 / 1000;
+	}
+	return \%at;
+}
+
+sub runs_of {
+	my ($h, $like) = @_;
+	return $h->sql(<<"SQL");
+SELECT r.id, extract(epoch FROM r.slot_at), extract(epoch FROM r.triggered_at),
+       extract(epoch FROM r.started_at), r.status
+FROM scheduled_evaluation_runs r JOIN scheduled_evaluations s
+  ON s.id = r.scheduled_evaluation_id
+WHERE s.name LIKE '$like'
+SQL
+}
+
+sub wait_recorded {
+	my ($h, $like, $n, $timeout) = @_;
+	my $done = 0;
+	my $deadline = time + $timeout;
+	# Coarse on purpose: the figures come from the rows' own stamps, and
+	# a tight loop of psql runs would steal CPU from what we measure.
+	while (time < $deadline) {
+		sleep 0.5;
+		$done = $h->sql_value(<<"SQL");
+SELECT count(*) FROM scheduled_evaluation_runs r JOIN scheduled_evaluations s
+  ON s.id = r.scheduled_evaluation_id
+WHERE s.name LIKE '$like' AND r.status <> 'triggered'
+SQL
+		last if $done >= $n;
+	}
+	return $done;
+}
+
+# Inserts schedules: $n rows named "$prefix N", due at $due_sql (an SQL
+# expression of i, 0-based), firing once a year so each fires once here.
+sub insert_schedules {
+	my ($h, $prefix, $n, $due_sql) = @_;
+	$h->sql(<<"SQL");
+INSERT INTO scheduled_evaluations (user_id, name, schedule_type,
+    cron_expression, timezone, test_suite_id, model_id, batch_test_config,
+    next_run_at)
+SELECT gen_random_uuid(), '$prefix ' || i, 'custom', '0 0 1 1 *', 'UTC',
+    gen_random_uuid(), 'gpt-bench', '{"temperature": 0}', $due_sql
+FROM generate_series(0, $n - 1) AS i
+SQL
+}
+
+# --- the stand-in's own latency ----------------------------------------------
+
+# POSTs like a jobrunner does; returns (t_before_connect, t_answered).
+sub post_once {
+	my ($port, $key, $tag) = @_;
+	my $body = '{"config":{"model_id":"gpt-bench","test_suite_id":"'
+	    . uuid() . '"}}';
+	my $t0 = time;
+	my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+	    PeerPort => $port, Proto => 'tcp') or return;
+	print $s "POST /api/batch-testing/run HTTP/1.1\r\n"
+	    . "Host: 127.0.0.1:$port\r\nContent-Type: application/json\r\n"
+	    . "x-service-role-key: $key\r\nx-user-id: " . uuid() . "\r\n"
+	    . "x-scheduled-evaluation-run-id: $tag\r\n"
+	    . "Content-Length: " . length($body) . "\r\n"
+	    . "Connection: close\r\n\r\n$body";
+	local $/;
+	my $answer = <$s>;
+	my $t1 = time;
+	close $s;
+	return ($t0, $t1);
+}
+
+# $workers processes each POSTing $each times in a row; returns the
+# intake latencies (t_start - t_before_connect) and the wall time.
+sub calibrate {
+	my ($h, $label, $workers, $each) = @_;
+	my $port = $h->{api}{port};
+	my $out = $h->dir . "/calib-$label";
+	my $t0 = time;
+	my @pids;
+	for my $w (1 .. $workers) {
+		my $pid = fork // die "fork: $!";
+		if ($pid == 0) {
+			open my $fh, '>', "$out.$w" or POSIX::_exit(1);
+			for my $i (1 .. $each) {
+				my $tag = "calib-$label-$w-$i";
+				my ($a, $b) = post_once($port, $h->key, $tag);
+				printf $fh "%s %.6f %.6f\n", $tag, $a, $b if $a;
+			}
+			close $fh;
+			POSIX::_exit(0);
+		}
+		push @pids, $pid;
+	}
+	waitpid $_, 0 for @pids;
+	my $wall = time - $t0;
+	my %sent;
+	for my $w (1 .. $workers) {
+		open my $fh, '<', "$out.$w" or next;
+		while (<$fh>) {
+			my ($tag, $a, $b) = split;
+			$sent{$tag} = $a;
+		}
+	}
+	my $by = api_by_run($h);
+	my @lat = map { $by->{$_}{t_start} - $sent{$_} }
+	    grep { $by->{$_} } keys %sent;
+	return (\@lat, $wall, scalar keys %sent);
+}
+
+# --- evalsched ----------------------------------------------------------------
+
+my %ev;		# figures kept for the pg_cron comparison
+
+sub bench_evalsched {
+	my $h = Evalsched::Test->new;
+	note "evalsched: throwaway cluster in " . $h->dir;
+	$h->start_pg;
+	$h->start_api;
+	my $api_pid = $h->{api}{pid};
+	my $conf = $h->write_config(max_concurrent => $CONCURRENCY,
+	    poll_interval => 60, run_timeout => 60, lease => 30);
+	my $sup = $h->start_supervisor(config => $conf);
+	note "supervisor pid $sup ready";
+
+	# Idle: nothing due; the supervisor should sleep in poll(2).
+	sleep 1;
+	my ($cpu0, $st0) = (proc_cpu($sup), proc_status($sup));
+	sleep 5;
+	my ($cpu1, $st1) = (proc_cpu($sup), proc_status($sup));
+	my $wakeups = ($st1->{voluntary_ctxt_switches} // 0)
+	    + ($st1->{nonvoluntary_ctxt_switches} // 0)
+	    - ($st0->{voluntary_ctxt_switches} // 0)
+	    - ($st0->{nonvoluntary_ctxt_switches} // 0);
+	$ev{idle_rss} = $st1->{VmRSS};
+	row('footprint', 'supervisor RSS idle (VmRSS / VmHWM)',
+	    mib($st1->{VmRSS}) . ' / ' . mib($st1->{VmHWM}), '<= 8 MiB',
+	    verdict($st1->{VmRSS}, 8 * 1024));
+	row('footprint', '  of which anonymous / file-backed (libraries)',
+	    mib($st1->{RssAnon}) . ' / ' . mib($st1->{RssFile}), '', '');
+	row('footprint', 'supervisor CPU idle 5 s (utime+stime)',
+	    sprintf('%.2f s, %d wakeups', $cpu1 - $cpu0, $wakeups), '~0', '');
+
+	# The stand-in alone: how long from a client's connect to its
+	# t_start stamp, one at a time and 32 at a time.
+	my ($lat1, $wall1, $n1) = calibrate($h, 'seq', 1, 100);
+	my ($lat32, $wall32, $n32) = calibrate($h, 'par', $CONCURRENCY, 16);
+	row('stand-in', 'intake (connect to t_start) p50/p99/max, serial',
+	    lag_summary(@$lat1), '', '');
+	row('stand-in', sprintf('intake p50/p99/max, %d clients', $CONCURRENCY),
+	    lag_summary(@$lat32), '', '');
+	row('stand-in', sprintf('throughput, %d clients', $CONCURRENCY),
+	    sprintf('%.0f req/s', $n32 / $wall32), '', '');
+
+	# 1. Dispatch lag: schedules due at distinct instants.
+	my $spread_ms = 20_000 / $N_SPREAD;
+	note "dispatch lag: $N_SPREAD schedules due over the next ~20 s";
+	insert_schedules($h, 'spread', $N_SPREAD,
+	    "date_trunc('milliseconds', now()) + interval '2 s' + "
+	    . "(i * $spread_ms + floor(random() * " . ($spread_ms / 2)
+	    . ")) * interval '1 ms'");
+	my $done = wait_recorded($h, 'spread %', $N_SPREAD, 22 + 30);
+	note "dispatch lag: $done of $N_SPREAD recorded";
+	my $by = api_by_run($h);
+	my $disp = dispatch_times($h);
+	my (@lag, @claim, @exec);
+	my ($nrun, $nok) = (0, 0);
+	for my $r (runs_of($h, 'spread %')) {
+		my ($id, $slot, $trig, $started, $status) = @$r;
+		$nrun++;
+		$nok++ if $status eq 'running';
+		my $req = $by->{$id} or next;
+		push @lag, $req->{t_start} - $slot;
+		if (defined $disp->{$id}) {
+			push @claim, $disp->{$id} - $slot;
+			push @exec, $req->{t_start} - $disp->{$id};
+		}
+	}
+	row('dispatch', sprintf('lag next_run_at -> request, p50/p99/max '
+	    . '(%d runs, %d ok)', scalar @lag, $nok), lag_summary(@lag),
+	    'p99 <= 20 ms', verdict(pct(99, @lag), 0.020));
+	row('dispatch', '  of which due -> forked (claim), p50/p99',
+	    ms(pct(50, @claim)) . ' / ' . ms(pct(99, @claim)), '', '');
+	row('dispatch', '  of which forked -> request (exec, curl), p50/p99',
+	    ms(pct(50, @exec)) . ' / ' . ms(pct(99, @exec)), '', '');
+
+	# 2. evalschedctl trigger to the request.
+	note 'trigger: 5 samples';
+	insert_schedules($h, 'trig', 5, "now() + interval '1 day'");
+	my (@trig, @trig_upd, @ctl_wall);
+	for my $i (0 .. 4) {
+		sleep 0.5;
+		my $id = $h->sql_value("SELECT id FROM scheduled_evaluations "
+		    . "WHERE name = 'trig $i'");
+		my $t0 = time;
+		system(Evalsched::Test::bin('evalschedctl'), '-c', $conf,
+		    'trigger', "trig $i") == 0 or note "trigger $i failed";
+		push @ctl_wall, time - $t0;
+		my $req;
+		for (1 .. 10) {
+			sleep 0.5;
+			($req) = grep {
+			    ($_->{headers}{'x-scheduled-evaluation-id'} // '')
+			    eq $id } $h->api_requests;
+			last if $req;
+		}
+		next unless $req;
+		push @trig, $req->{t_start} - $t0;
+		my $slot = $h->sql_value("SELECT extract(epoch FROM slot_at) "
+		    . "FROM scheduled_evaluation_runs WHERE id = '"
+		    . $req->{headers}{'x-scheduled-evaluation-run-id'} . "'");
+		push @trig_upd, $req->{t_start} - $slot if defined $slot;
+	}
+	row('trigger', sprintf('evalschedctl trigger -> request, p50/max '
+	    . '(%d samples)', scalar @trig),
+	    ms(pct(50, @trig)) . ' / ' . ms(pct(100, @trig)), '<= 50 ms',
+	    verdict(pct(100, @trig), 0.050));
+	row('trigger', '  from its UPDATE (slot_at) -> request, p50/max',
+	    ms(pct(50, @trig_upd)) . ' / ' . ms(pct(100, @trig_upd)), '', '');
+	row('trigger', '  evalschedctl run time, p50',
+	    ms(pct(50, @ctl_wall)), '', '');
+
+	# 3. The burst: all due at the same instant, a moment from now.
+	note "burst: $N_BURST schedules due at once";
+	my $due = $h->sql_value("SELECT extract(epoch FROM "
+	    . "date_trunc('second', now()) + interval '3 s')");
+	insert_schedules($h, 'burst', $N_BURST, "to_timestamp($due)");
+	sleep 0.2 while time < $due - 0.3;
+	my ($bcpu0, $acpu0) = (proc_cpu($sup), proc_cpu($api_pid));
+	my ($jcpu0, $pcpu0) = (proc_cpu_children($sup), pg_cpu($h));
+	my ($mbusy0, $mtotal0) = machine_cpu();
+	$done = wait_recorded($h, 'burst %', $N_BURST, 120);
+	my $bwall = time - $due;
+	my ($bcpu1, $acpu1) = (proc_cpu($sup), proc_cpu($api_pid));
+	my ($jcpu1, $pcpu1) = (proc_cpu_children($sup), pg_cpu($h));
+	my ($mbusy1, $mtotal1) = machine_cpu();
+	my $bst = proc_status($sup);
+	note "burst: $done of $N_BURST recorded";
+	$by = api_by_run($h);
+	$disp = dispatch_times($h);
+	my (@blag, @bend, @brec, @hold, %claims, %records);
+	my (@s_claim, @s_fork, @s_exec, @s_answer, @s_record);
+	my ($bok, $maxflight) = (0, 0);
+	for my $r (runs_of($h, 'burst %')) {
+		my ($id, $slot, $trig, $started, $status) = @$r;
+		$bok++ if $status eq 'running';
+		$claims{$trig}++;
+		$records{$started}++ if defined $started;
+		push @brec, $started - $due if defined $started;
+		my $req = $by->{$id} or next;
+		push @blag, $req->{t_start} - $due;
+		push @bend, $req->{t_end} - $due if defined $req->{t_end};
+		push @hold, $req->{t_end} - $req->{t_start}
+		    if defined $req->{t_end};
+		# Where a run's time goes: due -> claimed (the claim
+		# transaction's now()) -> forked (the supervisor's log line)
+		# -> request -> answer -> recorded (started_at, the record
+		# transaction's now()).
+		push @s_claim, $trig - $due;
+		if (defined $disp->{$id}) {
+			push @s_fork, $disp->{$id} - $trig;
+			push @s_exec, $req->{t_start} - $disp->{$id};
+		}
+		push @s_record, $started - $req->{t_end}
+		    if defined $started && defined $req->{t_end};
+		$maxflight = $req->{in_flight} if $req->{in_flight} > $maxflight;
+	}
+	my $all_disp = pct(100, @blag);
+	my $all_rec = @brec == $N_BURST ? pct(100, @brec) : undef;
+	$ev{burst_lag} = \@blag;
+	$ev{burst_all} = $all_disp;
+	row('burst', sprintf('%d due at once: all dispatched (last request)',
+	    $N_BURST), secs($all_disp), '', '');
+	row('burst', sprintf('all recorded (%d of %d running)', $bok,
+	    $N_BURST), secs($all_rec), '<= 3 s', verdict($all_rec, 3));
+	row('burst', 'runs per second (recorded)',
+	    $all_rec ? sprintf('%.0f runs/s', $N_BURST / $all_rec) : 'n/a',
+	    '', '');
+	row('burst', '  lag due -> request, p50/p99/max', lag_summary(@blag),
+	    '', '');
+	row('burst', sprintf('  claim transactions / record transactions'),
+	    sprintf('%d / %d', scalar keys %claims, scalar keys %records),
+	    '', '');
+	row('burst', '  stand-in: max in flight, answer time p50/p99',
+	    sprintf('%d, %s / %s', $maxflight, ms(pct(50, @hold)),
+	    ms(pct(99, @hold))), '', '');
+	row('burst', '  per run: due -> claimed, p50/max',
+	    ms(pct(50, @s_claim)) . ' / ' . ms(pct(100, @s_claim)), '', '');
+	row('burst', '  per run: claimed -> forked, p50/max',
+	    ms(pct(50, @s_fork)) . ' / ' . ms(pct(100, @s_fork)), '', '');
+	row('burst', '  per run: forked -> request, p50/max',
+	    ms(pct(50, @s_exec)) . ' / ' . ms(pct(100, @s_exec)), '', '');
+	row('burst', '  per run: answered -> recorded, p50/max',
+	    ms(pct(50, @s_record)) . ' / ' . ms(pct(100, @s_record)), '', '');
+	row('footprint', 'supervisor RSS after burst (VmRSS / VmHWM)',
+	    mib($bst->{VmRSS}) . ' / ' . mib($bst->{VmHWM}), '<= 8 MiB',
+	    verdict($bst->{VmHWM}, 8 * 1024));
+	row('footprint', 'supervisor CPU during burst (utime+stime)',
+	    sprintf('%.2f s over %.2f s', $bcpu1 - $bcpu0, $bwall), '', '');
+	row('burst', '  CPU: machine busy; jobrunners / PostgreSQL / stand-in',
+	    sprintf('%.0f%% of %d CPUs; %.2f / %.2f / %.2f s',
+	    100 * ($mbusy1 - $mbusy0) / (($mtotal1 - $mtotal0) || 1), ncpu(),
+	    $jcpu1 - $jcpu0, $pcpu1 - $pcpu0, $acpu1 - $acpu0), '', '');
+	row('burst', '  CPU per jobrunner run (reaped children)',
+	    ms(($jcpu1 - $jcpu0) / $N_BURST), '', '');
+
+	# The jobrunner by hand, under GNU time, against the same stand-in.
+	jobrunner_rss($h);
+
+	# 4. The claim query at 10,000 and a million schedules, supervisor
+	# stopped so that nothing claims the due rows.
+	$h->stop_supervisor;
+	claim_query($h);
+	$h->teardown;
+}
+
+sub ncpu {
+	my $n = `nproc 2>/dev/null`;
+	chomp $n;
+	return $n || 1;
+}
+
+# What one jobrunner process costs, run alone one after another: CPU per
+# run for `-V` (exec and dynamic linking only) and for a whole job.
+sub jobrunner_cost {
+	my ($h, $jf) = @_;
+	my $bin = Evalsched::Test::bin('evalsched-jobrunner');
+	my %cost;
+	for my $what (['version', '-V'], ['job', undef]) {
+		my ($name, $arg) = @$what;
+		my (undef, undef, $cu0, $cs0) = times;
+		my $t0 = time;
+		for (1 .. 50) {
+			my $pid = fork // die "fork: $!";
+			if ($pid == 0) {
+				open STDIN, '<', defined $arg ? '/dev/null' : $jf;
+				open STDOUT, '>', '/dev/null';
+				open STDERR, '>', '/dev/null';
+				exec $bin, defined $arg ? ($arg) : ()
+				    or POSIX::_exit(127);
+			}
+			waitpid $pid, 0;
+		}
+		my (undef, undef, $cu1, $cs1) = times;
+		$cost{$name} = [($cu1 + $cs1 - $cu0 - $cs0) / 50,
+		    (time - $t0) / 50];
+	}
+	row('footprint', 'jobrunner alone: CPU / wall per run, whole job',
+	    ms($cost{job}[0]) . ' / ' . ms($cost{job}[1]), '', '');
+	row('footprint', '  of which process start (-V): CPU / wall',
+	    ms($cost{version}[0]) . ' / ' . ms($cost{version}[1]), '', '');
+	row('footprint', sprintf('  CPU floor for %d runs on %d CPUs',
+	    $N_BURST, ncpu()), secs($cost{job}[0] * $N_BURST / ncpu()), '',
+	    '');
+}
+
+sub jobrunner_rss {
+	my ($h) = @_;
+	my %jobs;
+	for my $model ('gpt-bench', 'standin:huge') {
+		my $jf = $h->dir . "/job-$model.json";
+		$jf =~ s/:/-/g;
+		$h->spew($jf, encode_json({
+			run_id => uuid(), schedule_id => uuid(),
+			schedule_name => 'rss', user_id => uuid(),
+			test_suite_id => uuid(), model_id => $model,
+			batch_test_config => { temperature => 0 },
+			app_url => $h->api_url,
+			service_role_key => $h->key, timeout_ms => 10_000,
+		}));
+		$jobs{$model} = $jf;
+	}
+	my $timebin = -x '/usr/bin/time' ? '/usr/bin/time' : undef;
+	if ($timebin) {
+		# GNU time's %M is the child's ru_maxrss: the jobrunner's
+		# peak (time's own pre-exec footprint is far smaller).
+		my %peak;
+		for my $model (keys %jobs) {
+			for (1 .. 3) {
+				my $tf = $h->dir . '/time.out';
+				system("$timebin -f '%M' -o '$tf' "
+				    . Evalsched::Test::bin('evalsched-jobrunner')
+				    . " < '$jobs{$model}' > /dev/null 2>&1");
+				my $kb = $h->slurp($tf);
+				$kb = $1 if $kb =~ /(\d+)\s*$/;
+				$peak{$model} = $kb if $kb =~ /^\d+$/ &&
+				    $kb > ($peak{$model} // 0);
+			}
+		}
+		row('footprint', 'jobrunner peak RSS (max of 3, ok answer)',
+		    mib($peak{'gpt-bench'}), '<= 12 MiB',
+		    verdict($peak{'gpt-bench'}, 12 * 1024));
+		row('footprint', '  with a 100 KiB answer',
+		    mib($peak{'standin:huge'}), '', '');
+	} else {
+		row('footprint', 'jobrunner peak RSS', 'n/a (no GNU time)',
+		    '<= 12 MiB', 'n/a');
+	}
+	jobrunner_cost($h, $jobs{'gpt-bench'});
+}
+
+sub claim_sql {
+	my ($h) = @_;
+	my $src = $h->slurp(Evalsched::Test::top() . '/supervisor/claim.c');
+	my %macro;
+	$macro{IN_FLIGHT} = join '', $1 =~ /"((?:[^"\\]|\\.)*)"/g
+	    if $src =~ /#define IN_FLIGHT\s*\\?\s*((?:.*\\\n)*.*\n)/;
+	my ($body) = $src =~ /claim_sql\s*=\s*(.*?);/s
+	    or die "no claim_sql in supervisor/claim.c\n";
+	my $sql = '';
+	while ($body =~ /"((?:[^"\\]|\\.)*)"|\b([A-Z_]+)\b/g) {
+		$sql .= defined $1 ? $1 : ($macro{$2} // '');
+	}
+	$sql =~ s/\$1/$CONCURRENCY/;
+	return $sql;
+}
+
+sub explain {
+	my ($h, $sql) = @_;
+	my (@exec, $plan);
+	for (1 .. 7) {
+		my @out = $h->sql("BEGIN; EXPLAIN (ANALYZE, BUFFERS) $sql; "
+		    . "ROLLBACK;");
+		my $text = join "\n", map { $_->[0] // '' } @out;
+		push @exec, $1 / 1000 if $text =~ /Execution Time: ([\d.]+) ms/;
+		$plan = $text;
+	}
+	my @idx = $plan =~ /(?:Index (?:Only )?Scan (?:Backward )?using|Bitmap Index Scan on) (\w+)/g;
+	my %seen;
+	@idx = grep { !$seen{$_}++ } @idx;
+	my $seq = $plan =~ /Seq Scan on scheduled_evaluations/ ? 1 : 0;
+	return (pct(50, @exec), $plan, \@idx, $seq);
+}
+
+sub claim_query {
+	my ($h) = @_;
+	my $sql = claim_sql($h);
+	my $next_sql = 'SELECT s.id FROM scheduled_evaluations s WHERE '
+	    . "s.is_active AND NOT EXISTS (SELECT 1 FROM "
+	    . 'scheduled_evaluation_runs r WHERE r.scheduled_evaluation_id = '
+	    . "s.id AND r.status = 'triggered') ORDER BY s.next_run_at LIMIT 1";
+	$h->sql('TRUNCATE scheduled_evaluations CASCADE');
+	my $have = 0;
+	for my $size (10_000, $N_BIG) {
+		note "claim query: filling to $size schedules";
+		my $t0 = time;
+		# 100 due (in the past), the rest due over the coming month;
+		# a bulk load as superuser: the wake-up trigger is skipped.
+		my $due = $have == 0 ? 100 : 0;
+		$h->sql(<<"SQL");
+SET session_replication_role = replica;
+INSERT INTO scheduled_evaluations (user_id, name, schedule_type,
+    timezone, test_suite_id, model_id, next_run_at)
+SELECT gen_random_uuid(), 'fill ' || i, 'hourly', 'UTC', gen_random_uuid(),
+    'gpt-bench',
+    CASE WHEN i < $due THEN now() - i * interval '1 s'
+         ELSE now() + random() * interval '30 days' END
+FROM generate_series($have, $size - 1) AS i;
+INSERT INTO scheduled_evaluation_runs (scheduled_evaluation_id, status,
+    slot_at, started_at)
+SELECT id, 'running', next_run_at - interval '1 hour', now()
+FROM scheduled_evaluations WHERE name LIKE 'fill %' AND next_run_at <= now()
+  AND $have = 0;
+ANALYZE scheduled_evaluations;
+ANALYZE scheduled_evaluation_runs;
+SQL
+		note sprintf 'claim query: filled in %.1f s', time - $t0;
+		$have = $size;
+		my ($t, $plan, $idx, $seq) = explain($h, $sql);
+		my ($tn, $plann, $idxn, $seqn) = explain($h, $next_sql);
+		my $label = $size >= 1_000_000 ? sprintf('%gM', $size / 1e6)
+		    : sprintf('%gk', $size / 1e3);
+		row('claim', "claim query, $label schedules (EXPLAIN ANALYZE, "
+		    . 'median of 7)', ms($t), $size >= 1_000_000 ?
+		    '<= 5 ms' : '', $size >= 1_000_000 ? verdict($t, 0.005) :
+		    '');
+		row('claim', '  plan: ' . ($seq ? 'SEQ SCAN, ' : '')
+		    . 'index ' . (join(', ', @$idx) || 'none'), '', '', '');
+		row('claim', "  next-due query, $label schedules", ms($tn), '',
+		    '');
+		if ($size == $N_BIG) {
+			push @notes, "claim query plan at $label schedules:",
+			    map { "    $_" } split /\n/, $plan;
+		}
+	}
+}
+
+# --- pg_cron -------------------------------------------------------------------
+
+sub bench_pgcron {
+	(my $lib = Evalsched::Test::pg_bindir()) =~ s{/bin$}{/lib};
+	unless (-e "$lib/pg_cron.so") {
+		row('pg_cron', 'pg_cron', 'not installed: skipped', '', '');
+		return;
+	}
+	my $h = Evalsched::Test->new;
+	note 'pg_cron: throwaway cluster in ' . $h->dir;
+	$h->start_pg(no_schema => 1);
+	open my $fh, '>>', "$h->{pgdata}/postgresql.conf" or die;
+	print $fh <<"CONF";
+shared_preload_libraries = 'pg_cron'
+cron.database_name = 'postgres'
+cron.use_background_workers = on
+cron.max_running_jobs = $CONCURRENCY
+max_worker_processes = 64
+CONF
+	close $fh;
+	$h->pg_ctl('restart') == 0
+	    or die "pg_cron cluster: restart failed\n"
+	    . $h->slurp($h->dir . '/pg.log');
+	$h->sql('CREATE EXTENSION pg_cron');
+	$h->sql('CREATE TABLE bench_cron_log (job int, at timestamptz)');
+	# The next minute boundary at least 15 s away (pg_cron's cron is in
+	# GMT and minute-grained).
+	my $m = ceil((time + 15) / 60) * 60;
+	my ($min, $hour) = (gmtime $m)[1, 2];
+	note sprintf 'pg_cron: %d jobs due at %02d:%02d UTC (in %.0f s)',
+	    $N_BURST, $hour, $min, $m - time;
+	$h->sql(<<"SQL");
+SELECT cron.schedule('bench ' || i, '$min $hour * * *',
+    'INSERT INTO bench_cron_log VALUES (' || i || ', clock_timestamp())')
+FROM generate_series(1, $N_BURST) AS i
+SQL
+	sleep 0.5 while time < $m;
+	$h->wait_until(sub {
+		$h->sql_value("SELECT count(*) FROM cron.job_run_details "
+		    . "WHERE end_time IS NOT NULL") >= $N_BURST;
+	}, 90);
+	my @start = map { $_->[0] - $m } $h->sql("SELECT extract(epoch FROM "
+	    . "start_time) FROM cron.job_run_details WHERE start_time IS NOT "
+	    . 'NULL');
+	my @ran = map { $_->[0] - $m } $h->sql("SELECT extract(epoch FROM at) "
+	    . 'FROM bench_cron_log');
+	my $failed = $h->sql_value("SELECT count(*) FROM cron.job_run_details "
+	    . "WHERE status <> 'succeeded'");
+	$h->teardown;
+	my @ours = @{ $ev{burst_lag} // [] };
+	row('pg_cron', sprintf('%d jobs due in one minute: started %d, '
+	    . 'failed %d', $N_BURST, scalar @start, $failed), '', '', '');
+	for my $p (0, 50, 99, 100) {
+		my $name = $p == 100 ? 'max' : $p == 0 ? 'min' : "p$p";
+		row('pg_cron', "burst start lag $name (start_time; evalsched: "
+		    . 'due -> request)', ms(pct($p, @ours)), '', '',
+		    ms(pct($p, @start)), ratio(pct($p, @ours), pct($p, @start)));
+	}
+	row('pg_cron', 'burst: all started (evalsched: all requests made)',
+	    secs($ev{burst_all}), '', '', secs(pct(100, @start)),
+	    ratio($ev{burst_all}, pct(100, @start)));
+	row('pg_cron', '  pg_cron job SQL ran, p50/max from the minute',
+	    '', '', '', ms(pct(50, @ran)) . ' / ' . ms(pct(100, @ran)), '');
+}
+
+# --- the table -----------------------------------------------------------------
+
+sub print_table {
+	my @head = ('', 'measure', 'evalsched', 'target', '', 'pg_cron',
+	    'evalsched/pg_cron');
+	my @w = map { length } @head;
+	for my $r (@rows) {
+		for my $i (0 .. $#head) {
+			my $l = length($r->[$i] // '');
+			$w[$i] = $l if $l > $w[$i];
+		}
+	}
+	my $fmt = join('  ', map { "%-${_}s" } @w) . "\n";
+	my $line = sprintf $fmt, @head;
+	$line =~ s/\s+$//;
+	print "\n$line\n", '-' x length($line), "\n";
+	my $last = '';
+	for my $r (@rows) {
+		my @c = map { $_ // '' } @$r[0 .. $#head];
+		$c[0] = '' if $c[0] eq $last;
+		$last = $r->[0];
+		(my $l = sprintf $fmt, @c) =~ s/\s+$//;
+		print "$l\n";
+	}
+	my @miss = grep { ($_->[4] // '') eq 'MISS' } @rows;
+	printf "\ntargets: %d ok, %d missed%s\n",
+	    scalar(grep { ($_->[4] // '') eq 'ok' } @rows), scalar @miss,
+	    @miss ? ' (' . join('; ', map { $_->[1] } @miss) . ')' : '';
+	my @cpu = `nproc`;
+	chomp @cpu;
+	printf "machine: %s CPU(s), %s; bench took %.0f s\n", $cpu[0],
+	    (split /\n/, `uname -sr`)[0], time - $T_BEGIN;
+	print "$_\n" for @notes;
+}
+
+eval {
+	bench_evalsched();
+	1;
+} or do {
+	my $err = $@;
+	row('error', "evalsched part stopped: $err", '', '', '');
+	chomp $rows[-1][1];
+};
+if ($PGCRON) {
+	eval { bench_pgcron(); 1 } or do {
+		my $err = $@;
+		chomp $err;
+		row('pg_cron', "pg_cron part stopped: $err", '', '', '');
+	};
+}
+print_table();
+exit 0;
