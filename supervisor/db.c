@@ -75,6 +75,19 @@ db_error(PGconn *c)
 	return one_line(c != NULL ? PQerrorMessage(c) : "out of memory");
 }
 
+static int
+take_notifies(void)
+{
+	PGnotify	*n;
+	int		 woken = 0;
+
+	while ((n = PQnotifies(conn)) != NULL) {
+		woken++;
+		PQfreemem(n);
+	}
+	return woken;
+}
+
 static PGconn *
 db_open(void)
 {
@@ -193,8 +206,12 @@ db_exec(const char *sql, int n, const char *const *params)
 		return NULL;
 	res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
 	st = PQresultStatus(res);
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+		/* A wake-up read along with the answer is not on the socket. */
+		if (take_notifies() > 0)
+			sv->poll_now = 1;
 		return res;
+	}
 	if (PQstatus(conn) == CONNECTION_BAD) {
 		PQclear(res);
 		db_lost();
@@ -240,20 +257,13 @@ db_rollback(void)
 int
 db_consume_notifies(void)
 {
-	PGnotify	*n;
-	int		 woken = 0;
-
 	if (conn == NULL)
 		return 0;
 	if (PQconsumeInput(conn) == 0 || PQstatus(conn) == CONNECTION_BAD) {
 		db_lost();
 		return 0;
 	}
-	while ((n = PQnotifies(conn)) != NULL) {
-		woken++;
-		PQfreemem(n);
-	}
-	return woken;
+	return take_notifies();
 }
 
 int

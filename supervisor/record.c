@@ -205,6 +205,7 @@ record_releases(void)
 			return -1;
 		PQclear(res);
 		outcome_done(o);
+		sv->poll_now = 1;	/* its slot is due again */
 	}
 	return 0;
 }

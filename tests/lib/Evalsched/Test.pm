@@ -226,7 +226,9 @@ sub spawn {
 		open STDIN, '<', '/dev/null';
 		open STDOUT, '>>', $out or die;
 		open STDERR, '>&', \*STDOUT;
-		$opt{child}->() if $opt{child};
+		# child: runs in the child before exec; with wrap, it is
+		# handed the command and execs it itself (a wrapper).
+		$opt{child}->(@$cmd) if $opt{child};
 		exec @$cmd or POSIX::_exit(127);
 	}
 	$self->{pids}{$name} = $pid;

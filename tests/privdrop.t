@@ -1,0 +1,55 @@
+# Started as root with a user: privileges are dropped in one checked
+# sequence and the jobrunners run unprivileged too.  And fork failing
+# (RLIMIT_NPROC for that user) leaves the schedule due, retried on the
+# next tick.
+use strict;
+use warnings;
+use lib 'tests/lib';
+use Test::More;
+use Evalsched::Test;
+
+plan skip_all => 'needs root to drop privileges' if $> != 0;
+my ($uid, $gid) = (getpwnam('nobody'))[2, 3];
+plan skip_all => 'no user nobody' unless defined $uid;
+plan skip_all => 'needs prlimit' if system('prlimit --version >/dev/null 2>&1') != 0;
+
+my ($hard) = `prlimit --nproc --noheadings --output HARD` =~ /(\S+)/;
+my $t = Evalsched::Test->new;
+$t->start_pg;
+$t->start_api;
+my $spool = $t->dir . '/spool';
+my $wrapper = $t->dir . '/jobrunner-wrapper';
+$t->spew($wrapper, "#!/bin/sh\nid -u > $spool/jobrunner-uid\nexec "
+    . Evalsched::Test::bin('evalsched-jobrunner') . "\n");
+chmod 0755, $wrapper;
+
+my $id = $t->add_schedule(name => 'under a limit');
+# nobody may own one process: the supervisor itself.  No fork succeeds.
+my $conf = $t->write_config(jobrunner => $wrapper);
+my $pid = $t->start_supervisor(config => $conf, args => ['-u', 'nobody'],
+    child => sub { exec 'prlimit', '--nproc=1:', '--', @_ });
+
+my %st = map { /^(\w+):\s*(.*)$/ ? ($1, $2) : () } split /\n/, $t->slurp("/proc/$pid/status");
+is($st{Uid}, join("\t", ($uid) x 4), 'real, effective, saved and file-system uid are nobody');
+is($st{Gid}, join("\t", ($gid) x 4), 'and so are the gids');
+is($st{Groups} =~ s/\s+$//r, $gid, 'supplementary groups dropped');
+like($t->supervisor_log, qr/running as nobody/, 'the drop is logged');
+
+ok($t->wait_log(qr/"under a limit": cannot fork a jobrunner; it stays due: Resource temporarily unavailable/, 10),
+    'fork failure is logged');
+sleep 1.5;
+ok(kill(0, $pid), 'the supervisor keeps going');
+is($t->sql_value("SELECT count(*) FROM scheduled_evaluation_runs"), 0,
+    'no run is left behind for the dispatch that did not happen');
+is($t->sql_value("SELECT next_run_at <= now() FROM scheduled_evaluations WHERE id = '$id'"), 't',
+    'the schedule stays due');
+
+# Raised by the same user: root may lack CAP_SYS_RESOURCE in a container.
+system('setpriv', "--reuid=$uid", "--regid=$gid", '--clear-groups', 'prlimit',
+    "--pid=$pid", "--nproc=$hard:") == 0 or die 'prlimit';
+ok($t->wait_until(sub { $t->sql_value("SELECT count(*) FROM scheduled_evaluation_runs "
+    . "WHERE status = 'running'") == 1 }, 15), 'once fork works again it is dispatched, once');
+is(scalar($t->api_requests), 1, 'one request');
+is($t->slurp("$spool/jobrunner-uid"), "$uid\n", 'the jobrunner ran as nobody too');
+is($t->stop_supervisor >> 8, 0, 'clean exit');
+done_testing;
