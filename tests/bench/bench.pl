@@ -24,9 +24,12 @@ use Time::Local qw(timegm);
 $| = 1;
 # A signal ends us through die, so the harness's END block tears down
 # the clusters and every process we started.
-my $INTERRUPTED;
-$SIG{$_} = sub { $INTERRUPTED = $_[0]; die "bench: interrupted by SIG$_[0]\n" }
-    for qw(INT TERM HUP);
+my ($INTERRUPTED, $MAIN_PID) = (undef, $$);
+$SIG{$_} = sub {
+	POSIX::_exit(1) if $$ != $MAIN_PID;	# a calibration client
+	$INTERRUPTED = $_[0];
+	die "bench: interrupted by SIG$_[0]\n";
+} for qw(INT TERM HUP);
 
 my $N_SPREAD = $ENV{BENCH_SPREAD} // 200;
 my $N_BURST = $ENV{BENCH_BURST} // 1000;
