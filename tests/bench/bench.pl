@@ -133,6 +133,25 @@ sub machine_cpu {
 	return ($total - $f[3] - $f[4], $total);
 }
 
+# Resident KiB by mapping (library file, or [heap], [anon]...), and the
+# proportional set size, from /proc/PID/smaps.
+sub proc_maps {
+	my ($pid) = @_;
+	my (%rss, $name, $pss);
+	open my $fh, '<', "/proc/$pid/smaps" or return ({}, undef);
+	while (<$fh>) {
+		if (/^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/) {
+			$name = $1 eq '' ? '[anon]' : $1;
+			$name =~ s{.*/}{};
+		} elsif (/^Rss:\s+(\d+)/) {
+			$rss{$name} += $1;
+		} elsif (/^Pss:\s+(\d+)/) {
+			$pss += $1;
+		}
+	}
+	return (\%rss, $pss);
+}
+
 sub proc_status {
 	my ($pid) = @_;
 	my %st;
@@ -298,8 +317,14 @@ sub bench_evalsched {
 	row('footprint', 'supervisor RSS idle (VmRSS / VmHWM)',
 	    mib($st1->{VmRSS}) . ' / ' . mib($st1->{VmHWM}), '<= 8 MiB',
 	    verdict($st1->{VmRSS}, 8 * 1024));
-	row('footprint', '  of which anonymous / file-backed (libraries)',
-	    mib($st1->{RssAnon}) . ' / ' . mib($st1->{RssFile}), '', '');
+	my ($maps, $pss) = proc_maps($sup);
+	row('footprint', '  of which anonymous / file-backed; PSS',
+	    mib($st1->{RssAnon}) . ' / ' . mib($st1->{RssFile}) . '; '
+	    . mib($pss), '', '');
+	my @top = (sort { $maps->{$b} <=> $maps->{$a} } keys %$maps)[0 .. 5];
+	row('footprint', '  largest resident mappings',
+	    join(', ', map { sprintf '%s %.1f', $_, $maps->{$_} / 1024 }
+	    grep { defined } @top) . ' MiB', '', '');
 	row('footprint', 'supervisor CPU idle 5 s (utime+stime)',
 	    sprintf('%.2f s, %d wakeups', $cpu1 - $cpu0, $wakeups), '~0', '');
 
