@@ -140,4 +140,4 @@ clean:
 
 .PHONY: all install deps build-werror build-san check lint fuzz demo bench clean
 
--include $(shell find $(O) -name '*.d' 2>/dev/null)
+-include $(patsubst %.o,%.d,$(COMMON_OBJ) $(SUPERVISOR_OBJ) $(JOBRUNNER_OBJ) $(CTL_OBJ))

@@ -128,12 +128,13 @@ config_free(struct config *c)
 {
 	size_t	i;
 
-	for (i = 0; i < NKEYS; i++)
-		if (keys[i].type == KEY_STRING || keys[i].type == KEY_URL)
-			free(*(char **)((char *)c + keys[i].offset));
+	/* Wipe the secret before its memory goes back to the allocator. */
 	if (c->service_role_key != NULL)
 		explicit_bzero(c->service_role_key,
 		    strlen(c->service_role_key));
+	for (i = 0; i < NKEYS; i++)
+		if (keys[i].type == KEY_STRING || keys[i].type == KEY_URL)
+			free(*(char **)((char *)c + keys[i].offset));
 	free(c->path);
 	memset(c, 0, sizeof(*c));
 }
@@ -179,11 +180,19 @@ parse_number(const char *v, long min, long max, int *out)
 	return 0;
 }
 
+/* http(s):// and a host: something that is not a slash. */
 static int
 url_ok(const char *v)
 {
-	return (strncmp(v, "http://", 7) == 0 && v[7] != '\0') ||
-	    (strncmp(v, "https://", 8) == 0 && v[8] != '\0');
+	const char	*host;
+
+	if (strncmp(v, "http://", 7) == 0)
+		host = v + 7;
+	else if (strncmp(v, "https://", 8) == 0)
+		host = v + 8;
+	else
+		return 0;
+	return *host != '\0' && *host != '/';
 }
 
 /* Sets one key; on a bad value writes why into why and returns -1. */
@@ -300,7 +309,7 @@ split_line(char *line, char **key, char **value, const char **why)
 
 static void
 parse_line(struct config *c, const char *name, int lineno, char *line,
-    unsigned char *seen, struct config_err *err)
+    int *seen, struct config_err *err)
 {
 	const struct key_def	*k;
 	const char		*why = NULL;
@@ -322,7 +331,7 @@ parse_line(struct config *c, const char *name, int lineno, char *line,
 		    "line %d)", name, lineno, key, seen[k - keys]);
 		return;
 	}
-	seen[k - keys] = lineno > 255 ? 255 : (unsigned char)lineno;
+	seen[k - keys] = lineno;
 	if (key_set(c, k, value, msg, sizeof(msg)) == -1) {
 		/* The key's value is a secret: never echo it back. */
 		if (strcmp(key, "service_role_key") == 0)
@@ -338,7 +347,7 @@ int
 config_parse_text(struct config *c, const char *name, const char *text,
     struct config_err *err)
 {
-	unsigned char	 seen[NKEYS] = { 0 };
+	int		 seen[NKEYS] = { 0 };
 	char		*copy, *line, *next;
 	int		 lineno = 0, before = err->count;
 

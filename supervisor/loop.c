@@ -97,14 +97,15 @@ shutdown_begin(void)
 	    "run(s) in flight", sv->conf.shutdown_grace, sv->nchildren);
 }
 
+/* Once the grace is over: cancel what still runs, once. */
 static void
 shutdown_step(void)
 {
-	if (sv->nchildren > 0 && mono_ms() >= sv->stop_deadline_ms) {
-		log_info("shutdown_grace is over: cancelling %d run(s)",
-		    sv->nchildren);
-		children_cancel_all();
-	}
+	if (sv->nchildren == 0 || mono_ms() < sv->stop_deadline_ms)
+		return;
+	log_info("cancelling %d run(s) still in flight", sv->nchildren);
+	children_cancel_all();
+	sv->stop_deadline_ms = INT64_MAX;
 }
 
 /* Running against a database without our schema helps nobody. */

@@ -231,6 +231,8 @@ main(int argc, char *argv[])
 		usage();
 	if (load_config(&sv->conf, &err) == -1) {
 		print_errors(&err);
+		config_err_free(&err);
+		config_free(&sv->conf);
 		return EX_CONFIG;
 	}
 	config_err_free(&err);
