@@ -321,10 +321,11 @@ sub bench_evalsched {
 	row('footprint', '  of which anonymous / file-backed; PSS',
 	    mib($st1->{RssAnon}) . ' / ' . mib($st1->{RssFile}) . '; '
 	    . mib($pss), '', '');
-	my @top = (sort { $maps->{$b} <=> $maps->{$a} } keys %$maps)[0 .. 5];
-	row('footprint', '  largest resident mappings',
-	    join(', ', map { sprintf '%s %.1f', $_, $maps->{$_} / 1024 }
-	    grep { defined } @top) . ' MiB', '', '');
+	my @top = grep { defined }
+	    (sort { $maps->{$b} <=> $maps->{$a} } keys %$maps)[0 .. 7];
+	push @notes, 'supervisor idle, largest resident mappings (MiB): '
+	    . join(', ', map { (my $n = $_) =~ s/\.so[.\d]*$//;
+	    sprintf '%s %.1f', $n, $maps->{$_} / 1024 } @top);
 	row('footprint', 'supervisor CPU idle 5 s (utime+stime)',
 	    sprintf('%.2f s, %d wakeups', $cpu1 - $cpu0, $wakeups), '~0', '');
 
