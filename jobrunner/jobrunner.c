@@ -98,31 +98,43 @@ set_title(int argc, char **argv, const struct job *job)
 	setproctitle("run %s %s", job->run_id, name);
 }
 
+/*
+ * libcurl is set up before the job is read: the supervisor may start us
+ * ahead of time as a spare, and then the job finds us ready.
+ */
 static int
 run(int argc, char **argv, struct job_result *res)
 {
 	struct job	 job;
 	char		*text, err[256];
-	long		 start = mono_ms();
+	int		 curl_ok = http_init() == 0;
+	long		 start;
 	int		 code;
 
-	if ((text = read_job(err, sizeof(err))) == NULL)
-		return bad_job(res, err, start);
+	text = read_job(err, sizeof(err));
+	start = mono_ms();
+	if (text == NULL) {
+		code = bad_job(res, err, start);
+		goto done;
+	}
 	code = job_from_json(&job, text, err, sizeof(err));
 	explicit_bzero(text, strlen(text));
 	free(text);
-	if (code == -1)
-		return bad_job(res, err, start);
+	if (code == -1) {
+		code = bad_job(res, err, start);
+		goto done;
+	}
 	set_title(argc, argv, &job);
-	if (http_init() == -1) {
+	if (!curl_ok) {
 		log_warnx("run %s: cannot initialize libcurl", job.run_id);
 		res->error = strdup("cannot initialize libcurl");
 		code = EX_SOFTWARE;
-	} else {
+	} else
 		code = run_job(&job, res);
-		http_cleanup();
-	}
 	job_free(&job);
+ done:
+	if (curl_ok)
+		http_cleanup();
 	return code;
 }
 

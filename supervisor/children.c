@@ -3,6 +3,11 @@
  * and deadlines.  The job (with the service key) is written on the
  * child's stdin; the child's environment is built from a short allow
  * list, so neither the key nor the database credentials reach it.
+ *
+ * One jobrunner is kept started ahead of time, as a spare, in a free
+ * slot: exec and loading libcurl cost more than the rest of a dispatch,
+ * and a spare that is already waiting on its stdin takes its job at the
+ * due time.  It counts as alive toward max_concurrent.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -22,7 +27,12 @@
 #define OUT_MAX		(64 * 1024)
 #define ENV_MAX		32
 
+#define SPARE_BACKOFF_MIN_MS	1000
+#define SPARE_BACKOFF_MAX_MS	60000
+
 static struct child	 slots[CONFIG_MAX_CONCURRENT];
+static int		 nspare, nretiring;
+static int64_t		 spare_retry_ms, spare_backoff_ms = SPARE_BACKOFF_MIN_MS;
 
 /* Which child and which of its pipes each poll entry is. */
 static struct {
@@ -46,12 +56,19 @@ children_init(void)
 		slots[i].in_fd = slots[i].out_fd = slots[i].err_fd = -1;
 }
 
+/* Slots for new runs: an idle spare is one of them, a retiring one not. */
 int
 children_free_slots(void)
 {
-	int	n = sv->conf.max_concurrent - sv->nchildren;
+	int	n = sv->conf.max_concurrent - sv->nchildren - nretiring;
 
 	return n > 0 ? n : 0;
+}
+
+int
+children_alive(void)
+{
+	return sv->nchildren + nspare;
 }
 
 static struct child *
@@ -136,24 +153,17 @@ free_slot(void)
 	return child_by_pid(0);
 }
 
-/*
- * Forks and execs a jobrunner for a claimed run.  Takes the job text.
- * NULL when it cannot (no slot, no pipe, fork failed): a temporary
- * failure, the caller leaves the slot due for the next tick.
- */
-struct child *
-children_spawn(const char *run_id, const char *schedule_id,
-    const char *schedule_name, char *job)
+/* Forks and execs a jobrunner, which then waits for its job on stdin. */
+static struct child *
+child_fork(const char *for_whom, const char *then)
 {
 	struct child	*c;
 	char		*env[ENV_MAX];
 	int		 in[2], out[2], err[2];
 	pid_t		 pid;
 
-	if ((c = free_slot()) == NULL || open_pipes(in, out, err) == -1) {
-		free(job);
+	if ((c = free_slot()) == NULL || open_pipes(in, out, err) == -1)
 		return NULL;
-	}
 	child_env(env);
 	if ((pid = fork()) == 0)
 		child_exec(in, out, err, env);
@@ -162,25 +172,59 @@ children_spawn(const char *run_id, const char *schedule_id,
 	close(out[1]);
 	close(err[1]);
 	if (pid == -1) {
-		log_warn("schedule \"%s\": cannot fork a jobrunner; it stays "
-		    "due", schedule_name);
+		log_warn("%s: cannot fork a jobrunner%s", for_whom, then);
 		close(in[1]);
 		close(out[0]);
 		close(err[0]);
-		free(job);
 		return NULL;
 	}
 	memset(c, 0, sizeof(*c));
 	c->pid = pid;
-	strlcpy(c->run_id, run_id, sizeof(c->run_id));
-	strlcpy(c->schedule_id, schedule_id, sizeof(c->schedule_id));
-	c->schedule_name = xstrdup(schedule_name);
 	c->in_fd = in[1];
 	c->out_fd = out[0];
 	c->err_fd = err[0];
 	fcntl(c->in_fd, F_SETFL, O_NONBLOCK);
 	fcntl(c->out_fd, F_SETFL, O_NONBLOCK);
 	fcntl(c->err_fd, F_SETFL, O_NONBLOCK);
+	c->deadline_ms = INT64_MAX;
+	return c;
+}
+
+static struct child *
+take_spare(void)
+{
+	struct child	*c;
+
+	for (c = slots; c < slots + CONFIG_MAX_CONCURRENT; c++)
+		if (c->pid != 0 && c->spare && !c->retiring) {
+			c->spare = 0;
+			nspare--;
+			return c;
+		}
+	return NULL;
+}
+
+/*
+ * Hands a claimed run to the spare, or to a jobrunner forked now.  Takes
+ * the job text.  NULL when it cannot (no slot, no pipe, fork failed): a
+ * temporary failure, the caller leaves the slot due for the next tick.
+ */
+struct child *
+children_spawn(const char *run_id, const char *schedule_id,
+    const char *schedule_name, char *job)
+{
+	struct child	*c;
+	char		 who[256];
+
+	snprintf(who, sizeof(who), "schedule \"%s\"", schedule_name);
+	if ((c = take_spare()) == NULL && (c = child_fork(who, "; it stays due")) == NULL) {
+		explicit_bzero(job, strlen(job));
+		free(job);
+		return NULL;
+	}
+	strlcpy(c->run_id, run_id, sizeof(c->run_id));
+	strlcpy(c->schedule_id, schedule_id, sizeof(c->schedule_id));
+	c->schedule_name = xstrdup(schedule_name);
 	c->job = job;
 	c->job_len = strlen(job);
 	c->started_ms = mono_ms();
@@ -188,9 +232,43 @@ children_spawn(const char *run_id, const char *schedule_id,
 	sv->nchildren++;
 	sv->dispatched++;
 	log_info("schedule \"%s\": dispatched run %s (jobrunner pid %ld)",
-	    schedule_name, run_id, (long)pid);
+	    schedule_name, run_id, (long)c->pid);
 	write_job(c);
 	return c;
+}
+
+/* Keeps one spare started while a slot is free for it. */
+void
+children_keep_spare(void)
+{
+	struct child	*c;
+
+	if (sv->once || sv->stopping || nspare > 0 ||
+	    sv->nchildren >= sv->conf.max_concurrent ||
+	    mono_ms() < spare_retry_ms)
+		return;
+	if ((c = child_fork("spare", " ahead of time")) == NULL) {
+		spare_retry_ms = mono_ms() + SPARE_BACKOFF_MAX_MS;
+		return;
+	}
+	c->spare = 1;
+	nspare++;
+	log_debug("spare jobrunner started (pid %ld)", (long)c->pid);
+}
+
+/* Reload or shutdown: spares are started afresh, or not at all. */
+void
+children_retire_spares(void)
+{
+	struct child	*c;
+
+	for (c = slots; c < slots + CONFIG_MAX_CONCURRENT; c++)
+		if (c->pid != 0 && c->spare && !c->retiring) {
+			c->retiring = 1;
+			nretiring++;
+			kill(c->pid, SIGTERM);
+			c->deadline_ms = mono_ms() + KILL_GRACE_MS;
+		}
 }
 
 static void
@@ -322,7 +400,9 @@ children_pollfds(struct pollfd *pfd, int max)
 	for (c = slots; c < slots + CONFIG_MAX_CONCURRENT; c++) {
 		if (c->pid == 0)
 			continue;
-		n = add_pollfd(pfd, n, max, c, c->in_fd, POLLOUT);
+		/* A spare's stdin stays open, unpolled, until it has a job. */
+		if (c->job != NULL)
+			n = add_pollfd(pfd, n, max, c, c->in_fd, POLLOUT);
 		n = add_pollfd(pfd, n, max, c, c->out_fd, POLLIN);
 		n = add_pollfd(pfd, n, max, c, c->err_fd, POLLIN);
 	}
@@ -339,7 +419,7 @@ children_io(struct pollfd *pfd, int n)
 		if (pfd[i].revents == 0)
 			continue;
 		c = pollmap[i].c;
-		if (pollmap[i].fd == c->in_fd)
+		if (pollmap[i].fd == c->in_fd && c->job != NULL)
 			write_job(c);
 		else if (pollmap[i].fd == c->out_fd)
 			read_out(c);
@@ -351,6 +431,12 @@ children_io(struct pollfd *pfd, int n)
 static void
 child_release(struct child *c)
 {
+	if (c->spare) {
+		nspare--;
+		if (c->retiring)
+			nretiring--;
+	} else
+		sv->nchildren--;
 	job_done(c);
 	close_fd(&c->out_fd);
 	close_fd(&c->err_fd);
@@ -358,7 +444,26 @@ child_release(struct child *c)
 	free(c->schedule_name);
 	memset(c, 0, sizeof(*c));
 	c->in_fd = c->out_fd = c->err_fd = -1;
-	sv->nchildren--;
+}
+
+/*
+ * A spare that ended before it had a job (a jobrunner that cannot run,
+ * say) is not started again at once: the backoff keeps the log readable.
+ */
+static void
+spare_finish(struct child *c, int wstatus)
+{
+	char	how[128];
+
+	if (!c->retiring) {
+		log_warnx("spare jobrunner (pid %ld) %s before it had a job",
+		    (long)c->pid, describe_wait_status(wstatus, how,
+		    sizeof(how)));
+		spare_retry_ms = mono_ms() + spare_backoff_ms;
+		spare_backoff_ms = spare_backoff_ms * 2 > SPARE_BACKOFF_MAX_MS ?
+		    SPARE_BACKOFF_MAX_MS : spare_backoff_ms * 2;
+	}
+	child_release(c);
 }
 
 static void
@@ -371,6 +476,12 @@ child_finish(struct child *c, int wstatus)
 		read_out(c);
 	if (c->err_fd != -1)
 		read_err(c);
+	if (c->spare) {
+		spare_finish(c, wstatus);
+		return;
+	}
+	if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) != 127)
+		spare_backoff_ms = SPARE_BACKOFF_MIN_MS;
 	o = outcome_from_child(c, wstatus);
 	outcome_log(o, c);
 	record_enqueue(o);
@@ -410,6 +521,12 @@ children_check_deadlines(int64_t now)
 	for (c = slots; c < slots + CONFIG_MAX_CONCURRENT; c++) {
 		if (c->pid == 0 || now < c->deadline_ms)
 			continue;
+		if (c->spare) {
+			/* A retiring spare that ignored SIGTERM. */
+			child_signal(c, SIGKILL);
+			c->deadline_ms = INT64_MAX;
+			continue;
+		}
 		if (!c->term_sent) {
 			if (!c->cancelled) {
 				c->timed_out = 1;
@@ -436,7 +553,7 @@ children_cancel_all(void)
 	int64_t		 now = mono_ms();
 
 	for (c = slots; c < slots + CONFIG_MAX_CONCURRENT; c++) {
-		if (c->pid == 0 || c->cancelled)
+		if (c->pid == 0 || c->cancelled || c->spare)
 			continue;
 		c->cancelled = 1;
 		c->deadline_ms = now;

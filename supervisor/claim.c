@@ -209,7 +209,7 @@ dispatch(PGresult *rows, PGresult *runs)
 
 /* Inserts the runs and advances the good rows; the runs, or NULL. */
 static PGresult *
-claim_rows(PGresult *rows, struct array *ids, struct array *nexts)
+claim_rows(int ngood, struct array *ids, struct array *nexts)
 {
 	PGresult	*runs, *r;
 
@@ -224,9 +224,9 @@ claim_rows(PGresult *rows, struct array *ids, struct array *nexts)
 		return NULL;
 	}
 	PQclear(r);
-	if (PQntuples(runs) < PQntuples(rows))
+	if (PQntuples(runs) < ngood)
 		log_info("%d due slot(s) had fired already; advanced without "
-		    "a dispatch", PQntuples(rows) - PQntuples(runs));
+		    "a dispatch", ngood - PQntuples(runs));
 	return runs;
 }
 
@@ -259,7 +259,7 @@ claim_due(int slots)
 		array_add(&nexts, num);
 		ngood++;
 	}
-	if (ngood > 0 && (runs = claim_rows(rows, &ids, &nexts)) == NULL)
+	if (ngood > 0 && (runs = claim_rows(ngood, &ids, &nexts)) == NULL)
 		goto fail;
 	if (db_commit() == -1)
 		goto fail;

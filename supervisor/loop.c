@@ -93,6 +93,7 @@ shutdown_begin(void)
 	}
 	sv->stopping = 1;
 	sv->stop_deadline_ms = mono_ms() + sv->conf.shutdown_grace * 1000LL;
+	children_retire_spares();
 	log_info("stopping: no new dispatches; waiting up to %d s for %d "
 	    "run(s) in flight", sv->conf.shutdown_grace, sv->nchildren);
 }
@@ -204,6 +205,7 @@ loop_run(int sigfd, void (*reload)(void))
 		if (got_hup) {
 			got_hup = 0;
 			reload();
+			children_retire_spares();
 		}
 		if (got_usr1) {
 			got_usr1 = 0;
@@ -215,7 +217,8 @@ loop_run(int sigfd, void (*reload)(void))
 			shutdown_step();
 		database_work();
 		idle = new_work();
-		if (sv->stopping && sv->nchildren == 0)
+		children_keep_spare();
+		if (sv->stopping && children_alive() == 0)
 			break;
 		if (sv->once && idle)
 			break;

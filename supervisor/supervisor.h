@@ -59,6 +59,8 @@ struct child {
 	int		 term_sent;
 	int		 timed_out;
 	int		 cancelled;
+	int		 spare;		/* started ahead, no run yet */
+	int		 retiring;	/* a spare being stopped */
 };
 
 /* The supervisor's state, shared by the files of the loop. */
@@ -125,6 +127,9 @@ int	 claim_next_due(void);
 /* children.c */
 void	 children_init(void);
 int	 children_free_slots(void);
+int	 children_alive(void);		/* runs and spares */
+void	 children_keep_spare(void);
+void	 children_retire_spares(void);
 struct pollfd;
 struct child *children_spawn(const char *run_id, const char *schedule_id,
 	    const char *schedule_name, char *job);

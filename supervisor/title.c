@@ -58,7 +58,7 @@ status_log(void)
 		    (sv->next_due_ms - now) / 1000.0);
 	c = children_table(&n);
 	for (i = 0; i < n; i++)
-		if (c[i].pid != 0)
+		if (c[i].pid != 0 && !c[i].spare)
 			log_info("status: run %s of schedule \"%s\": jobrunner "
 			    "pid %ld, running for %.1f s%s", c[i].run_id,
 			    c[i].schedule_name, (long)c[i].pid,

@@ -37,7 +37,7 @@ sub children_of {
 }
 
 my @kids = children_of($t->supervisor_pid);
-is(scalar @kids, 2, 'two jobrunners are alive (the hung ones)');
+cmp_ok(scalar @kids, '>=', 2, 'the hung jobrunners are alive (and perhaps a spare)');
 for my $pid (@kids) {
 	my $cmdline = $t->slurp("/proc/$pid/cmdline");
 	my $environ = $t->slurp("/proc/$pid/environ");
