@@ -30,7 +30,13 @@
 #define SPARE_BACKOFF_MIN_MS	1000
 #define SPARE_BACKOFF_MAX_MS	60000
 
+/*
+ * Slots past the high-water mark are never read or written, so the
+ * table costs memory only for what max_concurrent has used.  A free
+ * slot has pid 0; its other fields mean nothing.
+ */
 static struct child	 slots[CONFIG_MAX_CONCURRENT];
+static int		 nslots;
 static int		 nspare, nretiring;
 static int64_t		 spare_retry_ms, spare_backoff_ms = SPARE_BACKOFF_MIN_MS;
 
@@ -46,15 +52,6 @@ static const char *const env_allowed[] = {
 	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
 	"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL
 };
-
-void
-children_init(void)
-{
-	int	i;
-
-	for (i = 0; i < CONFIG_MAX_CONCURRENT; i++)
-		slots[i].in_fd = slots[i].out_fd = slots[i].err_fd = -1;
-}
 
 /* Slots for new runs: an idle spare is one of them, a retiring one not. */
 int
@@ -76,7 +73,7 @@ child_by_pid(pid_t pid)
 {
 	int	i;
 
-	for (i = 0; i < CONFIG_MAX_CONCURRENT; i++)
+	for (i = 0; i < nslots; i++)
 		if (slots[i].pid == pid)
 			return &slots[i];
 	return NULL;
@@ -150,7 +147,15 @@ static void	write_job(struct child *);
 static struct child *
 free_slot(void)
 {
-	return child_by_pid(0);
+	int	i;
+
+	for (i = 0; i < CONFIG_MAX_CONCURRENT; i++)
+		if (slots[i].pid == 0) {
+			if (i >= nslots)
+				nslots = i + 1;
+			return &slots[i];
+		}
+	return NULL;
 }
 
 /* Forks and execs a jobrunner, which then waits for its job on stdin. */
@@ -195,7 +200,7 @@ take_spare(void)
 {
 	struct child	*c;
 
-	for (c = slots; c < slots + CONFIG_MAX_CONCURRENT; c++)
+	for (c = slots; c < slots + nslots; c++)
 		if (c->pid != 0 && c->spare && !c->retiring) {
 			c->spare = 0;
 			nspare--;
@@ -262,7 +267,7 @@ children_retire_spares(void)
 {
 	struct child	*c;
 
-	for (c = slots; c < slots + CONFIG_MAX_CONCURRENT; c++)
+	for (c = slots; c < slots + nslots; c++)
 		if (c->pid != 0 && c->spare && !c->retiring) {
 			c->retiring = 1;
 			nretiring++;
@@ -397,7 +402,7 @@ children_pollfds(struct pollfd *pfd, int max)
 	struct child	*c;
 	int		 n = 0;
 
-	for (c = slots; c < slots + CONFIG_MAX_CONCURRENT; c++) {
+	for (c = slots; c < slots + nslots; c++) {
 		if (c->pid == 0)
 			continue;
 		/* A spare's stdin stays open, unpolled, until it has a job. */
@@ -518,7 +523,7 @@ children_check_deadlines(int64_t now)
 {
 	struct child	*c;
 
-	for (c = slots; c < slots + CONFIG_MAX_CONCURRENT; c++) {
+	for (c = slots; c < slots + nslots; c++) {
 		if (c->pid == 0 || now < c->deadline_ms)
 			continue;
 		if (c->spare) {
@@ -552,7 +557,7 @@ children_cancel_all(void)
 	struct child	*c;
 	int64_t		 now = mono_ms();
 
-	for (c = slots; c < slots + CONFIG_MAX_CONCURRENT; c++) {
+	for (c = slots; c < slots + nslots; c++) {
 		if (c->pid == 0 || c->cancelled || c->spare)
 			continue;
 		c->cancelled = 1;
@@ -567,7 +572,7 @@ children_next_deadline(void)
 	struct child	*c;
 	int64_t		 next = INT64_MAX;
 
-	for (c = slots; c < slots + CONFIG_MAX_CONCURRENT; c++)
+	for (c = slots; c < slots + nslots; c++)
 		if (c->pid != 0 && c->deadline_ms < next)
 			next = c->deadline_ms;
 	return next;
@@ -577,6 +582,6 @@ children_next_deadline(void)
 const struct child *
 children_table(int *n)
 {
-	*n = CONFIG_MAX_CONCURRENT;
+	*n = nslots;
 	return slots;
 }

@@ -185,7 +185,6 @@ startup(struct pidfh **pfh)
 		log_warn("pidfile_write %s", sv->conf.pidfile);
 	TAILQ_INIT(&sv->outcomes);
 	spool_load(&sv->outcomes);
-	children_init();
 }
 
 int

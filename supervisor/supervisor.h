@@ -125,7 +125,6 @@ int	 claim_due(int slots);
 int	 claim_next_due(void);
 
 /* children.c */
-void	 children_init(void);
 int	 children_free_slots(void);
 int	 children_alive(void);		/* runs and spares */
 void	 children_keep_spare(void);
