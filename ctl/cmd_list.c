@@ -46,17 +46,6 @@ print_table(struct ctl *c, const PGresult *res)
 	table_free(t);
 }
 
-static void
-print_json(const PGresult *res)
-{
-	json_object	*a = json_object_new_array();
-	int		 i;
-
-	for (i = 0; i < PQntuples(res); i++)
-		json_object_array_add(a, sched_json(res, i));
-	json_print(a);
-}
-
 int
 cmd_list(struct ctl *c, int argc, char **argv)
 {
@@ -72,7 +61,7 @@ cmd_list(struct ctl *c, int argc, char **argv)
 	if ((res = db_query(c, sql, 0, NULL)) == NULL)
 		return c->dbstatus;
 	if (c->json)
-		print_json(res);
+		json_print(json_rows(res, sched_json));
 	else
 		print_table(c, res);
 	PQclear(res);

@@ -188,17 +188,6 @@ run_json(const PGresult *res, int row)
 	return o;
 }
 
-static void
-print_json(const PGresult *res)
-{
-	json_object	*a = json_object_new_array();
-	int		 i;
-
-	for (i = 0; i < PQntuples(res); i++)
-		json_object_array_add(a, run_json(res, i));
-	json_print(a);
-}
-
 int
 cmd_runs(struct ctl *c, int argc, char **argv)
 {
@@ -219,7 +208,7 @@ cmd_runs(struct ctl *c, int argc, char **argv)
 	if ((res = db_query(c, runs_sql, 2, params)) == NULL)
 		return c->dbstatus;
 	if (c->json)
-		print_json(res);
+		json_print(json_rows(res, run_json));
 	else
 		print_table(c, res);
 	PQclear(res);

@@ -248,78 +248,58 @@ print_text(struct ctl *c, const struct status *st)
 }
 
 static json_object *
-supervisors_json(const PGresult *res)
+supervisor_json(const PGresult *res, int i)
 {
-	json_object	*a = json_object_new_array(), *o;
-	int		 i;
+	json_object	*o = json_object_new_object();
 
-	for (i = 0; i < PQntuples(res); i++) {
-		o = json_object_new_object();
-		json_object_object_add(o, "id", json_str(db_get(res, i,
-		    "id")));
-		json_object_object_add(o, "node", json_str(db_get(res, i,
-		    "node")));
-		json_object_object_add(o, "pid", json_object_new_int64(
-		    db_int(res, i, "pid")));
-		json_object_object_add(o, "version", json_str(db_get(res, i,
-		    "version")));
-		json_object_object_add(o, "live", json_object_new_boolean(
-		    db_bool(res, i, "live")));
-		json_object_object_add(o, "running", json_object_new_int64(
-		    db_int(res, i, "running")));
-		json_object_object_add(o, "max_concurrent",
-		    json_object_new_int64(db_int(res, i, "max_concurrent")));
-		json_object_object_add(o, "lease_seconds",
-		    json_object_new_int64(db_int(res, i, "lease_seconds")));
-		json_object_object_add(o, "started_at", json_time(db_int(res,
-		    i, "started_at"), 0, "UTC"));
-		json_object_object_add(o, "heartbeat_at", json_time(db_int(res,
-		    i, "heartbeat_at"), 0, "UTC"));
-		json_object_array_add(a, o);
-	}
-	return a;
+	json_object_object_add(o, "id", json_str(db_get(res, i, "id")));
+	json_object_object_add(o, "node", json_str(db_get(res, i, "node")));
+	json_object_object_add(o, "pid", json_object_new_int64(db_int(res, i,
+	    "pid")));
+	json_object_object_add(o, "version", json_str(db_get(res, i,
+	    "version")));
+	json_object_object_add(o, "live", json_object_new_boolean(db_bool(res,
+	    i, "live")));
+	json_object_object_add(o, "running", json_object_new_int64(db_int(res,
+	    i, "running")));
+	json_object_object_add(o, "max_concurrent",
+	    json_object_new_int64(db_int(res, i, "max_concurrent")));
+	json_object_object_add(o, "lease_seconds",
+	    json_object_new_int64(db_int(res, i, "lease_seconds")));
+	json_object_object_add(o, "started_at", json_time(db_int(res, i,
+	    "started_at"), 0, "UTC"));
+	json_object_object_add(o, "heartbeat_at", json_time(db_int(res, i,
+	    "heartbeat_at"), 0, "UTC"));
+	return o;
 }
 
 static json_object *
-runs_json(const PGresult *res)
+run_json(const PGresult *res, int i)
 {
-	json_object	*a = json_object_new_array(), *o;
-	int		 i;
+	json_object	*o = json_object_new_object();
 
-	for (i = 0; i < PQntuples(res); i++) {
-		o = json_object_new_object();
-		json_object_object_add(o, "id", json_str(db_get(res, i,
-		    "id")));
-		json_object_object_add(o, "schedule", json_str(db_get(res, i,
-		    "name")));
-		json_object_object_add(o, "triggered_at", json_time(db_int(res,
-		    i, "triggered_at"), 0, db_get(res, i, "timezone")));
-		json_object_object_add(o, "supervisor_node", json_str(
-		    db_get(res, i, "node")));
-		json_object_object_add(o, "stuck", json_object_new_boolean(
-		    db_bool(res, i, "stuck")));
-		json_object_array_add(a, o);
-	}
-	return a;
+	json_object_object_add(o, "id", json_str(db_get(res, i, "id")));
+	json_object_object_add(o, "schedule", json_str(db_get(res, i,
+	    "name")));
+	json_object_object_add(o, "triggered_at", json_time(db_int(res, i,
+	    "triggered_at"), 0, db_get(res, i, "timezone")));
+	json_object_object_add(o, "supervisor_node", json_str(db_get(res, i,
+	    "node")));
+	json_object_object_add(o, "stuck", json_object_new_boolean(db_bool(res,
+	    i, "stuck")));
+	return o;
 }
 
 static json_object *
-overdue_json(const PGresult *res)
+overdue_json(const PGresult *res, int i)
 {
-	json_object	*a = json_object_new_array(), *o;
-	int		 i;
+	json_object	*o = json_object_new_object();
 
-	for (i = 0; i < PQntuples(res); i++) {
-		o = json_object_new_object();
-		json_object_object_add(o, "id", json_str(db_get(res, i,
-		    "id")));
-		json_object_object_add(o, "name", json_str(db_get(res, i,
-		    "name")));
-		json_object_object_add(o, "next_run_at", json_time(db_int(res,
-		    i, "next_run_at"), 0, db_get(res, i, "timezone")));
-		json_object_array_add(a, o);
-	}
-	return a;
+	json_object_object_add(o, "id", json_str(db_get(res, i, "id")));
+	json_object_object_add(o, "name", json_str(db_get(res, i, "name")));
+	json_object_object_add(o, "next_run_at", json_time(db_int(res, i,
+	    "next_run_at"), 0, db_get(res, i, "timezone")));
+	return o;
 }
 
 static void
@@ -334,13 +314,15 @@ print_json(const struct status *st)
 	    json_object_new_int64(st->active));
 	json_object_object_add(o, "live_supervisors",
 	    json_object_new_int(st->live));
-	json_object_object_add(o, "supervisors", supervisors_json(st->sup));
-	json_object_object_add(o, "in_flight", runs_json(st->runs));
+	json_object_object_add(o, "supervisors", json_rows(st->sup,
+	    supervisor_json));
+	json_object_object_add(o, "in_flight", json_rows(st->runs, run_json));
 	json_object_object_add(o, "stuck_runs", json_object_new_int(
 	    st->stuck));
 	json_object_object_add(o, "overdue_schedules",
 	    json_object_new_int64(st->late));
-	json_object_object_add(o, "overdue", overdue_json(st->overdue));
+	json_object_object_add(o, "overdue", json_rows(st->overdue,
+	    overdue_json));
 	json_print(o);
 }
 

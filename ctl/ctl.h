@@ -81,6 +81,8 @@ size_t		 table_rows(const struct table *);
 void		 json_print(json_object *);
 json_object	*json_str(const char *);
 json_object	*json_time(int64_t t, int isnull, const char *zone);
+json_object	*json_rows(const PGresult *,
+		    json_object *(*row_json)(const PGresult *, int));
 
 /* The commands: each returns an exit status from sysexits.h. */
 int		 cmd_list(struct ctl *, int, char **);

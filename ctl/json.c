@@ -32,3 +32,16 @@ json_time(int64_t t, int isnull, const char *zone)
 	fmt_rfc3339(t, zone, buf, sizeof(buf));
 	return json_object_new_string(buf);
 }
+
+/* An array of one object per row, as row_json makes it. */
+json_object *
+json_rows(const PGresult *res, json_object *(*row_json)(const PGresult *,
+    int))
+{
+	json_object	*a = json_object_new_array();
+	int		 i;
+
+	for (i = 0; i < PQntuples(res); i++)
+		json_object_array_add(a, row_json(res, i));
+	return a;
+}
