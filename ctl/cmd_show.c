@@ -4,8 +4,6 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <sysexits.h>
-#include <unistd.h>
 
 #include "ctl.h"
 #include "schedule.h"
@@ -190,23 +188,10 @@ int
 cmd_show(struct ctl *c, int argc, char **argv)
 {
 	PGresult	*res;
-	char		 id[UUID_LEN + 1];
 	int		 status;
 
-	if ((status = ctl_opts(c, argc, argv, "show", "ID|NAME", 1)) != 0)
+	if ((status = sched_operand(c, argc, argv, "show", &res)) != 0)
 		return status;
-	if ((status = ctl_connect(c)) != 0)
-		return status;
-	if ((status = sched_resolve(c, argv[optind], id, sizeof(id))) != 0)
-		return status;
-	if ((res = sched_fetch(c, id)) == NULL)
-		return c->dbstatus;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		fprintf(stderr, "evalschedctl: no schedule '%s'\n",
-		    argv[optind]);
-		return EX_DATAERR;
-	}
 	if (c->json)
 		print_json(res);
 	else

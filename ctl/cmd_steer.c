@@ -7,30 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sysexits.h>
-#include <unistd.h>
 
 #include "ctl.h"
-
-/* Resolves the operand and fetches the row: 0 or an exit status. */
-static int
-target(struct ctl *c, int argc, char **argv, const char *cmd,
-    PGresult **res)
-{
-	char	id[UUID_LEN + 1];
-	int	status;
-
-	if ((status = ctl_opts(c, argc, argv, cmd, "ID|NAME", 1)) != 0 ||
-	    (status = ctl_connect(c)) != 0 ||
-	    (status = sched_resolve(c, argv[optind], id, sizeof(id))) != 0)
-		return status;
-	if ((*res = sched_fetch(c, id)) == NULL)
-		return c->dbstatus;
-	if (PQntuples(*res) == 1)
-		return 0;
-	PQclear(*res);
-	fprintf(stderr, "evalschedctl: no schedule '%s'\n", argv[optind]);
-	return EX_DATAERR;
-}
 
 /* Runs the guarded UPDATE; returns rows changed, or -1. */
 static int
@@ -87,7 +65,7 @@ cmd_pause(struct ctl *c, int argc, char **argv)
 	const char	*params[1];
 	int		 status, rows;
 
-	if ((status = target(c, argc, argv, "pause", &res)) != 0)
+	if ((status = sched_operand(c, argc, argv, "pause", &res)) != 0)
 		return status;
 	params[0] = db_get(res, 0, "id");
 	rows = update(c, "UPDATE scheduled_evaluations SET is_active = false "
@@ -111,7 +89,7 @@ cmd_resume(struct ctl *c, int argc, char **argv)
 	int64_t		 t;
 	int		 status, rows;
 
-	if ((status = target(c, argc, argv, "resume", &res)) != 0)
+	if ((status = sched_operand(c, argc, argv, "resume", &res)) != 0)
 		return status;
 	if (db_bool(res, 0, "is_active"))
 		return finish(c, res, 0, "already active", "");
@@ -152,7 +130,7 @@ cmd_trigger(struct ctl *c, int argc, char **argv)
 	const char	*params[1];
 	int		 status, rows;
 
-	if ((status = target(c, argc, argv, "trigger", &res)) != 0)
+	if ((status = sched_operand(c, argc, argv, "trigger", &res)) != 0)
 		return status;
 	if (!db_bool(res, 0, "is_active"))
 		return refuse_paused(res);

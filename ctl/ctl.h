@@ -55,6 +55,8 @@ extern const char *const SCHED_SELECT;
 const char	*sched_expression(const PGresult *, int row);
 json_object	*sched_json(const PGresult *, int row);
 PGresult	*sched_fetch(struct ctl *, const char *id);
+int		 sched_operand(struct ctl *, int argc, char **argv,
+		    const char *cmd, PGresult **res);
 int		 sched_next_after(const PGresult *, int row, int64_t after,
 		    int64_t *next, char *err, size_t errlen);
 

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
 
 #include "ctl.h"
 #include "schedule.h"
@@ -46,6 +48,30 @@ sched_fetch(struct ctl *c, const char *id)
 
 	snprintf(sql, sizeof(sql), "%s WHERE s.id = $1::uuid", SCHED_SELECT);
 	return db_query(c, sql, 1, params);
+}
+
+/*
+ * The schedule a command's one operand (ID|NAME) names, fetched whole:
+ * 0 with the row in *res, or an exit status.
+ */
+int
+sched_operand(struct ctl *c, int argc, char **argv, const char *cmd,
+    PGresult **res)
+{
+	char	id[UUID_LEN + 1];
+	int	status;
+
+	if ((status = ctl_opts(c, argc, argv, cmd, "ID|NAME", 1)) != 0 ||
+	    (status = ctl_connect(c)) != 0 ||
+	    (status = sched_resolve(c, argv[optind], id, sizeof(id))) != 0)
+		return status;
+	if ((*res = sched_fetch(c, id)) == NULL)
+		return c->dbstatus;
+	if (PQntuples(*res) == 1)
+		return 0;
+	PQclear(*res);
+	fprintf(stderr, "evalschedctl: no schedule '%s'\n", argv[optind]);
+	return EX_DATAERR;
 }
 
 int
