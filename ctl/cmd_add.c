@@ -230,33 +230,12 @@ insert(struct ctl *c, const struct add_args *a, int64_t next, char *id,
 	return 0;
 }
 
-static int
-report(struct ctl *c, const char *id)
-{
-	PGresult	*res;
-	char		 when[128];
-
-	if ((res = sched_fetch(c, id)) == NULL)
-		return c->dbstatus;
-	if (c->json)
-		json_print(sched_json(res, 0));
-	else {
-		fmt_when(c, db_int(res, 0, "next_run_at"),
-		    db_get(res, 0, "timezone"), when, sizeof(when));
-		printf("added schedule %s '%s'%s, next run %s\n", id,
-		    db_get(res, 0, "name"), db_bool(res, 0, "is_active") ?
-		    "" : " (paused)", when);
-	}
-	PQclear(res);
-	return 0;
-}
-
 int
 cmd_add(struct ctl *c, int argc, char **argv)
 {
 	struct add_args	 a;
 	int64_t		 next;
-	char		 id[UUID_LEN + 1];
+	char		 id[UUID_LEN + 1], head[64];
 	int		 status;
 
 	memset(&a, 0, sizeof(a));
@@ -267,5 +246,6 @@ cmd_add(struct ctl *c, int argc, char **argv)
 	    (status = first_fire(c, &a, &next)) != 0 ||
 	    (status = insert(c, &a, next, id, sizeof(id))) != 0)
 		return status;
-	return report(c, id);
+	snprintf(head, sizeof(head), "added schedule %s", id);
+	return sched_report(c, id, head, 1, "");
 }

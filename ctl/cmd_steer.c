@@ -24,27 +24,6 @@ update(struct ctl *c, const char *sql, int n, const char *const *params)
 	return rows;
 }
 
-/* Prints the schedule as it now is: a line, or the JSON object. */
-static int
-report(struct ctl *c, const char *id, const char *verb, const char *note)
-{
-	PGresult	*res;
-	char		 when[128];
-
-	if ((res = sched_fetch(c, id)) == NULL)
-		return c->dbstatus;
-	if (c->json)
-		json_print(sched_json(res, 0));
-	else {
-		fmt_when(c, db_int(res, 0, "next_run_at"),
-		    db_get(res, 0, "timezone"), when, sizeof(when));
-		printf("%s '%s', next run %s%s\n", verb,
-		    db_get(res, 0, "name"), when, note);
-	}
-	PQclear(res);
-	return 0;
-}
-
 static int
 finish(struct ctl *c, PGresult *res, int rows, const char *verb,
     const char *note)
@@ -55,7 +34,7 @@ finish(struct ctl *c, PGresult *res, int rows, const char *verb,
 	PQclear(res);
 	if (rows < 0)
 		return c->dbstatus;
-	return report(c, id, verb, note);
+	return sched_report(c, id, verb, 0, note);
 }
 
 int

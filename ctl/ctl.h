@@ -57,6 +57,8 @@ json_object	*sched_json(const PGresult *, int row);
 PGresult	*sched_fetch(struct ctl *, const char *id);
 int		 sched_operand(struct ctl *, int argc, char **argv,
 		    const char *cmd, PGresult **res);
+int		 sched_report(struct ctl *, const char *id, const char *head,
+		    int mark_paused, const char *tail);
 int		 sched_next_after(const PGresult *, int row, int64_t after,
 		    int64_t *next, char *err, size_t errlen);
 

@@ -74,6 +74,34 @@ sched_operand(struct ctl *c, int argc, char **argv, const char *cmd,
 	return EX_DATAERR;
 }
 
+/*
+ * Reports schedule id as a command left it: the JSON object under --json,
+ * else "<head> '<name>', next run <when><tail>", with " (paused)" after
+ * the name if mark_paused and the schedule is paused.
+ */
+int
+sched_report(struct ctl *c, const char *id, const char *head,
+    int mark_paused, const char *tail)
+{
+	PGresult	*res;
+	char		 when[128];
+
+	if ((res = sched_fetch(c, id)) == NULL)
+		return c->dbstatus;
+	if (c->json)
+		json_print(sched_json(res, 0));
+	else {
+		fmt_when(c, db_int(res, 0, "next_run_at"),
+		    db_get(res, 0, "timezone"), when, sizeof(when));
+		printf("%s '%s'%s, next run %s%s\n", head,
+		    db_get(res, 0, "name"), mark_paused &&
+		    !db_bool(res, 0, "is_active") ? " (paused)" : "", when,
+		    tail);
+	}
+	PQclear(res);
+	return 0;
+}
+
 int
 sched_next_after(const PGresult *res, int row, int64_t after, int64_t *next,
     char *err, size_t errlen)
