@@ -28,7 +28,7 @@ enum {
 static const char *claim_sql =
 	"SELECT s.id, s.name, s.user_id, s.schedule_type, s.cron_expression, "
 	"  s.timezone, s.test_suite_id, s.model_id, "
-	"  s.batch_test_config::text, jsonb_typeof(s.batch_test_config), "
+	"  s.batch_test_config::text, coalesce(jsonb_typeof(s.batch_test_config), 'null'), "
 	"  extract(epoch FROM s.next_run_at), extract(epoch FROM now()) "
 	"FROM scheduled_evaluations s "
 	"WHERE s.is_active AND s.next_run_at <= now() AND NOT " IN_FLIGHT

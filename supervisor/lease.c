@@ -29,7 +29,7 @@
 	"  AND r.status = 'triggered' "					\
 	"  RETURNING r.id, r.scheduled_evaluation_id, d.node, d.pid), "	\
 	"sched AS (UPDATE scheduled_evaluations s SET "			\
-	"  last_run_status = 'failed' FROM closed c "			\
+	"  last_run_status = 'failed', last_run_at = now() FROM closed c " \
 	"  WHERE s.id = c.scheduled_evaluation_id RETURNING s.id, s.name) " \
 	"SELECT c.id, coalesce(s.name, ''), c.node, c.pid FROM closed c " \
 	"LEFT JOIN sched s ON s.id = c.scheduled_evaluation_id"
@@ -50,7 +50,7 @@ lease_log_closed(PGresult *res, const char *why)
  * Our own earlier incarnations on this node whose process is gone: close
  * their runs at once rather than wait for their lease to run out.
  */
-static void
+void
 lease_close_previous(void)
 {
 	PGresult	*res;
@@ -109,7 +109,6 @@ lease_register(void)
 	sv->registered = 1;
 	log_info("registered as supervisor %s (node %s, lease %d s)", sv->id,
 	    sv->conf.node_name, sv->conf.lease);
-	lease_close_previous();
 	sv->next_heartbeat_ms = mono_ms() + sv->conf.lease * 1000 / 3;
 	return 0;
 }
@@ -123,14 +122,16 @@ int
 lease_heartbeat(void)
 {
 	PGresult	*res;
-	char		 running[16];
+	char		 running[16], lease[16];
 	int		 alive;
 
+	/* The lease goes along: a reload may have changed it. */
 	snprintf(running, sizeof(running), "%d", sv->nchildren);
+	snprintf(lease, sizeof(lease), "%d", sv->conf.lease);
 	res = db_exec("UPDATE evalsched_supervisors SET heartbeat_at = now(), "
-	    "running = $2 WHERE id = $1 AND lost_at IS NULL "
-	    "AND stopped_at IS NULL RETURNING 1", 2,
-	    (const char *const[]){ sv->id, running });
+	    "running = $2, lease_seconds = $3 WHERE id = $1 "
+	    "AND lost_at IS NULL AND stopped_at IS NULL RETURNING 1", 3,
+	    (const char *const[]){ sv->id, running, lease });
 	if (res == NULL)
 		return -1;
 	alive = PQntuples(res) == 1;

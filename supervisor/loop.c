@@ -20,7 +20,7 @@
 
 static int	 got_term, got_hup, got_usr1;
 static int64_t	 next_poll_ms, claim_not_before_ms;
-static int	 ready, schema_checked;
+static int	 ready;
 
 static int64_t
 earliest(int64_t a, int64_t b)
@@ -122,7 +122,7 @@ check_schema(void)
 		fatalx_status(EX_CONFIG, "the database has evalsched schema "
 		    "version %d; this supervisor needs %d", version,
 		    SCHEMA_VERSION);
-	schema_checked = 1;
+	sv->schema_checked = 1;
 }
 
 /* Connects, registers, writes outcomes, renews the lease. */
@@ -132,10 +132,18 @@ database_work(void)
 	if (!db_connected() && (mono_ms() < db_next_attempt_ms() ||
 	    db_try_connect() == -1))
 		return;
-	if (!schema_checked)
+	if (!sv->schema_checked)
 		check_schema();
-	if (!sv->registered && lease_register() == -1)
-		return;
+	if (!sv->registered) {
+		if (lease_register() == -1)
+			return;
+		/*
+		 * A previous incarnation's spooled outcomes go in before its
+		 * remaining runs are closed as lost.
+		 */
+		record_flush();
+		lease_close_previous();
+	}
 	if (!ready) {
 		ready = 1;
 		log_info("ready: node %s, up to %d concurrent runs, poll "

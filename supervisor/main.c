@@ -161,14 +161,38 @@ reload(void)
 	    (c.user == NULL) != (sv->conf.user == NULL) ||
 	    (c.user != NULL && strcmp(c.user, sv->conf.user) != 0))
 		log_warnx("reload: pidfile and user take effect at restart");
+	if (strcmp(c.node_name, sv->conf.node_name) != 0) {
+		log_warnx("reload: node_name takes effect at restart");
+		free(c.node_name);
+		c.node_name = xstrdup(sv->conf.node_name);
+	}
 	config_free(&sv->conf);
 	sv->conf = c;
 	log_setverbose(sv->conf.log_debug);
 	spool_init(sv->conf.spool_dir);
-	if (reconnect)
+	if (reconnect) {
+		/* Perhaps another database: register there afresh. */
 		db_disconnect();
+		sv->registered = 0;
+		sv->schema_checked = 0;
+	}
 	sv->poll_now = 1;
 	log_info("reload: configuration reread from %s", sv->conf.path);
+}
+
+/*
+ * After a privilege drop the pid file's directory (/run) may no longer be
+ * ours to unlink in; an empty file then says no pid rather than a stale
+ * one.
+ */
+static void
+remove_pidfile(struct pidfh *pfh)
+{
+	if (ftruncate(pidfile_fileno(pfh), 0) == -1)
+		log_warn("truncate %s", sv->conf.pidfile);
+	if (pidfile_remove(pfh) == -1 && errno != ENOENT)
+		log_debug("cannot remove %s: %s; left empty", sv->conf.pidfile,
+		    strerror(errno));
 }
 
 static void
@@ -179,8 +203,12 @@ startup(struct pidfh **pfh)
 		log_warnx("outcomes will be kept in memory only while the "
 		    "database is unreachable");
 	drop_privileges();
-	if (!sv->foreground && daemon(0, 0) == -1)
-		fatal("daemon");
+	if (!sv->foreground) {
+		if (daemon(0, 0) == -1)
+			fatal("daemon");
+		/* Until here an operator starting us by hand reads stderr. */
+		log_init("evalsched-supervisor", 0, sv->conf.log_debug);
+	}
 	if (*pfh != NULL && pidfile_write(*pfh) == -1)
 		log_warn("pidfile_write %s", sv->conf.pidfile);
 	TAILQ_INIT(&sv->outcomes);
@@ -240,7 +268,7 @@ main(int argc, char *argv[])
 		check_only();
 	}
 	sv->foreground |= sv->once;
-	log_init("evalsched-supervisor", sv->foreground, sv->conf.log_debug);
+	log_init("evalsched-supervisor", 1, sv->conf.log_debug);
 	startup(&pfh);
 	sigfd = signals_init();
 	if (sv->once && db_try_connect() == -1)
@@ -250,7 +278,7 @@ main(int argc, char *argv[])
 	lease_stop();
 	db_disconnect();
 	if (pfh != NULL)
-		pidfile_remove(pfh);
+		remove_pidfile(pfh);
 	log_info("terminating");
 	config_free(&sv->conf);
 	return 0;

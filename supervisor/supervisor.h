@@ -73,6 +73,7 @@ struct supervisor {
 	struct outcome_queue	 outcomes;	/* not yet written */
 	char			 id[UUID_LEN + 1];	/* our registration */
 	int			 registered;
+	int			 schema_checked;
 	int64_t			 next_due_ms;	/* monotonic; -1 none known */
 	int64_t			 next_heartbeat_ms;
 	int			 poll_now;	/* claim at the next turn */
@@ -116,6 +117,7 @@ int	 db_schema_version(char *err, size_t);
 
 /* lease.c */
 int	 lease_register(void);
+void	 lease_close_previous(void);
 int	 lease_heartbeat(void);
 void	 lease_recover(void);
 void	 lease_stop(void);

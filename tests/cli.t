@@ -91,6 +91,20 @@ is_deeply([run('-n', '-c', $good)], [0, "configuration OK\n"], '-n on a good con
 $t->psql_file(Evalsched::Test::top() . '/etc/schema-additions.sql');
 is_deeply([run('-n', '-c', $good)], [0, "configuration OK\n"], 'the additions apply again harmlessly');
 
+# Daemon mode: a second instance is refused, naming the first.
+my $pidfile = $t->dir . '/daemon.pid';
+system($sup, '-c', $good, '-p', $pidfile);
+is($? >> 8, 0, 'daemon mode: the parent returns 0');
+ok($t->wait_until(sub { -s $pidfile }, 10), 'daemon mode: the pid file is written');
+chomp(my $daemon = $t->slurp($pidfile));
+ok(kill(0, $daemon), "daemon mode: the daemon runs (pid $daemon)");
+($st, $out) = run('-c', $good, '-p', $pidfile);
+isnt($st, 0, 'a second instance exits non-zero');
+like($out, qr/already running as pid $daemon/, 'and names the running pid on stderr');
+kill 'TERM', $daemon;
+ok($t->wait_until(sub { !kill(0, $daemon) }, 20), 'the daemon stops on SIGTERM');
+ok(!-s $pidfile, 'and its pid file is gone');
+
 my $down = $t->write_config(database => 'host=' . $t->dir . '/nowhere dbname=x');
 ($st, $out) = run('-n', '-c', $down);
 is($st, 69, '-n with the database unreachable: exit 69');

@@ -75,4 +75,22 @@ my %posts;
 $posts{ $_->{headers}{'x-scheduled-evaluation-run-id'} }++ for $t->api_requests;
 is(scalar(grep { $_ > 1 } values %posts), 0, 'no run POSTed twice');
 is($t->stop_supervisor >> 8, 0, 'clean exit');
+
+# A crash during an outage: the next incarnation writes the spooled
+# outcome before it closes what is left of the dead one's runs as lost.
+my $crash = $t->add_schedule(name => 'crash in outage', model_id => 'standin:slow=1000');
+$pid = $t->start_supervisor(config => $conf, name => 'crashing');
+ok($t->wait_until(sub { count("s.name = 'crash in outage' AND r.status = 'triggered'") == 1 }, 10),
+    'crash: one run in flight');
+$t->pg_ctl('stop', '-m', 'fast') == 0 or die;
+ok($t->wait_log(qr/outcome of run \S+ spooled/, 15, 'crashing'), 'crash: its outcome is spooled');
+kill 'KILL', $pid;
+$t->wait_exit('crashing', 5);
+$t->pg_ctl('start') == 0 or die;
+$t->start_supervisor(config => $conf, name => 'next');
+ok($t->wait_until(sub { count("s.name = 'crash in outage' AND r.status = 'running'") == 1 }, 15),
+    'crash: the next incarnation recorded the real outcome from the spool, not a loss');
+ok($t->wait_log(qr/spool: recovered the outcome of run/, 5, 'next'), 'crash: and says so');
+is(count("r.status = 'triggered'"), 0, 'crash: no run left triggered');
+is($t->stop_supervisor('next') >> 8, 0, 'clean exit');
 done_testing;
