@@ -11,6 +11,16 @@
 
 #define MIN_PREFIX	4
 #define SHORT_ID	8
+#define NO_MATCH	(-1)	/* not an exit status */
+
+static const char by_id_sql[] =
+    "SELECT id, name FROM scheduled_evaluations WHERE id = $1::uuid";
+static const char by_name_sql[] =
+    "SELECT id, name FROM scheduled_evaluations "
+    "WHERE name = $1 ORDER BY created_at, id";
+static const char by_prefix_sql[] =
+    "SELECT id, name FROM scheduled_evaluations "
+    "WHERE id::text LIKE lower($1) || '%' ORDER BY id";
 
 int
 ctl_is_uuid(const char *s)
@@ -48,17 +58,6 @@ print_candidates(const PGresult *res)
 		    db_get(res, i, "name"));
 }
 
-/* Runs one lookup; returns the number of matches or -1. */
-static int
-lookup(struct ctl *c, const char *sql, const char *arg, PGresult **res)
-{
-	const char	*params[] = { arg };
-
-	if ((*res = db_query(c, sql, 1, params)) == NULL)
-		return -1;
-	return PQntuples(*res);
-}
-
 static int
 found(PGresult *res, char *id, size_t idlen)
 {
@@ -77,43 +76,42 @@ ambiguous(PGresult *res, const char *what, const char *arg)
 	return EX_DATAERR;
 }
 
+/*
+ * Runs one lookup: 0 with the id of its only match, an exit status, or
+ * NO_MATCH to try the next way.
+ */
+static int
+lookup(struct ctl *c, const char *sql, const char *what, const char *arg,
+    char *id, size_t idlen)
+{
+	PGresult	*res;
+	const char	*params[] = { arg };
+
+	if ((res = db_query(c, sql, 1, params)) == NULL)
+		return c->dbstatus;
+	if (PQntuples(res) == 1)
+		return found(res, id, idlen);
+	if (PQntuples(res) > 1)
+		return ambiguous(res, what, arg);
+	PQclear(res);
+	return NO_MATCH;
+}
+
 /* Returns 0 with the schedule's id in id, or an exit status. */
 int
 sched_resolve(struct ctl *c, const char *arg, char *id, size_t idlen)
 {
-	PGresult	*res;
-	int		 n;
+	int	status;
 
-	if (ctl_is_uuid(arg)) {
-		n = lookup(c, "SELECT id, name FROM scheduled_evaluations "
-		    "WHERE id = $1::uuid", arg, &res);
-		if (n < 0)
-			return c->dbstatus;
-		if (n == 1)
-			return found(res, id, idlen);
-		PQclear(res);
-	}
-	n = lookup(c, "SELECT id, name FROM scheduled_evaluations "
-	    "WHERE name = $1 ORDER BY created_at, id", arg, &res);
-	if (n < 0)
-		return c->dbstatus;
-	if (n == 1)
-		return found(res, id, idlen);
-	if (n > 1)
-		return ambiguous(res, "name", arg);
-	PQclear(res);
-	if (is_id_prefix(arg)) {
-		n = lookup(c, "SELECT id, name FROM scheduled_evaluations "
-		    "WHERE id::text LIKE lower($1) || '%' ORDER BY id",
-		    arg, &res);
-		if (n < 0)
-			return c->dbstatus;
-		if (n == 1)
-			return found(res, id, idlen);
-		if (n > 1)
-			return ambiguous(res, "id prefix", arg);
-		PQclear(res);
-	}
+	if (ctl_is_uuid(arg) &&
+	    (status = lookup(c, by_id_sql, "id", arg, id, idlen)) != NO_MATCH)
+		return status;
+	if ((status = lookup(c, by_name_sql, "name", arg, id, idlen)) !=
+	    NO_MATCH)
+		return status;
+	if (is_id_prefix(arg) && (status = lookup(c, by_prefix_sql,
+	    "id prefix", arg, id, idlen)) != NO_MATCH)
+		return status;
 	fprintf(stderr, "evalschedctl: no schedule '%s'\n", arg);
 	return EX_DATAERR;
 }
