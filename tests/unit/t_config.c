@@ -481,6 +481,15 @@ test_duplicate_far(void)
 	free(text);
 }
 
+/* Loads the file at path via config_load, from scratch. */
+static int
+load_path(struct config *c, struct config_err *e, const char *path)
+{
+	config_defaults(c);
+	memset(e, 0, sizeof(*e));
+	return config_load(c, path, e);
+}
+
 /* Loads a config file's text via config_load; path in *path. */
 static int
 load(struct config *c, struct config_err *e, const char *text,
@@ -490,9 +499,18 @@ load(struct config *c, struct config_err *e, const char *text,
 
 	if (path != NULL)
 		*path = p;
-	config_defaults(c);
-	memset(e, 0, sizeof(*e));
-	return config_load(c, p, e);
+	return load_path(c, e, p);
+}
+
+/* Loads a config file that names kp as its key file. */
+static int
+load_key_file(struct config *c, struct config_err *e, const char *kp,
+    const char **path)
+{
+	char	text[PATH_MAX + 64];
+
+	snprintf(text, sizeof(text), "service_role_key_file = %s\n", kp);
+	return load(c, e, text, path);
 }
 
 static void
@@ -577,8 +595,7 @@ test_key_file(void)
 	int			n;
 
 	snprintf(kp, sizeof(kp), "%s", temp_file(" \t" KEY "  \r\nsecond\n"));
-	snprintf(text, sizeof(text), "service_role_key_file = %s\n", kp);
-	n = load(&c, &e, text, NULL);
+	n = load_key_file(&c, &e, kp, NULL);
 	tap_is_int(n, 0, "key file: no error");
 	tap_is_str(c.service_role_key, KEY, "key file: first line, trimmed");
 	done(&c, &e);
@@ -592,8 +609,7 @@ test_key_file(void)
 	unlink(kp);
 
 	snprintf(kp, sizeof(kp), "%s/no-such-key", tmpdir);
-	snprintf(text, sizeof(text), "service_role_key_file = %s\n", kp);
-	n = load(&c, &e, text, &conf);
+	n = load_key_file(&c, &e, kp, &conf);
 	snprintf(want, sizeof(want), "%s: service_role_key_file: %s: %s\n",
 	    conf, kp, strerror(ENOENT));
 	tap_is_int(n, 1, "missing key file: one error");
@@ -603,8 +619,7 @@ test_key_file(void)
 	unlink(conf);
 
 	snprintf(kp, sizeof(kp), "%s", temp_file(""));
-	snprintf(text, sizeof(text), "service_role_key_file = %s\n", kp);
-	n = load(&c, &e, text, &conf);
+	n = load_key_file(&c, &e, kp, &conf);
 	snprintf(want, sizeof(want), "%s: service_role_key_file: %s: the file "
 	    "is empty\n", conf, kp);
 	tap_is_int(n, 1, "empty key file: one error");
@@ -614,8 +629,7 @@ test_key_file(void)
 	unlink(kp);
 
 	snprintf(kp, sizeof(kp), "%s", temp_file("  \n\n" KEY "\n"));
-	snprintf(text, sizeof(text), "service_role_key_file = %s\n", kp);
-	n = load(&c, &e, text, &conf);
+	n = load_key_file(&c, &e, kp, &conf);
 	tap_is_int(n, 0, "a key after blank lines: no error");
 	tap_is_str(c.service_role_key, KEY, "leading blank lines skipped");
 	done(&c, &e);
@@ -623,8 +637,7 @@ test_key_file(void)
 	unlink(kp);
 
 	snprintf(kp, sizeof(kp), "%s", temp_file(" \t \r\n"));
-	snprintf(text, sizeof(text), "service_role_key_file = %s\n", kp);
-	n = load(&c, &e, text, &conf);
+	n = load_key_file(&c, &e, kp, &conf);
 	snprintf(want, sizeof(want), "%s: service_role_key_file: %s: the file "
 	    "is empty\n", conf, kp);
 	tap_is_str(e.buf, want, "white-space-only key file is empty");
@@ -672,17 +685,13 @@ test_load_paths(void)
 	unlink(conf);
 
 	snprintf(p, sizeof(p), "%s/missing.conf", tmpdir);
-	config_defaults(&c);
-	memset(&e, 0, sizeof(e));
-	n = config_load(&c, p, &e);
+	n = load_path(&c, &e, p);
 	snprintf(want, sizeof(want), "%s: %s\n", p, strerror(ENOENT));
 	tap_is_int(n, 1, "a missing -c file is an error");
 	tap_is_str(e.buf, want, "missing -c file: message");
 	done(&c, &e);
 
-	config_defaults(&c);
-	memset(&e, 0, sizeof(e));
-	n = config_load(&c, tmpdir, &e);
+	n = load_path(&c, &e, tmpdir);
 	snprintf(want, sizeof(want), "%s: %s\n", tmpdir, strerror(EISDIR));
 	tap_is_int(n, 1, "a directory as the file is an error");
 	tap_is_str(e.buf, want, "directory: message");
@@ -698,9 +707,7 @@ test_load_paths(void)
 		fclose(f);
 	}
 	done(&c, &e);
-	config_defaults(&c);
-	memset(&e, 0, sizeof(e));
-	n = config_load(&c, conf, &e);
+	n = load_path(&c, &e, conf);
 	snprintf(want, sizeof(want), "%s: %s\n", conf, strerror(EILSEQ));
 	tap_is_int(n, 1, "a NUL byte in the file is an error");
 	tap_is_str(e.buf, want, "NUL byte: message");
@@ -712,10 +719,8 @@ test_load_paths(void)
 		tap_ok(1, "# SKIP " CONFIG_DEFAULT_PATH " exists here");
 		tap_ok(1, "# SKIP " CONFIG_DEFAULT_PATH " exists here");
 	} else {
-		config_defaults(&c);
-		memset(&e, 0, sizeof(e));
 		setenv("NEXT_PUBLIC_APP_URL", "http://only-env", 1);
-		n = config_load(&c, NULL, &e);
+		n = load_path(&c, &e, NULL);
 		unsetenv("NEXT_PUBLIC_APP_URL");
 		tap_is_int(n, 0, "a missing default file is not an error");
 		tap_is_str(c.path, CONFIG_DEFAULT_PATH,
@@ -780,7 +785,7 @@ test_secret(void)
 	struct config		c;
 	struct config_err	e;
 	const char		*conf;
-	char			 kp[PATH_MAX], text[PATH_MAX + 64];
+	char			 kp[PATH_MAX];
 	size_t			 i;
 	int			 n;
 
@@ -811,8 +816,7 @@ test_secret(void)
 		fputc('\0', f);
 		fclose(f);
 	}
-	snprintf(text, sizeof(text), "service_role_key_file = %s\n", kp);
-	n = load(&c, &e, text, &conf);
+	n = load_key_file(&c, &e, kp, &conf);
 	tap_ok(n == 1 && strstr(e.buf, KEY) == NULL,
 	    "unreadable key file: the error does not show its content");
 	done(&c, &e);
