@@ -213,6 +213,14 @@ test_bad_text(void)
 	tap_is_str(err, "not JSON: text after the value", "two values");
 }
 
+/* Replaces j's batch_test_config text. */
+static void
+set_config(struct job *j, const char *text)
+{
+	free(j->batch_test_config);
+	j->batch_test_config = strdup(text);
+}
+
 static void
 test_request_body(void)
 {
@@ -242,26 +250,22 @@ test_request_body(void)
 	json_object_put(body);
 	free(b);
 
-	free(j.batch_test_config);
-	j.batch_test_config = strdup("{}");
+	set_config(&j, "{}");
 	b = job_request_body(&j, err, sizeof(err));
 	tap_is_str(b, "{\"config\":{\"model_id\":\"gpt-4\",\"test_suite_id\":\""
 	    SUITE "\"}}", "empty config: the two ids alone");
 	free(b);
-	free(j.batch_test_config);
-	j.batch_test_config = strdup("null");
+	set_config(&j, "null");
 	b = job_request_body(&j, err, sizeof(err));
 	tap_is_str(b, "{\"config\":{\"model_id\":\"gpt-4\",\"test_suite_id\":\""
 	    SUITE "\"}}", "a null config (a NULL jsonb) is the empty object");
 	free(b);
-	free(j.batch_test_config);
-	j.batch_test_config = strdup("");
+	set_config(&j, "");
 	b = job_to_json(&j);
 	tap_ok(b != NULL && strstr(b, "\"batch_test_config\":{}") != NULL,
 	    "an empty config text is written as {}");
 	free(b);
-	free(j.batch_test_config);
-	j.batch_test_config = strdup("[1]");
+	set_config(&j, "[1]");
 	tap_ok(job_request_body(&j, err, sizeof(err)) == NULL,
 	    "a config that is not an object is refused");
 	job_free(&j);
