@@ -23,6 +23,7 @@
 
 #include "log.h"
 #include "supervisor.h"
+#include "text.h"
 
 #define OUT_MAX		(64 * 1024)
 #define ENV_MAX		32
@@ -354,6 +355,7 @@ err_line(struct child *c)
 	const char	*line;
 
 	c->err_line[c->err_len] = '\0';
+	text_make_valid(c->err_line);
 	if (c->err_len > 0) {
 		line = strip_log_prefix(c->err_line);
 		log_info("jobrunner %ld: %s", (long)c->pid, line);

@@ -39,6 +39,9 @@ lease_log_closed(PGresult *res, const char *why)
 {
 	int	i;
 
+	/* Their schedules are no longer in flight: look again at once. */
+	if (PQntuples(res) > 0)
+		sv->poll_now = 1;
 	for (i = 0; i < PQntuples(res); i++)
 		log_warnx("schedule \"%s\": run %s closed as failed: its "
 		    "supervisor (pid %s on %s) %s", PQgetvalue(res, i, 1),
@@ -67,7 +70,7 @@ lease_close_previous(void)
 	for (i = 0; i < PQntuples(res); i++) {
 		pid_t pid = (pid_t)atoi(PQgetvalue(res, i, 1));
 
-		if (kill(pid, 0) == 0 || errno != ESRCH)
+		if (pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
 			continue;
 		if (strlen(pids) > 1)
 			strlcat(pids, ",", sizeof(pids));
@@ -126,6 +129,8 @@ lease_heartbeat(void)
 	int		 alive;
 
 	/* The lease goes along: a reload may have changed it. */
+	/* Next time is set first: a failing renewal must not spin. */
+	sv->next_heartbeat_ms = mono_ms() + sv->conf.lease * 1000 / 3;
 	snprintf(running, sizeof(running), "%d", sv->nchildren);
 	snprintf(lease, sizeof(lease), "%d", sv->conf.lease);
 	res = db_exec("UPDATE evalsched_supervisors SET heartbeat_at = now(), "
@@ -136,7 +141,6 @@ lease_heartbeat(void)
 		return -1;
 	alive = PQntuples(res) == 1;
 	PQclear(res);
-	sv->next_heartbeat_ms = mono_ms() + sv->conf.lease * 1000 / 3;
 	if (alive)
 		return 0;
 	log_warnx("supervisor %s was declared lost by another (its lease ran "

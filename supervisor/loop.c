@@ -16,10 +16,12 @@
 #include "supervisor.h"
 
 #define CLAIM_BACKOFF_MS	50	/* due rows locked by another claim */
+#define CLAIM_BACKOFF_MAX_MS	1000
 #define FORK_BACKOFF_MS		1000
 
 static int	 got_term, got_hup, got_usr1;
 static int64_t	 next_poll_ms, claim_not_before_ms;
+static int64_t	 claim_backoff_ms = CLAIM_BACKOFF_MS;
 static int	 ready;
 
 static int64_t
@@ -34,14 +36,28 @@ latest(int64_t a, int64_t b)
 	return a > b ? a : b;
 }
 
+/* Whether claiming is possible at all, whatever the time. */
+static int
+can_claim(void)
+{
+	return db_connected() && sv->registered && !sv->stopping &&
+	    children_free_slots() > 0;
+}
+
+/*
+ * The earliest thing to do.  The claiming times count only while a claim
+ * is possible: a supervisor with every slot busy, or cut off from its
+ * database, sleeps until a child, a retry or a deadline wakes it.
+ */
 static int
 loop_timeout(void)
 {
-	int64_t	now = mono_ms(), t = next_poll_ms;
+	int64_t	now = mono_ms(), t = INT64_MAX;
 
-	if (children_free_slots() > 0 && !sv->stopping) {
+	if (can_claim()) {
+		t = latest(next_poll_ms, claim_not_before_ms);
 		if (sv->poll_now)
-			t = earliest(t, claim_not_before_ms);
+			t = claim_not_before_ms;
 		if (sv->next_due_ms >= 0)
 			t = earliest(t, latest(sv->next_due_ms,
 			    claim_not_before_ms));
@@ -116,8 +132,11 @@ check_schema(void)
 	char	why[256];
 	int	version;
 
-	if ((version = db_schema_version(why, sizeof(why))) == -1)
+	if ((version = db_schema_version(why, sizeof(why))) == -1) {
+		if (!db_connected())
+			return;		/* lost meanwhile: check again later */
 		fatalx_status(EX_CONFIG, "%s", why);
+	}
 	if (version != SCHEMA_VERSION)
 		fatalx_status(EX_CONFIG, "the database has evalsched schema "
 		    "version %d; this supervisor needs %d", version,
@@ -132,8 +151,11 @@ database_work(void)
 	if (!db_connected() && (mono_ms() < db_next_attempt_ms() ||
 	    db_try_connect() == -1))
 		return;
-	if (!sv->schema_checked)
+	if (!sv->schema_checked) {
 		check_schema();
+		if (!sv->schema_checked)
+			return;
+	}
 	if (!sv->registered) {
 		if (lease_register() == -1)
 			return;
@@ -172,25 +194,28 @@ static int
 new_work(void)
 {
 	int64_t	now = mono_ms();
-	int	free = children_free_slots(), n;
+	int	slots = children_free_slots(), n;
 
-	if (!db_connected() || !sv->registered || sv->stopping)
-		return 0;
-	if (free == 0 || !claim_is_due(now))
+	if (!can_claim() || !claim_is_due(now))
 		return 0;
 	sv->fork_failed = 0;
-	if ((n = claim_due(free)) == -1) {
+	if ((n = claim_due(slots)) == -1) {
 		claim_not_before_ms = now + FORK_BACKOFF_MS;
 		return 0;
 	}
-	sv->poll_now = n == free;	/* more may be waiting */
+	sv->poll_now = n == slots;	/* more may be waiting */
 	next_poll_ms = now + sv->conf.poll_interval * 1000LL;
 	if (claim_next_due() == -1)
 		return 0;
 	if (sv->fork_failed)
 		claim_not_before_ms = now + FORK_BACKOFF_MS;
-	else if (n == 0 && sv->next_due_ms >= 0 && sv->next_due_ms <= now)
-		claim_not_before_ms = now + CLAIM_BACKOFF_MS;
+	else if (n == 0 && sv->next_due_ms >= 0 && sv->next_due_ms <= now) {
+		/* Due, yet locked by another supervisor's claim. */
+		claim_not_before_ms = now + claim_backoff_ms;
+		if (claim_backoff_ms < CLAIM_BACKOFF_MAX_MS)
+			claim_backoff_ms *= 2;
+	} else
+		claim_backoff_ms = CLAIM_BACKOFF_MS;
 	return n == 0 && sv->nchildren == 0 && TAILQ_EMPTY(&sv->outcomes);
 }
 

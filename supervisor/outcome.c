@@ -16,6 +16,7 @@
 #include "job.h"
 #include "log.h"
 #include "supervisor.h"
+#include "text.h"
 
 struct outcome *
 outcome_new(enum outcome_kind kind, const char *run_id,
@@ -170,6 +171,7 @@ outcome_from_child(struct child *c, int wstatus)
 		    xstrdup("cancelled: the supervisor shut down before the "
 		    "dispatch finished") :
 		    failure_message(c, wstatus, &res, have_res);
+		text_make_valid(o->error_message);
 		o->error_details = failure_details(c, wstatus, &res,
 		    have_res);
 		o->counts = counts_toward_disable(wstatus);

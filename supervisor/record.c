@@ -18,8 +18,10 @@
 
 #define BATCH_MAX	256
 #define RETRY_MS	1000
+#define STRIP_AFTER	3	/* failed writes of one outcome alone */
 
 static int64_t	retry_at_ms;
+static int	one_at_a_time;	/* a batch failed: find the culprit */
 
 static const char *record_sql =
 	"WITH o AS (SELECT * FROM json_to_recordset($1::json) AS x("
@@ -148,7 +150,45 @@ outcome_done(struct outcome *o)
 	outcome_free(o);
 }
 
-/* Writes one batch of non-release outcomes; -1 if the write failed. */
+/*
+ * An outcome the database keeps refusing while it takes others: keep the
+ * run's end, drop the text it would not take (it stays in our log).
+ */
+static void
+outcome_strip(struct outcome *o)
+{
+	log_warnx("schedule \"%s\": the database refuses the error text of "
+	    "run %s; recording it without: %s", o->schedule_name, o->run_id,
+	    o->error_message != NULL ? o->error_message : "(none)");
+	free(o->error_message);
+	free(o->error_details);
+	o->error_message = xstrdup("the error text could not be stored; "
+	    "see the supervisor's log");
+	o->error_details = NULL;
+}
+
+/* The single outcome just tried goes to the back of the queue. */
+static void
+single_failed(void)
+{
+	struct outcome	*o;
+
+	TAILQ_FOREACH(o, &sv->outcomes, entry)
+		if (o->kind != OUTCOME_RELEASE)
+			break;
+	if (o == NULL)
+		return;
+	if (++o->write_failures >= STRIP_AFTER)
+		outcome_strip(o);
+	TAILQ_REMOVE(&sv->outcomes, o, entry);
+	TAILQ_INSERT_TAIL(&sv->outcomes, o, entry);
+}
+
+/*
+ * Writes one batch of non-release outcomes; -1 if the write failed.  A
+ * batch the database refuses while connected is retried one outcome at a
+ * time, so that one bad outcome cannot hold back the others.
+ */
 static int
 record_batch(void)
 {
@@ -156,10 +196,10 @@ record_batch(void)
 	json_object	*arr = json_object_new_array();
 	PGresult	*res;
 	char		 max[16];
-	int		 n = 0;
+	int		 n = 0, limit = one_at_a_time ? 1 : BATCH_MAX;
 
 	TAILQ_FOREACH(o, &sv->outcomes, entry)
-		if (o->kind != OUTCOME_RELEASE && n++ < BATCH_MAX)
+		if (o->kind != OUTCOME_RELEASE && n++ < limit)
 			json_object_array_add(arr, outcome_to_json(o));
 	if (n == 0) {
 		json_object_put(arr);
@@ -169,13 +209,19 @@ record_batch(void)
 	res = db_exec(record_sql, 2, (const char *const[]){
 	    json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN), max });
 	json_object_put(arr);
-	if (res == NULL)
+	if (res == NULL) {
+		if (db_connected()) {
+			if (one_at_a_time)
+				single_failed();
+			one_at_a_time = 1;
+		}
 		return -1;
+	}
 	log_written(res);
 	n = 0;
 	for (o = TAILQ_FIRST(&sv->outcomes); o != NULL; o = next) {
 		next = TAILQ_NEXT(o, entry);
-		if (o->kind == OUTCOME_RELEASE || n++ >= BATCH_MAX)
+		if (o->kind == OUTCOME_RELEASE || n++ >= limit)
 			continue;
 		if (!was_written(res, o))
 			log_warnx("schedule \"%s\": the outcome of run %s was "
@@ -227,8 +273,10 @@ spool_pending(void)
 int
 record_flush(void)
 {
-	if (TAILQ_EMPTY(&sv->outcomes))
+	if (TAILQ_EMPTY(&sv->outcomes)) {
+		one_at_a_time = 0;
 		return 0;
+	}
 	if (!db_connected() || mono_ms() < retry_at_ms) {
 		spool_pending();
 		return 1;
@@ -243,8 +291,11 @@ record_flush(void)
 	return 0;
 }
 
+/* While the database is away, its return is what wakes us. */
 int64_t
 record_retry_at(void)
 {
-	return TAILQ_EMPTY(&sv->outcomes) ? INT64_MAX : retry_at_ms;
+	if (TAILQ_EMPTY(&sv->outcomes) || !db_connected())
+		return INT64_MAX;
+	return retry_at_ms;
 }

@@ -37,6 +37,7 @@ struct outcome {
 	char			*error_details;		/* JSON object */
 	int			 counts;	/* toward auto-disable */
 	int			 spooled;
+	int			 write_failures;
 };
 TAILQ_HEAD(outcome_queue, outcome);
 

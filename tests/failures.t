@@ -86,6 +86,9 @@ my %cases = (
 	    qr/^cannot run the jobrunner: cannot execute \S+no-such-jobrunner: No such file or directory$/, 'f'],
 	'exits 75 silently' => [fake_jobrunner('silent', 'cat >/dev/null; exit 75'),
 	    qr/^jobrunner exited 75$/, 't'],
+	'writes bytes that are not UTF-8' => [fake_jobrunner('latin1',
+	    "cat >/dev/null; printf 'caf\\351 \\001 \\342\\202\\254 page\\n' >&2; exit 75"),
+	    qr/^jobrunner exited 75: caf\? \? \xe2\x82\xac page$/, 't'],
 );
 for my $case (sort keys %cases) {
 	my ($path, $re, $counts) = @{ $cases{$case} };
