@@ -196,17 +196,26 @@ child_fork(const char *for_whom, const char *then)
 	return c;
 }
 
+static void	spare_finish(struct child *, int);
+
+/* An idle spare, unless it died since the last reaping. */
 static struct child *
 take_spare(void)
 {
 	struct child	*c;
+	int		 wstatus;
 
-	for (c = slots; c < slots + nslots; c++)
-		if (c->pid != 0 && c->spare && !c->retiring) {
-			c->spare = 0;
-			nspare--;
-			return c;
+	for (c = slots; c < slots + nslots; c++) {
+		if (c->pid == 0 || !c->spare || c->retiring)
+			continue;
+		if (waitpid(c->pid, &wstatus, WNOHANG) == c->pid) {
+			spare_finish(c, wstatus);
+			continue;
 		}
+		c->spare = 0;
+		nspare--;
+		return c;
+	}
 	return NULL;
 }
 
@@ -230,6 +239,7 @@ children_spawn(const char *run_id, const char *schedule_id,
 	}
 	strlcpy(c->run_id, run_id, sizeof(c->run_id));
 	strlcpy(c->schedule_id, schedule_id, sizeof(c->schedule_id));
+	strlcpy(c->owner, sv->id, sizeof(c->owner));
 	c->schedule_name = xstrdup(schedule_name);
 	c->job = job;
 	c->job_len = strlen(job);
@@ -580,7 +590,18 @@ children_next_deadline(void)
 	return next;
 }
 
-/* For the status line: alive children, oldest first is not needed. */
+int
+children_has_run(const char *run_id)
+{
+	struct child	*c;
+
+	for (c = slots; c < slots + nslots; c++)
+		if (c->pid != 0 && !c->spare && strcmp(c->run_id, run_id) == 0)
+			return 1;
+	return 0;
+}
+
+/* For the status lines. */
 const struct child *
 children_table(int *n)
 {

@@ -97,6 +97,44 @@ value(PGresult *res, int row, int col)
 	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
 }
 
+static char *
+make_job(PGresult *res, int row, char *run_id)
+{
+	struct job	job;
+	int		ms = sv->conf.run_timeout * 1000;
+
+	memset(&job, 0, sizeof(job));
+	job.run_id = run_id;
+	job.schedule_id = PQgetvalue(res, row, COL_ID);
+	job.schedule_name = PQgetvalue(res, row, COL_NAME);
+	job.user_id = PQgetvalue(res, row, COL_USER);
+	job.test_suite_id = PQgetvalue(res, row, COL_SUITE);
+	job.model_id = PQgetvalue(res, row, COL_MODEL);
+	job.batch_test_config = PQgetvalue(res, row, COL_CONFIG);
+	job.app_url = sv->conf.app_url;
+	job.service_role_key = sv->conf.service_role_key;
+	job.tls_ca_file = sv->conf.tls_ca_file;
+	/* The jobrunner gives up first, so it can still tell us why. */
+	job.timeout_ms = ms - 5000 > ms * 9 / 10 ? ms - 5000 : ms * 9 / 10;
+	return job_to_json(&job);
+}
+
+/* Whether the row's job can be built and read by a jobrunner. */
+static int
+job_fits(PGresult *res, int row)
+{
+	char	 placeholder[] = "00000000-0000-4000-8000-000000000000";
+	char	*job;
+	int	 fits;
+
+	if ((job = make_job(res, row, placeholder)) == NULL)
+		return 0;
+	fits = strlen(job) <= JOB_MAX_TEXT;
+	explicit_bzero(job, strlen(job));
+	free(job);
+	return fits;
+}
+
 /*
  * Checks a due row and computes its next fire time.  Returns 0, or -1
  * with why filled in: such a row is disabled, never dispatched.
@@ -122,6 +160,12 @@ check_row(PGresult *res, int row, int64_t *next, char *why, size_t whylen)
 		    PQgetvalue(res, row, COL_CONFIG_TYPE));
 		return -1;
 	}
+	if (!job_fits(res, row)) {
+		snprintf(why, whylen, "bad schedule: batch_test_config cannot "
+		    "be sent (larger than %d KiB or nested too deeply)",
+		    JOB_MAX_TEXT / 1024);
+		return -1;
+	}
 	sch = schedule_compile(PQgetvalue(res, row, COL_TYPE),
 	    value(res, row, COL_CRON), value(res, row, COL_TZ), err,
 	    sizeof(err));
@@ -137,6 +181,10 @@ check_row(PGresult *res, int row, int64_t *next, char *why, size_t whylen)
 	return r;
 }
 
+/*
+ * Inside the claim, under a savepoint: if disabling fails, the claim of
+ * the good rows still stands, and the bad row is tried again later.
+ */
 static void
 disable_row(PGresult *res, int row, const char *why)
 {
@@ -144,8 +192,14 @@ disable_row(PGresult *res, int row, const char *why)
 
 	log_warnx("schedule \"%s\" (%s) disabled: %s",
 	    PQgetvalue(res, row, COL_NAME), PQgetvalue(res, row, COL_ID), why);
+	if ((r = db_exec("SAVEPOINT disable_row", 0, NULL)) == NULL)
+		return;
+	PQclear(r);
 	r = db_exec(disable_sql, 3, (const char *const[]){
 	    PQgetvalue(res, row, COL_ID), why, sv->id });
+	PQclear(r);
+	r = db_exec(r != NULL ? "RELEASE SAVEPOINT disable_row" :
+	    "ROLLBACK TO SAVEPOINT disable_row", 0, NULL);
 	PQclear(r);
 }
 
@@ -160,28 +214,6 @@ find_row(PGresult *res, const char *id)
 	return -1;
 }
 
-static char *
-make_job(PGresult *res, int row, char *run_id)
-{
-	struct job	job;
-	int		ms = sv->conf.run_timeout * 1000;
-
-	memset(&job, 0, sizeof(job));
-	job.run_id = run_id;
-	job.schedule_id = PQgetvalue(res, row, COL_ID);
-	job.schedule_name = PQgetvalue(res, row, COL_NAME);
-	job.user_id = PQgetvalue(res, row, COL_USER);
-	job.test_suite_id = PQgetvalue(res, row, COL_SUITE);
-	job.model_id = PQgetvalue(res, row, COL_MODEL);
-	job.batch_test_config = PQgetvalue(res, row, COL_CONFIG);
-	job.app_url = sv->conf.app_url;
-	job.service_role_key = sv->conf.service_role_key;
-	job.tls_ca_file = sv->conf.tls_ca_file;
-	/* The jobrunner gives up first, so it can still tell us why. */
-	job.timeout_ms = ms - 5000 > ms * 9 / 10 ? ms - 5000 : ms * 9 / 10;
-	return job_to_json(&job);
-}
-
 static void
 dispatch(PGresult *rows, PGresult *runs)
 {
@@ -193,9 +225,11 @@ dispatch(PGresult *rows, PGresult *runs)
 
 		row = find_row(rows, PQgetvalue(runs, i, 1));
 		if ((job = make_job(rows, row, run_id)) == NULL) {
+			/* check_row built it once: out of memory, try later. */
 			log_warnx("run %s: cannot build the job", run_id);
 			record_enqueue(outcome_new(OUTCOME_RELEASE, run_id,
 			    PQgetvalue(rows, row, COL_NAME)));
+			sv->fork_failed = 1;
 			continue;
 		}
 		if (children_spawn(run_id, PQgetvalue(rows, row, COL_ID),

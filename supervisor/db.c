@@ -22,6 +22,13 @@ static int64_t	 next_attempt_ms;
 static int64_t	 backoff_ms = BACKOFF_MIN_MS;
 static int64_t	 up_since_ms;
 static int	 failures_in_row;
+static unsigned long connections;
+
+unsigned long
+db_connections(void)
+{
+	return connections;
+}
 
 int
 db_connected(void)
@@ -105,13 +112,27 @@ db_open(void)
 	return PQconnectdbParams(keys, values, 1);
 }
 
+/*
+ * On a connection of our own (not behind a transaction-mode pooler, where
+ * session state would leak to others): LISTEN, and bound how long one
+ * statement or lock wait may hold up the loop, well inside the lease.
+ */
 static int
-db_listen(void)
+db_session(void)
 {
 	PGresult	*res;
+	char		 stmt[16], lock[16];
 
 	if (!sv->conf.listen)
 		return 0;
+	snprintf(stmt, sizeof(stmt), "%d", sv->conf.lease * 1000 / 2);
+	snprintf(lock, sizeof(lock), "%d", sv->conf.lease * 1000 / 4);
+	res = db_exec("SELECT set_config('statement_timeout', $1, false), "
+	    "set_config('lock_timeout', $2, false)", 2,
+	    (const char *const[]){ stmt, lock });
+	if (res == NULL)
+		return -1;
+	PQclear(res);
 	if ((res = db_exec("LISTEN evalsched_wakeup", 0, NULL)) == NULL)
 		return -1;
 	PQclear(res);
@@ -154,7 +175,7 @@ db_try_connect(void)
 		db_schedule_retry();
 		return -1;
 	}
-	if (db_listen() == -1) {
+	if (db_session() == -1) {
 		db_disconnect();
 		db_schedule_retry();
 		return -1;
@@ -166,6 +187,7 @@ db_try_connect(void)
 	failures_in_row = 0;
 	backoff_ms = BACKOFF_MIN_MS;
 	up_since_ms = mono_ms();
+	connections++;
 	sv->poll_now = 1;
 	return 0;
 }

@@ -174,6 +174,37 @@ lease_recover(void)
 	PQclear(res);
 }
 
+/*
+ * After a reconnect: a run of ours still 'triggered' that no child runs
+ * and no outcome awaits was claimed by a transaction whose COMMIT reply
+ * was lost.  It never started, so it is released and its slot is due.
+ */
+void
+lease_release_orphans(void)
+{
+	PGresult	*res;
+	int		 i;
+
+	res = db_exec("SELECT r.id, s.name FROM scheduled_evaluation_runs r "
+	    "JOIN scheduled_evaluations s ON s.id = r.scheduled_evaluation_id "
+	    "WHERE r.supervisor_id = $1 AND r.status = 'triggered'", 1,
+	    (const char *const[]){ sv->id });
+	if (res == NULL)
+		return;
+	for (i = 0; i < PQntuples(res); i++) {
+		const char *run_id = PQgetvalue(res, i, 0);
+
+		if (children_has_run(run_id) || record_has_run(run_id))
+			continue;
+		log_warnx("schedule \"%s\": run %s was claimed but never "
+		    "started (the claim's reply was lost); releasing it",
+		    PQgetvalue(res, i, 1), run_id);
+		record_enqueue(outcome_new(OUTCOME_RELEASE, run_id,
+		    PQgetvalue(res, i, 1)));
+	}
+	PQclear(res);
+}
+
 /* A clean exit: we are not lost, merely gone. */
 void
 lease_stop(void)

@@ -18,11 +18,14 @@
 #define CLAIM_BACKOFF_MS	50	/* due rows locked by another claim */
 #define CLAIM_BACKOFF_MAX_MS	1000
 #define FORK_BACKOFF_MS		1000
+#define REGISTER_RETRY_MS	1000
 
 static int	 got_term, got_hup, got_usr1;
 static int64_t	 next_poll_ms, claim_not_before_ms;
 static int64_t	 claim_backoff_ms = CLAIM_BACKOFF_MS;
 static int	 ready;
+static unsigned long seen_connections;	/* connects already looked after */
+static int64_t	 register_not_before_ms;
 
 static int64_t
 earliest(int64_t a, int64_t b)
@@ -62,7 +65,9 @@ loop_timeout(void)
 			t = earliest(t, latest(sv->next_due_ms,
 			    claim_not_before_ms));
 	}
-	if (db_connected() && sv->registered)
+	if (db_connected() && !sv->registered)
+		t = earliest(t, register_not_before_ms);
+	else if (db_connected())
 		t = earliest(t, sv->next_heartbeat_ms);
 	if (!db_connected())
 		t = earliest(t, db_next_attempt_ms());
@@ -157,14 +162,23 @@ database_work(void)
 			return;
 	}
 	if (!sv->registered) {
-		if (lease_register() == -1)
+		if (mono_ms() < register_not_before_ms)
 			return;
+		if (lease_register() == -1) {
+			register_not_before_ms = mono_ms() + REGISTER_RETRY_MS;
+			return;
+		}
 		/*
 		 * A previous incarnation's spooled outcomes go in before its
 		 * remaining runs are closed as lost.
 		 */
 		record_flush();
 		lease_close_previous();
+		seen_connections = db_connections();
+	}
+	if (seen_connections != db_connections()) {
+		seen_connections = db_connections();
+		lease_release_orphans();
 	}
 	if (!ready) {
 		ready = 1;

@@ -91,8 +91,12 @@ check_only(void)
 	exit(0);
 }
 
+/*
+ * The spool is handed to the daemon's user only if we made it or it is
+ * empty: a mistaken spool_dir must not give away a directory in use.
+ */
 static void
-drop_privileges(void)
+drop_privileges(int spool_created)
 {
 	struct passwd	*pw;
 
@@ -109,8 +113,10 @@ drop_privileges(void)
 	if ((pw = getpwnam(sv->conf.user)) == NULL)
 		fatalx_status(EX_CONFIG, "%s: no such user %s", sv->conf.path,
 		    sv->conf.user);
-	if (chown(sv->conf.spool_dir, pw->pw_uid, pw->pw_gid) == -1)
-		log_warn("chown %s", sv->conf.spool_dir);
+	if (spool_created == 1 || (spool_created == 0 && spool_is_empty())) {
+		if (chown(sv->conf.spool_dir, pw->pw_uid, pw->pw_gid) == -1)
+			log_warn("chown %s", sv->conf.spool_dir);
+	}
 	if (setgroups(1, &pw->pw_gid) == -1 ||
 	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
@@ -141,7 +147,7 @@ reload(void)
 	struct config		 c;
 	struct config_err	 err = { 0 };
 	char			*line, *next;
-	int			 reconnect;
+	int			 reconnect, newdb;
 
 	if (load_config(&c, &err) == -1) {
 		for (line = err.buf; line != NULL && *line; line = next) {
@@ -155,8 +161,8 @@ reload(void)
 		return;
 	}
 	config_err_free(&err);
-	reconnect = strcmp(c.database, sv->conf.database) != 0 ||
-	    c.listen != sv->conf.listen;
+	newdb = strcmp(c.database, sv->conf.database) != 0;
+	reconnect = newdb || c.listen != sv->conf.listen;
 	if (strcmp(c.pidfile, sv->conf.pidfile) != 0 ||
 	    (c.user == NULL) != (sv->conf.user == NULL) ||
 	    (c.user != NULL && strcmp(c.user, sv->conf.user) != 0))
@@ -170,9 +176,10 @@ reload(void)
 	sv->conf = c;
 	log_setverbose(sv->conf.log_debug);
 	spool_init(sv->conf.spool_dir);
-	if (reconnect) {
-		/* Perhaps another database: register there afresh. */
+	if (reconnect)
 		db_disconnect();
+	if (newdb) {
+		/* Perhaps another database: register there afresh. */
 		sv->registered = 0;
 		sv->schema_checked = 0;
 	}
@@ -198,11 +205,16 @@ remove_pidfile(struct pidfh *pfh)
 static void
 startup(struct pidfh **pfh)
 {
+	int	spool;
+
 	*pfh = open_pidfile();
-	if (spool_init(sv->conf.spool_dir) == -1)
+	if ((spool = spool_init(sv->conf.spool_dir)) == -1)
 		log_warnx("outcomes will be kept in memory only while the "
 		    "database is unreachable");
-	drop_privileges();
+	/* Read while still privileged: an earlier run may have been root. */
+	TAILQ_INIT(&sv->outcomes);
+	spool_load(&sv->outcomes);
+	drop_privileges(spool);
 	if (!sv->foreground) {
 		if (daemon(0, 0) == -1)
 			fatal("daemon");
@@ -211,8 +223,6 @@ startup(struct pidfh **pfh)
 	}
 	if (*pfh != NULL && pidfile_write(*pfh) == -1)
 		log_warn("pidfile_write %s", sv->conf.pidfile);
-	TAILQ_INIT(&sv->outcomes);
-	spool_load(&sv->outcomes);
 }
 
 int

@@ -176,6 +176,7 @@ outcome_from_child(struct child *c, int wstatus)
 		    have_res);
 		o->counts = counts_toward_disable(wstatus);
 	}
+	strlcpy(o->owner, c->owner, sizeof(o->owner));
 	if (have_res)
 		job_result_free(&res);
 	return o;

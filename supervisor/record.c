@@ -77,6 +77,17 @@ outcome_kind_name(enum outcome_kind kind)
 	return kind_names[kind];
 }
 
+int
+record_has_run(const char *run_id)
+{
+	struct outcome	*o;
+
+	TAILQ_FOREACH(o, &sv->outcomes, entry)
+		if (strcmp(o->run_id, run_id) == 0)
+			return 1;
+	return 0;
+}
+
 void
 record_enqueue(struct outcome *o)
 {

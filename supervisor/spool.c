@@ -25,16 +25,35 @@
 static char	*spool_dir;
 static int	 spool_warned;
 
+/* Returns 1 when it made the directory, 0 when it was there, or -1. */
 int
 spool_init(const char *dir)
 {
 	free(spool_dir);
 	spool_dir = xstrdup(dir);
-	if (mkdir(dir, 0750) == -1 && errno != EEXIST) {
-		log_warn("spool directory %s", dir);
-		return -1;
-	}
-	return 0;
+	if (mkdir(dir, 0750) == 0)
+		return 1;
+	if (errno == EEXIST)
+		return 0;
+	log_warn("spool directory %s", dir);
+	return -1;
+}
+
+/* Empty but for "." and "..": safe to hand to the daemon's user. */
+int
+spool_is_empty(void)
+{
+	DIR		*d;
+	struct dirent	*e;
+	int		 empty = 1;
+
+	if (spool_dir == NULL || (d = opendir(spool_dir)) == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			empty = 0;
+	closedir(d);
+	return empty;
 }
 
 static void

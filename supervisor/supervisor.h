@@ -46,6 +46,7 @@ struct child {
 	pid_t		 pid;		/* 0: a free slot */
 	char		 run_id[UUID_LEN + 1];
 	char		 schedule_id[UUID_LEN + 1];
+	char		 owner[UUID_LEN + 1];	/* who claimed the run */
 	char		*schedule_name;
 	int		 in_fd, out_fd, err_fd;
 	char		*job;		/* still to write on its stdin */
@@ -105,6 +106,7 @@ int	 db_connected(void);
 int	 db_socket(void);
 int	 db_try_connect(void);		/* 0 on success */
 int	 db_connect_once(char *err, size_t);
+unsigned long db_connections(void);	/* successful connects so far */
 int64_t	 db_next_attempt_ms(void);
 int64_t	 db_up_since_ms(void);
 void	 db_disconnect(void);
@@ -119,6 +121,7 @@ int	 db_schema_version(char *err, size_t);
 /* lease.c */
 int	 lease_register(void);
 void	 lease_close_previous(void);
+void	 lease_release_orphans(void);
 int	 lease_heartbeat(void);
 void	 lease_recover(void);
 void	 lease_stop(void);
@@ -142,6 +145,7 @@ void	 children_check_deadlines(int64_t now);
 void	 children_cancel_all(void);
 int64_t	 children_next_deadline(void);
 const struct child *children_table(int *n);
+int	 children_has_run(const char *run_id);
 
 /* outcome.c */
 struct outcome *outcome_from_child(struct child *, int wstatus);
@@ -154,6 +158,7 @@ char	*describe_wait_status(int wstatus, char *buf, size_t len);
 /* record.c */
 struct json_object;
 void	 record_enqueue(struct outcome *);
+int	 record_has_run(const char *run_id);
 int	 record_flush(void);		/* 0: queue empty */
 int64_t	 record_retry_at(void);
 const char *outcome_kind_name(enum outcome_kind);
@@ -161,6 +166,7 @@ struct json_object *outcome_to_json(const struct outcome *);
 
 /* spool.c */
 int	 spool_init(const char *dir);
+int	 spool_is_empty(void);
 int	 spool_write(struct outcome *);
 void	 spool_remove(const struct outcome *);
 void	 spool_load(struct outcome_queue *);

@@ -26,6 +26,10 @@ my %bad = (
 	'config is a string' => [{ batch_test_config => '"x"' },
 	    qr/^bad schedule: batch_test_config is a JSON string, not an object$/],
 	'no user' => [{ user_id => undef }, qr/^bad schedule: no user_id$/],
+	'config too large' => [{ batch_test_config => \"jsonb_build_object('x', repeat('a', 1100000))" },
+	    qr/^bad schedule: batch_test_config cannot be sent \(larger than 1024 KiB or nested too deeply\)$/],
+	'config too deep' => [{ batch_test_config => ('{"a":' x 100) . '1' . ('}' x 100) },
+	    qr/^bad schedule: batch_test_config cannot be sent/],
 );
 my %id;
 my @good;

@@ -92,5 +92,22 @@ ok($t->wait_until(sub { count("s.name = 'crash in outage' AND r.status = 'runnin
     'crash: the next incarnation recorded the real outcome from the spool, not a loss');
 ok($t->wait_log(qr/spool: recovered the outcome of run/, 5, 'next'), 'crash: and says so');
 is(count("r.status = 'triggered'"), 0, 'crash: no run left triggered');
+
+# A claim whose COMMIT reply was lost: the run is ours and 'triggered',
+# but no jobrunner has it.  After the reconnect it is released and runs.
+my $orphan = $t->add_schedule(name => 'orphaned claim', next_run_at => \"now() + interval '1 day'");
+my ($me) = $t->sql_value("SELECT id FROM evalsched_supervisors WHERE stopped_at IS NULL "
+    . "AND lost_at IS NULL ORDER BY started_at DESC LIMIT 1");
+$t->sql("WITH c AS (UPDATE scheduled_evaluations SET next_run_at = now() + interval '1 hour' "
+    . "WHERE id = '$orphan' RETURNING id) INSERT INTO scheduled_evaluation_runs "
+    . "(scheduled_evaluation_id, status, slot_at, supervisor_id) "
+    . "SELECT id, 'triggered', now() - interval '1 second', '$me' FROM c");
+$t->sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+    . "WHERE application_name = 'evalsched-supervisor'");
+ok($t->wait_log(qr/"orphaned claim": run \S+ was claimed but never started/, 15, 'next'),
+    'orphan: noticed after the reconnect');
+ok($t->wait_until(sub { count("s.name = 'orphaned claim' AND r.status = 'running'") == 1 }, 15),
+    'orphan: released, its slot due again, and dispatched');
+is(count("s.name = 'orphaned claim'"), 1, 'orphan: one run row in the end');
 is($t->stop_supervisor('next') >> 8, 0, 'clean exit');
 done_testing;
