@@ -1,8 +1,6 @@
 /*
- * The jobrunners: a fixed table of slots, fork/exec, their pipes, reaping
- * and deadlines.  The job (with the service key) is written on the
- * child's stdin; the child's environment is built from a short allow
- * list, so neither the key nor the database credentials reach it.
+ * The jobrunners in flight: a fixed table of slots, handing out runs,
+ * reaping, and deadlines.  Starting one is exec.c's; its pipes, pipes.c's.
  *
  * One jobrunner is kept started ahead of time, as a spare, in a free
  * slot: exec and loading libcurl cost more than the rest of a dispatch,
@@ -13,7 +11,6 @@
 #include <sys/wait.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,10 +20,6 @@
 
 #include "log.h"
 #include "supervisor.h"
-#include "text.h"
-
-#define OUT_MAX		(64 * 1024)
-#define ENV_MAX		32
 
 #define SPARE_BACKOFF_MIN_MS	1000
 #define SPARE_BACKOFF_MAX_MS	60000
@@ -46,13 +39,6 @@ static struct {
 	struct child	*c;
 	int		 fd;
 } pollmap[CONFIG_MAX_CONCURRENT * 3];
-
-static const char *const env_allowed[] = {
-	"PATH", "TZ", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR",
-	"CURL_CA_BUNDLE", "http_proxy", "https_proxy", "no_proxy",
-	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
-	"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL
-};
 
 /* Slots for new runs: an idle spare is one of them, a retiring one not. */
 int
@@ -80,71 +66,6 @@ child_by_pid(pid_t pid)
 	return NULL;
 }
 
-/* Built in the parent: the child between fork and exec only calls exec. */
-static void
-child_env(char **env)
-{
-	const char	*v;
-	int		 i, n = 0;
-
-	for (i = 0; env_allowed[i] != NULL && n < ENV_MAX - 1; i++)
-		if ((v = getenv(env_allowed[i])) != NULL)
-			env[n++] = xasprintf("%s=%s", env_allowed[i], v);
-	if (getenv("PATH") == NULL)
-		env[n++] = xstrdup("PATH=/usr/bin:/bin");
-	env[n] = NULL;
-}
-
-static void
-child_env_free(char **env)
-{
-	int	i;
-
-	for (i = 0; env[i] != NULL; i++)
-		free(env[i]);
-}
-
-static void __attribute__((noreturn))
-child_exec(int in[2], int out[2], int err[2], char **env)
-{
-	char	*argv[] = { "evalsched-jobrunner", NULL };
-
-	signals_child_reset();
-	if (dup2(in[0], 0) == -1 || dup2(out[1], 1) == -1 ||
-	    dup2(err[1], 2) == -1)
-		_exit(127);
-	closefrom(3);
-	execve(sv->conf.jobrunner, argv, env);
-	dprintf(2, "cannot execute %s: %s\n", sv->conf.jobrunner,
-	    strerror(errno));
-	_exit(127);
-}
-
-static void
-close_pair(int p[2])
-{
-	if (p[0] != -1)
-		close(p[0]);
-	if (p[1] != -1)
-		close(p[1]);
-}
-
-static int
-open_pipes(int in[2], int out[2], int err[2])
-{
-	in[0] = in[1] = out[0] = out[1] = err[0] = err[1] = -1;
-	if (pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0 &&
-	    pipe2(err, O_CLOEXEC) == 0)
-		return 0;
-	log_warn("pipe");
-	close_pair(in);
-	close_pair(out);
-	close_pair(err);
-	return -1;
-}
-
-static void	write_job(struct child *);
-
 static struct child *
 free_slot(void)
 {
@@ -159,39 +80,25 @@ free_slot(void)
 	return NULL;
 }
 
-/* Forks and execs a jobrunner, which then waits for its job on stdin. */
+/* Starts a jobrunner in a free slot; it then waits for its job. */
 static struct child *
 child_fork(const char *for_whom, const char *then)
 {
 	struct child	*c;
-	char		*env[ENV_MAX];
-	int		 in[2], out[2], err[2];
+	int		 in, out, err;
 	pid_t		 pid;
 
-	if ((c = free_slot()) == NULL || open_pipes(in, out, err) == -1)
+	if ((c = free_slot()) == NULL)
 		return NULL;
-	child_env(env);
-	if ((pid = fork()) == 0)
-		child_exec(in, out, err, env);
-	child_env_free(env);
-	close(in[0]);
-	close(out[1]);
-	close(err[1]);
-	if (pid == -1) {
+	if ((pid = jobrunner_start(&in, &out, &err)) == -1) {
 		log_warn("%s: cannot fork a jobrunner%s", for_whom, then);
-		close(in[1]);
-		close(out[0]);
-		close(err[0]);
 		return NULL;
 	}
 	memset(c, 0, sizeof(*c));
 	c->pid = pid;
-	c->in_fd = in[1];
-	c->out_fd = out[0];
-	c->err_fd = err[0];
-	fcntl(c->in_fd, F_SETFL, O_NONBLOCK);
-	fcntl(c->out_fd, F_SETFL, O_NONBLOCK);
-	fcntl(c->err_fd, F_SETFL, O_NONBLOCK);
+	c->in_fd = in;
+	c->out_fd = out;
+	c->err_fd = err;
 	c->deadline_ms = INT64_MAX;
 	return c;
 }
@@ -249,7 +156,7 @@ children_spawn(const char *run_id, const char *schedule_id,
 	sv->dispatched++;
 	log_info("schedule \"%s\": dispatched run %s (jobrunner pid %ld)",
 	    schedule_name, run_id, (long)c->pid);
-	write_job(c);
+	child_write_job(c);
 	return c;
 }
 
@@ -285,113 +192,6 @@ children_retire_spares(void)
 			kill(c->pid, SIGTERM);
 			c->deadline_ms = mono_ms() + KILL_GRACE_MS;
 		}
-}
-
-static void
-close_fd(int *fd)
-{
-	if (*fd != -1) {
-		close(*fd);
-		*fd = -1;
-	}
-}
-
-/* The job holds the service key: wipe it once written. */
-static void
-job_done(struct child *c)
-{
-	if (c->job != NULL) {
-		explicit_bzero(c->job, c->job_len);
-		free(c->job);
-		c->job = NULL;
-	}
-	close_fd(&c->in_fd);
-}
-
-static void
-write_job(struct child *c)
-{
-	ssize_t	n;
-
-	n = write(c->in_fd, c->job + c->job_off, c->job_len - c->job_off);
-	if (n == -1 && errno == EAGAIN)
-		return;
-	if (n == -1) {
-		/* EPIPE: it died before reading; its exit tells why. */
-		job_done(c);
-		return;
-	}
-	c->job_off += (size_t)n;
-	if (c->job_off == c->job_len)
-		job_done(c);
-}
-
-static void
-read_out(struct child *c)
-{
-	char	buf[4096];
-	ssize_t	n;
-
-	while ((n = read(c->out_fd, buf, sizeof(buf))) > 0) {
-		size_t keep = (size_t)n;
-
-		if (c->out_len + keep > OUT_MAX)
-			keep = OUT_MAX - c->out_len;
-		if ((c->out = realloc(c->out, c->out_len + keep + 1)) == NULL)
-			fatal("realloc");
-		memcpy(c->out + c->out_len, buf, keep);
-		c->out_len += keep;
-		c->out[c->out_len] = '\0';
-	}
-	if (n == 0 || (n == -1 && errno != EAGAIN))
-		close_fd(&c->out_fd);
-}
-
-/* Its own "time evalsched-jobrunner[pid]: " prefix says nothing new. */
-static const char *
-strip_log_prefix(const char *line)
-{
-	const char	*p = strstr(line, " evalsched-jobrunner[");
-
-	if (p != NULL && p - line < 40 && (p = strstr(p, "]: ")) != NULL)
-		return p + 3;
-	return line;
-}
-
-/* The jobrunner's own log lines go into ours, naming the run. */
-static void
-err_line(struct child *c)
-{
-	const char	*line;
-
-	c->err_line[c->err_len] = '\0';
-	text_make_valid(c->err_line);
-	if (c->err_len > 0) {
-		line = strip_log_prefix(c->err_line);
-		log_info("jobrunner %ld: %s", (long)c->pid, line);
-		strlcpy(c->err_last, line, sizeof(c->err_last));
-	}
-	c->err_len = 0;
-}
-
-static void
-read_err(struct child *c)
-{
-	char	buf[4096];
-	ssize_t	n, i;
-
-	while ((n = read(c->err_fd, buf, sizeof(buf))) > 0)
-		for (i = 0; i < n; i++) {
-			if (buf[i] == '\n' ||
-			    c->err_len == sizeof(c->err_line) - 1)
-				err_line(c);
-			if (buf[i] != '\n')
-				c->err_line[c->err_len++] = buf[i];
-		}
-	if (n == 0 || (n == -1 && errno != EAGAIN)) {
-		err_line(c);
-		close_fd(&c->err_fd);
-	}
 }
 
 static int
@@ -437,11 +237,11 @@ children_io(struct pollfd *pfd, int n)
 			continue;
 		c = pollmap[i].c;
 		if (pollmap[i].fd == c->in_fd && c->job != NULL)
-			write_job(c);
+			child_write_job(c);
 		else if (pollmap[i].fd == c->out_fd)
-			read_out(c);
+			child_read_stdout(c);
 		else if (pollmap[i].fd == c->err_fd)
-			read_err(c);
+			child_read_stderr(c);
 	}
 }
 
@@ -454,9 +254,9 @@ child_release(struct child *c)
 			nretiring--;
 	} else
 		sv->nchildren--;
-	job_done(c);
-	close_fd(&c->out_fd);
-	close_fd(&c->err_fd);
+	child_job_done(c);
+	child_close_fd(&c->out_fd);
+	child_close_fd(&c->err_fd);
 	free(c->out);
 	free(c->schedule_name);
 	memset(c, 0, sizeof(*c));
@@ -490,9 +290,9 @@ child_finish(struct child *c, int wstatus)
 
 	/* What it wrote before it exited is in the pipes still. */
 	if (c->out_fd != -1)
-		read_out(c);
+		child_read_stdout(c);
 	if (c->err_fd != -1)
-		read_err(c);
+		child_read_stderr(c);
 	if (c->spare) {
 		spare_finish(c, wstatus);
 		return;

@@ -147,6 +147,16 @@ int64_t	 children_next_deadline(void);
 const struct child *children_table(int *n);
 int	 children_has_run(const char *run_id);
 
+/* exec.c */
+pid_t	 jobrunner_start(int *in_fd, int *out_fd, int *err_fd);
+
+/* pipes.c */
+void	 child_write_job(struct child *);
+void	 child_job_done(struct child *);
+void	 child_read_stdout(struct child *);
+void	 child_read_stderr(struct child *);
+void	 child_close_fd(int *);
+
 /* outcome.c */
 struct outcome *outcome_from_child(struct child *, int wstatus);
 struct outcome *outcome_new(enum outcome_kind, const char *run_id,
