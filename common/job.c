@@ -286,6 +286,8 @@ take_job(json_object *obj, struct job *job, char *err, size_t errlen)
 	    take_key(obj, job, err, errlen) < 0 ||
 	    take_string(obj, "tls_ca_file", 0, &job->tls_ca_file,
 	    err, errlen) < 0 ||
+	    take_string(obj, "result_dir", 0, &job->result_dir,
+	    err, errlen) < 0 ||
 	    take_timeout(obj, job, err, errlen) < 0)
 		return -1;
 	if (job->schedule_name == NULL &&
@@ -336,6 +338,7 @@ job_free(struct job *job)
 	free(job->app_url);
 	free_secret(job->service_role_key);
 	free(job->tls_ca_file);
+	free(job->result_dir);
 	memset(job, 0, sizeof(*job));
 }
 
@@ -417,6 +420,7 @@ add_job_fields(json_object *obj, const struct job *job, json_object *cfg)
 	if (add_string(obj, "app_url", job->app_url) < 0 ||
 	    add_string(obj, "service_role_key", job->service_role_key) < 0 ||
 	    add_string(obj, "tls_ca_file", job->tls_ca_file) < 0 ||
+	    add_string(obj, "result_dir", job->result_dir) < 0 ||
 	    add_int(obj, "timeout_ms", job->timeout_ms) < 0)
 		return -1;
 	return 0;

@@ -28,8 +28,16 @@ struct job {
 	char	*app_url;		/* no trailing slash */
 	char	*service_role_key;	/* secret */
 	char	*tls_ca_file;		/* NULL or "": the system store */
+	char	*result_dir;		/* NULL or "": see below */
 	long	 timeout_ms;		/* whole call, retries included */
 };
+
+/*
+ * When its stdout is gone (the supervisor died), the jobrunner leaves
+ * its result in result_dir as RUN_ID.result, one JSON object
+ * {"run_id", "exit_status", "result": {...}}, for the next supervisor.
+ */
+#define JOB_RESULT_SUFFIX	".result"
 
 struct job_result {
 	int	 http_status;		/* of the last attempt; 0: none */

@@ -6,6 +6,8 @@
  * It reads no environment variable for the key or the database: the key
  * comes on stdin, and there is no database here at all.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,9 @@
 #define TITLE_NAME_MAX	64
 
 extern char	**environ;
+
+/* Where the result goes if our reader is gone: see job.h. */
+static char	*left_run_id, *left_dir;
 
 static void __attribute__((noreturn))
 usage(void)
@@ -58,8 +63,55 @@ read_job(char *err, size_t len)
 	return NULL;
 }
 
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t	n;
+
+	while (len > 0) {
+		if ((n = write(fd, buf, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * The supervisor died while we ran: leave the result, fsynced and renamed
+ * into place, where the next supervisor on this host looks for it.
+ */
 static void
-write_result(const struct job_result *res)
+leave_result(const char *text, int code)
+{
+	char	 path[4096], tmp[4096 + 8], *doc;
+	int	 fd;
+
+	if (left_dir == NULL || *left_dir == '\0' || left_run_id == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/%s%s", left_dir, left_run_id,
+	    JOB_RESULT_SUFFIX);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (asprintf(&doc, "{\"run_id\": \"%s\", \"exit_status\": %d, "
+	    "\"result\": %s}\n", left_run_id, code, text) == -1)
+		return;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0640)) == -1 || write_all(fd, doc, strlen(doc)) == -1 ||
+	    fsync(fd) == -1 || close(fd) == -1 || rename(tmp, path) == -1) {
+		log_warn("run %s: cannot leave the result in %s", left_run_id,
+		    left_dir);
+		unlink(tmp);
+	} else
+		log_info("run %s: the supervisor is gone; result left in %s",
+		    left_run_id, path);
+	free(doc);
+}
+
+static void
+write_result(const struct job_result *res, int code)
 {
 	char	*text;
 
@@ -67,8 +119,10 @@ write_result(const struct job_result *res)
 		log_warnx("cannot build the result");
 		return;
 	}
-	if (printf("%s\n", text) < 0 || fflush(stdout) == EOF)
+	if (printf("%s\n", text) < 0 || fflush(stdout) == EOF) {
 		log_warn("cannot write the result");
+		leave_result(text, code);
+	}
 	free(text);
 }
 
@@ -125,6 +179,9 @@ run(int argc, char **argv, struct job_result *res)
 		goto done;
 	}
 	set_title(argc, argv, &job);
+	left_run_id = strdup(job.run_id);
+	if (job.result_dir != NULL)
+		left_dir = strdup(job.result_dir);
 	if (!curl_ok) {
 		log_warnx("run %s: cannot initialize libcurl", job.run_id);
 		res->error = strdup("cannot initialize libcurl");
@@ -160,7 +217,9 @@ main(int argc, char *argv[])
 	log_init("evalsched-jobrunner", 1, 0);
 	memset(&res, 0, sizeof(res));
 	code = run(argc, argv, &res);
-	write_result(&res);
+	write_result(&res, code);
 	job_result_free(&res);
+	free(left_run_id);
+	free(left_dir);
 	return code;
 }

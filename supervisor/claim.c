@@ -114,6 +114,7 @@ make_job(PGresult *res, int row, char *run_id)
 	job.app_url = sv->conf.app_url;
 	job.service_role_key = sv->conf.service_role_key;
 	job.tls_ca_file = sv->conf.tls_ca_file;
+	job.result_dir = sv->conf.spool_dir;
 	/* The jobrunner gives up first, so it can still tell us why. */
 	job.timeout_ms = ms - 5000 > ms * 9 / 10 ? ms - 5000 : ms * 9 / 10;
 	return job_to_json(&job);

@@ -174,6 +174,7 @@ database_work(void)
 		 */
 		record_flush();
 		lease_close_previous();
+		spool_recover_results();
 		seen_connections = db_connections();
 	}
 	if (seen_connections != db_connections()) {
@@ -190,8 +191,10 @@ database_work(void)
 	}
 	record_flush();
 	if (db_connected() && mono_ms() >= sv->next_heartbeat_ms &&
-	    lease_heartbeat() == 0)
+	    lease_heartbeat() == 0) {
 		lease_recover();
+		spool_recover_results();
+	}
 }
 
 static int

@@ -64,6 +64,64 @@ static const char *release_sql =
 	"UPDATE scheduled_evaluations s SET next_run_at = d.slot_at FROM d "
 	"WHERE s.id = d.scheduled_evaluation_id AND s.next_run_at > d.slot_at";
 
+/*
+ * The real end of a run whose supervisor was lost, left by its orphaned
+ * jobrunner: it replaces the "lost" failure recovery wrote, and nothing
+ * else.  It does not count toward auto-disable, as the loss did not.
+ */
+static const char *recovered_sql =
+	"WITH r AS (UPDATE scheduled_evaluation_runs r SET "
+	"  status = CASE WHEN $2 THEN 'running' ELSE 'failed' END, "
+	"  batch_test_run_id = $3, "
+	"  started_at = CASE WHEN $2 THEN r.triggered_at ELSE r.started_at END, "
+	"  completed_at = CASE WHEN $2 THEN NULL ELSE r.completed_at END, "
+	"  error_message = $4, "
+	"  error_details = CASE WHEN $2 THEN NULL ELSE jsonb_build_object("
+	"    'exit_status', $5::int, 'recovered_after', r.error_details) END "
+	"  WHERE r.id = $1 AND r.status = 'failed' "
+	"  AND r.error_details ? 'lost_supervisor' "
+	"  RETURNING r.scheduled_evaluation_id), "
+	"s AS (UPDATE scheduled_evaluations s SET "
+	"  last_run_status = CASE WHEN $2 THEN 'success' ELSE 'failed' END, "
+	"  last_run_id = CASE WHEN $2 THEN $3 ELSE s.last_run_id END, "
+	"  consecutive_failures = CASE WHEN $2 THEN 0 "
+	"    ELSE s.consecutive_failures END "
+	"  FROM r WHERE s.id = r.scheduled_evaluation_id) "
+	"SELECT (SELECT count(*) FROM r), "
+	"  (SELECT status FROM scheduled_evaluation_runs WHERE id = $1)";
+
+/*
+ * Returns 1 when written, 0 when its run is still in flight (its
+ * supervisor not yet found lost: try again later), -1 when it has nothing
+ * to replace, -2 when the database failed.
+ */
+int
+record_recovered(const char *run_id, int exit_status,
+    const char *test_run_id, const char *error)
+{
+	PGresult	*res;
+	char		 code[16], *msg = NULL;
+	int		 r;
+
+	snprintf(code, sizeof(code), "%d", exit_status);
+	if (test_run_id == NULL)
+		msg = xasprintf("%s (recorded after its supervisor was lost)",
+		    error != NULL ? error : "jobrunner failed");
+	res = db_exec(recovered_sql, 5, (const char *const[]){ run_id,
+	    test_run_id != NULL ? "true" : "false", test_run_id, msg, code });
+	free(msg);
+	if (res == NULL)
+		return -2;
+	if (atoi(PQgetvalue(res, 0, 0)) == 1)
+		r = 1;
+	else
+		r = strcmp(PQgetvalue(res, 0, 1), "triggered") == 0 ? 0 : -1;
+	PQclear(res);
+	if (r == 1)
+		sv->poll_now = 1;
+	return r;
+}
+
 static const char *kind_names[] = {
 	[OUTCOME_SUCCESS] = "success",
 	[OUTCOME_FAILED] = "failed",

@@ -18,7 +18,9 @@
 #include <json.h>
 
 #include "log.h"
+#include "job.h"
 #include "supervisor.h"
+#include "text.h"
 
 #define SPOOL_SUFFIX	".outcome"
 
@@ -235,6 +237,72 @@ spool_load(struct outcome_queue *q)
 		n = strlen(e->d_name);
 		if (n > sl && strcmp(e->d_name + n - sl, SPOOL_SUFFIX) == 0)
 			spool_load_file(e->d_name, q);
+	}
+	closedir(d);
+}
+
+/* Writes the end a result file describes; see record_recovered(). */
+static int
+recover_result(json_object *doc)
+{
+	struct job_result	 res;
+	json_object		*v;
+	const char		*run_id = json_string(doc, "run_id");
+	char			 err[128];
+	int			 code, r;
+
+	if (run_id == NULL || strlen(run_id) != UUID_LEN ||
+	    !json_object_object_get_ex(doc, "exit_status", &v))
+		return -1;
+	code = json_object_get_int(v);
+	if (!json_object_object_get_ex(doc, "result", &v) ||
+	    job_result_from_json(&res, json_object_to_json_string(v), err,
+	    sizeof(err)) == -1)
+		return -1;
+	text_make_valid(res.error);
+	r = record_recovered(run_id, code, code == 0 ? res.test_run_id : NULL,
+	    res.error);
+	if (r == 1)
+		log_info("run %s: recorded the real outcome its orphaned "
+		    "jobrunner left (%s)", run_id, code == 0 ? "accepted" :
+		    "failed");
+	job_result_free(&res);
+	return r;
+}
+
+/*
+ * Results left by jobrunners whose supervisor died.  A file stays while
+ * its run is still in flight or the database fails; it goes once written
+ * or when there is no lost run for it to replace.
+ */
+void
+spool_recover_results(void)
+{
+	DIR		*d;
+	struct dirent	*e;
+	json_object	*doc;
+	char		 path[1024];
+	size_t		 n, sl = strlen(JOB_RESULT_SUFFIX);
+	int		 r;
+
+	if (spool_dir == NULL || (d = opendir(spool_dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		n = strlen(e->d_name);
+		if (n <= sl || strcmp(e->d_name + n - sl, JOB_RESULT_SUFFIX))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", spool_dir, e->d_name);
+		if ((doc = json_object_from_file(path)) == NULL)
+			r = -1;
+		else {
+			r = recover_result(doc);
+			json_object_put(doc);
+		}
+		if (r == -1)
+			log_info("spool: %s has no lost run to replace; "
+			    "removed", path);
+		if ((r == 1 || r == -1) && unlink(path) == -1)
+			log_warn("unlink %s", path);
 	}
 	closedir(d);
 }

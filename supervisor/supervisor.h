@@ -169,6 +169,8 @@ char	*describe_wait_status(int wstatus, char *buf, size_t len);
 struct json_object;
 void	 record_enqueue(struct outcome *);
 int	 record_has_run(const char *run_id);
+int	 record_recovered(const char *run_id, int exit_status,
+	    const char *test_run_id, const char *error);
 int	 record_flush(void);		/* 0: queue empty */
 int64_t	 record_retry_at(void);
 const char *outcome_kind_name(enum outcome_kind);
@@ -180,6 +182,7 @@ int	 spool_is_empty(void);
 int	 spool_write(struct outcome *);
 void	 spool_remove(const struct outcome *);
 void	 spool_load(struct outcome_queue *);
+void	 spool_recover_results(void);
 
 /* title.c */
 void	 title_update(void);

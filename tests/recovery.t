@@ -29,9 +29,11 @@ sub no_doubles {
 }
 
 # kill -9 with three runs in flight; a new supervisor on the same node
-# closes them at once.
-my @k = map { $t->add_schedule(name => "killed $_", model_id => 'standin:slow=3000') } 1 .. 3;
-my $conf = $t->write_config(lease => 30);
+# closes them at once, then records the real outcomes the orphaned
+# jobrunners leave in the spool.
+my @k = map { $t->add_schedule(name => "killed $_", model_id => 'standin:slow=5000') } 1 .. 2;
+push @k, $t->add_schedule(name => 'killed 3', model_id => 'standin:slow=5000,status=422');
+my $conf = $t->write_config(lease => 6);
 my $old = $t->start_supervisor(config => $conf, name => 'old');
 ok($t->wait_until(sub { (grep { $_->[0] eq 'triggered' } runs('killed %')) == 3 }, 10),
     'kill -9: three runs in flight');
@@ -39,7 +41,7 @@ kill 'KILL', $old;
 $t->wait_exit('old', 5);
 $t->start_supervisor(config => $conf, name => 'new');
 ok($t->wait_until(sub { !grep { $_->[0] eq 'triggered' } runs('killed %') }, 10),
-    'kill -9: the new supervisor closed the dead one\'s runs at once (lease is 30 s)');
+    'kill -9: the new supervisor closed the dead one\'s runs at once (lease is 6 s)');
 my @r = runs('killed %');
 is(scalar @r, 3, 'kill -9: one run per schedule');
 is((grep { $_->[0] eq 'failed' } @r), 3, 'kill -9: closed as failed');
@@ -47,8 +49,22 @@ like($r[0][1], qr/^lost: supervisor [0-9a-f-]{36} \(pid $old on test-node\) exit
     "kill -9: the error names the lost supervisor ($r[0][1])");
 is((grep { $_->[2] == 0 && $_->[3] eq 't' } @r), 3,
     'kill -9: failure counts untouched, schedules active');
-ok($t->wait_until(sub { scalar($t->api_requests) == 3 }, 10),
+ok($t->wait_until(sub { scalar($t->api_requests) == 3 }, 15),
     'kill -9: the orphaned jobrunners finished their calls');
+ok($t->wait_until(sub { (grep { $_->[0] eq 'running' } runs('killed %')) == 2 }, 15),
+    'kill -9: the real outcomes replace the losses: two accepted')
+    or diag $t->supervisor_log('new');
+my %btr = map { $_->[0] => $_->[1] } $t->sql("SELECT r.id, r.batch_test_run_id FROM "
+    . "scheduled_evaluation_runs r JOIN scheduled_evaluations s ON s.id = r.scheduled_evaluation_id "
+    . "WHERE s.name LIKE 'killed %' AND r.status = 'running'");
+my %answered = map { ($_->{headers}{'x-scheduled-evaluation-run-id'}, $_->{answered}) } $t->api_requests;
+is((grep { defined $btr{$_} } keys %answered), 2, 'kill -9: with the test run ids the API gave');
+@r = runs('killed 3');
+like($r[0][1], qr/^HTTP 422 .*\(recorded after its supervisor was lost\)$/,
+    "kill -9: and one refused, with the API's answer ($r[0][1])");
+is($t->sql_value("SELECT last_run_status FROM scheduled_evaluations WHERE name = 'killed 1'"),
+    'success', 'kill -9: the schedule shows the success');
+ok(!glob($t->dir . '/spool/*.result'), 'kill -9: the spool is emptied');
 no_doubles('kill -9');
 $t->stop_supervisor('new');
 
