@@ -30,7 +30,8 @@ make_job(const char *field, const char *json_value)
 	    "\"model_id\":\"gpt-4\",\"batch_test_config\":{\"prompt_limit\":"
 	    "10,\"model_id\":\"old\",\"test_suite_id\":\"old\"},"
 	    "\"app_url\":\"http://localhost:3000/\","
-	    "\"service_role_key\":\"" KEY "\",\"timeout_ms\":600000}");
+	    "\"service_role_key\":\"" KEY "\",\"result_dir\":\"/var/lib/x\","
+	    "\"timeout_ms\":600000}");
 	if (field != NULL) {
 		if (json_value == NULL)
 			json_object_object_del(o, field);
@@ -77,6 +78,7 @@ test_round_trip(void)
 	tap_is_str(b.app_url, a.app_url, "app_url round trip");
 	tap_is_str(b.service_role_key, KEY, "service_role_key round trip");
 	tap_is_str(b.tls_ca_file, a.tls_ca_file, "tls_ca_file round trip");
+	tap_is_str(b.result_dir, "/var/lib/x", "result_dir round trip");
 	tap_is_int(b.timeout_ms, a.timeout_ms, "timeout_ms round trip");
 	text2 = job_to_json(&b);
 	tap_is_str(text2, text, "the text is stable");
@@ -152,6 +154,7 @@ static const struct bad bad_jobs[] = {
 	{ "timeout_ms", "1.5", "timeout_ms is not an integer" },
 	{ "timeout_ms", "\"600\"", "timeout_ms is not an integer" },
 	{ "tls_ca_file", "false", "tls_ca_file is not a string" },
+	{ "result_dir", "7", "result_dir is not a string" },
 };
 
 static void
