@@ -84,7 +84,7 @@ static void
 loop_wait(int sigfd)
 {
 	static struct pollfd	pfd[2 + CONFIG_MAX_CONCURRENT * 3];
-	int			n, chld = 0;
+	int			n;
 
 	pfd[0].fd = sigfd;
 	pfd[0].events = POLLIN;
@@ -96,7 +96,7 @@ loop_wait(int sigfd)
 		return;
 	}
 	if (pfd[0].revents & POLLIN)
-		signals_read(sigfd, &got_term, &got_hup, &got_usr1, &chld);
+		signals_read(sigfd, &got_term, &got_hup, &got_usr1);
 	if (pfd[1].fd != -1 && pfd[1].revents != 0 &&
 	    db_consume_notifies() > 0)
 		sv->poll_now = 1;

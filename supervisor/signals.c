@@ -48,9 +48,12 @@ signals_child_reset(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/* Drains the signalfd; a storm of one signal counts as one. */
-int
-signals_read(int fd, int *term, int *hup, int *usr1, int *chld)
+/*
+ * Drains the signalfd; a storm of one signal counts as one.  SIGCHLD only
+ * wakes the loop: it reaps on every turn anyway.
+ */
+void
+signals_read(int fd, int *term, int *hup, int *usr1)
 {
 	struct signalfd_siginfo	si;
 	ssize_t			n;
@@ -67,12 +70,8 @@ signals_read(int fd, int *term, int *hup, int *usr1, int *chld)
 		case SIGUSR1:
 			*usr1 = 1;
 			break;
-		case SIGCHLD:
-			*chld = 1;
-			break;
 		}
 	}
 	if (n == -1 && errno != EAGAIN)
 		log_warn("read signalfd");
-	return 0;
 }

@@ -99,7 +99,7 @@ void	 loop_run(int sigfd, void (*reload)(void));
 /* signals.c */
 int	 signals_init(void);		/* returns the signalfd */
 void	 signals_child_reset(void);	/* in the child, before exec */
-int	 signals_read(int fd, int *term, int *hup, int *usr1, int *chld);
+void	 signals_read(int fd, int *term, int *hup, int *usr1);
 
 /* db.c */
 int	 db_connected(void);
