@@ -149,46 +149,67 @@ check_schema(void)
 	sv->schema_checked = 1;
 }
 
+/*
+ * Just registered: a previous incarnation's spooled outcomes go in before
+ * its remaining runs are closed as lost, and then the real outcomes its
+ * orphaned jobrunners left replace those losses.
+ */
+static void
+after_register(void)
+{
+	record_flush();
+	lease_close_previous();
+	spool_recover_results();
+	seen_connections = db_connections();
+}
+
+/* Connected, on our schema, registered: 0; otherwise -1 for now. */
+static int
+database_ready(void)
+{
+	if (!db_connected() && (mono_ms() < db_next_attempt_ms() ||
+	    db_try_connect() == -1))
+		return -1;
+	if (!sv->schema_checked) {
+		check_schema();
+		if (!sv->schema_checked)
+			return -1;
+	}
+	if (sv->registered)
+		return 0;
+	if (mono_ms() < register_not_before_ms)
+		return -1;
+	if (lease_register() == -1) {
+		register_not_before_ms = mono_ms() + REGISTER_RETRY_MS;
+		return -1;
+	}
+	after_register();
+	return 0;
+}
+
+static void
+log_ready_once(void)
+{
+	if (ready)
+		return;
+	ready = 1;
+	log_info("ready: node %s, up to %d concurrent runs, poll interval "
+	    "%d s, %s", sv->conf.node_name, sv->conf.max_concurrent,
+	    sv->conf.poll_interval, sv->conf.listen ?
+	    "listening for changes" : "polling only (listen = no)");
+}
+
 /* Connects, registers, writes outcomes, renews the lease. */
 static void
 database_work(void)
 {
-	if (!db_connected() && (mono_ms() < db_next_attempt_ms() ||
-	    db_try_connect() == -1))
+	if (database_ready() == -1)
 		return;
-	if (!sv->schema_checked) {
-		check_schema();
-		if (!sv->schema_checked)
-			return;
-	}
-	if (!sv->registered) {
-		if (mono_ms() < register_not_before_ms)
-			return;
-		if (lease_register() == -1) {
-			register_not_before_ms = mono_ms() + REGISTER_RETRY_MS;
-			return;
-		}
-		/*
-		 * A previous incarnation's spooled outcomes go in before its
-		 * remaining runs are closed as lost.
-		 */
-		record_flush();
-		lease_close_previous();
-		spool_recover_results();
-		seen_connections = db_connections();
-	}
 	if (seen_connections != db_connections()) {
 		seen_connections = db_connections();
 		lease_release_orphans();
 	}
-	if (!ready) {
-		ready = 1;
-		log_info("ready: node %s, up to %d concurrent runs, poll "
-		    "interval %d s, %s", sv->conf.node_name,
-		    sv->conf.max_concurrent, sv->conf.poll_interval,
-		    sv->conf.listen ? "listening for changes" :
-		    "polling only (listen = no)");
-	}
+	log_ready_once();
 	record_flush();
 	if (db_connected() && mono_ms() >= sv->next_heartbeat_ms &&
 	    lease_heartbeat() == 0) {

@@ -26,26 +26,30 @@ ok($t->wait_until(sub { scalar($t->api_requests) == 4 }, 20), 'four requests mad
 is((grep { ($_->{headers}{'x-service-role-key'} // '') eq $key } $t->api_requests), 4,
     'the key from the environment reached the API in the header');
 
-sub children_of {
+# The supervisor's children that are jobrunners (exec'ed), with what
+# /proc shows of them.  A child between fork and exec still shows the
+# supervisor's own argv and environment; it is not a jobrunner yet.
+sub jobrunners_of {
 	my ($ppid) = @_;
-	my @kids;
+	my %kids;
 	for my $stat (glob '/proc/[0-9]*/stat') {
-		my $s = $t->slurp($stat);
-		push @kids, $1 if $s =~ /^(\d+) \(.*\) \S (\d+) / && $2 == $ppid;
+		next unless $t->slurp($stat) =~ /^(\d+) \(.*\) [^Z] (\d+) / && $2 == $ppid;
+		my $pid = $1;
+		my $cmdline = $t->slurp("/proc/$pid/cmdline");
+		my $environ = $t->slurp("/proc/$pid/environ");
+		$kids{$pid} = [$cmdline, $environ] if $cmdline =~ /^evalsched-jobrunner/;
 	}
-	return @kids;
+	return %kids;
 }
 
-my @kids = children_of($t->supervisor_pid);
-cmp_ok(scalar @kids, '>=', 2, 'the hung jobrunners are alive (and perhaps a spare)');
-for my $pid (@kids) {
-	my $cmdline = $t->slurp("/proc/$pid/cmdline");
-	my $environ = $t->slurp("/proc/$pid/environ");
-	like($cmdline, qr/evalsched-jobrunner/, "child $pid is a jobrunner");
-	unlike($cmdline, qr/\Q$key\E/, "child $pid: the key is not in its argv");
-	unlike($environ, qr/\Q$key\E/, "child $pid: the key is not in its environment");
+my %kids = jobrunners_of($t->supervisor_pid);
+cmp_ok(scalar keys %kids, '>=', 2, 'the hung jobrunners are alive (and perhaps a spare)');
+for my $pid (sort keys %kids) {
+	my ($cmdline, $environ) = @{ $kids{$pid} };
+	unlike($cmdline, qr/\Q$key\E/, "jobrunner $pid: the key is not in its argv");
+	unlike($environ, qr/\Q$key\E/, "jobrunner $pid: the key is not in its environment");
 	unlike($environ, qr/SUPABASE_SERVICE_ROLE_KEY|PGPASSWORD|EVALSCHED_DATABASE/,
-	    "child $pid: no key or database credential variable at all");
+	    "jobrunner $pid: no key or database credential variable at all");
 }
 is($t->stop_supervisor >> 8, 0, 'stopped');
 my $log = $t->supervisor_log;
