@@ -6,8 +6,6 @@
  * It reads no environment variable for the key or the database: the key
  * comes on stdin, and there is no database here at all.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +13,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "durable.h"
 #include "jobrunner.h"
 #include "log.h"
 
@@ -63,23 +62,6 @@ read_job(char *err, size_t len)
 	return NULL;
 }
 
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t	n;
-
-	while (len > 0) {
-		if ((n = write(fd, buf, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * The supervisor died while we ran: leave the result, fsynced and renamed
  * into place, where the next supervisor on this host looks for it.
@@ -87,26 +69,20 @@ write_all(int fd, const char *buf, size_t len)
 static void
 leave_result(const char *text, int code)
 {
-	char	 path[4096], tmp[4096 + 8], *doc;
-	int	 fd;
+	char	 name[256], *doc;
 
 	if (left_dir == NULL || *left_dir == '\0' || left_run_id == NULL)
 		return;
-	snprintf(path, sizeof(path), "%s/%s%s", left_dir, left_run_id,
-	    JOB_RESULT_SUFFIX);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	snprintf(name, sizeof(name), "%s%s", left_run_id, JOB_RESULT_SUFFIX);
 	if (asprintf(&doc, "{\"run_id\": \"%s\", \"exit_status\": %d, "
 	    "\"result\": %s}\n", left_run_id, code, text) == -1)
 		return;
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0640)) == -1 || write_all(fd, doc, strlen(doc)) == -1 ||
-	    fsync(fd) == -1 || close(fd) == -1 || rename(tmp, path) == -1) {
+	if (durable_write(left_dir, name, doc) == -1)
 		log_warn("run %s: cannot leave the result in %s", left_run_id,
 		    left_dir);
-		unlink(tmp);
-	} else
-		log_info("run %s: the supervisor is gone; result left in %s",
-		    left_run_id, path);
+	else
+		log_info("run %s: the supervisor is gone; result left in %s/%s",
+		    left_run_id, left_dir, name);
 	free(doc);
 }
 

@@ -18,6 +18,7 @@
 #include <json.h>
 
 #include "log.h"
+#include "durable.h"
 #include "job.h"
 #include "supervisor.h"
 #include "text.h"
@@ -64,69 +65,19 @@ spool_path(char *buf, size_t len, const char *run_id, const char *suffix)
 	snprintf(buf, len, "%s/%s%s", spool_dir, run_id, suffix);
 }
 
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t	n;
-
-	while (len > 0) {
-		if ((n = write(fd, buf, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
-fsync_dir(void)
-{
-	int	fd, r;
-
-	if ((fd = open(spool_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
-}
-
-static int
-spool_write_file(const char *path, const char *tmp, const char *text)
-{
-	int	fd;
-
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0640)) == -1)
-		return -1;
-	if (write_all(fd, text, strlen(text)) == -1 || fsync(fd) == -1) {
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	if (close(fd) == -1 || rename(tmp, path) == -1) {
-		unlink(tmp);
-		return -1;
-	}
-	return fsync_dir();
-}
-
 /* Memory keeps it either way; the disk is for surviving a crash. */
 int
 spool_write(struct outcome *o)
 {
 	json_object	*obj;
-	char		 path[1024], tmp[1024];
+	char		 name[UUID_LEN + sizeof(SPOOL_SUFFIX)];
 	int		 r;
 
 	if (spool_dir == NULL)
 		return -1;
-	spool_path(path, sizeof(path), o->run_id, SPOOL_SUFFIX);
-	spool_path(tmp, sizeof(tmp), o->run_id, ".tmp");
+	snprintf(name, sizeof(name), "%s%s", o->run_id, SPOOL_SUFFIX);
 	obj = outcome_to_json(o);
-	r = spool_write_file(path, tmp, json_object_to_json_string_ext(obj,
+	r = durable_write(spool_dir, name, json_object_to_json_string_ext(obj,
 	    JSON_C_TO_STRING_PLAIN));
 	json_object_put(obj);
 	if (r == -1) {
