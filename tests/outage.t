@@ -44,7 +44,7 @@ ok(kill(0, $pid), 'restart: still running');
 like($t->supervisor_log, qr/database connection lost/, 'restart: the loss is logged');
 
 # The outcome arrives while the database is down: spooled, then written.
-my @spool = map { $t->add_schedule(name => "spool $_", model_id => 'standin:slow=1000') } 1 .. 2;
+my @spool = map { $t->add_schedule(name => "spool $_", model_id => 'standin:slow=2000') } 1 .. 2;
 ok($t->wait_until(sub { count("s.name LIKE 'spool %' AND r.status = 'triggered'") == 2 }, 10),
     'outage: two runs in flight');
 $t->pg_ctl('stop', '-m', 'fast') == 0 or die;
@@ -78,7 +78,7 @@ is($t->stop_supervisor >> 8, 0, 'clean exit');
 
 # A crash during an outage: the next incarnation writes the spooled
 # outcome before it closes what is left of the dead one's runs as lost.
-my $crash = $t->add_schedule(name => 'crash in outage', model_id => 'standin:slow=1000');
+my $crash = $t->add_schedule(name => 'crash in outage', model_id => 'standin:slow=2000');
 $pid = $t->start_supervisor(config => $conf, name => 'crashing');
 ok($t->wait_until(sub { count("s.name = 'crash in outage' AND r.status = 'triggered'") == 1 }, 10),
     'crash: one run in flight');
