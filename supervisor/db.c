@@ -288,29 +288,38 @@ db_consume_notifies(void)
 	return take_notifies();
 }
 
+/* Whether our tables are there: 1, 0, or -1 on a database error. */
+static int
+schema_present(void)
+{
+	PGresult	*res;
+	int		 present;
+
+	res = db_exec("SELECT to_regclass('evalsched_meta') IS NOT NULL AND "
+	    "to_regclass('evalsched_supervisors') IS NOT NULL", 0, NULL);
+	if (res == NULL)
+		return -1;
+	present = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return present;
+}
+
+/* Looks before reading, so that a bare database is not an SQL error. */
 int
 db_schema_version(char *err, size_t errlen)
 {
-	PGresult	*res;
-	int		 version;
+	PGresult	*res = NULL;
+	int		 version = -1;
 
-	/* Look before reading, so a bare database is not an SQL error. */
-	res = db_exec("SELECT to_regclass('evalsched_meta') IS NOT NULL AND "
-	    "to_regclass('evalsched_supervisors') IS NOT NULL", 0, NULL);
-	if (res != NULL && strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
-		PQclear(res);
+	if (schema_present() == 1)
 		res = db_exec("SELECT value FROM evalsched_meta "
 		    "WHERE key = 'schema_version'", 0, NULL);
-	}
-	if (res == NULL || PQntuples(res) != 1 ||
-	    PQftype(res, 0) == 16 /* bool: the tables are missing */) {
+	if (res != NULL && PQntuples(res) == 1)
+		version = atoi(PQgetvalue(res, 0, 0));
+	else
 		snprintf(err, errlen, "the database has no evalsched schema: "
 		    "apply schema.sql (or schema-additions.sql to an "
 		    "application database)");
-		PQclear(res);
-		return -1;
-	}
-	version = atoi(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return version;
 }
