@@ -60,37 +60,6 @@ static const char *disable_sql =
 	"UPDATE scheduled_evaluations SET is_active = false, "
 	"  last_run_status = 'failed', last_run_at = now() WHERE id = $1";
 
-/* Growing text arrays for the batched statements. */
-struct array {
-	char	*buf;
-	size_t	 len, cap;
-};
-
-static void
-array_add(struct array *a, const char *item)
-{
-	size_t	need = a->len + strlen(item) + 3;
-
-	if (need > a->cap) {
-		a->cap = need * 2;
-		if ((a->buf = realloc(a->buf, a->cap)) == NULL)
-			fatal("realloc");
-	}
-	a->buf[a->len] = a->len == 0 ? '{' : ',';
-	a->len++;
-	a->len += strlcpy(a->buf + a->len, item, a->cap - a->len);
-}
-
-static const char *
-array_text(struct array *a)
-{
-	if (a->len == 0)
-		return "{}";
-	a->buf[a->len] = '}';
-	a->buf[a->len + 1] = '\0';
-	return a->buf;
-}
-
 static const char *
 value(PGresult *res, int row, int col)
 {
@@ -307,8 +276,8 @@ claim_due(int slots)
  done:
 	PQclear(runs);
 	PQclear(rows);
-	free(ids.buf);
-	free(nexts.buf);
+	array_free(&ids);
+	array_free(&nexts);
 	return n;
 }
 

@@ -57,8 +57,7 @@ void
 lease_close_previous(void)
 {
 	PGresult	*res;
-	char		 pids[4096] = "{";
-	const char	*params[3];
+	struct array	 ids = { 0 };
 	int		 i;
 
 	res = db_exec("SELECT id, pid FROM evalsched_supervisors "
@@ -72,21 +71,17 @@ lease_close_previous(void)
 
 		if (pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
 			continue;
-		if (strlen(pids) > 1)
-			strlcat(pids, ",", sizeof(pids));
-		strlcat(pids, PQgetvalue(res, i, 0), sizeof(pids));
+		array_add(&ids, PQgetvalue(res, i, 0));
 	}
 	PQclear(res);
-	strlcat(pids, "}", sizeof(pids));
-	if (strcmp(pids, "{}") == 0)
+	if (ids.len == 0)
 		return;
-	params[0] = sv->id;
-	params[1] = pids;
 	res = db_exec(CLOSE_RUNS_OF("UPDATE evalsched_supervisors SET "
 	    "lost_at = now(), lost_by = $1 WHERE id = ANY($2::uuid[]) "
 	    "AND lost_at IS NULL RETURNING id, node, pid, "
 	    "'exited without closing its runs (restarted on the same node)' "
-	    "AS why"), 2, params);
+	    "AS why"), 2, (const char *const[]){ sv->id, array_text(&ids) });
+	array_free(&ids);
 	if (res != NULL)
 		lease_log_closed(res, "exited without closing its runs");
 	PQclear(res);

@@ -93,6 +93,15 @@ void	*xcalloc(size_t, size_t);
 char	*xstrdup(const char *);
 char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
 
+/* array.c: PostgreSQL array literals for batched statements */
+struct array {
+	char	*buf;
+	size_t	 len, cap;
+};
+void	 array_add(struct array *, const char *item);
+const char *array_text(struct array *);
+void	 array_free(struct array *);
+
 /* loop.c */
 void	 loop_run(int sigfd, void (*reload)(void));
 
