@@ -15,9 +15,10 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "url.h"
 
-enum key_type { KEY_STRING, KEY_SECONDS, KEY_COUNT, KEY_BOOL, KEY_URL,
-    KEY_LOGLEVEL };
+enum key_type { KEY_STRING, KEY_SECONDS, KEY_DAYS, KEY_COUNT, KEY_BOOL,
+    KEY_URL, KEY_LOGLEVEL };
 
 struct key_def {
 	const char	*name;
@@ -46,6 +47,8 @@ static const struct key_def keys[] = {
 	{ "lease",			KEY_SECONDS, S(lease), 2, 3600 },
 	{ "listen",			KEY_BOOL,    S(listen), 0, 0 },
 	{ "log_level",			KEY_LOGLEVEL, S(log_debug), 0, 0 },
+	{ "completion_timeout",		KEY_SECONDS, S(completion_timeout), 60, 30 * 86400 },
+	{ "run_retention",		KEY_DAYS,    S(run_retention), 0, 36500 },
 };
 #undef S
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -121,6 +124,8 @@ config_defaults(struct config *c)
 	c->shutdown_grace = 30;
 	c->lease = 30;
 	c->listen = 1;
+	c->completion_timeout = 86400;
+	c->run_retention = 0;
 }
 
 void
@@ -180,21 +185,6 @@ parse_number(const char *v, long min, long max, int *out)
 	return 0;
 }
 
-/* http(s):// and a host: something that is not a slash. */
-static int
-url_ok(const char *v)
-{
-	const char	*host;
-
-	if (strncmp(v, "http://", 7) == 0)
-		host = v + 7;
-	else if (strncmp(v, "https://", 8) == 0)
-		host = v + 8;
-	else
-		return 0;
-	return *host != '\0' && *host != '/';
-}
-
 /* Sets one key; on a bad value writes why into why and returns -1. */
 static int
 key_set(struct config *c, const struct key_def *k, const char *v,
@@ -205,11 +195,8 @@ key_set(struct config *c, const struct key_def *k, const char *v,
 
 	switch (k->type) {
 	case KEY_URL:
-		if (!url_ok(v)) {
-			snprintf(why, whylen, "must be an http:// or "
-			    "https:// URL");
+		if (url_check_app(v, why, whylen) == -1)
 			return -1;
-		}
 		set_string(field, v);
 		n = strlen(*(char **)field);
 		while (n > 0 && (*(char **)field)[n - 1] == '/')
@@ -231,12 +218,13 @@ key_set(struct config *c, const struct key_def *k, const char *v,
 		snprintf(why, whylen, "must be info or debug");
 		return -1;
 	case KEY_SECONDS:
+	case KEY_DAYS:
 	case KEY_COUNT:
 		if (parse_number(v, k->min, k->max, field) == 0)
 			return 0;
 		snprintf(why, whylen, "must be a whole number%s from %ld "
-		    "to %ld", k->type == KEY_SECONDS ? " of seconds" : "",
-		    k->min, k->max);
+		    "to %ld", k->type == KEY_SECONDS ? " of seconds" :
+		    k->type == KEY_DAYS ? " of days" : "", k->min, k->max);
 		return -1;
 	}
 	return -1;

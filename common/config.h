@@ -35,6 +35,8 @@ struct config {
 	int	 lease;
 	int	 listen;
 	int	 log_debug;
+	int	 completion_timeout;	/* seconds a batch test may take */
+	int	 run_retention;		/* days of run history; 0 = all */
 };
 
 #define CONFIG_MAX_CONCURRENT	1024

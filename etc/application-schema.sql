@@ -80,3 +80,56 @@ $$;
 CREATE OR REPLACE TRIGGER update_scheduled_evaluations_updated_at
     BEFORE UPDATE ON scheduled_evaluations
     FOR EACH ROW EXECUTE FUNCTION update_scheduled_evaluations_updated_at();
+
+-- Where a batch test's results live.  The application's migrations do not
+-- create these (they predate them); these are minimal versions with the
+-- columns the application's code uses, so that a standalone database runs
+-- the whole loop.  In the application's database they already exist.
+-- schema-additions.sql indexes them for the completion pass.
+CREATE TABLE IF NOT EXISTS batch_test_runs (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id uuid,
+    model_name text,
+    status text NOT NULL DEFAULT 'pending'
+        CHECK (status IN ('pending', 'running', 'completed', 'failed',
+                          'cancelled')),
+    total_prompts integer DEFAULT 0,
+    completed_prompts integer DEFAULT 0,
+    failed_prompts integer DEFAULT 0,
+    config jsonb,
+    error text,
+    started_at timestamptz,
+    completed_at timestamptz,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS conversations (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id uuid,
+    title text,
+    batch_test_run_id uuid,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS messages (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    conversation_id uuid NOT NULL,
+    role text NOT NULL,
+    content text,
+    latency_ms integer,
+    input_tokens integer,
+    output_tokens integer,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS judgments (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    message_id uuid NOT NULL,
+    judge_type text,
+    judge_name text,
+    criterion text,
+    score numeric,
+    passed boolean,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+

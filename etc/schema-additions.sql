@@ -1,7 +1,8 @@
 -- evalsched's additions to the application's scheduling tables.  Only
 -- additive: new nullable columns, new indexes, new tables, a trigger.  The
 -- application's tables, triggers and row-level security stay as they are.
--- Applying this twice is harmless.  Schema version 1.
+-- Applying this twice is harmless, and it upgrades a database of an
+-- earlier version.  Schema version 2.
 
 BEGIN;
 
@@ -70,11 +71,141 @@ CREATE OR REPLACE TRIGGER evalsched_notify_wakeup
     ON scheduled_evaluations
     FOR EACH ROW EXECUTE FUNCTION evalsched_notify_wakeup();
 
+-- A supervisor's circuit: while the platform (the application, the
+-- network, the jobrunner) fails, dispatch pauses; evalschedctl status
+-- reads it here.
+ALTER TABLE evalsched_supervisors
+    ADD COLUMN IF NOT EXISTS circuit_open_since timestamptz,
+    ADD COLUMN IF NOT EXISTS circuit_reason text;
+
+-- One row per run.  A run evalsched created (slot_at is set) is its own:
+-- evalsched_rev goes up with every write evalsched makes to it, and an
+-- UPDATE that leaves it unchanged is dropped.  That is the application's
+-- route completing "the newest triggered row of the schedule" by
+-- position: it would otherwise land on whichever of our runs is newest.
+-- The route's own insert of a 'triggered' row for a schedule evalsched
+-- runs is dropped as well: our row is already there.  Neither raises an
+-- error, so the route goes on (its completion alerts included).  To edit
+-- one of our runs by hand: SET evalsched.manual_edit = on.
+ALTER TABLE scheduled_evaluation_runs
+    ADD COLUMN IF NOT EXISTS evalsched_rev integer;
+
+CREATE OR REPLACE FUNCTION evalsched_guard_runs()
+RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.slot_at IS NULL AND NEW.status = 'triggered' AND EXISTS (
+            SELECT 1 FROM scheduled_evaluation_runs r
+            WHERE r.scheduled_evaluation_id = NEW.scheduled_evaluation_id
+              AND r.slot_at IS NOT NULL) THEN
+            RETURN NULL;
+        END IF;
+        RETURN NEW;
+    END IF;
+    IF OLD.slot_at IS NOT NULL
+        AND NEW.evalsched_rev IS NOT DISTINCT FROM OLD.evalsched_rev
+        AND coalesce(current_setting('evalsched.manual_edit', true), '')
+            <> 'on' THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+CREATE OR REPLACE TRIGGER evalsched_guard_runs
+    BEFORE INSERT OR UPDATE ON scheduled_evaluation_runs
+    FOR EACH ROW EXECUTE FUNCTION evalsched_guard_runs();
+
+-- Re-enabling a schedule from any client (the application's toggle, SQL,
+-- evalschedctl resume) gives it a fresh start: the application itself
+-- leaves consecutive_failures as it was, so one more failure would
+-- disable it again.
+CREATE OR REPLACE FUNCTION evalsched_reset_on_enable()
+RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.is_active AND NOT OLD.is_active THEN
+        NEW.consecutive_failures := 0;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+CREATE OR REPLACE TRIGGER evalsched_reset_on_enable
+    BEFORE UPDATE OF is_active ON scheduled_evaluations
+    FOR EACH ROW EXECUTE FUNCTION evalsched_reset_on_enable();
+
+-- The completion pass reads only runs whose batch test has ended (marked
+-- by the trigger below, or by the supervisor when it records a dispatch
+-- whose batch test ended first) and runs past completion_timeout: its
+-- cost does not grow with the runs still under way.
+ALTER TABLE scheduled_evaluation_runs
+    ADD COLUMN IF NOT EXISTS batch_ended_at timestamptz;
+
+CREATE INDEX IF NOT EXISTS evalsched_runs_awaiting
+    ON scheduled_evaluation_runs (started_at)
+    WHERE status = 'running' AND slot_at IS NOT NULL;
+
+CREATE INDEX IF NOT EXISTS evalsched_runs_ended
+    ON scheduled_evaluation_runs (batch_ended_at)
+    WHERE status = 'running' AND batch_ended_at IS NOT NULL;
+
+CREATE INDEX IF NOT EXISTS evalsched_runs_batch
+    ON scheduled_evaluation_runs (batch_test_run_id)
+    WHERE status = 'running' AND slot_at IS NOT NULL;
+
+-- Runs kept as a baseline are never pruned by run_retention.
+CREATE INDEX IF NOT EXISTS evalsched_runs_baseline
+    ON scheduled_evaluation_runs (baseline_run_id)
+    WHERE baseline_run_id IS NOT NULL;
+
+-- When a batch test ends, mark its run and wake the supervisors, so that
+-- the run is completed within moments.  The application's results tables
+-- predate its migrations: they are looked up rather than assumed.
+CREATE OR REPLACE FUNCTION evalsched_batch_ended()
+RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.status IN ('pending', 'running')
+        AND NEW.status NOT IN ('pending', 'running') THEN
+        UPDATE scheduled_evaluation_runs
+            SET batch_ended_at = now(),
+                evalsched_rev = coalesce(evalsched_rev, 0) + 1
+            WHERE batch_test_run_id = NEW.id AND status = 'running'
+              AND slot_at IS NOT NULL AND batch_ended_at IS NULL;
+        IF FOUND THEN
+            PERFORM pg_notify('evalsched_batch_end', '');
+        END IF;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+DO $$
+BEGIN
+    IF to_regclass('batch_test_runs') IS NOT NULL THEN
+        CREATE OR REPLACE TRIGGER evalsched_batch_ended
+            AFTER UPDATE OF status ON batch_test_runs
+            FOR EACH ROW EXECUTE FUNCTION evalsched_batch_ended();
+    END IF;
+    IF to_regclass('conversations') IS NOT NULL THEN
+        CREATE INDEX IF NOT EXISTS evalsched_conversations_batch
+            ON conversations (batch_test_run_id);
+    END IF;
+    IF to_regclass('messages') IS NOT NULL THEN
+        CREATE INDEX IF NOT EXISTS evalsched_messages_conversation
+            ON messages (conversation_id);
+    END IF;
+    IF to_regclass('judgments') IS NOT NULL THEN
+        CREATE INDEX IF NOT EXISTS evalsched_judgments_message
+            ON judgments (message_id);
+    END IF;
+END;
+$$;
+
 CREATE TABLE IF NOT EXISTS evalsched_meta (
     key text PRIMARY KEY,
     value text NOT NULL
 );
-INSERT INTO evalsched_meta (key, value) VALUES ('schema_version', '1')
+INSERT INTO evalsched_meta (key, value) VALUES ('schema_version', '2')
     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
 
 COMMIT;

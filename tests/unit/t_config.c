@@ -327,8 +327,20 @@ test_app_url(void)
 	bad("app_url = localhost:3000\n", NAME ":1: app_url: "
 	    "'localhost:3000' must be an http:// or https:// URL",
 	    "no scheme");
-	bad("app_url = http://\n", NAME ":1: app_url: 'http://' must be an "
-	    "http:// or https:// URL", "scheme alone");
+	bad("app_url = http://\n", NAME ":1: app_url: 'http://' is not a "
+	    "valid URL: No host part in the URL", "scheme alone");
+	bad("app_url = \"http://exa mple.com\"\n", NAME ":1: app_url: "
+	    "'http://exa mple.com' is not a valid URL: Bad hostname",
+	    "a space in the host");
+	bad("app_url = http://h.example:99999\n", NAME ":1: app_url: "
+	    "'http://h.example:99999' is not a valid URL: Port number was "
+	    "not a decimal number between 0 and 65535", "a port out of range");
+	bad("app_url = http://u:p@h.example\n", NAME ":1: app_url: "
+	    "'http://u:p@h.example' must not hold credentials (the key "
+	    "travels in a header)", "credentials");
+	bad("app_url = http://h.example/app?x=1\n", NAME ":1: app_url: "
+	    "'http://h.example/app?x=1' must not have a query or a fragment "
+	    "(the API path is appended to it)", "a query");
 
 	/* A URL with no host must not become "http:". */
 	{
