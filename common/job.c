@@ -485,6 +485,9 @@ job_result_to_json(const struct job_result *res)
 		return NULL;
 	}
 	r = add_int(obj, "http_status", res->http_status) < 0 ||
+	    (res->curl_code != 0 &&
+	    add_int(obj, "curl_code", res->curl_code) < 0) ||
+	    add_string(obj, "blame", blame_name(res->blame)) < 0 ||
 	    add_string(obj, "test_run_id", res->test_run_id) < 0 ||
 	    add_int(obj, "attempts", res->attempts) < 0 ||
 	    add_int(obj, "elapsed_ms", res->elapsed_ms) < 0 ||
@@ -495,6 +498,22 @@ job_result_to_json(const struct job_result *res)
 		return NULL;
 	}
 	return to_text(obj);
+}
+
+/* "blame" is optional: a result of an older jobrunner has none. */
+static int
+take_blame(json_object *obj, struct job_result *res, char *err,
+    size_t errlen)
+{
+	const char	*s = NULL;
+	int		 r;
+
+	if ((r = get_string(obj, "blame", &s, err, errlen)) <= 0)
+		return r;
+	if ((res->blame = blame_from_name(s)) == BLAME_NONE)
+		return set_err(err, errlen, "blame is neither schedule nor "
+		    "platform");
+	return 0;
 }
 
 static int
@@ -509,6 +528,10 @@ take_result(json_object *obj, struct job_result *res, char *err,
 		return -1;
 	res->http_status = (int)v;
 	v = 0;
+	if (get_int(obj, "curl_code", 0, 1000, &v, err, errlen) < 0)
+		return -1;
+	res->curl_code = (int)v;
+	v = 0;
 	if (get_int(obj, "attempts", 0, 1000, &v, err, errlen) < 0)
 		return -1;
 	res->attempts = (int)v;
@@ -522,6 +545,8 @@ take_result(json_object *obj, struct job_result *res, char *err,
 		return -1;
 	if (res->test_run_id != NULL && !job_is_uuid(res->test_run_id))
 		return set_err(err, errlen, "test_run_id is not a UUID");
+	if (take_blame(obj, res, err, errlen) < 0)
+		return -1;
 	job_trim_utf8(res->error, JOB_MAX_ERROR);
 	return 0;
 }

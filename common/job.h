@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include "blame.h"
+
 #define JOB_MAX_TEXT		(1024 * 1024)	/* a job or result on a pipe */
 #define JOB_MAX_ANSWER		(64 * 1024)	/* the API's answer body, read */
 #define JOB_MAX_ERROR		512		/* bytes of error text kept */
@@ -40,11 +42,13 @@ struct job {
 #define JOB_RESULT_SUFFIX	".result"
 
 struct job_result {
-	int	 http_status;		/* of the last attempt; 0: none */
-	char	*test_run_id;		/* set when accepted */
-	int	 attempts;
-	long	 elapsed_ms;
-	char	*error;			/* NULL when accepted */
+	int		 http_status;	/* of the last attempt; 0: none */
+	int		 curl_code;	/* of the last attempt; 0: none */
+	char		*test_run_id;	/* set when accepted */
+	int		 attempts;
+	long		 elapsed_ms;
+	char		*error;		/* NULL when accepted */
+	enum blame	 blame;		/* whose failure; NONE when accepted */
 };
 
 /* Each returns a malloc'd string or NULL with err set. */

@@ -153,6 +153,10 @@ CREATE INDEX IF NOT EXISTS evalsched_runs_batch
     ON scheduled_evaluation_runs (batch_test_run_id)
     WHERE status = 'running' AND slot_at IS NOT NULL;
 
+-- A schedule's history, newest first: for baselines and pruning.
+CREATE INDEX IF NOT EXISTS evalsched_runs_history
+    ON scheduled_evaluation_runs (scheduled_evaluation_id, triggered_at);
+
 -- Runs kept as a baseline are never pruned by run_retention.
 CREATE INDEX IF NOT EXISTS evalsched_runs_baseline
     ON scheduled_evaluation_runs (baseline_run_id)

@@ -156,3 +156,18 @@ attempt_outcome(const struct job *job, const char *url,
 	job_trim_utf8(err, JOB_MAX_ERROR);
 	return code;
 }
+
+/*
+ * Whose fault a failed attempt is: only the application's own refusal of
+ * this schedule's request is the schedule's (blame.c has the table).
+ */
+enum blame
+attempt_blame(const struct attempt *a)
+{
+	int	answered = a->http_status != 0 &&
+	    (a->curl_code == CURLE_OK || a->too_large);
+
+	if (!answered || (a->http_status >= 200 && a->http_status <= 299))
+		return BLAME_PLATFORM;
+	return blame_for_http(a->http_status, a->body, a->len, 0);
+}

@@ -112,6 +112,8 @@ bad_job(struct job_result *res, const char *why, long start)
 	log_warnx("%s", msg);
 	res->error = strdup(msg);
 	res->elapsed_ms = mono_ms() - start;
+	/* The supervisor wrote the job: a bad one is ours, not the schedule's. */
+	res->blame = BLAME_PLATFORM;
 	return EX_DATAERR;
 }
 
@@ -161,6 +163,7 @@ run(int argc, char **argv, struct job_result *res)
 	if (!curl_ok) {
 		log_warnx("run %s: cannot initialize libcurl", job.run_id);
 		res->error = strdup("cannot initialize libcurl");
+		res->blame = BLAME_PLATFORM;
 		code = EX_SOFTWARE;
 	} else
 		code = run_job(&job, res);

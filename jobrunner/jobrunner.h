@@ -35,6 +35,7 @@ void	 attempt_free(struct attempt *);
 /* describe.c */
 int	 attempt_outcome(const struct job *, const char *url,
 	    const struct attempt *, char **test_run_id, char *err, size_t);
+enum blame attempt_blame(const struct attempt *);
 void	 text_redact(char *text, const char *secret);
 void	 text_printable(char *text);
 

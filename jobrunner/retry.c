@@ -14,6 +14,7 @@
 
 #include "jobrunner.h"
 #include "log.h"
+#include "url.h"
 
 /* Less time than this left is not worth another attempt. */
 #define MIN_ATTEMPT_MS	50L
@@ -120,6 +121,8 @@ attempt(struct run *run, int n, struct job_result *res)
 	log_attempt(run, n, &a, id, mono_ms() - t0);
 	res->attempts = n;
 	res->http_status = a.http_status;
+	res->curl_code = a.curl_code;
+	res->blame = code == EX_OK ? BLAME_NONE : attempt_blame(&a);
 	free(res->test_run_id);
 	res->test_run_id = id;
 	attempt_free(&a);
@@ -169,11 +172,18 @@ int
 run_job(const struct job *job, struct job_result *res)
 {
 	struct run	 run = { .job = job };
-	char		*url, *body;
+	char		*url, *body, why[256];
 	int		 n = 0, code = EX_SOFTWARE;
 
 	run.start = mono_ms();
 	run.deadline = run.start + job->timeout_ms;
+	/* Until an attempt says otherwise, a failure is ours, not the schedule's. */
+	res->blame = BLAME_PLATFORM;
+	if (url_check_app(job->app_url, why, sizeof(why)) == -1) {
+		snprintf(run.err, sizeof(run.err), "bad app_url: %s", why);
+		set_error(res, run.err);
+		return EX_CONFIG;
+	}
 	strlcpy(run.err, "out of memory", sizeof(run.err));
 	url = http_url(job);
 	body = request_body(job, run.err, sizeof(run.err));

@@ -154,6 +154,7 @@ children_spawn(const char *run_id, const char *schedule_id,
 	c->deadline_ms = c->started_ms + sv->conf.run_timeout * 1000LL;
 	sv->nchildren++;
 	sv->dispatched++;
+	circuit_dispatched(run_id);
 	log_info("schedule \"%s\": dispatched run %s (jobrunner pid %ld)",
 	    schedule_name, run_id, (long)c->pid);
 	child_write_job(c);

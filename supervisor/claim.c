@@ -23,7 +23,8 @@ enum {
 
 #define IN_FLIGHT							\
 	"EXISTS (SELECT 1 FROM scheduled_evaluation_runs r "		\
-	"WHERE r.scheduled_evaluation_id = s.id AND r.status = 'triggered')"
+	"WHERE r.scheduled_evaluation_id = s.id AND r.status = 'triggered' " \
+	"AND r.slot_at IS NOT NULL)"
 
 static const char *claim_sql =
 	"SELECT s.id, s.name, s.user_id, s.schedule_type, s.cron_expression, "
@@ -37,8 +38,9 @@ static const char *claim_sql =
 
 static const char *insert_runs_sql =
 	"INSERT INTO scheduled_evaluation_runs "
-	"  (scheduled_evaluation_id, status, slot_at, supervisor_id) "
-	"SELECT s.id, 'triggered', s.next_run_at, $2 "
+	"  (scheduled_evaluation_id, status, slot_at, supervisor_id, "
+	"   evalsched_rev) "
+	"SELECT s.id, 'triggered', s.next_run_at, $2, 0 "
 	"FROM scheduled_evaluations s WHERE s.id = ANY($1::uuid[]) "
 	"ON CONFLICT (scheduled_evaluation_id, slot_at) "
 	"  WHERE slot_at IS NOT NULL DO NOTHING "
@@ -52,9 +54,10 @@ static const char *advance_sql =
 static const char *disable_sql =
 	"WITH run AS (INSERT INTO scheduled_evaluation_runs "
 	"  (scheduled_evaluation_id, status, slot_at, supervisor_id, "
-	"   completed_at, error_message, error_details) "
+	"   completed_at, error_message, error_details, evalsched_rev) "
 	"  SELECT id, 'failed', next_run_at, $3, now(), $2, "
-	"    jsonb_build_object('reason', 'bad schedule', 'detail', $2::text) "
+	"    jsonb_build_object('reason', 'bad schedule', 'detail', $2::text, "
+	"      'blame', 'schedule'), 0 "
 	"  FROM scheduled_evaluations WHERE id = $1 "
 	"  ON CONFLICT DO NOTHING) "
 	"UPDATE scheduled_evaluations SET is_active = false, "

@@ -82,6 +82,7 @@ db_error(PGconn *c)
 	return one_line(c != NULL ? PQerrorMessage(c) : "out of memory");
 }
 
+/* Wake-ups are counted; a batch test's end asks for a completion pass. */
 static int
 take_notifies(void)
 {
@@ -89,7 +90,10 @@ take_notifies(void)
 	int		 woken = 0;
 
 	while ((n = PQnotifies(conn)) != NULL) {
-		woken++;
+		if (strcmp(n->relname, "evalsched_batch_end") == 0)
+			completion_soon();
+		else
+			woken++;
 		PQfreemem(n);
 	}
 	return woken;
@@ -134,6 +138,9 @@ db_session(void)
 		return -1;
 	PQclear(res);
 	if ((res = db_exec("LISTEN evalsched_wakeup", 0, NULL)) == NULL)
+		return -1;
+	PQclear(res);
+	if ((res = db_exec("LISTEN evalsched_batch_end", 0, NULL)) == NULL)
 		return -1;
 	PQclear(res);
 	return 0;
@@ -189,6 +196,8 @@ db_try_connect(void)
 	up_since_ms = mono_ms();
 	connections++;
 	sv->poll_now = 1;
+	/* A batch test may have ended while we were away. */
+	completion_sweep();
 	return 0;
 }
 
@@ -302,6 +311,35 @@ schema_present(void)
 	present = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	return present;
+}
+
+/*
+ * The application's results tables the completion pass reads: in its
+ * database they exist (they predate its migrations), in ours schema.sql
+ * makes them.  0 when all are there; -1 with the missing ones named.
+ */
+int
+db_results_tables(char *err, size_t errlen)
+{
+	PGresult	*res;
+	int		 r = 0;
+
+	res = db_exec("SELECT string_agg(t, ', ' ORDER BY n) FROM unnest("
+	    "ARRAY['batch_test_runs', 'conversations', 'messages', "
+	    "'judgments']) WITH ORDINALITY AS u(t, n) "
+	    "WHERE to_regclass(t) IS NULL", 0, NULL);
+	if (res == NULL) {
+		snprintf(err, errlen, "cannot look for the results tables");
+		return -1;
+	}
+	if (!PQgetisnull(res, 0, 0)) {
+		snprintf(err, errlen, "the application's results tables are "
+		    "missing: %s (apply schema.sql for a standalone database)",
+		    PQgetvalue(res, 0, 0));
+		r = -1;
+	}
+	PQclear(res);
+	return r;
 }
 
 /* Looks before reading, so that a bare database is not an SQL error. */

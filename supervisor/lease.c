@@ -24,7 +24,9 @@
 	"%s; the outcome of this dispatch is unknown', "		\
 	"    d.id, d.pid, d.node, d.why), "				\
 	"  error_details = jsonb_build_object('lost_supervisor', d.id, " \
-	"    'node', d.node, 'pid', d.pid, 'reason', d.why) "		\
+	"    'node', d.node, 'pid', d.pid, 'reason', d.why, "		\
+	"    'blame', 'platform'), "					\
+	"  evalsched_rev = coalesce(r.evalsched_rev, 0) + 1 "		\
 	"  FROM dead d WHERE r.supervisor_id = d.id "			\
 	"  AND r.status = 'triggered' "					\
 	"  RETURNING r.id, r.scheduled_evaluation_id, d.node, d.pid), "	\
@@ -123,15 +125,18 @@ lease_heartbeat(void)
 	char		 running[16], lease[16];
 	int		 alive;
 
-	/* The lease goes along: a reload may have changed it. */
+	/* The lease and the circuit go along: both may have changed. */
 	/* Next time is set first: a failing renewal must not spin. */
 	sv->next_heartbeat_ms = mono_ms() + sv->conf.lease * 1000 / 3;
 	snprintf(running, sizeof(running), "%d", sv->nchildren);
 	snprintf(lease, sizeof(lease), "%d", sv->conf.lease);
 	res = db_exec("UPDATE evalsched_supervisors SET heartbeat_at = now(), "
-	    "running = $2, lease_seconds = $3 WHERE id = $1 "
-	    "AND lost_at IS NULL AND stopped_at IS NULL RETURNING 1", 3,
-	    (const char *const[]){ sv->id, running, lease });
+	    "running = $2, lease_seconds = $3, "
+	    "circuit_open_since = CASE WHEN $4::text IS NULL THEN NULL "
+	    "  ELSE coalesce(circuit_open_since, now()) END, "
+	    "circuit_reason = $4 WHERE id = $1 "
+	    "AND lost_at IS NULL AND stopped_at IS NULL RETURNING 1", 4,
+	    (const char *const[]){ sv->id, running, lease, circuit_reason() });
 	if (res == NULL)
 		return -1;
 	alive = PQntuples(res) == 1;

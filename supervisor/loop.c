@@ -39,12 +39,19 @@ latest(int64_t a, int64_t b)
 	return a > b ? a : b;
 }
 
+/* Slots that may be claimed now: free ones, as the circuit allows. */
+static int
+claim_slots(void)
+{
+	return circuit_allowance(children_free_slots());
+}
+
 /* Whether claiming is possible at all, whatever the time. */
 static int
 can_claim(void)
 {
 	return db_connected() && sv->registered && !sv->stopping &&
-	    children_free_slots() > 0;
+	    claim_slots() > 0;
 }
 
 /*
@@ -67,8 +74,13 @@ loop_timeout(void)
 	}
 	if (db_connected() && !sv->registered)
 		t = earliest(t, register_not_before_ms);
-	else if (db_connected())
+	else if (db_connected()) {
 		t = earliest(t, sv->next_heartbeat_ms);
+		t = earliest(t, completion_next_ms());
+		t = earliest(t, retention_next_ms());
+		if (!sv->stopping && children_free_slots() > 0)
+			t = earliest(t, circuit_wake_ms());
+	}
 	if (!db_connected())
 		t = earliest(t, db_next_attempt_ms());
 	t = earliest(t, children_next_deadline());
@@ -146,6 +158,11 @@ check_schema(void)
 		fatalx_status(EX_CONFIG, "the database has evalsched schema "
 		    "version %d; this supervisor needs %d", version,
 		    SCHEMA_VERSION);
+	if (db_results_tables(why, sizeof(why)) == -1) {
+		if (!db_connected())
+			return;
+		fatalx_status(EX_CONFIG, "%s", why);
+	}
 	sv->schema_checked = 1;
 }
 
@@ -161,6 +178,7 @@ after_register(void)
 	lease_close_previous();
 	spool_recover_results();
 	seen_connections = db_connections();
+	retention_plan();
 }
 
 /* Connected, on our schema, registered: 0; otherwise -1 for now. */
@@ -216,6 +234,10 @@ database_work(void)
 		lease_recover();
 		spool_recover_results();
 	}
+	if (db_connected())
+		completion_step();
+	if (db_connected())
+		retention_step();
 }
 
 static int
@@ -232,7 +254,7 @@ static int
 new_work(void)
 {
 	int64_t	now = mono_ms();
-	int	slots = children_free_slots(), n;
+	int	slots = claim_slots(), n;
 
 	if (!can_claim() || !claim_is_due(now))
 		return 0;

@@ -86,6 +86,10 @@ check_only(void)
 		    SCHEMA_VERSION);
 		exit(EX_CONFIG);
 	}
+	if (db_results_tables(why, sizeof(why)) == -1) {
+		fprintf(stderr, "%s: database: %s\n", sv->conf.path, why);
+		exit(EX_CONFIG);
+	}
 	db_disconnect();
 	printf("configuration OK\n");
 	exit(0);

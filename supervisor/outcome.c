@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sysexits.h>
 
 #include <json.h>
 
@@ -57,24 +56,17 @@ describe_wait_status(int wstatus, char *buf, size_t len)
 }
 
 /*
- * Failures that are the infrastructure's, not the schedule's, do not
- * count toward auto-disable: a missing jobrunner or an internal error
- * would otherwise disable every schedule in turn.
+ * Whose fault it is: the jobrunner says so for the answers it got (the
+ * blame table, blame.c); everything else (a jobrunner that cannot run,
+ * crashed, was killed at run_timeout or left no result) is the
+ * platform's, never the schedule's.
  */
-static int
-counts_toward_disable(int wstatus)
+static enum blame
+blame_of(int wstatus, const struct job_result *res, int have_res)
 {
-	if (!WIFEXITED(wstatus))
-		return 1;
-	switch (WEXITSTATUS(wstatus)) {
-	case 127:
-	case EX_SOFTWARE:
-	case EX_OSERR:
-	case EX_OSFILE:
-	case EX_CANTCREAT:
-		return 0;
-	}
-	return 1;
+	if (have_res && WIFEXITED(wstatus) && res->blame != BLAME_NONE)
+		return res->blame;
+	return BLAME_PLATFORM;
 }
 
 static char *
@@ -109,11 +101,14 @@ add_int(json_object *o, const char *key, int64_t v)
 
 static char *
 failure_details(const struct child *c, int wstatus,
-    const struct job_result *res, int have_res)
+    const struct job_result *res, int have_res, enum blame blame)
 {
 	json_object	*o = json_object_new_object();
 	char		*text;
 
+	if (blame != BLAME_NONE)
+		json_object_object_add(o, "blame",
+		    json_object_new_string(blame_name(blame)));
 	if (WIFEXITED(wstatus))
 		add_int(o, "exit_status", WEXITSTATUS(wstatus));
 	if (WIFSIGNALED(wstatus)) {
@@ -125,6 +120,8 @@ failure_details(const struct child *c, int wstatus,
 	if (have_res) {
 		if (res->http_status != 0)
 			add_int(o, "http_status", res->http_status);
+		if (res->curl_code != 0)
+			add_int(o, "curl_code", res->curl_code);
 		add_int(o, "attempts", res->attempts);
 		add_int(o, "jobrunner_elapsed_ms", res->elapsed_ms);
 	}
@@ -172,9 +169,10 @@ outcome_from_child(struct child *c, int wstatus)
 		    "dispatch finished") :
 		    failure_message(c, wstatus, &res, have_res);
 		text_make_valid(o->error_message);
+		if (!c->cancelled)
+			o->blame = blame_of(wstatus, &res, have_res);
 		o->error_details = failure_details(c, wstatus, &res,
-		    have_res);
-		o->counts = counts_toward_disable(wstatus);
+		    have_res, o->blame);
 	}
 	strlcpy(o->owner, c->owner, sizeof(o->owner));
 	if (have_res)

@@ -23,39 +23,52 @@
 static int64_t	retry_at_ms;
 static int	one_at_a_time;	/* a batch failed: find the culprit */
 
+/*
+ * An accepted run becomes 'running' and waits for its batch test to end
+ * (completion.c); a batch test that ended before we got here is marked
+ * at once.  FOR SHARE orders us with the application's update that ends
+ * it: either we wait for it and see the end, or it waits for us and its
+ * trigger sees our batch_test_run_id.  Only the schedule's failures
+ * count toward auto-disable; a success resets nothing yet, as its batch
+ * test may still fail every prompt.
+ */
 static const char *record_sql =
 	"WITH o AS (SELECT * FROM json_to_recordset($1::json) AS x("
 	"  run_id uuid, owner uuid, kind text, test_run_id uuid, "
-	"  error_message text, error_details jsonb, counts boolean)), "
+	"  error_message text, error_details jsonb, blame text)), "
+	"b AS (SELECT b.id FROM batch_test_runs b "
+	"  WHERE b.id IN (SELECT test_run_id FROM o) "
+	"  AND b.status NOT IN ('pending', 'running') FOR SHARE), "
 	"r AS (UPDATE scheduled_evaluation_runs r SET "
 	"  status = CASE o.kind WHEN 'success' THEN 'running' ELSE o.kind END, "
 	"  batch_test_run_id = coalesce(o.test_run_id, r.batch_test_run_id), "
 	"  started_at = CASE o.kind WHEN 'success' THEN now() "
 	"    ELSE r.started_at END, "
 	"  completed_at = CASE o.kind WHEN 'success' THEN NULL ELSE now() END, "
-	"  error_message = o.error_message, error_details = o.error_details "
+	"  batch_ended_at = CASE WHEN o.test_run_id IN (SELECT id FROM b) "
+	"    THEN now() END, "
+	"  error_message = o.error_message, error_details = o.error_details, "
+	"  evalsched_rev = coalesce(r.evalsched_rev, 0) + 1 "
 	"  FROM o WHERE r.id = o.run_id AND r.status = 'triggered' "
 	"  AND r.supervisor_id = o.owner "
 	"  RETURNING r.id, r.scheduled_evaluation_id, o.kind, o.test_run_id, "
-	"  o.counts), "
+	"  o.blame = 'schedule' AS counts, r.batch_ended_at IS NOT NULL AS ended), "
 	"s AS (UPDATE scheduled_evaluations s SET last_run_at = now(), "
 	"  last_run_status = CASE r.kind WHEN 'success' THEN 'success' "
 	"    WHEN 'cancelled' THEN 'cancelled' ELSE 'failed' END, "
 	"  last_run_id = CASE r.kind WHEN 'success' THEN r.test_run_id "
 	"    ELSE s.last_run_id END, "
-	"  consecutive_failures = CASE "
-	"    WHEN r.kind = 'success' THEN 0 "
-	"    WHEN r.kind = 'failed' AND r.counts "
-	"      THEN s.consecutive_failures + 1 "
+	"  consecutive_failures = CASE WHEN r.counts "
+	"    THEN s.consecutive_failures + 1 "
 	"    ELSE s.consecutive_failures END, "
-	"  is_active = CASE WHEN r.kind = 'failed' AND r.counts "
+	"  is_active = CASE WHEN r.counts "
 	"    AND s.consecutive_failures + 1 >= $2 THEN false "
 	"    ELSE s.is_active END "
 	"  FROM r WHERE s.id = r.scheduled_evaluation_id "
 	"  RETURNING s.id, s.name, s.consecutive_failures, s.is_active, "
 	"  r.id AS run_id, r.kind, r.counts) "
 	"SELECT r.id, s.name, s.consecutive_failures, s.is_active, r.kind, "
-	"  r.counts FROM r LEFT JOIN s ON s.run_id = r.id";
+	"  r.counts, r.ended FROM r LEFT JOIN s ON s.run_id = r.id";
 
 static const char *release_sql =
 	"WITH d AS (DELETE FROM scheduled_evaluation_runs WHERE id = $1 "
@@ -67,25 +80,29 @@ static const char *release_sql =
 /*
  * The real end of a run whose supervisor was lost, left by its orphaned
  * jobrunner: it replaces the "lost" failure recovery wrote, and nothing
- * else.  It does not count toward auto-disable, as the loss did not.
+ * else.  It does not count toward auto-disable, as the loss did not:
+ * later runs of the schedule may have been counted since.
  */
 static const char *recovered_sql =
-	"WITH r AS (UPDATE scheduled_evaluation_runs r SET "
+	"WITH b AS (SELECT b.id FROM batch_test_runs b WHERE b.id = $3 "
+	"  AND b.status NOT IN ('pending', 'running') FOR SHARE), "
+	"r AS (UPDATE scheduled_evaluation_runs r SET "
 	"  status = CASE WHEN $2 THEN 'running' ELSE 'failed' END, "
 	"  batch_test_run_id = $3, "
 	"  started_at = CASE WHEN $2 THEN r.triggered_at ELSE r.started_at END, "
 	"  completed_at = CASE WHEN $2 THEN NULL ELSE r.completed_at END, "
+	"  batch_ended_at = CASE WHEN EXISTS (SELECT 1 FROM b) THEN now() END, "
 	"  error_message = $4, "
 	"  error_details = CASE WHEN $2 THEN NULL ELSE jsonb_build_object("
-	"    'exit_status', $5::int, 'recovered_after', r.error_details) END "
+	"    'exit_status', $5::int, 'blame', $6::text, "
+	"    'recovered_after', r.error_details) END, "
+	"  evalsched_rev = coalesce(r.evalsched_rev, 0) + 1 "
 	"  WHERE r.id = $1 AND r.status = 'failed' "
 	"  AND r.error_details ? 'lost_supervisor' "
 	"  RETURNING r.scheduled_evaluation_id), "
 	"s AS (UPDATE scheduled_evaluations s SET "
 	"  last_run_status = CASE WHEN $2 THEN 'success' ELSE 'failed' END, "
-	"  last_run_id = CASE WHEN $2 THEN $3 ELSE s.last_run_id END, "
-	"  consecutive_failures = CASE WHEN $2 THEN 0 "
-	"    ELSE s.consecutive_failures END "
+	"  last_run_id = CASE WHEN $2 THEN $3 ELSE s.last_run_id END "
 	"  FROM r WHERE s.id = r.scheduled_evaluation_id) "
 	"SELECT (SELECT count(*) FROM r), "
 	"  (SELECT status FROM scheduled_evaluation_runs WHERE id = $1)";
@@ -97,7 +114,7 @@ static const char *recovered_sql =
  */
 int
 record_recovered(const char *run_id, int exit_status,
-    const char *test_run_id, const char *error)
+    const char *test_run_id, const char *error, enum blame blame)
 {
 	PGresult	*res;
 	char		 code[16], *msg = NULL;
@@ -107,8 +124,9 @@ record_recovered(const char *run_id, int exit_status,
 	if (test_run_id == NULL)
 		msg = xasprintf("%s (recorded after its supervisor was lost)",
 		    error != NULL ? error : "jobrunner failed");
-	res = db_exec(recovered_sql, 5, (const char *const[]){ run_id,
-	    test_run_id != NULL ? "true" : "false", test_run_id, msg, code });
+	res = db_exec(recovered_sql, 6, (const char *const[]){ run_id,
+	    test_run_id != NULL ? "true" : "false", test_run_id, msg, code,
+	    blame_name(blame != BLAME_NONE ? blame : BLAME_PLATFORM) });
 	free(msg);
 	if (res == NULL)
 		return -2;
@@ -149,6 +167,7 @@ record_has_run(const char *run_id)
 void
 record_enqueue(struct outcome *o)
 {
+	circuit_note(o);
 	TAILQ_INSERT_TAIL(&sv->outcomes, o, entry);
 	if (!db_connected())
 		spool_write(o);
@@ -174,8 +193,7 @@ outcome_to_json(const struct outcome *o)
 	json_add_string(obj, "error_message", o->error_message);
 	json_object_object_add(obj, "error_details", o->error_details ?
 	    json_tokener_parse(o->error_details) : NULL);
-	json_object_object_add(obj, "counts",
-	    json_object_new_boolean(o->counts));
+	json_add_string(obj, "blame", blame_name(o->blame));
 	return obj;
 }
 
@@ -187,6 +205,9 @@ log_written(PGresult *res)
 	for (i = 0; i < PQntuples(res); i++) {
 		const char *kind = PQgetvalue(res, i, 4);
 
+		/* Its batch test ended before we recorded the acceptance. */
+		if (strcmp(PQgetvalue(res, i, 6), "t") == 0)
+			completion_soon();
 		if (strcmp(kind, "failed") != 0 ||
 		    strcmp(PQgetvalue(res, i, 3), "f") != 0 ||
 		    strcmp(PQgetvalue(res, i, 5), "t") != 0)

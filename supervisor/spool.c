@@ -147,8 +147,11 @@ outcome_from_json(json_object *obj)
 	if (json_object_object_get_ex(obj, "error_details", &v) && v != NULL)
 		o->error_details = xstrdup(json_object_to_json_string_ext(v,
 		    JSON_C_TO_STRING_PLAIN));
+	o->blame = blame_from_name(json_string(obj, "blame"));
+	/* An outcome spooled by version 0.1 says "counts" instead. */
 	if (json_object_object_get_ex(obj, "counts", &v))
-		o->counts = json_object_get_boolean(v);
+		o->blame = json_object_get_boolean(v) ? BLAME_SCHEDULE :
+		    BLAME_PLATFORM;
 	o->spooled = 1;
 	return o;
 }
@@ -212,7 +215,7 @@ recover_result(json_object *doc)
 		return -1;
 	text_make_valid(res.error);
 	r = record_recovered(run_id, code, code == 0 ? res.test_run_id : NULL,
-	    res.error);
+	    res.error, res.blame);
 	if (r == 1)
 		log_info("run %s: recorded the real outcome its orphaned "
 		    "jobrunner left (%s)", run_id, code == 0 ? "accepted" :

@@ -12,10 +12,11 @@
 
 #include <libpq-fe.h>
 
+#include "blame.h"
 #include "config.h"
 
 #define UUID_LEN	36
-#define SCHEMA_VERSION	1	/* etc/schema-additions.sql */
+#define SCHEMA_VERSION	2	/* etc/schema-additions.sql */
 #define KILL_GRACE_MS	2000	/* SIGTERM to SIGKILL for a timed-out child */
 
 /* What became of one dispatch, waiting to be written to the database. */
@@ -35,7 +36,7 @@ struct outcome {
 	char			*schedule_name;
 	char			*error_message;
 	char			*error_details;		/* JSON object */
-	int			 counts;	/* toward auto-disable */
+	enum blame		 blame;		/* SCHEDULE: counts toward auto-disable */
 	int			 spooled;
 	int			 write_failures;
 };
@@ -126,6 +127,7 @@ int	 db_begin(void);
 int	 db_commit(void);
 void	 db_rollback(void);
 int	 db_schema_version(char *err, size_t);
+int	 db_results_tables(char *err, size_t);
 
 /* lease.c */
 int	 lease_register(void);
@@ -179,7 +181,7 @@ struct json_object;
 void	 record_enqueue(struct outcome *);
 int	 record_has_run(const char *run_id);
 int	 record_recovered(const char *run_id, int exit_status,
-	    const char *test_run_id, const char *error);
+	    const char *test_run_id, const char *error, enum blame);
 int	 record_flush(void);		/* 0: queue empty */
 int64_t	 record_retry_at(void);
 const char *outcome_kind_name(enum outcome_kind);
@@ -192,6 +194,25 @@ int	 spool_write(struct outcome *);
 void	 spool_remove(const struct outcome *);
 void	 spool_load(struct outcome_queue *);
 void	 spool_recover_results(void);
+
+/* completion.c */
+void	 completion_soon(void);
+void	 completion_sweep(void);
+int64_t	 completion_next_ms(void);
+int	 completion_step(void);
+
+/* circuit.c */
+int	 circuit_is_open(void);
+const char *circuit_reason(void);
+void	 circuit_note(const struct outcome *);
+int	 circuit_allowance(int free_slots);
+void	 circuit_dispatched(const char *run_id);
+int64_t	 circuit_wake_ms(void);
+
+/* retention.c */
+void	 retention_plan(void);
+void	 retention_step(void);
+int64_t	 retention_next_ms(void);
 
 /* title.c */
 void	 title_update(void);

@@ -15,16 +15,20 @@ void
 title_update(void)
 {
 	static int	shown_running = -1, shown_max = -1, shown_db = -1;
-	int		db = db_connected();
+	static int	shown_circuit = -1;
+	int		db = db_connected(), circuit = circuit_is_open();
 
 	if (sv->nchildren == shown_running &&
-	    sv->conf.max_concurrent == shown_max && db == shown_db)
+	    sv->conf.max_concurrent == shown_max && db == shown_db &&
+	    circuit == shown_circuit)
 		return;
 	shown_running = sv->nchildren;
 	shown_max = sv->conf.max_concurrent;
 	shown_db = db;
-	setproctitle("%d/%d running%s", shown_running, shown_max,
-	    db ? "" : ", database unreachable");
+	shown_circuit = circuit;
+	setproctitle("%d/%d running%s%s", shown_running, shown_max,
+	    db ? "" : ", database unreachable",
+	    circuit ? ", dispatch paused (circuit open)" : "");
 }
 
 static int
@@ -56,6 +60,9 @@ status_log(void)
 	if (sv->next_due_ms > now)
 		log_info("status: next schedule due in %.3f s",
 		    (sv->next_due_ms - now) / 1000.0);
+	if (circuit_is_open())
+		log_info("status: circuit open, one probe at a time: %s",
+		    circuit_reason());
 	c = children_table(&n);
 	for (i = 0; i < n; i++)
 		if (c[i].pid != 0 && !c[i].spare)

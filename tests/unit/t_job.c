@@ -277,12 +277,16 @@ test_request_body(void)
 static void
 test_result(void)
 {
-	struct job_result	 a = { 200, (char *)SUITE, 3, 1234, NULL }, b;
-	struct job_result	 c = { 500, NULL, 1, 7, (char *)"HTTP 500 \"x\"" };
+	struct job_result	 a = { .http_status = 200,
+	    .test_run_id = (char *)SUITE, .attempts = 3, .elapsed_ms = 1234 }, b;
+	struct job_result	 c = { .http_status = 500, .curl_code = 0,
+	    .attempts = 1, .elapsed_ms = 7, .error = (char *)"HTTP 500 \"x\"",
+	    .blame = BLAME_PLATFORM };
 	char			 err[256], *text, *longerr;
 
 	text = job_result_to_json(&a);
-	tap_is_str(text, "{\"http_status\":200,\"test_run_id\":\"" SUITE
+	tap_is_str(text, "{\"http_status\":200,\"blame\":null,"
+	    "\"test_run_id\":\"" SUITE
 	    "\",\"attempts\":3,\"elapsed_ms\":1234,\"error\":null}",
 	    "result JSON");
 	tap_is_int(job_result_from_json(&b, text, err, sizeof(err)), 0,
@@ -300,6 +304,17 @@ test_result(void)
 	    "failed result parses");
 	tap_is_str(b.error, c.error, "error round trip");
 	tap_ok(b.test_run_id == NULL, "test_run_id null");
+	tap_is_int(b.blame, BLAME_PLATFORM, "blame round trip");
+	tap_ok(strstr(text, "curl_code") == NULL, "no curl_code without one");
+	job_result_free(&b);
+	free(text);
+	c.curl_code = 7;
+	c.blame = BLAME_SCHEDULE;
+	text = job_result_to_json(&c);
+	tap_is_int(job_result_from_json(&b, text, err, sizeof(err)), 0,
+	    "a result with curl_code and blame parses");
+	tap_is_int(b.curl_code, 7, "curl_code round trip");
+	tap_is_int(b.blame, BLAME_SCHEDULE, "blame schedule round trip");
 	job_result_free(&b);
 	free(text);
 
@@ -322,6 +337,8 @@ test_result(void)
 	    sizeof(err)), -1, "attempts must not be negative");
 	tap_is_int(job_result_from_json(&b, "[]", err, sizeof(err)), -1,
 	    "a result is an object");
+	tap_is_int(job_result_from_json(&b, "{\"blame\":\"user\"}", err,
+	    sizeof(err)), -1, "blame is schedule or platform");
 	tap_is_int(job_result_from_json(&b, "{}", err, sizeof(err)), 0,
 	    "an empty result is a result with nothing in it");
 	job_result_free(&b);
@@ -397,6 +414,45 @@ test_answers(void)
 	    "the answer is not JSON");
 }
 
+static void
+blame_is(int status, const char *body, int api_key, enum blame want,
+    const char *what)
+{
+	tap_is_str(blame_name(blame_for_http(status, body,
+	    body != NULL ? strlen(body) : 0, api_key)), blame_name(want), "%s", what);
+}
+
+/* The blame table of evalsched-supervisor(8). */
+static void
+test_blame(void)
+{
+	const char	*app = "{\"error\":\"Test suite not found or access denied\"}";
+
+	blame_is(400, "{\"error\":\"No prompts extracted from source\"}", 0,
+	    BLAME_SCHEDULE, "400 from the application: the schedule's");
+	blame_is(404, app, 0, BLAME_SCHEDULE, "404 suite gone: the schedule's");
+	blame_is(403, "{\"error\":\"scope\"}", 1, BLAME_SCHEDULE,
+	    "403 missing scope: the schedule's");
+	blame_is(422, "{\"error\":\"x\"}", 0, BLAME_SCHEDULE, "422: the schedule's");
+	blame_is(404, "<html>Not Found</html>", 0, BLAME_PLATFORM,
+	    "404 that is not the application's: a wrong app_url");
+	blame_is(400, NULL, 0, BLAME_PLATFORM, "400 without a body: not the "
+	    "application's");
+	blame_is(401, "{\"error\":\"Invalid service role key\"}", 0,
+	    BLAME_PLATFORM, "401 for the deployment's key: the platform's");
+	blame_is(401, "{\"error\":\"Invalid API key\"}", 1, BLAME_SCHEDULE,
+	    "401 for the schedule's own API key: the schedule's");
+	blame_is(401, "{\"error\":\"Database error\"}", 1, BLAME_PLATFORM,
+	    "401 Database error: passing trouble, the platform's");
+	blame_is(429, app, 1, BLAME_PLATFORM, "429: the platform's");
+	blame_is(500, app, 0, BLAME_PLATFORM, "500: the platform's");
+	blame_is(503, NULL, 0, BLAME_PLATFORM, "503: the platform's");
+	blame_is(302, NULL, 0, BLAME_PLATFORM, "3xx: a wrong app_url");
+	blame_is(405, app, 0, BLAME_PLATFORM, "405: a wrong app_url");
+	tap_is_int(blame_from_name("schedule"), BLAME_SCHEDULE, "name round trip");
+	tap_is_int(blame_from_name("nobody"), BLAME_NONE, "unknown name");
+}
+
 int
 main(void)
 {
@@ -409,5 +465,6 @@ main(void)
 	test_utf8_trim();
 	test_classes();
 	test_answers();
+	test_blame();
 	return tap_done();
 }

@@ -1,0 +1,227 @@
+/*
+ * Completing runs.  Once the application has accepted a run, its batch
+ * test goes on in the background; when it ends, the application's
+ * trigger-free route writes the results to its own tables
+ * (batch_test_runs, conversations, messages, judgments) and our trigger
+ * marks the run (batch_ended_at) and NOTIFYs.  One set-based statement
+ * per pass then closes every marked run with its results, counts an
+ * all-failed batch test as the schedule's failure, and closes runs whose
+ * batch test outlived completion_timeout.  It reads only marked and
+ * expired runs, so its cost does not grow with the runs under way; after
+ * each (re)connect one sweep looks at all of them, for ends we missed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "supervisor.h"
+
+#define PASS_MAX	1000	/* runs closed by one pass: $4 */
+#define PASS_GAP_MS	100	/* between passes asked for by NOTIFYs */
+
+static int64_t	next_pass_ms = INT64_MAX, last_pass_ms;
+static int	sweep_wanted;
+
+/*
+ * $1 completion_timeout, $2 max_consecutive_failures, $3 sweep (look up
+ * every run's batch test, not only the marked ones), $4 PASS_MAX.
+ */
+static const char *complete_sql =
+	"WITH due AS (SELECT r.id, r.scheduled_evaluation_id AS sid, "
+	"    r.started_at, b.id AS bid, b.status AS bstatus, b.error AS berror, "
+	"    b.completed_at AS bend, coalesce(b.total_prompts, 0) AS total, "
+	"    coalesce(b.completed_prompts, 0) AS ok, "
+	"    coalesce(b.failed_prompts, 0) AS bad "
+	"  FROM scheduled_evaluation_runs r "
+	"  LEFT JOIN batch_test_runs b ON b.id = r.batch_test_run_id "
+	"  WHERE r.status = 'running' AND r.slot_at IS NOT NULL "
+	"    AND (r.batch_ended_at IS NOT NULL "
+	"      OR r.started_at < now() - $1 * interval '1 second' "
+	"      OR ($3 AND b.status NOT IN ('pending', 'running'))) "
+	"  ORDER BY r.started_at LIMIT $4 "
+	"  FOR UPDATE OF r SKIP LOCKED), "
+	"res AS (SELECT d.*, l.latency, q.quality, "
+	"    CASE WHEN d.bstatus IS NULL OR d.bstatus IN ('pending', 'running') "
+	"        THEN CASE WHEN d.started_at < now() - $1 * interval '1 second' "
+	"          THEN 'timeout' END "
+	"      WHEN d.bstatus = 'cancelled' OR d.berror = 'Cancelled by user' "
+	"        THEN 'cancelled' "
+	"      WHEN d.total > 0 AND d.bad >= d.total THEN 'all_failed' "
+	"      WHEN d.bstatus = 'failed' THEN 'batch_failed' "
+	"      ELSE 'completed' END AS how "
+	"  FROM due d "
+	"  LEFT JOIN LATERAL (SELECT avg(m.latency_ms) AS latency "
+	"    FROM conversations c JOIN messages m ON m.conversation_id = c.id "
+	"    WHERE c.batch_test_run_id = d.bid AND m.role = 'assistant') l "
+	"    ON true "
+	"  LEFT JOIN LATERAL (SELECT avg(j.score) AS quality "
+	"    FROM conversations c JOIN messages m ON m.conversation_id = c.id "
+	"    JOIN judgments j ON j.message_id = m.id "
+	"    WHERE c.batch_test_run_id = d.bid AND m.role = 'assistant' "
+	"      AND j.score BETWEEN 0 AND 1) q ON true), "
+	"runs AS (UPDATE scheduled_evaluation_runs r SET "
+	"    status = CASE x.how WHEN 'completed' THEN 'completed' "
+	"      WHEN 'cancelled' THEN 'cancelled' ELSE 'failed' END, "
+	"    completed_at = coalesce(x.bend, now()), "
+	"    total_prompts = x.total, successful_prompts = x.ok, "
+	"    failed_prompts = x.bad, "
+	"    avg_latency_ms = x.latency, avg_quality_score = x.quality, "
+	"    error_message = CASE x.how "
+	"      WHEN 'timeout' THEN format('no result within %s s: the batch "
+	"test %s', $1, CASE WHEN x.bid IS NULL THEN 'cannot be found' "
+	"        ELSE 'is still ' || x.bstatus END) "
+	"      WHEN 'all_failed' THEN format('every prompt failed (%s of %s)', "
+	"        x.bad, x.total) "
+	"      WHEN 'batch_failed' THEN 'the batch test failed: ' "
+	"        || coalesce(x.berror, 'no reason given') "
+	"      WHEN 'cancelled' THEN 'the batch test was cancelled' END, "
+	"    error_details = CASE x.how WHEN 'completed' THEN NULL "
+	"      ELSE jsonb_strip_nulls(jsonb_build_object("
+	"        'blame', CASE x.how WHEN 'all_failed' THEN 'schedule' "
+	"          WHEN 'cancelled' THEN NULL ELSE 'platform' END, "
+	"        'reason', x.how, 'batch_test_status', x.bstatus, "
+	"        'batch_test_error', x.berror, "
+	"        'completion_timeout', CASE x.how WHEN 'timeout' "
+	"          THEN $1::int END)) END, "
+	"    evalsched_rev = coalesce(r.evalsched_rev, 0) + 1 "
+	"  FROM res x WHERE r.id = x.id AND x.how IS NOT NULL "
+	"  RETURNING r.id, r.scheduled_evaluation_id AS sid, r.started_at, "
+	"    x.how, x.total, x.ok, round(x.latency) AS latency_ms, "
+	"    round(x.quality * 100, 1) AS quality_pct, r.error_message), "
+	/* Per schedule, in the order the runs started. */
+	"seq AS (SELECT sid, how, started_at, "
+	"    max(started_at) FILTER (WHERE how = 'completed') "
+	"      OVER (PARTITION BY sid) AS last_ok, "
+	"    first_value(how) OVER (PARTITION BY sid ORDER BY started_at DESC) "
+	"      AS last_how "
+	"  FROM runs), "
+	"per AS (SELECT sid, last_ok IS NOT NULL AS reset, last_how, "
+	"    count(*) FILTER (WHERE how = 'all_failed' "
+	"      AND (last_ok IS NULL OR started_at > last_ok)) AS k "
+	"  FROM seq GROUP BY sid, last_ok, last_how), "
+	"sched AS (UPDATE scheduled_evaluations s SET "
+	"    consecutive_failures = CASE WHEN p.reset THEN 0 "
+	"      ELSE s.consecutive_failures END + p.k, "
+	"    is_active = s.is_active AND NOT (p.k > 0 AND CASE WHEN p.reset "
+	"      THEN 0 ELSE s.consecutive_failures END + p.k >= $2), "
+	"    last_run_status = CASE p.last_how WHEN 'completed' THEN 'success' "
+	"      WHEN 'cancelled' THEN 'cancelled' ELSE 'failed' END "
+	"  FROM per p WHERE s.id = p.sid "
+	"  RETURNING s.id, s.name, s.consecutive_failures, s.is_active, p.k) "
+	"SELECT r.id, coalesce(s.name, ''), r.how, r.total, r.ok, "
+	"  r.latency_ms, r.quality_pct, r.error_message, "
+	"  s.consecutive_failures, s.is_active, "
+	"  s.k FROM runs r LEFT JOIN sched s ON s.id = r.sid "
+	"ORDER BY r.started_at";
+
+enum { C_ID, C_NAME, C_HOW, C_TOTAL, C_OK, C_LATENCY, C_QUALITY, C_ERROR,
+    C_FAILURES, C_ACTIVE, C_COUNTED };
+
+/* A NOTIFY, or a run recorded after its batch test ended. */
+void
+completion_soon(void)
+{
+	int64_t	t = last_pass_ms + PASS_GAP_MS;
+
+	if (t < next_pass_ms)
+		next_pass_ms = t;
+}
+
+/* After a (re)connect: ends may have gone by unseen. */
+void
+completion_sweep(void)
+{
+	sweep_wanted = 1;
+	completion_soon();
+}
+
+int64_t
+completion_next_ms(void)
+{
+	return next_pass_ms;
+}
+
+static const char *
+or_dash(PGresult *res, int row, int col, char *buf, size_t len,
+    const char *unit)
+{
+	if (PQgetisnull(res, row, col))
+		return "-";
+	snprintf(buf, len, "%s%s", PQgetvalue(res, row, col), unit);
+	return buf;
+}
+
+static void
+log_completed(PGresult *res, int i)
+{
+	char	lat[32], q[32];
+
+	log_info("schedule \"%s\": run %s completed: %s of %s prompts "
+	    "succeeded, latency %s, quality %s", PQgetvalue(res, i, C_NAME),
+	    PQgetvalue(res, i, C_ID), PQgetvalue(res, i, C_OK),
+	    PQgetvalue(res, i, C_TOTAL),
+	    or_dash(res, i, C_LATENCY, lat, sizeof(lat), " ms"),
+	    or_dash(res, i, C_QUALITY, q, sizeof(q), "%"));
+}
+
+static void
+log_closed(PGresult *res, int i)
+{
+	const char	*how = PQgetvalue(res, i, C_HOW);
+	int		 failures = atoi(PQgetvalue(res, i, C_FAILURES));
+	int		 counted = atoi(PQgetvalue(res, i, C_COUNTED));
+
+	if (strcmp(how, "completed") == 0) {
+		log_completed(res, i);
+		return;
+	}
+	log_warnx("schedule \"%s\": run %s %s: %s", PQgetvalue(res, i, C_NAME),
+	    PQgetvalue(res, i, C_ID), strcmp(how, "cancelled") == 0 ?
+	    "cancelled" : "failed", PQgetvalue(res, i, C_ERROR));
+	/* Once per schedule and pass: the row of its last counted run. */
+	if (counted > 0 && strcmp(PQgetvalue(res, i, C_ACTIVE), "f") == 0 &&
+	    failures >= sv->conf.max_consecutive_failures &&
+	    failures - counted < sv->conf.max_consecutive_failures &&
+	    strcmp(how, "all_failed") == 0 && (i + 1 == PQntuples(res) ||
+	    strcmp(PQgetvalue(res, i + 1, C_NAME), PQgetvalue(res, i, C_NAME))))
+		log_warnx("schedule \"%s\": auto-disabled after %d "
+		    "consecutive failures", PQgetvalue(res, i, C_NAME),
+		    failures);
+}
+
+/* One pass, when one is due.  Returns -1 on a database error. */
+int
+completion_step(void)
+{
+	PGresult	*res;
+	char		 timeout[16], max[16], limit[16];
+	int64_t		 now = mono_ms();
+	int		 i, n;
+
+	if (now < next_pass_ms)
+		return 0;
+	snprintf(timeout, sizeof(timeout), "%d", sv->conf.completion_timeout);
+	snprintf(max, sizeof(max), "%d", sv->conf.max_consecutive_failures);
+	snprintf(limit, sizeof(limit), "%d", PASS_MAX);
+	res = db_exec(complete_sql, 4, (const char *const[]){ timeout, max,
+	    sweep_wanted ? "true" : "false", limit });
+	last_pass_ms = now;
+	/* The next pass: at poll_interval, for timeouts; sooner if asked. */
+	next_pass_ms = now + sv->conf.poll_interval * 1000LL;
+	if (res == NULL) {
+		next_pass_ms = now + 1000;
+		return -1;
+	}
+	n = PQntuples(res);
+	for (i = 0; i < n; i++)
+		log_closed(res, i);
+	PQclear(res);
+	if (n == PASS_MAX)
+		completion_soon();	/* more are waiting */
+	else
+		sweep_wanted = 0;
+	if (n > 0)
+		sv->poll_now = 1;	/* a disabled schedule, a freed slot */
+	return 0;
+}
