@@ -86,8 +86,7 @@ is(scalar @two, 2, 'overlap: two rows, one per slot');
 isnt($two[0][0], $two[1][0], 'overlap: each run has its own batch test');
 is_deeply([@{ $two[0] }[1 .. 3]], [4, 4, 0.9], 'overlap: run N has N\'s results');
 is_deeply([@{ $two[1] }[1 .. 3]], [6, 3, 0.5], 'overlap: run N+1 has N+1\'s results');
-my ($end_n) = grep { ($_->{event} // '') eq 'batch_end'
-    && $_->{test_run_id} eq $two[0][0] } $t->api_events;
+my ($end_n) = grep { $_->{test_run_id} eq $two[0][0] } $t->api_batch_ends;
 my ($req_n1) = grep { ($_->{test_run_id} // '') eq $two[1][0] } $t->api_requests;
 ok($end_n && $req_n1 && $req_n1->{t_start} < $end_n->{t} && $end_n->{t} < $req_n1->{t_end},
     'overlap: N\'s batch test ended (and the route updated by position) '
@@ -116,8 +115,9 @@ $t->sql("UPDATE scheduled_evaluations SET is_active = true WHERE id = '$nomodel'
 is((sched($nomodel, 'consecutive_failures'))[0], 0, 're-enabled by SQL: consecutive_failures 0');
 $t->sql("UPDATE scheduled_evaluations SET is_active = false, "
     . "consecutive_failures = 2 WHERE id = '$nomodel'");
-system(Evalsched::Test::bin('evalschedctl'), '-c', $t->write_config, 'resume',
-    'no such model') == 0 or diag 'evalschedctl resume failed';
+my $ctl = join ' ', Evalsched::Test::bin('evalschedctl'), '-c', $t->write_config;
+my $said = `$ctl resume 'no such model' 2>&1`;
+is($? >> 8, 0, 'evalschedctl resume') or diag $said;
 is_deeply([sched($nomodel, 'consecutive_failures, is_active')], [0, 't'],
     'resumed by evalschedctl: consecutive_failures 0');
 $t->sql("UPDATE scheduled_evaluations SET is_active = false WHERE id = '$nomodel'");

@@ -297,7 +297,8 @@ sub bench_evalsched {
 	my $h = Evalsched::Test->new;
 	note "evalsched: throwaway cluster in " . $h->dir;
 	$h->start_pg;
-	$h->start_api;
+	# Without the route's database writes: the figures are evalsched's.
+	$h->start_api(no_db => 1);
 	my $api_pid = $h->{api}{pid};
 	my $conf = $h->write_config(max_concurrent => $CONCURRENCY,
 	    poll_interval => 60, run_timeout => 60, lease => 30);
@@ -501,9 +502,11 @@ sub bench_evalsched {
 	# The jobrunner by hand, under GNU time, against the same stand-in.
 	jobrunner_rss($h);
 
-	# 4. The claim query at 10,000 and a million schedules, supervisor
+	# 4. The completion pass with 10,000 runs awaiting completion and
+	# the claim query at 10,000 and a million schedules, supervisor
 	# stopped so that nothing claims the due rows.
 	$h->stop_supervisor;
+	completion_pass($h);
 	claim_query($h);
 	$h->teardown;
 }
@@ -593,18 +596,96 @@ sub jobrunner_rss {
 	jobrunner_cost($h, $jobs{'gpt-bench'});
 }
 
-sub claim_sql {
-	my ($h) = @_;
-	my $src = $h->slurp(Evalsched::Test::top() . '/supervisor/claim.c');
+# A statement of the supervisor's, as its C source spells it: the string
+# literals of `$name = ...;` in $file, macros of that file expanded.
+sub c_sql {
+	my ($h, $file, $name) = @_;
+	my $src = $h->slurp(Evalsched::Test::top() . "/supervisor/$file");
 	my %macro;
-	$macro{IN_FLIGHT} = join '', $1 =~ /"((?:[^"\\]|\\.)*)"/g
-	    if $src =~ /#define IN_FLIGHT\s*\\?\s*((?:.*\\\n)*.*\n)/;
-	my ($body) = $src =~ /claim_sql\s*=\s*(.*?);/s
-	    or die "no claim_sql in supervisor/claim.c\n";
+	while ($src =~ /#define (\w+)\s*\\?\s*((?:.*\\\n)*.*\n)/g) {
+		my ($m, $def) = ($1, $2);
+		$macro{$m} = join '', $def =~ /"((?:[^"\\]|\\.)*)"/g;
+	}
+	my ($body) = $src =~ /\b$name\s*=\s*(.*?);\n/s
+	    or die "no $name in supervisor/$file\n";
 	my $sql = '';
 	while ($body =~ /"((?:[^"\\]|\\.)*)"|\b([A-Z_]+)\b/g) {
 		$sql .= defined $1 ? $1 : ($macro{$2} // '');
 	}
+	return $sql;
+}
+
+# EXPLAIN (ANALYZE) inside a transaction that is rolled back: planning
+# plus execution, in seconds, median of 7.
+sub explain_total {
+	my ($h, $sql) = @_;
+	my @t;
+	for (1 .. 7) {
+		my $text = join "\n", map { $_->[0] // '' } $h->sql("BEGIN; "
+		    . "EXPLAIN (ANALYZE, SUMMARY) $sql; ROLLBACK;");
+		push @t, ($1 + $2) / 1000 if $text =~
+		    /Planning Time: ([\d.]+) ms.*Execution Time: ([\d.]+) ms/s;
+	}
+	return pct(50, @t);
+}
+
+# One completion pass (supervisor/completion.c) with 10,000 runs whose
+# batch tests are under way, each with ten judged assistant messages,
+# when none, one and a hundred of them have just ended.
+sub completion_pass {
+	my ($h) = @_;
+	my $sql = c_sql($h, 'completion.c', 'complete_sql');
+	$sql =~ s/\$1/86400/g;
+	$sql =~ s/\$2/3/g;
+	$sql =~ s/\$3/false/g;
+	$sql =~ s/\$4/1000/g;
+	note 'completion pass: 10,000 runs awaiting completion';
+	$h->sql(<<'SQL');
+TRUNCATE scheduled_evaluations CASCADE;
+SET session_replication_role = replica;
+INSERT INTO scheduled_evaluations (user_id, name, schedule_type, timezone,
+    test_suite_id, model_id, next_run_at)
+SELECT gen_random_uuid(), 'await ' || i, 'hourly', 'UTC', gen_random_uuid(),
+    'gpt-bench', now() + interval '1 hour' FROM generate_series(1, 10000) i;
+INSERT INTO batch_test_runs (id, status, total_prompts, started_at)
+SELECT gen_random_uuid(), 'running', 10, now()
+FROM scheduled_evaluations WHERE name LIKE 'await %';
+WITH b AS (SELECT id, row_number() OVER () AS n FROM batch_test_runs),
+     s AS (SELECT id, row_number() OVER () AS n FROM scheduled_evaluations
+           WHERE name LIKE 'await %')
+INSERT INTO scheduled_evaluation_runs (scheduled_evaluation_id,
+    batch_test_run_id, status, slot_at, started_at, evalsched_rev)
+SELECT s.id, b.id, 'running', now() - interval '1 hour',
+    now() - random() * interval '1 hour', 1 FROM b JOIN s USING (n);
+INSERT INTO conversations (id, batch_test_run_id)
+SELECT gen_random_uuid(), id FROM batch_test_runs;
+INSERT INTO messages (conversation_id, role, latency_ms)
+SELECT c.id, 'assistant', 100 + i FROM conversations c,
+    generate_series(1, 10) i;
+INSERT INTO judgments (message_id, judge_type, score)
+SELECT id, 'rule', 0.8 FROM messages;
+SET session_replication_role = DEFAULT;
+ANALYZE;
+SQL
+	my @cases = ([0, 'none ended'], [1, 'one ended'], [100, '100 ended']);
+	for my $case (@cases) {
+		my ($n, $what) = @$case;
+		$h->sql("UPDATE batch_test_runs SET status = 'completed', "
+		    . "completed_prompts = 10, completed_at = now() WHERE id IN "
+		    . "(SELECT id FROM batch_test_runs WHERE status = 'running' "
+		    . "LIMIT $n)") if $n > 0;
+		my $t = explain_total($h, $sql);
+		row('completion', "completion pass, 10,000 awaiting, $what "
+		    . '(planning + execution, median of 7)', ms($t),
+		    $n == 1 ? '<= 10 ms' : '', $n == 1 ? verdict($t, 0.010) : '');
+	}
+	$h->sql('TRUNCATE scheduled_evaluations CASCADE; TRUNCATE batch_test_runs, '
+	    . 'conversations, messages, judgments');
+}
+
+sub claim_sql {
+	my ($h) = @_;
+	my $sql = c_sql($h, 'claim.c', 'claim_sql');
 	$sql =~ s/\$1/$CONCURRENCY/;
 	return $sql;
 }
@@ -632,7 +713,8 @@ sub claim_query {
 	my $next_sql = 'SELECT s.id FROM scheduled_evaluations s WHERE '
 	    . "s.is_active AND NOT EXISTS (SELECT 1 FROM "
 	    . 'scheduled_evaluation_runs r WHERE r.scheduled_evaluation_id = '
-	    . "s.id AND r.status = 'triggered') ORDER BY s.next_run_at LIMIT 1";
+	    . "s.id AND r.status = 'triggered' AND r.slot_at IS NOT NULL) "
+	    . 'ORDER BY s.next_run_at LIMIT 1';
 	$h->sql('TRUNCATE scheduled_evaluations CASCADE');
 	my $have = 0;
 	for my $size (10_000, $N_BIG) {

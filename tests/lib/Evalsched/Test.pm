@@ -178,6 +178,9 @@ sub sql_value {
 	return @rows ? $rows[0][0] : undef;
 }
 
+# Starts the stand-in API.  It has the application's database side effects
+# when this harness started PostgreSQL (unless no_db => 1), and accepts only
+# $self->key, from service.key (unless any_key => 1).
 sub start_api {
 	my ($self, %opt) = @_;
 	my $n = ++$self->{napi};
@@ -187,6 +190,16 @@ sub start_api {
 	    '--log', $log);
 	push @cmd, '--mode', $opt{mode} if $opt{mode};
 	push @cmd, '--port', $opt{port} if $opt{port};
+	push @cmd, '--database', $self->conninfo
+	    if $self->{pg_started} && !$opt{no_db};
+	unless ($opt{any_key}) {
+		my $keyfile = "$self->{dir}/service.key";
+		unless (-e $keyfile) {
+			$self->spew($keyfile, "$self->{key}\n");
+			chmod 0600, $keyfile;
+		}
+		push @cmd, '--service-key-file', $keyfile;
+	}
 	my $pid = $self->spawn("api$n", \@cmd, "$self->{dir}/api$n.err");
 	$self->wait_until(sub { -s $portfile }, 15)
 	    or die "stand-in API did not start\n";
@@ -199,17 +212,52 @@ sub start_api {
 
 sub api_url { $_[0]{api}{url} }
 
-# The requests the stand-in API has recorded, as hash refs.
-sub api_requests {
+# The stand-in's log lines, as hash refs.
+sub api_log {
 	my ($self) = @_;
 	require JSON::PP;
-	my @reqs;
+	my @lines;
 	open my $fh, '<', $self->{api}{log} or return ();
 	while (my $line = <$fh>) {
 		my $r = eval { JSON::PP::decode_json($line) } or next;
-		push @reqs, $r;
+		push @lines, $r;
 	}
-	return @reqs;
+	return @lines;
+}
+
+# The requests the stand-in API has recorded, as hash refs.
+sub api_requests {
+	my ($self) = @_;
+	return grep { defined $_->{path} } $self->api_log;
+}
+
+# The batch tests the stand-in has ended (its "batch_end" lines).
+sub api_batch_ends {
+	my ($self) = @_;
+	return grep { ($_->{event} // '') eq 'batch_end' } $self->api_log;
+}
+
+# Waits until the stand-in has ended $n batch tests; true if it has.
+sub wait_batch_ends {
+	my ($self, $n, $timeout) = @_;
+	return $self->wait_until(sub { $self->api_batch_ends >= $n },
+	    $timeout // 30);
+}
+
+# Sets the stand-in's mode (a behaviour, as --mode) from now on; without
+# $text, reads it.  Returns the mode; dies if the stand-in refuses.
+sub api_mode {
+	my ($self, $text) = @_;
+	require HTTP::Tiny;
+	require JSON::PP;
+	my $http = HTTP::Tiny->new(timeout => 10);
+	my $url = "$self->{api}{url}/_standin/mode";
+	my $r = defined $text
+	    ? $http->post($url, { content => $text,
+		headers => { 'content-type' => 'text/plain' } })
+	    : $http->get($url);
+	die "stand-in mode: $r->{status} $r->{content}\n" unless $r->{success};
+	return JSON::PP::decode_json($r->{content})->{mode};
 }
 
 sub stop_api {

@@ -1,0 +1,248 @@
+# The stand-in API itself, without evalsched: it behaves as the
+# application's POST /api/batch-testing/run does, database side effects
+# included (tests/stand-in-api's docstring is the specification).
+use strict;
+use warnings;
+use lib 'tests/lib';
+use Test::More;
+use HTTP::Tiny;
+use JSON::PP qw(decode_json encode_json);
+use Evalsched::Test qw(uuid);
+
+my $UUID = qr/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+my $t = Evalsched::Test->new;
+$t->start_pg;
+my $url = $t->start_api;
+my $http = HTTP::Tiny->new(timeout => 10);
+my $user = uuid();
+my $suite = uuid();
+
+# POSTs to the endpoint; returns (status, decoded answer or undef).
+# key => undef sends no x-service-role-key; sched => S the scheduled headers.
+sub post {
+	my (%o) = @_;
+	my %h = ('content-type' => 'application/json',
+	    'x-service-role-key' => exists $o{key} ? $o{key} : $t->key,
+	    'x-user-id' => exists $o{user} ? $o{user} : $user);
+	defined $h{$_} or delete $h{$_} for keys %h;
+	if ($o{sched}) {
+		$h{'x-scheduled-evaluation'} = 'true';
+		$h{'x-scheduled-evaluation-id'} = $o{sched};
+	}
+	my $body = $o{body} // encode_json({ config => {
+	    model_id => $o{model} // 'gpt-test', test_suite_id => $suite } });
+	my $r = $http->post("$url/api/batch-testing/run",
+	    { headers => \%h, content => $body });
+	return ($r->{status}, eval { decode_json($r->{content}) });
+}
+
+sub count { $t->sql_value("SELECT count(*) FROM $_[0]") }
+
+# A schedule's runs, oldest first: [status, batch_test_run_id, total,
+# successful, failed, completed_at set].
+sub runs_of {
+	my ($s) = @_;
+	return $t->sql("SELECT status, batch_test_run_id, total_prompts, "
+	    . "successful_prompts, failed_prompts, completed_at IS NOT NULL "
+	    . "FROM scheduled_evaluation_runs WHERE scheduled_evaluation_id = '$s' "
+	    . "ORDER BY created_at, triggered_at");
+}
+
+# A batch test: [status, total, completed, failed, error, completed_at set].
+sub batch {
+	my ($id) = @_;
+	return ($t->sql("SELECT status, total_prompts, completed_prompts, "
+	    . "failed_prompts, error, completed_at IS NOT NULL "
+	    . "FROM batch_test_runs WHERE id = '$id'"))[0];
+}
+
+# A batch test's results: [user messages, assistant messages, judgments,
+# avg latency_ms, avg score, every judgment passed].
+sub results {
+	my ($id) = @_;
+	return ($t->sql(<<"SQL"))[0];
+SELECT (SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id
+        WHERE c.batch_test_run_id = '$id' AND m.role = 'user'),
+       (SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id
+        WHERE c.batch_test_run_id = '$id' AND m.role = 'assistant'),
+       count(j.id), (SELECT round(avg(m.latency_ms)) FROM messages m
+        JOIN conversations c ON c.id = m.conversation_id
+        WHERE c.batch_test_run_id = '$id' AND m.role = 'assistant'),
+       avg(j.score), bool_and(j.passed)
+FROM judgments j JOIN messages m ON m.id = j.message_id
+JOIN conversations c ON c.id = m.conversation_id WHERE c.batch_test_run_id = '$id'
+SQL
+}
+
+my $ends = 0;	# batch_end lines expected so far
+
+# --- authentication ----------------------------------------------------------
+
+my $s_auth = $t->add_schedule(name => 'auth');
+my ($st, $a) = post(key => 'sk-wrong', sched => $s_auth);
+is($st, 401, 'wrong key: 401');
+is_deeply($a, { error => 'Invalid service role key' }, 'wrong key: the route\'s message');
+($st, $a) = post(key => undef, sched => $s_auth);
+is($st, 401, 'no key: 401');
+($st, $a) = post(user => undef, sched => $s_auth);
+is($st, 401, 'no x-user-id: 401');
+is(scalar(runs_of($s_auth)), 0, 'refused: no scheduled run inserted');
+is(count('batch_test_runs'), 0, 'refused: no batch test');
+
+# --- the insert before the body is parsed, and the body's checks -------------
+
+my $s_bad = $t->add_schedule(name => 'bad body');
+($st, $a) = post(sched => $s_bad, body => encode_json({ config => { model_id => 'gpt-test' } }));
+is($st, 400, 'config without test_suite_id: 400');
+is_deeply($a, { error => 'test_suite_id and model_id are required' }, '400: the message');
+($st) = post(sched => $s_bad, body => '{"no": "config"}');
+is($st, 400, 'no config: 400');
+is_deeply([runs_of($s_bad)], [['triggered', undef, 0, 0, 0, 'f'],
+    ['triggered', undef, 0, 0, 0, 'f']],
+    'scheduled headers: a triggered row each, before the body is parsed');
+my @logged = grep { ($_->{headers}{'x-scheduled-evaluation-id'} // '') eq $s_bad } $t->api_requests;
+is_deeply([map { $_->{scheduled_run_inserted} } @logged], [JSON::PP::true, JSON::PP::true],
+    'the log says the insert was made');
+($st, $a) = post(model => 'standin:prompts=0');
+is($st, 400, 'prompts=0: 400');
+is_deeply($a, { error => 'No prompts extracted from source' }, 'prompts=0: the message');
+is(count('batch_test_runs'), 0, 'refused: no batch test');
+
+# --- accepted: rows now, results after duration, the positional update ------
+
+my $s_ok = $t->add_schedule(name => 'ok');
+$t->sql("INSERT INTO scheduled_evaluation_runs (scheduled_evaluation_id, status) "
+    . "VALUES ('$s_ok', 'triggered')");	# an older run still triggered
+($st, $a) = post(sched => $s_ok,
+    model => 'standin:prompts=5,quality=0.9,latency=120,duration=1000');
+is($st, 200, 'accepted: 200');
+my $b = $a->{test_run_id} // '';
+like($b, $UUID, 'accepted: test_run_id is a uuid4');
+is_deeply($a, { success => JSON::PP::true, test_run_id => $b, status => 'running',
+    total_prompts => 5 }, 'accepted: the route\'s answer');
+is_deeply([batch($b)], [['running', 5, 0, 0, undef, 'f']], 'batch test created, running');
+is_deeply([$t->sql("SELECT user_id, model_name, config->>'test_suite_id', "
+    . "started_at IS NOT NULL FROM batch_test_runs WHERE id = '$b'")],
+    [[$user, 'standin:prompts=5,quality=0.9,latency=120,duration=1000', $suite, 't']],
+    'batch test: user, model, config, started_at');
+is(count("conversations WHERE batch_test_run_id = '$b' AND user_id = '$user'"), 1,
+    'one conversation');
+is(count("messages"), 0, 'no message before the end');
+is(scalar(grep { $_->[0] eq 'triggered' } runs_of($s_ok)), 2, 'two triggered rows meanwhile');
+my ($req) = grep { ($_->{test_run_id} // '') eq $b } $t->api_requests;
+ok($req && $req->{answered} == 200, 'the log names the test_run_id');
+ok($t->wait_batch_ends(++$ends, 10), 'the batch test ends');
+is_deeply([batch($b)], [['completed', 5, 5, 0, undef, 't']], 'completed, 5 of 5');
+is_deeply([results($b)], [[5, 5, 5, 120, '0.90000000000000000000', 't']],
+    'messages, judgments, latency and quality');
+is_deeply([runs_of($s_ok)], [map { ['completed', $b, 5, 5, 0, 't'] } 1 .. 2],
+    'the positional update completed every triggered row of the schedule');
+my ($end) = grep { $_->{test_run_id} eq $b } $t->api_batch_ends;
+is($end->{scheduled_runs_updated}, 2, 'batch_end: two rows updated');
+is(scalar(grep { $_->{event} } $t->api_requests), 0, 'api_requests: requests only');
+
+# --- how batch tests end -----------------------------------------------------
+
+my %case = (
+	fail => ['standin:fail=2,quality=0.3,duration=100', 'completed', 4, 2, 2, undef, 'completed'],
+	allfail => ['standin:allfail,duration=100', 'completed', 4, 0, 4, undef, 'completed'],
+	crash => ['standin:prompts=3,crash,duration=100', 'failed', 3, 3, 0,
+	    'batch worker crashed', 'failed'],
+	cancel => ['standin:prompts=3,fail=1,cancel,duration=100', 'failed', 3, 2, 1,
+	    'Cancelled by user', 'completed'],
+);
+my (%id, %sched);
+for my $name (sort keys %case) {
+	$sched{$name} = $t->add_schedule(name => $name);
+	(my $s, $a) = post(sched => $sched{$name}, model => $case{$name}[0]);
+	is($s, 200, "$name: 200");
+	$id{$name} = $a->{test_run_id};
+	$ends++;
+}
+($st, $a) = post(model => 'standin:never,duration=50');
+my $never = $a->{test_run_id};
+is($st, 200, 'never: 200');
+ok($t->wait_batch_ends($ends, 10), 'the batch tests end');
+for my $name (sort keys %case) {
+	my (undef, $status, $n, $ok, $failed, $error, $sched_status) = @{ $case{$name} };
+	is_deeply([batch($id{$name})], [[$status, $n, $ok, $failed, $error, 't']],
+	    "$name: the batch test ends $status, $ok of $n");
+	my @r = results($id{$name});
+	is_deeply([@{ $r[0] }[0, 1, 2]], [$n, $ok, $ok],
+	    "$name: a user message per prompt, an assistant message and a judgment per success");
+	is_deeply([runs_of($sched{$name})], [[$sched_status, $id{$name}, $n, $ok, $failed, 't']],
+	    "$name: the route's update writes $sched_status");
+}
+is(results($id{fail})->[5], 'f', 'quality 0.3: not passed');
+sleep 0.3;
+is_deeply([batch($never)], [['running', 4, 0, 0, undef, 'f']], 'never: stays running');
+is(scalar(grep { $_->{test_run_id} eq $never } $t->api_batch_ends), 0, 'never: no batch_end');
+
+# --- answers from in front of the application: no side effects --------------
+
+my $s_front = $t->add_schedule(name => 'front');
+my $batches = count('batch_test_runs');
+($st) = post(sched => $s_front, model => 'standin:status=503');
+is($st, 503, 'status=503: 503');
+($st) = post(sched => $s_front, key => 'sk-wrong', model => 'standin:slow=50,status=502');
+is($st, 502, 'status=502: before authentication');
+($st) = post(sched => $s_front, model => 'standin:down');
+is($st, 599, 'down: the connection is closed without an answer');
+($st) = post(sched => $s_front, model => 'standin:status=500');
+is($st, 500, 'status=500: the application\'s answer');
+is_deeply([map { $_->[0] } runs_of($s_front)], ['triggered'],
+    'only the application\'s answer (500) inserted a row');
+is(count('batch_test_runs'), $batches, 'no batch test');
+
+# --- the mode at run time ----------------------------------------------------
+
+is($t->api_mode, 'ok', 'GET /_standin/mode: ok');
+is($t->api_mode('prompts=2,fail=1,duration=50'), 'prompts=2,fail=1,duration=50', 'mode set');
+($st, $a) = post(model => 'gpt-plain');
+is_deeply([$st, $a->{total_prompts}], [200, 2], 'the mode applies to a plain model');
+ok($t->wait_batch_ends(++$ends, 10), 'its batch test ends');
+is_deeply([batch($a->{test_run_id})], [['completed', 2, 1, 1, undef, 't']], 'as the mode says');
+$t->api_mode('status=503');
+($st) = post(model => 'gpt-plain');
+is($st, 503, 'mode status=503');
+($st) = post(model => 'standin:ok');
+is($st, 200, 'a model_id behaviour still wins');
+$ends++;
+$t->api_mode('down');
+($st) = post(sched => $s_front, model => 'standin:ok');
+is($st, 599, 'mode down: closed, whatever the model_id');
+my ($last) = ($t->api_requests)[-1];
+is_deeply([$last->{answered}, $last->{body}], ['down', undef], 'down: logged, body not read');
+ok(!eval { $t->api_mode('nonsense=1'); 1 } && $@ =~ /400/, 'an unknown mode is refused');
+is($t->api_mode('ok'), 'ok', 'back to ok');
+is_deeply([map { $_->[0] } runs_of($s_front)], ['triggered'], 'still no side effect');
+ok($t->wait_batch_ends($ends, 10), 'every batch test ended');
+
+# --- a database restart: errors are logged, then it reconnects ---------------
+
+$t->pg_ctl('stop', '-m', 'fast') == 0 or die 'pg stop';
+($st, $a) = post(model => 'standin:duration=50');
+is($st, 200, 'database down: still answers 200');
+$t->pg_ctl('start') == 0 or die 'pg start';
+like($t->slurp($t->dir . '/api1.err'), qr/database: creating batch test/, 'the error is logged');
+($st, $a) = post(model => 'standin:duration=1000');
+is($st, 200, 'database back: 200');
+is_deeply([batch($a->{test_run_id})], [['running', 4, 0, 0, undef, 'f']], 'reconnected: rows again');
+ok($t->wait_batch_ends(++$ends, 10), 'and its batch test ends');
+
+# --- without --database, any key ---------------------------------------------
+
+$batches = count('batch_test_runs');
+my $runs = count('scheduled_evaluation_runs');
+$url = $t->start_api(no_db => 1, any_key => 1);
+($st, $a) = post(key => 'sk-anything', sched => $s_front, model => 'standin:duration=10');
+is($st, 200, 'no database, any key: 200');
+like($a->{test_run_id} // '', $UUID, 'a random test_run_id');
+sleep 0.3;
+is_deeply([count('batch_test_runs'), count('scheduled_evaluation_runs')], [$batches, $runs],
+    'no database side effect');
+is(scalar($t->api_batch_ends), 0, 'no batch end');
+ok(!exists +($t->api_requests)[0]{scheduled_run_inserted}, 'no insert attempted');
+
+done_testing;
