@@ -1,6 +1,7 @@
 /*
  * runs [-n count] ID|NAME: a schedule's runs, newest first, with how long
- * each took and why it failed.
+ * each took, what its batch test found, and why it failed and whose
+ * fault that was.
  */
 #include <getopt.h>
 #include <limits.h>
@@ -16,25 +17,22 @@
 #define RUNS_MAX	10000
 #define ERROR_WIDTH	60
 
-#define R_EPOCH(col)	"floor(extract(epoch FROM r." col "))::bigint AS " col
-
-/* A run still going is measured to now; a closed one to its end. */
-static const char runs_sql[] =
-    "SELECT r.id, r.status, r.batch_test_run_id, r.error_message, "
-    "r.error_details::text AS error_details, r.total_prompts, "
-    "r.successful_prompts, r.failed_prompts, s.timezone, "
-    R_EPOCH("slot_at") ", " R_EPOCH("triggered_at") ", "
-    R_EPOCH("started_at") ", " R_EPOCH("completed_at") ", "
-    "floor(extract(epoch FROM CASE "
-    "  WHEN r.completed_at IS NOT NULL THEN r.completed_at - r.triggered_at "
-    "  WHEN r.status IN ('triggered', 'running') "
-    "    THEN now() - r.triggered_at END))::bigint AS duration, "
-    "r.completed_at IS NULL AND r.status IN ('triggered', 'running') "
-    "  AS ongoing "
-    "FROM scheduled_evaluation_runs r "
-    "JOIN scheduled_evaluations s ON s.id = r.scheduled_evaluation_id "
+static const char runs_where[] =
     "WHERE r.scheduled_evaluation_id = $1::uuid "
     "ORDER BY r.triggered_at DESC, r.id LIMIT $2::integer";
+
+/* One row of the table, as text. */
+struct cells {
+	char	id[UUID_LEN + 1];
+	char	when[128];
+	char	status[64];
+	char	dur[48];
+	char	batch[UUID_LEN + 1];
+	char	prompts[96];
+	char	latency[32];
+	char	quality[32];
+	char	err[1024];
+};
 
 static int
 parse_count(const char *s, int *n)
@@ -108,84 +106,47 @@ cut_cell(const struct ctl *c, const char *s, size_t width, char *buf,
 }
 
 static void
-add_row(struct ctl *c, struct table *t, const PGresult *res, int row)
+fill_cells(struct ctl *c, const PGresult *res, int row, struct cells *x)
 {
-	char	id[UUID_LEN + 1], when[128], dur[48], batch[UUID_LEN + 1];
-	char	err[1024];
-
-	id_cell(c, db_get(res, row, "id"), id, sizeof(id));
+	id_cell(c, db_get(res, row, "id"), x->id, sizeof(x->id));
 	fmt_when(c, db_int(res, row, "triggered_at"),
-	    db_get(res, row, "timezone"), when, sizeof(when));
-	duration_cell(res, row, dur, sizeof(dur));
-	id_cell(c, db_get(res, row, "batch_test_run_id"), batch,
-	    sizeof(batch));
-	cut_cell(c, db_get(res, row, "error_message"), ERROR_WIDTH, err,
-	    sizeof(err));
-	table_add(t, id, when, db_get(res, row, "status"), dur, batch, err);
+	    db_get(res, row, "timezone"), x->when, sizeof(x->when));
+	run_status_cell(res, row, x->status, sizeof(x->status));
+	duration_cell(res, row, x->dur, sizeof(x->dur));
+	id_cell(c, db_get(res, row, "batch_test_run_id"), x->batch,
+	    sizeof(x->batch));
+	run_prompts_cell(res, row, x->prompts, sizeof(x->prompts));
+	run_latency_cell(res, row, x->latency, sizeof(x->latency));
+	run_quality_cell(res, row, x->quality, sizeof(x->quality));
+	cut_cell(c, db_get(res, row, "error_message"), ERROR_WIDTH, x->err,
+	    sizeof(x->err));
 }
 
 static void
 print_table(struct ctl *c, const PGresult *res)
 {
 	struct table	*t;
+	struct cells	 x;
 	int		 i;
 
-	t = table_new(6, "RUN", "TRIGGERED", "STATUS", "DURATION",
-	    "BATCH TEST", "ERROR");
-	for (i = 0; i < PQntuples(res); i++)
-		add_row(c, t, res, i);
+	t = table_new(10, "RUN", "TRIGGERED", "STATUS", "DURATION",
+	    "BATCH TEST", "PROMPTS", "LATENCY", "QUALITY", "BLAME", "ERROR");
+	for (i = 0; i < PQntuples(res); i++) {
+		fill_cells(c, res, i, &x);
+		table_add(t, x.id, x.when, x.status, x.dur, x.batch, x.prompts,
+		    x.latency, x.quality, db_get(res, i, "blame"), x.err);
+	}
 	table_print(t, c->aligned);
 	table_free(t);
 }
 
-static json_object *
-col_time(const PGresult *res, int row, const char *col)
+static PGresult *
+runs_query(struct ctl *c, const char *const *params)
 {
-	return json_time(db_int(res, row, col), db_get(res, row, col) == NULL,
-	    db_get(res, row, "timezone"));
-}
+	char	sql[4096];
 
-static json_object *
-col_int(const PGresult *res, int row, const char *col)
-{
-	if (db_get(res, row, col) == NULL)
-		return NULL;
-	return json_object_new_int64(db_int(res, row, col));
-}
-
-static json_object *
-run_json(const PGresult *res, int row)
-{
-	json_object	*o = json_object_new_object();
-	const char	*details = db_get(res, row, "error_details");
-
-	json_object_object_add(o, "id", json_str(db_get(res, row, "id")));
-	json_object_object_add(o, "status", json_str(db_get(res, row,
-	    "status")));
-	json_object_object_add(o, "slot_at", col_time(res, row, "slot_at"));
-	json_object_object_add(o, "triggered_at", col_time(res, row,
-	    "triggered_at"));
-	json_object_object_add(o, "started_at", col_time(res, row,
-	    "started_at"));
-	json_object_object_add(o, "completed_at", col_time(res, row,
-	    "completed_at"));
-	json_object_object_add(o, "duration_seconds", col_int(res, row,
-	    "duration"));
-	json_object_object_add(o, "ongoing", json_object_new_boolean(
-	    db_bool(res, row, "ongoing")));
-	json_object_object_add(o, "batch_test_run_id", json_str(db_get(res,
-	    row, "batch_test_run_id")));
-	json_object_object_add(o, "error_message", json_str(db_get(res, row,
-	    "error_message")));
-	json_object_object_add(o, "error_details", details != NULL ?
-	    json_tokener_parse(details) : NULL);
-	json_object_object_add(o, "total_prompts", col_int(res, row,
-	    "total_prompts"));
-	json_object_object_add(o, "successful_prompts", col_int(res, row,
-	    "successful_prompts"));
-	json_object_object_add(o, "failed_prompts", col_int(res, row,
-	    "failed_prompts"));
-	return o;
+	snprintf(sql, sizeof(sql), "%s%s", RUN_SELECT, runs_where);
+	return db_query(c, sql, 2, params);
 }
 
 int
@@ -205,7 +166,7 @@ cmd_runs(struct ctl *c, int argc, char **argv)
 	snprintf(limit, sizeof(limit), "%d", count);
 	params[0] = id;
 	params[1] = limit;
-	if ((res = db_query(c, runs_sql, 2, params)) == NULL)
+	if ((res = runs_query(c, params)) == NULL)
 		return c->dbstatus;
 	if (c->json)
 		json_print(json_rows(res, run_json));

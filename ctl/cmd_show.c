@@ -1,6 +1,7 @@
 /*
- * show ID|NAME: one schedule, every field, and its next fire times as the
- * schedule engine computes them.
+ * show ID|NAME: one schedule, every field, its next fire times as the
+ * schedule engine computes them, what its last batch test found and
+ * how it last failed.
  */
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +10,21 @@
 #include "schedule.h"
 
 #define UPCOMING	3
+
+/* The newest run that ended with results, and the newest failure. */
+static const char results_where[] =
+    "WHERE r.scheduled_evaluation_id = $1::uuid AND (r.status = 'completed' "
+    "  OR (r.status = 'failed' AND r.total_prompts > 0)) "
+    "ORDER BY r.completed_at DESC NULLS LAST, r.triggered_at DESC, r.id "
+    "LIMIT 1";
+static const char failure_where[] =
+    "WHERE r.scheduled_evaluation_id = $1::uuid AND r.status = 'failed' "
+    "ORDER BY coalesce(r.completed_at, r.triggered_at) DESC, r.id LIMIT 1";
+
+struct last {
+	PGresult	*results;
+	PGresult	*failure;
+};
 
 /*
  * Fire times after the stored next_run_at, as the supervisor will
@@ -129,6 +145,73 @@ add_times(struct ctl *c, struct table *t, const PGresult *res)
 	table_add(t, "runs in flight", buf);
 }
 
+/* When a run ended: a closed run has completed_at, else its trigger. */
+static void
+ended_cell(struct ctl *c, const PGresult *r, char *buf, size_t len)
+{
+	const char	*col = db_get(r, 0, "completed_at") != NULL ?
+			    "completed_at" : "triggered_at";
+
+	fmt_when(c, db_int(r, 0, col), db_get(r, 0, "timezone"), buf, len);
+}
+
+/* "<when>, completed, batch test <id>" */
+static void
+results_cell(struct ctl *c, const PGresult *r, char *buf, size_t len)
+{
+	char	when[128], status[64], batch[UUID_LEN + 1];
+
+	if (PQntuples(r) == 0) {
+		snprintf(buf, len, "none");
+		return;
+	}
+	ended_cell(c, r, when, sizeof(when));
+	run_status_cell(r, 0, status, sizeof(status));
+	id_cell(c, db_get(r, 0, "batch_test_run_id"), batch, sizeof(batch));
+	snprintf(buf, len, "%s, %s, batch test %s", when, status, batch);
+}
+
+/* "<when> (blame: schedule): <error message>" */
+static void
+failure_cell(struct ctl *c, const PGresult *r, char *buf, size_t len)
+{
+	const char	*blame = db_get(r, 0, "blame");
+	const char	*err = db_get(r, 0, "error_message");
+	char		 when[128];
+
+	if (PQntuples(r) == 0) {
+		snprintf(buf, len, "none");
+		return;
+	}
+	ended_cell(c, r, when, sizeof(when));
+	if (blame != NULL)
+		snprintf(buf, len, "%s (blame: %s)", when, blame);
+	else
+		snprintf(buf, len, "%s", when);
+	if (err != NULL) {
+		strlcat(buf, ": ", len);
+		strlcat(buf, err, len);
+	}
+}
+
+/* Without results every figure is "-". */
+static void
+add_last(struct ctl *c, struct table *t, const struct last *l)
+{
+	char	buf[1024];
+
+	results_cell(c, l->results, buf, sizeof(buf));
+	table_add(t, "last results", buf);
+	run_prompts_cell(l->results, 0, buf, sizeof(buf));
+	table_add(t, "prompts", buf);
+	run_latency_cell(l->results, 0, buf, sizeof(buf));
+	table_add(t, "latency", buf);
+	run_quality_cell(l->results, 0, buf, sizeof(buf));
+	table_add(t, "quality", buf);
+	failure_cell(c, l->failure, buf, sizeof(buf));
+	table_add(t, "last failure", buf);
+}
+
 static void
 add_what(struct ctl *c, struct table *t, const PGresult *res)
 {
@@ -152,7 +235,7 @@ add_what(struct ctl *c, struct table *t, const PGresult *res)
 }
 
 static void
-print_page(struct ctl *c, const PGresult *res)
+print_page(struct ctl *c, const PGresult *res, const struct last *l)
 {
 	struct table	*t = table_new_plain(2);
 
@@ -160,13 +243,21 @@ print_page(struct ctl *c, const PGresult *res)
 	table_add(t, "name", db_get(res, 0, "name"));
 	table_add(t, "description", db_get(res, 0, "description"));
 	add_times(c, t, res);
+	add_last(c, t, l);
 	add_what(c, t, res);
 	table_print(t, c->aligned);
 	table_free(t);
 }
 
+/* The run a query found, whole, or null. */
+static json_object *
+last_json(const PGresult *r)
+{
+	return PQntuples(r) > 0 ? run_json(r, 0) : NULL;
+}
+
 static void
-print_json(const PGresult *res)
+print_json(const PGresult *res, const struct last *l)
 {
 	json_object	*o = sched_json(res, 0), *a;
 	int64_t		 t[UPCOMING];
@@ -181,21 +272,47 @@ print_json(const PGresult *res)
 	json_object_object_add(o, "upcoming", a);
 	json_object_object_add(o, "schedule_error", n == -1 ?
 	    json_object_new_string(err) : NULL);
+	json_object_object_add(o, "last_results", last_json(l->results));
+	json_object_object_add(o, "last_failure", last_json(l->failure));
 	json_print(o);
+}
+
+static PGresult *
+last_query(struct ctl *c, const char *where, const char *id)
+{
+	const char	*params[] = { id };
+	char		 sql[4096];
+
+	snprintf(sql, sizeof(sql), "%s%s", RUN_SELECT, where);
+	return db_query(c, sql, 1, params);
+}
+
+static int
+fetch_last(struct ctl *c, const char *id, struct last *l)
+{
+	if ((l->results = last_query(c, results_where, id)) == NULL ||
+	    (l->failure = last_query(c, failure_where, id)) == NULL)
+		return c->dbstatus;
+	return 0;
 }
 
 int
 cmd_show(struct ctl *c, int argc, char **argv)
 {
 	PGresult	*res;
+	struct last	 l = { NULL, NULL };
 	int		 status;
 
 	if ((status = sched_operand(c, argc, argv, "show", &res)) != 0)
 		return status;
-	if (c->json)
-		print_json(res);
-	else
-		print_page(c, res);
+	if ((status = fetch_last(c, db_get(res, 0, "id"), &l)) == 0) {
+		if (c->json)
+			print_json(res, &l);
+		else
+			print_page(c, res, &l);
+	}
+	PQclear(l.results);
+	PQclear(l.failure);
 	PQclear(res);
-	return 0;
+	return status;
 }

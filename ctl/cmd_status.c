@@ -3,10 +3,16 @@
  * exit 0 ok, 1 degraded, 2 down.
  *
  *	down	 active schedules exist and no supervisor is live;
- *	degraded not down, but a schedule is overdue (due
- *		 for longer than poll_interval with no run in flight) or a
- *		 run is stuck in 'triggered' (its supervisor is not live, or
- *		 it has outlived run_timeout, for longer than lease).
+ *	degraded not down, but a live supervisor's circuit is open (the
+ *		 platform fails and its dispatch is paused), a schedule is
+ *		 overdue (due for longer than poll_interval with no run in
+ *		 flight) or a run is stuck in 'triggered' (its supervisor is
+ *		 not live, or it has outlived run_timeout, for longer than
+ *		 lease).
+ *
+ * A run 'running' is a batch test under way, which is normal; one still
+ * running after completion_timeout gets a warning, as its supervisor
+ * should have closed it, but it does not change the level.
  */
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +23,7 @@
 #define STATUS_OK	0
 #define STATUS_DEGRADED	1
 #define STATUS_DOWN	2
+#define LIST_MAX	"50"
 
 #define LIVE(t)	"(" t ".stopped_at IS NULL AND " t ".lost_at IS NULL AND " \
 	t ".heartbeat_at > now() - " t ".lease_seconds * interval '1 second')"
@@ -26,7 +33,9 @@
 static const char supervisors_sql[] =
     "SELECT p.id, p.node, p.pid, p.version, p.running, p.max_concurrent, "
     "p.lease_seconds, " EP("p.started_at", "started_at") ", "
-    EP("p.heartbeat_at", "heartbeat_at") ", " LIVE("p") " AS live "
+    EP("p.heartbeat_at", "heartbeat_at") ", " LIVE("p") " AS live, "
+    EP("p.circuit_open_since", "circuit_open_since") ", p.circuit_reason, "
+    LIVE("p") " AND p.circuit_open_since IS NOT NULL AS paused "
     "FROM evalsched_supervisors p "
     "WHERE p.stopped_at IS NULL AND p.lost_at IS NULL "
     "ORDER BY p.node, p.started_at";
@@ -53,21 +62,39 @@ static const char overdue_sql[] =
     "  AND NOT EXISTS (SELECT 1 FROM scheduled_evaluation_runs r "
     "    WHERE r.scheduled_evaluation_id = s.id "
     "    AND r.status = 'triggered') "
-    "ORDER BY s.next_run_at, s.id LIMIT 50";
+    "ORDER BY s.next_run_at, s.id LIMIT " LIST_MAX;
 
-static const char active_sql[] =
-    "SELECT count(*) AS active FROM scheduled_evaluations WHERE is_active";
+/* $1 completion_timeout: evalsched's runs whose batch test is late. */
+static const char slow_sql[] =
+    "SELECT r.id, s.name, s.timezone, r.batch_test_run_id, "
+    EP("r.started_at", "started_at") ", count(*) OVER () AS total "
+    "FROM scheduled_evaluation_runs r "
+    "JOIN scheduled_evaluations s ON s.id = r.scheduled_evaluation_id "
+    "WHERE r.status = 'running' AND r.slot_at IS NOT NULL "
+    "  AND r.started_at < now() - $1::integer * interval '1 second' "
+    "ORDER BY r.started_at, r.id LIMIT " LIST_MAX;
+
+static const char counts_sql[] =
+    "SELECT (SELECT count(*) FROM scheduled_evaluations WHERE is_active) "
+    "  AS active, "
+    "(SELECT count(*) FROM scheduled_evaluation_runs "
+    "  WHERE status = 'running' AND slot_at IS NOT NULL) AS under_way";
 
 struct status {
 	PGresult	*sup;
 	PGresult	*runs;
 	PGresult	*overdue;
+	PGresult	*slow_runs;
+	struct history	 history;
 	long long	 active;
+	long long	 under_way;
 	int		 live;
+	int		 paused;
 	int		 stuck;
 	long long	 late;
+	long long	 slow;
 	int		 level;
-	char		 reason[256];
+	char		 reason[1024];
 };
 
 static int
@@ -81,26 +108,46 @@ count_true(const PGresult *res, const char *col)
 }
 
 static int
-fetch(struct ctl *c, struct status *st)
+fetch_counts(struct ctl *c, struct status *st)
 {
 	PGresult	*res;
-	char		 lease[16], timeout[16], poll[16];
-	const char	*p2[2], *p1[1];
+
+	if ((res = db_query(c, counts_sql, 0, NULL)) == NULL)
+		return c->dbstatus;
+	st->active = db_int(res, 0, "active");
+	st->under_way = db_int(res, 0, "under_way");
+	PQclear(res);
+	return 0;
+}
+
+static int
+fetch(struct ctl *c, struct status *st)
+{
+	char		 lease[16], timeout[16], poll[16], done[16];
+	const char	*p2[2], *p1[1], *pc[1];
 
 	snprintf(lease, sizeof(lease), "%d", c->cfg.lease);
 	snprintf(timeout, sizeof(timeout), "%d", c->cfg.run_timeout);
 	snprintf(poll, sizeof(poll), "%d", c->cfg.poll_interval);
+	snprintf(done, sizeof(done), "%d", c->cfg.completion_timeout);
 	p2[0] = lease;
 	p2[1] = timeout;
 	p1[0] = poll;
+	pc[0] = done;
 	if ((st->sup = db_query(c, supervisors_sql, 0, NULL)) == NULL ||
 	    (st->runs = db_query(c, in_flight_sql, 2, p2)) == NULL ||
 	    (st->overdue = db_query(c, overdue_sql, 1, p1)) == NULL ||
-	    (res = db_query(c, active_sql, 0, NULL)) == NULL)
+	    (st->slow_runs = db_query(c, slow_sql, 1, pc)) == NULL ||
+	    fetch_counts(c, st) != 0 || history_fetch(c, &st->history) != 0)
 		return c->dbstatus;
-	st->active = db_int(res, 0, "active");
-	PQclear(res);
 	return 0;
+}
+
+/* The total a windowed count(*) put on the first row of a list. */
+static long long
+total(const PGresult *res)
+{
+	return PQntuples(res) > 0 ? db_int(res, 0, "total") : 0;
 }
 
 static void
@@ -109,9 +156,62 @@ plural(char *buf, size_t len, long long n, const char *what)
 	snprintf(buf, len, "%lld %s%s", n, what, n == 1 ? "" : "s");
 }
 
+/* "<when>: <reason>" of an open circuit. */
+static void
+circuit_since(struct ctl *c, const PGresult *res, int i, char *buf,
+    size_t len)
+{
+	const char	*why = db_get(res, i, "circuit_reason");
+	char		 when[128];
+
+	fmt_when(c, db_int(res, i, "circuit_open_since"), NULL, when,
+	    sizeof(when));
+	snprintf(buf, len, "%s: %s", when, why != NULL ? why :
+	    "no reason recorded");
+}
+
+/* "open since <when>: <reason>", or "closed". */
+static void
+circuit_cell(struct ctl *c, const PGresult *res, int i, char *buf,
+    size_t len)
+{
+	char	since[768];
+
+	if (db_get(res, i, "circuit_open_since") == NULL) {
+		snprintf(buf, len, "closed");
+		return;
+	}
+	circuit_since(c, res, i, since, sizeof(since));
+	snprintf(buf, len, "open since %s", since);
+}
+
+/*
+ * "supervisor <id> (node <node>): dispatch paused since <when>: <why>",
+ * of the first live supervisor whose circuit is open, and how many more.
+ */
+static void
+circuit_reason(struct ctl *c, const struct status *st, char *buf,
+    size_t len)
+{
+	const PGresult	*res = st->sup;
+	char		 since[768], more[64];
+	int		 i;
+
+	for (i = 0; !db_bool(res, i, "paused"); i++)
+		;
+	circuit_since(c, res, i, since, sizeof(since));
+	snprintf(buf, len, "supervisor %s (node %s): dispatch paused since "
+	    "%s", db_get(res, i, "id"), db_get(res, i, "node"), since);
+	if (st->paused > 1) {
+		plural(more, sizeof(more), st->paused - 1, "more supervisor");
+		snprintf(buf + strlen(buf), len - strlen(buf), "; %s paused",
+		    more);
+	}
+}
+
 /* "1 overdue schedule, 2 stuck runs": only what is wrong. */
 static void
-degraded_reason(const struct status *st, char *buf, size_t len)
+late_reason(const struct status *st, char *buf, size_t len)
 {
 	char	a[64], b[64];
 
@@ -123,23 +223,42 @@ degraded_reason(const struct status *st, char *buf, size_t len)
 		snprintf(buf, len, "%s", st->late > 0 ? a : b);
 }
 
+/* An open circuit first: it is often why schedules are late. */
 static void
-judge(struct status *st)
+degraded_reason(struct ctl *c, const struct status *st, char *buf,
+    size_t len)
+{
+	char	late[160];
+
+	buf[0] = '\0';
+	if (st->paused > 0)
+		circuit_reason(c, st, buf, len);
+	if (st->late == 0 && st->stuck == 0)
+		return;
+	late_reason(st, late, sizeof(late));
+	if (buf[0] != '\0')
+		strlcat(buf, "; ", len);
+	strlcat(buf, late, len);
+}
+
+static void
+judge(struct ctl *c, struct status *st)
 {
 	char	a[64];
 
 	st->live = count_true(st->sup, "live");
+	st->paused = count_true(st->sup, "paused");
 	st->stuck = count_true(st->runs, "stuck");
-	st->late = PQntuples(st->overdue) > 0 ?
-	    db_int(st->overdue, 0, "total") : 0;
+	st->late = total(st->overdue);
+	st->slow = total(st->slow_runs);
 	if (st->live == 0 && st->active > 0) {
 		st->level = STATUS_DOWN;
 		plural(a, sizeof(a), st->active, "active schedule");
 		snprintf(st->reason, sizeof(st->reason), "no live supervisor "
 		    "and %s", a);
-	} else if (st->late > 0 || st->stuck > 0) {
+	} else if (st->paused > 0 || st->late > 0 || st->stuck > 0) {
 		st->level = STATUS_DEGRADED;
-		degraded_reason(st, st->reason, sizeof(st->reason));
+		degraded_reason(c, st, st->reason, sizeof(st->reason));
 	} else {
 		st->level = STATUS_OK;
 		plural(a, sizeof(a), st->live, "live supervisor");
@@ -159,11 +278,11 @@ static void
 print_supervisors(struct ctl *c, const PGresult *res)
 {
 	struct table	*t;
-	char		 pid[16], run[32], beat[128], start[128];
+	char		 pid[16], run[32], beat[128], start[128], circ[1024];
 	int		 i;
 
-	t = table_new(6, "NODE", "PID", "STATE", "RUNNING", "HEARTBEAT",
-	    "STARTED");
+	t = table_new(7, "NODE", "PID", "STATE", "RUNNING", "HEARTBEAT",
+	    "STARTED", "CIRCUIT");
 	for (i = 0; i < PQntuples(res); i++) {
 		snprintf(pid, sizeof(pid), "%s", db_get(res, i, "pid"));
 		snprintf(run, sizeof(run), "%s/%s", db_get(res, i, "running"),
@@ -172,8 +291,9 @@ print_supervisors(struct ctl *c, const PGresult *res)
 		    sizeof(beat));
 		fmt_when(c, db_int(res, i, "started_at"), NULL, start,
 		    sizeof(start));
+		circuit_cell(c, res, i, circ, sizeof(circ));
 		table_add(t, db_get(res, i, "node"), pid, db_bool(res, i,
-		    "live") ? "live" : "expired", run, beat, start);
+		    "live") ? "live" : "expired", run, beat, start, circ);
 	}
 	table_print(t, c->aligned);
 	table_free(t);
@@ -222,6 +342,44 @@ print_overdue(struct ctl *c, const PGresult *res)
 	table_free(t);
 }
 
+static void
+print_slow(struct ctl *c, const PGresult *res)
+{
+	struct table	*t;
+	char		 id[UUID_LEN + 1], when[128], batch[UUID_LEN + 1];
+	int		 i;
+
+	t = table_new(4, "RUN", "SCHEDULE", "STARTED", "BATCH TEST");
+	for (i = 0; i < PQntuples(res); i++) {
+		id_cell(c, db_get(res, i, "id"), id, sizeof(id));
+		fmt_when(c, db_int(res, i, "started_at"),
+		    db_get(res, i, "timezone"), when, sizeof(when));
+		id_cell(c, db_get(res, i, "batch_test_run_id"), batch,
+		    sizeof(batch));
+		table_add(t, id, db_get(res, i, "name"), when, batch);
+	}
+	table_print(t, c->aligned);
+	table_free(t);
+}
+
+/* Batch tests under way are normal; only those past the timeout warn. */
+static void
+print_under_way(struct ctl *c, const struct status *st)
+{
+	char	n[64], limit[32];
+
+	plural(n, sizeof(n), st->under_way, "batch test");
+	printf("\nunder way: %s\n", n);
+	if (st->slow == 0)
+		return;
+	plural(n, sizeof(n), st->slow, "run");
+	fmt_duration(c->cfg.completion_timeout, limit, sizeof(limit));
+	printf("warning: %s still running after completion_timeout (%s); "
+	    "a supervisor closes %s as failed\n", n, limit,
+	    st->slow == 1 ? "it" : "them");
+	print_slow(c, st->slow_runs);
+}
+
 /* A heading, then the table when there is something to show. */
 static void
 section(struct ctl *c, const char *title, const char *summary,
@@ -235,7 +393,7 @@ section(struct ctl *c, const char *title, const char *summary,
 static void
 print_text(struct ctl *c, const struct status *st)
 {
-	char	buf[64];
+	char	buf[64], line[512];
 
 	printf("status: %s: %s\n", level_name(st->level), st->reason);
 	snprintf(buf, sizeof(buf), "%d live of %d", st->live,
@@ -243,8 +401,11 @@ print_text(struct ctl *c, const struct status *st)
 	section(c, "supervisors", buf, st->sup, print_supervisors);
 	plural(buf, sizeof(buf), PQntuples(st->runs), "run");
 	section(c, "in flight", buf, st->runs, print_runs);
+	print_under_way(c, st);
 	plural(buf, sizeof(buf), st->late, "schedule");
 	section(c, "overdue", buf, st->overdue, print_overdue);
+	history_line(c, &st->history, line, sizeof(line));
+	printf("\nhistory: %s\n", line);
 }
 
 static json_object *
@@ -270,11 +431,33 @@ supervisor_json(const PGresult *res, int i)
 	    "started_at"), 0, "UTC"));
 	json_object_object_add(o, "heartbeat_at", json_time(db_int(res, i,
 	    "heartbeat_at"), 0, "UTC"));
+	json_object_object_add(o, "circuit_open", json_object_new_boolean(
+	    db_get(res, i, "circuit_open_since") != NULL));
+	json_object_object_add(o, "circuit_open_since", json_time(db_int(res,
+	    i, "circuit_open_since"), db_get(res, i, "circuit_open_since") ==
+	    NULL, "UTC"));
+	json_object_object_add(o, "circuit_reason", json_str(db_get(res, i,
+	    "circuit_reason")));
 	return o;
 }
 
 static json_object *
-run_json(const PGresult *res, int i)
+slow_json(const PGresult *res, int i)
+{
+	json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "id", json_str(db_get(res, i, "id")));
+	json_object_object_add(o, "schedule", json_str(db_get(res, i,
+	    "name")));
+	json_object_object_add(o, "started_at", json_time(db_int(res, i,
+	    "started_at"), 0, db_get(res, i, "timezone")));
+	json_object_object_add(o, "batch_test_run_id", json_str(db_get(res, i,
+	    "batch_test_run_id")));
+	return o;
+}
+
+static json_object *
+in_flight_json(const PGresult *res, int i)
 {
 	json_object	*o = json_object_new_object();
 
@@ -303,7 +486,7 @@ overdue_json(const PGresult *res, int i)
 }
 
 static void
-print_json(const struct status *st)
+print_json(struct ctl *c, const struct status *st)
 {
 	json_object	*o = json_object_new_object();
 
@@ -316,13 +499,25 @@ print_json(const struct status *st)
 	    json_object_new_int(st->live));
 	json_object_object_add(o, "supervisors", json_rows(st->sup,
 	    supervisor_json));
-	json_object_object_add(o, "in_flight", json_rows(st->runs, run_json));
+	json_object_object_add(o, "in_flight", json_rows(st->runs,
+	    in_flight_json));
 	json_object_object_add(o, "stuck_runs", json_object_new_int(
 	    st->stuck));
 	json_object_object_add(o, "overdue_schedules",
 	    json_object_new_int64(st->late));
 	json_object_object_add(o, "overdue", json_rows(st->overdue,
 	    overdue_json));
+	json_object_object_add(o, "paused_supervisors", json_object_new_int(
+	    st->paused));
+	json_object_object_add(o, "under_way", json_object_new_int64(
+	    st->under_way));
+	json_object_object_add(o, "completion_timeout", json_object_new_int(
+	    c->cfg.completion_timeout));
+	json_object_object_add(o, "late_completions", json_object_new_int64(
+	    st->slow));
+	json_object_object_add(o, "late_completion_runs",
+	    json_rows(st->slow_runs, slow_json));
+	json_object_object_add(o, "history", history_json(c, &st->history));
 	json_print(o);
 }
 
@@ -337,9 +532,9 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	    (status = ctl_connect(c)) != 0)
 		return status;
 	if ((status = fetch(c, &st)) == 0) {
-		judge(&st);
+		judge(c, &st);
 		if (c->json)
-			print_json(&st);
+			print_json(c, &st);
 		else
 			print_text(c, &st);
 		status = st.level;
@@ -347,5 +542,6 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	PQclear(st.sup);
 	PQclear(st.runs);
 	PQclear(st.overdue);
+	PQclear(st.slow_runs);
 	return status;
 }

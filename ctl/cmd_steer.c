@@ -55,6 +55,38 @@ cmd_pause(struct ctl *c, int argc, char **argv)
 }
 
 /*
+ * The database resets the failure count on any re-enable (a trigger);
+ * the UPDATE does too, for a database still without it.  The count
+ * reported is the one the row ends with.
+ */
+static const char resume_sql[] =
+    "UPDATE scheduled_evaluations SET is_active = true, "
+    "consecutive_failures = 0, next_run_at = to_timestamp($2::bigint) "
+    "WHERE id = $1::uuid AND NOT is_active "
+    "RETURNING id, consecutive_failures";
+
+/* Returns rows changed, or -1; note gets ", consecutive failures 0 (was 3)". */
+static int
+resume_update(struct ctl *c, const PGresult *res, const char *next,
+    char *note, size_t len)
+{
+	PGresult	*upd;
+	const char	*params[2];
+	int		 rows;
+
+	params[0] = db_get(res, 0, "id");
+	params[1] = next;
+	if ((upd = db_query(c, resume_sql, 2, params)) == NULL)
+		return -1;
+	if ((rows = PQntuples(upd)) > 0)
+		snprintf(note, len, ", consecutive failures %lld (was %lld)",
+		    db_int(upd, 0, "consecutive_failures"),
+		    db_int(res, 0, "consecutive_failures"));
+	PQclear(upd);
+	return rows;
+}
+
+/*
  * The previous worker left the failure count and a stale next_run_at in
  * place, so a resumed schedule fired at once and was disabled again by
  * its next failure.  Resume starts afresh from now.
@@ -63,8 +95,7 @@ int
 cmd_resume(struct ctl *c, int argc, char **argv)
 {
 	PGresult	*res;
-	const char	*params[2];
-	char		 err[256], next[32];
+	char		 err[256], next[32], note[96] = "";
 	int64_t		 t;
 	int		 status, rows;
 
@@ -79,13 +110,9 @@ cmd_resume(struct ctl *c, int argc, char **argv)
 		return EX_DATAERR;
 	}
 	snprintf(next, sizeof(next), "%lld", (long long)t);
-	params[0] = db_get(res, 0, "id");
-	params[1] = next;
-	rows = update(c, "UPDATE scheduled_evaluations SET is_active = true, "
-	    "consecutive_failures = 0, next_run_at = to_timestamp($2::bigint) "
-	    "WHERE id = $1::uuid AND NOT is_active RETURNING id", 2, params);
+	rows = resume_update(c, res, next, note, sizeof(note));
 	return finish(c, res, rows, rows == 0 ? "already active" : "resumed",
-	    "");
+	    note);
 }
 
 static int

@@ -62,6 +62,30 @@ int		 sched_report(struct ctl *, const char *id, const char *head,
 int		 sched_next_after(const PGresult *, int row, int64_t after,
 		    int64_t *next, char *err, size_t errlen);
 
+/* run.c: results as the application prints them. */
+extern const char *const RUN_SELECT;
+json_object	*run_json(const PGresult *, int row);
+void		 run_status_cell(const PGresult *, int row, char *buf,
+		    size_t len);
+void		 run_prompts_cell(const PGresult *, int row, char *buf,
+		    size_t len);
+void		 run_latency_cell(const PGresult *, int row, char *buf,
+		    size_t len);
+void		 run_quality_cell(const PGresult *, int row, char *buf,
+		    size_t len);
+
+/* history.c: what run_retention has pruned. */
+struct history {
+	int		 retention;	/* days; 0 = keep all */
+	int		 pruned;	/* pruned_at is recorded */
+	int64_t		 pruned_at;
+	long long	 runs;		/* runs deleted; -1 = not recorded */
+};
+int		 history_fetch(struct ctl *, struct history *);
+void		 history_line(struct ctl *, const struct history *, char *buf,
+		    size_t len);
+json_object	*history_json(struct ctl *, const struct history *);
+
 /* timefmt.c: a NULL zone is the operator's own. */
 int		 zone_ok(const char *zone);
 void		 fmt_local(int64_t t, const char *zone, char *buf, size_t len);
@@ -85,6 +109,7 @@ size_t		 table_rows(const struct table *);
 void		 json_print(json_object *);
 json_object	*json_str(const char *);
 json_object	*json_time(int64_t t, int isnull, const char *zone);
+json_object	*json_numeric(const char *);
 json_object	*json_rows(const PGresult *,
 		    json_object *(*row_json)(const PGresult *, int));
 

@@ -2,7 +2,9 @@
  * JSON output: one document per command on stdout, keys in a stable
  * order, times as RFC 3339 strings in the schedule's zone.
  */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "ctl.h"
 
@@ -31,6 +33,25 @@ json_time(int64_t t, int isnull, const char *zone)
 		return NULL;
 	fmt_rfc3339(t, zone, buf, sizeof(buf));
 	return json_object_new_string(buf);
+}
+
+/*
+ * A numeric column's text as a JSON number, digits as the database has
+ * them (json-c would print 0.8 as 0.80000000000000004); NaN and the
+ * infinities, which JSON cannot say, become null.
+ */
+json_object *
+json_numeric(const char *s)
+{
+	char	*end;
+	double	 v;
+
+	if (s == NULL)
+		return NULL;
+	v = strtod(s, &end);
+	if (*end != '\0' || end == s || !(v > -HUGE_VAL && v < HUGE_VAL))
+		return NULL;
+	return json_object_new_double_s(v, s);
 }
 
 /* An array of one object per row, as row_json makes it. */

@@ -139,14 +139,6 @@ col_time(const PGresult *res, int row, const char *col, const char *zone)
 	    zone);
 }
 
-static json_object *
-col_number(const PGresult *res, int row, const char *col)
-{
-	const char	*v = db_get(res, row, col);
-
-	return v != NULL ? json_object_new_double(strtod(v, NULL)) : NULL;
-}
-
 /* batch_test_config is jsonb: embed it as the object it is. */
 static json_object *
 col_json(const PGresult *res, int row, const char *col)
@@ -186,8 +178,8 @@ sched_json(const PGresult *res, int row)
 	    "alert_on_failure")));
 	add(o, "alert_on_regression", json_object_new_boolean(db_bool(res,
 	    row, "alert_on_regression")));
-	add(o, "regression_threshold_percent", col_number(res, row,
-	    "regression_threshold_percent"));
+	add(o, "regression_threshold_percent", json_numeric(db_get(res, row,
+	    "regression_threshold_percent")));
 	add(o, "created_at", col_time(res, row, "created_at", zone));
 	add(o, "updated_at", col_time(res, row, "updated_at", zone));
 	return o;

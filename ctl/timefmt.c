@@ -126,14 +126,15 @@ fmt_relative(int64_t t, int64_t now, char *buf, size_t len)
 
 /*
  * A terminal gets "2025-06-01 02:00 CEST (in 5 h)"; a pipe gets RFC 3339,
- * which sorts and parses.
+ * which sorts and parses, and so does text inside a JSON document (the
+ * reason of status).
  */
 void
 fmt_when(struct ctl *c, int64_t t, const char *zone, char *buf, size_t len)
 {
 	char	abs[64], rel[48];
 
-	if (!c->aligned) {
+	if (!c->aligned || c->json) {
 		fmt_rfc3339(t, zone, buf, len);
 		return;
 	}

@@ -149,6 +149,11 @@ last run\tnever
 last batch test\t-
 failures\t0 in a row (disabled at 3)
 runs in flight\t0
+last results\tnone
+prompts\t-
+latency\t-
+quality\t-
+last failure\tnone
 test suite\t$SUITE
 model\tgpt-test
 user\t$USER
@@ -170,6 +175,10 @@ for my $key ('nightly', $A, 'aaaaaaaa', 'AAAAAAAA-0000') {
 	    '2030-01-07T09:30:00-05:00', '2030-01-07T09:45:00-05:00'],
 	    '... the next fire times from the engine');
 	is($j->{schedule_error}, undef, '... and no error');
+	ok(exists $j->{last_results} && !defined $j->{last_results},
+	    '... no results yet: last_results is null');
+	ok(exists $j->{last_failure} && !defined $j->{last_failure},
+	    '... nor a failure');
 }
 is_run(['show', 'nope'], 65, '', "evalschedctl: no schedule 'nope'\n",
     'show: unknown name');
@@ -191,43 +200,149 @@ is_run(['show', 'cccccccc-0000-4000-8000-000000000003'], 65, '',
 	$t->sql("DELETE FROM scheduled_evaluations WHERE name = 'dup'");
 }
 
-my ($R1, $R2, $BT) = ('11111111-0000-4000-8000-000000000001',
-    '22222222-0000-4000-8000-000000000002',
-    'b7b7b7b7-0000-4000-8000-00000000000b');
+# One run in each state.  Results print as the application prints them:
+# Math.round(avg_latency_ms) + "ms", (avg_quality_score * 100).toFixed(1)
+# + "%" (R6: a half goes up, where printf would round to even).
+my ($R1, $R2, $R3, $R4, $R5, $R6, $R7) = map {
+    "7${_}7${_}7${_}7${_}-0000-4000-8000-00000000000$_" } 1 .. 7;
+my ($BT, $BT4, $BT5, $BT7) = map {
+    "b${_}b${_}b${_}b${_}-0000-4000-8000-00000000000$_" } 1, 4, 5, 7;
+my $E400 = "HTTP 400 from the API: test suite $SUITE not found";
 $t->sql(<<"EOT");
 INSERT INTO scheduled_evaluation_runs (id, scheduled_evaluation_id, status,
-    triggered_at, started_at, completed_at, batch_test_run_id,
-    error_message, error_details)
-VALUES ('$R1', '$A', 'completed', '2030-01-06 01:00:00+00',
-        '2030-01-06 01:00:02+00', '2030-01-06 01:10:00+00', '$BT', NULL, NULL),
-       ('$R2', '$A', 'failed', '2030-01-05 01:00:00+00', NULL,
-        '2030-01-05 01:00:03+00', NULL, 'HTTP 500 from the API',
-        '{"http_status": 500, "attempts": 3}')
+    slot_at, triggered_at, started_at, completed_at, batch_test_run_id,
+    total_prompts, successful_prompts, failed_prompts, avg_latency_ms,
+    avg_quality_score, error_message, error_details)
+VALUES
+  ('$R1', '$A', 'completed', '2030-01-06 01:00:00+00', '2030-01-06 01:00:00+00',
+   '2030-01-06 01:00:02+00', '2030-01-06 01:10:00+00', '$BT', 10, 9, 1,
+   152.4, 0.8, NULL, NULL),
+  ('$R2', '$A', 'failed', '2030-01-05 01:00:00+00', '2030-01-05 01:00:00+00',
+   NULL, '2030-01-05 01:00:03+00', NULL, 0, 0, 0, NULL, NULL, '$E400',
+   '{"blame": "schedule", "http_status": 400, "attempts": 1}'),
+  ('$R3', '$A', 'failed', '2030-01-04 01:00:00+00', '2030-01-04 01:00:00+00',
+   NULL, '2030-01-04 01:10:00+00', NULL, 0, 0, 0, NULL, NULL,
+   'cannot connect to the API: Connection refused',
+   '{"blame": "platform", "curl_code": 7, "reason": "timeout"}'),
+  ('$R4', '$A', 'running', '2030-01-07 01:00:00+00', '2030-01-07 01:00:00+00',
+   '2030-01-07 01:00:01+00', NULL, '$BT4', 0, 0, 0, NULL, NULL, NULL, NULL),
+  ('$R5', '$A', 'failed', '2030-01-03 01:00:00+00', '2030-01-03 01:00:00+00',
+   '2030-01-03 01:00:01+00', '2030-01-03 01:20:00+00', '$BT5', 10, 0, 10,
+   2500.5, NULL, 'every prompt failed',
+   '{"blame": "schedule", "reason": "all_failed"}'),
+  ('$R6', '$A', 'completed', '2030-01-02 01:00:00+00', '2030-01-02 01:00:00+00',
+   '2030-01-02 01:00:01+00', '2030-01-02 01:05:00+00', '$BT', 4, 4, 0,
+   152.5, 0.8025, NULL, NULL),
+  ('$R7', '$B', 'failed', '2030-01-06 14:00:00+00', '2030-01-06 14:00:00+00',
+   '2030-01-06 14:00:01+00', '2030-01-06 14:30:00+00', '$BT7', 3, 0, 3,
+   99.49, 0, 'every prompt failed',
+   '{"blame": "schedule", "reason": "all_failed"}')
 EOT
-is_run(['runs', 'nightly'], 0, <<"EOT", '', 'runs: golden');
-RUN\tTRIGGERED\tSTATUS\tDURATION\tBATCH TEST\tERROR
-$R1\t2030-01-06T02:00:00+01:00\tcompleted\t10 min\t$BT\t-
-$R2\t2030-01-05T02:00:00+01:00\tfailed\t3 s\t-\tHTTP 500 from the API
+my $RUNS_HEAD = "RUN\tTRIGGERED\tSTATUS\tDURATION\tBATCH TEST\tPROMPTS\t"
+    . "LATENCY\tQUALITY\tBLAME\tERROR\n";
+is_run(['runs', 'nightly'], 0, $RUNS_HEAD . <<"EOT", '', 'runs: golden');
+$R4\t2030-01-07T02:00:00+01:00\trunning\t0 s so far\t$BT4\t-\t-\t-\t-\t-
+$R1\t2030-01-06T02:00:00+01:00\tcompleted\t10 min\t$BT\t9/10 (1 failed)\t152ms\t80.0%\t-\t-
+$R2\t2030-01-05T02:00:00+01:00\tfailed\t3 s\t-\t-\t-\t-\tschedule\t$E400
+$R3\t2030-01-04T02:00:00+01:00\tfailed\t10 min\t-\t-\t-\t-\tplatform\tcannot connect to the API: Connection refused
+$R5\t2030-01-03T02:00:00+01:00\tfailed\t20 min\t$BT5\t0/10 (10 failed)\t2501ms\t-\tschedule\tevery prompt failed
+$R6\t2030-01-02T02:00:00+01:00\tcompleted\t5 min\t$BT\t4/4\t153ms\t80.3%\t-\t-
 EOT
-is_run(['runs', '-n', '1', $A], 0, <<"EOT", '', 'runs -n 1');
-RUN\tTRIGGERED\tSTATUS\tDURATION\tBATCH TEST\tERROR
-$R1\t2030-01-06T02:00:00+01:00\tcompleted\t10 min\t$BT\t-
+is_run(['runs', '-n', '2', $A], 0, $RUNS_HEAD . <<"EOT", '', 'runs -n 2');
+$R4\t2030-01-07T02:00:00+01:00\trunning\t0 s so far\t$BT4\t-\t-\t-\t-\t-
+$R1\t2030-01-06T02:00:00+01:00\tcompleted\t10 min\t$BT\t9/10 (1 failed)\t152ms\t80.0%\t-\t-
 EOT
+is_run(['runs', 'smoke'], 0, $RUNS_HEAD . <<"EOT", '',
+$R7\t2030-01-06T09:00:00-05:00\tfailed\t30 min\t$BT7\t0/3 (3 failed)\t99ms\t0.0%\tschedule\tevery prompt failed
+EOT
+    'runs: failed at completion, with its results');
 {
 	my @r = is_run(['--json', 'runs', 'nightly'], 0, undef, '',
 	    'runs --json');
 	my $j = decode_json($r[1]);
-	is(scalar @$j, 2, '... two runs');
-	is($j->[0]{duration_seconds}, 600, '... duration in seconds');
-	is($j->[1]{error_message}, 'HTTP 500 from the API', '... the error');
-	is_deeply($j->[1]{error_details}, { http_status => 500,
-	    attempts => 3 }, '... error details as an object');
-	is($j->[1]{completed_at}, '2030-01-05T02:00:03+01:00',
+	my %run = map { $_->{id} => $_ } @$j;
+	is(scalar @$j, 6, '... six runs');
+	is_deeply([sort keys %{ $j->[0] }], [sort qw(id
+	    scheduled_evaluation_id status slot_at triggered_at started_at
+	    completed_at duration_seconds ongoing batch_test_run_id
+	    batch_ended_at has_results total_prompts successful_prompts
+	    failed_prompts avg_latency_ms avg_quality_score
+	    regression_detected regression_details baseline_run_id blame
+	    error_message error_details supervisor_id created_at)],
+	    '... with every field');
+	is($run{$R1}{duration_seconds}, 600, '... duration in seconds');
+	is_deeply([@{ $run{$R1} }{qw(total_prompts successful_prompts
+	    failed_prompts avg_latency_ms avg_quality_score)}],
+	    [10, 9, 1, 152.4, 0.8], '... the results');
+	like($r[1], qr/"avg_latency_ms": 152\.4,\s+"avg_quality_score": 0\.8,/,
+	    '... as numbers, digits as the database has them');
+	like($r[1], qr/"total_prompts": 10,/, '... counts as numbers');
+	ok($run{$R1}{has_results} && !$run{$R3}{has_results}
+	    && $run{$R5}{has_results}, '... which runs have results');
+	is($run{$R2}{error_message}, $E400, '... the error');
+	is_deeply($run{$R2}{error_details}, { blame => 'schedule',
+	    http_status => 400, attempts => 1 },
+	    '... error details as an object');
+	like($r[1], qr/"http_status": 400\b/, '... its numbers as numbers');
+	is($run{$R2}{blame}, 'schedule', '... blamed on the schedule');
+	is($run{$R3}{blame}, 'platform', '... or on the platform');
+	is($run{$R3}{error_details}{curl_code}, 7, '... with the curl code');
+	is($run{$R1}{blame}, undef, '... a success is blamed on nobody');
+	is($run{$R4}{status}, 'running', '... a batch test under way');
+	ok($run{$R4}{ongoing} && !defined $run{$R4}{completed_at},
+	    '... is ongoing');
+	is($run{$R5}{error_details}{reason}, 'all_failed',
+	    '... every prompt failed');
+	is($run{$R5}{avg_quality_score}, undef, '... NULL is null');
+	ok(JSON::PP::is_bool($run{$R1}{regression_detected}),
+	    '... regression_detected a boolean');
+	is($run{$R2}{completed_at}, '2030-01-05T02:00:03+01:00',
 	    '... times in the zone');
+	is($run{$R4}{slot_at}, '2030-01-07T02:00:00+01:00', '... the slot');
 }
-is_run(['runs', 'smoke'], 0,
-    "RUN\tTRIGGERED\tSTATUS\tDURATION\tBATCH TEST\tERROR\n", '',
-    'runs: none yet');
+{
+	my $none = $t->add_schedule(name => 'idle',
+	    next_run_at => '2030-01-01 00:00:00+00');
+	is_run(['runs', 'idle'], 0, $RUNS_HEAD, '', 'runs: none yet');
+	$t->sql("DELETE FROM scheduled_evaluations WHERE id = '$none'");
+}
+{
+	my @r = ctlc('show', 'nightly');
+	(my $page = $r[1]) =~ s/^(created|updated)\t.*\n//mg;
+	my $last = <<"EOT";
+last results\t2030-01-06T02:10:00+01:00, completed, batch test $BT
+prompts\t9/10 (1 failed)
+latency\t152ms
+quality\t80.0%
+last failure\t2030-01-05T02:00:03+01:00 (blame: schedule): $E400
+EOT
+	(my $want = $SHOW_A) =~ s/^last results\t.*?^last failure\t.*?\n/$last/ms;
+	is($r[0], 0, 'show with runs: 0');
+	is($page, $want, 'show: the last results and the last failure');
+}
+{
+	my @r = is_run(['show', '--json', 'nightly'], 0, undef, '',
+	    'show --json with runs');
+	my $j = decode_json($r[1]);
+	is($j->{last_results}{id}, $R1, '... last_results: the newest '
+	    . 'run with results');
+	is_deeply([@{ $j->{last_results} }{qw(completed_at batch_test_run_id
+	    total_prompts successful_prompts failed_prompts avg_latency_ms
+	    avg_quality_score)}], ['2030-01-06T02:10:00+01:00', $BT, 10, 9, 1,
+	    152.4, 0.8], '... when, which batch test, counts, latency, quality');
+	is($j->{last_failure}{id}, $R2, '... last_failure');
+	is($j->{last_failure}{error_details}{blame}, 'schedule',
+	    '... with its blame');
+	@r = ctlc('show', '--json', 'smoke');
+	$j = decode_json($r[1]);
+	is($j->{last_results}{id}, $R7, 'show: a run failed at completion '
+	    . 'has results');
+	is($j->{last_results}{status}, 'failed', '... and says it failed');
+	is($j->{last_failure}{id}, $R7, '... it is the last failure too');
+	@r = ctlc('show', 'smoke');
+	like($r[1], qr/^last results\t2030-01-06T09:30:00-05:00, failed, batch test $BT7\nprompts\t0\/3 \(3 failed\)\nlatency\t99ms\nquality\t0\.0%\nlast failure\t2030-01-06T09:30:00-05:00 \(blame: schedule\): every prompt failed\n/m,
+	    '... in text');
+}
 is_run(['runs', 'nope'], 65, '', "evalschedctl: no schedule 'nope'\n",
     'runs: unknown schedule');
 
@@ -300,8 +415,8 @@ is_run(['trigger', 'nightly'], 65, '',
 # smoke was disabled after three failures and left with a stale time.
 $t->sql("UPDATE scheduled_evaluations SET next_run_at = now() - "
     . "interval '3 days' WHERE id = '$B'");
-is_run(['resume', 'smoke'], 0, qr/\Aresumed 'smoke', next run \S+\n\z/, '',
-    'resume');
+is_run(['resume', 'smoke'], 0, qr/\Aresumed 'smoke', next run \S+, consecutive failures 0 \(was 3\)\n\z/,
+    '', 'resume: says the failure count it leaves');
 {
 	my ($row) = $t->sql("SELECT is_active, consecutive_failures, "
 	    . "next_run_at > now() FROM scheduled_evaluations WHERE id = '$B'");
@@ -317,6 +432,16 @@ is_run(['resume', 'smoke'], 0, qr/\Aalready active 'smoke'/, '',
     'resume an active schedule changes nothing');
 is_run(['resume', 'nightly'], 0, qr/\Aresumed 'nightly'/, '',
     'resume nightly');
+{
+	# Auto-disabled after two failures: --json shows the count reset.
+	$t->sql("UPDATE scheduled_evaluations SET is_active = false, "
+	    . "consecutive_failures = 2 WHERE id = '$B'");
+	my @r = is_run(['--json', 'resume', 'smoke'], 0, undef, '',
+	    'resume --json');
+	my $j = decode_json($r[1]);
+	ok($j->{is_active}, '... active');
+	is($j->{consecutive_failures}, 0, '... consecutive_failures 0');
+}
 
 {
 	# A listener sees the wake-up that the trigger's UPDATE causes.
@@ -349,6 +474,8 @@ is_run(['trigger', 'nope'], 65, '', "evalschedctl: no schedule 'nope'\n",
 
 # --- status ---------------------------------------------------------------
 
+# R4 is a batch test under way: normal, neither in flight nor stuck.
+my $UNDER_WAY = "\nunder way: 1 batch test\n";
 $t->sql("UPDATE scheduled_evaluations SET next_run_at = now() + "
     . "interval '1 hour' WHERE is_active");
 is_run(['status'], 2, qr/\Astatus: down: no live supervisor and 3 active schedules\n/,
@@ -357,8 +484,103 @@ my $SUP = 'feedface-0000-4000-8000-000000000001';
 $t->sql("INSERT INTO evalsched_supervisors (id, node, pid, version, "
     . "lease_seconds, max_concurrent, running) VALUES "
     . "('$SUP', 'node-a', 4242, '0.1.0', 30, 3, 0)");
-is_run(['status'], 0, qr/\Astatus: ok: 1 live supervisor\n\nsupervisors: 1 live of 1\nNODE\tPID\tSTATE\tRUNNING\tHEARTBEAT\tSTARTED\nnode-a\t4242\tlive\t0\/3\t\S+\+00:00\t\S+\+00:00\n\nin flight: 0 runs\n\noverdue: 0 schedules\n\z/,
-    '', 'status: ok');
+is_run(['status'], 0, qr/\Astatus: ok: 1 live supervisor\n\nsupervisors: 1 live of 1\nNODE\tPID\tSTATE\tRUNNING\tHEARTBEAT\tSTARTED\tCIRCUIT\nnode-a\t4242\tlive\t0\/3\t\S+\+00:00\t\S+\+00:00\tclosed\n\nin flight: 0 runs\n\Q$UNDER_WAY\E\noverdue: 0 schedules\n\nhistory: kept in full \(run_retention = 0\)\n\z/,
+    '', 'status: ok, a batch test under way is normal');
+
+# The platform fails: the supervisor's circuit is open.
+my $WHY = 'HTTP 503 from the API (3 attempts)';
+my $PAUSED = "supervisor $SUP (node node-a): dispatch paused since "
+    . "2030-01-06T01:00:00+00:00: $WHY";
+$t->sql("UPDATE evalsched_supervisors SET circuit_open_since = "
+    . "'2030-01-06 01:00:00+00', circuit_reason = '$WHY' WHERE id = '$SUP'");
+is_run(['status'], 1, qr/\Astatus: degraded: \Q$PAUSED\E\n\nsupervisors: 1 live of 1\n.*\tlive\t.*\topen since 2030-01-06T01:00:00\+00:00: \Q$WHY\E\n/s,
+    '', 'status: an open circuit is degraded, and says why');
+{
+	my @r = is_run(['status', '--json'], 1, undef, '',
+	    'status --json: the circuit');
+	my $j = decode_json($r[1]);
+	is($j->{reason}, $PAUSED, '... the reason');
+	is($j->{paused_supervisors}, 1, '... one supervisor paused');
+	is_deeply([@{ $j->{supervisors}[0] }{qw(circuit_open
+	    circuit_open_since circuit_reason)}], [JSON::PP::true,
+	    '2030-01-06T01:00:00+00:00', $WHY], '... its circuit');
+}
+$t->sql("UPDATE scheduled_evaluations SET next_run_at = now() - "
+    . "interval '10 minutes' WHERE id = '$A'");
+is_run(['status'], 1, qr/\Astatus: degraded: \Q$PAUSED\E; 1 overdue schedule\n/,
+    '', 'status: the circuit first, then what else is wrong');
+$t->sql("UPDATE scheduled_evaluations SET next_run_at = now() + "
+    . "interval '1 hour' WHERE id = '$A'");
+my $GONE = 'feedface-0000-4000-8000-000000000009';
+$t->sql("INSERT INTO evalsched_supervisors (id, node, pid, version, "
+    . "lease_seconds, max_concurrent, stopped_at, circuit_open_since, "
+    . "circuit_reason) VALUES ('$GONE', 'node-z', 7, '0.1.0', 30, 3, now(), "
+    . "now(), 'connection refused')");
+$t->sql("UPDATE evalsched_supervisors SET circuit_open_since = NULL, "
+    . "circuit_reason = NULL WHERE id = '$SUP'");
+is_run(['status'], 0, qr/\Astatus: ok: 1 live supervisor\n.*\tclosed\n/s, '',
+    'status: a closed circuit, and a stopped supervisor\'s, are ok');
+
+# A batch test running past completion_timeout: a warning, not a level.
+my $LATE = '7a7a7a7a-0000-4000-8000-00000000000a';
+$t->sql("INSERT INTO scheduled_evaluation_runs (id, "
+    . "scheduled_evaluation_id, status, slot_at, triggered_at, started_at, "
+    . "batch_test_run_id) VALUES ('$LATE', '$A', 'running', "
+    . "now() - interval '2 days', now() - interval '2 days', "
+    . "now() - interval '2 days', '$BT4')");
+is_run(['status'], 0, qr/\Astatus: ok: 1 live supervisor\n.*\nin flight: 0 runs\n\nunder way: 2 batch tests\nwarning: 1 run still running after completion_timeout \(24 h\); a supervisor closes it as failed\nRUN\tSCHEDULE\tSTARTED\tBATCH TEST\n$LATE\tnightly\t\S+\t$BT4\n\noverdue/s,
+    '', 'status: a run past completion_timeout is a warning');
+{
+	my @r = is_run(['status', '--json'], 0, undef, '',
+	    'status --json: batch tests under way');
+	my $j = decode_json($r[1]);
+	is($j->{under_way}, 2, '... two under way');
+	is($j->{late_completions}, 1, '... one late');
+	is($j->{late_completion_runs}[0]{id}, $LATE, '... which');
+	is($j->{completion_timeout}, 86400, '... the timeout');
+	my $slow = $t->write_config(completion_timeout => 3 * 86400);
+	@r = ctl('-c', $slow, 'status');
+	unlike($r[1], qr/^warning:/m, '... completion_timeout is read from '
+	    . 'the configuration');
+}
+$t->sql("DELETE FROM scheduled_evaluation_runs WHERE id = '$LATE'");
+
+# The run history, as run_retention leaves it.
+{
+	my $keep30 = $t->write_config(run_retention => 30);
+	my @r = ctl('-c', $keep30, 'status');
+	like($r[1], qr/\n\nhistory: not pruned yet\n\z/,
+	    'history: not pruned yet');
+	$t->sql("INSERT INTO evalsched_meta (key, value) VALUES "
+	    . "('history_pruned_at', '2030-01-06 03:00:00+00'), "
+	    . "('history_pruned_runs', '12')");
+	@r = ctl('-c', $keep30, 'status');
+	is($r[0], 0, '... pruning is no fault');
+	like($r[1], qr/\n\nhistory: last pruned 2030-01-06T03:00:00\+00:00 \(12 runs deleted; run_retention 30 days\)\n\z/,
+	    'history: last pruned');
+	@r = ctl('-c', $keep30, '--json', 'status');
+	is_deeply(decode_json($r[1])->{history}, {
+	    run_retention_days => 30,
+	    pruned_at => '2030-01-06T03:00:00+00:00',
+	    pruned_runs => 12,
+	    summary => 'last pruned 2030-01-06T03:00:00+00:00 (12 runs '
+	    . 'deleted; run_retention 30 days)' }, '... in --json');
+	$t->sql("UPDATE evalsched_meta SET value = '1' "
+	    . "WHERE key = 'history_pruned_runs'");
+	@r = ctl('-c', $t->write_config(run_retention => 1), 'status');
+	like($r[1], qr/\(1 run deleted; run_retention 1 day\)\n\z/,
+	    '... in the singular');
+	@r = ctlc('status');
+	like($r[1], qr/\n\nhistory: kept in full \(run_retention = 0\)\n\z/,
+	    'history: kept in full');
+	@r = ctlc('--json', 'status');
+	my $h = decode_json($r[1])->{history};
+	is($h->{run_retention_days}, 0, '... in --json');
+	is($h->{summary}, 'kept in full (run_retention = 0)',
+	    '... with its summary');
+	$t->sql("DELETE FROM evalsched_meta WHERE key LIKE 'history_%'");
+}
+
 $t->sql("UPDATE scheduled_evaluations SET next_run_at = now() - "
     . "interval '10 minutes' WHERE id = '$A'");
 is_run(['status'], 1, qr/\Astatus: degraded: 1 overdue schedule\n.*overdue: 1 schedule\nID\tNAME\tDUE\n$A\tnightly\t/s,
@@ -385,7 +607,13 @@ is_run(['status'], 1, qr/\Astatus: degraded: 1 stuck run\n.*node-b\t99\texpired\
 	is($j->{stuck_runs}, 1, '... stuck runs');
 	is($j->{in_flight}[0]{supervisor_node}, 'node-b', '... whose');
 	is($j->{overdue_schedules}, 0, '... nothing overdue');
+	is($j->{paused_supervisors}, 0, '... no circuit open');
 }
+# An expired supervisor's circuit says nothing about now.
+$t->sql("UPDATE evalsched_supervisors SET circuit_open_since = now(), "
+    . "circuit_reason = 'timeout' WHERE id = '$DEAD'");
+is_run(['status'], 1, qr/\Astatus: degraded: 1 stuck run\n/, '',
+    'status: an expired supervisor\'s open circuit is not counted');
 $t->sql("UPDATE evalsched_supervisors SET heartbeat_at = now() - "
     . "interval '2 minutes' WHERE id = '$SUP'");
 is_run(['status'], 2, qr/\Astatus: down: no live supervisor/, '',
@@ -394,7 +622,9 @@ $t->sql("UPDATE scheduled_evaluations SET is_active = false");
 is_run(['status'], 1, qr/\Astatus: degraded: 1 stuck run\n/, '',
     'status: a stuck run with nothing active is still degraded');
 $t->sql("UPDATE evalsched_supervisors SET stopped_at = now()");
-$t->sql("UPDATE scheduled_evaluation_runs SET status = 'failed' "
+# Runs evalsched created are changed by hand only with manual_edit on.
+$t->sql("SET evalsched.manual_edit = on; "
+    . "UPDATE scheduled_evaluation_runs SET status = 'failed' "
     . "WHERE status = 'triggered'");
 is_run(['status'], 0, qr/\Astatus: ok: 0 live supervisors\n/, '',
     'status: nothing to run and nobody to run it is ok');
@@ -404,7 +634,7 @@ is_run(['status'], 0, qr/\Astatus: ok: 0 live supervisors\n/, '',
 SKIP: {
 	my $script = `command -v script 2>/dev/null`;
 	chomp $script;
-	skip 'no script(1) for a pseudo-terminal', 3 unless $script;
+	skip 'no script(1) for a pseudo-terminal', 5 unless $script;
 	$t->sql("UPDATE scheduled_evaluations SET next_run_at = now() + "
 	    . "interval '1 hour' WHERE id = '$A'");
 	my $cmd = join ' ', map { "'$_'" } $ctl, '-c', $conf, 'list';
@@ -418,6 +648,14 @@ SKIP: {
 	$out = `$script -qec "$cmd" /dev/null`;
 	like($out, qr/^time zone: +Europe\/Paris\r?$/m,
 	    '... and key: value pages');
+	$cmd = join ' ', map { "'$_'" } $ctl, '-c', $conf, 'runs', 'nightly';
+	$out = `$script -qec "$cmd" /dev/null`;
+	$out =~ s/\r//g;
+	like($out, qr/^71717171  2030-01-06 02:00 CET \(in \d+ d\)  completed  10 min +b1b1b1b1 +9\/10 \(1 failed\) +152ms +80\.0% +- +-$/m,
+	    '... runs with their results');
+	my $cut = substr($E400, 0, 57) . '...';
+	like($out, qr/^72727272  .*  failed .*  schedule  \Q$cut\E$/m,
+	    '... and errors cut to fit');
 }
 
 done_testing;
