@@ -1,7 +1,8 @@
-# Failures: the third consecutive failure disables a schedule and a success
-# resets the count; a hung API is cut off at run_timeout; a jobrunner that
-# hangs, kills itself or cannot be executed gives a failed run naming why,
-# and the supervisor keeps going.
+# Failures: the third consecutive failure of the schedule's disables it
+# and a completed run resets the count; a hung API is cut off at
+# run_timeout; a jobrunner that hangs, kills itself or cannot be executed
+# gives a failed run naming why, blamed on the platform (counted against
+# nobody), and the supervisor keeps going.
 use strict;
 use warnings;
 use lib 'tests/lib';
@@ -54,9 +55,13 @@ due_again($flaky);
 ok($t->wait_until(sub { runs_of($flaky) == 2 }, 20), 'recovers: failure 2');
 $t->sql("UPDATE scheduled_evaluations SET model_id = 'gpt-fixed' WHERE id = '$flaky'");
 due_again($flaky);
-ok($t->wait_until(sub { runs_of($flaky, 'running') == 1 }, 20), 'recovers: then a success');
+ok($t->wait_until(sub { runs_of($flaky, 'running') + runs_of($flaky, 'completed') == 1 }, 20),
+    'recovers: then a success');
+is_deeply([sched($flaky, 'consecutive_failures, is_active')], [2, 't'],
+    'an accepted run leaves the count while its batch test is under way');
+ok($t->wait_until(sub { runs_of($flaky, 'completed') == 1 }, 20), 'recovers: completed');
 is_deeply([sched($flaky, 'consecutive_failures, is_active, last_run_status')],
-    [0, 't', 'success'], 'a success resets the count');
+    [0, 't', 'success'], 'a completed run resets the count');
 
 # A hung API: the jobrunner gives up inside run_timeout and says so.
 my $hung = $t->add_schedule(name => 'hung api', model_id => 'standin:hang');
@@ -77,33 +82,34 @@ sub fake_jobrunner {
 	return $path;
 }
 
+# Each is the platform's fault, not the schedule's: none counts.
 my %cases = (
 	'ignores SIGTERM' => [fake_jobrunner('stubborn', "trap '' TERM\nsleep 30"),
-	    qr/^timed out: the jobrunner outlived run_timeout \(2 s\) and was killed$/, 't'],
+	    qr/^timed out: the jobrunner outlived run_timeout \(2 s\) and was killed$/],
 	'kills itself' => [fake_jobrunner('suicidal', 'kill -SEGV $$'),
-	    qr/^jobrunner killed by signal 11 \(Segmentation fault\)$/, 't'],
+	    qr/^jobrunner killed by signal 11 \(Segmentation fault\)$/],
 	'is missing' => [$t->dir . '/no-such-jobrunner',
-	    qr/^cannot run the jobrunner: cannot execute \S+no-such-jobrunner: No such file or directory$/, 'f'],
+	    qr/^cannot run the jobrunner: cannot execute \S+no-such-jobrunner: No such file or directory$/],
 	'exits 75 silently' => [fake_jobrunner('silent', 'cat >/dev/null; exit 75'),
-	    qr/^jobrunner exited 75$/, 't'],
+	    qr/^jobrunner exited 75$/],
 	'writes bytes that are not UTF-8' => [fake_jobrunner('latin1',
 	    "cat >/dev/null; printf 'caf\\351 \\001 \\342\\202\\254 page\\n' >&2; exit 75"),
-	    qr/^jobrunner exited 75: caf\? \? \xe2\x82\xac page$/, 't'],
+	    qr/^jobrunner exited 75: caf\? \? \xe2\x82\xac page$/],
 );
 for my $case (sort keys %cases) {
-	my ($path, $re, $counts) = @{ $cases{$case} };
+	my ($path, $re) = @{ $cases{$case} };
 	$t->sql('UPDATE scheduled_evaluations SET is_active = false');
 	my $id = $t->add_schedule(name => "jobrunner $case");
 	$t->start_supervisor(config => $t->write_config(jobrunner => $path,
 	    run_timeout => 2));
 	ok($t->wait_until(sub { runs_of($id) == 1 }, 20), "jobrunner $case: run closed")
 	    or diag $t->supervisor_log;
-	my ($m) = $t->sql_value("SELECT error_message FROM scheduled_evaluation_runs "
-	    . "WHERE scheduled_evaluation_id = '$id'");
+	my ($m, $d) = @{ ($t->sql("SELECT error_message, error_details FROM "
+	    . "scheduled_evaluation_runs WHERE scheduled_evaluation_id = '$id'"))[0] };
 	like($m, $re, "jobrunner $case: $m");
-	is((sched($id, 'consecutive_failures'))[0], $counts eq 't' ? 1 : 0,
-	    "jobrunner $case: " . ($counts eq 't' ? 'counts' : 'does not count')
-	    . ' toward auto-disable');
+	is(decode_json($d)->{blame}, 'platform', "jobrunner $case: blamed on the platform");
+	is((sched($id, 'consecutive_failures'))[0], 0,
+	    "jobrunner $case: does not count toward auto-disable");
 	ok(kill(0, $t->supervisor_pid), "jobrunner $case: the supervisor keeps going");
 	is($t->stop_supervisor >> 8, 0, "jobrunner $case: clean exit");
 }

@@ -9,10 +9,10 @@ use Evalsched::Test;
 
 my $t = Evalsched::Test->new;
 $t->start_pg;
-$t->start_api;
+$t->start_api(mode => 'never');	# batch tests stay under way
 
 # Finishes within the grace: recorded normally.
-my $quick = $t->add_schedule(name => 'quick', model_id => 'standin:slow=800');
+my $quick = $t->add_schedule(name => 'quick', model_id => 'standin:slow=800,never');
 # Hangs past the grace: cancelled.
 my @hung = map { $t->add_schedule(name => "hung $_", model_id => 'standin:hang') } 1 .. 2;
 my $conf = $t->write_config(shutdown_grace => 2, run_timeout => 60);
@@ -48,7 +48,7 @@ like($t->supervisor_log, qr/terminating/, 'logs terminating');
 
 # -1: dispatch what is due now, wait for those runs, exit.
 $t->sql('UPDATE scheduled_evaluations SET is_active = false');
-my @once = map { $t->add_schedule(name => "once $_", model_id => 'standin:slow=300') } 1 .. 5;
+my @once = map { $t->add_schedule(name => "once $_", model_id => 'standin:slow=300,never') } 1 .. 5;
 $t->add_schedule(name => 'not yet', next_run_at => \"now() + interval '1 hour'");
 $t->start_supervisor(config => $conf, args => ['-1'], name => 'once', wait_ready => 0);
 $status = $t->wait_exit('once', 30);
