@@ -1,24 +1,30 @@
 #!/bin/sh
-# make demo: a throwaway PostgreSQL, a stand-in for the evaluation API,
-# a few sample schedules, and evalsched-supervisor in the foreground for
-# about half a minute.  Everything lives in one temporary directory that
-# is removed on exit, Ctrl-C included.
+# make demo: a throwaway PostgreSQL, a stand-in for the evaluation API
+# that writes to the database as the application's route does, a few
+# sample schedules, and evalsched-supervisor in the foreground for about
+# half a minute: runs complete with their batch tests' results, a model
+# that does not exist is disabled after three all-failed batch tests,
+# and an outage of the application disables nobody.  Everything lives in
+# one temporary directory that is removed on exit, Ctrl-C included.
 #
 #	sh tests/demo.sh		(after `make all`)
 #
-# DEMO_SECONDS sets how long the supervisor runs (default 25).
+# DEMO_SECONDS sets how long the supervisor runs (default 30).
 
 set -u
 
 cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
 build=$top/build
-seconds=${DEMO_SECONDS:-25}
+seconds=${DEMO_SECONDS:-30}
+outage_from=8
+outage_to=17
 
 tmp=
 pgbin=
 pg_started=
 sv_pid=
+tail_pid=
 api_pid=
 failed=
 
@@ -78,6 +84,7 @@ cleanup() {
 		done
 		kill -KILL "$sv_pid" 2>/dev/null
 	fi
+	[ -n "$tail_pid" ] && kill "$tail_pid" 2>/dev/null
 	if [ -n "$api_pid" ]; then
 		kill -TERM "$api_pid" 2>/dev/null
 		wait "$api_pid" 2>/dev/null
@@ -137,25 +144,36 @@ pg_started=1
 say "Loading the schema (the application's two tables plus evalsched's additions)"
 sql -f "$build/schema.sql" -o /dev/null || die "loading schema.sql failed"
 
-say "Starting the stand-in evaluation API on 127.0.0.1"
-python3 tests/stand-in-api --port-file "$tmp/api.port" \
-    --log "$tmp/api.log" </dev/null 2>"$tmp/api.err" &
-api_pid=$!
-i=0
-while [ ! -s "$tmp/api.port" ]; do
-	kill -0 "$api_pid" 2>/dev/null ||
-	    { cat "$tmp/api.err" >&2; die "the stand-in API exited"; }
-	[ $i -lt 100 ] || die "the stand-in API did not start"
-	sleep 0.1
-	i=$((i + 1))
-done
-port=$(cat "$tmp/api.port")
-echo "listening on port $port; a model_id \"standin:...\" picks its answer"
+# The stand-in on a given port (0: any), writing the port to api.port.
+start_api() {
+	rm -f "$tmp/api.port"
+	python3 tests/stand-in-api --port-file "$tmp/api.port" --port "$1" \
+	    --log "$tmp/api.log" --service-key-file "$tmp/service.key" \
+	    --database "host=$tmp/pgsock dbname=postgres user=postgres" \
+	    </dev/null 2>>"$tmp/api.err" &
+	api_pid=$!
+	i=0
+	while [ ! -s "$tmp/api.port" ]; do
+		kill -0 "$api_pid" 2>/dev/null ||
+		    { cat "$tmp/api.err" >&2; die "the stand-in API exited"; }
+		[ $i -lt 100 ] || die "the stand-in API did not start"
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
 
-say "Writing the configuration (the service key goes in a file of its own)"
 umask 077
 od -An -N24 -tx1 /dev/urandom | tr -d ' \n' > "$tmp/service.key"
 umask 022
+
+say "Starting the stand-in evaluation API on 127.0.0.1"
+start_api 0
+port=$(cat "$tmp/api.port")
+echo "listening on port $port; like the application's route it records its own"
+echo "run row, creates the batch test, answers, and writes the results when the"
+echo "batch test ends; a model_id \"standin:...\" picks its behaviour"
+
+say "Writing the configuration (the service key goes in a file of its own)"
 cat > "$tmp/evalsched.conf" <<EOF
 # evalsched.conf for the demo
 database = "host=$tmp/pgsock dbname=postgres user=postgres"
@@ -164,7 +182,8 @@ service_role_key_file = $tmp/service.key
 jobrunner = $build/evalsched-jobrunner
 pidfile = $tmp/evalsched-supervisor.pid
 spool_dir = $tmp/spool
-poll_interval = 60
+poll_interval = 3
+run_timeout = 20
 EOF
 sed 's/^/    /' "$tmp/evalsched.conf"
 
@@ -175,33 +194,42 @@ INSERT INTO scheduled_evaluations (user_id, name, description,
     batch_test_config, is_active, next_run_at)
 VALUES
  ('11111111-1111-4111-8111-111111111111', 'nightly-regression',
-  'due now', 'daily', NULL, 'Europe/Paris',
-  'aaaaaaaa-0000-4000-8000-000000000001', 'gpt-4o-mini',
+  'due now; 8 prompts, one fails', 'daily', NULL, 'Europe/Paris',
+  'aaaaaaaa-0000-4000-8000-000000000001',
+  'standin:prompts=8,fail=1,quality=0.86,latency=420,duration=2000',
   '{"prompt_limit": 50}', true, now()),
  ('11111111-1111-4111-8111-111111111111', 'hourly-smoke',
   'overdue by 10 minutes', 'hourly', NULL, 'UTC',
   'aaaaaaaa-0000-4000-8000-000000000002', 'claude-3-haiku',
   '{"prompt_limit": 5}', true, now() - interval '10 minutes'),
  ('11111111-1111-4111-8111-111111111111', 'slow-endpoint',
-  'due now; the API takes 1.5 s', 'custom', '*/15 * * * *', 'UTC',
-  'aaaaaaaa-0000-4000-8000-000000000003', 'standin:slow=1500',
-  '{}', true, now()),
- ('11111111-1111-4111-8111-111111111111', 'every-5-minutes',
-  'due now, then every five minutes', 'every_5_minutes', NULL, 'UTC',
-  'aaaaaaaa-0000-4000-8000-000000000004', 'llama-3-8b',
-  '{}', true, now()),
- ('11111111-1111-4111-8111-111111111111', 'broken-model',
-  'the API refuses it (400): auto-disabled after 3 failures', 'daily',
+  'due now; the API takes 1.5 s to answer', 'custom', '*/15 * * * *', 'UTC',
+  'aaaaaaaa-0000-4000-8000-000000000003',
+  'standin:slow=1500,prompts=3,quality=0.64,latency=900', '{}', true, now()),
+ ('11111111-1111-4111-8111-111111111111', 'no-such-model',
+  'accepted, then every prompt fails: auto-disabled after 3', 'daily',
   NULL, 'UTC', 'aaaaaaaa-0000-4000-8000-000000000005',
-  'standin:status=400', '{}', true, now()),
+  'standin:allfail,prompts=4,duration=500', '{}', true, now()),
+ ('11111111-1111-4111-8111-111111111111', 'suite-gone',
+  'the application refuses it (404): the schedule''s fault', 'weekly',
+  NULL, 'UTC', 'aaaaaaaa-0000-4000-8000-000000000004',
+  'standin:status=404', '{}', true, now()),
  ('11111111-1111-4111-8111-111111111111', 'due-in-6s',
   'due six seconds after loading', 'weekly', NULL, 'America/New_York',
   'aaaaaaaa-0000-4000-8000-000000000006', 'mistral-small',
   '{}', true, now() + interval '6 seconds'),
- ('11111111-1111-4111-8111-111111111111', 'due-in-12s',
-  'due twelve seconds after loading', 'hourly', NULL, 'UTC',
+ ('11111111-1111-4111-8111-111111111111', 'due-in-outage-1',
+  'due during the outage', 'hourly', NULL, 'UTC',
   'aaaaaaaa-0000-4000-8000-000000000007', 'gpt-4o',
-  '{}', true, now() + interval '12 seconds'),
+  '{}', true, now() + interval '9 seconds'),
+ ('11111111-1111-4111-8111-111111111111', 'due-in-outage-2',
+  'due during the outage', 'hourly', NULL, 'UTC',
+  'aaaaaaaa-0000-4000-8000-000000000009', 'gpt-4o-mini',
+  '{}', true, now() + interval '13 seconds'),
+ ('11111111-1111-4111-8111-111111111111', 'due-after-outage',
+  'due once the application is back', 'hourly', NULL, 'UTC',
+  'aaaaaaaa-0000-4000-8000-00000000000a', 'llama-3-8b',
+  '{}', true, now() + interval '19 seconds'),
  ('11111111-1111-4111-8111-111111111111', 'paused-eval',
   'due, but paused: left alone', 'daily', NULL, 'UTC',
   'aaaaaaaa-0000-4000-8000-000000000008', 'gpt-4o',
@@ -216,13 +244,17 @@ sql -P footer=off -c "SELECT name, schedule_type AS type,
     die "cannot read the schedules back"
 
 say "Running evalsched-supervisor -f for $seconds s (max_concurrent 3; its log follows)"
-echo "    'broken-model' is triggered again with 'evalschedctl trigger' after each failure"
+echo "    'no-such-model' is triggered again with 'evalschedctl trigger' after each failure;"
+echo "    the application is down from t=${outage_from}s to t=${outage_to}s"
 if [ "$(id -u)" -eq 0 ]; then
 	echo "    (it warns that it keeps root: an installed one sets 'user')"
 fi
 echo
-"$build/evalsched-supervisor" -f -c "$tmp/evalsched.conf" </dev/null &
+"$build/evalsched-supervisor" -f -c "$tmp/evalsched.conf" </dev/null \
+    >"$tmp/supervisor.log" 2>&1 &
 sv_pid=$!
+tail -n +1 -f "$tmp/supervisor.log" &
+tail_pid=$!
 
 # Re-trigger the failing schedule a moment after each failure (so that
 # the log stays readable), until the supervisor disables it.
@@ -235,15 +267,25 @@ while [ $t -lt "$seconds" ]; do
 		wait "$sv_pid"
 		die "the supervisor exited early (status $?)"
 	}
+	if [ $t -eq $outage_from ]; then
+		note "t=${t}s: the application goes down (connection refused)"
+		kill -TERM "$api_pid" 2>/dev/null
+		wait "$api_pid" 2>/dev/null
+		api_pid=
+	fi
+	if [ $t -eq $outage_to ]; then
+		note "t=${t}s: the application is back"
+		start_api "$port"
+	fi
 	[ $((t - last)) -ge 3 ] || continue
 	state=$(sql -At -F ' ' -c "SELECT is_active, consecutive_failures,
 	    next_run_at > now() FROM scheduled_evaluations
-	    WHERE name = 'broken-model'") || continue
+	    WHERE name = 'no-such-model'") || continue
 	# shellcheck disable=SC2086 # split the row into its fields
 	set -- $state
 	if [ "${1:-}" = t ] && [ "${2:-0}" -gt 0 ] && [ "${3:-}" = t ]; then
-		note "t=${t}s: evalschedctl trigger broken-model ($2 failure(s) so far)"
-		ctl trigger broken-model || echo "demo: trigger failed" >&2
+		note "t=${t}s: evalschedctl trigger no-such-model ($2 failure(s) so far)"
+		ctl trigger no-such-model >/dev/null || echo "demo: trigger failed" >&2
 		last=$t
 	fi
 done
@@ -253,13 +295,20 @@ kill -TERM "$sv_pid"
 wait "$sv_pid"
 sv_status=$?
 sv_pid=
+sleep 0.2
+kill "$tail_pid" 2>/dev/null
+tail_pid=
 [ "$sv_status" -eq 0 ] || die "the supervisor exited with status $sv_status"
 
-say "Runs recorded in scheduled_evaluation_runs"
+say "Runs recorded in scheduled_evaluation_runs: one row per fired slot"
 sql -P footer=off -c "SELECT s.name AS schedule, r.status,
-    to_char(r.triggered_at, 'HH24:MI:SS.MS') AS triggered_at,
-    coalesce(r.batch_test_run_id::text,
-        left(r.error_message, 60)) AS \"batch test run / error\"
+    to_char(r.triggered_at, 'HH24:MI:SS') AS triggered,
+    CASE WHEN r.total_prompts > 0
+        THEN r.successful_prompts || '/' || r.total_prompts END AS prompts,
+    round(r.avg_latency_ms) || 'ms' AS latency,
+    to_char(r.avg_quality_score * 100, 'FM990.0') || '%' AS quality,
+    r.error_details->>'blame' AS blame,
+    left(r.error_message, 44) AS error
     FROM scheduled_evaluation_runs r
     JOIN scheduled_evaluations s ON s.id = r.scheduled_evaluation_id
     ORDER BY r.triggered_at, s.name" || die "cannot read the runs"
@@ -273,24 +322,39 @@ sql -P footer=off -c "SELECT name, is_active AS active,
     FROM scheduled_evaluations ORDER BY created_at, name" ||
     die "cannot read the schedules"
 
-say "The same through the ops tool: evalschedctl list"
+say "The same through the ops tool: evalschedctl list, and runs of one schedule"
 ctl list || echo "demo: evalschedctl list failed" >&2
+echo
+ctl runs nightly-regression || echo "demo: evalschedctl runs failed" >&2
+
+say "What the supervisor said about the outage"
+grep -E 'circuit (open|closed)' "$tmp/supervisor.log" | sed 's/^[^ ]* //'
 
 # Check what the demo promised.
 counts=$(sql -At -F ' ' -c "SELECT
     (SELECT count(*) FROM scheduled_evaluation_runs),
-    (SELECT count(*) FROM scheduled_evaluation_runs WHERE status = 'running'),
+    (SELECT count(*) FROM scheduled_evaluation_runs
+        WHERE status = 'completed' AND avg_quality_score IS NOT NULL),
     (SELECT count(*) FROM scheduled_evaluation_runs r
         JOIN scheduled_evaluations s ON s.id = r.scheduled_evaluation_id
         WHERE s.name = 'paused-eval'),
     (SELECT is_active::text FROM scheduled_evaluations
-        WHERE name = 'broken-model')") || die "cannot count the runs"
+        WHERE name = 'no-such-model'),
+    (SELECT count(*) FROM scheduled_evaluations
+        WHERE NOT is_active AND name NOT IN ('no-such-model', 'paused-eval')),
+    (SELECT count(*) FROM scheduled_evaluations
+        WHERE name LIKE 'due-%outage%' AND consecutive_failures > 0)") ||
+    die "cannot count the runs"
 # shellcheck disable=SC2086 # split the row into its fields
 set -- $counts
-requests=$(wc -l < "$tmp/api.log")
+requests=$(grep -c '"path"' "$tmp/api.log")
 [ "$1" -gt 0 ] || die "no runs were recorded"
-[ "$2" -gt 0 ] || die "no run succeeded"
+[ "$2" -gt 0 ] || die "no run completed with results"
 [ "$3" -eq 0 ] || die "the paused schedule was run"
-[ "$4" = false ] || die "broken-model was not auto-disabled"
+[ "$4" = false ] || die "no-such-model was not auto-disabled"
+[ "$5" -eq 0 ] || die "$5 schedule(s) were disabled that should not have been"
+[ "$6" -eq 0 ] || die "the outage was counted against $6 schedule(s)"
+grep -q 'circuit open' "$tmp/supervisor.log" || die "the outage did not open the circuit"
+grep -q 'circuit closed' "$tmp/supervisor.log" || die "the circuit did not close"
 
-say "Done: $1 runs ($2 accepted), $requests requests answered by the stand-in; broken-model auto-disabled, paused-eval left alone"
+say "Done: $1 runs, $2 completed with results, $requests requests to the stand-in; no-such-model auto-disabled, the outage disabled nobody, paused-eval left alone"
