@@ -19,6 +19,8 @@
 #include <json.h>
 
 #include "job.h"
+#include "text.h"
+#include "url.h"
 
 #define JSON_DEPTH	64
 #define URL_MAX		2048
@@ -150,15 +152,6 @@ get_int(json_object *obj, const char *key, int64_t min, int64_t max,
 }
 
 static int
-has_control(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if (iscntrl((unsigned char)*s))
-			return 1;
-	return 0;
-}
-
-static int
 take_string(json_object *obj, const char *key, int required, char **dst,
     char *err, size_t errlen)
 {
@@ -189,24 +182,9 @@ take_uuid(json_object *obj, const char *key, char **dst, char *err,
 }
 
 static int
-url_is_http(const char *url)
-{
-	const char	*host;
-
-	if (strncasecmp(url, "http://", 7) == 0)
-		host = url + 7;
-	else if (strncasecmp(url, "https://", 8) == 0)
-		host = url + 8;
-	else
-		return 0;
-	if (*host == '\0' || *host == '/' || *host == '?' || *host == '#')
-		return 0;
-	return strpbrk(url, " \t") == NULL && !has_control(url);
-}
-
-static int
 take_app_url(json_object *obj, struct job *job, char *err, size_t errlen)
 {
+	char	why[128];
 	size_t	len;
 
 	if (take_string(obj, "app_url", 1, &job->app_url, err, errlen) < 0)
@@ -218,9 +196,9 @@ take_app_url(json_object *obj, struct job *job, char *err, size_t errlen)
 	/* "http://host/" and "http://host" name the same base. */
 	while (len > 0 && job->app_url[len - 1] == '/')
 		job->app_url[--len] = '\0';
-	if (!url_is_http(job->app_url))
-		return set_err(err, errlen,
-		    "app_url is not an http:// or https:// URL");
+	/* The same check as the configuration's: see url.h. */
+	if (url_check_app(job->app_url, why, sizeof(why)) == -1)
+		return set_err(err, errlen, "app_url %s", why);
 	return 0;
 }
 
@@ -231,7 +209,7 @@ take_key(json_object *obj, struct job *job, char *err, size_t errlen)
 	if (take_string(obj, "service_role_key", 1, &job->service_role_key,
 	    err, errlen) < 0)
 		return -1;
-	if (has_control(job->service_role_key))
+	if (text_has_control(job->service_role_key))
 		return set_err(err, errlen,
 		    "service_role_key contains control characters");
 	return 0;

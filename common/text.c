@@ -1,6 +1,7 @@
 /*
  * Making outside text valid UTF-8 without control characters.
  */
+#include <ctype.h>
 #include <stddef.h>
 
 #include "text.h"
@@ -54,4 +55,13 @@ text_make_valid(char *s)
 		}
 		p += n;
 	}
+}
+
+int
+text_has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (iscntrl((unsigned char)*s))
+			return 1;
+	return 0;
 }

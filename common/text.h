@@ -14,4 +14,7 @@
  */
 void	text_make_valid(char *s);
 
+/* Whether s holds a control character (a header injection, say). */
+int	text_has_control(const char *s);
+
 #endif

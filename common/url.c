@@ -4,9 +4,11 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
+#include "text.h"
 #include "url.h"
 
 /* A part that must be absent; non-zero when it is there. */
@@ -62,7 +64,13 @@ url_check_app(const char *url, char *why, size_t len)
 	CURLUcode	 rc;
 	int		 r;
 
-	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+	/* A header injection, or a URL pasted with its line break. */
+	if (text_has_control(url)) {
+		snprintf(why, len, "must not contain control characters");
+		return -1;
+	}
+	if (strncasecmp(url, "http://", 7) != 0 &&
+	    strncasecmp(url, "https://", 8) != 0) {
 		snprintf(why, len, "must be an http:// or https:// URL");
 		return -1;
 	}

@@ -14,7 +14,6 @@
 
 #include "jobrunner.h"
 #include "log.h"
-#include "url.h"
 
 /* Less time than this left is not worth another attempt. */
 #define MIN_ATTEMPT_MS	50L
@@ -172,18 +171,13 @@ int
 run_job(const struct job *job, struct job_result *res)
 {
 	struct run	 run = { .job = job };
-	char		*url, *body, why[256];
+	char		*url, *body;
 	int		 n = 0, code = EX_SOFTWARE;
 
 	run.start = mono_ms();
 	run.deadline = run.start + job->timeout_ms;
 	/* Until an attempt says otherwise, a failure is ours, not the schedule's. */
 	res->blame = BLAME_PLATFORM;
-	if (url_check_app(job->app_url, why, sizeof(why)) == -1) {
-		snprintf(run.err, sizeof(run.err), "bad app_url: %s", why);
-		set_error(res, run.err);
-		return EX_CONFIG;
-	}
 	strlcpy(run.err, "out of memory", sizeof(run.err));
 	url = http_url(job);
 	body = request_body(job, run.err, sizeof(run.err));

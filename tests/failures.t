@@ -53,7 +53,8 @@ my $flaky = $t->add_schedule(name => 'recovers', model_id => 'standin:status=422
 ok($t->wait_until(sub { runs_of($flaky) == 1 }, 20), 'recovers: failure 1');
 due_again($flaky);
 ok($t->wait_until(sub { runs_of($flaky) == 2 }, 20), 'recovers: failure 2');
-$t->sql("UPDATE scheduled_evaluations SET model_id = 'gpt-fixed' WHERE id = '$flaky'");
+$t->sql("UPDATE scheduled_evaluations SET model_id = 'standin:duration=1500' "
+    . "WHERE id = '$flaky'");
 due_again($flaky);
 ok($t->wait_until(sub { runs_of($flaky, 'running') + runs_of($flaky, 'completed') == 1 }, 20),
     'recovers: then a success');

@@ -10,7 +10,7 @@ use Evalsched::Test;
 
 my $t = Evalsched::Test->new;
 $t->start_pg;
-$t->start_api;
+$t->start_api(mode => 'never');	# batch tests stay under way
 
 sub count {
 	my ($where) = @_;
@@ -32,7 +32,7 @@ ok($t->wait_until(sub { count("s.name = 'first' AND r.status = 'running'") == 1 
     'start-up: then dispatches');
 
 # A restart with three runs in flight.
-my @slow = map { $t->add_schedule(name => "restart $_", model_id => 'standin:slow=2500') } 1 .. 3;
+my @slow = map { $t->add_schedule(name => "restart $_", model_id => 'standin:slow=2500,never') } 1 .. 3;
 ok($t->wait_until(sub { count("s.name LIKE 'restart %' AND r.status = 'triggered'") == 3 }, 10),
     'restart: three runs in flight');
 $t->pg_ctl('restart', '-m', 'fast') == 0 or die 'pg restart';
@@ -44,7 +44,7 @@ ok(kill(0, $pid), 'restart: still running');
 like($t->supervisor_log, qr/database connection lost/, 'restart: the loss is logged');
 
 # The outcome arrives while the database is down: spooled, then written.
-my @spool = map { $t->add_schedule(name => "spool $_", model_id => 'standin:slow=2000') } 1 .. 2;
+my @spool = map { $t->add_schedule(name => "spool $_", model_id => 'standin:slow=2000,never') } 1 .. 2;
 ok($t->wait_until(sub { count("s.name LIKE 'spool %' AND r.status = 'triggered'") == 2 }, 10),
     'outage: two runs in flight');
 $t->pg_ctl('stop', '-m', 'fast') == 0 or die;
@@ -57,7 +57,7 @@ ok($t->wait_until(sub { count("s.name LIKE 'spool %' AND r.status = 'running'") 
 ok($t->wait_until(sub { !glob($t->dir . '/spool/*.outcome') }, 5), 'outage: the spool is emptied');
 
 # A terminated backend, and a wake-up sent while we were not listening.
-my $bk = $t->add_schedule(name => 'backend', model_id => 'standin:slow=1500');
+my $bk = $t->add_schedule(name => 'backend', model_id => 'standin:slow=1500,never');
 ok($t->wait_until(sub { count("s.name = 'backend' AND r.status = 'triggered'") == 1 }, 10),
     'terminate: one run in flight');
 $t->sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -78,7 +78,7 @@ is($t->stop_supervisor >> 8, 0, 'clean exit');
 
 # A crash during an outage: the next incarnation writes the spooled
 # outcome before it closes what is left of the dead one's runs as lost.
-my $crash = $t->add_schedule(name => 'crash in outage', model_id => 'standin:slow=2000');
+my $crash = $t->add_schedule(name => 'crash in outage', model_id => 'standin:slow=2000,never');
 $pid = $t->start_supervisor(config => $conf, name => 'crashing');
 ok($t->wait_until(sub { count("s.name = 'crash in outage' AND r.status = 'triggered'") == 1 }, 10),
     'crash: one run in flight');
