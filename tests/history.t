@@ -160,4 +160,13 @@ ok($t->wait_until(sub { count_runs($polled, "status = 'completed'") == 1 }, 10),
 is($t->stop_supervisor >> 8, 0, 'clean exit');
 unlike($t->supervisor_log, qr/ERROR|database: /, 'no database errors logged');
 
+# --- -n names the results tables that are missing -------------------------
+
+$t->sql('DROP TABLE judgments; DROP TABLE messages');
+my $conf = $t->write_config;
+my $check = `${\ Evalsched::Test::bin('evalsched-supervisor')} -n -c $conf 2>&1`;
+is($? >> 8, 78, '-n: missing results tables exit 78');
+like($check, qr/^\Q$conf\E: database: the application's results tables are missing: messages, judgments /m,
+    '-n: names them') or diag $check;
+
 done_testing;

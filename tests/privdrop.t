@@ -16,7 +16,7 @@ plan skip_all => 'needs prlimit' if system('prlimit --version >/dev/null 2>&1') 
 my ($hard) = `prlimit --nproc --noheadings --output HARD` =~ /(\S+)/;
 my $t = Evalsched::Test->new;
 $t->start_pg;
-$t->start_api;
+$t->start_api(mode => 'never');	# batch tests stay under way
 my $spool = $t->dir . '/spool';
 my $wrapper = $t->dir . '/jobrunner-wrapper';
 $t->spew($wrapper, "#!/bin/sh\nid -u > $spool/jobrunner-uid\nexec "

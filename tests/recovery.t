@@ -9,7 +9,7 @@ use Evalsched::Test;
 
 my $t = Evalsched::Test->new;
 $t->start_pg;
-$t->start_api;
+$t->start_api(mode => 'never');	# batch tests stay under way
 
 sub runs {
 	my ($like) = @_;
@@ -31,7 +31,7 @@ sub no_doubles {
 # kill -9 with three runs in flight; a new supervisor on the same node
 # closes them at once, then records the real outcomes the orphaned
 # jobrunners leave in the spool.
-my @k = map { $t->add_schedule(name => "killed $_", model_id => 'standin:slow=5000') } 1 .. 2;
+my @k = map { $t->add_schedule(name => "killed $_", model_id => 'standin:slow=5000,never') } 1 .. 2;
 push @k, $t->add_schedule(name => 'killed 3', model_id => 'standin:slow=5000,status=422');
 my $conf = $t->write_config(lease => 6);
 my $old = $t->start_supervisor(config => $conf, name => 'old');
@@ -71,7 +71,7 @@ $t->stop_supervisor('new');
 # SIGSTOP past the lease, then SIGCONT: another supervisor closes the
 # stalled one's runs; its late outcomes are refused; nothing doubles.
 $t->sql('UPDATE scheduled_evaluations SET is_active = false');
-my @s = map { $t->add_schedule(name => "stalled $_", model_id => 'standin:slow=4000') } 1 .. 2;
+my @s = map { $t->add_schedule(name => "stalled $_", model_id => 'standin:slow=4000,never') } 1 .. 2;
 my $a = $t->start_supervisor(name => 'a',
     config => $t->write_config(lease => 2, node_name => 'node-a'));
 ok($t->wait_until(sub { (grep { $_->[0] eq 'triggered' } runs('stalled %')) == 2 }, 10),

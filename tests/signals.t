@@ -10,7 +10,7 @@ use Evalsched::Test;
 
 my $t = Evalsched::Test->new;
 $t->start_pg;
-my $url1 = $t->start_api;
+my $url1 = $t->start_api(mode => 'never');
 my $conf = $t->write_config(max_concurrent => 2);
 my $pid = $t->start_supervisor(config => $conf);
 
@@ -25,7 +25,7 @@ $t->add_schedule(name => 'before');
 ok(ran('before'), 'dispatches before any reload');
 
 # A good new configuration: a second API and a new limit take effect.
-my $url2 = $t->start_api;
+my $url2 = $t->start_api(mode => 'never');
 copy($t->write_config(max_concurrent => 5), $conf) or die;
 kill 'HUP', $pid;
 ok($t->wait_log(qr/reload: configuration reread/, 10), 'SIGHUP: rereads the configuration');
@@ -51,7 +51,7 @@ ok($t->wait_log(qr/status: supervisor \S+ on test-node, database up, 0\/5 runnin
     'SIGUSR1: logs a status summary');
 
 # A storm of SIGHUP and SIGUSR1 while schedules are due.
-my @storm = map { $t->add_schedule(name => "storm $_", model_id => 'standin:slow=200') } 1 .. 10;
+my @storm = map { $t->add_schedule(name => "storm $_", model_id => 'standin:slow=200,never') } 1 .. 10;
 for (1 .. 300) {
 	kill 'HUP', $pid;
 	kill 'USR1', $pid;

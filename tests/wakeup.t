@@ -11,7 +11,7 @@ use Evalsched::Test;
 
 my $t = Evalsched::Test->new;
 $t->start_pg;
-$t->start_api;
+$t->start_api(mode => 'never');	# batch tests stay under way
 
 sub request_time {
 	my ($id) = @_;
