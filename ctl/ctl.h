@@ -110,6 +110,9 @@ void		 json_print(json_object *);
 json_object	*json_str(const char *);
 json_object	*json_time(int64_t t, int isnull, const char *zone);
 json_object	*json_numeric(const char *);
+json_object	*json_col_str(const PGresult *, int row, const char *col);
+json_object	*json_col_time(const PGresult *, int row, const char *col,
+		    const char *zone);
 json_object	*json_rows(const PGresult *,
 		    json_object *(*row_json)(const PGresult *, int));
 

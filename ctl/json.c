@@ -66,3 +66,19 @@ json_rows(const PGresult *res, json_object *(*row_json)(const PGresult *,
 		json_object_array_add(a, row_json(res, i));
 	return a;
 }
+
+/* A column of a result row: NULL becomes JSON null. */
+json_object *
+json_col_str(const PGresult *res, int row, const char *col)
+{
+	return json_str(db_get(res, row, col));
+}
+
+/* A time column, in the zone given. */
+json_object *
+json_col_time(const PGresult *res, int row, const char *col,
+    const char *zone)
+{
+	return json_time(db_int(res, row, col), db_get(res, row, col) == NULL,
+	    zone);
+}

@@ -149,17 +149,11 @@ add(json_object *o, const char *key, json_object *v)
 	json_object_object_add(o, key, v);
 }
 
-static json_object *
-col_str(const PGresult *res, int row, const char *col)
-{
-	return json_str(db_get(res, row, col));
-}
 
 static json_object *
 col_time(const PGresult *res, int row, const char *col)
 {
-	return json_time(db_int(res, row, col), db_get(res, row, col) == NULL,
-	    db_get(res, row, "timezone"));
+	return json_col_time(res, row, col, db_get(res, row, "timezone"));
 }
 
 static json_object *
@@ -199,7 +193,7 @@ add_results(json_object *o, const PGresult *res, int row)
 	add(o, "regression_detected", col_bool(res, row,
 	    "regression_detected"));
 	add(o, "regression_details", col_json(res, row, "regression_details"));
-	add(o, "baseline_run_id", col_str(res, row, "baseline_run_id"));
+	add(o, "baseline_run_id", json_col_str(res, row, "baseline_run_id"));
 }
 
 json_object *
@@ -207,23 +201,23 @@ run_json(const PGresult *res, int row)
 {
 	json_object	*o = json_object_new_object();
 
-	add(o, "id", col_str(res, row, "id"));
-	add(o, "scheduled_evaluation_id", col_str(res, row,
+	add(o, "id", json_col_str(res, row, "id"));
+	add(o, "scheduled_evaluation_id", json_col_str(res, row,
 	    "scheduled_evaluation_id"));
-	add(o, "status", col_str(res, row, "status"));
+	add(o, "status", json_col_str(res, row, "status"));
 	add(o, "slot_at", col_time(res, row, "slot_at"));
 	add(o, "triggered_at", col_time(res, row, "triggered_at"));
 	add(o, "started_at", col_time(res, row, "started_at"));
 	add(o, "completed_at", col_time(res, row, "completed_at"));
 	add(o, "duration_seconds", col_int(res, row, "duration"));
 	add(o, "ongoing", col_bool(res, row, "ongoing"));
-	add(o, "batch_test_run_id", col_str(res, row, "batch_test_run_id"));
+	add(o, "batch_test_run_id", json_col_str(res, row, "batch_test_run_id"));
 	add(o, "batch_ended_at", col_time(res, row, "batch_ended_at"));
 	add_results(o, res, row);
-	add(o, "blame", col_str(res, row, "blame"));
-	add(o, "error_message", col_str(res, row, "error_message"));
+	add(o, "blame", json_col_str(res, row, "blame"));
+	add(o, "error_message", json_col_str(res, row, "error_message"));
 	add(o, "error_details", col_json(res, row, "error_details"));
-	add(o, "supervisor_id", col_str(res, row, "supervisor_id"));
+	add(o, "supervisor_id", json_col_str(res, row, "supervisor_id"));
 	add(o, "created_at", col_time(res, row, "created_at"));
 	return o;
 }

@@ -126,18 +126,6 @@ add(json_object *o, const char *key, json_object *v)
 	json_object_object_add(o, key, v);
 }
 
-static json_object *
-col_str(const PGresult *res, int row, const char *col)
-{
-	return json_str(db_get(res, row, col));
-}
-
-static json_object *
-col_time(const PGresult *res, int row, const char *col, const char *zone)
-{
-	return json_time(db_int(res, row, col), db_get(res, row, col) == NULL,
-	    zone);
-}
 
 /* batch_test_config is jsonb: embed it as the object it is. */
 static json_object *
@@ -154,22 +142,22 @@ sched_json(const PGresult *res, int row)
 	json_object	*o = json_object_new_object();
 	const char	*zone = db_get(res, row, "timezone");
 
-	add(o, "id", col_str(res, row, "id"));
-	add(o, "name", col_str(res, row, "name"));
-	add(o, "description", col_str(res, row, "description"));
-	add(o, "user_id", col_str(res, row, "user_id"));
-	add(o, "schedule_type", col_str(res, row, "schedule_type"));
-	add(o, "cron_expression", col_str(res, row, "cron_expression"));
+	add(o, "id", json_col_str(res, row, "id"));
+	add(o, "name", json_col_str(res, row, "name"));
+	add(o, "description", json_col_str(res, row, "description"));
+	add(o, "user_id", json_col_str(res, row, "user_id"));
+	add(o, "schedule_type", json_col_str(res, row, "schedule_type"));
+	add(o, "cron_expression", json_col_str(res, row, "cron_expression"));
 	add(o, "timezone", json_str(zone));
-	add(o, "test_suite_id", col_str(res, row, "test_suite_id"));
-	add(o, "model_id", col_str(res, row, "model_id"));
+	add(o, "test_suite_id", json_col_str(res, row, "test_suite_id"));
+	add(o, "model_id", json_col_str(res, row, "model_id"));
 	add(o, "batch_test_config", col_json(res, row, "batch_test_config"));
 	add(o, "is_active", json_object_new_boolean(db_bool(res, row,
 	    "is_active")));
-	add(o, "next_run_at", col_time(res, row, "next_run_at", zone));
-	add(o, "last_run_at", col_time(res, row, "last_run_at", zone));
-	add(o, "last_run_status", col_str(res, row, "last_run_status"));
-	add(o, "last_run_id", col_str(res, row, "last_run_id"));
+	add(o, "next_run_at", json_col_time(res, row, "next_run_at", zone));
+	add(o, "last_run_at", json_col_time(res, row, "last_run_at", zone));
+	add(o, "last_run_status", json_col_str(res, row, "last_run_status"));
+	add(o, "last_run_id", json_col_str(res, row, "last_run_id"));
 	add(o, "consecutive_failures", json_object_new_int((int)db_int(res,
 	    row, "consecutive_failures")));
 	add(o, "in_flight", json_object_new_int((int)db_int(res, row,
@@ -180,7 +168,7 @@ sched_json(const PGresult *res, int row)
 	    row, "alert_on_regression")));
 	add(o, "regression_threshold_percent", json_numeric(db_get(res, row,
 	    "regression_threshold_percent")));
-	add(o, "created_at", col_time(res, row, "created_at", zone));
-	add(o, "updated_at", col_time(res, row, "updated_at", zone));
+	add(o, "created_at", json_col_time(res, row, "created_at", zone));
+	add(o, "updated_at", json_col_time(res, row, "updated_at", zone));
 	return o;
 }
