@@ -2,9 +2,10 @@
  * The blame table of evalsched-supervisor(8), for HTTP answers.  The
  * application refuses a schedule's request with 400 (bad config, empty
  * suite), 403 (its API key lacks the scope), 404 (its suite is gone) or
- * 422, always as {"error": "..."}.  The same status without that body
- * came from something else at app_url (a proxy, another site): the
- * deployment's fault.  A 401 is the deployment's service key unless the
+ * 422, always as {"error": "..."} and nothing else.  The same status
+ * with another body came from something else at app_url (a proxy,
+ * another site, whose error pages may well have an "error" member among
+ * others): the deployment's fault.  A 401 is the deployment's service key unless the
  * schedule sent its own API key, and even then "Database error" and
  * "Internal server error" are the application's passing trouble.
  */
@@ -39,8 +40,8 @@ blame_from_name(const char *name)
 }
 
 /*
- * The application's error text, when body is its {"error": "..."}; NULL
- * otherwise.  The text lives in *obj, which the caller puts.
+ * The application's error text, when body is exactly its {"error":
+ * "..."}; NULL otherwise.  The text lives in *obj, which the caller puts.
  */
 static const char *
 app_error(const char *body, size_t len, json_object **obj)
@@ -54,6 +55,7 @@ app_error(const char *body, size_t len, json_object **obj)
 	*obj = json_tokener_parse_ex(tok, body, (int)len);
 	json_tokener_free(tok);
 	if (*obj == NULL || !json_object_is_type(*obj, json_type_object) ||
+	    json_object_object_length(*obj) != 1 ||
 	    !json_object_object_get_ex(*obj, "error", &err) ||
 	    !json_object_is_type(err, json_type_string))
 		return NULL;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "text.h"
 #include "url.h"
 
 enum key_type { KEY_STRING, KEY_SECONDS, KEY_DAYS, KEY_COUNT, KEY_BOOL,
@@ -295,6 +296,20 @@ split_line(char *line, char **key, char **value, const char **why)
 	return 1;
 }
 
+/*
+ * Whether a bad value may be quoted in its error: never the key, nor a
+ * URL that holds credentials or control characters.
+ */
+static int
+may_echo(const char *key, const char *value)
+{
+	if (strcmp(key, "service_role_key") == 0)
+		return 0;
+	if (strcmp(key, "app_url") == 0)
+		return strchr(value, '@') == NULL && !text_has_control(value);
+	return 1;
+}
+
 static void
 parse_line(struct config *c, const char *name, int lineno, char *line,
     int *seen, struct config_err *err)
@@ -321,8 +336,7 @@ parse_line(struct config *c, const char *name, int lineno, char *line,
 	}
 	seen[k - keys] = lineno;
 	if (key_set(c, k, value, msg, sizeof(msg)) == -1) {
-		/* The key's value is a secret: never echo it back. */
-		if (strcmp(key, "service_role_key") == 0)
+		if (!may_echo(key, value))
 			config_err_add(err, "%s:%d: %s: %s", name, lineno,
 			    key, msg);
 		else
@@ -433,9 +447,14 @@ config_apply_env(struct config *c, struct config_err *err)
 		char	why[128];
 
 		if (key_set(c, key_lookup("app_url"), v, why,
-		    sizeof(why)) == -1)
+		    sizeof(why)) == 0)
+			;
+		else if (may_echo("app_url", v))
 			config_err_add(err, "environment: NEXT_PUBLIC_APP_URL: "
 			    "'%s' %s", v, why);
+		else
+			config_err_add(err, "environment: NEXT_PUBLIC_APP_URL: "
+			    "%s", why);
 	}
 	if ((v = getenv("SUPABASE_SERVICE_ROLE_KEY")) != NULL && *v != '\0') {
 		set_string(&c->service_role_key, v);

@@ -143,11 +143,26 @@ circuit_dispatched(const char *run_id)
 		strlcpy(cb.probe_run, run_id, sizeof(cb.probe_run));
 }
 
-/* When a probe may go next; INT64_MAX when nothing waits on the circuit. */
+/*
+ * No claim before this: 0 while closed, the next probe's time while
+ * open, INT64_MAX while a probe is out (its end wakes the loop anyway).
+ */
 int64_t
-circuit_wake_ms(void)
+circuit_not_before_ms(void)
 {
-	if (!cb.open || cb.probe_run[0] != '\0')
+	if (!cb.open || sv->once)
+		return 0;
+	if (cb.probe_run[0] != '\0')
 		return INT64_MAX;
 	return cb.probe_at_ms;
+}
+
+/* A reload may have fixed what failed: probe at once, from a short pause. */
+void
+circuit_probe_now(void)
+{
+	if (!cb.open)
+		return;
+	cb.backoff_ms = PROBE_BACKOFF_MIN_MS;
+	cb.probe_at_ms = mono_ms();
 }

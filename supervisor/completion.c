@@ -1,13 +1,21 @@
 /*
  * Completing runs.  Once the application has accepted a run, its batch
- * test goes on in the background; when it ends, the application's
- * trigger-free route writes the results to its own tables
- * (batch_test_runs, conversations, messages, judgments) and our trigger
- * marks the run (batch_ended_at) and NOTIFYs.  One set-based statement
- * per pass then closes every marked run with its results, counts an
- * all-failed batch test as the schedule's failure, and closes runs whose
- * batch test outlived completion_timeout.  It reads only marked and
- * expired runs, so its cost does not grow with the runs under way; after
+ * test goes on in the background; when it ends, the application writes
+ * the results to its own tables (batch_test_runs, conversations,
+ * messages, judgments), and our trigger on batch_test_runs marks the run
+ * (batch_ended_at) and NOTIFYs.  One set-based statement per pass then
+ * closes every marked run with its results, counts an all-failed batch
+ * test as the schedule's failure, and closes runs whose batch test
+ * outlived completion_timeout.
+ *
+ * A batch test that ends while we are still recording its acceptance
+ * goes unmarked: the trigger cannot see our uncommitted row, and we may
+ * not see the application's.  So each pass also looks up the batch
+ * tests of the runs accepted in the last RECENT_S seconds (and one
+ * poll_interval more without LISTEN): the pass woken by the NOTIFY that
+ * the trigger sends at the application's commit (or the next periodic
+ * pass) is sure to find such a run among them.  It reads marked, recent and expired
+ * runs only, so its cost does not grow with the runs under way; after
  * each (re)connect one sweep looks at all of them, for ends we missed.
  */
 #include <stdio.h>
@@ -19,17 +27,24 @@
 
 #define PASS_MAX	1000	/* runs closed by one pass: $4 */
 #define PASS_GAP_MS	100	/* between passes asked for by NOTIFYs */
+#define RECENT_S	30	/* see above */
 
 static int64_t	next_pass_ms = INT64_MAX, last_pass_ms;
 static int	sweep_wanted;
 
 /*
  * $1 completion_timeout, $2 max_consecutive_failures, $3 sweep (look up
- * every run's batch test, not only the marked ones), $4 PASS_MAX.
+ * every run's batch test, not only the marked ones), $4 PASS_MAX, $5 the
+ * seconds for which an accepted run counts as recent.
+ *
+ * A completed run resets the schedule's count unless a failure of the
+ * schedule's of a later run was counted already; the last status is
+ * that of the schedule's newest run.
  */
 static const char *complete_sql =
 	"WITH due AS (SELECT r.id, r.scheduled_evaluation_id AS sid, "
-	"    r.started_at, b.id AS bid, b.status AS bstatus, b.error AS berror, "
+	"    r.started_at, r.triggered_at, b.id AS bid, b.status AS bstatus, "
+	"    b.error AS berror, "
 	"    b.completed_at AS bend, coalesce(b.total_prompts, 0) AS total, "
 	"    coalesce(b.completed_prompts, 0) AS ok, "
 	"    coalesce(b.failed_prompts, 0) AS bad "
@@ -38,7 +53,8 @@ static const char *complete_sql =
 	"  WHERE r.status = 'running' AND r.slot_at IS NOT NULL "
 	"    AND (r.batch_ended_at IS NOT NULL "
 	"      OR r.started_at < now() - $1 * interval '1 second' "
-	"      OR ($3 AND b.status NOT IN ('pending', 'running'))) "
+	"      OR (($3 OR r.started_at > now() - $5 * interval '1 second') "
+	"        AND b.status NOT IN ('pending', 'running'))) "
 	"  ORDER BY r.started_at LIMIT $4 "
 	"  FOR UPDATE OF r SKIP LOCKED), "
 	"res AS (SELECT d.*, l.latency, q.quality, "
@@ -47,7 +63,8 @@ static const char *complete_sql =
 	"          THEN 'timeout' END "
 	"      WHEN d.bstatus = 'cancelled' OR d.berror = 'Cancelled by user' "
 	"        THEN 'cancelled' "
-	"      WHEN d.total > 0 AND d.bad >= d.total THEN 'all_failed' "
+	"      WHEN d.bstatus = 'completed' AND d.total > 0 "
+	"        AND d.bad >= d.total THEN 'all_failed' "
 	"      WHEN d.bstatus = 'failed' THEN 'batch_failed' "
 	"      ELSE 'completed' END AS how "
 	"  FROM due d "
@@ -86,37 +103,48 @@ static const char *complete_sql =
 	"          THEN $1::int END)) END, "
 	"    evalsched_rev = coalesce(r.evalsched_rev, 0) + 1 "
 	"  FROM res x WHERE r.id = x.id AND x.how IS NOT NULL "
-	"  RETURNING r.id, r.scheduled_evaluation_id AS sid, r.started_at, "
+	"  RETURNING r.id, r.scheduled_evaluation_id AS sid, r.triggered_at, "
 	"    x.how, x.total, x.ok, round(x.latency) AS latency_ms, "
 	"    round(x.quality * 100, 1) AS quality_pct, r.error_message), "
-	/* Per schedule, in the order the runs started. */
-	"seq AS (SELECT sid, how, started_at, "
-	"    max(started_at) FILTER (WHERE how = 'completed') "
+	/* Per schedule, in the order the runs fired. */
+	"seq AS (SELECT sid, how, triggered_at, "
+	"    max(triggered_at) FILTER (WHERE how = 'completed') "
 	"      OVER (PARTITION BY sid) AS last_ok, "
-	"    first_value(how) OVER (PARTITION BY sid ORDER BY started_at DESC) "
-	"      AS last_how "
+	"    first_value(how) OVER (PARTITION BY sid "
+	"      ORDER BY triggered_at DESC) AS last_how, "
+	"    max(triggered_at) OVER (PARTITION BY sid) AS newest "
 	"  FROM runs), "
-	"per AS (SELECT sid, last_ok IS NOT NULL AS reset, last_how, "
+	"per AS (SELECT sid, last_how, "
+	"    last_ok IS NOT NULL AND NOT EXISTS (SELECT 1 "
+	"      FROM scheduled_evaluation_runs n "
+	"      WHERE n.scheduled_evaluation_id = sid "
+	"        AND n.triggered_at > last_ok AND n.status = 'failed' "
+	"        AND n.error_details->>'blame' = 'schedule') AS reset, "
+	"    NOT EXISTS (SELECT 1 FROM scheduled_evaluation_runs n "
+	"      WHERE n.scheduled_evaluation_id = sid "
+	"        AND n.triggered_at > newest) AS newest_run, "
 	"    count(*) FILTER (WHERE how = 'all_failed' "
-	"      AND (last_ok IS NULL OR started_at > last_ok)) AS k "
-	"  FROM seq GROUP BY sid, last_ok, last_how), "
+	"      AND (last_ok IS NULL OR triggered_at > last_ok)) AS k "
+	"  FROM seq GROUP BY sid, last_ok, last_how, newest), "
 	"sched AS (UPDATE scheduled_evaluations s SET "
 	"    consecutive_failures = CASE WHEN p.reset THEN 0 "
 	"      ELSE s.consecutive_failures END + p.k, "
 	"    is_active = s.is_active AND NOT (p.k > 0 AND CASE WHEN p.reset "
 	"      THEN 0 ELSE s.consecutive_failures END + p.k >= $2), "
-	"    last_run_status = CASE p.last_how WHEN 'completed' THEN 'success' "
-	"      WHEN 'cancelled' THEN 'cancelled' ELSE 'failed' END "
+	"    last_run_status = CASE WHEN NOT p.newest_run "
+	"      THEN s.last_run_status "
+	"      WHEN p.last_how = 'completed' THEN 'success' "
+	"      WHEN p.last_how = 'cancelled' THEN 'cancelled' ELSE 'failed' END "
 	"  FROM per p WHERE s.id = p.sid "
 	"  RETURNING s.id, s.name, s.consecutive_failures, s.is_active, p.k) "
 	"SELECT r.id, coalesce(s.name, ''), r.how, r.total, r.ok, "
 	"  r.latency_ms, r.quality_pct, r.error_message, "
 	"  s.consecutive_failures, s.is_active, "
-	"  s.k FROM runs r LEFT JOIN sched s ON s.id = r.sid "
-	"ORDER BY r.started_at";
+	"  s.k, r.sid FROM runs r LEFT JOIN sched s ON s.id = r.sid "
+	"ORDER BY r.sid, r.triggered_at";
 
 enum { C_ID, C_NAME, C_HOW, C_TOTAL, C_OK, C_LATENCY, C_QUALITY, C_ERROR,
-    C_FAILURES, C_ACTIVE, C_COUNTED };
+    C_FAILURES, C_ACTIVE, C_COUNTED, C_SCHEDULE };
 
 /* A NOTIFY, or a run recorded after its batch test ended. */
 void
@@ -179,12 +207,12 @@ log_closed(PGresult *res, int i)
 	log_warnx("schedule \"%s\": run %s %s: %s", PQgetvalue(res, i, C_NAME),
 	    PQgetvalue(res, i, C_ID), strcmp(how, "cancelled") == 0 ?
 	    "cancelled" : "failed", PQgetvalue(res, i, C_ERROR));
-	/* Once per schedule and pass: the row of its last counted run. */
+	/* Once per schedule and pass: at its last row (rows come by schedule). */
 	if (counted > 0 && strcmp(PQgetvalue(res, i, C_ACTIVE), "f") == 0 &&
 	    failures >= sv->conf.max_consecutive_failures &&
 	    failures - counted < sv->conf.max_consecutive_failures &&
-	    strcmp(how, "all_failed") == 0 && (i + 1 == PQntuples(res) ||
-	    strcmp(PQgetvalue(res, i + 1, C_NAME), PQgetvalue(res, i, C_NAME))))
+	    (i + 1 == PQntuples(res) || strcmp(PQgetvalue(res, i + 1,
+	    C_SCHEDULE), PQgetvalue(res, i, C_SCHEDULE)) != 0))
 		log_warnx("schedule \"%s\": auto-disabled after %d "
 		    "consecutive failures", PQgetvalue(res, i, C_NAME),
 		    failures);
@@ -195,7 +223,7 @@ int
 completion_step(void)
 {
 	PGresult	*res;
-	char		 timeout[16], max[16], limit[16];
+	char		 timeout[16], max[16], limit[16], recent[16];
 	int64_t		 now = mono_ms();
 	int		 i, n;
 
@@ -204,8 +232,10 @@ completion_step(void)
 	snprintf(timeout, sizeof(timeout), "%d", sv->conf.completion_timeout);
 	snprintf(max, sizeof(max), "%d", sv->conf.max_consecutive_failures);
 	snprintf(limit, sizeof(limit), "%d", PASS_MAX);
-	res = db_exec(complete_sql, 4, (const char *const[]){ timeout, max,
-	    sweep_wanted ? "true" : "false", limit });
+	snprintf(recent, sizeof(recent), "%d", RECENT_S +
+	    (sv->conf.listen ? 0 : sv->conf.poll_interval));
+	res = db_exec(complete_sql, 5, (const char *const[]){ timeout, max,
+	    sweep_wanted ? "true" : "false", limit, recent });
 	last_pass_ms = now;
 	/* The next pass: at poll_interval, for timeouts; sooner if asked. */
 	next_pass_ms = now + sv->conf.poll_interval * 1000LL;

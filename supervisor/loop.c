@@ -46,31 +46,40 @@ claim_slots(void)
 	return circuit_allowance(children_free_slots());
 }
 
-/* Whether claiming is possible at all, whatever the time. */
+/* Whether a claim can be made once its time comes. */
+static int
+can_claim_later(void)
+{
+	return db_connected() && sv->registered && !sv->stopping &&
+	    children_free_slots() > 0;
+}
+
+/* Whether claiming is possible now, whatever is due. */
 static int
 can_claim(void)
 {
-	return db_connected() && sv->registered && !sv->stopping &&
-	    claim_slots() > 0;
+	return can_claim_later() && claim_slots() > 0;
 }
 
 /*
  * The earliest thing to do.  The claiming times count only while a claim
  * is possible: a supervisor with every slot busy, or cut off from its
- * database, sleeps until a child, a retry or a deadline wakes it.
+ * database, sleeps until a child, a retry or a deadline wakes it; one
+ * whose circuit is open claims nothing before the next probe.
  */
 static int
 loop_timeout(void)
 {
 	int64_t	now = mono_ms(), t = INT64_MAX;
 
-	if (can_claim()) {
+	if (can_claim_later()) {
 		t = latest(next_poll_ms, claim_not_before_ms);
 		if (sv->poll_now)
 			t = claim_not_before_ms;
 		if (sv->next_due_ms >= 0)
 			t = earliest(t, latest(sv->next_due_ms,
 			    claim_not_before_ms));
+		t = latest(t, circuit_not_before_ms());
 	}
 	if (db_connected() && !sv->registered)
 		t = earliest(t, register_not_before_ms);
@@ -78,8 +87,6 @@ loop_timeout(void)
 		t = earliest(t, sv->next_heartbeat_ms);
 		t = earliest(t, completion_next_ms());
 		t = earliest(t, retention_next_ms());
-		if (!sv->stopping && children_free_slots() > 0)
-			t = earliest(t, circuit_wake_ms());
 	}
 	if (!db_connected())
 		t = earliest(t, db_next_attempt_ms());
@@ -299,6 +306,7 @@ loop_run(int sigfd, void (*reload)(void))
 			got_hup = 0;
 			reload();
 			children_retire_spares();
+			circuit_probe_now();
 		}
 		if (got_usr1) {
 			got_usr1 = 0;

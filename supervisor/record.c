@@ -25,12 +25,10 @@ static int	one_at_a_time;	/* a batch failed: find the culprit */
 
 /*
  * An accepted run becomes 'running' and waits for its batch test to end
- * (completion.c); a batch test that ended before we got here is marked
- * at once.  FOR SHARE orders us with the application's update that ends
- * it: either we wait for it and see the end, or it waits for us and its
- * trigger sees our batch_test_run_id.  Only the schedule's failures
- * count toward auto-disable; a success resets nothing yet, as its batch
- * test may still fail every prompt.
+ * (completion.c); a batch test seen to have ended already is marked at
+ * once (one that ends while we write is completion.c's to find).  Only
+ * the schedule's failures count toward auto-disable; a success resets
+ * nothing yet, as its batch test may still fail every prompt.
  */
 static const char *record_sql =
 	"WITH o AS (SELECT * FROM json_to_recordset($1::json) AS x("
@@ -38,7 +36,7 @@ static const char *record_sql =
 	"  error_message text, error_details jsonb, blame text)), "
 	"b AS (SELECT b.id FROM batch_test_runs b "
 	"  WHERE b.id IN (SELECT test_run_id FROM o) "
-	"  AND b.status NOT IN ('pending', 'running') FOR SHARE), "
+	"  AND b.status NOT IN ('pending', 'running')), "
 	"r AS (UPDATE scheduled_evaluation_runs r SET "
 	"  status = CASE o.kind WHEN 'success' THEN 'running' ELSE o.kind END, "
 	"  batch_test_run_id = coalesce(o.test_run_id, r.batch_test_run_id), "
@@ -85,7 +83,7 @@ static const char *release_sql =
  */
 static const char *recovered_sql =
 	"WITH b AS (SELECT b.id FROM batch_test_runs b WHERE b.id = $3 "
-	"  AND b.status NOT IN ('pending', 'running') FOR SHARE), "
+	"  AND b.status NOT IN ('pending', 'running')), "
 	"r AS (UPDATE scheduled_evaluation_runs r SET "
 	"  status = CASE WHEN $2 THEN 'running' ELSE 'failed' END, "
 	"  batch_test_run_id = $3, "

@@ -54,11 +54,15 @@ static const char *prune_sql =
 /* Whether another supervisor finished a round within the hour. */
 static const char *recent_sql =
 	"SELECT count(*) FROM evalsched_meta WHERE key = 'history_pruned_at' "
+	"AND value ~ '^\\d{4}-\\d\\d-\\d\\dT' "
 	"AND value::timestamptz > now() - interval '55 minutes'";
 
+/* ISO 8601 in UTC: read back the same whatever a session's DateStyle. */
 static const char *done_sql =
 	"INSERT INTO evalsched_meta (key, value) VALUES "
-	"  ('history_pruned_at', now()::text), ('history_pruned_runs', $1) "
+	"  ('history_pruned_at', to_char(now() AT TIME ZONE 'UTC', "
+	"    'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')), "
+	"  ('history_pruned_runs', $1) "
 	"ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value";
 
 int64_t
@@ -97,7 +101,6 @@ round_end(void)
 	char		 n[32];
 
 	snprintf(n, sizeof(n), "%lu", round_deleted);
-	next_ms = mono_ms() + 1000;	/* if this fails, a second later */
 	if ((res = db_exec(done_sql, 1, (const char *const[]){ n })) == NULL)
 		return;
 	PQclear(res);
@@ -138,6 +141,7 @@ retention_step(void)
 
 	if (mono_ms() < retention_next_ms())
 		return;
+	next_ms = mono_ms() + 1000;	/* should a statement below fail */
 	if (!in_round) {
 		if ((r = pruned_recently()) == -1)
 			return;
@@ -158,9 +162,6 @@ retention_step(void)
 	case -2:
 		in_round = 0;
 		next_ms = mono_ms() + RETENTION_EVERY_MS;
-		break;
-	default:
-		next_ms = mono_ms() + 1000;
 		break;
 	}
 }

@@ -207,7 +207,8 @@ const char *circuit_reason(void);
 void	 circuit_note(const struct outcome *);
 int	 circuit_allowance(int free_slots);
 void	 circuit_dispatched(const char *run_id);
-int64_t	 circuit_wake_ms(void);
+int64_t	 circuit_not_before_ms(void);
+void	 circuit_probe_now(void);
 
 /* retention.c */
 void	 retention_plan(void);

@@ -335,9 +335,9 @@ test_app_url(void)
 	bad("app_url = http://h.example:99999\n", NAME ":1: app_url: "
 	    "'http://h.example:99999' is not a valid URL: Port number was "
 	    "not a decimal number between 0 and 65535", "a port out of range");
-	bad("app_url = http://u:p@h.example\n", NAME ":1: app_url: "
-	    "'http://u:p@h.example' must not hold credentials (the key "
-	    "travels in a header)", "credentials");
+	bad("app_url = http://u:S3cret@h.example\n", NAME ":1: app_url: "
+	    "must not hold credentials (the key travels in a header)",
+	    "credentials, not echoed");
 	bad("app_url = http://h.example/app?x=1\n", NAME ":1: app_url: "
 	    "'http://h.example/app?x=1' must not have a query or a fragment "
 	    "(the API path is appended to it)", "a query");

@@ -438,6 +438,9 @@ test_blame(void)
 	    "404 that is not the application's: a wrong app_url");
 	blame_is(400, NULL, 0, BLAME_PLATFORM, "400 without a body: not the "
 	    "application's");
+	blame_is(404, "{\"status\":404,\"error\":\"Not Found\",\"path\":\"/x\"}",
+	    0, BLAME_PLATFORM, "404 with another service's error page: not the "
+	    "application's");
 	blame_is(401, "{\"error\":\"Invalid service role key\"}", 0,
 	    BLAME_PLATFORM, "401 for the deployment's key: the platform's");
 	blame_is(401, "{\"error\":\"Invalid API key\"}", 1, BLAME_SCHEDULE,
