@@ -148,6 +148,23 @@ is($msg, 'no result within 86400 s: the batch test is still running',
     'never ends: the reason says so');
 is(decode_json($det)->{blame}, 'platform', 'never ends: blamed on the platform');
 
+# --- completions count in the order the runs fired ------------------------
+
+# Run N is accepted and its batch test takes a while; run N+1 is refused
+# as the schedule's fault meanwhile.  N completing later does not wipe
+# out N+1's failure, nor does it make the schedule's last status success.
+my $late = $t->add_schedule(name => 'late completion', model_id => 'standin:duration=2500');
+ok($t->wait_until(sub { count_runs($late, "status = 'running'") == 1 }, 20),
+    'order: run N under way');
+$t->sql("UPDATE scheduled_evaluations SET model_id = 'standin:status=404' WHERE id = '$late'");
+due_again($late);
+ok($t->wait_until(sub { count_runs($late, "status = 'failed'") == 1 }, 20),
+    'order: run N+1 refused');
+ok($t->wait_until(sub { count_runs($late, "status = 'completed'") == 1 }, 20),
+    'order: run N completed after it');
+is_deeply([sched($late, 'consecutive_failures, last_run_status')], [1, 'failed'],
+    'order: the later failure still counts and is the last status');
+
 $t->stop_supervisor;
 
 # --- listen = no: completion within poll_interval -------------------------
