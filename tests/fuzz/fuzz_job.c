@@ -1,8 +1,9 @@
-// fuzz-link: common/job.c common/log.c
+// fuzz-link: common/job.c common/log.c common/blame.c common/url.c common/text.c
 /*
  * libFuzzer target for the job protocol's parsers: the job a jobrunner
- * reads, the result the supervisor reads, and the API's answer.  What
- * parses must also round-trip through its writer unchanged.
+ * reads, the result the supervisor reads, and the API's answer (its
+ * test_run_id, and whose fault a refusal is).  What parses must also
+ * round-trip through its writer unchanged.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -60,7 +61,8 @@ result_round_trip(const char *text)
 		abort();
 	if (a.http_status != b.http_status || a.attempts != b.attempts ||
 	    a.elapsed_ms != b.elapsed_ms || !same(a.error, b.error) ||
-	    !same(a.test_run_id, b.test_run_id))
+	    !same(a.test_run_id, b.test_run_id) ||
+	    a.curl_code != b.curl_code || a.blame != b.blame)
 		abort();
 	free(out);
 	job_result_free(&a);
@@ -76,6 +78,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (job_answer_test_run_id((const char *)data, size, &id, err,
 	    sizeof(err)) == 0)
 		free(id);
+	if (blame_for_http(size > 0 ? 400 + data[0] % 100 : 404,
+	    (const char *)data, size, size % 2) == BLAME_NONE)
+		abort();
 	if ((text = malloc(size + 1)) == NULL)
 		return 0;
 	memcpy(text, data, size);
