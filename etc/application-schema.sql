@@ -31,6 +31,10 @@ CREATE TABLE IF NOT EXISTS scheduled_evaluations (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- Per-schedule API keys (the application's migration 20260104000001).
+ALTER TABLE scheduled_evaluations
+    ADD COLUMN IF NOT EXISTS api_key_encrypted text;
+
 CREATE INDEX IF NOT EXISTS idx_scheduled_evaluations_user_id
     ON scheduled_evaluations (user_id);
 CREATE INDEX IF NOT EXISTS idx_scheduled_evaluations_next_run
@@ -133,3 +137,95 @@ CREATE TABLE IF NOT EXISTS judgments (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 
+
+-- The application's alert tables (migrations 20251212000003 and
+-- 20251217000000), without the foreign keys to its auth schema and
+-- without its row-level security policies.
+CREATE TABLE IF NOT EXISTS user_alert_preferences (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id uuid NOT NULL UNIQUE,
+    email_enabled boolean DEFAULT true,
+    email_address text,
+    alert_job_started boolean DEFAULT false,
+    alert_job_completed boolean DEFAULT true,
+    alert_job_failed boolean DEFAULT true,
+    alert_job_cancelled boolean DEFAULT false,
+    alert_gpu_oom boolean DEFAULT true,
+    alert_disk_warning boolean DEFAULT true,
+    alert_timeout_warning boolean DEFAULT true,
+    daily_summary_enabled boolean DEFAULT false,
+    daily_summary_hour integer DEFAULT 9
+        CHECK (daily_summary_hour >= 0 AND daily_summary_hour <= 23),
+    weekly_digest_enabled boolean DEFAULT false,
+    weekly_digest_day integer DEFAULT 1
+        CHECK (weekly_digest_day >= 0 AND weekly_digest_day <= 6),
+    quiet_hours_enabled boolean DEFAULT false,
+    quiet_hours_start integer DEFAULT 22
+        CHECK (quiet_hours_start >= 0 AND quiet_hours_start <= 23),
+    quiet_hours_end integer DEFAULT 8
+        CHECK (quiet_hours_end >= 0 AND quiet_hours_end <= 23),
+    timezone text DEFAULT 'UTC',
+    alert_scheduled_eval_completed boolean DEFAULT false,
+    alert_scheduled_eval_failed boolean DEFAULT true,
+    alert_scheduled_eval_disabled boolean DEFAULT true,
+    alert_scheduled_eval_regression boolean DEFAULT true,
+    created_at timestamptz DEFAULT now(),
+    updated_at timestamptz DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS user_webhooks (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id uuid NOT NULL,
+    name text NOT NULL,
+    url text NOT NULL,
+    webhook_type text DEFAULT 'generic'
+        CHECK (webhook_type IN ('slack', 'discord', 'generic')),
+    secret text,
+    alert_job_started boolean DEFAULT false,
+    alert_job_completed boolean DEFAULT true,
+    alert_job_failed boolean DEFAULT true,
+    alert_job_cancelled boolean DEFAULT false,
+    alert_gpu_oom boolean DEFAULT true,
+    alert_disk_warning boolean DEFAULT true,
+    alert_timeout_warning boolean DEFAULT true,
+    alert_scheduled_eval_completed boolean DEFAULT false,
+    alert_scheduled_eval_failed boolean DEFAULT true,
+    alert_scheduled_eval_disabled boolean DEFAULT true,
+    alert_scheduled_eval_regression boolean DEFAULT true,
+    enabled boolean DEFAULT true,
+    last_success_at timestamptz,
+    last_failure_at timestamptz,
+    failure_count integer DEFAULT 0,
+    created_at timestamptz DEFAULT now(),
+    updated_at timestamptz DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS alert_history (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id uuid NOT NULL,
+    alert_type text NOT NULL,
+    title text NOT NULL,
+    message text NOT NULL,
+    metadata jsonb DEFAULT '{}',
+    job_id uuid,
+    email_sent boolean DEFAULT false,
+    email_sent_at timestamptz,
+    email_message_id text,
+    email_error text,
+    webhook_sent boolean DEFAULT false,
+    webhook_sent_at timestamptz,
+    webhook_id uuid REFERENCES user_webhooks (id) ON DELETE SET NULL,
+    webhook_status_code integer,
+    webhook_error text,
+    created_at timestamptz DEFAULT now()
+);
+
+CREATE INDEX IF NOT EXISTS idx_user_alert_prefs_user
+    ON user_alert_preferences (user_id);
+CREATE INDEX IF NOT EXISTS idx_user_webhooks_user ON user_webhooks (user_id);
+CREATE INDEX IF NOT EXISTS idx_user_webhooks_enabled
+    ON user_webhooks (user_id, enabled) WHERE enabled = true;
+CREATE INDEX IF NOT EXISTS idx_alert_history_user_created
+    ON alert_history (user_id, created_at DESC);
+CREATE INDEX IF NOT EXISTS idx_alert_history_job
+    ON alert_history (job_id) WHERE job_id IS NOT NULL;

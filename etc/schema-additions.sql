@@ -209,6 +209,56 @@ BEGIN
 END;
 $$;
 
+-- The application's per-schedule API key column, for a database older
+-- than its migration 20260104000001.
+ALTER TABLE scheduled_evaluations
+    ADD COLUMN IF NOT EXISTS api_key_encrypted text;
+
+-- Baselines pinned by an operator (evalschedctl baseline): a schedule's
+-- runs are compared with this run instead of the latest good one.
+CREATE TABLE IF NOT EXISTS evalsched_baselines (
+    scheduled_evaluation_id uuid PRIMARY KEY
+        REFERENCES scheduled_evaluations (id) ON DELETE CASCADE,
+    run_id uuid NOT NULL,
+    pinned_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- The alert outbox.  An event is inserted in the same transaction as the
+-- fact that caused it (a failed dispatch, an auto-disable, a regression),
+-- so a crash neither loses nor invents one; supervisors claim due events
+-- with FOR UPDATE SKIP LOCKED and deliver them in child processes.
+-- pending_webhooks NULL means every subscribed webhook is still to be
+-- tried; command_pending NULL means alert_command has not run yet.
+CREATE TABLE IF NOT EXISTS evalsched_alerts (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    event text NOT NULL CHECK (event IN ('scheduled_eval_failed',
+        'scheduled_eval_disabled', 'scheduled_eval_regression')),
+    user_id uuid NOT NULL,
+    scheduled_evaluation_id uuid,
+    run_id uuid,
+    title text NOT NULL,
+    message text NOT NULL,
+    metadata jsonb NOT NULL DEFAULT '{}',
+    created_at timestamptz NOT NULL DEFAULT now(),
+    state text NOT NULL DEFAULT 'pending'
+        CHECK (state IN ('pending', 'delivered', 'failed')),
+    attempts integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL DEFAULT now(),
+    claimed_by uuid,
+    claimed_until timestamptz,
+    pending_webhooks uuid[],
+    command_pending boolean,
+    last_error text,
+    done_at timestamptz
+);
+
+-- One event of a kind per run: a repeated write cannot send it twice.
+CREATE UNIQUE INDEX IF NOT EXISTS evalsched_alerts_once
+    ON evalsched_alerts (event, run_id) WHERE run_id IS NOT NULL;
+
+CREATE INDEX IF NOT EXISTS evalsched_alerts_due
+    ON evalsched_alerts (next_attempt_at) WHERE state = 'pending';
+
 CREATE TABLE IF NOT EXISTS evalsched_meta (
     key text PRIMARY KEY,
     value text NOT NULL
