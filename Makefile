@@ -15,7 +15,7 @@ DESTDIR		?=
 O		?= build
 
 CC		?= cc
-PKGS		= libpq libcurl json-c libbsd-overlay
+PKGS		= libpq libcurl json-c libbsd-overlay libcrypto
 WARNINGS	= -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
 		  -Wshadow -Wpointer-arith -Wcast-qual -Wsign-compare \
 		  -Wformat=2 -Wno-format-nonliteral
@@ -33,9 +33,10 @@ COMMON_OBJ	= $(patsubst %.c,$(O)/%.o,$(wildcard common/*.c))
 SUPERVISOR_OBJ	= $(patsubst %.c,$(O)/%.o,$(wildcard supervisor/*.c))
 JOBRUNNER_OBJ	= $(patsubst %.c,$(O)/%.o,$(wildcard jobrunner/*.c))
 CTL_OBJ		= $(patsubst %.c,$(O)/%.o,$(wildcard ctl/*.c))
+NOTIFIER_OBJ	= $(patsubst %.c,$(O)/%.o,$(wildcard notifier/*.c))
 UNIT_TESTS	= $(patsubst tests/unit/%.c,$(O)/tests/%,$(wildcard tests/unit/t_*.c))
 PROGRAMS	= $(O)/evalsched-supervisor $(O)/evalsched-jobrunner \
-		  $(O)/evalschedctl $(O)/schema.sql
+		  $(O)/evalsched-notifier $(O)/evalschedctl $(O)/schema.sql
 MANPAGES	= $(wildcard man/*.[58])
 
 all: $(PROGRAMS) $(UNIT_TESTS)
@@ -56,9 +57,13 @@ $(O)/evalsched-jobrunner: $(JOBRUNNER_OBJ) $(O)/libcommon.a
 $(O)/evalschedctl: $(CTL_OBJ) $(O)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(O)/evalsched-notifier: $(NOTIFIER_OBJ) $(O)/libcommon.a
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # Unit tests may test a program's own files: tests/unit/t_foo.c links
 # the objects its "// link:" line names besides libcommon.a.
-$(O)/tests/%: tests/unit/%.c $(O)/libcommon.a $(SUPERVISOR_OBJ) $(JOBRUNNER_OBJ) $(CTL_OBJ)
+$(O)/tests/%: tests/unit/%.c $(O)/libcommon.a $(SUPERVISOR_OBJ) $(JOBRUNNER_OBJ) $(CTL_OBJ) \
+    $(NOTIFIER_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -o $@ $< \
 	    $(addprefix $(O)/,$(shell sed -n 's|^// link: ||p' $<)) \
@@ -78,6 +83,7 @@ install: $(PROGRAMS)
 	install -m 755 $(O)/evalsched-supervisor $(DESTDIR)$(SBINDIR)/
 	install -m 755 $(O)/evalschedctl $(DESTDIR)$(BINDIR)/
 	install -m 755 $(O)/evalsched-jobrunner $(DESTDIR)$(LIBEXECDIR)/
+	install -m 755 $(O)/evalsched-notifier $(DESTDIR)$(LIBEXECDIR)/
 	install -m 644 $(O)/schema.sql $(DESTDIR)$(DATADIR)/schema.sql
 	install -m 644 etc/schema-additions.sql $(DESTDIR)$(DATADIR)/
 	for m in $(MANPAGES); do \
@@ -140,4 +146,5 @@ clean:
 
 .PHONY: all install deps build-werror build-san check lint fuzz demo bench clean
 
--include $(patsubst %.o,%.d,$(COMMON_OBJ) $(SUPERVISOR_OBJ) $(JOBRUNNER_OBJ) $(CTL_OBJ))
+-include $(patsubst %.o,%.d,$(COMMON_OBJ) $(SUPERVISOR_OBJ) $(JOBRUNNER_OBJ) $(CTL_OBJ) \
+    $(NOTIFIER_OBJ))

@@ -18,8 +18,8 @@
 #include "text.h"
 #include "url.h"
 
-enum key_type { KEY_STRING, KEY_SECONDS, KEY_DAYS, KEY_COUNT, KEY_BOOL,
-    KEY_URL, KEY_LOGLEVEL };
+enum key_type { KEY_STRING, KEY_ABSPATH, KEY_SECONDS, KEY_DAYS, KEY_COUNT,
+    KEY_BOOL, KEY_URL, KEY_LOGLEVEL };
 
 struct key_def {
 	const char	*name;
@@ -40,6 +40,11 @@ static const struct key_def keys[] = {
 	{ "spool_dir",			KEY_STRING,  S(spool_dir), 0, 0 },
 	{ "node_name",			KEY_STRING,  S(node_name), 0, 0 },
 	{ "tls_ca_file",		KEY_STRING,  S(tls_ca_file), 0, 0 },
+	{ "encryption_key",		KEY_STRING,  S(encryption_key), 0, 0 },
+	{ "encryption_key_file",	KEY_STRING,  S(encryption_key_file), 0, 0 },
+	{ "alert_command",		KEY_ABSPATH, S(alert_command), 0, 0 },
+	{ "notifier",			KEY_ABSPATH, S(notifier), 0, 0 },
+	{ "alert_retry",		KEY_SECONDS, S(alert_retry), 10, 7 * 86400 },
 	{ "poll_interval",		KEY_SECONDS, S(poll_interval), 1, 86400 },
 	{ "max_concurrent",		KEY_COUNT,   S(max_concurrent), 1, CONFIG_MAX_CONCURRENT },
 	{ "max_consecutive_failures",	KEY_COUNT,   S(max_consecutive_failures), 1, 1000 },
@@ -51,8 +56,29 @@ static const struct key_def keys[] = {
 	{ "completion_timeout",		KEY_SECONDS, S(completion_timeout), 60, 30 * 86400 },
 	{ "run_retention",		KEY_DAYS,    S(run_retention), 0, 36500 },
 };
+
+/*
+ * The secrets: each is set by its key, or read from the first line of
+ * its file, or taken from the environment, which wins.  Never echoed in
+ * an error, wiped before its memory is freed.
+ */
+struct secret_def {
+	const char	*name;
+	size_t		 key, file;
+	const char	*env;
+};
+
+static const struct secret_def secrets[] = {
+	{ "service_role_key", S(service_role_key), S(service_role_key_file),
+	    "SUPABASE_SERVICE_ROLE_KEY" },
+	{ "encryption_key", S(encryption_key), S(encryption_key_file),
+	    "ENCRYPTION_KEY" },
+};
 #undef S
-#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+#define NKEYS		(sizeof(keys) / sizeof(keys[0]))
+#define NSECRETS	(sizeof(secrets) / sizeof(secrets[0]))
+
+#define FIELD(c, off)	((char **)((char *)(c) + (off)))
 
 void
 config_err_add(struct config_err *e, const char *fmt, ...)
@@ -96,10 +122,38 @@ xstrdup_or_die(const char *s)
 }
 
 static void
+free_secret(char **field)
+{
+	if (*field != NULL)
+		explicit_bzero(*field, strlen(*field));
+	free(*field);
+	*field = NULL;
+}
+
+static void
 set_string(char **field, const char *value)
 {
 	free(*field);
 	*field = xstrdup_or_die(value);
+}
+
+/* A secret's old value is wiped before it is replaced. */
+static void
+set_secret(char **field, const char *value)
+{
+	free_secret(field);
+	*field = xstrdup_or_die(value);
+}
+
+static const struct secret_def *
+secret_lookup(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < NSECRETS; i++)
+		if (strcmp(secrets[i].name, name) == 0)
+			return &secrets[i];
+	return NULL;
 }
 
 void
@@ -111,6 +165,7 @@ config_defaults(struct config *c)
 	set_string(&c->database, "");
 	set_string(&c->app_url, "http://localhost:3000");
 	set_string(&c->jobrunner, LIBEXECDIR "/evalsched-jobrunner");
+	set_string(&c->notifier, LIBEXECDIR "/evalsched-notifier");
 	set_string(&c->pidfile, "/run/evalsched-supervisor.pid");
 	set_string(&c->spool_dir, "/var/lib/evalsched");
 	set_string(&c->tls_ca_file, "");
@@ -126,6 +181,7 @@ config_defaults(struct config *c)
 	c->lease = 30;
 	c->listen = 1;
 	c->completion_timeout = 86400;
+	c->alert_retry = 3600;
 	c->run_retention = 0;
 }
 
@@ -134,13 +190,13 @@ config_free(struct config *c)
 {
 	size_t	i;
 
-	/* Wipe the secret before its memory goes back to the allocator. */
-	if (c->service_role_key != NULL)
-		explicit_bzero(c->service_role_key,
-		    strlen(c->service_role_key));
+	/* Wipe the secrets before their memory goes back to the allocator. */
+	for (i = 0; i < NSECRETS; i++)
+		free_secret(FIELD(c, secrets[i].key));
 	for (i = 0; i < NKEYS; i++)
-		if (keys[i].type == KEY_STRING || keys[i].type == KEY_URL)
-			free(*(char **)((char *)c + keys[i].offset));
+		if (keys[i].type == KEY_STRING || keys[i].type == KEY_ABSPATH ||
+		    keys[i].type == KEY_URL)
+			free(*FIELD(c, keys[i].offset));
 	free(c->path);
 	memset(c, 0, sizeof(*c));
 }
@@ -203,8 +259,19 @@ key_set(struct config *c, const struct key_def *k, const char *v,
 		while (n > 0 && (*(char **)field)[n - 1] == '/')
 			(*(char **)field)[--n] = '\0';
 		return 0;
-	case KEY_STRING:
+	case KEY_ABSPATH:
+		/* "" is "none"; anything else is run without a search path. */
+		if (*v != '\0' && *v != '/') {
+			snprintf(why, whylen, "must be an absolute path");
+			return -1;
+		}
 		set_string(field, v);
+		return 0;
+	case KEY_STRING:
+		if (secret_lookup(k->name) != NULL)
+			set_secret(field, v);
+		else
+			set_string(field, v);
 		return 0;
 	case KEY_BOOL:
 		if (parse_bool(v, field) == 0)
@@ -303,7 +370,7 @@ split_line(char *line, char **key, char **value, const char **why)
 static int
 may_echo(const char *key, const char *value)
 {
-	if (strcmp(key, "service_role_key") == 0)
+	if (secret_lookup(key) != NULL)
 		return 0;
 	if (strcmp(key, "app_url") == 0)
 		return strchr(value, '@') == NULL && !text_has_control(value);
@@ -345,6 +412,15 @@ parse_line(struct config *c, const char *name, int lineno, char *line,
 	}
 }
 
+static void
+unset_empty(char **field)
+{
+	if (*field != NULL && **field == '\0') {
+		free(*field);
+		*field = NULL;
+	}
+}
+
 int
 config_parse_text(struct config *c, const char *name, const char *text,
     struct config_err *err)
@@ -352,6 +428,7 @@ config_parse_text(struct config *c, const char *name, const char *text,
 	int		 seen[NKEYS] = { 0 };
 	char		*copy, *line, *next;
 	int		 lineno = 0, before = err->count;
+	size_t		 i;
 
 	copy = xstrdup_or_die(text);
 	for (line = copy; line != NULL; line = next) {
@@ -364,9 +441,14 @@ config_parse_text(struct config *c, const char *name, const char *text,
 	}
 	explicit_bzero(copy, strlen(text));
 	free(copy);
-	if (c->service_role_key != NULL && c->service_role_key_file != NULL)
-		config_err_add(err, "%s: set service_role_key or "
-		    "service_role_key_file, not both", name);
+	/* Optional keys set to "" are not set: no command, no key. */
+	unset_empty(&c->alert_command);
+	unset_empty(&c->encryption_key);
+	for (i = 0; i < NSECRETS; i++)
+		if (*FIELD(c, secrets[i].key) != NULL &&
+		    *FIELD(c, secrets[i].file) != NULL)
+			config_err_add(err, "%s: set %s or %s_file, not both",
+			    name, secrets[i].name, secrets[i].name);
 	return err->count - before;
 }
 
@@ -408,16 +490,18 @@ read_file(const char *path, int *saved_errno)
 	return buf;
 }
 
-/* The key is the file's first line, without surrounding white space. */
+/* A secret is its file's first line, without surrounding white space. */
 static void
-load_key_file(struct config *c, struct config_err *err)
+load_key_file(struct config *c, const struct secret_def *d,
+    struct config_err *err)
 {
-	char	*text, *p, *end;
-	int	 e = 0;
+	const char	*path = *FIELD(c, d->file);
+	char		*text, *p, *end;
+	int		 e = 0;
 
-	if ((text = read_file(c->service_role_key_file, &e)) == NULL) {
-		config_err_add(err, "%s: service_role_key_file: %s: %s",
-		    c->path, c->service_role_key_file, strerror(e));
+	if ((text = read_file(path, &e)) == NULL) {
+		config_err_add(err, "%s: %s_file: %s: %s", c->path, d->name,
+		    path, strerror(e));
 		return;
 	}
 	for (p = text; isspace((unsigned char)*p); p++)
@@ -427,10 +511,10 @@ load_key_file(struct config *c, struct config_err *err)
 		end--;
 	*end = '\0';
 	if (*p == '\0')
-		config_err_add(err, "%s: service_role_key_file: %s: the file "
-		    "is empty", c->path, c->service_role_key_file);
+		config_err_add(err, "%s: %s_file: %s: the file is empty",
+		    c->path, d->name, path);
 	else
-		set_string(&c->service_role_key, p);
+		set_secret(FIELD(c, d->key), p);
 	explicit_bzero(text, strlen(text) + 1);
 	free(text);
 }
@@ -440,6 +524,7 @@ config_apply_env(struct config *c, struct config_err *err)
 {
 	const char	*v;
 	int		 before = err->count;
+	size_t		 i;
 
 	if ((v = getenv("EVALSCHED_DATABASE")) != NULL)
 		set_string(&c->database, v);
@@ -456,10 +541,12 @@ config_apply_env(struct config *c, struct config_err *err)
 			config_err_add(err, "environment: NEXT_PUBLIC_APP_URL: "
 			    "%s", why);
 	}
-	if ((v = getenv("SUPABASE_SERVICE_ROLE_KEY")) != NULL && *v != '\0') {
-		set_string(&c->service_role_key, v);
-		free(c->service_role_key_file);
-		c->service_role_key_file = NULL;
+	for (i = 0; i < NSECRETS; i++) {
+		if ((v = getenv(secrets[i].env)) == NULL || *v == '\0')
+			continue;
+		set_secret(FIELD(c, secrets[i].key), v);
+		free(*FIELD(c, secrets[i].file));
+		*FIELD(c, secrets[i].file) = NULL;
 	}
 	return err->count - before;
 }
@@ -469,6 +556,7 @@ config_load(struct config *c, const char *path, struct config_err *err)
 {
 	char	*text;
 	int	 e = 0, before = err->count;
+	size_t	 i;
 
 	set_string(&c->path, path != NULL ? path : CONFIG_DEFAULT_PATH);
 	if ((text = read_file(c->path, &e)) == NULL) {
@@ -481,8 +569,12 @@ config_load(struct config *c, const char *path, struct config_err *err)
 		free(text);
 	}
 	config_apply_env(c, err);
-	if (c->service_role_key_file != NULL && err->count == before)
-		load_key_file(c, err);
+	/* A configuration with errors is refused anyway: read no key file. */
+	if (err->count > before)
+		return err->count - before;
+	for (i = 0; i < NSECRETS; i++)
+		if (*FIELD(c, secrets[i].file) != NULL)
+			load_key_file(c, &secrets[i], err);
 	return err->count - before;
 }
 

@@ -27,6 +27,10 @@ struct config {
 	char	*spool_dir;
 	char	*node_name;		/* default: the host name */
 	char	*tls_ca_file;		/* "" = the system's CA store */
+	char	*encryption_key;	/* secret: the application's ENCRYPTION_KEY */
+	char	*encryption_key_file;
+	char	*alert_command;		/* NULL: none */
+	char	*notifier;		/* evalsched-notifier's path */
 	int	 poll_interval;
 	int	 max_concurrent;
 	int	 max_consecutive_failures;
@@ -37,6 +41,7 @@ struct config {
 	int	 log_debug;
 	int	 completion_timeout;	/* seconds a batch test may take */
 	int	 run_retention;		/* days of run history; 0 = all */
+	int	 alert_retry;		/* seconds an alert is retried */
 };
 
 #define CONFIG_MAX_CONCURRENT	1024

@@ -4,7 +4,7 @@
  * sends, and the outcome class of an HTTP answer.
  *
  * No error text here ever quotes a value from a job: a value may be, or
- * may contain, the service key.  Errors name the field instead.
+ * may contain, a secret.  Errors name the field instead.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -215,6 +215,36 @@ take_key(json_object *obj, struct job *job, char *err, size_t errlen)
 	return 0;
 }
 
+/* An optional string; "" is taken as absent (NULL), as the application does. */
+static int
+take_optional(json_object *obj, const char *key, char **dst, char *err,
+    size_t errlen)
+{
+	const char	*s;
+	int		 r;
+
+	if ((r = get_string(obj, key, &s, err, errlen)) <= 0 || *s == '\0')
+		return r < 0 ? -1 : 0;
+	if ((*dst = strdup(s)) == NULL)
+		return set_err(err, errlen, "out of memory");
+	return 0;
+}
+
+/*
+ * The schedule's encrypted API key and the key to it.  That one is there
+ * without the other is the jobrunner's to report, as a failed run.
+ */
+static int
+take_api_key(json_object *obj, struct job *job, char *err, size_t errlen)
+{
+	if (take_optional(obj, "api_key_encrypted", &job->api_key_encrypted,
+	    err, errlen) < 0 ||
+	    take_optional(obj, "encryption_key", &job->encryption_key,
+	    err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
 static int
 take_config(json_object *obj, struct job *job, char *err, size_t errlen)
 {
@@ -262,6 +292,7 @@ take_job(json_object *obj, struct job *job, char *err, size_t errlen)
 	    take_config(obj, job, err, errlen) < 0 ||
 	    take_app_url(obj, job, err, errlen) < 0 ||
 	    take_key(obj, job, err, errlen) < 0 ||
+	    take_api_key(obj, job, err, errlen) < 0 ||
 	    take_string(obj, "tls_ca_file", 0, &job->tls_ca_file,
 	    err, errlen) < 0 ||
 	    take_string(obj, "result_dir", 0, &job->result_dir,
@@ -315,6 +346,8 @@ job_free(struct job *job)
 	free(job->batch_test_config);
 	free(job->app_url);
 	free_secret(job->service_role_key);
+	free(job->api_key_encrypted);
+	free_secret(job->encryption_key);
 	free(job->tls_ca_file);
 	free(job->result_dir);
 	memset(job, 0, sizeof(*job));
@@ -333,6 +366,15 @@ add_string(json_object *obj, const char *key, const char *s)
 		return -1;
 	}
 	return 0;
+}
+
+/* Adds key: s only when s is set: a job without an API key says nothing. */
+static int
+add_optional(json_object *obj, const char *key, const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return 0;
+	return add_string(obj, key, s);
 }
 
 static int
@@ -397,6 +439,8 @@ add_job_fields(json_object *obj, const struct job *job, json_object *cfg)
 	}
 	if (add_string(obj, "app_url", job->app_url) < 0 ||
 	    add_string(obj, "service_role_key", job->service_role_key) < 0 ||
+	    add_optional(obj, "api_key_encrypted", job->api_key_encrypted) < 0 ||
+	    add_optional(obj, "encryption_key", job->encryption_key) < 0 ||
 	    add_string(obj, "tls_ca_file", job->tls_ca_file) < 0 ||
 	    add_string(obj, "result_dir", job->result_dir) < 0 ||
 	    add_int(obj, "timeout_ms", job->timeout_ms) < 0)

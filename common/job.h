@@ -3,8 +3,8 @@
  * one job as JSON on the jobrunner's stdin, one result as JSON on its
  * stdout, and the exit status as the outcome class (sysexits.h).
  *
- * The service key travels only here, on a pipe: never argv, never the
- * child's environment.
+ * The secrets (the service key, the encryption key) travel only here,
+ * on a pipe: never argv, never the child's environment.
  */
 #ifndef EVALSCHED_JOB_H
 #define EVALSCHED_JOB_H
@@ -29,6 +29,15 @@ struct job {
 	char	*batch_test_config;	/* JSON object text */
 	char	*app_url;		/* no trailing slash */
 	char	*service_role_key;	/* secret */
+	/*
+	 * The schedule's own API key, as the application stores it
+	 * (scheduled_evaluations.api_key_encrypted), and the key that
+	 * decrypts it (the application's ENCRYPTION_KEY).  NULL: none; ""
+	 * in the JSON reads as none too.  With api_key_encrypted set the
+	 * request carries X-API-Key instead of the service-role headers.
+	 */
+	char	*api_key_encrypted;
+	char	*encryption_key;	/* secret */
 	char	*tls_ca_file;		/* NULL or "": the system store */
 	char	*result_dir;		/* NULL or "": see below */
 	long	 timeout_ms;		/* whole call, retries included */

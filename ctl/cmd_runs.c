@@ -1,7 +1,7 @@
 /*
  * runs [-n count] ID|NAME: a schedule's runs, newest first, with how long
- * each took, what its batch test found, and why it failed and whose
- * fault that was.
+ * each took, what its batch test found and how that compares with its
+ * baseline, and why it failed and whose fault that was.
  */
 #include <getopt.h>
 #include <limits.h>
@@ -31,6 +31,7 @@ struct cells {
 	char	prompts[96];
 	char	latency[32];
 	char	quality[32];
+	char	vs[128];
 	char	err[1024];
 };
 
@@ -118,6 +119,7 @@ fill_cells(struct ctl *c, const PGresult *res, int row, struct cells *x)
 	run_prompts_cell(res, row, x->prompts, sizeof(x->prompts));
 	run_latency_cell(res, row, x->latency, sizeof(x->latency));
 	run_quality_cell(res, row, x->quality, sizeof(x->quality));
+	run_vs_baseline_cell(res, row, x->vs, sizeof(x->vs));
 	cut_cell(c, db_get(res, row, "error_message"), ERROR_WIDTH, x->err,
 	    sizeof(x->err));
 }
@@ -129,12 +131,13 @@ print_table(struct ctl *c, const PGresult *res)
 	struct cells	 x;
 	int		 i;
 
-	t = table_new(10, "RUN", "TRIGGERED", "STATUS", "DURATION",
-	    "BATCH TEST", "PROMPTS", "LATENCY", "QUALITY", "BLAME", "ERROR");
+	t = table_new(11, "RUN", "TRIGGERED", "STATUS", "DURATION",
+	    "BATCH TEST", "PROMPTS", "LATENCY", "QUALITY", "VS BASELINE",
+	    "BLAME", "ERROR");
 	for (i = 0; i < PQntuples(res); i++) {
 		fill_cells(c, res, i, &x);
 		table_add(t, x.id, x.when, x.status, x.dur, x.batch, x.prompts,
-		    x.latency, x.quality, db_get(res, i, "blame"), x.err);
+		    x.latency, x.quality, x.vs, db_get(res, i, "blame"), x.err);
 	}
 	table_print(t, c->aligned);
 	table_free(t);

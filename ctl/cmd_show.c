@@ -1,7 +1,8 @@
 /*
  * show ID|NAME: one schedule, every field, its next fire times as the
- * schedule engine computes them, what its last batch test found and
- * how it last failed.
+ * schedule engine computes them, what its last batch test found, the
+ * baseline its next run is compared with, whether its last completed run
+ * was a regression, and how it last failed.
  */
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +25,8 @@ static const char failure_where[] =
 struct last {
 	PGresult	*results;
 	PGresult	*failure;
+	PGresult	*completed;	/* the newest completed with results */
+	struct baseline	 base;
 };
 
 /*
@@ -194,9 +197,18 @@ failure_cell(struct ctl *c, const PGresult *r, char *buf, size_t len)
 	}
 }
 
+/* Whether the newest completed run with results was a regression. */
+static int
+last_regressed(const struct last *l)
+{
+	return PQntuples(l->completed) > 0 &&
+	    db_bool(l->completed, 0, "regression_detected");
+}
+
 /* Without results every figure is "-". */
 static void
-add_last(struct ctl *c, struct table *t, const struct last *l)
+add_last(struct ctl *c, struct table *t, const struct last *l,
+    const char *zone)
 {
 	char	buf[1024];
 
@@ -208,6 +220,12 @@ add_last(struct ctl *c, struct table *t, const struct last *l)
 	table_add(t, "latency", buf);
 	run_quality_cell(l->results, 0, buf, sizeof(buf));
 	table_add(t, "quality", buf);
+	if (last_regressed(l)) {
+		run_regression_line(c, l->completed, 0, buf, sizeof(buf));
+		table_add(t, "regression", buf);
+	}
+	baseline_line(c, &l->base, 0, zone, buf, sizeof(buf));
+	table_add(t, "baseline", buf);
 	failure_cell(c, l->failure, buf, sizeof(buf));
 	table_add(t, "last failure", buf);
 }
@@ -243,7 +261,7 @@ print_page(struct ctl *c, const PGresult *res, const struct last *l)
 	table_add(t, "name", db_get(res, 0, "name"));
 	table_add(t, "description", db_get(res, 0, "description"));
 	add_times(c, t, res);
-	add_last(c, t, l);
+	add_last(c, t, l, db_get(res, 0, "timezone"));
 	add_what(c, t, res);
 	table_print(t, c->aligned);
 	table_free(t);
@@ -274,6 +292,10 @@ print_json(const PGresult *res, const struct last *l)
 	    json_object_new_string(err) : NULL);
 	json_object_object_add(o, "last_results", last_json(l->results));
 	json_object_object_add(o, "last_failure", last_json(l->failure));
+	json_object_object_add(o, "baseline", baseline_json(&l->base,
+	    db_get(res, 0, "timezone")));
+	json_object_object_add(o, "regression", last_regressed(l) ?
+	    run_json(l->completed, 0) : NULL);
 	json_print(o);
 }
 
@@ -291,16 +313,17 @@ static int
 fetch_last(struct ctl *c, const char *id, struct last *l)
 {
 	if ((l->results = last_query(c, results_where, id)) == NULL ||
-	    (l->failure = last_query(c, failure_where, id)) == NULL)
+	    (l->failure = last_query(c, failure_where, id)) == NULL ||
+	    (l->completed = last_query(c, LATEST_COMPLETED, id)) == NULL)
 		return c->dbstatus;
-	return 0;
+	return baseline_fetch(c, id, &l->base);
 }
 
 int
 cmd_show(struct ctl *c, int argc, char **argv)
 {
 	PGresult	*res;
-	struct last	 l = { NULL, NULL };
+	struct last	 l = { NULL, NULL, NULL, { NULL, NULL } };
 	int		 status;
 
 	if ((status = sched_operand(c, argc, argv, "show", &res)) != 0)
@@ -313,6 +336,8 @@ cmd_show(struct ctl *c, int argc, char **argv)
 	}
 	PQclear(l.results);
 	PQclear(l.failure);
+	PQclear(l.completed);
+	baseline_free(&l.base);
 	PQclear(res);
 	return status;
 }

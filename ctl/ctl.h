@@ -47,6 +47,7 @@ int		 db_bool(const PGresult *, int row, const char *col);
 int		 sched_resolve(struct ctl *, const char *arg, char *id,
 		    size_t idlen);
 int		 ctl_is_uuid(const char *);
+int		 ctl_is_id_prefix(const char *);
 void		 id_cell(const struct ctl *, const char *id, char *buf,
 		    size_t len);
 
@@ -73,6 +74,35 @@ void		 run_latency_cell(const PGresult *, int row, char *buf,
 		    size_t len);
 void		 run_quality_cell(const PGresult *, int row, char *buf,
 		    size_t len);
+void		 run_success_cell(const PGresult *, int row, char *buf,
+		    size_t len);
+void		 fmt_fixed1(double, char *buf, size_t len);
+
+/* regression.c: a run against its baseline, from regression_details. */
+void		 run_vs_baseline_cell(const PGresult *, int row, char *buf,
+		    size_t len);
+void		 run_regression_line(struct ctl *, const PGresult *, int row,
+		    char *buf, size_t len);
+
+/*
+ * baseline.c: the run a schedule's next run is compared with, the pinned
+ * one or else the latest good one (completed, with results, no
+ * regression), as the supervisor chooses it.
+ */
+extern const char *const LATEST_COMPLETED;
+struct baseline {
+	PGresult	*pin;	/* its evalsched_baselines row, or no row */
+	PGresult	*run;	/* the run compared with (RUN_SELECT), or no row */
+};
+int		 baseline_fetch(struct ctl *, const char *sched_id,
+		    struct baseline *);
+void		 baseline_free(struct baseline *);
+int		 baseline_pinned(const struct baseline *);
+void		 baseline_line(struct ctl *, const struct baseline *,
+		    int whole_ids, const char *zone, char *buf, size_t len);
+void		 baseline_figures(struct ctl *, const PGresult *run,
+		    char *buf, size_t len);
+json_object	*baseline_json(const struct baseline *, const char *zone);
 
 /* history.c: what run_retention has pruned. */
 struct history {
@@ -125,6 +155,7 @@ int		 cmd_pause(struct ctl *, int, char **);
 int		 cmd_resume(struct ctl *, int, char **);
 int		 cmd_trigger(struct ctl *, int, char **);
 int		 cmd_status(struct ctl *, int, char **);
+int		 cmd_baseline(struct ctl *, int, char **);
 
 #define UUID_LEN	36
 

@@ -37,6 +37,7 @@ static const struct command commands[] = {
 	{ "pause",	cmd_pause },
 	{ "resume",	cmd_resume },
 	{ "trigger",	cmd_trigger },
+	{ "baseline",	cmd_baseline },
 	{ "status",	cmd_status },
 	{ "next",	run_next },
 };
@@ -54,6 +55,7 @@ static const char usage_text[] =
     "  pause ID|NAME\n"
     "  resume ID|NAME\n"
     "  trigger ID|NAME\n"
+    "  baseline [--clear] ID|NAME [RUN|latest]\n"
     "  status\n"
     "  next [-n count] [--tz zone] [--from time] SCHEDULE\n";
 

@@ -40,8 +40,8 @@ ctl_is_uuid(const char *s)
 }
 
 /* Hex digits and dashes only, so it cannot carry a LIKE wildcard. */
-static int
-is_id_prefix(const char *s)
+int
+ctl_is_id_prefix(const char *s)
 {
 	size_t	n = strspn(s, "0123456789abcdefABCDEF-");
 
@@ -109,7 +109,7 @@ sched_resolve(struct ctl *c, const char *arg, char *id, size_t idlen)
 	if ((status = lookup(c, by_name_sql, "name", arg, id, idlen)) !=
 	    NO_MATCH)
 		return status;
-	if (is_id_prefix(arg) && (status = lookup(c, by_prefix_sql,
+	if (ctl_is_id_prefix(arg) && (status = lookup(c, by_prefix_sql,
 	    "id prefix", arg, id, idlen)) != NO_MATCH)
 		return status;
 	fprintf(stderr, "evalschedctl: no schedule '%s'\n", arg);

@@ -76,8 +76,8 @@ js_round(double v)
  * a tie going away from zero.  printf rounds a tie to even instead; the
  * only exact ties a double can hold end in .25 or .75.
  */
-static void
-js_fixed1(double x, char *buf, size_t len)
+void
+fmt_fixed1(double x, char *buf, size_t len)
 {
 	double		a = x < 0 ? -x : x;
 	long long	q;
@@ -113,7 +113,26 @@ run_quality_cell(const PGresult *res, int row, char *buf, size_t len)
 		snprintf(buf, len, "-");
 		return;
 	}
-	js_fixed1(v * 100, n, sizeof(n));
+	fmt_fixed1(v * 100, n, sizeof(n));
+	snprintf(buf, len, "%s%%", n);
+}
+
+/*
+ * "90.0%": successful of total prompts, as a percentage rounded as the
+ * quality is, for a run with results.
+ */
+void
+run_success_cell(const PGresult *res, int row, char *buf, size_t len)
+{
+	long long	total = db_int(res, row, "total_prompts");
+	char		n[64];
+
+	if (!db_bool(res, row, "has_results") || total <= 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	fmt_fixed1(db_int(res, row, "successful_prompts") * 100.0 / total, n,
+	    sizeof(n));
 	snprintf(buf, len, "%s%%", n);
 }
 

@@ -229,6 +229,8 @@ CREATE TABLE IF NOT EXISTS evalsched_baselines (
 -- with FOR UPDATE SKIP LOCKED and deliver them in child processes.
 -- pending_webhooks NULL means every subscribed webhook is still to be
 -- tried; command_pending NULL means alert_command has not run yet.
+-- metadata is json, not jsonb: its keys keep the order of the
+-- application's alert format.
 CREATE TABLE IF NOT EXISTS evalsched_alerts (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     event text NOT NULL CHECK (event IN ('scheduled_eval_failed',
@@ -238,7 +240,7 @@ CREATE TABLE IF NOT EXISTS evalsched_alerts (
     run_id uuid,
     title text NOT NULL,
     message text NOT NULL,
-    metadata jsonb NOT NULL DEFAULT '{}',
+    metadata json NOT NULL DEFAULT '{}',
     created_at timestamptz NOT NULL DEFAULT now(),
     state text NOT NULL DEFAULT 'pending'
         CHECK (state IN ('pending', 'delivered', 'failed')),

@@ -137,7 +137,7 @@ no_answer(const struct attempt *a, char *err, size_t len)
  * answer: curl stops a too large body, and a 5xx may be cut short.
  */
 int
-attempt_outcome(const struct job *job, const char *url,
+attempt_outcome(const struct job *job, const char *api_key, const char *url,
     const struct attempt *a, char **test_run_id, char *err, size_t len)
 {
 	int	code;
@@ -153,21 +153,24 @@ attempt_outcome(const struct job *job, const char *url,
 	else
 		code = no_answer(a, err, len);
 	text_redact(err, job->service_role_key);
+	text_redact(err, api_key);
+	text_redact(err, job->encryption_key);
 	job_trim_utf8(err, JOB_MAX_ERROR);
 	return code;
 }
 
 /*
  * Whose fault a failed attempt is: only the application's own refusal of
- * this schedule's request is the schedule's (blame.c has the table).
+ * this schedule's request is the schedule's (blame.c has the table).  A
+ * 401 is the schedule's when the request carried its own API key.
  */
 enum blame
-attempt_blame(const struct attempt *a)
+attempt_blame(const struct attempt *a, int api_key)
 {
 	int	answered = a->http_status != 0 &&
 	    (a->curl_code == CURLE_OK || a->too_large);
 
 	if (!answered || (a->http_status >= 200 && a->http_status <= 299))
 		return BLAME_PLATFORM;
-	return blame_for_http(a->http_status, a->body, a->len, 0);
+	return blame_for_http(a->http_status, a->body, a->len, api_key);
 }

@@ -71,6 +71,17 @@ on_data(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* curl's copies of the header lines hold a key: wipe them, then free. */
+static void
+free_headers(struct curl_slist *list)
+{
+	struct curl_slist	*l;
+
+	for (l = list; l != NULL; l = l->next)
+		explicit_bzero(l->data, strlen(l->data));
+	curl_slist_free_all(list);
+}
+
 static struct curl_slist *
 add_header(struct curl_slist *list, const char *name, const char *value)
 {
@@ -78,19 +89,23 @@ add_header(struct curl_slist *list, const char *name, const char *value)
 	char			*line;
 
 	if (list == NULL || asprintf(&line, "%s: %s", name, value) == -1) {
-		curl_slist_free_all(list);
+		free_headers(list);
 		return NULL;
 	}
 	nlist = curl_slist_append(list, line);
 	explicit_bzero(line, strlen(line));
 	free(line);
 	if (nlist == NULL)
-		curl_slist_free_all(list);
+		free_headers(list);
 	return nlist;
 }
 
+/*
+ * A schedule's own API key stands alone, as the application reads it:
+ * the service key is not sent with it, nor a user id (the key has one).
+ */
 static struct curl_slist *
-build_headers(const struct job *job)
+build_headers(const struct job *job, const char *api_key)
 {
 	struct curl_slist	*list;
 
@@ -98,8 +113,13 @@ build_headers(const struct job *job)
 	list = curl_slist_append(NULL, "Expect:");
 	list = add_header(list, "Content-Type", "application/json");
 	list = add_header(list, "Accept", "application/json");
-	list = add_header(list, "x-service-role-key", job->service_role_key);
-	list = add_header(list, "x-user-id", job->user_id);
+	if (api_key != NULL)
+		list = add_header(list, "X-API-Key", api_key);
+	else {
+		list = add_header(list, "x-service-role-key",
+		    job->service_role_key);
+		list = add_header(list, "x-user-id", job->user_id);
+	}
 	list = add_header(list, "x-scheduled-evaluation", "true");
 	list = add_header(list, "x-scheduled-evaluation-id", job->schedule_id);
 	list = add_header(list, "x-scheduled-evaluation-run-id", job->run_id);
@@ -172,8 +192,8 @@ setup_failed(struct attempt *a, CURLcode r)
  * outcome may still be a failure), -1 when it could not be set up.
  */
 int
-http_post(const struct job *job, const char *url, const char *body,
-    long timeout_ms, struct attempt *a)
+http_post(const struct job *job, const char *api_key, const char *url,
+    const char *body, long timeout_ms, struct attempt *a)
 {
 	struct curl_slist	*headers;
 	CURL			*c;
@@ -182,7 +202,7 @@ http_post(const struct job *job, const char *url, const char *body,
 	memset(a, 0, sizeof(*a));
 	if ((c = curl_easy_init()) == NULL)
 		return setup_failed(a, CURLE_FAILED_INIT);
-	if ((headers = build_headers(job)) == NULL) {
+	if ((headers = build_headers(job, api_key)) == NULL) {
 		curl_easy_cleanup(c);
 		return setup_failed(a, CURLE_OUT_OF_MEMORY);
 	}
@@ -193,6 +213,6 @@ http_post(const struct job *job, const char *url, const char *body,
 		r = curl_easy_perform(c);
 	collect(c, r, a);
 	curl_easy_cleanup(c);
-	curl_slist_free_all(headers);
+	free_headers(headers);
 	return 0;
 }

@@ -3,8 +3,9 @@
  * evaluation application to start the batch test, writes one result
  * (JSON) on stdout and exits with the outcome class (sysexits.h).
  *
- * It reads no environment variable for the key or the database: the key
- * comes on stdin, and there is no database here at all.
+ * It reads no environment variable for a key or the database: the keys
+ * (the service key; the encryption key that opens a schedule's own API
+ * key) come on stdin, and there is no database here at all.
  */
 #include <signal.h>
 #include <stdio.h>

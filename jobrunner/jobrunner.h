@@ -24,18 +24,29 @@ struct attempt {
 	char	 curl_err[256];
 };
 
-/* http.c */
+/*
+ * credentials.c: the schedule's own API key, decrypted, when the job has
+ * one (api_key_encrypted).  Returns EX_OK with *api_key set (NULL: the
+ * request carries the service key), or else the run's exit status with
+ * *blame and err (no secret in it) set.  credentials_close wipes the key.
+ */
+int	 credentials_open(const struct job *, char **api_key, enum blame *,
+	    char *err, size_t);
+void	 credentials_close(char *api_key);
+
+/* http.c; api_key NULL: the service-role headers */
 int	 http_init(void);
 void	 http_cleanup(void);
 char	*http_url(const struct job *);
-int	 http_post(const struct job *, const char *url, const char *body,
-	    long timeout_ms, struct attempt *);
+int	 http_post(const struct job *, const char *api_key, const char *url,
+	    const char *body, long timeout_ms, struct attempt *);
 void	 attempt_free(struct attempt *);
 
-/* describe.c */
-int	 attempt_outcome(const struct job *, const char *url,
-	    const struct attempt *, char **test_run_id, char *err, size_t);
-enum blame attempt_blame(const struct attempt *);
+/* describe.c; api_key as for http_post */
+int	 attempt_outcome(const struct job *, const char *api_key,
+	    const char *url, const struct attempt *, char **test_run_id,
+	    char *err, size_t);
+enum blame attempt_blame(const struct attempt *, int api_key);
 void	 text_redact(char *text, const char *secret);
 void	 text_printable(char *text);
 

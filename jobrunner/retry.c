@@ -20,6 +20,7 @@
 
 struct run {
 	const struct job	*job;
+	char			*api_key;	/* the schedule's; NULL: none */
 	const char		*url;
 	const char		*body;
 	long			 start;
@@ -112,16 +113,17 @@ attempt(struct run *run, int n, struct job_result *res)
 	if (left < 1)
 		left = 1;
 	/* A failure to set up curl shows in a.curl_code: no need to test. */
-	(void)http_post(run->job, run->url, run->body, left, &a);
-	code = attempt_outcome(run->job, run->url, &a, &id, run->err,
-	    sizeof(run->err));
+	(void)http_post(run->job, run->api_key, run->url, run->body, left, &a);
+	code = attempt_outcome(run->job, run->api_key, run->url, &a, &id,
+	    run->err, sizeof(run->err));
 	if (code == EX_TEMPFAIL && a.deadline_hit && mono_ms() >= run->deadline)
 		timed_out(run, n);
 	log_attempt(run, n, &a, id, mono_ms() - t0);
 	res->attempts = n;
 	res->http_status = a.http_status;
 	res->curl_code = a.curl_code;
-	res->blame = code == EX_OK ? BLAME_NONE : attempt_blame(&a);
+	res->blame = code == EX_OK ? BLAME_NONE :
+	    attempt_blame(&a, run->api_key != NULL);
 	free(res->test_run_id);
 	res->test_run_id = id;
 	attempt_free(&a);
@@ -163,16 +165,29 @@ request_body(const struct job *job, char *err, size_t len)
 	return body;
 }
 
+/* The attempts the policy allows; the outcome class of the last. */
+static int
+call(struct run *run, struct job_result *res)
+{
+	int	n = 0, code;
+
+	do
+		code = attempt(run, ++n, res);
+	while (code == EX_TEMPFAIL && pause_before_next(run, n));
+	return code;
+}
+
 /*
  * Makes the call, retrying as the policy says, and fills res.  Returns
- * the exit status: the outcome class of the last attempt.
+ * the exit status: the outcome class of the last attempt, or why no
+ * attempt could be made.
  */
 int
 run_job(const struct job *job, struct job_result *res)
 {
 	struct run	 run = { .job = job };
 	char		*url, *body;
-	int		 n = 0, code = EX_SOFTWARE;
+	int		 code = EX_SOFTWARE;
 
 	run.start = mono_ms();
 	run.deadline = run.start + job->timeout_ms;
@@ -181,14 +196,15 @@ run_job(const struct job *job, struct job_result *res)
 	strlcpy(run.err, "out of memory", sizeof(run.err));
 	url = http_url(job);
 	body = request_body(job, run.err, sizeof(run.err));
-	if (url != NULL && body != NULL) {
+	if (body == NULL && url != NULL)
+		code = EX_DATAERR;
+	else if (url != NULL && (code = credentials_open(job, &run.api_key,
+	    &res->blame, run.err, sizeof(run.err))) == EX_OK) {
 		run.url = url;
 		run.body = body;
-		do
-			code = attempt(&run, ++n, res);
-		while (code == EX_TEMPFAIL && pause_before_next(&run, n));
-	} else if (body == NULL && url != NULL)
-		code = EX_DATAERR;
+		code = call(&run, res);
+	}
+	credentials_close(run.api_key);
 	res->elapsed_ms = mono_ms() - run.start;
 	if (code != EX_OK && set_error(res, run.err) == -1)
 		code = EX_SOFTWARE;

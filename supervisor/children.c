@@ -319,6 +319,8 @@ children_reap(void)
 	while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0)
 		if ((c = child_by_pid(pid)) != NULL)
 			child_finish(c, wstatus);
+		else
+			(void)alerts_reaped(pid, wstatus);
 	if (pid == -1 && errno != ECHILD)
 		log_warn("waitpid");
 }

@@ -18,7 +18,7 @@
 
 enum {
 	COL_ID, COL_NAME, COL_USER, COL_TYPE, COL_CRON, COL_TZ, COL_SUITE,
-	COL_MODEL, COL_CONFIG, COL_CONFIG_TYPE, COL_SLOT, COL_NOW
+	COL_MODEL, COL_CONFIG, COL_CONFIG_TYPE, COL_SLOT, COL_NOW, COL_API_KEY
 };
 
 #define IN_FLIGHT							\
@@ -30,7 +30,8 @@ static const char *claim_sql =
 	"SELECT s.id, s.name, s.user_id, s.schedule_type, s.cron_expression, "
 	"  s.timezone, s.test_suite_id, s.model_id, "
 	"  s.batch_test_config::text, coalesce(jsonb_typeof(s.batch_test_config), 'null'), "
-	"  extract(epoch FROM s.next_run_at), extract(epoch FROM now()) "
+	"  extract(epoch FROM s.next_run_at), extract(epoch FROM now()), "
+	"  s.api_key_encrypted "
 	"FROM scheduled_evaluations s "
 	"WHERE s.is_active AND s.next_run_at <= now() AND NOT " IN_FLIGHT
 	"ORDER BY s.next_run_at, s.id LIMIT $1 "
@@ -85,6 +86,12 @@ make_job(PGresult *res, int row, char *run_id)
 	job.batch_test_config = PQgetvalue(res, row, COL_CONFIG);
 	job.app_url = sv->conf.app_url;
 	job.service_role_key = sv->conf.service_role_key;
+	/* The encryption key goes only to a job that needs it. */
+	if (!PQgetisnull(res, row, COL_API_KEY) &&
+	    *PQgetvalue(res, row, COL_API_KEY) != '\0') {
+		job.api_key_encrypted = PQgetvalue(res, row, COL_API_KEY);
+		job.encryption_key = sv->conf.encryption_key;
+	}
 	job.tls_ca_file = sv->conf.tls_ca_file;
 	job.result_dir = sv->conf.spool_dir;
 	/* The jobrunner gives up first, so it can still tell us why. */

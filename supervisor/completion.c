@@ -37,17 +37,20 @@ static int	sweep_wanted;
  * every run's batch test, not only the marked ones), $4 PASS_MAX, $5 the
  * seconds for which an accepted run counts as recent.
  *
- * A completed run resets the schedule's count unless a failure of the
- * schedule's of a later run was counted already; the last status is
- * that of the schedule's newest run.
+ * A pass closes at most one run per schedule, the one that fired first,
+ * so that each run's baseline is the schedule's history as it stands
+ * (the next pass follows at once).  The baseline is the pinned run, or
+ * the most recent earlier completed run with results that was not
+ * itself a regression, so a regression never becomes the new normal;
+ * a drop of the quality or the success rate by more than the schedule's
+ * regression_threshold_percent, relative to the baseline, is a
+ * regression.  A completed run resets the schedule's count unless a
+ * failure of the schedule's of a later run was counted already; the
+ * last status is that of the schedule's newest run.  The alerts these
+ * facts call for go into the outbox in the same statement.
  */
-static const char *complete_sql =
-	"WITH due AS (SELECT r.id, r.scheduled_evaluation_id AS sid, "
-	"    r.started_at, r.triggered_at, b.id AS bid, b.status AS bstatus, "
-	"    b.error AS berror, "
-	"    b.completed_at AS bend, coalesce(b.total_prompts, 0) AS total, "
-	"    coalesce(b.completed_prompts, 0) AS ok, "
-	"    coalesce(b.failed_prompts, 0) AS bad "
+static const char complete_sql[] =
+	"WITH cand AS (SELECT DISTINCT ON (r.scheduled_evaluation_id) r.id "
 	"  FROM scheduled_evaluation_runs r "
 	"  LEFT JOIN batch_test_runs b ON b.id = r.batch_test_run_id "
 	"  WHERE r.status = 'running' AND r.slot_at IS NOT NULL "
@@ -55,6 +58,15 @@ static const char *complete_sql =
 	"      OR r.started_at < now() - $1 * interval '1 second' "
 	"      OR (($3 OR r.started_at > now() - $5 * interval '1 second') "
 	"        AND b.status NOT IN ('pending', 'running'))) "
+	"  ORDER BY r.scheduled_evaluation_id, r.triggered_at), "
+	"due AS (SELECT r.id, r.scheduled_evaluation_id AS sid, r.started_at, "
+	"    r.triggered_at, b.id AS bid, b.status AS bstatus, b.error AS berror, "
+	"    b.completed_at AS bend, coalesce(b.total_prompts, 0) AS total, "
+	"    coalesce(b.completed_prompts, 0) AS ok, "
+	"    coalesce(b.failed_prompts, 0) AS bad "
+	"  FROM scheduled_evaluation_runs r "
+	"  LEFT JOIN batch_test_runs b ON b.id = r.batch_test_run_id "
+	"  WHERE r.id IN (SELECT id FROM cand) AND r.status = 'running' "
 	"  ORDER BY r.started_at LIMIT $4 "
 	"  FOR UPDATE OF r SKIP LOCKED), "
 	"res AS (SELECT d.*, l.latency, q.quality, "
@@ -70,13 +82,34 @@ static const char *complete_sql =
 	"  FROM due d "
 	"  LEFT JOIN LATERAL (SELECT avg(m.latency_ms) AS latency "
 	"    FROM conversations c JOIN messages m ON m.conversation_id = c.id "
-	"    WHERE c.batch_test_run_id = d.bid AND m.role = 'assistant') l "
-	"    ON true "
+	"    WHERE c.batch_test_run_id = d.bid AND m.role = 'assistant') l ON true "
 	"  LEFT JOIN LATERAL (SELECT avg(j.score) AS quality "
 	"    FROM conversations c JOIN messages m ON m.conversation_id = c.id "
 	"    JOIN judgments j ON j.message_id = m.id "
 	"    WHERE c.batch_test_run_id = d.bid AND m.role = 'assistant' "
 	"      AND j.score BETWEEN 0 AND 1) q ON true), "
+	"cmp AS (SELECT x.*, s.regression_threshold_percent AS threshold, "
+	"    base.id AS base_id, base.quality AS base_quality, base.rate AS base_rate, "
+	"    CASE WHEN x.how = 'completed' AND x.total > 0 AND base.quality > 0 "
+	"      THEN round((x.quality - base.quality) / base.quality * 100, 2) "
+	"      END AS q_change, "
+	"    CASE WHEN x.how = 'completed' AND x.total > 0 AND base.rate > 0 "
+	"      THEN round((x.ok::numeric / x.total - base.rate) / base.rate * 100, 2) "
+	"      END AS r_change "
+	"  FROM res x JOIN scheduled_evaluations s ON s.id = x.sid "
+	"  LEFT JOIN LATERAL (SELECT p.id, p.avg_quality_score AS quality, "
+	"      p.successful_prompts::numeric / nullif(p.total_prompts, 0) AS rate "
+	"    FROM scheduled_evaluation_runs p "
+	"    WHERE x.how = 'completed' AND x.total > 0 AND p.id = coalesce( "
+	"      (SELECT b.run_id FROM evalsched_baselines b "
+	"        JOIN scheduled_evaluation_runs pr ON pr.id = b.run_id "
+	"        WHERE b.scheduled_evaluation_id = x.sid), "
+	"      (SELECT o.id FROM scheduled_evaluation_runs o "
+	"        WHERE o.scheduled_evaluation_id = x.sid AND o.id <> x.id "
+	"          AND o.status = 'completed' AND coalesce(o.total_prompts, 0) > 0 "
+	"          AND NOT coalesce(o.regression_detected, false) "
+	"          AND o.triggered_at < x.triggered_at "
+	"        ORDER BY o.triggered_at DESC LIMIT 1))) base ON true), "
 	"runs AS (UPDATE scheduled_evaluation_runs r SET "
 	"    status = CASE x.how WHEN 'completed' THEN 'completed' "
 	"      WHEN 'cancelled' THEN 'cancelled' ELSE 'failed' END, "
@@ -84,17 +117,31 @@ static const char *complete_sql =
 	"    total_prompts = x.total, successful_prompts = x.ok, "
 	"    failed_prompts = x.bad, "
 	"    avg_latency_ms = x.latency, avg_quality_score = x.quality, "
+	"    regression_detected = coalesce(x.q_change < -x.threshold "
+	"      OR x.r_change < -x.threshold, false), "
+	"    regression_details = CASE WHEN x.base_id IS NOT NULL "
+	"      THEN jsonb_strip_nulls(jsonb_build_object( "
+	"        'avg_quality_score', CASE WHEN x.q_change IS NOT NULL "
+	"          THEN jsonb_build_object('baseline', x.base_quality, "
+	"            'current', x.quality, 'change_percent', x.q_change, "
+	"            'threshold_percent', x.threshold) END, "
+	"        'success_rate', CASE WHEN x.r_change IS NOT NULL "
+	"          THEN jsonb_build_object('baseline', round(x.base_rate, 4), "
+	"            'current', round(x.ok::numeric / x.total, 4), "
+	"            'change_percent', x.r_change, "
+	"            'threshold_percent', x.threshold) END)) END, "
+	"    baseline_run_id = x.base_id, "
 	"    error_message = CASE x.how "
-	"      WHEN 'timeout' THEN format('no result within %s s: the batch "
-	"test %s', $1, CASE WHEN x.bid IS NULL THEN 'cannot be found' "
-	"        ELSE 'is still ' || x.bstatus END) "
+	"      WHEN 'timeout' THEN format('no result within %s s: the batch test %s', "
+	"        $1, CASE WHEN x.bid IS NULL THEN 'cannot be found' "
+	"          ELSE 'is still ' || x.bstatus END) "
 	"      WHEN 'all_failed' THEN format('every prompt failed (%s of %s)', "
 	"        x.bad, x.total) "
 	"      WHEN 'batch_failed' THEN 'the batch test failed: ' "
 	"        || coalesce(x.berror, 'no reason given') "
 	"      WHEN 'cancelled' THEN 'the batch test was cancelled' END, "
 	"    error_details = CASE x.how WHEN 'completed' THEN NULL "
-	"      ELSE jsonb_strip_nulls(jsonb_build_object("
+	"      ELSE jsonb_strip_nulls(jsonb_build_object( "
 	"        'blame', CASE x.how WHEN 'all_failed' THEN 'schedule' "
 	"          WHEN 'cancelled' THEN NULL ELSE 'platform' END, "
 	"        'reason', x.how, 'batch_test_status', x.bstatus, "
@@ -102,11 +149,12 @@ static const char *complete_sql =
 	"        'completion_timeout', CASE x.how WHEN 'timeout' "
 	"          THEN $1::int END)) END, "
 	"    evalsched_rev = coalesce(r.evalsched_rev, 0) + 1 "
-	"  FROM res x WHERE r.id = x.id AND x.how IS NOT NULL "
+	"  FROM cmp x WHERE r.id = x.id AND x.how IS NOT NULL "
 	"  RETURNING r.id, r.scheduled_evaluation_id AS sid, r.triggered_at, "
-	"    x.how, x.total, x.ok, round(x.latency) AS latency_ms, "
-	"    round(x.quality * 100, 1) AS quality_pct, r.error_message), "
-	/* Per schedule, in the order the runs fired. */
+	"    x.how, x.total, x.ok, x.bad, round(x.latency) AS latency_ms, "
+	"    round(x.quality * 100, 1) AS quality_pct, r.error_message, "
+	"    r.regression_detected AS regression, r.regression_details, "
+	"    x.base_id, x.q_change, x.r_change, x.quality, x.base_quality), "
 	"seq AS (SELECT sid, how, triggered_at, "
 	"    max(triggered_at) FILTER (WHERE how = 'completed') "
 	"      OVER (PARTITION BY sid) AS last_ok, "
@@ -136,15 +184,54 @@ static const char *complete_sql =
 	"      WHEN p.last_how = 'completed' THEN 'success' "
 	"      WHEN p.last_how = 'cancelled' THEN 'cancelled' ELSE 'failed' END "
 	"  FROM per p WHERE s.id = p.sid "
-	"  RETURNING s.id, s.name, s.consecutive_failures, s.is_active, p.k) "
+	"  RETURNING s.id, s.name, s.user_id, s.model_id, s.consecutive_failures, "
+	"    s.is_active, s.alert_on_failure, s.alert_on_regression, p.k), "
+	"alerts AS (INSERT INTO evalsched_alerts (event, user_id, "
+	"    scheduled_evaluation_id, run_id, title, message, metadata) "
+	"  SELECT e.event, s.user_id, s.id, r.id, e.title, e.message, "
+	"    json_strip_nulls(json_build_object('scheduledEvaluationId', s.id, "
+	"      'userId', s.user_id, 'scheduleName', s.name, 'modelId', s.model_id, "
+	"      'status', e.status, 'totalPrompts', r.total, "
+	"      'successfulPrompts', r.ok, 'failedPrompts', r.bad, "
+	"      'errorMessage', r.error_message, "
+	"      'consecutiveFailures', s.consecutive_failures, "
+	"      'runId', r.id, 'baselineRunId', r.base_id, "
+	"      'regression', e.regression)) "
+	"  FROM runs r JOIN sched s ON s.id = r.sid "
+	"  CROSS JOIN LATERAL (VALUES "
+	"    ('scheduled_eval_regression', r.regression AND s.alert_on_regression, "
+	"      'completed', 'Regression detected: ' || s.name, "
+	"      format('%s (model %s) dropped below its baseline by more than %s%%: ' "
+	"        || 'quality %s vs %s, success rate change %s%%', s.name, s.model_id, "
+	"        (r.regression_details->'avg_quality_score'->>'threshold_percent'), "
+	"        coalesce(round(r.quality * 100, 1) || '%', '-'), "
+	"        coalesce(round(r.base_quality * 100, 1) || '%', '-'), "
+	"        coalesce(r.r_change::text, '-')), "
+	"      r.regression_details::json), "
+	"    ('scheduled_eval_disabled', s.alert_on_failure AND s.k > 0 "
+	"      AND NOT s.is_active AND s.consecutive_failures >= $2 "
+	"      AND s.consecutive_failures - s.k < $2, "
+	"      'disabled', 'Scheduled evaluation disabled: ' || s.name, "
+	"      format('%s (model %s) was disabled after %s consecutive failures; ' "
+	"        || 'last: %s', s.name, s.model_id, s.consecutive_failures, "
+	"        r.error_message), "
+	"      NULL::json)) "
+	"    AS e(event, wanted, status, title, message, regression) "
+	"  WHERE e.wanted "
+	"  ON CONFLICT (event, run_id) WHERE run_id IS NOT NULL DO NOTHING "
+	"  RETURNING 1) "
 	"SELECT r.id, coalesce(s.name, ''), r.how, r.total, r.ok, "
 	"  r.latency_ms, r.quality_pct, r.error_message, "
-	"  s.consecutive_failures, s.is_active, "
-	"  s.k, r.sid FROM runs r LEFT JOIN sched s ON s.id = r.sid "
+	"  s.consecutive_failures, s.is_active, s.k, r.sid, r.regression, "
+	"  r.q_change, r.r_change, r.base_id, (SELECT count(*) FROM alerts) "
+	"FROM runs r LEFT JOIN sched s ON s.id = r.sid "
 	"ORDER BY r.sid, r.triggered_at";
 
+static struct prepared complete = { "evalsched_complete", complete_sql, 0 };
+
 enum { C_ID, C_NAME, C_HOW, C_TOTAL, C_OK, C_LATENCY, C_QUALITY, C_ERROR,
-    C_FAILURES, C_ACTIVE, C_COUNTED, C_SCHEDULE };
+    C_FAILURES, C_ACTIVE, C_COUNTED, C_SCHEDULE, C_REGRESSION, C_QCHANGE,
+    C_RCHANGE, C_BASELINE, C_ALERTS };
 
 /* A NOTIFY, or a run recorded after its batch test ended. */
 void
@@ -181,10 +268,24 @@ or_dash(PGresult *res, int row, int col, char *buf, size_t len,
 }
 
 static void
+log_regression(PGresult *res, int i)
+{
+	char	q[32], r[32];
+
+	log_warnx("schedule \"%s\": run %s is a regression against run %s: "
+	    "quality %s, success rate %s", PQgetvalue(res, i, C_NAME),
+	    PQgetvalue(res, i, C_ID), PQgetvalue(res, i, C_BASELINE),
+	    or_dash(res, i, C_QCHANGE, q, sizeof(q), "%"),
+	    or_dash(res, i, C_RCHANGE, r, sizeof(r), "%"));
+}
+
+static void
 log_completed(PGresult *res, int i)
 {
 	char	lat[32], q[32];
 
+	if (strcmp(PQgetvalue(res, i, C_REGRESSION), "t") == 0)
+		log_regression(res, i);
 	log_info("schedule \"%s\": run %s completed: %s of %s prompts "
 	    "succeeded, latency %s, quality %s", PQgetvalue(res, i, C_NAME),
 	    PQgetvalue(res, i, C_ID), PQgetvalue(res, i, C_OK),
@@ -234,8 +335,8 @@ completion_step(void)
 	snprintf(limit, sizeof(limit), "%d", PASS_MAX);
 	snprintf(recent, sizeof(recent), "%d", RECENT_S +
 	    (sv->conf.listen ? 0 : sv->conf.poll_interval));
-	res = db_exec(complete_sql, 5, (const char *const[]){ timeout, max,
-	    sweep_wanted ? "true" : "false", limit, recent });
+	res = db_exec_prepared(&complete, 5, (const char *const[]){ timeout,
+	    max, sweep_wanted ? "true" : "false", limit, recent });
 	last_pass_ms = now;
 	/* The next pass: at poll_interval, for timeouts; sooner if asked. */
 	next_pass_ms = now + sv->conf.poll_interval * 1000LL;
@@ -246,9 +347,12 @@ completion_step(void)
 	n = PQntuples(res);
 	for (i = 0; i < n; i++)
 		log_closed(res, i);
+	if (n > 0 && atoi(PQgetvalue(res, 0, C_ALERTS)) > 0)
+		alerts_soon();
 	PQclear(res);
-	if (n == PASS_MAX)
-		completion_soon();	/* more are waiting */
+	/* One run per schedule per pass: the next one may be waiting. */
+	if (n > 0)
+		completion_soon();
 	else
 		sweep_wanted = 0;
 	if (n > 0)

@@ -227,16 +227,12 @@ db_lost(void)
 	backoff_ms = BACKOFF_MIN_MS;
 }
 
-PGresult *
-db_exec(const char *sql, int n, const char *const *params)
+/* A statement's answer: its result, or NULL with the failure handled. */
+static PGresult *
+db_answer(PGresult *res)
 {
-	PGresult	*res;
-	ExecStatusType	 st;
+	ExecStatusType	st = PQresultStatus(res);
 
-	if (conn == NULL)
-		return NULL;
-	res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
-	st = PQresultStatus(res);
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 		/* A wake-up read along with the answer is not on the socket. */
 		if (take_notifies() > 0)
@@ -252,6 +248,41 @@ db_exec(const char *sql, int n, const char *const *params)
 	    one_line(PQresultErrorMessage(res)) : db_error(conn));
 	PQclear(res);
 	return NULL;
+}
+
+PGresult *
+db_exec(const char *sql, int n, const char *const *params)
+{
+	if (conn == NULL)
+		return NULL;
+	return db_answer(PQexecParams(conn, sql, n, NULL, params, NULL, NULL,
+	    0));
+}
+
+/*
+ * A statement run at every pass, prepared once per connection so that
+ * it is planned once, not each time.  Behind a transaction-mode pooler
+ * (listen = no) the next transaction may reach another server
+ * connection, which does not know it: there it is sent whole each time.
+ */
+PGresult *
+db_exec_prepared(struct prepared *p, int n, const char *const *params)
+{
+	PGresult	*res;
+
+	if (conn == NULL)
+		return NULL;
+	if (!sv->conf.listen)
+		return db_exec(p->sql, n, params);
+	if (p->connection != connections) {
+		if ((res = db_answer(PQprepare(conn, p->name, p->sql, n,
+		    NULL))) == NULL)
+			return NULL;
+		PQclear(res);
+		p->connection = connections;
+	}
+	return db_answer(PQexecPrepared(conn, p->name, n, params, NULL, NULL,
+	    0));
 }
 
 static int

@@ -1,6 +1,6 @@
 /*
- * Starting a jobrunner: fork and exec, as OpenBSD cron's do_command.c
- * does it.  The child side resets signals, sets up its three pipes and
+ * Starting a child program (a jobrunner, a notifier): fork and exec, as
+ * OpenBSD cron's do_command.c does it.  The child side resets signals, sets up its three pipes and
  * execs at once; its environment is built in the parent from a short
  * allow list, so neither the service key nor the database credentials
  * reach it.
@@ -50,18 +50,20 @@ child_env_free(char **env)
 }
 
 static void __attribute__((noreturn))
-child_exec(int in[2], int out[2], int err[2], char **env)
+child_exec(const char *path, const char *name, int in[2], int out[2],
+    int err[2], char **env)
 {
-	char	*argv[] = { "evalsched-jobrunner", NULL };
+	char	 argv0[64];
+	char	*argv[] = { argv0, NULL };
 
+	strlcpy(argv0, name, sizeof(argv0));
 	signals_child_reset();
 	if (dup2(in[0], 0) == -1 || dup2(out[1], 1) == -1 ||
 	    dup2(err[1], 2) == -1)
 		_exit(127);
 	closefrom(3);
-	execve(sv->conf.jobrunner, argv, env);
-	dprintf(2, "cannot execute %s: %s\n", sv->conf.jobrunner,
-	    strerror(errno));
+	execve(path, argv, env);
+	dprintf(2, "cannot execute %s: %s\n", path, strerror(errno));
 	_exit(127);
 }
 
@@ -89,11 +91,13 @@ open_pipes(int in[2], int out[2], int err[2])
 }
 
 /*
- * Forks and execs a jobrunner with its stdin, stdout and stderr on pipes;
- * returns its pid and our ends (non-blocking), or -1 with errno set.
+ * Forks and execs path as name with its stdin, stdout and stderr on
+ * pipes; returns its pid and our ends (non-blocking), or -1 with errno
+ * set.
  */
 pid_t
-jobrunner_start(int *in_fd, int *out_fd, int *err_fd)
+program_start(const char *path, const char *name, int *in_fd, int *out_fd,
+    int *err_fd)
 {
 	char	*env[ENV_MAX];
 	int	 in[2], out[2], err[2], saved;
@@ -103,7 +107,7 @@ jobrunner_start(int *in_fd, int *out_fd, int *err_fd)
 		return -1;
 	child_env(env);
 	if ((pid = fork()) == 0)
-		child_exec(in, out, err, env);
+		child_exec(path, name, in, out, err, env);
 	saved = errno;
 	child_env_free(env);
 	close(in[0]);
@@ -123,4 +127,11 @@ jobrunner_start(int *in_fd, int *out_fd, int *err_fd)
 	*out_fd = out[0];
 	*err_fd = err[0];
 	return pid;
+}
+
+pid_t
+jobrunner_start(int *in_fd, int *out_fd, int *err_fd)
+{
+	return program_start(sv->conf.jobrunner, "evalsched-jobrunner", in_fd,
+	    out_fd, err_fd);
 }

@@ -87,10 +87,13 @@ loop_timeout(void)
 		t = earliest(t, sv->next_heartbeat_ms);
 		t = earliest(t, completion_next_ms());
 		t = earliest(t, retention_next_ms());
+		if (!sv->stopping)
+			t = earliest(t, alerts_next_ms());
 	}
 	if (!db_connected())
 		t = earliest(t, db_next_attempt_ms());
 	t = earliest(t, children_next_deadline());
+	t = earliest(t, alerts_next_deadline());
 	t = earliest(t, record_retry_at());
 	if (sv->stopping)
 		t = earliest(t, sv->stop_deadline_ms);
@@ -245,6 +248,8 @@ database_work(void)
 		completion_step();
 	if (db_connected())
 		retention_step();
+	if (db_connected())
+		alerts_step();
 }
 
 static int
@@ -283,7 +288,8 @@ new_work(void)
 			claim_backoff_ms *= 2;
 	} else
 		claim_backoff_ms = CLAIM_BACKOFF_MS;
-	return n == 0 && sv->nchildren == 0 && TAILQ_EMPTY(&sv->outcomes);
+	return n == 0 && sv->nchildren == 0 && TAILQ_EMPTY(&sv->outcomes) &&
+	    alerts_running() == 0;
 }
 
 /* Ends when stopped (SIGTERM/SIGINT) or, with -1, when all is done. */
@@ -314,12 +320,14 @@ loop_run(int sigfd, void (*reload)(void))
 		}
 		children_reap();
 		children_check_deadlines(mono_ms());
+		alerts_check_deadlines(mono_ms());
 		if (sv->stopping)
 			shutdown_step();
 		database_work();
 		idle = new_work();
 		children_keep_spare();
-		if (sv->stopping && children_alive() == 0)
+		if (sv->stopping && children_alive() == 0 &&
+		    alerts_running() == 0)
 			break;
 		if (sv->once && idle)
 			break;

@@ -64,6 +64,36 @@ load_config(struct config *c, struct config_err *err)
 	return config_require_key(c, err) > 0 ? -1 : 0;
 }
 
+/*
+ * -n: active schedules with their own API key cannot run without the
+ * key that decrypts it.  Their runs fail as the platform's fault, so no
+ * schedule is disabled for it: say so before they do.
+ */
+static void
+check_api_keys(void)
+{
+	PGresult	*res;
+	const char	*n;
+
+	res = db_exec("SELECT count(*) FILTER (WHERE is_active AND "
+	    "coalesce(api_key_encrypted, '') <> '') FROM scheduled_evaluations",
+	    0, NULL);
+	if (res == NULL) {
+		fprintf(stderr, "%s: database: cannot read "
+		    "scheduled_evaluations.api_key_encrypted (the application's "
+		    "migration 20260104000001 adds it)\n", sv->conf.path);
+		exit(EX_CONFIG);
+	}
+	n = PQgetvalue(res, 0, 0);
+	if (strcmp(n, "0") != 0 && (sv->conf.encryption_key == NULL ||
+	    *sv->conf.encryption_key == '\0'))
+		fprintf(stderr, "%s: warning: %s active schedule(s) have an "
+		    "encrypted API key but encryption_key is not set; their "
+		    "runs will fail (counted against nobody)\n", sv->conf.path,
+		    n);
+	PQclear(res);
+}
+
 /* -n: the configuration, the database and its schema. */
 static int __attribute__((noreturn))
 check_only(void)
@@ -90,6 +120,7 @@ check_only(void)
 		fprintf(stderr, "%s: database: %s\n", sv->conf.path, why);
 		exit(EX_CONFIG);
 	}
+	check_api_keys();
 	db_disconnect();
 	printf("configuration OK\n");
 	exit(0);

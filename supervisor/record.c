@@ -50,7 +50,8 @@ static const char *record_sql =
 	"  FROM o WHERE r.id = o.run_id AND r.status = 'triggered' "
 	"  AND r.supervisor_id = o.owner "
 	"  RETURNING r.id, r.scheduled_evaluation_id, o.kind, o.test_run_id, "
-	"  o.blame = 'schedule' AS counts, r.batch_ended_at IS NOT NULL AS ended), "
+	"  o.blame = 'schedule' AS counts, r.batch_ended_at IS NOT NULL AS ended, "
+	"  r.error_message), "
 	"s AS (UPDATE scheduled_evaluations s SET last_run_at = now(), "
 	"  last_run_status = CASE r.kind WHEN 'success' THEN 'success' "
 	"    WHEN 'cancelled' THEN 'cancelled' ELSE 'failed' END, "
@@ -63,10 +64,35 @@ static const char *record_sql =
 	"    AND s.consecutive_failures + 1 >= $2 THEN false "
 	"    ELSE s.is_active END "
 	"  FROM r WHERE s.id = r.scheduled_evaluation_id "
-	"  RETURNING s.id, s.name, s.consecutive_failures, s.is_active, "
-	"  r.id AS run_id, r.kind, r.counts) "
+	"  RETURNING s.id, s.name, s.user_id, s.model_id, s.alert_on_failure, "
+	"  s.consecutive_failures, s.is_active, "
+	"  r.id AS run_id, r.kind, r.counts, r.error_message), "
+	/* The schedule's own failures alert its owner, in this transaction. */
+	"a AS (INSERT INTO evalsched_alerts (event, user_id, "
+	"    scheduled_evaluation_id, run_id, title, message, metadata) "
+	"  SELECT e.event, s.user_id, s.id, s.run_id, e.title || s.name, "
+	"    e.message, json_strip_nulls(json_build_object("
+	"      'scheduledEvaluationId', s.id, 'userId', s.user_id, "
+	"      'scheduleName', s.name, 'modelId', s.model_id, "
+	"      'status', e.status, 'errorMessage', s.error_message, "
+	"      'consecutiveFailures', s.consecutive_failures, "
+	"      'runId', s.run_id)) "
+	"  FROM s CROSS JOIN LATERAL (VALUES "
+	"    ('scheduled_eval_failed', true, 'failed', "
+	"      'Scheduled evaluation failed: ', format('%s (model %s) could "
+	"not be started: %s', s.name, s.model_id, s.error_message)), "
+	"    ('scheduled_eval_disabled', NOT s.is_active "
+	"      AND s.consecutive_failures - 1 < $2, 'disabled', "
+	"      'Scheduled evaluation disabled: ', format('%s (model %s) was "
+	"disabled after %s consecutive failures; last: %s', s.name, "
+	"        s.model_id, s.consecutive_failures, s.error_message))) "
+	"    AS e(event, wanted, status, title, message) "
+	"  WHERE s.counts AND s.alert_on_failure AND e.wanted "
+	"  ON CONFLICT (event, run_id) WHERE run_id IS NOT NULL DO NOTHING "
+	"  RETURNING 1) "
 	"SELECT r.id, s.name, s.consecutive_failures, s.is_active, r.kind, "
-	"  r.counts, r.ended FROM r LEFT JOIN s ON s.run_id = r.id";
+	"  r.counts, r.ended, (SELECT count(*) FROM a) "
+	"FROM r LEFT JOIN s ON s.run_id = r.id";
 
 static const char *release_sql =
 	"WITH d AS (DELETE FROM scheduled_evaluation_runs WHERE id = $1 "
@@ -200,6 +226,8 @@ log_written(PGresult *res)
 {
 	int	i;
 
+	if (PQntuples(res) > 0 && atoi(PQgetvalue(res, 0, 7)) > 0)
+		alerts_soon();
 	for (i = 0; i < PQntuples(res); i++) {
 		const char *kind = PQgetvalue(res, i, 4);
 

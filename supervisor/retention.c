@@ -5,9 +5,9 @@
  * round starts within a minute of start-up and then hourly, unless
  * another supervisor pruned within the hour; an advisory lock keeps two
  * from deleting at once.  A round never deletes a run in flight, a run
- * that another names as its baseline, or the run that would be the
- * schedule's next baseline (its latest completed run with results that
- * was not a regression).
+ * that another names as its baseline, a pinned baseline, or the run
+ * that would be the schedule's next baseline (its latest completed run
+ * with results that was not a regression).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +40,8 @@ static const char *prune_sql =
 	"    AND r.status NOT IN ('triggered', 'running') "
 	"    AND NOT EXISTS (SELECT 1 FROM scheduled_evaluation_runs b "
 	"      WHERE b.baseline_run_id = r.id) "
+	"    AND NOT EXISTS (SELECT 1 FROM evalsched_baselines p "
+	"      WHERE p.run_id = r.id) "
 	"    AND NOT (" BASELINE_LIKE("r") " AND NOT EXISTS ("
 	"      SELECT 1 FROM scheduled_evaluation_runs n "
 	"      WHERE n.scheduled_evaluation_id = r.scheduled_evaluation_id "

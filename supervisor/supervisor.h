@@ -18,6 +18,8 @@
 #define UUID_LEN	36
 #define SCHEMA_VERSION	2	/* etc/schema-additions.sql */
 #define KILL_GRACE_MS	2000	/* SIGTERM to SIGKILL for a timed-out child */
+#define STR_(x)		#x
+#define STR(x)		STR_(x)	/* a number's digits, for SQL text */
 
 /* What became of one dispatch, waiting to be written to the database. */
 enum outcome_kind {
@@ -123,6 +125,13 @@ void	 db_disconnect(void);
 int	 db_consume_notifies(void);	/* >0: a wake-up came */
 /* NULL on failure, already logged; a lost connection is noticed. */
 PGresult *db_exec(const char *sql, int n, const char *const *params);
+struct prepared {
+	const char	*name;
+	const char	*sql;
+	unsigned long	 connection;	/* db_connections() when prepared */
+};
+PGresult *db_exec_prepared(struct prepared *, int n,
+	    const char *const *params);
 int	 db_begin(void);
 int	 db_commit(void);
 void	 db_rollback(void);
@@ -159,6 +168,8 @@ const struct child *children_table(int *n);
 int	 children_has_run(const char *run_id);
 
 /* exec.c */
+pid_t	 program_start(const char *path, const char *name, int *in_fd,
+	    int *out_fd, int *err_fd);
 pid_t	 jobrunner_start(int *in_fd, int *out_fd, int *err_fd);
 
 /* pipes.c */
@@ -209,6 +220,15 @@ int	 circuit_allowance(int free_slots);
 void	 circuit_dispatched(const char *run_id);
 int64_t	 circuit_not_before_ms(void);
 void	 circuit_probe_now(void);
+
+/* alerts.c */
+void	 alerts_soon(void);
+void	 alerts_step(void);
+int64_t	 alerts_next_ms(void);
+int	 alerts_running(void);
+int	 alerts_reaped(pid_t, int wstatus);
+void	 alerts_check_deadlines(int64_t now);
+int64_t	 alerts_next_deadline(void);
 
 /* retention.c */
 void	 retention_plan(void);

@@ -153,6 +153,7 @@ last results\tnone
 prompts\t-
 latency\t-
 quality\t-
+baseline\tnone: nothing pinned, and no completed run with results that was not a regression
 last failure\tnone
 test suite\t$SUITE
 model\tgpt-test
@@ -239,21 +240,21 @@ VALUES
    '{"blame": "schedule", "reason": "all_failed"}')
 EOT
 my $RUNS_HEAD = "RUN\tTRIGGERED\tSTATUS\tDURATION\tBATCH TEST\tPROMPTS\t"
-    . "LATENCY\tQUALITY\tBLAME\tERROR\n";
+    . "LATENCY\tQUALITY\tVS BASELINE\tBLAME\tERROR\n";
 is_run(['runs', 'nightly'], 0, $RUNS_HEAD . <<"EOT", '', 'runs: golden');
-$R4\t2030-01-07T02:00:00+01:00\trunning\t0 s so far\t$BT4\t-\t-\t-\t-\t-
-$R1\t2030-01-06T02:00:00+01:00\tcompleted\t10 min\t$BT\t9/10 (1 failed)\t152ms\t80.0%\t-\t-
-$R2\t2030-01-05T02:00:00+01:00\tfailed\t3 s\t-\t-\t-\t-\tschedule\t$E400
-$R3\t2030-01-04T02:00:00+01:00\tfailed\t10 min\t-\t-\t-\t-\tplatform\tcannot connect to the API: Connection refused
-$R5\t2030-01-03T02:00:00+01:00\tfailed\t20 min\t$BT5\t0/10 (10 failed)\t2501ms\t-\tschedule\tevery prompt failed
-$R6\t2030-01-02T02:00:00+01:00\tcompleted\t5 min\t$BT\t4/4\t153ms\t80.3%\t-\t-
+$R4\t2030-01-07T02:00:00+01:00\trunning\t0 s so far\t$BT4\t-\t-\t-\t-\t-\t-
+$R1\t2030-01-06T02:00:00+01:00\tcompleted\t10 min\t$BT\t9/10 (1 failed)\t152ms\t80.0%\t-\t-\t-
+$R2\t2030-01-05T02:00:00+01:00\tfailed\t3 s\t-\t-\t-\t-\t-\tschedule\t$E400
+$R3\t2030-01-04T02:00:00+01:00\tfailed\t10 min\t-\t-\t-\t-\t-\tplatform\tcannot connect to the API: Connection refused
+$R5\t2030-01-03T02:00:00+01:00\tfailed\t20 min\t$BT5\t0/10 (10 failed)\t2501ms\t-\t-\tschedule\tevery prompt failed
+$R6\t2030-01-02T02:00:00+01:00\tcompleted\t5 min\t$BT\t4/4\t153ms\t80.3%\t-\t-\t-
 EOT
 is_run(['runs', '-n', '2', $A], 0, $RUNS_HEAD . <<"EOT", '', 'runs -n 2');
-$R4\t2030-01-07T02:00:00+01:00\trunning\t0 s so far\t$BT4\t-\t-\t-\t-\t-
-$R1\t2030-01-06T02:00:00+01:00\tcompleted\t10 min\t$BT\t9/10 (1 failed)\t152ms\t80.0%\t-\t-
+$R4\t2030-01-07T02:00:00+01:00\trunning\t0 s so far\t$BT4\t-\t-\t-\t-\t-\t-
+$R1\t2030-01-06T02:00:00+01:00\tcompleted\t10 min\t$BT\t9/10 (1 failed)\t152ms\t80.0%\t-\t-\t-
 EOT
 is_run(['runs', 'smoke'], 0, $RUNS_HEAD . <<"EOT", '',
-$R7\t2030-01-06T09:00:00-05:00\tfailed\t30 min\t$BT7\t0/3 (3 failed)\t99ms\t0.0%\tschedule\tevery prompt failed
+$R7\t2030-01-06T09:00:00-05:00\tfailed\t30 min\t$BT7\t0/3 (3 failed)\t99ms\t0.0%\t-\tschedule\tevery prompt failed
 EOT
     'runs: failed at completion, with its results');
 {
@@ -314,6 +315,7 @@ last results\t2030-01-06T02:10:00+01:00, completed, batch test $BT
 prompts\t9/10 (1 failed)
 latency\t152ms
 quality\t80.0%
+baseline\trun $R1, the latest good run (none pinned): ran 2030-01-06T02:00:00+01:00, quality 80.0%, success rate 90.0% (9/10)
 last failure\t2030-01-05T02:00:03+01:00 (blame: schedule): $E400
 EOT
 	(my $want = $SHOW_A) =~ s/^last results\t.*?^last failure\t.*?\n/$last/ms;
@@ -340,11 +342,236 @@ EOT
 	is($j->{last_results}{status}, 'failed', '... and says it failed');
 	is($j->{last_failure}{id}, $R7, '... it is the last failure too');
 	@r = ctlc('show', 'smoke');
-	like($r[1], qr/^last results\t2030-01-06T09:30:00-05:00, failed, batch test $BT7\nprompts\t0\/3 \(3 failed\)\nlatency\t99ms\nquality\t0\.0%\nlast failure\t2030-01-06T09:30:00-05:00 \(blame: schedule\): every prompt failed\n/m,
+	like($r[1], qr/^last results\t2030-01-06T09:30:00-05:00, failed, batch test $BT7\nprompts\t0\/3 \(3 failed\)\nlatency\t99ms\nquality\t0\.0%\nbaseline\tnone: .*\nlast failure\t2030-01-06T09:30:00-05:00 \(blame: schedule\): every prompt failed\n/m,
 	    '... in text');
 }
 is_run(['runs', 'nope'], 65, '', "evalschedctl: no schedule 'nope'\n",
     'runs: unknown schedule');
+
+# --- baseline, regressions -------------------------------------------------
+
+# A run's baseline: the pinned run, else the latest good run (completed,
+# with results, not a regression).  R1 is nightly's latest good run.
+my $GOOD_R1 = "run $R1, the latest good run (none pinned): ran "
+    . "2030-01-06T02:00:00+01:00, quality 80.0%, success rate 90.0% (9/10)";
+my $ONLY = 'only a completed run with results can be a baseline';
+is_run(['baseline', 'nightly'], 0, "baseline of 'nightly': $GOOD_R1\n", '',
+    'baseline: the latest good run when none is pinned');
+is_run(['baseline', 'smoke'], 0, "baseline of 'smoke': none: nothing "
+    . "pinned, and no completed run with results that was not a "
+    . "regression\n", '', 'baseline: none yet');
+is_run(['baseline'], 64, '',
+    "usage: evalschedctl baseline [--clear] ID|NAME [RUN|latest]\n",
+    'baseline without a schedule');
+is_run(['baseline', '--clear', 'nightly', $R1], 64, '', qr/^usage: /,
+    'baseline --clear takes no run');
+is_run(['baseline', 'nightly', $R1, 'extra'], 64, '', qr/^usage: /,
+    'baseline with too many operands');
+is_run(['baseline', 'nope', $R1], 65, '',
+    "evalschedctl: no schedule 'nope'\n", 'baseline: unknown schedule');
+is_run(['baseline', 'nightly', $R7], 65, '',
+    "evalschedctl: baseline: run $R7 belongs to schedule 'smoke'\n"
+    . "evalschedctl: baseline: a baseline must be a run of 'nightly'\n",
+    'baseline: a run of another schedule is refused');
+is_run(['baseline', 'nightly', $R5], 65, '',
+    "evalschedctl: baseline: run $R5 has status 'failed': $ONLY\n",
+    'baseline: a failed run is refused, results or not');
+is_run(['baseline', 'nightly', $R4], 65, '',
+    "evalschedctl: baseline: run $R4 has status 'running': $ONLY\n",
+    'baseline: a run under way is refused');
+is_run(['baseline', 'nightly', 'cccccccc-0000-4000-8000-000000000003'], 65,
+    '', "evalschedctl: baseline: no run "
+    . "'cccccccc-0000-4000-8000-000000000003' of 'nightly'\n",
+    'baseline: an unknown run');
+is_run(['baseline', 'nightly', 'yesterday'], 65, '', "evalschedctl: "
+    . "baseline: 'yesterday' is not a run id, a prefix of one, or "
+    . "'latest'\n", 'baseline: not a run id');
+is_run(['baseline', 'smoke', 'latest'], 65, '', "evalschedctl: baseline: "
+    . "'smoke' has no completed run with results\n",
+    'baseline latest: a failed run with results is not one');
+{
+	my $EMPTY = '7e7e7e7e-0000-4000-8000-00000000000e';
+	$t->sql("INSERT INTO scheduled_evaluation_runs (id, "
+	    . "scheduled_evaluation_id, status, slot_at, triggered_at, "
+	    . "completed_at, total_prompts) VALUES ('$EMPTY', '$A', "
+	    . "'completed', '2030-01-01 01:00:00+00', '2030-01-01 01:00:00+00', "
+	    . "'2030-01-01 01:01:00+00', 0)");
+	is_run(['baseline', 'nightly', $EMPTY], 65, '', "evalschedctl: "
+	    . "baseline: run $EMPTY completed without results: $ONLY\n",
+	    'baseline: a completed run without results is refused');
+	$t->sql("DELETE FROM scheduled_evaluation_runs WHERE id = '$EMPTY'");
+}
+is($t->sql_value('SELECT count(*) FROM evalsched_baselines'), 0,
+    '... nothing was pinned');
+
+is_run(['baseline', 'nightly', $R6], 0, "pinned run $R6 as the baseline of "
+    . "'nightly': ran 2030-01-02T02:00:00+01:00, quality 80.3%, success "
+    . "rate 100.0% (4/4)\n", '', 'baseline: pin a run');
+is_deeply([$t->sql("SELECT scheduled_evaluation_id, run_id, "
+    . "pinned_at > now() - interval '1 minute' FROM evalsched_baselines")],
+    [[$A, $R6, 't']], '... into evalsched_baselines');
+is_run(['baseline', 'nightly'], 0, qr/\Abaseline of 'nightly': run $R6, pinned 20\d\d-\S+: ran 2030-01-02T02:00:00\+01:00, quality 80\.3%, success rate 100\.0% \(4\/4\)\n\z/,
+    '', 'baseline: the pinned run, and when it was pinned');
+is_run(['baseline', 'nightly', '76767676'], 0, "run $R6 is already the "
+    . "pinned baseline of 'nightly': ran 2030-01-02T02:00:00+01:00, "
+    . "quality 80.3%, success rate 100.0% (4/4)\n", '',
+    'baseline: pinning it again by its short id changes nothing');
+is_run(['baseline', 'aaaaaaaa', 'latest'], 0, "pinned run $R1 as the "
+    . "baseline of 'nightly', replacing run $R6: ran "
+    . "2030-01-06T02:00:00+01:00, quality 80.0%, success rate 90.0% "
+    . "(9/10)\n", '', 'baseline latest: the newest completed run');
+is($t->sql_value("SELECT run_id FROM evalsched_baselines "
+    . "WHERE scheduled_evaluation_id = '$A'"), $R1, '... one row, replaced');
+{
+	my @r = is_run(['--json', 'baseline', 'nightly'], 0, undef, '',
+	    'baseline --json');
+	my $j = decode_json($r[1]);
+	is_deeply([@{$j}{qw(scheduled_evaluation_id name action changed
+	    previous_run_id)}], [$A, 'nightly', 'show', JSON::PP::false,
+	    undef], '... the schedule, and what was done');
+	is_deeply([sort keys %{ $j->{baseline} }],
+	    [qw(pinned_at run run_id source)], '... the baseline');
+	is($j->{baseline}{source}, 'pinned', '... pinned');
+	is($j->{baseline}{run_id}, $R1, '... which run');
+	like($j->{baseline}{pinned_at}, qr/^20\d\d-\d\d-\d\dT.*\+0[12]:00$/,
+	    '... pinned_at in the schedule\'s zone');
+	is($j->{baseline}{run}{avg_quality_score}, 0.8,
+	    '... the run in the shape of runs');
+	@r = ctlc('baseline', '--json', 'nightly', $R6);
+	$j = decode_json($r[1]);
+	is_deeply([@{$j}{qw(action changed previous_run_id)},
+	    $j->{baseline}{run_id}], ['pin', JSON::PP::true, $R1, $R6],
+	    'baseline --json RUN: pinned, and what it replaced');
+}
+is_run(['baseline', '--clear', 'nightly'], 0, "unpinned run $R6 as the "
+    . "baseline of 'nightly'\nbaseline of 'nightly': $GOOD_R1\n", '',
+    'baseline --clear: unpinned, back to the latest good run');
+is($t->sql_value('SELECT count(*) FROM evalsched_baselines'), 0,
+    '... the row is gone');
+is_run(['baseline', '--clear', 'nightly'], 0, "'nightly' had no pinned "
+    . "baseline: nothing to unpin\nbaseline of 'nightly': $GOOD_R1\n", '',
+    'baseline --clear with nothing pinned says so');
+{
+	my @r = is_run(['baseline', '--clear', '--json', 'nightly'], 0,
+	    undef, '', 'baseline --clear --json');
+	my $j = decode_json($r[1]);
+	is_deeply([@{$j}{qw(action changed previous_run_id)},
+	    @{ $j->{baseline} }{qw(source run_id pinned_at)}],
+	    ['clear', JSON::PP::false, undef, 'latest', $R1, undef],
+	    '... nothing changed; the latest good run');
+}
+{
+	# A pinned run deleted since: the supervisor then compares with
+	# nothing, and says so.
+	my $GONE_RUN = '7f7f7f7f-0000-4000-8000-00000000000f';
+	$t->sql("INSERT INTO evalsched_baselines (scheduled_evaluation_id, "
+	    . "run_id, pinned_at) VALUES ('$A', '$GONE_RUN', "
+	    . "'2030-01-06 12:00:00+00')");
+	is_run(['baseline', 'nightly'], 0, "baseline of 'nightly': run "
+	    . "$GONE_RUN, pinned 2030-01-06T13:00:00+01:00, no longer exists: "
+	    . "the next run has no baseline until it is unpinned\n", '',
+	    'baseline: a pinned run that no longer exists');
+	my @r = ctlc('--json', 'baseline', 'nightly');
+	my $j = decode_json($r[1])->{baseline};
+	is_deeply([@{$j}{qw(source run_id pinned_at run)}], ['pinned',
+	    $GONE_RUN, '2030-01-06T13:00:00+01:00', undef], '... in --json');
+	is_run(['baseline', '--clear', 'nightly'], 0,
+	    qr/\Aunpinned run $GONE_RUN as the baseline of 'nightly'\n/, '',
+	    '... and unpinned');
+}
+
+# Two regressions against R1, as the supervisor records them: R8 lost
+# quality, R9 lost successes.
+my ($R8, $R9) = map { "7${_}7${_}7${_}7${_}-0000-4000-8000-00000000000$_" } 8, 9;
+my $THR = '"threshold_percent": 10.0';
+$t->sql(<<"EOT");
+INSERT INTO scheduled_evaluation_runs (id, scheduled_evaluation_id, status,
+    slot_at, triggered_at, started_at, completed_at, batch_test_run_id,
+    total_prompts, successful_prompts, failed_prompts, avg_latency_ms,
+    avg_quality_score, regression_detected, regression_details,
+    baseline_run_id)
+VALUES
+  ('$R8', '$A', 'completed', '2030-01-06 13:00:00+00', '2030-01-06 13:00:00+00',
+   '2030-01-06 13:00:01+00', '2030-01-06 13:10:00+00', '$BT', 10, 10, 0,
+   140, 0.62, true,
+   '{"avg_quality_score": {"baseline": 0.8, "current": 0.62,
+      "change_percent": -22.5, $THR},
+     "success_rate": {"baseline": 0.9, "current": 1.0,
+      "change_percent": 11.11, $THR}}', '$R1'),
+  ('$R9', '$A', 'completed', '2030-01-06 18:00:00+00', '2030-01-06 18:00:00+00',
+   '2030-01-06 18:00:01+00', '2030-01-06 18:10:00+00', '$BT', 10, 7, 3,
+   150, 0.82, true,
+   '{"avg_quality_score": {"baseline": 0.8, "current": 0.82,
+      "change_percent": 2.5, $THR},
+     "success_rate": {"baseline": 0.9, "current": 0.7,
+      "change_percent": -22.22, $THR}}', '$R1')
+EOT
+is_run(['runs', '-n', '4', 'nightly'], 0, $RUNS_HEAD . <<"EOT", '',
+$R4\t2030-01-07T02:00:00+01:00\trunning\t0 s so far\t$BT4\t-\t-\t-\t-\t-\t-
+$R9\t2030-01-06T19:00:00+01:00\tcompleted, regression\t10 min\t$BT\t7/10 (3 failed)\t150ms\t82.0%\t+2.5% quality, -22.2% success vs 71717171\t-\t-
+$R8\t2030-01-06T14:00:00+01:00\tcompleted, regression\t10 min\t$BT\t10/10\t140ms\t62.0%\t-22.5% quality vs 71717171\t-\t-
+$R1\t2030-01-06T02:00:00+01:00\tcompleted\t10 min\t$BT\t9/10 (1 failed)\t152ms\t80.0%\t-\t-\t-
+EOT
+    'runs: regressions, and the change against the baseline');
+{
+	my @r = ctlc('--json', 'runs', '-n', '3', 'nightly');
+	my %run = map { $_->{id} => $_ } @{ decode_json($r[1]) };
+	ok($run{$R8}{regression_detected}, 'runs --json: regression_detected');
+	is($run{$R8}{baseline_run_id}, $R1, '... baseline_run_id');
+	is_deeply($run{$R8}{regression_details}{avg_quality_score},
+	    { baseline => 0.8, current => 0.62, change_percent => -22.5,
+	    threshold_percent => 10 }, '... regression_details an object');
+}
+is_run(['baseline', 'nightly'], 0, "baseline of 'nightly': $GOOD_R1\n", '',
+    'baseline: a regression never becomes the baseline');
+is_run(['baseline', 'nightly', 'latest'], 0, qr/\Apinned run $R9 as the baseline of 'nightly': ran 2030-01-06T19:00:00\+01:00, quality 82\.0%, success rate 70\.0% \(7\/10\)\n\z/,
+    '', 'baseline latest: an operator may accept a regression as normal');
+$t->sql("DELETE FROM evalsched_baselines");
+{
+	my @r = ctlc('show', 'nightly');
+	like($r[1], qr/^quality\t82\.0%\nregression\trun $R9: quality 80\.0% -> 82\.0% \(\+2\.5%\), success rate 90\.0% -> 70\.0% \(-22\.2%\); threshold 10%; baseline run $R1\nbaseline\t\Q$GOOD_R1\E\nlast failure\t/m,
+	    'show: the last completed run was a regression, and the baseline');
+	@r = is_run(['show', '--json', 'nightly'], 0, undef, '',
+	    'show --json with a regression');
+	my $j = decode_json($r[1]);
+	is($j->{regression}{id}, $R9, '... regression: the run');
+	is($j->{regression}{regression_details}{success_rate}{change_percent},
+	    -22.22, '... with its details');
+	is_deeply([@{ $j->{baseline} }{qw(source run_id)}], ['latest', $R1],
+	    '... baseline: the latest good run');
+	is($j->{baseline}{run}{id}, $R1, '... whole');
+	@r = ctlc('--json', 'show', 'smoke');
+	$j = decode_json($r[1]);
+	ok(exists $j->{regression} && !defined $j->{regression},
+	    'show --json: no regression is null');
+	is($j->{baseline}{source}, undef, '... no baseline: source null');
+}
+{
+	# A good run since: no regression line.
+	my $R10 = '7a7a7a7a-0000-4000-8000-000000000010';
+	$t->sql("INSERT INTO scheduled_evaluation_runs (id, "
+	    . "scheduled_evaluation_id, status, slot_at, triggered_at, "
+	    . "completed_at, total_prompts, successful_prompts, "
+	    . "avg_quality_score, regression_detected, regression_details, "
+	    . "baseline_run_id) VALUES ('$R10', '$A', 'completed', "
+	    . "'2030-01-06 20:00:00+00', '2030-01-06 20:00:00+00', "
+	    . "'2030-01-06 20:10:00+00', 10, 9, 0.81, false, "
+	    . "'{\"avg_quality_score\": {\"baseline\": 0.8, \"current\": 0.81, "
+	    . "\"change_percent\": 1.25, $THR}, \"success_rate\": "
+	    . "{\"baseline\": 0.9, \"current\": 0.9, \"change_percent\": 0, "
+	    . "$THR}}', '$R1')");
+	my @r = ctlc('show', 'nightly');
+	unlike($r[1], qr/^regression\t/m, 'show: no regression line once a '
+	    . 'good run followed');
+	like($r[1], qr/^baseline\trun $R10, the latest good run/m,
+	    '... which is the baseline now');
+	@r = ctlc('runs', '-n', '1', 'nightly');
+	like($r[1], qr/^\Q$R4\E\t/m, 'runs: newest first');
+	@r = ctlc('runs', '-n', '2', 'nightly');
+	like($r[1], qr/\tcompleted\t10 min\t-\t9\/10\t-\t81\.0%\t\+1\.3% quality vs 71717171\t-\t-\n\z/,
+	    '... a run compared and no regression: its change');
+	$t->sql("DELETE FROM scheduled_evaluation_runs WHERE id = '$R10'");
+}
 
 # --- add ------------------------------------------------------------------
 
@@ -634,7 +861,7 @@ is_run(['status'], 0, qr/\Astatus: ok: 0 live supervisors\n/, '',
 SKIP: {
 	my $script = `command -v script 2>/dev/null`;
 	chomp $script;
-	skip 'no script(1) for a pseudo-terminal', 5 unless $script;
+	skip 'no script(1) for a pseudo-terminal', 6 unless $script;
 	$t->sql("UPDATE scheduled_evaluations SET next_run_at = now() + "
 	    . "interval '1 hour' WHERE id = '$A'");
 	my $cmd = join ' ', map { "'$_'" } $ctl, '-c', $conf, 'list';
@@ -651,11 +878,13 @@ SKIP: {
 	$cmd = join ' ', map { "'$_'" } $ctl, '-c', $conf, 'runs', 'nightly';
 	$out = `$script -qec "$cmd" /dev/null`;
 	$out =~ s/\r//g;
-	like($out, qr/^71717171  2030-01-06 02:00 CET \(in \d+ d\)  completed  10 min +b1b1b1b1 +9\/10 \(1 failed\) +152ms +80\.0% +- +-$/m,
+	like($out, qr/^71717171  2030-01-06 02:00 CET \(in \d+ d\)  completed +10 min +b1b1b1b1 +9\/10 \(1 failed\) +152ms +80\.0% +- +- +-$/m,
 	    '... runs with their results');
 	my $cut = substr($E400, 0, 57) . '...';
 	like($out, qr/^72727272  .*  failed .*  schedule  \Q$cut\E$/m,
 	    '... and errors cut to fit');
+	like($out, qr/^78787878  .*  completed, regression  .*  62\.0% +-22\.5% quality vs 71717171  /m,
+	    '... and regressions against their baseline');
 }
 
 done_testing;

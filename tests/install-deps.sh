@@ -4,7 +4,7 @@
 set -e
 
 packages="gcc make pkg-config libc6-dev libpq-dev libcurl4-openssl-dev
-libjson-c-dev libbsd-dev postgresql postgresql-client mandoc perl python3
+libssl-dev libjson-c-dev libbsd-dev postgresql postgresql-client mandoc perl python3
 tzdata procps clang libclang-rt-dev"
 
 missing=

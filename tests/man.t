@@ -127,8 +127,16 @@ sub config_status {
 # --- evalschedctl examples run ---------------------------------------------
 
 $t->start_pg;
-$t->add_schedule(name => 'nightly-regression', schedule_type => 'daily',
-    next_run_at => '2030-01-01 02:00:00+00');
+{
+	# A completed run with results, for the baseline examples.
+	my $nightly = $t->add_schedule(name => 'nightly-regression',
+	    schedule_type => 'daily', next_run_at => '2030-01-01 02:00:00+00');
+	$t->sql("INSERT INTO scheduled_evaluation_runs "
+	    . "(scheduled_evaluation_id, status, triggered_at, completed_at, "
+	    . "total_prompts, successful_prompts, avg_quality_score) VALUES "
+	    . "('$nightly', 'completed', '2029-12-31 02:00:00+00', "
+	    . "'2029-12-31 02:10:00+00', 50, 50, 0.88)");
+}
 my $have_next = `'$ctl' next -n 1 hourly 2>&1` !~ /not available/;
 {
 	local $ENV{EVALSCHED_DATABASE} = $t->conninfo;

@@ -1,7 +1,8 @@
 /*
  * evalsched.conf(5): defaults, every key, quoting, every kind of bad
  * line with its exact "file:line: message", the environment overrides,
- * the key file, and that the service key never shows in an error.
+ * the key files, and that neither secret (the service key, the
+ * encryption key) ever shows in an error.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include "tap.h"
 
 #define KEY	"sk-t_config-very-secret-42"
+#define EKEY	"ek-t_config-encryption-key-0123456789abcdef"
 #define NAME	"t.conf"
 
 static char	tmpdir[256];
@@ -68,6 +70,7 @@ clear_env(void)
 	unsetenv("EVALSCHED_DATABASE");
 	unsetenv("NEXT_PUBLIC_APP_URL");
 	unsetenv("SUPABASE_SERVICE_ROLE_KEY");
+	unsetenv("ENCRYPTION_KEY");
 }
 
 /* Parses text from scratch; returns the error count. */
@@ -146,6 +149,9 @@ test_defaults(void)
 	tap_is_str(c.spool_dir, "/var/lib/evalsched", "default spool_dir");
 	tap_is_str(c.tls_ca_file, "", "default tls_ca_file: system store");
 	tap_is_int(c.log_debug, 0, "default log_level = info");
+	tap_ok(c.encryption_key == NULL, "no default encryption_key");
+	tap_ok(c.encryption_key_file == NULL, "no default encryption_key_file");
+	tap_ok(c.alert_command == NULL, "no default alert_command");
 	if (gethostname(host, sizeof(host)) == 0) {
 		host[sizeof(host) - 1] = '\0';
 		tap_is_str(c.node_name, host, "default node_name is the host "
@@ -178,6 +184,8 @@ test_every_key(void)
 	    "shutdown_grace = 0\n"
 	    "lease = 2\n"
 	    "listen = no\n"
+	    "encryption_key_file = /etc/evalsched/encryption.key\n"
+	    "alert_command = /usr/local/bin/page-oncall\n"
 	    "log_level = debug\n", "every key");
 	tap_is_str(c.database, "host=/tmp/sock dbname=evals user=ev",
 	    "database (spaces and '=' kept)");
@@ -199,6 +207,10 @@ test_every_key(void)
 	tap_is_int(c.lease, 2, "lease");
 	tap_is_int(c.listen, 0, "listen");
 	tap_is_int(c.log_debug, 1, "log_level");
+	tap_is_str(c.encryption_key_file, "/etc/evalsched/encryption.key",
+	    "encryption_key_file");
+	tap_is_str(c.alert_command, "/usr/local/bin/page-oncall",
+	    "alert_command");
 	config_free(&c);
 
 	good(&c, "service_role_key = " KEY "\n", "service_role_key");
@@ -842,6 +854,164 @@ test_secret(void)
 	unlink(conf);
 }
 
+/* encryption_key: a secret as the service key is, with its own file and env. */
+static void
+test_encryption_key(void)
+{
+	struct config		c;
+	struct config_err	e;
+	const char		*conf;
+	char			 kp[PATH_MAX], text[PATH_MAX + 64];
+	char			 want[3 * PATH_MAX];
+	int			 n;
+
+	good(&c, "encryption_key = \"" EKEY "\"\n", "encryption_key");
+	tap_is_str(c.encryption_key, EKEY, "encryption_key value");
+	config_free(&c);
+
+	snprintf(kp, sizeof(kp), "%s", temp_file("\n  " EKEY " \t\nnext\n"));
+	snprintf(text, sizeof(text), "encryption_key_file = %s\n", kp);
+	n = load(&c, &e, text, &conf);
+	tap_is_int(n, 0, "encryption_key_file: no error");
+	tap_is_str(c.encryption_key, EKEY,
+	    "encryption_key_file: its first line, trimmed");
+	done(&c, &e);
+	unlink(conf);
+
+	setenv("ENCRYPTION_KEY", "env-" EKEY, 1);
+	n = load(&c, &e, text, &conf);
+	tap_is_int(n, 0, "ENCRYPTION_KEY: no error");
+	tap_is_str(c.encryption_key, "env-" EKEY,
+	    "ENCRYPTION_KEY overrides encryption_key_file");
+	tap_ok(c.encryption_key_file == NULL, "and clears the file name");
+	done(&c, &e);
+	unlink(conf);
+	n = load(&c, &e, "encryption_key = " EKEY "\n", &conf);
+	tap_is_str(c.encryption_key, "env-" EKEY,
+	    "ENCRYPTION_KEY overrides encryption_key");
+	done(&c, &e);
+	unlink(conf);
+	setenv("ENCRYPTION_KEY", "", 1);
+	n = load(&c, &e, "encryption_key = " EKEY "\n", &conf);
+	tap_is_str(c.encryption_key, EKEY, "an empty ENCRYPTION_KEY is ignored");
+	done(&c, &e);
+	unlink(conf);
+	unsetenv("ENCRYPTION_KEY");
+	unlink(kp);
+
+	snprintf(kp, sizeof(kp), "%s/no-such-encryption-key", tmpdir);
+	snprintf(text, sizeof(text), "encryption_key_file = %s\n", kp);
+	n = load(&c, &e, text, &conf);
+	snprintf(want, sizeof(want), "%s: encryption_key_file: %s: %s\n",
+	    conf, kp, strerror(ENOENT));
+	tap_is_int(n, 1, "missing encryption_key_file: one error");
+	tap_is_str(e.buf, want, "missing encryption_key_file: message");
+	done(&c, &e);
+	unlink(conf);
+
+	snprintf(kp, sizeof(kp), "%s", temp_file(" \n"));
+	snprintf(text, sizeof(text), "encryption_key_file = %s\n", kp);
+	n = load(&c, &e, text, &conf);
+	snprintf(want, sizeof(want), "%s: encryption_key_file: %s: the file "
+	    "is empty\n", conf, kp);
+	tap_is_str(e.buf, want, "empty encryption_key_file: message");
+	done(&c, &e);
+	unlink(conf);
+	unlink(kp);
+
+	good(&c, "encryption_key = \"\"\nencryption_key_file = /k\n",
+	    "encryption_key \"\" beside its file");
+	tap_ok(c.encryption_key == NULL, "encryption_key = \"\" is no key");
+	config_free(&c);
+
+	n = parse(&c, &e, "encryption_key = " EKEY "\n"
+	    "encryption_key_file = /k\n");
+	tap_is_int(n, 1, "encryption_key and its file: one error");
+	tap_is_str(e.buf, NAME ": set encryption_key or encryption_key_file, "
+	    "not both\n", "encryption_key and its file: message");
+	done(&c, &e);
+
+	/* Both key files are read, each into its own secret. */
+	{
+		char	sp[PATH_MAX], ep[PATH_MAX], both[2 * PATH_MAX + 64];
+
+		snprintf(sp, sizeof(sp), "%s", temp_file(KEY "\n"));
+		snprintf(ep, sizeof(ep), "%s", temp_file(EKEY "\n"));
+		snprintf(both, sizeof(both), "service_role_key_file = %s\n"
+		    "encryption_key_file = %s\n", sp, ep);
+		n = load(&c, &e, both, &conf);
+		tap_ok(n == 0 && c.service_role_key != NULL &&
+		    strcmp(c.service_role_key, KEY) == 0 &&
+		    c.encryption_key != NULL &&
+		    strcmp(c.encryption_key, EKEY) == 0,
+		    "service and encryption key files side by side");
+		done(&c, &e);
+		unlink(conf);
+		unlink(sp);
+		unlink(ep);
+	}
+}
+
+/* The encryption key never shows in an error either. */
+static void
+test_encryption_key_secret(void)
+{
+	static const char *texts[] = {
+		"encryption_key = \"" EKEY "\n",
+		"encryption_key = \"" EKEY "\" trailing\n",
+		"encryption_key " EKEY "\n",
+		"encryption_key = " EKEY "\nencryption_key = " EKEY "\n",
+		"encryption_key = " EKEY "\nencryption_key_file = /k\n",
+	};
+	struct config		c;
+	struct config_err	e;
+	const char		*conf;
+	size_t			 i;
+	int			 n;
+
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		n = parse(&c, &e, texts[i]);
+		tap_ok(n > 0 && strstr(e.buf, EKEY) == NULL,
+		    "bad encryption_key line %zu: an error without the key",
+		    i + 1);
+		done(&c, &e);
+	}
+	setenv("ENCRYPTION_KEY", EKEY, 1);
+	n = load(&c, &e, "bogus = 1\n", &conf);
+	tap_ok(n == 1 && strstr(e.buf, EKEY) == NULL,
+	    "ENCRYPTION_KEY set, another error: the key is not shown");
+	done(&c, &e);
+	unlink(conf);
+	unsetenv("ENCRYPTION_KEY");
+}
+
+static void
+test_alert_command(void)
+{
+	struct config	c;
+
+	good(&c, "alert_command = \"/usr/local/libexec/mail-alert\"\n",
+	    "alert_command");
+	tap_is_str(c.alert_command, "/usr/local/libexec/mail-alert",
+	    "alert_command value");
+	config_free(&c);
+	good(&c, "alert_command = \"\"\n", "alert_command empty");
+	tap_ok(c.alert_command == NULL, "alert_command = \"\" is none");
+	config_free(&c);
+	bad("alert_command = /a\nalert_command = /b\n", NAME ":2: duplicate "
+	    "key 'alert_command' (first set on line 1)",
+	    "alert_command twice");
+	bad("alert_command = mail-alert\n", NAME ":1: alert_command: "
+	    "'mail-alert' must be an absolute path", "alert_command relative");
+	good(&c, "alert_retry = 600\nnotifier = /opt/evalsched-notifier\n",
+	    "alert_retry and notifier");
+	tap_is_int(c.alert_retry, 600, "alert_retry value");
+	tap_is_str(c.notifier, "/opt/evalsched-notifier", "notifier value");
+	config_free(&c);
+	bad("alert_retry = 5\n", NAME ":1: alert_retry: '5' must be a whole "
+	    "number of seconds from 10 to 604800", "alert_retry too short");
+}
+
 /*
  * config_free() with a key set, in a child so that AddressSanitizer's
  * abort on a use after free is a failed test, not a dead test program.
@@ -861,14 +1031,15 @@ test_free_key(void)
 	}
 	if (pid == 0) {
 		freopen("/dev/null", "w", stderr);
-		parse(&c, &e, "service_role_key = " KEY "\n");
+		parse(&c, &e, "service_role_key = " KEY "\n"
+		    "encryption_key = " EKEY "\n");
 		config_free(&c);
 		config_err_free(&e);
 		_exit(0);
 	}
 	waitpid(pid, &status, 0);
 	tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "config_free() with a key set is clean");
+	    "config_free() with both keys set is clean");
 }
 
 int
@@ -896,6 +1067,9 @@ main(void)
 	test_load_paths();
 	test_require_key();
 	test_secret();
+	test_encryption_key();
+	test_encryption_key_secret();
+	test_alert_command();
 	test_free_key();
 	remove_tmpdir();
 	return tap_done();

@@ -17,6 +17,8 @@
 #define USER	"99999999-8888-7777-6666-555555555555"
 #define SUITE	"12345678-1234-1234-1234-123456789abc"
 #define KEY	"sk-very-secret-service-key"
+#define EKEY	"ek-very-secret-encryption-key-0123456789"
+#define SEALED	"c2FsdCBpdiB0YWcgY2lwaGVydGV4dA=="
 
 static char *
 make_job(const char *field, const char *json_value)
@@ -155,6 +157,12 @@ static const struct bad bad_jobs[] = {
 	{ "timeout_ms", "\"600\"", "timeout_ms is not an integer" },
 	{ "tls_ca_file", "false", "tls_ca_file is not a string" },
 	{ "result_dir", "7", "result_dir is not a string" },
+	{ "api_key_encrypted", "7", "api_key_encrypted is not a string" },
+	{ "api_key_encrypted", "\"a\\u0000b\"",
+	    "api_key_encrypted contains a NUL character" },
+	{ "encryption_key", "[]", "encryption_key is not a string" },
+	{ "encryption_key", "\"" EKEY "\\u0000\"",
+	    "encryption_key contains a NUL character" },
 };
 
 static void
@@ -172,7 +180,8 @@ test_validation(void)
 		tap_is_int(r, -1, "%s = %s is refused", bad_jobs[i].field,
 		    bad_jobs[i].value ? bad_jobs[i].value : "(none)");
 		tap_is_str(err, bad_jobs[i].error, "  with a clear error");
-		tap_ok(strstr(err, KEY) == NULL, "  that holds no key");
+		tap_ok(strstr(err, KEY) == NULL && strstr(err, EKEY) == NULL,
+		    "  that holds no key");
 		tap_ok(j.run_id == NULL && j.service_role_key == NULL,
 		    "  and leaves nothing allocated");
 		free(text);
@@ -456,12 +465,77 @@ test_blame(void)
 	tap_is_int(blame_from_name("nobody"), BLAME_NONE, "unknown name");
 }
 
+/*
+ * The schedule's own API key: carried when set, with the key to it; left
+ * out of the JSON when not set; "" is no key, as the application reads it.
+ */
+static void
+test_api_key(void)
+{
+	struct job	 a, b;
+	char		 err[256], *text, *text2;
+	int		 r;
+
+	text = make_job(NULL, NULL);
+	r = job_from_json(&a, text, err, sizeof(err));
+	free(text);
+	tap_ok(r == 0 && a.api_key_encrypted == NULL &&
+	    a.encryption_key == NULL, "no API key: both NULL");
+	text = job_to_json(&a);
+	tap_ok(text != NULL && strstr(text, "api_key_encrypted") == NULL &&
+	    strstr(text, "encryption_key") == NULL,
+	    "no API key: neither member is written");
+	free(text);
+
+	a.api_key_encrypted = strdup(SEALED);
+	a.encryption_key = strdup(EKEY);
+	text = job_to_json(&a);
+	r = job_from_json(&b, text, err, sizeof(err));
+	tap_is_int(r, 0, "a job with an API key parses");
+	tap_is_str(b.api_key_encrypted, SEALED, "api_key_encrypted round trip");
+	tap_is_str(b.encryption_key, EKEY, "encryption_key round trip");
+	tap_is_str(b.service_role_key, KEY, "the service key still travels");
+	text2 = job_to_json(&b);
+	tap_is_str(text2, text, "the text is stable");
+	free(text);
+	free(text2);
+	job_free(&a);
+	job_free(&b);
+
+	text = make_job("api_key_encrypted", "\"\"");
+	r = job_from_json(&a, text, err, sizeof(err));
+	free(text);
+	tap_ok(r == 0 && a.api_key_encrypted == NULL,
+	    "api_key_encrypted \"\" is no key");
+	job_free(&a);
+	text = make_job("encryption_key", "\"\"");
+	r = job_from_json(&a, text, err, sizeof(err));
+	free(text);
+	tap_ok(r == 0 && a.encryption_key == NULL, "encryption_key \"\" is none");
+	job_free(&a);
+	text = make_job("api_key_encrypted", "null");
+	r = job_from_json(&a, text, err, sizeof(err));
+	free(text);
+	tap_ok(r == 0 && a.api_key_encrypted == NULL,
+	    "api_key_encrypted null is no key");
+	job_free(&a);
+	/* A sealed key without the key to it is the jobrunner's to report. */
+	text = make_job("api_key_encrypted", "\"" SEALED "\"");
+	r = job_from_json(&a, text, err, sizeof(err));
+	free(text);
+	tap_ok(r == 0 && a.api_key_encrypted != NULL &&
+	    a.encryption_key == NULL,
+	    "api_key_encrypted without encryption_key parses");
+	job_free(&a);
+}
+
 int
 main(void)
 {
 	test_round_trip();
 	test_defaults();
 	test_validation();
+	test_api_key();
 	test_bad_text();
 	test_request_body();
 	test_result();

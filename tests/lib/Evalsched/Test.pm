@@ -34,6 +34,7 @@ sub bin {
 		'evalsched-supervisor' => 'sbin',
 		'evalschedctl' => 'bin',
 		'evalsched-jobrunner' => 'libexec/evalsched',
+		'evalsched-notifier' => 'libexec/evalsched',
 	);
 	if (defined $ENV{EVALSCHED_ROOT}) {
 		my $prefix = $ENV{EVALSCHED_PREFIX} // '/usr/local';
@@ -200,6 +201,12 @@ sub start_api {
 		}
 		push @cmd, '--service-key-file', $keyfile;
 	}
+	# api_keys => ["wak_... USER_ID", ...]: the valid per-user API keys.
+	if ($opt{api_keys}) {
+		my $file = "$self->{dir}/api$n.keys";
+		$self->spew($file, join('', map { "$_\n" } @{ $opt{api_keys} }));
+		push @cmd, '--api-keys-file', $file;
+	}
 	my $pid = $self->spawn("api$n", \@cmd, "$self->{dir}/api$n.err");
 	$self->wait_until(sub { -s $portfile }, 15)
 	    or die "stand-in API did not start\n";
@@ -311,6 +318,7 @@ sub write_config {
 		app_url => $self->{api} ? $self->{api}{url} : 'http://127.0.0.1:9',
 		service_role_key_file => $keyfile,
 		jobrunner => bin('evalsched-jobrunner'),
+		notifier => bin('evalsched-notifier'),
 		pidfile => "$self->{dir}/supervisor$n.pid",
 		spool_dir => "$self->{dir}/spool",
 		poll_interval => 60,

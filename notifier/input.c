@@ -1,0 +1,416 @@
+/*
+ * The alert on stdin: parsed and checked.  The webhook URLs and secrets
+ * are copied out of the parse tree and wiped there at once; no error
+ * message quotes a value, since one may be a secret.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job.h"
+#include "notifier.h"
+
+#define JSON_DEPTH	64
+
+static const char *const event_names[] = {
+	[EVENT_FAILED] = "scheduled_eval_failed",
+	[EVENT_DISABLED] = "scheduled_eval_disabled",
+	[EVENT_REGRESSION] = "scheduled_eval_regression",
+};
+
+static const char *const hook_names[] = {
+	[HOOK_GENERIC] = "generic",
+	[HOOK_SLACK] = "slack",
+	[HOOK_DISCORD] = "discord",
+};
+
+const char *
+hook_type_name(enum hook_type type)
+{
+	return hook_names[type];
+}
+
+static int __attribute__((format(printf, 3, 4)))
+set_err(char *err, size_t len, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Exactly one JSON object fills text[0..len). */
+static int
+parse_object(const char *text, size_t len, json_object **out, char *err,
+    size_t errlen)
+{
+	struct json_tokener	*tok;
+	enum json_tokener_error	 jerr;
+	size_t			 off;
+
+	*out = NULL;
+	if ((tok = json_tokener_new_ex(JSON_DEPTH)) == NULL)
+		return set_err(err, errlen, "out of memory");
+	*out = json_tokener_parse_ex(tok, text, (int)len);
+	jerr = json_tokener_get_error(tok);
+	off = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (jerr == json_tokener_continue)
+		return set_err(err, errlen, "not JSON: it ends too soon");
+	if (jerr != json_tokener_success)
+		return set_err(err, errlen, "not JSON: %s",
+		    json_tokener_error_desc(jerr));
+	while (off < len && isspace((unsigned char)text[off]))
+		off++;
+	if (off < len)
+		return set_err(err, errlen, "not JSON: text after the value");
+	if (!json_object_is_type(*out, json_type_object))
+		return set_err(err, errlen, "not a JSON object");
+	return 0;
+}
+
+/* A member's value; NULL when absent or null. */
+static json_object *
+member(json_object *obj, const char *key)
+{
+	json_object	*v;
+
+	return json_object_object_get_ex(obj, key, &v) ? v : NULL;
+}
+
+/* A string member: 1 found, 0 absent or null, -1 wrong (err set). */
+static int
+string_member(json_object *obj, const char *where, const char *key,
+    int required, json_object **out, char *err, size_t len)
+{
+	*out = member(obj, key);
+	if (*out == NULL)
+		return required ? set_err(err, len, "%s%s is missing", where,
+		    key) : 0;
+	if (!json_object_is_type(*out, json_type_string))
+		return set_err(err, len, "%s%s is not a string", where, key);
+	return 1;
+}
+
+/* A string member as a C string: no NUL inside. */
+static int
+copy_member(json_object *obj, const char *where, const char *key,
+    int required, char **out, char *err, size_t len)
+{
+	json_object	*v;
+	const char	*s;
+	int		 r;
+
+	*out = NULL;
+	if ((r = string_member(obj, where, key, required, &v, err, len)) <= 0)
+		return r;
+	s = json_object_get_string(v);
+	if (strlen(s) != (size_t)json_object_get_string_len(v))
+		return set_err(err, len, "%s%s holds a NUL character", where,
+		    key);
+	if ((*out = strdup(s)) == NULL)
+		return set_err(err, len, "out of memory");
+	return 1;
+}
+
+static void
+wipe_member(json_object *obj, const char *key)
+{
+	json_object	*v = member(obj, key);
+
+	if (v != NULL && json_object_is_type(v, json_type_string))
+		explicit_bzero((char *)(uintptr_t)json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v));
+}
+
+/* Whatever the document's fate, its secrets leave no copy behind. */
+static void
+wipe_secrets(json_object *root)
+{
+	json_object	*hooks = member(root, "webhooks");
+	size_t		 i, n;
+
+	if (hooks == NULL || !json_object_is_type(hooks, json_type_array))
+		return;
+	n = json_object_array_length(hooks);
+	for (i = 0; i < n; i++) {
+		json_object *h = json_object_array_get_idx(hooks, i);
+
+		if (h != NULL && json_object_is_type(h, json_type_object)) {
+			wipe_member(h, "url");
+			wipe_member(h, "secret");
+		}
+	}
+}
+
+static int
+digits(const char *s, int n)
+{
+	while (n-- > 0)
+		if (!isdigit((unsigned char)*s++))
+			return 0;
+	return 1;
+}
+
+/* 2026-11-30T16:00:00[.000](Z|+01:00): Discord refuses anything else. */
+static int
+iso_timestamp(const char *s)
+{
+	if (!digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) ||
+	    s[7] != '-' || !digits(s + 8, 2) || s[10] != 'T' ||
+	    !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2) ||
+	    s[16] != ':' || !digits(s + 17, 2))
+		return 0;
+	s += 19;
+	if (*s == '.') {
+		if (!isdigit((unsigned char)*++s))
+			return 0;
+		while (isdigit((unsigned char)*s))
+			s++;
+	}
+	if (*s == 'Z')
+		return s[1] == '\0';
+	return (*s == '+' || *s == '-') && digits(s + 1, 2) && s[3] == ':' &&
+	    digits(s + 4, 2) && s[6] == '\0';
+}
+
+static int
+event_type(json_object *v, enum event_type *type)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(event_names) / sizeof(*event_names); i++)
+		if (strcmp(json_object_get_string(v), event_names[i]) == 0) {
+			*type = (enum event_type)i;
+			return 0;
+		}
+	return -1;
+}
+
+static int
+take_metadata(json_object *e, struct event *ev, char *err, size_t len)
+{
+	if ((ev->metadata = member(e, "metadata")) != NULL) {
+		if (!json_object_is_type(ev->metadata, json_type_object))
+			return set_err(err, len,
+			    "event.metadata is not an object");
+		return 0;
+	}
+	/* Left out: the empty object, owned by the tree like the rest. */
+	if ((ev->metadata = json_object_new_object()) == NULL ||
+	    json_object_object_add(e, "metadata", ev->metadata) != 0)
+		return set_err(err, len, "out of memory");
+	return 0;
+}
+
+static int
+take_event(json_object *root, struct event *ev, char *err, size_t len)
+{
+	json_object	*e = member(root, "event");
+
+	if (e == NULL)
+		return set_err(err, len, "event is missing");
+	if (!json_object_is_type(e, json_type_object))
+		return set_err(err, len, "event is not an object");
+	if (string_member(e, "event.", "type", 1, &ev->type_name, err,
+	    len) < 0 ||
+	    string_member(e, "event.", "title", 1, &ev->title, err, len) < 0 ||
+	    string_member(e, "event.", "message", 1, &ev->message, err,
+	    len) < 0 ||
+	    string_member(e, "event.", "timestamp", 1, &ev->timestamp, err,
+	    len) < 0)
+		return -1;
+	if (event_type(ev->type_name, &ev->type) == -1)
+		return set_err(err, len, "event.type is not "
+		    "scheduled_eval_failed, scheduled_eval_disabled or "
+		    "scheduled_eval_regression");
+	if (!iso_timestamp(json_object_get_string(ev->timestamp)))
+		return set_err(err, len, "event.timestamp is not an ISO 8601 "
+		    "date and time");
+	return take_metadata(e, ev, err, len);
+}
+
+static int
+hook_type(json_object *h, const char *where, enum hook_type *type,
+    char *err, size_t len)
+{
+	json_object	*v;
+	size_t		 i;
+	int		 r;
+
+	/* The application's column defaults to generic. */
+	*type = HOOK_GENERIC;
+	if ((r = string_member(h, where, "type", 0, &v, err, len)) <= 0)
+		return r;
+	for (i = 0; i < sizeof(hook_names) / sizeof(*hook_names); i++)
+		if (strcmp(json_object_get_string(v), hook_names[i]) == 0) {
+			*type = (enum hook_type)i;
+			return 0;
+		}
+	return set_err(err, len, "%stype is not generic, slack or discord",
+	    where);
+}
+
+static int
+take_hook(json_object *h, size_t i, struct hook *hook, char *err,
+    size_t len)
+{
+	char	where[32];
+
+	snprintf(where, sizeof(where), "webhooks[%zu].", i);
+	if (!json_object_is_type(h, json_type_object))
+		return set_err(err, len, "webhooks[%zu] is not an object", i);
+	if (copy_member(h, where, "id", 1, &hook->id, err, len) < 0)
+		return -1;
+	if (!job_is_uuid(hook->id))
+		return set_err(err, len, "%sid is not a UUID", where);
+	if (copy_member(h, where, "url", 1, &hook->url, err, len) < 0 ||
+	    hook_type(h, where, &hook->type, err, len) < 0 ||
+	    copy_member(h, where, "secret", 0, &hook->secret, err, len) < 0)
+		return -1;
+	if (webhook_origin(hook->url, hook->origin,
+	    sizeof(hook->origin)) == -1)
+		strlcpy(hook->origin, "(a bad URL)", sizeof(hook->origin));
+	return 0;
+}
+
+static int
+take_hooks(json_object *root, struct notice *n, char *err, size_t len)
+{
+	json_object	*hooks = member(root, "webhooks");
+	size_t		 i, count;
+
+	if (hooks == NULL)
+		return 0;
+	if (!json_object_is_type(hooks, json_type_array))
+		return set_err(err, len, "webhooks is not an array");
+	count = json_object_array_length(hooks);
+	if (count > NOTIFY_MAX_WEBHOOKS)
+		return set_err(err, len, "more than %d webhooks",
+		    NOTIFY_MAX_WEBHOOKS);
+	if (count == 0)
+		return 0;
+	if ((n->hooks = calloc(count, sizeof(*n->hooks))) == NULL)
+		return set_err(err, len, "out of memory");
+	for (i = 0; i < count; i++) {
+		n->nhooks = i + 1;
+		if (take_hook(json_object_array_get_idx(hooks, i), i,
+		    &n->hooks[i], err, len) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+take_timeout(json_object *root, long *ms, char *err, size_t len)
+{
+	json_object	*v = member(root, "timeout_ms");
+	int64_t		 t;
+
+	*ms = NOTIFY_DEFAULT_TIMEOUT_MS;
+	if (v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_int))
+		return set_err(err, len, "timeout_ms is not an integer");
+	t = json_object_get_int64(v);
+	if (t < 1 || t > NOTIFY_MAX_TIMEOUT_MS)
+		return set_err(err, len, "timeout_ms is not between 1 and %ld",
+		    NOTIFY_MAX_TIMEOUT_MS);
+	*ms = (long)t;
+	return 0;
+}
+
+static int
+take_command(json_object *root, struct notice *n, char *err, size_t len)
+{
+	if (copy_member(root, "", "command", 0, &n->command, err, len) < 0)
+		return -1;
+	if (n->command != NULL && *n->command == '\0') {
+		free(n->command);
+		n->command = NULL;
+	}
+	if (n->command != NULL && *n->command != '/')
+		return set_err(err, len, "command is not an absolute path");
+	return 0;
+}
+
+static int
+take_notice(json_object *root, struct notice *n, char *err, size_t len)
+{
+	if (copy_member(root, "", "alert_id", 1, &n->alert_id, err, len) < 0)
+		return -1;
+	if (!job_is_uuid(n->alert_id))
+		return set_err(err, len, "alert_id is not a UUID");
+	if (take_event(root, &n->event, err, len) < 0 ||
+	    take_hooks(root, n, err, len) < 0 ||
+	    take_command(root, n, err, len) < 0 ||
+	    take_timeout(root, &n->timeout_ms, err, len) < 0 ||
+	    copy_member(root, "", "tls_ca_file", 0, &n->tls_ca_file, err,
+	    len) < 0)
+		return -1;
+	return 0;
+}
+
+int
+notice_from_json(struct notice *n, const char *text, size_t len, char *err,
+    size_t errlen)
+{
+	int	r;
+
+	memset(n, 0, sizeof(*n));
+	n->command_result.exit_status = n->command_result.signal = -1;
+	if (len > NOTIFY_MAX_INPUT)
+		return set_err(err, errlen, "larger than %d bytes",
+		    NOTIFY_MAX_INPUT);
+	r = parse_object(text, len, &n->root, err, errlen);
+	if (r == 0)
+		r = take_notice(n->root, n, err, errlen);
+	if (n->root != NULL)
+		wipe_secrets(n->root);
+	if (r == -1) {
+		/* What was read of it still names the alert in the result. */
+		char *id = n->alert_id;
+
+		n->alert_id = NULL;
+		notice_free(n);
+		n->alert_id = id != NULL && job_is_uuid(id) ? id : NULL;
+		if (n->alert_id == NULL)
+			free(id);
+	}
+	return r;
+}
+
+static void
+free_secret(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+void
+notice_free(struct notice *n)
+{
+	size_t	i;
+
+	for (i = 0; i < n->nhooks; i++) {
+		free(n->hooks[i].id);
+		free_secret(n->hooks[i].url);
+		free_secret(n->hooks[i].secret);
+		free(n->hooks[i].result.error);
+	}
+	free(n->hooks);
+	free(n->alert_id);
+	free(n->command);
+	free(n->tls_ca_file);
+	free(n->command_result.error);
+	json_object_put(n->root);
+	memset(n, 0, sizeof(*n));
+	n->command_result.exit_status = n->command_result.signal = -1;
+}

@@ -1,0 +1,356 @@
+/*
+ * JSON text byte for byte as JavaScript's JSON.stringify writes it, so
+ * that our generic webhook body is the application's: compact; strings
+ * escaped only where they must be ("\"", "\\", \b \f \n \r \t, \u00xx
+ * for the other control characters, \udxxx for a lone surrogate) and
+ * everything else, "/" and non-ASCII included, as it is; numbers in
+ * JavaScript's shortest form (5.0 is "5", 1e21 "1e+21"); an object's
+ * members in the order JavaScript keeps them: array-index keys ("0",
+ * "42") first in ascending order, then the others in insertion order.
+ * json-c's own printer differs in each of these.
+ *
+ * Bytes that are not UTF-8 become U+FFFD, one for each maximal bad
+ * subsequence, as Node's decoder makes them.  A surrogate's own UTF-8
+ * form (ED A0..BF xx) is what a lone surrogate looks like in bytes, and
+ * is written as its escape.
+ */
+#include <json.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "notifier.h"
+
+#define MAX_INDEX	4294967294ULL	/* 2^32 - 2: JavaScript's last */
+
+/* The next UTF-8 sequence's length, and its code point or -1 if bad. */
+static size_t
+utf8_next(const unsigned char *s, size_t len, long *cp)
+{
+	unsigned char	lo = 0x80, hi = 0xbf;
+	size_t		n, i;
+
+	*cp = -1;
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		if (s[0] == 0xe0)
+			lo = 0xa0;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		if (s[0] == 0xf0)
+			lo = 0x90;
+		if (s[0] == 0xf4)
+			hi = 0x8f;
+	} else
+		return 1;
+	for (i = 1; i < n; i++) {
+		if (i >= len || s[i] < (i == 1 ? lo : 0x80) ||
+		    s[i] > (i == 1 ? hi : 0xbf))
+			return i;	/* the maximal subpart, one U+FFFD */
+	}
+	*cp = s[0] & (0xff >> (n + 1));
+	for (i = 1; i < n; i++)
+		*cp = (*cp << 6) | (s[i] & 0x3f);
+	return n;
+}
+
+static void
+write_escape(FILE *f, long cp)
+{
+	switch (cp) {
+	case '"':
+		fputs("\\\"", f);
+		break;
+	case '\\':
+		fputs("\\\\", f);
+		break;
+	case '\b':
+		fputs("\\b", f);
+		break;
+	case '\f':
+		fputs("\\f", f);
+		break;
+	case '\n':
+		fputs("\\n", f);
+		break;
+	case '\r':
+		fputs("\\r", f);
+		break;
+	case '\t':
+		fputs("\\t", f);
+		break;
+	default:
+		fprintf(f, "\\u%04lx", cp);
+		break;
+	}
+}
+
+void
+js_write_string(FILE *f, const char *str, size_t len)
+{
+	const unsigned char	*s = (const unsigned char *)str;
+	size_t			 n;
+	long			 cp;
+
+	fputc('"', f);
+	while (len > 0) {
+		n = utf8_next(s, len, &cp);
+		if (cp == '"' || cp == '\\' || (cp >= 0 && cp < 0x20) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			write_escape(f, cp);
+		else if (cp < 0)
+			fputs("\xef\xbf\xbd", f);
+		else
+			fwrite(s, 1, n, f);
+		s += n;
+		len -= n;
+	}
+	fputc('"', f);
+}
+
+/* The shortest digits that read back as d (d > 0), and its exponent. */
+static int
+shortest_digits(double d, char *digits, int *exp10)
+{
+	char	buf[40], *p;
+	int	prec, k = 0;
+
+	for (prec = 1; prec <= 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*e", prec - 1, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	for (p = buf; *p != 'e'; p++)
+		if (*p >= '0' && *p <= '9')
+			digits[k++] = *p;
+	*exp10 = atoi(p + 1);
+	while (k > 1 && digits[k - 1] == '0')
+		k--;
+	digits[k] = '\0';
+	return k;
+}
+
+static void
+zeros(FILE *f, int n)
+{
+	while (n-- > 0)
+		fputc('0', f);
+}
+
+/* ECMAScript's Number::toString(10), for a finite d > 0. */
+static void
+write_positive(FILE *f, double d)
+{
+	char	digits[24];
+	int	k, e, n;
+
+	k = shortest_digits(d, digits, &e);
+	n = e + 1;		/* where the decimal point goes */
+	if (k <= n && n <= 21) {
+		fputs(digits, f);
+		zeros(f, n - k);
+	} else if (0 < n && n <= 21)
+		fprintf(f, "%.*s.%s", n, digits, digits + n);
+	else if (-6 < n && n <= 0) {
+		fputs("0.", f);
+		zeros(f, -n);
+		fputs(digits, f);
+	} else
+		fprintf(f, "%c%s%se%c%d", digits[0], k > 1 ? "." : "",
+		    digits + 1, n - 1 < 0 ? '-' : '+', abs(n - 1));
+}
+
+void
+js_write_number(FILE *f, double d)
+{
+	if (!isfinite(d)) {
+		fputs("null", f);
+		return;
+	}
+	if (d == 0) {		/* -0 too */
+		fputc('0', f);
+		return;
+	}
+	if (d < 0) {
+		fputc('-', f);
+		d = -d;
+	}
+	write_positive(f, d);
+}
+
+static void
+write_int(FILE *f, json_object *v)
+{
+	int64_t	i = json_object_get_int64(v);
+
+	/* Past 2^53 JavaScript has a double, and prints the double. */
+	if (i == INT64_MAX)
+		js_write_number(f, (double)json_object_get_uint64(v));
+	else if (i > -9007199254740992LL && i < 9007199254740992LL)
+		fprintf(f, "%lld", (long long)i);
+	else
+		js_write_number(f, (double)i);
+}
+
+/* "0", "42": a JavaScript array index, which an object puts first. */
+static int
+array_index(const char *key, unsigned long long *idx)
+{
+	const char	*p;
+
+	if (*key == '\0' || (key[0] == '0' && key[1] != '\0'))
+		return 0;
+	*idx = 0;
+	for (p = key; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9' || p - key >= 10)
+			return 0;
+		*idx = *idx * 10 + (unsigned long long)(*p - '0');
+	}
+	return *idx <= MAX_INDEX;
+}
+
+struct indexed {
+	unsigned long long	 idx;
+	const char		*key;
+	json_object		*val;
+};
+
+static int
+by_index(const void *a, const void *b)
+{
+	const struct indexed	*x = a, *y = b;
+
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static void
+write_member(FILE *f, int *first, const char *key, json_object *val)
+{
+	if (!*first)
+		fputc(',', f);
+	*first = 0;
+	js_write_string(f, key, strlen(key));
+	fputc(':', f);
+	js_write(f, val);
+}
+
+/* The array-index keys, sorted; -1 when out of memory. */
+static int
+write_indexed(FILE *f, int *first, json_object *o)
+{
+	struct json_object_iterator	it, end;
+	struct indexed			*list;
+	size_t				 n = 0, i;
+
+	it = json_object_iter_begin(o);
+	end = json_object_iter_end(o);
+	list = calloc((size_t)json_object_object_length(o) + 1,
+	    sizeof(*list));
+	if (list == NULL)
+		return -1;
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
+		if (array_index(json_object_iter_peek_name(&it),
+		    &list[n].idx)) {
+			list[n].key = json_object_iter_peek_name(&it);
+			list[n++].val = json_object_iter_peek_value(&it);
+		}
+	qsort(list, n, sizeof(*list), by_index);
+	for (i = 0; i < n; i++)
+		write_member(f, first, list[i].key, list[i].val);
+	free(list);
+	return 0;
+}
+
+static int
+write_object(FILE *f, json_object *o)
+{
+	struct json_object_iterator	it, end;
+	unsigned long long		idx;
+	int				first = 1;
+
+	fputc('{', f);
+	if (write_indexed(f, &first, o) == -1)
+		return -1;
+	it = json_object_iter_begin(o);
+	end = json_object_iter_end(o);
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
+		if (!array_index(json_object_iter_peek_name(&it), &idx))
+			write_member(f, &first, json_object_iter_peek_name(&it),
+			    json_object_iter_peek_value(&it));
+	fputc('}', f);
+	return 0;
+}
+
+static int
+write_array(FILE *f, json_object *a)
+{
+	size_t	i, n = json_object_array_length(a);
+	int	r = 0;
+
+	fputc('[', f);
+	for (i = 0; i < n && r == 0; i++) {
+		if (i > 0)
+			fputc(',', f);
+		r = js_write(f, json_object_array_get_idx(a, i));
+	}
+	fputc(']', f);
+	return r;
+}
+
+/* Writes v; -1 when out of memory (the stream's own errors: ferror). */
+int
+js_write(FILE *f, json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_null:
+		fputs("null", f);
+		return 0;
+	case json_type_boolean:
+		fputs(json_object_get_boolean(v) ? "true" : "false", f);
+		return 0;
+	case json_type_int:
+		write_int(f, v);
+		return 0;
+	case json_type_double:
+		js_write_number(f, json_object_get_double(v));
+		return 0;
+	case json_type_string:
+		js_write_string(f, json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v));
+		return 0;
+	case json_type_object:
+		return write_object(f, v);
+	case json_type_array:
+		return write_array(f, v);
+	}
+	return -1;
+}
+
+/* v as JSON.stringify(v) has it; malloc'd, NULL when out of memory. */
+char *
+js_stringify(json_object *v)
+{
+	FILE	*f;
+	char	*buf = NULL;
+	size_t	 len = 0;
+	int	 r;
+
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		return NULL;
+	r = js_write(f, v);
+	if (ferror(f))
+		r = -1;
+	if (fclose(f) == EOF || r == -1) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}

@@ -1,0 +1,183 @@
+/*
+ * evalsched-notifier: reads one alert (JSON) on stdin, delivers it to
+ * its webhooks and its command, writes what became of each (JSON) on
+ * stdout and exits with the outcome (sysexits.h): 0 all delivered,
+ * EX_TEMPFAIL something was not (the supervisor tries again with what
+ * failed), EX_DATAERR a bad document, EX_SOFTWARE an internal error.
+ *
+ * Secrets (webhook secrets, and the URLs of Slack and Discord webhooks,
+ * which are secrets) come only on stdin, and are wiped after use.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "log.h"
+#include "notifier.h"
+
+extern char	**environ;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: evalsched-notifier [-V] < alert.json\n");
+	exit(EX_USAGE);
+}
+
+long
+mono_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * All of stdin, at most NOTIFY_MAX_INPUT bytes.  NULL with err set (and
+ * *code the exit status) when it is too large, holds a NUL or cannot be
+ * read.
+ */
+static char *
+read_input(size_t *len, int *code, char *err, size_t errlen)
+{
+	char	*buf;
+	size_t	 n = 0, got;
+
+	*code = EX_DATAERR;
+	if ((buf = malloc(NOTIFY_MAX_INPUT + 2)) == NULL) {
+		*code = EX_SOFTWARE;
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	while (n <= NOTIFY_MAX_INPUT &&
+	    (got = fread(buf + n, 1, NOTIFY_MAX_INPUT + 1 - n, stdin)) > 0)
+		n += got;
+	buf[n] = '\0';
+	*len = n;
+	if (ferror(stdin)) {
+		*code = EX_SOFTWARE;
+		snprintf(err, errlen, "cannot read the alert on stdin");
+	} else if (n > NOTIFY_MAX_INPUT)
+		snprintf(err, errlen, "bad input: larger than %d bytes",
+		    NOTIFY_MAX_INPUT);
+	else if (memchr(buf, '\0', n) != NULL)
+		snprintf(err, errlen, "bad input: it holds a NUL byte");
+	else
+		return buf;
+	explicit_bzero(buf, n);
+	free(buf);
+	return NULL;
+}
+
+/* "alert <id> <event type>", for ps(1). */
+static void
+set_title(int argc, char **argv, const struct notice *n)
+{
+	setproctitle_init(argc, argv, environ);
+	setproctitle("alert %s %s", n->alert_id,
+	    json_object_get_string(n->event.type_name));
+}
+
+static int
+all_delivered(const struct notice *n)
+{
+	size_t	i;
+
+	for (i = 0; i < n->nhooks; i++)
+		if (!n->hooks[i].result.ok)
+			return 0;
+	return !n->command_result.ran || n->command_result.ok;
+}
+
+/* Reads, checks and delivers; err is set for EX_DATAERR, EX_SOFTWARE. */
+static int
+notify(int argc, char **argv, struct notice *n, char *err, size_t errlen)
+{
+	char	*text, *generic, why[256];
+	size_t	 len;
+	int	 code, r;
+
+	if ((text = read_input(&len, &code, err, errlen)) == NULL)
+		return code;
+	r = notice_from_json(n, text, len, why, sizeof(why));
+	explicit_bzero(text, len);
+	free(text);
+	if (r == -1) {
+		snprintf(err, errlen, "bad input: %s", why);
+		return EX_DATAERR;
+	}
+	set_title(argc, argv, n);
+	if ((generic = body_generic(&n->event)) == NULL) {
+		snprintf(err, errlen, "internal error: out of memory");
+		return EX_SOFTWARE;
+	}
+	r = deliver(n, generic);
+	free(generic);
+	if (r == -1) {
+		snprintf(err, errlen, "internal error: libcurl failed");
+		return EX_SOFTWARE;
+	}
+	return all_delivered(n) ? EX_OK : EX_TEMPFAIL;
+}
+
+static void
+write_result(const struct notice *n, const char *error)
+{
+	char	*text;
+
+	if ((text = result_to_json(n, error)) == NULL) {
+		log_warnx("cannot build the result");
+		return;
+	}
+	if (printf("%s\n", text) < 0 || fflush(stdout) == EOF)
+		log_warn("cannot write the result");
+	free(text);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct notice	n;
+	char		err[512];
+	int		ch, code;
+
+	while ((ch = getopt(argc, argv, "V")) != -1) {
+		switch (ch) {
+		case 'V':
+			printf("evalsched-notifier %s\n", VERSION);
+			return EX_OK;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	/* A reader that went away must not kill us before we log it. */
+	signal(SIGPIPE, SIG_IGN);
+	/* Inherited as ignored, it would reap the command behind our back. */
+	signal(SIGCHLD, SIG_DFL);
+	log_init("evalsched-notifier", 1, 0);
+	memset(&n, 0, sizeof(n));
+	*err = '\0';
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(err, sizeof(err), "internal error: cannot initialize "
+		    "libcurl");
+		code = EX_SOFTWARE;
+	} else {
+		code = notify(argc, argv, &n, err, sizeof(err));
+		curl_global_cleanup();
+	}
+	if (*err != '\0')
+		log_warnx("alert %s: %s", n.alert_id != NULL ? n.alert_id :
+		    "(unknown)", err);
+	write_result(&n, *err != '\0' ? err : NULL);
+	notice_free(&n);
+	return code;
+}

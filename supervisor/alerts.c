@@ -1,0 +1,432 @@
+/*
+ * Delivering alerts.  Events wait in the outbox (evalsched_alerts), put
+ * there in the same transaction as the fact that caused them.  A
+ * supervisor claims due events with FOR UPDATE SKIP LOCKED (so no two
+ * supervisors deliver one), hands each to a short-lived
+ * evalsched-notifier child with the owner's subscribed webhooks and
+ * their secrets on its stdin, and when the child exits records what it
+ * did: one alert_history row per webhook delivery, the webhook's
+ * last_success_at / last_failure_at / failure_count as the application
+ * keeps them, and what is left to retry, after a pause that doubles,
+ * until alert_retry seconds after the event; then it is recorded as
+ * failed.  A webhook that keeps failing costs the schedules nothing.
+ */
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json.h>
+
+#include "log.h"
+#include "supervisor.h"
+
+#define NOTIFIERS_MAX		2	/* deliveries at once */
+#define CLAIM_S			120	/* a claimed event is ours this long */
+#define NOTIFIER_TIMEOUT_MS	60000	/* SIGTERM, then SIGKILL */
+#define WEBHOOK_TIMEOUT_MS	10000
+#define CHECK_EVERY_MS		30000	/* for retries and others' events */
+#define RESULT_MAX		(64 * 1024)
+
+struct notifier {
+	pid_t	 pid;		/* 0: free */
+	char	 alert_id[UUID_LEN + 1];
+	char	 owner[UUID_LEN + 1];
+	int	 out_fd;
+	char	*out;
+	size_t	 out_len;
+	int64_t	 deadline_ms;
+	int	 term_sent;
+};
+
+static struct notifier	notifiers[NOTIFIERS_MAX];
+static int64_t		next_check_ms;
+
+/* $1 our id, $2 how many; the webhooks to try come along, secrets too. */
+static const char claim_sql[] =
+	"WITH c AS (SELECT id FROM evalsched_alerts "
+	"  WHERE state = 'pending' AND next_attempt_at <= now() "
+	"    AND (claimed_until IS NULL OR claimed_until < now()) "
+	"  ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED) "
+	"UPDATE evalsched_alerts a SET claimed_by = $1, "
+	"  claimed_until = now() + interval '" STR(CLAIM_S) " seconds', "
+	"  attempts = a.attempts + 1 "
+	"FROM c WHERE a.id = c.id "
+	"RETURNING a.id, a.event, a.title, a.message, a.metadata::text, "
+	"  to_char(a.created_at AT TIME ZONE 'UTC', "
+	"    'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+	"  coalesce(a.command_pending, true), "
+	"  (SELECT coalesce(json_agg(json_build_object('id', w.id, "
+	"      'url', w.url, 'type', coalesce(w.webhook_type, 'generic'), "
+	"      'secret', w.secret) ORDER BY w.created_at, w.id), '[]') "
+	"    FROM user_webhooks w WHERE w.user_id = a.user_id "
+	"      AND coalesce(w.enabled, true) "
+	"      AND coalesce(CASE a.event "
+	"        WHEN 'scheduled_eval_failed' "
+	"          THEN w.alert_scheduled_eval_failed "
+	"        WHEN 'scheduled_eval_disabled' "
+	"          THEN w.alert_scheduled_eval_disabled "
+	"        ELSE w.alert_scheduled_eval_regression END, true) "
+	"      AND (a.pending_webhooks IS NULL "
+	"        OR w.id = ANY (a.pending_webhooks)))::text";
+
+enum { A_ID, A_EVENT, A_TITLE, A_MESSAGE, A_METADATA, A_TIME, A_COMMAND,
+    A_WEBHOOKS };
+
+/*
+ * What a delivery attempt came to: $1 the event, $2 our id, $3 the
+ * webhooks' results [{id, ok, status_code, error}], or NULL when the
+ * notifier left none (then what was pending stays so), $4 whether
+ * alert_command is still to run, $5 an error for the attempt as a
+ * whole, $6 alert_retry in seconds.  A webhook's alert_history row is
+ * written when its delivery ends: delivered, or given up.
+ */
+static const char result_sql[] =
+	"WITH a AS (SELECT *, now() > created_at + $6 * interval '1 second' "
+	"    AS give_up FROM evalsched_alerts WHERE id = $1 "
+	"    AND claimed_by = $2 AND state = 'pending' FOR UPDATE), "
+	"x AS (SELECT * FROM json_to_recordset($3::json) AS x(id uuid, "
+	"    ok boolean, status_code integer, error text)), "
+	"ok AS (UPDATE user_webhooks w SET last_success_at = now(), "
+	"    failure_count = 0 FROM x, a WHERE w.id = x.id AND x.ok), "
+	"bad AS (UPDATE user_webhooks w SET last_failure_at = now(), "
+	"    failure_count = coalesce(w.failure_count, 0) + 1 "
+	"  FROM x, a WHERE w.id = x.id AND NOT x.ok), "
+	"h AS (INSERT INTO alert_history (user_id, alert_type, title, message, "
+	"    metadata, webhook_sent, webhook_sent_at, webhook_id, "
+	"    webhook_status_code, webhook_error) "
+	"  SELECT a.user_id, a.event, a.title, a.message, a.metadata::jsonb, "
+	"    x.ok, CASE WHEN x.ok THEN now() END, "
+	"    (SELECT w.id FROM user_webhooks w WHERE w.id = x.id), "
+	"    x.status_code, x.error "
+	"  FROM a, x WHERE x.ok OR a.give_up), "
+	"n AS (SELECT $3::json IS NOT NULL AS answered, "
+	"    (SELECT array_agg(x.id) FROM x WHERE NOT x.ok) AS left_ids), "
+	"v AS (SELECT a.id, a.give_up, n.answered, "
+	"    CASE WHEN n.answered THEN coalesce(n.left_ids, '{}') "
+	"      ELSE a.pending_webhooks END AS left_ids, "
+	"    n.answered AND n.left_ids IS NULL AND NOT $4 AS delivered "
+	"  FROM a, n) "
+	"UPDATE evalsched_alerts e SET "
+	"  pending_webhooks = v.left_ids, command_pending = $4, "
+	"  claimed_by = NULL, claimed_until = NULL, "
+	"  last_error = coalesce($5, (SELECT string_agg(x.error, '; ') "
+	"    FROM x WHERE NOT x.ok), CASE WHEN $4 THEN 'alert_command failed' "
+	"    END), "
+	"  state = CASE WHEN v.delivered THEN 'delivered' "
+	"    WHEN v.give_up THEN 'failed' ELSE 'pending' END, "
+	"  done_at = CASE WHEN v.delivered OR v.give_up THEN now() END, "
+	"  next_attempt_at = now() + least(interval '10 minutes', "
+	"    interval '5 seconds' * power(2, least(e.attempts - 1, 10))) "
+	"FROM v WHERE e.id = v.id "
+	"RETURNING e.state, e.last_error";
+
+int64_t
+alerts_next_ms(void)
+{
+	int	i;
+
+	for (i = 0; i < NOTIFIERS_MAX; i++)
+		if (notifiers[i].pid == 0)
+			return next_check_ms;
+	return INT64_MAX;	/* every notifier busy: their ends wake us */
+}
+
+/* An event was just put in the outbox. */
+void
+alerts_soon(void)
+{
+	next_check_ms = 0;
+}
+
+int
+alerts_running(void)
+{
+	int	i, n = 0;
+
+	for (i = 0; i < NOTIFIERS_MAX; i++)
+		if (notifiers[i].pid != 0)
+			n++;
+	return n;
+}
+
+static struct notifier *
+free_notifier(void)
+{
+	int	i;
+
+	for (i = 0; i < NOTIFIERS_MAX; i++)
+		if (notifiers[i].pid == 0)
+			return &notifiers[i];
+	return NULL;
+}
+
+static json_object *
+parsed(const char *text)
+{
+	json_object	*o = json_tokener_parse(text);
+
+	return o != NULL ? o : json_object_new_object();
+}
+
+/* The notifier's job: the event as the application formats it, and where. */
+static char *
+notifier_job(PGresult *res, int row)
+{
+	json_object	*job = json_object_new_object(), *ev = json_object_new_object();
+	const char	*cmd = sv->conf.alert_command;
+	char		*text;
+
+	json_object_object_add(ev, "type",
+	    json_object_new_string(PQgetvalue(res, row, A_EVENT)));
+	json_object_object_add(ev, "title",
+	    json_object_new_string(PQgetvalue(res, row, A_TITLE)));
+	json_object_object_add(ev, "message",
+	    json_object_new_string(PQgetvalue(res, row, A_MESSAGE)));
+	json_object_object_add(ev, "timestamp",
+	    json_object_new_string(PQgetvalue(res, row, A_TIME)));
+	json_object_object_add(ev, "metadata",
+	    parsed(PQgetvalue(res, row, A_METADATA)));
+	json_object_object_add(job, "alert_id",
+	    json_object_new_string(PQgetvalue(res, row, A_ID)));
+	json_object_object_add(job, "event", ev);
+	json_object_object_add(job, "webhooks",
+	    parsed(PQgetvalue(res, row, A_WEBHOOKS)));
+	json_object_object_add(job, "command", cmd != NULL && *cmd != '\0' &&
+	    strcmp(PQgetvalue(res, row, A_COMMAND), "t") == 0 ?
+	    json_object_new_string(cmd) : NULL);
+	json_object_object_add(job, "timeout_ms",
+	    json_object_new_int(WEBHOOK_TIMEOUT_MS));
+	json_object_object_add(job, "tls_ca_file",
+	    json_object_new_string(sv->conf.tls_ca_file));
+	text = xstrdup(json_object_to_json_string_ext(job,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(job);
+	return text;
+}
+
+/* Whether there is anything to deliver to at all. */
+static int
+has_channels(PGresult *res, int row)
+{
+	const char	*cmd = sv->conf.alert_command;
+
+	return strcmp(PQgetvalue(res, row, A_WEBHOOKS), "[]") != 0 ||
+	    (cmd != NULL && *cmd != '\0' &&
+	    strcmp(PQgetvalue(res, row, A_COMMAND), "t") == 0);
+}
+
+static void	record_result(const char *alert_id, const char *owner,
+		    const char *webhooks, int command_pending,
+		    const char *error);
+
+/* Writes the whole job; small enough for the pipe, which is empty. */
+static int
+write_job(int fd, const char *job)
+{
+	size_t	len = strlen(job), off = 0;
+	ssize_t	n;
+
+	while (off < len) {
+		if ((n = write(fd, job + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		off += n;
+	}
+	return 0;
+}
+
+static void
+start_notifier(PGresult *res, int row)
+{
+	struct notifier	*nf = free_notifier();
+	char		*job;
+	int		 in, out, err;
+	pid_t		 pid;
+
+	if (!has_channels(res, row)) {
+		record_result(PQgetvalue(res, row, A_ID), sv->id, "[]", 0,
+		    NULL);
+		return;
+	}
+	job = notifier_job(res, row);
+	pid = program_start(sv->conf.notifier, "evalsched-notifier", &in,
+	    &out, &err);
+	if (pid == -1) {
+		log_warn("alert %s: cannot start %s", PQgetvalue(res, row,
+		    A_ID), sv->conf.notifier);
+	} else {
+		/* Its stderr goes where ours goes; its result comes on out. */
+		close(err);
+		if (write_job(in, job) == -1)
+			log_warn("alert %s: cannot hand the notifier its job",
+			    PQgetvalue(res, row, A_ID));
+		close(in);
+		memset(nf, 0, sizeof(*nf));
+		nf->pid = pid;
+		nf->out_fd = out;
+		nf->deadline_ms = mono_ms() + NOTIFIER_TIMEOUT_MS;
+		strlcpy(nf->alert_id, PQgetvalue(res, row, A_ID),
+		    sizeof(nf->alert_id));
+		strlcpy(nf->owner, sv->id, sizeof(nf->owner));
+		log_debug("alert %s (%s): notifier pid %ld", nf->alert_id,
+		    PQgetvalue(res, row, A_EVENT), (long)pid);
+	}
+	explicit_bzero(job, strlen(job));
+	free(job);
+}
+
+/* Claims due events for the free notifiers and starts them. */
+void
+alerts_step(void)
+{
+	PGresult	*res;
+	char		 n[16];
+	int		 free_n = NOTIFIERS_MAX - alerts_running(), i;
+
+	if (sv->stopping || free_n == 0 || mono_ms() < next_check_ms)
+		return;
+	next_check_ms = mono_ms() + CHECK_EVERY_MS;
+	snprintf(n, sizeof(n), "%d", free_n);
+	res = db_exec(claim_sql, 2, (const char *const[]){ sv->id, n });
+	if (res == NULL)
+		return;
+	for (i = 0; i < PQntuples(res); i++)
+		start_notifier(res, i);
+	/* As many as we could take: more may be waiting. */
+	if (PQntuples(res) == free_n)
+		next_check_ms = 0;
+	PQclear(res);
+}
+
+static void
+record_result(const char *alert_id, const char *owner, const char *webhooks,
+    int command_pending, const char *error)
+{
+	PGresult	*res;
+	char		 retry[16];
+
+	snprintf(retry, sizeof(retry), "%d", sv->conf.alert_retry);
+	res = db_exec(result_sql, 6, (const char *const[]){ alert_id, owner,
+	    webhooks, command_pending ? "true" : "false", error, retry });
+	if (res == NULL)
+		return;		/* its claim runs out; delivered again then */
+	if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "pending"))
+		log_info("alert %s %s%s%s", alert_id, PQgetvalue(res, 0, 0),
+		    PQgetisnull(res, 0, 1) ? "" : ": ",
+		    PQgetvalue(res, 0, 1));
+	else if (PQntuples(res) == 1)
+		log_info("alert %s: will retry: %s", alert_id,
+		    PQgetvalue(res, 0, 1));
+	PQclear(res);
+	next_check_ms = 0;
+}
+
+static void
+read_result(struct notifier *nf)
+{
+	char	buf[4096];
+	ssize_t	n;
+
+	while ((n = read(nf->out_fd, buf, sizeof(buf))) > 0) {
+		if (nf->out_len + n > RESULT_MAX)
+			break;
+		nf->out = realloc(nf->out, nf->out_len + n + 1);
+		if (nf->out == NULL)
+			fatal("realloc");
+		memcpy(nf->out + nf->out_len, buf, n);
+		nf->out_len += n;
+		nf->out[nf->out_len] = '\0';
+	}
+}
+
+/* The result's webhooks and whether the command is still to run. */
+static int
+parse_result(const char *text, char **webhooks, int *command_pending)
+{
+	json_object	*o, *w, *c, *ok;
+
+	if (text == NULL || (o = json_tokener_parse(text)) == NULL)
+		return -1;
+	if (!json_object_object_get_ex(o, "webhooks", &w) ||
+	    !json_object_is_type(w, json_type_array)) {
+		json_object_put(o);
+		return -1;
+	}
+	*webhooks = xstrdup(json_object_to_json_string_ext(w,
+	    JSON_C_TO_STRING_PLAIN));
+	*command_pending = json_object_object_get_ex(o, "command", &c) &&
+	    c != NULL && !(json_object_object_get_ex(c, "ok", &ok) &&
+	    json_object_get_boolean(ok));
+	json_object_put(o);
+	return 0;
+}
+
+static void
+notifier_done(struct notifier *nf, int wstatus)
+{
+	char	*webhooks = NULL, how[128];
+	int	 pending = 0;
+
+	read_result(nf);
+	close(nf->out_fd);
+	if (parse_result(nf->out, &webhooks, &pending) == 0)
+		record_result(nf->alert_id, nf->owner, webhooks, pending,
+		    NULL);
+	else {
+		describe_wait_status(wstatus, how, sizeof(how));
+		log_warnx("alert %s: the notifier %s without a result",
+		    nf->alert_id, how);
+		record_result(nf->alert_id, nf->owner, NULL, 1, how);
+	}
+	free(webhooks);
+	free(nf->out);
+	memset(nf, 0, sizeof(*nf));
+}
+
+/* A child that is not a jobrunner: one of ours?  1 if so. */
+int
+alerts_reaped(pid_t pid, int wstatus)
+{
+	int	i;
+
+	for (i = 0; i < NOTIFIERS_MAX; i++)
+		if (notifiers[i].pid == pid) {
+			notifier_done(&notifiers[i], wstatus);
+			return 1;
+		}
+	return 0;
+}
+
+/* A notifier past its time: SIGTERM, then SIGKILL. */
+void
+alerts_check_deadlines(int64_t now)
+{
+	struct notifier	*nf;
+
+	for (nf = notifiers; nf < notifiers + NOTIFIERS_MAX; nf++) {
+		if (nf->pid == 0 || now < nf->deadline_ms)
+			continue;
+		kill(nf->pid, nf->term_sent ? SIGKILL : SIGTERM);
+		nf->term_sent = 1;
+		nf->deadline_ms = now + KILL_GRACE_MS;
+	}
+}
+
+int64_t
+alerts_next_deadline(void)
+{
+	int64_t	t = INT64_MAX;
+	int	i;
+
+	for (i = 0; i < NOTIFIERS_MAX; i++)
+		if (notifiers[i].pid != 0 && notifiers[i].deadline_ms < t)
+			t = notifiers[i].deadline_ms;
+	return t;
+}
