@@ -60,7 +60,21 @@ static const char *disable_sql =
 	"    jsonb_build_object('reason', 'bad schedule', 'detail', $2::text, "
 	"      'blame', 'schedule'), 0 "
 	"  FROM scheduled_evaluations WHERE id = $1 "
-	"  ON CONFLICT DO NOTHING) "
+	"  ON CONFLICT DO NOTHING RETURNING id), "
+	/* An auto-disable like any other: its owner hears of it. */
+	"alert AS (INSERT INTO evalsched_alerts (event, user_id, "
+	"    scheduled_evaluation_id, run_id, title, message, metadata) "
+	"  SELECT 'scheduled_eval_disabled', s.user_id, s.id, run.id, "
+	"    'Scheduled evaluation disabled: ' || s.name, "
+	"    format('%s (model %s) was disabled: %s', s.name, s.model_id, $2), "
+	"    json_build_object('scheduledEvaluationId', s.id, "
+	"      'userId', s.user_id, 'scheduleName', s.name, "
+	"      'modelId', s.model_id, 'status', 'disabled', "
+	"      'errorMessage', $2::text, "
+	"      'consecutiveFailures', s.consecutive_failures, "
+	"      'runId', run.id) "
+	"  FROM scheduled_evaluations s, run "
+	"  WHERE s.id = $1 AND s.alert_on_failure AND s.user_id IS NOT NULL) "
 	"UPDATE scheduled_evaluations SET is_active = false, "
 	"  last_run_status = 'failed', last_run_at = now() WHERE id = $1";
 
@@ -178,6 +192,8 @@ disable_row(PGresult *res, int row, const char *why)
 	r = db_exec(disable_sql, 3, (const char *const[]){
 	    PQgetvalue(res, row, COL_ID), why, sv->id });
 	PQclear(r);
+	if (r != NULL)
+		alerts_soon();
 	r = db_exec(r != NULL ? "RELEASE SAVEPOINT disable_row" :
 	    "ROLLBACK TO SAVEPOINT disable_row", 0, NULL);
 	PQclear(r);

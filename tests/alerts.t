@@ -61,7 +61,9 @@ my $other = uuid();	# another user's webhook never hears of ours
 $t->sql("INSERT INTO user_webhooks (user_id, name, url) VALUES ('$other', 'other', '$hooks/other')");
 
 my $cmd = "$dir/alert-command";
-$t->spew($cmd, "#!/bin/sh\ncat >> $dir/command.out\necho >> $dir/command.out\n");
+mkdir "$dir/command.out";
+# Two deliveries may run at once: one file each.
+$t->spew($cmd, "#!/bin/sh\ncat > $dir/command.out/\$\$\n");
 chmod 0755, $cmd;
 
 my $conf = $t->write_config(poll_interval => 2, alert_command => $cmd, alert_retry => 10);
@@ -125,7 +127,7 @@ is($t->sql_value("SELECT consecutive_failures FROM scheduled_evaluations WHERE i
 
 # --- alert_command ----------------------------------------------------------
 
-my @lines = grep { /\S/ } split /\n/, $t->slurp("$dir/command.out");
+my @lines = map { $t->slurp($_) } glob "$dir/command.out/*";
 is(scalar @lines, 4, 'alert_command ran once per event');
 like($lines[0], qr/^\{"type":"scheduled_eval_(failed|disabled)","title":/,
     'alert_command got the event as JSON on stdin');

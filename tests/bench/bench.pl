@@ -519,18 +519,34 @@ sub ncpu {
 
 # What one jobrunner process costs, run alone one after another: CPU per
 # run for `-V` (exec and dynamic linking only) and for a whole job.
+# A job with a per-schedule API key, sealed by the application's own
+# encrypt() (the vector of tests/apikey.t).
+sub apikey_job {
+	my ($h, $jf) = @_;
+	my $job = decode_json($h->slurp($jf));
+	$job->{encryption_key} = 'evalsched-apikey-t-encryption-key-0123456789';
+	$job->{api_key_encrypted} = 'jn208P8s2sBT2nrZuSbx2OKVtMynGBC/HQ4uLmd2OTI8'
+	    . 'g9Pbk0Mss8Htwr5zV8gl9JyMzvCv2UMgacI0XeNZXLEpMugRI2fSIoRrXy9f+jfb'
+	    . 'fyBKD9Oy/Ve/OM6db8mTIw==';
+	(my $out = $jf) =~ s/\.json$/-apikey.json/;
+	$h->spew($out, encode_json($job));
+	return $out;
+}
+
 sub jobrunner_cost {
 	my ($h, $jf) = @_;
 	my $bin = Evalsched::Test::bin('evalsched-jobrunner');
+	my $kf = apikey_job($h, $jf);
 	my %cost;
-	for my $what (['version', '-V'], ['job', undef]) {
-		my ($name, $arg) = @$what;
+	for my $what (['version', '-V'], ['job', undef, $jf],
+	    ['apikey', undef, $kf]) {
+		my ($name, $arg, $file) = @$what;
 		my (undef, undef, $cu0, $cs0) = times;
 		my $t0 = time;
 		for (1 .. 50) {
 			my $pid = fork // die "fork: $!";
 			if ($pid == 0) {
-				open STDIN, '<', defined $arg ? '/dev/null' : $jf;
+				open STDIN, '<', defined $arg ? '/dev/null' : $file;
 				open STDOUT, '>', '/dev/null';
 				open STDERR, '>', '/dev/null';
 				exec $bin, defined $arg ? ($arg) : ()
@@ -546,6 +562,10 @@ sub jobrunner_cost {
 	    ms($cost{job}[0]) . ' / ' . ms($cost{job}[1]), '', '');
 	row('footprint', '  of which process start (-V): CPU / wall',
 	    ms($cost{version}[0]) . ' / ' . ms($cost{version}[1]), '', '');
+	row('footprint', '  with a per-schedule API key: CPU / wall per run '
+	    . '(PBKDF2, 100,000 rounds)', ms($cost{apikey}[0]) . ' / '
+	    . ms($cost{apikey}[1]) . sprintf(' (+%.1f ms CPU)',
+	    ($cost{apikey}[0] - $cost{job}[0]) * 1000), '', '');
 	row('footprint', sprintf('  CPU floor for %d runs on %d CPUs',
 	    $N_BURST, ncpu()), secs($cost{job}[0] * $N_BURST / ncpu()), '',
 	    '');
