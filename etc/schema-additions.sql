@@ -254,6 +254,8 @@ CREATE TABLE IF NOT EXISTS evalsched_alerts (
     done_at timestamptz
 );
 
+ALTER TABLE evalsched_alerts ALTER COLUMN metadata TYPE json;
+
 -- One event of a kind per run: a repeated write cannot send it twice.
 CREATE UNIQUE INDEX IF NOT EXISTS evalsched_alerts_once
     ON evalsched_alerts (event, run_id) WHERE run_id IS NOT NULL;

@@ -14,15 +14,18 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include <json.h>
 
 #include "log.h"
+#include "text.h"
 #include "supervisor.h"
 
 #define NOTIFIERS_MAX		2	/* deliveries at once */
@@ -31,19 +34,33 @@
 #define WEBHOOK_TIMEOUT_MS	10000
 #define CHECK_EVERY_MS		30000	/* for retries and others' events */
 #define RESULT_MAX		(64 * 1024)
+#define WEBHOOKS_MAX		100	/* per delivery, as the notifier takes */
+#define UNWRITTEN_MAX		64	/* results kept while the database fails */
 
 struct notifier {
 	pid_t	 pid;		/* 0: free */
 	char	 alert_id[UUID_LEN + 1];
 	char	 owner[UUID_LEN + 1];
-	int	 out_fd;
-	char	*out;
-	size_t	 out_len;
+	int	 out_fd, err_fd;
 	int64_t	 deadline_ms;
 	int	 term_sent;
 };
 
+/*
+ * A delivery's result the database would not take yet: kept and written
+ * again, so that the webhooks it reached are not sent the event twice.
+ */
+struct unwritten {
+	char	 alert_id[UUID_LEN + 1];
+	char	 owner[UUID_LEN + 1];
+	char	*webhooks;	/* NULL: no result */
+	int	 command_pending;
+	char	*error;
+};
+
 static struct notifier	notifiers[NOTIFIERS_MAX];
+static struct unwritten	unwritten[UNWRITTEN_MAX];
+static int		nunwritten;
 static int64_t		next_check_ms;
 
 /* $1 our id, $2 how many; the webhooks to try come along, secrets too. */
@@ -63,7 +80,7 @@ static const char claim_sql[] =
 	"  (SELECT coalesce(json_agg(json_build_object('id', w.id, "
 	"      'url', w.url, 'type', coalesce(w.webhook_type, 'generic'), "
 	"      'secret', w.secret) ORDER BY w.created_at, w.id), '[]') "
-	"    FROM user_webhooks w WHERE w.user_id = a.user_id "
+	"    FROM (SELECT * FROM user_webhooks w WHERE w.user_id = a.user_id "
 	"      AND coalesce(w.enabled, true) "
 	"      AND coalesce(CASE a.event "
 	"        WHEN 'scheduled_eval_failed' "
@@ -72,7 +89,8 @@ static const char claim_sql[] =
 	"          THEN w.alert_scheduled_eval_disabled "
 	"        ELSE w.alert_scheduled_eval_regression END, true) "
 	"      AND (a.pending_webhooks IS NULL "
-	"        OR w.id = ANY (a.pending_webhooks)))::text";
+	"        OR w.id = ANY (a.pending_webhooks)) "
+	"      ORDER BY w.created_at, w.id LIMIT " STR(WEBHOOKS_MAX) ") w)::text";
 
 enum { A_ID, A_EVENT, A_TITLE, A_MESSAGE, A_METADATA, A_TIME, A_COMMAND,
     A_WEBHOOKS };
@@ -130,6 +148,8 @@ alerts_next_ms(void)
 {
 	int	i;
 
+	if (nunwritten > 0)
+		return next_check_ms;
 	for (i = 0; i < NOTIFIERS_MAX; i++)
 		if (notifiers[i].pid == 0)
 			return next_check_ms;
@@ -223,6 +243,7 @@ has_channels(PGresult *res, int row)
 static void	record_result(const char *alert_id, const char *owner,
 		    const char *webhooks, int command_pending,
 		    const char *error);
+static int	flush_unwritten(void);
 
 /* Writes the whole job; small enough for the pipe, which is empty. */
 static int
@@ -262,8 +283,8 @@ start_notifier(PGresult *res, int row)
 		log_warn("alert %s: cannot start %s", PQgetvalue(res, row,
 		    A_ID), sv->conf.notifier);
 	} else {
-		/* Its stderr goes where ours goes; its result comes on out. */
-		close(err);
+		/* An empty pipe takes the whole job at once: no need to wait. */
+		fcntl(in, F_SETFL, 0);
 		if (write_job(in, job) == -1)
 			log_warn("alert %s: cannot hand the notifier its job",
 			    PQgetvalue(res, row, A_ID));
@@ -271,6 +292,7 @@ start_notifier(PGresult *res, int row)
 		memset(nf, 0, sizeof(*nf));
 		nf->pid = pid;
 		nf->out_fd = out;
+		nf->err_fd = err;
 		nf->deadline_ms = mono_ms() + NOTIFIER_TIMEOUT_MS;
 		strlcpy(nf->alert_id, PQgetvalue(res, row, A_ID),
 		    sizeof(nf->alert_id));
@@ -290,9 +312,11 @@ alerts_step(void)
 	char		 n[16];
 	int		 free_n = NOTIFIERS_MAX - alerts_running(), i;
 
-	if (sv->stopping || free_n == 0 || mono_ms() < next_check_ms)
+	if (mono_ms() < next_check_ms)
 		return;
 	next_check_ms = mono_ms() + CHECK_EVERY_MS;
+	if (flush_unwritten() == -1 || sv->stopping || free_n == 0)
+		return;
 	snprintf(n, sizeof(n), "%d", free_n);
 	res = db_exec(claim_sql, 2, (const char *const[]){ sv->id, n });
 	if (res == NULL)
@@ -305,8 +329,9 @@ alerts_step(void)
 	PQclear(res);
 }
 
-static void
-record_result(const char *alert_id, const char *owner, const char *webhooks,
+/* 0 when written (or no longer ours to write), -1 to try again. */
+static int
+write_result(const char *alert_id, const char *owner, const char *webhooks,
     int command_pending, const char *error)
 {
 	PGresult	*res;
@@ -316,7 +341,7 @@ record_result(const char *alert_id, const char *owner, const char *webhooks,
 	res = db_exec(result_sql, 6, (const char *const[]){ alert_id, owner,
 	    webhooks, command_pending ? "true" : "false", error, retry });
 	if (res == NULL)
-		return;		/* its claim runs out; delivered again then */
+		return -1;
 	if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "pending"))
 		log_info("alert %s %s%s%s", alert_id, PQgetvalue(res, 0, 0),
 		    PQgetisnull(res, 0, 1) ? "" : ": ",
@@ -326,23 +351,87 @@ record_result(const char *alert_id, const char *owner, const char *webhooks,
 		    PQgetvalue(res, 0, 1));
 	PQclear(res);
 	next_check_ms = 0;
+	return 0;
 }
 
 static void
-read_result(struct notifier *nf)
+keep_unwritten(const char *alert_id, const char *owner, const char *webhooks,
+    int command_pending, const char *error)
 {
-	char	buf[4096];
-	ssize_t	n;
+	struct unwritten	*u;
 
-	while ((n = read(nf->out_fd, buf, sizeof(buf))) > 0) {
-		if (nf->out_len + n > RESULT_MAX)
-			break;
-		nf->out = realloc(nf->out, nf->out_len + n + 1);
-		if (nf->out == NULL)
+	if (nunwritten == UNWRITTEN_MAX) {
+		log_warnx("alert %s: cannot record its delivery now; it will "
+		    "be delivered again when its claim runs out", alert_id);
+		return;
+	}
+	u = &unwritten[nunwritten++];
+	strlcpy(u->alert_id, alert_id, sizeof(u->alert_id));
+	strlcpy(u->owner, owner, sizeof(u->owner));
+	u->webhooks = webhooks != NULL ? xstrdup(webhooks) : NULL;
+	u->command_pending = command_pending;
+	u->error = error != NULL ? xstrdup(error) : NULL;
+}
+
+static void
+record_result(const char *alert_id, const char *owner, const char *webhooks,
+    int command_pending, const char *error)
+{
+	if (write_result(alert_id, owner, webhooks, command_pending,
+	    error) == -1)
+		keep_unwritten(alert_id, owner, webhooks, command_pending,
+		    error);
+}
+
+/* Results kept while the database failed; 0 once all are written. */
+static int
+flush_unwritten(void)
+{
+	struct unwritten	*u;
+
+	while (nunwritten > 0) {
+		u = &unwritten[0];
+		if (write_result(u->alert_id, u->owner, u->webhooks,
+		    u->command_pending, u->error) == -1)
+			return -1;
+		free(u->webhooks);
+		free(u->error);
+		memmove(unwritten, unwritten + 1,
+		    --nunwritten * sizeof(*unwritten));
+	}
+	return 0;
+}
+
+/* What a finished child left in a pipe, at most RESULT_MAX bytes. */
+static char *
+read_all(int fd)
+{
+	char	 buf[4096], *text = NULL;
+	size_t	 len = 0;
+	ssize_t	 n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0 && len + n <= RESULT_MAX) {
+		if ((text = realloc(text, len + n + 1)) == NULL)
 			fatal("realloc");
-		memcpy(nf->out + nf->out_len, buf, n);
-		nf->out_len += n;
-		nf->out[nf->out_len] = '\0';
+		memcpy(text + len, buf, n);
+		len += n;
+		text[len] = '\0';
+	}
+	close(fd);
+	return text;
+}
+
+/* The notifier's log lines, as the jobrunners' are: under our name. */
+static void
+log_lines(pid_t pid, char *text)
+{
+	char	*line, *next;
+
+	for (line = text; line != NULL && *line != '\0'; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		text_make_valid(line);
+		log_info("notifier %ld: %s", (long)pid, line);
 	}
 }
 
@@ -354,6 +443,11 @@ parse_result(const char *text, char **webhooks, int *command_pending)
 
 	if (text == NULL || (o = json_tokener_parse(text)) == NULL)
 		return -1;
+	/* A document it refused says so; nothing was delivered then. */
+	if (json_object_object_get_ex(o, "error", &c) && c != NULL) {
+		json_object_put(o);
+		return -1;
+	}
 	if (!json_object_object_get_ex(o, "webhooks", &w) ||
 	    !json_object_is_type(w, json_type_array)) {
 		json_object_put(o);
@@ -368,25 +462,35 @@ parse_result(const char *text, char **webhooks, int *command_pending)
 	return 0;
 }
 
+/* Exit 0 (all sent) and 75 (some to retry) come with a result. */
+static int
+answered(int wstatus)
+{
+	return WIFEXITED(wstatus) && (WEXITSTATUS(wstatus) == 0 ||
+	    WEXITSTATUS(wstatus) == EX_TEMPFAIL);
+}
+
 static void
 notifier_done(struct notifier *nf, int wstatus)
 {
-	char	*webhooks = NULL, how[128];
+	char	*out, *err, *webhooks = NULL, how[128];
 	int	 pending = 0;
 
-	read_result(nf);
-	close(nf->out_fd);
-	if (parse_result(nf->out, &webhooks, &pending) == 0)
+	out = read_all(nf->out_fd);
+	err = read_all(nf->err_fd);
+	log_lines(nf->pid, err);
+	if (answered(wstatus) && parse_result(out, &webhooks, &pending) == 0)
 		record_result(nf->alert_id, nf->owner, webhooks, pending,
 		    NULL);
 	else {
 		describe_wait_status(wstatus, how, sizeof(how));
-		log_warnx("alert %s: the notifier %s without a result",
+		log_warnx("alert %s: the notifier %s without delivering",
 		    nf->alert_id, how);
 		record_result(nf->alert_id, nf->owner, NULL, 1, how);
 	}
 	free(webhooks);
-	free(nf->out);
+	free(out);
+	free(err);
 	memset(nf, 0, sizeof(*nf));
 }
 

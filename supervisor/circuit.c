@@ -106,6 +106,9 @@ circuit_note(const struct outcome *o)
 			cb.probe_run[0] = '\0';
 		return;
 	}
+	/* A configuration error is the operator's to fix, not an outage. */
+	if (o->misconfigured)
+		return;
 	if (o->kind == OUTCOME_SUCCESS || o->blame == BLAME_SCHEDULE) {
 		if (cb.open)
 			circuit_close(o);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 
 #include <json.h>
 
@@ -171,6 +172,9 @@ outcome_from_child(struct child *c, int wstatus)
 		text_make_valid(o->error_message);
 		if (!c->cancelled)
 			o->blame = blame_of(wstatus, &res, have_res);
+		/* Say, no encryption_key for a schedule's API key. */
+		o->misconfigured = WIFEXITED(wstatus) &&
+		    WEXITSTATUS(wstatus) == EX_CONFIG;
 		o->error_details = failure_details(c, wstatus, &res,
 		    have_res, o->blame);
 	}

@@ -82,6 +82,7 @@ static const char *record_sql =
 	"      'Scheduled evaluation failed: ', format('%s (model %s) could "
 	"not be started: %s', s.name, s.model_id, s.error_message)), "
 	"    ('scheduled_eval_disabled', NOT s.is_active "
+	"      AND s.consecutive_failures >= $2 "
 	"      AND s.consecutive_failures - 1 < $2, 'disabled', "
 	"      'Scheduled evaluation disabled: ', format('%s (model %s) was "
 	"disabled after %s consecutive failures; last: %s', s.name, "

@@ -50,7 +50,12 @@ static const char *prune_sql =
 	"  ORDER BY r.triggered_at LIMIT $2 "
 	"  FOR UPDATE OF r SKIP LOCKED), "
 	"gone AS (DELETE FROM scheduled_evaluation_runs r USING doomed d "
-	"  WHERE r.id = d.id RETURNING 1) "
+	"  WHERE r.id = d.id RETURNING 1), "
+	/* Alerts long delivered or given up go with the history. */
+	"old_alerts AS (DELETE FROM evalsched_alerts WHERE id IN ("
+	"  SELECT a.id FROM evalsched_alerts a, lock WHERE lock.got "
+	"    AND a.state <> 'pending' "
+	"    AND a.created_at < now() - $1 * interval '1 day' LIMIT $2)) "
 	"SELECT (SELECT got FROM lock), (SELECT count(*) FROM gone)";
 
 /* Whether another supervisor finished a round within the hour. */

@@ -39,6 +39,7 @@ struct outcome {
 	char			*error_message;
 	char			*error_details;		/* JSON object */
 	enum blame		 blame;		/* SCHEDULE: counts toward auto-disable */
+	int			 misconfigured;	/* says nothing of the platform's health */
 	int			 spooled;
 	int			 write_failures;
 };
