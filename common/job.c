@@ -323,15 +323,6 @@ job_from_json(struct job *job, const char *text, char *err, size_t errlen)
 	return r;
 }
 
-static void
-free_secret(char *s)
-{
-	if (s != NULL) {
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
-}
-
 void
 job_free(struct job *job)
 {
@@ -345,9 +336,9 @@ job_free(struct job *job)
 	free(job->model_id);
 	free(job->batch_test_config);
 	free(job->app_url);
-	free_secret(job->service_role_key);
+	text_free_secret(job->service_role_key);
 	free(job->api_key_encrypted);
-	free_secret(job->encryption_key);
+	text_free_secret(job->encryption_key);
 	free(job->tls_ca_file);
 	free(job->result_dir);
 	memset(job, 0, sizeof(*job));

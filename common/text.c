@@ -3,6 +3,9 @@
  */
 #include <ctype.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "text.h"
 
@@ -64,4 +67,22 @@ text_has_control(const char *s)
 		if (iscntrl((unsigned char)*s))
 			return 1;
 	return 0;
+}
+
+void
+text_free_secret(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+void
+text_seconds(long ms, char *buf, size_t len)
+{
+	if (ms % 1000 == 0)
+		snprintf(buf, len, "%ld s", ms / 1000);
+	else
+		snprintf(buf, len, "%.3g s", ms / 1000.0);
 }

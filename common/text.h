@@ -17,4 +17,10 @@ void	text_make_valid(char *s);
 /* Whether s holds a control character (a header injection, say). */
 int	text_has_control(const char *s);
 
+/* "600 s", or "1.5 s" for a duration that is not whole seconds. */
+void	text_seconds(long ms, char *buf, size_t len);
+
+/* Wipes a secret's bytes, then frees it; NULL is fine. */
+void	text_free_secret(char *s);
+
 #endif

@@ -14,6 +14,7 @@
 
 #include "jobrunner.h"
 #include "log.h"
+#include "text.h"
 
 /* Less time than this left is not worth another attempt. */
 #define MIN_ATTEMPT_MS	50L
@@ -67,22 +68,12 @@ backoff_ms(long timeout_ms, int attempt)
 	return base + arc4random_uniform((uint32_t)base / 4 + 1);
 }
 
-/* "600 s", or "1.5 s" for a deadline that is not whole seconds. */
-static void
-format_seconds(long ms, char *buf, size_t len)
-{
-	if (ms % 1000 == 0)
-		snprintf(buf, len, "%ld s", ms / 1000);
-	else
-		snprintf(buf, len, "%.3g s", ms / 1000.0);
-}
-
 static void
 timed_out(struct run *run, int attempts)
 {
 	char	secs[32];
 
-	format_seconds(run->job->timeout_ms, secs, sizeof(secs));
+	text_seconds(run->job->timeout_ms, secs, sizeof(secs));
 	snprintf(run->err, sizeof(run->err), "timed out after %s (%d attempt%s)",
 	    secs, attempts, attempts == 1 ? "" : "s");
 }

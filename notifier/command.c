@@ -330,16 +330,6 @@ command_wait_ms(const struct command *c, long now)
 	return wait;
 }
 
-/* "10 s", or "1.5 s" for a timeout that is not whole seconds. */
-static void
-format_seconds(long ms, char *buf, size_t len)
-{
-	if (ms % 1000 == 0)
-		snprintf(buf, len, "%ld s", ms / 1000);
-	else
-		snprintf(buf, len, "%.3g s", ms / 1000.0);
-}
-
 static void
 describe(const struct command *c, struct command_result *res, char *buf,
     size_t len)
@@ -347,7 +337,7 @@ describe(const struct command *c, struct command_result *res, char *buf,
 	char	secs[32];
 	size_t	used;
 
-	format_seconds(c->timeout_ms, secs, sizeof(secs));
+	text_seconds(c->timeout_ms, secs, sizeof(secs));
 	if (c->sent != 0 && !c->reaped)
 		snprintf(buf, len, "timed out after %s and did not end on "
 		    "SIGKILL", secs);

@@ -12,6 +12,7 @@
 
 #include "job.h"
 #include "notifier.h"
+#include "text.h"
 
 #define JSON_DEPTH	64
 
@@ -385,15 +386,6 @@ notice_from_json(struct notice *n, const char *text, size_t len, char *err,
 	return r;
 }
 
-static void
-free_secret(char *s)
-{
-	if (s != NULL) {
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
-}
-
 void
 notice_free(struct notice *n)
 {
@@ -401,8 +393,8 @@ notice_free(struct notice *n)
 
 	for (i = 0; i < n->nhooks; i++) {
 		free(n->hooks[i].id);
-		free_secret(n->hooks[i].url);
-		free_secret(n->hooks[i].secret);
+		text_free_secret(n->hooks[i].url);
+		text_free_secret(n->hooks[i].secret);
 		free(n->hooks[i].result.error);
 	}
 	free(n->hooks);
