@@ -25,7 +25,8 @@
 #include "log.h"
 #include "supervisor.h"
 
-#define PASS_MAX	1000	/* runs closed by one pass: $4 */
+#define PASS_MAX	1000	/* runs closed by one pass: $3 */
+#define SWEEP_S		(100L * 365 * 86400)	/* "recent": every run */
 #define PASS_GAP_MS	100	/* between passes asked for by NOTIFYs */
 #define RECENT_S	30	/* see above */
 
@@ -33,9 +34,11 @@ static int64_t	next_pass_ms = INT64_MAX, last_pass_ms;
 static int	sweep_wanted;
 
 /*
- * $1 completion_timeout, $2 max_consecutive_failures, $3 sweep (look up
- * every run's batch test, not only the marked ones), $4 PASS_MAX, $5 the
- * seconds for which an accepted run counts as recent.
+ * $1 completion_timeout, $2 max_consecutive_failures, $3 PASS_MAX, $4
+ * the seconds for which an accepted run counts as recent (SWEEP_S for a
+ * sweep: every run's batch test is looked up).  No parameter switches a
+ * condition on or off: the plan prepared once must use the indexes
+ * whatever the values.
  *
  * A pass closes at most one run per schedule, the one that fired first,
  * so that each run's baseline is the schedule's history as it stands
@@ -55,8 +58,8 @@ static const char complete_sql[] =
 	"  LEFT JOIN batch_test_runs b ON b.id = r.batch_test_run_id "
 	"  WHERE r.status = 'running' AND r.slot_at IS NOT NULL "
 	"    AND (r.started_at < now() - $1 * interval '1 second' "
-	"      OR ((r.batch_ended_at IS NOT NULL OR $3 "
-	"          OR r.started_at > now() - $5 * interval '1 second') "
+	"      OR ((r.batch_ended_at IS NOT NULL "
+	"          OR r.started_at > now() - $4 * interval '1 second') "
 	"        AND b.status NOT IN ('pending', 'running'))) "
 	"  ORDER BY r.scheduled_evaluation_id, r.triggered_at), "
 	"due AS (SELECT r.id, r.scheduled_evaluation_id AS sid, r.started_at, "
@@ -67,7 +70,7 @@ static const char complete_sql[] =
 	"  FROM scheduled_evaluation_runs r "
 	"  LEFT JOIN batch_test_runs b ON b.id = r.batch_test_run_id "
 	"  WHERE r.id IN (SELECT id FROM cand) AND r.status = 'running' "
-	"  ORDER BY r.started_at LIMIT $4 "
+	"  ORDER BY r.started_at LIMIT $3 "
 	"  FOR UPDATE OF r SKIP LOCKED), "
 	"res AS (SELECT d.*, l.latency, q.quality, "
 	"    CASE WHEN d.bstatus IS NULL OR d.bstatus IN ('pending', 'running') "
@@ -335,10 +338,10 @@ completion_step(void)
 	snprintf(timeout, sizeof(timeout), "%d", sv->conf.completion_timeout);
 	snprintf(max, sizeof(max), "%d", sv->conf.max_consecutive_failures);
 	snprintf(limit, sizeof(limit), "%d", PASS_MAX);
-	snprintf(recent, sizeof(recent), "%d", RECENT_S +
-	    (sv->conf.listen ? 0 : sv->conf.poll_interval));
-	res = db_exec_prepared(&complete, 5, (const char *const[]){ timeout,
-	    max, sweep_wanted ? "true" : "false", limit, recent });
+	snprintf(recent, sizeof(recent), "%ld", sweep_wanted ? SWEEP_S :
+	    RECENT_S + (sv->conf.listen ? 0 : sv->conf.poll_interval));
+	res = db_exec_prepared(&complete, 4, (const char *const[]){ timeout,
+	    max, limit, recent });
 	last_pass_ms = now;
 	/* The next pass: at poll_interval, for timeouts; sooner if asked. */
 	next_pass_ms = now + sv->conf.poll_interval * 1000LL;

@@ -659,7 +659,7 @@ sub explain_prepared {
 sub completion_pass {
 	my ($h) = @_;
 	my $sql = c_sql($h, 'completion.c', 'complete_sql');
-	my @args = (86400, 3, 'false', 1000, 30);	# as with listen = yes
+	my @args = (86400, 3, 1000, 30);	# as with listen = yes
 	note 'completion pass: 10,000 runs awaiting completion';
 	$h->sql(<<'SQL');
 TRUNCATE scheduled_evaluations CASCADE;
