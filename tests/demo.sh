@@ -101,7 +101,7 @@ trap 'echo; echo "demo: interrupted" >&2; exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 
-for f in evalsched-supervisor evalsched-jobrunner evalschedctl schema.sql; do
+for f in evalsched-supervisor evalsched-jobrunner evalsched-notifier evalschedctl schema.sql; do
 	[ -e "$build/$f" ] || die "$build/$f is missing: run 'make' first"
 done
 for c in psql python3; do
@@ -180,6 +180,7 @@ database = "host=$tmp/pgsock dbname=postgres user=postgres"
 app_url = http://127.0.0.1:$port
 service_role_key_file = $tmp/service.key
 jobrunner = $build/evalsched-jobrunner
+notifier = $build/evalsched-notifier
 pidfile = $tmp/evalsched-supervisor.pid
 spool_dir = $tmp/spool
 poll_interval = 3
