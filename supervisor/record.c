@@ -67,7 +67,11 @@ static const char *record_sql =
 	"  RETURNING s.id, s.name, s.user_id, s.model_id, s.alert_on_failure, "
 	"  s.consecutive_failures, s.is_active, "
 	"  r.id AS run_id, r.kind, r.counts, r.error_message), "
-	/* The schedule's own failures alert its owner, in this transaction. */
+	/*
+	 * A failed dispatch alerts its owner, in this transaction, saying
+	 * whose fault it was; an auto-disable too.  The circuit keeps the
+	 * platform's failures (and so their alerts) to one probe at a time.
+	 */
 	"a AS (INSERT INTO evalsched_alerts (event, user_id, "
 	"    scheduled_evaluation_id, run_id, title, message, metadata) "
 	"  SELECT e.event, s.user_id, s.id, s.run_id, e.title || s.name, "
@@ -80,7 +84,9 @@ static const char *record_sql =
 	"  FROM s CROSS JOIN LATERAL (VALUES "
 	"    ('scheduled_eval_failed', true, 'failed', "
 	"      'Scheduled evaluation failed: ', format('%s (model %s) could "
-	"not be started: %s', s.name, s.model_id, s.error_message)), "
+	"not be started: %s%s', s.name, s.model_id, s.error_message, "
+	"        CASE WHEN NOT s.counts THEN ' (a fault of the platform, not "
+	"of the schedule: it does not count toward auto-disable)' END)), "
 	"    ('scheduled_eval_disabled', NOT s.is_active "
 	"      AND s.consecutive_failures >= $2 "
 	"      AND s.consecutive_failures - 1 < $2, 'disabled', "
@@ -88,7 +94,8 @@ static const char *record_sql =
 	"disabled after %s consecutive failures; last: %s', s.name, "
 	"        s.model_id, s.consecutive_failures, s.error_message))) "
 	"    AS e(event, wanted, status, title, message) "
-	"  WHERE s.counts AND s.alert_on_failure AND e.wanted "
+	"  WHERE s.kind = 'failed' AND s.alert_on_failure AND e.wanted "
+	"    AND (s.counts OR e.event = 'scheduled_eval_failed') "
 	"  ON CONFLICT (event, run_id) WHERE run_id IS NOT NULL DO NOTHING "
 	"  RETURNING 1) "
 	"SELECT r.id, s.name, s.consecutive_failures, s.is_active, r.kind, "
