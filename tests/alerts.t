@@ -132,6 +132,15 @@ is(scalar @lines, 4, 'alert_command ran once per event');
 like($lines[0], qr/^\{"type":"scheduled_eval_(failed|disabled)","title":/,
     'alert_command got the event as JSON on stdin');
 
+# A failed dispatch that is the platform's fault alerts as well, and says so.
+my $down = $t->add_schedule(name => 'behind a 503', user_id => $user,
+    model_id => 'standin:status=503');
+ok($t->wait_until(sub { grep { from_json($_->{body})->{metadata}{scheduleName} eq 'behind a 503' }
+    received('signed') }, 30), 'a platform failure alerts the owner too');
+my ($p) = grep { from_json($_->{body})->{metadata}{scheduleName} eq 'behind a 503' } received('signed');
+like(from_json($p->{body})->{message}, qr/a fault of the platform, not of the schedule/,
+    'and says it does not count against the schedule');
+
 unlike($t->supervisor_log, qr/\Q$secret\E/, 'the webhook secret is not logged');
 $t->stop_supervisor;
 
