@@ -4,6 +4,11 @@
  * "file:line: message" and parsing goes on, so that -n shows all of them
  * at once.
  */
+#include <sys/stat.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -12,7 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
+
+#include <curl/curl.h>
 
 #include "config.h"
 #include "text.h"
@@ -78,7 +86,12 @@ static const struct secret_def secrets[] = {
 #define NKEYS		(sizeof(keys) / sizeof(keys[0]))
 #define NSECRETS	(sizeof(secrets) / sizeof(secrets[0]))
 
+_Static_assert(NKEYS <= CONFIG_MAX_KEYS &&
+    CONFIG_MAX_KEYS <= sizeof(unsigned int) * CHAR_BIT,
+    "struct config's line[] and bit sets must hold every key");
+
 #define FIELD(c, off)	((char **)((char *)(c) + (off)))
+#define CFIELD(c, off)	(*(char *const *)((const char *)(c) + (off)))
 
 void
 config_err_add(struct config_err *e, const char *fmt, ...)
@@ -210,6 +223,15 @@ key_lookup(const char *name)
 		if (strcmp(keys[i].name, name) == 0)
 			return &keys[i];
 	return NULL;
+}
+
+/* A key's bit in env_set and secret_in_file. */
+static unsigned int
+key_bit(const char *name)
+{
+	const struct key_def	*k = key_lookup(name);
+
+	return k == NULL ? 0 : 1u << (k - keys);
 }
 
 static int
@@ -402,6 +424,7 @@ parse_line(struct config *c, const char *name, int lineno, char *line,
 		return;
 	}
 	seen[k - keys] = lineno;
+	c->line[k - keys] = lineno;
 	if (key_set(c, k, value, msg, sizeof(msg)) == -1) {
 		if (!may_echo(key, value))
 			config_err_add(err, "%s:%d: %s: %s", name, lineno,
@@ -444,11 +467,15 @@ config_parse_text(struct config *c, const char *name, const char *text,
 	/* Optional keys set to "" are not set: no command, no key. */
 	unset_empty(&c->alert_command);
 	unset_empty(&c->encryption_key);
-	for (i = 0; i < NSECRETS; i++)
+	for (i = 0; i < NSECRETS; i++) {
 		if (*FIELD(c, secrets[i].key) != NULL &&
 		    *FIELD(c, secrets[i].file) != NULL)
 			config_err_add(err, "%s: set %s or %s_file, not both",
 			    name, secrets[i].name, secrets[i].name);
+		if (*FIELD(c, secrets[i].key) != NULL &&
+		    **FIELD(c, secrets[i].key) != '\0')
+			c->secret_in_file |= key_bit(secrets[i].name);
+	}
 	return err->count - before;
 }
 
@@ -495,7 +522,7 @@ static void
 load_key_file(struct config *c, const struct secret_def *d,
     struct config_err *err)
 {
-	const char	*path = *FIELD(c, d->file);
+	const char	*path = CFIELD(c, d->file);
 	char		*text, *p, *end;
 	int		 e = 0;
 
@@ -526,14 +553,16 @@ config_apply_env(struct config *c, struct config_err *err)
 	int		 before = err->count;
 	size_t		 i;
 
-	if ((v = getenv("EVALSCHED_DATABASE")) != NULL)
+	if ((v = getenv("EVALSCHED_DATABASE")) != NULL) {
 		set_string(&c->database, v);
+		c->env_set |= key_bit("database");
+	}
 	if ((v = getenv("NEXT_PUBLIC_APP_URL")) != NULL && *v != '\0') {
 		char	why[128];
 
 		if (key_set(c, key_lookup("app_url"), v, why,
 		    sizeof(why)) == 0)
-			;
+			c->env_set |= key_bit("app_url");
 		else if (may_echo("app_url", v))
 			config_err_add(err, "environment: NEXT_PUBLIC_APP_URL: "
 			    "'%s' %s", v, why);
@@ -547,6 +576,7 @@ config_apply_env(struct config *c, struct config_err *err)
 		set_secret(FIELD(c, secrets[i].key), v);
 		free(*FIELD(c, secrets[i].file));
 		*FIELD(c, secrets[i].file) = NULL;
+		c->env_set |= key_bit(secrets[i].name);
 	}
 	return err->count - before;
 }
@@ -587,4 +617,155 @@ config_require_key(const struct config *c, struct config_err *err)
 	    "service_role_key_file (or service_role_key), or "
 	    "SUPABASE_SERVICE_ROLE_KEY in the environment", c->path);
 	return 1;
+}
+
+/* The variable that overrides a key, for config_where. */
+static const char *
+env_name(const char *key)
+{
+	const struct secret_def	*d;
+
+	if (strcmp(key, "database") == 0)
+		return "EVALSCHED_DATABASE";
+	if (strcmp(key, "app_url") == 0)
+		return "NEXT_PUBLIC_APP_URL";
+	return (d = secret_lookup(key)) != NULL ? d->env : "the environment";
+}
+
+const char *
+config_where(const struct config *c, const char *key, char *buf, size_t len)
+{
+	const struct key_def	*k = key_lookup(key);
+	const char		*path = c->path != NULL ? c->path :
+				    CONFIG_DEFAULT_PATH;
+
+	if (k != NULL && (c->env_set & key_bit(key)) != 0)
+		snprintf(buf, len, "environment: %s", env_name(key));
+	else if (k != NULL && c->line[k - keys] > 0)
+		snprintf(buf, len, "%s:%d", path, c->line[k - keys]);
+	else
+		snprintf(buf, len, "%s", path);
+	return buf;
+}
+
+/* Who besides the owner may do what the group bit g and other bit o say. */
+static const char *
+mode_who(mode_t mode, mode_t g, mode_t o)
+{
+	if ((mode & g) != 0 && (mode & o) != 0)
+		return "its group and others";
+	return (mode & g) != 0 ? "its group" : "others";
+}
+
+/*
+ * This file: whoever may write it chooses the programs the supervisor
+ * runs and where the key goes; a key in it is only as secret as the file.
+ */
+static void
+warn_config_file(const struct config *c, struct config_err *w)
+{
+	struct stat	st;
+	size_t		i;
+
+	if (c->path == NULL || stat(c->path, &st) == -1)
+		return;
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		config_err_add(w, "%s: warning: writable by %s (mode %04o): "
+		    "whoever can change it chooses the programs run and "
+		    "where the keys go; chmod go-w it", c->path,
+		    mode_who(st.st_mode, S_IWGRP, S_IWOTH),
+		    (unsigned int)(st.st_mode & 07777));
+	if ((st.st_mode & S_IROTH) == 0)
+		return;
+	/* Its line in the file, even when the environment's key won. */
+	for (i = 0; i < NSECRETS; i++)
+		if ((c->secret_in_file & key_bit(secrets[i].name)) != 0)
+			config_err_add(w, "%s:%d: warning: %s is in a file "
+			    "readable by others (mode %04o): use %s_file, or "
+			    "chmod o-r the file", c->path,
+			    c->line[key_lookup(secrets[i].name) - keys],
+			    secrets[i].name, (unsigned int)(st.st_mode & 07777),
+			    secrets[i].name);
+}
+
+/* A key file is for the supervisor's user alone. */
+static void
+warn_key_file(const struct config *c, const struct secret_def *d,
+    struct config_err *w)
+{
+	struct stat	 st;
+	const char	*path = CFIELD(c, d->file);
+	char		 where[CONFIG_WHERE_MAX], name[64];
+
+	if (path == NULL || stat(path, &st) == -1 ||
+	    (st.st_mode & (S_IRGRP | S_IROTH)) == 0)
+		return;
+	snprintf(name, sizeof(name), "%s_file", d->name);
+	config_err_add(w, "%s: warning: %s: %s is readable by %s (mode %04o): "
+	    "make it 0600, owned by the supervisor's user",
+	    config_where(c, name, where, sizeof(where)), name, path,
+	    mode_who(st.st_mode, S_IRGRP, S_IROTH),
+	    (unsigned int)(st.st_mode & 07777));
+}
+
+/* 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) and localhost. */
+static int
+host_is_loopback(const char *host)
+{
+	struct in_addr	 a4;
+	struct in6_addr	 a6;
+	char		 addr[INET6_ADDRSTRLEN + 1];
+	size_t		 n = strlen(host);
+
+	if (strcasecmp(host, "localhost") == 0 ||
+	    strcasecmp(host, "localhost.") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return ntohl(a4.s_addr) >> 24 == 127;
+	/* curl gives an IPv6 address in its brackets. */
+	if (n < 3 || host[0] != '[' || host[n - 1] != ']' ||
+	    n - 2 >= sizeof(addr))
+		return 0;
+	memcpy(addr, host + 1, n - 2);
+	addr[n - 2] = '\0';
+	addr[strcspn(addr, "%")] = '\0';
+	if (inet_pton(AF_INET6, addr, &a6) != 1)
+		return 0;
+	return IN6_IS_ADDR_LOOPBACK(&a6) ||
+	    (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+}
+
+/* The keys go in headers: over plain http, to anyone on the way. */
+static void
+warn_app_url(const struct config *c, struct config_err *w)
+{
+	CURLU	*u;
+	char	*scheme = NULL, *host = NULL, where[CONFIG_WHERE_MAX];
+
+	if (c->app_url == NULL || (u = curl_url()) == NULL)
+		return;
+	if (curl_url_set(u, CURLUPART_URL, c->app_url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    strcasecmp(scheme, "http") == 0 && !host_is_loopback(host))
+		config_err_add(w, "%s: warning: app_url: plain http:// to %s, "
+		    "not this host: the keys would travel in clear; use "
+		    "https://", config_where(c, "app_url", where,
+		    sizeof(where)), host);
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+}
+
+int
+config_warnings(const struct config *c, struct config_err *w)
+{
+	int	before = w->count;
+	size_t	i;
+
+	warn_config_file(c, w);
+	for (i = 0; i < NSECRETS; i++)
+		warn_key_file(c, &secrets[i], w);
+	warn_app_url(c, w);
+	return w->count - before;
 }

@@ -5,6 +5,7 @@
 #ifndef EVALSCHED_CONFIG_H
 #define EVALSCHED_CONFIG_H
 
+#include <limits.h>
 #include <stddef.h>
 
 #ifndef SYSCONFDIR
@@ -14,6 +15,7 @@
 #define LIBEXECDIR	"/usr/local/libexec/evalsched"
 #endif
 #define CONFIG_DEFAULT_PATH	SYSCONFDIR "/evalsched/evalsched.conf"
+#define CONFIG_MAX_KEYS		32	/* room for the keys of line[] */
 
 struct config {
 	char	*path;			/* the file read, for messages */
@@ -42,6 +44,10 @@ struct config {
 	int	 completion_timeout;	/* seconds a batch test may take */
 	int	 run_retention;		/* days of run history; 0 = all */
 	int	 alert_retry;		/* seconds an alert is retried */
+	/* Where each key came from, for messages: see config_where. */
+	int	 line[CONFIG_MAX_KEYS];	/* the line of path; 0: not there */
+	unsigned int env_set;		/* a bit per key: the environment's */
+	unsigned int secret_in_file;	/* a bit per key: a non-empty secret */
 };
 
 #define CONFIG_MAX_CONCURRENT	1024
@@ -66,6 +72,21 @@ int	config_parse_text(struct config *, const char *name, const char *text,
 int	config_apply_env(struct config *, struct config_err *);
 /* The supervisor cannot run without a key; the ops tool can. */
 int	config_require_key(const struct config *, struct config_err *);
+/*
+ * Where key got its value, for a message: "file:line", "environment:
+ * VARIABLE", or the file alone (a default).  Returns buf.
+ */
+#define CONFIG_WHERE_MAX	(PATH_MAX + 32)
+const char *config_where(const struct config *, const char *key, char *buf,
+	    size_t);
+/*
+ * Settings that work but put a key at risk: a key file readable by its
+ * group or others, a key in this file readable by others, this file
+ * writable by its group or others, app_url sending the key in clear to
+ * another host.  Appends one "where: warning: what" line each to warn;
+ * returns how many.  Files that cannot be looked at are passed over.
+ */
+int	config_warnings(const struct config *, struct config_err *warn);
 void	config_err_add(struct config_err *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	config_err_free(struct config_err *);

@@ -1,10 +1,16 @@
 /*
  * Crash-safe files: the supervisor's spool and the results an orphaned
- * jobrunner leaves behind.
+ * jobrunner leaves behind.  Everything goes through a descriptor of the
+ * directory, opened without following a link: a name in it is never a
+ * way into somewhere else.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -27,25 +33,28 @@ write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
+/* A temporary file a crash left behind is ours to replace, once. */
 static int
-fsync_dir(const char *dir)
+create_temp(int dfd, const char *tmp)
 {
-	int	fd, r;
+	int	fd, tries;
 
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
+	for (tries = 0; tries < 2; tries++) {
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0600);
+		if (fd != -1 || errno != EEXIST || unlinkat(dfd, tmp, 0) == -1)
+			return fd;
+	}
+	errno = EEXIST;
+	return -1;
 }
 
 static int
-write_synced(const char *path, const char *text)
+write_synced(int dfd, const char *tmp, const char *text)
 {
 	int	fd, saved;
 
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0640)) == -1)
+	if ((fd = create_temp(dfd, tmp)) == -1)
 		return -1;
 	if (write_all(fd, text, strlen(text)) == -1 || fsync(fd) == -1) {
 		saved = errno;
@@ -57,22 +66,141 @@ write_synced(const char *path, const char *text)
 }
 
 int
+durable_opendir(const char *dir)
+{
+	return open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+int
 durable_write(const char *dir, const char *name, const char *text)
 {
-	char	path[4096], tmp[4096];
-	int	saved;
+	char	tmp[NAME_MAX + 1];
+	int	dfd, r = -1, saved;
 
-	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
-	    (int)sizeof(path) || snprintf(tmp, sizeof(tmp), "%s/.%s.tmp",
-	    dir, name) >= (int)sizeof(tmp)) {
+	if (snprintf(tmp, sizeof(tmp), ".%s.tmp", name) >= (int)sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if (write_synced(tmp, text) == -1 || rename(tmp, path) == -1) {
-		saved = errno;
-		unlink(tmp);
-		errno = saved;
+	if ((dfd = durable_opendir(dir)) == -1)
 		return -1;
+	if (write_synced(dfd, tmp, text) == 0 &&
+	    renameat(dfd, tmp, dfd, name) == 0)
+		r = fsync(dfd);
+	else {
+		saved = errno;
+		unlinkat(dfd, tmp, 0);
+		errno = saved;
 	}
-	return fsync_dir(dir);
+	saved = errno;
+	close(dfd);
+	errno = saved;
+	return r;
+}
+
+/* 1, with why set, when st is not a file we could have written. */
+static int
+untrusted(const struct stat *st, uid_t owner, char *why, size_t len)
+{
+	if (S_ISLNK(st->st_mode))
+		snprintf(why, len, "a symbolic link");
+	else if (!S_ISREG(st->st_mode))
+		snprintf(why, len, "not a regular file");
+	else if (st->st_nlink != 1)
+		snprintf(why, len, "a file with %lu links",
+		    (unsigned long)st->st_nlink);
+	else if (st->st_uid != owner && st->st_uid != 0)
+		snprintf(why, len, "owned by uid %lu", (unsigned long)st->st_uid);
+	else
+		return 0;
+	return 1;
+}
+
+static char *
+read_max(int fd, size_t max, char *why, size_t len)
+{
+	char	*buf;
+	size_t	 n = 0;
+	ssize_t	 got;
+
+	if ((buf = malloc(max + 2)) == NULL) {
+		snprintf(why, len, "out of memory");
+		return NULL;
+	}
+	while (n <= max && (got = read(fd, buf + n, max + 1 - n)) != 0) {
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got == -1) {
+			snprintf(why, len, "%s", strerror(errno));
+			free(buf);
+			return NULL;
+		}
+		n += (size_t)got;
+	}
+	buf[n] = '\0';
+	if (n > max)
+		snprintf(why, len, "larger than %zu bytes", max);
+	else if (memchr(buf, '\0', n) != NULL)
+		snprintf(why, len, "holds a NUL byte");
+	else
+		return buf;
+	free(buf);
+	return NULL;
+}
+
+char *
+durable_read(int dirfd, const char *name, uid_t owner, size_t max,
+    char *why, size_t whylen)
+{
+	struct stat	 before, st;
+	char		*text = NULL;
+	int		 fd;
+
+	/* Looked at before it is opened: opening a device may act. */
+	if (fstatat(dirfd, name, &before, AT_SYMLINK_NOFOLLOW) == -1) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		return NULL;
+	}
+	if (untrusted(&before, owner, why, whylen))
+		return NULL;
+	if ((fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC)) == -1) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1)
+		snprintf(why, whylen, "%s", strerror(errno));
+	else if (st.st_dev != before.st_dev || st.st_ino != before.st_ino)
+		snprintf(why, whylen, "replaced while it was opened");
+	else if (!untrusted(&st, owner, why, whylen))
+		text = read_max(fd, max, why, whylen);
+	close(fd);
+	return text;
+}
+
+char *
+durable_node(const char *dir, char *why, size_t whylen)
+{
+	char	*node;
+	size_t	 len;
+	int	 dfd;
+
+	if ((dfd = durable_opendir(dir)) == -1) {
+		snprintf(why, whylen, "%s: %s", dir, strerror(errno));
+		return NULL;
+	}
+	node = durable_read(dfd, DURABLE_NODE_FILE, geteuid(), 1024, why,
+	    whylen);
+	close(dfd);
+	if (node == NULL)
+		return NULL;
+	/* One line: what a JSON encoder writes for a string, a newline. */
+	len = strcspn(node, "\r\n");
+	if (len >= 2 && node[0] == '"' && node[len - 1] == '"' &&
+	    node[len + strspn(node + len, "\r\n")] == '\0') {
+		node[len] = '\0';
+		return node;
+	}
+	snprintf(why, whylen, "not a JSON string");
+	free(node);
+	return NULL;
 }

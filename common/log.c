@@ -3,6 +3,13 @@
  * goes to stderr with a UTC timestamp; otherwise to syslog(3) with the
  * daemon facility.  errno is preserved across every call, so a caller may
  * log and then still test it.
+ *
+ * Every message is escaped here, after it is formatted, so that no caller
+ * can forget: schedule names, zones, model ids and API error text come
+ * from outside: a newline in one would forge a whole line with our
+ * identity in the journal, and an ESC or BEL would reach whoever reads it.
+ * Control characters, the C1 and bidirectional controls, and bytes that
+ * are not UTF-8 are written as visible escapes (text_escape).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,6 +22,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "text.h"
+
+#define LOG_BUF	1024	/* longer messages go to the heap */
 
 static const char	*log_progname = "evalsched";
 static int		 log_foreground = 1;
@@ -49,25 +59,89 @@ log_stamp(char *buf, size_t len)
 	snprintf(buf, len, "%.20s.%03dZ", tmp, (int)(tv.tv_usec / 1000) % 1000);
 }
 
+/*
+ * fmt formatted into buf, or into a new string when it does not fit
+ * there; cut to fit buf when there is no memory for that.
+ */
+static char *
+format(char *buf, size_t len, const char *fmt, va_list ap)
+{
+	va_list	 aq;
+	char	*p;
+	int	 n;
+
+	va_copy(aq, ap);
+	n = vsnprintf(buf, len, fmt, aq);
+	va_end(aq);
+	if (n < 0 || (size_t)n < len || (p = malloc((size_t)n + 1)) == NULL)
+		return buf;
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	return p;
+}
+
+/* fmt formatted and escaped, in buf (of LOG_BUF) or as format does. */
+static char *
+format_escaped(char *buf, const char *fmt, va_list ap)
+{
+	char	 mbuf[LOG_BUF], *msg, *p;
+	size_t	 n;
+
+	msg = format(mbuf, sizeof(mbuf), fmt, ap);
+	if ((n = text_escape(buf, LOG_BUF, msg)) >= LOG_BUF &&
+	    (p = malloc(n + 1)) != NULL) {
+		text_escape(p, n + 1, msg);
+		buf = p;
+	}
+	if (msg != mbuf)
+		free(msg);
+	return buf;
+}
+
+static void
+emit(int pri, const char *line)
+{
+	char	stamp[40];
+
+	if (log_foreground) {
+		log_stamp(stamp, sizeof(stamp));
+		/* One write per line: children share our stderr. */
+		fprintf(stderr, "%s %s[%ld]: %s\n", stamp, log_progname,
+		    (long)getpid(), line);
+		fflush(stderr);
+	} else
+		syslog(pri, "%s", line);
+}
+
 void
 vlog(int pri, const char *fmt, va_list ap)
 {
-	char	stamp[40];
-	int	saved_errno = errno;
+	char	 buf[LOG_BUF], *line;
+	int	 saved_errno = errno;
 
 	if (pri == LOG_DEBUG && !log_verbose) {
 		errno = saved_errno;
 		return;
 	}
-	if (log_foreground) {
-		log_stamp(stamp, sizeof(stamp));
-		fprintf(stderr, "%s %s[%ld]: ", stamp, log_progname,
-		    (long)getpid());
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
-		fflush(stderr);
-	} else
-		vsyslog(pri, fmt, ap);
+	line = format_escaped(buf, fmt, ap);
+	emit(pri, line);
+	if (line != buf)
+		free(line);
+	errno = saved_errno;
+}
+
+void
+log_setproctitle(const char *fmt, ...)
+{
+	char	 buf[LOG_BUF], *title;
+	va_list	 ap;
+	int	 saved_errno = errno;
+
+	va_start(ap, fmt);
+	title = format_escaped(buf, fmt, ap);
+	va_end(ap);
+	setproctitle("%s", title);
+	if (title != buf)
+		free(title);
 	errno = saved_errno;
 }
 

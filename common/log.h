@@ -1,6 +1,9 @@
 /*
  * Logging in the style of OpenBSD's log.c: stderr in the foreground,
- * syslog otherwise.  errno is preserved across every call.
+ * syslog otherwise.  errno is preserved across every call.  Every message
+ * is escaped after it is formatted: control characters, C1 and bidi
+ * controls and bytes that are not UTF-8 are written as visible escapes
+ * (\n, \x1b, \u202e), so a line read from outside cannot forge a line.
  */
 #ifndef EVALSCHED_LOG_H
 #define EVALSCHED_LOG_H
@@ -14,6 +17,12 @@ void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	vlog(int pri, const char *, va_list) __attribute__((format(printf, 2, 0)));
+/*
+ * setproctitle(3), escaped as a log line is: ps(1) shows the title to
+ * whoever looks, and it may hold a schedule's name.
+ */
+void	log_setproctitle(const char *, ...)
+	    __attribute__((format(printf, 1, 2)));
 __attribute__((noreturn, format(printf, 1, 2)))
 void	fatal(const char *, ...);
 __attribute__((noreturn, format(printf, 1, 2)))

@@ -1,5 +1,6 @@
 /*
- * Making outside text valid UTF-8 without control characters.
+ * Making outside text valid UTF-8 without control characters, and showing
+ * it to a person with those characters visible.
  */
 #include <ctype.h>
 #include <stddef.h>
@@ -58,6 +59,124 @@ text_make_valid(char *s)
 		}
 		p += n;
 	}
+}
+
+/* The code point of the well-formed sequence of n bytes at s. */
+static unsigned long
+utf8_decode(const unsigned char *s, size_t n)
+{
+	unsigned long	cp;
+	size_t		i;
+
+	if (n == 1)
+		return s[0];
+	cp = s[0] & (0xff >> (n + 1));
+	for (i = 1; i < n; i++)
+		cp = cp << 6 | (s[i] & 0x3f);
+	return cp;
+}
+
+/*
+ * Characters that steer a terminal, reorder a line or break it where a
+ * reader sees none: the C1 controls (U+009B is CSI), the bidirectional
+ * controls (a "trojan source" override), and the line and paragraph
+ * separators.
+ */
+static int
+is_hidden(unsigned long cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x61c || cp == 0x200e ||
+	    cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) ||
+	    (cp >= 0x2066 && cp <= 0x2069);
+}
+
+enum escape_mode { ESCAPE_TEXT, ESCAPE_JSON };
+
+/* "\n", "\x1b": a C0 control or DEL, in text. */
+static size_t
+c0_escape(unsigned long cp, char *esc, size_t len)
+{
+	switch (cp) {
+	case '\n':
+		return strlcpy(esc, "\\n", len);
+	case '\r':
+		return strlcpy(esc, "\\r", len);
+	case '\t':
+		return strlcpy(esc, "\\t", len);
+	default:
+		return (size_t)snprintf(esc, len, "\\x%02lx", cp);
+	}
+}
+
+/*
+ * The escape of the character at s, into esc, and its length; 0 when it
+ * is shown as it is.  *n is how many bytes of s it takes.
+ */
+static size_t
+unit_escape(const unsigned char *s, enum escape_mode mode, size_t *n,
+    char *esc, size_t len)
+{
+	unsigned long	cp;
+
+	if ((*n = utf8_sequence(s)) == 0) {
+		*n = 1;
+		if (mode == ESCAPE_JSON)
+			return strlcpy(esc, "\\ufffd", len);
+		return (size_t)snprintf(esc, len, "\\x%02x", s[0]);
+	}
+	cp = utf8_decode(s, *n);
+	if (mode == ESCAPE_TEXT && (cp < 0x20 || cp == 0x7f))
+		return c0_escape(cp, esc, len);
+	if (cp == 0x7f || is_hidden(cp))
+		return (size_t)snprintf(esc, len, "\\u%04lx", cp);
+	return 0;
+}
+
+static size_t
+escape(char *buf, size_t len, const char *src, enum escape_mode mode)
+{
+	const unsigned char	*s = (const unsigned char *)src;
+	const char		*piece;
+	char			 esc[16];
+	size_t			 need = 0, done = 0, n, e, plen;
+
+	for (; *s != '\0'; s += n) {
+		e = unit_escape(s, mode, &n, esc, sizeof(esc));
+		piece = e > 0 ? esc : (const char *)s;
+		plen = e > 0 ? e : n;
+		/* Once one piece does not fit, nothing after it is written. */
+		if (done == need && need + plen < len) {
+			memcpy(buf + done, piece, plen);
+			done += plen;
+		}
+		need += plen;
+	}
+	if (len > 0)
+		buf[done] = '\0';
+	return need;
+}
+
+size_t
+text_escape(char *buf, size_t len, const char *s)
+{
+	return escape(buf, len, s, ESCAPE_TEXT);
+}
+
+size_t
+text_escape_json(char *buf, size_t len, const char *s)
+{
+	return escape(buf, len, s, ESCAPE_JSON);
+}
+
+char *
+text_escaped(const char *s)
+{
+	size_t	 n = text_escape(NULL, 0, s);
+	char	*p;
+
+	if ((p = malloc(n + 1)) != NULL)
+		text_escape(p, n + 1, s);
+	return p;
 }
 
 int

@@ -14,6 +14,32 @@
  */
 void	text_make_valid(char *s);
 
+/*
+ * Copies s into buf, as strlcpy(3) does, and returns the length the whole
+ * copy needs, with what a terminal or a log reader would obey instead of
+ * show written as a visible escape: \n, \r and \t; every other C0
+ * control and DEL as \x1b; a byte that is not part of well-formed UTF-8
+ * as \xff; the C1 controls (U+0080 to U+009F), the bidirectional
+ * controls (U+061C, U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069)
+ * and the line and paragraph separators (U+2028, U+2029) as \u009b.
+ * Other text, the backslash included, is kept, so escaping twice changes
+ * nothing.  A cut copy ends between two characters, never inside one or
+ * inside an escape.  buf may be NULL when len is 0.
+ */
+size_t	text_escape(char *buf, size_t len, const char *s);
+
+/* The same as a new string, or NULL when out of memory. */
+char	*text_escaped(const char *s);
+
+/*
+ * For a JSON document that json-c wrote: what JSON allows raw in a string
+ * but a terminal obeys (DEL, the C1 and the characters above) written as
+ * \u009b, and a byte that is not UTF-8 as \ufffd, so the document stays
+ * valid.  C0 controls, which json-c escapes itself and which format the
+ * document outside its strings, are kept.
+ */
+size_t	text_escape_json(char *buf, size_t len, const char *s);
+
 /* Whether s holds a control character (a header injection, say). */
 int	text_has_control(const char *s);
 

@@ -43,7 +43,7 @@ static int
 add_usage(const char *why)
 {
 	if (why != NULL)
-		fprintf(stderr, "evalschedctl: add: %s\n", why);
+		out_line(stderr, "evalschedctl: add: %s", why);
 	return ctl_usage("add", ADD_SYNOPSIS);
 }
 
@@ -107,7 +107,7 @@ check_required(const struct add_args *a)
 static int
 bad(const char *opt, const char *value, const char *why)
 {
-	fprintf(stderr, "evalschedctl: add: %s: '%s' %s\n", opt, value, why);
+	out_line(stderr, "evalschedctl: add: %s: '%s' %s", opt, value, why);
 	return EX_DATAERR;
 }
 
@@ -184,7 +184,7 @@ first_fire(const struct ctl *c, const struct add_args *a, int64_t *next)
 	s = schedule_compile(a->type, strcmp(a->type, "custom") == 0 ?
 	    a->cron : NULL, a->tz, err, sizeof(err));
 	if (s == NULL) {
-		fprintf(stderr, "evalschedctl: add: bad schedule: %s\n", err);
+		out_line(stderr, "evalschedctl: add: bad schedule: %s", err);
 		return EX_DATAERR;
 	}
 	if (schedule_next(s, c->now, next) == -1) {
@@ -221,8 +221,8 @@ insert(struct ctl *c, const struct add_args *a, int64_t next, char *id,
 		return c->dbstatus;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
-		fprintf(stderr, "evalschedctl: add: a schedule named '%s' "
-		    "already exists\n", a->name);
+		out_line(stderr, "evalschedctl: add: a schedule named '%s' "
+		    "already exists", a->name);
 		return EX_DATAERR;
 	}
 	strlcpy(id, db_get(res, 0, "id"), idlen);

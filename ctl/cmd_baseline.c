@@ -116,7 +116,7 @@ print_baseline(struct ctl *c, const PGresult *sched, const struct baseline *b)
 	char	line[1024];
 
 	baseline_line(c, b, 1, zone_of(sched), line, sizeof(line));
-	printf("baseline of '%s': %s\n", name_of(sched), line);
+	out_line(stdout, "baseline of '%s': %s", name_of(sched), line);
 }
 
 static void
@@ -127,14 +127,15 @@ print_pinned(struct ctl *c, const PGresult *sched, const struct outcome *o,
 
 	baseline_figures(c, b->run, fig, sizeof(fig));
 	if (!o->changed)
-		printf("run %s is already the pinned baseline of '%s': %s\n",
+		out_line(stdout, "run %s is already the pinned baseline of "
+		    "'%s': %s",
 		    db_get(b->run, 0, "id"), name_of(sched), fig);
 	else if (o->previous[0] != '\0')
-		printf("pinned run %s as the baseline of '%s', replacing run "
-		    "%s: %s\n", db_get(b->run, 0, "id"), name_of(sched),
+		out_line(stdout, "pinned run %s as the baseline of '%s', "
+		    "replacing run %s: %s", db_get(b->run, 0, "id"), name_of(sched),
 		    o->previous, fig);
 	else
-		printf("pinned run %s as the baseline of '%s': %s\n",
+		out_line(stdout, "pinned run %s as the baseline of '%s': %s",
 		    db_get(b->run, 0, "id"), name_of(sched), fig);
 }
 
@@ -143,10 +144,11 @@ print_cleared(struct ctl *c, const PGresult *sched, const struct outcome *o,
     const struct baseline *b)
 {
 	if (o->changed)
-		printf("unpinned run %s as the baseline of '%s'\n",
+		out_line(stdout, "unpinned run %s as the baseline of '%s'",
 		    o->previous, name_of(sched));
 	else
-		printf("'%s' had no pinned baseline: nothing to unpin\n",
+		out_line(stdout, "'%s' had no pinned baseline: nothing to "
+		    "unpin",
 		    name_of(sched));
 	print_baseline(c, sched, b);
 }
@@ -197,9 +199,8 @@ refuse(PGresult *run, const char *fmt, ...)
 
 	fputs("evalschedctl: baseline: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	out_vline(stderr, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	PQclear(run);
 	return EX_DATAERR;
 }
@@ -209,10 +210,10 @@ ambiguous(PGresult *run, const char *arg)
 {
 	int	i;
 
-	fprintf(stderr, "evalschedctl: baseline: run id prefix '%s' is "
-	    "ambiguous; it matches:\n", arg);
+	out_line(stderr, "evalschedctl: baseline: run id prefix '%s' is "
+	    "ambiguous; it matches:", arg);
 	for (i = 0; i < PQntuples(run); i++)
-		fprintf(stderr, "  %s  %s\n", db_get(run, i, "id"),
+		out_line(stderr, "  %s  %s", db_get(run, i, "id"),
 		    db_get(run, i, "status"));
 	PQclear(run);
 	return EX_DATAERR;
@@ -270,8 +271,8 @@ foreign_run(struct ctl *c, const PGresult *sched, PGresult *run)
 	PQclear(other);
 	status = refuse(run, "run %s belongs to schedule %s", db_get(run, 0,
 	    "id"), what);
-	fprintf(stderr, "evalschedctl: baseline: a baseline must be a run of "
-	    "'%s'\n", name_of(sched));
+	out_line(stderr, "evalschedctl: baseline: a baseline must be a run "
+	    "of '%s'", name_of(sched));
 	return status;
 }
 
@@ -353,7 +354,7 @@ fetch_schedule(struct ctl *c, const char *arg, PGresult **sched)
 	if (PQntuples(*sched) == 1)
 		return 0;
 	PQclear(*sched);
-	fprintf(stderr, "evalschedctl: no schedule '%s'\n", arg);
+	out_line(stderr, "evalschedctl: no schedule '%s'", arg);
 	return EX_DATAERR;
 }
 

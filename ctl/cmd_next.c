@@ -17,6 +17,7 @@
 #include "cmd_next.h"
 #include "cron.h"
 #include "schedule.h"
+#include "text.h"
 #include "tz.h"
 
 #define NEXT_USAGE	"usage: evalschedctl next [-n count] [--tz zone] " \
@@ -40,13 +41,15 @@ next_fail(int status, const char *fmt, ...)
 static int
 next_fail(int status, const char *fmt, ...)
 {
-	va_list	ap;
+	va_list	 ap;
+	char	 msg[512], esc[1024];
 
-	fputs("evalschedctl: next: ", stderr);
+	/* It may quote what was typed: escaped, as all our text is. */
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	text_escape(esc, sizeof(esc), msg);
+	fprintf(stderr, "evalschedctl: next: %s\n", esc);
 	if (status == EX_USAGE)
 		fputs(NEXT_USAGE, stderr);
 	return status;

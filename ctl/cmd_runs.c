@@ -43,8 +43,8 @@ parse_count(const char *s, int *n)
 
 	v = strtol(s, &end, 10);
 	if (*s == '\0' || *end != '\0' || v < 1 || v > RUNS_MAX) {
-		fprintf(stderr, "evalschedctl: runs: -n: '%s' is not a count "
-		    "from 1 to %d\n", s, RUNS_MAX);
+		out_line(stderr, "evalschedctl: runs: -n: '%s' is not a count "
+		    "from 1 to %d", s, RUNS_MAX);
 		return EX_USAGE;
 	}
 	*n = (int)v;
@@ -93,17 +93,25 @@ duration_cell(const PGresult *res, int row, char *buf, size_t len)
 	    " so far" : "");
 }
 
-/* On a terminal long ids and errors are cut; a pipe gets them whole. */
+/*
+ * On a terminal long ids and errors are cut, between two characters; a
+ * pipe gets them whole.
+ */
 static void
 cut_cell(const struct ctl *c, const char *s, size_t width, char *buf,
     size_t len)
 {
+	size_t	n = width - 3;
+
 	if (s == NULL)
 		snprintf(buf, len, "-");
 	else if (!c->aligned || strlen(s) <= width)
 		snprintf(buf, len, "%s", s);
-	else
-		snprintf(buf, len, "%.*s...", (int)width - 3, s);
+	else {
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+		snprintf(buf, len, "%.*s...", (int)n, s);
+	}
 }
 
 static void

@@ -369,13 +369,14 @@ print_under_way(struct ctl *c, const struct status *st)
 	char	n[64], limit[32];
 
 	plural(n, sizeof(n), st->under_way, "batch test");
-	printf("\nunder way: %s\n", n);
+	putchar('\n');
+	out_line(stdout, "under way: %s", n);
 	if (st->slow == 0)
 		return;
 	plural(n, sizeof(n), st->slow, "run");
 	fmt_duration(c->cfg.completion_timeout, limit, sizeof(limit));
-	printf("warning: %s still running after completion_timeout (%s); "
-	    "a supervisor closes %s as failed\n", n, limit,
+	out_line(stdout, "warning: %s still running after completion_timeout "
+	    "(%s); a supervisor closes %s as failed", n, limit,
 	    st->slow == 1 ? "it" : "them");
 	print_slow(c, st->slow_runs);
 }
@@ -385,7 +386,8 @@ static void
 section(struct ctl *c, const char *title, const char *summary,
     const PGresult *res, void (*print)(struct ctl *, const PGresult *))
 {
-	printf("\n%s: %s\n", title, summary);
+	putchar('\n');
+	out_line(stdout, "%s: %s", title, summary);
 	if (PQntuples(res) > 0)
 		print(c, res);
 }
@@ -395,7 +397,7 @@ print_text(struct ctl *c, const struct status *st)
 {
 	char	buf[64], line[512];
 
-	printf("status: %s: %s\n", level_name(st->level), st->reason);
+	out_line(stdout, "status: %s: %s", level_name(st->level), st->reason);
 	snprintf(buf, sizeof(buf), "%d live of %d", st->live,
 	    PQntuples(st->sup));
 	section(c, "supervisors", buf, st->sup, print_supervisors);
@@ -405,7 +407,8 @@ print_text(struct ctl *c, const struct status *st)
 	plural(buf, sizeof(buf), st->late, "schedule");
 	section(c, "overdue", buf, st->overdue, print_overdue);
 	history_line(c, &st->history, line, sizeof(line));
-	printf("\nhistory: %s\n", line);
+	putchar('\n');
+	out_line(stdout, "history: %s", line);
 }
 
 static json_object *

@@ -104,7 +104,7 @@ cmd_resume(struct ctl *c, int argc, char **argv)
 	if (db_bool(res, 0, "is_active"))
 		return finish(c, res, 0, "already active", "");
 	if (sched_next_after(res, 0, c->now, &t, err, sizeof(err)) == -1) {
-		fprintf(stderr, "evalschedctl: cannot resume '%s': %s\n",
+		out_line(stderr, "evalschedctl: cannot resume '%s': %s",
 		    db_get(res, 0, "name"), err);
 		PQclear(res);
 		return EX_DATAERR;
@@ -118,8 +118,8 @@ cmd_resume(struct ctl *c, int argc, char **argv)
 static int
 refuse_paused(PGresult *res)
 {
-	fprintf(stderr, "evalschedctl: schedule '%s' is paused; resume it "
-	    "first\n", db_get(res, 0, "name"));
+	out_line(stderr, "evalschedctl: schedule '%s' is paused; resume it "
+	    "first", db_get(res, 0, "name"));
 	PQclear(res);
 	return EX_DATAERR;
 }

@@ -5,8 +5,10 @@
 #ifndef EVALSCHED_CTL_H
 #define EVALSCHED_CTL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <json-c/json.h>
 #include <libpq-fe.h>
@@ -135,6 +137,18 @@ void		 table_print(struct table *, int aligned);
 void		 table_free(struct table *);
 size_t		 table_rows(const struct table *);
 
+/*
+ * out.c: text for a person, with control, C1 and bidi characters shown
+ * as escapes (\x1b, \u202e).  Every text line goes through out_line or
+ * a table.
+ */
+void		 out_line(FILE *, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+void		 out_vline(FILE *, const char *fmt, va_list)
+		    __attribute__((format(printf, 2, 0)));
+void		 out_lines(FILE *, const char *prefix, const char *text);
+char		*out_escaped(const char *);
+
 /* json.c */
 void		 json_print(json_object *);
 json_object	*json_str(const char *);
@@ -143,6 +157,7 @@ json_object	*json_numeric(const char *);
 json_object	*json_col_str(const PGresult *, int row, const char *col);
 json_object	*json_col_time(const PGresult *, int row, const char *col,
 		    const char *zone);
+json_object	*json_col_jsonb(const PGresult *, int row, const char *col);
 json_object	*json_rows(const PGresult *,
 		    json_object *(*row_json)(const PGresult *, int));
 

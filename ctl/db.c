@@ -9,15 +9,15 @@
 
 #include "ctl.h"
 
-/* libpq's messages end in a newline and may span lines: keep the text. */
+/*
+ * libpq's messages end in a newline and may span lines: keep the lines,
+ * each escaped, as they may quote a value from a row.
+ */
 static void
 print_pq_error(const char *what, const char *msg)
 {
-	size_t	n = strlen(msg);
-
-	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-		n--;
-	fprintf(stderr, "evalschedctl: %s%.*s\n", what, (int)n, msg);
+	fprintf(stderr, "evalschedctl: %s", what);
+	out_lines(stderr, "", msg);
 }
 
 static int

@@ -163,7 +163,7 @@ load_config(struct ctl *c)
 	config_apply_env(&c->cfg, &err);
 	if (err.count == 0)
 		return 0;
-	fputs(err.buf, stderr);
+	out_lines(stderr, "", err.buf);
 	config_err_free(&err);
 	return EX_CONFIG;
 }
@@ -239,7 +239,7 @@ main(int argc, char *argv[])
 	if (optind >= argc)
 		return usage();
 	if ((cmd = find_command(argv[optind])) == NULL) {
-		fprintf(stderr, "evalschedctl: unknown command '%s'\n",
+		out_line(stderr, "evalschedctl: unknown command '%s'",
 		    argv[optind]);
 		return usage();
 	}

@@ -1,10 +1,19 @@
 /*
  * JSON output: one document per command on stdout, keys in a stable
- * order, times as RFC 3339 strings in the schedule's zone.
+ * order, times as RFC 3339 strings in the schedule's zone.  json-c
+ * escapes the C0 controls in strings; DEL, the C1 controls and the bidi
+ * controls, which JSON allows raw but a terminal obeys, are escaped as
+ * \u009b and \u202e afterwards (text_escape_json), so that the document
+ * shown in a terminal is as safe as the text.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "text.h"
+
+#define JSONB_DEPTH	1024
 
 #include "ctl.h"
 
@@ -12,8 +21,20 @@
 void
 json_print(json_object *o)
 {
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-	    JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+	const char	*doc;
+	char		*esc;
+	size_t		 n;
+
+	doc = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+	    JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+	n = text_escape_json(NULL, 0, doc);
+	if ((esc = malloc(n + 1)) == NULL) {
+		perror("evalschedctl: malloc");
+		exit(71);
+	}
+	text_escape_json(esc, n + 1, doc);
+	puts(esc);
+	free(esc);
 	json_object_put(o);
 }
 
@@ -81,4 +102,33 @@ json_col_time(const PGresult *res, int row, const char *col,
 {
 	return json_time(db_int(res, row, col), db_get(res, row, col) == NULL,
 	    zone);
+}
+
+/*
+ * A jsonb column embedded as the value it is, not as a string.  json-c's
+ * parser stops at 32 levels by default, where a batch_test_config may go
+ * deeper (PostgreSQL allows thousands): it parses up to JSONB_DEPTH
+ * levels, and a value deeper still goes out as the text the database
+ * gave, which is JSON already, through a serializer that copies it.
+ */
+json_object *
+json_col_jsonb(const PGresult *res, int row, const char *col)
+{
+	const char	*v = db_get(res, row, col);
+	json_tokener	*tok;
+	json_object	*o;
+	char		*raw;
+
+	if (v == NULL || (tok = json_tokener_new_ex(JSONB_DEPTH)) == NULL)
+		return NULL;
+	o = json_tokener_parse_ex(tok, v, (int)strlen(v) + 1);
+	if (o == NULL && json_tokener_get_error(tok) ==
+	    json_tokener_error_depth && (raw = strdup(v)) != NULL) {
+		o = json_object_new_object();
+		json_object_set_serializer(o,
+		    json_object_userdata_to_json_string, raw,
+		    json_object_free_userdata);
+	}
+	json_tokener_free(tok);
+	return o;
 }

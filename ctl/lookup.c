@@ -54,7 +54,7 @@ print_candidates(const PGresult *res)
 	int	i;
 
 	for (i = 0; i < PQntuples(res); i++)
-		fprintf(stderr, "  %s  %s\n", db_get(res, i, "id"),
+		out_line(stderr, "  %s  %s", db_get(res, i, "id"),
 		    db_get(res, i, "name"));
 }
 
@@ -69,7 +69,7 @@ found(PGresult *res, char *id, size_t idlen)
 static int
 ambiguous(PGresult *res, const char *what, const char *arg)
 {
-	fprintf(stderr, "evalschedctl: %s '%s' is ambiguous; it matches:\n",
+	out_line(stderr, "evalschedctl: %s '%s' is ambiguous; it matches:",
 	    what, arg);
 	print_candidates(res);
 	PQclear(res);
@@ -112,7 +112,7 @@ sched_resolve(struct ctl *c, const char *arg, char *id, size_t idlen)
 	if (ctl_is_id_prefix(arg) && (status = lookup(c, by_prefix_sql,
 	    "id prefix", arg, id, idlen)) != NO_MATCH)
 		return status;
-	fprintf(stderr, "evalschedctl: no schedule '%s'\n", arg);
+	out_line(stderr, "evalschedctl: no schedule '%s'", arg);
 	return EX_DATAERR;
 }
 

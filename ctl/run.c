@@ -183,15 +183,6 @@ col_int(const PGresult *res, int row, const char *col)
 	return json_object_new_int64(db_int(res, row, col));
 }
 
-/* jsonb: embedded as the value it is, not as a string. */
-static json_object *
-col_json(const PGresult *res, int row, const char *col)
-{
-	const char	*v = db_get(res, row, col);
-
-	return v != NULL ? json_tokener_parse(v) : NULL;
-}
-
 static json_object *
 col_bool(const PGresult *res, int row, const char *col)
 {
@@ -211,7 +202,8 @@ add_results(json_object *o, const PGresult *res, int row)
 	    "avg_quality_score")));
 	add(o, "regression_detected", col_bool(res, row,
 	    "regression_detected"));
-	add(o, "regression_details", col_json(res, row, "regression_details"));
+	add(o, "regression_details", json_col_jsonb(res, row,
+	    "regression_details"));
 	add(o, "baseline_run_id", json_col_str(res, row, "baseline_run_id"));
 }
 
@@ -235,7 +227,7 @@ run_json(const PGresult *res, int row)
 	add_results(o, res, row);
 	add(o, "blame", json_col_str(res, row, "blame"));
 	add(o, "error_message", json_col_str(res, row, "error_message"));
-	add(o, "error_details", col_json(res, row, "error_details"));
+	add(o, "error_details", json_col_jsonb(res, row, "error_details"));
 	add(o, "supervisor_id", json_col_str(res, row, "supervisor_id"));
 	add(o, "created_at", col_time(res, row, "created_at"));
 	return o;

@@ -70,7 +70,7 @@ sched_operand(struct ctl *c, int argc, char **argv, const char *cmd,
 	if (PQntuples(*res) == 1)
 		return 0;
 	PQclear(*res);
-	fprintf(stderr, "evalschedctl: no schedule '%s'\n", argv[optind]);
+	out_line(stderr, "evalschedctl: no schedule '%s'", argv[optind]);
 	return EX_DATAERR;
 }
 
@@ -93,7 +93,7 @@ sched_report(struct ctl *c, const char *id, const char *head,
 	else {
 		fmt_when(c, db_int(res, 0, "next_run_at"),
 		    db_get(res, 0, "timezone"), when, sizeof(when));
-		printf("%s '%s'%s, next run %s%s\n", head,
+		out_line(stdout, "%s '%s'%s, next run %s%s", head,
 		    db_get(res, 0, "name"), mark_paused &&
 		    !db_bool(res, 0, "is_active") ? " (paused)" : "", when,
 		    tail);
@@ -126,16 +126,6 @@ add(json_object *o, const char *key, json_object *v)
 	json_object_object_add(o, key, v);
 }
 
-
-/* batch_test_config is jsonb: embed it as the object it is. */
-static json_object *
-col_json(const PGresult *res, int row, const char *col)
-{
-	const char	*v = db_get(res, row, col);
-
-	return v != NULL ? json_tokener_parse(v) : NULL;
-}
-
 json_object *
 sched_json(const PGresult *res, int row)
 {
@@ -151,7 +141,8 @@ sched_json(const PGresult *res, int row)
 	add(o, "timezone", json_str(zone));
 	add(o, "test_suite_id", json_col_str(res, row, "test_suite_id"));
 	add(o, "model_id", json_col_str(res, row, "model_id"));
-	add(o, "batch_test_config", col_json(res, row, "batch_test_config"));
+	add(o, "batch_test_config", json_col_jsonb(res, row,
+	    "batch_test_config"));
 	add(o, "is_active", json_object_new_boolean(db_bool(res, row,
 	    "is_active")));
 	add(o, "next_run_at", json_col_time(res, row, "next_run_at", zone));

@@ -1,8 +1,10 @@
 /*
  * Tables for people and for pipes.  On a terminal the columns are
  * aligned under a header; otherwise each row is one line of fields
- * separated by tabs (tabs and newlines inside a field become spaces), so
- * that cut(1) and awk(1) can take them apart.
+ * separated by tabs, so that cut(1) and awk(1) can take them apart.
+ * Either way a cell is escaped (out.c) when it is added: a tab or newline
+ * inside a field is shown as \t or \n, and nothing in it reaches the
+ * terminal as a control.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,18 +31,6 @@ xreallocarray(void *p, size_t n, size_t size)
 	return p;
 }
 
-static char *
-xstrdup(const char *s)
-{
-	char	*p;
-
-	if ((p = strdup(s)) == NULL) {
-		perror("evalschedctl: strdup");
-		exit(71);
-	}
-	return p;
-}
-
 static void
 add_cells(struct table *t, va_list ap)
 {
@@ -53,8 +43,8 @@ add_cells(struct table *t, va_list ap)
 	}
 	for (i = 0; i < t->ncols; i++) {
 		s = va_arg(ap, const char *);
-		t->cells[t->nrows * t->ncols + i] = xstrdup(s != NULL ? s :
-		    "-");
+		t->cells[t->nrows * t->ncols + i] = out_escaped(s != NULL ?
+		    s : "-");
 	}
 	t->nrows++;
 }
@@ -120,11 +110,11 @@ text_width(const char *s)
 	return w;
 }
 
+/* Cells are escaped: no tab, newline or control is left in one. */
 static void
 print_field(const char *s)
 {
-	for (; *s != '\0'; s++)
-		putchar(*s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s);
+	fputs(s, stdout);
 }
 
 static void

@@ -13,6 +13,16 @@
 
 #include "jobrunner.h"
 
+/*
+ * The shortest piece of a key that is hidden wherever it shows: the
+ * start of a key an excerpt cut short, or the part of one an answer
+ * chose to echo.  Shorter pieces say little, and would hide common text.
+ */
+#define KEY_PIECE_MIN	8
+
+/* The keys a job may hold (keys_of); any may be NULL. */
+#define NKEYS		3
+
 /* Control bytes (a newline in an answer, say) would break a log line. */
 void
 text_printable(char *text)
@@ -35,31 +45,78 @@ text_redact(char *text, const char *secret)
 		memset(p, '*', n);
 }
 
+/*
+ * Masks every run of text that is also a run of secret, KEY_PIECE_MIN
+ * bytes or more.  A run is the union of the KEY_PIECE_MIN-byte windows
+ * in it, and a byte is masked only once no window still to be tried
+ * starts at or before it, so every window is matched as received.
+ */
 static void
-excerpt(const struct attempt *a, char *buf, size_t len)
+redact_pieces(char *text, const char *secret)
 {
-	size_t	n;
+	size_t	tlen = strlen(text), slen, i, mask_to = 0;
 
-	n = a->len < EXCERPT_MAX ? a->len : EXCERPT_MAX;
+	if (secret == NULL || (slen = strlen(secret)) < KEY_PIECE_MIN)
+		return;
+	for (i = 0; i < tlen; i++) {
+		if (i + KEY_PIECE_MIN <= tlen &&
+		    memmem(secret, slen, text + i, KEY_PIECE_MIN) != NULL)
+			mask_to = i + KEY_PIECE_MIN;
+		if (i < mask_to)
+			text[i] = '*';
+	}
+}
+
+/* The service key, the schedule's own API key, the encryption key. */
+static void
+keys_of(const struct job *job, const char *api_key, const char *keys[NKEYS])
+{
+	keys[0] = job->service_role_key;
+	keys[1] = api_key;
+	keys[2] = job->encryption_key;
+}
+
+/*
+ * The start of the body, fit for a log line, with every key masked in
+ * the whole body first: a key that runs past the cut, or is longer than
+ * the excerpt, is masked all the same.  What the cut leaves of a key is
+ * attempt_outcome's to mask.
+ */
+static void
+excerpt(const struct attempt *a, const char *const keys[NKEYS], char *buf,
+    size_t len)
+{
+	char	*all;
+	size_t	 n, i;
+
+	*buf = '\0';
+	/* A NUL in the body ends the excerpt there, which is fine. */
+	if (a->body == NULL || (all = strndup(a->body, a->len)) == NULL)
+		return;
+	for (i = 0; i < NKEYS; i++)
+		text_redact(all, keys[i]);
+	n = strlen(all);
+	if (n > EXCERPT_MAX)
+		n = EXCERPT_MAX;
 	if (n >= len)
 		n = len - 1;
-	if (n > 0)
-		memcpy(buf, a->body, n);
+	memcpy(buf, all, n);
 	buf[n] = '\0';
-	/* A NUL in the body ends the excerpt there, which is fine. */
+	free(all);
 	job_trim_utf8(buf, n);
 	text_printable(buf);
+	n = strlen(buf);
 	while (n > 0 && buf[n - 1] == ' ')
 		buf[--n] = '\0';
 }
 
 static int
-refused_or_failed(const struct attempt *a, const char *url, char *err,
-    size_t len)
+refused_or_failed(const struct attempt *a, const char *const keys[NKEYS],
+    const char *url, char *err, size_t len)
 {
 	char	body[EXCERPT_MAX + 1];
 
-	excerpt(a, body, sizeof(body));
+	excerpt(a, keys, body, sizeof(body));
 	snprintf(err, len, "HTTP %d from %s%s%s%s", a->http_status, url,
 	    a->http_status >= 300 && a->http_status <= 399 ?
 	    " (redirects are not followed)" : "",
@@ -140,8 +197,11 @@ int
 attempt_outcome(const struct job *job, const char *api_key, const char *url,
     const struct attempt *a, char **test_run_id, char *err, size_t len)
 {
-	int	code;
+	const char	*keys[NKEYS];
+	size_t		 i;
+	int		 code;
 
+	keys_of(job, api_key, keys);
 	*test_run_id = NULL;
 	*err = '\0';
 	if (a->http_status >= 200 && a->http_status <= 299 &&
@@ -149,13 +209,15 @@ attempt_outcome(const struct job *job, const char *api_key, const char *url,
 		code = accepted(a, test_run_id, err, len);
 	else if (a->http_status != 0 &&
 	    (a->curl_code == CURLE_OK || a->too_large))
-		code = refused_or_failed(a, url, err, len);
+		code = refused_or_failed(a, keys, url, err, len);
 	else
 		code = no_answer(a, err, len);
-	text_redact(err, job->service_role_key);
-	text_redact(err, api_key);
-	text_redact(err, job->encryption_key);
+	for (i = 0; i < NKEYS; i++)
+		text_redact(err, keys[i]);
 	job_trim_utf8(err, JOB_MAX_ERROR);
+	/* After the last cut: what it left of a key goes too. */
+	for (i = 0; i < NKEYS; i++)
+		redact_pieces(err, keys[i]);
 	return code;
 }
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "durable.h"
+#include "harden.h"
 #include "jobrunner.h"
 #include "log.h"
 
@@ -65,18 +66,27 @@ read_job(char *err, size_t len)
 
 /*
  * The supervisor died while we ran: leave the result, fsynced and renamed
- * into place, where the next supervisor on this host looks for it.
+ * into place, where the next supervisor on this host looks for it.  It
+ * names the node the spool's marker names: a supervisor takes only a
+ * result left for its own node.
  */
 static void
 leave_result(const char *text, int code)
 {
-	char	 name[256], *doc;
+	char	 name[256], why[256], *doc, *node;
 
 	if (left_dir == NULL || *left_dir == '\0' || left_run_id == NULL)
 		return;
+	if ((node = durable_node(left_dir, why, sizeof(why))) == NULL)
+		log_warnx("run %s: no node marker in %s (%s); the result left "
+		    "there will not be taken", left_run_id, left_dir, why);
 	snprintf(name, sizeof(name), "%s%s", left_run_id, JOB_RESULT_SUFFIX);
-	if (asprintf(&doc, "{\"run_id\": \"%s\", \"exit_status\": %d, "
-	    "\"result\": %s}\n", left_run_id, code, text) == -1)
+	if (asprintf(&doc, "{\"run_id\": \"%s\", \"node\": %s, "
+	    "\"exit_status\": %d, \"result\": %s}\n", left_run_id,
+	    node != NULL ? node : "null", code, text) == -1)
+		doc = NULL;
+	free(node);
+	if (doc == NULL)
 		return;
 	if (durable_write(left_dir, name, doc) == -1)
 		log_warn("run %s: cannot leave the result in %s", left_run_id,
@@ -126,9 +136,9 @@ set_title(int argc, char **argv, const struct job *job)
 
 	strlcpy(name, job->schedule_name, sizeof(name));
 	job_trim_utf8(name, TITLE_NAME_MAX);
-	text_printable(name);
 	setproctitle_init(argc, argv, environ);
-	setproctitle("run %s %s", job->run_id, name);
+	/* Escaped as log lines are: a name may hold ESC or a newline. */
+	log_setproctitle("run %s %s", job->run_id, name);
 }
 
 /*
@@ -181,6 +191,8 @@ main(int argc, char *argv[])
 	struct job_result	res;
 	int			ch, code;
 
+	/* It holds keys: no core file, no peeking at its memory. */
+	harden_process();
 	while ((ch = getopt(argc, argv, "V")) != -1) {
 		switch (ch) {
 		case 'V':

@@ -18,6 +18,7 @@
 
 #include <curl/curl.h>
 
+#include "harden.h"
 #include "log.h"
 #include "notifier.h"
 
@@ -148,6 +149,8 @@ main(int argc, char *argv[])
 	char		err[512];
 	int		ch, code;
 
+	/* It holds webhook secrets: no core file, no peeking at its memory. */
+	harden_process();
 	while ((ch = getopt(argc, argv, "V")) != -1) {
 		switch (ch) {
 		case 'V':

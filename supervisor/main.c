@@ -3,11 +3,13 @@
  * evaluation, records outcomes.  Start-up lives here: options, the
  * configuration, -n, the pid file, the privilege drop and daemonizing.
  */
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <err.h>
 #include <errno.h>
 #include <grp.h>
+#include <libgen.h>
 #include <libutil.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "harden.h"
 #include "log.h"
 #include "supervisor.h"
 
@@ -94,6 +97,34 @@ check_api_keys(void)
 	PQclear(res);
 }
 
+/*
+ * Settings that work but put the keys at risk, said by -n on stderr
+ * (check) and at every start in the log; they are not errors, so the
+ * supervisor goes on.
+ */
+static void
+warn_dangerous(int check)
+{
+	struct config_err	 w = { 0 };
+	char			*line, *next, where[CONFIG_WHERE_MAX];
+
+	config_warnings(&sv->conf, &w);
+	if (sv->conf.user != NULL && strcmp(sv->conf.user, "nobody") == 0)
+		config_err_add(&w, "%s: warning: user nobody is an account "
+		    "other daemons share; create one for evalsched",
+		    opt.user != NULL ? "-u" : config_where(&sv->conf, "user",
+		    where, sizeof(where)));
+	for (line = w.buf; line != NULL && *line != '\0'; line = next) {
+		next = strchr(line, '\n');
+		*next++ = '\0';
+		if (check)
+			fprintf(stderr, "%s\n", line);
+		else
+			log_warnx("%s", line);
+	}
+	config_err_free(&w);
+}
+
 /* -n: the configuration, the database and its schema. */
 static int __attribute__((noreturn))
 check_only(void)
@@ -101,6 +132,7 @@ check_only(void)
 	char	why[512];
 	int	version;
 
+	warn_dangerous(1);
 	if (db_connect_once(why, sizeof(why)) == -1) {
 		fprintf(stderr, "%s: database unreachable: %s\n",
 		    sv->conf.path, why);
@@ -126,16 +158,22 @@ check_only(void)
 	exit(0);
 }
 
-/*
- * The spool is handed to the daemon's user only if we made it or it is
- * empty: a mistaken spool_dir must not give away a directory in use.
- */
+/* Who we run as once started: the user's account if root drops to it. */
+struct account {
+	uid_t	uid;
+	gid_t	gid;
+	int	drop;
+};
+
 static void
-drop_privileges(int spool_created)
+service_account(struct account *a)
 {
 	struct passwd	*pw;
 
-	if (geteuid() != 0) {
+	a->uid = geteuid();
+	a->gid = getegid();
+	a->drop = 0;
+	if (a->uid != 0) {
 		if (sv->conf.user != NULL)
 			log_warnx("not root: ignoring user %s", sv->conf.user);
 		return;
@@ -148,15 +186,67 @@ drop_privileges(int spool_created)
 	if ((pw = getpwnam(sv->conf.user)) == NULL)
 		fatalx_status(EX_CONFIG, "%s: no such user %s", sv->conf.path,
 		    sv->conf.user);
-	if (spool_created == 1 || (spool_created == 0 && spool_is_empty())) {
-		if (chown(sv->conf.spool_dir, pw->pw_uid, pw->pw_gid) == -1)
-			log_warn("chown %s", sv->conf.spool_dir);
-	}
-	if (setgroups(1, &pw->pw_gid) == -1 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+	a->uid = pw->pw_uid;
+	a->gid = pw->pw_gid;
+	a->drop = 1;
+}
+
+/*
+ * The spool is handed to the daemon's user only if we made it: a
+ * directory that was there (perhaps not the one meant) is never given
+ * away.
+ */
+static void
+drop_privileges(const struct account *a, int spool_created)
+{
+	if (!a->drop)
+		return;
+	if (spool_created == 1)
+		spool_chown(a->uid, a->gid);
+	if (setgroups(1, &a->gid) == -1 ||
+	    setresgid(a->gid, a->gid, a->gid) == -1 ||
+	    setresuid(a->uid, a->uid, a->uid) == -1)
 		fatal("cannot drop privileges to %s", sv->conf.user);
 	log_info("running as %s", sv->conf.user);
+}
+
+/*
+ * libbsd's pidfile_open(3) follows a symbolic link, and it runs as root:
+ * a link planted where others can write would have root truncate any
+ * file.  So the directory must be writable by root (or us) alone, and
+ * then what is in it stays what we see here.
+ */
+static void
+check_pid_dir(const char *path)
+{
+	struct stat	 st;
+	char		*copy = xstrdup(path), *dir = dirname(copy);
+
+	if (stat(dir, &st) == 0 && ((st.st_uid != 0 &&
+	    st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH))))
+		fatalx_status(EX_CONFIG, "pid file %s: its directory %s is "
+		    "owned by uid %lu with mode %04o: others than root could "
+		    "plant a link there; fix: chown root:root %s && chmod "
+		    "0755 %s, or choose another pidfile", path, dir,
+		    (unsigned long)st.st_uid, (unsigned)(st.st_mode & 07777),
+		    dir, dir);
+	free(copy);
+}
+
+/* A link or a second name would make us write somewhere else. */
+static void
+check_pid_file(const char *path)
+{
+	struct stat	st;
+
+	if (lstat(path, &st) == -1)
+		return;		/* pidfile_open says what is wrong */
+	if (S_ISLNK(st.st_mode))
+		fatalx_status(EX_CONFIG, "pid file %s is a symbolic link: "
+		    "refusing to follow it; remove it", path);
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1)
+		fatalx_status(EX_CONFIG, "pid file %s is not a regular file "
+		    "with one link: refusing to write it; remove it", path);
 }
 
 static struct pidfh *
@@ -167,12 +257,25 @@ open_pidfile(void)
 
 	if (sv->once)
 		return NULL;
+	check_pid_dir(sv->conf.pidfile);
+	check_pid_file(sv->conf.pidfile);
 	if ((pfh = pidfile_open(sv->conf.pidfile, 0644, &other)) != NULL)
 		return pfh;
 	if (errno == EEXIST)
 		fatalx_status(EX_UNAVAILABLE, "already running as pid %ld "
 		    "(pid file %s)", (long)other, sv->conf.pidfile);
 	fatal("cannot open the pid file %s", sv->conf.pidfile);
+}
+
+/* Already ourselves: an unsafe new spool is not used, and said so. */
+static void
+reload_spool(void)
+{
+	char	why[1024];
+
+	if (spool_init(sv->conf.spool_dir, geteuid(), why, sizeof(why)) == -2)
+		log_warnx("reload: %s; outcomes are kept in memory only", why);
+	spool_mark_node(sv->conf.node_name);
 }
 
 /* SIGHUP: a bad new configuration is logged and the old one kept. */
@@ -210,7 +313,7 @@ reload(void)
 	config_free(&sv->conf);
 	sv->conf = c;
 	log_setverbose(sv->conf.log_debug);
-	spool_init(sv->conf.spool_dir);
+	reload_spool();
 	if (reconnect)
 		db_disconnect();
 	if (newdb) {
@@ -237,19 +340,39 @@ remove_pidfile(struct pidfh *pfh)
 		    strerror(errno));
 }
 
+/*
+ * Refuses a spool others could write to: outcomes found there would be
+ * recorded as ours.
+ */
+static int
+open_spool(const struct account *a)
+{
+	char	why[1024];
+	int	spool;
+
+	if ((spool = spool_init(sv->conf.spool_dir, a->uid, why,
+	    sizeof(why))) == -2)
+		fatalx_status(EX_CONFIG, "%s", why);
+	if (spool == -1)
+		log_warnx("outcomes will be kept in memory only while the "
+		    "database is unreachable");
+	return spool;
+}
+
 static void
 startup(struct pidfh **pfh)
 {
-	int	spool;
+	struct account	a;
+	int		spool;
 
+	service_account(&a);
 	*pfh = open_pidfile();
-	if ((spool = spool_init(sv->conf.spool_dir)) == -1)
-		log_warnx("outcomes will be kept in memory only while the "
-		    "database is unreachable");
+	spool = open_spool(&a);
 	/* Read while still privileged: an earlier run may have been root. */
 	TAILQ_INIT(&sv->outcomes);
 	spool_load(&sv->outcomes);
-	drop_privileges(spool);
+	drop_privileges(&a, spool);
+	spool_mark_node(sv->conf.node_name);
 	if (!sv->foreground) {
 		if (daemon(0, 0) == -1)
 			fatal("daemon");
@@ -268,6 +391,8 @@ main(int argc, char *argv[])
 	int			 ch, sigfd;
 	extern char		**environ;
 
+	/* Before the key is read: no core file, no peeking at our memory. */
+	harden_process();
 	setproctitle_init(argc, argv, environ);
 	while ((ch = getopt(argc, argv, "1c:dfnp:u:V")) != -1) {
 		switch (ch) {
@@ -315,6 +440,7 @@ main(int argc, char *argv[])
 	sv->foreground |= sv->once;
 	log_init("evalsched-supervisor", 1, sv->conf.log_debug);
 	startup(&pfh);
+	warn_dangerous(0);
 	sigfd = signals_init();
 	if (sv->once && db_try_connect() == -1)
 		fatalx_status(EX_UNAVAILABLE, "-1: the database is unreachable");

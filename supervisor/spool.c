@@ -4,12 +4,19 @@
  * crash during one loses them.  Written atomically (temporary file,
  * fsync, rename, fsync of the directory) and removed once the database
  * has the outcome.  Loaded at start-up and written like any other.
+ *
+ * Whoever can write here can forge an outcome, so the directory must be
+ * root's or our user's and writable by its owner alone, and a file is
+ * taken only if it is a regular file with one link, owned by us (or
+ * root), named after the run it holds and naming our node.
  */
 #include <sys/stat.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,45 +31,179 @@
 #include "text.h"
 
 #define SPOOL_SUFFIX	".outcome"
+#define SPOOL_MAX	(2 * JOB_MAX_TEXT)	/* bytes of one file read */
+#define NOTED_MAX	32
 
 static char	*spool_dir;
+static int	 spool_fd = -1;
+static uid_t	 spool_uid;		/* whose files it holds, with root's */
 static int	 spool_warned;
 
-/* Returns 1 when it made the directory, 0 when it was there, or -1. */
-int
-spool_init(const char *dir)
+/* Files already reported as not ours: a heartbeat need not repeat it. */
+static char	 noted[NOTED_MAX][NAME_MAX + 1];
+static int	 noted_next;
+
+static void
+spool_close(void)
 {
+	if (spool_fd != -1)
+		close(spool_fd);
+	spool_fd = -1;
 	free(spool_dir);
-	spool_dir = xstrdup(dir);
-	if (mkdir(dir, 0750) == 0)
+	spool_dir = NULL;
+}
+
+static const char *
+user_name(uid_t uid, char *buf, size_t len)
+{
+	struct passwd	*pw;
+
+	if ((pw = getpwuid(uid)) != NULL)
+		strlcpy(buf, pw->pw_name, len);
+	else
+		snprintf(buf, len, "uid %lu", (unsigned long)uid);
+	return buf;
+}
+
+/* "user:group", for chown(1). */
+static const char *
+owner_spec(uid_t uid, char *buf, size_t len)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+
+	if ((pw = getpwuid(uid)) == NULL)
+		snprintf(buf, len, "%lu", (unsigned long)uid);
+	else if ((gr = getgrgid(pw->pw_gid)) == NULL)
+		snprintf(buf, len, "%s:%lu", pw->pw_name,
+		    (unsigned long)pw->pw_gid);
+	else
+		snprintf(buf, len, "%s:%s", pw->pw_name, gr->gr_name);
+	return buf;
+}
+
+/*
+ * Another user who can write here could forge outcomes, so the directory
+ * must be root's or ours and writable by its owner alone.
+ */
+static int
+spool_safe(const char *dir, const struct stat *st, uid_t uid, char *why,
+    size_t len)
+{
+	char	owner[64], ours[64], spec[128];
+
+	if (!S_ISDIR(st->st_mode))
+		snprintf(why, len, "spool directory %s is not a directory", dir);
+	else if ((st->st_uid != 0 && st->st_uid != uid) ||
+	    (st->st_mode & (S_IWGRP | S_IWOTH)))
+		snprintf(why, len, "spool directory %s is owned by %s with mode "
+		    "%04o: it must belong to root or %s and be writable by its "
+		    "owner alone; fix: chown %s %s && chmod 0750 %s", dir,
+		    user_name(st->st_uid, owner, sizeof(owner)),
+		    (unsigned)(st->st_mode & 07777),
+		    user_name(uid, ours, sizeof(ours)),
+		    owner_spec(uid, spec, sizeof(spec)), dir, dir);
+	else
 		return 1;
-	if (errno == EEXIST)
-		return 0;
-	log_warn("spool directory %s", dir);
+	return 0;
+}
+
+/* Fills why and returns -2 for a symbolic link, -1 for any other error. */
+static int
+spool_open(const char *dir, char *why, size_t len)
+{
+	struct stat	st;
+	int		fd;
+
+	if ((fd = durable_opendir(dir)) != -1)
+		return fd;
+	if (errno == ENOTDIR || errno == ELOOP) {
+		if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
+			snprintf(why, len, "spool directory %s is a symbolic "
+			    "link: refusing to follow it; make spool_dir the "
+			    "directory itself", dir);
+		else
+			snprintf(why, len, "spool directory %s is not a "
+			    "directory", dir);
+		return -2;
+	}
+	snprintf(why, len, "spool directory %s: %s", dir, strerror(errno));
 	return -1;
 }
 
-/* Empty but for "." and "..": safe to hand to the daemon's user. */
+/*
+ * Opens (creating, mode 0750) the spool for files owned by uid, the user
+ * we run as.  Returns 1 when it made the directory, 0 when it was there,
+ * -1 when it cannot be used (logged), -2 when it must not be (why says
+ * why and how to fix it).
+ */
 int
-spool_is_empty(void)
+spool_init(const char *dir, uid_t uid, char *why, size_t len)
 {
-	DIR		*d;
-	struct dirent	*e;
-	int		 empty = 1;
+	struct stat	st;
+	char		spec[128];
+	int		created = 0, fd;
 
-	if (spool_dir == NULL || (d = opendir(spool_dir)) == NULL)
-		return 0;
-	while ((e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			empty = 0;
-	closedir(d);
-	return empty;
+	spool_close();
+	if (mkdir(dir, 0750) == 0)
+		created = 1;
+	else if (errno != EEXIST) {
+		log_warn("spool directory %s", dir);
+		return -1;
+	}
+	if ((fd = spool_open(dir, why, len)) < 0) {
+		if (fd == -1)
+			log_warnx("%s", why);
+		return fd;
+	}
+	if (fstat(fd, &st) == -1) {
+		log_warn("spool directory %s", dir);
+		close(fd);
+		return -1;
+	}
+	if (!spool_safe(dir, &st, uid, why, len)) {
+		close(fd);
+		return -2;
+	}
+	if (uid != 0 && st.st_uid == 0 && !created)
+		log_warnx("spool directory %s belongs to root: its user cannot "
+		    "write there, so outcomes are kept in memory only while "
+		    "the database is unreachable and orphaned jobrunners' "
+		    "results are lost; fix: chown %s %s", dir,
+		    owner_spec(uid, spec, sizeof(spec)), dir);
+	spool_dir = xstrdup(dir);
+	spool_fd = fd;
+	spool_uid = uid;
+	return created;
+}
+/* Only a directory we made is handed over: see drop_privileges(). */
+void
+spool_chown(uid_t uid, gid_t gid)
+{
+	if (spool_fd != -1 && fchown(spool_fd, uid, gid) == -1)
+		log_warn("chown %s", spool_dir);
 }
 
-static void
-spool_path(char *buf, size_t len, const char *run_id, const char *suffix)
+/*
+ * The node marker, written as the user the jobrunners run as: each copies
+ * it into the result it leaves, which we take only for our own node.
+ */
+void
+spool_mark_node(const char *node)
 {
-	snprintf(buf, len, "%s/%s%s", spool_dir, run_id, suffix);
+	json_object	*s;
+	char		*text;
+
+	if (spool_dir == NULL)
+		return;
+	s = json_object_new_string(node);
+	text = xasprintf("%s\n", json_object_to_json_string(s));
+	json_object_put(s);
+	if (durable_write(spool_dir, DURABLE_NODE_FILE, text) == -1)
+		log_warn("spool: cannot write %s/%s; the results orphaned "
+		    "jobrunners leave there will not be taken", spool_dir,
+		    DURABLE_NODE_FILE);
+	free(text);
 }
 
 /* Memory keeps it either way; the disk is for surviving a crash. */
@@ -77,6 +218,8 @@ spool_write(struct outcome *o)
 		return -1;
 	snprintf(name, sizeof(name), "%s%s", o->run_id, SPOOL_SUFFIX);
 	obj = outcome_to_json(o);
+	json_object_object_add(obj, "node",
+	    json_object_new_string(sv->conf.node_name));
 	r = durable_write(spool_dir, name, json_object_to_json_string_ext(obj,
 	    JSON_C_TO_STRING_PLAIN));
 	json_object_put(obj);
@@ -95,11 +238,13 @@ spool_write(struct outcome *o)
 void
 spool_remove(const struct outcome *o)
 {
-	char	path[1024];
+	char	name[UUID_LEN + sizeof(SPOOL_SUFFIX)];
 
-	spool_path(path, sizeof(path), o->run_id, SPOOL_SUFFIX);
-	if (unlink(path) == -1 && errno != ENOENT)
-		log_warn("unlink %s", path);
+	if (spool_fd == -1)
+		return;
+	snprintf(name, sizeof(name), "%s%s", o->run_id, SPOOL_SUFFIX);
+	if (unlinkat(spool_fd, name, 0) == -1 && errno != ENOENT)
+		log_warn("unlink %s/%s", spool_dir, name);
 }
 
 static const char *
@@ -122,6 +267,103 @@ kind_from_name(const char *name)
 		if (name != NULL && strcmp(outcome_kind_name(k), name) == 0)
 			return k;
 	return OUTCOME_FAILED;
+}
+
+/* Said once per file and start: a heartbeat need not repeat it. */
+static void
+not_ours(const char *name, const char *why)
+{
+	int	i;
+
+	for (i = 0; i < NOTED_MAX; i++)
+		if (strcmp(noted[i], name) == 0) {
+			log_debug("spool: %s/%s still skipped: %s", spool_dir,
+			    name, why);
+			return;
+		}
+	strlcpy(noted[noted_next], name, sizeof(noted[noted_next]));
+	noted_next = (noted_next + 1) % NOTED_MAX;
+	log_warnx("spool: skipped %s/%s: %s; left in place", spool_dir, name,
+	    why);
+}
+
+/*
+ * Written by us for that run on this node: named after the run it holds
+ * and naming our node.  An earlier version's files name no node: left.
+ */
+static int
+is_ours(json_object *doc, const char *name, const char *suffix, char *why,
+    size_t len)
+{
+	const char	*run_id = json_string(doc, "run_id");
+	const char	*node = json_string(doc, "node");
+
+	if (run_id == NULL || strlen(run_id) != UUID_LEN ||
+	    strncmp(name, run_id, UUID_LEN) != 0 ||
+	    strcmp(name + UUID_LEN, suffix) != 0)
+		snprintf(why, len, "not named after the run it holds");
+	else if (node == NULL)
+		snprintf(why, len, "it names no node");
+	else if (strcmp(node, sv->conf.node_name) != 0)
+		snprintf(why, len, "written for node %s, not %s", node,
+		    sv->conf.node_name);
+	else
+		return 1;
+	return 0;
+}
+
+/*
+ * The JSON document in name if it is a file we wrote for that run on this
+ * node; otherwise NULL, said once.  *broken: there is a file of ours, but
+ * not JSON.
+ */
+static json_object *
+read_ours(const char *name, const char *suffix, int *broken)
+{
+	json_object	*doc;
+	char		*text, why[256];
+
+	*broken = 0;
+	if ((text = durable_read(spool_fd, name, spool_uid, SPOOL_MAX, why,
+	    sizeof(why))) == NULL) {
+		not_ours(name, why);
+		return NULL;
+	}
+	doc = json_tokener_parse(text);
+	free(text);
+	if (doc == NULL) {
+		*broken = 1;
+		return NULL;
+	}
+	if (is_ours(doc, name, suffix, why, sizeof(why)))
+		return doc;
+	json_object_put(doc);
+	not_ours(name, why);
+	return NULL;
+}
+
+/* Calls fn for each name in the spool that ends in suffix. */
+static void
+spool_each(const char *suffix, void (*fn)(const char *, void *), void *arg)
+{
+	DIR		*d;
+	struct dirent	*e;
+	size_t		 n, sl = strlen(suffix);
+	int		 fd;
+
+	if (spool_fd == -1 || (fd = dup(spool_fd)) == -1)
+		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	rewinddir(d);
+	while ((e = readdir(d)) != NULL) {
+		n = strlen(e->d_name);
+		if (n > sl && strcmp(e->d_name + n - sl, suffix) == 0)
+			fn(e->d_name, arg);
+	}
+	closedir(d);
 }
 
 static struct outcome *
@@ -157,20 +399,22 @@ outcome_from_json(json_object *obj)
 }
 
 static void
-spool_load_file(const char *name, struct outcome_queue *q)
+spool_load_file(const char *name, void *arg)
 {
-	json_object	*obj;
-	struct outcome	*o = NULL;
-	char		 path[1024];
+	struct outcome_queue	*q = arg;
+	json_object		*obj;
+	struct outcome		*o = NULL;
+	int			 broken;
 
-	snprintf(path, sizeof(path), "%s/%s", spool_dir, name);
-	if ((obj = json_object_from_file(path)) != NULL) {
+	if ((obj = read_ours(name, SPOOL_SUFFIX, &broken)) == NULL && !broken)
+		return;
+	if (obj != NULL) {
 		o = outcome_from_json(obj);
 		json_object_put(obj);
 	}
 	if (o == NULL) {
-		log_warnx("spool: %s is not a readable outcome; left in place",
-		    path);
+		log_warnx("spool: %s/%s is not a readable outcome; left in "
+		    "place", spool_dir, name);
 		return;
 	}
 	log_info("spool: recovered the outcome of run %s", o->run_id);
@@ -181,18 +425,7 @@ spool_load_file(const char *name, struct outcome_queue *q)
 void
 spool_load(struct outcome_queue *q)
 {
-	DIR		*d;
-	struct dirent	*e;
-	size_t		 n, sl = strlen(SPOOL_SUFFIX);
-
-	if (spool_dir == NULL || (d = opendir(spool_dir)) == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		n = strlen(e->d_name);
-		if (n > sl && strcmp(e->d_name + n - sl, SPOOL_SUFFIX) == 0)
-			spool_load_file(e->d_name, q);
-	}
-	closedir(d);
+	spool_each(SPOOL_SUFFIX, spool_load_file, q);
 }
 
 /* Writes the end a result file describes; see record_recovered(). */
@@ -224,39 +457,33 @@ recover_result(json_object *doc)
 	return r;
 }
 
+static void
+spool_recover_file(const char *name, void *arg)
+{
+	json_object	*doc;
+	int		 broken, r;
+
+	(void)arg;
+	if ((doc = read_ours(name, JOB_RESULT_SUFFIX, &broken)) == NULL &&
+	    !broken)
+		return;
+	r = doc != NULL ? recover_result(doc) : -1;
+	json_object_put(doc);
+	if (r == -1)
+		log_info("spool: %s/%s has no lost run to replace; removed",
+		    spool_dir, name);
+	if ((r == 1 || r == -1) && unlinkat(spool_fd, name, 0) == -1)
+		log_warn("unlink %s/%s", spool_dir, name);
+}
+
 /*
  * Results left by jobrunners whose supervisor died.  A file stays while
  * its run is still in flight or the database fails; it goes once written
- * or when there is no lost run for it to replace.
+ * or when there is no lost run for it to replace.  One we did not write,
+ * or wrote for another node, stays and is never taken.
  */
 void
 spool_recover_results(void)
 {
-	DIR		*d;
-	struct dirent	*e;
-	json_object	*doc;
-	char		 path[1024];
-	size_t		 n, sl = strlen(JOB_RESULT_SUFFIX);
-	int		 r;
-
-	if (spool_dir == NULL || (d = opendir(spool_dir)) == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		n = strlen(e->d_name);
-		if (n <= sl || strcmp(e->d_name + n - sl, JOB_RESULT_SUFFIX))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", spool_dir, e->d_name);
-		if ((doc = json_object_from_file(path)) == NULL)
-			r = -1;
-		else {
-			r = recover_result(doc);
-			json_object_put(doc);
-		}
-		if (r == -1)
-			log_info("spool: %s has no lost run to replace; "
-			    "removed", path);
-		if ((r == 1 || r == -1) && unlink(path) == -1)
-			log_warn("unlink %s", path);
-	}
-	closedir(d);
+	spool_each(JOB_RESULT_SUFFIX, spool_recover_file, NULL);
 }

@@ -200,8 +200,9 @@ const char *outcome_kind_name(enum outcome_kind);
 struct json_object *outcome_to_json(const struct outcome *);
 
 /* spool.c */
-int	 spool_init(const char *dir);
-int	 spool_is_empty(void);
+int	 spool_init(const char *dir, uid_t, char *why, size_t);
+void	 spool_chown(uid_t, gid_t);
+void	 spool_mark_node(const char *node);
 int	 spool_write(struct outcome *);
 void	 spool_remove(const struct outcome *);
 void	 spool_load(struct outcome_queue *);

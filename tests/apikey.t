@@ -157,6 +157,7 @@ is($? >> 8, 0, '-n without a key and with keyed schedules: exit 0');
 like($check, qr/warning: \d+ active schedule\(s\) have an encrypted API key but encryption_key is not set/,
     '-n: warns without the key (ENCRYPTION_KEY is not in this environment)');
 $t->spew($t->dir . '/encryption.key', "$EKEY\n");
+chmod 0600, $t->dir . '/encryption.key';
 my $with_key = $t->write_config(encryption_key_file => $t->dir . '/encryption.key');
 $check = `$sup -n -c $with_key 2>&1`;
 is($? >> 8, 0, '-n with encryption_key_file: exit 0');

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1042,6 +1043,190 @@ test_free_key(void)
 	    "config_free() with both keys set is clean");
 }
 
+/* Where a key was set: its line, the environment, or the file alone. */
+static void
+test_where(void)
+{
+	struct config		c;
+	struct config_err	e;
+	const char		*conf;
+	char			 buf[CONFIG_WHERE_MAX], want[PATH_MAX + 64];
+
+	load(&c, &e, "# a comment\n\npoll_interval = 5\napp_url = "
+	    "http://file.example\n", &conf);
+	snprintf(want, sizeof(want), "%s:3", conf);
+	tap_is_str(config_where(&c, "poll_interval", buf, sizeof(buf)), want,
+	    "config_where: file:line");
+	snprintf(want, sizeof(want), "%s:4", conf);
+	tap_is_str(config_where(&c, "app_url", buf, sizeof(buf)), want,
+	    "config_where: the line past blank and comment lines");
+	tap_is_str(config_where(&c, "user", buf, sizeof(buf)), conf,
+	    "config_where: a default is the file alone");
+	tap_is_str(config_where(&c, "no_such_key", buf, sizeof(buf)), conf,
+	    "config_where: an unknown key is the file alone");
+	done(&c, &e);
+	setenv("NEXT_PUBLIC_APP_URL", "http://env.example", 1);
+	setenv("SUPABASE_SERVICE_ROLE_KEY", KEY, 1);
+	load_path(&c, &e, conf);
+	tap_is_str(config_where(&c, "app_url", buf, sizeof(buf)),
+	    "environment: NEXT_PUBLIC_APP_URL",
+	    "config_where: overridden by the environment");
+	tap_is_str(config_where(&c, "service_role_key", buf, sizeof(buf)),
+	    "environment: SUPABASE_SERVICE_ROLE_KEY",
+	    "config_where: a key from the environment");
+	done(&c, &e);
+	unsetenv("NEXT_PUBLIC_APP_URL");
+	unsetenv("SUPABASE_SERVICE_ROLE_KEY");
+	unlink(conf);
+}
+
+/* config_warnings on a loaded file, after chmod of the file to mode. */
+static int
+warnings(const char *text, mode_t mode, const char **conf,
+    struct config_err *w)
+{
+	struct config		c;
+	struct config_err	e;
+	int			n;
+
+	if (load(&c, &e, text, conf) != 0)
+		tap_diag("load: %s", e.buf != NULL ? e.buf : "");
+	chmod(*conf, mode);
+	memset(w, 0, sizeof(*w));
+	n = config_warnings(&c, w);
+	done(&c, &e);
+	return n;
+}
+
+/* Exactly one warning, with exactly this text ("%s" for the file). */
+static void
+one_warning(const char *text, mode_t mode, const char *fmt, const char *what)
+{
+	struct config_err	 w;
+	const char		*conf;
+	char			 want[3 * PATH_MAX];
+	int			 n;
+
+	n = warnings(text, mode, &conf, &w);
+	snprintf(want, sizeof(want), fmt, conf, conf);
+	tap_is_int(n, 1, "%s: one warning", what);
+	tap_is_str(w.buf, want, "%s: message", what);
+	config_err_free(&w);
+	unlink(conf);
+}
+
+static void
+no_warning(const char *text, mode_t mode, const char *what)
+{
+	struct config_err	 w;
+	const char		*conf;
+
+	tap_is_int(warnings(text, mode, &conf, &w), 0, "%s: no warning", what);
+	if (w.buf != NULL)
+		tap_diag("%s", w.buf);
+	config_err_free(&w);
+	unlink(conf);
+}
+
+static void
+test_warn_urls(void)
+{
+	static const char *loopback[] = {
+		"http://localhost:3000", "http://LocalHost", "http://127.0.0.1",
+		"http://127.200.3.4:8080/app", "http://[::1]:3000",
+		"http://[::ffff:127.0.0.1]", "https://evals.example.org",
+		"HTTPS://evals.example.org",
+	};
+	static const char *remote[][2] = {
+		{ "http://evals.example.org", "evals.example.org" },
+		{ "HTTP://evals.example.org:80/x", "evals.example.org" },
+		{ "http://10.0.0.7:3000", "10.0.0.7" },
+		{ "http://128.0.0.1", "128.0.0.1" },
+		{ "http://[::2]", "[::2]" },
+		{ "http://localhost.example.org", "localhost.example.org" },
+	};
+	char	text[256], fmt[512];
+	size_t	i;
+
+	for (i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
+		snprintf(text, sizeof(text), "app_url = %s\n", loopback[i]);
+		no_warning(text, 0600, loopback[i]);
+	}
+	for (i = 0; i < sizeof(remote) / sizeof(remote[0]); i++) {
+		snprintf(text, sizeof(text), "poll_interval = 5\n"
+		    "app_url = %s\n", remote[i][0]);
+		snprintf(fmt, sizeof(fmt), "%%s:2: warning: app_url: plain "
+		    "http:// to %s, not this host: the keys would travel in "
+		    "clear; use https://\n", remote[i][1]);
+		one_warning(text, 0600, fmt, remote[i][0]);
+	}
+	setenv("NEXT_PUBLIC_APP_URL", "http://env.example.org", 1);
+	one_warning("app_url = https://file.example.org\n", 0600,
+	    "environment: NEXT_PUBLIC_APP_URL: warning: app_url: plain "
+	    "http:// to env.example.org, not this host: the keys would travel "
+	    "in clear; use https://\n", "app_url from the environment");
+	unsetenv("NEXT_PUBLIC_APP_URL");
+}
+
+static void
+test_warnings(void)
+{
+	char	kp[PATH_MAX], text[PATH_MAX + 64], fmt[3 * PATH_MAX];
+
+	no_warning("poll_interval = 5\n", 0644, "a plain file, 0644");
+	no_warning("service_role_key = " KEY "\n", 0640,
+	    "a key in a file readable by its group only");
+	one_warning("poll_interval = 5\n", 0664, "%s: warning: writable by its "
+	    "group (mode 0664): whoever can change it chooses the programs run "
+	    "and where the keys go; chmod go-w it\n", "a file 0664");
+	one_warning("poll_interval = 5\n", 0602, "%s: warning: writable by "
+	    "others (mode 0602): whoever can change it chooses the programs "
+	    "run and where the keys go; chmod go-w it\n", "a file 0602");
+	one_warning("# the key\nservice_role_key = " KEY "\n", 0644,
+	    "%s:2: warning: service_role_key is in a file readable by others "
+	    "(mode 0644): use service_role_key_file, or chmod o-r the file\n",
+	    "service_role_key in a file 0644");
+	one_warning("encryption_key = " EKEY "\nservice_role_key = \"\"\n",
+	    0604, "%s:1: warning: encryption_key is in a file readable by "
+	    "others (mode 0604): use encryption_key_file, or chmod o-r the "
+	    "file\n", "encryption_key in a file 0604; an empty key is none");
+	/* The environment's key wins, but the file still holds one. */
+	setenv("SUPABASE_SERVICE_ROLE_KEY", "env-" KEY, 1);
+	one_warning("service_role_key = " KEY "\n", 0644, "%s:1: warning: "
+	    "service_role_key is in a file readable by others (mode 0644): "
+	    "use service_role_key_file, or chmod o-r the file\n",
+	    "a key in the file beside one from the environment");
+	unsetenv("SUPABASE_SERVICE_ROLE_KEY");
+
+	snprintf(kp, sizeof(kp), "%s", temp_file(KEY "\n"));
+	snprintf(text, sizeof(text), "poll_interval = 5\n"
+	    "service_role_key_file = %s\n", kp);
+	no_warning(text, 0644, "a key file 0600");
+	chmod(kp, 0400);
+	no_warning(text, 0644, "a key file 0400");
+	chmod(kp, 0640);
+	snprintf(fmt, sizeof(fmt), "%%s:2: warning: service_role_key_file: %s "
+	    "is readable by its group (mode 0640): make it 0600, owned by the "
+	    "supervisor's user\n", kp);
+	one_warning(text, 0644, fmt, "a key file 0640");
+	chmod(kp, 0644);
+	snprintf(fmt, sizeof(fmt), "%%s:2: warning: service_role_key_file: %s "
+	    "is readable by its group and others (mode 0644): make it 0600, "
+	    "owned by the supervisor's user\n", kp);
+	one_warning(text, 0644, fmt, "a key file 0644");
+	snprintf(text, sizeof(text), "encryption_key_file = %s\n", kp);
+	chmod(kp, 0604);
+	snprintf(fmt, sizeof(fmt), "%%s:1: warning: encryption_key_file: %s "
+	    "is readable by others (mode 0604): make it 0600, owned by the "
+	    "supervisor's user\n", kp);
+	one_warning(text, 0644, fmt, "an encryption key file 0604");
+	setenv("ENCRYPTION_KEY", EKEY, 1);
+	no_warning(text, 0644, "a key file the environment overrides");
+	unsetenv("ENCRYPTION_KEY");
+	unlink(kp);
+	test_warn_urls();
+}
+
 int
 main(void)
 {
@@ -1071,6 +1256,8 @@ main(void)
 	test_encryption_key_secret();
 	test_alert_command();
 	test_free_key();
+	test_where();
+	test_warnings();
 	remove_tmpdir();
 	return tap_done();
 }
