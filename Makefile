@@ -86,6 +86,13 @@ install: $(PROGRAMS)
 	install -m 755 $(O)/evalsched-notifier $(DESTDIR)$(LIBEXECDIR)/
 	install -m 644 $(O)/schema.sql $(DESTDIR)$(DATADIR)/schema.sql
 	install -m 644 etc/schema-additions.sql $(DESTDIR)$(DATADIR)/
+	install -D -m 644 etc/bash-completion-evalschedctl $(DESTDIR)$(PREFIX)/share/bash-completion/completions/evalschedctl
+	@# Samples for node_exporter's textfile collector (evalschedctl metrics).
+	install -d $(DESTDIR)$(DATADIR)/examples
+	for f in evalsched-metrics.service evalsched-metrics.timer \
+	    evalsched-metrics.cron; do \
+	    sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	        etc/$$f > $(DESTDIR)$(DATADIR)/examples/$$f; done
 	for m in $(MANPAGES); do \
 	    install -m 644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/; done
 	@# A configuration is the operator's: never overwrite it.
@@ -125,7 +132,10 @@ check: deps build-werror build-san lint
 	EVALSCHED_ROOT=$(SAN_ROOT) EVALSCHED_PREFIX=$(TEST_PREFIX) \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87 \
-	    prove -j2 --timer $(SAN_O)/tests/t_* tests/*.t
+	    prove -j2 --timer $(SAN_O)/tests/t_* $(filter-out tests/package.t,$(wildcard tests/*.t))
+	@# Building the package takes both cores: alone, so that the timing
+	@# of the other tests is not its.
+	prove --timer tests/package.t
 	@sh tests/fuzz/run.sh brief
 
 lint:
@@ -141,10 +151,21 @@ demo: deps all
 bench: deps all
 	@sh tests/bench/run.sh
 
+# The Debian package, built from a copy of the tree so that the .deb (and
+# its .buildinfo and .changes) land in build/deb, and checked by lintian.
+deb: deps
+	rm -rf build/deb
+	mkdir -p build/deb/src
+	tar -cf - --exclude=./build --exclude=./.git . | tar -xf - -C build/deb/src
+	cd build/deb/src && dpkg-buildpackage -us -uc -b -J
+	rm -rf build/deb/src
+	lintian --fail-on error build/deb/evalsched_*.deb
+	@ls build/deb/*.deb
+
 clean:
 	rm -rf build
 
-.PHONY: all install deps build-werror build-san check lint fuzz demo bench clean
+.PHONY: all install deps build-werror build-san check lint fuzz demo bench deb clean
 
 -include $(patsubst %.o,%.d,$(COMMON_OBJ) $(SUPERVISOR_OBJ) $(JOBRUNNER_OBJ) $(CTL_OBJ) \
     $(NOTIFIER_OBJ))

@@ -171,6 +171,8 @@ int		 cmd_resume(struct ctl *, int, char **);
 int		 cmd_trigger(struct ctl *, int, char **);
 int		 cmd_status(struct ctl *, int, char **);
 int		 cmd_baseline(struct ctl *, int, char **);
+int		 cmd_watch(struct ctl *, int, char **);
+int		 cmd_metrics(struct ctl *, int, char **);
 
 #define UUID_LEN	36
 

@@ -39,6 +39,8 @@ static const struct command commands[] = {
 	{ "trigger",	cmd_trigger },
 	{ "baseline",	cmd_baseline },
 	{ "status",	cmd_status },
+	{ "watch",	cmd_watch },
+	{ "metrics",	cmd_metrics },
 	{ "next",	run_next },
 };
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
@@ -57,6 +59,8 @@ static const char usage_text[] =
     "  trigger ID|NAME\n"
     "  baseline [--clear] ID|NAME [RUN|latest]\n"
     "  status\n"
+    "  watch [--json] [ID|NAME]\n"
+    "  metrics (always the Prometheus text format)\n"
     "  next [-n count] [--tz zone] [--from time] SCHEDULE\n";
 
 static int

@@ -307,6 +307,8 @@ SKIP: {
 	my $notifier = start_as($r, $NOTIFIER);
 	close $r;
 	ok(kill(0, $notifier), 'the notifier waits for its alert');
+	# Exec'ed is not yet hardened: give its main() the moment it needs.
+	$t->wait_until(sub { ((stat "/proc/$notifier/environ")[4] // -1) == 0 }, 10);
 	is(peek($notifier, 'mem', 'environ'), 'EACCES EACCES',
 	    'the notifier\'s memory is closed to its user too');
 	is((stat "/proc/$notifier/environ")[4], 0, 'the notifier is not dumpable');

@@ -162,7 +162,7 @@ my $new = eval { $t->start_supervisor(config => $conf, name => 'new') };
 ok($new, 'start-up does not hang on a FIFO named like a spool file') or diag $@;
 ok($t->wait_until(sub { status_of('control') eq "running $forged" }, 15),
     'control: a result the user wrote for this node is taken') or diag $t->supervisor_log('new');
-ok($t->wait_until(sub { status_of('real') =~ /^running [0-9a-f-]{36}$/ }, 30),
+ok($t->wait_until(sub { status_of('real') =~ /^running [0-9a-f-]{36}$/ }, 60),
     'a real orphaned jobrunner\'s result is recorded as accepted') or diag $t->supervisor_log('new');
 $log = $t->supervisor_log('new');
 my $real = run_of('real');

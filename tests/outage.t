@@ -44,8 +44,8 @@ ok(kill(0, $pid), 'restart: still running');
 like($t->supervisor_log, qr/database connection lost/, 'restart: the loss is logged');
 
 # The outcome arrives while the database is down: spooled, then written.
-my @spool = map { $t->add_schedule(name => "spool $_", model_id => 'standin:slow=2000,never') } 1 .. 2;
-ok($t->wait_until(sub { count("s.name LIKE 'spool %' AND r.status = 'triggered'") == 2 }, 10),
+my @spool = map { $t->add_schedule(name => "spool $_", model_id => 'standin:slow=4000,never') } 1 .. 2;
+ok($t->wait_until(sub { count("s.name LIKE 'spool %' AND r.status = 'triggered'") == 2 }, 20),
     'outage: two runs in flight');
 $t->pg_ctl('stop', '-m', 'fast') == 0 or die;
 ok($t->wait_log(qr/outcome of run \S+ spooled/, 15), 'outage: outcomes spooled while the database is down');

@@ -1,0 +1,291 @@
+/*
+ * metrics: the Prometheus text exposition format (version 0.0.4),
+ * computed from the database, so that it covers every supervisor that
+ * shares it and needs none of them running.  node_exporter's textfile
+ * collector, or anything that serves a file, publishes it.
+ *
+ * One statement reads everything, so all the figures are of one
+ * snapshot and one now().  Counters are counts of the rows the database
+ * holds: run_retention deletes old runs and their alerts, and a
+ * schedule deleted takes its runs along, so a counter can go down, which
+ * rate() reads as a reset.  Series with known label values are always
+ * there, at 0 when nothing matches, so that they never come and go.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "ctl.h"
+
+struct family {
+	const char	*name;
+	const char	*type;
+	const char	*help;
+};
+
+/* In the order they are printed. */
+static const struct family families[] = {
+	{ "evalsched_runs_total", "counter",
+	  "Runs evalsched fired that have ended, by final status and blame "
+	  "(\"\" when none), of those the database holds: runs pruned by "
+	  "run_retention or deleted with their schedule are no longer "
+	  "counted." },
+	{ "evalsched_runs_in_flight", "gauge",
+	  "Runs being dispatched (status triggered)." },
+	{ "evalsched_runs_awaiting_completion", "gauge",
+	  "Runs the application accepted whose batch test has not ended "
+	  "(status running)." },
+	{ "evalsched_regressions_total", "counter",
+	  "Completed runs found to be a regression of their baseline, of "
+	  "the runs the database holds (see evalsched_runs_total)." },
+	{ "evalsched_dispatch_lag_seconds", "histogram",
+	  "Seconds from a run's slot (the next_run_at it fired for) to its "
+	  "dispatch (triggered_at), over every run the database holds "
+	  "(see evalsched_runs_total)." },
+	{ "evalsched_due_schedules", "gauge",
+	  "Active schedules that are due and have no run in flight." },
+	{ "evalsched_oldest_due_seconds", "gauge",
+	  "Seconds the longest-waiting due schedule has been due; 0 when "
+	  "none is." },
+	{ "evalsched_schedules", "gauge",
+	  "Schedules by state: active; auto_disabled, inactive with "
+	  "consecutive_failures at max_consecutive_failures or more; "
+	  "paused, any other inactive." },
+	{ "evalsched_supervisors_live", "gauge",
+	  "Supervisors not stopped, not lost, and heartbeating within their "
+	  "lease." },
+	{ "evalsched_circuit_open", "gauge",
+	  "1 when a live supervisor of the node has its circuit open (the "
+	  "platform fails; dispatch is paused to one probe at a time), "
+	  "else 0." },
+	{ "evalsched_circuit_open_seconds", "gauge",
+	  "Seconds the circuit of a live supervisor of the node has been "
+	  "open, the longest if several; 0 when closed." },
+	{ "evalsched_alerts_total", "counter",
+	  "Alert events that ended, by event and state: delivered, or "
+	  "failed once retries ran out; pruned with the run history." },
+	{ "evalsched_alerts_pending", "gauge",
+	  "Alert events still to be delivered, by event." },
+	{ "evalsched_alert_deliveries_total", "counter",
+	  "Webhook deliveries of scheduled_eval_* alerts in alert_history, "
+	  "the application's own included, by result." },
+};
+#define NFAMILIES	(sizeof(families) / sizeof(families[0]))
+
+#define LIVE(t)	"(" t ".stopped_at IS NULL AND " t ".lost_at IS NULL AND " \
+	t ".heartbeat_at > now() - " t ".lease_seconds * interval '1 second')"
+#define SECONDS_SINCE(t) "greatest(extract(epoch FROM now() - " t "), 0)"
+#define NOLABEL	"NULL, NULL, NULL, NULL"
+#define EVENTS	"(VALUES ('scheduled_eval_failed'), " \
+	"('scheduled_eval_disabled'), ('scheduled_eval_regression')) e(event)"
+
+/*
+ * Rows of (family, suffix, ord, k1, v1, k2, v2, value): a label kN is
+ * printed when it is not NULL; ord orders a histogram's series.
+ * $1 max_consecutive_failures.
+ */
+static const char metrics_sql[] =
+    "WITH r AS (SELECT status, "
+    "    coalesce(error_details->>'blame', '') AS blame, "
+    "    coalesce(regression_detected, false) AS regression, "
+    "    greatest(extract(epoch FROM triggered_at - slot_at), 0) AS lag "
+    "  FROM scheduled_evaluation_runs WHERE slot_at IS NOT NULL), "
+    "ended AS (SELECT status, blame, count(*) AS n FROM r "
+    "  WHERE status IN ('completed', 'failed', 'cancelled') "
+    "  GROUP BY status, blame), "
+    "known (status, blame) AS (VALUES ('completed', ''), ('failed', ''), "
+    "  ('failed', 'schedule'), ('failed', 'platform'), ('cancelled', '')), "
+    "le (i, bound) AS (VALUES (1, 0.005), (2, 0.01), (3, 0.025), "
+    "  (4, 0.05), (5, 0.1), (6, 0.25), (7, 0.5), (8, 1), (9, 2.5), "
+    "  (10, 5), (11, 10), (12, 30), (13, 60), (14, NULL)), "
+    "due AS (SELECT s.next_run_at FROM scheduled_evaluations s "
+    "  WHERE s.is_active AND s.next_run_at <= now() AND NOT EXISTS ("
+    "    SELECT 1 FROM scheduled_evaluation_runs f "
+    "    WHERE f.scheduled_evaluation_id = s.id "
+    "    AND f.status = 'triggered' AND f.slot_at IS NOT NULL)), "
+    "sched AS (SELECT CASE WHEN is_active THEN 'active' "
+    "    WHEN consecutive_failures >= $1::integer THEN 'auto_disabled' "
+    "    ELSE 'paused' END AS state FROM scheduled_evaluations), "
+    "live AS (SELECT p.node, p.circuit_open_since "
+    "  FROM evalsched_supervisors p WHERE " LIVE("p") ") "
+    "SELECT 'evalsched_runs_total' AS family, NULL::text AS suffix, "
+    "  0 AS ord, 'status' AS k1, status AS v1, 'blame' AS k2, "
+    "  blame AS v2, coalesce(ended.n, 0)::text AS value "
+    "  FROM known FULL JOIN ended USING (status, blame) "
+    "UNION ALL SELECT 'evalsched_runs_in_flight', NULL, 0, " NOLABEL ", "
+    "  count(*) FILTER (WHERE status = 'triggered')::text FROM r "
+    "UNION ALL SELECT 'evalsched_runs_awaiting_completion', NULL, 0, "
+    NOLABEL ", count(*) FILTER (WHERE status = 'running')::text FROM r "
+    "UNION ALL SELECT 'evalsched_regressions_total', NULL, 0, " NOLABEL
+    ", count(*) FILTER (WHERE regression)::text FROM r "
+    "UNION ALL SELECT 'evalsched_dispatch_lag_seconds', '_bucket', le.i, "
+    "  'le', coalesce(le.bound::text, '+Inf'), NULL, NULL, "
+    "  count(r.lag)::text "
+    "  FROM le LEFT JOIN r ON le.bound IS NULL OR r.lag <= le.bound "
+    "  GROUP BY le.i, le.bound "
+    "UNION ALL SELECT 'evalsched_dispatch_lag_seconds', '_sum', 100, "
+    NOLABEL ", coalesce(sum(lag), 0)::text FROM r "
+    "UNION ALL SELECT 'evalsched_dispatch_lag_seconds', '_count', 101, "
+    NOLABEL ", count(*)::text FROM r "
+    "UNION ALL SELECT 'evalsched_due_schedules', NULL, 0, " NOLABEL ", "
+    "  count(*)::text FROM due "
+    "UNION ALL SELECT 'evalsched_oldest_due_seconds', NULL, 0, " NOLABEL
+    ", " SECONDS_SINCE("min(next_run_at)") "::text FROM due "
+    "UNION ALL SELECT 'evalsched_schedules', NULL, 0, 'state', k.state, "
+    "  NULL, NULL, count(sched.state)::text "
+    "  FROM (VALUES ('active'), ('paused'), ('auto_disabled')) k(state) "
+    "  LEFT JOIN sched ON sched.state = k.state GROUP BY k.state "
+    "UNION ALL SELECT 'evalsched_supervisors_live', NULL, 0, " NOLABEL ", "
+    "  count(*)::text FROM live "
+    "UNION ALL SELECT 'evalsched_circuit_open', NULL, 0, 'node', node, "
+    "  NULL, NULL, (count(circuit_open_since) > 0)::int::text "
+    "  FROM live GROUP BY node "
+    "UNION ALL SELECT 'evalsched_circuit_open_seconds', NULL, 0, 'node', "
+    "  node, NULL, NULL, "
+    SECONDS_SINCE("min(circuit_open_since)") "::text "
+    "  FROM live GROUP BY node "
+    "UNION ALL SELECT 'evalsched_alerts_total', NULL, 0, 'event', e.event, "
+    "  'state', k.state, count(a.id)::text "
+    "  FROM " EVENTS " CROSS JOIN (VALUES ('delivered'), ('failed')) "
+    "  k(state) LEFT JOIN evalsched_alerts a "
+    "  ON a.event = e.event AND a.state = k.state "
+    "  GROUP BY e.event, k.state "
+    "UNION ALL SELECT 'evalsched_alerts_pending', NULL, 0, 'event', "
+    "  e.event, NULL, NULL, count(a.id)::text "
+    "  FROM " EVENTS " LEFT JOIN evalsched_alerts a "
+    "  ON a.event = e.event AND a.state = 'pending' GROUP BY e.event "
+    "UNION ALL SELECT 'evalsched_alert_deliveries_total', NULL, 0, "
+    "  'result', k.result, NULL, NULL, count(h.id)::text "
+    "  FROM (VALUES ('sent', true), ('failed', false)) k(result, sent) "
+    "  LEFT JOIN alert_history h "
+    "  ON coalesce(h.webhook_sent, false) = k.sent "
+    "  AND h.alert_type LIKE 'scheduled\\_eval\\_%' GROUP BY k.result "
+    "ORDER BY family, ord, v1, v2";
+
+/* A label value as the format wants it: \\, \" and \n escaped. */
+static void
+put_label_value(FILE *f, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', f);
+		if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+static void
+put_label(FILE *f, const PGresult *res, int row, const char *k,
+    const char *v, int *n)
+{
+	const char	*key = db_get(res, row, k);
+
+	if (key == NULL)
+		return;
+	fprintf(f, "%s%s=\"", (*n)++ == 0 ? "{" : ",", key);
+	put_label_value(f, db_get(res, row, v) != NULL ?
+	    db_get(res, row, v) : "");
+	fputc('"', f);
+}
+
+static void
+put_sample(FILE *f, const PGresult *res, int row)
+{
+	const char	*suffix = db_get(res, row, "suffix");
+	int		 n = 0;
+
+	fprintf(f, "%s%s", db_get(res, row, "family"),
+	    suffix != NULL ? suffix : "");
+	put_label(f, res, row, "k1", "v1", &n);
+	put_label(f, res, row, "k2", "v2", &n);
+	fprintf(f, "%s %s\n", n > 0 ? "}" : "", db_get(res, row, "value"));
+}
+
+static void
+put_family(FILE *f, const struct family *fam, const PGresult *res)
+{
+	int	i;
+
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", fam->name, fam->help,
+	    fam->name, fam->type);
+	for (i = 0; i < PQntuples(res); i++)
+		if (strcmp(db_get(res, i, "family"), fam->name) == 0)
+			put_sample(f, res, i);
+}
+
+/*
+ * The document is made whole before any of it is written.  To a
+ * terminal, every line goes through the escaping of every other text
+ * evalschedctl prints (a node name is anyone's text); elsewhere it is
+ * the exact format.  A short write fails the command, so that
+ * "metrics > tmp && mv tmp file" never publishes half a document.
+ */
+static int
+emit(struct ctl *c, const char *doc, size_t len)
+{
+	if (c->aligned)
+		out_lines(stdout, "", doc);
+	else
+		fwrite(doc, 1, len, stdout);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		perror("evalschedctl: metrics: stdout");
+		return EX_IOERR;
+	}
+	return 0;
+}
+
+static int
+print_metrics(struct ctl *c, const PGresult *res)
+{
+	FILE	*f;
+	char	*doc = NULL;
+	size_t	 len = 0, i;
+	int	 status;
+
+	if ((f = open_memstream(&doc, &len)) == NULL) {
+		perror("evalschedctl: open_memstream");
+		return EX_OSERR;
+	}
+	for (i = 0; i < NFAMILIES; i++)
+		put_family(f, &families[i], res);
+	if (fclose(f) != 0) {
+		perror("evalschedctl: metrics");
+		free(doc);
+		return EX_OSERR;
+	}
+	status = emit(c, doc, len);
+	free(doc);
+	return status;
+}
+
+/* --json is taken, as by every command, and changes nothing. */
+int
+cmd_metrics(struct ctl *c, int argc, char **argv)
+{
+	PGresult	*res;
+	const char	*params[1];
+	char		 maxfail[16];
+	int		 status;
+
+	if ((status = ctl_opts(c, argc, argv, "metrics", "", 0)) != 0 ||
+	    (status = ctl_connect(c)) != 0)
+		return status;
+	/* Label values are written as UTF-8, as the format requires. */
+	if (PQsetClientEncoding(c->conn, "UTF8") != 0) {
+		fprintf(stderr, "evalschedctl: database: cannot set the client "
+		    "encoding to UTF8\n");
+		return PQstatus(c->conn) != CONNECTION_OK ? EX_UNAVAILABLE :
+		    EX_SOFTWARE;
+	}
+	snprintf(maxfail, sizeof(maxfail), "%d",
+	    c->cfg.max_consecutive_failures);
+	params[0] = maxfail;
+	if ((res = db_query(c, metrics_sql, 1, params)) == NULL)
+		return c->dbstatus;
+	status = print_metrics(c, res);
+	PQclear(res);
+	return status;
+}

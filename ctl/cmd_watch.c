@@ -1,0 +1,559 @@
+/*
+ * watch: the runs as they happen, pushed by PostgreSQL.  The schema
+ * additions' triggers announce each change of a run (dispatched,
+ * accepted, completed, failed, cancelled, regression) and each schedule
+ * disabled on the channel evalsched_events, as a small JSON object, when
+ * the change commits; this command LISTENs and prints one line per event
+ * (one JSON object per line with --json), flushed at once.
+ *
+ * One connection, waited on in ppoll(2) with SIGINT and SIGTERM blocked
+ * outside it, so that either ends the stream cleanly (exit 0) wherever
+ * it comes.  A connection that breaks (a database restart) is replaced,
+ * with backoff, and LISTENs again; an idle one is pinged, so that a
+ * connection that died silently is found within a minute.  NOTIFY is
+ * not stored: events while disconnected are not seen, and stderr says
+ * so.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include "ctl.h"
+#include "text.h"
+
+#define CHANNEL		"evalsched_events"
+#define SYNOPSIS	"[--json] [ID|NAME]"
+#define PING_IDLE_MS	30000	/* quiet this long: ask the server */
+#define PING_WAIT_MS	15000	/* no answer this long: the connection is dead */
+#define CONNECT_MS	10000
+#define BACKOFF_MIN_MS	250
+#define BACKOFF_MAX_MS	10000
+
+static volatile sig_atomic_t	stop_signal;
+
+struct watch {
+	struct ctl	*c;
+	const char	*sched_id;	/* only this schedule's events, or NULL */
+	sigset_t	 waitmask;	/* the mask while waiting: signals let in */
+	int		 pinging;	/* a SELECT 1 is out */
+	long long	 deadline;	/* of the next ping, or of its answer */
+	char		 fatal[512];	/* the server's parting words */
+};
+
+static void
+on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Waits for fd (none when fd < 0) for at most ms: 1 ready, 0 timed out,
+ * -1 a stop signal came.
+ */
+static int
+wait_fd(struct watch *w, int fd, short events, long long ms)
+{
+	struct pollfd	pfd = { fd, events, 0 };
+	struct timespec	ts;
+	int		n;
+
+	if (ms < 0)
+		ms = 0;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = ms % 1000 * 1000000;
+	n = ppoll(&pfd, fd >= 0 ? 1 : 0, &ts, &w->waitmask);
+	if (stop_signal)
+		return -1;
+	if (n < 0 && errno != EINTR) {
+		perror("evalschedctl: watch: ppoll");
+		exit(EX_OSERR);
+	}
+	return n > 0 ? 1 : 0;
+}
+
+/*
+ * The server says FATAL as it ends a connection (a shutdown): kept as
+ * the reason of the loss.  Other notices are shown, escaped.
+ */
+static void
+on_notice(void *arg, const PGresult *res)
+{
+	struct watch	*w = arg;
+	const char	*sev, *msg = PQresultErrorMessage(res);
+
+	sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	if (sev != NULL && (strcmp(sev, "FATAL") == 0 ||
+	    strcmp(sev, "PANIC") == 0)) {
+		strlcpy(w->fatal, msg, sizeof(w->fatal));
+		return;
+	}
+	out_lines(stderr, "evalschedctl: watch: database: ", msg);
+}
+
+/* libpq's message on one line, its runs of white space made one space. */
+static void
+say(const char *head, const char *msg, const char *tail)
+{
+	char	buf[1024];
+	size_t	n = 0;
+
+	for (; *msg != '\0' && n < sizeof(buf) - 1; msg++) {
+		if (strchr(" \t\n\r", *msg) == NULL)
+			buf[n++] = *msg;
+		else if (n > 0 && buf[n - 1] != ' ')
+			buf[n++] = ' ';
+	}
+	while (n > 0 && buf[n - 1] == ' ')
+		n--;
+	buf[n] = '\0';
+	out_line(stderr, "evalschedctl: watch: %s%s%s", head, buf, tail);
+}
+
+static int
+listen_on(struct watch *w)
+{
+	PGresult	*res;
+	int		 ok;
+
+	PQsetNoticeReceiver(w->c->conn, on_notice, w);
+	res = PQexec(w->c->conn, "LISTEN " CHANNEL);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok)
+		say("LISTEN: ", res != NULL ? PQresultErrorMessage(res) :
+		    PQerrorMessage(w->c->conn), "");
+	PQclear(res);
+	w->pinging = 0;
+	w->deadline = now_ms() + PING_IDLE_MS;
+	w->fatal[0] = '\0';
+	return ok ? 0 : -1;
+}
+
+/*
+ * One attempt, without blocking, so that a signal ends it: 1 connected
+ * and listening, 0 failed (said why), -1 stopped.
+ */
+static int
+connect_once(struct watch *w, const char *retry)
+{
+	const char		*keys[] = { "fallback_application_name",
+				    "dbname", NULL };
+	const char		*vals[] = { "evalschedctl",
+				    w->c->cfg.database, NULL };
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	long long		 deadline = now_ms() + CONNECT_MS;
+	PGconn			*conn;
+	int			 r;
+
+	if ((conn = PQconnectStartParams(keys, vals, 1)) == NULL) {
+		fputs("evalschedctl: out of memory\n", stderr);
+		exit(EX_OSERR);
+	}
+	w->c->conn = conn;
+	while (PQstatus(conn) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
+	    st != PGRES_POLLING_FAILED) {
+		r = wait_fd(w, PQsocket(conn), st == PGRES_POLLING_READING ?
+		    POLLIN : POLLOUT, deadline - now_ms());
+		if (r == -1)
+			return -1;
+		if (r == 0) {
+			out_line(stderr, "evalschedctl: watch: cannot "
+			    "reconnect: no answer within %d s%s",
+			    CONNECT_MS / 1000, retry);
+			return 0;
+		}
+		st = PQconnectPoll(conn);
+	}
+	if (PQstatus(conn) != CONNECTION_OK) {
+		say("cannot reconnect: ", PQerrorMessage(conn), retry);
+		return 0;
+	}
+	return listen_on(w) == 0 ? 1 : 0;
+}
+
+/* Until connected and listening again (0), or stopped (-1). */
+static int
+reconnect(struct watch *w, const char *why)
+{
+	char	retry[64], secs[32];
+	long	backoff = BACKOFF_MIN_MS;
+	int	r;
+
+	say("lost the database connection: ", w->fatal[0] != '\0' ?
+	    w->fatal : why, "; reconnecting");
+	for (;;) {
+		db_close(w->c);
+		if (wait_fd(w, -1, 0, backoff) == -1)
+			return -1;
+		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+		    backoff * 2;
+		text_seconds(backoff, secs, sizeof(secs));
+		snprintf(retry, sizeof(retry), "; retrying in %s", secs);
+		if ((r = connect_once(w, retry)) == -1)
+			return -1;
+		if (r == 1)
+			break;
+	}
+	out_line(stderr, "evalschedctl: watch: reconnected and listening; "
+	    "events while disconnected were not seen");
+	return 0;
+}
+
+/* "2025-06-01T12:00:01.123456Z" to the operator's local time. */
+static void
+event_time(json_object *ev, char *buf, size_t len)
+{
+	json_object	*o;
+	const char	*s = "";
+	struct tm	 tm;
+	time_t		 t;
+
+	if (json_object_object_get_ex(ev, "time", &o))
+		s = json_object_get_string(o);
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(s, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon,
+	    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
+		snprintf(buf, len, "%s", s);
+		return;
+	}
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	t = timegm(&tm);
+	localtime_r(&t, &tm);
+	if (strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) == 0 && len > 0)
+		buf[0] = '\0';
+}
+
+static const char *
+get_str(json_object *o, const char *key)
+{
+	json_object	*v;
+
+	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* A number, or NAN when it is not there. */
+static double
+get_num(json_object *o, const char *key)
+{
+	json_object	*v;
+
+	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+		return NAN;
+	return json_object_get_double(v);
+}
+
+static void
+run_ref(struct watch *w, json_object *ev, char *buf, size_t len)
+{
+	char	id[UUID_LEN + 1];
+
+	id_cell(w->c, get_str(ev, "run_id"), id, sizeof(id));
+	snprintf(buf, len, "run %s", id);
+}
+
+static void
+completed_details(json_object *ev, const char *run, char *buf, size_t len)
+{
+	double	lat = get_num(ev, "avg_latency_ms");
+	double	q = get_num(ev, "avg_quality_score");
+	char	l[32] = "-", qs[32] = "-";
+
+	if (!isnan(lat))
+		snprintf(l, sizeof(l), "%.0f ms", lat);
+	if (!isnan(q))
+		snprintf(qs, sizeof(qs), "%.1f%%", q * 100);
+	snprintf(buf, len, "%s, %.0f of %.0f prompts succeeded, latency %s, "
+	    "quality %s", run, get_num(ev, "successful_prompts"),
+	    get_num(ev, "total_prompts"), l, qs);
+}
+
+/* "quality -20.45%, success rate -10.00% (threshold 10%)" */
+static void
+regression_details(struct watch *w, json_object *ev, const char *run,
+    char *buf, size_t len)
+{
+	json_object	*d = NULL, *m;
+	const char	*base = get_str(ev, "baseline_run_id");
+	char		 b[UUID_LEN + 1], part[64];
+	double		 thr = NAN;
+	size_t		 n;
+
+	id_cell(w->c, base, b, sizeof(b));
+	n = (size_t)snprintf(buf, len, "%s against run %s", run, b);
+	json_object_object_get_ex(ev, "regression_details", &d);
+	if (json_object_object_get_ex(d, "avg_quality_score", &m)) {
+		snprintf(part, sizeof(part), ": quality %+.2f%%",
+		    get_num(m, "change_percent"));
+		n += strlcpy(buf + (n < len ? n : len), part,
+		    n < len ? len - n : 0);
+		thr = get_num(m, "threshold_percent");
+	}
+	if (json_object_object_get_ex(d, "success_rate", &m)) {
+		snprintf(part, sizeof(part), "%s success rate %+.2f%%",
+		    isnan(thr) ? ":" : ",", get_num(m, "change_percent"));
+		n += strlcpy(buf + (n < len ? n : len), part,
+		    n < len ? len - n : 0);
+		thr = get_num(m, "threshold_percent");
+	}
+	if (!isnan(thr) && n < len)
+		snprintf(buf + n, len - n, " (threshold %g%%)", thr);
+}
+
+static void
+print_text(struct watch *w, json_object *ev, const char *event)
+{
+	char		 when[64], run[64], details[1024];
+	const char	*name = get_str(ev, "schedule");
+	const char	*err = get_str(ev, "error");
+	const char	*blame = get_str(ev, "blame");
+	char		 batch[UUID_LEN + 1];
+	double		 n;
+
+	event_time(ev, when, sizeof(when));
+	run_ref(w, ev, run, sizeof(run));
+	if (strcmp(event, "dispatched") == 0)
+		snprintf(details, sizeof(details), "%s", run);
+	else if (strcmp(event, "accepted") == 0) {
+		id_cell(w->c, get_str(ev, "batch_test_run_id"), batch,
+		    sizeof(batch));
+		snprintf(details, sizeof(details), "%s, batch test %s", run,
+		    batch);
+	} else if (strcmp(event, "completed") == 0)
+		completed_details(ev, run, details, sizeof(details));
+	else if (strcmp(event, "failed") == 0)
+		snprintf(details, sizeof(details), "%s%s%s: %s", run,
+		    blame != NULL ? ", the fault of the " : "",
+		    blame != NULL ? blame : "", err != NULL ? err : "-");
+	else if (strcmp(event, "cancelled") == 0)
+		snprintf(details, sizeof(details), "%s%s%s", run,
+		    err != NULL ? ": " : "", err != NULL ? err : "");
+	else if (strcmp(event, "regression") == 0)
+		regression_details(w, ev, run, details, sizeof(details));
+	else if (strcmp(event, "disabled") == 0) {
+		n = get_num(ev, "consecutive_failures");
+		if (json_object_get_boolean(json_object_object_get(ev,
+		    "auto")))
+			snprintf(details, sizeof(details), "auto-disabled "
+			    "after %.0f consecutive failures", n);
+		else
+			snprintf(details, sizeof(details), "paused");
+	} else
+		snprintf(details, sizeof(details), "%s", get_str(ev,
+		    "run_id") != NULL ? run : "-");
+	out_line(stdout, "%s \"%s\" %s: %s", when, name != NULL ? name : "?",
+	    event, details);
+}
+
+/* One line of JSON, escaped as json_print escapes a document. */
+static void
+print_json(json_object *ev)
+{
+	const char	*doc;
+	char		*esc;
+	size_t		 n;
+
+	doc = json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	n = text_escape_json(NULL, 0, doc);
+	if ((esc = malloc(n + 1)) == NULL) {
+		perror("evalschedctl: malloc");
+		exit(EX_OSERR);
+	}
+	text_escape_json(esc, n + 1, doc);
+	puts(esc);
+	free(esc);
+}
+
+/* 0, or EX_IOERR when stdout is gone. */
+static int
+show(struct watch *w, const char *payload)
+{
+	json_object	*ev;
+	const char	*event, *sched;
+
+	ev = json_tokener_parse(payload);
+	if (ev == NULL || !json_object_is_type(ev, json_type_object) ||
+	    (event = get_str(ev, "event")) == NULL) {
+		out_line(stderr, "evalschedctl: watch: not an event: %s",
+		    payload);
+		json_object_put(ev);
+		return 0;
+	}
+	sched = get_str(ev, "schedule_id");
+	if (w->sched_id == NULL || (sched != NULL &&
+	    strcmp(sched, w->sched_id) == 0)) {
+		if (w->c->json)
+			print_json(ev);
+		else
+			print_text(w, ev, event);
+	}
+	json_object_put(ev);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		perror("evalschedctl: watch: stdout");
+		return EX_IOERR;
+	}
+	return 0;
+}
+
+/* Reads what came: 0, -1 the connection is lost, or an exit status. */
+static int
+consume(struct watch *w)
+{
+	PGconn		*conn = w->c->conn;
+	PGresult	*res;
+	PGnotify	*n;
+	int		 status = 0;
+
+	if (!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK)
+		return -1;
+	if (w->pinging && !PQisBusy(conn)) {
+		while ((res = PQgetResult(conn)) != NULL)
+			PQclear(res);
+		w->pinging = 0;
+	}
+	while ((n = PQnotifies(conn)) != NULL) {
+		if (status == 0)
+			status = show(w, n->extra);
+		PQfreemem(n);
+	}
+	if (!w->pinging)
+		w->deadline = now_ms() + PING_IDLE_MS;
+	return status;
+}
+
+static int
+watch_loop(struct watch *w)
+{
+	const char	*why;
+	int		 r;
+
+	for (;;) {
+		why = NULL;
+		if (now_ms() >= w->deadline) {
+			if (w->pinging)
+				why = "no answer to a ping";
+			else if (!PQsendQuery(w->c->conn, "SELECT 1"))
+				why = PQerrorMessage(w->c->conn);
+			else {
+				w->pinging = 1;
+				w->deadline = now_ms() + PING_WAIT_MS;
+			}
+		}
+		if (why == NULL) {
+			r = wait_fd(w, PQsocket(w->c->conn), POLLIN,
+			    w->deadline - now_ms());
+			if (r == -1)
+				return 0;
+			if (r == 0)
+				continue;
+			if ((r = consume(w)) > 0)
+				return r;
+			if (r == 0)
+				continue;
+			why = PQerrorMessage(w->c->conn);
+		}
+		if (reconnect(w, why) == -1)
+			return 0;
+	}
+}
+
+static int
+parse_args(struct ctl *c, int argc, char **argv, const char **sched)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int	ch;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		if (ch != 'j')
+			return ctl_usage("watch", SYNOPSIS);
+		c->json = 1;
+	}
+	if (argc - optind > 1)
+		return ctl_usage("watch", SYNOPSIS);
+	*sched = argc > optind ? argv[optind] : NULL;
+	return 0;
+}
+
+/* Without the triggers of the schema additions, nothing would come. */
+static int
+check_triggers(struct ctl *c)
+{
+	PGresult	*res;
+	long long	 n;
+
+	res = db_query(c, "SELECT count(*) AS n FROM pg_trigger "
+	    "WHERE tgname IN ('evalsched_notify_run', "
+	    "'evalsched_notify_disabled') AND NOT tgisinternal", 0, NULL);
+	if (res == NULL)
+		return c->dbstatus;
+	n = db_int(res, 0, "n");
+	PQclear(res);
+	if (n >= 2)
+		return 0;
+	fputs("evalschedctl: watch: the database has no event triggers: "
+	    "apply schema-additions.sql\n", stderr);
+	return EX_SOFTWARE;
+}
+
+int
+cmd_watch(struct ctl *c, int argc, char **argv)
+{
+	struct sigaction	 sa;
+	struct watch		 w;
+	sigset_t		 stops;
+	const char		*arg = NULL;
+	char			 id[UUID_LEN + 1];
+	int			 status;
+
+	if ((status = parse_args(c, argc, argv, &arg)) != 0)
+		return status;
+	memset(&w, 0, sizeof(w));
+	w.c = c;
+	/* Blocked outside ppoll from before the first LISTEN. */
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGINT);
+	sigaddset(&stops, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stops, &w.waitmask);
+	sigdelset(&w.waitmask, SIGINT);
+	sigdelset(&w.waitmask, SIGTERM);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	if ((status = ctl_connect(c)) != 0 ||
+	    (status = check_triggers(c)) != 0)
+		return status;
+	if (arg != NULL) {
+		if ((status = sched_resolve(c, arg, id, sizeof(id))) != 0)
+			return status;
+		w.sched_id = id;
+	}
+	if (listen_on(&w) == -1)
+		return PQstatus(c->conn) != CONNECTION_OK ? EX_UNAVAILABLE :
+		    EX_SOFTWARE;
+	return watch_loop(&w);
+}

@@ -1,0 +1,247 @@
+# evalschedctl watch: the events of runs as they happen, pushed by the
+# schema additions' triggers (NOTIFY evalsched_events).  Watchers in JSON
+# lines, in text, and filtered to one schedule by name and by id, while
+# the supervisor runs schedules against the stand-in: a batch test that
+# completes (dispatched, accepted, completed with its results), one
+# refused three times (failed, blamed on the schedule, then disabled),
+# one cancelled, a pause, a regression; a PostgreSQL restart in the middle
+# that the watchers live through; text cut to fit a notification;
+# SIGINT and SIGTERM end them with status 0.
+use strict;
+use warnings;
+use lib 'tests/lib';
+use Test::More;
+use JSON::PP qw(decode_json);
+use Time::HiRes qw(sleep);
+use Evalsched::Test;
+
+$ENV{TZ} = 'UTC';
+my $t = Evalsched::Test->new;
+$t->start_pg;
+$t->start_api;
+my $conf = $t->write_config(poll_interval => 2);
+my $ctl = Evalsched::Test::bin('evalschedctl');
+
+sub ctl {
+	my $out = `$ctl -c $conf @_ 2>&1`;
+	return ($? >> 8, $out);
+}
+
+# --- the command line ------------------------------------------------------
+
+my ($rc, $out) = ctl('watch', 'a', 'b');
+is($rc, 64, 'two operands: usage');
+like($out, qr/^usage: evalschedctl watch \[--json\] \[ID\|NAME\]$/m, 'the usage line');
+($rc, $out) = ctl('watch', 'nosuch');
+is($rc, 65, 'an unknown schedule: exit 65');
+like($out, qr/no schedule 'nosuch'/, 'it says so');
+
+# A database without the triggers: said, and schema-additions.sql (again)
+# brings them.
+$t->sql('DROP TRIGGER evalsched_notify_run ON scheduled_evaluation_runs');
+($rc, $out) = ctl('watch');
+is($rc, 70, 'no event triggers: exit 70');
+like($out, qr/no event triggers: apply schema-additions\.sql/, 'it says what to do');
+$t->psql_file(Evalsched::Test::top() . '/etc/schema-additions.sql');
+is($t->sql_value("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'evalsched\\_notify\\_%'"), 3,
+    'the additions applied once more bring them back');
+
+# --- the watchers ----------------------------------------------------------
+
+my %later = (next_run_at => \"now() + interval '1 hour'");
+my $good = $t->add_schedule(name => 'good', %later,
+    model_id => 'standin:prompts=5,fail=1,quality=0.75,latency=120,duration=300');
+my $refused = $t->add_schedule(name => 'refused', %later, model_id => 'standin:status=400');
+my $cancel = $t->add_schedule(name => 'cancelled one', %later, model_id => 'standin:cancel');
+
+my %file;
+sub watch {
+	my ($name, @args) = @_;
+	$file{$name} = $t->dir . "/watch-$name.out";
+	$t->spawn("watch-$name", [$ctl, '-c', $conf, 'watch', @args], $file{$name});
+}
+watch('json', '--json');
+watch('text');
+watch('byname', '--json', 'good');
+watch('byid', $refused);
+
+sub listeners {
+	return $t->sql_value("SELECT count(*) FROM pg_stat_activity "
+	    . "WHERE query IN ('LISTEN evalsched_events', 'SELECT 1') AND state = 'idle'");
+}
+ok($t->wait_until(sub { listeners() == 4 }, 20), 'four watchers listen')
+    or diag map { $t->slurp($_) } values %file;
+
+# Events of the JSON watcher, as hash refs; its stderr lines are not JSON.
+sub events {
+	my ($name) = @_;
+	return map { decode_json($_) } grep { /^\{/ } split /\n/, $t->slurp($file{$name // 'json'});
+}
+sub events_of {
+	my ($id, $name) = @_;
+	return grep { $_->{schedule_id} eq $id } events($name);
+}
+sub names { join ' ', map { $_->{event} } @_ }
+sub last_event { my @e = events_of(@_); return @e ? $e[-1]{event} : '' }
+
+sub runs {
+	my ($id, $cols) = @_;
+	return $t->sql("SELECT $cols FROM scheduled_evaluation_runs "
+	    . "WHERE scheduled_evaluation_id = '$id' ORDER BY triggered_at");
+}
+sub count_runs {
+	my ($id, $where) = @_;
+	return $t->sql_value("SELECT count(*) FROM scheduled_evaluation_runs "
+	    . "WHERE scheduled_evaluation_id = '$id'" . ($where ? " AND $where" : ''));
+}
+sub due_again {
+	my ($id) = @_;
+	$t->sql("UPDATE scheduled_evaluations SET next_run_at = now() WHERE id = '$id'");
+}
+
+$t->start_supervisor(config => $conf);
+due_again($_) for $good, $refused, $cancel;
+
+# --- a run that completes --------------------------------------------------
+
+ok($t->wait_until(sub { names(events_of($good)) eq 'dispatched accepted completed' }, 20),
+    'good: dispatched, accepted, completed, in order')
+    or diag names(events_of($good)), "\n", $t->supervisor_log;
+my ($run, $btr) = @{ (runs($good, 'id, batch_test_run_id'))[0] };
+my @ev = events_of($good);
+is_deeply([map { $_->{run_id} } @ev], [($run) x 3], 'good: every event names the run');
+is($ev[0]{schedule}, 'good', 'the schedule\'s name');
+like($ev[0]{time}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z$/, 'the time, RFC 3339 in UTC');
+ok(defined $ev[0]{slot_at}, 'dispatched: the slot fired');
+is($ev[1]{batch_test_run_id}, $btr, 'accepted: the batch test');
+ok(!exists $ev[1]{total_prompts}, 'accepted: no results yet');
+is_deeply([@{ $ev[2] }{qw(batch_test_run_id total_prompts successful_prompts failed_prompts
+    avg_latency_ms avg_quality_score)}], [$btr, 5, 4, 1, 120, 0.75],
+    'completed: with its results');
+
+# --- a schedule refused three times is disabled ----------------------------
+
+for my $n (1 .. 3) {
+	ok($t->wait_until(sub { count_runs($refused, "status = 'failed'") == $n }, 20),
+	    "refused: failure $n");
+	due_again($refused) if $n < 3;
+}
+my $want = join ' ', ('dispatched failed') x 3, 'disabled';
+ok($t->wait_until(sub { names(events_of($refused)) eq $want }, 10),
+    'refused: dispatched and failed three times, then disabled, in order')
+    or diag names(events_of($refused));
+@ev = events_of($refused);
+my @ids = map { $_->[0] } runs($refused, 'id');
+is_deeply([map { $_->{run_id} } grep { $_->{event} eq 'failed' } @ev], \@ids,
+    'refused: each failure names its run');
+is($ev[1]{blame}, 'schedule', 'failed: blamed on the schedule');
+like($ev[1]{error}, qr/^HTTP 400 from /, 'failed: the error');
+is($ev[6]{auto}, JSON::PP::true, 'disabled: auto');
+is($ev[6]{consecutive_failures}, 3, 'disabled: after 3 failures');
+ok(!exists $ev[6]{run_id}, 'disabled: a schedule\'s event');
+
+# --- cancelled, and a pause ------------------------------------------------
+
+ok($t->wait_until(sub { names(events_of($cancel)) eq 'dispatched accepted cancelled' }, 20),
+    'cancelled: dispatched, accepted, cancelled')
+    or diag names(events_of($cancel));
+($rc, $out) = ctl('pause', "'cancelled one'");
+is($rc, 0, 'evalschedctl pause') or diag $out;
+ok($t->wait_until(sub { last_event($cancel) eq 'disabled' }, 10),
+    'a pause is a disabled event');
+is((events_of($cancel))[-1]{auto}, JSON::PP::false, 'not an auto-disable');
+
+# --- PostgreSQL restarts: the watchers go on -------------------------------
+
+is($t->pg_ctl('restart'), 0, 'pg_ctl restart');
+for my $name (sort keys %file) {
+	ok($t->wait_until(sub { $t->slurp($file{$name}) =~ /reconnected/ }, 30),
+	    "$name: reconnected") or diag $t->slurp($file{$name});
+}
+like($t->slurp($file{json}), qr/^evalschedctl: watch: lost the database connection: .*; reconnecting$/m,
+    'the loss is said on stderr');
+like($t->slurp($file{json}), qr/^evalschedctl: watch: reconnected and listening; events while disconnected were not seen$/m,
+    'and the reconnection');
+ok($t->wait_until(sub { listeners() == 4 }, 20), 'four watchers listen again');
+
+# A second run of good, then a third that is a regression against it.
+due_again($good);
+ok($t->wait_until(sub { grep({ $_->{event} eq 'completed' } events_of($good)) == 2 }, 30),
+    'after the restart: the next run\'s events appear')
+    or diag names(events_of($good)), "\n", $t->supervisor_log;
+$t->sql("UPDATE scheduled_evaluations SET model_id = "
+    . "'standin:prompts=5,fail=2,quality=0.5,latency=80,duration=300' WHERE id = '$good'");
+due_again($good);
+ok($t->wait_until(sub { last_event($good) eq 'regression' }, 30),
+    'a regression') or diag names(events_of($good));
+is(names(events_of($good)), join(' ', ('dispatched accepted completed') x 3, 'regression'),
+    'good: all its events, in order');
+my ($r2, $r3) = map { $_->[0] } (runs($good, 'id'))[1, 2];
+@ev = events_of($good);
+is($ev[-1]{run_id}, $r3, 'regression: the run');
+is($ev[-1]{baseline_run_id}, $r2, 'regression: its baseline');
+is($ev[-1]{regression_details}{avg_quality_score}{change_percent}, -33.33,
+    'regression: the details');
+
+# --- text ------------------------------------------------------------------
+
+ok($t->wait_until(sub { $t->slurp($file{text}) =~ /"good" regression: / }, 10),
+    'text: up to the regression');
+my $text = $t->slurp($file{text});
+my $T = qr/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/;
+like($text, qr/^$T "good" dispatched: run \Q$run\E$/m, 'text: dispatched');
+like($text, qr/^$T "good" accepted: run \Q$run\E, batch test \Q$btr\E$/m, 'text: accepted');
+like($text, qr/^$T "good" completed: run \Q$run\E, 4 of 5 prompts succeeded, latency 120 ms, quality 75\.0%$/m,
+    'text: completed with its results');
+like($text, qr/^$T "refused" failed: run \Q$ids[0]\E, the fault of the schedule: HTTP 400 from /m,
+    'text: failed with the blame');
+like($text, qr/^$T "refused" disabled: auto-disabled after 3 consecutive failures$/m,
+    'text: auto-disabled');
+like($text, qr/^$T "cancelled one" cancelled: run \S+: the batch test was cancelled$/m,
+    'text: cancelled');
+like($text, qr/^$T "cancelled one" disabled: paused$/m, 'text: paused');
+like($text, qr/^$T "good" regression: run \Q$r3\E against run \Q$r2\E: quality -33\.33%, success rate -25\.00% \(threshold 10%\)$/m,
+    'text: the regression');
+like($text, qr/lost the database connection.*\n(?s:.*)reconnected/, 'text: the restart said');
+
+# --- filters ---------------------------------------------------------------
+
+ok($t->wait_until(sub { names(events('byname')) eq names(events_of($good)) }, 10),
+    'by name: all of good\'s events');
+my @by = events('byname');
+is(scalar(grep { $_->{schedule_id} ne $good } @by), 0, 'by name: only good\'s events');
+ok($t->wait_until(sub { (() = $t->slurp($file{byid}) =~ /"refused" /g) == 7 }, 10),
+    'by id: refused\'s seven events') or diag $t->slurp($file{byid});
+my $byid = $t->slurp($file{byid});
+unlike($byid, qr/"good"|"cancelled one"/, 'by id: no one else\'s');
+
+# --- long text is cut to fit a notification --------------------------------
+
+# 3000 times U+263A in UTF-8: 9000 bytes.
+my $long = $t->add_schedule(name => "\xe2\x98\xba" x 3000, is_active => 'false');
+$t->sql("INSERT INTO scheduled_evaluation_runs (scheduled_evaluation_id, status, slot_at, "
+    . "error_message, error_details) VALUES ('$long', 'failed', now(), "
+    . "repeat('e', 100000), jsonb_build_object('blame', repeat('b', 5000)))");
+ok($t->wait_until(sub { events_of($long) == 1 }, 10), 'a run with long text is announced');
+my ($l) = events_of($long);
+is(length($l->{error}), 200, 'the error cut to 200 characters');
+is(length($l->{schedule}), 200, 'the name cut to 200 characters');
+is(length($l->{blame}), 40, 'the blame cut');
+
+# --- stopping --------------------------------------------------------------
+
+$t->stop_supervisor;
+is($t->stop('watch-text', 'TERM'), 0, 'SIGTERM: exit 0');
+is($t->stop('watch-byname', 'INT'), 0, 'filtered: SIGINT, exit 0');
+is($t->stop('watch-byid', 'INT'), 0, 'filtered by id: SIGINT, exit 0');
+unlike($t->slurp($file{json}), qr/not an event|database: /, 'no complaints');
+
+# While the database is down, it retries with backoff; SIGINT still ends it.
+is($t->pg_ctl('stop'), 0, 'pg_ctl stop');
+ok($t->wait_until(sub { $t->slurp($file{json}) =~
+    /^evalschedctl: watch: cannot reconnect: .*; retrying in [\d.]+ s\n(?s:.*)retrying in/m }, 20),
+    'the database down: attempts, with the next one\'s delay')
+    or diag $t->slurp($file{json});
+is($t->stop('watch-json', 'INT'), 0, 'SIGINT while reconnecting: exit 0');
+
+done_testing;
