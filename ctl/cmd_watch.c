@@ -15,7 +15,6 @@
  * so.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -475,27 +474,6 @@ watch_loop(struct watch *w)
 	}
 }
 
-static int
-parse_args(struct ctl *c, int argc, char **argv, const char **sched)
-{
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
-	int	ch;
-
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
-		if (ch != 'j')
-			return ctl_usage("watch", SYNOPSIS);
-		c->json = 1;
-	}
-	if (argc - optind > 1)
-		return ctl_usage("watch", SYNOPSIS);
-	*sched = argc > optind ? argv[optind] : NULL;
-	return 0;
-}
-
 /* Without the triggers of the schema additions, nothing would come. */
 static int
 check_triggers(struct ctl *c)
@@ -523,12 +501,13 @@ cmd_watch(struct ctl *c, int argc, char **argv)
 	struct sigaction	 sa;
 	struct watch		 w;
 	sigset_t		 stops;
-	const char		*arg = NULL;
+	const char		*arg;
 	char			 id[UUID_LEN + 1];
 	int			 status;
 
-	if ((status = parse_args(c, argc, argv, &arg)) != 0)
+	if ((status = ctl_opts(c, argc, argv, "watch", SYNOPSIS, -1)) != 0)
 		return status;
+	arg = argc > optind ? argv[optind] : NULL;
 	memset(&w, 0, sizeof(w));
 	w.c = c;
 	/* Blocked outside ppoll from before the first LISTEN. */

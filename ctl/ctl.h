@@ -31,7 +31,8 @@ int		 ctl_usage(const char *cmd, const char *synopsis);
 int		 ctl_connect(struct ctl *);
 /*
  * Parses the options every command takes (--json) and checks that nargs
- * operands follow; returns 0 or EX_USAGE.  The operands start at optind.
+ * operands follow (-n: at most n); returns 0 or EX_USAGE.  The operands
+ * start at optind.
  */
 int		 ctl_opts(struct ctl *, int argc, char **argv, const char *cmd,
 		    const char *synopsis, int nargs);

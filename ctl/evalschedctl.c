@@ -98,7 +98,7 @@ ctl_opts(struct ctl *c, int argc, char **argv, const char *cmd,
 			return ctl_usage(cmd, synopsis);
 		c->json = 1;
 	}
-	if (argc - optind != nargs)
+	if (nargs >= 0 ? argc - optind != nargs : argc - optind > -nargs)
 		return ctl_usage(cmd, synopsis);
 	return 0;
 }
