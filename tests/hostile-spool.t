@@ -123,6 +123,9 @@ sub status_of {
 }
 ok($t->wait_until(sub { $t->sql_value("SELECT count(*) FROM scheduled_evaluation_runs "
     . "WHERE status = 'triggered'") == 7 }, 10), 'seven runs in flight');
+# Claimed is not yet dispatched: kill it only once every jobrunner runs.
+ok($t->wait_until(sub { (() = $t->supervisor_log('old') =~ /dispatched run/g) == 7 }, 10),
+    '... each with its jobrunner');
 kill 'KILL', $old;
 $t->wait_exit('old', 5);
 
