@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,8 +48,9 @@ struct notifier {
 };
 
 /*
- * A delivery's result the database would not take yet: kept and written
- * again, so that the webhooks it reached are not sent the event twice.
+ * A delivery's result, waiting for the connection to be free; one the
+ * database would not take yet is written again, so that the webhooks it
+ * reached are not sent the event twice.
  */
 struct unwritten {
 	char	 alert_id[UUID_LEN + 1];
@@ -243,7 +245,6 @@ has_channels(PGresult *res, int row)
 static void	record_result(const char *alert_id, const char *owner,
 		    const char *webhooks, int command_pending,
 		    const char *error);
-static int	flush_unwritten(void);
 
 /* Writes the whole job; small enough for the pipe, which is empty. */
 static int
@@ -304,58 +305,82 @@ start_notifier(PGresult *res, int row)
 	free(job);
 }
 
-/* Claims due events for the free notifiers and starts them. */
-void
-alerts_step(void)
+static void
+claimed(PGresult **res, void *arg)
 {
-	PGresult	*res;
-	char		 n[16];
-	int		 free_n = NOTIFIERS_MAX - alerts_running(), i;
+	int	i, free_n = (int)(intptr_t)arg;
 
-	if (mono_ms() < next_check_ms)
-		return;
-	next_check_ms = mono_ms() + CHECK_EVERY_MS;
-	if (flush_unwritten() == -1 || sv->stopping || free_n == 0)
-		return;
-	snprintf(n, sizeof(n), "%d", free_n);
-	res = db_exec(claim_sql, 2, (const char *const[]){ sv->id, n });
 	if (res == NULL)
 		return;
-	for (i = 0; i < PQntuples(res); i++)
-		start_notifier(res, i);
+	for (i = 0; i < PQntuples(res[0]); i++)
+		start_notifier(res[0], i);
 	/* As many as we could take: more may be waiting. */
-	if (PQntuples(res) == free_n)
+	if (PQntuples(res[0]) == free_n)
 		next_check_ms = 0;
-	PQclear(res);
-}
-
-/* 0 when written (or no longer ours to write), -1 to try again. */
-static int
-write_result(const char *alert_id, const char *owner, const char *webhooks,
-    int command_pending, const char *error)
-{
-	PGresult	*res;
-	char		 retry[16];
-
-	snprintf(retry, sizeof(retry), "%d", sv->conf.alert_retry);
-	res = db_exec(result_sql, 6, (const char *const[]){ alert_id, owner,
-	    webhooks, command_pending ? "true" : "false", error, retry });
-	if (res == NULL)
-		return -1;
-	if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "pending"))
-		log_info("alert %s %s%s%s", alert_id, PQgetvalue(res, 0, 0),
-		    PQgetisnull(res, 0, 1) ? "" : ": ",
-		    PQgetvalue(res, 0, 1));
-	else if (PQntuples(res) == 1)
-		log_info("alert %s: will retry: %s", alert_id,
-		    PQgetvalue(res, 0, 1));
-	PQclear(res);
-	next_check_ms = 0;
-	return 0;
 }
 
 static void
-keep_unwritten(const char *alert_id, const char *owner, const char *webhooks,
+result_written(PGresult **res, void *arg)
+{
+	struct unwritten	*u = &unwritten[0];
+
+	(void)arg;
+	if (res == NULL) {
+		next_check_ms = mono_ms() + CHECK_EVERY_MS;
+		return;
+	}
+	if (PQntuples(res[0]) == 1 && strcmp(PQgetvalue(res[0], 0, 0),
+	    "pending"))
+		log_info("alert %s %s%s%s", u->alert_id, PQgetvalue(res[0], 0,
+		    0), PQgetisnull(res[0], 0, 1) ? "" : ": ",
+		    PQgetvalue(res[0], 0, 1));
+	else if (PQntuples(res[0]) == 1)
+		log_info("alert %s: will retry: %s", u->alert_id,
+		    PQgetvalue(res[0], 0, 1));
+	free(u->webhooks);
+	free(u->error);
+	memmove(unwritten, unwritten + 1, --nunwritten * sizeof(*unwritten));
+	next_check_ms = 0;
+}
+
+/* The oldest delivery result; 1 if its write went out. */
+static int
+write_result(void)
+{
+	struct unwritten	*u = &unwritten[0];
+	char			 retry[16];
+
+	snprintf(retry, sizeof(retry), "%d", sv->conf.alert_retry);
+	return db_query(result_sql, 6, (const char *const[]){ u->alert_id,
+	    u->owner, u->webhooks, u->command_pending ? "true" : "false",
+	    u->error, retry }, result_written, NULL) == 0;
+}
+
+/*
+ * Writes the deliveries' results, then claims due events for the free
+ * notifiers (not while stopping) and starts them; 1 if a statement went
+ * out.
+ */
+int
+alerts_step(void)
+{
+	char	n[16];
+	int	free_n = NOTIFIERS_MAX - alerts_running();
+
+	if (mono_ms() < next_check_ms)
+		return 0;
+	if (nunwritten > 0)
+		return write_result();
+	next_check_ms = mono_ms() + CHECK_EVERY_MS;
+	if (sv->stopping || free_n == 0)
+		return 0;
+	snprintf(n, sizeof(n), "%d", free_n);
+	return db_query(claim_sql, 2, (const char *const[]){ sv->id, n },
+	    claimed, (void *)(intptr_t)free_n) == 0;
+}
+
+static void
+record_result(const char *alert_id, const char *owner, const char *webhooks,
     int command_pending, const char *error)
 {
 	struct unwritten	*u;
@@ -371,35 +396,7 @@ keep_unwritten(const char *alert_id, const char *owner, const char *webhooks,
 	u->webhooks = webhooks != NULL ? xstrdup(webhooks) : NULL;
 	u->command_pending = command_pending;
 	u->error = error != NULL ? xstrdup(error) : NULL;
-}
-
-static void
-record_result(const char *alert_id, const char *owner, const char *webhooks,
-    int command_pending, const char *error)
-{
-	if (write_result(alert_id, owner, webhooks, command_pending,
-	    error) == -1)
-		keep_unwritten(alert_id, owner, webhooks, command_pending,
-		    error);
-}
-
-/* Results kept while the database failed; 0 once all are written. */
-static int
-flush_unwritten(void)
-{
-	struct unwritten	*u;
-
-	while (nunwritten > 0) {
-		u = &unwritten[0];
-		if (write_result(u->alert_id, u->owner, u->webhooks,
-		    u->command_pending, u->error) == -1)
-			return -1;
-		free(u->webhooks);
-		free(u->error);
-		memmove(unwritten, unwritten + 1,
-		    --nunwritten * sizeof(*unwritten));
-	}
-	return 0;
+	next_check_ms = 0;
 }
 
 /* What a finished child left in a pipe, at most RESULT_MAX bytes. */

@@ -27,11 +27,11 @@
 /*
  * Slots past the high-water mark are never read or written, so the
  * table costs memory only for what max_concurrent has used.  A free
- * slot has pid 0; its other fields mean nothing.
+ * slot's other fields mean nothing.  The counts are the table's: at
+ * most max_concurrent slots are scanned, so none is kept by hand.
  */
 static struct child	 slots[CONFIG_MAX_CONCURRENT];
 static int		 nslots;
-static int		 nspare, nretiring;
 static int64_t		 spare_retry_ms, spare_backoff_ms = SPARE_BACKOFF_MIN_MS;
 
 /* Which child and which of its pipes each poll entry is. */
@@ -40,19 +40,63 @@ static struct {
 	int		 fd;
 } pollmap[CONFIG_MAX_CONCURRENT * 3];
 
+static int
+has_run(const struct child *c)
+{
+	return c->state >= CHILD_RUNNING;
+}
+
+static int
+count(int (*which)(const struct child *))
+{
+	int	i, n = 0;
+
+	for (i = 0; i < nslots; i++)
+		n += slots[i].state != CHILD_FREE && which(&slots[i]);
+	return n;
+}
+
+static int
+any(const struct child *c)
+{
+	(void)c;
+	return 1;
+}
+
+static int
+is_spare(const struct child *c)
+{
+	return c->state == CHILD_SPARE;
+}
+
+static int
+is_retiring(const struct child *c)
+{
+	return c->state == CHILD_RETIRING;
+}
+
+/* Runs in flight. */
+int
+children_running(void)
+{
+	return count(has_run);
+}
+
 /* Slots for new runs: an idle spare is one of them, a retiring one not. */
 int
 children_free_slots(void)
 {
-	int	n = sv->conf.max_concurrent - sv->nchildren - nretiring;
+	int	n = sv->conf.max_concurrent - children_running() -
+	    count(is_retiring);
 
 	return n > 0 ? n : 0;
 }
 
+/* Every process of ours in the table: runs, spares, retiring spares. */
 int
 children_alive(void)
 {
-	return sv->nchildren + nspare;
+	return count(any);
 }
 
 static struct child *
@@ -61,7 +105,7 @@ child_by_pid(pid_t pid)
 	int	i;
 
 	for (i = 0; i < nslots; i++)
-		if (slots[i].pid == pid)
+		if (slots[i].state != CHILD_FREE && slots[i].pid == pid)
 			return &slots[i];
 	return NULL;
 }
@@ -72,7 +116,7 @@ free_slot(void)
 	int	i;
 
 	for (i = 0; i < CONFIG_MAX_CONCURRENT; i++)
-		if (slots[i].pid == 0) {
+		if (slots[i].state == CHILD_FREE) {
 			if (i >= nslots)
 				nslots = i + 1;
 			return &slots[i];
@@ -95,6 +139,7 @@ child_fork(const char *for_whom, const char *then)
 		return NULL;
 	}
 	memset(c, 0, sizeof(*c));
+	c->state = CHILD_SPARE;
 	c->pid = pid;
 	c->in_fd = in;
 	c->out_fd = out;
@@ -104,6 +149,7 @@ child_fork(const char *for_whom, const char *then)
 }
 
 static void	spare_finish(struct child *, int);
+static void	terminate(struct child *, enum child_state);
 
 /* An idle spare, unless it died since the last reaping. */
 static struct child *
@@ -113,14 +159,12 @@ take_spare(void)
 	int		 wstatus;
 
 	for (c = slots; c < slots + nslots; c++) {
-		if (c->pid == 0 || !c->spare || c->retiring)
+		if (c->state != CHILD_SPARE)
 			continue;
 		if (waitpid(c->pid, &wstatus, WNOHANG) == c->pid) {
 			spare_finish(c, wstatus);
 			continue;
 		}
-		c->spare = 0;
-		nspare--;
 		return c;
 	}
 	return NULL;
@@ -139,7 +183,8 @@ children_spawn(const char *run_id, const char *schedule_id,
 	char		 who[256];
 
 	snprintf(who, sizeof(who), "schedule \"%s\"", schedule_name);
-	if ((c = take_spare()) == NULL && (c = child_fork(who, "; it stays due")) == NULL) {
+	if ((c = take_spare()) == NULL &&
+	    (c = child_fork(who, "; it stays due")) == NULL) {
 		explicit_bzero(job, strlen(job));
 		free(job);
 		return NULL;
@@ -152,7 +197,7 @@ children_spawn(const char *run_id, const char *schedule_id,
 	c->job_len = strlen(job);
 	c->started_ms = mono_ms();
 	c->deadline_ms = c->started_ms + sv->conf.run_timeout * 1000LL;
-	sv->nchildren++;
+	c->state = CHILD_RUNNING;
 	sv->dispatched++;
 	circuit_dispatched(run_id);
 	log_info("schedule \"%s\": dispatched run %s (jobrunner pid %ld)",
@@ -167,16 +212,14 @@ children_keep_spare(void)
 {
 	struct child	*c;
 
-	if (sv->once || sv->stopping || nspare > 0 ||
-	    sv->nchildren >= sv->conf.max_concurrent ||
+	if (sv->once || sv->stopping || count(is_spare) > 0 ||
+	    children_running() >= sv->conf.max_concurrent ||
 	    mono_ms() < spare_retry_ms)
 		return;
 	if ((c = child_fork("spare", " ahead of time")) == NULL) {
 		spare_retry_ms = mono_ms() + SPARE_BACKOFF_MAX_MS;
 		return;
 	}
-	c->spare = 1;
-	nspare++;
 	log_debug("spare jobrunner started (pid %ld)", (long)c->pid);
 }
 
@@ -187,12 +230,8 @@ children_retire_spares(void)
 	struct child	*c;
 
 	for (c = slots; c < slots + nslots; c++)
-		if (c->pid != 0 && c->spare && !c->retiring) {
-			c->retiring = 1;
-			nretiring++;
-			kill(c->pid, SIGTERM);
-			c->deadline_ms = mono_ms() + KILL_GRACE_MS;
-		}
+		if (c->state == CHILD_SPARE)
+			terminate(c, CHILD_RETIRING);
 }
 
 static int
@@ -216,7 +255,7 @@ children_pollfds(struct pollfd *pfd, int max)
 	int		 n = 0;
 
 	for (c = slots; c < slots + nslots; c++) {
-		if (c->pid == 0)
+		if (c->state == CHILD_FREE)
 			continue;
 		/* A spare's stdin stays open, unpolled, until it has a job. */
 		if (c->job != NULL)
@@ -249,12 +288,6 @@ children_io(struct pollfd *pfd, int n)
 static void
 child_release(struct child *c)
 {
-	if (c->spare) {
-		nspare--;
-		if (c->retiring)
-			nretiring--;
-	} else
-		sv->nchildren--;
 	child_job_done(c);
 	child_close_fd(&c->out_fd);
 	child_close_fd(&c->err_fd);
@@ -273,7 +306,7 @@ spare_finish(struct child *c, int wstatus)
 {
 	char	how[128];
 
-	if (!c->retiring) {
+	if (c->state != CHILD_RETIRING) {
 		log_warnx("spare jobrunner (pid %ld) %s before it had a job",
 		    (long)c->pid, describe_wait_status(wstatus, how,
 		    sizeof(how)));
@@ -294,7 +327,7 @@ child_finish(struct child *c, int wstatus)
 		child_read_stdout(c);
 	if (c->err_fd != -1)
 		child_read_stderr(c);
-	if (c->spare) {
+	if (!has_run(c)) {
 		spare_finish(c, wstatus);
 		return;
 	}
@@ -305,7 +338,7 @@ child_finish(struct child *c, int wstatus)
 	record_enqueue(o);
 	child_release(c);
 	/* A slot is free, and this schedule may be due again already. */
-	sv->poll_now = 1;
+	loop_wake();
 }
 
 /* Reaps every child that has exited; no zombie survives a turn. */
@@ -332,6 +365,15 @@ child_signal(struct child *c, int sig)
 		log_warn("kill %ld", (long)c->pid);
 }
 
+/* Into a terminating state: SIGTERM now, SIGKILL at the deadline. */
+static void
+terminate(struct child *c, enum child_state why)
+{
+	c->state = why;
+	child_signal(c, SIGTERM);
+	c->deadline_ms = mono_ms() + KILL_GRACE_MS;
+}
+
 /* run_timeout: SIGTERM, then SIGKILL after a short grace. */
 void
 children_check_deadlines(int64_t now)
@@ -339,46 +381,30 @@ children_check_deadlines(int64_t now)
 	struct child	*c;
 
 	for (c = slots; c < slots + nslots; c++) {
-		if (c->pid == 0 || now < c->deadline_ms)
+		if (c->state == CHILD_FREE || now < c->deadline_ms)
 			continue;
-		if (c->spare) {
-			/* A retiring spare that ignored SIGTERM. */
-			child_signal(c, SIGKILL);
-			c->deadline_ms = INT64_MAX;
-			continue;
-		}
-		if (!c->term_sent) {
-			if (!c->cancelled) {
-				c->timed_out = 1;
-				log_warnx("schedule \"%s\": run %s outlived "
-				    "run_timeout (%d s); terminating it",
-				    c->schedule_name, c->run_id,
-				    sv->conf.run_timeout);
-			}
-			child_signal(c, SIGTERM);
-			c->term_sent = 1;
-			c->deadline_ms = now + KILL_GRACE_MS;
+		if (c->state == CHILD_RUNNING) {
+			log_warnx("schedule \"%s\": run %s outlived "
+			    "run_timeout (%d s); terminating it",
+			    c->schedule_name, c->run_id, sv->conf.run_timeout);
+			terminate(c, CHILD_TIMED_OUT);
 		} else {
+			/* Terminating, and it ignored SIGTERM. */
 			child_signal(c, SIGKILL);
 			c->deadline_ms = INT64_MAX;
 		}
 	}
 }
 
-/* Shutdown: every child is cancelled, SIGTERM now, SIGKILL soon after. */
+/* Shutdown: every run is cancelled, SIGTERM now, SIGKILL soon after. */
 void
 children_cancel_all(void)
 {
 	struct child	*c;
-	int64_t		 now = mono_ms();
 
-	for (c = slots; c < slots + nslots; c++) {
-		if (c->pid == 0 || c->cancelled || c->spare)
-			continue;
-		c->cancelled = 1;
-		c->deadline_ms = now;
-	}
-	children_check_deadlines(now);
+	for (c = slots; c < slots + nslots; c++)
+		if (c->state == CHILD_RUNNING)
+			terminate(c, CHILD_CANCELLED);
 }
 
 int64_t
@@ -388,7 +414,7 @@ children_next_deadline(void)
 	int64_t		 next = INT64_MAX;
 
 	for (c = slots; c < slots + nslots; c++)
-		if (c->pid != 0 && c->deadline_ms < next)
+		if (c->state != CHILD_FREE && c->deadline_ms < next)
 			next = c->deadline_ms;
 	return next;
 }
@@ -399,7 +425,7 @@ children_has_run(const char *run_id)
 	struct child	*c;
 
 	for (c = slots; c < slots + nslots; c++)
-		if (c->pid != 0 && !c->spare && strcmp(c->run_id, run_id) == 0)
+		if (has_run(c) && strcmp(c->run_id, run_id) == 0)
 			return 1;
 	return 0;
 }

@@ -45,7 +45,7 @@ circuit_changed(void)
 {
 	/* evalschedctl status should know at once, not at the next beat. */
 	sv->next_heartbeat_ms = mono_ms();
-	sv->poll_now = 1;
+	loop_wake();
 }
 
 static int64_t

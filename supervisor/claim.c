@@ -176,27 +176,65 @@ check_row(PGresult *res, int row, int64_t *next, char *why, size_t whylen)
 }
 
 /*
- * Inside the claim, under a savepoint: if disabling fails, the claim of
- * the good rows still stands, and the bad row is tried again later.
+ * A row that cannot run is disabled after the claim, in a transaction
+ * of its own: the good rows' claim never waits on it or fails with it.
+ * It stays locked by nobody meanwhile, so another supervisor may find it
+ * bad too; the run and alert it makes are keyed by its slot, made once.
  */
-static void
-disable_row(PGresult *res, int row, const char *why)
-{
-	PGresult	*r;
+struct bad_row {
+	TAILQ_ENTRY(bad_row)	 entry;
+	char			 id[UUID_LEN + 1];
+	char			*name;
+	char			*why;
+};
+static TAILQ_HEAD(, bad_row) bad_rows = TAILQ_HEAD_INITIALIZER(bad_rows);
 
-	log_warnx("schedule \"%s\" (%s) disabled: %s",
-	    PQgetvalue(res, row, COL_NAME), PQgetvalue(res, row, COL_ID), why);
-	if ((r = db_exec("SAVEPOINT disable_row", 0, NULL)) == NULL)
-		return;
-	PQclear(r);
-	r = db_exec(disable_sql, 3, (const char *const[]){
-	    PQgetvalue(res, row, COL_ID), why, sv->id });
-	PQclear(r);
-	if (r != NULL)
+static void
+bad_row_add(PGresult *res, int row, const char *why)
+{
+	struct bad_row	*b = xcalloc(1, sizeof(*b));
+
+	strlcpy(b->id, PQgetvalue(res, row, COL_ID), sizeof(b->id));
+	b->name = xstrdup(PQgetvalue(res, row, COL_NAME));
+	b->why = xstrdup(why);
+	TAILQ_INSERT_TAIL(&bad_rows, b, entry);
+}
+
+static void
+bad_row_free(struct bad_row *b)
+{
+	TAILQ_REMOVE(&bad_rows, b, entry);
+	free(b->name);
+	free(b->why);
+	free(b);
+}
+
+static void
+disabled(PGresult **res, void *arg)
+{
+	struct bad_row	*b = arg;
+
+	if (res != NULL && strcmp(PQcmdTuples(res[0]), "1") == 0) {
+		log_warnx("schedule \"%s\" (%s) disabled: %s", b->name, b->id,
+		    b->why);
 		alerts_soon();
-	r = db_exec(r != NULL ? "RELEASE SAVEPOINT disable_row" :
-	    "ROLLBACK TO SAVEPOINT disable_row", 0, NULL);
-	PQclear(r);
+	}
+	/* Failed: the row is still due and bad, and found again. */
+	bad_row_free(b);
+}
+
+/* Disables the next bad row found by a claim; 1 if that was sent. */
+int
+claim_disable_step(void)
+{
+	struct bad_row	*b = TAILQ_FIRST(&bad_rows);
+
+	if (b == NULL)
+		return 0;
+	if (db_query(disable_sql, 3, (const char *const[]){ b->id, b->why,
+	    sv->id }, disabled, b) == -1)
+		return 0;
+	return 1;
 }
 
 static int
@@ -237,100 +275,133 @@ dispatch(PGresult *rows, PGresult *runs)
 	}
 }
 
-/* Inserts the runs and advances the good rows; the runs, or NULL. */
-static PGresult *
-claim_rows(int ngood, struct array *ids, struct array *nexts)
-{
-	PGresult	*runs, *r;
+/* The claim under way: its rows, and what the good ones advance to. */
+static struct {
+	PGresult	*rows;
+	int		 slots;
+	int		 ngood;
+	struct array	 ids, nexts;
+} cl;
 
-	runs = db_exec(insert_runs_sql, 2, (const char *const[]){
-	    array_text(ids), sv->id });
-	if (runs == NULL)
-		return NULL;
-	r = db_exec(advance_sql, 2, (const char *const[]){ array_text(ids),
-	    array_text(nexts) });
-	if (r == NULL) {
-		PQclear(runs);
-		return NULL;
-	}
-	PQclear(r);
-	if (PQntuples(runs) < ngood)
-		log_info("%d due slot(s) had fired already; advanced without "
-		    "a dispatch", ngood - PQntuples(runs));
-	return runs;
-}
-
-/*
- * Claims up to `slots` due schedules and dispatches them.  Returns the
- * number of rows that were due and claimable, or -1 on a database error.
- */
-int
-claim_due(int slots)
-{
-	struct array	 ids = { 0 }, nexts = { 0 };
-	PGresult	*rows = NULL, *runs = NULL;
-	char		 limit[16], why[512], num[32];
-	int64_t		 next;
-	int		 i, n = -1, ngood = 0;
-
-	snprintf(limit, sizeof(limit), "%d", slots);
-	if (db_begin() == -1)
-		return -1;
-	if ((rows = db_exec(claim_sql, 1, (const char *const[]){ limit })) ==
-	    NULL)
-		goto fail;
-	for (i = 0; i < PQntuples(rows); i++) {
-		if (check_row(rows, i, &next, why, sizeof(why)) == -1) {
-			disable_row(rows, i, why);
-			continue;
-		}
-		array_add(&ids, PQgetvalue(rows, i, COL_ID));
-		snprintf(num, sizeof(num), "%lld", (long long)next);
-		array_add(&nexts, num);
-		ngood++;
-	}
-	if (ngood > 0 && (runs = claim_rows(ngood, &ids, &nexts)) == NULL)
-		goto fail;
-	if (db_commit() == -1)
-		goto fail;
-	n = PQntuples(rows);
-	if (runs != NULL)
-		dispatch(rows, runs);
-	goto done;
- fail:
-	db_rollback();
- done:
-	PQclear(runs);
-	PQclear(rows);
-	array_free(&ids);
-	array_free(&nexts);
-	return n;
-}
+static const char next_due_sql[] =
+	"SELECT ceil(extract(epoch FROM "
+	"  (s.next_run_at - clock_timestamp())) * 1000) "
+	"FROM scheduled_evaluations s "
+	"WHERE s.is_active AND NOT " IN_FLIGHT
+	"ORDER BY s.next_run_at LIMIT 1";
 
 /*
  * When the next schedule falls due, by the database clock, as a delay in
- * milliseconds from now; -1 when none is active.  Schedules with a
+ * milliseconds from now; none when none is active.  Schedules with a
  * dispatch in flight are not due for us: their end wakes us anyway.
  */
-int
-claim_next_due(void)
+static void
+next_due_read(PGresult *res)
 {
-	PGresult	*res;
-	int64_t		 delay = -1;
+	int64_t	delay = -1;
 
-	res = db_exec("SELECT ceil(extract(epoch FROM "
-	    "  (s.next_run_at - clock_timestamp())) * 1000) "
-	    "FROM scheduled_evaluations s "
-	    "WHERE s.is_active AND NOT " IN_FLIGHT
-	    "ORDER BY s.next_run_at LIMIT 1", 0, NULL);
-	if (res == NULL)
-		return -1;
 	if (PQntuples(res) == 1) {
 		delay = atoll(PQgetvalue(res, 0, 0));
 		if (delay < 0)
 			delay = 0;
 	}
-	PQclear(res);
 	sv->next_due_ms = delay < 0 ? -1 : mono_ms() + delay;
+}
+
+static void
+claim_end(int n)
+{
+	PQclear(cl.rows);
+	array_free(&cl.ids);
+	array_free(&cl.nexts);
+	loop_claimed(n, cl.slots);
+	memset(&cl, 0, sizeof(cl));
+}
+
+/* Committed: the runs are ours to start. */
+static void
+claim_committed(PGresult **res, void *arg)
+{
+	PGresult	*runs;
+
+	(void)arg;
+	if (res == NULL) {
+		/* Rolled back: the bad rows are found again, too. */
+		while (!TAILQ_EMPTY(&bad_rows))
+			bad_row_free(TAILQ_FIRST(&bad_rows));
+		claim_end(-1);
+		return;
+	}
+	runs = cl.ngood > 0 ? res[0] : NULL;
+	next_due_read(res[cl.ngood > 0 ? 2 : 0]);
+	if (runs != NULL && PQntuples(runs) < cl.ngood)
+		log_info("%d due slot(s) had fired already; advanced without "
+		    "a dispatch", cl.ngood - PQntuples(runs));
+	if (runs != NULL)
+		dispatch(cl.rows, runs);
+	claim_end(PQntuples(cl.rows));
+}
+
+/*
+ * The due rows are locked: the good ones get their runs and their next
+ * fire time, and the transaction ends, with when the next one is due.
+ */
+static void
+claim_rows_read(PGresult **res, void *arg)
+{
+	struct db_stmt	 stmts[3];
+	const char	*insert_params[2], *advance_params[2];
+	char		 why[512], num[32];
+	int64_t		 next;
+	int		 i, n = 0;
+
+	(void)arg;
+	if (res == NULL) {
+		claim_end(-1);
+		return;
+	}
+	cl.rows = res[0];
+	res[0] = NULL;
+	for (i = 0; i < PQntuples(cl.rows); i++) {
+		if (check_row(cl.rows, i, &next, why, sizeof(why)) == -1) {
+			bad_row_add(cl.rows, i, why);
+			continue;
+		}
+		array_add(&cl.ids, PQgetvalue(cl.rows, i, COL_ID));
+		snprintf(num, sizeof(num), "%lld", (long long)next);
+		array_add(&cl.nexts, num);
+		cl.ngood++;
+	}
+	memset(stmts, 0, sizeof(stmts));
+	if (cl.ngood > 0) {
+		insert_params[0] = advance_params[0] = array_text(&cl.ids);
+		insert_params[1] = sv->id;
+		advance_params[1] = array_text(&cl.nexts);
+		stmts[n++] = (struct db_stmt){ insert_runs_sql, NULL, 2,
+		    insert_params };
+		stmts[n++] = (struct db_stmt){ advance_sql, NULL, 2,
+		    advance_params };
+	}
+	stmts[n++] = (struct db_stmt){ next_due_sql, NULL, 0, NULL };
+	if (db_send(DB_CLOSE, stmts, n, claim_committed, NULL) == -1)
+		claim_end(-1);
+}
+
+/*
+ * Claims up to `slots` due schedules and dispatches them, in two trips
+ * of one transaction; loop_claimed() hears how it went.  -1 when it could
+ * not even start.
+ */
+int
+claim_start(int slots)
+{
+	struct db_stmt	s = { claim_sql, NULL, 1, NULL };
+	char		limit[16];
+
+	snprintf(limit, sizeof(limit), "%d", slots);
+	s.params = (const char *const[]){ limit };
+	if (db_send(DB_OPEN, &s, 1, claim_rows_read, NULL) == -1)
+		return -1;
+	cl.slots = slots;
 	return 0;
 }

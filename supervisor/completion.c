@@ -318,14 +318,35 @@ log_closed(PGresult *res, int i)
 		    failures);
 }
 
-/* One pass, when one is due.  Returns -1 on a database error. */
+static void
+pass_read(PGresult **res, void *arg)
+{
+	int	i, n;
+
+	(void)arg;
+	if (res == NULL) {
+		next_pass_ms = mono_ms() + 1000;
+		return;
+	}
+	n = PQntuples(res[0]);
+	for (i = 0; i < n; i++)
+		log_closed(res[0], i);
+	if (n > 0 && atoi(PQgetvalue(res[0], 0, C_ALERTS)) > 0)
+		alerts_soon();
+	/* One run per schedule per pass: the next one may be waiting. */
+	if (n > 0) {
+		completion_soon();
+		loop_wake();	/* a disabled schedule, a freed slot */
+	} else
+		sweep_wanted = 0;
+}
+
+/* One pass, when one is due; 1 if it went out. */
 int
 completion_step(void)
 {
-	PGresult	*res;
 	char		 timeout[16], max[16], limit[16], recent[16];
 	int64_t		 now = mono_ms();
-	int		 i, n;
 
 	if (now < next_pass_ms)
 		return 0;
@@ -334,27 +355,9 @@ completion_step(void)
 	snprintf(limit, sizeof(limit), "%d", PASS_MAX);
 	snprintf(recent, sizeof(recent), "%ld", sweep_wanted ? SWEEP_S :
 	    RECENT_S + (sv->conf.listen ? 0 : sv->conf.poll_interval));
-	res = db_exec_prepared(&complete, 4, (const char *const[]){ timeout,
-	    max, limit, recent });
 	last_pass_ms = now;
 	/* The next pass: at poll_interval, for timeouts; sooner if asked. */
 	next_pass_ms = now + sv->conf.poll_interval * 1000LL;
-	if (res == NULL) {
-		next_pass_ms = now + 1000;
-		return -1;
-	}
-	n = PQntuples(res);
-	for (i = 0; i < n; i++)
-		log_closed(res, i);
-	if (n > 0 && atoi(PQgetvalue(res, 0, C_ALERTS)) > 0)
-		alerts_soon();
-	PQclear(res);
-	/* One run per schedule per pass: the next one may be waiting. */
-	if (n > 0)
-		completion_soon();
-	else
-		sweep_wanted = 0;
-	if (n > 0)
-		sv->poll_now = 1;	/* a disabled schedule, a freed slot */
-	return 0;
+	return db_query_prepared(&complete, 4, (const char *const[]){ timeout,
+	    max, limit, recent }, pass_read, NULL) == 0;
 }

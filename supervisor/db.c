@@ -1,10 +1,24 @@
 /*
- * The supervisor's one database connection.  A lost connection is
- * noticed on any failed call (and by TCP keepalives when idle); the loop
- * then reconnects with capped exponential backoff, re-LISTENs, and polls
- * at once, since a NOTIFY may have been missed meanwhile.
+ * The supervisor's one database connection, never waited on.
+ *
+ * Like the postmaster, the supervisor blocks nowhere but in its one
+ * poll(2).  The connection is opened with PQconnectStartParams and
+ * driven by PQconnectPoll; statements go out in pipeline mode on a
+ * non-blocking socket, and their answers are read as they arrive.  A
+ * round trip ("trip") is one or more statements and a Sync: at most one
+ * is outstanding, and when its Sync comes back its caller's function is
+ * called with the results.  Every trip runs in a transaction of its own
+ * with SET LOCAL timeouts, so that a pooler never sees session state, or
+ * in the one a previous trip left open (the claim spans two).
+ *
+ * Every trip has a deadline measured here, well inside the lease: a
+ * server or pooler that stops answering while it keeps the connection
+ * open (TCP keepalives cannot tell) is dropped, the caller hears of a
+ * failure, and the loop goes on as in any outage: outcomes kept, a
+ * reconnect with backoff, one log line when it starts, one when it ends.
  */
 #include <ctype.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +30,47 @@
 
 #define BACKOFF_MIN_MS	500
 #define BACKOFF_MAX_MS	30000
+#define CONNECT_MS	5000	/* libpq's connect_timeout binds only PQconnectdb */
+#define DEADLINE_MIN_MS	1000
+#define TRIP_STMTS	8	/* statements of ours, wrappers not counted */
+#define TRIP_RESULTS	(TRIP_STMTS + 3)	/* BEGIN, timeouts, COMMIT */
 
-static PGconn	*conn;
-static int64_t	 next_attempt_ms;
-static int64_t	 backoff_ms = BACKOFF_MIN_MS;
-static int64_t	 up_since_ms;
-static int	 failures_in_row;
-static unsigned long connections;
+enum db_state {
+	DB_DOWN,		/* waiting for the next attempt */
+	DB_CONNECTING,		/* PQconnectPoll in progress */
+	DB_SESSION,		/* connected, LISTEN on its way */
+	DB_READY
+};
+
+struct trip {
+	int		 active;
+	int		 nstmts;	/* ours */
+	int		 nsent;		/* all statements, wrappers too */
+	int		 slot[TRIP_RESULTS];	/* ours: its index; else -1 */
+	int		 nresults;	/* all results so far */
+	int		 failed;
+	char		 error[512];
+	PGresult	*res[TRIP_RESULTS];
+	struct prepared	*prepared;	/* prepared on the way */
+	db_reply_fn	*fn;
+	void		*arg;
+	int64_t		 deadline_ms;
+};
+
+static PGconn		*conn;
+static enum db_state	 state = DB_DOWN;
+static PostgresPollingStatusType connect_wants;
+static struct trip	 trip;
+static int		 want_write;	/* PQflush has more to send */
+static int64_t		 next_attempt_ms;
+static int64_t		 connect_deadline_ms;
+static int64_t		 backoff_ms = BACKOFF_MIN_MS;
+static int64_t		 up_since_ms;
+static int64_t		 outage_since_ms = -1;	/* -1: none */
+static int		 failures_in_row;
+static unsigned long	 connections;
+static char		 last_error[512];
+static int		 checking;	/* -n: quiet, no LISTEN */
 
 unsigned long
 db_connections(void)
@@ -33,13 +81,23 @@ db_connections(void)
 int
 db_connected(void)
 {
-	return conn != NULL;
+	return state == DB_READY;
 }
 
+/* A statement may be sent now. */
 int
-db_socket(void)
+db_idle(void)
 {
-	return conn != NULL ? PQsocket(conn) : -1;
+	return state == DB_READY && !trip.active &&
+	    PQtransactionStatus(conn) == PQTRANS_IDLE;
+}
+
+/* A transaction of a chain of trips is open: only its owner may send. */
+int
+db_in_transaction(void)
+{
+	return state == DB_READY && !trip.active &&
+	    PQtransactionStatus(conn) == PQTRANS_INTRANS;
 }
 
 int64_t
@@ -52,6 +110,15 @@ int64_t
 db_up_since_ms(void)
 {
 	return up_since_ms;
+}
+
+/* How long one trip may take: a third of the lease, at least a second. */
+static int64_t
+trip_budget_ms(void)
+{
+	int64_t	ms = sv->conf.lease * 1000LL / 3;
+
+	return ms < DEADLINE_MIN_MS ? DEADLINE_MIN_MS : ms;
 }
 
 /* libpq's multi-line message as one log line. */
@@ -82,181 +149,151 @@ db_error(PGconn *c)
 	return one_line(c != NULL ? PQerrorMessage(c) : "out of memory");
 }
 
+/* The server's notices (and a FATAL before it closes) go to our log. */
+static void
+notice_to_log(void *arg, const char *message)
+{
+	(void)arg;
+	log_info("database says: %s", one_line(message));
+}
+
 /* Wake-ups are counted; a batch test's end asks for a completion pass. */
-static int
+static void
 take_notifies(void)
 {
 	PGnotify	*n;
-	int		 woken = 0;
 
 	while ((n = PQnotifies(conn)) != NULL) {
 		if (strcmp(n->relname, "evalsched_batch_end") == 0)
 			completion_soon();
 		else
-			woken++;
+			loop_wake();
 		PQfreemem(n);
 	}
-	return woken;
 }
 
-static PGconn *
-db_open(void)
-{
-	/*
-	 * Our defaults come first; the operator's conninfo, expanded from
-	 * "dbname", overrides them.  Keepalives notice a dead peer while we
-	 * wait on LISTEN.
-	 */
-	const char *const keys[] = { "connect_timeout", "keepalives",
-	    "keepalives_idle", "keepalives_interval", "keepalives_count",
-	    "tcp_user_timeout", "application_name", "dbname", NULL };
-	const char *const values[] = { "5", "1", "10", "5", "3", "15000",
-	    "evalsched-supervisor", sv->conf.database, NULL };
-
-	return PQconnectdbParams(keys, values, 1);
-}
-
-/*
- * On a connection of our own (not behind a transaction-mode pooler, where
- * session state would leak to others): LISTEN, and bound how long one
- * statement or lock wait may hold up the loop, well inside the lease.
- */
-static int
-db_session(void)
-{
-	PGresult	*res;
-	char		 stmt[16], lock[16];
-
-	if (!sv->conf.listen)
-		return 0;
-	snprintf(stmt, sizeof(stmt), "%d", sv->conf.lease * 1000 / 2);
-	snprintf(lock, sizeof(lock), "%d", sv->conf.lease * 1000 / 4);
-	res = db_exec("SELECT set_config('statement_timeout', $1, false), "
-	    "set_config('lock_timeout', $2, false)", 2,
-	    (const char *const[]){ stmt, lock });
-	if (res == NULL)
-		return -1;
-	PQclear(res);
-	if ((res = db_exec("LISTEN evalsched_wakeup", 0, NULL)) == NULL)
-		return -1;
-	PQclear(res);
-	if ((res = db_exec("LISTEN evalsched_batch_end", 0, NULL)) == NULL)
-		return -1;
-	PQclear(res);
-	return 0;
-}
 
 static void
-db_schedule_retry(void)
+schedule_retry(void)
 {
 	next_attempt_ms = mono_ms() + backoff_ms;
 	backoff_ms = backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
 	    backoff_ms * 2;
 }
 
-/* Connects; on failure keeps libpq's reason in err. */
-static PGconn *
-db_open_checked(char *err, size_t errlen)
+static void
+trip_clear(void)
 {
-	PGconn	*c = db_open();
+	int	i;
 
-	if (c != NULL && PQstatus(c) == CONNECTION_OK)
-		return c;
-	strlcpy(err, db_error(c), errlen);
-	PQfinish(c);
-	return NULL;
+	for (i = 0; i < trip.nresults; i++)
+		PQclear(trip.res[i]);
+	memset(&trip, 0, sizeof(trip));
 }
 
-int
-db_try_connect(void)
+/* The caller of an unfinished trip hears that it failed. */
+static void
+trip_abandon(void)
 {
-	char	err[512];
+	db_reply_fn	*fn = trip.fn;
+	void		*arg = trip.arg;
+	int		 active = trip.active;
 
-	if (conn != NULL)
-		return 0;
-	if ((conn = db_open_checked(err, sizeof(err))) == NULL) {
-		/* Say so the first time and then now and again, not always. */
-		if (failures_in_row++ % 10 == 0)
-			log_warnx("database unreachable, retrying in %lld ms: "
-			    "%s", (long long)backoff_ms, err);
-		db_schedule_retry();
-		return -1;
-	}
-	if (db_session() == -1) {
-		db_disconnect();
-		db_schedule_retry();
-		return -1;
-	}
-	if (failures_in_row > 0)
+	if (trip.prepared != NULL)
+		trip.prepared->connection = 0;
+	trip_clear();
+	if (active && fn != NULL)
+		fn(NULL, arg);
+}
+
+static void
+close_conn(void)
+{
+	/* Non-blocking: the goodbye PQfinish sends cannot hang us. */
+	PQfinish(conn);
+	conn = NULL;
+	want_write = 0;
+	state = DB_DOWN;
+}
+
+/*
+ * The connection is gone, or we gave up on it.  The outage begins: one
+ * line now, one when it is back.
+ */
+static void
+db_lost(const char *why)
+{
+	log_warnx("database connection lost: %s; outcomes are kept until "
+	    "it is back", why);
+	if (outage_since_ms < 0)
+		outage_since_ms = mono_ms();
+	close_conn();
+	next_attempt_ms = mono_ms();
+	backoff_ms = BACKOFF_MIN_MS;
+	trip_abandon();
+}
+
+static void
+connect_failed(const char *why)
+{
+	strlcpy(last_error, why, sizeof(last_error));
+	/* Say so the first time and then now and again, not always. */
+	if (!checking && failures_in_row % 10 == 0)
+		log_warnx("database unreachable, retrying in %lld ms: %s",
+		    (long long)backoff_ms, why);
+	failures_in_row++;
+	if (outage_since_ms < 0)
+		outage_since_ms = mono_ms();
+	close_conn();
+	schedule_retry();
+	trip_abandon();
+}
+
+static void
+connected(void)
+{
+	if (outage_since_ms >= 0 && connections > 0)
+		log_info("database reachable again after %lld s (%d failed "
+		    "attempt%s)", (long long)(mono_ms() - outage_since_ms +
+		    500) / 1000, failures_in_row, failures_in_row == 1 ? "" :
+		    "s");
+	else if (failures_in_row > 0)
 		log_info("database reachable again (after %d failed "
-		    "attempt%s)", failures_in_row,
-		    failures_in_row == 1 ? "" : "s");
+		    "attempt%s)", failures_in_row, failures_in_row == 1 ? "" :
+		    "s");
+	outage_since_ms = -1;
 	failures_in_row = 0;
 	backoff_ms = BACKOFF_MIN_MS;
 	up_since_ms = mono_ms();
 	connections++;
-	sv->poll_now = 1;
+	state = DB_READY;
+	if (checking)
+		return;
+	loop_wake();
 	/* A batch test may have ended while we were away. */
 	completion_sweep();
-	return 0;
 }
 
-/* For -n: one attempt, the reason in err. */
-int
-db_connect_once(char *err, size_t errlen)
+/* Our timeouts, local to the transaction: bounded well inside ours. */
+static int
+send_timeouts(void)
 {
-	if ((conn = db_open_checked(err, errlen)) == NULL)
-		return -1;
-	return 0;
+	char	stmt[16], lock[16];
+
+	snprintf(stmt, sizeof(stmt), "%lld", (long long)trip_budget_ms() *
+	    3 / 4);
+	snprintf(lock, sizeof(lock), "%lld", (long long)trip_budget_ms() /
+	    4);
+	return PQsendQueryParams(conn, "SELECT set_config("
+	    "'statement_timeout', $1, true), set_config('lock_timeout', $2, "
+	    "true)", 2, NULL, (const char *const[]){ stmt, lock }, NULL, NULL,
+	    0);
 }
 
-void
-db_disconnect(void)
+static int
+send_simple(const char *sql)
 {
-	PQfinish(conn);
-	conn = NULL;
-}
-
-static void
-db_lost(void)
-{
-	log_warnx("database connection lost: %s; outcomes are kept until "
-	    "it is back", db_error(conn));
-	db_disconnect();
-	next_attempt_ms = mono_ms();
-	backoff_ms = BACKOFF_MIN_MS;
-}
-
-/* A statement's answer: its result, or NULL with the failure handled. */
-static PGresult *
-db_answer(PGresult *res)
-{
-	ExecStatusType	st = PQresultStatus(res);
-
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-		/* A wake-up read along with the answer is not on the socket. */
-		if (take_notifies() > 0)
-			sv->poll_now = 1;
-		return res;
-	}
-	if (PQstatus(conn) == CONNECTION_BAD) {
-		PQclear(res);
-		db_lost();
-		return NULL;
-	}
-	log_warnx("database: %s", res != NULL ?
-	    one_line(PQresultErrorMessage(res)) : db_error(conn));
-	PQclear(res);
-	return NULL;
-}
-
-PGresult *
-db_exec(const char *sql, int n, const char *const *params)
-{
-	if (conn == NULL)
-		return NULL;
-	return db_answer(PQexecParams(conn, sql, n, NULL, params, NULL, NULL,
-	    0));
+	return PQsendQueryParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0);
 }
 
 /*
@@ -265,130 +302,421 @@ db_exec(const char *sql, int n, const char *const *params)
  * (listen = no) the next transaction may reach another server
  * connection, which does not know it: there it is sent whole each time.
  */
-PGresult *
-db_exec_prepared(struct prepared *p, int n, const char *const *params)
+static int
+send_stmt(const struct db_stmt *s)
 {
-	PGresult	*res;
+	struct prepared	*p = s->prepared;
 
-	if (conn == NULL)
-		return NULL;
-	if (!sv->conf.listen)
-		return db_exec(p->sql, n, params);
+	if (p == NULL || !sv->conf.listen)
+		return PQsendQueryParams(conn, p != NULL ? p->sql : s->sql,
+		    s->n, NULL, s->params, NULL, NULL, 0);
 	if (p->connection != connections) {
-		if ((res = db_answer(PQprepare(conn, p->name, p->sql, n,
-		    NULL))) == NULL)
-			return NULL;
-		PQclear(res);
+		if (PQsendPrepare(conn, p->name, p->sql, s->n, NULL) == 0)
+			return 0;
+		trip.slot[trip.nsent++] = -1;
 		p->connection = connections;
+		trip.prepared = p;
 	}
-	return db_answer(PQexecPrepared(conn, p->name, n, params, NULL, NULL,
-	    0));
+	return PQsendQueryPrepared(conn, p->name, s->n, s->params, NULL,
+	    NULL, 0);
 }
 
 static int
-db_simple(const char *sql)
+flush_out(void)
 {
-	PGresult	*res;
+	int	r = PQflush(conn);
 
-	if ((res = db_exec(sql, 0, NULL)) == NULL)
+	want_write = r == 1;
+	return r == -1 ? -1 : 0;
+}
+
+/* Puts one trip on the wire; -1 (and nothing outstanding) on failure. */
+static int
+trip_send(int flags, const struct db_stmt *stmts, int n, db_reply_fn *fn,
+    void *arg)
+{
+	int64_t	budget = trip_budget_ms();
+	int	i, ok = 1;
+
+	if (conn == NULL || trip.active || n > TRIP_STMTS)
 		return -1;
-	PQclear(res);
+	memset(&trip, 0, sizeof(trip));
+	if (flags & DB_OPEN) {
+		ok = send_simple("BEGIN") && send_timeouts();
+		trip.slot[trip.nsent++] = -1;
+		trip.slot[trip.nsent++] = -1;
+	}
+	for (i = 0; ok && i < n; i++) {
+		ok = send_stmt(&stmts[i]);
+		trip.slot[trip.nsent++] = i;
+	}
+	if (ok && (flags & DB_CLOSE)) {
+		ok = send_simple("COMMIT");
+		trip.slot[trip.nsent++] = -1;
+	}
+	if (!ok || PQpipelineSync(conn) == 0 || flush_out() == -1) {
+		memset(&trip, 0, sizeof(trip));
+		db_lost(db_error(conn));
+		return -1;
+	}
+	trip.active = 1;
+	trip.nstmts = n;
+	trip.fn = fn;
+	trip.arg = arg;
+	trip.deadline_ms = mono_ms() + budget;
 	return 0;
 }
 
+/* A statement in a transaction of its own, as every one but the claim. */
 int
-db_begin(void)
+db_query(const char *sql, int n, const char *const *params, db_reply_fn *fn,
+    void *arg)
 {
-	return db_simple("BEGIN");
-}
+	struct db_stmt	s = { sql, NULL, n, params };
 
-int
-db_commit(void)
-{
-	return db_simple("COMMIT");
-}
-
-void
-db_rollback(void)
-{
-	if (conn != NULL && PQtransactionStatus(conn) != PQTRANS_IDLE)
-		(void)db_simple("ROLLBACK");
-}
-
-/* Reads what arrived on the socket; >0 when a wake-up came. */
-int
-db_consume_notifies(void)
-{
-	if (conn == NULL)
-		return 0;
-	if (PQconsumeInput(conn) == 0 || PQstatus(conn) == CONNECTION_BAD) {
-		db_lost();
-		return 0;
-	}
-	return take_notifies();
-}
-
-/* Whether our tables are there: 1, 0, or -1 on a database error. */
-static int
-schema_present(void)
-{
-	PGresult	*res;
-	int		 present;
-
-	res = db_exec("SELECT to_regclass('evalsched_meta') IS NOT NULL AND "
-	    "to_regclass('evalsched_supervisors') IS NOT NULL", 0, NULL);
-	if (res == NULL)
+	if (!db_idle())
 		return -1;
-	present = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
-	return present;
+	return trip_send(DB_OPEN | DB_CLOSE, &s, 1, fn, arg);
+}
+
+int
+db_query_prepared(struct prepared *p, int n, const char *const *params,
+    db_reply_fn *fn, void *arg)
+{
+	struct db_stmt	s = { NULL, p, n, params };
+
+	if (!db_idle())
+		return -1;
+	return trip_send(DB_OPEN | DB_CLOSE, &s, 1, fn, arg);
 }
 
 /*
- * The application's results tables the completion pass reads: in its
- * database they exist (they predate its migrations), in ours schema.sql
- * makes them.  0 when all are there; -1 with the missing ones named.
+ * Statements of a transaction that spans trips: DB_OPEN begins it,
+ * DB_CLOSE commits it; between them only its owner may send.
  */
 int
-db_results_tables(char *err, size_t errlen)
+db_send(int flags, const struct db_stmt *stmts, int n, db_reply_fn *fn,
+    void *arg)
 {
-	PGresult	*res;
-	int		 r = 0;
-
-	res = db_exec("SELECT string_agg(t, ', ' ORDER BY n) FROM unnest("
-	    "ARRAY['batch_test_runs', 'conversations', 'messages', "
-	    "'judgments']) WITH ORDINALITY AS u(t, n) "
-	    "WHERE to_regclass(t) IS NULL", 0, NULL);
-	if (res == NULL) {
-		snprintf(err, errlen, "cannot look for the results tables");
+	if (!(flags & DB_OPEN) ? !db_in_transaction() : !db_idle())
 		return -1;
-	}
-	if (!PQgetisnull(res, 0, 0)) {
-		snprintf(err, errlen, "the application's results tables are "
-		    "missing: %s (apply schema.sql for a standalone database)",
-		    PQgetvalue(res, 0, 0));
-		r = -1;
-	}
-	PQclear(res);
-	return r;
+	return trip_send(flags, stmts, n, fn, arg);
 }
 
-/* Looks before reading, so that a bare database is not an SQL error. */
-int
-db_schema_version(char *err, size_t errlen)
+static void
+session_ready(PGresult **res, void *arg)
 {
-	PGresult	*res = NULL;
-	int		 version = -1;
+	(void)arg;
+	if (res != NULL)
+		connected();
+	else if (conn != NULL)
+		connect_failed("cannot LISTEN");
+}
 
-	if (schema_present() == 1)
-		res = db_exec("SELECT value FROM evalsched_meta "
-		    "WHERE key = 'schema_version'", 0, NULL);
-	if (res != NULL && PQntuples(res) == 1)
-		version = atoi(PQgetvalue(res, 0, 0));
+/* Non-blocking, in pipeline mode; then LISTEN, unless behind a pooler. */
+static void
+session_start(void)
+{
+	const struct db_stmt	listen[] = {
+		{ "LISTEN evalsched_wakeup", NULL, 0, NULL },
+		{ "LISTEN evalsched_batch_end", NULL, 0, NULL },
+	};
+
+	if (PQsetnonblocking(conn, 1) == -1 || PQenterPipelineMode(conn) ==
+	    0) {
+		connect_failed(db_error(conn));
+		return;
+	}
+	state = DB_SESSION;
+	if (!sv->conf.listen || checking)
+		connected();
 	else
-		snprintf(err, errlen, "the database has no evalsched schema: "
-		    "apply schema.sql (or schema-additions.sql to an "
-		    "application database)");
-	PQclear(res);
-	return version;
+		(void)trip_send(0, listen, 2, session_ready, NULL);
+}
+
+/* Starts a connection attempt; the loop's poll drives it on. */
+static void
+connect_start(void)
+{
+	/*
+	 * Our defaults come first; the operator's conninfo, expanded from
+	 * "dbname", overrides them.  Keepalives notice a dead peer while we
+	 * wait on LISTEN; the deadlines here notice a live one that hangs.
+	 */
+	const char *const keys[] = { "connect_timeout", "keepalives",
+	    "keepalives_idle", "keepalives_interval", "keepalives_count",
+	    "tcp_user_timeout", "application_name", "dbname", NULL };
+	const char *const values[] = { "5", "1", "10", "5", "3", "15000",
+	    "evalsched-supervisor", sv->conf.database, NULL };
+
+	conn = PQconnectStartParams(keys, values, 1);
+	if (conn == NULL || PQstatus(conn) == CONNECTION_BAD) {
+		connect_failed(db_error(conn));
+		return;
+	}
+	PQsetNoticeProcessor(conn, notice_to_log, NULL);
+	state = DB_CONNECTING;
+	connect_wants = PGRES_POLLING_WRITING;
+	connect_deadline_ms = mono_ms() + CONNECT_MS;
+}
+
+static void
+connect_poll(void)
+{
+	switch ((connect_wants = PQconnectPoll(conn))) {
+	case PGRES_POLLING_FAILED:
+		connect_failed(db_error(conn));
+		break;
+	case PGRES_POLLING_OK:
+		session_start();
+		break;
+	default:
+		break;
+	}
+}
+
+/* When it is time, a connection attempt begins; the poll drives it. */
+void
+db_step(void)
+{
+	if (state == DB_DOWN && !sv->stopping && mono_ms() >= next_attempt_ms)
+		connect_start();
+}
+
+/* One answer, kept in its statement's place, or the first error. */
+static void
+trip_take(PGresult *r)
+{
+	int	i = trip.nresults;
+
+	switch (PQresultStatus(r)) {
+	case PGRES_COMMAND_OK:
+	case PGRES_TUPLES_OK:
+		break;
+	case PGRES_PIPELINE_ABORTED:
+		PQclear(r);
+		r = NULL;
+		break;
+	default:
+		if (!trip.failed)
+			strlcpy(trip.error, one_line(PQresultErrorMessage(r)),
+			    sizeof(trip.error));
+		trip.failed = 1;
+		PQclear(r);
+		r = NULL;
+		break;
+	}
+	if (i < TRIP_RESULTS) {
+		trip.res[i] = r;
+		trip.nresults++;
+	} else
+		PQclear(r);
+}
+
+static void
+rollback(void)
+{
+	const struct db_stmt	s = { "ROLLBACK", NULL, 0, NULL };
+
+	(void)trip_send(0, &s, 1, NULL, NULL);
+}
+
+/* The Sync came back: the caller has its answers. */
+static void
+trip_finish(void)
+{
+	PGresult	*mine[TRIP_STMTS] = { NULL };
+	db_reply_fn	*fn = trip.fn;
+	void		*arg = trip.arg;
+	int		 i, n = trip.nstmts;
+
+	if (trip.failed) {
+		log_warnx("database: %s", trip.error);
+		if (trip.prepared != NULL)
+			trip.prepared->connection = 0;
+		trip_clear();
+		if (PQtransactionStatus(conn) != PQTRANS_IDLE)
+			rollback();
+		if (fn != NULL)
+			fn(NULL, arg);
+		return;
+	}
+	for (i = 0; i < trip.nresults; i++)
+		if (trip.slot[i] >= 0) {
+			mine[trip.slot[i]] = trip.res[i];
+			trip.res[i] = NULL;
+		}
+	trip_clear();
+	if (fn != NULL)
+		fn(mine, arg);
+	for (i = 0; i < n; i++)
+		PQclear(mine[i]);
+	/* A chain that forgot its transaction would stop the connection. */
+	if (conn != NULL && !trip.active &&
+	    PQtransactionStatus(conn) == PQTRANS_INTRANS) {
+		log_warnx("database: a transaction was left open; rolled back");
+		rollback();
+	}
+}
+
+static void
+read_results(void)
+{
+	PGresult	*r;
+	int		 nulls = 0;
+
+	while (conn != NULL && trip.active && !PQisBusy(conn)) {
+		if ((r = PQgetResult(conn)) == NULL) {
+			/* The end of one statement's results, or of all. */
+			if (++nulls > 1)
+				break;
+			continue;
+		}
+		nulls = 0;
+		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			trip_finish();
+			return;
+		}
+		trip_take(r);
+	}
+}
+
+/* What the poll saw on the socket. */
+void
+db_io(short revents)
+{
+	if (conn == NULL || revents == 0)
+		return;
+	if (state == DB_CONNECTING) {
+		connect_poll();
+		return;
+	}
+	if (want_write && flush_out() == -1) {
+		db_lost(db_error(conn));
+		return;
+	}
+	if (!(revents & (POLLIN | POLLERR | POLLHUP)))
+		return;
+	if (PQconsumeInput(conn) == 0 || PQstatus(conn) == CONNECTION_BAD) {
+		db_lost(db_error(conn));
+		return;
+	}
+	take_notifies();
+	read_results();
+}
+
+/* The socket for the loop's poll, and what to wait for on it. */
+void
+db_pollfd(struct pollfd *p)
+{
+	p->fd = conn != NULL ? PQsocket(conn) : -1;
+	p->events = POLLIN;
+	p->revents = 0;
+	if (state == DB_CONNECTING)
+		p->events = connect_wants == PGRES_POLLING_READING ? POLLIN :
+		    POLLOUT;
+	else if (want_write)
+		p->events |= POLLOUT;
+}
+
+/* When we stop waiting for the server: the trip's, capped by a stop. */
+int64_t
+db_deadline_ms(void)
+{
+	int64_t	t = INT64_MAX;
+
+	if (state == DB_CONNECTING)
+		t = connect_deadline_ms;
+	else if (trip.active)
+		t = trip.deadline_ms;
+	if (t != INT64_MAX && sv->stopping && sv->exit_by_ms < t)
+		t = sv->exit_by_ms;
+	return t;
+}
+
+void
+db_check_deadline(int64_t now)
+{
+	char	why[128];
+
+	if (now < db_deadline_ms())
+		return;
+	if (state == DB_CONNECTING || state == DB_SESSION) {
+		connect_failed("no answer to the connection attempt");
+		return;
+	}
+	snprintf(why, sizeof(why), "no answer within %lld ms (a stalled "
+	    "server or pooler); dropped it", (long long)trip_budget_ms());
+	db_lost(why);
+}
+
+/* For -n and the end: waits on the socket alone, up to the deadline. */
+void
+db_wait(void)
+{
+	struct pollfd	pfd;
+	int64_t		t;
+
+	db_pollfd(&pfd);
+	if (pfd.fd == -1 || (t = db_deadline_ms()) == INT64_MAX)
+		return;
+	t -= mono_ms();
+	if (poll(&pfd, 1, t < 0 ? 0 : (int)t) == -1)
+		return;
+	db_io(pfd.revents);
+	db_check_deadline(mono_ms());
+}
+
+/*
+ * Before the loop: one attempt, waited for, the reason in err.  For -n
+ * (check: quiet, no LISTEN), and for -1, which needs the database at
+ * once.
+ */
+int
+db_connect_once(int check, char *err, size_t errlen)
+{
+	checking = check;
+	connect_start();
+	while (state == DB_CONNECTING || state == DB_SESSION)
+		db_wait();
+	if (state == DB_READY)
+		return 0;
+	strlcpy(err, last_error, errlen);
+	return -1;
+}
+
+static PGresult	*waited;
+static int	 answered;
+
+static void
+keep_answer(PGresult **res, void *arg)
+{
+	(void)arg;
+	answered = 1;
+	if (res != NULL) {
+		waited = res[0];
+		res[0] = NULL;
+	}
+}
+
+/* For -n only: one statement, waited for; NULL on failure. */
+PGresult *
+db_query_wait(const char *sql, int n, const char *const *params)
+{
+	waited = NULL;
+	answered = 0;
+	if (db_query(sql, n, params, keep_answer, NULL) == -1)
+		return NULL;
+	while (!answered)
+		db_wait();
+	return waited;
+}
+
+void
+db_disconnect(void)
+{
+	if (conn != NULL)
+		close_conn();
+	trip_abandon();
 }

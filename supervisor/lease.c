@@ -43,7 +43,7 @@ lease_log_closed(PGresult *res, const char *why)
 
 	/* Their schedules are no longer in flight: look again at once. */
 	if (PQntuples(res) > 0)
-		sv->poll_now = 1;
+		loop_wake();
 	for (i = 0; i < PQntuples(res); i++)
 		log_warnx("schedule \"%s\": run %s closed as failed: its "
 		    "supervisor (pid %s on %s) %s", PQgetvalue(res, i, 1),
@@ -51,103 +51,144 @@ lease_log_closed(PGresult *res, const char *why)
 		    PQgetvalue(res, i, 2), why);
 }
 
+static int	close_previous_wanted, recover_wanted;
+
+static void
+previous_closed(PGresult **res, void *arg)
+{
+	(void)arg;
+	if (res != NULL)
+		lease_log_closed(res[0], "exited without closing its runs");
+}
+
+static void
+previous_found(PGresult **res, void *arg)
+{
+	struct array	 ids = { 0 };
+	int		 i;
+
+	(void)arg;
+	if (res == NULL)
+		return;
+	for (i = 0; i < PQntuples(res[0]); i++) {
+		pid_t pid = (pid_t)atoi(PQgetvalue(res[0], i, 1));
+
+		if (pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		array_add(&ids, PQgetvalue(res[0], i, 0));
+	}
+	if (ids.len > 0)
+		(void)db_query(CLOSE_RUNS_OF("UPDATE evalsched_supervisors SET "
+		    "lost_at = now(), lost_by = $1 WHERE id = ANY($2::uuid[]) "
+		    "AND lost_at IS NULL RETURNING id, node, pid, "
+		    "'exited without closing its runs (restarted on the same "
+		    "node)' AS why"), 2, (const char *const[]){ sv->id,
+		    array_text(&ids) }, previous_closed, NULL);
+	array_free(&ids);
+}
+
 /*
  * Our own earlier incarnations on this node whose process is gone: close
  * their runs at once rather than wait for their lease to run out.
  */
-void
+static int
 lease_close_previous(void)
 {
-	PGresult	*res;
-	struct array	 ids = { 0 };
-	int		 i;
-
-	res = db_exec("SELECT id, pid FROM evalsched_supervisors "
+	return db_query("SELECT id, pid FROM evalsched_supervisors "
 	    "WHERE node = $1 AND id <> $2 AND stopped_at IS NULL "
 	    "AND lost_at IS NULL", 2,
-	    (const char *const[]){ sv->conf.node_name, sv->id });
-	if (res == NULL)
-		return;
-	for (i = 0; i < PQntuples(res); i++) {
-		pid_t pid = (pid_t)atoi(PQgetvalue(res, i, 1));
-
-		if (pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
-			continue;
-		array_add(&ids, PQgetvalue(res, i, 0));
-	}
-	PQclear(res);
-	if (ids.len == 0)
-		return;
-	res = db_exec(CLOSE_RUNS_OF("UPDATE evalsched_supervisors SET "
-	    "lost_at = now(), lost_by = $1 WHERE id = ANY($2::uuid[]) "
-	    "AND lost_at IS NULL RETURNING id, node, pid, "
-	    "'exited without closing its runs (restarted on the same node)' "
-	    "AS why"), 2, (const char *const[]){ sv->id, array_text(&ids) });
-	array_free(&ids);
-	if (res != NULL)
-		lease_log_closed(res, "exited without closing its runs");
-	PQclear(res);
+	    (const char *const[]){ sv->conf.node_name, sv->id },
+	    previous_found, NULL);
 }
 
-int
-lease_register(void)
+/*
+ * Just registered: a previous incarnation's spooled outcomes go in
+ * (record_step comes first) before its remaining runs are closed as
+ * lost, and then the real outcomes its orphaned jobrunners left replace
+ * those losses.
+ */
+static void
+registered(PGresult **res, void *arg)
 {
-	PGresult	*res;
-	char		 pid[16], lease[16], max[16];
-
-	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
-	snprintf(lease, sizeof(lease), "%d", sv->conf.lease);
-	snprintf(max, sizeof(max), "%d", sv->conf.max_concurrent);
-	res = db_exec("INSERT INTO evalsched_supervisors (node, pid, version, "
-	    "lease_seconds, max_concurrent) VALUES ($1, $2, $3, $4, $5) "
-	    "RETURNING id", 5, (const char *const[]){ sv->conf.node_name,
-	    pid, VERSION, lease, max });
-	if (res == NULL)
-		return -1;
-	strlcpy(sv->id, PQgetvalue(res, 0, 0), sizeof(sv->id));
-	PQclear(res);
+	(void)arg;
+	if (res == NULL) {
+		loop_register_failed();
+		return;
+	}
+	strlcpy(sv->id, PQgetvalue(res[0], 0, 0), sizeof(sv->id));
 	sv->registered = 1;
 	log_info("registered as supervisor %s (node %s, lease %d s)", sv->id,
 	    sv->conf.node_name, sv->conf.lease);
 	sv->next_heartbeat_ms = mono_ms() + sv->conf.lease * 1000 / 3;
-	return 0;
+	close_previous_wanted = 1;
+	spool_recover_soon();
+	retention_plan();
+}
+
+void
+lease_register(void)
+{
+	char	pid[16], lease[16], max[16];
+
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	snprintf(lease, sizeof(lease), "%d", sv->conf.lease);
+	snprintf(max, sizeof(max), "%d", sv->conf.max_concurrent);
+	if (db_query("INSERT INTO evalsched_supervisors (node, pid, version, "
+	    "lease_seconds, max_concurrent) VALUES ($1, $2, $3, $4, $5) "
+	    "RETURNING id", 5, (const char *const[]){ sv->conf.node_name,
+	    pid, VERSION, lease, max }, registered, NULL) == -1)
+		loop_register_failed();
 }
 
 /*
- * Renews our lease.  If another supervisor declared us lost (we were
- * stopped or cut off past the lease), our in-flight runs are closed and
- * their late outcomes will be refused; we carry on under a new identity.
+ * If another supervisor declared us lost (we were stopped or cut off
+ * past the lease), our in-flight runs are closed and their late outcomes
+ * will be refused; we carry on under a new identity.
  */
-int
+static void
+renewed(PGresult **res, void *arg)
+{
+	(void)arg;
+	if (res == NULL)
+		return;
+	if (PQntuples(res[0]) == 1) {
+		recover_wanted = 1;
+		spool_recover_soon();
+		return;
+	}
+	log_warnx("supervisor %s was declared lost by another (its lease ran "
+	    "out); outcomes of its %d in-flight runs will be refused; "
+	    "registering again", sv->id, children_running());
+	sv->registered = 0;
+}
+
+/* Renews our lease. */
+static int
 lease_heartbeat(void)
 {
-	PGresult	*res;
-	char		 running[16], lease[16];
-	int		 alive;
+	char	running[16], lease[16];
 
 	/* The lease and the circuit go along: both may have changed. */
 	/* Next time is set first: a failing renewal must not spin. */
 	sv->next_heartbeat_ms = mono_ms() + sv->conf.lease * 1000 / 3;
-	snprintf(running, sizeof(running), "%d", sv->nchildren);
+	snprintf(running, sizeof(running), "%d", children_running());
 	snprintf(lease, sizeof(lease), "%d", sv->conf.lease);
-	res = db_exec("UPDATE evalsched_supervisors SET heartbeat_at = now(), "
+	return db_query("UPDATE evalsched_supervisors SET heartbeat_at = now(), "
 	    "running = $2, lease_seconds = $3, "
 	    "circuit_open_since = CASE WHEN $4::text IS NULL THEN NULL "
 	    "  ELSE coalesce(circuit_open_since, now()) END, "
 	    "circuit_reason = $4 WHERE id = $1 "
 	    "AND lost_at IS NULL AND stopped_at IS NULL RETURNING 1", 4,
-	    (const char *const[]){ sv->id, running, lease, circuit_reason() });
-	if (res == NULL)
-		return -1;
-	alive = PQntuples(res) == 1;
-	PQclear(res);
-	if (alive)
-		return 0;
-	log_warnx("supervisor %s was declared lost by another (its lease ran "
-	    "out); outcomes of its %d in-flight runs will be refused; "
-	    "registering again", sv->id, sv->nchildren);
-	sv->registered = 0;
-	return lease_register();
+	    (const char *const[]){ sv->id, running, lease, circuit_reason() },
+	    renewed, NULL);
+}
+
+static void
+others_closed(PGresult **res, void *arg)
+{
+	(void)arg;
+	if (res != NULL)
+		lease_log_closed(res[0], "stopped renewing its lease");
 }
 
 /*
@@ -155,65 +196,79 @@ lease_heartbeat(void)
  * been connected for a whole lease ourselves: after an outage that cut
  * everybody off, the others deserve the same chance to renew.
  */
-void
+static int
 lease_recover(void)
 {
-	PGresult	*res;
-
 	if (mono_ms() - db_up_since_ms() < sv->conf.lease * 1000LL)
-		return;
-	res = db_exec(CLOSE_RUNS_OF("UPDATE evalsched_supervisors SET "
+		return -1;
+	return db_query(CLOSE_RUNS_OF("UPDATE evalsched_supervisors SET "
 	    "lost_at = now(), lost_by = $1 WHERE stopped_at IS NULL "
 	    "AND lost_at IS NULL AND id <> $1 "
 	    "AND heartbeat_at < now() - lease_seconds * interval '1 second' "
 	    "RETURNING id, node, pid, format('stopped renewing its lease "
 	    "(last heartbeat %s)', heartbeat_at) AS why"), 1,
-	    (const char *const[]){ sv->id });
-	if (res != NULL)
-		lease_log_closed(res, "stopped renewing its lease");
-	PQclear(res);
+	    (const char *const[]){ sv->id }, others_closed, NULL);
+}
+
+/* The lease's next statement, when one is due; 1 if it went out. */
+int
+lease_step(void)
+{
+	if (close_previous_wanted) {
+		close_previous_wanted = 0;
+		return lease_close_previous() == 0;
+	}
+	if (recover_wanted) {
+		recover_wanted = 0;
+		if (lease_recover() == 0)
+			return 1;
+	}
+	return mono_ms() >= sv->next_heartbeat_ms && lease_heartbeat() == 0;
+}
+
+static void
+orphans_found(PGresult **res, void *arg)
+{
+	int	i;
+
+	(void)arg;
+	if (res == NULL)
+		return;
+	for (i = 0; i < PQntuples(res[0]); i++) {
+		const char *run_id = PQgetvalue(res[0], i, 0);
+
+		if (children_has_run(run_id) || record_has_run(run_id))
+			continue;
+		log_warnx("schedule \"%s\": run %s was claimed but never "
+		    "started (the claim's reply was lost); releasing it",
+		    PQgetvalue(res[0], i, 1), run_id);
+		record_enqueue(outcome_new(OUTCOME_RELEASE, run_id,
+		    PQgetvalue(res[0], i, 1)));
+	}
 }
 
 /*
  * After a reconnect: a run of ours still 'triggered' that no child runs
  * and no outcome awaits was claimed by a transaction whose COMMIT reply
  * was lost.  It never started, so it is released and its slot is due.
+ * 0 when the question went out.
  */
-void
+int
 lease_release_orphans(void)
 {
-	PGresult	*res;
-	int		 i;
-
-	res = db_exec("SELECT r.id, s.name FROM scheduled_evaluation_runs r "
+	return db_query("SELECT r.id, s.name FROM scheduled_evaluation_runs r "
 	    "JOIN scheduled_evaluations s ON s.id = r.scheduled_evaluation_id "
 	    "WHERE r.supervisor_id = $1 AND r.status = 'triggered'", 1,
-	    (const char *const[]){ sv->id });
-	if (res == NULL)
-		return;
-	for (i = 0; i < PQntuples(res); i++) {
-		const char *run_id = PQgetvalue(res, i, 0);
-
-		if (children_has_run(run_id) || record_has_run(run_id))
-			continue;
-		log_warnx("schedule \"%s\": run %s was claimed but never "
-		    "started (the claim's reply was lost); releasing it",
-		    PQgetvalue(res, i, 1), run_id);
-		record_enqueue(outcome_new(OUTCOME_RELEASE, run_id,
-		    PQgetvalue(res, i, 1)));
-	}
-	PQclear(res);
+	    (const char *const[]){ sv->id }, orphans_found, NULL);
 }
 
-/* A clean exit: we are not lost, merely gone. */
-void
-lease_stop(void)
+/* A clean exit: we are not lost, merely gone.  -1: nothing to say. */
+int
+lease_stop(db_reply_fn *done)
 {
-	PGresult	*res;
-
 	if (!sv->registered)
-		return;
-	res = db_exec("UPDATE evalsched_supervisors SET stopped_at = now(), "
-	    "running = 0 WHERE id = $1", 1, (const char *const[]){ sv->id });
-	PQclear(res);
+		return -1;
+	return db_query("UPDATE evalsched_supervisors SET stopped_at = now(), "
+	    "running = 0 WHERE id = $1", 1, (const char *const[]){ sv->id },
+	    done, NULL);
 }

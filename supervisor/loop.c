@@ -3,7 +3,13 @@
  * children's pipes, with a timeout that is the earliest of the next due
  * schedule, the next heartbeat, the next child deadline, a reconnect or
  * retry time, and poll_interval.  After the wait it acts in a fixed
- * order: shutdown, reload, status, reap, database, new work.
+ * order: shutdown, reload, status, reap, deadlines, database.
+ *
+ * The database is one more thing the poll waits on: statements are
+ * sent and their answers read as they come (db.c), one trip at a time,
+ * so nothing here ever waits for the server.  When the connection is
+ * idle, database_work() starts the most pressing statement; its answer
+ * is acted on by the function that asked, in a later turn.
  */
 #include <limits.h>
 #include <poll.h>
@@ -20,12 +26,23 @@
 #define FORK_BACKOFF_MS		1000
 #define REGISTER_RETRY_MS	1000
 
+#define STOP_DB_MS		1500	/* after the grace, for the last writes */
+
 static int	 got_term, got_hup, got_usr1;
 static int64_t	 next_poll_ms, claim_not_before_ms;
 static int64_t	 claim_backoff_ms = CLAIM_BACKOFF_MS;
 static int	 ready;
+static int	 claim_idle;		/* the last claim found nothing due */
+static int	 stop_written;		/* our row says we stopped */
 static unsigned long seen_connections;	/* connects already looked after */
 static int64_t	 register_not_before_ms;
+
+/* Claim at the next turn: the one place a wake-up is asked for. */
+void
+loop_wake(void)
+{
+	sv->poll_now = 1;
+}
 
 static int64_t
 earliest(int64_t a, int64_t b)
@@ -81,22 +98,24 @@ loop_timeout(void)
 			    claim_not_before_ms));
 		t = latest(t, circuit_not_before_ms());
 	}
-	if (db_connected() && !sv->registered)
+	if (db_connected() && !sv->schema_checked)
+		t = now;
+	else if (db_connected() && !sv->registered)
 		t = earliest(t, register_not_before_ms);
 	else if (db_connected()) {
 		t = earliest(t, sv->next_heartbeat_ms);
 		t = earliest(t, completion_next_ms());
 		t = earliest(t, retention_next_ms());
-		if (!sv->stopping)
-			t = earliest(t, alerts_next_ms());
+		t = earliest(t, alerts_next_ms());
 	}
-	if (!db_connected())
+	if (!db_connected() && !sv->stopping)
 		t = earliest(t, db_next_attempt_ms());
+	t = earliest(t, db_deadline_ms());
 	t = earliest(t, children_next_deadline());
 	t = earliest(t, alerts_next_deadline());
 	t = earliest(t, record_retry_at());
 	if (sv->stopping)
-		t = earliest(t, sv->stop_deadline_ms);
+		t = earliest(t, earliest(sv->stop_deadline_ms, sv->exit_by_ms));
 	if (t <= now)
 		return 0;
 	return t - now > INT_MAX ? INT_MAX : (int)(t - now);
@@ -110,8 +129,7 @@ loop_wait(int sigfd)
 
 	pfd[0].fd = sigfd;
 	pfd[0].events = POLLIN;
-	pfd[1].fd = db_socket();
-	pfd[1].events = POLLIN;
+	db_pollfd(&pfd[1]);
 	n = children_pollfds(pfd + 2, CONFIG_MAX_CONCURRENT * 3);
 	if (poll(pfd, 2 + n, loop_timeout()) == -1) {
 		log_warn("poll");
@@ -119,100 +137,42 @@ loop_wait(int sigfd)
 	}
 	if (pfd[0].revents & POLLIN)
 		signals_read(sigfd, &got_term, &got_hup, &got_usr1);
-	if (pfd[1].fd != -1 && pfd[1].revents != 0 &&
-	    db_consume_notifies() > 0)
-		sv->poll_now = 1;
+	if (pfd[1].fd != -1)
+		db_io(pfd[1].revents);
 	children_io(pfd + 2, n);
 }
 
 static void
 shutdown_begin(void)
 {
+	int64_t	now = mono_ms();
+
 	if (sv->stopping) {
 		log_info("second stop signal: cancelling %d run(s) now",
-		    sv->nchildren);
-		sv->stop_deadline_ms = mono_ms();
+		    children_running());
+		sv->stop_deadline_ms = now;
+		if (sv->exit_by_ms > now + STOP_DB_MS)
+			sv->exit_by_ms = now + STOP_DB_MS;
 		return;
 	}
 	sv->stopping = 1;
-	sv->stop_deadline_ms = mono_ms() + sv->conf.shutdown_grace * 1000LL;
+	sv->stop_deadline_ms = now + sv->conf.shutdown_grace * 1000LL;
+	/* Whatever the database does, we are gone soon after the grace. */
+	sv->exit_by_ms = sv->stop_deadline_ms + STOP_DB_MS;
 	children_retire_spares();
 	log_info("stopping: no new dispatches; waiting up to %d s for %d "
-	    "run(s) in flight", sv->conf.shutdown_grace, sv->nchildren);
+	    "run(s) in flight", sv->conf.shutdown_grace, children_running());
 }
 
 /* Once the grace is over: cancel what still runs, once. */
 static void
 shutdown_step(void)
 {
-	if (sv->nchildren == 0 || mono_ms() < sv->stop_deadline_ms)
+	if (children_running() == 0 || mono_ms() < sv->stop_deadline_ms)
 		return;
-	log_info("cancelling %d run(s) still in flight", sv->nchildren);
+	log_info("cancelling %d run(s) still in flight", children_running());
 	children_cancel_all();
 	sv->stop_deadline_ms = INT64_MAX;
-}
-
-/* Running against a database without our schema helps nobody. */
-static void
-check_schema(void)
-{
-	char	why[256];
-	int	version;
-
-	if ((version = db_schema_version(why, sizeof(why))) == -1) {
-		if (!db_connected())
-			return;		/* lost meanwhile: check again later */
-		fatalx_status(EX_CONFIG, "%s", why);
-	}
-	if (version != SCHEMA_VERSION)
-		fatalx_status(EX_CONFIG, "the database has evalsched schema "
-		    "version %d; this supervisor needs %d", version,
-		    SCHEMA_VERSION);
-	if (db_results_tables(why, sizeof(why)) == -1) {
-		if (!db_connected())
-			return;
-		fatalx_status(EX_CONFIG, "%s", why);
-	}
-	sv->schema_checked = 1;
-}
-
-/*
- * Just registered: a previous incarnation's spooled outcomes go in before
- * its remaining runs are closed as lost, and then the real outcomes its
- * orphaned jobrunners left replace those losses.
- */
-static void
-after_register(void)
-{
-	record_flush();
-	lease_close_previous();
-	spool_recover_results();
-	seen_connections = db_connections();
-	retention_plan();
-}
-
-/* Connected, on our schema, registered: 0; otherwise -1 for now. */
-static int
-database_ready(void)
-{
-	if (!db_connected() && (mono_ms() < db_next_attempt_ms() ||
-	    db_try_connect() == -1))
-		return -1;
-	if (!sv->schema_checked) {
-		check_schema();
-		if (!sv->schema_checked)
-			return -1;
-	}
-	if (sv->registered)
-		return 0;
-	if (mono_ms() < register_not_before_ms)
-		return -1;
-	if (lease_register() == -1) {
-		register_not_before_ms = mono_ms() + REGISTER_RETRY_MS;
-		return -1;
-	}
-	after_register();
-	return 0;
 }
 
 static void
@@ -227,31 +187,6 @@ log_ready_once(void)
 	    "listening for changes" : "polling only (listen = no)");
 }
 
-/* Connects, registers, writes outcomes, renews the lease. */
-static void
-database_work(void)
-{
-	if (database_ready() == -1)
-		return;
-	if (seen_connections != db_connections()) {
-		seen_connections = db_connections();
-		lease_release_orphans();
-	}
-	log_ready_once();
-	record_flush();
-	if (db_connected() && mono_ms() >= sv->next_heartbeat_ms &&
-	    lease_heartbeat() == 0) {
-		lease_recover();
-		spool_recover_results();
-	}
-	if (db_connected())
-		completion_step();
-	if (db_connected())
-		retention_step();
-	if (db_connected())
-		alerts_step();
-}
-
 static int
 claim_is_due(int64_t now)
 {
@@ -261,24 +196,43 @@ claim_is_due(int64_t now)
 	    (sv->next_due_ms >= 0 && now >= sv->next_due_ms);
 }
 
-/* Returns 1 when nothing was claimable and nothing runs (for -1). */
+/* Starts a claim when one is due and possible; 1 if started. */
 static int
 new_work(void)
 {
 	int64_t	now = mono_ms();
-	int	slots = claim_slots(), n;
+	int	slots = claim_slots();
 
 	if (!can_claim() || !claim_is_due(now))
 		return 0;
+	/* Cleared before, not after: a NOTIFY during the claim stands. */
+	sv->poll_now = 0;
 	sv->fork_failed = 0;
-	if ((n = claim_due(slots)) == -1) {
+	claim_idle = 0;
+	if (claim_start(slots) == -1) {
 		claim_not_before_ms = now + FORK_BACKOFF_MS;
 		return 0;
 	}
-	sv->poll_now = n == slots;	/* more may be waiting */
+	return 1;
+}
+
+/*
+ * A claim's end: n rows were due and claimable (-1: it failed).  When
+ * it found as many as it could take, more may be waiting.
+ */
+void
+loop_claimed(int n, int slots)
+{
+	int64_t	now = mono_ms();
+
+	if (n == -1) {
+		claim_not_before_ms = now + FORK_BACKOFF_MS;
+		return;
+	}
+	if (n == slots)
+		loop_wake();
 	next_poll_ms = now + sv->conf.poll_interval * 1000LL;
-	if (claim_next_due() == -1)
-		return 0;
+	claim_idle = n == 0;
 	if (sv->fork_failed)
 		claim_not_before_ms = now + FORK_BACKOFF_MS;
 	else if (n == 0 && sv->next_due_ms >= 0 && sv->next_due_ms <= now) {
@@ -288,19 +242,104 @@ new_work(void)
 			claim_backoff_ms *= 2;
 	} else
 		claim_backoff_ms = CLAIM_BACKOFF_MS;
-	return n == 0 && sv->nchildren == 0 && TAILQ_EMPTY(&sv->outcomes) &&
-	    alerts_running() == 0;
+}
+
+/* Registration failed: try again in a while. */
+void
+loop_register_failed(void)
+{
+	register_not_before_ms = mono_ms() + REGISTER_RETRY_MS;
+}
+
+static void
+stop_written_now(PGresult **res, void *arg)
+{
+	(void)res;
+	(void)arg;
+	stop_written = 1;
+}
+
+/* Stopping, nothing left running: our last outcomes, then our row. */
+static int
+final_work(void)
+{
+	if (stop_written)
+		return 1;
+	if (children_alive() > 0 || alerts_running() > 0)
+		return 0;
+	if (record_step() || alerts_step())
+		return 1;
+	if (!TAILQ_EMPTY(&sv->outcomes))
+		return 0;
+	if (lease_stop(stop_written_now) == -1)
+		stop_written = 1;
+	return 1;
+}
+
+/*
+ * When the connection is idle, starts the most pressing statement: at
+ * most one trip is out.  Getting ready comes first (the schema, our
+ * registration, the runs a lost connection may have orphaned), then the
+ * outcomes of finished runs, our lease, and the new work, which is
+ * what dispatch latency is measured by; then the slower passes.
+ */
+static void
+database_work(void)
+{
+	db_step();
+	if (!db_connected())
+		record_spool_all();
+	if (!db_idle())
+		return;
+	if (!sv->schema_checked) {
+		schema_check_start();
+		return;
+	}
+	if (!sv->registered) {
+		if (mono_ms() >= register_not_before_ms)
+			lease_register();
+		return;
+	}
+	if (seen_connections != db_connections()) {
+		seen_connections = db_connections();
+		if (lease_release_orphans() == 0)
+			return;
+	}
+	log_ready_once();
+	if (sv->stopping && final_work())
+		return;
+	if (record_step() || lease_step() || spool_recover_step() ||
+	    claim_disable_step() || new_work() || completion_step() ||
+	    retention_step())
+		return;
+	(void)alerts_step();
+}
+
+/* Stopped, with every child gone: may we go? */
+static int
+may_exit(void)
+{
+	if (children_alive() > 0 || alerts_running() > 0)
+		return 0;
+	return stop_written || !db_connected() || mono_ms() >= sv->exit_by_ms;
+}
+
+/* With -1: nothing was due at the last claim and all is written. */
+static int
+once_done(void)
+{
+	return claim_idle && children_running() == 0 &&
+	    TAILQ_EMPTY(&sv->outcomes) && alerts_running() == 0 && db_idle();
 }
 
 /* Ends when stopped (SIGTERM/SIGINT) or, with -1, when all is done. */
 void
 loop_run(int sigfd, void (*reload)(void))
 {
-	int	idle;
-
 	next_poll_ms = mono_ms();
-	sv->poll_now = 1;
+	loop_wake();
 	sv->next_due_ms = -1;
+	sv->exit_by_ms = INT64_MAX;
 	for (;;) {
 		title_update();
 		loop_wait(sigfd);
@@ -321,16 +360,16 @@ loop_run(int sigfd, void (*reload)(void))
 		children_reap();
 		children_check_deadlines(mono_ms());
 		alerts_check_deadlines(mono_ms());
+		db_check_deadline(mono_ms());
 		if (sv->stopping)
 			shutdown_step();
 		database_work();
-		idle = new_work();
 		children_keep_spare();
-		if (sv->stopping && children_alive() == 0 &&
-		    alerts_running() == 0)
+		if (sv->stopping && may_exit())
 			break;
-		if (sv->once && idle)
+		if (sv->once && once_done())
 			break;
 	}
-	record_flush();
+	/* What could not be written waits in the spool for the next one. */
+	record_spool_all();
 }

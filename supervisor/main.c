@@ -78,7 +78,7 @@ check_api_keys(void)
 	PGresult	*res;
 	const char	*n;
 
-	res = db_exec("SELECT count(*) FILTER (WHERE is_active AND "
+	res = db_query_wait("SELECT count(*) FILTER (WHERE is_active AND "
 	    "coalesce(api_key_encrypted, '') <> '') FROM scheduled_evaluations",
 	    0, NULL);
 	if (res == NULL) {
@@ -130,25 +130,14 @@ static int __attribute__((noreturn))
 check_only(void)
 {
 	char	why[512];
-	int	version;
 
 	warn_dangerous(1);
-	if (db_connect_once(why, sizeof(why)) == -1) {
+	if (db_connect_once(1, why, sizeof(why)) == -1) {
 		fprintf(stderr, "%s: database unreachable: %s\n",
 		    sv->conf.path, why);
 		exit(EX_UNAVAILABLE);
 	}
-	if ((version = db_schema_version(why, sizeof(why))) == -1) {
-		fprintf(stderr, "%s: database: %s\n", sv->conf.path, why);
-		exit(EX_CONFIG);
-	}
-	if (version != SCHEMA_VERSION) {
-		fprintf(stderr, "%s: database: schema version %d, this "
-		    "evalsched needs %d\n", sv->conf.path, version,
-		    SCHEMA_VERSION);
-		exit(EX_CONFIG);
-	}
-	if (db_results_tables(why, sizeof(why)) == -1) {
+	if (schema_check_now(why, sizeof(why)) == -1) {
 		fprintf(stderr, "%s: database: %s\n", sv->conf.path, why);
 		exit(EX_CONFIG);
 	}
@@ -321,7 +310,7 @@ reload(void)
 		sv->registered = 0;
 		sv->schema_checked = 0;
 	}
-	sv->poll_now = 1;
+	loop_wake();
 	log_info("reload: configuration reread from %s", sv->conf.path);
 }
 
@@ -389,6 +378,7 @@ main(int argc, char *argv[])
 	struct config_err	 err = { 0 };
 	struct pidfh		*pfh;
 	int			 ch, sigfd;
+	char			 why[512];
 	extern char		**environ;
 
 	/* Before the key is read: no core file, no peeking at our memory. */
@@ -442,11 +432,11 @@ main(int argc, char *argv[])
 	startup(&pfh);
 	warn_dangerous(0);
 	sigfd = signals_init();
-	if (sv->once && db_try_connect() == -1)
-		fatalx_status(EX_UNAVAILABLE, "-1: the database is unreachable");
+	if (sv->once && db_connect_once(0, why, sizeof(why)) == -1)
+		fatalx_status(EX_UNAVAILABLE, "-1: the database is unreachable: "
+		    "%s", why);
 	log_info("starting evalsched %s (pid %ld)", VERSION, (long)getpid());
 	loop_run(sigfd, reload);
-	lease_stop();
 	db_disconnect();
 	if (pfh != NULL)
 		remove_pidfile(pfh);

@@ -77,7 +77,7 @@ failure_message(const struct child *c, int wstatus,
 	char	how[128];
 
 	describe_wait_status(wstatus, how, sizeof(how));
-	if (c->timed_out)
+	if (c->state == CHILD_TIMED_OUT)
 		return xasprintf("timed out: the jobrunner outlived run_timeout "
 		    "(%d s) and was %s", sv->conf.run_timeout,
 		    WIFSIGNALED(wstatus) ? "killed" : "stopped");
@@ -128,8 +128,8 @@ failure_details(const struct child *c, int wstatus,
 	}
 	add_int(o, "elapsed_ms", mono_ms() - c->started_ms);
 	json_object_object_add(o, "timed_out",
-	    json_object_new_boolean(c->timed_out));
-	if (c->timed_out)
+	    json_object_new_boolean(c->state == CHILD_TIMED_OUT));
+	if (c->state == CHILD_TIMED_OUT)
 		add_int(o, "run_timeout", sv->conf.run_timeout);
 	if (c->err_last[0] != '\0')
 		json_object_object_add(o, "jobrunner_stderr",
@@ -163,14 +163,14 @@ outcome_from_child(struct child *c, int wstatus)
 		strlcpy(o->test_run_id, res.test_run_id,
 		    sizeof(o->test_run_id));
 	} else {
-		o = outcome_new(c->cancelled ? OUTCOME_CANCELLED :
+		o = outcome_new(c->state == CHILD_CANCELLED ? OUTCOME_CANCELLED :
 		    OUTCOME_FAILED, c->run_id, c->schedule_name);
-		o->error_message = c->cancelled ?
+		o->error_message = c->state == CHILD_CANCELLED ?
 		    xstrdup("cancelled: the supervisor shut down before the "
 		    "dispatch finished") :
 		    failure_message(c, wstatus, &res, have_res);
 		text_make_valid(o->error_message);
-		if (!c->cancelled)
+		if (c->state != CHILD_CANCELLED)
 			o->blame = blame_of(wstatus, &res, have_res);
 		/* Say, no encryption_key for a schedule's API key. */
 		o->misconfigured = WIFEXITED(wstatus) &&

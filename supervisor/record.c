@@ -139,36 +139,55 @@ static const char *recovered_sql =
 	"SELECT (SELECT count(*) FROM r), "
 	"  (SELECT status FROM scheduled_evaluation_runs WHERE id = $1)";
 
+struct recovery {
+	void	(*done)(int, void *);
+	void	 *arg;
+};
+
+static void
+recovered(PGresult **res, void *arg)
+{
+	struct recovery	*rc = arg;
+	int		 r = -2;
+
+	if (res != NULL && atoi(PQgetvalue(res[0], 0, 0)) == 1)
+		r = 1;
+	else if (res != NULL)
+		r = strcmp(PQgetvalue(res[0], 0, 1), "triggered") == 0 ? 0 : -1;
+	if (r == 1)
+		loop_wake();
+	rc->done(r, rc->arg);
+	free(rc);
+}
+
 /*
- * Returns 1 when written, 0 when its run is still in flight (its
- * supervisor not yet found lost: try again later), -1 when it has nothing
- * to replace, -2 when the database failed.
+ * Writes the real end of a run whose supervisor was lost.  done() hears
+ * 1 when written, 0 when its run is still in flight (its supervisor not
+ * yet found lost: try again later), -1 when it has nothing to replace,
+ * -2 when the database failed.  -1 here: not sent, done() not called.
  */
 int
 record_recovered(const char *run_id, int exit_status,
-    const char *test_run_id, const char *error, enum blame blame)
+    const char *test_run_id, const char *error, enum blame blame,
+    void (*done)(int, void *), void *arg)
 {
-	PGresult	*res;
+	struct recovery	*rc = xcalloc(1, sizeof(*rc));
 	char		 code[16], *msg = NULL;
 	int		 r;
 
+	rc->done = done;
+	rc->arg = arg;
 	snprintf(code, sizeof(code), "%d", exit_status);
 	if (test_run_id == NULL)
 		msg = xasprintf("%s (recorded after its supervisor was lost)",
 		    error != NULL ? error : "jobrunner failed");
-	res = db_exec(recovered_sql, 6, (const char *const[]){ run_id,
+	r = db_query(recovered_sql, 6, (const char *const[]){ run_id,
 	    test_run_id != NULL ? "true" : "false", test_run_id, msg, code,
-	    blame_name(blame != BLAME_NONE ? blame : BLAME_PLATFORM) });
+	    blame_name(blame != BLAME_NONE ? blame : BLAME_PLATFORM) },
+	    recovered, rc);
 	free(msg);
-	if (res == NULL)
-		return -2;
-	if (atoi(PQgetvalue(res, 0, 0)) == 1)
-		r = 1;
-	else
-		r = strcmp(PQgetvalue(res, 0, 1), "triggered") == 0 ? 0 : -1;
-	PQclear(res);
-	if (r == 1)
-		sv->poll_now = 1;
+	if (r == -1)
+		free(rc);
 	return r;
 }
 
@@ -291,95 +310,6 @@ outcome_strip(struct outcome *o)
 	o->error_details = NULL;
 }
 
-/* The single outcome just tried goes to the back of the queue. */
-static void
-single_failed(void)
-{
-	struct outcome	*o;
-
-	TAILQ_FOREACH(o, &sv->outcomes, entry)
-		if (o->kind != OUTCOME_RELEASE)
-			break;
-	if (o == NULL)
-		return;
-	if (++o->write_failures >= STRIP_AFTER)
-		outcome_strip(o);
-	TAILQ_REMOVE(&sv->outcomes, o, entry);
-	TAILQ_INSERT_TAIL(&sv->outcomes, o, entry);
-}
-
-/*
- * Writes one batch of non-release outcomes; -1 if the write failed.  A
- * batch the database refuses while connected is retried one outcome at a
- * time, so that one bad outcome cannot hold back the others.
- */
-static int
-record_batch(void)
-{
-	struct outcome	*o, *next;
-	json_object	*arr = json_object_new_array();
-	PGresult	*res;
-	char		 max[16];
-	int		 n = 0, limit = one_at_a_time ? 1 : BATCH_MAX;
-
-	TAILQ_FOREACH(o, &sv->outcomes, entry)
-		if (o->kind != OUTCOME_RELEASE && n++ < limit)
-			json_object_array_add(arr, outcome_to_json(o));
-	if (n == 0) {
-		json_object_put(arr);
-		return 0;
-	}
-	snprintf(max, sizeof(max), "%d", sv->conf.max_consecutive_failures);
-	res = db_exec(record_sql, 2, (const char *const[]){
-	    json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN), max });
-	json_object_put(arr);
-	if (res == NULL) {
-		if (db_connected()) {
-			if (one_at_a_time)
-				single_failed();
-			one_at_a_time = 1;
-		}
-		return -1;
-	}
-	log_written(res);
-	n = 0;
-	for (o = TAILQ_FIRST(&sv->outcomes); o != NULL; o = next) {
-		next = TAILQ_NEXT(o, entry);
-		if (o->kind == OUTCOME_RELEASE || n++ >= limit)
-			continue;
-		if (!was_written(res, o))
-			log_warnx("schedule \"%s\": the outcome of run %s was "
-			    "refused: the run was already closed (by lease "
-			    "recovery or an earlier write)", o->schedule_name,
-			    o->run_id);
-		outcome_done(o);
-	}
-	PQclear(res);
-	return 0;
-}
-
-/* A dispatch that never happened: its slot becomes due again. */
-static int
-record_releases(void)
-{
-	struct outcome	*o, *next;
-	PGresult	*res;
-
-	for (o = TAILQ_FIRST(&sv->outcomes); o != NULL; o = next) {
-		next = TAILQ_NEXT(o, entry);
-		if (o->kind != OUTCOME_RELEASE)
-			continue;
-		res = db_exec(release_sql, 2, (const char *const[]){
-		    o->run_id, o->owner });
-		if (res == NULL)
-			return -1;
-		PQclear(res);
-		outcome_done(o);
-		sv->poll_now = 1;	/* its slot is due again */
-	}
-	return 0;
-}
-
 static void
 spool_pending(void)
 {
@@ -390,29 +320,151 @@ spool_pending(void)
 			spool_write(o);
 }
 
+/* Cut off, or stopping with outcomes unwritten: they wait on disk. */
+void
+record_spool_all(void)
+{
+	spool_pending();
+}
+
+static void
+write_failed(void)
+{
+	struct outcome	*o;
+
+	TAILQ_FOREACH(o, &sv->outcomes, entry)
+		o->writing = 0;
+	spool_pending();
+	retry_at_ms = mono_ms() + RETRY_MS;
+}
+
+/* The single outcome just tried goes to the back of the queue. */
+static void
+single_failed(void)
+{
+	struct outcome	*o;
+
+	TAILQ_FOREACH(o, &sv->outcomes, entry)
+		if (o->writing)
+			break;
+	if (o == NULL)
+		return;
+	if (++o->write_failures >= STRIP_AFTER)
+		outcome_strip(o);
+	TAILQ_REMOVE(&sv->outcomes, o, entry);
+	TAILQ_INSERT_TAIL(&sv->outcomes, o, entry);
+}
+
+static void
+batch_written(PGresult **res, void *arg)
+{
+	struct outcome	*o, *next;
+
+	(void)arg;
+	if (res == NULL) {
+		/*
+		 * A batch the database refuses while connected is retried
+		 * one outcome at a time, so that one bad outcome cannot
+		 * hold back the others.
+		 */
+		if (db_connected()) {
+			if (one_at_a_time)
+				single_failed();
+			one_at_a_time = 1;
+		}
+		write_failed();
+		return;
+	}
+	log_written(res[0]);
+	for (o = TAILQ_FIRST(&sv->outcomes); o != NULL; o = next) {
+		next = TAILQ_NEXT(o, entry);
+		if (!o->writing)
+			continue;
+		if (!was_written(res[0], o))
+			log_warnx("schedule \"%s\": the outcome of run %s was "
+			    "refused: the run was already closed (by lease "
+			    "recovery or an earlier write)", o->schedule_name,
+			    o->run_id);
+		outcome_done(o);
+	}
+}
+
+/* Sends one batch of non-release outcomes; 1 if sent. */
+static int
+record_batch(void)
+{
+	struct outcome	*o;
+	json_object	*arr = json_object_new_array();
+	char		 max[16];
+	int		 n = 0, limit = one_at_a_time ? 1 : BATCH_MAX, r;
+
+	TAILQ_FOREACH(o, &sv->outcomes, entry)
+		if (o->kind != OUTCOME_RELEASE && n < limit) {
+			json_object_array_add(arr, outcome_to_json(o));
+			o->writing = 1;
+			n++;
+		}
+	if (n == 0) {
+		json_object_put(arr);
+		return 0;
+	}
+	snprintf(max, sizeof(max), "%d", sv->conf.max_consecutive_failures);
+	r = db_query(record_sql, 2, (const char *const[]){
+	    json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN), max },
+	    batch_written, NULL);
+	json_object_put(arr);
+	if (r == -1) {
+		TAILQ_FOREACH(o, &sv->outcomes, entry)
+			o->writing = 0;
+		return 0;
+	}
+	return 1;
+}
+
+static void
+released(PGresult **res, void *arg)
+{
+	struct outcome	*o = arg;
+
+	if (res == NULL) {
+		write_failed();
+		return;
+	}
+	outcome_done(o);
+	loop_wake();	/* its slot is due again */
+}
+
+/* A dispatch that never happened: its slot becomes due again. */
+static int
+record_release(void)
+{
+	struct outcome	*o;
+
+	TAILQ_FOREACH(o, &sv->outcomes, entry)
+		if (o->kind == OUTCOME_RELEASE)
+			break;
+	if (o == NULL)
+		return 0;
+	return db_query(release_sql, 2, (const char *const[]){ o->run_id,
+	    o->owner }, released, o) == 0;
+}
+
 /*
- * Writes what is queued.  Returns 0 when the queue is empty, 1 when
- * something is left for later (database down, or a write failed).
+ * Sends what is queued, a trip at a time: releases first, then batches.
+ * 1 when a write went out; 0 when there is none to make now.
  */
 int
-record_flush(void)
+record_step(void)
 {
 	if (TAILQ_EMPTY(&sv->outcomes)) {
 		one_at_a_time = 0;
 		return 0;
 	}
-	if (!db_connected() || mono_ms() < retry_at_ms) {
+	if (mono_ms() < retry_at_ms) {
 		spool_pending();
-		return 1;
+		return 0;
 	}
-	while (!TAILQ_EMPTY(&sv->outcomes)) {
-		if (record_releases() == -1 || record_batch() == -1) {
-			spool_pending();
-			retry_at_ms = mono_ms() + RETRY_MS;
-			return 1;
-		}
-	}
-	return 0;
+	return record_release() || record_batch();
 }
 
 /* While the database is away, its return is what wakes us. */

@@ -23,6 +23,7 @@
 
 static int64_t		next_ms = -1;	/* -1: not yet planned */
 static int		in_round;
+static int		round_over;	/* the last batch was not full */
 static unsigned long	round_deleted;
 
 /* A completed run with results that is no regression: a baseline. */
@@ -88,29 +89,12 @@ retention_plan(void)
 		next_ms = mono_ms() + RETENTION_FIRST_MS;
 }
 
-static int
-pruned_recently(void)
-{
-	PGresult	*res;
-	int		 recent;
-
-	if ((res = db_exec(recent_sql, 0, NULL)) == NULL)
-		return -1;
-	recent = atoi(PQgetvalue(res, 0, 0)) > 0;
-	PQclear(res);
-	return recent;
-}
-
 static void
-round_end(void)
+round_ended(PGresult **res, void *arg)
 {
-	PGresult	*res;
-	char		 n[32];
-
-	snprintf(n, sizeof(n), "%lu", round_deleted);
-	if ((res = db_exec(done_sql, 1, (const char *const[]){ n })) == NULL)
-		return;
-	PQclear(res);
+	(void)arg;
+	if (res == NULL)
+		return;		/* next_ms says when to try again */
 	if (round_deleted > 0)
 		log_info("history pruned: %lu run(s) older than %d day(s) "
 		    "deleted", round_deleted, sv->conf.run_retention);
@@ -118,57 +102,73 @@ round_end(void)
 	next_ms = mono_ms() + RETENTION_EVERY_MS;
 }
 
-/* One batch; 1 when more may be left. */
+static int
+round_end(void)
+{
+	char	n[32];
+
+	snprintf(n, sizeof(n), "%lu", round_deleted);
+	return db_query(done_sql, 1, (const char *const[]){ n }, round_ended,
+	    NULL);
+}
+
+static void
+batch_pruned(PGresult **res, void *arg)
+{
+	int	n;
+
+	(void)arg;
+	if (res == NULL)
+		return;
+	if (strcmp(PQgetvalue(res[0], 0, 0), "t") != 0) {
+		/* Another supervisor is at it. */
+		in_round = 0;
+		next_ms = mono_ms() + RETENTION_EVERY_MS;
+		return;
+	}
+	n = atoi(PQgetvalue(res[0], 0, 1));
+	round_deleted += n;
+	round_over = n < RETENTION_BATCH;
+	next_ms = mono_ms();	/* the next batch, or the end, next turn */
+}
+
 static int
 prune_batch(void)
 {
-	PGresult	*res;
-	char		 days[16], batch[16];
-	int		 got, n;
+	char	days[16], batch[16];
 
 	snprintf(days, sizeof(days), "%d", sv->conf.run_retention);
 	snprintf(batch, sizeof(batch), "%d", RETENTION_BATCH);
-	if ((res = db_exec(prune_sql, 2, (const char *const[]){ days,
-	    batch })) == NULL)
-		return -1;
-	got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	n = atoi(PQgetvalue(res, 0, 1));
-	PQclear(res);
-	if (!got)
-		return -2;	/* another supervisor is at it */
-	round_deleted += n;
-	return n == RETENTION_BATCH;
+	return db_query(prune_sql, 2, (const char *const[]){ days, batch },
+	    batch_pruned, NULL);
 }
 
-/* At most one statement of pruning per turn of the loop. */
-void
+static void
+recent_read(PGresult **res, void *arg)
+{
+	(void)arg;
+	if (res == NULL)
+		return;
+	if (atoi(PQgetvalue(res[0], 0, 0)) > 0) {
+		next_ms = mono_ms() + RETENTION_EVERY_MS;
+		return;
+	}
+	in_round = 1;
+	round_over = 0;
+	round_deleted = 0;
+	next_ms = mono_ms();
+}
+
+/* At most one statement of pruning per trip; 1 if one went out. */
+int
 retention_step(void)
 {
-	int	r;
-
 	if (mono_ms() < retention_next_ms())
-		return;
-	next_ms = mono_ms() + 1000;	/* should a statement below fail */
-	if (!in_round) {
-		if ((r = pruned_recently()) == -1)
-			return;
-		if (r == 1) {
-			next_ms = mono_ms() + RETENTION_EVERY_MS;
-			return;
-		}
-		in_round = 1;
-		round_deleted = 0;
-	}
-	switch (prune_batch()) {
-	case 1:
-		next_ms = mono_ms();	/* the next batch, next turn */
-		break;
-	case 0:
-		round_end();
-		break;
-	case -2:
-		in_round = 0;
-		next_ms = mono_ms() + RETENTION_EVERY_MS;
-		break;
-	}
+		return 0;
+	next_ms = mono_ms() + 1000;	/* should the statement fail */
+	if (!in_round)
+		return db_query(recent_sql, 0, NULL, recent_read, NULL) == 0;
+	if (round_over)
+		return round_end() == 0;
+	return prune_batch() == 0;
 }

@@ -428,11 +428,44 @@ spool_load(struct outcome_queue *q)
 	spool_each(SPOOL_SUFFIX, spool_load_file, q);
 }
 
-/* Writes the end a result file describes; see record_recovered(). */
+/* A result file whose run is being written. */
+struct recovering {
+	char	*name;
+	char	 run_id[UUID_LEN + 1];
+	int	 code;
+};
+
+/* What becomes of the file: see record_recovered(). */
+static void
+recover_done(const char *name, int r)
+{
+	if (r == -1)
+		log_info("spool: %s/%s has no lost run to replace; removed",
+		    spool_dir, name);
+	if ((r == 1 || r == -1) && unlinkat(spool_fd, name, 0) == -1)
+		log_warn("unlink %s/%s", spool_dir, name);
+}
+
+static void
+recovered(int r, void *arg)
+{
+	struct recovering	*rc = arg;
+
+	if (r == 1)
+		log_info("run %s: recorded the real outcome its orphaned "
+		    "jobrunner left (%s)", rc->run_id, rc->code == 0 ?
+		    "accepted" : "failed");
+	recover_done(rc->name, r);
+	free(rc->name);
+	free(rc);
+}
+
+/* Sends the end a result file describes; 1 if it went out. */
 static int
-recover_result(json_object *doc)
+recover_result(const char *name, json_object *doc)
 {
 	struct job_result	 res;
+	struct recovering	*rc;
 	json_object		*v;
 	const char		*run_id = json_string(doc, "run_id");
 	char			 err[128];
@@ -447,43 +480,91 @@ recover_result(json_object *doc)
 	    sizeof(err)) == -1)
 		return -1;
 	text_make_valid(res.error);
+	rc = xcalloc(1, sizeof(*rc));
+	rc->name = xstrdup(name);
+	strlcpy(rc->run_id, run_id, sizeof(rc->run_id));
+	rc->code = code;
 	r = record_recovered(run_id, code, code == 0 ? res.test_run_id : NULL,
-	    res.error, res.blame);
-	if (r == 1)
-		log_info("run %s: recorded the real outcome its orphaned "
-		    "jobrunner left (%s)", run_id, code == 0 ? "accepted" :
-		    "failed");
+	    res.error, res.blame, recovered, rc);
 	job_result_free(&res);
-	return r;
+	if (r == -1) {
+		free(rc->name);
+		free(rc);
+		return 0;
+	}
+	return 1;
 }
 
-static void
-spool_recover_file(const char *name, void *arg)
+/* 1 when its write went out; 0 when there was none to make. */
+static int
+spool_recover_file(const char *name)
 {
 	json_object	*doc;
 	int		 broken, r;
 
-	(void)arg;
 	if ((doc = read_ours(name, JOB_RESULT_SUFFIX, &broken)) == NULL &&
 	    !broken)
-		return;
-	r = doc != NULL ? recover_result(doc) : -1;
+		return 0;
+	r = doc != NULL ? recover_result(name, doc) : -1;
 	json_object_put(doc);
 	if (r == -1)
-		log_info("spool: %s/%s has no lost run to replace; removed",
-		    spool_dir, name);
-	if ((r == 1 || r == -1) && unlinkat(spool_fd, name, 0) == -1)
-		log_warn("unlink %s/%s", spool_dir, name);
+		recover_done(name, -1);
+	return r == 1;
+}
+
+/* The result files of one pass, taken one a turn. */
+static struct {
+	char	**names;
+	size_t	  n, next;
+	int	  wanted;
+} pass;
+
+static void
+pass_add(const char *name, void *arg)
+{
+	(void)arg;
+	pass.names = reallocarray(pass.names, pass.n + 1,
+	    sizeof(*pass.names));
+	if (pass.names == NULL)
+		fatal("reallocarray");
+	pass.names[pass.n++] = xstrdup(name);
+}
+
+static void
+pass_end(void)
+{
+	while (pass.n > 0)
+		free(pass.names[--pass.n]);
+	free(pass.names);
+	pass.names = NULL;
+	pass.next = 0;
 }
 
 /*
- * Results left by jobrunners whose supervisor died.  A file stays while
- * its run is still in flight or the database fails; it goes once written
- * or when there is no lost run for it to replace.  One we did not write,
- * or wrote for another node, stays and is never taken.
+ * Results left by jobrunners whose supervisor died, looked for after we
+ * register and after each heartbeat.  A file stays while its run is
+ * still in flight or the database fails; it goes once written or when
+ * there is no lost run for it to replace.  One we did not write, or
+ * wrote for another node, stays and is never taken.
  */
 void
-spool_recover_results(void)
+spool_recover_soon(void)
 {
-	spool_each(JOB_RESULT_SUFFIX, spool_recover_file, NULL);
+	pass.wanted = 1;
+}
+
+int
+spool_recover_step(void)
+{
+	if (pass.next == pass.n) {
+		pass_end();
+		if (!pass.wanted)
+			return 0;
+		pass.wanted = 0;
+		spool_each(JOB_RESULT_SUFFIX, pass_add, NULL);
+	}
+	while (pass.next < pass.n)
+		if (spool_recover_file(pass.names[pass.next++]))
+			return 1;
+	return 0;
 }

@@ -41,13 +41,30 @@ struct outcome {
 	enum blame		 blame;		/* SCHEDULE: counts toward auto-disable */
 	int			 misconfigured;	/* says nothing of the platform's health */
 	int			 spooled;
+	int			 writing;	/* in the batch on its way */
 	int			 write_failures;
 };
 TAILQ_HEAD(outcome_queue, outcome);
 
-/* A dispatched jobrunner, in a small fixed table of slots. */
+/*
+ * The life of a jobrunner.  A spare is started ahead of time and waits
+ * for a run; given one, it is running.  Terminating it (past run_timeout,
+ * or cancelled by shutdown) is SIGTERM on entering the state and SIGKILL
+ * at its deadline; a spare no longer wanted is retired the same way.
+ */
+enum child_state {
+	CHILD_FREE,		/* the slot is unused */
+	CHILD_SPARE,		/* started ahead, no run yet */
+	CHILD_RETIRING,		/* a spare being stopped */
+	CHILD_RUNNING,		/* has its run */
+	CHILD_TIMED_OUT,	/* outlived run_timeout: being terminated */
+	CHILD_CANCELLED		/* shutdown: being terminated */
+};
+
+/* A jobrunner, in a small fixed table of slots. */
 struct child {
-	pid_t		 pid;		/* 0: a free slot */
+	enum child_state state;
+	pid_t		 pid;
 	char		 run_id[UUID_LEN + 1];
 	char		 schedule_id[UUID_LEN + 1];
 	char		 owner[UUID_LEN + 1];	/* who claimed the run */
@@ -61,12 +78,7 @@ struct child {
 	size_t		 err_len;
 	char		 err_last[512];	/* last complete stderr line */
 	int64_t		 started_ms;	/* monotonic */
-	int64_t		 deadline_ms;	/* SIGTERM at; then SIGKILL */
-	int		 term_sent;
-	int		 timed_out;
-	int		 cancelled;
-	int		 spare;		/* started ahead, no run yet */
-	int		 retiring;	/* a spare being stopped */
+	int64_t		 deadline_ms;	/* the next signal, by state */
 };
 
 /* The supervisor's state, shared by the files of the loop. */
@@ -75,7 +87,6 @@ struct supervisor {
 	const char		*conf_path;
 	int			 once;		/* -1 */
 	int			 foreground;
-	int			 nchildren;	/* alive */
 	struct outcome_queue	 outcomes;	/* not yet written */
 	char			 id[UUID_LEN + 1];	/* our registration */
 	int			 registered;
@@ -84,7 +95,8 @@ struct supervisor {
 	int64_t			 next_heartbeat_ms;
 	int			 poll_now;	/* claim at the next turn */
 	int			 stopping;	/* SIGTERM seen */
-	int64_t			 stop_deadline_ms;
+	int64_t			 stop_deadline_ms;	/* the grace's end */
+	int64_t			 exit_by_ms;	/* whatever the database does */
 	int			 fork_failed;	/* back off until next tick */
 	unsigned long		 dispatched, succeeded, failed;
 };
@@ -108,52 +120,73 @@ void	 array_free(struct array *);
 
 /* loop.c */
 void	 loop_run(int sigfd, void (*reload)(void));
+void	 loop_wake(void);		/* claim at the next turn */
+void	 loop_claimed(int n, int slots);	/* a claim's end; -1 failed */
+void	 loop_register_failed(void);
 
 /* signals.c */
 int	 signals_init(void);		/* returns the signalfd */
 void	 signals_child_reset(void);	/* in the child, before exec */
 void	 signals_read(int fd, int *term, int *hup, int *usr1);
 
-/* db.c */
-int	 db_connected(void);
-int	 db_socket(void);
-int	 db_try_connect(void);		/* 0 on success */
-int	 db_connect_once(char *err, size_t);
-unsigned long db_connections(void);	/* successful connects so far */
-int64_t	 db_next_attempt_ms(void);
-int64_t	 db_up_since_ms(void);
-void	 db_disconnect(void);
-int	 db_consume_notifies(void);	/* >0: a wake-up came */
-/* NULL on failure, already logged; a lost connection is noticed. */
-PGresult *db_exec(const char *sql, int n, const char *const *params);
+/* db.c: one connection, never waited on (see there) */
+struct pollfd;
+/* The answers of a trip's statements, or NULL when it failed (logged). */
+typedef void db_reply_fn(PGresult **res, void *arg);
 struct prepared {
 	const char	*name;
 	const char	*sql;
 	unsigned long	 connection;	/* db_connections() when prepared */
 };
-PGresult *db_exec_prepared(struct prepared *, int n,
-	    const char *const *params);
-int	 db_begin(void);
-int	 db_commit(void);
-void	 db_rollback(void);
-int	 db_schema_version(char *err, size_t);
-int	 db_results_tables(char *err, size_t);
+struct db_stmt {
+	const char		*sql;
+	struct prepared		*prepared;	/* instead of sql */
+	int			 n;
+	const char *const	*params;
+};
+#define DB_OPEN		0x1	/* BEGIN, with our timeouts */
+#define DB_CLOSE	0x2	/* COMMIT */
+int	 db_connected(void);
+int	 db_idle(void);		/* a statement may be sent */
+int	 db_in_transaction(void);	/* a chain holds it */
+void	 db_step(void);		/* connects when it is time */
+void	 db_pollfd(struct pollfd *);
+void	 db_io(short revents);
+int64_t	 db_deadline_ms(void);
+void	 db_check_deadline(int64_t now);
+void	 db_wait(void);
+int	 db_connect_once(int check, char *err, size_t);
+unsigned long db_connections(void);	/* successful connects so far */
+int64_t	 db_next_attempt_ms(void);
+int64_t	 db_up_since_ms(void);
+void	 db_disconnect(void);
+/* 0: fn is called once, later; -1: not sent, fn is not called. */
+int	 db_query(const char *sql, int n, const char *const *params,
+	    db_reply_fn *fn, void *arg);
+int	 db_query_prepared(struct prepared *, int n,
+	    const char *const *params, db_reply_fn *fn, void *arg);
+int	 db_send(int flags, const struct db_stmt *, int n, db_reply_fn *fn,
+	    void *arg);
+PGresult *db_query_wait(const char *sql, int n, const char *const *params);
+
+/* schema.c */
+void	 schema_check_start(void);
+int	 schema_check_now(char *err, size_t);	/* -n: -1 with err */
 
 /* lease.c */
-int	 lease_register(void);
-void	 lease_close_previous(void);
-void	 lease_release_orphans(void);
-int	 lease_heartbeat(void);
-void	 lease_recover(void);
-void	 lease_stop(void);
+void	 lease_register(void);
+int	 lease_step(void);		/* 1: a statement went out */
+int	 lease_release_orphans(void);	/* 0: asked */
+int	 lease_stop(db_reply_fn *);	/* 0: asked */
 
 /* claim.c */
-int	 claim_due(int slots);
-int	 claim_next_due(void);
+int	 claim_start(int slots);
+int	 claim_disable_step(void);
 
 /* children.c */
 int	 children_free_slots(void);
 int	 children_alive(void);		/* runs and spares */
+int	 children_running(void);	/* runs */
 void	 children_keep_spare(void);
 void	 children_retire_spares(void);
 struct pollfd;
@@ -193,8 +226,10 @@ struct json_object;
 void	 record_enqueue(struct outcome *);
 int	 record_has_run(const char *run_id);
 int	 record_recovered(const char *run_id, int exit_status,
-	    const char *test_run_id, const char *error, enum blame);
-int	 record_flush(void);		/* 0: queue empty */
+	    const char *test_run_id, const char *error, enum blame,
+	    void (*done)(int, void *), void *arg);
+int	 record_step(void);		/* 1: a write went out */
+void	 record_spool_all(void);
 int64_t	 record_retry_at(void);
 const char *outcome_kind_name(enum outcome_kind);
 struct json_object *outcome_to_json(const struct outcome *);
@@ -206,13 +241,14 @@ void	 spool_mark_node(const char *node);
 int	 spool_write(struct outcome *);
 void	 spool_remove(const struct outcome *);
 void	 spool_load(struct outcome_queue *);
-void	 spool_recover_results(void);
+void	 spool_recover_soon(void);
+int	 spool_recover_step(void);	/* 1: a write went out */
 
 /* completion.c */
 void	 completion_soon(void);
 void	 completion_sweep(void);
 int64_t	 completion_next_ms(void);
-int	 completion_step(void);
+int	 completion_step(void);	/* 1: a statement went out */
 
 /* circuit.c */
 int	 circuit_is_open(void);
@@ -225,7 +261,7 @@ void	 circuit_probe_now(void);
 
 /* alerts.c */
 void	 alerts_soon(void);
-void	 alerts_step(void);
+int	 alerts_step(void);		/* 1: a statement went out */
 int64_t	 alerts_next_ms(void);
 int	 alerts_running(void);
 int	 alerts_reaped(pid_t, int wstatus);
@@ -234,7 +270,7 @@ int64_t	 alerts_next_deadline(void);
 
 /* retention.c */
 void	 retention_plan(void);
-void	 retention_step(void);
+int	 retention_step(void);	/* 1: a statement went out */
 int64_t	 retention_next_ms(void);
 
 /* title.c */

@@ -18,11 +18,11 @@ title_update(void)
 	static int	shown_circuit = -1;
 	int		db = db_connected(), circuit = circuit_is_open();
 
-	if (sv->nchildren == shown_running &&
+	if (children_running() == shown_running &&
 	    sv->conf.max_concurrent == shown_max && db == shown_db &&
 	    circuit == shown_circuit)
 		return;
-	shown_running = sv->nchildren;
+	shown_running = children_running();
 	shown_max = sv->conf.max_concurrent;
 	shown_db = db;
 	shown_circuit = circuit;
@@ -53,7 +53,7 @@ status_log(void)
 	    "%lu dispatched, %lu accepted, %lu failed, %d outcome(s) "
 	    "pending, next due %s", sv->registered ? sv->id : "(unregistered)",
 	    sv->conf.node_name, db_connected() ? "up" : "unreachable",
-	    sv->nchildren, sv->conf.max_concurrent, sv->dispatched,
+	    children_running(), sv->conf.max_concurrent, sv->dispatched,
 	    sv->succeeded, sv->failed, pending_outcomes(),
 	    sv->next_due_ms < 0 ? "never (no active schedule)" :
 	    sv->next_due_ms <= now ? "now" : "later");
@@ -65,10 +65,10 @@ status_log(void)
 		    circuit_reason());
 	c = children_table(&n);
 	for (i = 0; i < n; i++)
-		if (c[i].pid != 0 && !c[i].spare)
+		if (c[i].state >= CHILD_RUNNING)
 			log_info("status: run %s of schedule \"%s\": jobrunner "
 			    "pid %ld, running for %.1f s%s", c[i].run_id,
 			    c[i].schedule_name, (long)c[i].pid,
 			    (now - c[i].started_ms) / 1000.0,
-			    c[i].term_sent ? ", being terminated" : "");
+			    c[i].state > CHILD_RUNNING ? ", being terminated" : "");
 }

@@ -1,0 +1,143 @@
+/*
+ * Running against a database without our schema, or without the
+ * application's results tables, helps nobody: the supervisor says what
+ * is missing and exits 78.  Checked once, after the first connect, and
+ * by -n.  It looks before it reads, so that a bare database is not an
+ * SQL error.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "log.h"
+#include "supervisor.h"
+
+static const char present_sql[] =
+	"SELECT to_regclass('evalsched_meta') IS NOT NULL AND "
+	"to_regclass('evalsched_supervisors') IS NOT NULL";
+
+/*
+ * The application's results tables the completion pass reads: in its
+ * database they exist (they predate its migrations), in ours schema.sql
+ * makes them.
+ */
+static const char tables_sql[] =
+	"SELECT string_agg(t, ', ' ORDER BY n) FROM unnest("
+	"ARRAY['batch_test_runs', 'conversations', 'messages', "
+	"'judgments']) WITH ORDINALITY AS u(t, n) "
+	"WHERE to_regclass(t) IS NULL";
+
+static const char version_sql[] =
+	"SELECT value FROM evalsched_meta WHERE key = 'schema_version'";
+
+/* Whether our tables are there; -1 with the remedy in err. */
+static int
+judge_present(PGresult *res, char *err, size_t errlen)
+{
+	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+		return 0;
+	snprintf(err, errlen, "the database has no evalsched schema: apply "
+	    "schema.sql (or schema-additions.sql to an application database)");
+	return -1;
+}
+
+static int
+judge_tables(PGresult *res, char *err, size_t errlen)
+{
+	if (PQgetisnull(res, 0, 0))
+		return 0;
+	snprintf(err, errlen, "the application's results tables are "
+	    "missing: %s (apply schema.sql for a standalone database)",
+	    PQgetvalue(res, 0, 0));
+	return -1;
+}
+
+static int
+judge_version(PGresult *res, char *err, size_t errlen)
+{
+	int	version = PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 0)) : -1;
+
+	if (version == SCHEMA_VERSION)
+		return 0;
+	if (version == -1)
+		snprintf(err, errlen, "the database has no evalsched schema "
+		    "version: apply schema.sql (or schema-additions.sql to an "
+		    "application database)");
+	else
+		snprintf(err, errlen, "the database has evalsched schema "
+		    "version %d; this supervisor needs %d", version,
+		    SCHEMA_VERSION);
+	return -1;
+}
+
+static void
+version_read(PGresult **res, void *arg)
+{
+	char	why[256];
+
+	(void)arg;
+	if (res == NULL)
+		return;		/* lost meanwhile: checked again later */
+	if (judge_version(res[0], why, sizeof(why)) == -1)
+		fatalx_status(EX_CONFIG, "%s", why);
+	sv->schema_checked = 1;
+}
+
+static void
+presence_read(PGresult **res, void *arg)
+{
+	char	why[256];
+
+	(void)arg;
+	if (res == NULL)
+		return;
+	if (judge_present(res[0], why, sizeof(why)) == -1 ||
+	    judge_tables(res[1], why, sizeof(why)) == -1)
+		fatalx_status(EX_CONFIG, "%s", why);
+	(void)db_query(version_sql, 0, NULL, version_read, NULL);
+}
+
+/* In the loop: asks, and acts on the answer when it comes. */
+void
+schema_check_start(void)
+{
+	const struct db_stmt	stmts[] = {
+		{ present_sql, NULL, 0, NULL },
+		{ tables_sql, NULL, 0, NULL },
+	};
+
+	(void)db_send(DB_OPEN | DB_CLOSE, stmts, 2, presence_read, NULL);
+}
+
+/* For -n: the same checks, waited for.  -1 with the reason in err. */
+int
+schema_check_now(char *err, size_t errlen)
+{
+	PGresult	*res;
+	int		 r;
+
+	if ((res = db_query_wait(present_sql, 0, NULL)) == NULL) {
+		snprintf(err, errlen, "cannot look for the evalsched schema");
+		return -1;
+	}
+	r = judge_present(res, err, errlen);
+	PQclear(res);
+	if (r == -1)
+		return -1;
+	if ((res = db_query_wait(version_sql, 0, NULL)) == NULL) {
+		snprintf(err, errlen, "cannot read the schema version");
+		return -1;
+	}
+	r = judge_version(res, err, errlen);
+	PQclear(res);
+	if (r == -1)
+		return -1;
+	if ((res = db_query_wait(tables_sql, 0, NULL)) == NULL) {
+		snprintf(err, errlen, "cannot look for the results tables");
+		return -1;
+	}
+	r = judge_tables(res, err, errlen);
+	PQclear(res);
+	return r;
+}
