@@ -457,7 +457,8 @@ connect_start(void)
 	PQsetNoticeProcessor(conn, notice_to_log, NULL);
 	state = DB_CONNECTING;
 	connect_wants = PGRES_POLLING_WRITING;
-	connect_deadline_ms = mono_ms() + CONNECT_MS;
+	connect_deadline_ms = mono_ms() + (trip_budget_ms() < CONNECT_MS ?
+	    trip_budget_ms() : CONNECT_MS);
 }
 
 static void
