@@ -14,6 +14,7 @@
 #include <json.h>
 
 #include "blame.h"
+#include "json1.h"
 
 static const char *const names[] = {
 	[BLAME_NONE] = NULL,
@@ -46,14 +47,12 @@ blame_from_name(const char *name)
 static const char *
 app_error(const char *body, size_t len, json_object **obj)
 {
-	struct json_tokener	*tok;
-	json_object		*err;
+	json_object	*err;
 
 	*obj = NULL;
-	if (body == NULL || len == 0 || (tok = json_tokener_new()) == NULL)
+	if (body == NULL || len == 0 ||
+	    json1_parse(body, len, 0, obj, NULL, 0) == -1)
 		return NULL;
-	*obj = json_tokener_parse_ex(tok, body, (int)len);
-	json_tokener_free(tok);
 	if (*obj == NULL || !json_object_is_type(*obj, json_type_object) ||
 	    json_object_object_length(*obj) != 1 ||
 	    !json_object_object_get_ex(*obj, "error", &err) ||

@@ -15,38 +15,41 @@
 
 #define FIELD_MAX	CRON_EXPR_MAX
 
+#define FULLNAME_SIZE	10	/* "september" and its NUL */
+
 struct field {
-	const char		*name;
-	int			 min;
-	int			 max;
-	const char *const	*abbrevs;	/* names, from `min` on */
-	const char *const	*fullnames;
-	unsigned int		 star;
+	const char	*name;
+	int		 min;
+	int		 max;
+	const char	(*abbrevs)[4];	/* names, from `min` on */
+	const char	(*fullnames)[FULLNAME_SIZE];
+	int		 nnames;
+	unsigned int	 star;
 };
 
-static const char *const month_abbrevs[] = {
+static const char month_abbrevs[][4] = {
 	"jan", "feb", "mar", "apr", "may", "jun",
-	"jul", "aug", "sep", "oct", "nov", "dec", NULL
+	"jul", "aug", "sep", "oct", "nov", "dec"
 };
-static const char *const month_fullnames[] = {
+static const char month_fullnames[][FULLNAME_SIZE] = {
 	"january", "february", "march", "april", "may", "june", "july",
-	"august", "september", "october", "november", "december", NULL
+	"august", "september", "october", "november", "december"
 };
-static const char *const dow_abbrevs[] = {
-	"sun", "mon", "tue", "wed", "thu", "fri", "sat", NULL
+static const char dow_abbrevs[][4] = {
+	"sun", "mon", "tue", "wed", "thu", "fri", "sat"
 };
-static const char *const dow_fullnames[] = {
+static const char dow_fullnames[][FULLNAME_SIZE] = {
 	"sunday", "monday", "tuesday", "wednesday", "thursday", "friday",
-	"saturday", NULL
+	"saturday"
 };
 
 static const struct field fields[5] = {
-	{ "minute", 0, 59, NULL, NULL, CRON_MIN_STAR },
-	{ "hour", 0, 23, NULL, NULL, CRON_HOUR_STAR },
-	{ "day-of-month", 1, 31, NULL, NULL, CRON_DOM_STAR },
-	{ "month", 1, 12, month_abbrevs, month_fullnames, 0 },
+	{ "minute", 0, 59, NULL, NULL, 0, CRON_MIN_STAR },
+	{ "hour", 0, 23, NULL, NULL, 0, CRON_HOUR_STAR },
+	{ "day-of-month", 1, 31, NULL, NULL, 0, CRON_DOM_STAR },
+	{ "month", 1, 12, month_abbrevs, month_fullnames, 12, 0 },
 	/* 7 is Sunday too, as in most crons. */
-	{ "day-of-week", 0, 7, dow_abbrevs, dow_fullnames, CRON_DOW_STAR },
+	{ "day-of-week", 0, 7, dow_abbrevs, dow_fullnames, 7, CRON_DOW_STAR },
 };
 
 static const struct {
@@ -88,7 +91,7 @@ name_lookup(const struct field *f, const char *word)
 {
 	int	i;
 
-	for (i = 0; f->abbrevs != NULL && f->abbrevs[i] != NULL; i++)
+	for (i = 0; i < f->nnames; i++)
 		if (strcasecmp(word, f->abbrevs[i]) == 0 ||
 		    strcasecmp(word, f->fullnames[i]) == 0)
 			return f->min + i;

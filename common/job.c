@@ -19,6 +19,7 @@
 #include <json.h>
 
 #include "job.h"
+#include "json1.h"
 #include "text.h"
 #include "url.h"
 
@@ -73,44 +74,19 @@ job_trim_utf8(char *s, size_t max)
 	s[n] = '\0';
 }
 
-/*
- * Parses exactly one JSON value that fills all of text[0..len): json-c
- * alone would stop after the first value and ignore what follows.  A
- * JSON null is a NULL *out with 0 returned.
- */
+/* Exactly one JSON value fills text[0..len); a JSON null is a NULL *out. */
 static int
 parse_json(const char *text, size_t len, json_object **out, char *err,
     size_t errlen)
 {
-	struct json_tokener	*tok;
-	enum json_tokener_error	 jerr;
-	size_t			 off;
+	char	why[128];
 
 	*out = NULL;
 	if (len > JOB_MAX_TEXT)
 		return set_err(err, errlen, "larger than %d bytes",
 		    JOB_MAX_TEXT);
-	if ((tok = json_tokener_new_ex(JSON_DEPTH)) == NULL)
-		return set_err(err, errlen, "out of memory");
-	*out = json_tokener_parse_ex(tok, text, (int)len);
-	jerr = json_tokener_get_error(tok);
-	off = json_tokener_get_parse_end(tok);
-	/* "null" or "42" may go on: the terminating NUL says they do not. */
-	if (jerr == json_tokener_continue && off == len) {
-		*out = json_tokener_parse_ex(tok, "", 1);
-		jerr = json_tokener_get_error(tok);
-	}
-	json_tokener_free(tok);
-	if (jerr != json_tokener_success)
-		return set_err(err, errlen, "not JSON: %s",
-		    json_tokener_error_desc(jerr));
-	while (off < len && isspace((unsigned char)text[off]))
-		off++;
-	if (off < len) {
-		json_object_put(*out);
-		*out = NULL;
-		return set_err(err, errlen, "not JSON: text after the value");
-	}
+	if (json1_parse(text, len, JSON_DEPTH, out, why, sizeof(why)) == -1)
+		return set_err(err, errlen, "not JSON: %s", why);
 	return 0;
 }
 

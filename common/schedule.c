@@ -20,9 +20,6 @@
 
 /* Every date recurs on every weekday within the 400-year cycle. */
 #define HORIZON		((int64_t)401 * 366 * 86400)
-/* 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z. */
-#define TIME_MIN	INT64_C(-62135596800)
-#define TIME_MAX	INT64_C(253402300799)
 
 struct schedule {
 	struct cron	 cron;
@@ -176,11 +173,11 @@ schedule_next(const struct schedule *s, int64_t after, int64_t *next)
 	int64_t	t;
 	int	rc;
 
-	if (after < TIME_MIN || after >= TIME_MAX)
+	if (after < SCHEDULE_TIME_MIN || after >= SCHEDULE_TIME_MAX)
 		return -1;
 	rc = s->realtime ? next_real_time(s, after, &t) :
 	    next_wall_clock(s, after, &t);
-	if (rc == -1 || t > TIME_MAX)
+	if (rc == -1 || t > SCHEDULE_TIME_MAX)
 		return -1;
 	*next = t;
 	return 0;

@@ -11,6 +11,10 @@
 
 struct schedule;
 
+/* The engine's years, 1 to 9999: 0001-01-01T00:00:00Z, 9999-12-31T23:59:59Z. */
+#define SCHEDULE_TIME_MIN	INT64_C(-62135596800)
+#define SCHEDULE_TIME_MAX	INT64_C(253402300799)
+
 /*
  * The cron expression for a schedule type (hourly, daily, weekly,
  * every_5_minutes); NULL for custom or an unknown type.

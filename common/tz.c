@@ -18,6 +18,7 @@
 #include "tz.h"
 
 #define TZ_DEFAULT_DIR	"/usr/share/zoneinfo"
+#define TZ_LOCALTIME	"/etc/localtime"
 #define TZ_NAME_MAX	128
 #define TZ_FILE_MAX	(512 * 1024)
 #define TZ_CACHE_SIZE	64
@@ -30,6 +31,8 @@
 #define TZ_WINDOW	(2 * 86400)
 /* Years a formatted or parsed time may have. */
 #define TZ_YEAR_MAX	9999
+/* POSIX TZ abbreviations: at least 3 characters; glibc takes up to 255. */
+#define TZ_ABBR_MAX	15
 
 enum rule_kind {
 	RULE_JULIAN,		/* Jn: 1-365, February 29 never counted */
@@ -48,6 +51,7 @@ struct tz_rule {
 struct tz_type {
 	int32_t		 utoff;
 	int		 isdst;
+	uint8_t		 abbr;	/* index into chars */
 };
 
 enum footer_kind {
@@ -64,9 +68,12 @@ struct tz {
 	size_t		 ntrans;
 	struct tz_type	*types;
 	size_t		 ntypes;
+	char		*chars;	/* the abbreviations, each NUL-terminated */
 	enum footer_kind footer;
 	int32_t		 stdoff;
 	int32_t		 dstoff;
+	char		 stdname[TZ_ABBR_MAX + 1];
+	char		 dstname[TZ_ABBR_MAX + 1];
 	struct tz_rule	 start;
 	struct tz_rule	 end;
 };
@@ -81,10 +88,12 @@ struct tz_cache_entry {
 	uint64_t	 used;
 };
 
-static struct tz_type	tz_utc_type = { 0, 0 };
+static struct tz_type	tz_utc_type = { 0, 0, 0 };
+static char		tz_utc_chars[] = "UTC";
 static struct tz	tz_utc = {
 	.name = "UTC", .refs = 1, .types = &tz_utc_type, .ntypes = 1,
-	.footer = FOOTER_FIXED
+	.chars = tz_utc_chars, .footer = FOOTER_FIXED, .stdname = "UTC",
+	.dstname = "UTC"
 };
 static struct tz_cache_entry	tz_cache[TZ_CACHE_SIZE];
 static uint64_t			tz_clock;
@@ -202,14 +211,15 @@ footer_year(const struct tz *tz, int64_t t)
 	return y;
 }
 
-static int32_t
-footer_offset(const struct tz *tz, int64_t t)
+/* Whether daylight time is in force at t, past the listed transitions. */
+static int
+footer_isdst(const struct tz *tz, int64_t t)
 {
 	int64_t	y, yy, s, e, best = INT64_MIN;
 	int	dst = 0;
 
 	if (tz->footer != FOOTER_RULES)
-		return tz->stdoff;
+		return 0;
 	y = footer_year(tz, t);
 	for (yy = y - 1; yy <= y + 1; yy++) {
 		s = footer_start(tz, yy);
@@ -224,7 +234,7 @@ footer_offset(const struct tz *tz, int64_t t)
 			dst = 1;
 		}
 	}
-	return dst ? tz->dstoff : tz->stdoff;
+	return dst;
 }
 
 static int
@@ -247,20 +257,31 @@ footer_next(const struct tz *tz, int64_t t, int64_t *next)
 	return 0;
 }
 
+/* An abbreviation, "CEST" or quoted as "<+0545>", copied (cut) to name. */
 static const char *
-posix_name(const char *p)
+posix_name(const char *p, char *name)
 {
-	const char	*s;
+	const char	*s, *next;
+	size_t		 n;
 
 	if (*p == '<') {
 		for (s = ++p; isalnum((unsigned char)*p) || *p == '+' ||
 		    *p == '-'; p++)
 			;
-		return *p == '>' && p - s >= 3 ? p + 1 : NULL;
+		if (*p != '>' || p - s < 3)
+			return NULL;
+		next = p + 1;
+	} else {
+		for (s = p; isalpha((unsigned char)*p); p++)
+			;
+		if (p - s < 3)
+			return NULL;
+		next = p;
 	}
-	for (s = p; isalpha((unsigned char)*p); p++)
-		;
-	return p - s >= 3 ? p : NULL;
+	n = (size_t)(p - s) < TZ_ABBR_MAX ? (size_t)(p - s) : TZ_ABBR_MAX;
+	memcpy(name, s, n);
+	name[n] = '\0';
+	return next;
 }
 
 static const char *
@@ -333,14 +354,15 @@ posix_parse(struct tz *tz, const char *p)
 		tz->footer = FOOTER_NONE;
 		return 0;
 	}
-	if ((p = posix_name(p)) == NULL || (p = posix_hms(p, 24, &off)) ==
-	    NULL)
+	if ((p = posix_name(p, tz->stdname)) == NULL ||
+	    (p = posix_hms(p, 24, &off)) == NULL)
 		return -1;
 	tz->stdoff = tz->dstoff = -off;
+	strlcpy(tz->dstname, tz->stdname, sizeof(tz->dstname));
 	tz->footer = FOOTER_FIXED;
 	if (*p == '\0')
 		return 0;
-	if ((p = posix_name(p)) == NULL)
+	if ((p = posix_name(p, tz->dstname)) == NULL)
 		return -1;
 	tz->dstoff = tz->stdoff + 3600;
 	if (*p != ',' && *p != '\0') {
@@ -428,14 +450,18 @@ tzif_body(struct tz *tz, const struct tzif_header *h, const uint8_t *p,
 {
 	const uint8_t	*idx = p + h->timecnt * timesize;
 	const uint8_t	*types = idx + h->timecnt;
+	const uint8_t	*chars = types + h->typecnt * 6;
 	size_t		 i;
 
 	tz->ntrans = h->timecnt;
 	tz->ntypes = h->typecnt;
 	if ((tz->trans = calloc(h->timecnt + 1, sizeof(*tz->trans))) == NULL ||
 	    (tz->idx = calloc(h->timecnt + 1, 1)) == NULL ||
-	    (tz->types = calloc(h->typecnt, sizeof(*tz->types))) == NULL)
+	    (tz->types = calloc(h->typecnt, sizeof(*tz->types))) == NULL ||
+	    (tz->chars = calloc(h->charcnt + 1, 1)) == NULL)
 		return -1;
+	/* One more NUL, so that every abbreviation ends inside. */
+	memcpy(tz->chars, chars, h->charcnt);
 	for (i = 0; i < h->timecnt; i++) {
 		tz->trans[i] = timesize == 8 ? be64(p + 8 * i) :
 		    (int32_t)be32(p + 4 * i);
@@ -447,8 +473,10 @@ tzif_body(struct tz *tz, const struct tzif_header *h, const uint8_t *p,
 	for (i = 0; i < h->typecnt; i++) {
 		tz->types[i].utoff = (int32_t)be32(types + 6 * i);
 		tz->types[i].isdst = types[6 * i + 4];
+		tz->types[i].abbr = types[6 * i + 5];
 		if (tz->types[i].utoff < TZ_OFF_MIN ||
-		    tz->types[i].utoff > TZ_OFF_MAX || types[6 * i + 4] > 1)
+		    tz->types[i].utoff > TZ_OFF_MAX || types[6 * i + 4] > 1 ||
+		    types[6 * i + 5] >= h->charcnt)
 			return -1;
 	}
 	return 0;
@@ -506,6 +534,7 @@ tz_free(struct tz *tz)
 	free(tz->trans);
 	free(tz->idx);
 	free(tz->types);
+	free(tz->chars);
 	free(tz);
 }
 
@@ -539,22 +568,90 @@ tz_release(struct tz *tz)
 
 /* Loading by name, through the cache. */
 
+static int
+name_letter(int c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
 /*
- * IANA names are letters, digits and "/_-+.": anything else, a leading
- * '/' or a ".." could walk out of the database.
+ * An IANA name is words of ASCII letters, digits, '-', '_' and '+', each
+ * starting with a letter, joined by single slashes ("Etc/GMT+5",
+ * "America/Port-au-Prince").  So no other spelling of a path to a zone
+ * file ("Europe//Berlin", "./Europe/Berlin", "/etc/localtime", "..")
+ * is ever a zone's name, or reaches the file system.
  */
 static int
 tz_name_ok(const char *name)
 {
 	const char	*p;
+	int		 word_start = 1;
 
-	if (strlen(name) > TZ_NAME_MAX || name[0] == '/' ||
-	    strstr(name, "..") != NULL)
+	if (strlen(name) > TZ_NAME_MAX)
 		return 0;
-	for (p = name; *p != '\0'; p++)
-		if (!isalnum((unsigned char)*p) && strchr("/_-+.", *p) == NULL)
+	for (p = name; *p != '\0'; p++) {
+		if (word_start && !name_letter(*p))
 			return 0;
-	return 1;
+		word_start = *p == '/';
+		if (!word_start && !name_letter(*p) &&
+		    !(*p >= '0' && *p <= '9') && strchr("-_+", *p) == NULL)
+			return 0;
+	}
+	return !word_start;
+}
+
+/* The name a line of tzdata.zi gives: "Z name ..." or "L target name". */
+static int
+zi_names(char *line, const char *name)
+{
+	char	*word, *rest = line;
+	int	 want, n = 0;
+
+	if ((line[0] != 'Z' && line[0] != 'L') || line[1] != ' ')
+		return 0;
+	want = line[0] == 'Z' ? 2 : 3;
+	while ((word = strsep(&rest, " \t\n")) != NULL)
+		if (*word != '\0' && ++n == want)
+			return strcmp(word, name) == 0;
+	return 0;
+}
+
+/*
+ * Whether the database names a zone or a link so: its directory also
+ * holds files that are no zone's name, such as "localtime" (a link to
+ * the host's own zone on Debian), "posixrules", and the copies under
+ * "posix/" and "right/".  tzdata.zi, the text the zone files are
+ * compiled from, lists the names; a database without it is taken at its
+ * word, so long as the file is inside it.
+ */
+static int
+tz_name_listed(const char *dir, const char *name)
+{
+	char	 path[PATH_MAX], line[512];
+	FILE	*f;
+	int	 found = 0;
+
+	snprintf(path, sizeof(path), "%s/tzdata.zi", dir);
+	if ((f = fopen(path, "re")) == NULL)
+		return 1;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = zi_names(line, name);
+	fclose(f);
+	return found;
+}
+
+/* Whether path, its links followed, is still inside dir. */
+static int
+tz_inside(const char *dir, const char *path)
+{
+	char	 rdir[PATH_MAX], rpath[PATH_MAX];
+	size_t	 n;
+
+	if (realpath(dir, rdir) == NULL || realpath(path, rpath) == NULL)
+		return 0;
+	n = strlen(rdir);
+	return strncmp(rpath, rdir, n) == 0 && (rpath[n] == '/' ||
+	    (n > 0 && rdir[n - 1] == '/'));
 }
 
 static void
@@ -655,16 +752,18 @@ tz_read(const char *path, size_t *len)
 	return buf;
 }
 
+/* A zone not in the cache: only a name of the database is read. */
 static struct tz *
-tz_load_file(const char *name, const char *path, const struct stat *st,
-    char *err, size_t errlen)
+tz_load_file(const char *dir, const char *name, const char *path,
+    const struct stat *st, char *err, size_t errlen)
 {
 	struct tz	*tz;
-	uint8_t		*buf;
+	uint8_t		*buf = NULL;
 	size_t		 len = 0;
 
 	/* Other files live in the database too (zone.tab, leapseconds). */
-	if ((buf = tz_read(path, &len)) == NULL || len < 4 ||
+	if (!tz_inside(dir, path) || !tz_name_listed(dir, name) ||
+	    (buf = tz_read(path, &len)) == NULL || len < 4 ||
 	    memcmp(buf, "TZif", 4) != 0) {
 		free(buf);
 		tz_unknown(name, err, errlen);
@@ -706,13 +805,63 @@ tz_load(const char *name, char *err, size_t errlen)
 		e->tz->refs++;
 		return e->tz;
 	}
-	return tz_load_file(name, path, &st, err, errlen);
+	return tz_load_file(dir, name, path, &st, err, errlen);
 }
 
-const char *
-tz_name(const struct tz *tz)
+/* A TZif file named by its path, uncached: the operator's own zone. */
+static struct tz *
+tz_load_path(const char *path)
 {
-	return tz->name;
+	struct tz	*tz;
+	uint8_t		*buf;
+	size_t		 len = 0;
+	char		 err[128];
+
+	if ((buf = tz_read(path, &len)) == NULL)
+		return NULL;
+	tz = tz_from_tzif(path, buf, len, err, sizeof(err));
+	free(buf);
+	return tz;
+}
+
+/* A POSIX TZ rule alone, such as "CET-1CEST,M3.5.0,M10.5.0/3". */
+static struct tz *
+tz_load_rule(const char *rule)
+{
+	struct tz	*tz;
+
+	if ((tz = calloc(1, sizeof(*tz))) == NULL ||
+	    (tz->types = calloc(1, sizeof(*tz->types))) == NULL ||
+	    posix_parse(tz, rule) == -1 || tz->footer == FOOTER_NONE ||
+	    (tz->chars = strdup(tz->stdname)) == NULL) {
+		tz_free(tz);
+		return NULL;
+	}
+	strlcpy(tz->name, rule, sizeof(tz->name));
+	tz->refs = 1;
+	tz->ntypes = 1;
+	tz->types[0].utoff = tz->stdoff;
+	return tz;
+}
+
+struct tz *
+tz_load_env(void)
+{
+	const char	*v = getenv("TZ");
+	struct tz	*tz;
+	char		 err[128];
+
+	if (v == NULL)
+		tz = tz_load_path(TZ_LOCALTIME);
+	else {
+		if (*v == ':')
+			v++;
+		if (*v == '/')
+			tz = tz_load_path(v);
+		else if ((tz = tz_load(v, err, sizeof(err))) == NULL)
+			tz = tz_load_rule(v);
+	}
+	return tz != NULL ? tz : &tz_utc;
 }
 
 /* Queries. */
@@ -733,17 +882,50 @@ tz_find(const struct tz *tz, int64_t t)
 	return (ssize_t)lo - 1;
 }
 
+/*
+ * The offset and abbreviation in force at t: the footer's past the last
+ * listed transition, the first type's before the first (RFC 8536).
+ */
+static int32_t
+tz_lookup(const struct tz *tz, int64_t t, const char **abbr)
+{
+	const struct tz_type	*type;
+	ssize_t			 i;
+	int			 dst;
+
+	if (tz->footer != FOOTER_NONE &&
+	    (tz->ntrans == 0 || t >= tz->trans[tz->ntrans - 1])) {
+		dst = footer_isdst(tz, t);
+		*abbr = dst ? tz->dstname : tz->stdname;
+		return dst ? tz->dstoff : tz->stdoff;
+	}
+	i = tz_find(tz, t);
+	type = &tz->types[i < 0 ? 0 : tz->idx[i]];
+	*abbr = tz->chars + type->abbr;
+	return type->utoff;
+}
+
 int32_t
 tz_offset(const struct tz *tz, int64_t t)
 {
-	ssize_t	i;
+	const char	*abbr;
 
-	if (tz->footer != FOOTER_NONE &&
-	    (tz->ntrans == 0 || t >= tz->trans[tz->ntrans - 1]))
-		return footer_offset(tz, t);
-	if ((i = tz_find(tz, t)) < 0)
-		return tz->types[0].utoff;
-	return tz->types[tz->idx[i]].utoff;
+	return tz_lookup(tz, t, &abbr);
+}
+
+void
+tz_local_time(const struct tz *tz, int64_t t, struct tz_local *lt)
+{
+	int64_t	local, days, secs;
+
+	lt->utoff = tz_lookup(tz, t, &lt->abbr);
+	local = t + lt->utoff;
+	days = floor_div(local, 86400);
+	secs = local - days * 86400;
+	civil_from_days(days, &lt->year, &lt->month, &lt->day);
+	lt->hour = (int)(secs / 3600);
+	lt->minute = (int)(secs / 60 % 60);
+	lt->second = (int)(secs % 60);
 }
 
 int
@@ -792,26 +974,29 @@ tz_local_high_water(const struct tz *tz, int64_t t)
 	return hw;
 }
 
+/*
+ * RFC 3339 offsets have no seconds: an instant of local mean time, such
+ * as Berlin's +00:53:28 before 1893, is written in UTC, with Z.
+ */
 int
 tz_format_rfc3339(const struct tz *tz, int64_t t, char *buf, size_t len)
 {
-	int64_t	local, days, secs, y;
-	int32_t	off = tz_offset(tz, t);
-	int	m, d, n;
+	struct tz_local	lt;
+	char		off[16];
+	int		n;
 
-	/* RFC 3339 offsets have no seconds: show such old times in UTC. */
-	if (off % 60 != 0)
-		off = 0;
-	local = t + off;
-	days = floor_div(local, 86400);
-	secs = local - days * 86400;
-	civil_from_days(days, &y, &m, &d);
-	if (y < 0 || y > TZ_YEAR_MAX)
+	tz_local_time(tz, t, &lt);
+	if (lt.utoff % 60 != 0) {
+		tz_local_time(&tz_utc, t, &lt);
+		snprintf(off, sizeof(off), "Z");
+	} else
+		snprintf(off, sizeof(off), "%c%02d:%02d", lt.utoff < 0 ?
+		    '-' : '+', abs(lt.utoff) / 3600, abs(lt.utoff) / 60 % 60);
+	if (lt.year < 0 || lt.year > TZ_YEAR_MAX)
 		return -1;
-	n = snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d",
-	    (int)y, m, d, (int)(secs / 3600), (int)(secs / 60 % 60),
-	    (int)(secs % 60), off < 0 ? '-' : '+', abs(off) / 3600,
-	    abs(off) / 60 % 60);
+	n = snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d%s",
+	    (int)lt.year, lt.month, lt.day, lt.hour, lt.minute, lt.second,
+	    off);
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
@@ -872,18 +1057,24 @@ time_zone_suffix(const char *p, int32_t *off)
 	return 1;
 }
 
+/* "-5", "1767225600": digits, and a minus sign only; no blanks. */
 static int
 time_epoch(const char *s, int64_t *t)
 {
-	char		*end;
-	long long	 v;
+	int64_t	v = 0;
+	int	neg = *s == '-';
 
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (end == s || *end != '\0' || errno != 0 ||
-	    v < -(1LL << 40) || v > 1LL << 40)
+	s += neg;
+	if (*s == '\0')
 		return -1;
-	*t = v;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9' || v > 1LL << 40)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	if (v > 1LL << 40)
+		return -1;
+	*t = neg ? -v : v;
 	return 0;
 }
 

@@ -20,7 +20,7 @@ static const char baseline_good[] =
     "ORDER BY r.triggered_at DESC, r.id DESC LIMIT 1";
 
 /* The newest completed run with results, a regression or not. */
-const char *const LATEST_COMPLETED =
+const char LATEST_COMPLETED[] =
     "WHERE r.scheduled_evaluation_id = $1::uuid AND " WITH_RESULTS
     "ORDER BY r.triggered_at DESC, r.id DESC LIMIT 1";
 

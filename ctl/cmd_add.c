@@ -10,12 +10,16 @@
 #include <sysexits.h>
 
 #include "ctl.h"
+#include "json1.h"
 #include "schedule.h"
 
 #define ADD_SYNOPSIS	"--name name --type type | --cron expr " \
 			"--suite uuid --model id --user uuid\n" \
 			"    [--tz zone] [--config json] [--description text] " \
 			"[--paused]"
+
+/* As deep as show prints a stored configuration (json.c). */
+#define CONFIG_DEPTH	1024
 
 struct add_args {
 	const char	*name;
@@ -48,6 +52,28 @@ add_usage(const char *why)
 }
 
 static int
+take_opt(struct ctl *c, int ch, const char *arg, void *data)
+{
+	struct add_args	*a = data;
+
+	(void)c;
+	switch (ch) {
+	case 'N': a->name = arg; break;
+	case 'T': a->type = arg; break;
+	case 'C': a->cron = arg; break;
+	case 'Z': a->tz = arg; break;
+	case 'S': a->suite = arg; break;
+	case 'M': a->model = arg; break;
+	case 'U': a->user = arg; break;
+	case 'G': a->config = arg; break;
+	case 'D': a->description = arg; break;
+	case 'P': a->paused = 1; break;
+	default: return EX_SOFTWARE;
+	}
+	return 0;
+}
+
+static int
 parse_opts(struct ctl *c, int argc, char **argv, struct add_args *a)
 {
 	static const struct option longopts[] = {
@@ -61,28 +87,14 @@ parse_opts(struct ctl *c, int argc, char **argv, struct add_args *a)
 		{ "config", required_argument, NULL, 'G' },
 		{ "description", required_argument, NULL, 'D' },
 		{ "paused", no_argument, NULL, 'P' },
-		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int	ch;
+	const struct ctl_cmd	cmd = { "add", ADD_SYNOPSIS, NULL, longopts,
+				    take_opt, a };
+	int			status;
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'N': a->name = optarg; break;
-		case 'T': a->type = optarg; break;
-		case 'C': a->cron = optarg; break;
-		case 'Z': a->tz = optarg; break;
-		case 'S': a->suite = optarg; break;
-		case 'M': a->model = optarg; break;
-		case 'U': a->user = optarg; break;
-		case 'G': a->config = optarg; break;
-		case 'D': a->description = optarg; break;
-		case 'P': a->paused = 1; break;
-		case 'j': c->json = 1; break;
-		default: return add_usage(NULL);
-		}
-	}
+	if ((status = ctl_getopt(c, argc, argv, &cmd, 0, -1)) != 0)
+		return status;
 	if (argc != optind)
 		return add_usage("unexpected argument");
 	return 0;
@@ -134,26 +146,34 @@ check_type(struct add_args *a)
 static int
 check_config(const char *text)
 {
-	json_tokener	*tok;
 	json_object	*o;
-	enum json_tokener_error jerr;
+	char		 why[128], msg[160];
 	int		 status = 0;
 
-	if ((tok = json_tokener_new()) == NULL)
-		return EX_OSERR;
-	o = json_tokener_parse_ex(tok, text, (int)strlen(text));
-	jerr = json_tokener_get_error(tok);
-	if (jerr == json_tokener_continue)
-		status = bad("--config", text, "is not valid JSON: it ends "
-		    "too soon");
-	else if (jerr != json_tokener_success ||
-	    tok->char_offset != (int)strlen(text))
-		status = bad("--config", text, "is not valid JSON");
-	else if (o == NULL || !json_object_is_type(o, json_type_object))
+	if (json1_parse(text, strlen(text), CONFIG_DEPTH, &o, why,
+	    sizeof(why)) == -1) {
+		snprintf(msg, sizeof(msg), "is not valid JSON: %s", why);
+		return bad("--config", text, msg);
+	}
+	if (o == NULL || !json_object_is_type(o, json_type_object))
 		status = bad("--config", text, "is not a JSON object");
 	json_object_put(o);
-	json_tokener_free(tok);
 	return status;
+}
+
+/*
+ * The zone as the application would store it: an IANA name (the engine
+ * checks that it is one), never "" for UTC.
+ */
+static int
+check_zone(struct add_args *a)
+{
+	if (a->tz == NULL)
+		a->tz = "UTC";
+	if (*a->tz == '\0')
+		return bad("--tz", a->tz, "is not a time zone: leave --tz out "
+		    "for UTC");
+	return 0;
 }
 
 static int
@@ -167,8 +187,8 @@ check_values(struct add_args *a)
 		return bad("--suite", a->suite, "is not a UUID");
 	if (!ctl_is_uuid(a->user))
 		return bad("--user", a->user, "is not a UUID");
-	if (a->tz == NULL)
-		a->tz = "UTC";
+	if ((status = check_zone(a)) != 0)
+		return status;
 	if (a->config == NULL)
 		a->config = "{}";
 	return check_config(a->config);

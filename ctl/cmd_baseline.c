@@ -52,30 +52,29 @@ static const char clear_sql[] =
     "RETURNING run_id";
 
 static int
+take_clear(struct ctl *c, int ch, const char *arg, void *data)
+{
+	(void)c;
+	(void)ch;
+	(void)arg;
+	*(int *)data = 1;
+	return 0;
+}
+
+static int
 parse_opts(struct ctl *c, int argc, char **argv, int *clear)
 {
 	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
 		{ "clear", no_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int	ch, n;
+	const struct ctl_cmd	cmd = { "baseline", BASELINE_SYNOPSIS, NULL,
+				    longopts, take_clear, clear };
+	int			status;
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'j':
-			c->json = 1;
-			break;
-		case 'C':
-			*clear = 1;
-			break;
-		default:
-			return ctl_usage("baseline", BASELINE_SYNOPSIS);
-		}
-	}
-	n = argc - optind;
-	if (n < 1 || n > 2 || (*clear && n != 1))
+	if ((status = ctl_getopt(c, argc, argv, &cmd, 1, 2)) != 0)
+		return status;
+	if (*clear && argc - optind != 1)
 		return ctl_usage("baseline", BASELINE_SYNOPSIS);
 	return 0;
 }

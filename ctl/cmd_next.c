@@ -2,9 +2,11 @@
  * evalschedctl next [-n count] [--tz zone] [--from time] SCHEDULE
  *
  * The way to check a schedule before saving it, so every mistake gets
- * a message that says what is wrong and how to write it instead.
+ * a message that says what is wrong and how to write it instead.  It
+ * needs no database: the schedule engine's own files answer.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,16 +14,12 @@
 #include <sysexits.h>
 #include <time.h>
 
-#include <json-c/json.h>
-
-#include "cmd_next.h"
+#include "ctl.h"
 #include "cron.h"
 #include "schedule.h"
-#include "text.h"
 #include "tz.h"
 
-#define NEXT_USAGE	"usage: evalschedctl next [-n count] [--tz zone] " \
-			"[--from time] SCHEDULE\n"
+#define NEXT_SYNOPSIS	"[-n count] [--tz zone] [--from time] SCHEDULE"
 #define NEXT_DEFAULT	5
 #define NEXT_MAX	1000
 
@@ -29,7 +27,6 @@ struct next_args {
 	long		 count;
 	const char	*zone;
 	const char	*from;
-	int		 json;
 	int		 words;		/* operands joined into expr */
 	char		 expr[CRON_EXPR_MAX * 2];
 };
@@ -38,66 +35,48 @@ static int
 next_fail(int status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* It may quote what was typed: out_line escapes it, as all our text. */
 static int
 next_fail(int status, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	 msg[512], esc[1024];
+	char	 msg[512];
 
-	/* It may quote what was typed: escaped, as all our text is. */
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	text_escape(esc, sizeof(esc), msg);
-	fprintf(stderr, "evalschedctl: next: %s\n", esc);
+	out_line(stderr, "evalschedctl: next: %s", msg);
 	if (status == EX_USAGE)
-		fputs(NEXT_USAGE, stderr);
+		ctl_usage("next", NEXT_SYNOPSIS);
 	return status;
 }
 
 static int
-next_count(struct next_args *a, const char *s)
+next_take(struct ctl *c, int ch, const char *arg, void *data)
 {
-	char	*end;
+	struct next_args	*a = data;
 
-	errno = 0;
-	a->count = strtol(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || errno != 0 || a->count < 1 ||
-	    a->count > NEXT_MAX)
-		return next_fail(EX_USAGE, "count '%.32s' is not a number from "
-		    "1 to %d", s, NEXT_MAX);
-	return 0;
-}
-
-/*
- * Matches "--name value", "--name=value" (and "-nvalue" for short
- * names); sets *val and advances *i past what it used.
- */
-static int
-next_optval(int argc, char **argv, int *i, const char *name,
-    const char **val)
-{
-	const char	*a = argv[*i];
-	size_t		 n = strlen(name);
-
-	if (strncmp(a, name, n) != 0)
+	(void)c;
+	switch (ch) {
+	case 'n':
+		return ctl_count("next", "-n", arg, NEXT_MAX, &a->count);
+	case 'Z':
+		a->zone = arg;
 		return 0;
-	if (a[n] == '=' && name[1] == '-')
-		*val = a + n + 1;
-	else if (a[n] != '\0' && name[1] != '-')
-		*val = a + n;
-	else if (a[n] != '\0')
+	case 'F':
+		a->from = arg;
 		return 0;
-	else if (*i + 1 < argc)
-		*val = argv[++*i];
-	else
-		*val = NULL;
-	return 1;
+	}
+	return EX_SOFTWARE;
 }
 
 static int
 next_operand(struct next_args *a, const char *word)
 {
+	/* No cron field starts with '-': it is an option, put too late. */
+	if (word[0] == '-' && word[1] != '\0')
+		return next_fail(EX_USAGE, "option '%.32s' after the schedule: "
+		    "options go before it", word);
 	if (a->words++ > 0)
 		strlcat(a->expr, " ", sizeof(a->expr));
 	if (strlcat(a->expr, word, sizeof(a->expr)) >= sizeof(a->expr))
@@ -106,49 +85,25 @@ next_operand(struct next_args *a, const char *word)
 	return 0;
 }
 
+/* Options first, as for every command; the operands are the schedule. */
 static int
-next_option(struct next_args *a, int argc, char **argv, int *i)
+next_parse(struct ctl *c, struct next_args *a, int argc, char **argv)
 {
-	const char	*v;
+	static const struct option longopts[] = {
+		{ "count", required_argument, NULL, 'n' },
+		{ "tz", required_argument, NULL, 'Z' },
+		{ "from", required_argument, NULL, 'F' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct ctl_cmd	cmd = { "next", NEXT_SYNOPSIS, "n:", longopts,
+				    next_take, a };
+	int			i, status;
 
-	if (strcmp(argv[*i], "--json") == 0)
-		a->json = 1;
-	else if (strcmp(argv[*i], "-h") == 0 || strcmp(argv[*i], "--help") == 0)
-		return fputs(NEXT_USAGE, stdout) == EOF ? EX_IOERR : -1;
-	else if (next_optval(argc, argv, i, "-n", &v) ||
-	    next_optval(argc, argv, i, "--count", &v))
-		return v == NULL ? next_fail(EX_USAGE, "-n needs a count") :
-		    next_count(a, v);
-	else if (next_optval(argc, argv, i, "--tz", &v)) {
-		if ((a->zone = v) == NULL)
-			return next_fail(EX_USAGE, "--tz needs a zone, such as "
-			    "Europe/Berlin");
-	} else if (next_optval(argc, argv, i, "--from", &v)) {
-		if ((a->from = v) == NULL)
-			return next_fail(EX_USAGE, "--from needs a time, such "
-			    "as 2026-03-08T01:00:00-05:00 or '2026-03-08 "
-			    "01:00'");
-	} else
-		return next_fail(EX_USAGE, "unknown option '%.32s'", argv[*i]);
-	return 0;
-}
-
-/* Options may come before or after the schedule: no field starts '-'. */
-static int
-next_parse(struct next_args *a, int argc, char **argv)
-{
-	int	i, rc, dashdash = 0;
-
-	for (i = 1; i < argc; i++) {
-		if (!dashdash && strcmp(argv[i], "--") == 0)
-			dashdash = 1;
-		else if (!dashdash && argv[i][0] == '-' && argv[i][1] != '\0')
-			rc = next_option(a, argc, argv, &i);
-		else
-			rc = next_operand(a, argv[i]);
-		if (rc != 0)
-			return rc;	/* -1: done, successfully */
-	}
+	if ((status = ctl_getopt(c, argc, argv, &cmd, 0, -1)) != 0)
+		return status;
+	for (i = optind; i < argc; i++)
+		if ((status = next_operand(a, argv[i])) != 0)
+			return status;
 	if (a->words == 0)
 		return next_fail(EX_USAGE, "no schedule given: a cron "
 		    "expression such as '0 2 * * *', or every_5_minutes, "
@@ -161,7 +116,7 @@ next_compile_error(const struct next_args *a, const char *err)
 {
 	int	nfields = strncmp(err, "expected 5 fields", 17) == 0;
 
-	if (nfields && a->words == 1 && strchr(a->expr, ' ') == NULL &&
+	if (nfields && a->words == 1 && strpbrk(a->expr, " \t") == NULL &&
 	    a->expr[0] != '@')
 		return next_fail(EX_DATAERR, "'%.64s' is neither a schedule "
 		    "type (every_5_minutes, hourly, daily, weekly) nor a cron "
@@ -193,6 +148,23 @@ next_compile(const struct next_args *a, int *status)
 	return s;
 }
 
+/* --from, or now; the engine's years are 1 to 9999. */
+static int
+next_from(const struct next_args *a, const struct schedule *s, int64_t *t)
+{
+	char	err[256];
+
+	*t = (int64_t)time(NULL);
+	if (a->from == NULL || strcmp(a->from, "now") == 0)
+		return 0;
+	if (tz_parse_time(schedule_tz(s), a->from, t, err, sizeof(err)) == -1)
+		return next_fail(EX_DATAERR, "--from: %s", err);
+	if (*t < SCHEDULE_TIME_MIN || *t > SCHEDULE_TIME_MAX)
+		return next_fail(EX_DATAERR, "--from: '%.64s' is not in the "
+		    "years 1 to 9999 (UTC)", a->from);
+	return 0;
+}
+
 static void
 next_print(char times[][64], long n, int json)
 {
@@ -212,8 +184,10 @@ next_print(char times[][64], long n, int json)
 	json_object_put(arr);
 }
 
+/* The times there are, and a word on stderr when fewer than asked. */
 static int
-next_run(const struct next_args *a, const struct schedule *s, int64_t t)
+next_run(const struct ctl *c, const struct next_args *a,
+    const struct schedule *s, int64_t t)
 {
 	char	(*times)[64];
 	long	n;
@@ -230,36 +204,32 @@ next_run(const struct next_args *a, const struct schedule *s, int64_t t)
 		return next_fail(EX_DATAERR, "no fire time after that before "
 		    "the year 10000");
 	}
-	next_print(times, n, a->json);
+	next_print(times, n, c->json);
 	free(times);
-	return fflush(stdout) == EOF ? next_fail(EX_IOERR, "%s",
-	    strerror(errno)) : EX_OK;
+	if (fflush(stdout) == EOF)
+		return next_fail(EX_IOERR, "%s", strerror(errno));
+	if (n < a->count)
+		next_fail(EX_OK, "only %ld fire time%s before the year 10000, "
+		    "not %ld", n, n == 1 ? "" : "s", a->count);
+	return EX_OK;
 }
 
 int
-cmd_next(int argc, char **argv, int json)
+cmd_next(struct ctl *c, int argc, char **argv)
 {
 	struct next_args	 a;
 	struct schedule		*s;
-	char			 err[256];
 	int64_t			 from;
 	int			 status;
 
 	memset(&a, 0, sizeof(a));
 	a.count = NEXT_DEFAULT;
-	a.json = json;
-	if ((status = next_parse(&a, argc, argv)) != 0)
-		return status == -1 ? EX_OK : status;
+	if ((status = next_parse(c, &a, argc, argv)) != 0)
+		return status;
 	if ((s = next_compile(&a, &status)) == NULL)
 		return status;
-	from = (int64_t)time(NULL);
-	if (a.from != NULL && strcmp(a.from, "now") != 0 &&
-	    tz_parse_time(schedule_tz(s), a.from, &from, err,
-	    sizeof(err)) == -1) {
-		schedule_free(s);
-		return next_fail(EX_DATAERR, "--from: %s", err);
-	}
-	status = next_run(&a, s, from);
+	if ((status = next_from(&a, s, &from)) == 0)
+		status = next_run(c, &a, s, from);
 	schedule_free(s);
 	return status;
 }

@@ -4,7 +4,6 @@
  * baseline, and why it failed and whose fault that was.
  */
 #include <getopt.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,47 +35,20 @@ struct cells {
 };
 
 static int
-parse_count(const char *s, int *n)
+take_count(struct ctl *c, int ch, const char *arg, void *data)
 {
-	char	*end;
-	long	 v;
-
-	v = strtol(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || v < 1 || v > RUNS_MAX) {
-		out_line(stderr, "evalschedctl: runs: -n: '%s' is not a count "
-		    "from 1 to %d", s, RUNS_MAX);
-		return EX_USAGE;
-	}
-	*n = (int)v;
-	return 0;
+	(void)c;
+	(void)ch;
+	return ctl_count("runs", "-n", arg, RUNS_MAX, data);
 }
 
 static int
-parse_opts(struct ctl *c, int argc, char **argv, int *count)
+parse_opts(struct ctl *c, int argc, char **argv, long *count)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
-	int	ch, status;
+	const struct ctl_cmd	cmd = { "runs", RUNS_SYNOPSIS, "n:", NULL,
+				    take_count, count };
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "+n:", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'n':
-			if ((status = parse_count(optarg, count)) != 0)
-				return status;
-			break;
-		case 'j':
-			c->json = 1;
-			break;
-		default:
-			return ctl_usage("runs", RUNS_SYNOPSIS);
-		}
-	}
-	if (argc - optind != 1)
-		return ctl_usage("runs", RUNS_SYNOPSIS);
-	return 0;
+	return ctl_getopt(c, argc, argv, &cmd, 1, 1);
 }
 
 static void
@@ -166,7 +138,8 @@ cmd_runs(struct ctl *c, int argc, char **argv)
 	PGresult	*res;
 	const char	*params[2];
 	char		 id[UUID_LEN + 1], limit[16];
-	int		 count = RUNS_DEFAULT, status;
+	long		 count = RUNS_DEFAULT;
+	int		 status;
 
 	if ((status = parse_opts(c, argc, argv, &count)) != 0)
 		return status;
@@ -174,7 +147,7 @@ cmd_runs(struct ctl *c, int argc, char **argv)
 		return status;
 	if ((status = sched_resolve(c, argv[optind], id, sizeof(id))) != 0)
 		return status;
-	snprintf(limit, sizeof(limit), "%d", count);
+	snprintf(limit, sizeof(limit), "%ld", count);
 	params[0] = id;
 	params[1] = limit;
 	if ((res = runs_query(c, params)) == NULL)

@@ -269,7 +269,7 @@ judge(struct ctl *c, struct status *st)
 static const char *
 level_name(int level)
 {
-	static const char *const names[] = { "ok", "degraded", "down" };
+	static const char	names[][9] = { "ok", "degraded", "down" };
 
 	return names[level];
 }

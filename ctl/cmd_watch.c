@@ -26,6 +26,7 @@
 
 #include "ctl.h"
 #include "text.h"
+#include "tz.h"
 
 #define CHANNEL		"evalsched_events"
 #define SYNOPSIS	"[--json] [ID|NAME]"
@@ -219,23 +220,18 @@ event_time(json_object *ev, char *buf, size_t len)
 {
 	json_object	*o;
 	const char	*s = "";
-	struct tm	 tm;
-	time_t		 t;
+	struct tz	*utc;
+	char		 err[128];
+	int64_t		 t;
 
 	if (json_object_object_get_ex(ev, "time", &o))
 		s = json_object_get_string(o);
-	memset(&tm, 0, sizeof(tm));
-	if (sscanf(s, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon,
-	    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
+	utc = tz_load(NULL, err, sizeof(err));
+	if (tz_parse_time(utc, s, &t, err, sizeof(err)) == -1)
 		snprintf(buf, len, "%s", s);
-		return;
-	}
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	t = timegm(&tm);
-	localtime_r(&t, &tm);
-	if (strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) == 0 && len > 0)
-		buf[0] = '\0';
+	else
+		fmt_clock(t, NULL, buf, len);
+	tz_release(utc);
 }
 
 static const char *

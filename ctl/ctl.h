@@ -25,17 +25,41 @@ struct ctl {
 	int		 dbstatus;	/* exit status of the last failed query */
 };
 
-/* evalschedctl.c */
-int		 ctl_usage(const char *cmd, const char *synopsis);
-/* Reads the configuration and connects: 0 or an exit status. */
+/* evalschedctl.c: reads the configuration and connects: 0 or a status. */
 int		 ctl_connect(struct ctl *);
+
 /*
- * Parses the options every command takes (--json) and checks that nargs
- * operands follow (-n: at most n); returns 0 or EX_USAGE.  The operands
- * start at optind.
+ * opts.c: every command's options.  A command's own are getopt_long's
+ * short string and table; take is called with each one found and its
+ * argument, and returns 0 or an exit status.
  */
+struct option;
+struct ctl_cmd {
+	const char		*name;
+	const char		*synopsis;	/* after the name, in usage */
+	const char		*shortopts;	/* "n:"; NULL for none */
+	const struct option	*longopts;	/* NULL for none */
+	int			(*take)(struct ctl *, int ch, const char *arg,
+				    void *data);
+	void			*data;
+};
+/* Not an exit status: --help was printed and the command is done. */
+#define CTL_DONE	(-1)
+int		 ctl_usage(const char *cmd, const char *synopsis);
+/*
+ * Parses the options before the operands (--json and --help besides the
+ * command's own) and checks that min to max operands follow (max -1: no
+ * limit); returns 0, CTL_DONE or an exit status.  The operands start at
+ * optind.
+ */
+int		 ctl_getopt(struct ctl *, int argc, char **argv,
+		    const struct ctl_cmd *, int min, int max);
+/* The same for a command with no options of its own; nargs -n: 0 to n. */
 int		 ctl_opts(struct ctl *, int argc, char **argv, const char *cmd,
 		    const char *synopsis, int nargs);
+/* A count of digits alone, from 1 to max: 0, or EX_USAGE said. */
+int		 ctl_count(const char *cmd, const char *opt, const char *s,
+		    long max, long *v);
 
 /* db.c */
 int		 db_connect(struct ctl *);
@@ -55,7 +79,7 @@ void		 id_cell(const struct ctl *, const char *id, char *buf,
 		    size_t len);
 
 /* sched.c */
-extern const char *const SCHED_SELECT;
+extern const char SCHED_SELECT[];
 const char	*sched_expression(const PGresult *, int row);
 json_object	*sched_json(const PGresult *, int row);
 PGresult	*sched_fetch(struct ctl *, const char *id);
@@ -67,7 +91,7 @@ int		 sched_next_after(const PGresult *, int row, int64_t after,
 		    int64_t *next, char *err, size_t errlen);
 
 /* run.c: results as the application prints them. */
-extern const char *const RUN_SELECT;
+extern const char RUN_SELECT[];
 json_object	*run_json(const PGresult *, int row);
 void		 run_status_cell(const PGresult *, int row, char *buf,
 		    size_t len);
@@ -92,7 +116,7 @@ void		 run_regression_line(struct ctl *, const PGresult *, int row,
  * one or else the latest good one (completed, with results, no
  * regression), as the supervisor chooses it.
  */
-extern const char *const LATEST_COMPLETED;
+extern const char LATEST_COMPLETED[];
 struct baseline {
 	PGresult	*pin;	/* its evalsched_baselines row, or no row */
 	PGresult	*run;	/* the run compared with (RUN_SELECT), or no row */
@@ -119,9 +143,14 @@ void		 history_line(struct ctl *, const struct history *, char *buf,
 		    size_t len);
 json_object	*history_json(struct ctl *, const struct history *);
 
-/* timefmt.c: a NULL zone is the operator's own. */
+/*
+ * timefmt.c: times in a schedule's zone as the schedule engine reads it
+ * (tz.c), or, for a NULL zone, in the operator's own (TZ).  A zone the
+ * engine does not know shows UTC.
+ */
 int		 zone_ok(const char *zone);
 void		 fmt_local(int64_t t, const char *zone, char *buf, size_t len);
+void		 fmt_clock(int64_t t, const char *zone, char *buf, size_t len);
 void		 fmt_rfc3339(int64_t t, const char *zone, char *buf,
 		    size_t len);
 void		 fmt_relative(int64_t t, int64_t now, char *buf, size_t len);
@@ -136,7 +165,6 @@ struct table	*table_new_plain(size_t ncols);
 void		 table_add(struct table *, ...);
 void		 table_print(struct table *, int aligned);
 void		 table_free(struct table *);
-size_t		 table_rows(const struct table *);
 
 /*
  * out.c: text for a person, with control, C1 and bidi characters shown
@@ -174,6 +202,7 @@ int		 cmd_status(struct ctl *, int, char **);
 int		 cmd_baseline(struct ctl *, int, char **);
 int		 cmd_watch(struct ctl *, int, char **);
 int		 cmd_metrics(struct ctl *, int, char **);
+int		 cmd_next(struct ctl *, int, char **);
 
 #define UUID_LEN	36
 

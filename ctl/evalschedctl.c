@@ -16,8 +16,6 @@
 
 #include "ctl.h"
 
-#include "cmd_next.h"
-
 #ifndef VERSION
 #define VERSION	"unknown"
 #endif
@@ -26,8 +24,6 @@ struct command {
 	const char	*name;
 	int		(*fn)(struct ctl *, int, char **);
 };
-
-static int	run_next(struct ctl *, int, char **);
 
 static const struct command commands[] = {
 	{ "list",	cmd_list },
@@ -41,7 +37,7 @@ static const struct command commands[] = {
 	{ "status",	cmd_status },
 	{ "watch",	cmd_watch },
 	{ "metrics",	cmd_metrics },
-	{ "next",	run_next },
+	{ "next",	cmd_next },
 };
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
 
@@ -68,46 +64,6 @@ usage(void)
 {
 	fputs(usage_text, stderr);
 	return EX_USAGE;
-}
-
-int
-ctl_usage(const char *cmd, const char *synopsis)
-{
-	fprintf(stderr, "usage: evalschedctl %s%s%s\n", cmd,
-	    *synopsis != '\0' ? " " : "", synopsis);
-	return EX_USAGE;
-}
-
-/*
- * Every command takes --json after its name too; getopt_long is reset
- * so that each command parses its own argv from argv[1].
- */
-int
-ctl_opts(struct ctl *c, int argc, char **argv, const char *cmd,
-    const char *synopsis, int nargs)
-{
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
-	int	ch;
-
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
-		if (ch != 'j')
-			return ctl_usage(cmd, synopsis);
-		c->json = 1;
-	}
-	if (nargs >= 0 ? argc - optind != nargs : argc - optind > -nargs)
-		return ctl_usage(cmd, synopsis);
-	return 0;
-}
-
-/* next needs no database: the schedule engine's files provide it. */
-static int
-run_next(struct ctl *c, int argc, char **argv)
-{
-	return cmd_next(argc, argv, c->json);
 }
 
 /* The tool needs only the database from the configuration; see load. */
@@ -204,7 +160,7 @@ run(struct ctl *c, const struct command *cmd, int argc, char **argv)
 
 	status = cmd->fn(c, argc, argv);
 	db_close(c);
-	return status;
+	return status == CTL_DONE ? EX_OK : status;
 }
 
 int

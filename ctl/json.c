@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl.h"
+#include "json1.h"
 #include "text.h"
 
 #define JSONB_DEPTH	1024
-
-#include "ctl.h"
 
 /* Prints and releases the document. */
 void
@@ -108,27 +108,24 @@ json_col_time(const PGresult *res, int row, const char *col,
  * A jsonb column embedded as the value it is, not as a string.  json-c's
  * parser stops at 32 levels by default, where a batch_test_config may go
  * deeper (PostgreSQL allows thousands): it parses up to JSONB_DEPTH
- * levels, and a value deeper still goes out as the text the database
- * gave, which is JSON already, through a serializer that copies it.
+ * levels, and a value it cannot read (deeper still) goes out as the text
+ * the database gave, which is JSON already, through a serializer that
+ * copies it.  A JSON null is null.
  */
 json_object *
 json_col_jsonb(const PGresult *res, int row, const char *col)
 {
 	const char	*v = db_get(res, row, col);
-	json_tokener	*tok;
 	json_object	*o;
 	char		*raw;
 
-	if (v == NULL || (tok = json_tokener_new_ex(JSONB_DEPTH)) == NULL)
+	if (v == NULL)
 		return NULL;
-	o = json_tokener_parse_ex(tok, v, (int)strlen(v) + 1);
-	if (o == NULL && json_tokener_get_error(tok) ==
-	    json_tokener_error_depth && (raw = strdup(v)) != NULL) {
-		o = json_object_new_object();
-		json_object_set_serializer(o,
-		    json_object_userdata_to_json_string, raw,
-		    json_object_free_userdata);
-	}
-	json_tokener_free(tok);
+	if (json1_parse(v, strlen(v), JSONB_DEPTH, &o, NULL, 0) == 0 ||
+	    (raw = strdup(v)) == NULL)
+		return o;
+	o = json_object_new_object();
+	json_object_set_serializer(o, json_object_userdata_to_json_string, raw,
+	    json_object_free_userdata);
 	return o;
 }

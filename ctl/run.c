@@ -18,7 +18,7 @@
  * has results when its batch test ended with counts: completed, or
  * failed at completion (every prompt failed).  Only a failure is blamed.
  */
-const char *const RUN_SELECT =
+const char RUN_SELECT[] =
     "SELECT r.id, r.scheduled_evaluation_id, r.status, r.batch_test_run_id, "
     "r.error_message, r.error_details::text AS error_details, "
     "CASE WHEN r.status = 'failed' THEN r.error_details->>'blame' END "

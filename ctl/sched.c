@@ -14,7 +14,7 @@
 
 #define EPOCH(col)	"floor(extract(epoch FROM s." col "))::bigint AS " col
 
-const char *const SCHED_SELECT =
+const char SCHED_SELECT[] =
     "SELECT s.id, s.name, s.description, s.user_id, s.schedule_type, "
     "s.cron_expression, s.timezone, s.test_suite_id, s.model_id, "
     "s.batch_test_config::text AS batch_test_config, s.is_active, "

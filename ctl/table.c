@@ -92,12 +92,6 @@ table_add(struct table *t, ...)
 	va_end(ap);
 }
 
-size_t
-table_rows(const struct table *t)
-{
-	return t->nrows - (t->header ? 1 : 0);
-}
-
 /* Columns on a terminal: UTF-8 continuation bytes take no room. */
 static size_t
 text_width(const char *s)

@@ -1,94 +1,108 @@
 /*
- * Times as operators read them: in the schedule's own zone, and relative
- * to the database clock ("in 5 min", "3 h ago").  The tool is one short
- * single-threaded process, so switching TZ around localtime_r is enough.
+ * Times as operators read them: in the schedule's own zone, as the
+ * schedule engine reads that zone (tz.c, abbreviations included), and
+ * relative to the database clock ("in 5 min", "3 h ago").  Times with no
+ * schedule are in the operator's own zone (TZ).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 
 #include "ctl.h"
+#include "tz.h"
 
 #define NOW_SLACK	5
 
-static char	*saved_tz;
-static int	 saved_tz_read;
+/* Read once: the operator's zone does not change while we run. */
+static const struct tz *
+operator_zone(void)
+{
+	static struct tz	*mine;
 
-/* glibc quietly reads an unknown zone as UTC: check the file is there. */
+	if (mine == NULL)
+		mine = tz_load_env();
+	return mine;
+}
+
+/*
+ * The zone to show a time in; *held is the reference to give back.  A
+ * zone the engine does not know is shown as UTC, and show says so.
+ */
+static const struct tz *
+zone_hold(const char *zone, struct tz **held)
+{
+	char	err[128];
+
+	*held = NULL;
+	if (zone == NULL)
+		return operator_zone();
+	if ((*held = tz_load(zone, err, sizeof(err))) == NULL)
+		*held = tz_load(NULL, err, sizeof(err));
+	return *held;
+}
+
 int
 zone_ok(const char *zone)
 {
-	const char	*dir = getenv("TZDIR");
-	char		 path[512];
-	struct stat	 st;
+	struct tz	*tz;
+	char		 err[128];
 
-	if (zone == NULL || *zone == '\0' || *zone == '/' ||
-	    strstr(zone, "..") != NULL)
+	if ((tz = tz_load(zone, err, sizeof(err))) == NULL)
 		return 0;
-	if (dir == NULL || *dir == '\0')
-		dir = "/usr/share/zoneinfo";
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, zone) >=
-	    sizeof(path))
-		return 0;
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+	tz_release(tz);
+	return 1;
 }
 
 static void
-set_zone(const char *zone)
+local_time(int64_t t, const char *zone, struct tz_local *lt, char *abbr,
+    size_t len)
 {
-	const char	*tz;
+	struct tz	*held;
 
-	if (!saved_tz_read) {
-		if ((tz = getenv("TZ")) != NULL)
-			saved_tz = strdup(tz);
-		saved_tz_read = 1;
-	}
-	if (zone == NULL) {
-		if (saved_tz != NULL)
-			setenv("TZ", saved_tz, 1);
-		else
-			unsetenv("TZ");
-	} else
-		setenv("TZ", zone_ok(zone) ? zone : "UTC", 1);
-	tzset();
-}
-
-static void
-break_down(int64_t t, const char *zone, struct tm *tm)
-{
-	time_t	tt = (time_t)t;
-
-	set_zone(zone);
-	localtime_r(&tt, tm);
+	tz_local_time(zone_hold(zone, &held), t, lt);
+	strlcpy(abbr, lt->abbr, len);
+	lt->abbr = abbr;
+	tz_release(held);
 }
 
 /* "2025-06-01 02:00 CEST" */
 void
 fmt_local(int64_t t, const char *zone, char *buf, size_t len)
 {
-	struct tm	tm;
+	struct tz_local	lt;
+	char		abbr[32];
 
-	break_down(t, zone, &tm);
-	if (strftime(buf, len, "%Y-%m-%d %H:%M %Z", &tm) == 0 && len > 0)
-		buf[0] = '\0';
+	local_time(t, zone, &lt, abbr, sizeof(abbr));
+	snprintf(buf, len, "%04lld-%02d-%02d %02d:%02d %s",
+	    (long long)lt.year, lt.month, lt.day, lt.hour, lt.minute,
+	    lt.abbr);
 }
 
-/* "2025-06-01T02:00:00+02:00" */
+/* "2025-06-01 02:00:01": a log line's time, the zone understood. */
+void
+fmt_clock(int64_t t, const char *zone, char *buf, size_t len)
+{
+	struct tz_local	lt;
+	char		abbr[32];
+
+	local_time(t, zone, &lt, abbr, sizeof(abbr));
+	snprintf(buf, len, "%04lld-%02d-%02d %02d:%02d:%02d",
+	    (long long)lt.year, lt.month, lt.day, lt.hour, lt.minute,
+	    lt.second);
+}
+
+/*
+ * "2025-06-01T02:00:00+02:00", always with the offset, as evalschedctl
+ * next prints it; a year past 9999 cannot be RFC 3339 and is "-".
+ */
 void
 fmt_rfc3339(int64_t t, const char *zone, char *buf, size_t len)
 {
-	struct tm	tm;
-	char		date[32];
-	long		off;
+	struct tz	*held;
 
-	break_down(t, zone, &tm);
-	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-	/* Always the offset, even +00:00, as evalschedctl next prints. */
-	off = tm.tm_gmtoff;
-	snprintf(buf, len, "%s%c%02ld:%02ld", date, off < 0 ? '-' : '+',
-	    labs(off) / 3600, labs(off) % 3600 / 60);
+	if (tz_format_rfc3339(zone_hold(zone, &held), t, buf, len) == -1)
+		snprintf(buf, len, "-");
+	tz_release(held);
 }
 
 /* Whole units, rounded: one unit says enough at a glance. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "job.h"
+#include "json1.h"
 #include "notifier.h"
 #include "text.h"
 
@@ -50,26 +51,10 @@ static int
 parse_object(const char *text, size_t len, json_object **out, char *err,
     size_t errlen)
 {
-	struct json_tokener	*tok;
-	enum json_tokener_error	 jerr;
-	size_t			 off;
+	char	why[128];
 
-	*out = NULL;
-	if ((tok = json_tokener_new_ex(JSON_DEPTH)) == NULL)
-		return set_err(err, errlen, "out of memory");
-	*out = json_tokener_parse_ex(tok, text, (int)len);
-	jerr = json_tokener_get_error(tok);
-	off = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	if (jerr == json_tokener_continue)
-		return set_err(err, errlen, "not JSON: it ends too soon");
-	if (jerr != json_tokener_success)
-		return set_err(err, errlen, "not JSON: %s",
-		    json_tokener_error_desc(jerr));
-	while (off < len && isspace((unsigned char)text[off]))
-		off++;
-	if (off < len)
-		return set_err(err, errlen, "not JSON: text after the value");
+	if (json1_parse(text, len, JSON_DEPTH, out, why, sizeof(why)) == -1)
+		return set_err(err, errlen, "not JSON: %s", why);
 	if (!json_object_is_type(*out, json_type_object))
 		return set_err(err, errlen, "not a JSON object");
 	return 0;

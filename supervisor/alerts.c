@@ -25,6 +25,7 @@
 
 #include <json.h>
 
+#include "json1.h"
 #include "log.h"
 #include "text.h"
 #include "supervisor.h"
@@ -438,7 +439,8 @@ parse_result(const char *text, char **webhooks, int *command_pending)
 {
 	json_object	*o, *w, *c, *ok;
 
-	if (text == NULL || (o = json_tokener_parse(text)) == NULL)
+	if (text == NULL || json1_parse(text, strlen(text), 0, &o, NULL, 0) ==
+	    -1 || o == NULL)
 		return -1;
 	/* A document it refused says so; nothing was delivered then. */
 	if (json_object_object_get_ex(o, "error", &c) && c != NULL) {

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "durable.h"
 #include "job.h"
+#include "json1.h"
 #include "supervisor.h"
 #include "text.h"
 
@@ -329,7 +330,8 @@ read_ours(const char *name, const char *suffix, int *broken)
 		not_ours(name, why);
 		return NULL;
 	}
-	doc = json_tokener_parse(text);
+	if (json1_parse(text, strlen(text), 0, &doc, NULL, 0) == -1)
+		doc = NULL;
 	free(text);
 	if (doc == NULL) {
 		*broken = 1;

@@ -856,6 +856,104 @@ $t->sql("SET evalsched.manual_edit = on; "
 is_run(['status'], 0, qr/\Astatus: ok: 0 live supervisors\n/, '',
     'status: nothing to run and nobody to run it is ok');
 
+# --- JSON, zones, numbers and options, one way everywhere -----------------
+
+# Exactly one JSON value: a number at the very end is whole.
+is_run(['add', '--name', 'bad-42', '--type', 'daily', '--config', '42',
+    @ADD], 65, '', "evalschedctl: add: --config: '42' is not a JSON "
+    . "object\n", 'add: --config 42 is a number, not a cut-short text');
+is_run(['add', '--name', 'bad-two', '--type', 'daily', '--config', '{} {}',
+    @ADD], 65, '', "evalschedctl: add: --config: '{} {}' is not valid "
+    . "JSON: text after the value\n", 'add: two values are not one');
+is_run(['add', '--name', 'bad-comma', '--type', 'daily', '--config',
+    '{"a": 1,}', @ADD], 65, '', "evalschedctl: add: --config: "
+    . "'{\"a\": 1,}' is not valid JSON: unexpected character\n",
+    'add: JSON, not what json-c forgives');
+is_run(['add', '--name', 'deep-config', '--type', 'daily', '--config',
+    '{"a": ' . ('[' x 40) . (']' x 40) . '}', '--paused', @ADD], 0,
+    qr/\Aadded schedule /, '', 'add: a config as deep as show prints');
+
+# Only the database's names, spelt as it spells them.
+for my $zone ('localtime', 'Europe//Berlin', './Europe/Berlin', 'posixrules',
+    'posix/Europe/Berlin') {
+	is_run(['add', '--name', "bad-zone $zone", '--type', 'daily', '--tz',
+	    $zone, @ADD], 65, '', "evalschedctl: add: bad schedule: unknown "
+	    . "time zone '$zone'\n", "add: --tz $zone is refused");
+}
+is_run(['add', '--name', 'bad-empty-zone', '--type', 'daily', '--tz', '',
+    @ADD], 65, '', "evalschedctl: add: --tz: '' is not a time zone: leave "
+    . "--tz out for UTC\n", 'add: --tz \'\' is refused, not stored');
+is($t->sql_value("SELECT count(*) FROM scheduled_evaluations "
+    . "WHERE name LIKE 'bad-%'"), 0, 'none of them was inserted');
+
+# Counts are digits; options come before the operands.
+for my $n (' 5', '+5', '5 ', '0x5') {
+	is_run(['runs', '-n', $n, 'nightly'], 64, '', "evalschedctl: runs: "
+	    . "-n: '$n' is not a count from 1 to 10000\n", "runs -n '$n'");
+}
+is_run(['runs', 'nightly', '-n', '1'], 64, '',
+    "usage: evalschedctl runs [-n count] ID|NAME\n",
+    'runs: an option after the operand');
+is_run(['runs', '-x', 'nightly'], 64, '', "evalschedctl: runs: unknown "
+    . "option '-x'\nusage: evalschedctl runs [-n count] ID|NAME\n",
+    'runs: an unknown option, named');
+is_run(['baseline', '--clear'], 64, '', "usage: evalschedctl baseline "
+    . "[--clear] ID|NAME [RUN|latest]\n", 'baseline --clear: no operand');
+is_run(['list', '--help'], 0, "usage: evalschedctl list\n", '',
+    'list --help');
+is_run(['add', '--help'], 0, qr/\Ausage: evalschedctl add --name /, '',
+    'add --help');
+is_run(['next', 'daily', '-n', '3'], 64, '', "evalschedctl: next: option "
+    . "'-n' after the schedule: options go before it\nusage: evalschedctl "
+    . "next [-n count] [--tz zone] [--from time] SCHEDULE\n",
+    'next: an option after the schedule');
+is_run(['next', '-n', ' 5', 'daily'], 64, '', "evalschedctl: next: -n: "
+    . "' 5' is not a count from 1 to 1000\n", 'next -n \' 5\'');
+is_run(['next', '--from', '@ 5', 'daily'], 65, '',
+    qr/\Aevalschedctl: next: --from: cannot read time '\@ 5'/,
+    'next --from \'@ 5\'');
+is_run(['next', "0\t2\t*\t*"], 65, '',
+    "evalschedctl: next: expected 5 fields, got 4\n",
+    'next: fields separated by tabs are counted');
+is_run(['next', '--from', '0000-06-01', 'daily'], 65, '',
+    "evalschedctl: next: --from: '0000-06-01' is not in the years 1 to "
+    . "9999 (UTC)\n", 'next: --from before the year 1');
+is_run(['next', '-n', '1000', '--from', '9990-01-01', '0 0 29 2 *'], 0,
+    "9992-02-29T00:00:00+00:00\n9996-02-29T00:00:00+00:00\n",
+    "evalschedctl: next: only 2 fire times before the year 10000, not "
+    . "1000\n", 'next: fewer fire times than asked, and why');
+
+# Times from tz.c everywhere: show agrees with next, before 1900 too.
+{
+	my $old = $t->add_schedule(name => 'old-berlin', schedule_type =>
+	    'daily', timezone => 'Europe/Berlin', is_active => 'false',
+	    next_run_at => '1850-01-01 00:00:00+00');
+	my @r = is_run(['show', 'old-berlin'], 0, undef, '',
+	    'show: a schedule of 1850');
+	like($r[1], qr/^next run\t1850-01-01T00:00:00Z$/m,
+	    '... local mean time is written in UTC, with Z');
+	like($r[1], qr/^then\t1850-01-01T01:06:32Z, 1850-01-02T01:06:32Z, 1850-01-03T01:06:32Z$/m,
+	    '... as next writes the fire times');
+	@r = ctlc('next', '-n', '1', '--tz', 'Europe/Berlin', '--from',
+	    '1850-01-01T00:00:00Z', 'daily');
+	is($r[1], "1850-01-01T01:06:32Z\n", '... the same as next');
+	@r = ctlc('--json', 'show', 'old-berlin');
+	is(decode_json($r[1])->{next_run_at}, '1850-01-01T00:00:00Z',
+	    '... and in JSON');
+	$t->sql("UPDATE scheduled_evaluations SET timezone = 'Europe//Berlin', "
+	    . "next_run_at = '2030-01-07 01:00:00+00' WHERE id = '$old'");
+	@r = is_run(['show', 'old-berlin'], 0, undef, '',
+	    'show: a row with a zone no name spells so');
+	like($r[1], qr/^time zone\tEurope\/\/Berlin \(unknown zone: times shown in UTC\)$/m,
+	    '... is an unknown zone');
+	like($r[1], qr/^next run\t2030-01-07T01:00:00\+00:00$/m,
+	    '... its times in UTC');
+	like($r[1], qr/^then\tnone: unknown time zone 'Europe\/\/Berlin'$/m,
+	    '... which the engine refuses too');
+	$t->sql("DELETE FROM scheduled_evaluations WHERE id = '$old' OR "
+	    . "name = 'deep-config'");
+}
+
 # --- a terminal -----------------------------------------------------------
 
 SKIP: {

@@ -1,4 +1,4 @@
-// fuzz-link: common/job.c common/log.c common/blame.c common/url.c common/text.c
+// fuzz-link: common/job.c common/log.c common/blame.c common/url.c common/text.c common/json1.c
 /*
  * libFuzzer target for the job protocol's parsers: the job a jobrunner
  * reads, the result the supervisor reads, and the API's answer (its

@@ -1,6 +1,7 @@
 /*
  * The job protocol: job and result JSON round trips, validation, the
- * request body's merge rule and the outcome class of an answer.
+ * request body's merge rule and the outcome class of an answer; and the
+ * one "exactly one JSON value" check they and every other reader use.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <json.h>
 
 #include "job.h"
+#include "json1.h"
 #include "tap.h"
 
 #define RUN	"11111111-2222-3333-4444-555555555555"
@@ -220,7 +222,7 @@ test_bad_text(void)
 	job_from_json(&j, " null ", err, sizeof(err));
 	tap_is_str(err, "not a JSON object", "a JSON null is not a job");
 	job_from_json(&j, "{\"a\":", err, sizeof(err));
-	tap_is_str(err, "not JSON: unexpected end of data", "cut short");
+	tap_is_str(err, "not JSON: it ends too soon", "cut short");
 	job_from_json(&j, "{} {}", err, sizeof(err));
 	tap_is_str(err, "not JSON: text after the value", "two values");
 }
@@ -529,6 +531,60 @@ test_api_key(void)
 	job_free(&a);
 }
 
+/* What json1_parse makes of a text: the value as JSON, or the error. */
+static void
+json1_is(const char *text, size_t len, int depth, const char *want)
+{
+	json_object	*o;
+	char		 got[256];
+
+	if (json1_parse(text, len, depth, &o, got, sizeof(got)) == 0) {
+		snprintf(got, sizeof(got), "= %s", o == NULL ? "null" :
+		    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		json_object_put(o);
+	}
+	tap_is_str(got, want, "json1 '%.*s'", (int)len, text);
+}
+
+static void
+test_json1(void)
+{
+	static const struct {
+		const char	*text;
+		const char	*want;
+	} cases[] = {
+		/* A number or a literal at the very end is whole. */
+		{ "42", "= 42" },
+		{ " 42\n", "= 42" },
+		{ "-1.5e3", "= -1.5e3" },
+		{ "null", "= null" },
+		{ "true", "= true" },
+		{ "\"a\"", "= \"a\"" },
+		{ "{\"a\":[1,{}]}", "= {\"a\":[1,{}]}" },
+		{ "", "it is empty" },
+		{ " \t\r\n", "it is empty" },
+		{ "{\"a\":", "it ends too soon" },
+		{ "[1", "it ends too soon" },
+		{ "\"abc", "it ends too soon" },
+		{ "tru", "it ends too soon" },
+		{ "{} {}", "text after the value" },
+		{ "42x", "text after the value" },
+		{ "4 2", "text after the value" },
+		{ "{}\v", "text after the value" },
+		/* JSON, not what json-c forgives. */
+		{ "[1,]", "unexpected character" },
+		{ "True", "boolean expected" },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		json1_is(cases[i].text, strlen(cases[i].text), 0,
+		    cases[i].want);
+	json1_is("{}\0{}", 5, 0, "text after the value");
+	json1_is("[[1]]", 5, 3, "= [[1]]");
+	json1_is("[[[1]]]", 7, 3, "nesting too deep");
+}
+
 int
 main(void)
 {
@@ -543,5 +599,6 @@ main(void)
 	test_classes();
 	test_answers();
 	test_blame();
+	test_json1();
 	return tap_done();
 }

@@ -1,4 +1,4 @@
-// link: ctl/cmd_next.o
+// link: ctl/cmd_next.o ctl/opts.o ctl/out.o
 /*
  * The schedule engine against a table of expected fire times, every
  * form of error message, and the golden output of evalschedctl next.
@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../ctl/cmd_next.h"
+#include "../../ctl/ctl.h"
 #include "schedule.h"
 #include "tz.h"
 #include "tap.h"
@@ -278,6 +278,20 @@ static const struct error_case error_cases[] = {
 	{ NULL, "0 0 * * *", "Europe/Berlin\n",
 	    "unknown time zone 'Europe/Berlin?'" },
 	{ NULL, "0 0 * * *", "New York", "unknown time zone 'New York'" },
+	/* Other spellings of a zone's file, and files that are no zone. */
+	{ NULL, "0 0 * * *", "Europe//Berlin",
+	    "unknown time zone 'Europe//Berlin'" },
+	{ NULL, "0 0 * * *", "./Europe/Berlin",
+	    "unknown time zone './Europe/Berlin'" },
+	{ NULL, "0 0 * * *", "Europe/./Berlin",
+	    "unknown time zone 'Europe/./Berlin'" },
+	{ NULL, "0 0 * * *", "Europe/Berlin/",
+	    "unknown time zone 'Europe/Berlin/'" },
+	{ NULL, "0 0 * * *", "localtime", "unknown time zone 'localtime'" },
+	{ NULL, "0 0 * * *", "posixrules", "unknown time zone 'posixrules'" },
+	{ NULL, "0 0 * * *", "posix/Europe/Berlin",
+	    "unknown time zone 'posix/Europe/Berlin'" },
+	{ NULL, "0 0 * * *", "right/UTC", "unknown time zone 'right/UTC'" },
 };
 
 /* The zone database the tests read, and TZDIR as the caller set it. */
@@ -438,10 +452,15 @@ check_times(void)
 		{ LH, "2026-10-04 02:10", "2026-10-04T02:30:00+11:00" },
 		{ KTM, "2026-01-01 00:00", "2026-01-01T00:00:00+05:45" },
 		{ NULL, "2026-01-01T00:00:00+0530", "2025-12-31T18:30:00+00:00" },
+		{ NULL, "@-5", "1969-12-31T23:59:55+00:00" },
+		/* Local mean time: +00:53:28 has no RFC 3339 form. */
+		{ BER, "1850-01-01 00:53:28", "1850-01-01T00:00:00Z" },
+		{ BER, "1900-01-01", "1900-01-01T00:00:00+01:00" },
 	};
 	static const char *const bad[] = {
 		"2026-13-01", "2026-02-29", "2026-01-01 24:00", "tomorrow",
-		"2026-01-01T00:00:00+25:00", "2026-1-1", "",
+		"2026-01-01T00:00:00+25:00", "2026-1-1", "", "@ 5", "@+5",
+		"@5 ", "@", "@-", "@0x10",
 	};
 	struct tz	*tz;
 	char		 err[256], got[300];
@@ -463,6 +482,110 @@ check_times(void)
 		tap_ok(tz_parse_time(tz, bad[i], &t, err, sizeof(err)) == -1,
 		    "time '%s' rejected: %s", bad[i], err);
 	tz_release(tz);
+}
+
+/* Names of the database, links and the odd old spellings included. */
+static void
+check_names(void)
+{
+	static const char *const names[] = {
+		"Etc/GMT+5", "Etc/GMT-14", "America/Port-au-Prince",
+		"America/Argentina/Buenos_Aires", "US/Eastern", "EST5EDT",
+		"GMT0", "Asia/Calcutta", "UTC", "Etc/UTC",
+	};
+	struct tz	*tz;
+	char		 err[256];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		tz = tz_load(names[i], err, sizeof(err));
+		tap_ok(tz != NULL, "zone '%s' is a name", names[i]);
+		tz_release(tz);
+	}
+}
+
+/* The abbreviation of the moment, from the table and from the rule. */
+static void
+check_abbrevs(void)
+{
+	static const struct {
+		const char	*zone;
+		int64_t		 t;
+		const char	*abbr;
+		int32_t		 utoff;
+	} cases[] = {
+		{ BER, 1767225600, "CET", 3600 },	/* 2026-01-01 */
+		{ BER, 1782864000, "CEST", 7200 },	/* 2026-07-01 */
+		{ BER, -3786825600, "LMT", 3208 },	/* 1850-01-01 */
+		{ NY, 16740864000, "EDT", -14400 },	/* 2500-07-01 */
+		{ NY, 16725225600, "EST", -18000 },	/* 2500-01-01 */
+		{ KTM, 1767225600, "+0545", 20700 },
+		{ NULL, 0, "UTC", 0 },
+	};
+	struct tz	*tz;
+	struct tz_local	 lt;
+	char		 err[256];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if ((tz = tz_load(cases[i].zone, err, sizeof(err))) == NULL) {
+			tap_ok(0, "%s: %s", cases[i].zone, err);
+			continue;
+		}
+		tz_local_time(tz, cases[i].t, &lt);
+		tap_is_str(lt.abbr, cases[i].abbr, "%s at %lld is %s",
+		    cases[i].zone ? cases[i].zone : "UTC",
+		    (long long)cases[i].t, cases[i].abbr);
+		tap_is_int(lt.utoff, cases[i].utoff, "  offset %d",
+		    (int)cases[i].utoff);
+		tz_release(tz);
+	}
+}
+
+/* The operator's zone, from TZ as the C library reads it. */
+static void
+check_env_zone(void)
+{
+	static const struct {
+		const char	*tz;
+		const char	*abbr;	/* at 2026-07-01 */
+		int32_t		 utoff;
+	} cases[] = {
+		{ BER, "CEST", 7200 },
+		{ ":" BER, "CEST", 7200 },
+		{ "CET-1CEST,M3.5.0,M10.5.0/3", "CEST", 7200 },
+		{ "<+0545>-5:45", "+0545", 20700 },
+		{ "", "UTC", 0 },
+		{ "Nowhere/Land", "UTC", 0 },
+		{ "localtime", "UTC", 0 },
+	};
+	const char	*caller = getenv("TZ");
+	char		*saved = caller != NULL ? strdup(caller) : NULL;
+	char		 path[600];
+	struct tz	*tz;
+	struct tz_local	 lt;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		setenv("TZ", cases[i].tz, 1);
+		tz = tz_load_env();
+		tz_local_time(tz, 1782864000, &lt);
+		tap_ok(strcmp(lt.abbr, cases[i].abbr) == 0 &&
+		    lt.utoff == cases[i].utoff, "TZ='%s': %s", cases[i].tz,
+		    cases[i].abbr);
+		tz_release(tz);
+	}
+	snprintf(path, sizeof(path), "%s/%s", zonedir, KTM);
+	setenv("TZ", path, 1);
+	tz = tz_load_env();
+	tz_local_time(tz, 1782864000, &lt);
+	tap_is_int(lt.utoff, 20700, "TZ as a path: the file's zone");
+	tz_release(tz);
+	if (saved != NULL)
+		setenv("TZ", saved, 1);
+	else
+		unsetenv("TZ");
+	free(saved);
 }
 
 static int
@@ -611,11 +734,11 @@ static const struct ctl_case ctl_cases[] = {
 	{ { "next", "-n2", "--tz=" LH, "--from=2026-10-03 12:00", "0", "2",
 	    "*", "*", "*" }, 0, 0,
 	    "2026-10-04T02:30:00+11:00\n2026-10-05T02:00:00+11:00\n", "" },
-	{ { "next", "--from", "2026-01-01", "hourly", "--count", "1" }, 1, 0,
+	{ { "next", "--from", "2026-01-01", "--count", "1", "hourly" }, 1, 0,
 	    "[\n  \"2026-01-01T01:00:00+00:00\"\n]\n", "" },
 	{ { "next", "--json", "-n", "1", "--from", "@0", "--", "@yearly" }, 0,
 	    0, "[\n  \"1971-01-01T00:00:00+00:00\"\n]\n", "" },
-	{ { "next", "--help" }, 0, 0, USAGE, "" },
+	{ { "next", "--help" }, 0, CTL_DONE, USAGE, "" },
 	{ { "next", "61 * * * *" }, 0, 65, "",
 	    PFX "minute field: 61 out of range 0-59\n" },
 	{ { "next", "0", "2", "a", "b", "c", "d" }, 0, 65, "",
@@ -642,12 +765,68 @@ static const struct ctl_case ctl_cases[] = {
 	    "such as '0 2 * * *', or every_5_minutes, hourly, daily or "
 	    "weekly\n" USAGE },
 	{ { "next", "-n", "0", "daily" }, 0, 64, "",
-	    PFX "count '0' is not a number from 1 to 1000\n" USAGE },
-	{ { "next", "-n" }, 0, 64, "", PFX "-n needs a count\n" USAGE },
-	{ { "next", "daily", "--tz" }, 0, 64, "", PFX "--tz needs a zone, "
-	    "such as Europe/Berlin\n" USAGE },
+	    PFX "-n: '0' is not a count from 1 to 1000\n" },
+	{ { "next", "-n" }, 0, 64, "",
+	    PFX "option '-n' needs a value\n" USAGE },
+	{ { "next", "--tz" }, 0, 64, "",
+	    PFX "option '--tz' needs a value\n" USAGE },
 	{ { "next", "-x", "daily" }, 0, 64, "",
 	    PFX "unknown option '-x'\n" USAGE },
+	{ { "next", "--bogus=1", "daily" }, 0, 64, "",
+	    PFX "unknown option '--bogus'\n" USAGE },
+	/* Numbers are digits: no blank, no sign (strtol takes both). */
+	{ { "next", "-n", " 5", "daily" }, 0, 64, "",
+	    PFX "-n: ' 5' is not a count from 1 to 1000\n" },
+	{ { "next", "-n", "+5", "daily" }, 0, 64, "",
+	    PFX "-n: '+5' is not a count from 1 to 1000\n" },
+	{ { "next", "-n", "5 ", "daily" }, 0, 64, "",
+	    PFX "-n: '5 ' is not a count from 1 to 1000\n" },
+	{ { "next", "-n", "1001", "daily" }, 0, 64, "",
+	    PFX "-n: '1001' is not a count from 1 to 1000\n" },
+	{ { "next", "-n", "99999999999999999999", "daily" }, 0, 64, "",
+	    PFX "-n: '99999999999999999999' is not a count from 1 to 1000\n" },
+	{ { "next", "--from", "@ 5", "daily" }, 0, 65, "",
+	    PFX "--from: cannot read time '@ 5': expected "
+	    "YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM] or @SECONDS\n" },
+	{ { "next", "--from", "@+5", "daily" }, 0, 65, "",
+	    PFX "--from: cannot read time '@+5': expected "
+	    "YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM] or @SECONDS\n" },
+	{ { "next", "-n", "1", "--from", "@-5", "@yearly" }, 0, 0,
+	    "1970-01-01T00:00:00+00:00\n", "" },
+	/* Options come before the schedule, as for every command. */
+	{ { "next", "daily", "-n", "3" }, 0, 64, "",
+	    PFX "option '-n' after the schedule: options go before it\n"
+	    USAGE },
+	{ { "next", "daily", "--tz" }, 0, 64, "",
+	    PFX "option '--tz' after the schedule: options go before it\n"
+	    USAGE },
+	/* Tabs separate fields as blanks do. */
+	{ { "next", "-n", "1", "--from", Y26, "0\t2\t*\t*\t*" }, 0, 0,
+	    "2026-01-01T02:00:00+00:00\n", "" },
+	{ { "next", "0\t2\t*\t*" }, 0, 65, "",
+	    PFX "expected 5 fields, got 4\n" },
+	/* --from outside the engine's years: said so, not "no fire time". */
+	{ { "next", "--from", "0000-06-01", "daily" }, 0, 65, "",
+	    PFX "--from: '0000-06-01' is not in the years 1 to 9999 (UTC)\n" },
+	{ { "next", "--from", "@-99999999999", "daily" }, 0, 65, "",
+	    PFX "--from: '@-99999999999' is not in the years 1 to 9999 "
+	    "(UTC)\n" },
+	{ { "next", "-n", "1", "--from", "0001-01-01", "@yearly" }, 0, 0,
+	    "0002-01-01T00:00:00+00:00\n", "" },
+	/* Fewer fire times than asked: all of them, and a word why. */
+	{ { "next", "-n", "1000", "--from", "9990-01-01", "0 0 29 2 *" }, 0,
+	    0, "9992-02-29T00:00:00+00:00\n9996-02-29T00:00:00+00:00\n",
+	    PFX "only 2 fire times before the year 10000, not 1000\n" },
+	/* Local mean time has no RFC 3339 offset: UTC, marked Z. */
+	{ { "next", "-n", "2", "--tz", BER, "--from", "1850-01-01", "daily" },
+	    0, 0, "1850-01-01T01:06:32Z\n1850-01-02T01:06:32Z\n", "" },
+	{ { "next", "-n", "1", "--tz", BER, "--from", "1893-03-31 12:00",
+	    "daily" }, 0, 0, "1893-04-01T02:00:00+01:00\n", "" },
+	/* Only names of the database. */
+	{ { "next", "--tz", "Europe//Berlin", "daily" }, 0, 65, "",
+	    PFX "unknown time zone 'Europe//Berlin'\n" },
+	{ { "next", "--tz", "localtime", "daily" }, 0, 65, "",
+	    PFX "unknown time zone 'localtime'\n" },
 };
 
 static char *
@@ -673,9 +852,10 @@ tmp_fd(void)
 static void
 check_ctl(const struct ctl_case *c)
 {
-	char	*argv[12], label[256] = "";
-	int	 argc, status, out = tmp_fd(), err = tmp_fd();
-	int	 saved_out = dup(1), saved_err = dup(2);
+	struct ctl	 ctl;
+	char		*argv[12], label[256] = "";
+	int		 argc, status, out = tmp_fd(), err = tmp_fd();
+	int		 saved_out = dup(1), saved_err = dup(2);
 
 	for (argc = 0; c->argv[argc] != NULL; argc++) {
 		argv[argc] = (char *)(uintptr_t)c->argv[argc];
@@ -686,7 +866,9 @@ check_ctl(const struct ctl_case *c)
 	fflush(stdout);
 	dup2(out, 1);
 	dup2(err, 2);
-	status = cmd_next(argc, argv, c->json);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.json = c->json;
+	status = cmd_next(&ctl, argc, argv);
 	fflush(stdout);
 	fflush(stderr);
 	dup2(saved_out, 1);
@@ -721,6 +903,9 @@ main(void)
 	check_types();
 	check_real_time_flag();
 	check_times();
+	check_names();
+	check_abbrevs();
+	check_env_zone();
 	check_cache_and_speed();
 	check_cache_reload();
 	check_cache_bound();
