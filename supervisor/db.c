@@ -100,10 +100,11 @@ db_in_transaction(void)
 	    PQtransactionStatus(conn) == PQTRANS_INTRANS;
 }
 
+/* The next connection attempt, while there is none under way. */
 int64_t
 db_next_attempt_ms(void)
 {
-	return next_attempt_ms;
+	return state == DB_DOWN ? next_attempt_ms : INT64_MAX;
 }
 
 int64_t

@@ -79,16 +79,23 @@ can_claim(void)
 }
 
 /*
- * The earliest thing to do.  The claiming times count only while a claim
- * is possible: a supervisor with every slot busy, or cut off from its
- * database, sleeps until a child, a retry or a deadline wakes it; one
+ * When the database work is next due.  It counts only while a statement
+ * may go out: one that is out wakes us with its answer.  The claiming
+ * times count only while a claim is possible: a supervisor with every
+ * slot busy sleeps until a child, a retry or a deadline wakes it; one
  * whose circuit is open claims nothing before the next probe.
  */
-static int
-loop_timeout(void)
+static int64_t
+database_due_ms(int64_t now)
 {
-	int64_t	now = mono_ms(), t = INT64_MAX;
+	int64_t	t = INT64_MAX;
 
+	if (!db_idle())
+		return INT64_MAX;
+	if (!sv->schema_checked)
+		return now;
+	if (!sv->registered)
+		return register_not_before_ms;
 	if (can_claim_later()) {
 		t = latest(next_poll_ms, claim_not_before_ms);
 		if (sv->poll_now)
@@ -98,22 +105,24 @@ loop_timeout(void)
 			    claim_not_before_ms));
 		t = latest(t, circuit_not_before_ms());
 	}
-	if (db_connected() && !sv->schema_checked)
-		t = now;
-	else if (db_connected() && !sv->registered)
-		t = earliest(t, register_not_before_ms);
-	else if (db_connected()) {
-		t = earliest(t, sv->next_heartbeat_ms);
-		t = earliest(t, completion_next_ms());
-		t = earliest(t, retention_next_ms());
-		t = earliest(t, alerts_next_ms());
-	}
-	if (!db_connected() && !sv->stopping)
+	t = earliest(t, sv->next_heartbeat_ms);
+	t = earliest(t, completion_next_ms());
+	t = earliest(t, retention_next_ms());
+	t = earliest(t, alerts_next_ms());
+	return earliest(t, record_retry_at());
+}
+
+/* The earliest thing to do. */
+static int
+loop_timeout(void)
+{
+	int64_t	now = mono_ms(), t = database_due_ms(now);
+
+	if (!sv->stopping)
 		t = earliest(t, db_next_attempt_ms());
 	t = earliest(t, db_deadline_ms());
 	t = earliest(t, children_next_deadline());
 	t = earliest(t, alerts_next_deadline());
-	t = earliest(t, record_retry_at());
 	if (sv->stopping)
 		t = earliest(t, earliest(sv->stop_deadline_ms, sv->exit_by_ms));
 	if (t <= now)

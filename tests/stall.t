@@ -9,6 +9,7 @@ use strict;
 use warnings;
 use lib 'tests/lib';
 use Test::More;
+use POSIX ();
 use Time::HiRes qw(time sleep);
 use Evalsched::Test;
 use Evalsched::Stall;
@@ -43,6 +44,12 @@ sub runs {
 	return $t->sql_value("SELECT count(*) FROM scheduled_evaluation_runs r "
 	    . "JOIN scheduled_evaluations s ON s.id = r.scheduled_evaluation_id "
 	    . "WHERE $where");
+}
+
+sub cpu_seconds {
+	my ($of) = @_;
+	my @f = split ' ', ($t->slurp("/proc/$of/stat") =~ s/^.*\) //sr);
+	return ($f[11] + $f[12]) / POSIX::sysconf(POSIX::_SC_CLK_TCK());
 }
 
 # The supervisor's children that are zombies now.
@@ -93,6 +100,10 @@ is(runs('ends'), 1, 'stall: one run, nothing doubled');
 $p->freeze_on('FOR UPDATE OF s SKIP LOCKED');
 $t->add_schedule(name => 'claimed');
 ok($p->wait_tripped(30), 'claim: the claim statement stalls');
+my $cpu0 = cpu_seconds($pid);
+sleep 1;
+cmp_ok(cpu_seconds($pid) - $cpu0, '<', 0.5,
+    'claim: waiting for the answer is no busy loop');
 ok($t->wait_until(sub { $t->supervisor_log =~ /lost: no answer.*\n(?:.*\n)*.*lost: no answer/ }, 20),
     'claim: its deadline drops the connection');
 is(runs('claimed'), 0, 'claim: nothing claimed meanwhile');
