@@ -67,7 +67,8 @@ static int64_t		 connect_deadline_ms;
 static int64_t		 backoff_ms = BACKOFF_MIN_MS;
 static int64_t		 up_since_ms;
 static int64_t		 outage_since_ms = -1;	/* -1: none */
-static int		 failures_in_row;
+static int		 failures_in_row;	/* connection attempts */
+static int		 lost_said;	/* this outage began with a loss, logged */
 static unsigned long	 connections;
 static char		 last_error[512];
 static int		 checking;	/* -n: quiet, no LISTEN */
@@ -228,6 +229,7 @@ db_lost(const char *why)
 	    "it is back", why);
 	if (outage_since_ms < 0)
 		outage_since_ms = mono_ms();
+	lost_said = 1;
 	close_conn();
 	next_attempt_ms = mono_ms();
 	backoff_ms = BACKOFF_MIN_MS;
@@ -238,8 +240,11 @@ static void
 connect_failed(const char *why)
 {
 	strlcpy(last_error, why, sizeof(last_error));
-	/* Say so the first time and then now and again, not always. */
-	if (!checking && failures_in_row % 10 == 0)
+	/*
+	 * Say so the first time (unless the loss was just said) and then
+	 * now and again, not always.
+	 */
+	if (!checking && (failures_in_row + lost_said) % 10 == 0)
 		log_warnx("database unreachable, retrying in %lld ms: %s",
 		    (long long)backoff_ms, why);
 	failures_in_row++;
@@ -264,6 +269,7 @@ connected(void)
 		    "s");
 	outage_since_ms = -1;
 	failures_in_row = 0;
+	lost_said = 0;
 	backoff_ms = BACKOFF_MIN_MS;
 	up_since_ms = mono_ms();
 	connections++;
