@@ -4,43 +4,66 @@
  */
 #include <ctype.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "text.h"
 
-/* Length of the well-formed UTF-8 sequence at s, or 0 (RFC 3629). */
-static size_t
-utf8_sequence(const unsigned char *s)
+/*
+ * The UTF-8 sequence at s (at most len bytes, or up to a NUL): its
+ * length and code point, or for an ill-formed one the length of its
+ * maximal subpart (which a decoder replaces with one U+FFFD, as the
+ * WHATWG and Unicode say) and -1.  RFC 3629: no overlong forms,
+ * nothing past U+10FFFF, and no surrogates unless asked for: json-c
+ * writes a lone one that JSON text escaped as three bytes.
+ */
+size_t
+text_utf8_next(const unsigned char *s, size_t len, int surrogates, long *cp)
 {
 	unsigned char	lo = 0x80, hi = 0xbf;
 	size_t		n, i;
 
-	if (s[0] < 0x80)
+	*cp = -1;
+	if (s[0] < 0x80) {
+		*cp = s[0];
 		return 1;
+	}
 	if (s[0] >= 0xc2 && s[0] <= 0xdf)
 		n = 2;
 	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
 		n = 3;
 		if (s[0] == 0xe0)
-			lo = 0xa0;	/* no overlong forms */
-		if (s[0] == 0xed)
-			hi = 0x9f;	/* no surrogates */
+			lo = 0xa0;
+		if (s[0] == 0xed && !surrogates)
+			hi = 0x9f;
 	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
 		n = 4;
 		if (s[0] == 0xf0)
 			lo = 0x90;
 		if (s[0] == 0xf4)
-			hi = 0x8f;	/* nothing past U+10FFFF */
+			hi = 0x8f;
 	} else
-		return 0;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
+		return 1;
+	for (i = 1; i < n; i++)
+		if (i >= len || s[i] < (i == 1 ? lo : 0x80) ||
+		    s[i] > (i == 1 ? hi : 0xbf))
+			return i;
+	*cp = s[0] & (0xff >> (n + 1));
+	for (i = 1; i < n; i++)
+		*cp = (*cp << 6) | (s[i] & 0x3f);
 	return n;
+}
+
+/* Length of the well-formed UTF-8 sequence at s, or 0. */
+static size_t
+utf8_sequence(const unsigned char *s)
+{
+	long	cp;
+	size_t	n = text_utf8_next(s, SIZE_MAX, 0, &cp);
+
+	return cp < 0 ? 0 : n;
 }
 
 void

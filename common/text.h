@@ -8,6 +8,15 @@
 #include <stddef.h>
 
 /*
+ * The UTF-8 sequence at s, at most len bytes of it (or up to a NUL): its
+ * length, with its code point in *cp; or, ill-formed, the length of its
+ * maximal subpart (what a decoder replaces with one U+FFFD), with -1.
+ * A surrogate's three bytes are well-formed only when surrogates is set.
+ */
+size_t	text_utf8_next(const unsigned char *s, size_t len, int surrogates,
+	    long *cp);
+
+/*
  * Replaces, in place, every byte that is not part of well-formed UTF-8,
  * and every control character, with '?'.  PostgreSQL refuses invalid
  * UTF-8 and NUL outright; one such outcome must not block the others.

@@ -32,11 +32,7 @@ static const char pin_sql[] =
 static PGresult *
 run_query(struct ctl *c, const char *where, const char *param)
 {
-	const char	*params[] = { param };
-	char		 sql[4096];
-
-	snprintf(sql, sizeof(sql), "%s%s", RUN_SELECT, where);
-	return db_query(c, sql, 1, params);
+	return run_select(c, where, 1, (const char *const[]){ param });
 }
 
 int

@@ -179,10 +179,7 @@ static int
 run_query(struct ctl *c, const char *where, int n, const char *const *params,
     PGresult **run)
 {
-	char	sql[4096];
-
-	snprintf(sql, sizeof(sql), "%s%s", RUN_SELECT, where);
-	if ((*run = db_query(c, sql, n, params)) == NULL)
+	if ((*run = run_select(c, where, n, params)) == NULL)
 		return c->dbstatus;
 	return 0;
 }
@@ -296,7 +293,7 @@ check_run(struct ctl *c, const PGresult *sched, PGresult *run)
 static int
 pin(struct ctl *c, const PGresult *sched, const char *arg)
 {
-	PGresult	*run, *res;
+	PGresult	*run = NULL, *res;
 	const char	*params[2];
 	struct outcome	 o = { "pin", 0, "" };
 	int		 status;

@@ -126,10 +126,7 @@ print_table(struct ctl *c, const PGresult *res)
 static PGresult *
 runs_query(struct ctl *c, const char *const *params)
 {
-	char	sql[4096];
-
-	snprintf(sql, sizeof(sql), "%s%s", RUN_SELECT, runs_where);
-	return db_query(c, sql, 2, params);
+	return run_select(c, runs_where, 2, params);
 }
 
 int

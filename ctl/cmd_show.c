@@ -302,11 +302,7 @@ print_json(const PGresult *res, const struct last *l)
 static PGresult *
 last_query(struct ctl *c, const char *where, const char *id)
 {
-	const char	*params[] = { id };
-	char		 sql[4096];
-
-	snprintf(sql, sizeof(sql), "%s%s", RUN_SELECT, where);
-	return db_query(c, sql, 1, params);
+	return run_select(c, where, 1, (const char *const[]){ id });
 }
 
 static int

@@ -92,6 +92,8 @@ int		 sched_next_after(const PGresult *, int row, int64_t after,
 
 /* run.c: results as the application prints them. */
 extern const char RUN_SELECT[];
+PGresult	*run_select(struct ctl *, const char *where, int n,
+		    const char *const *params);
 json_object	*run_json(const PGresult *, int row);
 void		 run_status_cell(const PGresult *, int row, char *buf,
 		    size_t len);

@@ -42,6 +42,16 @@ const char RUN_SELECT[] =
     "FROM scheduled_evaluation_runs r "
     "JOIN scheduled_evaluations s ON s.id = r.scheduled_evaluation_id ";
 
+/* Runs, RUN_SELECT's columns, chosen by a WHERE (and ORDER) clause. */
+PGresult *
+run_select(struct ctl *c, const char *where, int n, const char *const *params)
+{
+	char	sql[4096];
+
+	snprintf(sql, sizeof(sql), "%s%s", RUN_SELECT, where);
+	return db_query(c, sql, n, params);
+}
+
 /*
  * A numeric column as a double, as the application's JSON client has
  * it; NULL, NaN and the infinities are not figures.

@@ -22,45 +22,9 @@
 #include <string.h>
 
 #include "notifier.h"
+#include "text.h"
 
 #define MAX_INDEX	4294967294ULL	/* 2^32 - 2: JavaScript's last */
-
-/* The next UTF-8 sequence's length, and its code point or -1 if bad. */
-static size_t
-utf8_next(const unsigned char *s, size_t len, long *cp)
-{
-	unsigned char	lo = 0x80, hi = 0xbf;
-	size_t		n, i;
-
-	*cp = -1;
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		if (s[0] == 0xe0)
-			lo = 0xa0;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		if (s[0] == 0xf0)
-			lo = 0x90;
-		if (s[0] == 0xf4)
-			hi = 0x8f;
-	} else
-		return 1;
-	for (i = 1; i < n; i++) {
-		if (i >= len || s[i] < (i == 1 ? lo : 0x80) ||
-		    s[i] > (i == 1 ? hi : 0xbf))
-			return i;	/* the maximal subpart, one U+FFFD */
-	}
-	*cp = s[0] & (0xff >> (n + 1));
-	for (i = 1; i < n; i++)
-		*cp = (*cp << 6) | (s[i] & 0x3f);
-	return n;
-}
 
 static void
 write_escape(FILE *f, long cp)
@@ -102,7 +66,8 @@ js_write_string(FILE *f, const char *str, size_t len)
 
 	fputc('"', f);
 	while (len > 0) {
-		n = utf8_next(s, len, &cp);
+		/* JavaScript strings may hold lone surrogates. */
+		n = text_utf8_next(s, len, 1, &cp);
 		if (cp == '"' || cp == '\\' || (cp >= 0 && cp < 0x20) ||
 		    (cp >= 0xd800 && cp <= 0xdfff))
 			write_escape(f, cp);

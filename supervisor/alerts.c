@@ -197,6 +197,13 @@ parsed(const char *text)
 }
 
 /* The notifier's job: the event as the application formats it, and where. */
+static void
+add_column(json_object *o, const char *key, PGresult *res, int row, int col)
+{
+	json_object_object_add(o, key,
+	    json_object_new_string(PQgetvalue(res, row, col)));
+}
+
 static char *
 notifier_job(PGresult *res, int row)
 {
@@ -204,18 +211,13 @@ notifier_job(PGresult *res, int row)
 	const char	*cmd = sv->conf.alert_command;
 	char		*text;
 
-	json_object_object_add(ev, "type",
-	    json_object_new_string(PQgetvalue(res, row, A_EVENT)));
-	json_object_object_add(ev, "title",
-	    json_object_new_string(PQgetvalue(res, row, A_TITLE)));
-	json_object_object_add(ev, "message",
-	    json_object_new_string(PQgetvalue(res, row, A_MESSAGE)));
-	json_object_object_add(ev, "timestamp",
-	    json_object_new_string(PQgetvalue(res, row, A_TIME)));
+	add_column(ev, "type", res, row, A_EVENT);
+	add_column(ev, "title", res, row, A_TITLE);
+	add_column(ev, "message", res, row, A_MESSAGE);
+	add_column(ev, "timestamp", res, row, A_TIME);
 	json_object_object_add(ev, "metadata",
 	    parsed(PQgetvalue(res, row, A_METADATA)));
-	json_object_object_add(job, "alert_id",
-	    json_object_new_string(PQgetvalue(res, row, A_ID)));
+	add_column(job, "alert_id", res, row, A_ID);
 	json_object_object_add(job, "event", ev);
 	json_object_object_add(job, "webhooks",
 	    parsed(PQgetvalue(res, row, A_WEBHOOKS)));
