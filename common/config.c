@@ -23,6 +23,7 @@
 #include <curl/curl.h>
 
 #include "config.h"
+#include "util.h"
 #include "text.h"
 #include "url.h"
 
@@ -122,18 +123,6 @@ config_err_free(struct config_err *e)
 	memset(e, 0, sizeof(*e));
 }
 
-static char *
-xstrdup_or_die(const char *s)
-{
-	char	*p;
-
-	if ((p = strdup(s)) == NULL) {
-		perror("strdup");
-		exit(71);
-	}
-	return p;
-}
-
 static void
 free_secret(char **field)
 {
@@ -147,7 +136,7 @@ static void
 set_string(char **field, const char *value)
 {
 	free(*field);
-	*field = xstrdup_or_die(value);
+	*field = xstrdup(value);
 }
 
 /* A secret's old value is wiped before it is replaced. */
@@ -155,7 +144,7 @@ static void
 set_secret(char **field, const char *value)
 {
 	free_secret(field);
-	*field = xstrdup_or_die(value);
+	*field = xstrdup(value);
 }
 
 static const struct secret_def *
@@ -453,7 +442,7 @@ config_parse_text(struct config *c, const char *name, const char *text,
 	int		 lineno = 0, before = err->count;
 	size_t		 i;
 
-	copy = xstrdup_or_die(text);
+	copy = xstrdup(text);
 	for (line = copy; line != NULL; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
@@ -479,44 +468,6 @@ config_parse_text(struct config *c, const char *name, const char *text,
 	return err->count - before;
 }
 
-static char *
-read_file(const char *path, int *saved_errno)
-{
-	FILE	*f;
-	char	*buf = NULL;
-	size_t	 cap = 0, len = 0, n;
-
-	if ((f = fopen(path, "r")) == NULL) {
-		*saved_errno = errno;
-		return NULL;
-	}
-	do {
-		if (len + 4096 + 1 > cap) {
-			cap = (len + 4096 + 1) * 2;
-			if ((buf = realloc(buf, cap)) == NULL) {
-				perror("realloc");
-				exit(71);
-			}
-		}
-		n = fread(buf + len, 1, 4096, f);
-		len += n;
-	} while (n > 0);
-	buf[len] = '\0';
-	if (ferror(f)) {
-		*saved_errno = errno;
-		fclose(f);
-		free(buf);
-		return NULL;
-	}
-	fclose(f);
-	if (strlen(buf) != len) {
-		*saved_errno = EILSEQ;
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
 /* A secret is its file's first line, without surrounding white space. */
 static void
 load_key_file(struct config *c, const struct secret_def *d,
@@ -524,11 +475,10 @@ load_key_file(struct config *c, const struct secret_def *d,
 {
 	const char	*path = CFIELD(c, d->file);
 	char		*text, *p, *end;
-	int		 e = 0;
 
-	if ((text = read_file(path, &e)) == NULL) {
+	if ((text = read_file(path)) == NULL) {
 		config_err_add(err, "%s: %s_file: %s: %s", c->path, d->name,
-		    path, strerror(e));
+		    path, strerror(errno));
 		return;
 	}
 	for (p = text; isspace((unsigned char)*p); p++)
@@ -585,14 +535,14 @@ int
 config_load(struct config *c, const char *path, struct config_err *err)
 {
 	char	*text;
-	int	 e = 0, before = err->count;
+	int	 before = err->count;
 	size_t	 i;
 
 	set_string(&c->path, path != NULL ? path : CONFIG_DEFAULT_PATH);
-	if ((text = read_file(c->path, &e)) == NULL) {
+	if ((text = read_file(c->path)) == NULL) {
 		/* Without -c, a missing file means "defaults and env". */
-		if (path != NULL || e != ENOENT)
-			config_err_add(err, "%s: %s", c->path, strerror(e));
+		if (path != NULL || errno != ENOENT)
+			config_err_add(err, "%s: %s", c->path, strerror(errno));
 	} else {
 		config_parse_text(c, c->path, text, err);
 		explicit_bzero(text, strlen(text));

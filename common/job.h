@@ -88,6 +88,7 @@ int	 job_exit_for_http(int http_status, int has_test_run_id);
 int	 job_answer_test_run_id(const char *body, size_t len, char **id,
 	    char *err, size_t);
 /* 8-4-4-4-12 hexadecimal digits, as PostgreSQL prints a uuid. */
+#define UUID_LEN	36	/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" */
 int	 job_is_uuid(const char *);
 /* Cuts s to at most max bytes without splitting a UTF-8 sequence. */
 void	 job_trim_utf8(char *s, size_t max);

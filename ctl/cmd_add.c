@@ -183,9 +183,9 @@ check_values(struct add_args *a)
 
 	if ((status = check_type(a)) != 0)
 		return status;
-	if (!ctl_is_uuid(a->suite))
+	if (!job_is_uuid(a->suite))
 		return bad("--suite", a->suite, "is not a UUID");
-	if (!ctl_is_uuid(a->user))
+	if (!job_is_uuid(a->user))
 		return bad("--user", a->user, "is not a UUID");
 	if ((status = check_zone(a)) != 0)
 		return status;

@@ -234,7 +234,7 @@ find_run(struct ctl *c, const PGresult *sched, const char *arg,
 			    "results", name_of(sched));
 		return 0;
 	}
-	if (ctl_is_uuid(arg))
+	if (job_is_uuid(arg))
 		status = run_query(c, by_id_where, 1, params + 1, run);
 	else if (ctl_is_id_prefix(arg))
 		status = run_query(c, by_prefix_where, 2, params, run);

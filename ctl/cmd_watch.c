@@ -53,15 +53,6 @@ on_signal(int sig)
 	stop_signal = sig;
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Waits for fd (none when fd < 0) for at most ms: 1 ready, 0 timed out,
  * -1 a stop signal came.
@@ -139,7 +130,7 @@ listen_on(struct watch *w)
 		    PQerrorMessage(w->c->conn), "");
 	PQclear(res);
 	w->pinging = 0;
-	w->deadline = now_ms() + PING_IDLE_MS;
+	w->deadline = mono_ms() + PING_IDLE_MS;
 	w->fatal[0] = '\0';
 	return ok ? 0 : -1;
 }
@@ -156,7 +147,7 @@ connect_once(struct watch *w, const char *retry)
 	const char		*vals[] = { "evalschedctl",
 				    w->c->cfg.database, NULL };
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-	long long		 deadline = now_ms() + CONNECT_MS;
+	long long		 deadline = mono_ms() + CONNECT_MS;
 	PGconn			*conn;
 	int			 r;
 
@@ -168,7 +159,7 @@ connect_once(struct watch *w, const char *retry)
 	while (PQstatus(conn) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
 	    st != PGRES_POLLING_FAILED) {
 		r = wait_fd(w, PQsocket(conn), st == PGRES_POLLING_READING ?
-		    POLLIN : POLLOUT, deadline - now_ms());
+		    POLLIN : POLLOUT, deadline - mono_ms());
 		if (r == -1)
 			return -1;
 		if (r == 0) {
@@ -430,7 +421,7 @@ consume(struct watch *w)
 		PQfreemem(n);
 	}
 	if (!w->pinging)
-		w->deadline = now_ms() + PING_IDLE_MS;
+		w->deadline = mono_ms() + PING_IDLE_MS;
 	return status;
 }
 
@@ -442,19 +433,19 @@ watch_loop(struct watch *w)
 
 	for (;;) {
 		why = NULL;
-		if (now_ms() >= w->deadline) {
+		if (mono_ms() >= w->deadline) {
 			if (w->pinging)
 				why = "no answer to a ping";
 			else if (!PQsendQuery(w->c->conn, "SELECT 1"))
 				why = PQerrorMessage(w->c->conn);
 			else {
 				w->pinging = 1;
-				w->deadline = now_ms() + PING_WAIT_MS;
+				w->deadline = mono_ms() + PING_WAIT_MS;
 			}
 		}
 		if (why == NULL) {
 			r = wait_fd(w, PQsocket(w->c->conn), POLLIN,
-			    w->deadline - now_ms());
+			    w->deadline - mono_ms());
 			if (r == -1)
 				return 0;
 			if (r == 0)

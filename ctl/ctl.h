@@ -14,6 +14,8 @@
 #include <libpq-fe.h>
 
 #include "config.h"
+#include "job.h"
+#include "util.h"
 
 struct ctl {
 	struct config	 cfg;
@@ -73,7 +75,6 @@ int		 db_bool(const PGresult *, int row, const char *col);
 /* lookup.c */
 int		 sched_resolve(struct ctl *, const char *arg, char *id,
 		    size_t idlen);
-int		 ctl_is_uuid(const char *);
 int		 ctl_is_id_prefix(const char *);
 void		 id_cell(const struct ctl *, const char *id, char *buf,
 		    size_t len);
@@ -206,6 +207,5 @@ int		 cmd_watch(struct ctl *, int, char **);
 int		 cmd_metrics(struct ctl *, int, char **);
 int		 cmd_next(struct ctl *, int, char **);
 
-#define UUID_LEN	36
 
 #endif

@@ -66,39 +66,6 @@ usage(void)
 	return EX_USAGE;
 }
 
-/* The tool needs only the database from the configuration; see load. */
-static int
-read_text(const char *path, char **text)
-{
-	FILE	*f;
-	size_t	 cap = 0, len = 0, n;
-	char	*p;
-
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	*text = NULL;
-	do {
-		if (len + 4097 > cap) {
-			cap = (len + 4097) * 2;
-			if ((p = realloc(*text, cap)) == NULL) {
-				free(*text);
-				fclose(f);
-				return -1;
-			}
-			*text = p;
-		}
-		len += (n = fread(*text + len, 1, 4096, f));
-	} while (n > 0);
-	(*text)[len] = '\0';
-	n = ferror(f);
-	fclose(f);
-	if (n) {
-		free(*text);
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * The configuration is parsed by the same code as the supervisor's, but
  * the key file is not read: an operator who may not read the service key
@@ -115,7 +82,7 @@ load_config(struct ctl *c)
 	config_defaults(&c->cfg);
 	if ((c->cfg.path = strdup(path)) == NULL)
 		return EX_OSERR;
-	if (read_text(path, &text) == 0) {
+	if ((text = read_file(path)) != NULL) {
 		config_parse_text(&c->cfg, path, text, &err);
 		free(text);
 	} else if (c->config_path != NULL || errno != ENOENT)

@@ -22,23 +22,6 @@ static const char by_prefix_sql[] =
     "SELECT id, name FROM scheduled_evaluations "
     "WHERE id::text LIKE lower($1) || '%' ORDER BY id";
 
-int
-ctl_is_uuid(const char *s)
-{
-	size_t	i;
-
-	if (strlen(s) != UUID_LEN)
-		return 0;
-	for (i = 0; i < UUID_LEN; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return 0;
-		} else if (!isxdigit((unsigned char)s[i]))
-			return 0;
-	}
-	return 1;
-}
-
 /* Hex digits and dashes only, so it cannot carry a LIKE wildcard. */
 int
 ctl_is_id_prefix(const char *s)
@@ -103,7 +86,7 @@ sched_resolve(struct ctl *c, const char *arg, char *id, size_t idlen)
 {
 	int	status;
 
-	if (ctl_is_uuid(arg) &&
+	if (job_is_uuid(arg) &&
 	    (status = lookup(c, by_id_sql, "id", arg, id, idlen)) != NO_MATCH)
 		return status;
 	if ((status = lookup(c, by_name_sql, "name", arg, id, idlen)) !=

@@ -21,16 +21,6 @@ struct table {
 	int	  header;
 };
 
-static void *
-xreallocarray(void *p, size_t n, size_t size)
-{
-	if ((p = reallocarray(p, n, size)) == NULL) {
-		perror("evalschedctl: reallocarray");
-		exit(71);
-	}
-	return p;
-}
-
 static void
 add_cells(struct table *t, va_list ap)
 {

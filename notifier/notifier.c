@@ -31,15 +31,6 @@ usage(void)
 	exit(EX_USAGE);
 }
 
-long
-mono_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * All of stdin, at most NOTIFY_MAX_INPUT bytes.  NULL with err set (and
  * *code the exit status) when it is too large, holds a NUL or cannot be

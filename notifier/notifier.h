@@ -15,6 +15,8 @@
 #include <curl/curl.h>
 #include <json.h>
 
+#include "util.h"
+
 #define NOTIFY_MAX_INPUT	(1024 * 1024)	/* the document on stdin */
 #define NOTIFY_MAX_WEBHOOKS	100
 #define NOTIFY_DEFAULT_TIMEOUT_MS 10000L
@@ -182,6 +184,5 @@ void	 command_finish(struct command *, struct command_result *);
 char	*result_to_json(const struct notice *, const char *error);
 
 /* notifier.c */
-long	 mono_ms(void);
 
 #endif

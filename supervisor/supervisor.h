@@ -14,8 +14,9 @@
 
 #include "blame.h"
 #include "config.h"
+#include "job.h"
+#include "util.h"
 
-#define UUID_LEN	36
 #define SCHEMA_VERSION	2	/* etc/schema-additions.sql */
 #define KILL_GRACE_MS	2000	/* SIGTERM to SIGKILL for a timed-out child */
 #define STR_(x)		#x
@@ -102,12 +103,6 @@ struct supervisor {
 };
 
 extern struct supervisor *sv;
-
-/* util.c */
-int64_t	 mono_ms(void);
-void	*xcalloc(size_t, size_t);
-char	*xstrdup(const char *);
-char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
 
 /* array.c: PostgreSQL array literals for batched statements */
 struct array {

@@ -1,0 +1,114 @@
+/*
+ * Small helpers every program shares; see util.h.  Out of memory ends
+ * the program with EX_OSERR, said on its log (stderr in the foreground).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include "log.h"
+#include "util.h"
+
+int64_t
+mono_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void __attribute__((noreturn))
+out_of_memory(const char *what)
+{
+	log_warn("%s", what);
+	exit(EX_OSERR);
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void	*p;
+
+	if ((p = calloc(n, size)) == NULL)
+		out_of_memory("calloc");
+	return p;
+}
+
+void *
+xreallocarray(void *p, size_t n, size_t size)
+{
+	if ((p = reallocarray(p, n, size)) == NULL)
+		out_of_memory("reallocarray");
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	char	*p;
+
+	if ((p = strdup(s)) == NULL)
+		out_of_memory("strdup");
+	return p;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*p;
+	int	 r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&p, fmt, ap);
+	va_end(ap);
+	if (r == -1)
+		out_of_memory("vasprintf");
+	return p;
+}
+
+/*
+ * A whole text file as a string; one holding a NUL is refused (EILSEQ),
+ * as it would be cut short.  A key file fits the first buffer, so no
+ * copy of a secret is left behind in memory given back by realloc.
+ */
+char *
+read_file(const char *path)
+{
+	FILE	*f;
+	char	*buf = NULL;
+	size_t	 cap = 0, len = 0, n;
+	int	 e;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return NULL;
+	do {
+		if (len + 4096 + 1 > cap) {
+			cap = (len + 4096 + 1) * 2;
+			buf = xreallocarray(buf, cap, 1);
+		}
+		n = fread(buf + len, 1, 4096, f);
+		len += n;
+	} while (n > 0);
+	buf[len] = '\0';
+	if (ferror(f)) {
+		e = errno;
+		fclose(f);
+		free(buf);
+		errno = e;
+		return NULL;
+	}
+	fclose(f);
+	if (strlen(buf) != len) {
+		explicit_bzero(buf, len);
+		free(buf);
+		errno = EILSEQ;
+		return NULL;
+	}
+	return buf;
+}
