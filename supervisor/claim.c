@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json.h>
+
 #include "job.h"
 #include "log.h"
 #include "schedule.h"
@@ -42,14 +44,15 @@ static const char *insert_runs_sql =
 	"  (scheduled_evaluation_id, status, slot_at, supervisor_id, "
 	"   evalsched_rev) "
 	"SELECT s.id, 'triggered', s.next_run_at, $2, 0 "
-	"FROM scheduled_evaluations s WHERE s.id = ANY($1::uuid[]) "
+	"FROM scheduled_evaluations s, json_to_recordset($1::json) "
+	"  AS u(id uuid, next bigint) WHERE s.id = u.id "
 	"ON CONFLICT (scheduled_evaluation_id, slot_at) "
 	"  WHERE slot_at IS NOT NULL DO NOTHING "
 	"RETURNING id, scheduled_evaluation_id";
 
 static const char *advance_sql =
 	"UPDATE scheduled_evaluations s SET next_run_at = to_timestamp(u.next) "
-	"FROM unnest($1::uuid[], $2::bigint[]) AS u(id, next) "
+	"FROM json_to_recordset($1::json) AS u(id uuid, next bigint) "
 	"WHERE s.id = u.id";
 
 static const char *disable_sql =
@@ -280,7 +283,7 @@ static struct {
 	PGresult	*rows;
 	int		 slots;
 	int		 ngood;
-	struct array	 ids, nexts;
+	json_object	*good;		/* [{"id", "next"}] */
 } cl;
 
 static const char next_due_sql[] =
@@ -308,12 +311,22 @@ next_due_read(PGresult *res)
 	sv->next_due_ms = delay < 0 ? -1 : mono_ms() + delay;
 }
 
+/* A good row: its id and the fire time it advances to. */
+static json_object *
+good_row(const char *id, int64_t next)
+{
+	json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "id", json_object_new_string(id));
+	json_object_object_add(o, "next", json_object_new_int64(next));
+	return o;
+}
+
 static void
 claim_end(int n)
 {
 	PQclear(cl.rows);
-	array_free(&cl.ids);
-	array_free(&cl.nexts);
+	json_object_put(cl.good);
 	loop_claimed(n, cl.slots);
 	memset(&cl, 0, sizeof(cl));
 }
@@ -350,8 +363,8 @@ static void
 claim_rows_read(PGresult **res, void *arg)
 {
 	struct db_stmt	 stmts[3];
-	const char	*insert_params[2], *advance_params[2];
-	char		 why[512], num[32];
+	const char	*insert_params[2], *good;
+	char		 why[512];
 	int64_t		 next;
 	int		 i, n = 0;
 
@@ -362,25 +375,25 @@ claim_rows_read(PGresult **res, void *arg)
 	}
 	cl.rows = res[0];
 	res[0] = NULL;
+	cl.good = json_object_new_array();
 	for (i = 0; i < PQntuples(cl.rows); i++) {
 		if (check_row(cl.rows, i, &next, why, sizeof(why)) == -1) {
 			bad_row_add(cl.rows, i, why);
 			continue;
 		}
-		array_add(&cl.ids, PQgetvalue(cl.rows, i, COL_ID));
-		snprintf(num, sizeof(num), "%lld", (long long)next);
-		array_add(&cl.nexts, num);
+		json_object_array_add(cl.good, good_row(PQgetvalue(cl.rows, i,
+		    COL_ID), next));
 		cl.ngood++;
 	}
 	memset(stmts, 0, sizeof(stmts));
 	if (cl.ngood > 0) {
-		insert_params[0] = advance_params[0] = array_text(&cl.ids);
+		good = json_object_to_json_string_ext(cl.good,
+		    JSON_C_TO_STRING_PLAIN);
+		insert_params[0] = good;
 		insert_params[1] = sv->id;
-		advance_params[1] = array_text(&cl.nexts);
 		stmts[n++] = (struct db_stmt){ insert_runs_sql, NULL, 2,
 		    insert_params };
-		stmts[n++] = (struct db_stmt){ advance_sql, NULL, 2,
-		    advance_params };
+		stmts[n++] = (struct db_stmt){ advance_sql, NULL, 1, &good };
 	}
 	stmts[n++] = (struct db_stmt){ next_due_sql, NULL, 0, NULL };
 	if (db_send(DB_CLOSE, stmts, n, claim_committed, NULL) == -1)

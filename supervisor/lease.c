@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <json.h>
+
 #include "log.h"
 #include "supervisor.h"
 
@@ -64,7 +66,7 @@ previous_closed(PGresult **res, void *arg)
 static void
 previous_found(PGresult **res, void *arg)
 {
-	struct array	 ids = { 0 };
+	json_object	*ids = json_object_new_array();
 	int		 i;
 
 	(void)arg;
@@ -75,16 +77,19 @@ previous_found(PGresult **res, void *arg)
 
 		if (pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
 			continue;
-		array_add(&ids, PQgetvalue(res[0], i, 0));
+		json_object_array_add(ids, json_object_new_string(
+		    PQgetvalue(res[0], i, 0)));
 	}
-	if (ids.len > 0)
+	if (json_object_array_length(ids) > 0)
 		(void)db_query(CLOSE_RUNS_OF("UPDATE evalsched_supervisors SET "
-		    "lost_at = now(), lost_by = $1 WHERE id = ANY($2::uuid[]) "
+		    "lost_at = now(), lost_by = $1 WHERE id IN (SELECT "
+		    "json_array_elements_text($2::json)::uuid) "
 		    "AND lost_at IS NULL RETURNING id, node, pid, "
 		    "'exited without closing its runs (restarted on the same "
 		    "node)' AS why"), 2, (const char *const[]){ sv->id,
-		    array_text(&ids) }, previous_closed, NULL);
-	array_free(&ids);
+		    json_object_to_json_string_ext(ids, JSON_C_TO_STRING_PLAIN) },
+		    previous_closed, NULL);
+	json_object_put(ids);
 }
 
 /*

@@ -104,15 +104,6 @@ struct supervisor {
 
 extern struct supervisor *sv;
 
-/* array.c: PostgreSQL array literals for batched statements */
-struct array {
-	char	*buf;
-	size_t	 len, cap;
-};
-void	 array_add(struct array *, const char *item);
-const char *array_text(struct array *);
-void	 array_free(struct array *);
-
 /* loop.c */
 void	 loop_run(int sigfd, void (*reload)(void));
 void	 loop_wake(void);		/* claim at the next turn */
