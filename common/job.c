@@ -281,6 +281,14 @@ take_job(json_object *obj, struct job *job, char *err, size_t errlen)
 	return 0;
 }
 
+/* Secrets in a job, whose copies in json-c are wiped before it frees them. */
+static void
+wipe_job_secrets(json_object *obj)
+{
+	json1_wipe_member(obj, "service_role_key");
+	json1_wipe_member(obj, "encryption_key");
+}
+
 int
 job_from_json(struct job *job, const char *text, char *err, size_t errlen)
 {
@@ -293,6 +301,7 @@ job_from_json(struct job *job, const char *text, char *err, size_t errlen)
 	if (parse_json(text, strlen(text), &obj, err, errlen) == -1)
 		return -1;
 	r = take_job(obj, job, err, errlen);
+	wipe_job_secrets(obj);
 	json_object_put(obj);
 	if (r < 0)
 		job_free(job);
@@ -379,13 +388,20 @@ parse_config(const char *text, char *err, size_t errlen)
 	return obj;
 }
 
-/* Returns a malloc'd copy of obj's text and drops obj. */
+/*
+ * Returns a malloc'd copy of obj's text and drops obj, with no copy of a
+ * secret left in what json-c frees: the text it printed, its strings.
+ */
 static char *
 to_text(json_object *obj)
 {
-	char	*s;
+	char	*printed, *s;
 
-	s = strdup(json_object_to_json_string_ext(obj, TO_STRING_FLAGS));
+	printed = (char *)(uintptr_t)json_object_to_json_string_ext(obj,
+	    TO_STRING_FLAGS);
+	s = strdup(printed);
+	explicit_bzero(printed, strlen(printed));
+	wipe_job_secrets(obj);
 	json_object_put(obj);
 	return s;
 }

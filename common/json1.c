@@ -4,6 +4,7 @@
  */
 #include <limits.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "json1.h"
@@ -98,4 +99,15 @@ json1_parse(const char *text, size_t len, int depth, json_object **out,
 		return fail(err, errlen, "text after the value");
 	}
 	return 0;
+}
+
+void
+json1_wipe_member(json_object *obj, const char *key)
+{
+	json_object	*v;
+
+	if (obj != NULL && json_object_object_get_ex(obj, key, &v) &&
+	    json_object_is_type(v, json_type_string))
+		explicit_bzero((char *)(uintptr_t)json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v));
 }

@@ -22,4 +22,11 @@
 int	json1_parse(const char *text, size_t len, int depth,
 	    json_object **out, char *err, size_t errlen);
 
+/*
+ * Wipes the text of obj's string member key, if it has one: json-c keeps
+ * its own copy of every string, and of what it printed, which a secret
+ * must not outlive.
+ */
+void	json1_wipe_member(json_object *obj, const char *key);
+
 #endif

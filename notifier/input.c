@@ -104,16 +104,6 @@ copy_member(json_object *obj, const char *where, const char *key,
 	return 1;
 }
 
-static void
-wipe_member(json_object *obj, const char *key)
-{
-	json_object	*v = member(obj, key);
-
-	if (v != NULL && json_object_is_type(v, json_type_string))
-		explicit_bzero((char *)(uintptr_t)json_object_get_string(v),
-		    (size_t)json_object_get_string_len(v));
-}
-
 /* Whatever the document's fate, its secrets leave no copy behind. */
 static void
 wipe_secrets(json_object *root)
@@ -128,8 +118,8 @@ wipe_secrets(json_object *root)
 		json_object *h = json_object_array_get_idx(hooks, i);
 
 		if (h != NULL && json_object_is_type(h, json_type_object)) {
-			wipe_member(h, "url");
-			wipe_member(h, "secret");
+			json1_wipe_member(h, "url");
+			json1_wipe_member(h, "secret");
 		}
 	}
 }

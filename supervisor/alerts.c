@@ -196,7 +196,6 @@ parsed(const char *text)
 	return o != NULL ? o : json_object_new_object();
 }
 
-/* The notifier's job: the event as the application formats it, and where. */
 static void
 add_column(json_object *o, const char *key, PGresult *res, int row, int col)
 {
@@ -204,12 +203,37 @@ add_column(json_object *o, const char *key, PGresult *res, int row, int col)
 	    json_object_new_string(PQgetvalue(res, row, col)));
 }
 
+/*
+ * The webhooks' URLs (Slack's and Discord's are credentials) and secrets
+ * leave no copy in what json-c or libpq frees.
+ */
+static void
+wipe_webhooks(json_object *hooks)
+{
+	size_t	i;
+
+	for (i = 0; i < json_object_array_length(hooks); i++) {
+		json1_wipe_member(json_object_array_get_idx(hooks, i), "url");
+		json1_wipe_member(json_object_array_get_idx(hooks, i), "secret");
+	}
+}
+
+static void
+wipe_column(PGresult *res, int row, int col)
+{
+	char	*v = PQgetvalue(res, row, col);
+
+	explicit_bzero(v, strlen(v));
+}
+
+/* The notifier's job: the event as the application formats it, and where. */
 static char *
 notifier_job(PGresult *res, int row)
 {
 	json_object	*job = json_object_new_object(), *ev = json_object_new_object();
+	json_object	*hooks = parsed(PQgetvalue(res, row, A_WEBHOOKS));
 	const char	*cmd = sv->conf.alert_command;
-	char		*text;
+	char		*text, *printed;
 
 	add_column(ev, "type", res, row, A_EVENT);
 	add_column(ev, "title", res, row, A_TITLE);
@@ -219,8 +243,7 @@ notifier_job(PGresult *res, int row)
 	    parsed(PQgetvalue(res, row, A_METADATA)));
 	add_column(job, "alert_id", res, row, A_ID);
 	json_object_object_add(job, "event", ev);
-	json_object_object_add(job, "webhooks",
-	    parsed(PQgetvalue(res, row, A_WEBHOOKS)));
+	json_object_object_add(job, "webhooks", json_object_get(hooks));
 	json_object_object_add(job, "command", cmd != NULL && *cmd != '\0' &&
 	    strcmp(PQgetvalue(res, row, A_COMMAND), "t") == 0 ?
 	    json_object_new_string(cmd) : NULL);
@@ -228,8 +251,12 @@ notifier_job(PGresult *res, int row)
 	    json_object_new_int(WEBHOOK_TIMEOUT_MS));
 	json_object_object_add(job, "tls_ca_file",
 	    json_object_new_string(sv->conf.tls_ca_file));
-	text = xstrdup(json_object_to_json_string_ext(job,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	printed = (char *)(uintptr_t)json_object_to_json_string_ext(job,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	text = xstrdup(printed);
+	explicit_bzero(printed, strlen(printed));
+	wipe_webhooks(hooks);
+	json_object_put(hooks);
 	json_object_put(job);
 	return text;
 }
@@ -315,8 +342,10 @@ claimed(PGresult **res, void *arg)
 
 	if (res == NULL)
 		return;
-	for (i = 0; i < PQntuples(res[0]); i++)
+	for (i = 0; i < PQntuples(res[0]); i++) {
 		start_notifier(res[0], i);
+		wipe_column(res[0], i, A_WEBHOOKS);
+	}
 	/* As many as we could take: more may be waiting. */
 	if (PQntuples(res[0]) == free_n)
 		next_check_ms = 0;
