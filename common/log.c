@@ -219,17 +219,6 @@ fatal(const char *fmt, ...)
 }
 
 void
-fatalx(const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_CRIT, fmt, ap);
-	va_end(ap);
-	exit(EX_SOFTWARE);
-}
-
-void
 fatalx_status(int status, const char *fmt, ...)
 {
 	va_list	ap;

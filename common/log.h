@@ -25,9 +25,7 @@ void	log_setproctitle(const char *, ...)
 	    __attribute__((format(printf, 1, 2)));
 __attribute__((noreturn, format(printf, 1, 2)))
 void	fatal(const char *, ...);
-__attribute__((noreturn, format(printf, 1, 2)))
-void	fatalx(const char *, ...);
-/* Like fatalx, but with an exit status from sysexits.h. */
+/* Without errno, and with an exit status from sysexits.h. */
 __attribute__((noreturn, format(printf, 2, 3)))
 void	fatalx_status(int status, const char *, ...);
 

@@ -28,7 +28,7 @@ enum {
 	"WHERE r.scheduled_evaluation_id = s.id AND r.status = 'triggered' " \
 	"AND r.slot_at IS NOT NULL)"
 
-static const char *claim_sql =
+static const char claim_sql[] =
 	"SELECT s.id, s.name, s.user_id, s.schedule_type, s.cron_expression, "
 	"  s.timezone, s.test_suite_id, s.model_id, "
 	"  s.batch_test_config::text, coalesce(jsonb_typeof(s.batch_test_config), 'null'), "
@@ -39,7 +39,7 @@ static const char *claim_sql =
 	"ORDER BY s.next_run_at, s.id LIMIT $1 "
 	"FOR UPDATE OF s SKIP LOCKED";
 
-static const char *insert_runs_sql =
+static const char insert_runs_sql[] =
 	"INSERT INTO scheduled_evaluation_runs "
 	"  (scheduled_evaluation_id, status, slot_at, supervisor_id, "
 	"   evalsched_rev) "
@@ -50,12 +50,12 @@ static const char *insert_runs_sql =
 	"  WHERE slot_at IS NOT NULL DO NOTHING "
 	"RETURNING id, scheduled_evaluation_id";
 
-static const char *advance_sql =
+static const char advance_sql[] =
 	"UPDATE scheduled_evaluations s SET next_run_at = to_timestamp(u.next) "
 	"FROM json_to_recordset($1::json) AS u(id uuid, next bigint) "
 	"WHERE s.id = u.id";
 
-static const char *disable_sql =
+static const char disable_sql[] =
 	"WITH run AS (INSERT INTO scheduled_evaluation_runs "
 	"  (scheduled_evaluation_id, status, slot_at, supervisor_id, "
 	"   completed_at, error_message, error_details, evalsched_rev) "

@@ -350,7 +350,7 @@ loop_run(int sigfd, void (*reload)(void))
 	sv->next_due_ms = -1;
 	sv->exit_by_ms = INT64_MAX;
 	for (;;) {
-		title_update();
+		status_title();
 		loop_wait(sigfd);
 		if (got_term) {
 			got_term = 0;

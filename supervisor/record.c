@@ -30,7 +30,7 @@ static int	one_at_a_time;	/* a batch failed: find the culprit */
  * the schedule's failures count toward auto-disable; a success resets
  * nothing yet, as its batch test may still fail every prompt.
  */
-static const char *record_sql =
+static const char record_sql[] =
 	"WITH o AS (SELECT * FROM json_to_recordset($1::json) AS x("
 	"  run_id uuid, owner uuid, kind text, test_run_id uuid, "
 	"  error_message text, error_details jsonb, blame text)), "
@@ -102,7 +102,7 @@ static const char *record_sql =
 	"  r.counts, r.ended, (SELECT count(*) FROM a) "
 	"FROM r LEFT JOIN s ON s.run_id = r.id";
 
-static const char *release_sql =
+static const char release_sql[] =
 	"WITH d AS (DELETE FROM scheduled_evaluation_runs WHERE id = $1 "
 	"  AND status = 'triggered' AND supervisor_id = $2 "
 	"  RETURNING scheduled_evaluation_id, slot_at) "
@@ -115,7 +115,7 @@ static const char *release_sql =
  * else.  It does not count toward auto-disable, as the loss did not:
  * later runs of the schedule may have been counted since.
  */
-static const char *recovered_sql =
+static const char recovered_sql[] =
 	"WITH b AS (SELECT b.id FROM batch_test_runs b WHERE b.id = $3 "
 	"  AND b.status NOT IN ('pending', 'running')), "
 	"r AS (UPDATE scheduled_evaluation_runs r SET "
@@ -191,7 +191,7 @@ record_recovered(const char *run_id, int exit_status,
 	return r;
 }
 
-static const char *kind_names[] = {
+static const char *const kind_names[] = {
 	[OUTCOME_SUCCESS] = "success",
 	[OUTCOME_FAILED] = "failed",
 	[OUTCOME_CANCELLED] = "cancelled",

@@ -32,7 +32,7 @@ static unsigned long	round_deleted;
 	"AND NOT coalesce(" r ".regression_detected, false)"
 
 /* $1 run_retention in days, $2 RETENTION_BATCH. */
-static const char *prune_sql =
+static const char prune_sql[] =
 	"WITH lock AS (SELECT pg_try_advisory_xact_lock(" RETENTION_LOCK
 	"  ) AS got), "
 	"doomed AS (SELECT r.id FROM scheduled_evaluation_runs r, lock "
@@ -60,13 +60,13 @@ static const char *prune_sql =
 	"SELECT (SELECT got FROM lock), (SELECT count(*) FROM gone)";
 
 /* Whether another supervisor finished a round within the hour. */
-static const char *recent_sql =
+static const char recent_sql[] =
 	"SELECT count(*) FROM evalsched_meta WHERE key = 'history_pruned_at' "
 	"AND value ~ '^\\d{4}-\\d\\d-\\d\\dT' "
 	"AND value::timestamptz > now() - interval '55 minutes'";
 
 /* ISO 8601 in UTC: read back the same whatever a session's DateStyle. */
-static const char *done_sql =
+static const char done_sql[] =
 	"INSERT INTO evalsched_meta (key, value) VALUES "
 	"  ('history_pruned_at', to_char(now() AT TIME ZONE 'UTC', "
 	"    'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')), "

@@ -259,8 +259,8 @@ void	 retention_plan(void);
 int	 retention_step(void);	/* 1: a statement went out */
 int64_t	 retention_next_ms(void);
 
-/* title.c */
-void	 title_update(void);
+/* status.c */
+void	 status_title(void);
 void	 status_log(void);
 
 #endif

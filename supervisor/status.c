@@ -1,7 +1,7 @@
 /*
- * What the supervisor shows of itself: its process title
- * ("evalsched-supervisor: 2/3 running") and, on SIGUSR1, a status
- * summary in the log.
+ * The supervisor's status, as it shows it: in its process title
+ * ("evalsched-supervisor: 2/3 running") and, on SIGUSR1, as a summary in
+ * the log.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 #include "supervisor.h"
 
 void
-title_update(void)
+status_title(void)
 {
 	static int	shown_running = -1, shown_max = -1, shown_db = -1;
 	static int	shown_circuit = -1;
