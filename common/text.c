@@ -67,6 +67,14 @@ utf8_sequence(const unsigned char *s)
 }
 
 void
+text_one_line(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ' ';
+}
+
+void
 text_make_valid(char *s)
 {
 	unsigned char	*p = (unsigned char *)s;

@@ -16,6 +16,9 @@
 size_t	text_utf8_next(const unsigned char *s, size_t len, int surrogates,
 	    long *cp);
 
+/* Every control character, in place, a space: one line of text. */
+void	text_one_line(char *s);
+
 /*
  * Replaces, in place, every byte that is not part of well-formed UTF-8,
  * and every control character, with '?'.  PostgreSQL refuses invalid

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "notifier.h"
+#include "text.h"
 
 #define COLOR_RED	0xed4245L	/* failed, disabled */
 #define COLOR_ORANGE	0xe67e22L	/* regression */
@@ -103,7 +104,7 @@ embed_of(struct chat *c, const struct facts *f)
 	title = chat_format(c, "%s", *f->title != '\0' ? f->title :
 	    "evalsched alert");
 	if (title != NULL)
-		one_line(title);
+		text_one_line(title);
 	chat_set(c, e, "title", clipped(c, title, TITLE_MAX));
 	if (f->message != NULL && *f->message != '\0')
 		chat_set(c, e, "description", clipped(c,

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "notifier.h"
+#include "text.h"
 
 static const struct {
 	const char	*key, *name;
@@ -222,15 +223,6 @@ facts_metric(const struct metric *m, char *buf, size_t len)
 		    " (threshold %g%%)", m->threshold);
 }
 
-/* Control characters would break a one-line text. */
-void
-one_line(char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = ' ';
-}
-
 /* Drops the UTF-8 sequence a cut (snprintf's) left incomplete at the end. */
 void
 utf8_tidy_end(char *s)
@@ -280,5 +272,5 @@ facts_one_line(const struct facts *f, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%s", f->title);
 	utf8_tidy_end(buf);
-	one_line(buf);
+	text_one_line(buf);
 }

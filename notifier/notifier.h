@@ -132,7 +132,6 @@ void	 facts_metric(const struct metric *, char *, size_t);
 void	 facts_one_line(const struct facts *, char *, size_t);
 void	 clip_chars(char *, size_t max_chars);
 void	 utf8_tidy_end(char *);
-void	 one_line(char *);
 
 /* chat.c: building a document, the first failure sticking. */
 struct chat {

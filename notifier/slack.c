@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "notifier.h"
+#include "text.h"
 
 /* Slack's limits, in characters. */
 #define HEADER_MAX	150
@@ -84,7 +85,7 @@ add_header(struct chat *c, json_object *blocks, const struct facts *f)
 	title = chat_format(c, "%s", *f->title != '\0' ? f->title :
 	    "evalsched alert");
 	if (title != NULL)
-		one_line(title);
+		text_one_line(title);
 	text = text_object(c, "plain_text", title, HEADER_MAX);
 	chat_set(c, text, "emoji", chat_bool(c, 1));
 	chat_set(c, b, "text", text);

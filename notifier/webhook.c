@@ -97,7 +97,7 @@ webhook_excerpt(const char *body, size_t len, char *buf, size_t buflen)
 	buf[n] = '\0';
 	/* A NUL in the answer ends the excerpt there. */
 	utf8_tidy_end(buf);
-	one_line(buf);
+	text_one_line(buf);
 	text_make_valid(buf);
 	n = strlen(buf);
 	while (n > 0 && buf[n - 1] == ' ')
