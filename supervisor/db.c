@@ -285,7 +285,7 @@ connected(void)
 static int
 send_timeouts(void)
 {
-	char	stmt[16], lock[16];
+	char	stmt[24], lock[24];
 
 	snprintf(stmt, sizeof(stmt), "%lld", (long long)trip_budget_ms() *
 	    3 / 4);
