@@ -115,7 +115,7 @@ sleep 0.5;
 is(runs('claimed'), 1, 'claim: exactly one run');
 
 # 3. A stall while an outcome is written: kept, and written once.
-$p->freeze_on('json_to_recordset');
+$p->freeze_on('run_id uuid, owner uuid');	# the outcomes' write
 $t->add_schedule(name => 'recorded');
 ok($p->wait_tripped(30), 'record: the write stalls');
 ok($t->wait_log(qr/schedule "recorded": run \S+ accepted/, 10),
