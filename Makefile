@@ -51,8 +51,13 @@ $(O)/libcommon.a: $(COMMON_OBJ)
 $(O)/evalsched-supervisor: $(SUPERVISOR_OBJ) $(O)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# A jobrunner is started for every run and what it loads is most of its
+# cost: it links only the libraries it uses (no libpq), whether or not
+# the toolchain links --as-needed by default.
+JOBRUNNER_LDLIBS = $(shell pkg-config --libs libcurl json-c libbsd-overlay libcrypto)
 $(O)/evalsched-jobrunner: $(JOBRUNNER_OBJ) $(O)/libcommon.a
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Wl,--as-needed -o $@ $^ \
+	    $(JOBRUNNER_LDLIBS)
 
 $(O)/evalschedctl: $(CTL_OBJ) $(O)/libcommon.a
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -17,6 +17,7 @@
 #include "durable.h"
 #include "harden.h"
 #include "jobrunner.h"
+#include "json1.h"
 #include "log.h"
 
 #define TITLE_NAME_MAX	64
@@ -64,6 +65,78 @@ read_job(char *err, size_t len)
 	return NULL;
 }
 
+/* Adds *v (NULL: a JSON null) to obj; on success *v is obj's. */
+static int
+add(json_object *obj, const char *key, json_object **v)
+{
+	if (json_object_object_add(obj, key, *v) != 0)
+		return -1;
+	*v = NULL;
+	return 0;
+}
+
+/* The spool marker's JSON string as a value; NULL (null) for no node. */
+static json_object *
+node_value(const char *node)
+{
+	json_object	*v;
+
+	if (node == NULL || json1_parse(node, strlen(node), 0, &v, NULL,
+	    0) == -1)
+		return NULL;
+	if (!json_object_is_type(v, json_type_string)) {
+		json_object_put(v);
+		return NULL;
+	}
+	return v;
+}
+
+/*
+ * What is left for the next supervisor: {"run_id", "node", "exit_status",
+ * "result"} (job.h), the result being the text we could not write.
+ */
+static json_object *
+left_doc(const char *text, const char *node, int code)
+{
+	json_object	*doc, *id, *name, *status, *result = NULL;
+
+	doc = json_object_new_object();
+	id = json_object_new_string(left_run_id);
+	name = node_value(node);
+	status = json_object_new_int(code);
+	if (doc == NULL || id == NULL || status == NULL ||
+	    json1_parse(text, strlen(text), 0, &result, NULL, 0) == -1 ||
+	    add(doc, "run_id", &id) == -1 || add(doc, "node", &name) == -1 ||
+	    add(doc, "exit_status", &status) == -1 ||
+	    add(doc, "result", &result) == -1) {
+		json_object_put(doc);
+		doc = NULL;
+	}
+	json_object_put(id);
+	json_object_put(name);
+	json_object_put(status);
+	json_object_put(result);
+	return doc;
+}
+
+/* The document as one line of text. */
+static char *
+left_text(const char *text, const char *node, int code)
+{
+	json_object	*doc;
+	const char	*s;
+	char		*line = NULL;
+
+	if ((doc = left_doc(text, node, code)) == NULL)
+		return NULL;
+	if ((s = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE)) == NULL ||
+	    asprintf(&line, "%s\n", s) == -1)
+		line = NULL;
+	json_object_put(doc);
+	return line;
+}
+
 /*
  * The supervisor died while we ran: leave the result, fsynced and renamed
  * into place, where the next supervisor on this host looks for it.  It
@@ -81,13 +154,13 @@ leave_result(const char *text, int code)
 		log_warnx("run %s: no node marker in %s (%s); the result left "
 		    "there will not be taken", left_run_id, left_dir, why);
 	snprintf(name, sizeof(name), "%s%s", left_run_id, JOB_RESULT_SUFFIX);
-	if (asprintf(&doc, "{\"run_id\": \"%s\", \"node\": %s, "
-	    "\"exit_status\": %d, \"result\": %s}\n", left_run_id,
-	    node != NULL ? node : "null", code, text) == -1)
-		doc = NULL;
+	doc = left_text(text, node, code);
 	free(node);
-	if (doc == NULL)
+	if (doc == NULL) {
+		log_warnx("run %s: cannot build the result to leave",
+		    left_run_id);
 		return;
+	}
 	if (durable_write(left_dir, name, doc) == -1)
 		log_warn("run %s: cannot leave the result in %s", left_run_id,
 		    left_dir);
@@ -142,46 +215,41 @@ set_title(int argc, char **argv, const struct job *job)
 }
 
 /*
- * libcurl is set up before the job is read: the supervisor may start us
- * ahead of time as a spare, and then the job finds us ready.
+ * libcurl is set up once the job is read, not before: how OpenSSL is
+ * initialized depends on it (http.c).  A spare started ahead of time has
+ * done the costly part, loading libcurl's libraries, when its job comes.
  */
 static int
 run(int argc, char **argv, struct job_result *res)
 {
 	struct job	 job;
 	char		*text, err[256];
-	int		 curl_ok = http_init() == 0;
 	long		 start;
 	int		 code;
 
 	text = read_job(err, sizeof(err));
 	start = mono_ms();
-	if (text == NULL) {
-		code = bad_job(res, err, start);
-		goto done;
-	}
+	if (text == NULL)
+		return bad_job(res, err, start);
 	code = job_from_json(&job, text, err, sizeof(err));
 	explicit_bzero(text, strlen(text));
 	free(text);
-	if (code == -1) {
-		code = bad_job(res, err, start);
-		goto done;
-	}
+	if (code == -1)
+		return bad_job(res, err, start);
 	set_title(argc, argv, &job);
 	left_run_id = strdup(job.run_id);
 	if (job.result_dir != NULL)
 		left_dir = strdup(job.result_dir);
-	if (!curl_ok) {
+	if (http_init(&job) == -1) {
 		log_warnx("run %s: cannot initialize libcurl", job.run_id);
 		res->error = strdup("cannot initialize libcurl");
 		res->blame = BLAME_PLATFORM;
 		code = EX_SOFTWARE;
-	} else
+	} else {
 		code = run_job(&job, res);
-	job_free(&job);
- done:
-	if (curl_ok)
 		http_cleanup();
+	}
+	job_free(&job);
 	return code;
 }
 

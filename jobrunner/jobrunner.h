@@ -35,7 +35,7 @@ int	 credentials_open(const struct job *, char **api_key, enum blame *,
 void	 credentials_close(char *api_key);
 
 /* http.c; api_key NULL: the service-role headers */
-int	 http_init(void);
+int	 http_init(const struct job *);	/* once the job is known */
 void	 http_cleanup(void);
 char	*http_url(const struct job *);
 int	 http_post(const struct job *, const char *api_key, const char *url,

@@ -35,19 +35,6 @@ signals_init(void)
 	return fd;
 }
 
-/* In the child between fork and exec: a clean slate for the jobrunner. */
-void
-signals_child_reset(void)
-{
-	sigset_t	none;
-	int		sig;
-
-	for (sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
 /*
  * Drains the signalfd; a storm of one signal counts as one.  SIGCHLD only
  * wakes the loop: it reaps on every turn anyway.

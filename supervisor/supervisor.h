@@ -112,7 +112,6 @@ void	 loop_register_failed(void);
 
 /* signals.c */
 int	 signals_init(void);		/* returns the signalfd */
-void	 signals_child_reset(void);	/* in the child, before exec */
 void	 signals_read(int fd, int *term, int *hup, int *usr1);
 
 /* db.c: one connection, never waited on (see there) */

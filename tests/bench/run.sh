@@ -10,6 +10,9 @@
 #   BENCH_BURST=1000     schedules due at once in the burst
 #   BENCH_BIG=1000000    table size for the large claim query measurement
 #   BENCH_PGCRON=0       skip the pg_cron comparison
+#   BENCH_ONLY=burst,... only these parts: idle, standin, dispatch,
+#                        trigger, burst, jobrunner, completion, claim,
+#                        pgcron
 #   EVALSCHED_KEEP=1     keep the clusters' directories and logs
 set -e
 cd "$(dirname "$0")/../.."
@@ -38,7 +41,11 @@ want() {
 
 pgmajor=$(pg_config --version 2>/dev/null |
     sed -n 's/^PostgreSQL \([0-9][0-9]*\).*/\1/p')
-[ "${BENCH_PGCRON:-1}" = 0 ] || want "postgresql-${pgmajor:-15}-cron"
+# pg_cron only when its part runs.
+case ",${BENCH_ONLY:-pgcron}," in
+*,pgcron,*)
+	[ "${BENCH_PGCRON:-1}" = 0 ] || want "postgresql-${pgmajor:-15}-cron" ;;
+esac
 # GNU time reports the jobrunner's peak RSS.
 want time
 
