@@ -8,6 +8,12 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sysexits.h>
+#include <unistd.h>
+
 #include "harden.h"
 #include "log.h"
 
@@ -21,4 +27,25 @@ harden_process(void)
 	/* Lowering a limit is always allowed; the hard 0 is for good. */
 	if (setrlimit(RLIMIT_CORE, &rl) == -1)
 		log_warn("setrlimit RLIMIT_CORE");
+}
+
+void
+harden_helper_start(const char *name, const char *usage_text, int argc,
+    char *argv[])
+{
+	int	ch;
+
+	harden_process();
+	while ((ch = getopt(argc, argv, "V")) != -1) {
+		if (ch != 'V')
+			break;
+		printf("%s %s\n", name, VERSION);
+		exit(EX_OK);
+	}
+	if (ch != -1 || optind != argc) {
+		fprintf(stderr, "usage: %s %s\n", name, usage_text);
+		exit(EX_USAGE);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	log_init(name, 1, 0);
 }

@@ -13,4 +13,14 @@
  */
 void	harden_process(void);
 
+/*
+ * How a helper program (the jobrunner, the notifier) starts: hardened
+ * before anything else; -V prints "name version" and exits 0; any other
+ * option or an operand prints usage_text and exits 64; SIGPIPE ignored,
+ * so that a reader that went away cannot kill it before it logs; its
+ * log on stderr under name.
+ */
+void	harden_helper_start(const char *name, const char *usage_text,
+	    int argc, char *argv[]);
+
 #endif

@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 
 #include "jobrunner.h"
+#include "text.h"
 
 /*
  * The shortest piece of a key that is hidden wherever it shows: the
@@ -22,15 +23,6 @@
 
 /* The keys a job may hold (keys_of); any may be NULL. */
 #define NKEYS		3
-
-/* Control bytes (a newline in an answer, say) would break a log line. */
-void
-text_printable(char *text)
-{
-	for (; *text != '\0'; text++)
-		if ((unsigned char)*text < 0x20 || *text == 0x7f)
-			*text = ' ';
-}
 
 /* An answer may echo what it was sent: never let the key through. */
 void
@@ -104,7 +96,8 @@ excerpt(const struct attempt *a, const char *const keys[NKEYS], char *buf,
 	buf[n] = '\0';
 	free(all);
 	job_trim_utf8(buf, n);
-	text_printable(buf);
+	/* A newline in an answer, say, would break a log line. */
+	text_one_line(buf);
 	n = strlen(buf);
 	while (n > 0 && buf[n - 1] == ' ')
 		buf[--n] = '\0';

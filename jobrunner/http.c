@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "jobrunner.h"
+#include "post.h"
 
 _Static_assert(sizeof(((struct attempt *)0)->curl_err) >= CURL_ERROR_SIZE,
     "curl_err must hold CURL_ERROR_SIZE bytes");
@@ -177,25 +178,11 @@ static CURLcode
 setup(CURL *c, const struct job *job, const char *url, const char *body,
     long timeout_ms, struct attempt *a)
 {
-	CURLcode	r = CURLE_OK;
+	CURLcode	r;
 
+	r = post_options(c, url, body, job->tls_ca_file, timeout_ms,
+	    min_long(timeout_ms, CONNECT_TIMEOUT_MS));
 #define SET(opt, val)	if (r == CURLE_OK) r = curl_easy_setopt(c, opt, val)
-	SET(CURLOPT_URL, url);
-	SET(CURLOPT_PROTOCOLS_STR, "http,https");
-	SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	/* A redirect would carry the key to wherever it points: never. */
-	SET(CURLOPT_FOLLOWLOCATION, 0L);
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_SSL_VERIFYPEER, 1L);
-	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	if (job->tls_ca_file != NULL && *job->tls_ca_file != '\0')
-		SET(CURLOPT_CAINFO, job->tls_ca_file);
-	SET(CURLOPT_TIMEOUT_MS, timeout_ms);
-	SET(CURLOPT_CONNECTTIMEOUT_MS, min_long(timeout_ms, CONNECT_TIMEOUT_MS));
-	SET(CURLOPT_USERAGENT, "evalsched/" VERSION);
-	SET(CURLOPT_POST, 1L);
-	SET(CURLOPT_POSTFIELDS, body);
-	SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
 	SET(CURLOPT_WRITEFUNCTION, on_data);
 	SET(CURLOPT_WRITEDATA, a);
 	SET(CURLOPT_ERRORBUFFER, a->curl_err);

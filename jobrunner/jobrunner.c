@@ -27,13 +27,6 @@ extern char	**environ;
 /* Where the result goes if our reader is gone: see job.h. */
 static char	*left_run_id, *left_dir;
 
-static void __attribute__((noreturn))
-usage(void)
-{
-	fprintf(stderr, "usage: evalsched-jobrunner [-V] < job.json\n");
-	exit(EX_USAGE);
-}
-
 /*
  * Reads all of stdin, at most JOB_MAX_TEXT bytes, as a string.  Returns
  * NULL with err set when it is too large, holds a NUL or cannot be read.
@@ -257,24 +250,11 @@ int
 main(int argc, char *argv[])
 {
 	struct job_result	res;
-	int			ch, code;
+	int			code;
 
 	/* It holds keys: no core file, no peeking at its memory. */
-	harden_process();
-	while ((ch = getopt(argc, argv, "V")) != -1) {
-		switch (ch) {
-		case 'V':
-			printf("evalsched-jobrunner %s\n", VERSION);
-			return EX_OK;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
-		usage();
-	/* A reader that went away must not kill us before we log it. */
-	signal(SIGPIPE, SIG_IGN);
-	log_init("evalsched-jobrunner", 1, 0);
+	harden_helper_start("evalsched-jobrunner", "[-V] < job.json", argc,
+	    argv);
 	memset(&res, 0, sizeof(res));
 	code = run(argc, argv, &res);
 	write_result(&res, code);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "job.h"
+#include "util.h"
 
 #define API_PATH	"/api/batch-testing/run"
 #define MAX_ATTEMPTS	3
@@ -48,10 +49,8 @@ int	 attempt_outcome(const struct job *, const char *api_key,
 	    char *err, size_t);
 enum blame attempt_blame(const struct attempt *, int api_key);
 void	 text_redact(char *text, const char *secret);
-void	 text_printable(char *text);
 
 /* retry.c */
-long	 mono_ms(void);
 long	 backoff_ms(long timeout_ms, int attempt);
 int	 run_job(const struct job *, struct job_result *);
 

@@ -29,15 +29,6 @@ struct run {
 	char			 err[JOB_MAX_ERROR + 1];
 };
 
-long
-mono_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 sleep_ms(long ms)
 {

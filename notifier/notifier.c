@@ -24,13 +24,6 @@
 
 extern char	**environ;
 
-static void __attribute__((noreturn))
-usage(void)
-{
-	fprintf(stderr, "usage: evalsched-notifier [-V] < alert.json\n");
-	exit(EX_USAGE);
-}
-
 /*
  * All of stdin, at most NOTIFY_MAX_INPUT bytes.  NULL with err set (and
  * *code the exit status) when it is too large, holds a NUL or cannot be
@@ -138,26 +131,13 @@ main(int argc, char *argv[])
 {
 	struct notice	n;
 	char		err[512];
-	int		ch, code;
+	int		code;
 
 	/* It holds webhook secrets: no core file, no peeking at its memory. */
-	harden_process();
-	while ((ch = getopt(argc, argv, "V")) != -1) {
-		switch (ch) {
-		case 'V':
-			printf("evalsched-notifier %s\n", VERSION);
-			return EX_OK;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
-		usage();
-	/* A reader that went away must not kill us before we log it. */
-	signal(SIGPIPE, SIG_IGN);
+	harden_helper_start("evalsched-notifier", "[-V] < alert.json", argc,
+	    argv);
 	/* Inherited as ignored, it would reap the command behind our back. */
 	signal(SIGCHLD, SIG_DFL);
-	log_init("evalsched-notifier", 1, 0);
 	memset(&n, 0, sizeof(n));
 	*err = '\0';
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

@@ -15,6 +15,7 @@
 #include "job.h"
 #include "log.h"
 #include "notifier.h"
+#include "post.h"
 #include "text.h"
 
 /* Of an answer, we keep what an error text may quote, and some more. */
@@ -157,25 +158,12 @@ static CURLcode
 setup(struct transfer *t, const struct notice *n)
 {
 	CURL		*c = t->curl;
-	CURLcode	 r = CURLE_OK;
+	CURLcode	 r;
 
+	r = post_options(c, t->hook->url, t->body, n->tls_ca_file,
+	    n->timeout_ms, n->timeout_ms);
 #define SET(opt, val)	if (r == CURLE_OK) r = curl_easy_setopt(c, opt, val)
-	SET(CURLOPT_URL, t->hook->url);
-	SET(CURLOPT_PROTOCOLS_STR, "http,https");
-	SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	SET(CURLOPT_FOLLOWLOCATION, 0L);
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_SSL_VERIFYPEER, 1L);
-	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	if (n->tls_ca_file != NULL && *n->tls_ca_file != '\0')
-		SET(CURLOPT_CAINFO, n->tls_ca_file);
-	SET(CURLOPT_TIMEOUT_MS, n->timeout_ms);
-	SET(CURLOPT_CONNECTTIMEOUT_MS, n->timeout_ms);
-	SET(CURLOPT_USERAGENT, "evalsched/" VERSION);
 	SET(CURLOPT_HTTPHEADER, t->headers);
-	SET(CURLOPT_POST, 1L);
-	SET(CURLOPT_POSTFIELDS, t->body);
-	SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(t->body));
 	SET(CURLOPT_WRITEFUNCTION, on_data);
 	SET(CURLOPT_WRITEDATA, t);
 	SET(CURLOPT_ERRORBUFFER, t->curl_err);
