@@ -28,9 +28,14 @@ $t->start_supervisor(config => $t->write_config(max_concurrent => 3));
 ok($t->wait_until(sub { $t->sql_value(
     "SELECT count(*) FROM scheduled_evaluation_runs WHERE status <> 'triggered'") == 2 }, 30),
     'both due schedules ran');
-sleep 0.5;	# a second POST of the same slot would show by now
-my @reqs = $t->api_requests;
+# A second POST of the same slot would go out no later than a schedule
+# that falls due after both: wait until that one has run.
+ok($t->run_sentinel(all_done => 1), 'a sentinel schedule due after them ran');
+my @reqs = $t->requests_for($good, $failing, $inactive, $future);
 is(scalar @reqs, 2, 'two requests, one per due schedule');
+is($t->sql_value("SELECT count(*) FROM scheduled_evaluation_runs "
+    . "WHERE scheduled_evaluation_id IN ('$good', '$failing')"), 2,
+    'one run each');
 
 my ($req) = grep { decode_json($_->{body})->{config}{model_id} eq 'gpt-4-turbo' } @reqs;
 ok($req, 'the good schedule was POSTed') or BAIL_OUT('no request');

@@ -53,8 +53,10 @@ $t->spew($script, $ours);
 chmod 0755, $script;
 
 $t->start_pg;
+$t->start_api(mode => 'never');	# for the sentinel schedule below
 my $pidfile = $t->dir . '/supervisor.pid';
-my $conf = $t->write_config(pidfile => $pidfile, shutdown_grace => 2);
+my $conf = $t->write_config(pidfile => $pidfile, shutdown_grace => 2,
+    max_concurrent => 3);
 $t->spew($t->dir . '/default-evalsched', "DAEMON_ARGS=\"-c $conf\"\n");
 
 sub init {
@@ -73,6 +75,28 @@ sub alive {
 	my ($pid) = @_;
 	return 0 unless $pid && kill(0, $pid);
 	return $t->slurp("/proc/$pid/stat") !~ /^\d+ \(.*\) Z /s;
+}
+
+# start-stop-daemon matches a process by /proc/PID/exe, which goes with
+# its memory, a moment before it is a zombie: a longer moment for a
+# sanitizer build, whose exit unmaps much.  So wait for the end of it
+# (a timeout for liveness only).
+sub gone {
+	my ($pid) = @_;
+	return $t->wait_until(sub { !alive($pid) }, 10);
+}
+
+# The max_concurrent its process title shows ("3" of "0/3 running"):
+# the daemon logs to syslog, so this is where a reload shows.
+sub title_max {
+	my ($pid) = @_;
+	return $t->slurp("/proc/$pid/cmdline") =~ m{\d+/(\d+) running} ? $1 : undef;
+}
+
+# The configuration with another max_concurrent.
+sub with_max {
+	my ($text, $max) = @_;
+	return $text =~ s/^max_concurrent = .*$/max_concurrent = "$max"/mr;
 }
 
 sub registered {
@@ -116,24 +140,31 @@ is($t->sql_value("SELECT count(*) FROM evalsched_supervisors "
 
 # --- reload ---------------------------------------------------------------
 
+is(title_max($pid), 3, 'its process title shows max_concurrent');
+my $good = with_max($t->slurp($conf), 4);
+$t->spew($conf, $good);
 ($rc, $out) = init('reload');
 is($rc, 0, 'reload: 0') or diag $out;
-sleep 1;
+ok($t->wait_until(sub { (title_max($pid) // 0) == 4 }, 30),
+    '... the new configuration is read: max_concurrent 4');
 ok(alive($pid), '... the daemon lives on');
 is(pid_in_file(), $pid, '... with the same pid');
-$t->spew($conf, $t->slurp($conf) . "bogus = 1\n");
+$t->spew($conf, with_max($good, 5) . "bogus = 1\n");
 ($rc, $out) = init('force-reload');
 is($rc, 0, 'force-reload with a bad config: 0');
-sleep 1;
-ok(alive($pid), '... the daemon keeps its old configuration');
-(my $good = $t->slurp($conf)) =~ s/^bogus = 1\n//m;
+# The SIGHUP is pending before the sentinel is inserted, and the loop
+# takes signals before new work: once the sentinel has run, the reload
+# has been dealt with.
+ok($t->run_sentinel, '... and dealt with: a schedule made due after it has run');
+ok(alive($pid), '... the daemon lives on');
+is(title_max($pid), 4, '... and keeps its old configuration');
 $t->spew($conf, $good);
 
 # --- stop -----------------------------------------------------------------
 
 ($rc, $out) = init('stop');
 is($rc, 0, 'stop: 0') or diag $out;
-ok(!alive($pid), 'the daemon is gone');
+ok(gone($pid), 'the daemon is gone');
 ok(!-e $pidfile, 'its pid file is removed');
 is($t->sql_value("SELECT stopped_at IS NOT NULL FROM evalsched_supervisors "
     . "WHERE pid = $pid"), 't', 'it stopped cleanly');
@@ -153,7 +184,7 @@ my $first = pid_in_file();
 is($rc, 0, 'restart: 0') or diag $out;
 my $second = pid_in_file();
 ok(alive($second) && $second != $first, '... a new daemon');
-ok(!alive($first), '... the old one is gone');
+ok(gone($first), '... the old one is gone');
 ($rc, $out) = init('stop');
 is($rc, 0, 'stop');
 

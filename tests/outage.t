@@ -6,11 +6,34 @@ use strict;
 use warnings;
 use lib 'tests/lib';
 use Test::More;
+use IO::Socket::UNIX;
+use Socket qw(SOCK_STREAM);
 use Evalsched::Test;
 
 my $t = Evalsched::Test->new;
 $t->start_pg;
 $t->start_api(mode => 'never');	# batch tests stay under way
+
+# Stands in for the stopped server on its socket and hangs up on each of
+# the next $n connection attempts; returns how many came (within 60 s).
+sub refused_attempts {
+	my ($n) = @_;
+	my $path = $t->dir . '/pgsock/.s.PGSQL.5432';
+	my $l = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Local => $path,
+	    Listen => 5) or die "listen on $path: $!";
+	$l->blocking(0);
+	my $seen = 0;
+	$t->wait_until(sub {
+		while (my $c = $l->accept) {
+			close $c;
+			$seen++;
+		}
+		return $seen >= $n;
+	}, 60);
+	close $l;
+	unlink $path;
+	return $seen;
+}
 
 sub count {
 	my ($where) = @_;
@@ -23,8 +46,10 @@ $t->pg_ctl('stop', '-m', 'fast') == 0 or die;
 my $conf = $t->write_config(poll_interval => 60);
 my $pid = $t->start_supervisor(config => $conf, wait_ready => 0);
 ok($t->wait_log(qr/database unreachable, retrying/, 10), 'start-up: says the database is unreachable');
-sleep 1.5;
-ok(kill(0, $pid), 'start-up: keeps running while the database is down');
+is(refused_attempts(3), 3, 'start-up: keeps trying: three more attempts, each refused');
+my $st = $t->supervisor_status;
+is($st && $st->{database}, 'unreachable',
+    'start-up: keeps running while the database is down, and says so on SIGUSR1');
 $t->pg_ctl('start') == 0 or die;
 ok($t->wait_log(qr/\bready\b/, 30), 'start-up: ready once the database is back');
 my $first = $t->add_schedule(name => 'first');

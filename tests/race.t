@@ -26,7 +26,13 @@ for my $n (2, 3) {
 	    . "JOIN scheduled_evaluations s ON s.id = r.scheduled_evaluation_id "
 	    . "WHERE s.name LIKE '$tag %' AND r.status IN ('running', 'completed')") == $total }, 120),
 	    "$n supervisors: all $total schedules ran");
-	sleep 0.5;
+	# A duplicate would be dispatched while something is still due or
+	# in flight: wait until every supervisor says it has neither.
+	my @idle = map { $t->wait_idle($_, 60) } @names;
+	is((grep { defined } @idle), $n, "$n supervisors: all idle");
+	my $dispatched = 0;
+	$dispatched += $_->{dispatched} // 0 for grep { defined } @idle;
+	is($dispatched, $total, "$n supervisors: $total dispatches between them");
 	is($t->sql_value("SELECT count(*) FROM scheduled_evaluation_runs r "
 	    . "JOIN scheduled_evaluations s ON s.id = r.scheduled_evaluation_id "
 	    . "WHERE s.name LIKE '$tag %'"), $total, "$n supervisors: one run row each");

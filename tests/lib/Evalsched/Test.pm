@@ -397,6 +397,111 @@ sub wait_until {
 	return $cond->() ? 1 : 0;
 }
 
+# How many lines of a supervisor's log match.
+sub count_log {
+	my ($self, $re, $name) = @_;
+	return scalar(() = $self->supervisor_log($name) =~ /$re/mg);
+}
+
+# Waits until a supervisor's log has $n lines matching; true if it has.
+sub wait_log_count {
+	my ($self, $re, $n, $timeout, $name) = @_;
+	return $self->wait_until(sub { $self->count_log($re, $name) >= $n },
+	    $timeout);
+}
+
+# --- conditions to wait on instead of the clock ---------------------------
+
+# The figures of a SIGUSR1 status line: running, max, dispatched,
+# accepted, failed, pending, database (up, unreachable...), next_due
+# (now, later, never).  Each is read alone, so that a line which gains a
+# figure still parses.
+sub parse_status {
+	my ($line) = @_;
+	my %st = (line => $line);
+	@st{qw(running max)} = $line =~ m{(\d+)/(\d+) running};
+	for my $k (qw(dispatched accepted failed)) {
+		($st{$k}) = $line =~ /\b(\d+) $k\b/;
+	}
+	($st{pending}) = $line =~ /(\d+) outcome\(s\) pending/;
+	($st{database}) = $line =~ /\bdatabase (\w+)/;
+	($st{next_due}) = $line =~ /\bnext due (\w+)/;
+	return \%st;
+}
+
+# Sends a supervisor SIGUSR1 and returns its status line's figures (see
+# parse_status) once it has logged them, or undef.  A status line is
+# written by the loop itself, so it also shows that the loop goes on.
+sub supervisor_status {
+	my ($self, $name, $timeout) = @_;
+	$name //= 'supervisor';
+	my $re = qr/status: supervisor (.*)$/m;
+	my $before = $self->count_log($re, $name);
+	my $pid = $self->{pids}{$name} or return undef;
+	kill 'USR1', $pid or return undef;
+	my $line;
+	$self->wait_until(sub {
+		my @lines = $self->supervisor_log($name) =~ /$re/mg;
+		$line = $lines[$before];
+		return defined $line;
+	}, $timeout // 30) or return undef;
+	return parse_status($line);
+}
+
+# Waits until a supervisor is idle: no run in flight, no outcome waiting
+# to be written, nothing due now.  Whatever it was going to do with what
+# was due has been done then.  Returns the idle status, or undef.
+sub wait_idle {
+	my ($self, $name, $timeout) = @_;
+	my $st;
+	$self->wait_until(sub {
+		$st = $self->supervisor_status($name, 10);
+		return $st && ($st->{running} // -1) == 0 &&
+		    ($st->{pending} // -1) == 0 &&
+		    ($st->{next_due} // 'now') ne 'now';
+	}, $timeout // 30) or return undef;
+	return $st;
+}
+
+# The runs of a schedule that have left 'triggered': their jobrunners
+# have ended and their outcomes are written.
+sub runs_done {
+	my ($self, $id) = @_;
+	return $self->sql_value("SELECT count(*) FROM "
+	    . "scheduled_evaluation_runs WHERE scheduled_evaluation_id = "
+	    . quote($id) . " AND status <> 'triggered'");
+}
+
+# The stand-in's requests for the schedules given.
+sub requests_for {
+	my ($self, @ids) = @_;
+	my %want = map { $_ => 1 } @ids;
+	return grep { $want{ $_->{headers}{'x-scheduled-evaluation-id'} // '' } }
+	    $self->api_requests;
+}
+
+# A sentinel: a schedule made due now, after anything made due before
+# it, so that a claim takes it no earlier than those.  Waits until its
+# outcome is written and, with a stand-in API, its request was logged.
+# Whatever the supervisor was to do with what was due before is then
+# done, or under way in the same claim; to show that something did NOT
+# happen, check after this.  With all_done => 1 it also waits until no
+# run at all is left 'triggered', so that what that same claim took has
+# ended too.  Returns its id, or undef on a timeout.
+sub run_sentinel {
+	my ($self, %opt) = @_;
+	my $id = $self->add_schedule(name => 'sentinel ' . ++$self->{nsentinel},
+	    next_run_at => \'now()');
+	$self->wait_until(sub {
+		$self->runs_done($id) > 0 &&
+		    (!$self->{api} || $self->requests_for($id) > 0) &&
+		    (!$opt{all_done} || $self->sql_value("SELECT count(*) "
+		    . "FROM scheduled_evaluation_runs WHERE status = "
+		    . "'triggered'") == 0);
+	}, $opt{timeout} // 30) or return undef;
+	return $id;
+}
+
 # Inserts a schedule; returns its id.  Defaults make it due now.
 sub add_schedule {
 	my ($self, %col) = @_;
