@@ -67,20 +67,6 @@ sub request_of {
 	return grep { ($_->{headers}{'x-scheduled-evaluation-id'} // '') eq $id } $t->api_requests;
 }
 
-# The supervisor's exec'ed jobrunners, with their argv and environment.
-sub jobrunners_of {
-	my ($ppid) = @_;
-	my %kids;
-	for my $stat (glob '/proc/[0-9]*/stat') {
-		next unless $t->slurp($stat) =~ /^(\d+) \(.*\) [^Z] (\d+) / && $2 == $ppid;
-		my $pid = $1;
-		my $cmdline = $t->slurp("/proc/$pid/cmdline");
-		$kids{$pid} = [$cmdline, $t->slurp("/proc/$pid/environ")]
-		    if $cmdline =~ /^evalsched-jobrunner/;
-	}
-	return %kids;
-}
-
 # --- with the encryption key (from the environment, as the application) --
 
 my %id = (
@@ -142,7 +128,7 @@ unlike($t->supervisor_log, qr/circuit open/, 'the schedules\' failures leave the
 
 # The hung run's jobrunner holds the decrypted key: look at it from outside.
 ok($t->wait_until(sub { request_of($id{hung}) == 1 }, 20), 'hung: request in flight');
-my %kids = jobrunners_of($t->supervisor_pid);
+my %kids = $t->jobrunners_of($t->supervisor_pid);
 cmp_ok(scalar keys %kids, '>=', 1, 'hung: its jobrunner is alive');
 for my $pid (sort keys %kids) {
 	my ($cmdline, $environ) = @{ $kids{$pid} };

@@ -124,14 +124,9 @@ $t->start_supervisor(config => $wrong);
 ok($t->wait_log(qr/circuit open: .*HTTP 401 .*Invalid service role key/, 15),
     'wrong key: the circuit opens on the 401');
 # utime + stime of a process, in seconds.
-sub cpu_seconds {
-	my ($pid) = @_;
-	my @f = split ' ', ($t->slurp("/proc/$pid/stat") =~ s/^.*\) //sr);
-	return ($f[11] + $f[12]) / POSIX::sysconf(POSIX::_SC_CLK_TCK());
-}
-my $cpu0 = cpu_seconds($t->supervisor_pid);
+my $cpu0 = $t->cpu_seconds($t->supervisor_pid);
 sleep 6;	# the circuit stays open, with nothing due
-cmp_ok(cpu_seconds($t->supervisor_pid) - $cpu0, '<', 1,
+cmp_ok($t->cpu_seconds($t->supervisor_pid) - $cpu0, '<', 1,
     'wrong key: an open circuit with nothing due is no busy loop');
 is($t->sql_value("SELECT count(*) FROM scheduled_evaluations WHERE name LIKE 'wrong key %' "
     . "AND (NOT is_active OR consecutive_failures > 0)"), 0,

@@ -15,7 +15,7 @@ $t->start_api(mode => 'never');	# batch tests stay under way
 
 my $user = uuid();
 my $suite = uuid();
-my $good = $t->add_schedule(name => 'nightly gpt', user_id => $user,
+my $good = $t->add_schedule(name => 'nightly gpt', user_id => $user, schedule_type => 'hourly',
     test_suite_id => $suite, model_id => 'gpt-4-turbo',
     batch_test_config => '{"model_id": "overridden", "prompt_limit": 25, '
     . '"test_suite_id": "overridden", "nested": {"a": [1, 2]}}');

@@ -17,18 +17,6 @@ $t->start_pg;
 $t->start_api;
 $t->start_supervisor(config => $t->write_config(poll_interval => 2));
 
-sub runs {
-	my ($id, $cols) = @_;
-	return $t->sql("SELECT $cols FROM scheduled_evaluation_runs "
-	    . "WHERE scheduled_evaluation_id = '$id' ORDER BY triggered_at");
-}
-
-sub count_runs {
-	my ($id, $where) = @_;
-	return $t->sql_value("SELECT count(*) FROM scheduled_evaluation_runs "
-	    . "WHERE scheduled_evaluation_id = '$id'" . ($where ? " AND $where" : ''));
-}
-
 sub sched {
 	my ($id, $cols) = @_;
 	return @{ ($t->sql("SELECT $cols FROM scheduled_evaluations WHERE id = '$id'"))[0] };
@@ -43,11 +31,11 @@ sub due_again {
 
 my $good = $t->add_schedule(name => 'nightly',
     model_id => 'standin:prompts=5,fail=1,quality=0.75,latency=120,duration=300');
-ok($t->wait_until(sub { count_runs($good, "status = 'completed'") == 1 }, 20),
+ok($t->wait_until(sub { $t->count_runs($good, "status = 'completed'") == 1 }, 20),
     'the run completes once its batch test ends') or diag $t->supervisor_log;
 sleep 0.5;	# the route's positional update has run by now
-is(count_runs($good), 1, 'one row for the fired slot: the route\'s own insert did not land');
-my ($st, $btr, $total, $ok, $failed, $lat, $q, $started, $completed, $err) = @{ (runs($good,
+is($t->count_runs($good), 1, 'one row for the fired slot: the route\'s own insert did not land');
+my ($st, $btr, $total, $ok, $failed, $lat, $q, $started, $completed, $err) = @{ ($t->runs_of($good,
     'status, batch_test_run_id, total_prompts, successful_prompts, failed_prompts, '
     . 'avg_latency_ms::float8, avg_quality_score::float8, '
     . 'started_at IS NOT NULL AND started_at <= completed_at, completed_at IS NOT NULL, error_message'))[0] };
@@ -69,18 +57,18 @@ ok($t->wait_log(qr/"nightly": run \S+ completed: 4 of 5 prompts succeeded, laten
 
 my $over = $t->add_schedule(name => 'overlap',
     model_id => 'standin:slow=2500,duration=1500,prompts=4,quality=0.9');
-ok($t->wait_until(sub { count_runs($over, "status IN ('running', 'completed')") == 1 }, 20),
+ok($t->wait_until(sub { $t->count_runs($over, "status IN ('running', 'completed')") == 1 }, 20),
     'overlap: run N accepted');
 # N+1 asks with other results and answers slowly; N's batch test ends
 # (with the route's positional update) while N+1 is still triggered.
 $t->sql("UPDATE scheduled_evaluations SET model_id = "
     . "'standin:slow=2500,duration=200,prompts=6,fail=3,quality=0.5' WHERE id = '$over'");
 due_again($over);
-ok($t->wait_until(sub { count_runs($over, "status = 'triggered'") == 1 }, 10),
+ok($t->wait_until(sub { $t->count_runs($over, "status = 'triggered'") == 1 }, 10),
     'overlap: run N+1 in dispatch');
-ok($t->wait_until(sub { count_runs($over, "status = 'completed'") == 2 }, 20),
+ok($t->wait_until(sub { $t->count_runs($over, "status = 'completed'") == 2 }, 20),
     'overlap: both runs complete') or diag $t->supervisor_log;
-my @two = runs($over, 'batch_test_run_id, total_prompts, successful_prompts, '
+my @two = $t->runs_of($over, 'batch_test_run_id, total_prompts, successful_prompts, '
     . 'avg_quality_score::float8');
 is(scalar @two, 2, 'overlap: two rows, one per slot');
 isnt($two[0][0], $two[1][0], 'overlap: each run has its own batch test');
@@ -96,11 +84,11 @@ ok($end_n && $req_n1 && $req_n1->{t_start} < $end_n->{t} && $end_n->{t} < $req_n
 
 my $nomodel = $t->add_schedule(name => 'no such model', model_id => 'standin:allfail,prompts=3');
 for my $n (1 .. 3) {
-	ok($t->wait_until(sub { count_runs($nomodel, "status = 'failed'") == $n }, 20),
+	ok($t->wait_until(sub { $t->count_runs($nomodel, "status = 'failed'") == $n }, 20),
 	    "all failed $n: the run fails at completion");
 	due_again($nomodel) if $n < 3;
 }
-my ($msg, $det, $tot) = @{ (runs($nomodel, 'error_message, error_details, total_prompts'))[2] };
+my ($msg, $det, $tot) = @{ ($t->runs_of($nomodel, 'error_message, error_details, total_prompts'))[2] };
 is($msg, 'every prompt failed (3 of 3)', 'all failed: the error says so');
 is(decode_json($det)->{blame}, 'schedule', 'all failed: blamed on the schedule');
 is($tot, 3, 'all failed: the counts are kept');
@@ -127,23 +115,23 @@ $t->sql("UPDATE scheduled_evaluations SET is_active = false WHERE id = '$nomodel
 my $crash = $t->add_schedule(name => 'crashes', model_id => 'standin:crash');
 my $cancel = $t->add_schedule(name => 'cancelled', model_id => 'standin:cancel');
 my $never = $t->add_schedule(name => 'never ends', model_id => 'standin:never');
-ok($t->wait_until(sub { count_runs($crash, "status = 'failed'") == 1 }, 20),
+ok($t->wait_until(sub { $t->count_runs($crash, "status = 'failed'") == 1 }, 20),
     'a crashed batch test fails the run');
-($msg, $det) = @{ (runs($crash, 'error_message, error_details'))[0] };
+($msg, $det) = @{ ($t->runs_of($crash, 'error_message, error_details'))[0] };
 is($msg, 'the batch test failed: batch worker crashed', 'crashed: the error names the cause');
 is(decode_json($det)->{blame}, 'platform', 'crashed: blamed on the platform');
 is((sched($crash, 'consecutive_failures'))[0], 0, 'crashed: not counted');
-ok($t->wait_until(sub { count_runs($cancel, "status = 'cancelled'") == 1 }, 20),
+ok($t->wait_until(sub { $t->count_runs($cancel, "status = 'cancelled'") == 1 }, 20),
     'a batch test cancelled by its user cancels the run');
 is((sched($cancel, 'last_run_status'))[0], 'cancelled', 'cancelled: last_run_status');
-ok($t->wait_until(sub { count_runs($never, "status = 'running'") == 1 }, 20),
+ok($t->wait_until(sub { $t->count_runs($never, "status = 'running'") == 1 }, 20),
     'never ends: the run waits in running');
 # Its start moved back past completion_timeout (86400 s by default).
 $t->sql("UPDATE scheduled_evaluation_runs SET started_at = now() - interval '2 days', "
     . "evalsched_rev = evalsched_rev + 1 WHERE scheduled_evaluation_id = '$never'");
-ok($t->wait_until(sub { count_runs($never, "status = 'failed'") == 1 }, 10),
+ok($t->wait_until(sub { $t->count_runs($never, "status = 'failed'") == 1 }, 10),
     'never ends: closed within poll_interval once past completion_timeout');
-($msg, $det) = @{ (runs($never, 'error_message, error_details'))[0] };
+($msg, $det) = @{ ($t->runs_of($never, 'error_message, error_details'))[0] };
 is($msg, 'no result within 86400 s: the batch test is still running',
     'never ends: the reason says so');
 is(decode_json($det)->{blame}, 'platform', 'never ends: blamed on the platform');
@@ -154,13 +142,13 @@ is(decode_json($det)->{blame}, 'platform', 'never ends: blamed on the platform')
 # as the schedule's fault meanwhile.  N completing later does not wipe
 # out N+1's failure, nor does it make the schedule's last status success.
 my $late = $t->add_schedule(name => 'late completion', model_id => 'standin:duration=2500');
-ok($t->wait_until(sub { count_runs($late, "status = 'running'") == 1 }, 20),
+ok($t->wait_until(sub { $t->count_runs($late, "status = 'running'") == 1 }, 20),
     'order: run N under way');
 $t->sql("UPDATE scheduled_evaluations SET model_id = 'standin:status=404' WHERE id = '$late'");
 due_again($late);
-ok($t->wait_until(sub { count_runs($late, "status = 'failed'") == 1 }, 20),
+ok($t->wait_until(sub { $t->count_runs($late, "status = 'failed'") == 1 }, 20),
     'order: run N+1 refused');
-ok($t->wait_until(sub { count_runs($late, "status = 'completed'") == 1 }, 20),
+ok($t->wait_until(sub { $t->count_runs($late, "status = 'completed'") == 1 }, 20),
     'order: run N completed after it');
 is_deeply([sched($late, 'consecutive_failures, last_run_status')], [1, 'failed'],
     'order: the later failure still counts and is the last status');
@@ -172,7 +160,7 @@ $t->stop_supervisor;
 $t->sql('UPDATE scheduled_evaluations SET is_active = false');
 my $polled = $t->add_schedule(name => 'polled', model_id => 'standin:duration=100');
 $t->start_supervisor(config => $t->write_config(listen => 'no', poll_interval => 2));
-ok($t->wait_until(sub { count_runs($polled, "status = 'completed'") == 1 }, 10),
+ok($t->wait_until(sub { $t->count_runs($polled, "status = 'completed'") == 1 }, 10),
     'listen = no: completed by the periodic pass');
 is($t->stop_supervisor >> 8, 0, 'clean exit');
 unlike($t->supervisor_log, qr/ERROR|database: /, 'no database errors logged');

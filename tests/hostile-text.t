@@ -114,20 +114,7 @@ like($log, qr/schedule "\Q$shown{csi}\E": run \S+ failed/,
 
 my $conf = $t->write_config;
 
-# Runs evalschedctl; returns (exit status, stdout, stderr).
-sub ctl {
-	my (@args) = @_;
-	my ($out, $err) = map { $t->dir . "/ctl.$_" } qw(out err);
-	my $pid = fork // die "fork: $!";
-	if ($pid == 0) {
-		open STDIN, '<', '/dev/null';
-		open STDOUT, '>', $out or die;
-		open STDERR, '>', $err or die;
-		exec $ctl, '-c', $conf, @args or POSIX::_exit(127);
-	}
-	waitpid $pid, 0;
-	return ($? >> 8, $t->slurp($out), $t->slurp($err));
-}
+sub ctl { $t->ctl('-c', $conf, @_) }
 
 # A run the application wrote, with a hostile error message.
 my $RUN = uuid();

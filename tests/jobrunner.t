@@ -15,12 +15,11 @@ use JSON::PP;
 use POSIX qw(WNOHANG _exit);
 use Test::More;
 use Time::HiRes qw(time sleep);
+use lib "$FindBin::Bin/lib";
+use Evalsched::Test;
 
 my $TOP = "$FindBin::Bin/..";
-my $BIN = $ENV{EVALSCHED_JOBRUNNER} // (defined $ENV{EVALSCHED_ROOT} ?
-    "$ENV{EVALSCHED_ROOT}" . ($ENV{EVALSCHED_PREFIX} // '/usr/local') .
-    '/libexec/evalsched/evalsched-jobrunner' :
-    "$TOP/build/evalsched-jobrunner");
+my $BIN = $ENV{EVALSCHED_JOBRUNNER} // Evalsched::Test::bin('evalsched-jobrunner');
 plan skip_all => "no jobrunner at $BIN" unless -x $BIN;
 
 # The calls go to 127.0.0.1: no proxy may come between.
@@ -34,6 +33,7 @@ my $SUITE = '12345678-1234-1234-1234-123456789abc';
 my $UUID = qr/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 my $json = JSON::PP->new->canonical;
 my $dir = tempdir(CLEANUP => 1);
+my $t = Evalsched::Test->new;	# runs the program under test
 my $RUNS = 0;
 
 # --- the stand-in API ------------------------------------------------------
@@ -93,26 +93,12 @@ sub job {
 # Runs the jobrunner with $stdin; returns exit status, result, stderr, time.
 sub run_raw {
 	my ($stdin, @args) = @_;
-	my $n = ++$RUNS;
-	open my $in, '>', "$dir/job$n.json" or die;
-	print $in $stdin;
-	close $in;
-	my $start = time;
-	my $pid = fork // die "fork: $!";
-	if ($pid == 0) {
-		open STDIN, '<', "$dir/job$n.json" or _exit(126);
-		open STDOUT, '>', "$dir/out$n" or _exit(126);
-		open STDERR, '>', "$dir/err$n" or _exit(126);
-		exec $BIN, @args or _exit(127);
-	}
-	waitpid $pid, 0;
-	my $status = $? >> 8;
-	my $secs = time - $start;
-	my $out = slurp("$dir/out$n") // '';
-	my $err = slurp("$dir/err$n") // '';
-	my $res = eval { decode_json($out) };
-	return { status => $status, result => $res, out => $out,
-	    stderr => $err, secs => $secs };
+	my $in = "$dir/job" . ++$RUNS . ".json";
+	open my $fh, '>', $in or die;
+	print $fh $stdin;
+	close $fh;
+	my $r = $t->run_program([$BIN, @args], stdin => $in);
+	return { %$r, stderr => $r->{err}, result => scalar(eval { decode_json($r->{out}) }) };
 }
 
 sub run_job {

@@ -22,20 +22,7 @@ my $conf = $t->write_config;
 my $ctl = Evalsched::Test::bin('evalschedctl');
 my $top = Evalsched::Test::top();
 
-# Runs evalschedctl; returns (exit status, stdout, stderr).
-sub ctl {
-	my (@args) = @_;
-	my ($out, $err) = map { $t->dir . "/ctl.$_" } qw(out err);
-	my $pid = fork // die "fork: $!";
-	if ($pid == 0) {
-		open STDIN, '<', '/dev/null';
-		open STDOUT, '>', $out or die;
-		open STDERR, '>', $err or die;
-		exec $ctl, @args or POSIX::_exit(127);
-	}
-	waitpid $pid, 0;
-	return ($? >> 8, $t->slurp($out), $t->slurp($err));
-}
+sub ctl { $t->ctl(@_) }
 
 # --- the exposition format -------------------------------------------------
 

@@ -29,6 +29,7 @@ delete @ENV{qw(http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy
 
 my $TOP = Evalsched::Test::top();
 my $dir = tempdir(CLEANUP => 1);
+my $t = Evalsched::Test->new;	# runs the program under test
 my $ALERT = uuid();
 my $SECRET = 'whsec-' . join('', map { ('a'..'z')[rand 26] } 1 .. 24);
 my $SLACK_PATH = 'slack/T0' . join('', map { ('A'..'Z')[rand 26] } 1 .. 10)
@@ -86,26 +87,11 @@ sub received {
 # Runs it with $stdin (bytes); returns exit status, result, stderr, time.
 sub run_raw {
 	my ($stdin, @args) = @_;
-	my $n = ++$RUNS;
-	spew("$dir/in$n.json", $stdin);
-	my $start = time;
-	my $pid = fork // die "fork: $!";
-	if ($pid == 0) {
-		$ENV{EVALSCHED_CANARY} = $CANARY;
-		$ENV{LANG} = 'C.UTF-8';
-		$ENV{TZ} = 'Europe/Berlin';
-		open STDIN, '<', "$dir/in$n.json" or _exit(126);
-		open STDOUT, '>', "$dir/out$n" or _exit(126);
-		open STDERR, '>', "$dir/err$n" or _exit(126);
-		exec $BIN, @args or _exit(127);
-	}
-	waitpid $pid, 0;
-	my $status = $? >> 8;
-	my $secs = time - $start;
-	my $out = slurp("$dir/out$n") // '';
-	my $err = slurp("$dir/err$n") // '';
-	return { status => $status, result => scalar(eval { decode_json($out) }),
-	    out => $out, stderr => $err, secs => $secs };
+	my $in = "$dir/in" . ++$RUNS . ".json";
+	spew($in, $stdin);
+	my $r = $t->run_program([$BIN, @args], stdin => $in, env => {
+	    EVALSCHED_CANARY => $CANARY, LANG => 'C.UTF-8', TZ => 'Europe/Berlin' });
+	return { %$r, stderr => $r->{err}, result => scalar(eval { decode_json($r->{out}) }) };
 }
 
 # The event, as text: its key order is part of what is checked.

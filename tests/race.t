@@ -15,8 +15,8 @@ for my $n (2, 3) {
 	$t->sql('UPDATE scheduled_evaluations SET is_active = false');
 	my $tag = "race$n";
 	$t->sql("INSERT INTO scheduled_evaluations (user_id, name, schedule_type, test_suite_id, "
-	    . "model_id, next_run_at) SELECT gen_random_uuid(), '$tag ' || i, 'hourly', "
-	    . "gen_random_uuid(), 'gpt-test', now() - (i || ' ms')::interval "
+	    . "model_id, next_run_at, cron_expression) SELECT gen_random_uuid(), '$tag ' || i, 'custom', "
+	    . "gen_random_uuid(), 'gpt-test', now() - (i || ' ms')::interval, '0 0 1 1 *' "
 	    . "FROM generate_series(1, 150 * $n) i");
 	my @names = map { "$tag-s$_" } 1 .. $n;
 	$t->start_supervisor(name => $_, wait_ready => 0, config => $t->write_config(

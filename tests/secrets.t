@@ -26,23 +26,7 @@ ok($t->wait_until(sub { scalar($t->api_requests) == 4 }, 20), 'four requests mad
 is((grep { ($_->{headers}{'x-service-role-key'} // '') eq $key } $t->api_requests), 4,
     'the key from the environment reached the API in the header');
 
-# The supervisor's children that are jobrunners (exec'ed), with what
-# /proc shows of them.  A child between fork and exec still shows the
-# supervisor's own argv and environment; it is not a jobrunner yet.
-sub jobrunners_of {
-	my ($ppid) = @_;
-	my %kids;
-	for my $stat (glob '/proc/[0-9]*/stat') {
-		next unless $t->slurp($stat) =~ /^(\d+) \(.*\) [^Z] (\d+) / && $2 == $ppid;
-		my $pid = $1;
-		my $cmdline = $t->slurp("/proc/$pid/cmdline");
-		my $environ = $t->slurp("/proc/$pid/environ");
-		$kids{$pid} = [$cmdline, $environ] if $cmdline =~ /^evalsched-jobrunner/;
-	}
-	return %kids;
-}
-
-my %kids = jobrunners_of($t->supervisor_pid);
+my %kids = $t->jobrunners_of($t->supervisor_pid);
 cmp_ok(scalar keys %kids, '>=', 2, 'the hung jobrunners are alive (and perhaps a spare)');
 for my $pid (sort keys %kids) {
 	my ($cmdline, $environ) = @{ $kids{$pid} };

@@ -46,12 +46,6 @@ sub runs {
 	    . "WHERE $where");
 }
 
-sub cpu_seconds {
-	my ($of) = @_;
-	my @f = split ' ', ($t->slurp("/proc/$of/stat") =~ s/^.*\) //sr);
-	return ($f[11] + $f[12]) / POSIX::sysconf(POSIX::_SC_CLK_TCK());
-}
-
 # The supervisor's children that are zombies now.
 sub zombies {
 	my ($parent) = @_;
@@ -101,9 +95,9 @@ is(runs('ends'), 1, 'stall: one run, nothing doubled');
 $p->freeze_on('FOR UPDATE OF s SKIP LOCKED');
 $t->add_schedule(name => 'claimed');
 ok($p->wait_tripped(30), 'claim: the claim statement stalls');
-my $cpu0 = cpu_seconds($pid);
+my $cpu0 = $t->cpu_seconds($pid);
 sleep 1;
-cmp_ok(cpu_seconds($pid) - $cpu0, '<', 0.5,
+cmp_ok($t->cpu_seconds($pid) - $cpu0, '<', 0.5,
     'claim: waiting for the answer is no busy loop');
 ok($t->wait_until(sub { $t->supervisor_log =~ /lost: no answer.*\n(?:.*\n)*.*lost: no answer/ }, 20),
     'claim: its deadline drops the connection');

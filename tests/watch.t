@@ -84,16 +84,6 @@ sub events_of {
 sub names { join ' ', map { $_->{event} } @_ }
 sub last_event { my @e = events_of(@_); return @e ? $e[-1]{event} : '' }
 
-sub runs {
-	my ($id, $cols) = @_;
-	return $t->sql("SELECT $cols FROM scheduled_evaluation_runs "
-	    . "WHERE scheduled_evaluation_id = '$id' ORDER BY triggered_at");
-}
-sub count_runs {
-	my ($id, $where) = @_;
-	return $t->sql_value("SELECT count(*) FROM scheduled_evaluation_runs "
-	    . "WHERE scheduled_evaluation_id = '$id'" . ($where ? " AND $where" : ''));
-}
 sub due_again {
 	my ($id) = @_;
 	$t->sql("UPDATE scheduled_evaluations SET next_run_at = now() WHERE id = '$id'");
@@ -107,7 +97,7 @@ due_again($_) for $good, $refused, $cancel;
 ok($t->wait_until(sub { names(events_of($good)) eq 'dispatched accepted completed' }, 20),
     'good: dispatched, accepted, completed, in order')
     or diag names(events_of($good)), "\n", $t->supervisor_log;
-my ($run, $btr) = @{ (runs($good, 'id, batch_test_run_id'))[0] };
+my ($run, $btr) = @{ ($t->runs_of($good, 'id, batch_test_run_id'))[0] };
 my @ev = events_of($good);
 is_deeply([map { $_->{run_id} } @ev], [($run) x 3], 'good: every event names the run');
 is($ev[0]{schedule}, 'good', 'the schedule\'s name');
@@ -122,7 +112,7 @@ is_deeply([@{ $ev[2] }{qw(batch_test_run_id total_prompts successful_prompts fai
 # --- a schedule refused three times is disabled ----------------------------
 
 for my $n (1 .. 3) {
-	ok($t->wait_until(sub { count_runs($refused, "status = 'failed'") == $n }, 20),
+	ok($t->wait_until(sub { $t->count_runs($refused, "status = 'failed'") == $n }, 20),
 	    "refused: failure $n");
 	due_again($refused) if $n < 3;
 }
@@ -131,7 +121,7 @@ ok($t->wait_until(sub { names(events_of($refused)) eq $want }, 10),
     'refused: dispatched and failed three times, then disabled, in order')
     or diag names(events_of($refused));
 @ev = events_of($refused);
-my @ids = map { $_->[0] } runs($refused, 'id');
+my @ids = map { $_->[0] } $t->runs_of($refused, 'id');
 is_deeply([map { $_->{run_id} } grep { $_->{event} eq 'failed' } @ev], \@ids,
     'refused: each failure names its run');
 is($ev[1]{blame}, 'schedule', 'failed: blamed on the schedule');
@@ -176,7 +166,7 @@ ok($t->wait_until(sub { last_event($good) eq 'regression' }, 30),
     'a regression') or diag names(events_of($good));
 is(names(events_of($good)), join(' ', ('dispatched accepted completed') x 3, 'regression'),
     'good: all its events, in order');
-my ($r2, $r3) = map { $_->[0] } (runs($good, 'id'))[1, 2];
+my ($r2, $r3) = map { $_->[0] } ($t->runs_of($good, 'id'))[1, 2];
 @ev = events_of($good);
 is($ev[-1]{run_id}, $r3, 'regression: the run');
 is($ev[-1]{baseline_run_id}, $r2, 'regression: its baseline');

@@ -509,7 +509,10 @@ sub add_schedule {
 		id => uuid(),
 		user_id => uuid(),
 		name => 'schedule ' . ++$self->{nsched},
-		schedule_type => 'hourly',
+		# Due once, now, and then not before next New Year: an
+		# hourly default fires again when a test spans the hour.
+		schedule_type => 'custom',
+		cron_expression => '0 0 1 1 *',
 		timezone => 'UTC',
 		test_suite_id => uuid(),
 		model_id => 'gpt-test',
@@ -535,6 +538,71 @@ sub quote {
 }
 
 # --- files ----------------------------------------------------------------
+
+# Runs a program of ours: stdin from a file (or /dev/null), stdout and
+# stderr kept, %env set for it alone.  Returns status, out, err, secs.
+sub run_program {
+	my ($self, $cmd, %opt) = @_;
+	my $n = ++$self->{nprog};
+	my ($out, $err) = map { "$self->{dir}/prog$n.$_" } qw(out err);
+	my $start = time;
+	my $pid = fork // die "fork: $!";
+	if ($pid == 0) {
+		$ENV{$_} = $opt{env}{$_} for keys %{ $opt{env} // {} };
+		open STDIN, '<', $opt{stdin} // '/dev/null' or POSIX::_exit(126);
+		open STDOUT, '>', $out or POSIX::_exit(126);
+		open STDERR, '>', $err or POSIX::_exit(126);
+		exec @$cmd or POSIX::_exit(127);
+	}
+	waitpid $pid, 0;
+	return { status => $? >> 8, secs => time - $start,
+	    out => $self->slurp($out) // '', err => $self->slurp($err) // '' };
+}
+
+# Runs evalschedctl; returns (exit status, stdout, stderr).
+sub ctl {
+	my ($self, @args) = @_;
+	my $r = $self->run_program([bin('evalschedctl'), @args]);
+	return ($r->{status}, $r->{out}, $r->{err});
+}
+
+# The live (not zombie) jobrunners a process has exec'ed: pid => [argv,
+# environment], as /proc shows them.  A child between fork and exec
+# still shows its parent's; it is not a jobrunner yet.
+sub jobrunners_of {
+	my ($self, $ppid) = @_;
+	my %kids;
+	for my $stat (glob '/proc/[0-9]*/stat') {
+		next unless ($self->slurp($stat) // '') =~ /^(\d+) \(.*\) [^Z] (\d+) /
+		    && $2 == $ppid;
+		my $pid = $1;
+		my $cmdline = $self->slurp("/proc/$pid/cmdline") // next;
+		$kids{$pid} = [$cmdline, $self->slurp("/proc/$pid/environ")]
+		    if $cmdline =~ /^evalsched-jobrunner/;
+	}
+	return %kids;
+}
+
+# A schedule's runs, oldest first: the columns asked for, as rows.
+sub runs_of {
+	my ($self, $id, $cols) = @_;
+	return $self->sql("SELECT $cols FROM scheduled_evaluation_runs "
+	    . "WHERE scheduled_evaluation_id = '$id' ORDER BY triggered_at");
+}
+
+# How many runs a schedule has, with an extra condition if given.
+sub count_runs {
+	my ($self, $id, $where) = @_;
+	return $self->sql_value("SELECT count(*) FROM scheduled_evaluation_runs "
+	    . "WHERE scheduled_evaluation_id = '$id'" . ($where ? " AND $where" : ''));
+}
+
+# The CPU seconds a process has used, user and system.
+sub cpu_seconds {
+	my ($self, $pid) = @_;
+	my @f = split ' ', ($self->slurp("/proc/$pid/stat") =~ s/^.*\) //sr);
+	return ($f[11] + $f[12]) / POSIX::sysconf(POSIX::_SC_CLK_TCK());
+}
 
 sub slurp {
 	my ($self, $file) = @_;
