@@ -65,30 +65,33 @@ local_time(int64_t t, const char *zone, struct tz_local *lt, char *abbr,
 	tz_release(held);
 }
 
+/* The local date and time, to the minute or the second; the zone's name. */
+static void
+fmt_wall(int64_t t, const char *zone, int seconds, char *buf, size_t len)
+{
+	struct tz_local	lt;
+	char		abbr[32], sec[4] = "";
+
+	local_time(t, zone, &lt, abbr, sizeof(abbr));
+	if (seconds)
+		snprintf(sec, sizeof(sec), ":%02d", lt.second);
+	snprintf(buf, len, "%04lld-%02d-%02d %02d:%02d%s%s%s",
+	    (long long)lt.year, lt.month, lt.day, lt.hour, lt.minute, sec,
+	    seconds ? "" : " ", seconds ? "" : lt.abbr);
+}
+
 /* "2025-06-01 02:00 CEST" */
 void
 fmt_local(int64_t t, const char *zone, char *buf, size_t len)
 {
-	struct tz_local	lt;
-	char		abbr[32];
-
-	local_time(t, zone, &lt, abbr, sizeof(abbr));
-	snprintf(buf, len, "%04lld-%02d-%02d %02d:%02d %s",
-	    (long long)lt.year, lt.month, lt.day, lt.hour, lt.minute,
-	    lt.abbr);
+	fmt_wall(t, zone, 0, buf, len);
 }
 
 /* "2025-06-01 02:00:01": a log line's time, the zone understood. */
 void
 fmt_clock(int64_t t, const char *zone, char *buf, size_t len)
 {
-	struct tz_local	lt;
-	char		abbr[32];
-
-	local_time(t, zone, &lt, abbr, sizeof(abbr));
-	snprintf(buf, len, "%04lld-%02d-%02d %02d:%02d:%02d",
-	    (long long)lt.year, lt.month, lt.day, lt.hour, lt.minute,
-	    lt.second);
+	fmt_wall(t, zone, 1, buf, len);
 }
 
 /*

@@ -114,30 +114,29 @@ schema_check_start(void)
 int
 schema_check_now(char *err, size_t errlen)
 {
+	static const struct {
+		const char	*sql;
+		int		(*judge)(PGresult *, char *, size_t);
+		const char	*unread;
+	} checks[] = {
+		{ present_sql, judge_present, "cannot look for the evalsched "
+		    "schema" },
+		{ version_sql, judge_version, "cannot read the schema version" },
+		{ tables_sql, judge_tables, "cannot look for the results tables" },
+	};
 	PGresult	*res;
+	size_t		 i;
 	int		 r;
 
-	if ((res = db_query_wait(present_sql, 0, NULL)) == NULL) {
-		snprintf(err, errlen, "cannot look for the evalsched schema");
-		return -1;
+	for (i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+		if ((res = db_query_wait(checks[i].sql, 0, NULL)) == NULL) {
+			snprintf(err, errlen, "%s", checks[i].unread);
+			return -1;
+		}
+		r = checks[i].judge(res, err, errlen);
+		PQclear(res);
+		if (r == -1)
+			return -1;
 	}
-	r = judge_present(res, err, errlen);
-	PQclear(res);
-	if (r == -1)
-		return -1;
-	if ((res = db_query_wait(version_sql, 0, NULL)) == NULL) {
-		snprintf(err, errlen, "cannot read the schema version");
-		return -1;
-	}
-	r = judge_version(res, err, errlen);
-	PQclear(res);
-	if (r == -1)
-		return -1;
-	if ((res = db_query_wait(tables_sql, 0, NULL)) == NULL) {
-		snprintf(err, errlen, "cannot look for the results tables");
-		return -1;
-	}
-	r = judge_tables(res, err, errlen);
-	PQclear(res);
-	return r;
+	return 0;
 }
