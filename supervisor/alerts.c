@@ -65,6 +65,7 @@ static struct notifier	notifiers[NOTIFIERS_MAX];
 static struct unwritten	unwritten[UNWRITTEN_MAX];
 static int		nunwritten;
 static int64_t		next_check_ms;
+static int		write_failed;	/* the last result's write */
 
 /* $1 our id, $2 how many; the webhooks to try come along, secrets too. */
 static const char claim_sql[] =
@@ -343,7 +344,9 @@ claimed(PGresult **res, void *arg)
 	if (res == NULL)
 		return;
 	for (i = 0; i < PQntuples(res[0]); i++) {
-		start_notifier(res[0], i);
+		/* Claimed before a stop: its claim runs out, it comes again. */
+		if (!sv->stopping)
+			start_notifier(res[0], i);
 		wipe_column(res[0], i, A_WEBHOOKS);
 	}
 	/* As many as we could take: more may be waiting. */
@@ -359,8 +362,10 @@ result_written(PGresult **res, void *arg)
 	(void)arg;
 	if (res == NULL) {
 		next_check_ms = mono_ms() + CHECK_EVERY_MS;
+		write_failed = 1;
 		return;
 	}
+	write_failed = 0;
 	if (PQntuples(res[0]) == 1 && strcmp(PQgetvalue(res[0], 0, 0),
 	    "pending"))
 		log_info("alert %s %s%s%s", u->alert_id, PQgetvalue(res[0], 0,
@@ -399,10 +404,12 @@ alerts_step(void)
 	char	n[16];
 	int	free_n = NOTIFIERS_MAX - alerts_running();
 
+	/* Stopping: the results go now, or are delivered again later. */
+	if (nunwritten > 0 && ((sv->stopping && !write_failed) ||
+	    mono_ms() >= next_check_ms))
+		return write_result();
 	if (mono_ms() < next_check_ms)
 		return 0;
-	if (nunwritten > 0)
-		return write_result();
 	next_check_ms = mono_ms() + CHECK_EVERY_MS;
 	if (sv->stopping || free_n == 0)
 		return 0;

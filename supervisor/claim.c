@@ -261,6 +261,12 @@ dispatch(PGresult *rows, PGresult *runs)
 		char *run_id = PQgetvalue(runs, i, 0);
 
 		row = find_row(rows, PQgetvalue(runs, i, 1));
+		/* Answered after a stop signal: no new dispatch, the slot waits. */
+		if (sv->stopping) {
+			record_enqueue(outcome_new(OUTCOME_RELEASE, run_id,
+			    PQgetvalue(rows, row, COL_NAME)));
+			continue;
+		}
 		if ((job = make_job(rows, row, run_id)) == NULL) {
 			/* check_row built it once: out of memory, try later. */
 			log_warnx("run %s: cannot build the job", run_id);

@@ -52,6 +52,7 @@ struct trip {
 	char		 error[512];
 	PGresult	*res[TRIP_RESULTS];
 	struct prepared	*prepared;	/* prepared on the way */
+	int		 prepare_at;	/* the Prepare's result */
 	db_reply_fn	*fn;
 	void		*arg;
 	int64_t		 deadline_ms;
@@ -287,10 +288,11 @@ send_timeouts(void)
 {
 	char	stmt[24], lock[24];
 
-	snprintf(stmt, sizeof(stmt), "%lld", (long long)trip_budget_ms() *
-	    3 / 4);
-	snprintf(lock, sizeof(lock), "%lld", (long long)trip_budget_ms() /
+	/* A trip has up to three statements that can take long: all fit. */
+	snprintf(stmt, sizeof(stmt), "%lld", (long long)trip_budget_ms() /
 	    4);
+	snprintf(lock, sizeof(lock), "%lld", (long long)trip_budget_ms() /
+	    8);
 	return PQsendQueryParams(conn, "SELECT set_config("
 	    "'statement_timeout', $1, true), set_config('lock_timeout', $2, "
 	    "true)", 2, NULL, (const char *const[]){ stmt, lock }, NULL, NULL,
@@ -320,6 +322,7 @@ send_stmt(const struct db_stmt *s)
 	if (p->connection != connections) {
 		if (PQsendPrepare(conn, p->name, p->sql, s->n, NULL) == 0)
 			return 0;
+		trip.prepare_at = trip.nsent;
 		trip.slot[trip.nsent++] = -1;
 		p->connection = connections;
 		trip.prepared = p;
@@ -540,7 +543,9 @@ trip_finish(void)
 
 	if (trip.failed) {
 		log_warnx("database: %s", trip.error);
-		if (trip.prepared != NULL)
+		/* A statement prepared stays so, even if its transaction failed. */
+		if (trip.prepared != NULL && (trip.prepare_at >= trip.nresults ||
+		    trip.res[trip.prepare_at] == NULL))
 			trip.prepared->connection = 0;
 		trip_clear();
 		if (PQtransactionStatus(conn) != PQTRANS_IDLE)
@@ -610,8 +615,14 @@ db_io(short revents)
 		db_lost(db_error(conn));
 		return;
 	}
-	take_notifies();
 	read_results();
+	/* Parsing the answer may have found a notification, or the end. */
+	if (conn != NULL && PQstatus(conn) == CONNECTION_BAD) {
+		db_lost(db_error(conn));
+		return;
+	}
+	if (conn != NULL)
+		take_notifies();
 }
 
 /* The socket for the loop's poll, and what to wait for on it. */
@@ -667,8 +678,12 @@ db_wait(void)
 	int64_t		t;
 
 	db_pollfd(&pfd);
-	if (pfd.fd == -1 || (t = db_deadline_ms()) == INT64_MAX)
+	if ((t = db_deadline_ms()) == INT64_MAX)
 		return;
+	if (pfd.fd == -1) {
+		db_check_deadline(mono_ms());
+		return;
+	}
 	t -= mono_ms();
 	if (poll(&pfd, 1, t < 0 ? 0 : (int)t) == -1)
 		return;

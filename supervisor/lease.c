@@ -53,7 +53,7 @@ lease_log_closed(PGresult *res, const char *why)
 		    PQgetvalue(res, i, 2), why);
 }
 
-static int	close_previous_wanted, recover_wanted;
+static int	close_previous_wanted, recover_wanted, orphans_wanted;
 
 static void
 previous_closed(PGresult **res, void *arg)
@@ -158,6 +158,11 @@ renewed(PGresult **res, void *arg)
 		return;
 	if (PQntuples(res[0]) == 1) {
 		recover_wanted = 1;
+		/*
+		 * A claim given up at its deadline may still commit after
+		 * the reconnect's look for orphans: look again now and then.
+		 */
+		orphans_wanted = 1;
 		spool_recover_soon();
 		return;
 	}
@@ -226,6 +231,11 @@ lease_step(void)
 	if (recover_wanted) {
 		recover_wanted = 0;
 		if (lease_recover() == 0)
+			return 1;
+	}
+	if (orphans_wanted) {
+		orphans_wanted = 0;
+		if (lease_release_orphans() == 0)
 			return 1;
 	}
 	return mono_ms() >= sv->next_heartbeat_ms && lease_heartbeat() == 0;

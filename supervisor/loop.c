@@ -34,8 +34,10 @@ static int64_t	 claim_backoff_ms = CLAIM_BACKOFF_MS;
 static int	 ready;
 static int	 claim_idle;		/* the last claim found nothing due */
 static int	 stop_written;		/* our row says we stopped */
+static int	 children_gone;		/* stopping, and none is left */
 static unsigned long seen_connections;	/* connects already looked after */
 static int64_t	 register_not_before_ms;
+static int64_t	 schema_not_before_ms;
 
 /* Claim at the next turn: the one place a wake-up is asked for. */
 void
@@ -93,6 +95,10 @@ database_due_ms(int64_t now)
 	if (!db_idle())
 		return INT64_MAX;
 	if (!sv->schema_checked)
+		return schema_not_before_ms;
+	/* Stopping, nothing left running: the last writes, now. */
+	if (sv->stopping && !stop_written && children_alive() == 0 &&
+	    alerts_running() == 0)
 		return now;
 	if (!sv->registered)
 		return register_not_before_ms;
@@ -235,7 +241,9 @@ loop_claimed(int n, int slots)
 	int64_t	now = mono_ms();
 
 	if (n == -1) {
+		/* Try again, not before the backoff: what was due still is. */
 		claim_not_before_ms = now + FORK_BACKOFF_MS;
+		loop_wake();
 		return;
 	}
 	if (n == slots)
@@ -251,6 +259,13 @@ loop_claimed(int n, int slots)
 			claim_backoff_ms *= 2;
 	} else
 		claim_backoff_ms = CLAIM_BACKOFF_MS;
+}
+
+/* The schema could not be read (its answer was an error): in a while. */
+void
+loop_schema_failed(void)
+{
+	schema_not_before_ms = mono_ms() + REGISTER_RETRY_MS;
 }
 
 /* Registration failed: try again in a while. */
@@ -301,7 +316,8 @@ database_work(void)
 	if (!db_idle())
 		return;
 	if (!sv->schema_checked) {
-		schema_check_start();
+		if (mono_ms() >= schema_not_before_ms)
+			schema_check_start();
 		return;
 	}
 	if (!sv->registered) {
@@ -330,6 +346,15 @@ may_exit(void)
 {
 	if (children_alive() > 0 || alerts_running() > 0)
 		return 0;
+	/*
+	 * The last writes get their time once the last child is gone, also
+	 * when one needed SIGKILL after the grace.
+	 */
+	if (!children_gone) {
+		children_gone = 1;
+		if (sv->exit_by_ms < mono_ms() + STOP_DB_MS)
+			sv->exit_by_ms = mono_ms() + STOP_DB_MS;
+	}
 	return stop_written || !db_connected() || mono_ms() >= sv->exit_by_ms;
 }
 
@@ -337,7 +362,7 @@ may_exit(void)
 static int
 once_done(void)
 {
-	return claim_idle && children_running() == 0 &&
+	return claim_idle && !sv->poll_now && children_running() == 0 &&
 	    TAILQ_EMPTY(&sv->outcomes) && alerts_running() == 0 && db_idle();
 }
 
@@ -376,8 +401,12 @@ loop_run(int sigfd, void (*reload)(void))
 		children_keep_spare();
 		if (sv->stopping && may_exit())
 			break;
-		if (sv->once && once_done())
-			break;
+		if (sv->once && !sv->stopping && once_done()) {
+			/* All done: our last writes, as for a stop signal. */
+			sv->stopping = 1;
+			sv->stop_deadline_ms = INT64_MAX;
+			sv->exit_by_ms = mono_ms() + STOP_DB_MS;
+		}
 	}
 	/* What could not be written waits in the spool for the next one. */
 	record_spool_all();

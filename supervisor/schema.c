@@ -77,8 +77,10 @@ version_read(PGresult **res, void *arg)
 	char	why[256];
 
 	(void)arg;
-	if (res == NULL)
-		return;		/* lost meanwhile: checked again later */
+	if (res == NULL) {
+		loop_schema_failed();	/* checked again in a while */
+		return;
+	}
 	if (judge_version(res[0], why, sizeof(why)) == -1)
 		fatalx_status(EX_CONFIG, "%s", why);
 	sv->schema_checked = 1;
@@ -90,8 +92,10 @@ presence_read(PGresult **res, void *arg)
 	char	why[256];
 
 	(void)arg;
-	if (res == NULL)
+	if (res == NULL) {
+		loop_schema_failed();
 		return;
+	}
 	if (judge_present(res[0], why, sizeof(why)) == -1 ||
 	    judge_tables(res[1], why, sizeof(why)) == -1)
 		fatalx_status(EX_CONFIG, "%s", why);

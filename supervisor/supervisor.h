@@ -109,6 +109,7 @@ void	 loop_run(int sigfd, void (*reload)(void));
 void	 loop_wake(void);		/* claim at the next turn */
 void	 loop_claimed(int n, int slots);	/* a claim's end; -1 failed */
 void	 loop_register_failed(void);
+void	 loop_schema_failed(void);
 
 /* signals.c */
 int	 signals_init(void);		/* returns the signalfd */

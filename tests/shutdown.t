@@ -59,4 +59,27 @@ is($t->sql_value("SELECT count(*) FROM scheduled_evaluation_runs r JOIN schedule
     '-1 dispatched and recorded all five due schedules (three at a time)');
 is($t->sql_value("SELECT count(*) FROM scheduled_evaluation_runs r JOIN scheduled_evaluations s "
     . "ON s.id = r.scheduled_evaluation_id WHERE s.name = 'not yet'"), 0, '-1 left the future one alone');
+is($t->sql_value("SELECT count(*) FROM evalsched_supervisors WHERE stopped_at IS NULL "
+    . "AND lost_at IS NULL"), 0, '-1 marks itself stopped, as every supervisor before it');
+
+# A jobrunner that ignores SIGTERM needs SIGKILL, two seconds after the
+# grace: its run is still recorded, and the supervisor still marked
+# stopped, before it exits.
+my $stubborn = $t->dir . '/stubborn-jobrunner';
+my $ready = $t->dir . '/stubborn.ready';
+$t->spew($stubborn, "#!/bin/sh\ntrap '' TERM\ncat >/dev/null\n: > '$ready'\nexec sleep 60\n");
+chmod 0755, $stubborn;
+$t->sql('UPDATE scheduled_evaluations SET is_active = false');
+my $kill = $t->add_schedule(name => 'stubborn');
+$t->start_supervisor(name => 'stubborn', config => $t->write_config(
+    shutdown_grace => 0, run_timeout => 60, jobrunner => $stubborn));
+ok($t->wait_until(sub { $t->count_runs($kill, "status = 'triggered'") == 1 }, 20),
+    'stubborn: its run is in flight');
+ok($t->wait_until(sub { -e $ready }, 20), 'stubborn: it has its job and ignores SIGTERM');
+kill 'TERM', $t->supervisor_pid('stubborn');
+$status = $t->wait_exit('stubborn', 30);
+is($status >> 8, 0, 'stubborn: exit 0');
+is($t->count_runs($kill, "status = 'cancelled'"), 1, 'stubborn: its run is recorded as cancelled');
+is($t->sql_value("SELECT count(*) FROM evalsched_supervisors WHERE stopped_at IS NULL "
+    . "AND lost_at IS NULL"), 0, 'stubborn: marked stopped');
 done_testing;
