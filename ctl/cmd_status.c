@@ -444,16 +444,25 @@ supervisor_json(const PGresult *res, int i)
 	return o;
 }
 
+/* A run: its id, its schedule, and one time of it in the schedule's zone. */
 static json_object *
-slow_json(const PGresult *res, int i)
+run_head_json(const PGresult *res, int i, const char *when)
 {
 	json_object	*o = json_object_new_object();
 
 	json_object_object_add(o, "id", json_str(db_get(res, i, "id")));
 	json_object_object_add(o, "schedule", json_str(db_get(res, i,
 	    "name")));
-	json_object_object_add(o, "started_at", json_time(db_int(res, i,
-	    "started_at"), 0, db_get(res, i, "timezone")));
+	json_object_object_add(o, when, json_time(db_int(res, i, when), 0,
+	    db_get(res, i, "timezone")));
+	return o;
+}
+
+static json_object *
+slow_json(const PGresult *res, int i)
+{
+	json_object	*o = run_head_json(res, i, "started_at");
+
 	json_object_object_add(o, "batch_test_run_id", json_str(db_get(res, i,
 	    "batch_test_run_id")));
 	return o;
@@ -462,13 +471,8 @@ slow_json(const PGresult *res, int i)
 static json_object *
 in_flight_json(const PGresult *res, int i)
 {
-	json_object	*o = json_object_new_object();
+	json_object	*o = run_head_json(res, i, "triggered_at");
 
-	json_object_object_add(o, "id", json_str(db_get(res, i, "id")));
-	json_object_object_add(o, "schedule", json_str(db_get(res, i,
-	    "name")));
-	json_object_object_add(o, "triggered_at", json_time(db_int(res, i,
-	    "triggered_at"), 0, db_get(res, i, "timezone")));
 	json_object_object_add(o, "supervisor_node", json_str(db_get(res, i,
 	    "node")));
 	json_object_object_add(o, "stuck", json_object_new_boolean(db_bool(res,

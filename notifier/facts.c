@@ -129,33 +129,6 @@ facts_get(const struct event *ev, struct facts *f)
 		take_metrics(member(md, "regression"), f);
 }
 
-void
-facts_what(const struct facts *f, char *buf, size_t len)
-{
-	switch (f->type) {
-	case EVENT_FAILED:
-		if (f->consecutive > 1)
-			snprintf(buf, len, "The evaluation could not be "
-			    "started (%lld failures in a row)", f->consecutive);
-		else
-			snprintf(buf, len, "The evaluation could not be "
-			    "started");
-		break;
-	case EVENT_DISABLED:
-		if (f->consecutive > 0)
-			snprintf(buf, len, "The schedule was disabled after "
-			    "%lld failures in a row", f->consecutive);
-		else
-			snprintf(buf, len, "The schedule was disabled after "
-			    "repeated failures");
-		break;
-	case EVENT_REGRESSION:
-		snprintf(buf, len, "The results regressed against the "
-		    "baseline");
-		break;
-	}
-}
-
 static void
 append(char *buf, size_t len, const char *fmt, long long a, long long b)
 {
@@ -163,6 +136,28 @@ append(char *buf, size_t len, const char *fmt, long long a, long long b)
 
 	if (used < len)
 		snprintf(buf + used, len - used, fmt, a, b);
+}
+
+void
+facts_what(const struct facts *f, char *buf, size_t len)
+{
+	switch (f->type) {
+	case EVENT_FAILED:
+		snprintf(buf, len, "The evaluation could not be started");
+		if (f->consecutive > 1)
+			append(buf, len, " (%lld failures in a row)",
+			    f->consecutive, 0);
+		break;
+	case EVENT_DISABLED:
+		snprintf(buf, len, "The schedule was disabled after ");
+		append(buf, len, f->consecutive > 0 ? "%lld failures in a row" :
+		    "repeated failures", f->consecutive, 0);
+		break;
+	case EVENT_REGRESSION:
+		snprintf(buf, len, "The results regressed against the "
+		    "baseline");
+		break;
+	}
 }
 
 /* "8 of 10 succeeded, 2 failed", what is known of it; 0: nothing. */
