@@ -136,6 +136,31 @@ ok($t->wait_until(sub { runs('orphan', 'failed') == 1 }, 40),
     'recovery: the lost run is closed once it answers again')
     or diag $t->supervisor_log;
 
+# 4b. The first completion pass on a new connection fails at a row lock,
+# after its statement was prepared: the server keeps the statement, and
+# the next pass uses it rather than failing to prepare it again.
+my $old = $t->add_schedule(name => 'old run', next_run_at => \"now() + interval '1 day'");
+$t->sql("INSERT INTO scheduled_evaluation_runs (scheduled_evaluation_id, status, "
+    . "slot_at, started_at, triggered_at, evalsched_rev) VALUES ('$old', 'running', "
+    . "now() - interval '3 days', now() - interval '3 days', now() - interval '3 days', 0)");
+my $locker = fork // die "fork: $!";
+if ($locker == 0) {
+	open STDOUT, '>', '/dev/null';
+	exec($t->psql_cmd, '-c', "BEGIN; SELECT 1 FROM scheduled_evaluations "
+	    . "WHERE id = '$old' FOR UPDATE; SELECT pg_sleep(3); COMMIT;")
+	    or POSIX::_exit(127);
+}
+ok($t->wait_until(sub { $t->sql_value("SELECT count(*) FROM pg_locks l JOIN pg_class c "
+    . "ON c.oid = l.relation WHERE c.relname = 'scheduled_evaluations' "
+    . "AND l.mode = 'RowShareLock' AND l.pid <> pg_backend_pid()") > 0 }, 10),
+    'lock: a row of the schedule is held');
+$p->drop;	# a new connection: its first pass prepares the statement
+ok($t->wait_until(sub { $t->count_runs($old, "status = 'failed'") == 1 }, 30),
+    'lock: the run past completion_timeout is closed once the lock is gone')
+    or diag $t->supervisor_log;
+waitpid $locker, 0;
+unlike($t->supervisor_log, qr/already exists/, 'lock: the prepared statement was kept');
+
 # 5. SIGTERM during a stall: gone within shutdown_grace + 2 s, the
 # outcome spooled, and recorded by the next supervisor.
 $t->add_schedule(name => 'sleeper stopped');
