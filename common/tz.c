@@ -220,8 +220,12 @@ footer_isdst(const struct tz *tz, int64_t t)
 
 	if (tz->footer != FOOTER_RULES)
 		return 0;
+	/*
+	 * A change's time of day (up to 167 h) can carry it into the next
+	 * year: the change in force may be one of two years back.
+	 */
 	y = footer_year(tz, t);
-	for (yy = y - 1; yy <= y + 1; yy++) {
+	for (yy = y - 2; yy <= y + 1; yy++) {
 		s = footer_start(tz, yy);
 		e = footer_end(tz, yy);
 		/* On a tie (daylight time all year) the start wins. */
@@ -245,7 +249,7 @@ footer_next(const struct tz *tz, int64_t t, int64_t *next)
 	if (tz->footer != FOOTER_RULES)
 		return -1;
 	y = footer_year(tz, t);
-	for (yy = y - 1; yy <= y + 2; yy++) {
+	for (yy = y - 2; yy <= y + 2; yy++) {
 		c = footer_start(tz, yy);
 		if (c > t && c < best)
 			best = c;

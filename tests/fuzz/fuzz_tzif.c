@@ -26,51 +26,6 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-/*
- * Whether a footer rule may put a change into another year than its
- * own: a rule by day of the year (Jn or n), or one in January or
- * December, whose time of day (up to 167 h either way) or offsets can
- * carry it past New Year.  tz.c looks for the change in force at an
- * instant only among the changes of the years next to it, and such a
- * change can lie further back.  With "EST5EDT4,0/8,J363/95" the daylight
- * time that starts on January 1 at 8:00 ends on January 2 of the next
- * year, so from midnight to 8:00 on January 1 standard time is in force,
- * yet tz_offset answers daylight time, and tz_next_transition skips the
- * change at midnight.  No zone of the tz database has such a rule.
- * Until tz.c looks further, zones that do are checked for memory errors
- * and for their wall clock only.
- */
-static int
-rule_may_cross_year(const char *r)
-{
-	return *r == 'J' || (*r >= '0' && *r <= '9') ||
-	    strncmp(r, "M1.", 3) == 0 || strncmp(r, "M12.", 4) == 0;
-}
-
-/*
- * Whether the image holds such a rule.  Every comma is looked at, not
- * only the footer's: the reader finds the footer after the data and
- * ignores what follows it, so it need not be the last line.
- */
-static int
-footer_may_cross_year(const uint8_t *data, size_t size)
-{
-	char	rule[24];
-	size_t	i, n;
-
-	for (i = 0; i < size; i++) {
-		if (data[i] != ',')
-			continue;
-		n = size - i - 1 < sizeof(rule) - 1 ? size - i - 1 :
-		    sizeof(rule) - 1;
-		memcpy(rule, data + i + 1, n);
-		rule[n] = '\0';
-		if (rule_may_cross_year(rule))
-			return 1;
-	}
-	return 0;
-}
-
 static int32_t
 offset_at(const struct tz *tz, int64_t t)
 {
@@ -143,9 +98,9 @@ check_text(const struct tz *tz, int64_t t, const struct tz_local *lt)
 		abort();
 }
 
-/* Everything that must hold at one instant; `spans`: see above. */
+/* Everything that must hold at one instant. */
 static void
-check_instant(const struct tz *tz, int64_t t, int spans)
+check_instant(const struct tz *tz, int64_t t)
 {
 	struct tz_local	lt;
 	int64_t		hw;
@@ -154,11 +109,9 @@ check_instant(const struct tz *tz, int64_t t, int spans)
 		return;
 	check_local_time(tz, t, &lt);
 	hw = tz_local_high_water(tz, t);
-	if (spans) {
-		check_local_to_utc(tz, t + lt.utoff);
-		if (hw < t + lt.utoff || tz_local_to_utc(tz, hw) > t)
-			abort();
-	}
+	check_local_to_utc(tz, t + lt.utoff);
+	if (hw < t + lt.utoff || tz_local_to_utc(tz, hw) > t)
+		abort();
 	check_text(tz, t, &lt);
 }
 
@@ -180,7 +133,7 @@ check_change(const struct tz *tz, int64_t change)
 
 /* From one transition to the next, the offset holds. */
 static void
-walk(const struct tz *tz, int spans)
+walk(const struct tz *tz)
 {
 	int64_t	t = MIN_T, next;
 	int	i;
@@ -190,12 +143,11 @@ walk(const struct tz *tz, int spans)
 			abort();
 		if (next > MAX_T)
 			break;
-		if (spans && offset_at(tz, next - 1) != offset_at(tz, t))
+		if (offset_at(tz, next - 1) != offset_at(tz, t))
 			abort();
-		check_instant(tz, next - 1, spans);
-		check_instant(tz, next, spans);
-		if (spans)
-			check_change(tz, next);
+		check_instant(tz, next - 1);
+		check_instant(tz, next);
+		check_change(tz, next);
 		t = next;
 	}
 }
@@ -208,7 +160,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tz		*tz;
 	char			 err[256];
 	size_t			 i;
-	int			 spans;
 
 	err[0] = '\0';
 	if ((tz = tz_from_tzif("Fuzz/Zone", data, size, err,
@@ -217,10 +168,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		return 0;
 	}
-	spans = !footer_may_cross_year(data, size);
-	walk(tz, spans);
+	walk(tz);
 	for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
-		check_instant(tz, probes[i], spans);
+		check_instant(tz, probes[i]);
 	tz_release(tz);
 	return 0;
 }
