@@ -288,9 +288,14 @@ dispatch(PGresult *rows, PGresult *runs)
 static struct {
 	PGresult	*rows;
 	int		 slots;
-	int		 ngood;
 	json_object	*good;		/* [{"id", "next"}] */
 } cl;
+
+static int
+good_rows(void)
+{
+	return cl.good != NULL ? (int)json_object_array_length(cl.good) : 0;
+}
 
 static const char next_due_sql[] =
 	"SELECT ceil(extract(epoch FROM "
@@ -342,6 +347,7 @@ static void
 claim_committed(PGresult **res, void *arg)
 {
 	PGresult	*runs;
+	int		 ngood = good_rows();
 
 	(void)arg;
 	if (res == NULL) {
@@ -351,11 +357,11 @@ claim_committed(PGresult **res, void *arg)
 		claim_end(-1);
 		return;
 	}
-	runs = cl.ngood > 0 ? res[0] : NULL;
-	next_due_read(res[cl.ngood > 0 ? 2 : 0]);
-	if (runs != NULL && PQntuples(runs) < cl.ngood)
+	runs = ngood > 0 ? res[0] : NULL;
+	next_due_read(res[ngood > 0 ? 2 : 0]);
+	if (runs != NULL && PQntuples(runs) < ngood)
 		log_info("%d due slot(s) had fired already; advanced without "
-		    "a dispatch", cl.ngood - PQntuples(runs));
+		    "a dispatch", ngood - PQntuples(runs));
 	if (runs != NULL)
 		dispatch(cl.rows, runs);
 	claim_end(PQntuples(cl.rows));
@@ -389,10 +395,9 @@ claim_rows_read(PGresult **res, void *arg)
 		}
 		json_object_array_add(cl.good, good_row(PQgetvalue(cl.rows, i,
 		    COL_ID), next));
-		cl.ngood++;
 	}
 	memset(stmts, 0, sizeof(stmts));
-	if (cl.ngood > 0) {
+	if (good_rows() > 0) {
 		good = json_object_to_json_string_ext(cl.good,
 		    JSON_C_TO_STRING_PLAIN);
 		insert_params[0] = good;

@@ -175,7 +175,6 @@ take_notifies(void)
 	}
 }
 
-
 static void
 schedule_retry(void)
 {
@@ -377,29 +376,6 @@ trip_send(int flags, const struct db_stmt *stmts, int n, db_reply_fn *fn,
 	return 0;
 }
 
-/* A statement in a transaction of its own, as every one but the claim. */
-int
-db_query(const char *sql, int n, const char *const *params, db_reply_fn *fn,
-    void *arg)
-{
-	struct db_stmt	s = { sql, NULL, n, params };
-
-	if (!db_idle())
-		return -1;
-	return trip_send(DB_OPEN | DB_CLOSE, &s, 1, fn, arg);
-}
-
-int
-db_query_prepared(struct prepared *p, int n, const char *const *params,
-    db_reply_fn *fn, void *arg)
-{
-	struct db_stmt	s = { NULL, p, n, params };
-
-	if (!db_idle())
-		return -1;
-	return trip_send(DB_OPEN | DB_CLOSE, &s, 1, fn, arg);
-}
-
 /*
  * Statements of a transaction that spans trips: DB_OPEN begins it,
  * DB_CLOSE commits it; between them only its owner may send.
@@ -411,6 +387,25 @@ db_send(int flags, const struct db_stmt *stmts, int n, db_reply_fn *fn,
 	if (!(flags & DB_OPEN) ? !db_in_transaction() : !db_idle())
 		return -1;
 	return trip_send(flags, stmts, n, fn, arg);
+}
+
+/* A statement in a transaction of its own, as every one but the claim. */
+int
+db_query(const char *sql, int n, const char *const *params, db_reply_fn *fn,
+    void *arg)
+{
+	struct db_stmt	s = { sql, NULL, n, params };
+
+	return db_send(DB_OPEN | DB_CLOSE, &s, 1, fn, arg);
+}
+
+int
+db_query_prepared(struct prepared *p, int n, const char *const *params,
+    db_reply_fn *fn, void *arg)
+{
+	struct db_stmt	s = { NULL, p, n, params };
+
+	return db_send(DB_OPEN | DB_CLOSE, &s, 1, fn, arg);
 }
 
 static void
@@ -670,7 +665,7 @@ db_check_deadline(int64_t now)
 	db_lost(why);
 }
 
-/* For -n and the end: waits on the socket alone, up to the deadline. */
+/* Before the loop (-n, -1): waits on the socket alone, up to the deadline. */
 void
 db_wait(void)
 {

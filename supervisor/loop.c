@@ -24,7 +24,7 @@
 #define CLAIM_BACKOFF_MS	50	/* due rows locked by another claim */
 #define CLAIM_BACKOFF_MAX_MS	1000
 #define FORK_BACKOFF_MS		1000
-#define REGISTER_RETRY_MS	1000
+#define RETRY_MS		1000	/* a schema check, a registration */
 
 #define STOP_DB_MS		1500	/* after the grace, for the last writes */
 
@@ -44,6 +44,24 @@ void
 loop_wake(void)
 {
 	sv->poll_now = 1;
+}
+
+/* No jobrunner or notifier of ours is left. */
+static int
+nothing_running(void)
+{
+	return children_alive() == 0 && alerts_running() == 0;
+}
+
+/*
+ * Stopping with nothing left running or to write: only our row, which
+ * says we stopped, is left to write.
+ */
+static int
+only_stop_left(void)
+{
+	return sv->stopping && !stop_written && nothing_running() &&
+	    TAILQ_EMPTY(&sv->outcomes);
 }
 
 static int64_t
@@ -96,12 +114,10 @@ database_due_ms(int64_t now)
 		return INT64_MAX;
 	if (!sv->schema_checked)
 		return schema_not_before_ms;
-	/* Stopping, nothing left running: the last writes, now. */
-	if (sv->stopping && !stop_written && children_alive() == 0 &&
-	    alerts_running() == 0)
-		return now;
 	if (!sv->registered)
 		return register_not_before_ms;
+	if (only_stop_left())
+		return now;
 	if (can_claim_later()) {
 		t = latest(next_poll_ms, claim_not_before_ms);
 		if (sv->poll_now)
@@ -265,14 +281,14 @@ loop_claimed(int n, int slots)
 void
 loop_schema_failed(void)
 {
-	schema_not_before_ms = mono_ms() + REGISTER_RETRY_MS;
+	schema_not_before_ms = mono_ms() + RETRY_MS;
 }
 
 /* Registration failed: try again in a while. */
 void
 loop_register_failed(void)
 {
-	register_not_before_ms = mono_ms() + REGISTER_RETRY_MS;
+	register_not_before_ms = mono_ms() + RETRY_MS;
 }
 
 static void
@@ -289,11 +305,11 @@ final_work(void)
 {
 	if (stop_written)
 		return 1;
-	if (children_alive() > 0 || alerts_running() > 0)
+	if (!nothing_running())
 		return 0;
 	if (record_step() || alerts_step())
 		return 1;
-	if (!TAILQ_EMPTY(&sv->outcomes))
+	if (!only_stop_left())
 		return 0;
 	if (lease_stop(stop_written_now) == -1)
 		stop_written = 1;
@@ -344,7 +360,7 @@ database_work(void)
 static int
 may_exit(void)
 {
-	if (children_alive() > 0 || alerts_running() > 0)
+	if (!nothing_running())
 		return 0;
 	/*
 	 * The last writes get their time once the last child is gone, also
@@ -362,8 +378,8 @@ may_exit(void)
 static int
 once_done(void)
 {
-	return claim_idle && !sv->poll_now && children_running() == 0 &&
-	    TAILQ_EMPTY(&sv->outcomes) && alerts_running() == 0 && db_idle();
+	return claim_idle && !sv->poll_now && nothing_running() &&
+	    TAILQ_EMPTY(&sv->outcomes) && db_idle();
 }
 
 /* Ends when stopped (SIGTERM/SIGINT) or, with -1, when all is done. */

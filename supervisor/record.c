@@ -310,8 +310,9 @@ outcome_strip(struct outcome *o)
 	o->error_details = NULL;
 }
 
-static void
-spool_pending(void)
+/* Cut off, failing, or stopping with outcomes unwritten: on disk too. */
+void
+record_spool_all(void)
 {
 	struct outcome	*o;
 
@@ -320,21 +321,21 @@ spool_pending(void)
 			spool_write(o);
 }
 
-/* Cut off, or stopping with outcomes unwritten: they wait on disk. */
-void
-record_spool_all(void)
-{
-	spool_pending();
-}
-
+/* No outcome is in a batch on its way any more. */
 static void
-write_failed(void)
+none_writing(void)
 {
 	struct outcome	*o;
 
 	TAILQ_FOREACH(o, &sv->outcomes, entry)
 		o->writing = 0;
-	spool_pending();
+}
+
+static void
+write_failed(void)
+{
+	none_writing();
+	record_spool_all();
 	retry_at_ms = mono_ms() + RETRY_MS;
 }
 
@@ -414,8 +415,7 @@ record_batch(void)
 	    batch_written, NULL);
 	json_object_put(arr);
 	if (r == -1) {
-		TAILQ_FOREACH(o, &sv->outcomes, entry)
-			o->writing = 0;
+		none_writing();
 		return 0;
 	}
 	return 1;
@@ -461,7 +461,7 @@ record_step(void)
 		return 0;
 	}
 	if (mono_ms() < retry_at_ms) {
-		spool_pending();
+		record_spool_all();
 		return 0;
 	}
 	return record_release() || record_batch();
