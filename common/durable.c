@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "durable.h"
+#include "util.h"
 
 static int
 write_all(int fd, const char *buf, size_t len)
@@ -118,32 +119,21 @@ untrusted(const struct stat *st, uid_t owner, char *why, size_t len)
 static char *
 read_max(int fd, size_t max, char *why, size_t len)
 {
-	char	*buf;
-	size_t	 n = 0;
-	ssize_t	 got;
+	char	*text;
 
-	if ((buf = malloc(max + 2)) == NULL) {
-		snprintf(why, len, "out of memory");
-		return NULL;
-	}
-	while (n <= max && (got = read(fd, buf + n, max + 1 - n)) != 0) {
-		if (got == -1 && errno == EINTR)
-			continue;
-		if (got == -1) {
-			snprintf(why, len, "%s", strerror(errno));
-			free(buf);
-			return NULL;
-		}
-		n += (size_t)got;
-	}
-	buf[n] = '\0';
-	if (n > max)
+	switch (read_bounded(fd, max, &text, NULL)) {
+	case READ_OK:
+		return text;
+	case READ_ERROR:
+		snprintf(why, len, "%s", strerror(errno));
+		break;
+	case READ_TOO_LARGE:
 		snprintf(why, len, "larger than %zu bytes", max);
-	else if (memchr(buf, '\0', n) != NULL)
+		break;
+	case READ_NUL:
 		snprintf(why, len, "holds a NUL byte");
-	else
-		return buf;
-	free(buf);
+		break;
+	}
 	return NULL;
 }
 

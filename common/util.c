@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -111,4 +112,39 @@ read_file(const char *path)
 		return NULL;
 	}
 	return buf;
+}
+
+enum read_refusal
+read_bounded(int fd, size_t max, char **text, size_t *len)
+{
+	enum read_refusal	 r = READ_OK;
+	char			*buf = xreallocarray(NULL, max + 2, 1);
+	size_t			 n = 0;
+	ssize_t			 got;
+
+	while (n <= max && (got = read(fd, buf + n, max + 1 - n)) != 0) {
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got == -1) {
+			r = READ_ERROR;
+			break;
+		}
+		n += (size_t)got;
+	}
+	buf[n] = '\0';
+	if (r == READ_OK && n > max)
+		r = READ_TOO_LARGE;
+	else if (r == READ_OK && memchr(buf, '\0', n) != NULL)
+		r = READ_NUL;
+	if (len != NULL)
+		*len = n;
+	if (r != READ_OK) {
+		got = errno;
+		explicit_bzero(buf, n);
+		free(buf);
+		buf = NULL;
+		errno = (int)got;
+	}
+	*text = buf;
+	return r;
 }

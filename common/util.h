@@ -17,4 +17,19 @@ char	*xstrdup(const char *);
 char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
 char	*read_file(const char *path);	/* NULL with errno set */
 
+/* Why read_bounded() refused a text. */
+enum read_refusal {
+	READ_OK,
+	READ_ERROR,		/* read(2) failed: errno says why */
+	READ_TOO_LARGE,		/* more than max bytes */
+	READ_NUL		/* a NUL byte: it would be cut short */
+};
+
+/*
+ * All of fd, at most max bytes, as a string in *text (its length in
+ * *len, when len is not NULL).  What it refuses is wiped and freed, and
+ * *text is NULL.
+ */
+enum read_refusal read_bounded(int fd, size_t max, char **text, size_t *len);
+
 #endif

@@ -34,27 +34,22 @@ static char	*left_run_id, *left_dir;
 static char *
 read_job(char *err, size_t len)
 {
-	char	*buf;
-	size_t	 n = 0, got;
+	char	*text;
 
-	if ((buf = malloc(JOB_MAX_TEXT + 2)) == NULL) {
-		snprintf(err, len, "out of memory");
-		return NULL;
-	}
-	while (n <= JOB_MAX_TEXT &&
-	    (got = fread(buf + n, 1, JOB_MAX_TEXT + 1 - n, stdin)) > 0)
-		n += got;
-	buf[n] = '\0';
-	if (ferror(stdin))
+	switch (read_bounded(STDIN_FILENO, JOB_MAX_TEXT, &text, NULL)) {
+	case READ_OK:
+		return text;
+	case READ_ERROR:
 		snprintf(err, len, "cannot read the job on stdin");
-	else if (n > JOB_MAX_TEXT)
+		break;
+	case READ_TOO_LARGE:
 		snprintf(err, len, "the job is larger than %d bytes",
 		    JOB_MAX_TEXT);
-	else if (memchr(buf, '\0', n) != NULL)
+		break;
+	case READ_NUL:
 		snprintf(err, len, "the job holds a NUL byte");
-	else
-		return buf;
-	free(buf);
+		break;
+	}
 	return NULL;
 }
 

@@ -32,32 +32,24 @@ extern char	**environ;
 static char *
 read_input(size_t *len, int *code, char *err, size_t errlen)
 {
-	char	*buf;
-	size_t	 n = 0, got;
+	char	*text;
 
 	*code = EX_DATAERR;
-	if ((buf = malloc(NOTIFY_MAX_INPUT + 2)) == NULL) {
-		*code = EX_SOFTWARE;
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	while (n <= NOTIFY_MAX_INPUT &&
-	    (got = fread(buf + n, 1, NOTIFY_MAX_INPUT + 1 - n, stdin)) > 0)
-		n += got;
-	buf[n] = '\0';
-	*len = n;
-	if (ferror(stdin)) {
+	switch (read_bounded(STDIN_FILENO, NOTIFY_MAX_INPUT, &text, len)) {
+	case READ_OK:
+		return text;
+	case READ_ERROR:
 		*code = EX_SOFTWARE;
 		snprintf(err, errlen, "cannot read the alert on stdin");
-	} else if (n > NOTIFY_MAX_INPUT)
+		break;
+	case READ_TOO_LARGE:
 		snprintf(err, errlen, "bad input: larger than %d bytes",
 		    NOTIFY_MAX_INPUT);
-	else if (memchr(buf, '\0', n) != NULL)
+		break;
+	case READ_NUL:
 		snprintf(err, errlen, "bad input: it holds a NUL byte");
-	else
-		return buf;
-	explicit_bzero(buf, n);
-	free(buf);
+		break;
+	}
 	return NULL;
 }
 
