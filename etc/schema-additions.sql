@@ -2,9 +2,24 @@
 -- additive: new nullable columns, new indexes, new tables, a trigger.  The
 -- application's tables, triggers and row-level security stay as they are.
 -- Applying this twice is harmless, and it upgrades a database of an
--- earlier version.  Schema version 2.
+-- earlier version.  Schema version 3.
+--
+-- It is applied to the application's own database: a Supabase project
+-- where every visitor holds the public (anon) key and Supabase grants
+-- anon and authenticated everything on new tables and functions in
+-- public.  Every table added here therefore enables row-level security
+-- with no policy for those roles and has their privileges revoked, no
+-- function added here is executable by them (the end of this file walks
+-- the catalogue, so whatever is added later is closed too), and every
+-- name is resolved through no schema another role can write: this file
+-- and every function in it run with an empty search_path and name
+-- everything by its schema (a planted public.format() or
+-- public.json_build_object() would otherwise win over pg_catalog's
+-- VARIADIC "any" one and run with our rights).
 
 BEGIN;
+
+SET LOCAL search_path = '';
 
 -- Serialize concurrent applications of this file.
 SELECT pg_advisory_xact_lock(7310431602);
@@ -12,7 +27,7 @@ SELECT pg_advisory_xact_lock(7310431602);
 -- Supervisors register here and renew their heartbeat by the database
 -- clock.  One without a heartbeat for lease_seconds is presumed dead and
 -- its in-flight runs are closed by a live one.
-CREATE TABLE IF NOT EXISTS evalsched_supervisors (
+CREATE TABLE IF NOT EXISTS public.evalsched_supervisors (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     node text NOT NULL,
     pid integer NOT NULL,
@@ -28,34 +43,34 @@ CREATE TABLE IF NOT EXISTS evalsched_supervisors (
 );
 
 CREATE INDEX IF NOT EXISTS evalsched_supervisors_live
-    ON evalsched_supervisors (heartbeat_at)
+    ON public.evalsched_supervisors (heartbeat_at)
     WHERE stopped_at IS NULL AND lost_at IS NULL;
 
 -- The slot a run fires (the next_run_at it was claimed for), and the
 -- supervisor that owns it while it is in flight.
-ALTER TABLE scheduled_evaluation_runs
+ALTER TABLE public.scheduled_evaluation_runs
     ADD COLUMN IF NOT EXISTS slot_at timestamptz,
     ADD COLUMN IF NOT EXISTS supervisor_id uuid;
 
 -- A slot fires once, whatever the number of supervisors.
 CREATE UNIQUE INDEX IF NOT EXISTS evalsched_runs_slot_key
-    ON scheduled_evaluation_runs (scheduled_evaluation_id, slot_at)
+    ON public.scheduled_evaluation_runs (scheduled_evaluation_id, slot_at)
     WHERE slot_at IS NOT NULL;
 
 -- Runs in flight: small, and what claiming and lease recovery look at.
 CREATE INDEX IF NOT EXISTS evalsched_runs_in_flight
-    ON scheduled_evaluation_runs (scheduled_evaluation_id, supervisor_id)
+    ON public.scheduled_evaluation_runs (scheduled_evaluation_id, supervisor_id)
     WHERE status = 'triggered';
 
 -- Due schedules, oldest first: the claim reads only what is due.
 CREATE INDEX IF NOT EXISTS evalsched_schedules_due
-    ON scheduled_evaluations (next_run_at, id) WHERE is_active;
+    ON public.scheduled_evaluations (next_run_at, id) WHERE is_active;
 
 -- Wake the supervisors when a schedule becomes due sooner than they
 -- think: inserted, re-timed earlier, enabled or triggered.  A constant
 -- payload lets PostgreSQL fold the notifications of one transaction.
-CREATE OR REPLACE FUNCTION evalsched_notify_wakeup()
-RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION public.evalsched_notify_wakeup()
+RETURNS trigger LANGUAGE plpgsql SET search_path = '' AS $$
 BEGIN
     IF NEW.is_active AND (TG_OP = 'INSERT'
         OR NOT OLD.is_active
@@ -68,13 +83,13 @@ $$;
 
 CREATE OR REPLACE TRIGGER evalsched_notify_wakeup
     AFTER INSERT OR UPDATE OF next_run_at, is_active
-    ON scheduled_evaluations
-    FOR EACH ROW EXECUTE FUNCTION evalsched_notify_wakeup();
+    ON public.scheduled_evaluations
+    FOR EACH ROW EXECUTE FUNCTION public.evalsched_notify_wakeup();
 
 -- A supervisor's circuit: while the platform (the application, the
 -- network, the jobrunner) fails, dispatch pauses; evalschedctl status
 -- reads it here.
-ALTER TABLE evalsched_supervisors
+ALTER TABLE public.evalsched_supervisors
     ADD COLUMN IF NOT EXISTS circuit_open_since timestamptz,
     ADD COLUMN IF NOT EXISTS circuit_reason text;
 
@@ -87,16 +102,16 @@ ALTER TABLE evalsched_supervisors
 -- runs is dropped as well: our row is already there.  Neither raises an
 -- error, so the route goes on (its completion alerts included).  To edit
 -- one of our runs by hand: SET evalsched.manual_edit = on.
-ALTER TABLE scheduled_evaluation_runs
+ALTER TABLE public.scheduled_evaluation_runs
     ADD COLUMN IF NOT EXISTS evalsched_rev integer;
 
-CREATE OR REPLACE FUNCTION evalsched_guard_runs()
+CREATE OR REPLACE FUNCTION public.evalsched_guard_runs()
 RETURNS trigger LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = public, pg_temp AS $$
+SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
         IF NEW.slot_at IS NULL AND NEW.status = 'triggered' AND EXISTS (
-            SELECT 1 FROM scheduled_evaluation_runs r
+            SELECT 1 FROM public.scheduled_evaluation_runs r
             WHERE r.scheduled_evaluation_id = NEW.scheduled_evaluation_id
               AND r.slot_at IS NOT NULL) THEN
             RETURN NULL;
@@ -114,15 +129,15 @@ END;
 $$;
 
 CREATE OR REPLACE TRIGGER evalsched_guard_runs
-    BEFORE INSERT OR UPDATE ON scheduled_evaluation_runs
-    FOR EACH ROW EXECUTE FUNCTION evalsched_guard_runs();
+    BEFORE INSERT OR UPDATE ON public.scheduled_evaluation_runs
+    FOR EACH ROW EXECUTE FUNCTION public.evalsched_guard_runs();
 
 -- Re-enabling a schedule from any client (the application's toggle, SQL,
 -- evalschedctl resume) gives it a fresh start: the application itself
 -- leaves consecutive_failures as it was, so one more failure would
 -- disable it again.
-CREATE OR REPLACE FUNCTION evalsched_reset_on_enable()
-RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION public.evalsched_reset_on_enable()
+RETURNS trigger LANGUAGE plpgsql SET search_path = '' AS $$
 BEGIN
     IF NEW.is_active AND NOT OLD.is_active THEN
         NEW.consecutive_failures := 0;
@@ -132,35 +147,35 @@ END;
 $$;
 
 CREATE OR REPLACE TRIGGER evalsched_reset_on_enable
-    BEFORE UPDATE OF is_active ON scheduled_evaluations
-    FOR EACH ROW EXECUTE FUNCTION evalsched_reset_on_enable();
+    BEFORE UPDATE OF is_active ON public.scheduled_evaluations
+    FOR EACH ROW EXECUTE FUNCTION public.evalsched_reset_on_enable();
 
 -- The completion pass reads only runs whose batch test has ended (marked
 -- by the trigger below, or by the supervisor when it records a dispatch
 -- whose batch test ended first) and runs past completion_timeout: its
 -- cost does not grow with the runs still under way.
-ALTER TABLE scheduled_evaluation_runs
+ALTER TABLE public.scheduled_evaluation_runs
     ADD COLUMN IF NOT EXISTS batch_ended_at timestamptz;
 
 CREATE INDEX IF NOT EXISTS evalsched_runs_awaiting
-    ON scheduled_evaluation_runs (started_at)
+    ON public.scheduled_evaluation_runs (started_at)
     WHERE status = 'running' AND slot_at IS NOT NULL;
 
 CREATE INDEX IF NOT EXISTS evalsched_runs_ended
-    ON scheduled_evaluation_runs (batch_ended_at)
+    ON public.scheduled_evaluation_runs (batch_ended_at)
     WHERE status = 'running' AND batch_ended_at IS NOT NULL;
 
 CREATE INDEX IF NOT EXISTS evalsched_runs_batch
-    ON scheduled_evaluation_runs (batch_test_run_id)
+    ON public.scheduled_evaluation_runs (batch_test_run_id)
     WHERE status = 'running' AND slot_at IS NOT NULL;
 
 -- A schedule's history, newest first: for baselines and pruning.
 CREATE INDEX IF NOT EXISTS evalsched_runs_history
-    ON scheduled_evaluation_runs (scheduled_evaluation_id, triggered_at);
+    ON public.scheduled_evaluation_runs (scheduled_evaluation_id, triggered_at);
 
 -- Runs kept as a baseline are never pruned by run_retention.
 CREATE INDEX IF NOT EXISTS evalsched_runs_baseline
-    ON scheduled_evaluation_runs (baseline_run_id)
+    ON public.scheduled_evaluation_runs (baseline_run_id)
     WHERE baseline_run_id IS NOT NULL;
 
 -- When a batch test ends, mark its run and wake the supervisors, so that
@@ -170,13 +185,13 @@ CREATE INDEX IF NOT EXISTS evalsched_runs_baseline
 -- accepted last.  It runs as its owner, so that whoever ends a batch test
 -- (row-level security or not) marks our run.  The application's results
 -- tables predate its migrations: they are looked up rather than assumed.
-CREATE OR REPLACE FUNCTION evalsched_batch_ended()
+CREATE OR REPLACE FUNCTION public.evalsched_batch_ended()
 RETURNS trigger LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = public, pg_temp AS $$
+SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
     IF OLD.status IN ('pending', 'running')
         AND NEW.status NOT IN ('pending', 'running') THEN
-        UPDATE scheduled_evaluation_runs
+        UPDATE public.scheduled_evaluation_runs
             SET batch_ended_at = now(),
                 evalsched_rev = coalesce(evalsched_rev, 0) + 1
             WHERE batch_test_run_id = NEW.id AND status = 'running'
@@ -189,36 +204,36 @@ $$;
 
 DO $$
 BEGIN
-    IF to_regclass('batch_test_runs') IS NOT NULL THEN
+    IF to_regclass('public.batch_test_runs') IS NOT NULL THEN
         CREATE OR REPLACE TRIGGER evalsched_batch_ended
-            AFTER UPDATE OF status ON batch_test_runs
-            FOR EACH ROW EXECUTE FUNCTION evalsched_batch_ended();
+            AFTER UPDATE OF status ON public.batch_test_runs
+            FOR EACH ROW EXECUTE FUNCTION public.evalsched_batch_ended();
     END IF;
-    IF to_regclass('conversations') IS NOT NULL THEN
+    IF to_regclass('public.conversations') IS NOT NULL THEN
         CREATE INDEX IF NOT EXISTS evalsched_conversations_batch
-            ON conversations (batch_test_run_id);
+            ON public.conversations (batch_test_run_id);
     END IF;
-    IF to_regclass('messages') IS NOT NULL THEN
+    IF to_regclass('public.messages') IS NOT NULL THEN
         CREATE INDEX IF NOT EXISTS evalsched_messages_conversation
-            ON messages (conversation_id);
+            ON public.messages (conversation_id);
     END IF;
-    IF to_regclass('judgments') IS NOT NULL THEN
+    IF to_regclass('public.judgments') IS NOT NULL THEN
         CREATE INDEX IF NOT EXISTS evalsched_judgments_message
-            ON judgments (message_id);
+            ON public.judgments (message_id);
     END IF;
 END;
 $$;
 
 -- The application's per-schedule API key column, for a database older
 -- than its migration 20260104000001.
-ALTER TABLE scheduled_evaluations
+ALTER TABLE public.scheduled_evaluations
     ADD COLUMN IF NOT EXISTS api_key_encrypted text;
 
 -- Baselines pinned by an operator (evalschedctl baseline): a schedule's
 -- runs are compared with this run instead of the latest good one.
-CREATE TABLE IF NOT EXISTS evalsched_baselines (
+CREATE TABLE IF NOT EXISTS public.evalsched_baselines (
     scheduled_evaluation_id uuid PRIMARY KEY
-        REFERENCES scheduled_evaluations (id) ON DELETE CASCADE,
+        REFERENCES public.scheduled_evaluations (id) ON DELETE CASCADE,
     run_id uuid NOT NULL,
     pinned_at timestamptz NOT NULL DEFAULT now()
 );
@@ -231,7 +246,7 @@ CREATE TABLE IF NOT EXISTS evalsched_baselines (
 -- tried; command_pending NULL means alert_command has not run yet.
 -- metadata is json, not jsonb: its keys keep the order of the
 -- application's alert format.
-CREATE TABLE IF NOT EXISTS evalsched_alerts (
+CREATE TABLE IF NOT EXISTS public.evalsched_alerts (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     event text NOT NULL CHECK (event IN ('scheduled_eval_failed',
         'scheduled_eval_disabled', 'scheduled_eval_regression')),
@@ -254,14 +269,14 @@ CREATE TABLE IF NOT EXISTS evalsched_alerts (
     done_at timestamptz
 );
 
-ALTER TABLE evalsched_alerts ALTER COLUMN metadata TYPE json;
+ALTER TABLE public.evalsched_alerts ALTER COLUMN metadata TYPE json;
 
 -- One event of a kind per run: a repeated write cannot send it twice.
 CREATE UNIQUE INDEX IF NOT EXISTS evalsched_alerts_once
-    ON evalsched_alerts (event, run_id) WHERE run_id IS NOT NULL;
+    ON public.evalsched_alerts (event, run_id) WHERE run_id IS NOT NULL;
 
 CREATE INDEX IF NOT EXISTS evalsched_alerts_due
-    ON evalsched_alerts (next_attempt_at) WHERE state = 'pending';
+    ON public.evalsched_alerts (next_attempt_at) WHERE state = 'pending';
 
 -- The live view of runs (evalschedctl watch): each change of one of our
 -- runs, and each schedule that stops being active, is announced on the
@@ -368,11 +383,81 @@ CREATE OR REPLACE TRIGGER evalsched_notify_disabled
     FOR EACH ROW WHEN (OLD.is_active AND NOT NEW.is_active)
     EXECUTE FUNCTION evalsched_notify_disabled();
 
-CREATE TABLE IF NOT EXISTS evalsched_meta (
+CREATE TABLE IF NOT EXISTS public.evalsched_meta (
     key text PRIMARY KEY,
     value text NOT NULL
 );
-INSERT INTO evalsched_meta (key, value) VALUES ('schema_version', '2')
+INSERT INTO public.evalsched_meta (key, value) VALUES ('schema_version', '3')
     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
+
+-- The application's trigger functions that fire on our writes to its
+-- schedules (its audit log, its cap of 50 active schedules per user)
+-- name its tables without a schema, so they depend on the caller's
+-- search_path; ours is empty, where they would find nothing.  Pin theirs
+-- to what the application's own sessions see.  Only a function without a
+-- pinned search_path of its own is touched.
+DO $$
+DECLARE
+    fn pg_catalog.regprocedure;
+BEGIN
+    FOR fn IN SELECT p.oid::pg_catalog.regprocedure
+        FROM pg_catalog.pg_proc p
+        JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'public'
+          AND p.proname IN ('log_schedule_audit', 'check_schedule_limit')
+          AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(p.proconfig) c
+                          WHERE c LIKE 'search\_path=%')
+    LOOP
+        EXECUTE pg_catalog.format(
+            'ALTER FUNCTION %s SET search_path = public, pg_temp', fn);
+    END LOOP;
+END;
+$$;
+
+-- Closed to the public roles, whatever this file (or a later version of
+-- it) added: every evalsched table gets row-level security with no
+-- policy, so that a role granted privileges on it by Supabase's default
+-- privileges still sees and changes no row, and those privileges are
+-- revoked as well; no evalsched function is executable by them.  The
+-- supervisor's role is the tables' owner or bypasses row-level security
+-- (evalsched-supervisor(8)).  PUBLIC stands for every role; anon and
+-- authenticated exist only in a Supabase database.  Trigger functions
+-- need no EXECUTE of whoever fires them.
+DO $$
+DECLARE
+    obj record;
+    public_roles text := 'PUBLIC';
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'anon') THEN
+        public_roles := public_roles || ', anon';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles
+               WHERE rolname = 'authenticated') THEN
+        public_roles := public_roles || ', authenticated';
+    END IF;
+    FOR obj IN SELECT c.oid::pg_catalog.regclass AS name
+        FROM pg_catalog.pg_class c
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relname LIKE 'evalsched\_%'
+          AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+    LOOP
+        IF (SELECT c.relkind FROM pg_catalog.pg_class c
+            WHERE c.oid = obj.name) IN ('r', 'p') THEN
+            EXECUTE pg_catalog.format(
+                'ALTER TABLE %s ENABLE ROW LEVEL SECURITY', obj.name);
+        END IF;
+        EXECUTE pg_catalog.format('REVOKE ALL ON %s FROM %s', obj.name,
+            public_roles);
+    END LOOP;
+    FOR obj IN SELECT p.oid::pg_catalog.regprocedure AS name
+        FROM pg_catalog.pg_proc p
+        JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'public' AND p.proname LIKE 'evalsched\_%'
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM %s',
+            obj.name, public_roles);
+    END LOOP;
+END;
+$$;
 
 COMMIT;
