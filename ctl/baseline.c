@@ -27,7 +27,7 @@ const char LATEST_COMPLETED[] =
 static const char pin_sql[] =
     "SELECT run_id, floor(extract(epoch FROM pinned_at))::bigint "
     "  AS pinned_at "
-    "FROM evalsched_baselines WHERE scheduled_evaluation_id = $1::uuid";
+    "FROM public.evalsched_baselines WHERE scheduled_evaluation_id = $1::uuid";
 
 static PGresult *
 run_query(struct ctl *c, const char *where, const char *param)

@@ -35,12 +35,13 @@ struct add_args {
 };
 
 static const char insert_sql[] =
-    "INSERT INTO scheduled_evaluations (name, description, user_id, "
+    "INSERT INTO public.scheduled_evaluations (name, description, user_id, "
     "  schedule_type, cron_expression, timezone, test_suite_id, model_id, "
     "  batch_test_config, is_active, next_run_at) "
     "SELECT $1, $2, $3::uuid, $4, $5, $6, $7::uuid, $8, $9::jsonb, "
     "  $10::boolean, to_timestamp($11::bigint) "
-    "WHERE NOT EXISTS (SELECT 1 FROM scheduled_evaluations WHERE name = $1) "
+    "WHERE NOT EXISTS (SELECT 1 FROM public.scheduled_evaluations "
+    "  WHERE name = $1) "
     "RETURNING id";
 
 static int

@@ -33,12 +33,13 @@ static const char by_prefix_where[] =
  * pinned; pinning the run already pinned changes nothing, not even when.
  */
 static const char pin_sql[] =
-    "WITH old AS (SELECT run_id FROM evalsched_baselines "
+    "WITH old AS (SELECT run_id FROM public.evalsched_baselines "
     "  WHERE scheduled_evaluation_id = $1::uuid), "
-    "ok AS (SELECT r.id FROM scheduled_evaluation_runs r "
+    "ok AS (SELECT r.id FROM public.scheduled_evaluation_runs r "
     "  WHERE r.id = $2::uuid AND r.scheduled_evaluation_id = $1::uuid "
     "    AND r.status = 'completed' AND r.total_prompts > 0 FOR SHARE), "
-    "ins AS (INSERT INTO evalsched_baselines (scheduled_evaluation_id, run_id) "
+    "ins AS (INSERT INTO public.evalsched_baselines "
+    "    (scheduled_evaluation_id, run_id) "
     "  SELECT $1::uuid, id FROM ok "
     "  ON CONFLICT (scheduled_evaluation_id) DO UPDATE "
     "    SET run_id = EXCLUDED.run_id, pinned_at = now() "
@@ -48,7 +49,8 @@ static const char pin_sql[] =
     "EXISTS (SELECT 1 FROM ok) AS valid, EXISTS (SELECT 1 FROM ins) AS changed";
 
 static const char clear_sql[] =
-    "DELETE FROM evalsched_baselines WHERE scheduled_evaluation_id = $1::uuid "
+    "DELETE FROM public.evalsched_baselines "
+    "WHERE scheduled_evaluation_id = $1::uuid "
     "RETURNING run_id";
 
 static int

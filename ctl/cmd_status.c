@@ -36,7 +36,7 @@ static const char supervisors_sql[] =
     EP("p.heartbeat_at", "heartbeat_at") ", " LIVE("p") " AS live, "
     EP("p.circuit_open_since", "circuit_open_since") ", p.circuit_reason, "
     LIVE("p") " AND p.circuit_open_since IS NOT NULL AS paused "
-    "FROM evalsched_supervisors p "
+    "FROM public.evalsched_supervisors p "
     "WHERE p.stopped_at IS NULL AND p.lost_at IS NULL "
     "ORDER BY p.node, p.started_at";
 
@@ -47,19 +47,19 @@ static const char in_flight_sql[] =
     "r.triggered_at < now() - $1::integer * interval '1 second' AND ("
     "  p.id IS NULL OR NOT " LIVE("p") " OR r.triggered_at < now() - "
     "  ($1::integer + $2::integer) * interval '1 second') AS stuck "
-    "FROM scheduled_evaluation_runs r "
-    "JOIN scheduled_evaluations s ON s.id = r.scheduled_evaluation_id "
-    "LEFT JOIN evalsched_supervisors p ON p.id = r.supervisor_id "
+    "FROM public.scheduled_evaluation_runs r "
+    "JOIN public.scheduled_evaluations s ON s.id = r.scheduled_evaluation_id "
+    "LEFT JOIN public.evalsched_supervisors p ON p.id = r.supervisor_id "
     "WHERE r.status = 'triggered' ORDER BY r.triggered_at, r.id";
 
 /* $1 poll_interval; a schedule waiting on its own run is not late. */
 static const char overdue_sql[] =
     "SELECT s.id, s.name, s.timezone, "
     EP("s.next_run_at", "next_run_at") ", count(*) OVER () AS total "
-    "FROM scheduled_evaluations s "
+    "FROM public.scheduled_evaluations s "
     "WHERE s.is_active AND "
     "  s.next_run_at < now() - $1::integer * interval '1 second' "
-    "  AND NOT EXISTS (SELECT 1 FROM scheduled_evaluation_runs r "
+    "  AND NOT EXISTS (SELECT 1 FROM public.scheduled_evaluation_runs r "
     "    WHERE r.scheduled_evaluation_id = s.id "
     "    AND r.status = 'triggered') "
     "ORDER BY s.next_run_at, s.id LIMIT " LIST_MAX;
@@ -68,16 +68,17 @@ static const char overdue_sql[] =
 static const char slow_sql[] =
     "SELECT r.id, s.name, s.timezone, r.batch_test_run_id, "
     EP("r.started_at", "started_at") ", count(*) OVER () AS total "
-    "FROM scheduled_evaluation_runs r "
-    "JOIN scheduled_evaluations s ON s.id = r.scheduled_evaluation_id "
+    "FROM public.scheduled_evaluation_runs r "
+    "JOIN public.scheduled_evaluations s ON s.id = r.scheduled_evaluation_id "
     "WHERE r.status = 'running' AND r.slot_at IS NOT NULL "
     "  AND r.started_at < now() - $1::integer * interval '1 second' "
     "ORDER BY r.started_at, r.id LIMIT " LIST_MAX;
 
 static const char counts_sql[] =
-    "SELECT (SELECT count(*) FROM scheduled_evaluations WHERE is_active) "
+    "SELECT (SELECT count(*) FROM public.scheduled_evaluations "
+    "  WHERE is_active) "
     "  AS active, "
-    "(SELECT count(*) FROM scheduled_evaluation_runs "
+    "(SELECT count(*) FROM public.scheduled_evaluation_runs "
     "  WHERE status = 'running' AND slot_at IS NOT NULL) AS under_way";
 
 struct status {

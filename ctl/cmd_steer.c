@@ -47,8 +47,9 @@ cmd_pause(struct ctl *c, int argc, char **argv)
 	if ((status = sched_operand(c, argc, argv, "pause", &res)) != 0)
 		return status;
 	params[0] = db_get(res, 0, "id");
-	rows = update(c, "UPDATE scheduled_evaluations SET is_active = false "
-	    "WHERE id = $1::uuid AND is_active RETURNING id", 1, params);
+	rows = update(c, "UPDATE public.scheduled_evaluations "
+	    "SET is_active = false WHERE id = $1::uuid AND is_active "
+	    "RETURNING id", 1, params);
 	return finish(c, res, rows, rows == 0 ? "already paused" : "paused",
 	    db_int(res, 0, "in_flight") > 0 ?
 	    " (the run in flight goes on)" : "");
@@ -60,7 +61,7 @@ cmd_pause(struct ctl *c, int argc, char **argv)
  * reported is the one the row ends with.
  */
 static const char resume_sql[] =
-    "UPDATE scheduled_evaluations SET is_active = true, "
+    "UPDATE public.scheduled_evaluations SET is_active = true, "
     "consecutive_failures = 0, next_run_at = to_timestamp($2::bigint) "
     "WHERE id = $1::uuid AND NOT is_active "
     "RETURNING id, consecutive_failures";
@@ -141,7 +142,7 @@ cmd_trigger(struct ctl *c, int argc, char **argv)
 	if (!db_bool(res, 0, "is_active"))
 		return refuse_paused(res);
 	params[0] = db_get(res, 0, "id");
-	rows = update(c, "UPDATE scheduled_evaluations "
+	rows = update(c, "UPDATE public.scheduled_evaluations "
 	    "SET next_run_at = LEAST(next_run_at, now()) "
 	    "WHERE id = $1::uuid AND is_active RETURNING id", 1, params);
 	if (rows == 0)

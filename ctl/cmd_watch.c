@@ -116,6 +116,12 @@ say(const char *head, const char *msg, const char *tail)
 	out_line(stderr, "evalschedctl: watch: %s%s%s", head, buf, tail);
 }
 
+/*
+ * The search_path is emptied for the session first, as db_query empties
+ * it for each statement, so that nothing sent on this connection
+ * resolves a name in a schema others can write.  LISTEN needs a session
+ * of its own: no transaction-mode pooler shares it.
+ */
 static int
 listen_on(struct watch *w)
 {
@@ -123,7 +129,12 @@ listen_on(struct watch *w)
 	int		 ok;
 
 	PQsetNoticeReceiver(w->c->conn, on_notice, w);
-	res = PQexec(w->c->conn, "LISTEN " CHANNEL);
+	res = PQexec(w->c->conn, "SELECT pg_catalog.set_config('search_path', "
+	    "'', false)");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+		PQclear(res);
+		res = PQexec(w->c->conn, "LISTEN " CHANNEL);
+	}
 	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 	if (!ok)
 		say("LISTEN: ", res != NULL ? PQresultErrorMessage(res) :

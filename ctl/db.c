@@ -87,16 +87,90 @@ error_status(const struct ctl *c, const PGresult *res)
 	return EX_SOFTWARE;
 }
 
+static int
+result_ok(const PGresult *res)
+{
+	ExecStatusType	st = PQresultStatus(res);
+
+	return st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
+}
+
+/*
+ * Every statement runs with an empty search_path.  Roles other than ours
+ * may create objects in public, and a function or operator is the best
+ * match found on the whole path, so a public.format(text, text) would
+ * beat pg_catalog's format(text, VARIADIC "any") and run with our
+ * rights.  With the path empty only pg_catalog is searched, and our
+ * statements name every table with its schema.  It is set for each
+ * statement, not once for the session: behind a transaction-mode pooler
+ * (listen = no) the next statement may reach another server connection,
+ * and this one would keep the setting for another client.  The setting
+ * and the statement go out in one pipeline, one round trip, and up to
+ * its Sync they are one transaction.
+ */
+static const char path_sql[] =
+    "SELECT pg_catalog.set_config('search_path', '', true)";
+
+/* The results up to the Sync: the statement's, or the first error. */
+static PGresult *
+pipeline_results(PGconn *conn)
+{
+	PGresult	*r, *keep = NULL;
+	int		 nulls = 0;
+
+	/* A NULL ends each statement's results; two, all (or a loss). */
+	while (nulls < 2) {
+		if ((r = PQgetResult(conn)) == NULL) {
+			nulls++;
+			continue;
+		}
+		nulls = 0;
+		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			break;
+		}
+		if (keep != NULL && !result_ok(keep)) {
+			PQclear(r);
+			continue;
+		}
+		PQclear(keep);
+		keep = r;
+	}
+	return keep;
+}
+
+static PGresult *
+exchange(PGconn *conn, const char *sql, int nparams,
+    const char *const *params)
+{
+	PGresult	*res;
+	int		 sent;
+
+	if (PQenterPipelineMode(conn) == 0)
+		return NULL;
+	sent = PQsendQueryParams(conn, path_sql, 0, NULL, NULL, NULL, NULL,
+	    0) && PQsendQueryParams(conn, sql, nparams, NULL, params, NULL,
+	    NULL, 0);
+	/* Without its Sync nothing would answer: the connection is lost. */
+	if (PQpipelineSync(conn) == 0)
+		return NULL;
+	res = pipeline_results(conn);
+	if (!sent) {
+		PQclear(res);
+		res = NULL;
+	}
+	(void)PQexitPipelineMode(conn);
+	return res;
+}
+
 PGresult *
 db_query(struct ctl *c, const char *sql, int nparams,
     const char *const *params)
 {
 	PGresult	*res;
-	ExecStatusType	 st;
 
-	res = PQexecParams(c->conn, sql, nparams, NULL, params, NULL, NULL, 0);
-	st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+	res = exchange(c->conn, sql, nparams, params);
+	if (res != NULL && result_ok(res))
 		return res;
 	c->dbstatus = error_status(c, res);
 	print_pq_error("database: ", res != NULL ? PQresultErrorMessage(res) :

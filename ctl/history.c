@@ -8,11 +8,12 @@
 #include "ctl.h"
 
 static const char history_sql[] =
-    "SELECT floor(extract(epoch FROM (SELECT value FROM evalsched_meta "
+    "SELECT floor(extract(epoch FROM (SELECT value FROM public.evalsched_meta "
     "  WHERE key = 'history_pruned_at' "
     "  AND value ~ '^\\d{4}-\\d\\d-\\d\\d')::timestamptz))::bigint "
     "  AS pruned_at, "
-    "(SELECT value FROM evalsched_meta WHERE key = 'history_pruned_runs' "
+    "(SELECT value FROM public.evalsched_meta "
+    "  WHERE key = 'history_pruned_runs' "
     "  AND value ~ '^\\d{1,18}$')::bigint AS pruned_runs";
 
 int

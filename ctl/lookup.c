@@ -14,12 +14,12 @@
 #define NO_MATCH	(-1)	/* not an exit status */
 
 static const char by_id_sql[] =
-    "SELECT id, name FROM scheduled_evaluations WHERE id = $1::uuid";
+    "SELECT id, name FROM public.scheduled_evaluations WHERE id = $1::uuid";
 static const char by_name_sql[] =
-    "SELECT id, name FROM scheduled_evaluations "
+    "SELECT id, name FROM public.scheduled_evaluations "
     "WHERE name = $1 ORDER BY created_at, id";
 static const char by_prefix_sql[] =
-    "SELECT id, name FROM scheduled_evaluations "
+    "SELECT id, name FROM public.scheduled_evaluations "
     "WHERE id::text LIKE lower($1) || '%' ORDER BY id";
 
 /* Hex digits and dashes only, so it cannot carry a LIKE wildcard. */

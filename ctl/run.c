@@ -39,8 +39,8 @@ const char RUN_SELECT[] =
     "  AS ongoing, "
     "r.status = 'completed' OR (r.status = 'failed' AND r.total_prompts > 0) "
     "  AS has_results "
-    "FROM scheduled_evaluation_runs r "
-    "JOIN scheduled_evaluations s ON s.id = r.scheduled_evaluation_id ";
+    "FROM public.scheduled_evaluation_runs r "
+    "JOIN public.scheduled_evaluations s ON s.id = r.scheduled_evaluation_id ";
 
 /* Runs, RUN_SELECT's columns, chosen by a WHERE (and ORDER) clause. */
 PGresult *

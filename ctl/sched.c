@@ -23,10 +23,10 @@ const char SCHED_SELECT[] =
     "s.alert_on_failure, s.alert_on_regression, "
     "s.regression_threshold_percent::text AS regression_threshold_percent, "
     EPOCH("created_at") ", " EPOCH("updated_at") ", "
-    "(SELECT count(*) FROM scheduled_evaluation_runs r "
+    "(SELECT count(*) FROM public.scheduled_evaluation_runs r "
     "  WHERE r.scheduled_evaluation_id = s.id AND r.status = 'triggered') "
     "  AS in_flight "
-    "FROM scheduled_evaluations s ";
+    "FROM public.scheduled_evaluations s ";
 
 /* What the schedule fires on: the type's name, or the cron expression. */
 const char *

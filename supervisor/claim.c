@@ -24,7 +24,7 @@ enum {
 };
 
 #define IN_FLIGHT							\
-	"EXISTS (SELECT 1 FROM scheduled_evaluation_runs r "		\
+	"EXISTS (SELECT 1 FROM public.scheduled_evaluation_runs r "	\
 	"WHERE r.scheduled_evaluation_id = s.id AND r.status = 'triggered' " \
 	"AND r.slot_at IS NOT NULL)"
 
@@ -34,38 +34,39 @@ static const char claim_sql[] =
 	"  s.batch_test_config::text, coalesce(jsonb_typeof(s.batch_test_config), 'null'), "
 	"  extract(epoch FROM s.next_run_at), extract(epoch FROM now()), "
 	"  s.api_key_encrypted "
-	"FROM scheduled_evaluations s "
+	"FROM public.scheduled_evaluations s "
 	"WHERE s.is_active AND s.next_run_at <= now() AND NOT " IN_FLIGHT
 	"ORDER BY s.next_run_at, s.id LIMIT $1 "
 	"FOR UPDATE OF s SKIP LOCKED";
 
 static const char insert_runs_sql[] =
-	"INSERT INTO scheduled_evaluation_runs "
+	"INSERT INTO public.scheduled_evaluation_runs "
 	"  (scheduled_evaluation_id, status, slot_at, supervisor_id, "
 	"   evalsched_rev) "
 	"SELECT s.id, 'triggered', s.next_run_at, $2, 0 "
-	"FROM scheduled_evaluations s, json_to_recordset($1::json) "
+	"FROM public.scheduled_evaluations s, json_to_recordset($1::json) "
 	"  AS u(id uuid, next bigint) WHERE s.id = u.id "
 	"ON CONFLICT (scheduled_evaluation_id, slot_at) "
 	"  WHERE slot_at IS NOT NULL DO NOTHING "
 	"RETURNING id, scheduled_evaluation_id";
 
 static const char advance_sql[] =
-	"UPDATE scheduled_evaluations s SET next_run_at = to_timestamp(u.next) "
+	"UPDATE public.scheduled_evaluations s "
+	"SET next_run_at = to_timestamp(u.next) "
 	"FROM json_to_recordset($1::json) AS u(id uuid, next bigint) "
 	"WHERE s.id = u.id";
 
 static const char disable_sql[] =
-	"WITH run AS (INSERT INTO scheduled_evaluation_runs "
+	"WITH run AS (INSERT INTO public.scheduled_evaluation_runs "
 	"  (scheduled_evaluation_id, status, slot_at, supervisor_id, "
 	"   completed_at, error_message, error_details, evalsched_rev) "
 	"  SELECT id, 'failed', next_run_at, $3, now(), $2, "
 	"    jsonb_build_object('reason', 'bad schedule', 'detail', $2::text, "
 	"      'blame', 'schedule'), 0 "
-	"  FROM scheduled_evaluations WHERE id = $1 "
+	"  FROM public.scheduled_evaluations WHERE id = $1 "
 	"  ON CONFLICT DO NOTHING RETURNING id), "
 	/* An auto-disable like any other: its owner hears of it. */
-	"alert AS (INSERT INTO evalsched_alerts (event, user_id, "
+	"alert AS (INSERT INTO public.evalsched_alerts (event, user_id, "
 	"    scheduled_evaluation_id, run_id, title, message, metadata) "
 	"  SELECT 'scheduled_eval_disabled', s.user_id, s.id, run.id, "
 	"    'Scheduled evaluation disabled: ' || s.name, "
@@ -76,9 +77,9 @@ static const char disable_sql[] =
 	"      'errorMessage', $2::text, "
 	"      'consecutiveFailures', s.consecutive_failures, "
 	"      'runId', run.id) "
-	"  FROM scheduled_evaluations s, run "
+	"  FROM public.scheduled_evaluations s, run "
 	"  WHERE s.id = $1 AND s.alert_on_failure AND s.user_id IS NOT NULL) "
-	"UPDATE scheduled_evaluations SET is_active = false, "
+	"UPDATE public.scheduled_evaluations SET is_active = false, "
 	"  last_run_status = 'failed', last_run_at = now() WHERE id = $1";
 
 static const char *
@@ -300,7 +301,7 @@ good_rows(void)
 static const char next_due_sql[] =
 	"SELECT ceil(extract(epoch FROM "
 	"  (s.next_run_at - clock_timestamp())) * 1000) "
-	"FROM scheduled_evaluations s "
+	"FROM public.scheduled_evaluations s "
 	"WHERE s.is_active AND NOT " IN_FLIGHT
 	"ORDER BY s.next_run_at LIMIT 1";
 

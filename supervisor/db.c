@@ -8,8 +8,9 @@
  * round trip ("trip") is one or more statements and a Sync: at most one
  * is outstanding, and when its Sync comes back its caller's function is
  * called with the results.  Every trip runs in a transaction of its own
- * with SET LOCAL timeouts, so that a pooler never sees session state, or
- * in the one a previous trip left open (the claim spans two).
+ * with SET LOCAL timeouts and an empty search_path, so that a pooler
+ * never sees session state, or in the one a previous trip left open (the
+ * claim spans two).
  *
  * Every trip has a deadline measured here, well inside the lease: a
  * server or pooler that stops answering while it keeps the connection
@@ -33,7 +34,7 @@
 #define CONNECT_MS	5000	/* libpq's connect_timeout binds only PQconnectdb */
 #define DEADLINE_MIN_MS	1000
 #define TRIP_STMTS	8	/* statements of ours, wrappers not counted */
-#define TRIP_RESULTS	(TRIP_STMTS + 3)	/* BEGIN, timeouts, COMMIT */
+#define TRIP_RESULTS	(TRIP_STMTS + 3)	/* BEGIN, settings, COMMIT */
 
 enum db_state {
 	DB_DOWN,		/* waiting for the next attempt */
@@ -281,9 +282,18 @@ connected(void)
 	completion_sweep();
 }
 
-/* Our timeouts, local to the transaction: bounded well inside ours. */
+/*
+ * Our settings, local to the transaction: timeouts bounded well inside
+ * ours, and an empty search_path.  Roles other than ours may create
+ * objects in public, and a function or operator is the best match found
+ * on the whole path, so a public.format(text, text) would beat
+ * pg_catalog's format(text, VARIADIC "any") and run with our rights.
+ * With the path empty only pg_catalog is searched, and our statements
+ * name every table with its schema.  This one is sent before the path is
+ * emptied: it names its functions' schema too.
+ */
 static int
-send_timeouts(void)
+send_settings(void)
 {
 	char	stmt[24], lock[24];
 
@@ -292,10 +302,11 @@ send_timeouts(void)
 	    4);
 	snprintf(lock, sizeof(lock), "%lld", (long long)trip_budget_ms() /
 	    8);
-	return PQsendQueryParams(conn, "SELECT set_config("
-	    "'statement_timeout', $1, true), set_config('lock_timeout', $2, "
-	    "true)", 2, NULL, (const char *const[]){ stmt, lock }, NULL, NULL,
-	    0);
+	return PQsendQueryParams(conn, "SELECT pg_catalog.set_config("
+	    "'search_path', '', true), pg_catalog.set_config("
+	    "'statement_timeout', $1, true), pg_catalog.set_config("
+	    "'lock_timeout', $2, true)", 2, NULL,
+	    (const char *const[]){ stmt, lock }, NULL, NULL, 0);
 }
 
 static int
@@ -351,7 +362,7 @@ trip_send(int flags, const struct db_stmt *stmts, int n, db_reply_fn *fn,
 		return -1;
 	memset(&trip, 0, sizeof(trip));
 	if (flags & DB_OPEN) {
-		ok = send_simple("BEGIN") && send_timeouts();
+		ok = send_simple("BEGIN") && send_settings();
 		trip.slot[trip.nsent++] = -1;
 		trip.slot[trip.nsent++] = -1;
 	}
@@ -378,7 +389,9 @@ trip_send(int flags, const struct db_stmt *stmts, int n, db_reply_fn *fn,
 
 /*
  * Statements of a transaction that spans trips: DB_OPEN begins it,
- * DB_CLOSE commits it; between them only its owner may send.
+ * DB_CLOSE commits it; between them only its owner may send.  So every
+ * statement of ours runs after the settings of its transaction's first
+ * trip (LISTEN and ROLLBACK, sent outside, name nothing).
  */
 int
 db_send(int flags, const struct db_stmt *stmts, int n, db_reply_fn *fn,

@@ -20,7 +20,7 @@
 /* How a lost supervisor's runs are closed; $1 is who closes them. */
 #define CLOSE_RUNS_OF(dead_cte)						\
 	"WITH dead AS (" dead_cte "), "					\
-	"closed AS (UPDATE scheduled_evaluation_runs r SET "		\
+	"closed AS (UPDATE public.scheduled_evaluation_runs r SET "	\
 	"  status = 'failed', completed_at = now(), "			\
 	"  error_message = format('lost: supervisor %s (pid %s on %s) "	\
 	"%s; the outcome of this dispatch is unknown', "		\
@@ -32,7 +32,7 @@
 	"  FROM dead d WHERE r.supervisor_id = d.id "			\
 	"  AND r.status = 'triggered' "					\
 	"  RETURNING r.id, r.scheduled_evaluation_id, d.node, d.pid), "	\
-	"sched AS (UPDATE scheduled_evaluations s SET "			\
+	"sched AS (UPDATE public.scheduled_evaluations s SET "		\
 	"  last_run_status = 'failed', last_run_at = now() FROM closed c " \
 	"  WHERE s.id = c.scheduled_evaluation_id RETURNING s.id, s.name) " \
 	"SELECT c.id, coalesce(s.name, ''), c.node, c.pid FROM closed c " \
@@ -81,8 +81,9 @@ previous_found(PGresult **res, void *arg)
 		    PQgetvalue(res[0], i, 0)));
 	}
 	if (json_object_array_length(ids) > 0)
-		(void)db_query(CLOSE_RUNS_OF("UPDATE evalsched_supervisors SET "
-		    "lost_at = now(), lost_by = $1 WHERE id IN (SELECT "
+		(void)db_query(CLOSE_RUNS_OF("UPDATE "
+		    "public.evalsched_supervisors SET lost_at = now(), "
+		    "lost_by = $1 WHERE id IN (SELECT "
 		    "json_array_elements_text($2::json)::uuid) "
 		    "AND lost_at IS NULL RETURNING id, node, pid, "
 		    "'exited without closing its runs (restarted on the same "
@@ -99,7 +100,7 @@ previous_found(PGresult **res, void *arg)
 static int
 lease_close_previous(void)
 {
-	return db_query("SELECT id, pid FROM evalsched_supervisors "
+	return db_query("SELECT id, pid FROM public.evalsched_supervisors "
 	    "WHERE node = $1 AND id <> $2 AND stopped_at IS NULL "
 	    "AND lost_at IS NULL", 2,
 	    (const char *const[]){ sv->conf.node_name, sv->id },
@@ -138,9 +139,9 @@ lease_register(void)
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
 	snprintf(lease, sizeof(lease), "%d", sv->conf.lease);
 	snprintf(max, sizeof(max), "%d", sv->conf.max_concurrent);
-	if (db_query("INSERT INTO evalsched_supervisors (node, pid, version, "
-	    "lease_seconds, max_concurrent) VALUES ($1, $2, $3, $4, $5) "
-	    "RETURNING id", 5, (const char *const[]){ sv->conf.node_name,
+	if (db_query("INSERT INTO public.evalsched_supervisors (node, pid, "
+	    "version, lease_seconds, max_concurrent) "
+	    "VALUES ($1, $2, $3, $4, $5) RETURNING id", 5, (const char *const[]){ sv->conf.node_name,
 	    pid, VERSION, lease, max }, registered, NULL) == -1)
 		loop_register_failed();
 }
@@ -183,8 +184,8 @@ lease_heartbeat(void)
 	sv->next_heartbeat_ms = mono_ms() + sv->conf.lease * 1000 / 3;
 	snprintf(running, sizeof(running), "%d", children_running());
 	snprintf(lease, sizeof(lease), "%d", sv->conf.lease);
-	return db_query("UPDATE evalsched_supervisors SET heartbeat_at = now(), "
-	    "running = $2, lease_seconds = $3, "
+	return db_query("UPDATE public.evalsched_supervisors "
+	    "SET heartbeat_at = now(), running = $2, lease_seconds = $3, "
 	    "circuit_open_since = CASE WHEN $4::text IS NULL THEN NULL "
 	    "  ELSE coalesce(circuit_open_since, now()) END, "
 	    "circuit_reason = $4 WHERE id = $1 "
@@ -211,8 +212,8 @@ lease_recover(void)
 {
 	if (mono_ms() - db_up_since_ms() < sv->conf.lease * 1000LL)
 		return -1;
-	return db_query(CLOSE_RUNS_OF("UPDATE evalsched_supervisors SET "
-	    "lost_at = now(), lost_by = $1 WHERE stopped_at IS NULL "
+	return db_query(CLOSE_RUNS_OF("UPDATE public.evalsched_supervisors "
+	    "SET lost_at = now(), lost_by = $1 WHERE stopped_at IS NULL "
 	    "AND lost_at IS NULL AND id <> $1 "
 	    "AND heartbeat_at < now() - lease_seconds * interval '1 second' "
 	    "RETURNING id, node, pid, format('stopped renewing its lease "
@@ -271,8 +272,10 @@ orphans_found(PGresult **res, void *arg)
 int
 lease_release_orphans(void)
 {
-	return db_query("SELECT r.id, s.name FROM scheduled_evaluation_runs r "
-	    "JOIN scheduled_evaluations s ON s.id = r.scheduled_evaluation_id "
+	return db_query("SELECT r.id, s.name "
+	    "FROM public.scheduled_evaluation_runs r "
+	    "JOIN public.scheduled_evaluations s "
+	    "ON s.id = r.scheduled_evaluation_id "
 	    "WHERE r.supervisor_id = $1 AND r.status = 'triggered'", 1,
 	    (const char *const[]){ sv->id }, orphans_found, NULL);
 }
@@ -283,7 +286,7 @@ lease_stop(db_reply_fn *done)
 {
 	if (!sv->registered)
 		return -1;
-	return db_query("UPDATE evalsched_supervisors SET stopped_at = now(), "
-	    "running = 0 WHERE id = $1", 1, (const char *const[]){ sv->id },
-	    done, NULL);
+	return db_query("UPDATE public.evalsched_supervisors "
+	    "SET stopped_at = now(), running = 0 WHERE id = $1", 1,
+	    (const char *const[]){ sv->id }, done, NULL);
 }

@@ -79,7 +79,8 @@ check_api_keys(void)
 	const char	*n;
 
 	res = db_query_wait("SELECT count(*) FILTER (WHERE is_active AND "
-	    "coalesce(api_key_encrypted, '') <> '') FROM scheduled_evaluations",
+	    "coalesce(api_key_encrypted, '') <> '') "
+	    "FROM public.scheduled_evaluations",
 	    0, NULL);
 	if (res == NULL) {
 		fprintf(stderr, "%s: database: cannot read "

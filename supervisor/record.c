@@ -34,10 +34,10 @@ static const char record_sql[] =
 	"WITH o AS (SELECT * FROM json_to_recordset($1::json) AS x("
 	"  run_id uuid, owner uuid, kind text, test_run_id uuid, "
 	"  error_message text, error_details jsonb, blame text)), "
-	"b AS (SELECT b.id FROM batch_test_runs b "
+	"b AS (SELECT b.id FROM public.batch_test_runs b "
 	"  WHERE b.id IN (SELECT test_run_id FROM o) "
 	"  AND b.status NOT IN ('pending', 'running')), "
-	"r AS (UPDATE scheduled_evaluation_runs r SET "
+	"r AS (UPDATE public.scheduled_evaluation_runs r SET "
 	"  status = CASE o.kind WHEN 'success' THEN 'running' ELSE o.kind END, "
 	"  batch_test_run_id = coalesce(o.test_run_id, r.batch_test_run_id), "
 	"  started_at = CASE o.kind WHEN 'success' THEN now() "
@@ -52,7 +52,7 @@ static const char record_sql[] =
 	"  RETURNING r.id, r.scheduled_evaluation_id, o.kind, o.test_run_id, "
 	"  o.blame = 'schedule' AS counts, r.batch_ended_at IS NOT NULL AS ended, "
 	"  r.error_message), "
-	"s AS (UPDATE scheduled_evaluations s SET last_run_at = now(), "
+	"s AS (UPDATE public.scheduled_evaluations s SET last_run_at = now(), "
 	"  last_run_status = CASE r.kind WHEN 'success' THEN 'success' "
 	"    WHEN 'cancelled' THEN 'cancelled' ELSE 'failed' END, "
 	"  last_run_id = CASE r.kind WHEN 'success' THEN r.test_run_id "
@@ -72,7 +72,7 @@ static const char record_sql[] =
 	 * whose fault it was; an auto-disable too.  The circuit keeps the
 	 * platform's failures (and so their alerts) to one probe at a time.
 	 */
-	"a AS (INSERT INTO evalsched_alerts (event, user_id, "
+	"a AS (INSERT INTO public.evalsched_alerts (event, user_id, "
 	"    scheduled_evaluation_id, run_id, title, message, metadata) "
 	"  SELECT e.event, s.user_id, s.id, s.run_id, e.title || s.name, "
 	"    e.message, json_strip_nulls(json_build_object("
@@ -103,10 +103,11 @@ static const char record_sql[] =
 	"FROM r LEFT JOIN s ON s.run_id = r.id";
 
 static const char release_sql[] =
-	"WITH d AS (DELETE FROM scheduled_evaluation_runs WHERE id = $1 "
+	"WITH d AS (DELETE FROM public.scheduled_evaluation_runs WHERE id = $1 "
 	"  AND status = 'triggered' AND supervisor_id = $2 "
 	"  RETURNING scheduled_evaluation_id, slot_at) "
-	"UPDATE scheduled_evaluations s SET next_run_at = d.slot_at FROM d "
+	"UPDATE public.scheduled_evaluations s SET next_run_at = d.slot_at "
+	"FROM d "
 	"WHERE s.id = d.scheduled_evaluation_id AND s.next_run_at > d.slot_at";
 
 /*
@@ -116,9 +117,9 @@ static const char release_sql[] =
  * later runs of the schedule may have been counted since.
  */
 static const char recovered_sql[] =
-	"WITH b AS (SELECT b.id FROM batch_test_runs b WHERE b.id = $3 "
+	"WITH b AS (SELECT b.id FROM public.batch_test_runs b WHERE b.id = $3 "
 	"  AND b.status NOT IN ('pending', 'running')), "
-	"r AS (UPDATE scheduled_evaluation_runs r SET "
+	"r AS (UPDATE public.scheduled_evaluation_runs r SET "
 	"  status = CASE WHEN $2 THEN 'running' ELSE 'failed' END, "
 	"  batch_test_run_id = $3, "
 	"  started_at = CASE WHEN $2 THEN r.triggered_at ELSE r.started_at END, "
@@ -132,12 +133,12 @@ static const char recovered_sql[] =
 	"  WHERE r.id = $1 AND r.status = 'failed' "
 	"  AND r.error_details ? 'lost_supervisor' "
 	"  RETURNING r.scheduled_evaluation_id), "
-	"s AS (UPDATE scheduled_evaluations s SET "
+	"s AS (UPDATE public.scheduled_evaluations s SET "
 	"  last_run_status = CASE WHEN $2 THEN 'success' ELSE 'failed' END, "
 	"  last_run_id = CASE WHEN $2 THEN $3 ELSE s.last_run_id END "
 	"  FROM r WHERE s.id = r.scheduled_evaluation_id) "
 	"SELECT (SELECT count(*) FROM r), "
-	"  (SELECT status FROM scheduled_evaluation_runs WHERE id = $1)";
+	"  (SELECT status FROM public.scheduled_evaluation_runs WHERE id = $1)";
 
 struct recovery {
 	void	(*done)(int, void *);

@@ -35,39 +35,41 @@ static unsigned long	round_deleted;
 static const char prune_sql[] =
 	"WITH lock AS (SELECT pg_try_advisory_xact_lock(" RETENTION_LOCK
 	"  ) AS got), "
-	"doomed AS (SELECT r.id FROM scheduled_evaluation_runs r, lock "
+	"doomed AS (SELECT r.id FROM public.scheduled_evaluation_runs r, lock "
 	"  WHERE lock.got "
 	"    AND r.triggered_at < now() - $1 * interval '1 day' "
 	"    AND r.status NOT IN ('triggered', 'running') "
-	"    AND NOT EXISTS (SELECT 1 FROM scheduled_evaluation_runs b "
+	"    AND NOT EXISTS (SELECT 1 FROM public.scheduled_evaluation_runs b "
 	"      WHERE b.baseline_run_id = r.id) "
-	"    AND NOT EXISTS (SELECT 1 FROM evalsched_baselines p "
+	"    AND NOT EXISTS (SELECT 1 FROM public.evalsched_baselines p "
 	"      WHERE p.run_id = r.id) "
 	"    AND NOT (" BASELINE_LIKE("r") " AND NOT EXISTS ("
-	"      SELECT 1 FROM scheduled_evaluation_runs n "
+	"      SELECT 1 FROM public.scheduled_evaluation_runs n "
 	"      WHERE n.scheduled_evaluation_id = r.scheduled_evaluation_id "
 	"        AND n.triggered_at > r.triggered_at AND " BASELINE_LIKE("n")
 	"    )) "
 	"  ORDER BY r.triggered_at LIMIT $2 "
 	"  FOR UPDATE OF r SKIP LOCKED), "
-	"gone AS (DELETE FROM scheduled_evaluation_runs r USING doomed d "
+	"gone AS (DELETE FROM public.scheduled_evaluation_runs r "
+	"  USING doomed d "
 	"  WHERE r.id = d.id RETURNING 1), "
 	/* Alerts long delivered or given up go with the history. */
-	"old_alerts AS (DELETE FROM evalsched_alerts WHERE id IN ("
-	"  SELECT a.id FROM evalsched_alerts a, lock WHERE lock.got "
+	"old_alerts AS (DELETE FROM public.evalsched_alerts WHERE id IN ("
+	"  SELECT a.id FROM public.evalsched_alerts a, lock WHERE lock.got "
 	"    AND a.state <> 'pending' "
 	"    AND a.created_at < now() - $1 * interval '1 day' LIMIT $2)) "
 	"SELECT (SELECT got FROM lock), (SELECT count(*) FROM gone)";
 
 /* Whether another supervisor finished a round within the hour. */
 static const char recent_sql[] =
-	"SELECT count(*) FROM evalsched_meta WHERE key = 'history_pruned_at' "
+	"SELECT count(*) FROM public.evalsched_meta "
+	"WHERE key = 'history_pruned_at' "
 	"AND value ~ '^\\d{4}-\\d\\d-\\d\\dT' "
 	"AND value::timestamptz > now() - interval '55 minutes'";
 
 /* ISO 8601 in UTC: read back the same whatever a session's DateStyle. */
 static const char done_sql[] =
-	"INSERT INTO evalsched_meta (key, value) VALUES "
+	"INSERT INTO public.evalsched_meta (key, value) VALUES "
 	"  ('history_pruned_at', to_char(now() AT TIME ZONE 'UTC', "
 	"    'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')), "
 	"  ('history_pruned_runs', $1) "

@@ -14,8 +14,8 @@
 #include "supervisor.h"
 
 static const char present_sql[] =
-	"SELECT to_regclass('evalsched_meta') IS NOT NULL AND "
-	"to_regclass('evalsched_supervisors') IS NOT NULL";
+	"SELECT to_regclass('public.evalsched_meta') IS NOT NULL AND "
+	"to_regclass('public.evalsched_supervisors') IS NOT NULL";
 
 /*
  * The application's results tables the completion pass reads: in its
@@ -26,10 +26,10 @@ static const char tables_sql[] =
 	"SELECT string_agg(t, ', ' ORDER BY n) FROM unnest("
 	"ARRAY['batch_test_runs', 'conversations', 'messages', "
 	"'judgments']) WITH ORDINALITY AS u(t, n) "
-	"WHERE to_regclass(t) IS NULL";
+	"WHERE to_regclass('public.' || t) IS NULL";
 
 static const char version_sql[] =
-	"SELECT value FROM evalsched_meta WHERE key = 'schema_version'";
+	"SELECT value FROM public.evalsched_meta WHERE key = 'schema_version'";
 
 /* Whether our tables are there; -1 with the remedy in err. */
 static int

@@ -130,7 +130,7 @@ struct db_stmt {
 	int			 n;
 	const char *const	*params;
 };
-#define DB_OPEN		0x1	/* BEGIN, with our timeouts */
+#define DB_OPEN		0x1	/* BEGIN, with our timeouts and search_path */
 #define DB_CLOSE	0x2	/* COMMIT */
 int	 db_connected(void);
 int	 db_idle(void);		/* a statement may be sent */
