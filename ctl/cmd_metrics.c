@@ -28,9 +28,9 @@ struct family {
 static const struct family families[] = {
 	{ "evalsched_runs_total", "counter",
 	  "Runs evalsched fired that have ended, by final status and blame "
-	  "(\"\" when none), of those the database holds: runs pruned by "
-	  "run_retention or deleted with their schedule are no longer "
-	  "counted." },
+	  "(schedule, platform, or \"\" when none or unknown), of those "
+	  "the database holds: runs pruned by run_retention or deleted "
+	  "with their schedule are no longer counted." },
 	{ "evalsched_runs_in_flight", "gauge",
 	  "Runs being dispatched (status triggered)." },
 	{ "evalsched_runs_awaiting_completion", "gauge",
@@ -87,7 +87,9 @@ static const struct family families[] = {
  */
 static const char metrics_sql[] =
     "WITH r AS (SELECT status, "
-    "    coalesce(error_details->>'blame', '') AS blame, "
+    /* Any writer of a run may put text here: only known values label. */
+    "    CASE WHEN error_details->>'blame' IN ('schedule', 'platform') "
+    "      THEN error_details->>'blame' ELSE '' END AS blame, "
     "    coalesce(regression_detected, false) AS regression, "
     "    greatest(extract(epoch FROM triggered_at - slot_at), 0) AS lag "
     "  FROM public.scheduled_evaluation_runs WHERE slot_at IS NOT NULL), "

@@ -409,20 +409,20 @@ my ($out, $s) = metrics();
 
 is_deeply(by_labels($s, 'evalsched_runs_total'), {
     'blame=,status=completed' => 3, 'blame=schedule,status=failed' => 2,
-    'blame=platform,status=failed' => 1, 'blame=,status=failed' => 1,
-    "blame=$ODD,status=failed" => 1, 'blame=,status=cancelled' => 1 },
-    'runs_total: by status and blame, an unknown blame too');
+    'blame=platform,status=failed' => 1, 'blame=,status=failed' => 2,
+    'blame=,status=cancelled' => 1 },
+    'runs_total: by status and blame; a blame a row writer made up labels no series of its own');
 {
 	my %db = map { ("blame=$_->[1],status=$_->[0]" => $_->[2]) } $t->sql(
-	    "SELECT status, coalesce(error_details->>'blame', ''), count(*) "
+	    "SELECT status, CASE WHEN error_details->>'blame' IN ('schedule', "
+	    . "'platform') THEN error_details->>'blame' ELSE '' END, count(*) "
 	    . "FROM scheduled_evaluation_runs WHERE slot_at IS NOT NULL AND "
 	    . "status NOT IN ('triggered', 'running') GROUP BY 1, 2");
 	my $m = by_labels($s, 'evalsched_runs_total');
 	is_deeply({ map { $_ => $m->{$_} } keys %db }, \%db,
 	    '... as the database counts them');
 }
-like($out, qr/^evalsched_runs_total\{status="failed",blame="cosmic \\"ray\\"\\\\"\} 1$/m,
-    '... label values escaped');
+unlike($out, qr/cosmic/, '... and its text appears nowhere');
 is(value($s, 'evalsched_runs_in_flight'), 1, 'runs_in_flight');
 is(value($s, 'evalsched_runs_awaiting_completion'), 2,
     'runs_awaiting_completion');
