@@ -99,6 +99,38 @@ check_api_keys(void)
 }
 
 /*
+ * -n: roles that may create objects in public can plant functions there.
+ * Our statements and functions resolve nothing through it, but the
+ * application's own trigger functions do, and they run with our rights
+ * when we update a schedule (evalsched-supervisor(8), "In the
+ * application's database").  Superusers and we ourselves are trusted.
+ */
+static void
+check_public_schema(void)
+{
+	PGresult	*res;
+
+	res = db_query_wait("SELECT pg_catalog.string_agg(CASE WHEN a.grantee "
+	    "= 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(r.rolname) END, "
+	    "', ' ORDER BY r.rolname NULLS FIRST) "
+	    "FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode("
+	    "  coalesce(n.nspacl, pg_catalog.acldefault('n', n.nspowner))) a "
+	    "LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee "
+	    "WHERE n.nspname = 'public' AND a.privilege_type = 'CREATE' "
+	    "  AND a.grantee <> n.nspowner AND NOT coalesce(r.rolsuper, false) "
+	    "  AND coalesce(r.rolname <> current_user, true)", 0, NULL);
+	if (res == NULL)
+		return;
+	if (!PQgetisnull(res, 0, 0))
+		fprintf(stderr, "%s: warning: %s may create objects in schema "
+		    "public, where the application's trigger functions look "
+		    "up names with evalsched's rights: REVOKE CREATE ON SCHEMA "
+		    "public FROM %s\n", sv->conf.path, PQgetvalue(res, 0, 0),
+		    PQgetvalue(res, 0, 0));
+	PQclear(res);
+}
+
+/*
  * Settings that work but put the keys at risk, said by -n on stderr
  * (check) and at every start in the log; they are not errors, so the
  * supervisor goes on.
@@ -143,6 +175,7 @@ check_only(void)
 		exit(EX_CONFIG);
 	}
 	check_api_keys();
+	check_public_schema();
 	db_disconnect();
 	printf("configuration OK\n");
 	exit(0);

@@ -141,6 +141,21 @@ ok($ok, 'updates of a schedule under an empty search_path pass the application\'
 is($t->sql_value("SELECT count(*) FROM scheduled_evaluation_audit "
     . "WHERE scheduled_evaluation_id = '$sched'"), 3, 'and its audit log has them');
 
+# -n names the roles that may plant functions where the application's
+# trigger functions look them up.
+{
+	my @n = (Evalsched::Test::bin('evalsched-supervisor'), '-n', '-c', $t->write_config);
+	my $r = $t->run_program(\@n);
+	is($r->{status}, 0, '-n: configuration OK') or diag $r->{err};
+	unlike($r->{err}, qr/schema public/, '-n: no warning while only the owner may create in public');
+	$t->sql("GRANT CREATE ON SCHEMA public TO anon");
+	$r = $t->run_program(\@n);
+	like($r->{err}, qr/warning: anon may create objects in schema public.*REVOKE CREATE ON SCHEMA public FROM anon/,
+	    '-n: warns when anon may create objects in public, and says what to do');
+	is($r->{status}, 0, '-n: a warning, not an error');
+	$t->sql("REVOKE CREATE ON SCHEMA public FROM anon");
+}
+
 # --- applied again ---------------------------------------------------------
 
 my $additions = Evalsched::Test::schema_file() =~ s/schema\.sql$/schema-additions.sql/r;
