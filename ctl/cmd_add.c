@@ -218,11 +218,56 @@ first_fire(const struct ctl *c, const struct add_args *a, int64_t *next)
 	return 0;
 }
 
+/*
+ * The application's own checks, said in the words of the options: its
+ * foreign keys (the user and the test suite must exist) and its
+ * trigger's limit of 50 active schedules per user (which refuses a
+ * paused one too).  NULL: the refusal is none of them.
+ */
+static const char *
+app_refusal(const PGresult *err, const char **opt)
+{
+	const char	*state, *constraint, *msg;
+
+	state = PQresultErrorField(err, PG_DIAG_SQLSTATE);
+	constraint = PQresultErrorField(err, PG_DIAG_CONSTRAINT_NAME);
+	msg = PQresultErrorField(err, PG_DIAG_MESSAGE_PRIMARY);
+	if (state == NULL)
+		return NULL;
+	*opt = "--user";
+	if (strcmp(state, "23503") == 0 && constraint != NULL &&
+	    strcmp(constraint, "scheduled_evaluations_user_id_fkey") == 0)
+		return "is not a user of the application (no auth.users row)";
+	if (strcmp(state, "P0001") == 0 && msg != NULL && strcmp(msg,
+	    "Maximum 50 active schedules per user exceeded") == 0)
+		return "already has the application's maximum of 50 active "
+		    "schedules";
+	*opt = "--suite";
+	if (strcmp(state, "23503") == 0 && constraint != NULL &&
+	    strcmp(constraint, "scheduled_evaluations_test_suite_id_fkey") == 0)
+		return "is not a test suite of the application (no test_suites "
+		    "row)";
+	return NULL;
+}
+
+static int
+refused(struct ctl *c, const struct add_args *a, PGresult *err)
+{
+	const char	*opt, *why;
+
+	if ((why = app_refusal(err, &opt)) == NULL) {
+		db_report(c, err);
+		return c->dbstatus;
+	}
+	PQclear(err);
+	return bad(opt, strcmp(opt, "--user") == 0 ? a->user : a->suite, why);
+}
+
 static int
 insert(struct ctl *c, const struct add_args *a, int64_t next, char *id,
     size_t idlen)
 {
-	PGresult	*res;
+	PGresult	*res, *err;
 	char		 nextbuf[32];
 	const char	*params[11];
 
@@ -238,8 +283,8 @@ insert(struct ctl *c, const struct add_args *a, int64_t next, char *id,
 	params[8] = a->config;
 	params[9] = a->paused ? "false" : "true";
 	params[10] = nextbuf;
-	if ((res = db_query(c, insert_sql, 11, params)) == NULL)
-		return c->dbstatus;
+	if ((res = db_query_refusal(c, insert_sql, 11, params, &err)) == NULL)
+		return err != NULL ? refused(c, a, err) : c->dbstatus;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
 		out_line(stderr, "evalschedctl: add: a schedule named '%s' "

@@ -68,6 +68,9 @@ int		 db_connect(struct ctl *);
 void		 db_close(struct ctl *);
 PGresult	*db_query(struct ctl *, const char *sql, int nparams,
 		    const char *const *params);
+PGresult	*db_query_refusal(struct ctl *, const char *sql, int nparams,
+		    const char *const *params, PGresult **refused);
+void		 db_report(struct ctl *, PGresult *);
 const char	*db_get(const PGresult *, int row, const char *col);
 long long	 db_int(const PGresult *, int row, const char *col);
 int		 db_bool(const PGresult *, int row, const char *col);

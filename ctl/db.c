@@ -167,16 +167,44 @@ PGresult *
 db_query(struct ctl *c, const char *sql, int nparams,
     const char *const *params)
 {
+	PGresult	*res, *refused;
+
+	res = db_query_refusal(c, sql, nparams, params, &refused);
+	if (refused != NULL)
+		db_report(c, refused);
+	return res;
+}
+
+/*
+ * As db_query, but a statement the database refused on a live connection
+ * is handed back in *refused, unreported (c->dbstatus set), so that the
+ * caller may say why in its own words.
+ */
+PGresult *
+db_query_refusal(struct ctl *c, const char *sql, int nparams,
+    const char *const *params, PGresult **refused)
+{
 	PGresult	*res;
 
+	*refused = NULL;
 	res = exchange(c->conn, sql, nparams, params);
 	if (res != NULL && result_ok(res))
 		return res;
 	c->dbstatus = error_status(c, res);
+	if (res != NULL && PQstatus(c->conn) == CONNECTION_OK)
+		*refused = res;
+	else
+		db_report(c, res);
+	return NULL;
+}
+
+/* Prints a failed statement's error as the database said it, and frees it. */
+void
+db_report(struct ctl *c, PGresult *res)
+{
 	print_pq_error("database: ", res != NULL ? PQresultErrorMessage(res) :
 	    PQerrorMessage(c->conn));
 	PQclear(res);
-	return NULL;
 }
 
 /* NULL for SQL NULL or an unknown column. */

@@ -38,7 +38,7 @@ sub received {
 	return @r;
 }
 
-my $user = uuid();
+my $user = $t->add_user;
 my $secret = 'whsec-' . join('', map { ('a'..'z')[rand 26] } 1 .. 24);
 sub webhook {
 	my (%c) = @_;
@@ -57,7 +57,7 @@ my $unsub = webhook(name => 'unsubscribed', alert_scheduled_eval_failed => 'fals
     alert_scheduled_eval_disabled => 'false', alert_scheduled_eval_regression => 'false');
 my $off = webhook(name => 'disabled', enabled => 'false');
 my $failing = webhook(name => 'failing');
-my $other = uuid();	# another user's webhook never hears of ours
+my $other = $t->add_user;	# another user's webhook never hears of ours
 $t->sql("INSERT INTO user_webhooks (user_id, name, url) VALUES ('$other', 'other', '$hooks/other')");
 
 my $cmd = "$dir/alert-command";

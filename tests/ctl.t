@@ -146,7 +146,7 @@ test suite\t$SUITE
 model\tgpt-test
 user\t$USER
 config\t{"temperature": 0.2}
-alerts\tfailure yes, regression yes (10.0%)
+alerts\tfailure yes, regression no (10.00%)
 EOT
 for my $key ('nightly', $A, 'aaaaaaaa', 'AAAAAAAA-0000') {
 	my @r = ctlc('show', $key);
@@ -220,7 +220,7 @@ VALUES
    '{"blame": "schedule", "reason": "all_failed"}'),
   ('$R6', '$A', 'completed', '2030-01-02 01:00:00+00', '2030-01-02 01:00:00+00',
    '2030-01-02 01:00:01+00', '2030-01-02 01:05:00+00', '$BT', 4, 4, 0,
-   152.5, 0.8025, NULL, NULL),
+   152.5, 0.81, NULL, NULL),
   ('$R7', '$B', 'failed', '2030-01-06 14:00:00+00', '2030-01-06 14:00:00+00',
    '2030-01-06 14:00:01+00', '2030-01-06 14:30:00+00', '$BT7', 3, 0, 3,
    99.49, 0, 'every prompt failed',
@@ -234,7 +234,7 @@ $R1\t2030-01-06T02:00:00+01:00\tcompleted\t10 min\t$BT\t9/10 (1 failed)\t152ms\t
 $R2\t2030-01-05T02:00:00+01:00\tfailed\t3 s\t-\t-\t-\t-\t-\tschedule\t$E400
 $R3\t2030-01-04T02:00:00+01:00\tfailed\t10 min\t-\t-\t-\t-\t-\tplatform\tcannot connect to the API: Connection refused
 $R5\t2030-01-03T02:00:00+01:00\tfailed\t20 min\t$BT5\t0/10 (10 failed)\t2501ms\t-\t-\tschedule\tevery prompt failed
-$R6\t2030-01-02T02:00:00+01:00\tcompleted\t5 min\t$BT\t4/4\t153ms\t80.3%\t-\t-\t-
+$R6\t2030-01-02T02:00:00+01:00\tcompleted\t5 min\t$BT\t4/4\t153ms\t81.0%\t-\t-\t-
 EOT
 is_run(['runs', '-n', '2', $A], 0, $RUNS_HEAD . <<"EOT", '', 'runs -n 2');
 $R4\t2030-01-07T02:00:00+01:00\trunning\t0 s so far\t$BT4\t-\t-\t-\t-\t-\t-
@@ -262,7 +262,7 @@ EOT
 	is_deeply([@{ $run{$R1} }{qw(total_prompts successful_prompts
 	    failed_prompts avg_latency_ms avg_quality_score)}],
 	    [10, 9, 1, 152.4, 0.8], '... the results');
-	like($r[1], qr/"avg_latency_ms": 152\.4,\s+"avg_quality_score": 0\.8,/,
+	like($r[1], qr/"avg_latency_ms": 152\.40,\s+"avg_quality_score": 0\.80,/,
 	    '... as numbers, digits as the database has them');
 	like($r[1], qr/"total_prompts": 10,/, '... counts as numbers');
 	ok($run{$R1}{has_results} && !$run{$R3}{has_results}
@@ -392,16 +392,16 @@ is($t->sql_value('SELECT count(*) FROM evalsched_baselines'), 0,
     '... nothing was pinned');
 
 is_run(['baseline', 'nightly', $R6], 0, "pinned run $R6 as the baseline of "
-    . "'nightly': ran 2030-01-02T02:00:00+01:00, quality 80.3%, success "
+    . "'nightly': ran 2030-01-02T02:00:00+01:00, quality 81.0%, success "
     . "rate 100.0% (4/4)\n", '', 'baseline: pin a run');
 is_deeply([$t->sql("SELECT scheduled_evaluation_id, run_id, "
     . "pinned_at > now() - interval '1 minute' FROM evalsched_baselines")],
     [[$A, $R6, 't']], '... into evalsched_baselines');
-is_run(['baseline', 'nightly'], 0, qr/\Abaseline of 'nightly': run $R6, pinned 20\d\d-\S+: ran 2030-01-02T02:00:00\+01:00, quality 80\.3%, success rate 100\.0% \(4\/4\)\n\z/,
+is_run(['baseline', 'nightly'], 0, qr/\Abaseline of 'nightly': run $R6, pinned 20\d\d-\S+: ran 2030-01-02T02:00:00\+01:00, quality 81\.0%, success rate 100\.0% \(4\/4\)\n\z/,
     '', 'baseline: the pinned run, and when it was pinned');
 is_run(['baseline', 'nightly', '76767676'], 0, "run $R6 is already the "
     . "pinned baseline of 'nightly': ran 2030-01-02T02:00:00+01:00, "
-    . "quality 80.3%, success rate 100.0% (4/4)\n", '',
+    . "quality 81.0%, success rate 100.0% (4/4)\n", '',
     'baseline: pinning it again by its short id changes nothing');
 is_run(['baseline', 'aaaaaaaa', 'latest'], 0, "pinned run $R1 as the "
     . "baseline of 'nightly', replacing run $R6: ran "
@@ -611,6 +611,29 @@ is_run(['add', '--type', 'daily', @ADD], 64, '',
 is_run(['add', '--name', 'nightly', '--type', 'daily', @ADD], 65, '',
     "evalschedctl: add: a schedule named 'nightly' already exists\n",
     'add: a duplicate name');
+# The application's own checks, in the words of the options.
+my $NOBODY = '0f0f0f0f-0000-4000-8000-00000000000f';
+is_run(['add', '--name', 'bad-owner', '--type', 'daily', '--suite', $SUITE,
+    '--model', 'm', '--user', $NOBODY], 65, '',
+    "evalschedctl: add: --user: '$NOBODY' is not a user of the application "
+    . "(no auth.users row)\n", 'add: a user the application does not have');
+is_run(['add', '--name', 'bad-suite', '--type', 'daily', '--suite', $NOBODY,
+    '--model', 'm', '--user', $USER], 65, '',
+    "evalschedctl: add: --suite: '$NOBODY' is not a test suite of the "
+    . "application (no test_suites row)\n", 'add: a test suite it does not have');
+{
+	my $busy = $t->add_user;
+	$t->sql("INSERT INTO scheduled_evaluations (user_id, name, "
+	    . "schedule_type, test_suite_id, model_id, next_run_at) SELECT "
+	    . "'$busy', 'busy ' || i, 'daily', '$SUITE', 'm', "
+	    . "'2030-01-08 00:00:00+00' FROM generate_series(1, 50) i");
+	is_run(['add', '--name', 'bad-51st', '--type', 'daily', '--paused',
+	    '--suite', $SUITE, '--model', 'm', '--user', $busy], 65, '',
+	    "evalschedctl: add: --user: '$busy' already has the application's "
+	    . "maximum of 50 active schedules\n",
+	    'add: a user with 50 active schedules (the application\'s limit)');
+	$t->sql("DELETE FROM scheduled_evaluations WHERE user_id = '$busy'");
+}
 is($t->sql_value("SELECT count(*) FROM scheduled_evaluations "
     . "WHERE name LIKE 'bad-%'"), 0, 'nothing bad was inserted');
 

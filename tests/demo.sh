@@ -190,6 +190,15 @@ sed 's/^/    /' "$tmp/evalsched.conf"
 
 say "Loading sample schedules"
 sql <<'EOF' || die "loading the sample schedules failed"
+-- The application's user and test suites the schedules refer to.
+INSERT INTO auth.users (id, email)
+VALUES ('11111111-1111-4111-8111-111111111111', 'demo@example.test')
+ON CONFLICT DO NOTHING;
+INSERT INTO test_suites (id, user_id, name)
+SELECT ('aaaaaaaa-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid,
+    '11111111-1111-4111-8111-111111111111', 'demo suite ' || i
+FROM generate_series(1, 10) i
+ON CONFLICT DO NOTHING;
 INSERT INTO scheduled_evaluations (user_id, name, description,
     schedule_type, cron_expression, timezone, test_suite_id, model_id,
     batch_test_config, is_active, next_run_at)

@@ -143,6 +143,12 @@ my $have_next = `'$ctl' next -n 1 hourly 2>&1` !~ /not available/;
 	local $ENV{PATH} = dirname($ctl) . ":$ENV{PATH}";
 	my @cmds = grep { /^evalschedctl / } commands("$top/man/evalschedctl.8");
 	ok(@cmds >= 8, 'evalschedctl(8) has examples');
+	# The application's user and test suite an example adds a schedule for.
+	for my $cmd (@cmds) {
+		my ($user) = $cmd =~ /--user\s+(\S+)/;
+		my ($suite) = $cmd =~ /--suite\s+(\S+)/;
+		$t->add_user($user, $suite) if defined $user;
+	}
 	for my $cmd (@cmds) {
 		# Only the evalschedctl part of a pipeline or list.
 		(my $run = $cmd) =~ s/\s*(?:[|;]|>\S*).*$//;

@@ -372,7 +372,7 @@ my $WEIRD = "we\"ird\\node\nx";
 }
 
 {
-	my $user = Evalsched::Test::uuid();
+	my $user = $t->add_user;
 	my %alerts = (
 		scheduled_eval_failed => { delivered => 2, failed => 1,
 		    pending => 1 },

@@ -57,7 +57,11 @@ ok($t->wait_until(sub { count("s.name = 'first' AND r.status = 'running'") == 1 
     'start-up: then dispatches');
 
 # A restart with three runs in flight.
-my @slow = map { $t->add_schedule(name => "restart $_", model_id => 'standin:slow=2500,never') } 1 .. 3;
+# Due together, so that all three are in flight within the 2.5 s the
+# stand-in takes to answer, however slowly three inserts go.
+my @slow = map { $t->add_schedule(name => "restart $_", model_id => 'standin:slow=2500,never',
+    next_run_at => \"now() + interval '1 day'") } 1 .. 3;
+$t->sql("UPDATE scheduled_evaluations SET next_run_at = now() WHERE name LIKE 'restart %'");
 ok($t->wait_until(sub { count("s.name LIKE 'restart %' AND r.status = 'triggered'") == 3 }, 10),
     'restart: three runs in flight');
 $t->pg_ctl('restart', '-m', 'fast') == 0 or die 'pg restart';

@@ -14,9 +14,17 @@ $t->start_api;
 for my $n (2, 3) {
 	$t->sql('UPDATE scheduled_evaluations SET is_active = false');
 	my $tag = "race$n";
-	$t->sql("INSERT INTO scheduled_evaluations (user_id, name, schedule_type, test_suite_id, "
-	    . "model_id, next_run_at, cron_expression) SELECT gen_random_uuid(), '$tag ' || i, 'custom', "
-	    . "gen_random_uuid(), 'gpt-test', now() - (i || ' ms')::interval, '0 0 1 1 *' "
+	# Owners of 25 schedules each, with a test suite: the application
+	# allows a user 50 active schedules.
+	my $owner = "md5('$tag user ' || i / 25)::uuid";
+	my $suite = "md5('$tag suite ' || i / 25)::uuid";
+	$t->sql("INSERT INTO auth.users (id) SELECT DISTINCT $owner "
+	    . "FROM generate_series(1, 150 * $n) i;\n"
+	    . "INSERT INTO test_suites (id, user_id, name) SELECT DISTINCT $suite, "
+	    . "$owner, 'suite' FROM generate_series(1, 150 * $n) i;\n"
+	    . "INSERT INTO scheduled_evaluations (user_id, name, schedule_type, test_suite_id, "
+	    . "model_id, next_run_at, cron_expression) SELECT $owner, '$tag ' || i, 'custom', "
+	    . "$suite, 'gpt-test', now() - (i || ' ms')::interval, '0 0 1 1 *' "
 	    . "FROM generate_series(1, 150 * $n) i");
 	my @names = map { "$tag-s$_" } 1 .. $n;
 	$t->start_supervisor(name => $_, wait_ready => 0, config => $t->write_config(

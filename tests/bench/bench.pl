@@ -219,16 +219,38 @@ SQL
 	return $done;
 }
 
+# The owner (a user of the application) and test suite of schedule i of
+# a kind, as SQL expressions of i: 25 schedules a user, as the
+# application allows a user 50 active ones.
+sub owner_of {
+	my ($kind) = @_;
+	return ("md5('$kind user ' || i / 25)::uuid",
+	    "md5('$kind suite ' || i / 25)::uuid");
+}
+
+# The statements that make the owners of schedules $from to $to - 1.
+sub owners_sql {
+	my ($kind, $from, $to) = @_;
+	my ($user, $suite) = owner_of($kind);
+	return <<"SQL";
+INSERT INTO auth.users (id) SELECT DISTINCT $user
+FROM generate_series($from, $to - 1) AS i ON CONFLICT DO NOTHING;
+INSERT INTO test_suites (id, user_id, name) SELECT DISTINCT $suite, $user,
+    'suite' FROM generate_series($from, $to - 1) AS i ON CONFLICT DO NOTHING;
+SQL
+}
+
 # Inserts schedules: $n rows named "$prefix N", due at $due_sql (an SQL
 # expression of i, 0-based), firing once a year so each fires once here.
 sub insert_schedules {
 	my ($h, $prefix, $n, $due_sql) = @_;
-	$h->sql(<<"SQL");
+	my ($user, $suite) = owner_of($prefix);
+	$h->sql(owners_sql($prefix, 0, $n) . <<"SQL");
 INSERT INTO scheduled_evaluations (user_id, name, schedule_type,
     cron_expression, timezone, test_suite_id, model_id, batch_test_config,
     next_run_at)
-SELECT gen_random_uuid(), '$prefix ' || i, 'custom', '0 0 1 1 *', 'UTC',
-    gen_random_uuid(), 'gpt-bench', '{"temperature": 0}', $due_sql
+SELECT $user, '$prefix ' || i, 'custom', '0 0 1 1 *', 'UTC',
+    $suite, 'gpt-bench', '{"temperature": 0}', $due_sql
 FROM generate_series(0, $n - 1) AS i
 SQL
 }
@@ -713,12 +735,13 @@ sub completion_pass {
 	my $sql = c_sql($h, 'completion.c', 'complete_sql');
 	my @args = (86400, 3, 1000, 30);	# as with listen = yes
 	note 'completion pass: 10,000 runs awaiting completion';
-	$h->sql(<<'SQL');
-TRUNCATE scheduled_evaluations CASCADE;
+	my ($user, $suite) = owner_of('await');
+	$h->sql("TRUNCATE scheduled_evaluations CASCADE;\n"
+	    . owners_sql('await', 1, 10001) . <<"SQL");
 SET session_replication_role = replica;
 INSERT INTO scheduled_evaluations (user_id, name, schedule_type, timezone,
     test_suite_id, model_id, next_run_at)
-SELECT gen_random_uuid(), 'await ' || i, 'hourly', 'UTC', gen_random_uuid(),
+SELECT $user, 'await ' || i, 'hourly', 'UTC', $suite,
     'gpt-bench', now() + interval '1 hour' FROM generate_series(1, 10000) i;
 INSERT INTO batch_test_runs (id, status, total_prompts, started_at)
 SELECT gen_random_uuid(), 'running', 10, now()
@@ -796,14 +819,12 @@ sub claim_query {
 		# 100 due (in the past), the rest due over the coming month;
 		# a bulk load as superuser: the wake-up trigger is skipped.
 		my $due = $have == 0 ? 100 : 0;
-		$h->sql(<<"SQL");
+		my ($user, $suite) = owner_of('fill');
+		$h->sql(owners_sql('fill', $have, $size) . <<"SQL");
 SET session_replication_role = replica;
 INSERT INTO scheduled_evaluations (user_id, name, schedule_type,
     timezone, test_suite_id, model_id, next_run_at)
-SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(i % 1000), 12, '0'))::uuid,
-    'fill ' || i, 'hourly', 'UTC',
-    ('00000000-0000-4000-9000-' || lpad(to_hex(i % 5000), 12, '0'))::uuid,
-    'gpt-bench',
+SELECT $user, 'fill ' || i, 'hourly', 'UTC', $suite, 'gpt-bench',
     CASE WHEN i < $due THEN now() - i * interval '1 s'
          ELSE now() + random() * interval '30 days' END
 FROM generate_series($have, $size - 1) AS i;

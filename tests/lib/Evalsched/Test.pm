@@ -526,9 +526,37 @@ sub add_schedule {
 		my $v = $row{$k};
 		push @values, !defined $v ? 'NULL' : ref $v ? $$v : quote($v);
 	}
-	$self->sql(sprintf 'INSERT INTO scheduled_evaluations (%s) VALUES (%s)',
-	    join(', ', @names), join(', ', @values));
+	# The application's foreign keys: the owner and its test suite
+	# exist first, in the same transaction.
+	$self->sql(owner_sql($row{user_id}, $row{test_suite_id})
+	    . sprintf('INSERT INTO scheduled_evaluations (%s) VALUES (%s)',
+	    join(', ', @names), join(', ', @values)));
 	return $row{id};
+}
+
+# SQL that makes a user (auth.users) and, given one, a test suite of
+# theirs (of a new user when there is none), unless they exist.  Values
+# that are not plain text (undef, an SQL expression) are left alone.
+sub owner_sql {
+	my ($user, $suite) = @_;
+	my $plain = sub { defined $_[0] && !ref $_[0] };
+	my $owner = $plain->($user) ? $user : $plain->($suite) ? uuid() : undef;
+	return '' unless defined $owner;
+	my $sql = "INSERT INTO auth.users (id, email) VALUES (" . quote($owner)
+	    . ", " . quote("$owner\@example.test") . ") ON CONFLICT DO NOTHING;\n";
+	$sql .= "INSERT INTO test_suites (id, user_id, name) VALUES ("
+	    . quote($suite) . ", " . quote($owner) . ", 'suite') "
+	    . "ON CONFLICT DO NOTHING;\n" if $plain->($suite);
+	return $sql;
+}
+
+# Makes a user of the application (an auth.users row) and, given its id,
+# a test suite of theirs, unless they exist; returns the user's id.
+sub add_user {
+	my ($self, $user, $suite) = @_;
+	$user //= uuid();
+	$self->sql(owner_sql($user, $suite));
+	return $user;
 }
 
 sub quote {
