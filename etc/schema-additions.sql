@@ -289,7 +289,7 @@ CREATE INDEX IF NOT EXISTS evalsched_alerts_due
 -- run (the supervisor's auto-disable), false for a pause.  Text is cut so
 -- that a payload stays well under pg_notify's 8000 bytes.  No one need
 -- listen: a notification without listeners costs next to nothing.
-CREATE OR REPLACE FUNCTION evalsched_notify_run()
+CREATE OR REPLACE FUNCTION public.evalsched_notify_run()
 RETURNS trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
@@ -357,11 +357,11 @@ $$;
 
 CREATE OR REPLACE TRIGGER evalsched_notify_run
     AFTER INSERT OR UPDATE OF status, regression_detected
-    ON scheduled_evaluation_runs
+    ON public.scheduled_evaluation_runs
     FOR EACH ROW WHEN (NEW.slot_at IS NOT NULL)
-    EXECUTE FUNCTION evalsched_notify_run();
+    EXECUTE FUNCTION public.evalsched_notify_run();
 
-CREATE OR REPLACE FUNCTION evalsched_notify_disabled()
+CREATE OR REPLACE FUNCTION public.evalsched_notify_disabled()
 RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('evalsched_events', json_build_object(
@@ -379,9 +379,9 @@ END;
 $$;
 
 CREATE OR REPLACE TRIGGER evalsched_notify_disabled
-    AFTER UPDATE OF is_active ON scheduled_evaluations
+    AFTER UPDATE OF is_active ON public.scheduled_evaluations
     FOR EACH ROW WHEN (OLD.is_active AND NOT NEW.is_active)
-    EXECUTE FUNCTION evalsched_notify_disabled();
+    EXECUTE FUNCTION public.evalsched_notify_disabled();
 
 CREATE TABLE IF NOT EXISTS public.evalsched_meta (
     key text PRIMARY KEY,

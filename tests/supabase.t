@@ -107,22 +107,37 @@ is($out =~ s/\s+//gr, '0', 'granted everything, anon still reads no alert');
 ($ok, $out) = as_role('anon', "INSERT INTO public.evalsched_alerts (event, user_id, "
     . "title, message) VALUES ('scheduled_eval_failed', '$victim', 'forged', 'forged')");
 ok(!$ok && $out =~ /row-level security/, 'and still queues none') or diag $out;
-($ok, $out) = as_role('anon', "UPDATE public.evalsched_meta SET value = '0' RETURNING 1");
-is($out =~ s/\s+//gr, 'UPDATE0', 'and changes no schema version') or diag $out;
+($ok, $out) = as_role('anon', "WITH u AS (UPDATE public.evalsched_meta SET value = '0' "
+    . "RETURNING 1) SELECT count(*) FROM u");
+is($out =~ s/\s+//gr, '0', 'and changes no schema version') or diag $out;
 
-# The application's users still write their own schedules through its
-# policies: our triggers fire for them without EXECUTE on our functions.
-my $user = uuid();
-$t->sql("INSERT INTO auth.users (id) VALUES ('$user')");
+# Whoever writes the application's tables fires our triggers without
+# EXECUTE on our functions: a role with the application's grants and
+# none on ours, as its server writes.
+my $user = $t->add_user;
+$t->sql("CREATE ROLE app_server NOLOGIN BYPASSRLS; GRANT USAGE ON SCHEMA auth TO app_server; "
+    . "GRANT ALL ON ALL TABLES IN SCHEMA public TO app_server; "
+    . "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM app_server; "
+    . "GRANT ALL ON public.scheduled_evaluations, public.scheduled_evaluation_runs, "
+    . "public.scheduled_evaluation_audit, public.test_suites, public.batch_test_runs "
+    . "TO app_server");
+is($t->sql_value("SELECT count(*) FROM pg_proc WHERE proname LIKE 'evalsched\\_%' "
+    . "AND has_function_privilege('app_server', oid, 'EXECUTE')"), 0,
+    'a writer without EXECUTE on any evalsched function');
 my $suite = $t->sql_value("INSERT INTO test_suites (user_id, name) VALUES ('$user', 'mine') "
     . "RETURNING id");
-($ok, $out) = as_role('authenticated', "INSERT INTO public.scheduled_evaluations (user_id, "
+my $batch = $t->sql_value("INSERT INTO batch_test_runs (user_id, status) VALUES "
+    . "('$user', 'running') RETURNING id");
+($ok, $out) = as_role('app_server', "INSERT INTO public.scheduled_evaluations (user_id, "
     . "name, schedule_type, test_suite_id, model_id, next_run_at, is_active) VALUES "
-    . "('$user', 'mine', 'daily', '$suite', 'm', now() + interval '1 day', false) "
-    . "RETURNING 1; UPDATE public.scheduled_evaluations SET is_active = true, "
-    . "next_run_at = now() WHERE user_id = '$user'", $user);
-ok($ok, 'a signed-in user creates and enables a schedule through the application\'s '
-    . 'policies (our triggers fire)') or diag $out;
+    . "('$user', 'mine', 'daily', '$suite', 'm', now() + interval '1 day', false); "
+    . "UPDATE public.scheduled_evaluations SET is_active = true, next_run_at = now() "
+    . "WHERE user_id = '$user'; INSERT INTO public.scheduled_evaluation_runs "
+    . "(scheduled_evaluation_id, status) SELECT id, 'triggered' FROM "
+    . "public.scheduled_evaluations WHERE user_id = '$user'; UPDATE public.batch_test_runs "
+    . "SET status = 'completed' WHERE id = '$batch'");
+ok($ok, 'creates, enables and runs a schedule and ends a batch test: our triggers fire')
+    or diag $out;
 
 # --- the application's functions that fire on our writes -------------------
 
