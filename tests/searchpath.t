@@ -197,7 +197,7 @@ $t->wait_until(sub { -s "$dir/hooks.port" }, 15) or die "no webhook receiver\n";
 chomp(my $hport = $t->slurp("$dir/hooks.port"));
 sub received { return () = $t->slurp("$dir/hooks.log") =~ /^\{/mg }
 
-my $user = uuid();
+my $user = $t->add_user;
 $t->sql("INSERT INTO user_webhooks (user_id, name, url, secret) VALUES "
     . "('$user', 'hook', 'http://127.0.0.1:$hport/hook/ok', 'whsec-x')");
 
@@ -238,7 +238,7 @@ sub due_again {
 }
 
 # Completed, then a regression against it (alerted).
-my $good = $t->add_schedule(name => 'good', user_id => $user);
+my $good = $t->add_schedule(name => 'good', user_id => $user, alert_on_regression => 'true');
 ok($t->wait_until(sub { status_of($good) eq 'completed' }, 30),
     'a dispatch that completes') or diag $t->supervisor_log('a');
 due_again($good, 'standin:quality=0.4');
@@ -288,9 +288,11 @@ ok($t->wait_until(sub { $t->count_runs($orphan, "status = 'failed' "
 
 # --- every evalschedctl command that reads the database ----------------------
 
+my $suite = uuid();
+$t->add_user($user, $suite);
 my @cmds = (
 	['list'], ['show', 'good'], ['runs', 'good'], ['metrics'],
-	['add', '--name', 'added', '--cron', '0 3 * * *', '--suite', uuid(),
+	['add', '--name', 'added', '--cron', '0 3 * * *', '--suite', $suite,
 	    '--model', 'gpt-test', '--user', $user],
 	['pause', 'added'], ['resume', 'added'], ['trigger', 'added'],
 	['baseline', 'good'], ['baseline', 'good', 'latest'],
