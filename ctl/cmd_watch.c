@@ -2,17 +2,25 @@
  * watch: the runs as they happen, pushed by PostgreSQL.  The schema
  * additions' triggers announce each change of a run (dispatched,
  * accepted, completed, failed, cancelled, regression) and each schedule
- * disabled on the channel evalsched_events, as a small JSON object, when
- * the change commits; this command LISTENs and prints one line per event
- * (one JSON object per line with --json), flushed at once.
+ * disabled on the channel evalsched_events when the change commits;
+ * this command LISTENs and prints one line per event (one JSON object
+ * per line with --json), flushed at once.
+ *
+ * Any role may LISTEN and NOTIFY on any channel, so an announcement
+ * names a row and says nothing else, and it is only a hint: what is
+ * printed is read from the row, with this command's own rights, one
+ * query for the announcements that came together.  An announcement is
+ * printed only when its row shows that what it announces happened: a
+ * forged one is dropped, or at most repeats a true event.
  *
  * One connection, waited on in ppoll(2) with SIGINT and SIGTERM blocked
  * outside it, so that either ends the stream cleanly (exit 0) wherever
- * it comes.  A connection that breaks (a database restart) is replaced,
- * with backoff, and LISTENs again; an idle one is pinged, so that a
- * connection that died silently is found within a minute.  NOTIFY is
- * not stored: events while disconnected are not seen, and stderr says
- * so.
+ * it comes; its queries are sent and read without blocking.  A
+ * connection that breaks (a database restart) is replaced, with backoff,
+ * and LISTENs again; what was announced before the break is still looked
+ * up.  An idle one is pinged, so that a connection that died silently is
+ * found within a minute.  NOTIFY is not stored: events while
+ * disconnected are not seen, and stderr says so.
  */
 #include <errno.h>
 #include <math.h>
@@ -35,15 +43,98 @@
 #define CONNECT_MS	10000
 #define BACKOFF_MIN_MS	250
 #define BACKOFF_MAX_MS	10000
+/*
+ * Lookups are this far apart, at least: any role may NOTIFY our channel,
+ * and a flood of announcements then costs at most ten queries a second,
+ * each for all that came meanwhile.  An event prints this much later at
+ * worst.
+ */
+#define LOOKUP_GAP_MS	100
+#define HINTS_MAX	100000	/* announcements waiting, at most */
+
+/*
+ * The rows a batch of announcements names, read with the watcher's own
+ * rights, as one JSON object each, in the order the announcements came
+ * ($1: [{"event", "run_id" | "schedule_id", "auto"}]).  A row is
+ * printed only when it shows the event: a run exists for dispatched,
+ * was started for accepted, has the status for completed, failed and
+ * cancelled, is a regression for regression; a schedule is inactive for
+ * disabled.  Whether a disable was automatic only its write could tell:
+ * that flag is the trigger's.  An announcement repeated in one batch is
+ * printed once.  The time is the row's time of the event; text is cut
+ * to keep a line short.
+ */
+static const char lookup_sql[] =
+	"SELECT json_strip_nulls(json_build_object("
+	"  'event', n.event, "
+	"  'time', to_char(coalesce(CASE n.event "
+	"      WHEN 'dispatched' THEN r.triggered_at "
+	"      WHEN 'accepted' THEN r.started_at "
+	"      WHEN 'disabled' THEN s.updated_at "
+	"      ELSE r.completed_at END, statement_timestamp()) "
+	"    AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+	"  'run_id', r.id, "
+	"  'schedule_id', coalesce(r.scheduled_evaluation_id, s.id), "
+	"  'schedule', left(s.name, 200), "
+	"  'slot_at', CASE n.event WHEN 'dispatched' THEN to_char("
+	"    r.slot_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+	"    END, "
+	"  'batch_test_run_id', CASE WHEN n.event IN ('accepted', 'completed', "
+	"    'failed', 'cancelled') THEN r.batch_test_run_id END, "
+	"  'total_prompts', CASE WHEN e.ended THEN r.total_prompts END, "
+	"  'successful_prompts', CASE WHEN e.ended "
+	"    THEN r.successful_prompts END, "
+	"  'failed_prompts', CASE WHEN e.ended THEN r.failed_prompts END, "
+	"  'avg_latency_ms', CASE WHEN e.ended "
+	"    THEN trim_scale(r.avg_latency_ms) END, "
+	"  'avg_quality_score', CASE WHEN e.ended OR n.event = 'regression' "
+	"    THEN trim_scale(r.avg_quality_score) END, "
+	"  'blame', CASE n.event WHEN 'failed' "
+	"    THEN left(r.error_details->>'blame', 40) END, "
+	"  'error', CASE WHEN n.event IN ('failed', 'cancelled') "
+	"    THEN left(r.error_message, 200) END, "
+	"  'baseline_run_id', CASE n.event WHEN 'regression' "
+	"    THEN r.baseline_run_id END, "
+	"  'regression_details', CASE n.event WHEN 'regression' "
+	"    THEN r.regression_details END, "
+	"  'auto', CASE n.event WHEN 'disabled' THEN n.auto END, "
+	"  'consecutive_failures', CASE n.event WHEN 'disabled' "
+	"    THEN s.consecutive_failures END))::text AS ev "
+	"FROM (SELECT min(a.i) AS i, a.h->>'event' AS event, "
+	"    (a.h->>'run_id')::uuid AS run_id, "
+	"    (a.h->>'schedule_id')::uuid AS schedule_id, "
+	"    bool_or((a.h->>'auto')::boolean) AS auto "
+	"  FROM json_array_elements($1::json) WITH ORDINALITY AS a(h, i) "
+	"  GROUP BY 2, 3, 4) n "
+	"LEFT JOIN public.scheduled_evaluation_runs r ON r.id = n.run_id "
+	"  AND r.slot_at IS NOT NULL "
+	"LEFT JOIN public.scheduled_evaluations s ON s.id = coalesce("
+	"  r.scheduled_evaluation_id, n.schedule_id) "
+	"CROSS JOIN LATERAL (SELECT n.event IN ('completed', 'failed', "
+	"  'cancelled') AND r.batch_test_run_id IS NOT NULL AS ended) e "
+	"WHERE CASE n.event "
+	"  WHEN 'dispatched' THEN r.id IS NOT NULL "
+	"  WHEN 'accepted' THEN r.started_at IS NOT NULL "
+	"  WHEN 'regression' THEN r.regression_detected "
+	"  WHEN 'disabled' THEN NOT s.is_active "
+	"  ELSE r.status = n.event END "
+	"ORDER BY n.i";
 
 static volatile sig_atomic_t	stop_signal;
+
+enum out { OUT_NONE, OUT_PING, OUT_LOOKUP };
 
 struct watch {
 	struct ctl	*c;
 	const char	*sched_id;	/* only this schedule's events, or NULL */
 	sigset_t	 waitmask;	/* the mask while waiting: signals let in */
-	int		 pinging;	/* a SELECT 1 is out */
-	long long	 deadline;	/* of the next ping, or of its answer */
+	enum out	 out;		/* the query that is out */
+	long long	 deadline;	/* of the next ping, or of an answer */
+	json_object	*hints;		/* announcements to look up, in order */
+	json_object	*queued;	/* the keys of hints, as a set */
+	size_t		 nsent;		/* the first of them, being looked up */
+	long long	 lookup_at;	/* the next lookup, not before */
+	int		 overflow;	/* HINTS_MAX reached, said */
 	char		 fatal[512];	/* the server's parting words */
 };
 
@@ -140,7 +231,9 @@ listen_on(struct watch *w)
 		say("LISTEN: ", res != NULL ? PQresultErrorMessage(res) :
 		    PQerrorMessage(w->c->conn), "");
 	PQclear(res);
-	w->pinging = 0;
+	/* A lookup lost with the old connection goes out again. */
+	w->out = OUT_NONE;
+	w->nsent = 0;
 	w->deadline = mono_ms() + PING_IDLE_MS;
 	w->fatal[0] = '\0';
 	return ok ? 0 : -1;
@@ -314,6 +407,30 @@ regression_details(struct watch *w, json_object *ev, const char *run,
 		snprintf(buf + n, len - n, " (threshold %g%%)", thr);
 }
 
+/*
+ * A name's own '"' and '\\' with a backslash before them, so that the
+ * quotes around it end where it does: a name cannot make the rest of the
+ * line read as another event.  (out_line then escapes what a terminal
+ * would obey, a newline included.)
+ */
+static char *
+quote_name(const char *name)
+{
+	char	*q, *p;
+
+	if ((q = p = malloc(strlen(name) * 2 + 1)) == NULL) {
+		perror("evalschedctl: malloc");
+		exit(EX_OSERR);
+	}
+	for (; *name != '\0'; name++) {
+		if (*name == '"' || *name == '\\')
+			*p++ = '\\';
+		*p++ = *name;
+	}
+	*p = '\0';
+	return q;
+}
+
 static void
 print_text(struct watch *w, json_object *ev, const char *event)
 {
@@ -321,7 +438,7 @@ print_text(struct watch *w, json_object *ev, const char *event)
 	const char	*name = get_str(ev, "schedule");
 	const char	*err = get_str(ev, "error");
 	const char	*blame = get_str(ev, "blame");
-	char		 batch[UUID_LEN + 1];
+	char		 batch[UUID_LEN + 1], *quoted;
 	double		 n;
 
 	event_time(ev, when, sizeof(when));
@@ -355,8 +472,9 @@ print_text(struct watch *w, json_object *ev, const char *event)
 	} else
 		snprintf(details, sizeof(details), "%s", get_str(ev,
 		    "run_id") != NULL ? run : "-");
-	out_line(stdout, "%s \"%s\" %s: %s", when, name != NULL ? name : "?",
-	    event, details);
+	quoted = quote_name(name != NULL ? name : "?");
+	out_line(stdout, "%s \"%s\" %s: %s", when, quoted, event, details);
+	free(quoted);
 }
 
 /* One line of JSON, escaped as json_print escapes a document. */
@@ -379,18 +497,14 @@ print_json(json_object *ev)
 	free(esc);
 }
 
-/* 0, or EX_IOERR when stdout is gone. */
+/* One row of the lookup: 0, or EX_IOERR when stdout is gone. */
 static int
-show(struct watch *w, const char *payload)
+show(struct watch *w, const char *row)
 {
-	json_object	*ev;
+	json_object	*ev = json_tokener_parse(row);
 	const char	*event, *sched;
 
-	ev = json_tokener_parse(payload);
-	if (ev == NULL || !json_object_is_type(ev, json_type_object) ||
-	    (event = get_str(ev, "event")) == NULL) {
-		out_line(stderr, "evalschedctl: watch: not an event: %s",
-		    payload);
+	if (ev == NULL || (event = get_str(ev, "event")) == NULL) {
 		json_object_put(ev);
 		return 0;
 	}
@@ -410,30 +524,232 @@ show(struct watch *w, const char *payload)
 	return 0;
 }
 
+/* A string member, or NULL when it is missing or not a string. */
+static const char *
+get_string(json_object *o, const char *key)
+{
+	json_object	*v;
+
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int
+known_event(const char *event)
+{
+	static const char *const events[] = { "dispatched", "accepted",
+	    "completed", "failed", "cancelled", "regression", "disabled",
+	    NULL };
+	int	i;
+
+	for (i = 0; event != NULL && events[i] != NULL; i++)
+		if (strcmp(event, events[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * An announcement of ours, made a hint to look up ({"event", "run_id"}
+ * or {"event", "schedule_id", "auto"}), with what tells it from others
+ * in key; or NULL when it is not one.  The ids are checked here, so
+ * that no hint can make the lookup fail.
+ */
+static json_object *
+hint_of(const char *payload, char *key, size_t keylen)
+{
+	json_object	*p = json_tokener_parse(payload), *h = NULL, *a = NULL;
+	const char	*event, *id, *idkey;
+	int		 disabled;
+
+	if (p == NULL || !json_object_is_type(p, json_type_object))
+		goto done;
+	event = get_string(p, "event");
+	if (!known_event(event))
+		goto done;
+	disabled = strcmp(event, "disabled") == 0;
+	idkey = disabled ? "schedule_id" : "run_id";
+	if (!job_is_uuid(id = get_string(p, idkey)))
+		goto done;
+	if (disabled && (!json_object_object_get_ex(p, "auto", &a) ||
+	    !json_object_is_type(a, json_type_boolean)))
+		goto done;
+	h = json_object_new_object();
+	json_object_object_add(h, "event", json_object_new_string(event));
+	json_object_object_add(h, idkey, json_object_new_string(id));
+	if (a != NULL)
+		json_object_object_add(h, "auto", json_object_get(a));
+	snprintf(key, keylen, "%s %s %d", event, id, a != NULL &&
+	    json_object_get_boolean(a));
+done:
+	json_object_put(p);
+	return h;
+}
+
+/*
+ * An announcement of ours, queued to be looked up, unless the same one
+ * is queued already (a flood of copies costs one lookup); the rest are
+ * ignored.
+ */
+static void
+queue_hint(struct watch *w, const char *payload)
+{
+	json_object	*h;
+	char		 key[64];
+
+	if ((h = hint_of(payload, key, sizeof(key))) == NULL)
+		return;
+	if (json_object_object_get_ex(w->queued, key, NULL)) {
+		json_object_put(h);
+		return;
+	}
+	if (json_object_array_length(w->hints) < HINTS_MAX) {
+		json_object_object_add(h, "key", json_object_new_string(key));
+		json_object_array_add(w->hints, h);
+		json_object_object_add(w->queued, key, NULL);
+		return;
+	}
+	json_object_put(h);
+	if (!w->overflow)
+		out_line(stderr, "evalschedctl: watch: %d announcements wait "
+		    "to be read; more are ignored until they are", HINTS_MAX);
+	w->overflow = 1;
+}
+
+/* The hints a lookup answered: out of the queue. */
+static void
+unqueue_sent(struct watch *w)
+{
+	size_t	i;
+
+	for (i = 0; i < w->nsent; i++)
+		json_object_object_del(w->queued, get_str(
+		    json_object_array_get_idx(w->hints, i), "key"));
+	json_object_array_del_idx(w->hints, 0, w->nsent);
+	w->nsent = 0;
+	w->overflow = 0;
+}
+
+static void
+take_notifies(struct watch *w)
+{
+	PGnotify	*n;
+
+	while ((n = PQnotifies(w->c->conn)) != NULL) {
+		if (strcmp(n->relname, CHANNEL) == 0)
+			queue_hint(w, n->extra);
+		PQfreemem(n);
+	}
+}
+
+/* The hints queued so far, in one query: NULL, or why it failed. */
+static const char *
+send_lookup(struct watch *w)
+{
+	const char	*param;
+
+	param = json_object_to_json_string_ext(w->hints,
+	    JSON_C_TO_STRING_PLAIN);
+	if (!PQsendQueryParams(w->c->conn, lookup_sql, 1, NULL, &param, NULL,
+	    NULL, 0))
+		return PQerrorMessage(w->c->conn);
+	w->out = OUT_LOOKUP;
+	w->nsent = json_object_array_length(w->hints);
+	w->deadline = mono_ms() + PING_WAIT_MS;
+	w->lookup_at = mono_ms() + LOOKUP_GAP_MS;
+	return NULL;
+}
+
+/* The rows of a lookup, printed: 0 or an exit status. */
+static int
+lookup_read(struct watch *w, PGresult *res)
+{
+	int	i, status = 0;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		say("cannot read the events' rows: ",
+		    PQresultErrorMessage(res), "");
+		return 0;
+	}
+	for (i = 0; i < PQntuples(res) && status == 0; i++)
+		status = show(w, PQgetvalue(res, i, 0));
+	return status;
+}
+
+/*
+ * The answer to what is out, as far as it came without waiting: 0, or
+ * an exit status.
+ */
+static int
+take_results(struct watch *w)
+{
+	PGresult	*res;
+	int		 status = 0;
+
+	while (w->out != OUT_NONE && !PQisBusy(w->c->conn)) {
+		if ((res = PQgetResult(w->c->conn)) == NULL) {
+			if (w->out == OUT_LOOKUP)
+				unqueue_sent(w);
+			w->out = OUT_NONE;
+			break;
+		}
+		if (w->out == OUT_LOOKUP && status == 0)
+			status = lookup_read(w, res);
+		PQclear(res);
+	}
+	return status;
+}
+
 /* Reads what came: 0, -1 the connection is lost, or an exit status. */
 static int
 consume(struct watch *w)
 {
-	PGconn		*conn = w->c->conn;
-	PGresult	*res;
-	PGnotify	*n;
-	int		 status = 0;
+	PGconn	*conn = w->c->conn;
+	int	 status;
 
 	if (!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK)
 		return -1;
-	if (w->pinging && !PQisBusy(conn)) {
-		while ((res = PQgetResult(conn)) != NULL)
-			PQclear(res);
-		w->pinging = 0;
-	}
-	while ((n = PQnotifies(conn)) != NULL) {
-		if (status == 0)
-			status = show(w, n->extra);
-		PQfreemem(n);
-	}
-	if (!w->pinging)
+	status = take_results(w);
+	take_notifies(w);
+	if (w->out == OUT_NONE)
 		w->deadline = mono_ms() + PING_IDLE_MS;
 	return status;
+}
+
+/*
+ * Sends what is next when nothing is out: the hints queued, when their
+ * time comes, or a ping after a quiet while.  NULL, or why the
+ * connection is taken for lost.
+ */
+static const char *
+send_next(struct watch *w)
+{
+	if (w->out == OUT_PING && mono_ms() >= w->deadline)
+		return "no answer to a ping";
+	if (w->out == OUT_LOOKUP && mono_ms() >= w->deadline)
+		return "no answer to a query";
+	if (w->out != OUT_NONE)
+		return NULL;
+	if (json_object_array_length(w->hints) > 0)
+		return mono_ms() >= w->lookup_at ? send_lookup(w) : NULL;
+	if (mono_ms() < w->deadline)
+		return NULL;
+	if (!PQsendQuery(w->c->conn, "SELECT 1"))
+		return PQerrorMessage(w->c->conn);
+	w->out = OUT_PING;
+	w->deadline = mono_ms() + PING_WAIT_MS;
+	return NULL;
+}
+
+/* When to act next if nothing comes: a deadline, or the next lookup. */
+static long long
+wake_at(const struct watch *w)
+{
+	if (w->out == OUT_NONE && json_object_array_length(w->hints) > 0 &&
+	    w->lookup_at < w->deadline)
+		return w->lookup_at;
+	return w->deadline;
 }
 
 static int
@@ -443,20 +759,9 @@ watch_loop(struct watch *w)
 	int		 r;
 
 	for (;;) {
-		why = NULL;
-		if (mono_ms() >= w->deadline) {
-			if (w->pinging)
-				why = "no answer to a ping";
-			else if (!PQsendQuery(w->c->conn, "SELECT 1"))
-				why = PQerrorMessage(w->c->conn);
-			else {
-				w->pinging = 1;
-				w->deadline = mono_ms() + PING_WAIT_MS;
-			}
-		}
-		if (why == NULL) {
+		if ((why = send_next(w)) == NULL) {
 			r = wait_fd(w, PQsocket(w->c->conn), POLLIN,
-			    w->deadline - mono_ms());
+			    wake_at(w) - mono_ms());
 			if (r == -1)
 				return 0;
 			if (r == 0)
@@ -493,6 +798,19 @@ check_triggers(struct ctl *c)
 	return EX_SOFTWARE;
 }
 
+/* The rows are read with our rights: whether we may, before we listen. */
+static int
+check_lookup(struct ctl *c)
+{
+	const char	*none = "[]";
+	PGresult	*res;
+
+	if ((res = db_query(c, lookup_sql, 1, &none)) == NULL)
+		return c->dbstatus;
+	PQclear(res);
+	return 0;
+}
+
 int
 cmd_watch(struct ctl *c, int argc, char **argv)
 {
@@ -522,7 +840,8 @@ cmd_watch(struct ctl *c, int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 
 	if ((status = ctl_connect(c)) != 0 ||
-	    (status = check_triggers(c)) != 0)
+	    (status = check_triggers(c)) != 0 ||
+	    (status = check_lookup(c)) != 0)
 		return status;
 	if (arg != NULL) {
 		if ((status = sched_resolve(c, arg, id, sizeof(id))) != 0)
@@ -532,5 +851,10 @@ cmd_watch(struct ctl *c, int argc, char **argv)
 	if (listen_on(&w) == -1)
 		return PQstatus(c->conn) != CONNECTION_OK ? EX_UNAVAILABLE :
 		    EX_SOFTWARE;
-	return watch_loop(&w);
+	w.hints = json_object_new_array();
+	w.queued = json_object_new_object();
+	status = watch_loop(&w);
+	json_object_put(w.hints);
+	json_object_put(w.queued);
+	return status;
 }

@@ -280,76 +280,37 @@ CREATE INDEX IF NOT EXISTS evalsched_alerts_due
 
 -- The live view of runs (evalschedctl watch): each change of one of our
 -- runs, and each schedule that stops being active, is announced on the
--- channel evalsched_events as a small JSON object, when its transaction
--- commits.  Runs: dispatched (inserted 'triggered'), accepted (->
--- running), completed (with its results), failed (with the blame and the
--- error), cancelled, and regression (regression_detected became true,
--- after completed in the same write).  Schedules: disabled, with "auto"
--- true when the write that disabled it counted a failure or recorded a
--- run (the supervisor's auto-disable), false for a pause.  Text is cut so
--- that a payload stays well under pg_notify's 8000 bytes.  No one need
--- listen: a notification without listeners costs next to nothing.
+-- channel evalsched_events when its transaction commits.  Any role may
+-- LISTEN to any channel, so the announcement names the row and nothing
+-- else: no schedule name, no error text, no results.  A watcher reads
+-- the row with its own rights, and since any role may also NOTIFY, it
+-- takes an announcement only as a hint to look.  Runs: dispatched
+-- (inserted 'triggered'), accepted (-> running), completed, failed,
+-- cancelled, and regression (regression_detected became true, after
+-- completed in the same write).  Schedules: disabled, with "auto" true
+-- when the write that disabled it counted a failure or recorded a run
+-- (the supervisor's auto-disable), false for a pause: only this write's
+-- old and new row can tell, so the trigger says it.  No one need listen:
+-- a notification without listeners costs next to nothing.
 CREATE OR REPLACE FUNCTION public.evalsched_notify_run()
-RETURNS trigger LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = public, pg_temp AS $$
+RETURNS trigger LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
     ev text;
-    nm text;
-    regressed boolean;
-    ended boolean;
 BEGIN
     IF TG_OP = 'INSERT' OR NEW.status IS DISTINCT FROM OLD.status THEN
         ev := CASE NEW.status WHEN 'triggered' THEN 'dispatched'
             WHEN 'running' THEN 'accepted' ELSE NEW.status END;
+        PERFORM pg_catalog.pg_notify('evalsched_events',
+            pg_catalog.json_build_object('event', ev, 'run_id', NEW.id,
+                'schedule_id', NEW.scheduled_evaluation_id)::text);
     END IF;
-    regressed := coalesce(NEW.regression_detected, false)
-        AND (TG_OP = 'INSERT' OR NOT coalesce(OLD.regression_detected, false));
-    IF ev IS NULL AND NOT regressed THEN
-        RETURN NULL;
-    END IF;
-    -- The results are those of a batch test that ended.
-    ended := ev IN ('completed', 'failed', 'cancelled')
-        AND NEW.batch_test_run_id IS NOT NULL;
-    SELECT left(s.name, 200) INTO nm FROM scheduled_evaluations s
-        WHERE s.id = NEW.scheduled_evaluation_id;
-    IF ev IS NOT NULL THEN
-        PERFORM pg_notify('evalsched_events', json_strip_nulls(
-            json_build_object('event', ev,
-                'time', to_char(now() AT TIME ZONE 'UTC',
-                    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    IF coalesce(NEW.regression_detected, false)
+        AND (TG_OP = 'INSERT'
+            OR NOT coalesce(OLD.regression_detected, false)) THEN
+        PERFORM pg_catalog.pg_notify('evalsched_events',
+            pg_catalog.json_build_object('event', 'regression',
                 'run_id', NEW.id,
-                'schedule_id', NEW.scheduled_evaluation_id,
-                'schedule', nm,
-                'slot_at', CASE WHEN ev = 'dispatched' THEN to_char(
-                    NEW.slot_at AT TIME ZONE 'UTC',
-                    'YYYY-MM-DD"T"HH24:MI:SS"Z"') END,
-                'batch_test_run_id', NEW.batch_test_run_id,
-                'total_prompts', CASE WHEN ended THEN NEW.total_prompts END,
-                'successful_prompts', CASE WHEN ended
-                    THEN NEW.successful_prompts END,
-                'failed_prompts', CASE WHEN ended THEN NEW.failed_prompts END,
-                'avg_latency_ms', CASE WHEN ended
-                    THEN trim_scale(NEW.avg_latency_ms) END,
-                'avg_quality_score', CASE WHEN ended
-                    THEN trim_scale(NEW.avg_quality_score) END,
-                'blame', CASE WHEN ev = 'failed'
-                    THEN left(NEW.error_details->>'blame', 40) END,
-                'error', CASE WHEN ev IN ('failed', 'cancelled')
-                    THEN left(NEW.error_message, 200) END))::text);
-    END IF;
-    IF regressed THEN
-        PERFORM pg_notify('evalsched_events', json_strip_nulls(
-            json_build_object('event', 'regression',
-                'time', to_char(now() AT TIME ZONE 'UTC',
-                    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                'run_id', NEW.id,
-                'schedule_id', NEW.scheduled_evaluation_id,
-                'schedule', nm,
-                'baseline_run_id', NEW.baseline_run_id,
-                'avg_quality_score', trim_scale(NEW.avg_quality_score),
-                'regression_details', CASE
-                    WHEN octet_length(NEW.regression_details::text) <= 2000
-                    THEN NEW.regression_details END))::text);
+                'schedule_id', NEW.scheduled_evaluation_id)::text);
     END IF;
     RETURN NULL;
 END;
@@ -362,18 +323,14 @@ CREATE OR REPLACE TRIGGER evalsched_notify_run
     EXECUTE FUNCTION public.evalsched_notify_run();
 
 CREATE OR REPLACE FUNCTION public.evalsched_notify_disabled()
-RETURNS trigger LANGUAGE plpgsql AS $$
+RETURNS trigger LANGUAGE plpgsql SET search_path = '' AS $$
 BEGIN
-    PERFORM pg_notify('evalsched_events', json_build_object(
-        'event', 'disabled',
-        'time', to_char(now() AT TIME ZONE 'UTC',
-            'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-        'schedule_id', NEW.id,
-        'schedule', left(NEW.name, 200),
-        'auto', coalesce(NEW.consecutive_failures
-                > OLD.consecutive_failures, false)
-            OR NEW.last_run_at IS DISTINCT FROM OLD.last_run_at,
-        'consecutive_failures', NEW.consecutive_failures)::text);
+    PERFORM pg_catalog.pg_notify('evalsched_events',
+        pg_catalog.json_build_object('event', 'disabled',
+            'schedule_id', NEW.id,
+            'auto', coalesce(NEW.consecutive_failures
+                    > OLD.consecutive_failures, false)
+                OR NEW.last_run_at IS DISTINCT FROM OLD.last_run_at)::text);
     RETURN NULL;
 END;
 $$;

@@ -161,7 +161,12 @@ notice_to_log(void *arg, const char *message)
 	log_info("database says: %s", one_line(message));
 }
 
-/* Wake-ups are counted; a batch test's end asks for a completion pass. */
+/*
+ * A schedule's change asks for a claim, a batch test's end for a
+ * completion pass.  Any role may NOTIFY these channels: each is a hint,
+ * which loop.c and completion.c space out, so that a flood of them
+ * costs a bounded number of trips; their payloads are not read.
+ */
 static void
 take_notifies(void)
 {
@@ -169,9 +174,9 @@ take_notifies(void)
 
 	while ((n = PQnotifies(conn)) != NULL) {
 		if (strcmp(n->relname, "evalsched_batch_end") == 0)
-			completion_soon();
-		else
-			loop_wake();
+			completion_hint();
+		else if (strcmp(n->relname, "evalsched_wakeup") == 0)
+			loop_hint();
 		PQfreemem(n);
 	}
 }

@@ -28,6 +28,18 @@
 
 #define STOP_DB_MS		1500	/* after the grace, for the last writes */
 
+/*
+ * Claims that notifications ask for are this far apart, at least.  Any
+ * role may NOTIFY evalsched_wakeup, so a notification is a hint, and a
+ * flood of them must not become a flood of claims: at most ten a second
+ * (each two short trips), far fewer than the transactions the flood
+ * itself costs the server.  A real change after a quiet tenth of a
+ * second is still claimed at once, and one in a flood waits at most
+ * this long, well below what a person who just pressed "run now"
+ * notices; a due time (next_due_ms) never waits for it.
+ */
+#define HINT_GAP_MS		100
+
 static int	 got_term, got_hup, got_usr1;
 static int64_t	 next_poll_ms, claim_not_before_ms;
 static int64_t	 claim_backoff_ms = CLAIM_BACKOFF_MS;
@@ -38,12 +50,28 @@ static int	 children_gone;		/* stopping, and none is left */
 static unsigned long seen_connections;	/* connects already looked after */
 static int64_t	 register_not_before_ms;
 static int64_t	 schema_not_before_ms;
+static int	 hinted;		/* a NOTIFY asks for a claim */
+static int64_t	 hint_claim_ms = INT64_MIN / 2;	/* the last claim it made */
 
 /* Claim at the next turn: the one place a wake-up is asked for. */
 void
 loop_wake(void)
 {
 	sv->poll_now = 1;
+}
+
+/* A NOTIFY: claim at the next turn that is HINT_GAP_MS after the last. */
+void
+loop_hint(void)
+{
+	hinted = 1;
+}
+
+/* When the claim a NOTIFY asked for may go; none asked: never. */
+static int64_t
+hint_due_ms(void)
+{
+	return hinted ? hint_claim_ms + HINT_GAP_MS : INT64_MAX;
 }
 
 /* No jobrunner or notifier of ours is left. */
@@ -125,6 +153,7 @@ database_due_ms(int64_t now)
 		if (sv->next_due_ms >= 0)
 			t = earliest(t, latest(sv->next_due_ms,
 			    claim_not_before_ms));
+		t = earliest(t, latest(hint_due_ms(), claim_not_before_ms));
 		t = latest(t, circuit_not_before_ms());
 	}
 	t = earliest(t, sv->next_heartbeat_ms);
@@ -223,7 +252,7 @@ claim_is_due(int64_t now)
 {
 	if (now < claim_not_before_ms)
 		return 0;
-	return sv->poll_now || now >= next_poll_ms ||
+	return sv->poll_now || now >= next_poll_ms || now >= hint_due_ms() ||
 	    (sv->next_due_ms >= 0 && now >= sv->next_due_ms);
 }
 
@@ -238,6 +267,10 @@ new_work(void)
 		return 0;
 	/* Cleared before, not after: a NOTIFY during the claim stands. */
 	sv->poll_now = 0;
+	if (hinted) {
+		hinted = 0;
+		hint_claim_ms = now;
+	}
 	sv->fork_failed = 0;
 	claim_idle = 0;
 	if (claim_start(slots) == -1) {

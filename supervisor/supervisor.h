@@ -107,6 +107,7 @@ extern struct supervisor *sv;
 /* loop.c */
 void	 loop_run(int sigfd, void (*reload)(void));
 void	 loop_wake(void);		/* claim at the next turn */
+void	 loop_hint(void);		/* a NOTIFY: claim soon */
 void	 loop_claimed(int n, int slots);	/* a claim's end; -1 failed */
 void	 loop_register_failed(void);
 void	 loop_schema_failed(void);
@@ -232,6 +233,7 @@ int	 spool_recover_step(void);	/* 1: a write went out */
 
 /* completion.c */
 void	 completion_soon(void);
+void	 completion_hint(void);		/* a NOTIFY: a pass soon */
 void	 completion_sweep(void);
 int64_t	 completion_next_ms(void);
 int	 completion_step(void);	/* 1: a statement went out */
