@@ -28,7 +28,7 @@
 #include "url.h"
 
 enum key_type { KEY_STRING, KEY_ABSPATH, KEY_SECONDS, KEY_DAYS, KEY_COUNT,
-    KEY_BOOL, KEY_URL, KEY_LOGLEVEL };
+    KEY_BOOL, KEY_URL, KEY_LOGLEVEL, KEY_NETLIST };
 
 struct key_def {
 	const char	*name;
@@ -53,6 +53,7 @@ static const struct key_def keys[] = {
 	{ "encryption_key_file",	KEY_STRING,  S(encryption_key_file), 0, 0 },
 	{ "alert_command",		KEY_ABSPATH, S(alert_command), 0, 0 },
 	{ "notifier",			KEY_ABSPATH, S(notifier), 0, 0 },
+	{ "webhook_allow",		KEY_NETLIST, S(webhook_allow), 0, 0 },
 	{ "alert_retry",		KEY_SECONDS, S(alert_retry), 10, 7 * 86400 },
 	{ "poll_interval",		KEY_SECONDS, S(poll_interval), 1, 86400 },
 	{ "max_concurrent",		KEY_COUNT,   S(max_concurrent), 1, CONFIG_MAX_CONCURRENT },
@@ -197,7 +198,7 @@ config_free(struct config *c)
 		free_secret(FIELD(c, secrets[i].key));
 	for (i = 0; i < NKEYS; i++)
 		if (keys[i].type == KEY_STRING || keys[i].type == KEY_ABSPATH ||
-		    keys[i].type == KEY_URL)
+		    keys[i].type == KEY_URL || keys[i].type == KEY_NETLIST)
 			free(*FIELD(c, keys[i].offset));
 	free(c->path);
 	memset(c, 0, sizeof(*c));
@@ -253,6 +254,23 @@ parse_number(const char *v, long min, long max, int *out)
 	return 0;
 }
 
+/*
+ * A list of networks, kept in its canonical form ("" for none): what -n
+ * and the notifier's job show is what was understood.
+ */
+static int
+set_netlist(char **field, const char *v, char *why, size_t whylen)
+{
+	struct url_allow	a;
+	char			text[URL_ALLOW_MAX * (NET_TEXT_MAX + 2)];
+
+	if (url_allow_parse(&a, v, why, whylen) == -1)
+		return -1;
+	url_allow_format(&a, text, sizeof(text));
+	set_string(field, text);
+	return 0;
+}
+
 /* Sets one key; on a bad value writes why into why and returns -1. */
 static int
 key_set(struct config *c, const struct key_def *k, const char *v,
@@ -289,6 +307,8 @@ key_set(struct config *c, const struct key_def *k, const char *v,
 			return 0;
 		snprintf(why, whylen, "must be yes or no");
 		return -1;
+	case KEY_NETLIST:
+		return set_netlist(field, v, why, whylen);
 	case KEY_LOGLEVEL:
 		if (!strcmp(v, "info") || !strcmp(v, "debug")) {
 			*(int *)field = strcmp(v, "debug") == 0;
@@ -415,7 +435,8 @@ parse_line(struct config *c, const char *name, int lineno, char *line,
 	seen[k - keys] = lineno;
 	c->line[k - keys] = lineno;
 	if (key_set(c, k, value, msg, sizeof(msg)) == -1) {
-		if (!may_echo(key, value))
+		/* A list's message quotes the bad item, not the whole list. */
+		if (!may_echo(key, value) || k->type == KEY_NETLIST)
 			config_err_add(err, "%s:%d: %s: %s", name, lineno,
 			    key, msg);
 		else
@@ -455,6 +476,7 @@ config_parse_text(struct config *c, const char *name, const char *text,
 	free(copy);
 	/* Optional keys set to "" are not set: no command, no key. */
 	unset_empty(&c->alert_command);
+	unset_empty(&c->webhook_allow);
 	unset_empty(&c->encryption_key);
 	for (i = 0; i < NSECRETS; i++) {
 		if (*FIELD(c, secrets[i].key) != NULL &&
@@ -707,6 +729,28 @@ warn_app_url(const struct config *c, struct config_err *w)
 	curl_url_cleanup(u);
 }
 
+/* A network of every address lets users' webhooks reach this host. */
+static void
+warn_webhook_allow(const struct config *c, struct config_err *w)
+{
+	struct url_allow	a;
+	char			where[CONFIG_WHERE_MAX], net[NET_TEXT_MAX];
+	size_t			i;
+
+	if (c->webhook_allow == NULL ||
+	    url_allow_parse(&a, c->webhook_allow, NULL, 0) == -1)
+		return;
+	for (i = 0; i < a.n; i++) {
+		if (a.nets[i].prefix != 0)
+			continue;
+		net_format(&a.nets[i], net, sizeof(net));
+		config_err_add(w, "%s: warning: webhook_allow: %s lets users' "
+		    "webhooks reach every address, this host and its networks "
+		    "included", config_where(c, "webhook_allow", where,
+		    sizeof(where)), net);
+	}
+}
+
 int
 config_warnings(const struct config *c, struct config_err *w)
 {
@@ -717,5 +761,6 @@ config_warnings(const struct config *c, struct config_err *w)
 	for (i = 0; i < NSECRETS; i++)
 		warn_key_file(c, &secrets[i], w);
 	warn_app_url(c, w);
+	warn_webhook_allow(c, w);
 	return w->count - before;
 }

@@ -33,6 +33,7 @@ struct config {
 	char	*encryption_key_file;
 	char	*alert_command;		/* NULL: none */
 	char	*notifier;		/* evalsched-notifier's path */
+	char	*webhook_allow;		/* NULL: none; "10.0.0.0/8, ::1/128" */
 	int	 poll_interval;
 	int	 max_concurrent;
 	int	 max_consecutive_failures;
@@ -83,7 +84,8 @@ const char *config_where(const struct config *, const char *key, char *buf,
  * Settings that work but put a key at risk: a key file readable by its
  * group or others, a key in this file readable by others, this file
  * writable by its group or others, app_url sending the key in clear to
- * another host.  Appends one "where: warning: what" line each to warn;
+ * another host; and webhook_allow opening every address to users'
+ * webhooks.  Appends one "where: warning: what" line each to warn;
  * returns how many.  Files that cannot be looked at are passed over.
  */
 int	config_warnings(const struct config *, struct config_err *warn);

@@ -135,6 +135,7 @@ finish_all(CURLM *m, struct notice *n, struct transfer **ts)
 	for (i = 0; i < n->nhooks; i++) {
 		if (!n->hooks[i].result.done) {
 			n->hooks[i].result.done = 1;
+			n->hooks[i].result.retry = 1;
 			n->hooks[i].result.error =
 			    strdup("internal error: libcurl failed");
 		}

@@ -315,6 +315,34 @@ take_command(json_object *root, struct notice *n, char *err, size_t len)
 	return 0;
 }
 
+/* webhook_allow: ["10.0.0.0/8", "fd00::/8"], as the supervisor writes it. */
+static int
+take_allow(json_object *root, struct url_allow *allow, char *err, size_t len)
+{
+	json_object	*a = member(root, "webhook_allow"), *v;
+	char		 why[128];
+	size_t		 i, count;
+
+	allow->n = 0;
+	if (a == NULL)
+		return 0;
+	if (!json_object_is_type(a, json_type_array))
+		return set_err(err, len, "webhook_allow is not an array");
+	if ((count = json_object_array_length(a)) > URL_ALLOW_MAX)
+		return set_err(err, len, "webhook_allow has more than %d "
+		    "networks", URL_ALLOW_MAX);
+	for (i = 0; i < count; i++) {
+		v = json_object_array_get_idx(a, i);
+		if (!json_object_is_type(v, json_type_string) ||
+		    net_parse(&allow->nets[i], json_object_get_string(v), why,
+		    sizeof(why)) == -1)
+			return set_err(err, len, "webhook_allow[%zu] is not a "
+			    "network", i);
+		allow->n = i + 1;
+	}
+	return 0;
+}
+
 static int
 take_notice(json_object *root, struct notice *n, char *err, size_t len)
 {
@@ -326,8 +354,7 @@ take_notice(json_object *root, struct notice *n, char *err, size_t len)
 	    take_hooks(root, n, err, len) < 0 ||
 	    take_command(root, n, err, len) < 0 ||
 	    take_timeout(root, &n->timeout_ms, err, len) < 0 ||
-	    copy_member(root, "", "tls_ca_file", 0, &n->tls_ca_file, err,
-	    len) < 0)
+	    take_allow(root, &n->allow, err, len) < 0)
 		return -1;
 	return 0;
 }
@@ -375,7 +402,6 @@ notice_free(struct notice *n)
 	free(n->hooks);
 	free(n->alert_id);
 	free(n->command);
-	free(n->tls_ca_file);
 	free(n->command_result.error);
 	json_object_put(n->root);
 	memset(n, 0, sizeof(*n));

@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 #include <json.h>
 
+#include "url.h"
 #include "util.h"
 
 #define NOTIFY_MAX_INPUT	(1024 * 1024)	/* the document on stdin */
@@ -22,7 +23,6 @@
 #define NOTIFY_DEFAULT_TIMEOUT_MS 10000L
 #define NOTIFY_MAX_TIMEOUT_MS	(600L * 1000)
 #define NOTIFY_KILL_GRACE_MS	2000L	/* SIGTERM to SIGKILL */
-#define NOTIFY_EXCERPT		100	/* bytes of an answer in an error */
 #define NOTIFY_MAX_ERROR	512	/* bytes of any error text */
 #define NOTIFY_ORIGIN_MAX	300	/* "scheme://host:port" */
 #define SIGN_HEX_LEN		64	/* HMAC-SHA256 in hexadecimal */
@@ -55,6 +55,7 @@ struct event {
 struct hook_result {
 	int	 done;
 	int	 ok;
+	int	 retry;			/* failed, and may be tried again */
 	long	 status_code;		/* 0: none (null) */
 	char	*error;			/* NULL when ok */
 };
@@ -84,7 +85,7 @@ struct notice {
 	size_t			 nhooks;
 	char			*command;	/* NULL: none */
 	long			 timeout_ms;
-	char			*tls_ca_file;	/* NULL or "": the system's */
+	struct url_allow	 allow;		/* webhook_allow */
 	struct command_result	 command_result;
 };
 
@@ -164,7 +165,6 @@ struct transfer *webhook_start(CURLM *, struct hook *, const struct notice *,
 void	 webhook_finish(struct transfer *, CURLcode);
 void	 webhook_free(CURLM *, struct transfer *);
 int	 webhook_origin(const char *url, char *origin, size_t);
-void	 webhook_excerpt(const char *body, size_t len, char *buf, size_t);
 void	 webhook_redact(char *text, const struct hook *);
 
 /* deliver.c: every channel once; the results go into the notice. */

@@ -1,6 +1,7 @@
 /*
  * The result on stdout, one line:
- * {"alert_id", "webhooks": [{"id", "ok", "status_code", "error"}, ...],
+ * {"alert_id",
+ *  "webhooks": [{"id", "ok", "status_code", "error", "retry"}, ...],
  *  "command": null | {"ok", "exit_status", "signal", "error"}}
  * and, for a bad document or an internal error, "error".
  */
@@ -42,6 +43,7 @@ hook_json(struct chat *c, const struct hook *h)
 	set_nullable(c, o, "status_code", int_or_null(c,
 	    h->result.status_code, 0));
 	set_nullable(c, o, "error", string_or_null(c, h->result.error));
+	chat_set(c, o, "retry", chat_bool(c, h->result.retry));
 	return o;
 }
 

@@ -4,7 +4,14 @@
  *
  * A Slack or Discord webhook URL is a credential in itself: no log line
  * or error text holds more of a URL than its scheme://host:port, and
- * any echo of the URL or the secret in an answer is masked.
+ * any echo of the URL or the secret is masked.
+ *
+ * The URL is the user's, and we sit inside the deployment: it goes
+ * nowhere the policy of url.h refuses, and what the user reads of a
+ * delivery (the result's error, alert_history.webhook_error) tells
+ * nothing of what is there: the HTTP status of an answer and never its
+ * body, one word for no answer at all, whatever the reason.  The
+ * reason goes to the operator's log, and the body nowhere.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +24,14 @@
 #include "notifier.h"
 #include "post.h"
 #include "text.h"
+#include "url.h"
 
-/* Of an answer, we keep what an error text may quote, and some more. */
-#define ANSWER_KEEP	4096
+#define REFUSED_DESTINATION	"refused: destination not allowed"
+#define REFUSED_CREDENTIALS	"refused: credentials in the URL are not " \
+				"allowed"
+#define BAD_URL			"bad URL: not an http:// or https:// URL " \
+				"with a host"
+#define UNREACHABLE		"unreachable"
 
 struct transfer {
 	struct hook		*hook;
@@ -27,9 +39,9 @@ struct transfer {
 	CURL			*curl;
 	struct curl_slist	*headers;
 	char			*body;
-	char			 answer[ANSWER_KEEP + 1];
-	size_t			 answer_len;
+	struct url_guard	 guard;
 	char			 curl_err[CURL_ERROR_SIZE];
+	char			 detail[NOTIFY_MAX_ERROR];	/* the log's */
 };
 
 /* "https://hooks.slack.com", "http://127.0.0.1:8080": 0, or -1. */
@@ -86,38 +98,13 @@ webhook_redact(char *text, const struct hook *h)
 		mask(text, p, strlen(p));
 }
 
-/* The first NOTIFY_EXCERPT bytes of an answer, fit for one line. */
-void
-webhook_excerpt(const char *body, size_t len, char *buf, size_t buflen)
-{
-	size_t	n = len < NOTIFY_EXCERPT ? len : NOTIFY_EXCERPT;
-
-	if (n >= buflen)
-		n = buflen - 1;
-	memcpy(buf, body, n);
-	buf[n] = '\0';
-	/* A NUL in the answer ends the excerpt there. */
-	utf8_tidy_end(buf);
-	text_one_line(buf);
-	text_make_valid(buf);
-	n = strlen(buf);
-	while (n > 0 && buf[n - 1] == ' ')
-		buf[--n] = '\0';
-}
-
+/* An answer's body is read and dropped: the status says it all. */
 static size_t
 on_data(char *data, size_t size, size_t n, void *arg)
 {
-	struct transfer	*t = arg;
-	size_t		 len = size * n, room = ANSWER_KEEP - t->answer_len;
-
-	/* The rest is read and dropped: a long answer is still an answer. */
-	if (room > len)
-		room = len;
-	memcpy(t->answer + t->answer_len, data, room);
-	t->answer_len += room;
-	t->answer[t->answer_len] = '\0';
-	return len;
+	(void)data;
+	(void)arg;
+	return size * n;
 }
 
 static struct curl_slist *
@@ -160,8 +147,12 @@ setup(struct transfer *t, const struct notice *n)
 	CURL		*c = t->curl;
 	CURLcode	 r;
 
-	r = post_options(c, t->hook->url, t->body, n->tls_ca_file,
-	    n->timeout_ms, n->timeout_ms);
+	/* The system's CAs: tls_ca_file is the application's, not theirs. */
+	r = post_options(c, t->hook->url, t->body, NULL, n->timeout_ms,
+	    n->timeout_ms);
+	t->guard.allow = &n->allow;
+	if (r == CURLE_OK)
+		r = url_guard_options(c, &t->guard);
 #define SET(opt, val)	if (r == CURLE_OK) r = curl_easy_setopt(c, opt, val)
 	SET(CURLOPT_HTTPHEADER, t->headers);
 	SET(CURLOPT_WRITEFUNCTION, on_data);
@@ -172,13 +163,16 @@ setup(struct transfer *t, const struct notice *n)
 	return r;
 }
 
+/* A failure is tried again later, unless retry is 0. */
 static void
-set_result(struct transfer *t, int ok, long status, const char *error)
+set_result(struct transfer *t, int ok, long status, const char *error,
+    int retry)
 {
 	struct hook_result	*res = &t->hook->result;
 
 	res->done = 1;
 	res->ok = ok;
+	res->retry = !ok && retry;
 	res->status_code = status;
 	free(res->error);
 	res->error = NULL;
@@ -187,6 +181,16 @@ set_result(struct transfer *t, int ok, long status, const char *error)
 	webhook_redact(res->error, t->hook);
 	job_trim_utf8(res->error, NOTIFY_MAX_ERROR);
 	text_make_valid(res->error);
+}
+
+/* What the operator's log says besides the user's error. */
+static void
+set_detail(struct transfer *t, const char *detail)
+{
+	strlcpy(t->detail, detail, sizeof(t->detail));
+	webhook_redact(t->detail, t->hook);
+	utf8_tidy_end(t->detail);
+	text_make_valid(t->detail);
 }
 
 static void
@@ -199,9 +203,11 @@ log_result(const struct transfer *t)
 		    t->alert_id, h->id, hook_type_name(h->type), h->origin,
 		    h->result.status_code);
 	else
-		log_warnx("alert %s: webhook %s (%s, %s): not delivered: %s",
-		    t->alert_id, h->id, hook_type_name(h->type), h->origin,
-		    h->result.error != NULL ? h->result.error : "?");
+		log_warnx("alert %s: webhook %s (%s, %s): not delivered: "
+		    "%s%s%s%s", t->alert_id, h->id, hook_type_name(h->type),
+		    h->origin, h->result.error != NULL ? h->result.error : "?",
+		    *t->detail != '\0' ? " (" : "", t->detail,
+		    *t->detail != '\0' ? ")" : "");
 }
 
 void
@@ -220,9 +226,9 @@ webhook_free(CURLM *m, struct transfer *t)
 
 /* A webhook that never got as far as a request. */
 static struct transfer *
-not_sent(CURLM *m, struct transfer *t, const char *why)
+not_sent(CURLM *m, struct transfer *t, const char *why, int retry)
 {
-	set_result(t, 0, 0, why);
+	set_result(t, 0, 0, why, retry);
 	log_result(t);
 	webhook_free(m, t);
 	return NULL;
@@ -236,57 +242,79 @@ struct transfer *
 webhook_start(CURLM *m, struct hook *h, const struct notice *n,
     const char *generic)
 {
-	struct transfer	*t;
+	struct transfer		*t;
+	enum url_verdict	 verdict = url_check_user(h->url);
 
 	if ((t = calloc(1, sizeof(*t))) == NULL) {
 		h->result.done = 1;
+		h->result.retry = 1;
 		h->result.error = strdup("internal error: out of memory");
 		return NULL;
 	}
 	t->hook = h;
 	t->alert_id = n->alert_id;
-	if (webhook_origin(h->url, h->origin, sizeof(h->origin)) == -1)
-		return not_sent(m, t, "bad URL: not an http:// or https:// "
-		    "URL with a host");
+	/* The same URL next time: trying again would change nothing. */
+	if (webhook_origin(h->url, h->origin, sizeof(h->origin)) == -1 ||
+	    verdict == URL_BAD)
+		return not_sent(m, t, BAD_URL, 0);
+	if (verdict == URL_CREDENTIALS)
+		return not_sent(m, t, REFUSED_CREDENTIALS, 0);
 	t->body = h->type == HOOK_GENERIC ? strdup(generic) :
 	    body_for(&n->event, h->type);
 	if (t->body == NULL || (t->headers = headers_for(t)) == NULL ||
 	    (t->curl = curl_easy_init()) == NULL)
-		return not_sent(m, t, "internal error: out of memory");
+		return not_sent(m, t, "internal error: out of memory", 1);
 	if (setup(t, n) != CURLE_OK ||
 	    curl_multi_add_handle(m, t->curl) != CURLM_OK) {
 		curl_easy_cleanup(t->curl);
 		t->curl = NULL;
 		return not_sent(m, t, "internal error: cannot set up the "
-		    "transfer");
+		    "transfer", 1);
 	}
 	return t;
+}
+
+/* Every address the host had was refused: for the log, the last one. */
+static void
+set_refused(struct transfer *t)
+{
+	char	detail[NOTIFY_MAX_ERROR];
+
+	snprintf(detail, sizeof(detail), "%s is %s, and webhook_allow does "
+	    "not cover it", t->guard.refused_addr,
+	    addr_class_name(t->guard.refused_class));
+	set_result(t, 0, 0, REFUSED_DESTINATION, 0);
+	set_detail(t, detail);
 }
 
 /*
  * A 2xx is delivered even when the rest of the answer did not come: the
  * receiver took the alert, and sending it again would send it twice.
+ * No answer is "unreachable" to the user, whether the connection was
+ * refused, reset, timed out or closed without a word: those differences
+ * would map a network for whoever chose the URL.  libcurl's words go to
+ * the log.
  */
 void
 webhook_finish(struct transfer *t, CURLcode r)
 {
-	char	excerpt[NOTIFY_EXCERPT + 1], error[NOTIFY_MAX_ERROR + 1];
+	char	error[32];
 	long	status = 0;
 
 	if (curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE,
 	    &status) != CURLE_OK)
 		status = 0;
 	if (status >= 200 && status <= 299)
-		set_result(t, 1, status, NULL);
+		set_result(t, 1, status, NULL, 0);
 	else if (status != 0) {
-		webhook_redact(t->answer, t->hook);
-		webhook_excerpt(t->answer, t->answer_len, excerpt,
-		    sizeof(excerpt));
-		snprintf(error, sizeof(error), "HTTP %ld%s%s", status,
-		    *excerpt != '\0' ? ": " : "", excerpt);
-		set_result(t, 0, status, error);
-	} else
-		set_result(t, 0, 0, t->curl_err[0] != '\0' ? t->curl_err :
+		snprintf(error, sizeof(error), "HTTP %ld", status);
+		set_result(t, 0, status, error, 1);
+	} else if (url_guard_refused_all(&t->guard))
+		set_refused(t);
+	else {
+		set_result(t, 0, 0, UNREACHABLE, 1);
+		set_detail(t, t->curl_err[0] != '\0' ? t->curl_err :
 		    curl_easy_strerror(r));
+	}
 	log_result(t);
 }

@@ -28,6 +28,7 @@
 #include "json1.h"
 #include "log.h"
 #include "text.h"
+#include "url.h"
 #include "supervisor.h"
 
 #define NOTIFIERS_MAX		2	/* deliveries at once */
@@ -102,18 +103,20 @@ enum { A_ID, A_EVENT, A_TITLE, A_MESSAGE, A_METADATA, A_TIME, A_COMMAND,
 
 /*
  * What a delivery attempt came to: $1 the event, $2 our id, $3 the
- * webhooks' results [{id, ok, status_code, error}], or NULL when the
- * notifier left none (then what was pending stays so), $4 whether
+ * webhooks' results [{id, ok, status_code, error, retry}], or NULL when
+ * the notifier left none (then what was pending stays so), $4 whether
  * alert_command is still to run, $5 an error for the attempt as a
  * whole, $6 alert_retry in seconds.  A webhook's alert_history row is
- * written when its delivery ends: delivered, or given up.
+ * written when its delivery ends: delivered, given up, or refused (retry
+ * false: a destination not allowed is not tried again).  An event with
+ * nothing left to try is delivered, or failed if a webhook was refused.
  */
 static const char result_sql[] =
 	"WITH a AS (SELECT *, now() > created_at + $6 * interval '1 second' "
 	"    AS give_up FROM public.evalsched_alerts WHERE id = $1 "
 	"    AND claimed_by = $2 AND state = 'pending' FOR UPDATE), "
 	"x AS (SELECT * FROM json_to_recordset($3::json) AS x(id uuid, "
-	"    ok boolean, status_code integer, error text)), "
+	"    ok boolean, status_code integer, error text, retry boolean)), "
 	"ok AS (UPDATE public.user_webhooks w SET last_success_at = now(), "
 	"    failure_count = 0 FROM x, a WHERE w.id = x.id AND x.ok), "
 	"bad AS (UPDATE public.user_webhooks w SET last_failure_at = now(), "
@@ -126,10 +129,13 @@ static const char result_sql[] =
 	"    x.ok, CASE WHEN x.ok THEN now() END, "
 	"    (SELECT w.id FROM public.user_webhooks w WHERE w.id = x.id), "
 	"    x.status_code, x.error "
-	"  FROM a, x WHERE x.ok OR a.give_up), "
+	"  FROM a, x WHERE x.ok OR a.give_up OR NOT coalesce(x.retry, true)), "
 	"n AS (SELECT $3::json IS NOT NULL AS answered, "
-	"    (SELECT array_agg(x.id) FROM x WHERE NOT x.ok) AS left_ids), "
-	"v AS (SELECT a.id, a.give_up, n.answered, "
+	"    (SELECT array_agg(x.id) FROM x WHERE NOT x.ok "
+	"      AND coalesce(x.retry, true)) AS left_ids, "
+	"    EXISTS (SELECT FROM x WHERE NOT x.ok "
+	"      AND NOT coalesce(x.retry, true)) AS refused), "
+	"v AS (SELECT a.id, a.give_up, n.answered, n.refused, "
 	"    CASE WHEN n.answered THEN coalesce(n.left_ids, '{}') "
 	"      ELSE a.pending_webhooks END AS left_ids, "
 	"    n.answered AND n.left_ids IS NULL AND NOT $4 AS delivered "
@@ -140,8 +146,8 @@ static const char result_sql[] =
 	"  last_error = coalesce($5, (SELECT string_agg(x.error, '; ') "
 	"    FROM x WHERE NOT x.ok), CASE WHEN $4 THEN 'alert_command failed' "
 	"    END), "
-	"  state = CASE WHEN v.delivered THEN 'delivered' "
-	"    WHEN v.give_up THEN 'failed' ELSE 'pending' END, "
+	"  state = CASE WHEN v.delivered AND NOT v.refused THEN 'delivered' "
+	"    WHEN v.delivered OR v.give_up THEN 'failed' ELSE 'pending' END, "
 	"  done_at = CASE WHEN v.delivered OR v.give_up THEN now() END, "
 	"  next_attempt_at = now() + least(interval '10 minutes', "
 	"    interval '5 seconds' * power(2, least(e.attempts - 1, 10))) "
@@ -228,6 +234,26 @@ wipe_column(PGresult *res, int row, int col)
 	explicit_bzero(v, strlen(v));
 }
 
+/* webhook_allow as the notifier takes it: ["10.0.0.0/8", ...]. */
+static json_object *
+allow_json(void)
+{
+	json_object		*a = json_object_new_array();
+	struct url_allow	 allow;
+	char			 net[NET_TEXT_MAX];
+	size_t			 i;
+
+	/* Checked when the configuration was read. */
+	if (sv->conf.webhook_allow == NULL ||
+	    url_allow_parse(&allow, sv->conf.webhook_allow, NULL, 0) == -1)
+		return a;
+	for (i = 0; i < allow.n; i++) {
+		net_format(&allow.nets[i], net, sizeof(net));
+		json_object_array_add(a, json_object_new_string(net));
+	}
+	return a;
+}
+
 /* The notifier's job: the event as the application formats it, and where. */
 static char *
 notifier_job(PGresult *res, int row)
@@ -251,8 +277,8 @@ notifier_job(PGresult *res, int row)
 	    json_object_new_string(cmd) : NULL);
 	json_object_object_add(job, "timeout_ms",
 	    json_object_new_int(WEBHOOK_TIMEOUT_MS));
-	json_object_object_add(job, "tls_ca_file",
-	    json_object_new_string(sv->conf.tls_ca_file));
+	/* Not tls_ca_file: that is the application's CA, not the users'. */
+	json_object_object_add(job, "webhook_allow", allow_json());
 	printed = (char *)(uintptr_t)json_object_to_json_string_ext(job,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	text = xstrdup(printed);

@@ -4,7 +4,11 @@
 # webhook's secret; a real Slack message for a Slack webhook) and to
 # alert_command; each delivery is in alert_history and in the webhook's
 # counters; a failing webhook is retried, then recorded as failed, and
-# costs the schedules nothing; two supervisors send each event once.
+# costs the schedules nothing, and what it answered is not recorded
+# beyond its status; two supervisors send each event once.  The receiver
+# is on 127.0.0.1, which webhook_allow lets through; without it, the
+# webhook is refused, recorded at once, counted as a failure and not
+# tried again, as is a URL with credentials.
 use strict;
 use warnings;
 use lib 'tests/lib';
@@ -66,7 +70,8 @@ mkdir "$dir/command.out";
 $t->spew($cmd, "#!/bin/sh\ncat > $dir/command.out/\$\$\n");
 chmod 0755, $cmd;
 
-my $conf = $t->write_config(poll_interval => 2, alert_command => $cmd, alert_retry => 10);
+my $conf = $t->write_config(poll_interval => 2, alert_command => $cmd, alert_retry => 10,
+    webhook_allow => '127.0.0.1/32');
 $t->start_supervisor(config => $conf);
 
 # --- a failed dispatch, three times: failed x3, then disabled once --------
@@ -120,8 +125,11 @@ my ($fc, $lf) = @{ ($t->sql("SELECT failure_count, last_failure_at IS NOT NULL F
 cmp_ok($fc, '>', 4, "its failure_count counts every failed attempt ($fc)");
 is($lf, 't', 'its last_failure_at is set');
 is($t->sql_value("SELECT count(*) FROM alert_history WHERE webhook_id = '$failing' "
-    . "AND NOT webhook_sent AND webhook_status_code = 500 AND webhook_error LIKE 'HTTP 500%'"), 4,
-    'alert_history: the failed deliveries, with status and error');
+    . "AND NOT webhook_sent AND webhook_status_code = 500 AND webhook_error = 'HTTP 500'"), 4,
+    'alert_history: the failed deliveries, with status and error, nothing of the answer\'s body');
+is($t->sql_value("SELECT count(*) FROM alert_history WHERE webhook_error LIKE '%receiver failure%'"), 0,
+    'the receiver\'s words are nowhere in alert_history');
+unlike($t->supervisor_log, qr/receiver failure/, 'nor in the log');
 is($t->sql_value("SELECT consecutive_failures FROM scheduled_evaluations WHERE id = '$bad'"), 3,
     'a failing webhook costs the schedule nothing');
 
@@ -151,10 +159,41 @@ my $before = received('signed');
 my @many = map { $t->add_schedule(name => "refused $_", user_id => $user,
     model_id => 'standin:status=404') } 1 .. 10;
 $t->start_supervisor(name => $_, config => $t->write_config(poll_interval => 2,
-    node_name => $_)) for qw(a b);
+    node_name => $_, webhook_allow => '127.0.0.1/32')) for qw(a b);
 ok($t->wait_until(sub { received('signed') - $before == 10 }, 40),
     'two supervisors: ten failed alerts delivered');
 sleep 2;
 is(received('signed') - $before, 10, 'two supervisors: none delivered twice');
 is($t->stop_supervisor($_) >> 8, 0, "supervisor $_: clean exit") for qw(a b);
+
+# --- no webhook_allow: this host is refused, and not tried again -------------
+
+$t->sql("DELETE FROM user_webhooks");
+my $refused = webhook(name => 'refused');
+my $creds = webhook(name => 'creds', url => "http://user:pass\@127.0.0.1:$hport/hook/creds");
+$before = received();
+$t->start_supervisor(name => 'strict', config => $t->write_config(poll_interval => 2,
+    node_name => 'strict'));
+my $sched = $t->add_schedule(name => 'refused again', user_id => $user,
+    model_id => 'standin:status=400');
+ok($t->wait_until(sub { $t->sql_value("SELECT count(*) FROM evalsched_alerts "
+    . "WHERE scheduled_evaluation_id = '$sched' AND state <> 'pending'") == 1 }, 30),
+    'the event ended at once, alert_retry an hour away') or diag $t->supervisor_log('strict');
+is_deeply([$t->sql("SELECT state, attempts FROM evalsched_alerts "
+    . "WHERE scheduled_evaluation_id = '$sched'")], [['failed', 1]],
+    'failed, after one attempt: a refusal is not tried again');
+is_deeply([$t->sql("SELECT webhook_id, webhook_sent, webhook_status_code, webhook_error "
+    . "FROM alert_history WHERE webhook_id IN ('$refused', '$creds') ORDER BY webhook_error DESC")],
+    [[$refused, 'f', undef, 'refused: destination not allowed'],
+     [$creds, 'f', undef, 'refused: credentials in the URL are not allowed']],
+    'alert_history: one row each, saying why');
+is_deeply([$t->sql("SELECT failure_count, last_failure_at IS NOT NULL FROM user_webhooks "
+    . "WHERE id IN ('$refused', '$creds')")], [[1, 't'], [1, 't']],
+    'each counts one failure');
+sleep 1;
+is(received() - $before, 0, 'the receiver got nothing');
+like($t->supervisor_log('strict'), qr/\Q$refused\E.*refused: destination not allowed \(127\.0\.0\.1 is loopback, and webhook_allow does not cover it\)/,
+    'the log says which address and why');
+unlike($t->supervisor_log('strict'), qr/pass\@/, 'and not the credentials');
+is($t->stop_supervisor('strict') >> 8, 0, 'supervisor strict: clean exit');
 done_testing;

@@ -3,7 +3,12 @@
 # generic body byte for byte and its signature, the Slack message, a
 # failing and a slow webhook, the alert command (its stdin, its
 # environment, its failures, its timeout), the result document and exit
-# status, and that no secret shows in what it prints.
+# status, and that no secret shows in what it prints.  Where a user's URL
+# may lead: this host in every spelling, names of it, link-local,
+# private and unique-local addresses are refused before any connection
+# (real listeners see none), unless webhook_allow covers them; URLs with
+# credentials are refused; an answer's body never reaches the result;
+# the environment's proxy is not used.
 #
 # The binary: Evalsched::Test::bin, the installed layout under
 # $EVALSCHED_ROOT$EVALSCHED_PREFIX (as `make check` runs it) or build/.
@@ -13,6 +18,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Digest::SHA qw(hmac_sha256_hex);
 use Encode qw(encode_utf8);
+use IO::Socket::IP;
 use File::Temp qw(tempdir);
 use JSON::PP;
 use POSIX qw(_exit);
@@ -84,14 +90,21 @@ sub received {
 
 # --- running the notifier ----------------------------------------------------
 
-# Runs it with $stdin (bytes); returns exit status, result, stderr, time.
-sub run_raw {
-	my ($stdin, @args) = @_;
+# Runs it with $stdin (bytes), the arguments and more environment;
+# returns exit status, result, stderr, time.
+sub run_with {
+	my ($stdin, $args, $env) = @_;
 	my $in = "$dir/in" . ++$RUNS . ".json";
 	spew($in, $stdin);
-	my $r = $t->run_program([$BIN, @args], stdin => $in, env => {
-	    EVALSCHED_CANARY => $CANARY, LANG => 'C.UTF-8', TZ => 'Europe/Berlin' });
+	my $r = $t->run_program([$BIN, @$args], stdin => $in, env => {
+	    EVALSCHED_CANARY => $CANARY, LANG => 'C.UTF-8', TZ => 'Europe/Berlin',
+	    %{ $env // {} } });
 	return { %$r, stderr => $r->{err}, result => scalar(eval { decode_json($r->{out}) }) };
+}
+
+sub run_raw {
+	my ($stdin, @args) = @_;
+	return run_with($stdin, \@args);
 }
 
 # The event, as text: its key order is part of what is checked.
@@ -127,20 +140,26 @@ sub hook {
 	    secret => $secret };
 }
 
+# The receiver is on 127.0.0.1: allowed unless a test says otherwise
+# (allow => undef: no webhook_allow at all).
 sub alert_doc {
 	my (%o) = @_;
-	my $rest = JSON::PP->new->canonical->encode({
+	my %doc = (
 		webhooks => $o{webhooks} // [],
 		command => $o{command},
 		timeout_ms => $o{timeout_ms} // 5000,
-		tls_ca_file => '',
-	});
+		webhook_allow => exists $o{allow} ? $o{allow} : ['127.0.0.1/32'],
+	);
+	delete $doc{webhook_allow} unless defined $doc{webhook_allow};
+	my $rest = JSON::PP->new->canonical->encode(\%doc);
 	$rest =~ s/^\{//;
 	return "{\"alert_id\":\"$ALERT\",\"event\":$EVENT,$rest";
 }
 
 sub run_alert {
-	return run_raw(alert_doc(@_));
+	my (%o) = @_;
+	my $env = delete $o{env};
+	return run_with(alert_doc(%o), [], $env);
 }
 
 # What no run may ever do, whatever its outcome.
@@ -181,12 +200,16 @@ sub clean {
 	is_deeply([ map { $_->{id} } @$w ], [ map { $_->{id} } @hooks ],
 	    'results in input order');
 	is_deeply($w->[0], { id => $hooks[0]{id}, ok => JSON::PP::true,
-	    status_code => 200, error => undef }, 'generic: delivered');
+	    status_code => 200, error => undef, retry => JSON::PP::false },
+	    'generic: delivered');
 	is_deeply($w->[1], { id => $hooks[1]{id}, ok => JSON::PP::true,
-	    status_code => 200, error => undef }, 'slack: delivered');
+	    status_code => 200, error => undef, retry => JSON::PP::false },
+	    'slack: delivered');
 	is_deeply($w->[2], { id => $hooks[2]{id}, ok => JSON::PP::false,
-	    status_code => 500, error => 'HTTP 500: {"error":"receiver failure"}'},
-	    'failing: status 500 and the answer');
+	    status_code => 500, error => 'HTTP 500', retry => JSON::PP::true },
+	    'failing: status 500, nothing of its body, to be tried again');
+	unlike($r->{out} . $r->{stderr}, qr/receiver failure/,
+	    'the answer\'s body is neither in the result nor in the log');
 	is($r->{result}{command}, undef, 'no command: null');
 
 	my ($g) = received('generic');
@@ -258,10 +281,15 @@ sub clean {
 	is($r->{status}, 75, 'a slow webhook: exit 75');
 	clean($r, 'slow');
 	my $w = $r->{result}{webhooks} // [];
-	ok(!$w->[0]{ok} && !defined $w->[0]{status_code},
-	    'slow: failed, no status');
-	like($w->[0]{error} // '', qr/timed out/i, 'slow: timed out');
-	like($w->[1]{error} // '', qr/connect/i, 'unreachable: the curl error');
+	ok(!$w->[0]{ok} && !defined $w->[0]{status_code} && $w->[0]{retry},
+	    'slow: failed, no status, to be tried again');
+	# No answer is one word for the user; the reason is the operator's.
+	is($w->[0]{error}, 'unreachable', 'slow: unreachable');
+	is($w->[1]{error}, 'unreachable', 'a closed port: unreachable too');
+	like($r->{stderr}, qr/\Q$hooks[0]{id}\E.*not delivered: unreachable \(.*timed out/i,
+	    'the log says the slow one timed out');
+	like($r->{stderr}, qr/\Q$hooks[1]{id}\E.*not delivered: unreachable \(.*connect/i,
+	    'and that the closed port refused the connection');
 	# The receiver answers after 15 s: ending well before, the timeout
 	# ended it.  A bound for that alone, not for speed.
 	ok($r->{secs} < 10, sprintf('the timeout is kept (%.2f s)', $r->{secs}));
@@ -342,6 +370,191 @@ sub clean {
 	    . '(started %.3f s apart; one after the other: 2 s)', $apart));
 }
 
+# --- where a user's URL may lead ------------------------------------------
+
+# A listener that never answers: what reaches it shows as a connection
+# waiting in its backlog, accepted or not.
+sub listener {
+	my ($addr) = @_;
+	return IO::Socket::IP->new(LocalHost => $addr, LocalPort => 0,
+	    Listen => 16, ReuseAddr => 1);
+}
+
+# The connections that came to a listener since it was last asked.
+sub connections {
+	my ($l) = @_;
+	$l->blocking(0);
+	my $n = 0;
+	while (my $c = $l->accept) {
+		$n++;
+		close $c;
+	}
+	return $n;
+}
+
+my $L4 = listener('127.0.0.1') // BAIL_OUT("listen on 127.0.0.1: $!");
+my $P4 = $L4->sockport;
+my $L6 = listener('::1');
+my $P6 = $L6 ? $L6->sockport : undef;
+
+sub url_hook {
+	my ($url) = @_;
+	return { id => uuid(), url => $url, type => 'generic' };
+}
+
+sub refused_all {
+	my ($r, $want, $what) = @_;
+	my $w = $r->{result}{webhooks} // [];
+	for my $i (0 .. $#$w) {
+		is_deeply([ @{ $w->[$i] }{qw(ok status_code error retry)} ],
+		    [ JSON::PP::false, undef, $want, JSON::PP::false ],
+		    "$what: $w->[$i]{id} refused, not to be tried again");
+	}
+}
+
+# Nothing allowed: this host in every spelling, and names of it.
+{
+	my @loop = ("http://127.0.0.1:$P4/x", "http://2130706433:$P4/x",
+	    "http://0177.0.0.1:$P4/x", "http://0x7f000001:$P4/x",
+	    "http://0x7f.1:$P4/x", "http://127.1:$P4/x",
+	    "http://127.0.1:$P4/x", "http://127.9.9.9:$P4/x",
+	    "http://[::ffff:127.0.0.1]:$P4/x", "http://[::ffff:7f00:1]:$P4/x",
+	    "http://0.0.0.0:$P4/x", "http://0:$P4/x",
+	    "http://localhost:$P4/x", "http://foo.localhost:$P4/x",
+	    "http://LocalHost:$P4/x", "https://127.0.0.1:$P4/x");
+	push @loop, "http://[::1]:$P6/x", "http://[::]:$P6/x",
+	    "http://localhost:$P6/x" if $L6;
+	my @hooks = map { url_hook($_) } @loop;
+	my $r = run_alert(webhooks => \@hooks, allow => undef,
+	    timeout_ms => 3000);
+	is($r->{status}, 75, 'this host, every spelling: exit 75')
+	    or diag $r->{stderr};
+	clean($r, 'this host');
+	refused_all($r, 'refused: destination not allowed', 'this host');
+	is(connections($L4), 0, 'the listener on 127.0.0.1 saw no connection');
+	is(connections($L6), 0, 'the listener on ::1 saw no connection') if $L6;
+	like($r->{stderr}, qr/\Q$hooks[0]{id}\E.*refused: destination not allowed \(127\.0\.0\.1 is loopback, and webhook_allow does not cover it\)/,
+	    'the log says which address was refused and why');
+	# The control: allowed, the same listener sees the connection.
+	$r = run_alert(webhooks => [ url_hook("http://127.0.0.1:$P4/x") ],
+	    allow => ['127.0.0.1/32'], timeout_ms => 500);
+	is($r->{result}{webhooks}[0]{error}, 'unreachable',
+	    'allowed, the silent listener: unreachable');
+	is(connections($L4), 1, 'and the listener saw that connection');
+}
+
+# Link-local, private, shared, unique-local, multicast, documentation:
+# refused before a packet leaves.
+{
+	my @urls = map { "http://$_/x" } qw(169.254.169.254 [fe80::1%25lo]
+	    [fe80::a9fe:a9fe] 10.0.0.1 172.16.0.1 172.31.255.254 192.168.0.1
+	    100.64.0.1 [fd00::1] [fc00::1] [::ffff:10.0.0.1] [::ffff:169.254.169.254]
+	    [64:ff9b::a9fe:a9fe] 224.0.0.1 255.255.255.255 192.0.2.1
+	    [2001:db8::1] 240.0.0.1);
+	my @hooks = map { url_hook($_) } @urls;
+	my $r = run_alert(webhooks => \@hooks, allow => ['127.0.0.1/32'],
+	    timeout_ms => 3000);
+	clean($r, 'internal networks');
+	refused_all($r, 'refused: destination not allowed',
+	    'internal networks');
+	like($r->{stderr}, qr/169\.254\.169\.254 is link-local/,
+	    'the metadata address is named link-local in the log');
+	like($r->{stderr}, qr/fd00::1 is unique-local/,
+	    'fd00::1 unique-local');
+}
+
+# Credentials in the URL would go out as Basic authentication.
+{
+	my @hooks = (url_hook("http://user:pass\@127.0.0.1:$port/hook/creds-1"),
+	    url_hook("http://user\@127.0.0.1:$port/hook/creds-2"));
+	my $r = run_alert(webhooks => \@hooks);
+	clean($r, 'credentials');
+	refused_all($r, 'refused: credentials in the URL are not allowed',
+	    'credentials');
+	is(scalar(received('creds-1')) + scalar(received('creds-2')), 0,
+	    'credentials: nothing sent');
+	unlike($r->{stderr}, qr/pass/, 'credentials: the password is not logged');
+}
+
+# webhook_allow: a network that holds the receiver lets it through, one
+# that does not refuses it.
+{
+	my $r = run_alert(webhooks => [ hook('allowed-net', 'generic', undef) ],
+	    allow => [ '10.0.0.0/8', '127.0.0.0/8' ]);
+	is($r->{status}, 0, 'webhook_allow 127.0.0.0/8: delivered')
+	    or diag $r->{stderr};
+	is(scalar(received('allowed-net')), 1, 'the receiver got it');
+	$r = run_alert(webhooks => [ hook('other-net', 'generic', undef) ],
+	    allow => [ '10.0.0.0/8', '127.0.0.2/32', '::1/128' ]);
+	refused_all($r, 'refused: destination not allowed',
+	    'an allow list without it');
+	is(scalar(received('other-net')), 0, 'the receiver got nothing');
+	$r = run_alert(webhooks => [ hook('bad-allow', 'generic', undef) ],
+	    allow => [ '127.0.0.1/33' ]);
+	is($r->{status}, 65, 'a bad webhook_allow: a bad document');
+	like($r->{result}{error} // '', qr/webhook_allow\[0\] is not a network/,
+	    'and it says which');
+}
+
+# The environment's proxies are the deployment's: a user's webhook goes
+# straight to its own address, or nowhere.
+{
+	my $proxy = listener('127.0.0.1') // BAIL_OUT("listen: $!");
+	my $purl = 'http://127.0.0.1:' . $proxy->sockport;
+	my %env = map { $_ => $purl } qw(http_proxy https_proxy HTTPS_PROXY
+	    ALL_PROXY all_proxy);
+	my $r = run_alert(webhooks => [ hook('no-proxy', 'generic', undef),
+	    url_hook("https://127.0.0.1:$port/hook/no-proxy-tls") ],
+	    env => \%env, timeout_ms => 2000);
+	is($r->{result}{webhooks}[0]{status_code}, 200,
+	    'http_proxy set: delivered straight to the receiver')
+	    or diag $r->{stderr};
+	is(scalar(received('no-proxy')), 1, 'the receiver got it');
+	is(connections($proxy), 0, 'the proxy saw no connection, for http '
+	    . 'nor https');
+	# A proxy is an address too: allowed by nobody, it is not used.
+	$r = run_alert(webhooks => [ hook('no-proxy-2', 'generic', undef) ],
+	    env => \%env, allow => undef, timeout_ms => 2000);
+	refused_all($r, 'refused: destination not allowed',
+	    'nothing allowed, a proxy set');
+	is(connections($proxy), 0, 'and the proxy saw nothing');
+}
+
+# tls_ca_file is the application's CA, for the jobrunner: a webhook's
+# certificate is checked against the system's store alone, even when a
+# job names a CA file (as the supervisor's did).
+SKIP: {
+	skip 'no openssl(1) to make a certificate', 3
+	    if system('openssl version >/dev/null 2>&1') != 0;
+	system("openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 "
+	    . "-addext subjectAltName=IP:127.0.0.1 -days 2 "
+	    . "-keyout '$dir/key.pem' -out '$dir/cert.pem' 2>/dev/null") == 0
+	    or die "openssl req failed\n";
+	my $tpid = fork // die "fork: $!";
+	if ($tpid == 0) {
+		open STDIN, '<', '/dev/null';
+		open STDOUT, '>', "$dir/tls.out";
+		open STDERR, '>&', \*STDOUT;
+		exec "$TOP/tests/webhook-receiver", '--port-file', "$dir/tls.port",
+		    '--log', "$dir/tls.log", '--tls-cert', "$dir/cert.pem",
+		    '--tls-key', "$dir/key.pem" or _exit(127);
+	}
+	my $t0 = time;
+	sleep 0.05 until -s "$dir/tls.port" || time - $t0 > 15;
+	chomp(my $tport = slurp("$dir/tls.port") // '');
+	my $doc = alert_doc(webhooks => [ url_hook(
+	    "https://127.0.0.1:$tport/hook/tls") ]);
+	$doc =~ s/\}$/,"tls_ca_file":"$dir\/cert.pem"}/ or die;
+	my $r = run_raw($doc);
+	kill 'TERM', $tpid;
+	waitpid $tpid, 0;
+	is($r->{result}{webhooks}[0]{error}, 'unreachable',
+	    'a certificate only the job\'s tls_ca_file trusts: not delivered');
+	like($r->{stderr}, qr/not delivered: unreachable \(.*certificate/i,
+	    'the log says it was the certificate');
+	is(slurp("$dir/tls.log") // '', '', 'the receiver got nothing');
+}
+
 # --- bad documents -----------------------------------------------------------
 
 {
@@ -366,6 +579,7 @@ sub clean {
 	clean($r, 'ftp');
 	like($r->{result}{webhooks}[0]{error} // '', qr/^bad URL/,
 	    'ftp: a bad URL');
+	ok(!$r->{result}{webhooks}[0]{retry}, 'ftp: not to be tried again');
 }
 
 done_testing;

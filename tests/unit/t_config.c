@@ -1013,6 +1013,45 @@ test_alert_command(void)
 	    "number of seconds from 10 to 604800", "alert_retry too short");
 }
 
+static void
+test_webhook_allow(void)
+{
+	struct config	c;
+
+	config_defaults(&c);
+	tap_ok(c.webhook_allow == NULL, "webhook_allow: none by default");
+	config_free(&c);
+	good(&c, "webhook_allow = 10.0.0.0/8, 127.0.0.1/32, fd00::/8\n",
+	    "webhook_allow");
+	tap_is_str(c.webhook_allow, "10.0.0.0/8, 127.0.0.1/32, fd00::/8",
+	    "webhook_allow value");
+	config_free(&c);
+	good(&c, "webhook_allow = \"127.0.0.1 ::1  FD00::/8\"\n",
+	    "webhook_allow, blanks and addresses alone");
+	tap_is_str(c.webhook_allow, "127.0.0.1/32, ::1/128, fd00::/8",
+	    "webhook_allow: kept in its canonical form");
+	config_free(&c);
+	good(&c, "webhook_allow = \"\"\n", "webhook_allow empty");
+	tap_ok(c.webhook_allow == NULL, "webhook_allow = \"\" is none");
+	config_free(&c);
+	bad("webhook_allow = 10.0.0.0/8, 10.0.0.0/33\n", NAME ":1: "
+	    "webhook_allow: '10.0.0.0/33': the prefix length must be a number "
+	    "from 0 to 32", "webhook_allow: a bad prefix");
+	bad("\nwebhook_allow = 10.0.0.1/8\n", NAME ":2: webhook_allow: "
+	    "'10.0.0.1/8' has bits set after its /8 prefix: the network is "
+	    "10.0.0.0/8 (or write the address alone)",
+	    "webhook_allow: host bits");
+	bad("webhook_allow = intranet.example.org\n", NAME ":1: "
+	    "webhook_allow: 'intranet.example.org' is not an IPv4 or IPv6 "
+	    "address or network", "webhook_allow: a name");
+	bad("webhook_allow = 127.1\n", NAME ":1: webhook_allow: '127.1' is "
+	    "not an IPv4 or IPv6 address or network",
+	    "webhook_allow: a short form");
+	bad("webhook_allow = fe80::1%eth0\n", NAME ":1: webhook_allow: "
+	    "'fe80::1%eth0': a network has no zone (%)",
+	    "webhook_allow: a zone");
+}
+
 /*
  * config_free() with a key set, in a child so that AddressSanitizer's
  * abort on a use after free is a failed test, not a dead test program.
@@ -1174,6 +1213,12 @@ test_warnings(void)
 	char	kp[PATH_MAX], text[PATH_MAX + 64], fmt[3 * PATH_MAX];
 
 	no_warning("poll_interval = 5\n", 0644, "a plain file, 0644");
+	no_warning("webhook_allow = 10.0.0.0/8, 127.0.0.1\n", 0644,
+	    "webhook_allow of some networks");
+	one_warning("poll_interval = 5\nwebhook_allow = 10.0.0.0/8 ::/0\n",
+	    0644, "%s:2: warning: webhook_allow: ::/0 lets users' webhooks "
+	    "reach every address, this host and its networks included\n",
+	    "webhook_allow ::/0");
 	no_warning("service_role_key = " KEY "\n", 0640,
 	    "a key in a file readable by its group only");
 	one_warning("poll_interval = 5\n", 0664, "%s: warning: writable by its "
@@ -1255,6 +1300,7 @@ main(void)
 	test_encryption_key();
 	test_encryption_key_secret();
 	test_alert_command();
+	test_webhook_allow();
 	test_free_key();
 	test_where();
 	test_warnings();

@@ -306,6 +306,9 @@ sub stop {
 
 # --- the daemon -----------------------------------------------------------
 
+# No webhook_allow by default: a test that delivers to a receiver on
+# 127.0.0.1 allows it itself, and every other supervisor runs with the
+# policy as it ships.
 sub write_config {
 	my ($self, %over) = @_;
 	my $n = ++$self->{nconf};
