@@ -10,18 +10,16 @@
  * keeps them, and what is left to retry, after a pause that doubles,
  * until alert_retry seconds after the event; then it is recorded as
  * failed.  A webhook that keeps failing costs the schedules nothing.
+ * Starting a notifier, feeding it, reading it and reaping it is
+ * child.c's, as for a jobrunner; what its end means is here.
  */
 #include <sys/wait.h>
 
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <unistd.h>
 
 #include <json.h>
 
@@ -36,17 +34,31 @@
 #define NOTIFIER_TIMEOUT_MS	60000	/* SIGTERM, then SIGKILL */
 #define WEBHOOK_TIMEOUT_MS	10000
 #define CHECK_EVERY_MS		30000	/* for retries and others' events */
-#define RESULT_MAX		(64 * 1024)
 #define WEBHOOKS_MAX		100	/* per delivery, as the notifier takes */
 #define UNWRITTEN_MAX		64	/* results kept while the database fails */
 
-struct notifier {
-	pid_t	 pid;		/* 0: free */
-	char	 alert_id[UUID_LEN + 1];
-	char	 owner[UUID_LEN + 1];
-	int	 out_fd, err_fd;
-	int64_t	 deadline_ms;
-	int	 term_sent;
+/*
+ * A notifier's result names each webhook (a UUID) with its error text
+ * (at most 512 bytes, twice that escaped): about 110 KiB for 100
+ * webhooks at worst, more than a pipe holds, and read as it comes.
+ * A larger result is no notifier's.
+ */
+#define RESULT_MAX		(1024 * 1024)
+
+_Static_assert(NOTIFIERS_MAX <= CHILD_OTHER_SLOTS,
+    "the child table leaves room for the notifiers");
+
+static void	notifier_timed_out(struct child *);
+static void	notifier_done(struct child *, int);
+
+static const struct child_kind notifier = {
+	.name = "notifier",
+	.program = "evalsched-notifier",
+	.work = "alert",
+	.out_max = RESULT_MAX,
+	.max = NOTIFIERS_MAX,
+	.timed_out = notifier_timed_out,
+	.done = notifier_done,
 };
 
 /*
@@ -62,7 +74,6 @@ struct unwritten {
 	char	*error;
 };
 
-static struct notifier	notifiers[NOTIFIERS_MAX];
 static struct unwritten	unwritten[UNWRITTEN_MAX];
 static int		nunwritten;
 static int64_t		next_check_ms;
@@ -154,16 +165,17 @@ static const char result_sql[] =
 	"FROM v WHERE e.id = v.id "
 	"RETURNING e.state, e.last_error";
 
+static int
+alerts_running(void)
+{
+	return child_count(&notifier, NULL);
+}
+
 int64_t
 alerts_next_ms(void)
 {
-	int	i;
-
-	if (nunwritten > 0)
+	if (nunwritten > 0 || alerts_running() < NOTIFIERS_MAX)
 		return next_check_ms;
-	for (i = 0; i < NOTIFIERS_MAX; i++)
-		if (notifiers[i].pid == 0)
-			return next_check_ms;
 	return INT64_MAX;	/* every notifier busy: their ends wake us */
 }
 
@@ -172,28 +184,6 @@ void
 alerts_soon(void)
 {
 	next_check_ms = 0;
-}
-
-int
-alerts_running(void)
-{
-	int	i, n = 0;
-
-	for (i = 0; i < NOTIFIERS_MAX; i++)
-		if (notifiers[i].pid != 0)
-			n++;
-	return n;
-}
-
-static struct notifier *
-free_notifier(void)
-{
-	int	i;
-
-	for (i = 0; i < NOTIFIERS_MAX; i++)
-		if (notifiers[i].pid == 0)
-			return &notifiers[i];
-	return NULL;
 }
 
 static json_object *
@@ -304,63 +294,30 @@ static void	record_result(const char *alert_id, const char *owner,
 		    const char *webhooks, int command_pending,
 		    const char *error);
 
-/* Writes the whole job; small enough for the pipe, which is empty. */
-static int
-write_job(int fd, const char *job)
-{
-	size_t	len = strlen(job), off = 0;
-	ssize_t	n;
-
-	while (off < len) {
-		if ((n = write(fd, job + off, len - off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		off += n;
-	}
-	return 0;
-}
-
+/*
+ * Hands the event to a notifier.  One that cannot be started leaves the
+ * event claimed: it is tried again when its claim runs out.
+ */
 static void
 start_notifier(PGresult *res, int row)
 {
-	struct notifier	*nf = free_notifier();
-	char		*job;
-	int		 in, out, err;
-	pid_t		 pid;
+	struct child	*c;
 
 	if (!has_channels(res, row)) {
 		record_result(PQgetvalue(res, row, A_ID), sv->id, "[]", 0,
 		    NULL);
 		return;
 	}
-	job = notifier_job(res, row);
-	pid = program_start(sv->conf.notifier, "evalsched-notifier", &in,
-	    &out, &err);
-	if (pid == -1) {
+	if ((c = child_start(&notifier, sv->conf.notifier)) == NULL) {
 		log_warn("alert %s: cannot start %s", PQgetvalue(res, row,
 		    A_ID), sv->conf.notifier);
-	} else {
-		/* An empty pipe takes the whole job at once: no need to wait. */
-		fcntl(in, F_SETFL, 0);
-		if (write_job(in, job) == -1)
-			log_warn("alert %s: cannot hand the notifier its job",
-			    PQgetvalue(res, row, A_ID));
-		close(in);
-		memset(nf, 0, sizeof(*nf));
-		nf->pid = pid;
-		nf->out_fd = out;
-		nf->err_fd = err;
-		nf->deadline_ms = mono_ms() + NOTIFIER_TIMEOUT_MS;
-		strlcpy(nf->alert_id, PQgetvalue(res, row, A_ID),
-		    sizeof(nf->alert_id));
-		strlcpy(nf->owner, sv->id, sizeof(nf->owner));
-		log_debug("alert %s (%s): notifier pid %ld", nf->alert_id,
-		    PQgetvalue(res, row, A_EVENT), (long)pid);
+		return;
 	}
-	explicit_bzero(job, strlen(job));
-	free(job);
+	strlcpy(c->id, PQgetvalue(res, row, A_ID), sizeof(c->id));
+	strlcpy(c->owner, sv->id, sizeof(c->owner));
+	log_debug("alert %s (%s): notifier pid %ld", c->id,
+	    PQgetvalue(res, row, A_EVENT), (long)c->pid);
+	child_give(c, notifier_job(res, row), NOTIFIER_TIMEOUT_MS);
 }
 
 static void
@@ -465,39 +422,6 @@ record_result(const char *alert_id, const char *owner, const char *webhooks,
 	next_check_ms = 0;
 }
 
-/* What a finished child left in a pipe, at most RESULT_MAX bytes. */
-static char *
-read_all(int fd)
-{
-	char	 buf[4096], *text = NULL;
-	size_t	 len = 0;
-	ssize_t	 n;
-
-	while ((n = read(fd, buf, sizeof(buf))) > 0 && len + n <= RESULT_MAX) {
-		if ((text = realloc(text, len + n + 1)) == NULL)
-			fatal("realloc");
-		memcpy(text + len, buf, n);
-		len += n;
-		text[len] = '\0';
-	}
-	close(fd);
-	return text;
-}
-
-/* The notifier's log lines, as the jobrunners' are: under our name. */
-static void
-log_lines(pid_t pid, char *text)
-{
-	char	*line, *next;
-
-	for (line = text; line != NULL && *line != '\0'; line = next) {
-		if ((next = strchr(line, '\n')) != NULL)
-			*next++ = '\0';
-		text_make_valid(line);
-		log_info("notifier %ld: %s", (long)pid, line);
-	}
-}
-
 /* The result's webhooks and whether the command is still to run. */
 static int
 parse_result(const char *text, char **webhooks, int *command_pending)
@@ -535,66 +459,40 @@ answered(int wstatus)
 }
 
 static void
-notifier_done(struct notifier *nf, int wstatus)
+notifier_timed_out(struct child *c)
 {
-	char	*out, *err, *webhooks = NULL, how[128];
+	log_warnx("alert %s: the notifier (pid %ld) outlived %d s; "
+	    "terminating it", c->id, (long)c->pid, NOTIFIER_TIMEOUT_MS / 1000);
+}
+
+/* Why a notifier left no result we can use. */
+static void
+no_result_why(const struct child *c, int wstatus, char *buf, size_t len)
+{
+	char	how[128];
+
+	describe_wait_status(wstatus, how, sizeof(how));
+	if (c->out_too_long)
+		snprintf(buf, len, "%s; its result was larger than %zu bytes",
+		    how, c->kind->out_max);
+	else
+		strlcpy(buf, how, len);
+}
+
+/* A delivery's end: what it did, to be written. */
+static void
+notifier_done(struct child *c, int wstatus)
+{
+	char	*webhooks = NULL, why[256];
 	int	 pending = 0;
 
-	out = read_all(nf->out_fd);
-	err = read_all(nf->err_fd);
-	log_lines(nf->pid, err);
-	if (answered(wstatus) && parse_result(out, &webhooks, &pending) == 0)
-		record_result(nf->alert_id, nf->owner, webhooks, pending,
-		    NULL);
+	if (answered(wstatus) && parse_result(c->out, &webhooks, &pending) == 0)
+		record_result(c->id, c->owner, webhooks, pending, NULL);
 	else {
-		describe_wait_status(wstatus, how, sizeof(how));
+		no_result_why(c, wstatus, why, sizeof(why));
 		log_warnx("alert %s: the notifier %s without delivering",
-		    nf->alert_id, how);
-		record_result(nf->alert_id, nf->owner, NULL, 1, how);
+		    c->id, why);
+		record_result(c->id, c->owner, NULL, 1, why);
 	}
 	free(webhooks);
-	free(out);
-	free(err);
-	memset(nf, 0, sizeof(*nf));
-}
-
-/* A child that is not a jobrunner: one of ours?  1 if so. */
-int
-alerts_reaped(pid_t pid, int wstatus)
-{
-	int	i;
-
-	for (i = 0; i < NOTIFIERS_MAX; i++)
-		if (notifiers[i].pid == pid) {
-			notifier_done(&notifiers[i], wstatus);
-			return 1;
-		}
-	return 0;
-}
-
-/* A notifier past its time: SIGTERM, then SIGKILL. */
-void
-alerts_check_deadlines(int64_t now)
-{
-	struct notifier	*nf;
-
-	for (nf = notifiers; nf < notifiers + NOTIFIERS_MAX; nf++) {
-		if (nf->pid == 0 || now < nf->deadline_ms)
-			continue;
-		kill(nf->pid, nf->term_sent ? SIGKILL : SIGTERM);
-		nf->term_sent = 1;
-		nf->deadline_ms = now + KILL_GRACE_MS;
-	}
-}
-
-int64_t
-alerts_next_deadline(void)
-{
-	int64_t	t = INT64_MAX;
-	int	i;
-
-	for (i = 0; i < NOTIFIERS_MAX; i++)
-		if (notifiers[i].pid != 0 && notifiers[i].deadline_ms < t)
-			t = notifiers[i].deadline_ms;
-	return t;
 }

@@ -1,6 +1,6 @@
 /*
- * Starting a child program (a jobrunner, a notifier): posix_spawn(3),
- * not a hand-written fork and child side.
+ * Starting a child program (a jobrunner, a notifier; child.c is the one
+ * caller): posix_spawn(3), not a hand-written fork and child side.
  *
  * glibc's posix_spawn clones with CLONE_VM | CLONE_VFORK: the
  * supervisor's page tables are not copied, and its pages are not made
@@ -266,11 +266,4 @@ program_start(const char *path, const char *name, int *in_fd, int *out_fd,
 	*out_fd = out[0];
 	*err_fd = err[0];
 	return pid;
-}
-
-pid_t
-jobrunner_start(int *in_fd, int *out_fd, int *err_fd)
-{
-	return program_start(sv->conf.jobrunner, "evalsched-jobrunner", in_fd,
-	    out_fd, err_fd);
 }

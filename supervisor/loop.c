@@ -74,11 +74,11 @@ hint_due_ms(void)
 	return hinted ? hint_claim_ms + HINT_GAP_MS : INT64_MAX;
 }
 
-/* No jobrunner or notifier of ours is left. */
+/* No child of ours, of any kind, is left. */
 static int
 nothing_running(void)
 {
-	return children_alive() == 0 && alerts_running() == 0;
+	return child_count(NULL, NULL) == 0;
 }
 
 /*
@@ -172,8 +172,7 @@ loop_timeout(void)
 	if (!sv->stopping)
 		t = earliest(t, db_next_attempt_ms());
 	t = earliest(t, db_deadline_ms());
-	t = earliest(t, children_next_deadline());
-	t = earliest(t, alerts_next_deadline());
+	t = earliest(t, child_next_deadline());
 	if (sv->stopping)
 		t = earliest(t, earliest(sv->stop_deadline_ms, sv->exit_by_ms));
 	if (t <= now)
@@ -184,13 +183,13 @@ loop_timeout(void)
 static void
 loop_wait(int sigfd)
 {
-	static struct pollfd	pfd[2 + CONFIG_MAX_CONCURRENT * 3];
+	static struct pollfd	pfd[2 + CHILD_SLOTS * 3];
 	int			n;
 
 	pfd[0].fd = sigfd;
 	pfd[0].events = POLLIN;
 	db_pollfd(&pfd[1]);
-	n = children_pollfds(pfd + 2, CONFIG_MAX_CONCURRENT * 3);
+	n = child_pollfds(pfd + 2, CHILD_SLOTS * 3);
 	if (poll(pfd, 2 + n, loop_timeout()) == -1) {
 		log_warn("poll");
 		return;
@@ -199,7 +198,7 @@ loop_wait(int sigfd)
 		signals_read(sigfd, &got_term, &got_hup, &got_usr1);
 	if (pfd[1].fd != -1)
 		db_io(pfd[1].revents);
-	children_io(pfd + 2, n);
+	child_io(pfd + 2, n);
 }
 
 static void
@@ -440,9 +439,8 @@ loop_run(int sigfd, void (*reload)(void))
 			got_usr1 = 0;
 			status_log();
 		}
-		children_reap();
-		children_check_deadlines(mono_ms());
-		alerts_check_deadlines(mono_ms());
+		child_reap();
+		child_check_deadlines(mono_ms());
 		db_check_deadline(mono_ms());
 		if (sv->stopping)
 			shutdown_step();

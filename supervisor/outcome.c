@@ -88,6 +88,9 @@ failure_message(const struct child *c, int wstatus,
 		    c->err_last[0] != '\0' ? c->err_last : how);
 	if (have_res && res->error != NULL)
 		return xstrdup(res->error);
+	if (c->out_too_long)
+		return xasprintf("jobrunner %s: its result was larger than %zu "
+		    "bytes", how, c->kind->out_max);
 	if (WEXITSTATUS(wstatus) == 0)
 		return xstrdup("jobrunner exited 0 without a usable result");
 	return xasprintf("jobrunner %s%s%s", how,
@@ -159,12 +162,12 @@ outcome_from_child(struct child *c, int wstatus)
 	have_res = c->out != NULL &&
 	    job_result_from_json(&res, c->out, err, sizeof(err)) == 0;
 	if (accepted(wstatus, &res, have_res)) {
-		o = outcome_new(OUTCOME_SUCCESS, c->run_id, c->schedule_name);
+		o = outcome_new(OUTCOME_SUCCESS, c->id, c->schedule_name);
 		strlcpy(o->test_run_id, res.test_run_id,
 		    sizeof(o->test_run_id));
 	} else {
 		o = outcome_new(c->state == CHILD_CANCELLED ? OUTCOME_CANCELLED :
-		    OUTCOME_FAILED, c->run_id, c->schedule_name);
+		    OUTCOME_FAILED, c->id, c->schedule_name);
 		o->error_message = c->state == CHILD_CANCELLED ?
 		    xstrdup("cancelled: the supervisor shut down before the "
 		    "dispatch finished") :

@@ -42,12 +42,38 @@ pending_outcomes(void)
 	return n;
 }
 
+/* "run X of schedule "Y"", "alert X": what a child is doing. */
+static void
+child_work(const struct child *c, char *buf, size_t len)
+{
+	if (c->schedule_name != NULL)
+		snprintf(buf, len, "%s %s of schedule \"%s\"", c->kind->work,
+		    c->id, c->schedule_name);
+	else
+		snprintf(buf, len, "%s %s", c->kind->work, c->id);
+}
+
+/* One line for each child at work, whatever its kind. */
+static void
+status_children(int64_t now)
+{
+	struct child	*c = NULL;
+	char		 work[512];
+
+	while ((c = child_next(NULL, c)) != NULL) {
+		if (c->state < CHILD_RUNNING)
+			continue;
+		child_work(c, work, sizeof(work));
+		log_info("status: %s: %s pid %ld, running for %.1f s%s", work,
+		    c->kind->name, (long)c->pid, (now - c->started_ms) / 1000.0,
+		    c->state > CHILD_RUNNING ? ", being terminated" : "");
+	}
+}
+
 void
 status_log(void)
 {
-	const struct child	*c;
-	int			 i, n;
-	int64_t			 now = mono_ms();
+	int64_t	now = mono_ms();
 
 	log_info("status: supervisor %s on %s, database %s, %d/%d running, "
 	    "%lu dispatched, %lu accepted, %lu failed, %d outcome(s) "
@@ -63,12 +89,5 @@ status_log(void)
 	if (circuit_is_open())
 		log_info("status: circuit open, one probe at a time: %s",
 		    circuit_reason());
-	c = children_table(&n);
-	for (i = 0; i < n; i++)
-		if (c[i].state >= CHILD_RUNNING)
-			log_info("status: run %s of schedule \"%s\": jobrunner "
-			    "pid %ld, running for %.1f s%s", c[i].run_id,
-			    c[i].schedule_name, (long)c[i].pid,
-			    (now - c[i].started_ms) / 1000.0,
-			    c[i].state > CHILD_RUNNING ? ", being terminated" : "");
+	status_children(now);
 }

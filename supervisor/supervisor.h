@@ -48,39 +48,69 @@ struct outcome {
 TAILQ_HEAD(outcome_queue, outcome);
 
 /*
- * The life of a jobrunner.  A spare is started ahead of time and waits
- * for a run; given one, it is running.  Terminating it (past run_timeout,
- * or cancelled by shutdown) is SIGTERM on entering the state and SIGKILL
- * at its deadline; a spare no longer wanted is retired the same way.
+ * The life of a child, of either kind.  A spare (a jobrunner started
+ * ahead of time) waits for its job; given one, a child is running.
+ * Terminating it (past its deadline, or cancelled by shutdown) is
+ * SIGTERM on entering the state and SIGKILL at its deadline; a spare no
+ * longer wanted is retired the same way.
  */
 enum child_state {
 	CHILD_FREE,		/* the slot is unused */
-	CHILD_SPARE,		/* started ahead, no run yet */
+	CHILD_SPARE,		/* started ahead, no job yet */
 	CHILD_RETIRING,		/* a spare being stopped */
-	CHILD_RUNNING,		/* has its run */
-	CHILD_TIMED_OUT,	/* outlived run_timeout: being terminated */
+	CHILD_RUNNING,		/* has its job */
+	CHILD_TIMED_OUT,	/* outlived its deadline: being terminated */
 	CHILD_CANCELLED		/* shutdown: being terminated */
 };
 
-/* A jobrunner, in a small fixed table of slots. */
+struct child;
+
+/*
+ * What differs between the programs the supervisor runs (jobrunners,
+ * children.c; notifiers, alerts.c).  Starting, feeding, reading,
+ * stopping and reaping them is the same for all, and child.c's.
+ */
+struct child_kind {
+	const char	*name;		/* "jobrunner", in log lines */
+	const char	*program;	/* its argv[0], its log prefix */
+	const char	*work;		/* "run": what its id names */
+	size_t		 out_max;	/* its result (stdout), at most */
+	int		 max;		/* of this kind at once, at most */
+	/* Past its deadline while running: says so; it is then stopped. */
+	void		(*timed_out)(struct child *);
+	/* Reaped, its pipes read to the end: what it did. */
+	void		(*done)(struct child *, int wstatus);
+};
+
+/* A child, in a small fixed table of slots (child.c). */
 struct child {
+	const struct child_kind *kind;	/* NULL: a free slot */
 	enum child_state state;
 	pid_t		 pid;
-	char		 run_id[UUID_LEN + 1];
-	char		 schedule_id[UUID_LEN + 1];
-	char		 owner[UUID_LEN + 1];	/* who claimed the run */
-	char		*schedule_name;
 	int		 in_fd, out_fd, err_fd;
 	char		*job;		/* still to write on its stdin */
 	size_t		 job_len, job_off;
 	char		*out;		/* its stdout: the result JSON */
 	size_t		 out_len;
-	char		 err_line[512];	/* partial stderr line */
+	int		 out_too_long;	/* past out_max: refused, said once */
+	char		 err_line[1024];	/* partial stderr line */
 	size_t		 err_len;
 	char		 err_last[512];	/* last complete stderr line */
 	int64_t		 started_ms;	/* monotonic */
 	int64_t		 deadline_ms;	/* the next signal, by state */
+	/* The work it was given. */
+	char		 id[UUID_LEN + 1];	/* its run's, its alert's */
+	char		 owner[UUID_LEN + 1];	/* who claimed that */
+	char		 schedule_id[UUID_LEN + 1];	/* a jobrunner's */
+	char		*schedule_name;		/* a jobrunner's */
 };
+
+/*
+ * Slots for children other than jobrunners (notifiers): jobrunners take
+ * at most CONFIG_MAX_CONCURRENT, so these are always left for the rest.
+ */
+#define CHILD_OTHER_SLOTS	16
+#define CHILD_SLOTS		(CONFIG_MAX_CONCURRENT + CHILD_OTHER_SLOTS)
 
 /* The supervisor's state, shared by the files of the loop. */
 struct supervisor {
@@ -170,35 +200,38 @@ int	 lease_stop(db_reply_fn *);	/* 0: asked */
 int	 claim_start(int slots);
 int	 claim_disable_step(void);
 
-/* children.c */
+/* child.c: every child, whatever its kind */
+struct child *child_start(const struct child_kind *, const char *path);
+void	 child_give(struct child *, char *job, int64_t timeout_ms);
+int	 child_count(const struct child_kind *, int (*)(const struct child *));
+struct child *child_next(const struct child_kind *, struct child *);
+int	 child_exited(struct child *);
+void	 child_terminate(struct child *, enum child_state);
+int	 child_pollfds(struct pollfd *, int max);
+void	 child_io(struct pollfd *, int n);
+void	 child_reap(void);
+void	 child_check_deadlines(int64_t now);
+int64_t	 child_next_deadline(void);
+
+/* children.c: the jobrunners */
 int	 children_free_slots(void);
-int	 children_alive(void);		/* runs and spares */
 int	 children_running(void);	/* runs */
 void	 children_keep_spare(void);
 void	 children_retire_spares(void);
-struct pollfd;
 struct child *children_spawn(const char *run_id, const char *schedule_id,
 	    const char *schedule_name, char *job);
-int	 children_pollfds(struct pollfd *, int max);
-void	 children_io(struct pollfd *, int n);
-void	 children_reap(void);
-void	 children_check_deadlines(int64_t now);
 void	 children_cancel_all(void);
-int64_t	 children_next_deadline(void);
-const struct child *children_table(int *n);
 int	 children_has_run(const char *run_id);
 
 /* exec.c */
 pid_t	 program_start(const char *path, const char *name, int *in_fd,
 	    int *out_fd, int *err_fd);
-pid_t	 jobrunner_start(int *in_fd, int *out_fd, int *err_fd);
 
-/* pipes.c */
-void	 child_write_job(struct child *);
-void	 child_job_done(struct child *);
-void	 child_read_stdout(struct child *);
-void	 child_read_stderr(struct child *);
-void	 child_close_fd(int *);
+/* pipes.c: a child's pipes */
+void	 pipes_write_job(struct child *);
+void	 pipes_read_stdout(struct child *);
+void	 pipes_read_stderr(struct child *);
+void	 pipes_close(struct child *);
 
 /* outcome.c */
 struct outcome *outcome_from_child(struct child *, int wstatus);
@@ -251,10 +284,6 @@ void	 circuit_probe_now(void);
 void	 alerts_soon(void);
 int	 alerts_step(void);		/* 1: a statement went out */
 int64_t	 alerts_next_ms(void);
-int	 alerts_running(void);
-int	 alerts_reaped(pid_t, int wstatus);
-void	 alerts_check_deadlines(int64_t now);
-int64_t	 alerts_next_deadline(void);
 
 /* retention.c */
 void	 retention_plan(void);

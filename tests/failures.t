@@ -103,6 +103,9 @@ my %cases = (
 	    qr/^cannot run the jobrunner: cannot execute \S+no-such-jobrunner: No such file or directory$/],
 	'exits 75 silently' => [fake_jobrunner('silent', 'cat >/dev/null; exit 75'),
 	    qr/^jobrunner exited 75$/],
+	'writes a result larger than its bound' => [fake_jobrunner('verbose',
+	    "cat >/dev/null; head -c 200000 /dev/zero | tr '\\0' x; exit 0"),
+	    qr/^jobrunner exited 0: its result was larger than 65536 bytes$/],
 	'writes bytes that are not UTF-8' => [fake_jobrunner('latin1',
 	    "cat >/dev/null; printf 'caf\\351 \\001 \\342\\202\\254 page\\n' >&2; exit 75"),
 	    qr/^jobrunner exited 75: caf\? \? \xe2\x82\xac page$/],
@@ -122,6 +125,8 @@ for my $case (sort keys %cases) {
 	is((sched($id, 'consecutive_failures'))[0], 0,
 	    "jobrunner $case: does not count toward auto-disable");
 	ok(kill(0, $t->supervisor_pid), "jobrunner $case: the supervisor keeps going");
+	is($t->count_log(qr/jobrunner \d+: its result is larger than/), 1,
+	    "jobrunner $case: said once") if $case =~ /larger/;
 	is($t->stop_supervisor >> 8, 0, "jobrunner $case: clean exit");
 }
 done_testing;

@@ -582,4 +582,31 @@ SKIP: {
 	ok(!$r->{result}{webhooks}[0]{retry}, 'ftp: not to be tried again');
 }
 
+# --- no one reads its result -------------------------------------------------
+
+# The supervisor stopped reading (it refused a result too large, say):
+# the notifier is not killed by SIGPIPE, it says so and exits as its
+# deliveries went.
+{
+	my $in = "$dir/in-nobody.json";
+	spew($in, alert_doc(webhooks => [hook('nobody', 'generic')]));
+	pipe(my $rd, my $wr) or die "pipe: $!";
+	close $rd;
+	my $pid = fork // die "fork: $!";
+	if ($pid == 0) {
+		$SIG{PIPE} = 'DEFAULT';	# what the supervisor gives it
+		open STDIN, '<', $in or _exit(126);
+		open STDOUT, '>&', $wr or _exit(126);
+		open STDERR, '>', "$dir/nobody.err" or _exit(126);
+		exec $BIN or _exit(127);
+	}
+	close $wr;
+	waitpid $pid, 0;
+	is($? & 127, 0, 'no reader for its result: not killed by SIGPIPE');
+	is($? >> 8, 0, 'it exits as its deliveries went (0)');
+	is(scalar received('nobody'), 1, 'the webhook got the alert');
+	like(slurp("$dir/nobody.err") // '', qr/cannot write the result/,
+	    'it says the result was not written');
+}
+
 done_testing;
