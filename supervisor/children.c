@@ -180,9 +180,9 @@ children_spawn(const char *run_id, const char *schedule_id,
     const char *schedule_name, char *job)
 {
 	struct child	*c;
-	char		 who[256];
+	char		 who[sizeof(struct log_name) + 16];
 
-	snprintf(who, sizeof(who), "schedule \"%s\"", schedule_name);
+	snprintf(who, sizeof(who), "schedule \"%s\"", log_name(schedule_name).s);
 	if ((c = take_spare()) == NULL &&
 	    (c = child_fork(who, "; it stays due")) == NULL) {
 		explicit_bzero(job, strlen(job));
@@ -201,7 +201,7 @@ children_spawn(const char *run_id, const char *schedule_id,
 	sv->dispatched++;
 	circuit_dispatched(run_id);
 	log_info("schedule \"%s\": dispatched run %s (jobrunner pid %ld)",
-	    schedule_name, run_id, (long)c->pid);
+	    log_name(schedule_name).s, run_id, (long)c->pid);
 	child_write_job(c);
 	return c;
 }
@@ -386,7 +386,8 @@ children_check_deadlines(int64_t now)
 		if (c->state == CHILD_RUNNING) {
 			log_warnx("schedule \"%s\": run %s outlived "
 			    "run_timeout (%d s); terminating it",
-			    c->schedule_name, c->run_id, sv->conf.run_timeout);
+			    log_name(c->schedule_name).s, c->run_id,
+			    sv->conf.run_timeout);
 			terminate(c, CHILD_TIMED_OUT);
 		} else {
 			/* Terminating, and it ignored SIGTERM. */

@@ -68,7 +68,7 @@ status_log(void)
 		if (c[i].state >= CHILD_RUNNING)
 			log_info("status: run %s of schedule \"%s\": jobrunner "
 			    "pid %ld, running for %.1f s%s", c[i].run_id,
-			    c[i].schedule_name, (long)c[i].pid,
+			    log_name(c[i].schedule_name).s, (long)c[i].pid,
 			    (now - c[i].started_ms) / 1000.0,
 			    c[i].state > CHILD_RUNNING ? ", being terminated" : "");
 }
