@@ -79,7 +79,27 @@ format(char *buf, size_t len, const char *fmt, va_list ap)
 	return p;
 }
 
-/* fmt formatted and escaped, in buf (of LOG_BUF) or as format does. */
+/*
+ * msg escaped into a new string of at most LOG_MSG_MAX bytes, cut (and
+ * so marked) when its escape is longer; NULL when out of memory.
+ */
+static char *
+escape_cut(const char *msg, size_t need)
+{
+	size_t	 room = need;
+	char	*p;
+
+	if (need > LOG_MSG_MAX)
+		room = LOG_MSG_MAX - (sizeof(TEXT_ELLIPSIS) - 1);
+	if ((p = malloc(room + sizeof(TEXT_ELLIPSIS))) == NULL)
+		return NULL;
+	text_escape(p, room + 1, msg);
+	if (need > LOG_MSG_MAX)
+		strlcat(p, TEXT_ELLIPSIS, room + sizeof(TEXT_ELLIPSIS));
+	return p;
+}
+
+/* fmt formatted and escaped, in buf (of LOG_BUF) or as escape_cut does. */
 static char *
 format_escaped(char *buf, const char *fmt, va_list ap)
 {
@@ -88,13 +108,22 @@ format_escaped(char *buf, const char *fmt, va_list ap)
 
 	msg = format(mbuf, sizeof(mbuf), fmt, ap);
 	if ((n = text_escape(buf, LOG_BUF, msg)) >= LOG_BUF &&
-	    (p = malloc(n + 1)) != NULL) {
-		text_escape(p, n + 1, msg);
+	    (p = escape_cut(msg, n)) != NULL)
 		buf = p;
-	}
 	if (msg != mbuf)
 		free(msg);
 	return buf;
+}
+
+struct log_name
+log_name(const char *name)
+{
+	struct log_name	ln;
+
+	strlcpy(ln.s, name != NULL ? name : "", sizeof(ln.s));
+	/* The copy holds more than LOG_NAME_MAX characters when cut. */
+	text_clip(ln.s, LOG_NAME_MAX);
+	return ln;
 }
 
 static void

@@ -23,6 +23,27 @@ void	vlog(int pri, const char *, va_list) __attribute__((format(printf, 2, 0)));
  */
 void	log_setproctitle(const char *, ...)
 	    __attribute__((format(printf, 1, 2)));
+
+/*
+ * A message is cut to LOG_MSG_MAX bytes, escapes included, its end
+ * marked with an ellipsis: whatever a user wrote, a line stays a line a
+ * person can read and syslog takes whole.
+ */
+#define LOG_MSG_MAX	4000
+
+/* Characters of a name a user wrote (a schedule's) in a log line. */
+#define LOG_NAME_MAX	200
+
+/*
+ * The name as every log line shows it: at most LOG_NAME_MAX characters,
+ * the last an ellipsis when it was cut.  In a call's arguments, as
+ * log_name(name).s; the text lasts until the end of that statement.
+ */
+struct log_name {
+	char	s[(LOG_NAME_MAX + 1) * 4 + 1];
+};
+struct log_name	log_name(const char *);
+
 __attribute__((noreturn, format(printf, 1, 2)))
 void	fatal(const char *, ...);
 /* Without errno, and with an exit status from sysexits.h. */

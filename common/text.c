@@ -67,14 +67,6 @@ utf8_sequence(const unsigned char *s)
 }
 
 void
-text_one_line(char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = ' ';
-}
-
-void
 text_make_valid(char *s)
 {
 	unsigned char	*p = (unsigned char *)s;
@@ -119,6 +111,62 @@ is_hidden(unsigned long cp)
 	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x61c || cp == 0x200e ||
 	    cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) ||
 	    (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/*
+ * Each character that breaks a line or hides one (a C0 or C1 control,
+ * DEL, a line or paragraph separator, a bidirectional control) becomes
+ * one space; the string may get shorter.  Bytes that are not UTF-8 are
+ * left as they are (text_make_valid's to replace).
+ */
+void
+text_one_line(char *s)
+{
+	unsigned char	*r = (unsigned char *)s, *w = r;
+	size_t		 n;
+	long		 cp;
+
+	while (*r != '\0') {
+		n = text_utf8_next(r, SIZE_MAX, 0, &cp);
+		if (cp >= 0 && (cp < 0x20 || cp == 0x7f ||
+		    is_hidden((unsigned long)cp))) {
+			*w++ = ' ';
+			r += n;
+			continue;
+		}
+		memmove(w, r, n);
+		w += n;
+		r += n;
+	}
+	*w = '\0';
+}
+
+/*
+ * Counts characters as a person (and Slack, and Discord) does: a
+ * well-formed sequence is one, and so is each ill-formed piece, which a
+ * decoder shows as one U+FFFD.  So a cut never falls inside a sequence.
+ * It falls before the last two characters that would fit: with the
+ * first one past them, those three take at least the three bytes the
+ * ellipsis needs.
+ */
+void
+text_clip(char *s, size_t max)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 chars = 0, off = 0, cut = 0;
+	long			 cp;
+
+	if (max < 2)
+		return;
+	while (p[off] != '\0') {
+		if (chars == max - 2)
+			cut = off;
+		if (++chars > max) {
+			memcpy(s + cut, TEXT_ELLIPSIS, sizeof(TEXT_ELLIPSIS));
+			return;
+		}
+		off += text_utf8_next(p + off, SIZE_MAX, 0, &cp);
+	}
 }
 
 enum escape_mode { ESCAPE_TEXT, ESCAPE_JSON };

@@ -16,8 +16,21 @@
 size_t	text_utf8_next(const unsigned char *s, size_t len, int surrogates,
 	    long *cp);
 
-/* Every control character, in place, a space: one line of text. */
+/*
+ * One line of text, in place: every control character (C0, DEL, C1),
+ * line or paragraph separator and bidirectional control a space.
+ */
 void	text_one_line(char *s);
+
+/* U+2026, the mark of a text that was cut. */
+#define TEXT_ELLIPSIS	"\xe2\x80\xa6"
+
+/*
+ * Cuts s, in place, when it has more than max characters (not bytes):
+ * to max - 1 of them, the last TEXT_ELLIPSIS, never inside a UTF-8
+ * sequence.  So it keeps at most max.  A max below 2 leaves s as it is.
+ */
+void	text_clip(char *s, size_t max);
 
 /*
  * Replaces, in place, every byte that is not part of well-formed UTF-8,

@@ -2,7 +2,7 @@
 -- additive: new nullable columns, new indexes, new tables, a trigger.  The
 -- application's tables, triggers and row-level security stay as they are.
 -- Applying this twice is harmless, and it upgrades a database of an
--- earlier version.  Schema version 3.
+-- earlier version.  Schema version 4.
 --
 -- It is applied to the application's own database: a Supabase project
 -- where every visitor holds the public (anon) key and Supabase grants
@@ -271,6 +271,29 @@ CREATE TABLE IF NOT EXISTS public.evalsched_alerts (
 
 ALTER TABLE public.evalsched_alerts ALTER COLUMN metadata TYPE json;
 
+-- What a user wrote, as an alert carries it.  A schedule's name, a
+-- model id and an error text (the application's answer, a batch test's
+-- error) have no limit of their own: a name of 400 KB would make every
+-- alert of its schedule too large for evalsched-notifier(8), and no one
+-- would hear of it.  Each is cut to a number of characters a person
+-- reads whole, the last an ellipsis, wherever an alert's title, message
+-- or metadata holds it: these two functions are the caps.  At most 200
+-- characters of a name (a schedule's, a model's), 1000 of an error.
+CREATE OR REPLACE FUNCTION public.evalsched_clip(t text, n integer)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = ''
+AS $$
+    SELECT CASE WHEN pg_catalog.char_length(t) > n
+        THEN pg_catalog.left(t, n - 1) || pg_catalog.chr(8230) ELSE t END
+$$;
+
+CREATE OR REPLACE FUNCTION public.evalsched_alert_name(t text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = ''
+AS $$ SELECT public.evalsched_clip(t, 200) $$;
+
+CREATE OR REPLACE FUNCTION public.evalsched_alert_error(t text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = ''
+AS $$ SELECT public.evalsched_clip(t, 1000) $$;
+
 -- One event of a kind per run: a repeated write cannot send it twice.
 CREATE UNIQUE INDEX IF NOT EXISTS evalsched_alerts_once
     ON public.evalsched_alerts (event, run_id) WHERE run_id IS NOT NULL;
@@ -344,7 +367,7 @@ CREATE TABLE IF NOT EXISTS public.evalsched_meta (
     key text PRIMARY KEY,
     value text NOT NULL
 );
-INSERT INTO public.evalsched_meta (key, value) VALUES ('schema_version', '3')
+INSERT INTO public.evalsched_meta (key, value) VALUES ('schema_version', '4')
     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
 
 -- The application's trigger functions that fire on our writes to its

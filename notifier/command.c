@@ -1,10 +1,11 @@
 /*
  * The operator's alert command: run with no shell and no arguments, the
- * generic body on its stdin, an environment of PATH, LANG and TZ only,
- * its stdout and stderr read (the last line of stderr explains a
- * failure), and killed after the timeout: SIGTERM to its process group,
- * SIGKILL NOTIFY_KILL_GRACE_MS later.  deliver.c's loop drives it
- * beside the webhooks; nothing here blocks.
+ * generic body on its stdin, an environment of PATH, LANG, TZ and the
+ * event's one-line values only (cmdenv.c), its stdout and stderr read
+ * (the last line of stderr explains a failure), and killed after the
+ * timeout: SIGTERM to its process group, SIGKILL NOTIFY_KILL_GRACE_MS
+ * later.  deliver.c's loop drives it beside the webhooks; nothing here
+ * blocks.
  */
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -23,7 +24,6 @@
 #include "text.h"
 
 #define LINE_KEEP	400		/* bytes of the last stderr line */
-#define DEFAULT_PATH	"/usr/local/bin:/usr/bin:/bin"
 #define NO_PIDFD_TICK	100L		/* ms between looks without a pidfd */
 
 struct command {
@@ -37,8 +37,6 @@ struct command {
 	size_t	 line_len;
 	char	 last[LINE_KEEP + 1];	/* the last one not blank */
 };
-
-extern char	**environ;
 
 /* The input as a file: a command reads it at its pace, we never block. */
 static int
@@ -64,26 +62,6 @@ input_fd(const char *input, size_t len)
 		return -1;
 	}
 	return fd;
-}
-
-static char *
-env_entry(const char *name, const char *fallback)
-{
-	const char	*v = getenv(name);
-	char		*entry;
-
-	if (v == NULL)
-		v = fallback;
-	if (v == NULL || asprintf(&entry, "%s=%s", name, v) == -1)
-		return NULL;
-	return entry;
-}
-
-static void
-free_env(char **env)
-{
-	for (; *env != NULL; env++)
-		free(*env);
 }
 
 /*
@@ -157,37 +135,35 @@ spawn(struct command *c, const char *path, int in, char **env)
  * could not be started (a failed exec is the child's exit status 127).
  */
 struct command *
-command_start(const char *path, const char *input, size_t len,
-    long timeout_ms)
+command_start(const struct notice *n, const char *input, size_t len)
 {
 	struct command	*c;
-	char		*env[4] = { NULL, NULL, NULL, NULL };
-	int		 in, r, saved;
-	size_t		 n = 0;
+	char		**env;
+	int		  in, r, saved;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->out = c->err = c->pidfd = -1;
-	c->timeout_ms = timeout_ms;
-	if ((in = input_fd(input, len)) == -1) {
+	c->timeout_ms = n->timeout_ms;
+	if ((env = cmdenv_build(n)) == NULL) {
 		free(c);
 		return NULL;
 	}
-	if ((env[n] = env_entry("PATH", DEFAULT_PATH)) != NULL)
-		n++;
-	if ((env[n] = env_entry("LANG", NULL)) != NULL)
-		n++;
-	env[n] = env_entry("TZ", NULL);
-	r = spawn(c, path, in, env);
+	if ((in = input_fd(input, len)) == -1) {
+		cmdenv_free(env);
+		free(c);
+		return NULL;
+	}
+	r = spawn(c, n->command, in, env);
 	saved = errno;
 	close(in);
-	free_env(env);
+	cmdenv_free(env);
 	if (r == -1) {
 		free(c);
 		errno = saved;
 		return NULL;
 	}
-	c->term_at = mono_ms() + timeout_ms;
+	c->term_at = mono_ms() + n->timeout_ms;
 	return c;
 }
 

@@ -119,8 +119,15 @@ start_all(CURLM *m, struct notice *n, const char *generic,
 {
 	size_t	i;
 
-	for (i = 0; i < n->nhooks; i++)
-		ts[i] = webhook_start(m, &n->hooks[i], n, generic);
+	for (i = 0; i < n->nhooks; i++) {
+		/* Refused by the supervisor (input.c): sent nothing. */
+		if (n->hooks[i].result.done)
+			log_warnx("alert %s: webhook %s: not delivered: %s",
+			    n->alert_id, n->hooks[i].id,
+			    n->hooks[i].result.error);
+		else
+			ts[i] = webhook_start(m, &n->hooks[i], n, generic);
+	}
 }
 
 /*
@@ -159,8 +166,7 @@ deliver(struct notice *n, const char *generic)
 	}
 	/* The fork comes before libcurl may start a resolver thread. */
 	if (n->command != NULL &&
-	    (cmd = command_start(n->command, generic, strlen(generic),
-	    n->timeout_ms)) == NULL)
+	    (cmd = command_start(n, generic, strlen(generic))) == NULL)
 		not_started(n, errno);
 	start_all(m, n, generic, ts);
 	r = run(m, cmd);

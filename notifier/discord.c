@@ -29,7 +29,7 @@ clipped(struct chat *c, char *text, size_t max)
 	json_object	*s;
 
 	if (text != NULL)
-		clip_chars(text, max);
+		text_clip(text, max);
 	s = chat_string(c, text);
 	free(text);
 	return s;
@@ -62,7 +62,7 @@ add_error(struct chat *c, json_object *fields, const struct facts *f)
 	for (p = e; *p != '\0'; p++)
 		if (*p == '`')
 			*p = '\'';
-	clip_chars(e, VALUE_MAX - 10);
+	text_clip(e, VALUE_MAX - 10);
 	add_field(c, fields, "Error", chat_format(c, "```\n%s\n```", e), 0);
 	free(e);
 }

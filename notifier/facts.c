@@ -234,30 +234,6 @@ utf8_tidy_end(char *s)
 		s[i - 1] = '\0';
 }
 
-/*
- * Cuts s to fewer than max characters (not bytes: Slack and Discord
- * count characters), the last one an ellipsis, when it has more than
- * max.  The three characters the ellipsis replaces make its room.
- */
-void
-clip_chars(char *s, size_t max)
-{
-	size_t	chars = 0, i, cut = 0;
-
-	if (max < 2)
-		return;
-	for (i = 0; s[i] != '\0'; i++) {
-		if (((unsigned char)s[i] & 0xc0) == 0x80)
-			continue;
-		if (chars == max - 2)
-			cut = i;
-		if (++chars > max) {
-			memcpy(s + cut, "\xe2\x80\xa6", 4);
-			return;
-		}
-	}
-}
-
 /* "title: message", on one line, for notifications and old clients. */
 void
 facts_one_line(const struct facts *f, char *buf, size_t len)

@@ -232,11 +232,34 @@ hook_type(json_object *h, const char *where, enum hook_type *type,
 	    where);
 }
 
+/*
+ * A webhook the supervisor refused to hand over (its URL or secret is
+ * longer than this document has room for): it fails with that reason,
+ * and is sent nothing.
+ */
+static int
+take_refusal(json_object *h, const char *where, struct hook *hook,
+    char *err, size_t len)
+{
+	char	*why;
+	int	 r;
+
+	if ((r = copy_member(h, where, "refused", 0, &why, err, len)) <= 0)
+		return r;
+	job_trim_utf8(why, NOTIFY_MAX_ERROR);
+	text_make_valid(why);
+	hook->result.done = 1;
+	hook->result.error = why;
+	strlcpy(hook->origin, "(refused)", sizeof(hook->origin));
+	return 1;
+}
+
 static int
 take_hook(json_object *h, size_t i, struct hook *hook, char *err,
     size_t len)
 {
 	char	where[32];
+	int	refused;
 
 	snprintf(where, sizeof(where), "webhooks[%zu].", i);
 	if (!json_object_is_type(h, json_type_object))
@@ -245,6 +268,10 @@ take_hook(json_object *h, size_t i, struct hook *hook, char *err,
 		return -1;
 	if (!job_is_uuid(hook->id))
 		return set_err(err, len, "%sid is not a UUID", where);
+	if ((refused = take_refusal(h, where, hook, err, len)) < 0)
+		return -1;
+	if (refused)
+		return hook_type(h, where, &hook->type, err, len);
 	if (copy_member(h, where, "url", 1, &hook->url, err, len) < 0 ||
 	    hook_type(h, where, &hook->type, err, len) < 0 ||
 	    copy_member(h, where, "secret", 0, &hook->secret, err, len) < 0)

@@ -18,8 +18,24 @@
 #include "url.h"
 #include "util.h"
 
-#define NOTIFY_MAX_INPUT	(1024 * 1024)	/* the document on stdin */
+/*
+ * The document on stdin fits the largest alert the supervisor hands
+ * over, every text a user wrote at its cap and each of its characters at
+ * its longest in JSON (6 bytes: \u001b): an event under NOTIFY_MAX_EVENT
+ * (at most 200 characters of a name, 1000 of an error text, in its
+ * title, message and metadata: etc/schema-additions.sql), and
+ * NOTIFY_MAX_WEBHOOKS webhooks, a URL of at most NOTIFY_MAX_URL
+ * characters and a secret of at most NOTIFY_MAX_SECRET each
+ * (supervisor/alerts.c passes a longer one as "refused").
+ */
+#define NOTIFY_MAX_EVENT	(32 * 1024)
 #define NOTIFY_MAX_WEBHOOKS	100
+#define NOTIFY_MAX_URL		2048
+#define NOTIFY_MAX_SECRET	1024
+#define NOTIFY_MAX_HOOK		(6 * (NOTIFY_MAX_URL + NOTIFY_MAX_SECRET) + 512)
+#define NOTIFY_MAX_INPUT	(2 * 1024 * 1024)
+_Static_assert(NOTIFY_MAX_INPUT >= NOTIFY_MAX_EVENT +
+    NOTIFY_MAX_WEBHOOKS * NOTIFY_MAX_HOOK, "the largest alert fits");
 #define NOTIFY_DEFAULT_TIMEOUT_MS 10000L
 #define NOTIFY_MAX_TIMEOUT_MS	(600L * 1000)
 #define NOTIFY_KILL_GRACE_MS	2000L	/* SIGTERM to SIGKILL */
@@ -131,7 +147,6 @@ void	 facts_what(const struct facts *, char *, size_t);
 int	 facts_prompts(const struct facts *, char *, size_t);
 void	 facts_metric(const struct metric *, char *, size_t);
 void	 facts_one_line(const struct facts *, char *, size_t);
-void	 clip_chars(char *, size_t max_chars);
 void	 utf8_tidy_end(char *);
 
 /* chat.c: building a document, the first failure sticking. */
@@ -172,12 +187,23 @@ int	 deliver(struct notice *, const char *generic);
 
 /* command.c: see deliver.c for the loop around them. */
 struct command;
-struct command *command_start(const char *path, const char *input,
-	    size_t len, long timeout_ms);
+struct command *command_start(const struct notice *, const char *input,
+	    size_t len);
 int	 command_fds(const struct command *, int fds[3]);
 long	 command_wait_ms(const struct command *, long now);
 int	 command_step(struct command *, long now);
 void	 command_finish(struct command *, struct command_result *);
+
+/*
+ * cmdenv.c: the command's environment (NULL-terminated; NULL when out of
+ * memory), and the values made of the title: one line of at most
+ * CMDENV_TITLE_MAX characters, and that line as RFC 2047 encoded words.
+ */
+#define CMDENV_TITLE_MAX	250
+char	**cmdenv_build(const struct notice *);
+void	 cmdenv_free(char **);
+char	*cmdenv_title(const char *);
+char	*cmdenv_subject(const char *line);
 
 /* result.c */
 char	*result_to_json(const struct notice *, const char *error);

@@ -60,7 +60,7 @@ text_object(struct chat *c, const char *type, char *text, size_t max)
 	json_object	*o = chat_object(c);
 
 	if (text != NULL)
-		clip_chars(text, max);
+		text_clip(text, max);
 	chat_set(c, o, "type", chat_string(c, type));
 	chat_set(c, o, "text", chat_string(c, text));
 	free(text);
@@ -150,7 +150,7 @@ add_error(struct chat *c, json_object *blocks, const struct facts *f)
 		return;
 	if ((e = escape(c, f->error, 1)) == NULL)
 		return;
-	clip_chars(e, SECTION_MAX - 20);
+	text_clip(e, SECTION_MAX - 20);
 	add_section(c, blocks, chat_format(c, "*Error*\n```%s```", e));
 	free(e);
 }
@@ -200,7 +200,7 @@ slack_message(const struct event *ev)
 	msg = chat_object(&c);
 	facts_one_line(&f, line, sizeof(line));
 	if ((text = escape(&c, line, 0)) != NULL)
-		clip_chars(text, FALLBACK_MAX);
+		text_clip(text, FALLBACK_MAX);
 	chat_set(&c, msg, "text", chat_string(&c, text));
 	free(text);
 	blocks = chat_array(&c);

@@ -35,6 +35,13 @@
 #define WEBHOOK_TIMEOUT_MS	10000
 #define CHECK_EVERY_MS		30000	/* for retries and others' events */
 #define WEBHOOKS_MAX		100	/* per delivery, as the notifier takes */
+/*
+ * Characters of a webhook's URL and secret the notifier has room for
+ * (evalsched-notifier(8)); a webhook with a longer one is handed over as
+ * "refused", and fails with that reason.
+ */
+#define WEBHOOK_URL_MAX		2048
+#define WEBHOOK_SECRET_MAX	1024
 #define UNWRITTEN_MAX		64	/* results kept while the database fails */
 
 /*
@@ -94,9 +101,16 @@ static const char claim_sql[] =
 	"    'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
 	"  coalesce(a.command_pending, true), "
 	"  (SELECT coalesce(json_agg(json_build_object('id', w.id, "
-	"      'url', w.url, 'type', coalesce(w.webhook_type, 'generic'), "
-	"      'secret', w.secret) ORDER BY w.created_at, w.id), '[]') "
-	"    FROM (SELECT * FROM public.user_webhooks w "
+	"      'url', CASE WHEN w.refused IS NULL THEN w.url END, "
+	"      'type', coalesce(w.webhook_type, 'generic'), "
+	"      'secret', CASE WHEN w.refused IS NULL THEN w.secret END, "
+	"      'refused', w.refused) ORDER BY w.created_at, w.id), '[]') "
+	"    FROM (SELECT w.*, CASE "
+	"      WHEN char_length(w.url) > " STR(WEBHOOK_URL_MAX) " THEN 'its URL "
+	"is longer than " STR(WEBHOOK_URL_MAX) " characters' "
+	"      WHEN char_length(w.secret) > " STR(WEBHOOK_SECRET_MAX) " THEN "
+	"'its secret is longer than " STR(WEBHOOK_SECRET_MAX) " characters' "
+	"      END AS refused FROM public.user_webhooks w "
 	"      WHERE w.user_id = a.user_id "
 	"      AND coalesce(w.enabled, true) "
 	"      AND coalesce(CASE a.event "

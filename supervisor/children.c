@@ -104,9 +104,9 @@ children_spawn(const char *run_id, const char *schedule_id,
     const char *schedule_name, char *job)
 {
 	struct child	*c;
-	char		 who[256];
+	char		 who[sizeof(struct log_name) + 16];
 
-	snprintf(who, sizeof(who), "schedule \"%s\"", schedule_name);
+	snprintf(who, sizeof(who), "schedule \"%s\"", log_name(schedule_name).s);
 	if ((c = take_spare()) == NULL &&
 	    (c = jobrunner_start(who, "; it stays due")) == NULL) {
 		explicit_bzero(job, strlen(job));
@@ -120,7 +120,7 @@ children_spawn(const char *run_id, const char *schedule_id,
 	sv->dispatched++;
 	circuit_dispatched(run_id);
 	log_info("schedule \"%s\": dispatched run %s (jobrunner pid %ld)",
-	    schedule_name, run_id, (long)c->pid);
+	    log_name(schedule_name).s, run_id, (long)c->pid);
 	child_give(c, job, sv->conf.run_timeout * 1000LL);
 	return c;
 }
@@ -179,7 +179,8 @@ static void
 jobrunner_timed_out(struct child *c)
 {
 	log_warnx("schedule \"%s\": run %s outlived run_timeout (%d s); "
-	    "terminating it", c->schedule_name, c->id, sv->conf.run_timeout);
+	    "terminating it", log_name(c->schedule_name).s, c->id,
+	    sv->conf.run_timeout);
 }
 
 /*

@@ -65,19 +65,26 @@ static const char disable_sql[] =
 	"      'blame', 'schedule'), 0 "
 	"  FROM public.scheduled_evaluations WHERE id = $1 "
 	"  ON CONFLICT DO NOTHING RETURNING id), "
-	/* An auto-disable like any other: its owner hears of it. */
+	/*
+	 * An auto-disable like any other: its owner hears of it.  A user's
+	 * texts go in cut (u: the schema's caps).
+	 */
 	"alert AS (INSERT INTO public.evalsched_alerts (event, user_id, "
 	"    scheduled_evaluation_id, run_id, title, message, metadata) "
 	"  SELECT 'scheduled_eval_disabled', s.user_id, s.id, run.id, "
-	"    'Scheduled evaluation disabled: ' || s.name, "
-	"    format('%s (model %s) was disabled: %s', s.name, s.model_id, $2), "
+	"    'Scheduled evaluation disabled: ' || u.name, "
+	"    format('%s (model %s) was disabled: %s', u.name, u.model, u.error), "
 	"    json_build_object('scheduledEvaluationId', s.id, "
-	"      'userId', s.user_id, 'scheduleName', s.name, "
-	"      'modelId', s.model_id, 'status', 'disabled', "
-	"      'errorMessage', $2::text, "
+	"      'userId', s.user_id, 'scheduleName', u.name, "
+	"      'modelId', u.model, 'status', 'disabled', "
+	"      'errorMessage', u.error, "
 	"      'consecutiveFailures', s.consecutive_failures, "
 	"      'runId', run.id) "
-	"  FROM public.scheduled_evaluations s, run "
+	"  FROM public.scheduled_evaluations s CROSS JOIN run "
+	"  CROSS JOIN LATERAL (SELECT "
+	"    public.evalsched_alert_name(s.name) AS name, "
+	"    public.evalsched_alert_name(s.model_id) AS model, "
+	"    public.evalsched_alert_error($2::text) AS error) u "
 	"  WHERE s.id = $1 AND s.alert_on_failure AND s.user_id IS NOT NULL) "
 	"UPDATE public.scheduled_evaluations SET is_active = false, "
 	"  last_run_status = 'failed', last_run_at = now() WHERE id = $1";
@@ -219,7 +226,8 @@ disabled(PGresult **res, void *arg)
 	struct bad_row	*b = arg;
 
 	if (res != NULL && strcmp(PQcmdTuples(res[0]), "1") == 0) {
-		log_warnx("schedule \"%s\" (%s) disabled: %s", b->name, b->id,
+		log_warnx("schedule \"%s\" (%s) disabled: %s", log_name(b->name).s,
+		    b->id,
 		    b->why);
 		alerts_soon();
 	}

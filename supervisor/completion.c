@@ -201,19 +201,23 @@ static const char complete_sql[] =
 	"    scheduled_evaluation_id, run_id, title, message, metadata) "
 	"  SELECT e.event, s.user_id, s.id, r.id, e.title, e.message, "
 	"    json_strip_nulls(json_build_object('scheduledEvaluationId', s.id, "
-	"      'userId', s.user_id, 'scheduleName', s.name, 'modelId', s.model_id, "
+	"      'userId', s.user_id, 'scheduleName', u.name, 'modelId', u.model, "
 	"      'status', e.status, 'totalPrompts', r.total, "
 	"      'successfulPrompts', r.ok, 'failedPrompts', r.bad, "
-	"      'errorMessage', r.error_message, "
+	"      'errorMessage', u.error, "
 	"      'consecutiveFailures', s.consecutive_failures, "
 	"      'runId', r.id, 'baselineRunId', r.base_id, "
 	"      'regression', e.regression)) "
 	"  FROM runs r JOIN sched s ON s.id = r.sid "
+	"  CROSS JOIN LATERAL (SELECT "
+	"    public.evalsched_alert_name(s.name) AS name, "
+	"    public.evalsched_alert_name(s.model_id) AS model, "
+	"    public.evalsched_alert_error(r.error_message) AS error) u "
 	"  CROSS JOIN LATERAL (VALUES "
 	"    ('scheduled_eval_regression', r.regression AND s.alert_on_regression, "
-	"      'completed', 'Regression detected: ' || s.name, "
+	"      'completed', 'Regression detected: ' || u.name, "
 	"      format('%s (model %s) dropped below its baseline by more than %s%%: ' "
-	"        || 'quality %s vs %s, success rate change %s%%', s.name, s.model_id, "
+	"        || 'quality %s vs %s, success rate change %s%%', u.name, u.model, "
 	"        r.threshold, "
 	"        coalesce(round(r.quality * 100, 1) || '%', '-'), "
 	"        coalesce(round(r.base_quality * 100, 1) || '%', '-'), "
@@ -222,10 +226,10 @@ static const char complete_sql[] =
 	"    ('scheduled_eval_disabled', s.alert_on_failure AND s.k > 0 "
 	"      AND NOT s.is_active AND s.consecutive_failures >= $2 "
 	"      AND s.consecutive_failures - s.k < $2, "
-	"      'disabled', 'Scheduled evaluation disabled: ' || s.name, "
+	"      'disabled', 'Scheduled evaluation disabled: ' || u.name, "
 	"      format('%s (model %s) was disabled after %s consecutive failures; ' "
-	"        || 'last: %s', s.name, s.model_id, s.consecutive_failures, "
-	"        r.error_message), "
+	"        || 'last: %s', u.name, u.model, s.consecutive_failures, "
+	"        u.error), "
 	"      NULL::json)) "
 	"    AS e(event, wanted, status, title, message, regression) "
 	"  WHERE e.wanted "
@@ -299,7 +303,7 @@ log_regression(PGresult *res, int i)
 	char	q[32], r[32];
 
 	log_warnx("schedule \"%s\": run %s is a regression against run %s: "
-	    "quality %s, success rate %s", PQgetvalue(res, i, C_NAME),
+	    "quality %s, success rate %s", log_name(PQgetvalue(res, i, C_NAME)).s,
 	    PQgetvalue(res, i, C_ID), PQgetvalue(res, i, C_BASELINE),
 	    or_dash(res, i, C_QCHANGE, q, sizeof(q), "%"),
 	    or_dash(res, i, C_RCHANGE, r, sizeof(r), "%"));
@@ -313,7 +317,8 @@ log_completed(PGresult *res, int i)
 	if (strcmp(PQgetvalue(res, i, C_REGRESSION), "t") == 0)
 		log_regression(res, i);
 	log_info("schedule \"%s\": run %s completed: %s of %s prompts "
-	    "succeeded, latency %s, quality %s", PQgetvalue(res, i, C_NAME),
+	    "succeeded, latency %s, quality %s",
+	    log_name(PQgetvalue(res, i, C_NAME)).s,
 	    PQgetvalue(res, i, C_ID), PQgetvalue(res, i, C_OK),
 	    PQgetvalue(res, i, C_TOTAL),
 	    or_dash(res, i, C_LATENCY, lat, sizeof(lat), " ms"),
@@ -331,7 +336,8 @@ log_closed(PGresult *res, int i)
 		log_completed(res, i);
 		return;
 	}
-	log_warnx("schedule \"%s\": run %s %s: %s", PQgetvalue(res, i, C_NAME),
+	log_warnx("schedule \"%s\": run %s %s: %s",
+	    log_name(PQgetvalue(res, i, C_NAME)).s,
 	    PQgetvalue(res, i, C_ID), strcmp(how, "cancelled") == 0 ?
 	    "cancelled" : "failed", PQgetvalue(res, i, C_ERROR));
 	/* Once per schedule and pass: at its last row (rows come by schedule). */
@@ -341,7 +347,7 @@ log_closed(PGresult *res, int i)
 	    (i + 1 == PQntuples(res) || strcmp(PQgetvalue(res, i + 1,
 	    C_SCHEDULE), PQgetvalue(res, i, C_SCHEDULE)) != 0))
 		log_warnx("schedule \"%s\": auto-disabled after %d "
-		    "consecutive failures", PQgetvalue(res, i, C_NAME),
+		    "consecutive failures", log_name(PQgetvalue(res, i, C_NAME)).s,
 		    failures);
 }
 

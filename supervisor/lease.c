@@ -48,7 +48,7 @@ lease_log_closed(PGresult *res, const char *why)
 		loop_wake();
 	for (i = 0; i < PQntuples(res); i++)
 		log_warnx("schedule \"%s\": run %s closed as failed: its "
-		    "supervisor (pid %s on %s) %s", PQgetvalue(res, i, 1),
+		    "supervisor (pid %s on %s) %s", log_name(PQgetvalue(res, i, 1)).s,
 		    PQgetvalue(res, i, 0), PQgetvalue(res, i, 3),
 		    PQgetvalue(res, i, 2), why);
 }
@@ -257,7 +257,7 @@ orphans_found(PGresult **res, void *arg)
 			continue;
 		log_warnx("schedule \"%s\": run %s was claimed but never "
 		    "started (the claim's reply was lost); releasing it",
-		    PQgetvalue(res[0], i, 1), run_id);
+		    log_name(PQgetvalue(res[0], i, 1)).s, run_id);
 		record_enqueue(outcome_new(OUTCOME_RELEASE, run_id,
 		    PQgetvalue(res[0], i, 1)));
 	}

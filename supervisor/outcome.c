@@ -196,17 +196,18 @@ outcome_log(const struct outcome *o, const struct child *c)
 	case OUTCOME_SUCCESS:
 		sv->succeeded++;
 		log_info("schedule \"%s\": run %s accepted as test run %s "
-		    "(%lld ms)", o->schedule_name, o->run_id, o->test_run_id,
+		    "(%lld ms)", log_name(o->schedule_name).s, o->run_id, o->test_run_id,
 		    (long long)ms);
 		break;
 	case OUTCOME_CANCELLED:
-		log_info("schedule \"%s\": run %s cancelled", o->schedule_name,
+		log_info("schedule \"%s\": run %s cancelled",
+		    log_name(o->schedule_name).s,
 		    o->run_id);
 		break;
 	default:
 		sv->failed++;
 		log_warnx("schedule \"%s\": run %s failed: %s",
-		    o->schedule_name, o->run_id, o->error_message);
+		    log_name(o->schedule_name).s, o->run_id, o->error_message);
 		break;
 	}
 }

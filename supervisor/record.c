@@ -71,28 +71,33 @@ static const char record_sql[] =
 	 * A failed dispatch alerts its owner, in this transaction, saying
 	 * whose fault it was; an auto-disable too.  The circuit keeps the
 	 * platform's failures (and so their alerts) to one probe at a time.
+	 * A user's texts go in cut (u: the schema's caps).
 	 */
 	"a AS (INSERT INTO public.evalsched_alerts (event, user_id, "
 	"    scheduled_evaluation_id, run_id, title, message, metadata) "
-	"  SELECT e.event, s.user_id, s.id, s.run_id, e.title || s.name, "
+	"  SELECT e.event, s.user_id, s.id, s.run_id, e.title || u.name, "
 	"    e.message, json_strip_nulls(json_build_object("
 	"      'scheduledEvaluationId', s.id, 'userId', s.user_id, "
-	"      'scheduleName', s.name, 'modelId', s.model_id, "
-	"      'status', e.status, 'errorMessage', s.error_message, "
+	"      'scheduleName', u.name, 'modelId', u.model, "
+	"      'status', e.status, 'errorMessage', u.error, "
 	"      'consecutiveFailures', s.consecutive_failures, "
 	"      'runId', s.run_id)) "
-	"  FROM s CROSS JOIN LATERAL (VALUES "
+	"  FROM s CROSS JOIN LATERAL (SELECT "
+	"    public.evalsched_alert_name(s.name) AS name, "
+	"    public.evalsched_alert_name(s.model_id) AS model, "
+	"    public.evalsched_alert_error(s.error_message) AS error) u "
+	"  CROSS JOIN LATERAL (VALUES "
 	"    ('scheduled_eval_failed', true, 'failed', "
 	"      'Scheduled evaluation failed: ', format('%s (model %s) could "
-	"not be started: %s%s', s.name, s.model_id, s.error_message, "
+	"not be started: %s%s', u.name, u.model, u.error, "
 	"        CASE WHEN NOT s.counts THEN ' (a fault of the platform, not "
 	"of the schedule: it does not count toward auto-disable)' END)), "
 	"    ('scheduled_eval_disabled', NOT s.is_active "
 	"      AND s.consecutive_failures >= $2 "
 	"      AND s.consecutive_failures - 1 < $2, 'disabled', "
 	"      'Scheduled evaluation disabled: ', format('%s (model %s) was "
-	"disabled after %s consecutive failures; last: %s', s.name, "
-	"        s.model_id, s.consecutive_failures, s.error_message))) "
+	"disabled after %s consecutive failures; last: %s', u.name, "
+	"        u.model, s.consecutive_failures, u.error))) "
 	"    AS e(event, wanted, status, title, message) "
 	"  WHERE s.kind = 'failed' AND s.alert_on_failure AND e.wanted "
 	"    AND (s.counts OR e.event = 'scheduled_eval_failed') "
@@ -269,7 +274,8 @@ log_written(PGresult *res)
 		if (atoi(PQgetvalue(res, i, 2)) >=
 		    sv->conf.max_consecutive_failures)
 			log_warnx("schedule \"%s\": auto-disabled after %s "
-			    "consecutive failures", PQgetvalue(res, i, 1),
+			    "consecutive failures",
+			    log_name(PQgetvalue(res, i, 1)).s,
 			    PQgetvalue(res, i, 2));
 	}
 }
@@ -302,7 +308,8 @@ static void
 outcome_strip(struct outcome *o)
 {
 	log_warnx("schedule \"%s\": the database refuses the error text of "
-	    "run %s; recording it without: %s", o->schedule_name, o->run_id,
+	    "run %s; recording it without: %s", log_name(o->schedule_name).s,
+	    o->run_id,
 	    o->error_message != NULL ? o->error_message : "(none)");
 	free(o->error_message);
 	free(o->error_details);
@@ -385,7 +392,8 @@ batch_written(PGresult **res, void *arg)
 		if (!was_written(res[0], o))
 			log_warnx("schedule \"%s\": the outcome of run %s was "
 			    "refused: the run was already closed (by lease "
-			    "recovery or an earlier write)", o->schedule_name,
+			    "recovery or an earlier write)",
+			    log_name(o->schedule_name).s,
 			    o->run_id);
 		outcome_done(o);
 	}

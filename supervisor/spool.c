@@ -232,7 +232,7 @@ spool_write(struct outcome *o)
 	}
 	o->spooled = 1;
 	log_info("schedule \"%s\": outcome of run %s spooled until the "
-	    "database is back", o->schedule_name, o->run_id);
+	    "database is back", log_name(o->schedule_name).s, o->run_id);
 	return 0;
 }
 

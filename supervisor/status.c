@@ -48,7 +48,7 @@ child_work(const struct child *c, char *buf, size_t len)
 {
 	if (c->schedule_name != NULL)
 		snprintf(buf, len, "%s %s of schedule \"%s\"", c->kind->work,
-		    c->id, c->schedule_name);
+		    c->id, log_name(c->schedule_name).s);
 	else
 		snprintf(buf, len, "%s %s", c->kind->work, c->id);
 }

@@ -19,6 +19,7 @@ use lib "$FindBin::Bin/lib";
 use Digest::SHA qw(hmac_sha256_hex);
 use Encode qw(encode_utf8);
 use IO::Socket::IP;
+use MIME::Base64 ();
 use File::Temp qw(tempdir);
 use JSON::PP;
 use POSIX qw(_exit);
@@ -310,9 +311,18 @@ sub clean {
 	my %env = map { /^([^=]+)=(.*)$/ ? ($1 => $2) : () }
 	    split /\n/, slurp("$dir/cmd.env") // '';
 	delete @env{qw(PWD SHLVL _)};	# the shell's own
-	is_deeply([ sort keys %env ], [ qw(LANG PATH TZ) ],
-	    'command: PATH, LANG and TZ only');
+	is_deeply([ sort keys %env ], [ qw(EVALSCHED_ALERT_ID EVALSCHED_EVENT
+	    EVALSCHED_SCHEDULE_ID EVALSCHED_SUBJECT_RFC2047 EVALSCHED_TIMESTAMP
+	    EVALSCHED_TITLE EVALSCHED_USER_ID LANG PATH TZ) ],
+	    'command: PATH, LANG, TZ and the event\'s values only');
 	is($env{TZ}, 'Europe/Berlin', 'command: TZ passed on');
+	is_deeply([ @env{qw(EVALSCHED_ALERT_ID EVALSCHED_EVENT
+	    EVALSCHED_TIMESTAMP EVALSCHED_SCHEDULE_ID EVALSCHED_USER_ID
+	    EVALSCHED_TITLE)} ], [ $ALERT, 'scheduled_eval_failed',
+	    '2026-11-30T16:00:00.000Z', 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee',
+	    '99999999-8888-4777-8666-555555555555',
+	    'Scheduled evaluation "nightly/eu" failed' ],
+	    'command: the event\'s ids, type, time and title');
 
 	spew("$dir/fail.sh", "#!/bin/sh\necho first >&2\necho 'it broke' >&2\n"
 	    . "exit 3\n", 0755);
@@ -348,6 +358,111 @@ sub clean {
 	chomp(my $spid = slurp("$dir/stubborn.pid") // '');
 	sleep 0.2;
 	ok($spid ne '' && !kill(0, $spid), 'the whole process group is gone');
+}
+
+# --- the command and a user's text -------------------------------------------
+
+# A schedule's name is a user's: it may hold a newline, a header and a
+# body.  The command's environment has it on one line, and as an encoded
+# subject; the manual's mail example, run with a fake sendmail, sends one
+# message to its one fixed recipient, with one Subject and nothing added.
+sub run_titled {
+	my ($title, %o) = @_;
+	(my $doc = alert_doc(%o)) =~ s/"title":"(?:[^"\\]|\\.)*"/
+	    '"title":' . JSON::PP->new->ascii->encode([$title]) =~ s{^\[|\]$}{}gr/e;
+	return run_raw($doc);
+}
+
+# The example script in the EXAMPLES of evalsched-notifier(8), as text.
+sub manual_example {
+	my ($page) = @_;
+	my ($in, $cur, @blocks) = (0);
+	for my $line (split /\n/, slurp($page) // '') {
+		$in = 1 if $line =~ /^\.Sh EXAMPLES/;
+		next unless $in;
+		if ($line =~ /^\.Bd -literal/) { $cur = ''; next }
+		if ($line =~ /^\.Ed/ && defined $cur) { push @blocks, $cur; undef $cur; next }
+		next unless defined $cur;
+		$line =~ s/\\e/\\/g;
+		$line =~ s/\\&//g;
+		$cur .= "$line\n";
+	}
+	my ($script) = grep { /^#!\/bin\/sh\n/ && /sendmail/ } @blocks;
+	return $script;
+}
+
+{
+	my $name = "x\nBcc: victim\@example.com\n\nbody";
+	my $title = "Scheduled evaluation failed: $name";
+	my $one_line = "Scheduled evaluation failed: x Bcc: victim\@example.com  body";
+	spew("$dir/env0.sh", "#!/bin/sh\nenv -0 > '$dir/env0'\ncat > '$dir/env0.in'\n", 0755);
+	my $r = run_titled($title, command => "$dir/env0.sh");
+	is($r->{status}, 0, 'a title with a header in it: the command ran')
+	    or diag $r->{stderr};
+	is((eval { decode_json(slurp("$dir/env0.in") // '') } // {})->{title},
+	    $title, 'the JSON on stdin has the title as it is');
+	my %env = map { /^([^=]*)=(.*)$/s ? ($1 => $2) : () }
+	    split /\0/, slurp("$dir/env0") // '';
+	my @ours = grep { /^EVALSCHED_/ } sort keys %env;
+	ok(@ours >= 6, 'the event is in the environment: ' . join(' ', @ours));
+	ok(!(grep { $env{$_} =~ /[\x00-\x1f\x7f]/ } @ours),
+	    'every value is one line, without control characters');
+	is($env{EVALSCHED_TITLE}, $one_line, 'EVALSCHED_TITLE: the title on one line');
+	my $subject = $env{EVALSCHED_SUBJECT_RFC2047} // '';
+	like($subject, qr/^=\?UTF-8\?B\?[A-Za-z0-9+\/=]+\?=(?: =\?UTF-8\?B\?[A-Za-z0-9+\/=]+\?=)*$/,
+	    'EVALSCHED_SUBJECT_RFC2047: encoded words, ASCII');
+	ok(!(grep { length > 75 } split / /, $subject), 'each word at most 75 characters');
+	is(Encode::decode('MIME-Header', $subject), $one_line,
+	    'it decodes to the one-line title');
+	ok(!(grep { $env{$_} =~ /\Q$SECRET\E|\Q$CANARY\E/ } keys %env),
+	    'no secret in the environment');
+
+	# A long title in four-byte characters: cut, each word whole.
+	my $long = "\x{1f600}" x 300;
+	$r = run_titled($long, command => "$dir/env0.sh");
+	%env = map { /^([^=]*)=(.*)$/s ? ($1 => $2) : () }
+	    split /\0/, slurp("$dir/env0") // '';
+	$subject = $env{EVALSCHED_SUBJECT_RFC2047} // '';
+	like(Encode::decode_utf8($env{EVALSCHED_TITLE} // ''),
+	    qr/^\x{1f600}{1,249}\x{2026}$/,
+	    'a long title: EVALSCHED_TITLE is cut to 250 characters at most');
+	cmp_ok(length($subject), '<=', 911, 'the subject line stays short ('
+	    . length($subject) . ')');
+	ok(!(grep { length > 75 } split / /, $subject), 'each word at most 75 characters');
+	like(Encode::decode('MIME-Header', $subject), qr/^\x{1f600}+\x{2026}$/,
+	    'it decodes to whole characters, the cut marked');
+
+	my $script = manual_example("$TOP/man/evalsched-notifier.8");
+	ok(defined $script, 'evalsched-notifier(8) has a mail example');
+	mkdir "$dir/fakebin";
+	spew("$dir/fakebin/sendmail", "#!/bin/sh\nprintf '%s\\n' \"\$@\" > "
+	    . "'$dir/sendmail.argv'\ncat > '$dir/sendmail.msg'\n", 0755);
+	spew("$dir/mail-alert", $script // "#!/bin/sh\nexit 1\n", 0755);
+	unlink "$dir/sendmail.msg";
+	my $in = "$dir/in" . ++$RUNS . ".json";
+	spew($in, alert_doc(command => "$dir/mail-alert")
+	    =~ s/"title":"(?:[^"\\]|\\.)*"/'"title":' . JSON::PP->new->ascii
+	    ->encode([$title]) =~ s{^\[|\]$}{}gr/er);
+	$r = $t->run_program([$BIN], stdin => $in, env => {
+	    PATH => "$dir/fakebin:$ENV{PATH}", LANG => 'C.UTF-8' });
+	is($r->{status}, 0, 'the manual\'s example ran') or diag $r->{err};
+	is_deeply([ split /\n/, slurp("$dir/sendmail.argv") // '' ],
+	    [ '-oi', 'ops@example.com' ],
+	    'sendmail: the fixed recipient as its one argument, no -t');
+	my $msg = slurp("$dir/sendmail.msg") // '';
+	my ($head, $body) = split /\n\n/, $msg, 2;
+	my @headers = split /\n/, $head // '';
+	ok(@headers && !(grep { !/^[A-Za-z-]+: [\x20-\x7e]*$/ } @headers),
+	    'every header one line of ASCII') or diag $head;
+	is(scalar(grep { /^Subject:/i } @headers), 1, 'one Subject header');
+	is_deeply([ grep { /^(?:To|Cc|Bcc):/i } @headers ],
+	    [ 'To: ops@example.com' ], 'one recipient header: the fixed one');
+	unlike($head, qr/victim/, 'the user\'s Bcc: is in no header');
+	my ($subj) = map { /^Subject: (.*)$/ ? $1 : () } @headers;
+	is(Encode::decode('MIME-Header', $subj // ''), "[evalsched] $one_line",
+	    'the Subject decodes to the title, on one line');
+	my $json = eval { decode_json(MIME::Base64::decode_base64($body // '')) } // {};
+	is($json->{title}, $title, 'the body is the event, the title as it was');
 }
 
 # --- webhooks and a command at once -------------------------------------------

@@ -95,7 +95,7 @@ json(void)
 static char *
 logged(const char *name)
 {
-	static char	buf[4096];
+	static char	buf[8192];
 	FILE		*f = tmpfile();
 	int		 saved = dup(2), n;
 
@@ -144,10 +144,54 @@ log_lines(void)
 	    NULL, "a message longer than the stack buffers is whole");
 }
 
+/* A user's text as long as it likes: the line is cut, and says so. */
+static void
+long_lines(void)
+{
+	struct log_name	 ln;
+	char		*huge, *out, *msg;
+	size_t		 i, n = 400 * 1024;
+
+	if ((huge = malloc(n + 1)) == NULL)
+		abort();
+	for (i = 0; i < n; i++)
+		huge[i] = i % 3 == 2 ? '\x1b' : 'a';
+	huge[n] = '\0';
+	out = logged(huge);
+	msg = strstr(out, "schedule \"");
+	tap_ok(msg != NULL && strlen(msg) - 1 <= LOG_MSG_MAX,
+	    "a 400 KB message is cut to LOG_MSG_MAX bytes");
+	tap_ok(strchr(out, '\n') == out + strlen(out) - 1,
+	    "... on one line");
+	tap_ok(strlen(out) > 4 && memcmp(out + strlen(out) - 4,
+	    TEXT_ELLIPSIS "\n", 4) == 0, "... its end an ellipsis");
+	/* "schedule \"aa\x1baa\x1b...": only whole escapes before it. */
+	for (msg = msg != NULL ? msg + strlen("schedule \"") : ""; *msg == 'a' ||
+	    strncmp(msg, "\\x1b", 4) == 0; msg += *msg == 'a' ? 1 : 4)
+		;
+	tap_ok(strcmp(msg, TEXT_ELLIPSIS "\n") == 0,
+	    "... after a whole escape");
+
+	tap_is_str(log_name("nightly").s, "nightly", "log_name: a name is kept");
+	tap_is_str(log_name(NULL).s, "", "log_name: NULL is empty");
+	memset(huge, 'n', n);
+	tap_is_int((long long)strlen(log_name(huge).s), LOG_NAME_MAX - 2 + 3,
+	    "log_name: a 400 KB name, fewer than LOG_NAME_MAX characters");
+	for (i = 0; i + 4 <= n; i += 4)
+		memcpy(huge + i, "\xf0\x9f\x98\x80", 4);
+	ln = log_name(huge);
+	tap_is_int((long long)strlen(ln.s), (LOG_NAME_MAX - 2) * 4 + 3,
+	    "log_name: counts characters, not bytes");
+	tap_ok(strcmp(ln.s + strlen(ln.s) - 3, TEXT_ELLIPSIS) == 0,
+	    "log_name: the cut marked");
+	free(huge);
+}
+
 int
 main(void)
 {
 	escapes();
+	long_lines();
 	cuts();
 	json();
 	log_lines();

@@ -1,4 +1,4 @@
-// link: notifier/input.o notifier/jsonjs.o notifier/body.o notifier/facts.o notifier/chat.o notifier/slack.o notifier/discord.o notifier/sign.o notifier/webhook.o
+// link: notifier/cmdenv.o notifier/input.o notifier/jsonjs.o notifier/body.o notifier/facts.o notifier/chat.o notifier/slack.o notifier/discord.o notifier/sign.o notifier/webhook.o
 /*
  * evalsched-notifier's documents: the generic body byte for byte as the
  * application's JSON.stringify writes it (the expected strings were made
@@ -14,6 +14,7 @@
 
 #include "../../notifier/notifier.h"
 #include "tap.h"
+#include "text.h"
 
 #define ALERT	"11111111-2222-3333-4444-555555555555"
 #define HOOK	"aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
@@ -482,6 +483,46 @@ test_bad_input(void)
 	    "webhook_allow[0] is not a network", "webhook_allow: a number");
 }
 
+/* A webhook the supervisor refused: no URL needed, failed with why. */
+static void
+test_refused(void)
+{
+	struct notice	n;
+	int		r;
+
+	r = load(&n, "{" ID "," EV ",\"webhooks\":[{\"id\":\"" HOOK "\","
+	    "\"url\":null,\"secret\":null,\"type\":\"slack\",\"refused\":"
+	    "\"its URL is longer than 2048 characters\"},{\"id\":\"" HOOK "\","
+	    "\"url\":\"https://x/\",\"refused\":null}]}");
+	tap_ok(r == 0 && n.nhooks == 2, "refused: the document is good");
+	tap_ok(r == 0 && n.hooks[0].result.done && !n.hooks[0].result.ok &&
+	    n.hooks[0].url == NULL && n.hooks[0].type == HOOK_SLACK,
+	    "refused: failed before any call");
+	tap_is_str(r == 0 ? n.hooks[0].result.error : NULL,
+	    "its URL is longer than 2048 characters", "refused: says why");
+	tap_ok(r == 0 && !n.hooks[1].result.done && n.hooks[1].url != NULL,
+	    "refused null: an ordinary webhook");
+	notice_free(&n);
+}
+
+/* The command's title and subject: one line, encoded, cut. */
+static void
+test_command_title(void)
+{
+	char	*t, *s;
+
+	t = cmdenv_title("a\nBcc: x@example.com\r\n\nbody\xc2\x85\xff");
+	tap_is_str(t, "a Bcc: x@example.com   body ?", "title: one line");
+	s = cmdenv_subject(t);
+	tap_is_str(s, "=?UTF-8?B?YSBCY2M6IHhAZXhhbXBsZS5jb20gICBib2R5ID8=?=",
+	    "subject: an encoded word");
+	free(s);
+	free(t);
+	s = cmdenv_subject("");
+	tap_is_str(s, "", "subject: empty for an empty title");
+	free(s);
+}
+
 static void
 test_webhook_text(void)
 {
@@ -517,12 +558,12 @@ test_clip(void)
 	char	s[64];
 
 	strlcpy(s, "abcdef", sizeof(s));
-	clip_chars(s, 6);
+	text_clip(s, 6);
 	tap_is_str(s, "abcdef", "clip: short enough is kept");
-	clip_chars(s, 5);
+	text_clip(s, 5);
 	tap_is_str(s, "abc\xe2\x80\xa6", "clip: cut with an ellipsis");
 	strlcpy(s, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", sizeof(s));
-	clip_chars(s, 4);
+	text_clip(s, 4);
 	tap_is_str(s, "\xc3\xa9\xc3\xa9\xe2\x80\xa6",
 	    "clip: counts characters, not bytes");
 }
@@ -540,5 +581,7 @@ main(void)
 	test_bad_input();
 	test_webhook_text();
 	test_clip();
+	test_refused();
+	test_command_title();
 	return tap_done();
 }

@@ -1,5 +1,6 @@
 /*
- * text_make_valid: outside text made fit for PostgreSQL.
+ * text_make_valid: outside text made fit for PostgreSQL; text_one_line
+ * and text_clip: a user's text made one line, and short.
  */
 #include <sys/wait.h>
 
@@ -47,9 +48,59 @@ survives_null(void)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+static void
+check_with(void (*fn)(char *), const char *in, const char *want,
+    const char *what)
+{
+	char	*s = strdup(in);
+
+	fn(s);
+	tap_is_str(s, want, "%s", what);
+	free(s);
+}
+
+static void
+check_clip(const char *in, size_t max, const char *want, const char *what)
+{
+	char	*s = strdup(in);
+
+	text_clip(s, max);
+	tap_is_str(s, want, "%s", what);
+	free(s);
+}
+
+static void
+test_one_line(void)
+{
+	check_with(text_one_line, "a\nBcc: x\r\n\tb\x7f", "a Bcc: x   b ",
+	    "one line: C0 controls and DEL are spaces");
+	check_with(text_one_line, "a\xc2\x85" "b\xe2\x80\xa8" "c\xe2\x80\xae" "d",
+	    "a b c d", "one line: NEL, U+2028 and U+202E are one space each");
+	check_with(text_one_line, "caf\xc3\xa9 \xe2\x86\x92 \xff\x0a",
+	    "caf\xc3\xa9 \xe2\x86\x92 \xff ",
+	    "one line: other text is kept, bad bytes left for make_valid");
+}
+
+static void
+test_clip(void)
+{
+	check_clip("abcdef", 6, "abcdef", "clip: short enough is kept");
+	check_clip("abcdef", 5, "abc\xe2\x80\xa6",
+	    "clip: fewer than max characters, the last an ellipsis");
+	check_clip("abc", 2, "\xe2\x80\xa6", "clip: to the ellipsis alone");
+	check_clip("abcdef", 1, "abcdef", "clip: below 2 leaves it");
+	check_clip("\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80"
+	    "\xf0\x9f\x98\x80", 3, "\xf0\x9f\x98\x80\xe2\x80\xa6",
+	    "clip: never inside a sequence");
+	check_clip("\x80\x80\x80\x80", 3, "\x80\xe2\x80\xa6",
+	    "clip: each ill-formed byte counts as a character");
+}
+
 int
 main(void)
 {
+	test_one_line();
+	test_clip();
 	check("HTTP 500: plain ascii", "HTTP 500: plain ascii", "ASCII is kept");
 	check("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
 	    "2-, 3- and 4-byte sequences are kept");
