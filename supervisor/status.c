@@ -58,7 +58,7 @@ static void
 status_children(int64_t now)
 {
 	struct child	*c = NULL;
-	char		 work[512];
+	char		 work[sizeof(struct log_name) + 128];
 
 	while ((c = child_next(NULL, c)) != NULL) {
 		if (c->state < CHILD_RUNNING)
