@@ -22,10 +22,7 @@ my $t = Evalsched::Test->new;
 $t->start_pg;
 my $dir = $t->dir;
 
-$t->spawn('receiver', [Evalsched::Test::top() . '/tests/webhook-receiver',
-    '--port-file', "$dir/hooks.port", '--log', "$dir/hooks.log"], "$dir/hooks.err");
-$t->wait_until(sub { -s "$dir/hooks.port" }, 15) or die "no webhook receiver\n";
-chomp(my $hport = $t->slurp("$dir/hooks.port"));
+my $hport = $t->start_receiver;
 
 # A port nothing listens on: a webhook there is refused at once.
 my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
@@ -38,11 +35,7 @@ close $sock;
 my $host = join('.', ('h' x 63) x 3, 'a' x 40) . '.localhost';
 my $pad = 'q=' . ('x' x 600);	# long URLs: the job outgrows a pipe
 
-sub received {
-	my ($name) = @_;
-	return scalar grep { (eval { decode_json($_) } // {})->{name} eq $name }
-	    split /\n/, $t->slurp("$dir/hooks.log");
-}
+sub received { return scalar $t->received(@_) }
 
 sub add_webhooks {
 	my ($user, @hooks) = @_;

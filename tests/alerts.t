@@ -25,22 +25,10 @@ $t->start_pg;
 $t->start_api;
 my $dir = $t->dir;
 
-# The webhook receiver.
-$t->spawn('receiver', [Evalsched::Test::top() . '/tests/webhook-receiver',
-    '--port-file', "$dir/hooks.port", '--log', "$dir/hooks.log"], "$dir/hooks.err");
-$t->wait_until(sub { -s "$dir/hooks.port" }, 15) or die "no webhook receiver\n";
-chomp(my $hport = $t->slurp("$dir/hooks.port"));
+my $hport = $t->start_receiver;
 my $hooks = "http://127.0.0.1:$hport/hook";
 
-sub received {
-	my ($name) = @_;
-	my @r;
-	for (split /\n/, $t->slurp("$dir/hooks.log")) {
-		my $e = eval { decode_json($_) } or next;
-		push @r, $e if !defined $name || $e->{name} eq $name;
-	}
-	return @r;
-}
+sub received { $t->received(@_) }
 
 my $user = $t->add_user;
 my $secret = 'whsec-' . join('', map { ('a'..'z')[rand 26] } 1 .. 24);

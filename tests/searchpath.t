@@ -190,12 +190,8 @@ my $log_start = -s "$dir/pg.log";
 
 # --- a whole cycle through the programs --------------------------------------
 
-$t->spawn('receiver', [Evalsched::Test::top() . '/tests/webhook-receiver',
-    '--port-file', "$dir/hooks.port", '--log', "$dir/hooks.log"],
-    "$dir/hooks.err");
-$t->wait_until(sub { -s "$dir/hooks.port" }, 15) or die "no webhook receiver\n";
-chomp(my $hport = $t->slurp("$dir/hooks.port"));
-sub received { return () = $t->slurp("$dir/hooks.log") =~ /^\{/mg }
+my $hport = $t->start_receiver;
+sub received { return scalar $t->received }
 
 my $user = $t->add_user;
 $t->sql("INSERT INTO user_webhooks (user_id, name, url, secret) VALUES "

@@ -18,18 +18,10 @@ $t->start_pg;
 $t->start_api;
 my $dir = $t->dir;
 
-$t->spawn('receiver', [Evalsched::Test::top() . '/tests/webhook-receiver',
-    '--port-file', "$dir/hooks.port", '--log', "$dir/hooks.log"], "$dir/hooks.err");
-$t->wait_until(sub { -s "$dir/hooks.port" }, 15) or die "no webhook receiver\n";
-chomp(my $hport = $t->slurp("$dir/hooks.port"));
+my $hport = $t->start_receiver;
 my $hooks = "http://127.0.0.1:$hport/hook";
 
-# The receiver's log: the body is text already.
-sub received {
-	my ($name) = @_;
-	return grep { $_->{name} eq $name }
-	    map { eval { decode_json($_) } // () } split /\n/, $t->slurp("$dir/hooks.log");
-}
+sub received { $t->received(@_) }
 
 my $user = $t->add_user;
 sub webhook {
@@ -57,6 +49,7 @@ is_deeply([$t->sql("SELECT char_length(evalsched_alert_name(repeat('n', 200))), 
     [[200, 200, 't', 1000, 1000, 't']], 'the caps: kept up to them, cut to them');
 
 $t->start_supervisor(config => $t->write_config(poll_interval => 2,
+    webhook_allow => '127.0.0.1/32',
     alert_command => $cmd, alert_retry => 10));
 
 # 400 KB: "huge " and 204,800 two-byte characters (built by the

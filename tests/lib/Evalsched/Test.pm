@@ -267,6 +267,28 @@ sub api_mode {
 	return JSON::PP::decode_json($r->{content})->{mode};
 }
 
+# Starts the webhook receiver (tests/webhook-receiver); returns its port.
+sub start_receiver {
+	my ($self) = @_;
+	my $dir = $self->{dir};
+	$self->spawn('receiver', ["$TOP/tests/webhook-receiver", '--port-file',
+	    "$dir/hooks.port", '--log', "$dir/hooks.log"], "$dir/hooks.err");
+	$self->wait_until(sub { -s "$dir/hooks.port" }, 15)
+	    or die "no webhook receiver\n";
+	chomp(my $port = $self->slurp("$dir/hooks.port"));
+	return $port;
+}
+
+# The deliveries the webhook receiver has logged, as hash refs; with a
+# name, those to the webhook of that name only.
+sub received {
+	my ($self, $name) = @_;
+	require JSON::PP;
+	return grep { !defined $name || ($_->{name} // '') eq $name }
+	    map { eval { JSON::PP::decode_json($_) } // () }
+	    split /\n/, $self->slurp("$self->{dir}/hooks.log");
+}
+
 sub stop_api {
 	my ($self) = @_;
 	$self->stop("api$self->{napi}") if $self->{napi};
