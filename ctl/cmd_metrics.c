@@ -44,7 +44,8 @@ static const struct family families[] = {
 	  "dispatch (triggered_at), over every run the database holds "
 	  "(see evalsched_runs_total)." },
 	{ "evalsched_due_schedules", "gauge",
-	  "Active schedules that are due and have no run in flight." },
+	  "Active schedules that are due and have no run in flight nor a "
+	  "backoff of their own." },
 	{ "evalsched_oldest_due_seconds", "gauge",
 	  "Seconds the longest-waiting due schedule has been due; 0 when "
 	  "none is." },
@@ -105,7 +106,10 @@ static const char metrics_sql[] =
     "  WHERE s.is_active AND s.next_run_at <= now() AND NOT EXISTS ("
     "    SELECT 1 FROM public.scheduled_evaluation_runs f "
     "    WHERE f.scheduled_evaluation_id = s.id "
-    "    AND f.status = 'triggered' AND f.slot_at IS NOT NULL)), "
+    "    AND f.status = 'triggered' AND f.slot_at IS NOT NULL) "
+    "  AND NOT EXISTS (SELECT 1 FROM public.evalsched_backoffs b "
+    "    WHERE b.scheduled_evaluation_id = s.id "
+    "    AND b.not_before > now())), "
     "sched AS (SELECT CASE WHEN is_active THEN 'active' "
     "    WHEN consecutive_failures >= $1::integer THEN 'auto_disabled' "
     "    ELSE 'paused' END AS state FROM public.scheduled_evaluations), "

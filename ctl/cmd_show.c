@@ -2,7 +2,8 @@
  * show ID|NAME: one schedule, every field, its next fire times as the
  * schedule engine computes them, what its last batch test found, the
  * baseline its next run is compared with, whether its last completed run
- * was a regression, and how it last failed.
+ * was a regression, how it last failed, and whether it is backed off by
+ * itself (the platform failing it alone).
  */
 #include <stdio.h>
 #include <string.h>
@@ -22,10 +23,19 @@ static const char failure_where[] =
     "WHERE r.scheduled_evaluation_id = $1::uuid AND r.status = 'failed' "
     "ORDER BY coalesce(r.completed_at, r.triggered_at) DESC, r.id LIMIT 1";
 
+/* Its own backoff, kept by the supervisors (evalsched-supervisor(8)). */
+static const char backoff_sql[] =
+    "SELECT b.failures, b.reason, b.not_before > now() AS waiting, "
+    "floor(extract(epoch FROM b.not_before))::bigint AS not_before, "
+    "floor(extract(epoch FROM b.since))::bigint AS since "
+    "FROM public.evalsched_backoffs b "
+    "WHERE b.scheduled_evaluation_id = $1::uuid";
+
 struct last {
 	PGresult	*results;
 	PGresult	*failure;
 	PGresult	*completed;	/* the newest completed with results */
+	PGresult	*backoff;	/* its evalsched_backoffs row, or none */
 	struct baseline	 base;
 };
 
@@ -230,6 +240,26 @@ add_last(struct ctl *c, struct table *t, const struct last *l,
 	table_add(t, "last failure", buf);
 }
 
+/*
+ * "until <when>, 3 failures of its own in a row ...: <reason>", or
+ * "no (over since <when>, ...)" once its time has come.
+ */
+static void
+backoff_cell(struct ctl *c, const PGresult *b, const char *zone, char *buf,
+    size_t len)
+{
+	const char	*why = db_get(b, 0, "reason");
+	char		 when[128];
+	long long	 n = db_int(b, 0, "failures");
+
+	fmt_when(c, db_int(b, 0, "not_before"), zone, when, sizeof(when));
+	snprintf(buf, len, "%s%s, %lld failure%s of its own in a row while "
+	    "others reach the application%s%s%s", db_bool(b, 0, "waiting") ?
+	    "until " : "no (over since ", when, n, n == 1 ? "" : "s",
+	    db_bool(b, 0, "waiting") ? "" : ")", why != NULL ? ": " : "",
+	    why != NULL ? why : "");
+}
+
 static void
 add_what(struct ctl *c, struct table *t, const PGresult *res)
 {
@@ -256,15 +286,42 @@ static void
 print_page(struct ctl *c, const PGresult *res, const struct last *l)
 {
 	struct table	*t = table_new_plain(2);
+	char		 buf[1024];
 
 	table_add(t, "id", db_get(res, 0, "id"));
 	table_add(t, "name", db_get(res, 0, "name"));
 	table_add(t, "description", db_get(res, 0, "description"));
 	add_times(c, t, res);
+	/* Only a schedule the platform has failed alone has the line. */
+	if (PQntuples(l->backoff) > 0) {
+		backoff_cell(c, l->backoff, db_get(res, 0, "timezone"), buf,
+		    sizeof(buf));
+		table_add(t, "backed off", buf);
+	}
 	add_last(c, t, l, db_get(res, 0, "timezone"));
 	add_what(c, t, res);
 	table_print(t, c->aligned);
 	table_free(t);
+}
+
+static json_object *
+backoff_json(const PGresult *b, const char *zone)
+{
+	json_object	*o;
+
+	if (PQntuples(b) == 0)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_add(o, "waiting", json_object_new_boolean(
+	    db_bool(b, 0, "waiting")));
+	json_object_object_add(o, "until", json_col_time(b, 0, "not_before",
+	    zone));
+	json_object_object_add(o, "since", json_col_time(b, 0, "since",
+	    zone));
+	json_object_object_add(o, "failures", json_object_new_int64(
+	    db_int(b, 0, "failures")));
+	json_object_object_add(o, "reason", json_col_str(b, 0, "reason"));
+	return o;
 }
 
 /* The run a query found, whole, or null. */
@@ -292,6 +349,8 @@ print_json(const PGresult *res, const struct last *l)
 	    json_object_new_string(err) : NULL);
 	json_object_object_add(o, "last_results", last_json(l->results));
 	json_object_object_add(o, "last_failure", last_json(l->failure));
+	json_object_object_add(o, "backoff", backoff_json(l->backoff,
+	    db_get(res, 0, "timezone")));
 	json_object_object_add(o, "baseline", baseline_json(&l->base,
 	    db_get(res, 0, "timezone")));
 	json_object_object_add(o, "regression", last_regressed(l) ?
@@ -310,7 +369,9 @@ fetch_last(struct ctl *c, const char *id, struct last *l)
 {
 	if ((l->results = last_query(c, results_where, id)) == NULL ||
 	    (l->failure = last_query(c, failure_where, id)) == NULL ||
-	    (l->completed = last_query(c, LATEST_COMPLETED, id)) == NULL)
+	    (l->completed = last_query(c, LATEST_COMPLETED, id)) == NULL ||
+	    (l->backoff = db_query(c, backoff_sql, 1,
+	    (const char *const[]){ id })) == NULL)
 		return c->dbstatus;
 	return baseline_fetch(c, id, &l->base);
 }
@@ -319,7 +380,7 @@ int
 cmd_show(struct ctl *c, int argc, char **argv)
 {
 	PGresult	*res;
-	struct last	 l = { NULL, NULL, NULL, { NULL, NULL } };
+	struct last	 l = { NULL, NULL, NULL, NULL, { NULL, NULL } };
 	int		 status;
 
 	if ((status = sched_operand(c, argc, argv, "show", &res)) != 0)
@@ -333,6 +394,7 @@ cmd_show(struct ctl *c, int argc, char **argv)
 	PQclear(l.results);
 	PQclear(l.failure);
 	PQclear(l.completed);
+	PQclear(l.backoff);
 	baseline_free(&l.base);
 	PQclear(res);
 	return status;

@@ -12,7 +12,9 @@
  *
  * A run 'running' is a batch test under way, which is normal; one still
  * running after completion_timeout gets a warning, as its supervisor
- * should have closed it, but it does not change the level.
+ * should have closed it, but it does not change the level.  Nor does a
+ * schedule backed off by itself (the platform fails it alone): it is
+ * listed, and it is not overdue while it waits.
  */
 #include <stdio.h>
 #include <string.h>
@@ -52,7 +54,10 @@ static const char in_flight_sql[] =
     "LEFT JOIN public.evalsched_supervisors p ON p.id = r.supervisor_id "
     "WHERE r.status = 'triggered' ORDER BY r.triggered_at, r.id";
 
-/* $1 poll_interval; a schedule waiting on its own run is not late. */
+/*
+ * $1 poll_interval; a schedule waiting on its own run, or on its own
+ * backoff (or out of it for less than poll_interval), is not late.
+ */
 static const char overdue_sql[] =
     "SELECT s.id, s.name, s.timezone, "
     EP("s.next_run_at", "next_run_at") ", count(*) OVER () AS total "
@@ -62,7 +67,19 @@ static const char overdue_sql[] =
     "  AND NOT EXISTS (SELECT 1 FROM public.scheduled_evaluation_runs r "
     "    WHERE r.scheduled_evaluation_id = s.id "
     "    AND r.status = 'triggered') "
+    "  AND NOT EXISTS (SELECT 1 FROM public.evalsched_backoffs b "
+    "    WHERE b.scheduled_evaluation_id = s.id AND b.not_before > "
+    "    now() - $1::integer * interval '1 second') "
     "ORDER BY s.next_run_at, s.id LIMIT " LIST_MAX;
+
+/* Active schedules waiting out a backoff of their own. */
+static const char backoffs_sql[] =
+    "SELECT s.id, s.name, s.timezone, b.failures, b.reason, "
+    EP("b.not_before", "not_before") ", count(*) OVER () AS total "
+    "FROM public.evalsched_backoffs b "
+    "JOIN public.scheduled_evaluations s ON s.id = b.scheduled_evaluation_id "
+    "WHERE s.is_active AND b.not_before > now() "
+    "ORDER BY b.not_before, s.id LIMIT " LIST_MAX;
 
 /* $1 completion_timeout: evalsched's runs whose batch test is late. */
 static const char slow_sql[] =
@@ -86,6 +103,7 @@ struct status {
 	PGresult	*runs;
 	PGresult	*overdue;
 	PGresult	*slow_runs;
+	PGresult	*backoffs;
 	struct history	 history;
 	long long	 active;
 	long long	 under_way;
@@ -94,6 +112,7 @@ struct status {
 	int		 stuck;
 	long long	 late;
 	long long	 slow;
+	long long	 backed_off;
 	int		 level;
 	char		 reason[1024];
 };
@@ -139,6 +158,7 @@ fetch(struct ctl *c, struct status *st)
 	    (st->runs = db_query(c, in_flight_sql, 2, p2)) == NULL ||
 	    (st->overdue = db_query(c, overdue_sql, 1, p1)) == NULL ||
 	    (st->slow_runs = db_query(c, slow_sql, 1, pc)) == NULL ||
+	    (st->backoffs = db_query(c, backoffs_sql, 0, NULL)) == NULL ||
 	    fetch_counts(c, st) != 0 || history_fetch(c, &st->history) != 0)
 		return c->dbstatus;
 	return 0;
@@ -252,6 +272,7 @@ judge(struct ctl *c, struct status *st)
 	st->stuck = count_true(st->runs, "stuck");
 	st->late = total(st->overdue);
 	st->slow = total(st->slow_runs);
+	st->backed_off = total(st->backoffs);
 	if (st->live == 0 && st->active > 0) {
 		st->level = STATUS_DOWN;
 		plural(a, sizeof(a), st->active, "active schedule");
@@ -363,6 +384,27 @@ print_slow(struct ctl *c, const PGresult *res)
 	table_free(t);
 }
 
+static void
+print_backoffs(struct ctl *c, const PGresult *res)
+{
+	struct table	*t;
+	char		 id[UUID_LEN + 1], when[128], n[32];
+	int		 i;
+
+	t = table_new(5, "ID", "NAME", "UNTIL", "FAILURES", "REASON");
+	for (i = 0; i < PQntuples(res); i++) {
+		id_cell(c, db_get(res, i, "id"), id, sizeof(id));
+		fmt_when(c, db_int(res, i, "not_before"),
+		    db_get(res, i, "timezone"), when, sizeof(when));
+		snprintf(n, sizeof(n), "%lld", db_int(res, i, "failures"));
+		table_add(t, id, db_get(res, i, "name"), when, n,
+		    db_get(res, i, "reason") != NULL ? db_get(res, i,
+		    "reason") : "-");
+	}
+	table_print(t, c->aligned);
+	table_free(t);
+}
+
 /* Batch tests under way are normal; only those past the timeout warn. */
 static void
 print_under_way(struct ctl *c, const struct status *st)
@@ -407,6 +449,12 @@ print_text(struct ctl *c, const struct status *st)
 	print_under_way(c, st);
 	plural(buf, sizeof(buf), st->late, "schedule");
 	section(c, "overdue", buf, st->overdue, print_overdue);
+	/* The schedule's own fault: shown when there is one, never a level. */
+	if (st->backed_off > 0) {
+		plural(buf, sizeof(buf), st->backed_off, "schedule");
+		section(c, "backed off alone", buf, st->backoffs,
+		    print_backoffs);
+	}
 	history_line(c, &st->history, line, sizeof(line));
 	putchar('\n');
 	out_line(stdout, "history: %s", line);
@@ -493,6 +541,22 @@ overdue_json(const PGresult *res, int i)
 	return o;
 }
 
+static json_object *
+backoff_json(const PGresult *res, int i)
+{
+	json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "id", json_str(db_get(res, i, "id")));
+	json_object_object_add(o, "name", json_str(db_get(res, i, "name")));
+	json_object_object_add(o, "until", json_time(db_int(res, i,
+	    "not_before"), 0, db_get(res, i, "timezone")));
+	json_object_object_add(o, "failures", json_object_new_int64(
+	    db_int(res, i, "failures")));
+	json_object_object_add(o, "reason", json_str(db_get(res, i,
+	    "reason")));
+	return o;
+}
+
 static void
 print_json(struct ctl *c, const struct status *st)
 {
@@ -515,6 +579,10 @@ print_json(struct ctl *c, const struct status *st)
 	    json_object_new_int64(st->late));
 	json_object_object_add(o, "overdue", json_rows(st->overdue,
 	    overdue_json));
+	json_object_object_add(o, "backed_off_schedules",
+	    json_object_new_int64(st->backed_off));
+	json_object_object_add(o, "backed_off", json_rows(st->backoffs,
+	    backoff_json));
 	json_object_object_add(o, "paused_supervisors", json_object_new_int(
 	    st->paused));
 	json_object_object_add(o, "under_way", json_object_new_int64(
@@ -551,5 +619,6 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	PQclear(st.runs);
 	PQclear(st.overdue);
 	PQclear(st.slow_runs);
+	PQclear(st.backoffs);
 	return status;
 }

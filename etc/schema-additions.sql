@@ -363,6 +363,47 @@ CREATE OR REPLACE TRIGGER evalsched_notify_disabled
     FOR EACH ROW WHEN (OLD.is_active AND NOT NEW.is_active)
     EXECUTE FUNCTION public.evalsched_notify_disabled();
 
+-- Whose turn it is.  The claims share the free slots between users:
+-- the user served least recently goes first, for schedules
+-- (dispatched_at: a claim took one of theirs) and for alerts
+-- (alerted_at: a notifier took one of theirs).  A table of ours, so
+-- that no user can move their own turn.
+CREATE TABLE IF NOT EXISTS public.evalsched_turns (
+    user_id uuid PRIMARY KEY,
+    dispatched_at timestamptz,
+    alerted_at timestamptz
+);
+
+-- A user's due schedules, oldest first: the claim takes the first few
+-- of each user that has one due.
+CREATE INDEX IF NOT EXISTS evalsched_schedules_user_due
+    ON public.scheduled_evaluations (user_id, next_run_at, id) WHERE is_active;
+
+-- A schedule the platform fails alone (the application answers 5xx for
+-- it while it answers others) waits out a backoff of its own, kept here
+-- where its owner cannot reach it: no claim takes it before not_before,
+-- whatever its next_run_at says.  failures counts such failures in a
+-- row; a dispatch the application answers for itself (accepted, or
+-- refused as the schedule's fault) deletes the row.
+CREATE TABLE IF NOT EXISTS public.evalsched_backoffs (
+    scheduled_evaluation_id uuid PRIMARY KEY
+        REFERENCES public.scheduled_evaluations (id) ON DELETE CASCADE,
+    failures integer NOT NULL,
+    since timestamptz NOT NULL DEFAULT now(),
+    not_before timestamptz NOT NULL,
+    reason text
+);
+
+-- A user's pending alerts, oldest first, and who is being delivered to
+-- now: one notifier per user at a time.
+CREATE INDEX IF NOT EXISTS evalsched_alerts_user_due
+    ON public.evalsched_alerts (user_id, next_attempt_at, id)
+    WHERE state = 'pending';
+
+CREATE INDEX IF NOT EXISTS evalsched_alerts_claimed
+    ON public.evalsched_alerts (user_id)
+    WHERE state = 'pending' AND claimed_until IS NOT NULL;
+
 CREATE TABLE IF NOT EXISTS public.evalsched_meta (
     key text PRIMARY KEY,
     value text NOT NULL

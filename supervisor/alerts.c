@@ -86,12 +86,49 @@ static int		nunwritten;
 static int64_t		next_check_ms;
 static int		write_failed;	/* the last result's write */
 
-/* $1 our id, $2 how many; the webhooks to try come along, secrets too. */
+/* An event no notifier has now: claimed by none, or its claim ran out. */
+#define UNCLAIMED(a)							\
+	a ".state = 'pending' AND " a ".next_attempt_at <= now() AND ("	\
+	a ".claimed_until IS NULL OR " a ".claimed_until < now())"
+
+/* The users of the oldest this many due events take turns. */
+#define USERS_WINDOW	10000
+
+/*
+ * $1 our id, $2 how many; the webhooks to try come along, secrets too.
+ * The notifiers are shared between users: one at a time per user (none
+ * for a user whose event a notifier has now, here or on another
+ * supervisor), the user served least recently first (one never served
+ * first of all), then the oldest event.  So a user whose webhook hangs
+ * holds one notifier, not every one, and their backlog waits behind
+ * nobody's but their own.  Ranked first, locked after: PostgreSQL locks
+ * no row under DISTINCT or a window function.
+ */
 static const char claim_sql[] =
-	"WITH c AS (SELECT id FROM public.evalsched_alerts "
-	"  WHERE state = 'pending' AND next_attempt_at <= now() "
-	"    AND (claimed_until IS NULL OR claimed_until < now()) "
-	"  ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED) "
+	"WITH busy AS (SELECT DISTINCT b.user_id "
+	"  FROM public.evalsched_alerts b WHERE b.state = 'pending' "
+	"    AND b.claimed_until IS NOT NULL AND b.claimed_until >= now()), "
+	"users AS MATERIALIZED (SELECT DISTINCT d.user_id "
+	"  FROM (SELECT a.user_id FROM public.evalsched_alerts a "
+	"    WHERE " UNCLAIMED("a")
+	"    ORDER BY a.next_attempt_at LIMIT " STR(USERS_WINDOW) ") d "
+	"  WHERE d.user_id NOT IN (SELECT user_id FROM busy)), "
+	"first AS (SELECT f.id, f.next_attempt_at, t.alerted_at FROM users u "
+	"  LEFT JOIN public.evalsched_turns t ON t.user_id = u.user_id "
+	"  CROSS JOIN LATERAL (SELECT a.id, a.next_attempt_at "
+	"    FROM public.evalsched_alerts a "
+	"    WHERE a.user_id = u.user_id AND " UNCLAIMED("a")
+	"    ORDER BY a.next_attempt_at, a.id LIMIT 1) f), "
+	"c AS (SELECT a.id, a.user_id FROM first "
+	"  JOIN public.evalsched_alerts a ON a.id = first.id "
+	"  WHERE " UNCLAIMED("a")
+	"  ORDER BY first.alerted_at NULLS FIRST, first.next_attempt_at, "
+	"    first.id "
+	"  LIMIT $2 FOR UPDATE OF a SKIP LOCKED), "
+	/* In the order of their users: no two claims wait in a circle. */
+	"turn AS (INSERT INTO public.evalsched_turns AS t (user_id, alerted_at) "
+	"  SELECT c.user_id, now() FROM c ORDER BY c.user_id "
+	"  ON CONFLICT (user_id) DO UPDATE SET alerted_at = now()) "
 	"UPDATE public.evalsched_alerts a SET claimed_by = $1, "
 	"  claimed_until = now() + interval '" STR(CLAIM_S) " seconds', "
 	"  attempts = a.attempts + 1 "

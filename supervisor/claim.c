@@ -1,7 +1,8 @@
 /*
  * Claiming due schedules, in one transaction: pick what is due by the
- * database clock (oldest first, none with a dispatch in flight, FOR
- * UPDATE SKIP LOCKED so several supervisors share the work), insert a run
+ * database clock (a fair share per user, oldest first within it, none
+ * with a dispatch in flight or backed off by itself, FOR UPDATE SKIP
+ * LOCKED so several supervisors share the work), insert a run
  * in 'triggered' for each slot fired, and advance next_run_at to the
  * first fire time after both the slot and now (missed slots coalesce).
  * The unique key on (schedule, slot) makes a second firing impossible.
@@ -28,27 +29,82 @@ enum {
 	"WHERE r.scheduled_evaluation_id = s.id AND r.status = 'triggered' " \
 	"AND r.slot_at IS NOT NULL)"
 
+/* Waiting out a backoff of its own (circuit.c, record.c). */
+#define BACKED_OFF							\
+	"EXISTS (SELECT 1 FROM public.evalsched_backoffs b "		\
+	"WHERE b.scheduled_evaluation_id = s.id AND b.not_before > now())"
+
+/* The users of the oldest this many due schedules take turns. */
+#define USERS_WINDOW	10000
+
+/*
+ * $1 the free slots, $2 the schedules to take last (an open circuit's
+ * failed probes: probes rotate), or NULL.  The free slots are shared
+ * between users: each user's claimable due schedules are ranked, oldest
+ * first, and rank 1 of every user goes before rank 2 of anyone; within
+ * a rank the user served least recently goes first (one never served
+ * first of all), then the oldest.  Ranking the oldest alone would hand
+ * every freed slot back to whichever user has the oldest backlog, since
+ * the claims take a slot or two at a time.  Only the first $1 of each
+ * user can be taken, so only those are read, one index range per user
+ * that has one due.  PostgreSQL locks no row under a window function:
+ * the rows are ranked first and locked after, then checked again (a
+ * claim of another supervisor may have advanced one meanwhile).
+ */
 static const char claim_sql[] =
+	"WITH users AS MATERIALIZED (SELECT DISTINCT d.user_id "
+	"  FROM (SELECT s.user_id FROM public.scheduled_evaluations s "
+	"    WHERE s.is_active AND s.next_run_at <= now() "
+	"    ORDER BY s.next_run_at, s.id LIMIT " STR(USERS_WINDOW) ") d), "
+	"ranked AS (SELECT c.id, c.rank, c.next_run_at, t.dispatched_at "
+	"  FROM users u "
+	"  LEFT JOIN public.evalsched_turns t ON t.user_id = u.user_id "
+	"  CROSS JOIN LATERAL (SELECT s.id, s.next_run_at, row_number() "
+	"      OVER (ORDER BY s.next_run_at, s.id) AS rank "
+	"    FROM public.scheduled_evaluations s "
+	"    WHERE s.user_id = u.user_id AND s.is_active "
+	"      AND s.next_run_at <= now() AND NOT " IN_FLIGHT
+	"      AND NOT " BACKED_OFF
+	"    ORDER BY s.next_run_at, s.id LIMIT $1) c "
+	/* A row without an owner is bad: found, to be disabled. */
+	"  UNION ALL SELECT s.id, 1, s.next_run_at, NULL "
+	"  FROM public.scheduled_evaluations s "
+	"  WHERE s.user_id IS NULL AND s.is_active AND s.next_run_at <= now() "
+	"    AND NOT " IN_FLIGHT "AND NOT " BACKED_OFF ") "
 	"SELECT s.id, s.name, s.user_id, s.schedule_type, s.cron_expression, "
 	"  s.timezone, s.test_suite_id, s.model_id, "
 	"  s.batch_test_config::text, coalesce(jsonb_typeof(s.batch_test_config), 'null'), "
 	"  extract(epoch FROM s.next_run_at), extract(epoch FROM now()), "
 	"  s.api_key_encrypted "
-	"FROM public.scheduled_evaluations s "
-	"WHERE s.is_active AND s.next_run_at <= now() AND NOT " IN_FLIGHT
-	"ORDER BY s.next_run_at, s.id LIMIT $1 "
-	"FOR UPDATE OF s SKIP LOCKED";
+	"FROM ranked c JOIN public.scheduled_evaluations s ON s.id = c.id "
+	"WHERE s.is_active AND s.next_run_at <= now() "
+	"ORDER BY coalesce(c.id = ANY ($2::uuid[]), false), c.rank, "
+	"  c.dispatched_at NULLS FIRST, c.next_run_at, c.id "
+	"LIMIT $1 FOR UPDATE OF s SKIP LOCKED";
 
+/*
+ * The runs of the slots fired, and their users' turn: served now.  The
+ * turns are written in the order of their users, so that two claims
+ * never wait on each other's in a circle.
+ */
 static const char insert_runs_sql[] =
-	"INSERT INTO public.scheduled_evaluation_runs "
+	"WITH run AS (INSERT INTO public.scheduled_evaluation_runs "
 	"  (scheduled_evaluation_id, status, slot_at, supervisor_id, "
 	"   evalsched_rev) "
-	"SELECT s.id, 'triggered', s.next_run_at, $2, 0 "
-	"FROM public.scheduled_evaluations s, json_to_recordset($1::json) "
-	"  AS u(id uuid, next bigint) WHERE s.id = u.id "
-	"ON CONFLICT (scheduled_evaluation_id, slot_at) "
-	"  WHERE slot_at IS NOT NULL DO NOTHING "
-	"RETURNING id, scheduled_evaluation_id";
+	"  SELECT s.id, 'triggered', s.next_run_at, $2, 0 "
+	"  FROM public.scheduled_evaluations s, json_to_recordset($1::json) "
+	"    AS u(id uuid, next bigint) WHERE s.id = u.id "
+	"  ON CONFLICT (scheduled_evaluation_id, slot_at) "
+	"    WHERE slot_at IS NOT NULL DO NOTHING "
+	"  RETURNING id, scheduled_evaluation_id), "
+	"turn AS (INSERT INTO public.evalsched_turns AS t "
+	"    (user_id, dispatched_at) "
+	"  SELECT DISTINCT s.user_id, now() FROM run "
+	"  JOIN public.scheduled_evaluations s "
+	"    ON s.id = run.scheduled_evaluation_id "
+	"  WHERE s.user_id IS NOT NULL ORDER BY 1 "
+	"  ON CONFLICT (user_id) DO UPDATE SET dispatched_at = now()) "
+	"SELECT id, scheduled_evaluation_id FROM run";
 
 static const char advance_sql[] =
 	"UPDATE public.scheduled_evaluations s "
@@ -307,23 +363,29 @@ good_rows(void)
 }
 
 static const char next_due_sql[] =
-	"SELECT ceil(extract(epoch FROM "
-	"  (s.next_run_at - clock_timestamp())) * 1000) "
-	"FROM public.scheduled_evaluations s "
-	"WHERE s.is_active AND NOT " IN_FLIGHT
-	"ORDER BY s.next_run_at LIMIT 1";
+	"SELECT ceil(extract(epoch FROM least("
+	"  (SELECT s.next_run_at FROM public.scheduled_evaluations s "
+	"    WHERE s.is_active AND NOT " IN_FLIGHT "AND NOT " BACKED_OFF
+	"    ORDER BY s.next_run_at LIMIT 1), "
+	"  (SELECT min(greatest(s.next_run_at, b.not_before)) "
+	"    FROM public.evalsched_backoffs b "
+	"    JOIN public.scheduled_evaluations s "
+	"      ON s.id = b.scheduled_evaluation_id "
+	"    WHERE b.not_before > now() AND s.is_active AND NOT " IN_FLIGHT ")"
+	") - clock_timestamp()) * 1000)";
 
 /*
  * When the next schedule falls due, by the database clock, as a delay in
  * milliseconds from now; none when none is active.  Schedules with a
- * dispatch in flight are not due for us: their end wakes us anyway.
+ * dispatch in flight are not due for us: their end wakes us anyway.  A
+ * schedule backed off by itself falls due when its backoff ends.
  */
 static void
 next_due_read(PGresult *res)
 {
 	int64_t	delay = -1;
 
-	if (PQntuples(res) == 1) {
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
 		delay = atoll(PQgetvalue(res, 0, 0));
 		if (delay < 0)
 			delay = 0;
@@ -428,12 +490,15 @@ claim_rows_read(PGresult **res, void *arg)
 int
 claim_start(int slots)
 {
-	struct db_stmt	s = { claim_sql, NULL, 1, NULL };
-	char		limit[16];
+	struct db_stmt	 s = { claim_sql, NULL, 2, NULL };
+	char		 limit[16], *avoid = circuit_avoid();
+	int		 r;
 
 	snprintf(limit, sizeof(limit), "%d", slots);
-	s.params = (const char *const[]){ limit };
-	if (db_send(DB_OPEN, &s, 1, claim_rows_read, NULL) == -1)
+	s.params = (const char *const[]){ limit, avoid };
+	r = db_send(DB_OPEN, &s, 1, claim_rows_read, NULL);
+	free(avoid);
+	if (r == -1)
 		return -1;
 	cl.slots = slots;
 	return 0;

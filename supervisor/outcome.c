@@ -182,6 +182,8 @@ outcome_from_child(struct child *c, int wstatus)
 		    have_res, o->blame);
 	}
 	strlcpy(o->owner, c->owner, sizeof(o->owner));
+	strlcpy(o->schedule_id, c->schedule_id, sizeof(o->schedule_id));
+	o->started_ms = c->started_ms;
 	if (have_res)
 		job_result_free(&res);
 	return o;

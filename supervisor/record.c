@@ -28,12 +28,18 @@ static int	one_at_a_time;	/* a batch failed: find the culprit */
  * (completion.c); a batch test seen to have ended already is marked at
  * once (one that ends while we write is completion.c's to find).  Only
  * the schedule's failures count toward auto-disable; a success resets
- * nothing yet, as its batch test may still fail every prompt.
+ * nothing yet, as its batch test may still fail every prompt.  A
+ * platform failure of the schedule's alone (circuit.c) backs it off by
+ * itself: no claim takes it for a second, doubling with each such
+ * failure in a row up to BACKOFF_MAX_S; the application answering for
+ * it (accepted, or refused as its fault) ends that.
  */
+#define BACKOFF_MAX_S	3600
 static const char record_sql[] =
 	"WITH o AS (SELECT * FROM json_to_recordset($1::json) AS x("
 	"  run_id uuid, owner uuid, kind text, test_run_id uuid, "
-	"  error_message text, error_details jsonb, blame text)), "
+	"  error_message text, error_details jsonb, blame text, "
+	"  alone boolean)), "
 	"b AS (SELECT b.id FROM public.batch_test_runs b "
 	"  WHERE b.id IN (SELECT test_run_id FROM o) "
 	"  AND b.status NOT IN ('pending', 'running')), "
@@ -51,7 +57,21 @@ static const char record_sql[] =
 	"  AND r.supervisor_id = o.owner "
 	"  RETURNING r.id, r.scheduled_evaluation_id, o.kind, o.test_run_id, "
 	"  o.blame = 'schedule' AS counts, r.batch_ended_at IS NOT NULL AS ended, "
-	"  r.error_message), "
+	"  r.error_message, coalesce(o.alone, false) AS alone), "
+	"bo AS (INSERT INTO public.evalsched_backoffs AS b "
+	"    (scheduled_evaluation_id, failures, not_before, reason) "
+	"  SELECT DISTINCT ON (r.scheduled_evaluation_id) "
+	"    r.scheduled_evaluation_id, 1, now() + interval '1 second', "
+	"    r.error_message FROM r WHERE r.alone AND r.kind = 'failed' "
+	"  ON CONFLICT (scheduled_evaluation_id) DO UPDATE SET "
+	"    failures = b.failures + 1, reason = EXCLUDED.reason, "
+	"    not_before = now() + least(interval '" STR(BACKOFF_MAX_S) " "
+	"      seconds', interval '1 second' * power(2, least(b.failures, 16))) "
+	"  RETURNING b.scheduled_evaluation_id, b.failures, "
+	"    ceil(extract(epoch FROM b.not_before - now())) AS wait), "
+	"answered AS (DELETE FROM public.evalsched_backoffs b USING r "
+	"  WHERE b.scheduled_evaluation_id = r.scheduled_evaluation_id "
+	"  AND (r.kind = 'success' OR r.counts)), "
 	"s AS (UPDATE public.scheduled_evaluations s SET last_run_at = now(), "
 	"  last_run_status = CASE r.kind WHEN 'success' THEN 'success' "
 	"    WHEN 'cancelled' THEN 'cancelled' ELSE 'failed' END, "
@@ -104,8 +124,9 @@ static const char record_sql[] =
 	"  ON CONFLICT (event, run_id) WHERE run_id IS NOT NULL DO NOTHING "
 	"  RETURNING 1) "
 	"SELECT r.id, s.name, s.consecutive_failures, s.is_active, r.kind, "
-	"  r.counts, r.ended, (SELECT count(*) FROM a) "
-	"FROM r LEFT JOIN s ON s.run_id = r.id";
+	"  r.counts, r.ended, (SELECT count(*) FROM a), bo.failures, bo.wait "
+	"FROM r LEFT JOIN s ON s.run_id = r.id "
+	"LEFT JOIN bo ON bo.scheduled_evaluation_id = r.scheduled_evaluation_id";
 
 static const char release_sql[] =
 	"WITH d AS (DELETE FROM public.scheduled_evaluation_runs WHERE id = $1 "
@@ -251,7 +272,23 @@ outcome_to_json(const struct outcome *o)
 	json_object_object_add(obj, "error_details", o->error_details ?
 	    json_tokener_parse(o->error_details) : NULL);
 	json_add_string(obj, "blame", blame_name(o->blame));
+	if (o->alone)
+		json_object_object_add(obj, "alone",
+		    json_object_new_boolean(1));
 	return obj;
+}
+
+/* A schedule the platform fails alone waits by itself. */
+static void
+log_backoff(PGresult *res, int row)
+{
+	if (PQgetisnull(res, row, 8))
+		return;
+	log_warnx("schedule \"%s\": the platform fails it alone while other "
+	    "schedules reach the application; backed off by itself for %s s "
+	    "(%s such failure%s in a row)", PQgetvalue(res, row, 1),
+	    PQgetvalue(res, row, 9), PQgetvalue(res, row, 8),
+	    strcmp(PQgetvalue(res, row, 8), "1") == 0 ? "" : "s");
 }
 
 static void
@@ -264,6 +301,7 @@ log_written(PGresult *res)
 	for (i = 0; i < PQntuples(res); i++) {
 		const char *kind = PQgetvalue(res, i, 4);
 
+		log_backoff(res, i);
 		/* Its batch test ended before we recorded the acceptance. */
 		if (strcmp(PQgetvalue(res, i, 6), "t") == 0)
 			completion_soon();

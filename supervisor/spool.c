@@ -396,6 +396,8 @@ outcome_from_json(json_object *obj)
 	if (json_object_object_get_ex(obj, "counts", &v))
 		o->blame = json_object_get_boolean(v) ? BLAME_SCHEDULE :
 		    BLAME_PLATFORM;
+	if (json_object_object_get_ex(obj, "alone", &v))
+		o->alone = json_object_get_boolean(v);
 	o->spooled = 1;
 	return o;
 }

@@ -36,11 +36,14 @@ struct outcome {
 	char			 run_id[UUID_LEN + 1];
 	char			 owner[UUID_LEN + 1];	/* supervisor id */
 	char			 test_run_id[UUID_LEN + 1];
+	char			 schedule_id[UUID_LEN + 1];	/* "": unknown */
+	int64_t			 started_ms;	/* monotonic, when dispatched */
 	char			*schedule_name;
 	char			*error_message;
 	char			*error_details;		/* JSON object */
 	enum blame		 blame;		/* SCHEDULE: counts toward auto-disable */
 	int			 misconfigured;	/* says nothing of the platform's health */
+	int			 alone;		/* the platform failed this schedule alone */
 	int			 spooled;
 	int			 writing;	/* in the batch on its way */
 	int			 write_failures;
@@ -274,11 +277,12 @@ int	 completion_step(void);	/* 1: a statement went out */
 /* circuit.c */
 int	 circuit_is_open(void);
 const char *circuit_reason(void);
-void	 circuit_note(const struct outcome *);
+void	 circuit_note(struct outcome *);
 int	 circuit_allowance(int free_slots);
 void	 circuit_dispatched(const char *run_id);
 int64_t	 circuit_not_before_ms(void);
 void	 circuit_probe_now(void);
+char	*circuit_avoid(void);
 
 /* alerts.c */
 void	 alerts_soon(void);

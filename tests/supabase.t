@@ -91,6 +91,20 @@ ok(!$ok, 'anon cannot change the schema version');
 ($ok, $out) = as_role('authenticated', "INSERT INTO public.evalsched_baselines "
     . "(scheduled_evaluation_id, run_id) VALUES ('$sched', gen_random_uuid())", $victim);
 ok(!$ok, "a signed-in user cannot pin a baseline, even for their own schedule");
+# A schedule backed off alone stays so, and a turn stays taken, whatever
+# its owner does: they can neither clear nor move either.
+$t->sql("INSERT INTO evalsched_backoffs (scheduled_evaluation_id, failures, not_before) "
+    . "VALUES ('$sched', 3, now() + interval '1 hour')");
+$t->sql("INSERT INTO evalsched_turns (user_id, dispatched_at) VALUES ('$victim', now())");
+($ok, $out) = as_role('authenticated', "DELETE FROM public.evalsched_backoffs "
+    . "WHERE scheduled_evaluation_id = '$sched'", $victim);
+ok(!$ok, 'a signed-in user cannot clear the backoff of their own schedule');
+($ok, $out) = as_role('authenticated', "UPDATE public.evalsched_turns SET "
+    . "dispatched_at = NULL WHERE user_id = '$victim'", $victim);
+ok(!$ok, 'nor take their turn again');
+is($t->sql_value("SELECT count(*) FROM evalsched_backoffs b, evalsched_turns t "
+    . "WHERE b.scheduled_evaluation_id = '$sched' AND t.user_id = '$victim' "
+    . "AND t.dispatched_at IS NOT NULL"), 1, 'both are as they were');
 ($ok, $out) = as_role('anon', "INSERT INTO public.evalsched_supervisors (node, pid, "
     . "version, lease_seconds, max_concurrent) VALUES ('forged', 1, 'x', 30, 3)");
 ok(!$ok, 'anon cannot forge a supervisor heartbeat');
