@@ -62,9 +62,22 @@ CREATE INDEX IF NOT EXISTS evalsched_runs_in_flight
     ON public.scheduled_evaluation_runs (scheduled_evaluation_id, supervisor_id)
     WHERE status = 'triggered';
 
--- Due schedules, oldest first: the claim reads only what is due.
+-- Due schedules, oldest first, with their owners: the claim reads only
+-- what is due, from the index alone.  Version 3 made it without the
+-- owner: made again.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+               WHERE i.indexrelid = pg_catalog.to_regclass(
+                   'public.evalsched_schedules_due')
+                 AND i.indnatts = 2) THEN
+        DROP INDEX public.evalsched_schedules_due;
+    END IF;
+END;
+$$;
 CREATE INDEX IF NOT EXISTS evalsched_schedules_due
-    ON public.scheduled_evaluations (next_run_at, id) WHERE is_active;
+    ON public.scheduled_evaluations (next_run_at, id) INCLUDE (user_id)
+    WHERE is_active;
 
 -- Wake the supervisors when a schedule becomes due sooner than they
 -- think: inserted, re-timed earlier, enabled or triggered.  A constant
@@ -374,11 +387,6 @@ CREATE TABLE IF NOT EXISTS public.evalsched_turns (
     alerted_at timestamptz
 );
 
--- A user's due schedules, oldest first: the claim takes the first few
--- of each user that has one due.
-CREATE INDEX IF NOT EXISTS evalsched_schedules_user_due
-    ON public.scheduled_evaluations (user_id, next_run_at, id) WHERE is_active;
-
 -- A schedule the platform fails alone (the application answers 5xx for
 -- it while it answers others) waits out a backoff of its own, kept here
 -- where its owner cannot reach it: no claim takes it before not_before,
@@ -394,12 +402,7 @@ CREATE TABLE IF NOT EXISTS public.evalsched_backoffs (
     reason text
 );
 
--- A user's pending alerts, oldest first, and who is being delivered to
--- now: one notifier per user at a time.
-CREATE INDEX IF NOT EXISTS evalsched_alerts_user_due
-    ON public.evalsched_alerts (user_id, next_attempt_at, id)
-    WHERE state = 'pending';
-
+-- Whose alert is being delivered now: one notifier per user at a time.
 CREATE INDEX IF NOT EXISTS evalsched_alerts_claimed
     ON public.evalsched_alerts (user_id)
     WHERE state = 'pending' AND claimed_until IS NOT NULL;

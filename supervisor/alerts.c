@@ -92,7 +92,7 @@ static int		write_failed;	/* the last result's write */
 	a ".claimed_until IS NULL OR " a ".claimed_until < now())"
 
 /* The users of the oldest this many due events take turns. */
-#define USERS_WINDOW	10000
+#define DUE_WINDOW	1000
 
 /*
  * $1 our id, $2 how many; the webhooks to try come along, secrets too.
@@ -102,28 +102,24 @@ static int		write_failed;	/* the last result's write */
  * first of all), then the oldest event.  So a user whose webhook hangs
  * holds one notifier, not every one, and their backlog waits behind
  * nobody's but their own.  Ranked first, locked after: PostgreSQL locks
- * no row under DISTINCT or a window function.
+ * no row under a window function.
  */
 static const char claim_sql[] =
 	"WITH busy AS (SELECT DISTINCT b.user_id "
 	"  FROM public.evalsched_alerts b WHERE b.state = 'pending' "
 	"    AND b.claimed_until IS NOT NULL AND b.claimed_until >= now()), "
-	"users AS MATERIALIZED (SELECT DISTINCT d.user_id "
-	"  FROM (SELECT a.user_id FROM public.evalsched_alerts a "
-	"    WHERE " UNCLAIMED("a")
-	"    ORDER BY a.next_attempt_at LIMIT " STR(USERS_WINDOW) ") d "
-	"  WHERE d.user_id NOT IN (SELECT user_id FROM busy)), "
-	"first AS (SELECT f.id, f.next_attempt_at, t.alerted_at FROM users u "
-	"  LEFT JOIN public.evalsched_turns t ON t.user_id = u.user_id "
-	"  CROSS JOIN LATERAL (SELECT a.id, a.next_attempt_at "
-	"    FROM public.evalsched_alerts a "
-	"    WHERE a.user_id = u.user_id AND " UNCLAIMED("a")
-	"    ORDER BY a.next_attempt_at, a.id LIMIT 1) f), "
-	"c AS (SELECT a.id, a.user_id FROM first "
-	"  JOIN public.evalsched_alerts a ON a.id = first.id "
-	"  WHERE " UNCLAIMED("a")
-	"  ORDER BY first.alerted_at NULLS FIRST, first.next_attempt_at, "
-	"    first.id "
+	"due AS MATERIALIZED (SELECT a.id, a.user_id, a.next_attempt_at "
+	"  FROM public.evalsched_alerts a WHERE " UNCLAIMED("a")
+	"  ORDER BY a.next_attempt_at, a.id LIMIT " STR(DUE_WINDOW) "), "
+	"first AS (SELECT d.id, d.user_id, d.next_attempt_at, row_number() "
+	"    OVER (PARTITION BY d.user_id ORDER BY d.next_attempt_at, d.id) "
+	"    AS rank "
+	"  FROM due d WHERE d.user_id NOT IN (SELECT user_id FROM busy)), "
+	"c AS (SELECT a.id, a.user_id FROM first f "
+	"  JOIN public.evalsched_alerts a ON a.id = f.id "
+	"  LEFT JOIN public.evalsched_turns t ON t.user_id = f.user_id "
+	"  WHERE f.rank = 1 AND " UNCLAIMED("a")
+	"  ORDER BY t.alerted_at NULLS FIRST, f.next_attempt_at, f.id "
 	"  LIMIT $2 FOR UPDATE OF a SKIP LOCKED), "
 	/* In the order of their users: no two claims wait in a circle. */
 	"turn AS (INSERT INTO public.evalsched_turns AS t (user_id, alerted_at) "

@@ -26,6 +26,7 @@
  * own: another one judges from its own dispatches.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -315,30 +316,42 @@ circuit_probe_now(void)
 	cb.probe_at_ms = mono_ms();
 }
 
+static int
+failed_older(const void *a, const void *b)
+{
+	const struct failed *const	*fa = a, *const *fb = b;
+
+	return (*fa)->at_ms < (*fb)->at_ms ? -1 : (*fa)->at_ms > (*fb)->at_ms;
+}
+
 /*
- * The schedules a probe avoids while others are due, as a PostgreSQL
- * array of uuids: those that failed since the circuit opened, so that
- * probes rotate.  NULL while closed.  The caller frees it.
+ * The schedules a probe takes last, as a PostgreSQL array of uuids:
+ * those that failed since the circuit opened, the one that failed
+ * longest ago first, so that probes rotate and the last one failed is
+ * the last one tried again.  NULL while closed.  The caller frees it.
  */
 char *
 circuit_avoid(void)
 {
-	char	*list;
-	size_t	 len;
-	int	 i;
+	const struct failed	*order[FAILED_MAX];
+	char			*list;
+	size_t			 len;
+	int			 i, n = 0;
 
 	if (!cb.open)
 		return NULL;
-	len = 3 + FAILED_MAX * (UUID_LEN + 1);
+	for (i = 0; i < FAILED_MAX; i++)
+		if (failed[i].schedule[0] != '\0' &&
+		    failed[i].at_ms >= cb.opened_ms)
+			order[n++] = &failed[i];
+	qsort(order, n, sizeof(order[0]), failed_older);
+	len = 3 + n * (UUID_LEN + 1);
 	list = xcalloc(1, len);
 	strlcpy(list, "{", len);
-	for (i = 0; i < FAILED_MAX; i++) {
-		if (failed[i].schedule[0] == '\0' ||
-		    failed[i].at_ms < cb.opened_ms)
-			continue;
-		if (list[1] != '\0')
+	for (i = 0; i < n; i++) {
+		if (i > 0)
 			strlcat(list, ",", len);
-		strlcat(list, failed[i].schedule, len);
+		strlcat(list, order[i]->schedule, len);
 	}
 	strlcat(list, "}", len);
 	return list;

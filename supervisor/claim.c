@@ -35,51 +35,51 @@ enum {
 	"WHERE b.scheduled_evaluation_id = s.id AND b.not_before > now())"
 
 /* The users of the oldest this many due schedules take turns. */
-#define USERS_WINDOW	10000
+#define DUE_WINDOW	1000
 
 /*
- * $1 the free slots, $2 the schedules to take last (an open circuit's
- * failed probes: probes rotate), or NULL.  The free slots are shared
- * between users: each user's claimable due schedules are ranked, oldest
- * first, and rank 1 of every user goes before rank 2 of anyone; within
- * a rank the user served least recently goes first (one never served
- * first of all), then the oldest.  Ranking the oldest alone would hand
- * every freed slot back to whichever user has the oldest backlog, since
- * the claims take a slot or two at a time.  Only the first $1 of each
- * user can be taken, so only those are read, one index range per user
- * that has one due.  PostgreSQL locks no row under a window function:
- * the rows are ranked first and locked after, then checked again (a
- * claim of another supervisor may have advanced one meanwhile).
+ * $1 the free slots, $2 the schedules to take last, in this order (an
+ * open circuit's failed probes: probes rotate), or NULL.  The free slots are shared
+ * between users: the claimable due schedules are ranked within their
+ * user, oldest first, and rank 1 of every user goes before rank 2 of
+ * anyone; within a rank the user served least recently goes first (one
+ * never served first of all), then the oldest.  Ranking by age alone
+ * would hand every freed slot back to whichever user has the oldest
+ * backlog, as claims take a slot or two at a time.  Only the oldest
+ * DUE_WINDOW due schedules are ranked, so that a claim costs the same
+ * whatever the backlog: at 50 active schedules a user, they hold 20
+ * users or more, and a schedule that falls due behind more than that is
+ * ranked once the backlog ahead of it is under DUE_WINDOW.  PostgreSQL
+ * locks no row under a window function: the rows are ranked first,
+ * locked after, and checked again then (another supervisor's claim may
+ * have advanced one meanwhile).
  */
 static const char claim_sql[] =
-	"WITH users AS MATERIALIZED (SELECT DISTINCT d.user_id "
-	"  FROM (SELECT s.user_id FROM public.scheduled_evaluations s "
-	"    WHERE s.is_active AND s.next_run_at <= now() "
-	"    ORDER BY s.next_run_at, s.id LIMIT " STR(USERS_WINDOW) ") d), "
-	"ranked AS (SELECT c.id, c.rank, c.next_run_at, t.dispatched_at "
-	"  FROM users u "
-	"  LEFT JOIN public.evalsched_turns t ON t.user_id = u.user_id "
-	"  CROSS JOIN LATERAL (SELECT s.id, s.next_run_at, row_number() "
-	"      OVER (ORDER BY s.next_run_at, s.id) AS rank "
-	"    FROM public.scheduled_evaluations s "
-	"    WHERE s.user_id = u.user_id AND s.is_active "
-	"      AND s.next_run_at <= now() AND NOT " IN_FLIGHT
-	"      AND NOT " BACKED_OFF
-	"    ORDER BY s.next_run_at, s.id LIMIT $1) c "
-	/* A row without an owner is bad: found, to be disabled. */
-	"  UNION ALL SELECT s.id, 1, s.next_run_at, NULL "
+	"WITH due AS MATERIALIZED (SELECT s.id, s.user_id, s.next_run_at "
 	"  FROM public.scheduled_evaluations s "
-	"  WHERE s.user_id IS NULL AND s.is_active AND s.next_run_at <= now() "
-	"    AND NOT " IN_FLIGHT "AND NOT " BACKED_OFF ") "
+	"  WHERE s.is_active AND s.next_run_at <= now() "
+	"    AND NOT " IN_FLIGHT " AND NOT " BACKED_OFF
+	"  ORDER BY s.next_run_at, s.id LIMIT " STR(DUE_WINDOW) "), "
+	"ranked AS (SELECT d.id, d.user_id, d.next_run_at, row_number() "
+	"    OVER (PARTITION BY d.user_id ORDER BY d.next_run_at, d.id) "
+	"    AS rank "
+	"  FROM due d), "
+	"turn AS (SELECT r.id, r.next_run_at, r.rank, t.dispatched_at, "
+	"    coalesce(array_position($2::uuid[], r.id), 0) AS last "
+	"  FROM ranked r "
+	"  LEFT JOIN public.evalsched_turns t ON t.user_id = r.user_id "
+	"  WHERE r.rank <= $1 "
+	"  ORDER BY 5, r.rank, t.dispatched_at NULLS FIRST, r.next_run_at, r.id "
+	/* More than the slots: a few may be locked by another claim. */
+	"  LIMIT $1 + 16) "
 	"SELECT s.id, s.name, s.user_id, s.schedule_type, s.cron_expression, "
 	"  s.timezone, s.test_suite_id, s.model_id, "
 	"  s.batch_test_config::text, coalesce(jsonb_typeof(s.batch_test_config), 'null'), "
 	"  extract(epoch FROM s.next_run_at), extract(epoch FROM now()), "
 	"  s.api_key_encrypted "
-	"FROM ranked c JOIN public.scheduled_evaluations s ON s.id = c.id "
+	"FROM turn c JOIN public.scheduled_evaluations s ON s.id = c.id "
 	"WHERE s.is_active AND s.next_run_at <= now() "
-	"ORDER BY coalesce(c.id = ANY ($2::uuid[]), false), c.rank, "
-	"  c.dispatched_at NULLS FIRST, c.next_run_at, c.id "
+	"ORDER BY c.last, c.rank, c.dispatched_at NULLS FIRST, c.next_run_at, c.id "
 	"LIMIT $1 FOR UPDATE OF s SKIP LOCKED";
 
 /*

@@ -699,12 +699,15 @@ sub c_sql {
 	while ($src =~ /#define (\w+)\s*\\?\s*((?:.*\\\n)*.*\n)/g) {
 		my ($m, $def) = ($1, $2);
 		$macro{$m} = join '', $def =~ /"((?:[^"\\]|\\.)*)"/g;
+		# A number, for STR().
+		$macro{$m} = $1 if $macro{$m} eq '' && $def =~ /^(\d+)\b/;
 	}
 	my ($body) = $src =~ /\b$name(?:\[\])?\s*=\s*(.*?);\n/s
 	    or die "no $name in supervisor/$file\n";
 	my $sql = '';
-	while ($body =~ /"((?:[^"\\]|\\.)*)"|\b([A-Z_]+)\b/g) {
-		$sql .= defined $1 ? $1 : ($macro{$2} // '');
+	while ($body =~ /"((?:[^"\\]|\\.)*)"|\bSTR\((\w+)\)|\b([A-Z_]+)\b/g) {
+		$sql .= defined $1 ? $1 : defined $2 ? ($macro{$2} // '') :
+		    ($macro{$3} // '');
 	}
 	return $sql;
 }
@@ -782,7 +785,9 @@ SQL
 sub claim_sql {
 	my ($h) = @_;
 	my $sql = c_sql($h, 'claim.c', 'claim_sql');
-	$sql =~ s/\$1/$CONCURRENCY/;
+	$sql =~ s/\$1/$CONCURRENCY/g;
+	# No open circuit: no schedule to take last.
+	$sql =~ s/\$2/NULL/g;
 	return $sql;
 }
 
@@ -806,11 +811,7 @@ sub explain {
 sub claim_query {
 	my ($h) = @_;
 	my $sql = claim_sql($h);
-	my $next_sql = 'SELECT s.id FROM scheduled_evaluations s WHERE '
-	    . "s.is_active AND NOT EXISTS (SELECT 1 FROM "
-	    . 'scheduled_evaluation_runs r WHERE r.scheduled_evaluation_id = '
-	    . "s.id AND r.status = 'triggered' AND r.slot_at IS NOT NULL) "
-	    . 'ORDER BY s.next_run_at LIMIT 1';
+	my $next_sql = c_sql($h, 'claim.c', 'next_due_sql');
 	$h->sql('TRUNCATE scheduled_evaluations CASCADE');
 	my $have = 0;
 	for my $size (10_000, $N_BIG) {
