@@ -78,10 +78,7 @@ $t->sql('UPDATE scheduled_evaluations SET is_active = false');
 
 # --- fair alert delivery -----------------------------------------------------
 
-$t->spawn('receiver', [Evalsched::Test::top() . '/tests/webhook-receiver',
-    '--port-file', "$dir/hooks.port", '--log', "$dir/hooks.log"], "$dir/hooks.err");
-$t->wait_until(sub { -s "$dir/hooks.port" }, 15) or die "no webhook receiver\n";
-chomp(my $hport = $t->slurp("$dir/hooks.port"));
+my $hport = $t->start_receiver;
 
 sub received {
 	return map { decode_json($_) } split /\n/, $t->slurp("$dir/hooks.log");
@@ -100,7 +97,8 @@ $t->sql("INSERT INTO evalsched_alerts (event, user_id, title, message, created_a
     . "FROM generate_series(1, 10) AS g");
 $t->sql("INSERT INTO evalsched_alerts (event, user_id, title, message) VALUES "
     . "('scheduled_eval_failed', '$ub', 'B', 'm')");
-$t->start_supervisor(config => $t->write_config(poll_interval => 2, alert_retry => 600));
+$t->start_supervisor(config => $t->write_config(poll_interval => 2, alert_retry => 600,
+    webhook_allow => '127.0.0.1/32'));
 ok($t->wait_until(sub { $t->sql_value("SELECT state FROM evalsched_alerts "
     . "WHERE user_id = '$ub'") eq 'delivered' }, 120), 'B\'s alert is delivered');
 my @got = received();
