@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS public.evalsched_supervisors (
     lost_at timestamptz,
     lost_by uuid
 );
+ALTER TABLE public.evalsched_supervisors ENABLE ROW LEVEL SECURITY;
 
 CREATE INDEX IF NOT EXISTS evalsched_supervisors_live
     ON public.evalsched_supervisors (heartbeat_at)
@@ -250,6 +251,7 @@ CREATE TABLE IF NOT EXISTS public.evalsched_baselines (
     run_id uuid NOT NULL,
     pinned_at timestamptz NOT NULL DEFAULT now()
 );
+ALTER TABLE public.evalsched_baselines ENABLE ROW LEVEL SECURITY;
 
 -- The alert outbox.  An event is inserted in the same transaction as the
 -- fact that caused it (a failed dispatch, an auto-disable, a regression),
@@ -281,6 +283,7 @@ CREATE TABLE IF NOT EXISTS public.evalsched_alerts (
     last_error text,
     done_at timestamptz
 );
+ALTER TABLE public.evalsched_alerts ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.evalsched_alerts ALTER COLUMN metadata TYPE json;
 
@@ -386,6 +389,7 @@ CREATE TABLE IF NOT EXISTS public.evalsched_turns (
     dispatched_at timestamptz,
     alerted_at timestamptz
 );
+ALTER TABLE public.evalsched_turns ENABLE ROW LEVEL SECURITY;
 
 -- A schedule the platform fails alone (the application answers 5xx for
 -- it while it answers others) waits out a backoff of its own, kept here
@@ -401,6 +405,7 @@ CREATE TABLE IF NOT EXISTS public.evalsched_backoffs (
     not_before timestamptz NOT NULL,
     reason text
 );
+ALTER TABLE public.evalsched_backoffs ENABLE ROW LEVEL SECURITY;
 
 -- Whose alert is being delivered now: one notifier per user at a time.
 CREATE INDEX IF NOT EXISTS evalsched_alerts_claimed
@@ -411,6 +416,7 @@ CREATE TABLE IF NOT EXISTS public.evalsched_meta (
     key text PRIMARY KEY,
     value text NOT NULL
 );
+ALTER TABLE public.evalsched_meta ENABLE ROW LEVEL SECURITY;
 INSERT INTO public.evalsched_meta (key, value) VALUES ('schema_version', '4')
     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
 
