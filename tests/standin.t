@@ -116,7 +116,7 @@ my $s_ok = $t->add_schedule(name => 'ok');
 $t->sql("INSERT INTO scheduled_evaluation_runs (scheduled_evaluation_id, status) "
     . "VALUES ('$s_ok', 'triggered')");	# an older run still triggered
 ($st, $a) = post(sched => $s_ok,
-    model => 'standin:prompts=5,quality=0.9,latency=120,duration=1000');
+    model => 'standin:prompts=5,quality=0.9,latency=120,duration=4000');
 is($st, 200, 'accepted: 200');
 my $b = $a->{test_run_id} // '';
 like($b, $UUID, 'accepted: test_run_id is a uuid4');
@@ -125,7 +125,7 @@ is_deeply($a, { success => JSON::PP::true, test_run_id => $b, status => 'running
 is_deeply([batch($b)], [['running', 5, 0, 0, undef, 'f']], 'batch test created, running');
 is_deeply([$t->sql("SELECT user_id, model_name, config->>'test_suite_id', "
     . "started_at IS NOT NULL FROM batch_test_runs WHERE id = '$b'")],
-    [[$user, 'standin:prompts=5,quality=0.9,latency=120,duration=1000', $suite, 't']],
+    [[$user, 'standin:prompts=5,quality=0.9,latency=120,duration=4000', $suite, 't']],
     'batch test: user, model, config, started_at');
 is(count("conversations WHERE batch_test_run_id = '$b' AND user_id = '$user'"), 1,
     'one conversation');
@@ -133,7 +133,7 @@ is(count("messages"), 0, 'no message before the end');
 is(scalar(grep { $_->[0] eq 'triggered' } runs_of($s_ok)), 2, 'two triggered rows meanwhile');
 my ($req) = grep { ($_->{test_run_id} // '') eq $b } $t->api_requests;
 ok($req && $req->{answered} == 200, 'the log names the test_run_id');
-ok($t->wait_batch_ends(++$ends, 10), 'the batch test ends');
+ok($t->wait_batch_ends(++$ends, 20), 'the batch test ends');
 is_deeply([batch($b)], [['completed', 5, 5, 0, undef, 't']], 'completed, 5 of 5');
 is_deeply([results($b)], [[5, 5, 5, 120, '0.90000000000000000000', 't']],
     'messages, judgments, latency and quality');
