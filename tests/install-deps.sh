@@ -5,7 +5,7 @@ set -e
 
 packages="gcc make pkg-config libc6-dev libpq-dev libcurl4-openssl-dev
 libssl-dev libjson-c-dev libbsd-dev postgresql postgresql-client mandoc perl python3
-tzdata procps clang libclang-rt-dev
+python3-psycopg2 tzdata procps clang libclang-rt-dev
 debhelper dpkg-dev fakeroot lintian"
 
 missing=

@@ -220,6 +220,56 @@ is($t->api_mode('ok'), 'ok', 'back to ok');
 is_deeply([map { $_->[0] } runs_of($s_front)], ['triggered'], 'still no side effect');
 ok($t->wait_batch_ends($ends, 10), 'every batch test ended');
 
+# --- the route's own behaviours ------------------------------------------------
+
+my $s_route = $t->add_schedule(name => 'route');
+for my $kind (['key', 401, 'Invalid API key'], ['format', 401, 'Invalid API key format'],
+    ['config', 401, 'Server configuration error'], ['session-config', 500, 'Server configuration error'],
+    ['db', 401, 'Database error'], ['internal', 401, 'Internal server error']) {
+	($st, $a) = post(sched => $s_route, model => "standin:auth=$kind->[0]");
+	is_deeply([$st, $a], [$kind->[1], { error => $kind->[2] }], "auth=$kind->[0]: $kind->[1] $kind->[2]");
+}
+is(scalar(runs_of($s_route)), 0, 'refused by authentication: no scheduled run inserted');
+
+($st, $a) = post(model => 'standin:route,duration=200', body => encode_json({ config => {
+    model_id => 'standin:route,duration=200', test_suite_id => $suite, test_run_name => '  nightly  ' } }));
+is($st, 200, 'route order: 200');
+is($t->sql_value("SELECT config->>'custom_name' FROM batch_test_runs WHERE id = '$a->{test_run_id}'"),
+    'nightly', 'config.custom_name is test_run_name trimmed');
+ok($t->wait_batch_ends(++$ends, 10), 'route order: the batch test ends');
+is_deeply([@{ results($a->{test_run_id}) }[0, 1]], [4, 4], 'its conversation was made in the background');
+is($t->sql_value("SELECT title FROM conversations WHERE batch_test_run_id = '$a->{test_run_id}'"),
+    'nightly', 'titled with the custom name');
+
+for my $lost (['502', 502], ['504', 504], ['close', 599]) {
+	my $before = count('batch_test_runs');
+	my $r = $http->post("$url/api/batch-testing/run", { headers => {
+	    'content-type' => 'application/json', 'x-service-role-key' => $t->key,
+	    'x-user-id' => $user, 'x-scheduled-evaluation' => 'true',
+	    'x-scheduled-evaluation-id' => $s_route },
+	    content => encode_json({ config => { model_id => "standin:lost=$lost->[0],duration=50",
+	    test_suite_id => $suite } }) });
+	is($r->{status}, $lost->[1], "lost=$lost->[0]: $lost->[1]");
+	like($r->{content}, qr/<html>/, "lost=$lost->[0]: an HTML page") if $lost->[1] != 599;
+	is(count('batch_test_runs'), $before + 1, "lost=$lost->[0]: the batch test was created");
+	ok($t->wait_batch_ends(++$ends, 10), "lost=$lost->[0]: and ends");
+}
+is_deeply([sort map { $_->[0] } runs_of($s_route)], [('completed') x 3],
+    'lost answers: the positional updates still land');
+
+my $s_noconv = $t->add_schedule(name => 'noconv');
+($st, $a) = post(sched => $s_noconv, model => 'standin:noconv');
+is($st, 200, 'noconv: 200');
+ok($t->wait_batch_ends(++$ends, 10), 'noconv: the batch test ends');
+my $nb = batch($a->{test_run_id});
+is_deeply([@$nb[0, 5]], ['failed', 't'], 'noconv: failed, completed_at set');
+like($nb->[4], qr/^Failed to create conversation: /, 'noconv: the route\'s error');
+is_deeply([map { $_->[0] } runs_of($s_noconv)], ['triggered'], 'noconv: no positional update');
+
+my $r404 = $http->get("$url/api/elsewhere");
+is($r404->{status}, 404, 'another path: 404');
+like($r404->{headers}{'content-type'}, qr{^text/html}, 'an HTML page');
+
 # --- a database restart: errors are logged, then it reconnects ---------------
 
 $t->pg_ctl('stop', '-m', 'fast') == 0 or die 'pg stop';
