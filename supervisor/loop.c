@@ -27,6 +27,7 @@
 #define RETRY_MS		1000	/* a schema check, a registration */
 
 #define STOP_DB_MS		1500	/* after the grace, for the last writes */
+#define STOP_KILLED_DB_MS	4000	/* the same, after a child needed SIGKILL */
 
 /*
  * Claims that notifications ask for are this far apart, at least.  Any
@@ -388,6 +389,19 @@ database_work(void)
 	(void)alerts_step();
 }
 
+/*
+ * The time the last writes get once the last child is gone.  One that
+ * needed SIGKILL leaves them later than the grace planned for, often
+ * on a busy machine: they get a little more then.
+ */
+static int64_t
+last_writes_ms(void)
+{
+	/* Subtracted: the deadline may be INT64_MAX (-1 has none). */
+	return mono_ms() - sv->stop_deadline_ms > STOP_DB_MS ?
+	    STOP_KILLED_DB_MS : STOP_DB_MS;
+}
+
 /* Stopped, with every child gone: may we go? */
 static int
 may_exit(void)
@@ -400,8 +414,8 @@ may_exit(void)
 	 */
 	if (!children_gone) {
 		children_gone = 1;
-		if (sv->exit_by_ms < mono_ms() + STOP_DB_MS)
-			sv->exit_by_ms = mono_ms() + STOP_DB_MS;
+		if (sv->exit_by_ms < mono_ms() + last_writes_ms())
+			sv->exit_by_ms = mono_ms() + last_writes_ms();
 	}
 	return stop_written || !db_connected() || mono_ms() >= sv->exit_by_ms;
 }
