@@ -6,7 +6,10 @@ use warnings;
 use lib 'tests/lib';
 use Test::More;
 use HTTP::Tiny;
+use IO::Select;
+use IO::Socket::INET;
 use JSON::PP qw(decode_json encode_json);
+use Time::HiRes qw(time);
 use Evalsched::Test qw(uuid);
 
 my $UUID = qr/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -38,6 +41,12 @@ sub post {
 }
 
 sub count { $t->sql_value("SELECT count(*) FROM $_[0]") }
+
+# The request lines logged for schedule S.
+sub logged_for {
+	my ($s) = @_;
+	return grep { ($_->{headers}{'x-scheduled-evaluation-id'} // '') eq $s } $t->api_requests;
+}
 
 # A schedule's runs, oldest first: [status, batch_test_run_id, total,
 # successful, failed, completed_at set].
@@ -102,7 +111,7 @@ is($st, 400, 'no config: 400');
 is_deeply([runs_of($s_bad)], [['triggered', undef, undef, undef, undef, 'f'],
     ['triggered', undef, undef, undef, undef, 'f']],
     'scheduled headers: a triggered row each, before the body is parsed');
-my @logged = grep { ($_->{headers}{'x-scheduled-evaluation-id'} // '') eq $s_bad } $t->api_requests;
+my @logged = logged_for($s_bad);
 is_deeply([map { $_->{scheduled_run_inserted} } @logged], [JSON::PP::true, JSON::PP::true],
     'the log says the insert was made');
 ($st, $a) = post(model => 'standin:prompts=0');
@@ -172,8 +181,13 @@ for my $name (sort keys %case) {
 	my @r = results($id{$name});
 	is_deeply([@{ $r[0] }[0, 1, 2]], [$n, $ok, $ok],
 	    "$name: a user message per prompt, an assistant message and a judgment per success");
-	is_deeply([runs_of($sched{$name})], [[$sched_status, $id{$name}, $n, $ok, $failed, 't']],
+	# The route's catch block names no batch test, only the error.
+	my $named = $name eq 'crash' ? undef : $id{$name};
+	is_deeply([runs_of($sched{$name})], [[$sched_status, $named, $n, $ok, $failed, 't']],
 	    "$name: the route's update writes $sched_status");
+	is($t->sql_value("SELECT error_message FROM scheduled_evaluation_runs "
+	    . "WHERE scheduled_evaluation_id = '$sched{$name}'"), $name eq 'crash' ? $error : undef,
+	    "$name: error_message " . ($name eq 'crash' ? 'is the error' : 'left NULL'));
 }
 is(results($id{fail})->[5], 'f', 'quality 0.3: not passed');
 sleep 0.3;
@@ -186,6 +200,8 @@ my $s_front = $t->add_schedule(name => 'front');
 my $batches = count('batch_test_runs');
 ($st) = post(sched => $s_front, model => 'standin:status=503');
 is($st, 503, 'status=503: 503');
+($st) = post(sched => $s_front, model => 'standin:status=504,prompts=2');
+is($st, 504, 'status=504: 504');
 ($st) = post(sched => $s_front, key => 'sk-wrong', model => 'standin:slow=50,status=502');
 is($st, 502, 'status=502: before authentication');
 ($st) = post(sched => $s_front, model => 'standin:down');
@@ -194,6 +210,8 @@ is($st, 599, 'down: the connection is closed without an answer');
 is($st, 500, 'status=500: the application\'s answer');
 is_deeply([map { $_->[0] } runs_of($s_front)], ['triggered'],
     'only the application\'s answer (500) inserted a row');
+is_deeply([map { exists $_->{scheduled_run_inserted} ? 1 : 0 } logged_for($s_front)], [0, 0, 0, 0, 1],
+    'a gateway\'s answer did not even try the insert');
 is(count('batch_test_runs'), $batches, 'no batch test');
 
 # --- the mode at run time ----------------------------------------------------
@@ -256,6 +274,81 @@ for my $lost (['502', 502], ['504', 504], ['close', 599]) {
 }
 is_deeply([sort map { $_->[0] } runs_of($s_route)], [('completed') x 3],
     'lost answers: the positional updates still land');
+
+# Sends the scheduled request for S with model M on a socket of its own,
+# without waiting for anything; returns the socket.
+sub send_raw {
+	my ($s, $m) = @_;
+	my $body = encode_json({ config => { model_id => $m, test_suite_id => $suite } });
+	my ($port) = $url =~ /:(\d+)$/;
+	my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port)
+	    or die "connect: $!";
+	print $sock "POST /api/batch-testing/run HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	    . "Content-Type: application/json\r\nx-service-role-key: " . $t->key . "\r\n"
+	    . "x-user-id: $user\r\nx-scheduled-evaluation: true\r\n"
+	    . "x-scheduled-evaluation-id: $s\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
+	return $sock;
+}
+
+# late=MS: the gateway answers at once, the route creates the batch MS
+# later; lost=hang: accepted, and the answer never comes.  The client
+# waiting for the hang gives the late batches their time.
+my $s_late = $t->add_schedule(name => 'late');
+my $s_hl = $t->add_schedule(name => 'late hang');
+my $s_hang = $t->add_schedule(name => 'lost hang');
+my $before = count('batch_test_runs');
+my $held = send_raw($s_hl, 'standin:lost=hang,late=300,duration=50');
+my $t0 = time;
+($st) = post(sched => $s_late, model => 'standin:lost=502,late=1000,duration=50');
+my $answered_in = time - $t0;
+is($st, 502, 'late=1000: the gateway\'s 502');
+cmp_ok($answered_in, '<', 1, 'late=1000: at once');
+my ($lreq) = logged_for($s_late);
+my $lid = $lreq->{test_run_id} // '';
+like($lid, $UUID, 'late: the request\'s line names the batch test to come');
+is(count("batch_test_runs WHERE id = '$lid'"), 0, 'late: no batch test right after the answer');
+is_deeply([map { $_->[0] } runs_of($s_late)], ['triggered'], 'late: the scheduled insert came before the answer');
+
+$t0 = time;
+my $r = HTTP::Tiny->new(timeout => 1)->post("$url/api/batch-testing/run", { headers => {
+    'content-type' => 'application/json', 'x-service-role-key' => $t->key,
+    'x-user-id' => $user, 'x-scheduled-evaluation' => 'true',
+    'x-scheduled-evaluation-id' => $s_hang },
+    content => encode_json({ config => { model_id => 'standin:lost=hang,duration=50',
+    test_suite_id => $suite } }) });
+is($r->{status}, 599, 'lost=hang: no answer');
+like($r->{content}, qr/timed out/i, 'lost=hang: the client timed out');
+cmp_ok(time - $t0, '>=', 0.9, 'lost=hang: after the client\'s timeout, not earlier');
+is(count("batch_test_runs WHERE model_name = 'standin:lost=hang,duration=50'"), 1,
+    'lost=hang: exactly one batch test created');
+my ($hung) = logged_for($s_hang);
+is_deeply([@$hung{qw(answered t_end)}], ['hang', undef], 'lost=hang: logged as hang');
+is(count("batch_test_runs WHERE id = '" . ($hung->{test_run_id} // '') . "'"), 1,
+    'lost=hang: the log names its batch test');
+
+ok($t->wait_until(sub { count("batch_test_runs WHERE id = '$lid'") == 1 }, 3),
+    'late: one batch test within MS + slack');
+cmp_ok($t->sql_value("SELECT extract(epoch FROM started_at) FROM batch_test_runs WHERE id = '$lid'")
+    - $lreq->{t_end}, '>=', 0.99, 'late: created MS after the answer');
+my ($created) = grep { ($_->{event} // '') eq 'batch_created' && $_->{test_run_id} eq $lid } $t->api_log;
+ok($created && $created->{written}, 'late: a batch_created line');
+ok(!IO::Select->new($held)->can_read(0), 'late hang: still no answer nor close');
+my ($hl) = logged_for($s_hl);
+is_deeply([@$hl{qw(answered t_end)}], ['hang', undef], 'late hang: logged as hang at once');
+is(count("batch_test_runs WHERE id = '" . ($hl->{test_run_id} // '') . "'"), 1,
+    'late hang: its batch test was created meanwhile');
+close $held;
+is(count('batch_test_runs'), $before + 3, 'lost=hang, late: one batch test each');
+ok($t->wait_batch_ends($ends += 3, 10), 'lost=hang, late: the batch tests end');
+is_deeply([runs_of($s_hang)], [['completed', $hung->{test_run_id}, 4, 4, 0, 't']],
+    'lost=hang: its positional update lands');
+is_deeply([runs_of($s_late)], [['completed', $lid, 4, 4, 0, 't']], 'late: the batch ran as usual');
+
+ok(!eval { $t->api_mode('late=100'); 1 } && $@ =~ /400/, 'late without lost: refused as a mode');
+($st, $a) = post(sched => $s_late, model => 'standin:late=100');
+is($st, 500, 'late without lost: 500');
+like($a->{error} // '', qr/^stand-in: late=100: only with lost=/, 'late without lost: the stand-in says why');
+is(scalar(runs_of($s_late)), 1, 'late without lost: no side effect');
 
 my $s_noconv = $t->add_schedule(name => 'noconv');
 ($st, $a) = post(sched => $s_noconv, model => 'standin:noconv');
