@@ -29,4 +29,19 @@ enum blame	 blame_from_name(const char *);
 enum blame	 blame_for_http(int status, const char *body, size_t len,
 		    int api_key);
 
+/*
+ * Whether an answer (body of len bytes, may be NULL) is the route's own:
+ * one of its error statuses with exactly its {"error": "..."}.  Each of
+ * those comes before the route creates a batch test, so such an answer
+ * proves that the request started none.  ROUTE_TEMPORARY: the route's
+ * passing trouble (429, 500, a 401 "Database error" or "Internal server
+ * error"), worth asking again; ROUTE_REFUSED: any other of its errors;
+ * ROUTE_NOT: not the route's answer (another status, another body), which
+ * says nothing of what the route did.
+ */
+#define ROUTE_NOT		0
+#define ROUTE_REFUSED		1
+#define ROUTE_TEMPORARY		2
+int		 blame_route_answer(int status, const char *body, size_t len);
+
 #endif

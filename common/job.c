@@ -266,6 +266,8 @@ take_job(json_object *obj, struct job *job, char *err, size_t errlen)
 	    err, errlen) < 0 ||
 	    take_string(obj, "model_id", 1, &job->model_id, err, errlen) < 0 ||
 	    take_config(obj, job, err, errlen) < 0 ||
+	    take_optional(obj, "test_run_name", &job->test_run_name,
+	    err, errlen) < 0 ||
 	    take_app_url(obj, job, err, errlen) < 0 ||
 	    take_key(obj, job, err, errlen) < 0 ||
 	    take_api_key(obj, job, err, errlen) < 0 ||
@@ -320,6 +322,7 @@ job_free(struct job *job)
 	free(job->test_suite_id);
 	free(job->model_id);
 	free(job->batch_test_config);
+	free(job->test_run_name);
 	free(job->app_url);
 	text_free_secret(job->service_role_key);
 	free(job->api_key_encrypted);
@@ -420,7 +423,8 @@ add_job_fields(json_object *obj, const struct job *job, json_object *cfg)
 		json_object_put(cfg);
 		return -1;
 	}
-	if (add_string(obj, "app_url", job->app_url) < 0 ||
+	if (add_optional(obj, "test_run_name", job->test_run_name) < 0 ||
+	    add_string(obj, "app_url", job->app_url) < 0 ||
 	    add_string(obj, "service_role_key", job->service_role_key) < 0 ||
 	    add_optional(obj, "api_key_encrypted", job->api_key_encrypted) < 0 ||
 	    add_optional(obj, "encryption_key", job->encryption_key) < 0 ||
@@ -449,6 +453,131 @@ job_to_json(const struct job *job)
 	return to_text(obj);
 }
 
+/*
+ * The white space JavaScript's String.prototype.trim() removes: its
+ * WhiteSpace (tab, VT, FF, space, NBSP, ZWNBSP, the Zs category) and
+ * LineTerminator (LF, CR, LS, PS).  NEL (U+0085) and U+180E are not.
+ */
+static int
+js_space(long cp)
+{
+	return (cp >= 0x09 && cp <= 0x0d) || cp == 0x20 || cp == 0xa0 ||
+	    cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) ||
+	    cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f ||
+	    cp == 0x3000 || cp == 0xfeff;
+}
+
+/* The length of the white space s[0..len) starts with. */
+static size_t
+js_space_head(const unsigned char *s, size_t len)
+{
+	size_t	i = 0, n;
+	long	cp;
+
+	while (i < len) {
+		n = text_utf8_next(s + i, len - i, 0, &cp);
+		if (!js_space(cp))
+			break;
+		i += n;
+	}
+	return i;
+}
+
+/*
+ * The length of s[0..len) without the white space it ends with.  The
+ * last character starts at the last byte that is not a continuation
+ * byte, and is one only if it runs to the end, well-formed.
+ */
+static size_t
+js_space_tail(const unsigned char *s, size_t len)
+{
+	size_t	start;
+	long	cp;
+
+	while (len > 0) {
+		start = len - 1;
+		while (start > 0 && len - start < 4 && (s[start] & 0xc0) == 0x80)
+			start--;
+		if (text_utf8_next(s + start, len - start, 0, &cp) !=
+		    len - start || !js_space(cp))
+			break;
+		len = start;
+	}
+	return len;
+}
+
+/* s (len bytes) trimmed as JavaScript trims, as a new string; NULL: blank. */
+static char *
+js_trimmed(const char *s, size_t len, int *oom)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+	size_t			 head, end;
+	char			*t;
+
+	head = js_space_head(u, len);
+	end = head + js_space_tail(u + head, len - head);
+	if (end == head)
+		return NULL;
+	if ((t = strndup(s + head, end - head)) == NULL)
+		*oom = 1;
+	return t;
+}
+
+/*
+ * The config's test_run_name, trimmed, when the route would take it
+ * (config.test_run_name?.trim() || a name of its own): a string that is
+ * not blank.  NULL otherwise, or out of memory (*oom set).
+ */
+static char *
+config_name(json_object *cfg, int *oom)
+{
+	json_object	*v;
+
+	if (cfg == NULL || !json_object_is_type(cfg, json_type_object) ||
+	    !json_object_object_get_ex(cfg, "test_run_name", &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return js_trimmed(json_object_get_string(v),
+	    (size_t)json_object_get_string_len(v), oom);
+}
+
+char *
+job_batch_name(const char *batch_test_config, const char *ours)
+{
+	json_object	*cfg = NULL;
+	char		*name;
+	int		 oom = 0;
+
+	if (batch_test_config != NULL)
+		(void)json1_parse(batch_test_config, strlen(batch_test_config),
+		    JSON_DEPTH, &cfg, NULL, 0);
+	name = config_name(cfg, &oom);
+	json_object_put(cfg);
+	if (name != NULL || oom || ours == NULL)
+		return name;
+	return js_trimmed(ours, strlen(ours), &oom);
+}
+
+/*
+ * Our name for the batch test, unless the config names it: a config
+ * whose test_run_name is not a string would make the route throw, and a
+ * blank one would have it make up a name of its own.
+ */
+static int
+add_test_run_name(json_object *cfg, const char *ours)
+{
+	char	*name;
+	int	 oom = 0;
+
+	if (ours == NULL)
+		return 0;
+	if ((name = config_name(cfg, &oom)) != NULL || oom) {
+		free(name);
+		return oom ? -1 : 0;
+	}
+	return add_string(cfg, "test_run_name", ours);
+}
+
 char *
 job_request_body(const struct job *job, char *err, size_t errlen)
 {
@@ -459,6 +588,7 @@ job_request_body(const struct job *job, char *err, size_t errlen)
 	/* Adding a key that exists replaces its value: ours win. */
 	if (add_string(cfg, "model_id", job->model_id) < 0 ||
 	    add_string(cfg, "test_suite_id", job->test_suite_id) < 0 ||
+	    add_test_run_name(cfg, job->test_run_name) < 0 ||
 	    (body = json_object_new_object()) == NULL) {
 		json_object_put(cfg);
 		set_err(err, errlen, "out of memory");
@@ -471,6 +601,26 @@ job_request_body(const struct job *job, char *err, size_t errlen)
 		return NULL;
 	}
 	return to_text(body);
+}
+
+static const char *const api_key_names[] = {
+	[API_KEY_NONE] = NULL,
+	[API_KEY_OPENED] = "opened",
+	[API_KEY_UNOPENED] = "unopened",
+};
+
+static int
+add_true(json_object *obj, const char *key)
+{
+	json_object	*v;
+
+	if ((v = json_object_new_boolean(1)) == NULL)
+		return -1;
+	if (json_object_object_add(obj, key, v) != 0) {
+		json_object_put(v);
+		return -1;
+	}
+	return 0;
 }
 
 char *
@@ -496,7 +646,9 @@ job_result_to_json(const struct job_result *res)
 	    add_string(obj, "test_run_id", res->test_run_id) < 0 ||
 	    add_int(obj, "attempts", res->attempts) < 0 ||
 	    add_int(obj, "elapsed_ms", res->elapsed_ms) < 0 ||
-	    add_string(obj, "error", error) < 0;
+	    add_string(obj, "error", error) < 0 ||
+	    (res->ambiguous && add_true(obj, "ambiguous") < 0) ||
+	    add_optional(obj, "api_key", api_key_names[res->api_key]) < 0;
 	free(error);
 	if (r) {
 		json_object_put(obj);
@@ -518,6 +670,41 @@ take_blame(json_object *obj, struct job_result *res, char *err,
 	if ((res->blame = blame_from_name(s)) == BLAME_NONE)
 		return set_err(err, errlen, "blame is neither schedule nor "
 		    "platform");
+	return 0;
+}
+
+/* "ambiguous": true, false, null or absent. */
+static int
+take_ambiguous(json_object *obj, struct job_result *res, char *err,
+    size_t errlen)
+{
+	json_object	*v;
+
+	if (!json_object_object_get_ex(obj, "ambiguous", &v) || v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_boolean))
+		return set_err(err, errlen, "ambiguous is not a boolean");
+	res->ambiguous = json_object_get_boolean(v);
+	return 0;
+}
+
+/* "api_key": "opened", "unopened", null or absent. */
+static int
+take_api_key_state(json_object *obj, struct job_result *res, char *err,
+    size_t errlen)
+{
+	const char	*s = NULL;
+	int		 r;
+
+	if ((r = get_string(obj, "api_key", &s, err, errlen)) <= 0)
+		return r;
+	if (strcmp(s, "opened") == 0)
+		res->api_key = API_KEY_OPENED;
+	else if (strcmp(s, "unopened") == 0)
+		res->api_key = API_KEY_UNOPENED;
+	else
+		return set_err(err, errlen, "api_key is neither opened nor "
+		    "unopened");
 	return 0;
 }
 
@@ -550,7 +737,9 @@ take_result(json_object *obj, struct job_result *res, char *err,
 		return -1;
 	if (res->test_run_id != NULL && !job_is_uuid(res->test_run_id))
 		return set_err(err, errlen, "test_run_id is not a UUID");
-	if (take_blame(obj, res, err, errlen) < 0)
+	if (take_blame(obj, res, err, errlen) < 0 ||
+	    take_ambiguous(obj, res, err, errlen) < 0 ||
+	    take_api_key_state(obj, res, err, errlen) < 0)
 		return -1;
 	job_trim_utf8(res->error, JOB_MAX_ERROR);
 	return 0;

@@ -27,6 +27,12 @@ struct job {
 	char	*test_suite_id;
 	char	*model_id;
 	char	*batch_test_config;	/* JSON object text */
+	/*
+	 * The name evalsched gives the batch test ("NAME - 2026-12-05
+	 * 02:00 CET"), sent as config.test_run_name when the config has
+	 * no name of its own (job_request_body).  NULL: none.
+	 */
+	char	*test_run_name;
 	char	*app_url;		/* no trailing slash */
 	char	*service_role_key;	/* secret */
 	/*
@@ -50,6 +56,13 @@ struct job {
  */
 #define JOB_RESULT_SUFFIX	".result"
 
+/* The schedule's own API key, as the jobrunner found it. */
+enum api_key_state {
+	API_KEY_NONE,		/* none in the job, or not tried */
+	API_KEY_OPENED,		/* the encryption_key decrypted it */
+	API_KEY_UNOPENED	/* the encryption_key does not open it */
+};
+
 struct job_result {
 	int		 http_status;	/* of the last attempt; 0: none */
 	int		 curl_code;	/* of the last attempt; 0: none */
@@ -58,14 +71,35 @@ struct job_result {
 	long		 elapsed_ms;
 	char		*error;		/* NULL when accepted */
 	enum blame	 blame;		/* whose failure; NONE when accepted */
+	/*
+	 * The request went out and no answer of the route's came back:
+	 * whether a batch test started is for the database to say; never
+	 * retried.  JSON "ambiguous": true, left out otherwise.
+	 */
+	int		 ambiguous;
+	/* JSON "api_key": "opened" or "unopened", left out for NONE. */
+	enum api_key_state api_key;
 };
 
 /* Each returns a malloc'd string or NULL with err set. */
 char	*job_to_json(const struct job *);
 int	 job_from_json(struct job *, const char *text, char *err, size_t);
 void	 job_free(struct job *);
-/* {"config": {...batch_test_config, "model_id", "test_suite_id"}} */
+/*
+ * {"config": {...batch_test_config, "model_id", "test_suite_id"}}, and
+ * "test_run_name" when the job has one and the config's own is not a
+ * name (job_batch_name).
+ */
 char	*job_request_body(const struct job *, char *err, size_t);
+/*
+ * The name the application stores as the batch test's config.custom_name
+ * for a request made of this config: the config's test_run_name trimmed
+ * as JavaScript's String.prototype.trim() trims, when that is a string
+ * and not blank; else ours, trimmed the same way (what job_request_body
+ * sends).  NULL when ours is NULL or blank and the config has no name,
+ * or out of memory.  A config that is not a JSON object has no name.
+ */
+char	*job_batch_name(const char *batch_test_config, const char *ours);
 
 char	*job_result_to_json(const struct job_result *);
 int	 job_result_from_json(struct job_result *, const char *text,

@@ -22,12 +22,13 @@
 	"or a damaged api_key_encrypted)"
 
 int
-credentials_open(const struct job *job, char **api_key, enum blame *blame,
-    char *err, size_t len)
+credentials_open(const struct job *job, char **api_key,
+    enum api_key_state *state, enum blame *blame, char *err, size_t len)
 {
 	char	why[160];
 
 	*api_key = NULL;
+	*state = API_KEY_NONE;
 	if (job->api_key_encrypted == NULL)
 		return EX_OK;
 	/* The deployment lacks a key: nobody's schedule is at fault. */
@@ -40,8 +41,15 @@ credentials_open(const struct job *job, char **api_key, enum blame *blame,
 	switch (apikey_decrypt(job->api_key_encrypted, job->encryption_key,
 	    api_key, why, sizeof(why))) {
 	case APIKEY_OK:
+		*state = API_KEY_OPENED;
 		return EX_OK;
 	case APIKEY_BAD:
+		/*
+		 * The schedule's, as far as we can tell.  The supervisor,
+		 * which sees every schedule, can tell an encryption_key that
+		 * opens none of them: the deployment's fault.
+		 */
+		*state = API_KEY_UNOPENED;
 		/* why names the step that failed, never a value. */
 		log_warnx("run %s: api_key_encrypted: %s", job->run_id, why);
 		*blame = BLAME_SCHEDULE;

@@ -103,6 +103,10 @@ excerpt(const struct attempt *a, const char *const keys[NKEYS], char *buf,
 		buf[--n] = '\0';
 }
 
+/*
+ * An answer that is not an acceptance.  The route's passing trouble is a
+ * temporary failure whatever its status: a 401 "Database error" too.
+ */
 static int
 refused_or_failed(const struct attempt *a, const char *const keys[NKEYS],
     const char *url, char *err, size_t len)
@@ -114,6 +118,9 @@ refused_or_failed(const struct attempt *a, const char *const keys[NKEYS],
 	    a->http_status >= 300 && a->http_status <= 399 ?
 	    " (redirects are not followed)" : "",
 	    *body != '\0' ? ": " : "", body);
+	if (blame_route_answer(a->http_status, a->body, a->len) ==
+	    ROUTE_TEMPORARY)
+		return EX_TEMPFAIL;
 	return job_exit_for_http(a->http_status, 0);
 }
 
@@ -182,9 +189,20 @@ no_answer(const struct attempt *a, char *err, size_t len)
 }
 
 /*
+ * An answer came: a status, and a transfer that ended well or that we
+ * stopped for its size.  A status with a transfer that failed otherwise
+ * (an answer cut short) is not one.
+ */
+static int
+answered(const struct attempt *a)
+{
+	return a->http_status != 0 &&
+	    (a->curl_code == CURLE_OK || a->too_large);
+}
+
+/*
  * The outcome class of one attempt; on success *test_run_id is set, on
- * failure err says why.  A status with a failed transfer is still an
- * answer: curl stops a too large body, and a 5xx may be cut short.
+ * failure err says why.
  */
 int
 attempt_outcome(const struct job *job, const char *api_key, const char *url,
@@ -197,11 +215,9 @@ attempt_outcome(const struct job *job, const char *api_key, const char *url,
 	keys_of(job, api_key, keys);
 	*test_run_id = NULL;
 	*err = '\0';
-	if (a->http_status >= 200 && a->http_status <= 299 &&
-	    (a->curl_code == CURLE_OK || a->too_large))
+	if (answered(a) && a->http_status >= 200 && a->http_status <= 299)
 		code = accepted(a, test_run_id, err, len);
-	else if (a->http_status != 0 &&
-	    (a->curl_code == CURLE_OK || a->too_large))
+	else if (answered(a))
 		code = refused_or_failed(a, keys, url, err, len);
 	else
 		code = no_answer(a, err, len);
@@ -215,17 +231,71 @@ attempt_outcome(const struct job *job, const char *api_key, const char *url,
 }
 
 /*
- * Whose fault a failed attempt is: only the application's own refusal of
- * this schedule's request is the schedule's (blame.c has the table).  A
- * 401 is the schedule's when the request carried its own API key.
+ * curl's failures that come before the request is written: with no
+ * byte of it sent, the connection (or the TLS handshake) was never made.
+ * A send that failed whole sent nothing either.  Any other failure may
+ * come after the request went out, whatever curl counted.
+ */
+static int
+before_request(int curl_code)
+{
+	switch (curl_code) {
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_FAILED_INIT:
+	case CURLE_URL_MALFORMAT:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SEND_ERROR:
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Whether the attempt, of outcome class code (not EX_OK), may have
+ * started a batch test.  Two things prove it did not: the route's own
+ * error answer (each comes before it creates one), or no byte of the
+ * request sent.  Anything else may have: a gateway's answer (502, 504:
+ * the route may have accepted behind it), a connection closed or a
+ * deadline met after the request went out, a 2xx whose test_run_id we
+ * cannot read.
+ */
+enum fate
+attempt_fate(const struct attempt *a, int code)
+{
+	if (answered(a)) {
+		switch (blame_route_answer(a->http_status, a->body, a->len)) {
+		case ROUTE_TEMPORARY:
+			return FATE_RETRY;
+		case ROUTE_REFUSED:
+			return FATE_NOTHING;
+		}
+		return FATE_AMBIGUOUS;
+	}
+	if (a->performed && (a->sent != 0 || !before_request(a->curl_code)))
+		return FATE_AMBIGUOUS;
+	/* A connection that failed may not fail again; a bad URL will. */
+	return code == EX_TEMPFAIL ? FATE_RETRY : FATE_NOTHING;
+}
+
+/*
+ * Whose fault a failed attempt is: only the route's own refusal of this
+ * schedule's request is the schedule's (blame.c has the table).  A 401
+ * is the schedule's when the request carried its own API key and the
+ * route calls that key bad.
  */
 enum blame
 attempt_blame(const struct attempt *a, int api_key)
 {
-	int	answered = a->http_status != 0 &&
-	    (a->curl_code == CURLE_OK || a->too_large);
-
-	if (!answered || (a->http_status >= 200 && a->http_status <= 299))
+	if (!answered(a) || blame_route_answer(a->http_status, a->body,
+	    a->len) == ROUTE_NOT)
 		return BLAME_PLATFORM;
 	return blame_for_http(a->http_status, a->body, a->len, api_key);
 }

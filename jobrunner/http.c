@@ -193,9 +193,17 @@ setup(CURL *c, const struct job *job, const char *url, const char *body,
 static void
 collect(CURL *c, CURLcode r, struct attempt *a)
 {
-	long	status = 0, oserr = 0;
+	long	status = 0, oserr = 0, sent = 0;
 
 	a->curl_code = r;
+	/*
+	 * The bytes of the request's headers curl wrote: with none, not a
+	 * byte of the request left us.  Unknown is taken as some.
+	 */
+	if (curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent) != CURLE_OK ||
+	    sent < 0)
+		sent = 1;
+	a->sent = sent;
 	if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK)
 		a->http_status = (int)status;
 	if (curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr) == CURLE_OK)
@@ -235,8 +243,10 @@ http_post(const struct job *job, const char *api_key, const char *url,
 	r = setup(c, job, url, body, timeout_ms, a);
 	if (r == CURLE_OK)
 		r = curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-	if (r == CURLE_OK)
+	if (r == CURLE_OK) {
+		a->performed = 1;
 		r = curl_easy_perform(c);
+	}
 	collect(c, r, a);
 	curl_easy_cleanup(c);
 	free_headers(headers);

@@ -20,6 +20,8 @@ struct attempt {
 	int	 os_errno;		/* of a failed connect */
 	int	 deadline_hit;		/* curl gave up at the deadline */
 	int	 too_large;		/* the answer outgrew JOB_MAX_ANSWER */
+	int	 performed;		/* the transfer was tried */
+	long	 sent;			/* bytes of request headers sent */
 	char	*body;			/* NUL-terminated, len bytes */
 	size_t	 len;
 	char	 curl_err[256];
@@ -29,10 +31,11 @@ struct attempt {
  * credentials.c: the schedule's own API key, decrypted, when the job has
  * one (api_key_encrypted).  Returns EX_OK with *api_key set (NULL: the
  * request carries the service key), or else the run's exit status with
- * *blame and err (no secret in it) set.  credentials_close wipes the key.
+ * *blame and err (no secret in it) set; *state says whether the key
+ * opened.  credentials_close wipes the key.
  */
-int	 credentials_open(const struct job *, char **api_key, enum blame *,
-	    char *err, size_t);
+int	 credentials_open(const struct job *, char **api_key,
+	    enum api_key_state *state, enum blame *, char *err, size_t);
 void	 credentials_close(char *api_key);
 
 /* http.c; api_key NULL: the service-role headers */
@@ -43,10 +46,22 @@ int	 http_post(const struct job *, const char *api_key, const char *url,
 	    const char *body, long timeout_ms, struct attempt *);
 void	 attempt_free(struct attempt *);
 
+/*
+ * What an attempt that was not accepted tells of the batch test: the
+ * route is not idempotent, so only an attempt that provably started
+ * nothing may be made again.
+ */
+enum fate {
+	FATE_NOTHING,		/* started nothing; asking again is no use */
+	FATE_RETRY,		/* started nothing, and may pass: ask again */
+	FATE_AMBIGUOUS		/* sent, and no answer of the route's came */
+};
+
 /* describe.c; api_key as for http_post */
 int	 attempt_outcome(const struct job *, const char *api_key,
 	    const char *url, const struct attempt *, char **test_run_id,
 	    char *err, size_t);
+enum fate attempt_fate(const struct attempt *, int code);
 enum blame attempt_blame(const struct attempt *, int api_key);
 void	 text_redact(char *text, const char *secret);
 

@@ -1,8 +1,21 @@
 /*
- * The retry policy: a temporary failure (EX_TEMPFAIL) is tried again, up
- * to MAX_ATTEMPTS in all, after a growing pause, all inside the job's
- * deadline.  Every attempt sends the same Idempotency-Key, so the
- * application starts the batch test once however many of them it saw.
+ * The retry policy.  The route is not idempotent: it ignores the
+ * Idempotency-Key we send (the contract has it, and it costs nothing,
+ * but nothing here relies on it), and every POST it accepts starts a
+ * batch test, paid for.  So an attempt is made again only when it
+ * provably started nothing and its failure may pass: the route's own
+ * 429, 500, or 401 "Database error" or "Internal server error" (as
+ * {"error": "..."}, which it answers before it creates anything), or a
+ * request of which not a byte went out (connection refused, DNS, TLS, a
+ * connect that timed out).  Up to MAX_ATTEMPTS in all, after a growing
+ * pause, all inside the job's deadline.
+ *
+ * Any other failure after the request went out (a gateway's 502 or 504,
+ * a connection closed, the deadline met while waiting, a 2xx without a
+ * usable test_run_id) is ambiguous: the route may have started a batch
+ * test behind it.  The run stops there and its result says so; whether
+ * a batch test started is for the supervisor to find out from the
+ * database, never for a second POST.  One batch test per slot.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -69,22 +82,39 @@ timed_out(struct run *run, int attempts)
 	    secs, attempts, attempts == 1 ? "" : "s");
 }
 
+/* Why an ambiguous attempt may have started a batch test. */
+static const char *
+ambiguity(const struct attempt *a)
+{
+	if (a->http_status >= 200 && a->http_status <= 299)
+		return "the route answered, but with no test_run_id we can use";
+	return "the request went out and the route did not answer";
+}
+
 static void
 log_attempt(const struct run *run, int n, const struct attempt *a,
-    const char *test_run_id, long took)
+    const char *test_run_id, enum fate fate, long took)
 {
 	if (test_run_id != NULL)
 		log_info("run %s: attempt %d/%d: HTTP %d, accepted as test "
 		    "run %s (%ld ms)", run->job->run_id, n, MAX_ATTEMPTS,
 		    a->http_status, test_run_id, took);
+	else if (fate == FATE_AMBIGUOUS)
+		log_warnx("run %s: attempt %d/%d: %s (%ld ms): %s: not tried "
+		    "again (whether a batch test started is for the "
+		    "supervisor to find out)", run->job->run_id, n,
+		    MAX_ATTEMPTS, run->err, took, ambiguity(a));
 	else
 		log_warnx("run %s: attempt %d/%d: %s (%ld ms)",
 		    run->job->run_id, n, MAX_ATTEMPTS, run->err, took);
 }
 
-/* One attempt: its outcome class, and the result filled accordingly. */
+/*
+ * One attempt: its outcome class, what it tells of the batch test in
+ * *fate, and the result filled accordingly.
+ */
 static int
-attempt(struct run *run, int n, struct job_result *res)
+attempt(struct run *run, int n, struct job_result *res, enum fate *fate)
 {
 	struct attempt	 a;
 	long		 t0 = mono_ms(), left = run->deadline - t0;
@@ -98,14 +128,16 @@ attempt(struct run *run, int n, struct job_result *res)
 	(void)http_post(run->job, run->api_key, run->url, run->body, left, &a);
 	code = attempt_outcome(run->job, run->api_key, run->url, &a, &id,
 	    run->err, sizeof(run->err));
+	*fate = code == EX_OK ? FATE_NOTHING : attempt_fate(&a, code);
 	if (code == EX_TEMPFAIL && a.deadline_hit && mono_ms() >= run->deadline)
 		timed_out(run, n);
-	log_attempt(run, n, &a, id, mono_ms() - t0);
+	log_attempt(run, n, &a, id, *fate, mono_ms() - t0);
 	res->attempts = n;
 	res->http_status = a.http_status;
 	res->curl_code = a.curl_code;
-	res->blame = code == EX_OK ? BLAME_NONE :
-	    attempt_blame(&a, run->api_key != NULL);
+	res->ambiguous = *fate == FATE_AMBIGUOUS;
+	res->blame = code == EX_OK ? BLAME_NONE : res->ambiguous ?
+	    BLAME_PLATFORM : attempt_blame(&a, run->api_key != NULL);
 	free(res->test_run_id);
 	res->test_run_id = id;
 	attempt_free(&a);
@@ -151,11 +183,13 @@ request_body(const struct job *job, char *err, size_t len)
 static int
 call(struct run *run, struct job_result *res)
 {
-	int	n = 0, code;
+	enum fate	fate;
+	int		n = 0, code;
 
 	do
-		code = attempt(run, ++n, res);
-	while (code == EX_TEMPFAIL && pause_before_next(run, n));
+		code = attempt(run, ++n, res, &fate);
+	while (code != EX_OK && fate == FATE_RETRY &&
+	    pause_before_next(run, n));
 	return code;
 }
 
@@ -181,7 +215,7 @@ run_job(const struct job *job, struct job_result *res)
 	if (body == NULL && url != NULL)
 		code = EX_DATAERR;
 	else if (url != NULL && (code = credentials_open(job, &run.api_key,
-	    &res->blame, run.err, sizeof(run.err))) == EX_OK) {
+	    &res->api_key, &res->blame, run.err, sizeof(run.err))) == EX_OK) {
 		run.url = url;
 		run.body = body;
 		code = call(&run, res);

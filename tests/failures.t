@@ -52,7 +52,7 @@ is($t->sql_value("SELECT count(*) FROM scheduled_evaluation_runs "
     'a disabled schedule is not dispatched');
 
 # Two failures, then a success resets the count.
-my $flaky = $t->add_schedule(name => 'recovers', model_id => 'standin:status=422');
+my $flaky = $t->add_schedule(name => 'recovers', model_id => 'standin:status=404');
 ok($t->wait_until(sub { runs_of($flaky) == 1 }, 20), 'recovers: failure 1');
 due_again($flaky);
 ok($t->wait_until(sub { runs_of($flaky) == 2 }, 20), 'recovers: failure 2');

@@ -91,7 +91,7 @@ class Echo(http.server.BaseHTTPRequestHandler):
         key = self.headers.get('x-api-key') or \
             self.headers.get('x-service-role-key') or ''
         spec = spec[5:] if spec.startswith('echo:') else 'json'
-        status = 422
+        status = 404
         if spec == 'hang':
             time.sleep(30)
             return
@@ -183,7 +183,7 @@ for my $case (['the service key', $t->key, {}],
 		}
 		my $want = $spec =~ /status=500/ ? 75 : 69;
 		$right++ if $r->{status} == $want && ($r->{result}{error} // '')
-		    =~ /^HTTP (?:422|500) from \Q$URL\E\/api\/batch-testing\/run: \S/;
+		    =~ /^HTTP (?:404|500) from \Q$URL\E\/api\/batch-testing\/run: \S/;
 	}
 	is($leaks, 0, "$what echoed at " . scalar(@specs) . ' offsets and forms: '
 	    . 'no 8-character piece of a key in the result or the log');
@@ -350,7 +350,7 @@ sub supervised {
 	my @rows = $t->sql("SELECT error_message, error_details::text $runs");
 	is(scalar(grep { ($_->[1] // '') =~ /"blame": "schedule"/ } @rows), scalar @ids,
 	    "$what: each the schedule's failure");
-	is(scalar(grep { ($_->[0] // '') =~ /^HTTP 422 from \Q$URL\E\S+: \S/ } @rows),
+	is(scalar(grep { ($_->[0] // '') =~ /^HTTP 404 from \Q$URL\E\S+: \S/ } @rows),
 	    scalar @ids, "$what: each error quotes the refusal")
 	    or diag explain \@rows;
 	my $errors = join "\n", map { $_ // '' } map { @$_ } @rows;

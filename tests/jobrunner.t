@@ -2,6 +2,10 @@
 # evalsched-jobrunner run by hand against tests/stand-in-api: the request
 # it makes, its result JSON and exit status for each kind of answer, its
 # retries and deadline, and that the key never shows in what it prints.
+# The route is not idempotent: an attempt is made again only when it
+# provably started nothing (the route's own temporary error, or a
+# request that never left); any other failure after the request went out
+# is ambiguous, never retried, and the result says so.
 #
 # The binary: $EVALSCHED_JOBRUNNER if set; else the installed layout under
 # $EVALSCHED_ROOT$EVALSCHED_PREFIX (as `make check` runs it); else
@@ -32,6 +36,12 @@ my $SCHED = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
 my $SUITE = '12345678-1234-1234-1234-123456789abc';
 my $UUID = qr/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 my $json = JSON::PP->new->canonical;
+# A schedule's own API key, sealed by the application under $EKEY (as in
+# apikey.t).
+my $EKEY = 'evalsched-apikey-t-encryption-key-0123456789';
+my $SEALED = 'jn208P8s2sBT2nrZuSbx2OKVtMynGBC/HQ4uLmd2OTI8g9Pbk0Mss8Htwr5zV8gl'
+    . '9JyMzvCv2UMgacI0XeNZXLEpMugRI2fSIoRrXy9f+jfbfyBKD9Oy/Ve/OM6db8mTIw==';
+my $NAME = 'nightly regression - 2026-12-05 02:00 CET';
 my $dir = tempdir(CLEANUP => 1);
 my $t = Evalsched::Test->new;	# runs the program under test
 my $RUNS = 0;
@@ -151,6 +161,12 @@ sub expect {
 	    if exists $want{attempts};
 	like($res->{error} // '', $want{error}, "$what: error text")
 	    if $want{error};
+	is($res->{ambiguous} ? 'ambiguous' : 'not ambiguous',
+	    $want{ambiguous} ? 'ambiguous' : 'not ambiguous', "$what: "
+	    . ($want{ambiguous} ? '' : 'not ') . 'ambiguous')
+	    if exists $want{ambiguous};
+	is($res->{blame}, $want{blame}, "$what: blame " . ($want{blame} // 'null'))
+	    if exists $want{blame};
 	ok(!defined $res->{test_run_id}, "$what: no test_run_id")
 	    if $want{status} != 0;
 	ok(defined $res->{elapsed_ms} && $res->{elapsed_ms} >= 0,
@@ -180,6 +196,8 @@ sub expect {
 	    attempts => 1);
 	like($res->{test_run_id} // '', $UUID, '2xx: test_run_id is a UUID');
 	ok(!defined $res->{error}, '2xx: error is null');
+	ok(!exists $res->{ambiguous} && !exists $res->{api_key},
+	    '2xx: neither ambiguous nor api_key is said');
 	my @reqs = requests_for($job->{run_id}, undef, 1);
 	is(scalar @reqs, 1, '2xx: one request');
 	my $q = $reqs[0] // {};
@@ -220,52 +238,163 @@ sub expect {
 	    'an empty config gets the two ids alone');
 }
 
-# --- refused, temporary, flaky ----------------------------------------------
+# --- the batch test's name ----------------------------------------------------
+
+# The route names the batch config.test_run_name?.trim() || a name of its
+# own: ours goes in where the config has no name of its own.
+for my $case (['no name', {}, $NAME],
+    ['a blank name', { test_run_name => " \t\x{a0}\x{3000}" }, $NAME],
+    ['a null name', { test_run_name => undef }, $NAME],
+    ['a name that is not a string', { test_run_name => 42 }, $NAME],
+    ['a name of its own', { test_run_name => ' Mine ' }, ' Mine ']) {
+	my ($what, $config, $want) = @$case;
+	my $job = job(test_run_name => $NAME,
+	    batch_test_config => { prompt_limit => 3, %$config });
+	my $r = run_job($job);
+	expect($r, what => "config with $what", status => 0, attempts => 1);
+	my ($q) = requests_for($job->{run_id}, undef, 1);
+	my $cfg = (eval { decode_json($q->{body} // '') } // {})->{config} // {};
+	is($cfg->{test_run_name}, $want, "config with $what: test_run_name sent "
+	    . "is " . ($want eq $NAME ? 'ours' : "the config's"));
+	is($cfg->{prompt_limit}, 3, "config with $what: the rest is kept");
+}
+
+# --- the route's answers: nothing started ----------------------------------------
+
+# $n POSTs for the run, and no more.
+sub posts_are {
+	my ($job, $n, $what) = @_;
+	my @reqs = requests_for($job->{run_id}, undef, $n);
+	# Time for a POST too many to show.
+	sleep 0.2;
+	@reqs = requests_for($job->{run_id});
+	is(scalar @reqs, $n, "$what: $n POST" . ($n == 1 ? '' : 's'));
+	return @reqs;
+}
 
 {
-	my $job = job(model_id => 'standin:status=422');
+	my $job = job(model_id => 'standin:status=400');
 	my $r = run_job($job);
-	expect($r, what => '4xx', status => 69, http => 422, attempts => 1,
-	    error => qr{^HTTP 422 from \Q$URL\E/api/batch-testing/run: \{"error"});
-	is(scalar(requests_for($job->{run_id}, undef, 1)), 1,
-	    '4xx: not retried');
+	expect($r, what => "the route's 400", status => 69, http => 400,
+	    attempts => 1, ambiguous => 0, blame => 'schedule',
+	    error => qr{^HTTP 400 from \Q$URL\E/api/batch-testing/run: \{"error"});
+	posts_are($job, 1, "the route's 400: not retried");
 }
 
 {
 	my $job = job(model_id => 'standin:status=500');
 	my $r = run_job($job);
-	expect($r, what => '5xx', status => 75, http => 500, attempts => 3,
+	expect($r, what => "the route's 500", status => 75, http => 500,
+	    attempts => 3, ambiguous => 0, blame => 'platform',
 	    error => qr{^HTTP 500 from \Q$URL\E/api/batch-testing/run: });
-	my @reqs = requests_for($job->{run_id}, undef, 3);
-	is(scalar @reqs, 3, '5xx: three attempts');
+	my @reqs = posts_are($job, 3, "the route's 500: retried");
 	is_deeply([map { $_->{headers}{'idempotency-key'} } @reqs],
-	    [($job->{run_id}) x 3], '5xx: the same Idempotency-Key each time');
+	    [($job->{run_id}) x 3], "the route's 500: the same Idempotency-Key "
+	    . 'each time');
 	is_deeply([map { $_->{body} } @reqs], [($reqs[0]{body}) x 3],
-	    '5xx: the same body each time');
+	    "the route's 500: the same body each time");
 	ok($reqs[1]{t_start} - $reqs[0]{t_end} >= 0.09,
-	    '5xx: a pause before the second attempt');
+	    "the route's 500: a pause before the second attempt");
 	ok($reqs[2]{t_start} - $reqs[1]{t_end} >
 	    ($reqs[1]{t_start} - $reqs[0]{t_end}) * 1.2,
-	    '5xx: a longer pause before the third');
+	    "the route's 500: a longer pause before the third");
 	my @lines = grep { /attempt \d\/3/ } split /\n/, $r->{stderr};
-	is(scalar @lines, 3, '5xx: one log line per attempt');
+	is(scalar @lines, 3, "the route's 500: one log line per attempt");
 }
 
 {
 	my $job = job(model_id => 'standin:status=429');
 	my $r = run_job($job);
-	expect($r, what => '429', status => 75, http => 429, attempts => 3);
+	expect($r, what => "the route's 429", status => 75, http => 429,
+	    attempts => 3, ambiguous => 0, blame => 'platform');
+	posts_are($job, 3, "the route's 429: retried");
+}
+
+# --- ambiguous: the request went out, no answer of the route's came ----------
+
+for my $case (['status=502', 75, 502, qr{^HTTP 502 from \Q$URL\E/}],
+    ['status=503', 75, 503, qr{^HTTP 503 from \Q$URL\E/}],
+    ['status=504', 75, 504, qr{^HTTP 504 from \Q$URL\E/}],
+    ['flaky=2', 75, 503, qr{^HTTP 503 from \Q$URL\E/}],
+    ['status=422', 69, 422, qr{^HTTP 422 from \Q$URL\E/}],
+    ['close', 75, 0, qr/^connection closed without an answer/],
+    ['down', 75, 0, qr/^connection closed without an answer/],
+    ['badjson', 76, 200, qr/^HTTP 200 but the answer is not JSON$/],
+    ['no-test-run-id', 76, 200, qr/^HTTP 200 without a test_run_id$/],
+    ['bad-uuid', 76, 200, qr/^HTTP 200 but test_run_id is not a UUID$/],
+    ['huge', 76, 200, qr/^HTTP 200 but the answer is larger than 65536 bytes$/],
+    ['lost=502', 75, 502, qr{^HTTP 502 from \Q$URL\E/\S+: <html>}],
+    ['lost=504', 75, 504, qr{^HTTP 504 from \Q$URL\E/\S+: <html>}],
+    ['lost=close', 75, 0, qr/^connection closed without an answer/]) {
+	my ($mode, $status, $http, $error) = @$case;
+	my $job = job(model_id => "standin:$mode");
+	my $r = run_job($job);
+	expect($r, what => $mode, status => $status, http => $http,
+	    attempts => 1, ambiguous => 1, blame => 'platform',
+	    error => $error);
+	posts_are($job, 1, "$mode: not retried");
+	like($r->{stderr}, qr/attempt 1\/3: .*: not tried again \(whether a batch test started is for the supervisor to find out\)$/m,
+	    "$mode: the log says why it is not tried again");
 }
 
 {
-	my $job = job(model_id => 'standin:flaky=2');
+	# What a refused connection proves: not a byte of the request left.
+	my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+	    LocalPort => 0, Listen => 1) or die "socket: $!";
+	my $free = $sock->sockport;
+	close $sock;
+	my $r = run_job(job(app_url => "http://127.0.0.1:$free"));
+	expect($r, what => 'connection refused', status => 75, http => 0,
+	    attempts => 3, ambiguous => 0, blame => 'platform',
+	    error => qr/^connection refused: /);
+}
+
+# --- the schedule's API key -----------------------------------------------------
+
+{
+	my %key = (api_key_encrypted => $SEALED, encryption_key => $EKEY);
+	my $job = job(%key);
 	my $r = run_job($job);
-	my $res = expect($r, what => 'flaky', status => 0, http => 200,
-	    attempts => 3);
-	like($res->{test_run_id} // '', $UUID, 'flaky: test_run_id');
-	my @reqs = requests_for($job->{run_id}, undef, 3);
-	is_deeply([map { $_->{answered} } @reqs], [503, 503, 200],
-	    'flaky: 503, 503, then 200');
+	my $res = expect($r, what => 'API key', status => 0, attempts => 1);
+	is($res->{api_key}, 'opened', 'API key: opened');
+	my ($q) = requests_for($job->{run_id}, undef, 1);
+	like($q->{headers}{'x-api-key'} // '', qr/^wak_/,
+	    'API key: sent as X-API-Key');
+
+	for my $case (['key', 'Invalid API key', 69, 'schedule', 1],
+	    ['format', 'Invalid API key format', 69, 'schedule', 1],
+	    ['config', 'Server configuration error', 69, 'platform', 1],
+	    ['db', 'Database error', 75, 'platform', 3],
+	    ['internal', 'Internal server error', 75, 'platform', 3]) {
+		my ($kind, $text, $status, $blame, $n) = @$case;
+		$job = job(%key, model_id => "standin:auth=$kind");
+		$r = run_job($job);
+		$res = expect($r, what => "API key, 401 $text", status => $status,
+		    http => 401, attempts => $n, ambiguous => 0, blame => $blame,
+		    error => qr/^HTTP 401 from \S+: \{"error": "\Q$text\E"\}$/);
+		is($res->{api_key}, 'opened', "API key, 401 $text: it opened");
+		posts_are($job, $n, "API key, 401 $text: "
+		    . ($n == 1 ? 'not retried' : 'retried'));
+	}
+
+	# The service key: no 401 text is the schedule's.
+	$job = job(model_id => 'standin:auth=key');
+	$r = run_job($job);
+	$res = expect($r, what => 'service key, 401 Invalid API key',
+	    status => 69, http => 401, attempts => 1, ambiguous => 0,
+	    blame => 'platform');
+	ok(!exists $res->{api_key}, 'service key: no api_key in the result');
+
+	# Sealed under another key, or damaged: it does not open.
+	(my $damaged = $SEALED) =~ tr/A-Za-z/B-ZAb-za/;
+	$job = job(api_key_encrypted => $damaged, encryption_key => $EKEY);
+	$r = run_job($job);
+	$res = expect($r, what => 'API key that does not open', status => 65,
+	    http => 0, attempts => 0, ambiguous => 0, blame => 'schedule',
+	    error => qr/^the schedule's API key cannot be decrypted/);
+	is($res->{api_key}, 'unopened', 'API key that does not open: unopened');
+	is(scalar(requests_for($job->{run_id})), 0,
+	    'API key that does not open: no request');
 }
 
 # --- the deadline -----------------------------------------------------------
@@ -289,55 +418,23 @@ sub deadline_kept {
 	my $job = job(model_id => 'standin:hang', timeout_ms => 1500);
 	my $r = run_job($job);
 	my $res = expect($r, what => 'hang', status => 75, http => 0,
-	    attempts => 1, error => qr/^timed out after 1\.5 s \(1 attempt\)$/);
+	    attempts => 1, ambiguous => 1, blame => 'platform',
+	    error => qr/^timed out after 1\.5 s \(1 attempt\)$/);
 	deadline_kept($r, $res, 1500, 'hang');
 	is(scalar(requests_for($job->{run_id}, undef, 1)), 1,
 	    'hang: one request');
 }
 
 {
-	# 600 ms per answer, 1 s in all: the second attempt meets the deadline.
-	my $job = job(model_id => 'standin:slow=600,status=503',
+	# 600 ms per answer, 1 s in all: the second attempt meets the
+	# deadline, its request sent: that one is ambiguous.
+	my $job = job(model_id => 'standin:slow=600,status=500',
 	    timeout_ms => 1000);
 	my $r = run_job($job);
 	my $res = expect($r, what => 'retries inside the deadline',
-	    status => 75, attempts => 2,
+	    status => 75, attempts => 2, ambiguous => 1,
 	    error => qr/^timed out after 1 s \(2 attempts\)$/);
 	deadline_kept($r, $res, 1000, 'the deadline covers the retries');
-}
-
-# --- protocol errors ---------------------------------------------------------
-
-for my $case (['badjson', qr/^HTTP 200 but the answer is not JSON$/],
-    ['no-test-run-id', qr/^HTTP 200 without a test_run_id$/],
-    ['bad-uuid', qr/^HTTP 200 but test_run_id is not a UUID$/],
-    ['huge', qr/^HTTP 200 but the answer is larger than 65536 bytes$/]) {
-	my ($mode, $error) = @$case;
-	my $job = job(model_id => "standin:$mode");
-	my $r = run_job($job);
-	expect($r, what => $mode, status => 76, http => 200, attempts => 1,
-	    error => $error);
-	is(scalar(requests_for($job->{run_id}, undef, 1)), 1,
-	    "$mode: not retried");
-}
-
-# --- no answer ---------------------------------------------------------------
-
-{
-	my $job = job(model_id => 'standin:close');
-	my $r = run_job($job);
-	expect($r, what => 'closed', status => 75, http => 0, attempts => 3,
-	    error => qr/^connection closed without an answer/);
-}
-
-{
-	my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-	    LocalPort => 0, Listen => 1) or die "socket: $!";
-	my $free = $sock->sockport;
-	close $sock;
-	my $r = run_job(job(app_url => "http://127.0.0.1:$free"));
-	expect($r, what => 'connection refused', status => 75, http => 0,
-	    attempts => 3, error => qr/^connection refused: /);
 }
 
 # --- bad jobs ----------------------------------------------------------------
@@ -474,7 +571,7 @@ SKIP: {
 	my $job = job(app_url => $tls_url);
 	my $r = run_job($job);
 	expect($r, what => 'TLS, unknown CA', status => 75, http => 0,
-	    attempts => 3, error => qr/^TLS error: /);
+	    attempts => 3, ambiguous => 0, error => qr/^TLS error: /);
 	is(scalar(requests_for($job->{run_id}, 'tls')), 0,
 	    'TLS, unknown CA: nothing reached the application');
 

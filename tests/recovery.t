@@ -32,7 +32,7 @@ sub no_doubles {
 # closes them at once, then records the real outcomes the orphaned
 # jobrunners leave in the spool.
 my @k = map { $t->add_schedule(name => "killed $_", model_id => 'standin:slow=5000,never') } 1 .. 2;
-push @k, $t->add_schedule(name => 'killed 3', model_id => 'standin:slow=5000,status=422');
+push @k, $t->add_schedule(name => 'killed 3', model_id => 'standin:slow=5000,status=404');
 my $conf = $t->write_config(lease => 6);
 my $old = $t->start_supervisor(config => $conf, name => 'old');
 ok($t->wait_until(sub { (grep { $_->[0] eq 'triggered' } runs('killed %')) == 3 }, 10),
@@ -60,7 +60,7 @@ my %btr = map { $_->[0] => $_->[1] } $t->sql("SELECT r.id, r.batch_test_run_id F
 my %answered = map { ($_->{headers}{'x-scheduled-evaluation-run-id'}, $_->{answered}) } $t->api_requests;
 is((grep { defined $btr{$_} } keys %answered), 2, 'kill -9: with the test run ids the API gave');
 @r = runs('killed 3');
-like($r[0][1], qr/^HTTP 422 .*\(recorded after its supervisor was lost\)$/,
+like($r[0][1], qr/^HTTP 404 .*\(recorded after its supervisor was lost\)$/,
     "kill -9: and one refused, with the API's answer ($r[0][1])");
 is($t->sql_value("SELECT last_run_status FROM scheduled_evaluations WHERE name = 'killed 1'"),
     'success', 'kill -9: the schedule shows the success');

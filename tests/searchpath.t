@@ -271,7 +271,7 @@ ok($t->wait_until(sub { $t->sql_value("SELECT count(*) FROM evalsched_alerts "
 # kill -9 with a run in flight: the next supervisor on the node closes
 # it, then records the real outcome its orphaned jobrunner left.
 my $orphan = $t->add_schedule(name => 'orphaned', user_id => $user,
-    model_id => 'standin:slow=3000,status=422');
+    model_id => 'standin:slow=3000,status=404');
 ok($t->wait_until(sub { status_of($orphan) eq 'triggered' &&
     $t->jobrunners_of($t->supervisor_pid('a')) }, 30),
     'a run in flight, its jobrunner started');

@@ -1,9 +1,10 @@
 // fuzz-link: common/job.c common/log.c common/blame.c common/url.c common/text.c common/json1.c
 /*
  * libFuzzer target for the job protocol's parsers: the job a jobrunner
- * reads, the result the supervisor reads, and the API's answer (its
- * test_run_id, and whose fault a refusal is).  What parses must also
- * round-trip through its writer unchanged.
+ * reads, the result the supervisor reads, the API's answer (its
+ * test_run_id, whose fault a refusal is, whether the route gave it), and
+ * the batch test's name in a config.  What parses must also round-trip
+ * through its writer unchanged.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@ job_round_trip(const char *text)
 	    !same(a.service_role_key, b.service_role_key) ||
 	    !same(a.tls_ca_file, b.tls_ca_file) ||
 	    !same(a.schedule_name, b.schedule_name) ||
+	    !same(a.test_run_name, b.test_run_name) ||
 	    a.timeout_ms != b.timeout_ms)
 		abort();
 	if ((body = job_request_body(&a, err, sizeof(err))) == NULL)
@@ -62,7 +64,8 @@ result_round_trip(const char *text)
 	if (a.http_status != b.http_status || a.attempts != b.attempts ||
 	    a.elapsed_ms != b.elapsed_ms || !same(a.error, b.error) ||
 	    !same(a.test_run_id, b.test_run_id) ||
-	    a.curl_code != b.curl_code || a.blame != b.blame)
+	    a.curl_code != b.curl_code || a.blame != b.blame ||
+	    a.ambiguous != b.ambiguous || a.api_key != b.api_key)
 		abort();
 	free(out);
 	job_result_free(&a);
@@ -81,10 +84,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (blame_for_http(size > 0 ? 400 + data[0] % 100 : 404,
 	    (const char *)data, size, size % 2) == BLAME_NONE)
 		abort();
+	if (blame_route_answer(size > 0 ? 400 + data[0] % 101 : 500,
+	    (const char *)data, size) > ROUTE_TEMPORARY)
+		abort();
 	if ((text = malloc(size + 1)) == NULL)
 		return 0;
 	memcpy(text, data, size);
 	text[size] = '\0';
+	free(job_batch_name(text, size % 3 ? "ours" : NULL));
 	job_round_trip(text);
 	result_round_trip(text);
 	free(text);

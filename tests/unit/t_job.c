@@ -1,6 +1,7 @@
 /*
  * The job protocol: job and result JSON round trips, validation, the
- * request body's merge rule and the outcome class of an answer; and the
+ * request body's merge rule, the batch test's name, the outcome class of
+ * an answer, whose fault it is and whether the route gave it; and the
  * one "exactly one JSON value" check they and every other reader use.
  */
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #define KEY	"sk-very-secret-service-key"
 #define EKEY	"ek-very-secret-encryption-key-0123456789"
 #define SEALED	"c2FsdCBpdiB0YWcgY2lwaGVydGV4dA=="
+#define NAME	"nightly \xc3\xa9 - 2026-12-05 02:00 CET"
 
 static char *
 make_job(const char *field, const char *json_value)
@@ -64,6 +66,8 @@ test_round_trip(void)
 		tap_diag("%s", err);
 		return;
 	}
+	tap_ok(a.test_run_name == NULL, "no test_run_name: NULL");
+	a.test_run_name = strdup(NAME);
 	tap_is_str(a.app_url, "http://localhost:3000", "trailing / dropped");
 	tap_is_int(a.timeout_ms, 600000, "timeout_ms");
 	tap_is_str(a.tls_ca_file, "/etc/ssl/ca.pem", "tls_ca_file");
@@ -79,6 +83,7 @@ test_round_trip(void)
 	tap_is_str(b.model_id, "gpt-4", "model_id round trip");
 	tap_is_str(b.batch_test_config, a.batch_test_config,
 	    "batch_test_config round trip");
+	tap_is_str(b.test_run_name, NAME, "test_run_name round trip");
 	tap_is_str(b.app_url, a.app_url, "app_url round trip");
 	tap_is_str(b.service_role_key, KEY, "service_role_key round trip");
 	tap_is_str(b.tls_ca_file, a.tls_ca_file, "tls_ca_file round trip");
@@ -163,6 +168,9 @@ static const struct bad bad_jobs[] = {
 	{ "api_key_encrypted", "\"a\\u0000b\"",
 	    "api_key_encrypted contains a NUL character" },
 	{ "encryption_key", "[]", "encryption_key is not a string" },
+	{ "test_run_name", "7", "test_run_name is not a string" },
+	{ "test_run_name", "\"a\\u0000b\"",
+	    "test_run_name contains a NUL character" },
 	{ "encryption_key", "\"" EKEY "\\u0000\"",
 	    "encryption_key contains a NUL character" },
 };
@@ -285,6 +293,130 @@ test_request_body(void)
 	job_free(&j);
 }
 
+/* config.test_run_name in j's request, as JSON; "(none)" without one. */
+static const char *
+sent_name(const struct job *j, char *buf, size_t len)
+{
+	json_object	*body, *cfg, *v;
+	char		 err[256], *b;
+
+	if ((b = job_request_body(j, err, sizeof(err))) == NULL)
+		return "(no body)";
+	body = json_tokener_parse(b);
+	free(b);
+	if (!json_object_object_get_ex(body, "config", &cfg) ||
+	    !json_object_object_get_ex(cfg, "test_run_name", &v))
+		snprintf(buf, len, "(none)");
+	else
+		snprintf(buf, len, "%s", json_object_to_json_string_ext(v,
+		    JSON_C_TO_STRING_PLAIN));
+	json_object_put(body);
+	return buf;
+}
+
+/*
+ * Ours goes in unless the config names the batch itself: the route takes
+ * config.test_run_name?.trim() || a name of its own, and throws on a
+ * value that is not a string.
+ */
+static void
+test_request_name(void)
+{
+	static const struct {
+		const char	*config;
+		const char	*want;	/* as JSON */
+	} cases[] = {
+		{ "{}", "\"nightly - 2026-12-05 02:00 CET\"" },
+		{ "{\"test_run_name\":null}", "\"nightly - 2026-12-05 02:00 CET\"" },
+		{ "{\"test_run_name\":\"\"}", "\"nightly - 2026-12-05 02:00 CET\"" },
+		{ "{\"test_run_name\":\" \\t\\u00a0\\u3000\"}",
+		    "\"nightly - 2026-12-05 02:00 CET\"" },
+		{ "{\"test_run_name\":42}", "\"nightly - 2026-12-05 02:00 CET\"" },
+		{ "{\"test_run_name\":[\"x\"]}",
+		    "\"nightly - 2026-12-05 02:00 CET\"" },
+		{ "{\"test_run_name\":{}}", "\"nightly - 2026-12-05 02:00 CET\"" },
+		{ "{\"test_run_name\":\"Mine\"}", "\"Mine\"" },
+		{ "{\"test_run_name\":\"  Mine \"}", "\"  Mine \"" },
+	};
+	struct job	 j;
+	char		 err[256], buf[256], *text;
+	size_t		 i;
+
+	text = make_job("test_run_name", "\"nightly - 2026-12-05 02:00 CET\"");
+	job_from_json(&j, text, err, sizeof(err));
+	free(text);
+	tap_is_str(j.test_run_name, "nightly - 2026-12-05 02:00 CET",
+	    "the job's test_run_name is read");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		set_config(&j, cases[i].config);
+		tap_is_str(sent_name(&j, buf, sizeof(buf)), cases[i].want,
+		    "config %s: test_run_name sent %s", cases[i].config,
+		    cases[i].want);
+	}
+	free(j.test_run_name);
+	j.test_run_name = NULL;
+	set_config(&j, "{}");
+	tap_is_str(sent_name(&j, buf, sizeof(buf)), "(none)",
+	    "a job without a name sends none");
+	set_config(&j, "{\"test_run_name\":7}");
+	tap_is_str(sent_name(&j, buf, sizeof(buf)), "7",
+	    "  and leaves the config's as it is");
+	job_free(&j);
+}
+
+static void
+batch_name_is(const char *config, const char *ours, const char *want,
+    const char *what)
+{
+	char	*got = job_batch_name(config, ours);
+
+	tap_is_str(got, want, "batch name: %s", what);
+	free(got);
+}
+
+/* The name the application stores, as its route makes it. */
+static void
+test_batch_name(void)
+{
+	const char	*ours = "nightly - 2026-12-05 02:00 CET";
+
+	batch_name_is("{\"test_run_name\":\"Mine\"}", ours, "Mine",
+	    "the config's own");
+	batch_name_is("{\"test_run_name\":\" \\t\\n\\u000b\\f\\rMine"
+	    "\\r\\n \"}", ours, "Mine", "ASCII white space at both ends");
+	batch_name_is("{\"test_run_name\":\"\\u00a0\\u3000\\ufeffMy  "
+	    "\\u00a0run\\ufeff\\u3000\\u00a0\"}", ours,
+	    "My  \xc2\xa0run", "NBSP, U+3000, U+FEFF at both ends; inner "
+	    "white space kept");
+	batch_name_is("{\"test_run_name\":\"\\u1680\\u2000\\u200a\\u2028"
+	    "\\u2029\\u202f\\u205fx\\u205f\\u202f\\u2029\\u2028\\u2005"
+	    "\\u1680\"}", ours, "x", "the Zs category and LS, PS");
+	batch_name_is("{\"test_run_name\":\"\\u0085x\\u180e\"}", ours,
+	    "\xc2\x85x\xe1\xa0\x8e", "NEL and U+180E are not white space");
+	batch_name_is("{\"test_run_name\":\"\\u200bx\\u200b\"}", ours,
+	    "\xe2\x80\x8bx\xe2\x80\x8b", "nor is U+200B");
+	batch_name_is("{\"test_run_name\":\"\\u00e9\"}", ours, "\xc3\xa9",
+	    "one character that is not white space");
+	batch_name_is("{\"test_run_name\":\" \\u00a0\\u3000\\ufeff\"}", ours,
+	    ours, "blank: ours");
+	batch_name_is("{\"test_run_name\":\"\"}", ours, ours, "empty: ours");
+	batch_name_is("{\"test_run_name\":null}", ours, ours, "null: ours");
+	batch_name_is("{\"test_run_name\":42}", ours, ours,
+	    "not a string: ours");
+	batch_name_is("{\"prompt_limit\":3}", ours, ours, "absent: ours");
+	batch_name_is("{\"prompt_limit\":", ours, ours, "invalid JSON: ours");
+	batch_name_is("[\"test_run_name\"]", ours, ours,
+	    "not an object: ours");
+	batch_name_is("", ours, ours, "an empty text: ours");
+	batch_name_is(NULL, ours, ours, "no config: ours");
+	batch_name_is("{}", NULL, NULL, "absent and no name of ours: NULL");
+	batch_name_is("{\"test_run_name\":\"Mine\"}", NULL, "Mine",
+	    "the config's own without ours");
+	batch_name_is("{}", " \xc2\xa0ours\xe3\x80\x80", "ours",
+	    "ours, trimmed as the route trims what we send");
+	batch_name_is("{}", " \t", NULL, "ours blank: NULL (the route names it)");
+}
+
 static void
 test_result(void)
 {
@@ -352,7 +484,68 @@ test_result(void)
 	    sizeof(err)), -1, "blame is schedule or platform");
 	tap_is_int(job_result_from_json(&b, "{}", err, sizeof(err)), 0,
 	    "an empty result is a result with nothing in it");
+	tap_ok(!b.ambiguous && b.api_key == API_KEY_NONE,
+	    "  neither ambiguous nor with an API key");
 	job_result_free(&b);
+}
+
+/* "ambiguous" and "api_key": said when there is something to say. */
+static void
+test_result_ambiguous(void)
+{
+	struct job_result	 c = { .http_status = 502, .attempts = 1,
+	    .elapsed_ms = 9, .error = (char *)"HTTP 502 from x",
+	    .blame = BLAME_PLATFORM, .ambiguous = 1,
+	    .api_key = API_KEY_OPENED }, b;
+	char			 err[256], *text;
+
+	text = job_result_to_json(&c);
+	tap_is_str(text, "{\"http_status\":502,\"blame\":\"platform\","
+	    "\"test_run_id\":null,\"attempts\":1,\"elapsed_ms\":9,"
+	    "\"error\":\"HTTP 502 from x\",\"ambiguous\":true,"
+	    "\"api_key\":\"opened\"}", "an ambiguous result's JSON");
+	tap_is_int(job_result_from_json(&b, text, err, sizeof(err)), 0,
+	    "it parses");
+	tap_is_int(b.ambiguous, 1, "ambiguous round trip");
+	tap_is_int(b.api_key, API_KEY_OPENED, "api_key opened round trip");
+	job_result_free(&b);
+	free(text);
+
+	c.ambiguous = 0;
+	c.api_key = API_KEY_UNOPENED;
+	text = job_result_to_json(&c);
+	tap_ok(text != NULL && strstr(text, "ambiguous") == NULL,
+	    "not ambiguous: the member is left out");
+	tap_ok(text != NULL && strstr(text, "\"api_key\":\"unopened\"") !=
+	    NULL, "api_key unopened is written");
+	tap_is_int(job_result_from_json(&b, text, err, sizeof(err)), 0,
+	    "it parses");
+	tap_is_int(b.ambiguous, 0, "ambiguous false round trip");
+	tap_is_int(b.api_key, API_KEY_UNOPENED, "api_key unopened round trip");
+	job_result_free(&b);
+	free(text);
+
+	c.api_key = API_KEY_NONE;
+	text = job_result_to_json(&c);
+	tap_ok(text != NULL && strstr(text, "api_key") == NULL,
+	    "no API key: the member is left out");
+	free(text);
+
+	tap_is_int(job_result_from_json(&b, "{\"ambiguous\":false,"
+	    "\"api_key\":null}", err, sizeof(err)), 0,
+	    "ambiguous false and api_key null parse");
+	tap_ok(!b.ambiguous && b.api_key == API_KEY_NONE, "  as neither");
+	job_result_free(&b);
+	tap_is_int(job_result_from_json(&b, "{\"ambiguous\":1}", err,
+	    sizeof(err)), -1, "ambiguous must be a boolean");
+	tap_is_str(err, "ambiguous is not a boolean", "  says so");
+	tap_is_int(job_result_from_json(&b, "{\"ambiguous\":\"true\"}", err,
+	    sizeof(err)), -1, "ambiguous \"true\" is not a boolean");
+	tap_is_int(job_result_from_json(&b, "{\"api_key\":\"open\"}", err,
+	    sizeof(err)), -1, "api_key is opened or unopened");
+	tap_is_str(err, "api_key is neither opened nor unopened", "  says so");
+	tap_is_int(job_result_from_json(&b, "{\"api_key\":true}", err,
+	    sizeof(err)), -1, "api_key must be a string");
 }
 
 static void
@@ -444,7 +637,10 @@ test_blame(void)
 	blame_is(404, app, 0, BLAME_SCHEDULE, "404 suite gone: the schedule's");
 	blame_is(403, "{\"error\":\"scope\"}", 1, BLAME_SCHEDULE,
 	    "403 missing scope: the schedule's");
-	blame_is(422, "{\"error\":\"x\"}", 0, BLAME_SCHEDULE, "422: the schedule's");
+	blame_is(422, "{\"error\":\"x\"}", 0, BLAME_PLATFORM,
+	    "422: not a status of the route's, the platform's");
+	blame_is(413, "{\"error\":\"x\"}", 0, BLAME_PLATFORM,
+	    "413: not a status of the route's, the platform's");
 	blame_is(404, "<html>Not Found</html>", 0, BLAME_PLATFORM,
 	    "404 that is not the application's: a wrong app_url");
 	blame_is(400, NULL, 0, BLAME_PLATFORM, "400 without a body: not the "
@@ -456,8 +652,24 @@ test_blame(void)
 	    BLAME_PLATFORM, "401 for the deployment's key: the platform's");
 	blame_is(401, "{\"error\":\"Invalid API key\"}", 1, BLAME_SCHEDULE,
 	    "401 for the schedule's own API key: the schedule's");
+	blame_is(401, "{\"error\":\"Invalid API key format\"}", 1,
+	    BLAME_SCHEDULE, "401 Invalid API key format: the schedule's");
+	blame_is(401, "{\"error\":\"Invalid API key\"}", 0, BLAME_PLATFORM,
+	    "401 Invalid API key without the schedule's key: the platform's");
 	blame_is(401, "{\"error\":\"Database error\"}", 1, BLAME_PLATFORM,
 	    "401 Database error: passing trouble, the platform's");
+	blame_is(401, "{\"error\":\"Internal server error\"}", 1,
+	    BLAME_PLATFORM, "401 Internal server error: the platform's");
+	blame_is(401, "{\"error\":\"Server configuration error\"}", 1,
+	    BLAME_PLATFORM, "401 Server configuration error: the platform's");
+	blame_is(401, "{\"error\":\"Unauthorized\"}", 1, BLAME_PLATFORM,
+	    "401 Unauthorized: the platform's");
+	blame_is(401, "{\"error\":\"Something new\"}", 1, BLAME_PLATFORM,
+	    "401 with any other text: the platform's");
+	blame_is(401, "<html>401</html>", 1, BLAME_PLATFORM,
+	    "401 that is not the route's: the platform's");
+	blame_is(500, "{\"error\":\"Server configuration error\"}", 0,
+	    BLAME_PLATFORM, "500 Server configuration error: the platform's");
 	blame_is(429, app, 1, BLAME_PLATFORM, "429: the platform's");
 	blame_is(500, app, 0, BLAME_PLATFORM, "500: the platform's");
 	blame_is(503, NULL, 0, BLAME_PLATFORM, "503: the platform's");
@@ -465,6 +677,50 @@ test_blame(void)
 	blame_is(405, app, 0, BLAME_PLATFORM, "405: a wrong app_url");
 	tap_is_int(blame_from_name("schedule"), BLAME_SCHEDULE, "name round trip");
 	tap_is_int(blame_from_name("nobody"), BLAME_NONE, "unknown name");
+}
+
+static void
+route_is(int status, const char *body, int want, const char *what)
+{
+	tap_is_int(blame_route_answer(status, body,
+	    body != NULL ? strlen(body) : 0), want, "%s", what);
+}
+
+/* The route's own answers prove it started nothing; nothing else does. */
+static void
+test_route_answer(void)
+{
+	const char	*err = "{\"error\":\"x\"}";
+
+	route_is(400, err, ROUTE_REFUSED, "400 {error}: the route refused");
+	route_is(403, err, ROUTE_REFUSED, "403 {error}: the route refused");
+	route_is(404, err, ROUTE_REFUSED, "404 {error}: the route refused");
+	route_is(401, "{\"error\":\"Invalid API key\"}", ROUTE_REFUSED,
+	    "401 Invalid API key: refused");
+	route_is(401, "{\"error\":\"Server configuration error\"}",
+	    ROUTE_REFUSED, "401 Server configuration error: refused");
+	route_is(401, "{\"error\":\"Database error\"}", ROUTE_TEMPORARY,
+	    "401 Database error: temporary");
+	route_is(401, "{\"error\":\"Internal server error\"}",
+	    ROUTE_TEMPORARY, "401 Internal server error: temporary");
+	route_is(429, err, ROUTE_TEMPORARY, "429 {error}: temporary");
+	route_is(500, err, ROUTE_TEMPORARY, "500 {error}: temporary");
+	route_is(500, "<html>500</html>", ROUTE_NOT,
+	    "500 with an HTML page: not the route's");
+	route_is(500, NULL, ROUTE_NOT, "500 without a body: not the route's");
+	route_is(500, "{\"error\":\"x\",\"code\":1}", ROUTE_NOT,
+	    "500 with more than error: not the route's");
+	route_is(500, "{\"error\":{\"message\":\"x\"}}", ROUTE_NOT,
+	    "500 whose error is not a string: not the route's");
+	route_is(429, "Too Many Requests", ROUTE_NOT,
+	    "429 in plain text: not the route's");
+	route_is(502, err, ROUTE_NOT, "502: never the route's");
+	route_is(503, err, ROUTE_NOT, "503: never the route's");
+	route_is(504, err, ROUTE_NOT, "504: never the route's");
+	route_is(408, err, ROUTE_NOT, "408: never the route's");
+	route_is(422, err, ROUTE_NOT, "422: never the route's");
+	route_is(302, err, ROUTE_NOT, "302: never the route's");
+	route_is(200, err, ROUTE_NOT, "200: not an error");
 }
 
 /*
@@ -594,11 +850,15 @@ main(void)
 	test_api_key();
 	test_bad_text();
 	test_request_body();
+	test_request_name();
+	test_batch_name();
 	test_result();
+	test_result_ambiguous();
 	test_utf8_trim();
 	test_classes();
 	test_answers();
 	test_blame();
+	test_route_answer();
 	test_json1();
 	return tap_done();
 }
