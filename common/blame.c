@@ -4,14 +4,16 @@
  *
  * The route (app/api/batch-testing/run/route.ts) answers an error with
  * 400, 401, 403, 404, 429 or 500, always as {"error": "..."} and nothing
- * else, and every one of them comes before it creates a batch test.  The
+ * else, and every one of them comes before it creates a batch test.
+ * 413 and 422 as {"error": "..."} are taken as its refusals too, as
+ * the application's contract has always had them (DESIGN).  The
  * same status with another body came from something else at app_url (a
  * proxy, a gateway, another site, whose error pages may well have an
  * "error" member among others); so did any other status.
  *
  * The schedule's failures are the route's refusals of this schedule's
  * request: 400 (bad config, empty suite), 403 (its API key lacks the
- * scope), 404 (its suite is gone), and a 401 for the schedule's own API
+ * scope), 404 (its suite is gone), 413, 422, and a 401 for the schedule's own API
  * key that says the key is bad ("Invalid API key", "Invalid API key
  * format").  Every other 401 is the platform's: the deployment's service
  * key, the application's missing settings ("Server configuration
@@ -93,6 +95,8 @@ route_status(int status)
 	case 401:
 	case 403:
 	case 404:
+	case 413:
+	case 422:
 	case 429:
 	case 500:
 		return 1;
@@ -140,6 +144,8 @@ blame_for_http(int status, const char *body, size_t len, int api_key)
 	case 400:
 	case 403:
 	case 404:
+	case 413:
+	case 422:
 		if (error != NULL)
 			b = BLAME_SCHEDULE;
 		break;

@@ -37,6 +37,8 @@ const char RUN_SELECT[] =
     "    THEN now() - r.triggered_at END))::bigint AS duration, "
     "r.completed_at IS NULL AND r.status IN ('triggered', 'running') "
     "  AS ongoing, "
+    "r.status = 'running' AND r.batch_test_run_id IS NULL AS unresolved, "
+    "r.batch_name, "
     "r.status = 'completed' OR (r.status = 'failed' AND r.total_prompts > 0) "
     "  AS has_results "
     "FROM public.scheduled_evaluation_runs r "
@@ -164,12 +166,17 @@ run_prompts_cell(const PGresult *res, int row, char *buf, size_t len)
 		    failed);
 }
 
-/* "completed", or "completed, regression" once detection has found one. */
+/*
+ * "completed", or "completed, regression" once detection has found one;
+ * "running, unresolved" while the database has not shown whether an
+ * unclear answer's request started a batch test.
+ */
 void
 run_status_cell(const PGresult *res, int row, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s%s", db_get(res, row, "status"),
-	    db_bool(res, row, "regression_detected") ? ", regression" : "");
+	snprintf(buf, len, "%s%s%s", db_get(res, row, "status"),
+	    db_bool(res, row, "regression_detected") ? ", regression" : "",
+	    db_bool(res, row, "unresolved") ? ", unresolved" : "");
 }
 
 static void
@@ -232,7 +239,9 @@ run_json(const PGresult *res, int row)
 	add(o, "completed_at", col_time(res, row, "completed_at"));
 	add(o, "duration_seconds", col_int(res, row, "duration"));
 	add(o, "ongoing", col_bool(res, row, "ongoing"));
+	add(o, "unresolved", col_bool(res, row, "unresolved"));
 	add(o, "batch_test_run_id", json_col_str(res, row, "batch_test_run_id"));
+	add(o, "batch_name", json_col_str(res, row, "batch_name"));
 	add(o, "batch_ended_at", col_time(res, row, "batch_ended_at"));
 	add_results(o, res, row);
 	add(o, "blame", json_col_str(res, row, "blame"));

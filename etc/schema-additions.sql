@@ -2,7 +2,7 @@
 -- additive: new nullable columns, new indexes, new tables, a trigger.  The
 -- application's tables, triggers and row-level security stay as they are.
 -- Applying this twice is harmless, and it upgrades a database of an
--- earlier version.  Schema version 4.
+-- earlier version.  Schema version 5.
 --
 -- It is applied to the application's own database: a Supabase project
 -- where every visitor holds the public (anon) key and Supabase grants
@@ -119,10 +119,19 @@ ALTER TABLE public.evalsched_supervisors
 ALTER TABLE public.scheduled_evaluation_runs
     ADD COLUMN IF NOT EXISTS evalsched_rev integer;
 
+--
+-- A 'triggered' row without a slot is the route's (or the old worker's)
+-- from before evalsched ran the schedule.  Once evalsched runs it, the
+-- route's completion by position is never this row's either: it is the
+-- end of one of our runs' batch tests.
 CREATE OR REPLACE FUNCTION public.evalsched_guard_runs()
 RETURNS trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
+    IF coalesce(current_setting('evalsched.manual_edit', true), '') = 'on'
+    THEN
+        RETURN NEW;
+    END IF;
     IF TG_OP = 'INSERT' THEN
         IF NEW.slot_at IS NULL AND NEW.status = 'triggered' AND EXISTS (
             SELECT 1 FROM public.scheduled_evaluation_runs r
@@ -133,9 +142,14 @@ BEGIN
         RETURN NEW;
     END IF;
     IF OLD.slot_at IS NOT NULL
-        AND NEW.evalsched_rev IS NOT DISTINCT FROM OLD.evalsched_rev
-        AND coalesce(current_setting('evalsched.manual_edit', true), '')
-            <> 'on' THEN
+        AND NEW.evalsched_rev IS NOT DISTINCT FROM OLD.evalsched_rev THEN
+        RETURN NULL;
+    END IF;
+    IF OLD.slot_at IS NULL AND OLD.status = 'triggered'
+        AND NEW.status IS DISTINCT FROM 'triggered' AND EXISTS (
+            SELECT 1 FROM public.scheduled_evaluation_runs r
+            WHERE r.scheduled_evaluation_id = OLD.scheduled_evaluation_id
+              AND r.slot_at IS NOT NULL) THEN
         RETURN NULL;
     END IF;
     RETURN NEW;
@@ -145,6 +159,21 @@ $$;
 CREATE OR REPLACE TRIGGER evalsched_guard_runs
     BEFORE INSERT OR UPDATE ON public.scheduled_evaluation_runs
     FOR EACH ROW EXECUTE FUNCTION public.evalsched_guard_runs();
+
+-- The 'triggered' rows left from before evalsched (the old worker's era)
+-- never end: the route's completion by position would land on them, with
+-- the results of a batch test that is not theirs.  They are closed here,
+-- saying why.  Apply this with the old worker stopped: a run it has in
+-- flight would be closed too.
+SELECT pg_catalog.set_config('evalsched.manual_edit', 'on', true);
+UPDATE public.scheduled_evaluation_runs
+    SET status = 'failed', completed_at = now(),
+        error_message = 'closed by evalsched: left ''triggered'' from '
+            || 'before evalsched ran this schedule; its outcome is unknown',
+        error_details = pg_catalog.jsonb_build_object(
+            'reason', 'before evalsched', 'blame', 'platform')
+    WHERE slot_at IS NULL AND status = 'triggered';
+SELECT pg_catalog.set_config('evalsched.manual_edit', '', true);
 
 -- Re-enabling a schedule from any client (the application's toggle, SQL,
 -- evalschedctl resume) gives it a fresh start: the application itself
@@ -234,6 +263,86 @@ BEGIN
     IF to_regclass('public.judgments') IS NOT NULL THEN
         CREATE INDEX IF NOT EXISTS evalsched_judgments_message
             ON public.judgments (message_id);
+    END IF;
+END;
+$$;
+
+-- One batch test per slot.  The route is not idempotent, so a request
+-- whose answer was lost (a gateway's 502 or 504, a dropped connection, a
+-- timeout) is never sent again: whether it started a batch test is
+-- found here.  The supervisor names each run's batch test (batch_name:
+-- the schedule and its slot, sent as config.test_run_name unless the
+-- schedule's config names it) and the route stores that name as the
+-- batch's config.custom_name before it answers.  When the application
+-- inserts a batch test of a user, with a model, under the name of a run
+-- of that user's schedule with that model that has none yet (in flight,
+-- or 'running' while unresolved), the run gets it, and an unresolved
+-- run's unclear answer is no longer its error.  A hash index: a
+-- user's test_run_name may be longer than a btree entry can be.
+ALTER TABLE public.scheduled_evaluation_runs
+    ADD COLUMN IF NOT EXISTS batch_name text;
+
+CREATE INDEX IF NOT EXISTS evalsched_runs_unbound
+    ON public.scheduled_evaluation_runs USING hash (batch_name)
+    WHERE batch_test_run_id IS NULL AND slot_at IS NOT NULL
+      AND status IN ('triggered', 'running');
+
+CREATE OR REPLACE FUNCTION public.evalsched_batch_created()
+RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    wanted text := NEW.config ->> 'custom_name';
+BEGIN
+    IF wanted IS NULL OR NEW.user_id IS NULL THEN
+        RETURN NULL;
+    END IF;
+    UPDATE public.scheduled_evaluation_runs r
+        SET batch_test_run_id = NEW.id,
+            error_message = NULL, error_details = NULL,
+            evalsched_rev = coalesce(r.evalsched_rev, 0) + 1
+        WHERE r.id = (SELECT u.id FROM public.scheduled_evaluation_runs u
+                JOIN public.scheduled_evaluations s
+                  ON s.id = u.scheduled_evaluation_id
+                WHERE u.batch_name = wanted
+                  AND u.batch_test_run_id IS NULL AND u.slot_at IS NOT NULL
+                  AND u.status IN ('triggered', 'running')
+                  AND s.user_id = NEW.user_id
+                  AND s.model_id IS NOT DISTINCT FROM NEW.model_name
+                ORDER BY u.triggered_at LIMIT 1)
+          AND r.batch_test_run_id IS NULL
+          AND r.status IN ('triggered', 'running');
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    -- Never the application's insert's failure: the run stays
+    -- unresolved, and the server's log says why.
+    RAISE WARNING 'evalsched_batch_created: batch test %: %', NEW.id, SQLERRM;
+    RETURN NULL;
+END;
+$$;
+
+-- Only on a batch_test_runs with the columns it reads, of the types it
+-- reads them as: it must never fail the application's insert.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+               WHERE a.attrelid = pg_catalog.to_regclass(
+                   'public.batch_test_runs')
+                 AND a.attname = 'config' AND NOT a.attisdropped
+                 AND a.atttypid IN ('pg_catalog.json'::pg_catalog.regtype,
+                     'pg_catalog.jsonb'::pg_catalog.regtype))
+        AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+               WHERE a.attrelid = pg_catalog.to_regclass(
+                   'public.batch_test_runs')
+                 AND a.attname = 'user_id' AND NOT a.attisdropped
+                 AND a.atttypid = 'pg_catalog.uuid'::pg_catalog.regtype)
+        AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+               WHERE a.attrelid = pg_catalog.to_regclass(
+                   'public.batch_test_runs')
+                 AND a.attname = 'model_name' AND NOT a.attisdropped
+                 AND a.atttypid = 'pg_catalog.text'::pg_catalog.regtype) THEN
+        CREATE OR REPLACE TRIGGER evalsched_batch_created
+            AFTER INSERT ON public.batch_test_runs
+            FOR EACH ROW EXECUTE FUNCTION public.evalsched_batch_created();
     END IF;
 END;
 $$;
@@ -417,7 +526,7 @@ CREATE TABLE IF NOT EXISTS public.evalsched_meta (
     value text NOT NULL
 );
 ALTER TABLE public.evalsched_meta ENABLE ROW LEVEL SECURITY;
-INSERT INTO public.evalsched_meta (key, value) VALUES ('schema_version', '4')
+INSERT INTO public.evalsched_meta (key, value) VALUES ('schema_version', '5')
     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
 
 -- The application's trigger functions that fire on our writes to its

@@ -18,6 +18,11 @@
 #include "log.h"
 #include "schedule.h"
 #include "supervisor.h"
+#include "text.h"
+#include "tz.h"
+
+/* Characters of the schedule's name in its batch test's name, at most. */
+#define BATCH_NAME_MAX	100
 
 enum {
 	COL_ID, COL_NAME, COL_USER, COL_TYPE, COL_CRON, COL_TZ, COL_SUITE,
@@ -90,10 +95,10 @@ static const char claim_sql[] =
 static const char insert_runs_sql[] =
 	"WITH run AS (INSERT INTO public.scheduled_evaluation_runs "
 	"  (scheduled_evaluation_id, status, slot_at, supervisor_id, "
-	"   evalsched_rev) "
-	"  SELECT s.id, 'triggered', s.next_run_at, $2, 0 "
+	"   batch_name, evalsched_rev) "
+	"  SELECT s.id, 'triggered', s.next_run_at, $2, u.name, 0 "
 	"  FROM public.scheduled_evaluations s, json_to_recordset($1::json) "
-	"    AS u(id uuid, next bigint) WHERE s.id = u.id "
+	"    AS u(id uuid, next bigint, name text) WHERE s.id = u.id "
 	"  ON CONFLICT (scheduled_evaluation_id, slot_at) "
 	"    WHERE slot_at IS NOT NULL DO NOTHING "
 	"  RETURNING id, scheduled_evaluation_id), "
@@ -152,7 +157,7 @@ value(PGresult *res, int row, int col)
 }
 
 static char *
-make_job(PGresult *res, int row, char *run_id)
+make_job(PGresult *res, int row, char *run_id, char *batch_name)
 {
 	struct job	job;
 	int		ms = sv->conf.run_timeout * 1000;
@@ -165,6 +170,7 @@ make_job(PGresult *res, int row, char *run_id)
 	job.test_suite_id = PQgetvalue(res, row, COL_SUITE);
 	job.model_id = PQgetvalue(res, row, COL_MODEL);
 	job.batch_test_config = PQgetvalue(res, row, COL_CONFIG);
+	job.test_run_name = batch_name;
 	job.app_url = sv->conf.app_url;
 	job.service_role_key = sv->conf.service_role_key;
 	/* The encryption key goes only to a job that needs it. */
@@ -182,13 +188,13 @@ make_job(PGresult *res, int row, char *run_id)
 
 /* Whether the row's job can be built and read by a jobrunner. */
 static int
-job_fits(PGresult *res, int row)
+job_fits(PGresult *res, int row, char *batch_name)
 {
 	char	 placeholder[] = "00000000-0000-4000-8000-000000000000";
 	char	*job;
 	int	 fits;
 
-	if ((job = make_job(res, row, placeholder)) == NULL)
+	if ((job = make_job(res, row, placeholder, batch_name)) == NULL)
 		return 0;
 	fits = strlen(job) <= JOB_MAX_TEXT;
 	explicit_bzero(job, strlen(job));
@@ -197,11 +203,41 @@ job_fits(PGresult *res, int row)
 }
 
 /*
- * Checks a due row and computes its next fire time.  Returns 0, or -1
- * with why filled in: such a row is disabled, never dispatched.
+ * The name the run's batch test is given when the schedule's config
+ * gives none: the schedule and its slot in the schedule's time zone,
+ * "Nightly - 2026-12-05 02:00 CET", as a person would want to read it in
+ * the application's list of batch tests.  The route stores it before it
+ * answers (config.custom_name), which is how a run whose answer was lost
+ * finds its batch test (evalsched_batch_created).  The slot makes it the
+ * run's own among the schedule's.
+ */
+static char *
+slot_name(const char *schedule_name, const struct schedule *sch, int64_t slot)
+{
+	struct tz_local	 lt;
+	char		*name, *full, secs[8] = "";
+
+	name = xstrdup(schedule_name);
+	text_one_line(name);
+	text_clip(name, BATCH_NAME_MAX);
+	tz_local_time(schedule_tz(sch), slot, &lt);
+	if (lt.second != 0)
+		snprintf(secs, sizeof(secs), ":%02d", lt.second);
+	full = xasprintf("%s - %04lld-%02d-%02d %02d:%02d%s %s", name,
+	    (long long)lt.year, lt.month, lt.day, lt.hour, lt.minute, secs,
+	    lt.abbr);
+	free(name);
+	return full;
+}
+
+/*
+ * Checks a due row, computes its next fire time and names its batch
+ * test.  Returns 0 with *batch_name set, or -1 with why filled in: such
+ * a row is disabled, never dispatched.
  */
 static int
-check_row(PGresult *res, int row, int64_t *next, char *why, size_t whylen)
+check_row(PGresult *res, int row, int64_t *next, char **batch_name, char *why,
+    size_t whylen)
 {
 	struct schedule	*sch;
 	char		 err[256];
@@ -209,8 +245,8 @@ check_row(PGresult *res, int row, int64_t *next, char *why, size_t whylen)
 	double		 now = atof(PQgetvalue(res, row, COL_NOW));
 	/* Both are after 1970: truncation is the floor. */
 	int64_t		 after = (int64_t)(slot > now ? slot : now);
-	int		 r;
 
+	*batch_name = NULL;
 	if (value(res, row, COL_USER) == NULL) {
 		snprintf(why, whylen, "bad schedule: no user_id");
 		return -1;
@@ -221,12 +257,6 @@ check_row(PGresult *res, int row, int64_t *next, char *why, size_t whylen)
 		    PQgetvalue(res, row, COL_CONFIG_TYPE));
 		return -1;
 	}
-	if (!job_fits(res, row)) {
-		snprintf(why, whylen, "bad schedule: batch_test_config cannot "
-		    "be sent (larger than %d KiB or nested too deeply)",
-		    JOB_MAX_TEXT / 1024);
-		return -1;
-	}
 	sch = schedule_compile(PQgetvalue(res, row, COL_TYPE),
 	    value(res, row, COL_CRON), value(res, row, COL_TZ), err,
 	    sizeof(err));
@@ -234,12 +264,24 @@ check_row(PGresult *res, int row, int64_t *next, char *why, size_t whylen)
 		snprintf(why, whylen, "bad schedule: %s", err);
 		return -1;
 	}
-	r = schedule_next(sch, after, next);
-	schedule_free(sch);
-	if (r == -1)
+	if (schedule_next(sch, after, next) == -1) {
 		snprintf(why, whylen, "bad schedule: no fire time after %lld",
 		    (long long)after);
-	return r;
+		schedule_free(sch);
+		return -1;
+	}
+	*batch_name = slot_name(PQgetvalue(res, row, COL_NAME), sch,
+	    (int64_t)slot);
+	schedule_free(sch);
+	if (!job_fits(res, row, *batch_name)) {
+		snprintf(why, whylen, "bad schedule: batch_test_config cannot "
+		    "be sent (larger than %d KiB or nested too deeply)",
+		    JOB_MAX_TEXT / 1024);
+		free(*batch_name);
+		*batch_name = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -316,6 +358,17 @@ find_row(PGresult *res, const char *id)
 	return -1;
 }
 
+/*
+ * The claim under way: its rows, what the good ones advance to, and the
+ * names of their batch tests, by row.
+ */
+static struct {
+	PGresult	*rows;
+	int		 slots;
+	json_object	*good;		/* [{"id", "next", "name"}] */
+	char		**names;
+} cl;
+
 static void
 dispatch(PGresult *rows, PGresult *runs)
 {
@@ -332,7 +385,7 @@ dispatch(PGresult *rows, PGresult *runs)
 			    PQgetvalue(rows, row, COL_NAME)));
 			continue;
 		}
-		if ((job = make_job(rows, row, run_id)) == NULL) {
+		if ((job = make_job(rows, row, run_id, cl.names[row])) == NULL) {
 			/* check_row built it once: out of memory, try later. */
 			log_warnx("run %s: cannot build the job", run_id);
 			record_enqueue(outcome_new(OUTCOME_RELEASE, run_id,
@@ -348,13 +401,6 @@ dispatch(PGresult *rows, PGresult *runs)
 		}
 	}
 }
-
-/* The claim under way: its rows, and what the good ones advance to. */
-static struct {
-	PGresult	*rows;
-	int		 slots;
-	json_object	*good;		/* [{"id", "next"}] */
-} cl;
 
 static int
 good_rows(void)
@@ -393,20 +439,34 @@ next_due_read(PGresult *res)
 	sv->next_due_ms = delay < 0 ? -1 : mono_ms() + delay;
 }
 
-/* A good row: its id and the fire time it advances to. */
+/*
+ * A good row: its id, the fire time it advances to, and the name its
+ * batch test will have: the config's own test_run_name, else ours.
+ */
 static json_object *
-good_row(const char *id, int64_t next)
+good_row(PGresult *res, int row, int64_t next)
 {
 	json_object	*o = json_object_new_object();
+	char		*name;
 
-	json_object_object_add(o, "id", json_object_new_string(id));
+	name = job_batch_name(PQgetvalue(res, row, COL_CONFIG), cl.names[row]);
+	json_object_object_add(o, "id",
+	    json_object_new_string(PQgetvalue(res, row, COL_ID)));
 	json_object_object_add(o, "next", json_object_new_int64(next));
+	json_object_object_add(o, "name", name != NULL ?
+	    json_object_new_string(name) : NULL);
+	free(name);
 	return o;
 }
 
 static void
 claim_end(int n)
 {
+	int	i;
+
+	for (i = 0; cl.names != NULL && i < PQntuples(cl.rows); i++)
+		free(cl.names[i]);
+	free(cl.names);
 	PQclear(cl.rows);
 	json_object_put(cl.good);
 	loop_claimed(n, cl.slots);
@@ -459,13 +519,14 @@ claim_rows_read(PGresult **res, void *arg)
 	cl.rows = res[0];
 	res[0] = NULL;
 	cl.good = json_object_new_array();
+	cl.names = xcalloc(PQntuples(cl.rows) + 1, sizeof(*cl.names));
 	for (i = 0; i < PQntuples(cl.rows); i++) {
-		if (check_row(cl.rows, i, &next, why, sizeof(why)) == -1) {
+		if (check_row(cl.rows, i, &next, &cl.names[i], why,
+		    sizeof(why)) == -1) {
 			bad_row_add(cl.rows, i, why);
 			continue;
 		}
-		json_object_array_add(cl.good, good_row(PQgetvalue(cl.rows, i,
-		    COL_ID), next));
+		json_object_array_add(cl.good, good_row(cl.rows, i, next));
 	}
 	memset(stmts, 0, sizeof(stmts));
 	if (good_rows() > 0) {

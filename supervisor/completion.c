@@ -46,7 +46,10 @@ static int	hinted;		/* a NOTIFY asks for a pass */
 /*
  * $1 completion_timeout, $2 max_consecutive_failures, $3 PASS_MAX, $4
  * the seconds for which an accepted run counts as recent (SWEEP_S for a
- * sweep: every run's batch test is looked up).  No parameter switches a
+ * sweep: every run's batch test is looked up), $5 how long an unresolved
+ * run waits for its batch test to turn up (run_timeout: as long as the
+ * request itself could have taken), after which it fails, the
+ * platform's fault.  No parameter switches a
  * condition on or off: the plan prepared once must use the indexes
  * whatever the values.
  *
@@ -68,12 +71,16 @@ static const char complete_sql[] =
 	"  LEFT JOIN public.batch_test_runs b ON b.id = r.batch_test_run_id "
 	"  WHERE r.status = 'running' AND r.slot_at IS NOT NULL "
 	"    AND (r.started_at < now() - $1 * interval '1 second' "
+	"      OR (r.batch_test_run_id IS NULL "
+	"        AND r.started_at < now() - $5 * interval '1 second') "
 	"      OR ((r.batch_ended_at IS NOT NULL "
 	"          OR r.started_at > now() - $4 * interval '1 second') "
 	"        AND b.status NOT IN ('pending', 'running'))) "
 	"  ORDER BY r.scheduled_evaluation_id, r.triggered_at), "
 	"due AS (SELECT r.id, r.scheduled_evaluation_id AS sid, r.started_at, "
-	"    r.triggered_at, b.id AS bid, b.status AS bstatus, b.error AS berror, "
+	"    r.triggered_at, r.batch_test_run_id AS named, "
+	"    r.error_message AS unclear, r.error_details AS unclear_details, "
+	"    b.id AS bid, b.status AS bstatus, b.error AS berror, "
 	"    b.completed_at AS bend, coalesce(b.total_prompts, 0) AS total, "
 	"    coalesce(b.completed_prompts, 0) AS ok, "
 	"    coalesce(b.failed_prompts, 0) AS bad "
@@ -83,7 +90,10 @@ static const char complete_sql[] =
 	"  ORDER BY r.started_at LIMIT $3 "
 	"  FOR UPDATE OF r SKIP LOCKED), "
 	"res AS (SELECT d.*, l.latency, q.quality, "
-	"    CASE WHEN d.bstatus IS NULL OR d.bstatus IN ('pending', 'running') "
+	"    CASE WHEN d.named IS NULL "
+	"        THEN CASE WHEN d.started_at < now() - $5 * interval '1 second' "
+	"          THEN 'no_batch' END "
+	"      WHEN d.bstatus IS NULL OR d.bstatus IN ('pending', 'running') "
 	"        THEN CASE WHEN d.started_at < now() - $1 * interval '1 second' "
 	"          THEN 'timeout' END "
 	"      WHEN d.bstatus = 'cancelled' OR d.berror = 'Cancelled by user' "
@@ -154,8 +164,14 @@ static const char complete_sql[] =
 	"        x.bad, x.total) "
 	"      WHEN 'batch_failed' THEN 'the batch test failed: ' "
 	"        || coalesce(x.berror, 'no reason given') "
-	"      WHEN 'cancelled' THEN 'the batch test was cancelled' END, "
+	"      WHEN 'cancelled' THEN 'the batch test was cancelled' "
+	"      WHEN 'no_batch' THEN format('%s; no batch test turned up in the "
+	"%s s that followed', coalesce(x.unclear, 'the answer was unclear'), $5) "
+	"      END, "
 	"    error_details = CASE x.how WHEN 'completed' THEN NULL "
+	"      WHEN 'no_batch' THEN (coalesce(x.unclear_details, '{}') "
+	"        - 'unresolved') || jsonb_build_object('blame', 'platform', "
+	"        'reason', 'no batch test', 'resolve_window', $5::int) "
 	"      ELSE jsonb_strip_nulls(jsonb_build_object( "
 	"        'blame', CASE x.how WHEN 'all_failed' THEN 'schedule' "
 	"          WHEN 'cancelled' THEN NULL ELSE 'platform' END, "
@@ -166,6 +182,7 @@ static const char complete_sql[] =
 	"    evalsched_rev = coalesce(r.evalsched_rev, 0) + 1 "
 	"  FROM cmp x WHERE r.id = x.id AND x.how IS NOT NULL "
 	"  RETURNING r.id, r.scheduled_evaluation_id AS sid, r.triggered_at, "
+	"    r.started_at, r.batch_test_run_id AS bid, "
 	"    x.how, x.total, x.ok, x.bad, round(x.latency) AS latency_ms, "
 	"    round(x.quality * 100, 1) AS quality_pct, r.error_message, "
 	"    r.regression_detected AS regression, r.regression_details, "
@@ -173,7 +190,7 @@ static const char complete_sql[] =
 	"    round(x.r_change, 2) AS r_change, x.quality, x.base_quality, "
 	"    x.threshold), "
 	/* One run per schedule: what it does to the schedule's count. */
-	"per AS (SELECT sid, how AS last_how, "
+	"per AS (SELECT sid, how AS last_how, bid, started_at, "
 	"    (how = 'all_failed')::int AS k, "
 	"    how = 'completed' AND NOT EXISTS (SELECT 1 "
 	"      FROM public.scheduled_evaluation_runs n "
@@ -193,7 +210,12 @@ static const char complete_sql[] =
 	"    last_run_status = CASE WHEN NOT p.newest_run "
 	"      THEN s.last_run_status "
 	"      WHEN p.last_how = 'completed' THEN 'success' "
-	"      WHEN p.last_how = 'cancelled' THEN 'cancelled' ELSE 'failed' END "
+	"      WHEN p.last_how = 'cancelled' THEN 'cancelled' ELSE 'failed' END, "
+	/* A run resolved after its dispatch was recorded: the schedule learns of it now. */
+	"    last_run_id = CASE WHEN p.newest_run AND p.bid IS NOT NULL "
+	"      THEN p.bid ELSE s.last_run_id END, "
+	"    last_run_at = CASE WHEN p.newest_run "
+	"      THEN greatest(s.last_run_at, p.started_at) ELSE s.last_run_at END "
 	"  FROM per p WHERE s.id = p.sid "
 	"  RETURNING s.id, s.name, s.user_id, s.model_id, s.consecutive_failures, "
 	"    s.is_active, s.alert_on_failure, s.alert_on_regression, p.k), "
@@ -223,6 +245,11 @@ static const char complete_sql[] =
 	"        coalesce(round(r.base_quality * 100, 1) || '%', '-'), "
 	"        coalesce(r.r_change::text, '-')), "
 	"      r.regression_details::json), "
+	"    ('scheduled_eval_failed', r.how = 'no_batch' AND s.alert_on_failure, "
+	"      'failed', 'Scheduled evaluation failed: ' || u.name, "
+	"      format('%s (model %s) could not be started: %s (a fault of the "
+	"platform, not of the schedule: it does not count toward auto-disable)', "
+	"        u.name, u.model, u.error), NULL::json), "
 	"    ('scheduled_eval_disabled', s.alert_on_failure AND s.k > 0 "
 	"      AND NOT s.is_active AND s.consecutive_failures >= $2 "
 	"      AND s.consecutive_failures - s.k < $2, "
@@ -378,7 +405,7 @@ pass_read(PGresult **res, void *arg)
 int
 completion_step(void)
 {
-	char		 timeout[16], max[16], limit[16], recent[16];
+	char		 timeout[16], max[16], limit[16], recent[16], window[16];
 	int64_t		 now = mono_ms();
 
 	if (now < next_pass_ms)
@@ -395,6 +422,7 @@ completion_step(void)
 	}
 	/* The next pass: at poll_interval, for timeouts; sooner if asked. */
 	next_pass_ms = now + sv->conf.poll_interval * 1000LL;
-	return db_query_prepared(&complete, 4, (const char *const[]){ timeout,
-	    max, limit, recent }, pass_read, NULL) == 0;
+	snprintf(window, sizeof(window), "%d", sv->conf.run_timeout);
+	return db_query_prepared(&complete, 5, (const char *const[]){ timeout,
+	    max, limit, recent, window }, pass_read, NULL) == 0;
 }

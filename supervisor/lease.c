@@ -17,26 +17,44 @@
 #include "log.h"
 #include "supervisor.h"
 
-/* How a lost supervisor's runs are closed; $1 is who closes them. */
+/*
+ * How a lost supervisor's runs are closed; $1 is who closes them.  A run
+ * whose batch test the application has created (evalsched_batch_created
+ * named it) did start, whatever became of its jobrunner: it goes on to
+ * its completion.  Every other is failed, as its outcome is unknown.
+ */
+#define BOUND	"r.batch_test_run_id IS NOT NULL"
 #define CLOSE_RUNS_OF(dead_cte)						\
 	"WITH dead AS (" dead_cte "), "					\
 	"closed AS (UPDATE public.scheduled_evaluation_runs r SET "	\
-	"  status = 'failed', completed_at = now(), "			\
-	"  error_message = format('lost: supervisor %s (pid %s on %s) "	\
+	"  status = CASE WHEN " BOUND " THEN 'running' ELSE 'failed' END, " \
+	"  started_at = CASE WHEN " BOUND " THEN now() "		\
+	"    ELSE r.started_at END, "					\
+	"  completed_at = CASE WHEN " BOUND " THEN NULL ELSE now() END, " \
+	"  batch_ended_at = CASE WHEN EXISTS (SELECT 1 "		\
+	"    FROM public.batch_test_runs b WHERE b.id = r.batch_test_run_id " \
+	"    AND b.status NOT IN ('pending', 'running')) THEN now() END, " \
+	"  error_message = CASE WHEN NOT " BOUND " THEN "		\
+	"    format('lost: supervisor %s (pid %s on %s) "		\
 	"%s; the outcome of this dispatch is unknown', "		\
-	"    d.id, d.pid, d.node, d.why), "				\
-	"  error_details = jsonb_build_object('lost_supervisor', d.id, " \
+	"    d.id, d.pid, d.node, d.why) END, "				\
+	"  error_details = CASE WHEN NOT " BOUND " THEN "		\
+	"    jsonb_build_object('lost_supervisor', d.id, "		\
 	"    'node', d.node, 'pid', d.pid, 'reason', d.why, "		\
-	"    'blame', 'platform'), "					\
+	"    'blame', 'platform') END, "				\
 	"  evalsched_rev = coalesce(r.evalsched_rev, 0) + 1 "		\
 	"  FROM dead d WHERE r.supervisor_id = d.id "			\
 	"  AND r.status = 'triggered' "					\
-	"  RETURNING r.id, r.scheduled_evaluation_id, d.node, d.pid), "	\
+	"  RETURNING r.id, r.scheduled_evaluation_id, d.node, d.pid, "	\
+	"  r.status = 'running' AS goes_on), "				\
 	"sched AS (UPDATE public.scheduled_evaluations s SET "		\
 	"  last_run_status = 'failed', last_run_at = now() FROM closed c " \
-	"  WHERE s.id = c.scheduled_evaluation_id RETURNING s.id, s.name) " \
-	"SELECT c.id, coalesce(s.name, ''), c.node, c.pid FROM closed c " \
-	"LEFT JOIN sched s ON s.id = c.scheduled_evaluation_id"
+	"  WHERE s.id = c.scheduled_evaluation_id AND NOT c.goes_on "	\
+	"  RETURNING s.id, s.name) "					\
+	"SELECT c.id, coalesce(s.name, n.name, ''), c.node, c.pid, c.goes_on " \
+	"FROM closed c LEFT JOIN sched s ON s.id = c.scheduled_evaluation_id " \
+	"LEFT JOIN public.scheduled_evaluations n "			\
+	"  ON n.id = c.scheduled_evaluation_id"
 
 static void
 lease_log_closed(PGresult *res, const char *why)
@@ -46,11 +64,21 @@ lease_log_closed(PGresult *res, const char *why)
 	/* Their schedules are no longer in flight: look again at once. */
 	if (PQntuples(res) > 0)
 		loop_wake();
-	for (i = 0; i < PQntuples(res); i++)
+	for (i = 0; i < PQntuples(res); i++) {
+		if (strcmp(PQgetvalue(res, i, 4), "t") == 0) {
+			log_info("schedule \"%s\": run %s goes on: its "
+			    "supervisor (pid %s on %s) %s, but its batch test "
+			    "had started", log_name(PQgetvalue(res, i, 1)).s,
+			    PQgetvalue(res, i, 0), PQgetvalue(res, i, 3),
+			    PQgetvalue(res, i, 2), why);
+			completion_soon();
+			continue;
+		}
 		log_warnx("schedule \"%s\": run %s closed as failed: its "
 		    "supervisor (pid %s on %s) %s", log_name(PQgetvalue(res, i, 1)).s,
 		    PQgetvalue(res, i, 0), PQgetvalue(res, i, 3),
 		    PQgetvalue(res, i, 2), why);
+	}
 }
 
 static int	close_previous_wanted, recover_wanted, orphans_wanted;

@@ -301,6 +301,14 @@ reload_spool(void)
 	spool_mark_node(sv->conf.node_name);
 }
 
+static int
+same_secret(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
 /* SIGHUP: a bad new configuration is logged and the old one kept. */
 static void
 reload(void)
@@ -333,6 +341,8 @@ reload(void)
 		free(c.node_name);
 		c.node_name = xstrdup(sv->conf.node_name);
 	}
+	if (!same_secret(c.encryption_key, sv->conf.encryption_key))
+		sv->key_opened = 0;
 	config_free(&sv->conf);
 	sv->conf = c;
 	log_setverbose(sv->conf.log_debug);

@@ -70,6 +70,26 @@ blame_of(int wstatus, const struct job_result *res, int have_res)
 	return BLAME_PLATFORM;
 }
 
+/*
+ * Whether the request may have started a batch test that nobody told us
+ * of: the jobrunner says its request went out and the route did not
+ * answer, or it was stopped (at run_timeout, by a signal) or ended
+ * without a result, when it may have been waiting for the answer.  The
+ * route is not idempotent: such a run is never dispatched again, and the
+ * database says whether its batch test started.  A jobrunner that could
+ * not even be executed sent nothing.
+ */
+static int
+unresolved(const struct child *c, int wstatus, const struct job_result *res,
+    int have_res)
+{
+	if (c->state == CHILD_CANCELLED)
+		return 0;
+	if (have_res && WIFEXITED(wstatus))
+		return res->ambiguous;
+	return !(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 127);
+}
+
 static char *
 failure_message(const struct child *c, int wstatus,
     const struct job_result *res, int have_res)
@@ -129,6 +149,9 @@ failure_details(const struct child *c, int wstatus,
 		add_int(o, "attempts", res->attempts);
 		add_int(o, "jobrunner_elapsed_ms", res->elapsed_ms);
 	}
+	if (unresolved(c, wstatus, res, have_res))
+		json_object_object_add(o, "unresolved",
+		    json_object_new_boolean(1));
 	add_int(o, "elapsed_ms", mono_ms() - c->started_ms);
 	json_object_object_add(o, "timed_out",
 	    json_object_new_boolean(c->state == CHILD_TIMED_OUT));
@@ -150,24 +173,64 @@ accepted(int wstatus, const struct job_result *res, int have_res)
 	    res->test_run_id != NULL && strlen(res->test_run_id) == UUID_LEN;
 }
 
+/*
+ * A schedule's API key that the encryption_key does not open is the
+ * schedule's fault once that key has opened another schedule's; before,
+ * the key itself is the likelier culprit: the deployment's fault, a
+ * configuration error rather than an outage.  1 when it is.
+ */
+static int
+note_api_key(struct job_result *res, int have_res)
+{
+	char	*e;
+
+	if (!have_res)
+		return 0;
+	if (res->api_key == API_KEY_OPENED)
+		sv->key_opened = 1;
+	else if (res->api_key == API_KEY_UNOPENED && !sv->key_opened &&
+	    res->blame == BLAME_SCHEDULE && res->error != NULL) {
+		res->blame = BLAME_PLATFORM;
+		e = xasprintf("%s; the encryption_key has opened no schedule's "
+		    "API key since it was loaded: the deployment's fault, not "
+		    "the schedule's", res->error);
+		free(res->error);
+		res->error = e;
+		return 1;
+	}
+	return 0;
+}
+
+static enum outcome_kind
+failure_kind(const struct child *c, int wstatus, const struct job_result *res,
+    int have_res)
+{
+	if (c->state == CHILD_CANCELLED)
+		return OUTCOME_CANCELLED;
+	if (unresolved(c, wstatus, res, have_res))
+		return OUTCOME_UNRESOLVED;
+	return OUTCOME_FAILED;
+}
+
 struct outcome *
 outcome_from_child(struct child *c, int wstatus)
 {
 	struct job_result	 res;
 	struct outcome		*o;
 	char			 err[128];
-	int			 have_res;
+	int			 have_res, wrong_key;
 
 	memset(&res, 0, sizeof(res));
 	have_res = c->out != NULL &&
 	    job_result_from_json(&res, c->out, err, sizeof(err)) == 0;
+	wrong_key = note_api_key(&res, have_res);
 	if (accepted(wstatus, &res, have_res)) {
 		o = outcome_new(OUTCOME_SUCCESS, c->id, c->schedule_name);
 		strlcpy(o->test_run_id, res.test_run_id,
 		    sizeof(o->test_run_id));
 	} else {
-		o = outcome_new(c->state == CHILD_CANCELLED ? OUTCOME_CANCELLED :
-		    OUTCOME_FAILED, c->id, c->schedule_name);
+		o = outcome_new(failure_kind(c, wstatus, &res, have_res), c->id,
+		    c->schedule_name);
 		o->error_message = c->state == CHILD_CANCELLED ?
 		    xstrdup("cancelled: the supervisor shut down before the "
 		    "dispatch finished") :
@@ -176,8 +239,8 @@ outcome_from_child(struct child *c, int wstatus)
 		if (c->state != CHILD_CANCELLED)
 			o->blame = blame_of(wstatus, &res, have_res);
 		/* Say, no encryption_key for a schedule's API key. */
-		o->misconfigured = WIFEXITED(wstatus) &&
-		    WEXITSTATUS(wstatus) == EX_CONFIG;
+		o->misconfigured = wrong_key || (WIFEXITED(wstatus) &&
+		    WEXITSTATUS(wstatus) == EX_CONFIG);
 		o->error_details = failure_details(c, wstatus, &res,
 		    have_res, o->blame);
 	}
@@ -205,6 +268,12 @@ outcome_log(const struct outcome *o, const struct child *c)
 		log_info("schedule \"%s\": run %s cancelled",
 		    log_name(o->schedule_name).s,
 		    o->run_id);
+		break;
+	case OUTCOME_UNRESOLVED:
+		log_warnx("schedule \"%s\": run %s unresolved: %s; the request "
+		    "went out, so it is not sent again: whether its batch test "
+		    "started is looked up in the database",
+		    log_name(o->schedule_name).s, o->run_id, o->error_message);
 		break;
 	default:
 		sv->failed++;

@@ -26,8 +26,13 @@ static int	one_at_a_time;	/* a batch failed: find the culprit */
 /*
  * An accepted run becomes 'running' and waits for its batch test to end
  * (completion.c); a batch test seen to have ended already is marked at
- * once (one that ends while we write is completion.c's to find).  Only
- * the schedule's failures count toward auto-disable; a success resets
+ * once (one that ends while we write is completion.c's to find).  An
+ * unresolved run (the request went out, the route did not answer)
+ * becomes 'running' too, without a batch test, unless the application
+ * has already created the one named for it (evalsched_batch_created):
+ * then it is accepted as surely as by an answer, and so is a dispatch
+ * cut short by a shutdown after its batch test started.  Only the
+ * schedule's failures count toward auto-disable; a success resets
  * nothing yet, as its batch test may still fail every prompt.  A
  * platform failure of the schedule's alone (circuit.c) backs it off by
  * itself: no claim takes it for a second, doubling with each such
@@ -35,30 +40,49 @@ static int	one_at_a_time;	/* a batch failed: find the culprit */
  * it (accepted, or refused as its fault) ends that.
  */
 #define BACKOFF_MAX_S	3600
+/* The run goes on: o is the outcome, r the run as it stands. */
+#define GOES_ON								\
+	"(o.kind IN ('success', 'unresolved') OR (o.kind = 'cancelled' "	\
+	"AND r.batch_test_run_id IS NOT NULL))"
+/* ... and it has its batch test. */
+#define HAS_BATCH							\
+	"(o.kind = 'success' OR (o.kind IN ('unresolved', 'cancelled') " \
+	"AND r.batch_test_run_id IS NOT NULL))"
 static const char record_sql[] =
 	"WITH o AS (SELECT * FROM json_to_recordset($1::json) AS x("
 	"  run_id uuid, owner uuid, kind text, test_run_id uuid, "
 	"  error_message text, error_details jsonb, blame text, "
 	"  alone boolean)), "
 	"b AS (SELECT b.id FROM public.batch_test_runs b "
-	"  WHERE b.id IN (SELECT test_run_id FROM o) "
+	"  WHERE b.id IN (SELECT test_run_id FROM o UNION ALL "
+	"    SELECT x.batch_test_run_id FROM public.scheduled_evaluation_runs x "
+	"    WHERE x.id IN (SELECT run_id FROM o)) "
 	"  AND b.status NOT IN ('pending', 'running')), "
 	"r AS (UPDATE public.scheduled_evaluation_runs r SET "
-	"  status = CASE o.kind WHEN 'success' THEN 'running' ELSE o.kind END, "
-	"  batch_test_run_id = coalesce(o.test_run_id, r.batch_test_run_id), "
-	"  started_at = CASE o.kind WHEN 'success' THEN now() "
-	"    ELSE r.started_at END, "
-	"  completed_at = CASE o.kind WHEN 'success' THEN NULL ELSE now() END, "
-	"  batch_ended_at = CASE WHEN o.test_run_id IN (SELECT id FROM b) "
+	"  status = CASE WHEN " GOES_ON " THEN 'running' ELSE o.kind END, "
+	"  batch_test_run_id = CASE o.kind WHEN 'failed' THEN NULL "
+	"    ELSE coalesce(o.test_run_id, r.batch_test_run_id) END, "
+	"  started_at = CASE WHEN " GOES_ON " THEN now() ELSE r.started_at END, "
+	"  completed_at = CASE WHEN " GOES_ON " THEN NULL ELSE now() END, "
+	"  batch_ended_at = CASE WHEN o.kind <> 'failed' AND coalesce("
+	"    o.test_run_id, r.batch_test_run_id) IN (SELECT id FROM b) "
 	"    THEN now() END, "
-	"  error_message = o.error_message, error_details = o.error_details, "
+	"  error_message = CASE WHEN " HAS_BATCH " THEN NULL "
+	"    ELSE o.error_message END, "
+	"  error_details = CASE WHEN " HAS_BATCH " THEN NULL "
+	"    ELSE o.error_details END, "
 	"  evalsched_rev = coalesce(r.evalsched_rev, 0) + 1 "
 	"  FROM o WHERE r.id = o.run_id AND r.status = 'triggered' "
 	"  AND r.supervisor_id = o.owner "
-	"  RETURNING r.id, r.scheduled_evaluation_id, o.kind, o.test_run_id, "
-	"  o.blame = 'schedule' AS counts, r.batch_ended_at IS NOT NULL AS ended, "
+	/* What it came to: an unresolved run with its batch test is accepted. */
+	"  RETURNING r.id, r.scheduled_evaluation_id, "
+	"  CASE WHEN r.status = 'running' AND r.batch_test_run_id IS NOT NULL "
+	"    THEN 'success' WHEN r.status = 'running' THEN 'unresolved' "
+	"    ELSE r.status END AS kind, r.batch_test_run_id AS test_run_id, "
+	"  r.status = 'failed' AND o.blame = 'schedule' AS counts, "
+	"  r.batch_ended_at IS NOT NULL AS ended, "
 	"  r.error_message, coalesce(o.alone, false) AS alone), "
-	"bo AS (INSERT INTO public.evalsched_backoffs AS b "
+"bo AS (INSERT INTO public.evalsched_backoffs AS b "
 	"    (scheduled_evaluation_id, failures, not_before, reason) "
 	"  SELECT DISTINCT ON (r.scheduled_evaluation_id) "
 	"    r.scheduled_evaluation_id, 1, now() + interval '1 second', "
@@ -84,6 +108,7 @@ static const char record_sql[] =
 	"    AND s.consecutive_failures + 1 >= $2 THEN false "
 	"    ELSE s.is_active END "
 	"  FROM r WHERE s.id = r.scheduled_evaluation_id "
+	"    AND r.kind <> 'unresolved' "
 	"  RETURNING s.id, s.name, s.user_id, s.model_id, s.alert_on_failure, "
 	"  s.consecutive_failures, s.is_active, "
 	"  r.id AS run_id, r.kind, r.counts, r.error_message), "
@@ -222,6 +247,7 @@ static const char *const kind_names[] = {
 	[OUTCOME_SUCCESS] = "success",
 	[OUTCOME_FAILED] = "failed",
 	[OUTCOME_CANCELLED] = "cancelled",
+	[OUTCOME_UNRESOLVED] = "unresolved",
 	[OUTCOME_RELEASE] = "release",
 };
 

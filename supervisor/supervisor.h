@@ -17,7 +17,7 @@
 #include "job.h"
 #include "util.h"
 
-#define SCHEMA_VERSION	4	/* etc/schema-additions.sql */
+#define SCHEMA_VERSION	5	/* etc/schema-additions.sql */
 #define KILL_GRACE_MS	2000	/* SIGTERM to SIGKILL for a timed-out child */
 #define STR_(x)		#x
 #define STR(x)		STR_(x)	/* a number's digits, for SQL text */
@@ -27,6 +27,12 @@ enum outcome_kind {
 	OUTCOME_SUCCESS,	/* run -> running, failures reset */
 	OUTCOME_FAILED,		/* run -> failed */
 	OUTCOME_CANCELLED,	/* run -> cancelled (shutdown) */
+	/*
+	 * The request went out and no answer of the route's came back:
+	 * run -> running without a batch test until the database shows
+	 * whether one started (completion.c).
+	 */
+	OUTCOME_UNRESOLVED,
 	OUTCOME_RELEASE		/* never dispatched: delete, slot due again */
 };
 
@@ -133,6 +139,12 @@ struct supervisor {
 	int64_t			 exit_by_ms;	/* whatever the database does */
 	int			 fork_failed;	/* back off until next tick */
 	unsigned long		 dispatched, succeeded, failed;
+	/*
+	 * The encryption_key has opened a schedule's API key since it was
+	 * loaded: a key it cannot open is that schedule's fault, not the
+	 * deployment's.
+	 */
+	int			 key_opened;
 };
 
 extern struct supervisor *sv;

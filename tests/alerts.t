@@ -128,12 +128,13 @@ is(scalar @lines, 4, 'alert_command ran once per event');
 like($lines[0], qr/^\{"type":"scheduled_eval_(failed|disabled)","title":/,
     'alert_command got the event as JSON on stdin');
 
-# A failed dispatch that is the platform's fault alerts as well, and says so.
-my $down = $t->add_schedule(name => 'behind a 503', user_id => $user,
-    model_id => 'standin:status=503');
-ok($t->wait_until(sub { grep { from_json($_->{body})->{metadata}{scheduleName} eq 'behind a 503' }
+# A failed dispatch that is the platform's fault alerts as well, and says
+# so: the route's own 500, tried three times.
+my $down = $t->add_schedule(name => 'route 500', user_id => $user,
+    model_id => 'standin:status=500');
+ok($t->wait_until(sub { grep { from_json($_->{body})->{metadata}{scheduleName} eq 'route 500' }
     received('signed') }, 30), 'a platform failure alerts the owner too');
-my ($p) = grep { from_json($_->{body})->{metadata}{scheduleName} eq 'behind a 503' } received('signed');
+my ($p) = grep { from_json($_->{body})->{metadata}{scheduleName} eq 'route 500' } received('signed');
 like(from_json($p->{body})->{message}, qr/a fault of the platform, not of the schedule/,
     'and says it does not count against the schedule');
 

@@ -252,8 +252,8 @@ EOT
 	is(scalar @$j, 6, '... six runs');
 	is_deeply([sort keys %{ $j->[0] }], [sort qw(id
 	    scheduled_evaluation_id status slot_at triggered_at started_at
-	    completed_at duration_seconds ongoing batch_test_run_id
-	    batch_ended_at has_results total_prompts successful_prompts
+	    completed_at duration_seconds ongoing unresolved batch_test_run_id
+	    batch_name batch_ended_at has_results total_prompts successful_prompts
 	    failed_prompts avg_latency_ms avg_quality_score
 	    regression_detected regression_details baseline_run_id blame
 	    error_message error_details supervisor_id created_at)],

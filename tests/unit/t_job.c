@@ -637,10 +637,12 @@ test_blame(void)
 	blame_is(404, app, 0, BLAME_SCHEDULE, "404 suite gone: the schedule's");
 	blame_is(403, "{\"error\":\"scope\"}", 1, BLAME_SCHEDULE,
 	    "403 missing scope: the schedule's");
-	blame_is(422, "{\"error\":\"x\"}", 0, BLAME_PLATFORM,
-	    "422: not a status of the route's, the platform's");
-	blame_is(413, "{\"error\":\"x\"}", 0, BLAME_PLATFORM,
-	    "413: not a status of the route's, the platform's");
+	blame_is(422, "{\"error\":\"x\"}", 0, BLAME_SCHEDULE,
+	    "422 as the application's refusal: the schedule's");
+	blame_is(413, "{\"error\":\"x\"}", 0, BLAME_SCHEDULE,
+	    "413 as the application's refusal: the schedule's");
+	blame_is(422, "<html>422</html>", 0, BLAME_PLATFORM,
+	    "422 as a page: not the application's, the platform's");
 	blame_is(404, "<html>Not Found</html>", 0, BLAME_PLATFORM,
 	    "404 that is not the application's: a wrong app_url");
 	blame_is(400, NULL, 0, BLAME_PLATFORM, "400 without a body: not the "
@@ -718,7 +720,8 @@ test_route_answer(void)
 	route_is(503, err, ROUTE_NOT, "503: never the route's");
 	route_is(504, err, ROUTE_NOT, "504: never the route's");
 	route_is(408, err, ROUTE_NOT, "408: never the route's");
-	route_is(422, err, ROUTE_NOT, "422: never the route's");
+	route_is(422, err, ROUTE_REFUSED, "422 as {\"error\"}: a refusal");
+	route_is(422, "<html></html>", ROUTE_NOT, "422 as a page: not the route's");
 	route_is(302, err, ROUTE_NOT, "302: never the route's");
 	route_is(200, err, ROUTE_NOT, "200: not an error");
 }
