@@ -1,9 +1,10 @@
 # Per-schedule API keys.  A schedule with api_key_encrypted (sealed as the
 # application's lib/models/encryption.ts seals it) is sent with X-API-Key,
 # decrypted in the jobrunner, and without the service-role headers; a
-# value that does not decrypt is the schedule's failure; a deployment
-# without encryption_key fails those runs as the platform's (nobody
-# charged) and -n warns; an API key the application refuses (401) is the
+# value that does not decrypt is the schedule's failure once the
+# encryption_key has opened another schedule's; an encryption_key that
+# has opened none, and a deployment without encryption_key, fail those
+# runs as the platform's (nobody charged) and -n warns of the latter; an API key the application refuses (401) is the
 # schedule's.  Neither the decrypted key nor the encryption key shows in
 # a log, a recorded error, or a jobrunner's argv or environment.
 use strict;
@@ -69,12 +70,18 @@ sub request_of {
 
 # --- with the encryption key (from the environment, as the application) --
 
+# The keys that do not open fall due once the encryption key has opened
+# one: until then, the key is the likelier culprit than theirs.
+my $later = \"now() + interval '1 hour'";
 my %id = (
 	keyed => $t->add_schedule(name => 'keyed', user_id => $owner, api_key_encrypted => $GOOD),
 	plain => $t->add_schedule(name => 'plain', user_id => $owner),
-	damaged => $t->add_schedule(name => 'damaged', api_key_encrypted => $DAMAGED),
-	other => $t->add_schedule(name => 'other key', api_key_encrypted => $OTHER_SEALED),
-	garbage => $t->add_schedule(name => 'garbage', api_key_encrypted => 'not base64!'),
+	damaged => $t->add_schedule(name => 'damaged', api_key_encrypted => $DAMAGED,
+	    next_run_at => $later),
+	other => $t->add_schedule(name => 'other key', api_key_encrypted => $OTHER_SEALED,
+	    next_run_at => $later),
+	garbage => $t->add_schedule(name => 'garbage', api_key_encrypted => 'not base64!',
+	    next_run_at => $later),
 	unknown => $t->add_schedule(name => 'unknown', api_key_encrypted => $UNKNOWN),
 	hung => $t->add_schedule(name => 'hung', user_id => $owner, api_key_encrypted => $GOOD,
 	    model_id => 'standin:hang'),
@@ -97,6 +104,8 @@ is_deeply([@{ $req->{headers} }{qw(x-scheduled-evaluation x-scheduled-evaluation
 is($t->sql_value("SELECT user_id FROM batch_test_runs WHERE id = '$run->[1]'"), $owner,
     'keyed: the batch test belongs to the key\'s user');
 is(failures_of($id{keyed}), 0, 'keyed: no failure');
+$t->sql("UPDATE scheduled_evaluations SET next_run_at = now() WHERE id IN "
+    . "('$id{damaged}', '$id{other}', '$id{garbage}')");
 
 ok($t->wait_until(sub { request_of($id{plain}) == 1 }, 20), 'plain: requested');
 ($req) = request_of($id{plain});
@@ -173,6 +182,21 @@ is($d->{blame}, 'platform', 'no encryption_key: blamed on the platform');
 is($d->{exit_status}, 78, 'no encryption_key: jobrunner exit 78');
 is(failures_of($nokey), 0, 'no encryption_key: nobody charged');
 is(scalar(request_of($nokey)), 0, 'no encryption_key: no request made');
+
+# --- a wrong encryption key: it opens nobody's key -------------------------
+
+$t->sql('UPDATE scheduled_evaluations SET is_active = false');
+my $wrong = $t->add_schedule(name => 'wrong encryption key', api_key_encrypted => $GOOD);
+$t->start_supervisor(config => $no_conf, args => ['-1'], name => 'wrong', wait_ready => 0,
+    child => sub { $ENV{ENCRYPTION_KEY} = 'not-the-application-s-encryption-key' });
+$status = $t->wait_exit('wrong', 30);
+is(defined $status ? $status >> 8 : -1, 0, '-1 with a wrong encryption_key: done, exit 0');
+($st, $msg, $d) = @{ (details($wrong))[0] // [] };
+is($st, 'failed', 'wrong encryption_key: the run failed');
+like($msg, qr/^\Q$CANNOT\E; the encryption_key has opened no schedule's API key since it was loaded: the deployment's fault/,
+    'wrong encryption_key: the error says whose fault it is');
+is($d->{blame}, 'platform', 'wrong encryption_key: blamed on the platform');
+is(failures_of($wrong), 0, 'wrong encryption_key: nobody charged');
 
 # --- nothing leaks ----------------------------------------------------------
 

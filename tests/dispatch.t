@@ -51,10 +51,16 @@ is($h->{'x-scheduled-evaluation'}, 'true', 'x-scheduled-evaluation');
 is($h->{'x-scheduled-evaluation-id'}, $good, 'x-scheduled-evaluation-id');
 is($h->{'x-scheduled-evaluation-run-id'}, $run_id, 'x-scheduled-evaluation-run-id');
 is($h->{'idempotency-key'}, $run_id, 'Idempotency-Key is the run id');
-is_deeply(decode_json($req->{body}), { config => {
+my $body = decode_json($req->{body});
+my $named = delete $body->{config}{test_run_name};
+is_deeply($body, { config => {
     model_id => 'gpt-4-turbo', test_suite_id => $suite, prompt_limit => 25,
     nested => { a => [1, 2] } } },
     'body: batch_test_config merged, model_id and test_suite_id win');
+like($named // '', qr/^nightly gpt - \d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)? UTC$/,
+    "body: the batch test is named after the schedule and its slot ($named)");
+is($t->sql_value("SELECT batch_name FROM scheduled_evaluation_runs WHERE id = '$run_id'"),
+    $named, 'body: the run keeps that name');
 
 my ($st, $btr, $started, $completed, $err, $slot_ok) = @{ ($t->sql(
     "SELECT r.status, r.batch_test_run_id, r.started_at IS NOT NULL, "
