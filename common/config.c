@@ -64,6 +64,7 @@ static const struct key_def keys[] = {
 	{ "listen",			KEY_BOOL,    S(listen), 0, 0 },
 	{ "log_level",			KEY_LOGLEVEL, S(log_debug), 0, 0 },
 	{ "completion_timeout",		KEY_SECONDS, S(completion_timeout), 60, 30 * 86400 },
+	{ "quality_settle",		KEY_SECONDS, S(quality_settle), 0, 3600 },
 	{ "run_retention",		KEY_DAYS,    S(run_retention), 0, 36500 },
 };
 
@@ -184,6 +185,7 @@ config_defaults(struct config *c)
 	c->lease = 30;
 	c->listen = 1;
 	c->completion_timeout = 86400;
+	c->quality_settle = 60;
 	c->alert_retry = 3600;
 	c->run_retention = 0;
 }

@@ -43,6 +43,7 @@ struct config {
 	int	 listen;
 	int	 log_debug;
 	int	 completion_timeout;	/* seconds a batch test may take */
+	int	 quality_settle;	/* seconds from a batch's end to final quality */
 	int	 run_retention;		/* days of run history; 0 = all */
 	int	 alert_retry;		/* seconds an alert is retried */
 	/* Where each key came from, for messages: see config_where. */

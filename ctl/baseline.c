@@ -1,10 +1,11 @@
 /*
  * A schedule's baseline as the supervisor chooses it when a run
- * completes: the run pinned in evalsched_baselines, or else the latest
- * good run, the most recent completed run with results that was not
- * itself a regression (so a regression never becomes the new normal).
- * A pinned run that no longer exists leaves the next run without a
- * baseline, as it does in the supervisor, until it is unpinned.
+ * settles: the schema's evalsched_baseline(), the one rule for both.  It
+ * is the run pinned in evalsched_baselines while that run exists, or
+ * else the latest good run, the most recent completed run with results,
+ * settled, that was not itself a regression (so a regression never
+ * becomes the new normal).  For the next run, whose quality's source is
+ * not known yet, a run of any source is shown.
  */
 #include <stdio.h>
 #include <string.h>
@@ -14,10 +15,8 @@
 /* A run that could be a baseline: completed with results. */
 #define WITH_RESULTS	"r.status = 'completed' AND r.total_prompts > 0 "
 
-static const char baseline_good[] =
-    "WHERE r.scheduled_evaluation_id = $1::uuid AND " WITH_RESULTS
-    "AND NOT coalesce(r.regression_detected, false) "
-    "ORDER BY r.triggered_at DESC, r.id DESC LIMIT 1";
+static const char baseline_of_next[] =
+    "WHERE r.id = public.evalsched_baseline($1::uuid, 'infinity', NULL)";
 
 /* The newest completed run with results, a regression or not. */
 const char LATEST_COMPLETED[] =
@@ -43,11 +42,7 @@ baseline_fetch(struct ctl *c, const char *sched_id, struct baseline *b)
 	b->run = NULL;
 	if ((b->pin = db_query(c, pin_sql, 1, params)) == NULL)
 		return c->dbstatus;
-	if (baseline_pinned(b))
-		b->run = run_query(c, "WHERE r.id = $1::uuid",
-		    db_get(b->pin, 0, "run_id"));
-	else
-		b->run = run_query(c, baseline_good, sched_id);
+	b->run = run_query(c, baseline_of_next, sched_id);
 	return b->run != NULL ? 0 : c->dbstatus;
 }
 
@@ -59,10 +54,19 @@ baseline_free(struct baseline *b)
 	b->pin = b->run = NULL;
 }
 
+/* A run is pinned, and it is the baseline: it exists. */
 int
 baseline_pinned(const struct baseline *b)
 {
-	return PQntuples(b->pin) > 0;
+	return PQntuples(b->pin) > 0 && PQntuples(b->run) > 0 &&
+	    strcmp(db_get(b->pin, 0, "run_id"), db_get(b->run, 0, "id")) == 0;
+}
+
+/* A run is pinned that no longer exists: the rule decides instead. */
+static int
+pin_gone(const struct baseline *b)
+{
+	return PQntuples(b->pin) > 0 && !baseline_pinned(b);
 }
 
 /* "ran <when>, quality 80.0%, success rate 90.0% (9/10)" */
@@ -98,36 +102,40 @@ void
 baseline_line(struct ctl *c, const struct baseline *b, int whole_ids,
     const char *zone, char *buf, size_t len)
 {
-	char	id[UUID_LEN + 1], pinned[160], fig[512];
+	char	id[UUID_LEN + 1], pid[UUID_LEN + 1], pinned[160], fig[512];
+	char	gone[256] = "none pinned";
 	int	found = PQntuples(b->run) > 0;
 
-	if (baseline_pinned(b)) {
-		run_id(c, db_get(b->pin, 0, "run_id"), whole_ids, id,
-		    sizeof(id));
+	if (PQntuples(b->pin) > 0) {
+		run_id(c, db_get(b->pin, 0, "run_id"), whole_ids, pid,
+		    sizeof(pid));
 		fmt_when(c, db_int(b->pin, 0, "pinned_at"), zone, pinned,
 		    sizeof(pinned));
-	} else if (found)
+		snprintf(gone, sizeof(gone), "run %s, pinned %s, no longer "
+		    "exists", pid, pinned);
+	}
+	if (found) {
 		run_id(c, db_get(b->run, 0, "id"), whole_ids, id, sizeof(id));
-	if (found)
 		baseline_figures(c, b->run, fig, sizeof(fig));
-	if (baseline_pinned(b) && found)
+	}
+	if (baseline_pinned(b))
 		snprintf(buf, len, "run %s, pinned %s: %s", id, pinned, fig);
-	else if (baseline_pinned(b))
-		snprintf(buf, len, "run %s, pinned %s, no longer exists: the "
-		    "next run has no baseline until it is unpinned", id,
-		    pinned);
 	else if (found)
-		snprintf(buf, len, "run %s, the latest good run (none "
-		    "pinned): %s", id, fig);
+		snprintf(buf, len, "run %s, the latest good run (%s): %s", id,
+		    gone, fig);
+	else if (pin_gone(b))
+		snprintf(buf, len, "none: %s, and no settled completed run "
+		    "with results that was not a regression", gone);
 	else
-		snprintf(buf, len, "none: nothing pinned, and no completed "
-		    "run with results that was not a regression");
+		snprintf(buf, len, "none: nothing pinned, and no settled "
+		    "completed run with results that was not a regression");
 }
 
 /*
- * {"source": "pinned" | "latest" | null, "run_id", "pinned_at", "run"}:
- * run is the run in the shape of runs, null when there is none (or
- * when the pinned run no longer exists).
+ * {"source": "pinned" | "latest" | null, "run_id", "pinned_at", "run",
+ * "missing_pin"}: run is the run in the shape of runs, null when there
+ * is none; missing_pin {"run_id", "pinned_at"} names a pinned run that
+ * no longer exists (null otherwise).
  */
 json_object *
 baseline_json(const struct baseline *b, const char *zone)
@@ -136,14 +144,23 @@ baseline_json(const struct baseline *b, const char *zone)
 	int		 found = PQntuples(b->run) > 0;
 	int		 pinned = baseline_pinned(b);
 
+	json_object	*gone = NULL;
+
 	json_object_object_add(o, "source", pinned ?
 	    json_object_new_string("pinned") : found ?
 	    json_object_new_string("latest") : NULL);
-	json_object_object_add(o, "run_id", pinned ?
-	    json_col_str(b->pin, 0, "run_id") : found ?
+	json_object_object_add(o, "run_id", found ?
 	    json_col_str(b->run, 0, "id") : NULL);
 	json_object_object_add(o, "pinned_at", pinned ?
 	    json_col_time(b->pin, 0, "pinned_at", zone) : NULL);
 	json_object_object_add(o, "run", found ? run_json(b->run, 0) : NULL);
+	if (pin_gone(b)) {
+		gone = json_object_new_object();
+		json_object_object_add(gone, "run_id",
+		    json_col_str(b->pin, 0, "run_id"));
+		json_object_object_add(gone, "pinned_at",
+		    json_col_time(b->pin, 0, "pinned_at", zone));
+	}
+	json_object_object_add(o, "missing_pin", gone);
 	return o;
 }

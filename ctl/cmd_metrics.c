@@ -50,9 +50,9 @@ static const struct family families[] = {
 	  "Seconds the longest-waiting due schedule has been due; 0 when "
 	  "none is." },
 	{ "evalsched_schedules", "gauge",
-	  "Schedules by state: active; auto_disabled, inactive with "
-	  "consecutive_failures at max_consecutive_failures or more; "
-	  "paused, any other inactive." },
+	  "Schedules by state: active; auto_disabled, disabled by "
+	  "evalsched (failures in a row, a bad row); paused, any other "
+	  "inactive." },
 	{ "evalsched_supervisors_live", "gauge",
 	  "Supervisors not stopped, not lost, and heartbeating within their "
 	  "lease." },
@@ -84,7 +84,6 @@ static const struct family families[] = {
 /*
  * Rows of (family, suffix, ord, k1, v1, k2, v2, value): a label kN is
  * printed when it is not NULL; ord orders a histogram's series.
- * $1 max_consecutive_failures.
  */
 static const char metrics_sql[] =
     "WITH r AS (SELECT status, "
@@ -111,7 +110,7 @@ static const char metrics_sql[] =
     "    WHERE b.scheduled_evaluation_id = s.id "
     "    AND b.not_before > now())), "
     "sched AS (SELECT CASE WHEN is_active THEN 'active' "
-    "    WHEN consecutive_failures >= $1::integer THEN 'auto_disabled' "
+    "    WHEN evalsched_disabled_at IS NOT NULL THEN 'auto_disabled' "
     "    ELSE 'paused' END AS state FROM public.scheduled_evaluations), "
     "live AS (SELECT p.node, p.circuit_open_since "
     "  FROM public.evalsched_supervisors p WHERE " LIVE("p") ") "
@@ -272,8 +271,6 @@ int
 cmd_metrics(struct ctl *c, int argc, char **argv)
 {
 	PGresult	*res;
-	const char	*params[1];
-	char		 maxfail[16];
 	int		 status;
 
 	if ((status = ctl_opts(c, argc, argv, "metrics", "", 0)) != 0 ||
@@ -286,10 +283,7 @@ cmd_metrics(struct ctl *c, int argc, char **argv)
 		return PQstatus(c->conn) != CONNECTION_OK ? EX_UNAVAILABLE :
 		    EX_SOFTWARE;
 	}
-	snprintf(maxfail, sizeof(maxfail), "%d",
-	    c->cfg.max_consecutive_failures);
-	params[0] = maxfail;
-	if ((res = db_query(c, metrics_sql, 1, params)) == NULL)
+	if ((res = db_query(c, metrics_sql, 0, NULL)) == NULL)
 		return c->dbstatus;
 	status = print_metrics(c, res);
 	PQclear(res);

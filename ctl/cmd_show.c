@@ -127,6 +127,23 @@ last_cell(struct ctl *c, const PGresult *res, char *buf, size_t len)
 		snprintf(buf, len, "%s, %s", when, st);
 }
 
+/* "yes"; "no, paused"; "no, disabled by evalsched <when>: <reason>". */
+static void
+active_cell(struct ctl *c, const PGresult *res, char *buf, size_t len)
+{
+	char	when[128];
+
+	if (db_bool(res, 0, "is_active"))
+		snprintf(buf, len, "yes");
+	else if (db_get(res, 0, "evalsched_disabled_reason") == NULL)
+		snprintf(buf, len, "no, paused");
+	else {
+		when_cell(c, res, "evalsched_disabled_at", when, sizeof(when));
+		snprintf(buf, len, "no, disabled by evalsched %s: %s", when,
+		    db_get(res, 0, "evalsched_disabled_reason"));
+	}
+}
+
 static void
 failures_cell(struct ctl *c, const PGresult *res, char *buf, size_t len)
 {
@@ -144,7 +161,8 @@ add_times(struct ctl *c, struct table *t, const PGresult *res)
 	table_add(t, "schedule", buf);
 	zone_cell(res, buf, sizeof(buf));
 	table_add(t, "time zone", buf);
-	table_add(t, "active", db_bool(res, 0, "is_active") ? "yes" : "no");
+	active_cell(c, res, buf, sizeof(buf));
+	table_add(t, "active", buf);
 	when_cell(c, res, "next_run_at", buf, sizeof(buf));
 	table_add(t, "next run", buf);
 	upcoming_cell(c, res, buf, sizeof(buf));

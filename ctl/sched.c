@@ -20,6 +20,7 @@ const char SCHED_SELECT[] =
     "s.batch_test_config::text AS batch_test_config, s.is_active, "
     EPOCH("next_run_at") ", " EPOCH("last_run_at") ", "
     "s.last_run_status, s.last_run_id, s.consecutive_failures, "
+    EPOCH("evalsched_disabled_at") ", s.evalsched_disabled_reason, "
     "s.alert_on_failure, s.alert_on_regression, "
     "s.regression_threshold_percent::text AS regression_threshold_percent, "
     EPOCH("created_at") ", " EPOCH("updated_at") ", "
@@ -95,7 +96,9 @@ sched_report(struct ctl *c, const char *id, const char *head,
 		    db_get(res, 0, "timezone"), when, sizeof(when));
 		out_line(stdout, "%s '%s'%s, next run %s%s", head,
 		    db_get(res, 0, "name"), mark_paused &&
-		    !db_bool(res, 0, "is_active") ? " (paused)" : "", when,
+		    !db_bool(res, 0, "is_active") ? (db_get(res, 0,
+		    "evalsched_disabled_reason") != NULL ? " (disabled)" :
+		    " (paused)") : "", when,
 		    tail);
 	}
 	PQclear(res);
@@ -151,6 +154,11 @@ sched_json(const PGresult *res, int row)
 	add(o, "last_run_id", json_col_str(res, row, "last_run_id"));
 	add(o, "consecutive_failures", json_object_new_int((int)db_int(res,
 	    row, "consecutive_failures")));
+	/* Why it is inactive: disabled by evalsched, or else paused. */
+	add(o, "disabled_at", json_col_time(res, row, "evalsched_disabled_at",
+	    zone));
+	add(o, "disabled_reason", json_col_str(res, row,
+	    "evalsched_disabled_reason"));
 	add(o, "in_flight", json_object_new_int((int)db_int(res, row,
 	    "in_flight")));
 	add(o, "alert_on_failure", json_object_new_boolean(db_bool(res, row,

@@ -143,6 +143,13 @@ BEGIN
     END IF;
     IF OLD.slot_at IS NOT NULL
         AND NEW.evalsched_rev IS NOT DISTINCT FROM OLD.evalsched_rev THEN
+        -- The application's ON DELETE SET NULL of a deleted baseline run
+        -- changes nothing else: it goes through.
+        IF OLD.baseline_run_id IS NOT NULL AND NEW.baseline_run_id IS NULL
+            AND pg_catalog.to_jsonb(NEW) - 'baseline_run_id'
+                = pg_catalog.to_jsonb(OLD) - 'baseline_run_id' THEN
+            RETURN NEW;
+        END IF;
         RETURN NULL;
     END IF;
     IF OLD.slot_at IS NULL AND OLD.status = 'triggered'
@@ -175,15 +182,24 @@ UPDATE public.scheduled_evaluation_runs
     WHERE slot_at IS NULL AND status = 'triggered';
 SELECT pg_catalog.set_config('evalsched.manual_edit', '', true);
 
+-- Why a schedule is inactive: evalsched_disabled_at and _reason are set
+-- when evalsched disables it (failures in a row, a bad row); a schedule
+-- inactive without them was paused by a person.
+ALTER TABLE public.scheduled_evaluations
+    ADD COLUMN IF NOT EXISTS evalsched_disabled_at timestamptz,
+    ADD COLUMN IF NOT EXISTS evalsched_disabled_reason text;
+
 -- Re-enabling a schedule from any client (the application's toggle, SQL,
 -- evalschedctl resume) gives it a fresh start: the application itself
 -- leaves consecutive_failures as it was, so one more failure would
--- disable it again.
+-- disable it again.  It is no longer disabled by evalsched, either.
 CREATE OR REPLACE FUNCTION public.evalsched_reset_on_enable()
 RETURNS trigger LANGUAGE plpgsql SET search_path = '' AS $$
 BEGIN
     IF NEW.is_active AND NOT OLD.is_active THEN
         NEW.consecutive_failures := 0;
+        NEW.evalsched_disabled_at := NULL;
+        NEW.evalsched_disabled_reason := NULL;
     END IF;
     RETURN NEW;
 END;
@@ -232,7 +248,9 @@ CREATE OR REPLACE FUNCTION public.evalsched_batch_ended()
 RETURNS trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
-    IF OLD.status IN ('pending', 'running')
+    -- Also a final status that changes again: the application's loop
+    -- ignores a user's cancel ('failed') and writes 'completed' later.
+    IF NEW.status IS DISTINCT FROM OLD.status
         AND NEW.status NOT IN ('pending', 'running') THEN
         UPDATE public.scheduled_evaluation_runs
             SET batch_ended_at = now(),
@@ -520,6 +538,121 @@ ALTER TABLE public.evalsched_backoffs ENABLE ROW LEVEL SECURITY;
 CREATE INDEX IF NOT EXISTS evalsched_alerts_claimed
     ON public.evalsched_alerts (user_id)
     WHERE state = 'pending' AND claimed_until IS NOT NULL;
+
+-- Numbers users can trust.  The application writes a batch test's
+-- judgments without waiting for them, many after the batch test ends: a
+-- run's quality is provisional when its batch test ends and final
+-- quality_settle seconds later, at evalsched_settle_at (NULL once
+-- settled, or when there is nothing to settle).  A regression is decided
+-- on settled numbers only, and only a settled run can be a baseline.
+ALTER TABLE public.scheduled_evaluation_runs
+    ADD COLUMN IF NOT EXISTS evalsched_settle_at timestamptz;
+
+CREATE INDEX IF NOT EXISTS evalsched_runs_settling
+    ON public.scheduled_evaluation_runs (evalsched_settle_at)
+    WHERE evalsched_settle_at IS NOT NULL;
+
+-- The rules, each written once, for the supervisor and evalschedctl
+-- alike.  The application's results tables may be created after this
+-- file: the bodies are checked when they run.
+SET LOCAL check_function_bodies = off;
+
+-- A batch test's quality, in [0, 1]: the mean LLM-judge score
+-- (judge_type 'llm', the judge's 0-10 divided by ten) of its assistant
+-- messages when it has any, else the mean heuristic score ('rule');
+-- source says which, NULL when nothing was judged.  Validators and other
+-- judges do not count.
+CREATE OR REPLACE FUNCTION public.evalsched_quality(batch uuid,
+    OUT quality numeric, OUT source text)
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT coalesce(avg(j.score) FILTER (WHERE j.judge_type = 'llm'),
+               avg(j.score) FILTER (WHERE j.judge_type = 'rule')),
+           CASE WHEN count(*) FILTER (WHERE j.judge_type = 'llm') > 0
+                    THEN 'llm'
+                WHEN count(*) FILTER (WHERE j.judge_type = 'rule') > 0
+                    THEN 'rule' END
+    FROM public.conversations c
+    JOIN public.messages m ON m.conversation_id = c.id
+    JOIN public.judgments j ON j.message_id = m.id
+    WHERE c.batch_test_run_id = batch AND m.role = 'assistant'
+      AND j.score BETWEEN 0 AND 1
+$$;
+
+-- The baseline of a run of schedule sid fired at `before` whose quality
+-- came from `source` (NULL: the next run, whose source is not known
+-- yet): the run an operator pinned, while it exists; else the most
+-- recent earlier completed run with results, settled, that was not
+-- itself a regression (so a regression never becomes the new normal),
+-- whose quality came from the same source.  NULL: none.
+CREATE OR REPLACE FUNCTION public.evalsched_baseline(sid uuid,
+    before timestamptz, source text)
+RETURNS uuid LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT coalesce(
+        (SELECT p.run_id FROM public.evalsched_baselines p
+         JOIN public.scheduled_evaluation_runs r ON r.id = p.run_id
+         WHERE p.scheduled_evaluation_id = sid),
+        (SELECT o.id FROM public.scheduled_evaluation_runs o
+         WHERE o.scheduled_evaluation_id = sid AND o.status = 'completed'
+           AND coalesce(o.total_prompts, 0) > 0
+           AND NOT coalesce(o.regression_detected, false)
+           AND o.evalsched_settle_at IS NULL
+           AND o.triggered_at < before
+           AND (source IS NULL
+                OR o.regression_details ->> 'quality_source' = source)
+         ORDER BY o.triggered_at DESC, o.id DESC LIMIT 1))
+$$;
+
+-- What a 'running' run came to, from its batch test (named: the run has
+-- one; bstatus NULL: it cannot be found): NULL while it goes on.
+-- waited_out: completion_timeout has passed; unresolved_out: an
+-- unresolved run's window (run_timeout) has.  A user's cancel is final
+-- when the application's loop, which ignores it, has finished too.
+CREATE OR REPLACE FUNCTION public.evalsched_outcome(named boolean,
+    bstatus text, berror text, total integer, bad integer,
+    waited_out boolean, unresolved_out boolean)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+    SELECT CASE
+        WHEN NOT named THEN CASE WHEN unresolved_out THEN 'no_batch' END
+        WHEN bstatus IS NULL OR bstatus IN ('pending', 'running')
+            THEN CASE WHEN waited_out THEN 'timeout' END
+        WHEN berror = 'Cancelled by user' AND bstatus <> 'completed'
+            THEN CASE WHEN waited_out THEN 'cancelled' END
+        WHEN bstatus = 'cancelled' OR berror = 'Cancelled by user'
+            THEN 'cancelled'
+        WHEN bstatus = 'completed' AND total > 0 AND bad >= total
+            THEN 'all_failed'
+        WHEN bstatus = 'failed' THEN 'batch_failed'
+        ELSE 'completed' END
+$$;
+
+-- The words of the alerts, the old worker's, with a user's texts cut.
+CREATE OR REPLACE FUNCTION public.evalsched_failed_message(name text,
+    model text, error text, counts boolean)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+    SELECT pg_catalog.format('%s (model %s) could not be started: %s%s',
+        public.evalsched_alert_name(name), public.evalsched_alert_name(model),
+        public.evalsched_alert_error(error),
+        CASE WHEN NOT counts THEN ' (a fault of the platform, not of the '
+            || 'schedule: it does not count toward auto-disable)' ELSE '' END)
+$$;
+
+-- failures NULL: disabled as a bad row, not for failures in a row.
+CREATE OR REPLACE FUNCTION public.evalsched_disabled_message(name text,
+    model text, failures integer, error text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+    SELECT CASE WHEN failures IS NULL
+        THEN pg_catalog.format('%s (model %s) was disabled: %s',
+            public.evalsched_alert_name(name),
+            public.evalsched_alert_name(model),
+            public.evalsched_alert_error(error))
+        ELSE pg_catalog.format('%s (model %s) was disabled after %s '
+            || 'consecutive failures; last: %s',
+            public.evalsched_alert_name(name),
+            public.evalsched_alert_name(model), failures,
+            public.evalsched_alert_error(error)) END
+$$;
+
+SET LOCAL check_function_bodies = on;
 
 CREATE TABLE IF NOT EXISTS public.evalsched_meta (
     key text PRIMARY KEY,

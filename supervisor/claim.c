@@ -79,7 +79,9 @@ static const char claim_sql[] =
 	"  LIMIT $1 + 16) "
 	"SELECT s.id, s.name, s.user_id, s.schedule_type, s.cron_expression, "
 	"  s.timezone, s.test_suite_id, s.model_id, "
-	"  s.batch_test_config::text, coalesce(jsonb_typeof(s.batch_test_config), 'null'), "
+	/* NULL (the application's PATCH allows it) runs as {}, as ever. */
+	"  coalesce(nullif(s.batch_test_config, 'null'), '{}')::text, "
+	"  jsonb_typeof(coalesce(nullif(s.batch_test_config, 'null'), '{}')), "
 	"  extract(epoch FROM s.next_run_at), extract(epoch FROM now()), "
 	"  s.api_key_encrypted "
 	"FROM turn c JOIN public.scheduled_evaluations s ON s.id = c.id "
@@ -134,7 +136,7 @@ static const char disable_sql[] =
 	"    scheduled_evaluation_id, run_id, title, message, metadata) "
 	"  SELECT 'scheduled_eval_disabled', s.user_id, s.id, run.id, "
 	"    'Scheduled evaluation disabled: ' || u.name, "
-	"    format('%s (model %s) was disabled: %s', u.name, u.model, u.error), "
+	"    public.evalsched_disabled_message(s.name, s.model_id, NULL, $2), "
 	"    json_build_object('scheduledEvaluationId', s.id, "
 	"      'userId', s.user_id, 'scheduleName', u.name, "
 	"      'modelId', u.model, 'status', 'disabled', "
@@ -148,6 +150,7 @@ static const char disable_sql[] =
 	"    public.evalsched_alert_error($2::text) AS error) u "
 	"  WHERE s.id = $1 AND s.alert_on_failure AND s.user_id IS NOT NULL) "
 	"UPDATE public.scheduled_evaluations SET is_active = false, "
+	"  evalsched_disabled_at = now(), evalsched_disabled_reason = $2, "
 	"  last_run_status = 'failed', last_run_at = now() WHERE id = $1";
 
 static const char *

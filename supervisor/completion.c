@@ -49,22 +49,37 @@ static int	hinted;		/* a NOTIFY asks for a pass */
  * sweep: every run's batch test is looked up), $5 how long an unresolved
  * run waits for its batch test to turn up (run_timeout: as long as the
  * request itself could have taken), after which it fails, the
- * platform's fault.  No parameter switches a
+ * platform's fault, $6 quality_settle.  No parameter switches a
  * condition on or off: the plan prepared once must use the indexes
  * whatever the values.
  *
- * A pass closes at most one run per schedule, the one that fired first,
- * so that each run's baseline is the schedule's history as it stands
- * (the next pass follows at once).  The baseline is the pinned run, or
- * the most recent earlier completed run with results that was not
- * itself a regression, so a regression never becomes the new normal;
- * a drop of the quality or the success rate by more than the schedule's
- * regression_threshold_percent, relative to the baseline, is a
- * regression.  A completed run resets the schedule's count unless a
- * failure of the schedule's of a later run was counted already; the
- * last status is that of the schedule's newest run.  The alerts these
- * facts call for go into the outbox in the same statement.
+ * A pass closes at most one run per schedule, the one that fired first
+ * (the next pass follows at once).  What a run came to is
+ * evalsched_outcome's to say; its quality, evalsched_quality's, and
+ * provisional: settle.c settles it, and decides a regression, once the
+ * late judgments are in.  A completed run resets the schedule's count
+ * unless a failure of the schedule's of a later run was counted already;
+ * an all-failed one counts, and may disable it; the last status, run and
+ * time are those of the schedule's newest run.  The schedule is updated
+ * only when one of these changes: each update costs the application's
+ * audit trigger a copy of the row.  The alerts these facts call for go
+ * into the outbox in the same statement.
  */
+/* What the schedule becomes; p is the run's "per" row, s the schedule. */
+#define NEW_FAILURES							\
+	"(CASE WHEN p.reset THEN 0 ELSE s.consecutive_failures END + p.k)"
+#define DISABLES							\
+	"(s.is_active AND p.k > 0 AND " NEW_FAILURES " >= $2)"
+#define NEW_STATUS							\
+	"CASE WHEN NOT p.newest_run THEN s.last_run_status "		\
+	"  WHEN p.last_how = 'completed' THEN 'success' "		\
+	"  WHEN p.last_how = 'cancelled' THEN 'cancelled' ELSE 'failed' END"
+#define NEW_RUN_ID							\
+	"CASE WHEN p.newest_run AND p.bid IS NOT NULL THEN p.bid "	\
+	"  ELSE s.last_run_id END"
+#define NEW_RUN_AT							\
+	"CASE WHEN p.newest_run THEN greatest(s.last_run_at, p.started_at) " \
+	"  ELSE s.last_run_at END"
 static const char complete_sql[] =
 	"WITH cand AS (SELECT DISTINCT ON (r.scheduled_evaluation_id) r.id "
 	"  FROM public.scheduled_evaluation_runs r "
@@ -89,52 +104,16 @@ static const char complete_sql[] =
 	"  WHERE r.id IN (SELECT id FROM cand) AND r.status = 'running' "
 	"  ORDER BY r.started_at LIMIT $3 "
 	"  FOR UPDATE OF r SKIP LOCKED), "
-	"res AS (SELECT d.*, l.latency, q.quality, "
-	"    CASE WHEN d.named IS NULL "
-	"        THEN CASE WHEN d.started_at < now() - $5 * interval '1 second' "
-	"          THEN 'no_batch' END "
-	"      WHEN d.bstatus IS NULL OR d.bstatus IN ('pending', 'running') "
-	"        THEN CASE WHEN d.started_at < now() - $1 * interval '1 second' "
-	"          THEN 'timeout' END "
-	"      WHEN d.bstatus = 'cancelled' OR d.berror = 'Cancelled by user' "
-	"        THEN 'cancelled' "
-	"      WHEN d.bstatus = 'completed' AND d.total > 0 "
-	"        AND d.bad >= d.total THEN 'all_failed' "
-	"      WHEN d.bstatus = 'failed' THEN 'batch_failed' "
-	"      ELSE 'completed' END AS how "
+	"res AS (SELECT d.*, l.latency, q.quality, q.source, "
+	"    public.evalsched_outcome(d.named IS NOT NULL, d.bstatus, d.berror, "
+	"      d.total, d.bad, d.started_at < now() - $1 * interval '1 second', "
+	"      d.started_at < now() - $5 * interval '1 second') AS how "
 	"  FROM due d "
 	"  LEFT JOIN LATERAL (SELECT avg(m.latency_ms) AS latency "
 	"    FROM public.conversations c "
 	"    JOIN public.messages m ON m.conversation_id = c.id "
 	"    WHERE c.batch_test_run_id = d.bid AND m.role = 'assistant') l ON true "
-	"  LEFT JOIN LATERAL (SELECT avg(j.score) AS quality "
-	"    FROM public.conversations c "
-	"    JOIN public.messages m ON m.conversation_id = c.id "
-	"    JOIN public.judgments j ON j.message_id = m.id "
-	"    WHERE c.batch_test_run_id = d.bid AND m.role = 'assistant' "
-	"      AND j.score BETWEEN 0 AND 1) q ON true), "
-	"cmp AS (SELECT x.*, s.regression_threshold_percent AS threshold, "
-	"    base.id AS base_id, base.quality AS base_quality, base.rate AS base_rate, "
-	"    CASE WHEN x.how = 'completed' AND x.total > 0 AND base.quality > 0 "
-	"      THEN (x.quality - base.quality) / base.quality * 100 "
-	"      END AS q_change, "
-	"    CASE WHEN x.how = 'completed' AND x.total > 0 AND base.rate > 0 "
-	"      THEN (x.ok::numeric / x.total - base.rate) / base.rate * 100 "
-	"      END AS r_change "
-	"  FROM res x JOIN public.scheduled_evaluations s ON s.id = x.sid "
-	"  LEFT JOIN LATERAL (SELECT p.id, p.avg_quality_score AS quality, "
-	"      p.successful_prompts::numeric / nullif(p.total_prompts, 0) AS rate "
-	"    FROM public.scheduled_evaluation_runs p "
-	"    WHERE x.how = 'completed' AND x.total > 0 AND p.id = coalesce( "
-	"      (SELECT b.run_id FROM public.evalsched_baselines b "
-	"        JOIN public.scheduled_evaluation_runs pr ON pr.id = b.run_id "
-	"        WHERE b.scheduled_evaluation_id = x.sid), "
-	"      (SELECT o.id FROM public.scheduled_evaluation_runs o "
-	"        WHERE o.scheduled_evaluation_id = x.sid AND o.id <> x.id "
-	"          AND o.status = 'completed' AND coalesce(o.total_prompts, 0) > 0 "
-	"          AND NOT coalesce(o.regression_detected, false) "
-	"          AND o.triggered_at < x.triggered_at "
-	"        ORDER BY o.triggered_at DESC LIMIT 1))) base ON true), "
+	"  LEFT JOIN LATERAL public.evalsched_quality(d.bid) q ON true), "
 	"runs AS (UPDATE public.scheduled_evaluation_runs r SET "
 	"    status = CASE x.how WHEN 'completed' THEN 'completed' "
 	"      WHEN 'cancelled' THEN 'cancelled' ELSE 'failed' END, "
@@ -142,20 +121,13 @@ static const char complete_sql[] =
 	"    total_prompts = x.total, successful_prompts = x.ok, "
 	"    failed_prompts = x.bad, "
 	"    avg_latency_ms = x.latency, avg_quality_score = x.quality, "
-	"    regression_detected = coalesce(x.q_change < -x.threshold "
-	"      OR x.r_change < -x.threshold, false), "
-	"    regression_details = CASE WHEN x.base_id IS NOT NULL "
-	"      THEN jsonb_strip_nulls(jsonb_build_object( "
-	"        'avg_quality_score', CASE WHEN x.q_change IS NOT NULL "
-	"          THEN jsonb_build_object('baseline', x.base_quality, "
-	"            'current', x.quality, 'change_percent', round(x.q_change, 2), "
-	"            'threshold_percent', x.threshold) END, "
-	"        'success_rate', CASE WHEN x.r_change IS NOT NULL "
-	"          THEN jsonb_build_object('baseline', round(x.base_rate, 4), "
-	"            'current', round(x.ok::numeric / x.total, 4), "
-	"            'change_percent', round(x.r_change, 2), "
-	"            'threshold_percent', x.threshold) END)) END, "
-	"    baseline_run_id = x.base_id, "
+	"    regression_detected = false, baseline_run_id = NULL, "
+	/* Provisional until settled: the source, so far. */
+	"    regression_details = CASE WHEN x.how = 'completed' AND x.total > 0 "
+	"      THEN jsonb_strip_nulls(jsonb_build_object('quality_source', "
+	"        x.source, 'settled', false)) END, "
+	"    evalsched_settle_at = CASE WHEN x.how = 'completed' AND x.total > 0 "
+	"      THEN now() + $6 * interval '1 second' END, "
 	"    error_message = CASE x.how "
 	"      WHEN 'timeout' THEN format('no result within %s s: the batch test %s', "
 	"        $1, CASE WHEN x.bid IS NULL THEN 'cannot be found' "
@@ -164,7 +136,7 @@ static const char complete_sql[] =
 	"        x.bad, x.total) "
 	"      WHEN 'batch_failed' THEN 'the batch test failed: ' "
 	"        || coalesce(x.berror, 'no reason given') "
-	"      WHEN 'cancelled' THEN 'the batch test was cancelled' "
+	"      WHEN 'cancelled' THEN 'Cancelled by user' "
 	"      WHEN 'no_batch' THEN format('%s; no batch test turned up in the "
 	"%s s that followed', coalesce(x.unclear, 'the answer was unclear'), $5) "
 	"      END, "
@@ -180,16 +152,12 @@ static const char complete_sql[] =
 	"        'completion_timeout', CASE x.how WHEN 'timeout' "
 	"          THEN $1::int END)) END, "
 	"    evalsched_rev = coalesce(r.evalsched_rev, 0) + 1 "
-	"  FROM cmp x WHERE r.id = x.id AND x.how IS NOT NULL "
+	"  FROM res x WHERE r.id = x.id AND x.how IS NOT NULL "
 	"  RETURNING r.id, r.scheduled_evaluation_id AS sid, r.triggered_at, "
 	"    r.started_at, r.batch_test_run_id AS bid, "
 	"    x.how, x.total, x.ok, x.bad, round(x.latency) AS latency_ms, "
-	"    round(x.quality * 100, 1) AS quality_pct, r.error_message, "
-	"    r.regression_detected AS regression, r.regression_details, "
-	"    x.base_id, round(x.q_change, 2) AS q_change, "
-	"    round(x.r_change, 2) AS r_change, x.quality, x.base_quality, "
-	"    x.threshold), "
-	/* One run per schedule: what it does to the schedule's count. */
+	"    round(x.quality * 100, 1) AS quality_pct, r.error_message), "
+	/* One run per schedule: what it does to the schedule. */
 	"per AS (SELECT sid, how AS last_how, bid, started_at, "
 	"    (how = 'all_failed')::int AS k, "
 	"    how = 'completed' AND NOT EXISTS (SELECT 1 "
@@ -203,77 +171,65 @@ static const char complete_sql[] =
 	"        AND n.triggered_at > runs.triggered_at) AS newest_run "
 	"  FROM runs), "
 	"sched AS (UPDATE public.scheduled_evaluations s SET "
-	"    consecutive_failures = CASE WHEN p.reset THEN 0 "
-	"      ELSE s.consecutive_failures END + p.k, "
-	"    is_active = s.is_active AND NOT (p.k > 0 AND CASE WHEN p.reset "
-	"      THEN 0 ELSE s.consecutive_failures END + p.k >= $2), "
-	"    last_run_status = CASE WHEN NOT p.newest_run "
-	"      THEN s.last_run_status "
-	"      WHEN p.last_how = 'completed' THEN 'success' "
-	"      WHEN p.last_how = 'cancelled' THEN 'cancelled' ELSE 'failed' END, "
-	/* A run resolved after its dispatch was recorded: the schedule learns of it now. */
-	"    last_run_id = CASE WHEN p.newest_run AND p.bid IS NOT NULL "
-	"      THEN p.bid ELSE s.last_run_id END, "
-	"    last_run_at = CASE WHEN p.newest_run "
-	"      THEN greatest(s.last_run_at, p.started_at) ELSE s.last_run_at END "
+	"    consecutive_failures = " NEW_FAILURES ", "
+	"    is_active = s.is_active AND NOT " DISABLES ", "
+	"    evalsched_disabled_at = CASE WHEN " DISABLES " THEN now() "
+	"      ELSE s.evalsched_disabled_at END, "
+	"    evalsched_disabled_reason = CASE WHEN " DISABLES " "
+	"      THEN format('%s consecutive failures', " NEW_FAILURES ") "
+	"      ELSE s.evalsched_disabled_reason END, "
+	"    last_run_status = " NEW_STATUS ", "
+	"    last_run_id = " NEW_RUN_ID ", "
+	"    last_run_at = " NEW_RUN_AT " "
 	"  FROM per p WHERE s.id = p.sid "
-	"  RETURNING s.id, s.name, s.user_id, s.model_id, s.consecutive_failures, "
-	"    s.is_active, s.alert_on_failure, s.alert_on_regression, p.k), "
+	"    AND (" NEW_FAILURES ", " DISABLES ", " NEW_STATUS ", "
+	"      " NEW_RUN_ID ", " NEW_RUN_AT ") IS DISTINCT FROM "
+	"      (s.consecutive_failures, false, s.last_run_status, "
+	"      s.last_run_id, s.last_run_at) "
+	/* Disabled by this very statement: now() is the transaction's. */
+	"  RETURNING s.id, s.consecutive_failures, s.is_active, p.k, "
+	"    s.evalsched_disabled_at IS NOT DISTINCT FROM now() AS disabled_now), "
 	"alerts AS (INSERT INTO public.evalsched_alerts (event, user_id, "
 	"    scheduled_evaluation_id, run_id, title, message, metadata) "
-	"  SELECT e.event, s.user_id, s.id, r.id, e.title, e.message, "
-	"    json_strip_nulls(json_build_object('scheduledEvaluationId', s.id, "
-	"      'userId', s.user_id, 'scheduleName', u.name, 'modelId', u.model, "
+	"  SELECT e.event, s0.user_id, s0.id, r.id, e.title, e.message, "
+	"    json_strip_nulls(json_build_object('scheduledEvaluationId', s0.id, "
+	"      'userId', s0.user_id, 'scheduleName', u.name, 'modelId', u.model, "
 	"      'status', e.status, 'totalPrompts', r.total, "
 	"      'successfulPrompts', r.ok, 'failedPrompts', r.bad, "
 	"      'errorMessage', u.error, "
-	"      'consecutiveFailures', s.consecutive_failures, "
-	"      'runId', r.id, 'baselineRunId', r.base_id, "
-	"      'regression', e.regression)) "
-	"  FROM runs r JOIN sched s ON s.id = r.sid "
+	"      'consecutiveFailures', coalesce(s.consecutive_failures, "
+	"        s0.consecutive_failures), 'runId', r.id)) "
+	"  FROM runs r JOIN public.scheduled_evaluations s0 ON s0.id = r.sid "
+	"  LEFT JOIN sched s ON s.id = r.sid "
 	"  CROSS JOIN LATERAL (SELECT "
-	"    public.evalsched_alert_name(s.name) AS name, "
-	"    public.evalsched_alert_name(s.model_id) AS model, "
+	"    public.evalsched_alert_name(s0.name) AS name, "
+	"    public.evalsched_alert_name(s0.model_id) AS model, "
 	"    public.evalsched_alert_error(r.error_message) AS error) u "
 	"  CROSS JOIN LATERAL (VALUES "
-	"    ('scheduled_eval_regression', r.regression AND s.alert_on_regression, "
-	"      'completed', 'Regression detected: ' || u.name, "
-	"      format('%s (model %s) dropped below its baseline by more than %s%%: ' "
-	"        || 'quality %s vs %s, success rate change %s%%', u.name, u.model, "
-	"        r.threshold, "
-	"        coalesce(round(r.quality * 100, 1) || '%', '-'), "
-	"        coalesce(round(r.base_quality * 100, 1) || '%', '-'), "
-	"        coalesce(r.r_change::text, '-')), "
-	"      r.regression_details::json), "
-	"    ('scheduled_eval_failed', r.how = 'no_batch' AND s.alert_on_failure, "
-	"      'failed', 'Scheduled evaluation failed: ' || u.name, "
-	"      format('%s (model %s) could not be started: %s (a fault of the "
-	"platform, not of the schedule: it does not count toward auto-disable)', "
-	"        u.name, u.model, u.error), NULL::json), "
-	"    ('scheduled_eval_disabled', s.alert_on_failure AND s.k > 0 "
-	"      AND NOT s.is_active AND s.consecutive_failures >= $2 "
-	"      AND s.consecutive_failures - s.k < $2, "
+	"    ('scheduled_eval_failed', r.how = 'no_batch', 'failed', "
+	"      'Scheduled evaluation failed: ' || u.name, "
+	"      public.evalsched_failed_message(s0.name, s0.model_id, "
+	"        r.error_message, false)), "
+	"    ('scheduled_eval_disabled', coalesce(s.disabled_now, false), "
 	"      'disabled', 'Scheduled evaluation disabled: ' || u.name, "
-	"      format('%s (model %s) was disabled after %s consecutive failures; ' "
-	"        || 'last: %s', u.name, u.model, s.consecutive_failures, "
-	"        u.error), "
-	"      NULL::json)) "
-	"    AS e(event, wanted, status, title, message, regression) "
-	"  WHERE e.wanted "
+	"      public.evalsched_disabled_message(s0.name, s0.model_id, "
+	"        s.consecutive_failures, r.error_message))) "
+	"    AS e(event, wanted, status, title, message) "
+	"  WHERE e.wanted AND s0.alert_on_failure AND s0.user_id IS NOT NULL "
 	"  ON CONFLICT (event, run_id) WHERE run_id IS NOT NULL DO NOTHING "
 	"  RETURNING 1) "
-	"SELECT r.id, coalesce(s.name, ''), r.how, r.total, r.ok, "
+	"SELECT r.id, coalesce(s0.name, ''), r.how, r.total, r.ok, "
 	"  r.latency_ms, r.quality_pct, r.error_message, "
-	"  s.consecutive_failures, s.is_active, s.k, r.sid, r.regression, "
-	"  r.q_change, r.r_change, r.base_id, (SELECT count(*) FROM alerts) "
+	"  s.consecutive_failures, s.is_active, s.k, r.sid, "
+	"  coalesce(s.disabled_now, false), (SELECT count(*) FROM alerts) "
 	"FROM runs r LEFT JOIN sched s ON s.id = r.sid "
+	"LEFT JOIN public.scheduled_evaluations s0 ON s0.id = r.sid "
 	"ORDER BY r.sid, r.triggered_at";
 
 static struct prepared complete = { "evalsched_complete", complete_sql, 0 };
 
 enum { C_ID, C_NAME, C_HOW, C_TOTAL, C_OK, C_LATENCY, C_QUALITY, C_ERROR,
-    C_FAILURES, C_ACTIVE, C_COUNTED, C_SCHEDULE, C_REGRESSION, C_QCHANGE,
-    C_RCHANGE, C_BASELINE, C_ALERTS };
+    C_FAILURES, C_ACTIVE, C_COUNTED, C_SCHEDULE, C_DISABLED, C_ALERTS };
 
 static void
 pass_at(int64_t t)
@@ -325,26 +281,12 @@ or_dash(PGresult *res, int row, int col, char *buf, size_t len,
 }
 
 static void
-log_regression(PGresult *res, int i)
-{
-	char	q[32], r[32];
-
-	log_warnx("schedule \"%s\": run %s is a regression against run %s: "
-	    "quality %s, success rate %s", log_name(PQgetvalue(res, i, C_NAME)).s,
-	    PQgetvalue(res, i, C_ID), PQgetvalue(res, i, C_BASELINE),
-	    or_dash(res, i, C_QCHANGE, q, sizeof(q), "%"),
-	    or_dash(res, i, C_RCHANGE, r, sizeof(r), "%"));
-}
-
-static void
 log_completed(PGresult *res, int i)
 {
 	char	lat[32], q[32];
 
-	if (strcmp(PQgetvalue(res, i, C_REGRESSION), "t") == 0)
-		log_regression(res, i);
 	log_info("schedule \"%s\": run %s completed: %s of %s prompts "
-	    "succeeded, latency %s, quality %s",
+	    "succeeded, latency %s, quality %s so far",
 	    log_name(PQgetvalue(res, i, C_NAME)).s,
 	    PQgetvalue(res, i, C_ID), PQgetvalue(res, i, C_OK),
 	    PQgetvalue(res, i, C_TOTAL),
@@ -356,8 +298,6 @@ static void
 log_closed(PGresult *res, int i)
 {
 	const char	*how = PQgetvalue(res, i, C_HOW);
-	int		 failures = atoi(PQgetvalue(res, i, C_FAILURES));
-	int		 counted = atoi(PQgetvalue(res, i, C_COUNTED));
 
 	if (strcmp(how, "completed") == 0) {
 		log_completed(res, i);
@@ -367,15 +307,10 @@ log_closed(PGresult *res, int i)
 	    log_name(PQgetvalue(res, i, C_NAME)).s,
 	    PQgetvalue(res, i, C_ID), strcmp(how, "cancelled") == 0 ?
 	    "cancelled" : "failed", PQgetvalue(res, i, C_ERROR));
-	/* Once per schedule and pass: at its last row (rows come by schedule). */
-	if (counted > 0 && strcmp(PQgetvalue(res, i, C_ACTIVE), "f") == 0 &&
-	    failures >= sv->conf.max_consecutive_failures &&
-	    failures - counted < sv->conf.max_consecutive_failures &&
-	    (i + 1 == PQntuples(res) || strcmp(PQgetvalue(res, i + 1,
-	    C_SCHEDULE), PQgetvalue(res, i, C_SCHEDULE)) != 0))
-		log_warnx("schedule \"%s\": auto-disabled after %d "
+	if (strcmp(PQgetvalue(res, i, C_DISABLED), "t") == 0)
+		log_warnx("schedule \"%s\": auto-disabled after %s "
 		    "consecutive failures", log_name(PQgetvalue(res, i, C_NAME)).s,
-		    failures);
+		    PQgetvalue(res, i, C_FAILURES));
 }
 
 static void
@@ -396,6 +331,7 @@ pass_read(PGresult **res, void *arg)
 	/* One run per schedule per pass: the next one may be waiting. */
 	if (n > 0) {
 		completion_soon();
+		settle_soon();
 		loop_wake();	/* a disabled schedule, a freed slot */
 	} else
 		sweep_wanted = 0;
@@ -406,6 +342,7 @@ int
 completion_step(void)
 {
 	char		 timeout[16], max[16], limit[16], recent[16], window[16];
+	char		 settle[16];
 	int64_t		 now = mono_ms();
 
 	if (now < next_pass_ms)
@@ -423,6 +360,7 @@ completion_step(void)
 	/* The next pass: at poll_interval, for timeouts; sooner if asked. */
 	next_pass_ms = now + sv->conf.poll_interval * 1000LL;
 	snprintf(window, sizeof(window), "%d", sv->conf.run_timeout);
-	return db_query_prepared(&complete, 5, (const char *const[]){ timeout,
-	    max, limit, recent, window }, pass_read, NULL) == 0;
+	snprintf(settle, sizeof(settle), "%d", sv->conf.quality_settle);
+	return db_query_prepared(&complete, 6, (const char *const[]){ timeout,
+	    max, limit, recent, window, settle }, pass_read, NULL) == 0;
 }

@@ -285,6 +285,7 @@ connected(void)
 	loop_wake();
 	/* A batch test may have ended while we were away. */
 	completion_sweep();
+	settle_sweep();
 }
 
 /*

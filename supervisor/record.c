@@ -40,6 +40,9 @@ static int	one_at_a_time;	/* a batch failed: find the culprit */
  * it (accepted, or refused as its fault) ends that.
  */
 #define BACKOFF_MAX_S	3600
+/* The failure that disables the schedule: r the run, s the schedule. */
+#define DISABLES							\
+	"(s.is_active AND r.counts AND s.consecutive_failures + 1 >= $2)"
 /* The run goes on: o is the outcome, r the run as it stands. */
 #define GOES_ON								\
 	"(o.kind IN ('success', 'unresolved') OR (o.kind = 'cancelled' "	\
@@ -96,21 +99,29 @@ static const char record_sql[] =
 	"answered AS (DELETE FROM public.evalsched_backoffs b USING r "
 	"  WHERE b.scheduled_evaluation_id = r.scheduled_evaluation_id "
 	"  AND (r.kind = 'success' OR r.counts)), "
+	/*
+	 * A failed or cancelled dispatch is the run's end, and the
+	 * schedule's second update of the run (the claim's was the first);
+	 * an accepted one leaves the schedule to its completion.
+	 */
 	"s AS (UPDATE public.scheduled_evaluations s SET last_run_at = now(), "
-	"  last_run_status = CASE r.kind WHEN 'success' THEN 'success' "
-	"    WHEN 'cancelled' THEN 'cancelled' ELSE 'failed' END, "
-	"  last_run_id = CASE r.kind WHEN 'success' THEN r.test_run_id "
-	"    ELSE s.last_run_id END, "
+	"  last_run_status = CASE r.kind WHEN 'cancelled' THEN 'cancelled' "
+	"    ELSE 'failed' END, "
 	"  consecutive_failures = CASE WHEN r.counts "
 	"    THEN s.consecutive_failures + 1 "
 	"    ELSE s.consecutive_failures END, "
-	"  is_active = CASE WHEN r.counts "
-	"    AND s.consecutive_failures + 1 >= $2 THEN false "
-	"    ELSE s.is_active END "
+	"  is_active = s.is_active AND NOT " DISABLES ", "
+	"  evalsched_disabled_at = CASE WHEN " DISABLES " THEN now() "
+	"    ELSE s.evalsched_disabled_at END, "
+	"  evalsched_disabled_reason = CASE WHEN " DISABLES " "
+	"    THEN format('%s consecutive failures', s.consecutive_failures + 1) "
+	"    ELSE s.evalsched_disabled_reason END "
 	"  FROM r WHERE s.id = r.scheduled_evaluation_id "
-	"    AND r.kind <> 'unresolved' "
-	"  RETURNING s.id, s.name, s.user_id, s.model_id, s.alert_on_failure, "
+	"    AND r.kind IN ('failed', 'cancelled') "
+	/* Disabled by this very statement: now() is the transaction's. */
+	"  RETURNING s.id, s.name, s.model_id, s.user_id, s.alert_on_failure, "
 	"  s.consecutive_failures, s.is_active, "
+	"  s.evalsched_disabled_at IS NOT DISTINCT FROM now() AS disabled_now, "
 	"  r.id AS run_id, r.kind, r.counts, r.error_message), "
 	/*
 	 * A failed dispatch alerts its owner, in this transaction, saying
@@ -133,22 +144,18 @@ static const char record_sql[] =
 	"    public.evalsched_alert_error(s.error_message) AS error) u "
 	"  CROSS JOIN LATERAL (VALUES "
 	"    ('scheduled_eval_failed', true, 'failed', "
-	"      'Scheduled evaluation failed: ', format('%s (model %s) could "
-	"not be started: %s%s', u.name, u.model, u.error, "
-	"        CASE WHEN NOT s.counts THEN ' (a fault of the platform, not "
-	"of the schedule: it does not count toward auto-disable)' END)), "
-	"    ('scheduled_eval_disabled', NOT s.is_active "
-	"      AND s.consecutive_failures >= $2 "
-	"      AND s.consecutive_failures - 1 < $2, 'disabled', "
-	"      'Scheduled evaluation disabled: ', format('%s (model %s) was "
-	"disabled after %s consecutive failures; last: %s', u.name, "
-	"        u.model, s.consecutive_failures, u.error))) "
+	"      'Scheduled evaluation failed: ', "
+	"      public.evalsched_failed_message(s.name, s.model_id, "
+	"        s.error_message, s.counts)), "
+	"    ('scheduled_eval_disabled', s.disabled_now, 'disabled', "
+	"      'Scheduled evaluation disabled: ', "
+	"      public.evalsched_disabled_message(s.name, s.model_id, "
+	"        s.consecutive_failures, s.error_message))) "
 	"    AS e(event, wanted, status, title, message) "
 	"  WHERE s.kind = 'failed' AND s.alert_on_failure AND e.wanted "
-	"    AND (s.counts OR e.event = 'scheduled_eval_failed') "
 	"  ON CONFLICT (event, run_id) WHERE run_id IS NOT NULL DO NOTHING "
 	"  RETURNING 1) "
-	"SELECT r.id, s.name, s.consecutive_failures, s.is_active, r.kind, "
+	"SELECT r.id, s.name, s.consecutive_failures, s.disabled_now, r.kind, "
 	"  r.counts, r.ended, (SELECT count(*) FROM a), bo.failures, bo.wait "
 	"FROM r LEFT JOIN s ON s.run_id = r.id "
 	"LEFT JOIN bo ON bo.scheduled_evaluation_id = r.scheduled_evaluation_id";
@@ -331,12 +338,8 @@ log_written(PGresult *res)
 		/* Its batch test ended before we recorded the acceptance. */
 		if (strcmp(PQgetvalue(res, i, 6), "t") == 0)
 			completion_soon();
-		if (strcmp(kind, "failed") != 0 ||
-		    strcmp(PQgetvalue(res, i, 3), "f") != 0 ||
-		    strcmp(PQgetvalue(res, i, 5), "t") != 0)
-			continue;
-		if (atoi(PQgetvalue(res, i, 2)) >=
-		    sv->conf.max_consecutive_failures)
+		if (strcmp(kind, "failed") == 0 &&
+		    strcmp(PQgetvalue(res, i, 3), "t") == 0)
 			log_warnx("schedule \"%s\": auto-disabled after %s "
 			    "consecutive failures",
 			    log_name(PQgetvalue(res, i, 1)).s,

@@ -286,6 +286,12 @@ void	 completion_sweep(void);
 int64_t	 completion_next_ms(void);
 int	 completion_step(void);	/* 1: a statement went out */
 
+/* settle.c */
+void	 settle_soon(void);		/* a run completed */
+void	 settle_sweep(void);
+int64_t	 settle_next_ms(void);
+int	 settle_step(void);	/* 1: a statement went out */
+
 /* circuit.c */
 int	 circuit_is_open(void);
 const char *circuit_reason(void);

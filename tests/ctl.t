@@ -111,6 +111,7 @@ EOT
 	    user_id schedule_type cron_expression timezone test_suite_id
 	    model_id batch_test_config is_active next_run_at last_run_at
 	    last_run_status last_run_id consecutive_failures in_flight
+	    disabled_at disabled_reason
 	    alert_on_failure alert_on_regression regression_threshold_percent
 	    created_at updated_at)], '... with every column');
 	is($j->[0]{next_run_at}, '2030-01-07T02:00:00+01:00',
@@ -448,20 +449,23 @@ is_run(['baseline', '--clear', 'nightly'], 0, "'nightly' had no pinned "
 	    '... nothing changed; the latest good run');
 }
 {
-	# A pinned run deleted since: the supervisor then compares with
-	# nothing, and says so.
+	# A pinned run deleted since: the supervisor then compares with the
+	# latest good run, by the same rule (evalsched_baseline), and
+	# evalschedctl says so.
 	my $GONE_RUN = '7f7f7f7f-0000-4000-8000-00000000000f';
 	$t->sql("INSERT INTO evalsched_baselines (scheduled_evaluation_id, "
 	    . "run_id, pinned_at) VALUES ('$A', '$GONE_RUN', "
 	    . "'2030-01-06 12:00:00+00')");
-	is_run(['baseline', 'nightly'], 0, "baseline of 'nightly': run "
-	    . "$GONE_RUN, pinned 2030-01-06T13:00:00+01:00, no longer exists: "
-	    . "the next run has no baseline until it is unpinned\n", '',
-	    'baseline: a pinned run that no longer exists');
+	is_run(['baseline', 'nightly'], 0, qr/\Abaseline of 'nightly': run \S+, the latest good run "
+	    . "\(run $GONE_RUN, pinned 2030-01-06T13:00:00\+01:00, no longer exists\): ran /, '',
+	    'baseline: a pinned run that no longer exists: the latest good run instead');
 	my @r = ctlc('--json', 'baseline', 'nightly');
 	my $j = decode_json($r[1])->{baseline};
-	is_deeply([@{$j}{qw(source run_id pinned_at run)}], ['pinned',
-	    $GONE_RUN, '2030-01-06T13:00:00+01:00', undef], '... in --json');
+	is_deeply([@{$j}{qw(source run_id pinned_at)}, $j->{missing_pin}], ['latest',
+	    $R1, undef, { run_id => $GONE_RUN, pinned_at => '2030-01-06T13:00:00+01:00' }],
+	    '... in --json');
+	is($t->sql_value("SELECT public.evalsched_baseline('$A', 'infinity', NULL)"), $R1,
+	    '... the rule the supervisor uses says the same');
 	is_run(['baseline', '--clear', 'nightly'], 0,
 	    qr/\Aunpinned run $GONE_RUN as the baseline of 'nightly'\n/, '',
 	    '... and unpinned');

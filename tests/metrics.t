@@ -292,15 +292,18 @@ my %sched = (
 	busy => [1, 0, "now() - interval '5 minutes'"],
 	later => [1, 0, "now() + interval '1 hour'"],
 	paused => [0, 0, "now() - interval '1 hour'"],
-	disabled => [0, 3, "now() - interval '1 hour'"],
-	broke => [0, 5, "now() - interval '1 hour'"],
+	# Paused by a person after three failures: not evalsched's doing.
+	paused_failing => [0, 3, "now() - interval '1 hour'"],
+	disabled => [0, 3, "now() - interval '1 hour'", '3 consecutive failures'],
+	broke => [0, 5, "now() - interval '1 hour'", 'bad schedule: no fire time'],
 );
 my %id;
 for my $name (sort keys %sched) {
-	my ($active, $fails, $next) = @{ $sched{$name} };
+	my ($active, $fails, $next, $why) = @{ $sched{$name} };
 	$id{$name} = $t->add_schedule(name => $name,
 	    is_active => $active ? 'true' : 'false',
-	    consecutive_failures => $fails, next_run_at => \$next);
+	    consecutive_failures => $fails, next_run_at => \$next,
+	    $why ? (evalsched_disabled_at => \'now()', evalsched_disabled_reason => $why) : ());
 }
 
 # [status, blame (undef: no error_details), regression, lag in seconds]
@@ -463,16 +466,8 @@ is(value($s, 'evalsched_due_schedules'), 2,
 	ok($age >= 600 && $age < 720, "oldest_due_seconds: ten minutes ($age)");
 }
 is_deeply(by_labels($s, 'evalsched_schedules'), { 'state=active' => 4,
-    'state=paused' => 1, 'state=auto_disabled' => 2 },
-    'schedules: auto_disabled at max_consecutive_failures (3) or more');
-{
-	my (undef, $s5) = metrics($t->write_config(max_consecutive_failures =>
-	    5));
-	is_deeply(by_labels($s5, 'evalsched_schedules'), {
-	    'state=active' => 4, 'state=paused' => 2,
-	    'state=auto_disabled' => 1 },
-	    '... read from the configuration');
-}
+    'state=paused' => 2, 'state=auto_disabled' => 2 },
+    'schedules: auto_disabled, as evalsched recorded it; paused, whatever the failure count');
 
 is(value($s, 'evalsched_supervisors_live'), 5,
     'supervisors_live: not the expired nor the stopped');
