@@ -159,7 +159,8 @@ my %case = (
 	allfail => ['standin:allfail,duration=100', 'completed', 4, 0, 4, undef, 'completed'],
 	crash => ['standin:prompts=3,crash,duration=100', 'failed', 3, 3, 0,
 	    'batch worker crashed', 'failed'],
-	cancel => ['standin:prompts=3,fail=1,cancel,duration=100', 'failed', 3, 2, 1,
+	# cancel is cancel=0: the loop does not look and ends it 'completed'.
+	cancel => ['standin:prompts=3,fail=1,cancel,duration=100', 'completed', 3, 2, 1,
 	    'Cancelled by user', 'completed'],
 );
 my (%id, %sched);
@@ -193,6 +194,123 @@ is(results($id{fail})->[5], 'f', 'quality 0.3: not passed');
 sleep 0.3;
 is_deeply([batch($never)], [['running', 4, 0, 0, undef, 'f']], 'never: stays running');
 is(scalar(grep { $_->{test_run_id} eq $never } $t->api_batch_ends), 0, 'never: no batch_end');
+
+# --- judgments and a cancel, as the application writes them -----------------
+
+# A batch test's judgments of one judge_type, by criterion: [judge_name,
+# criterion, rows, min score, max score, rows passed].
+sub judged {
+	my ($id, $type) = @_;
+	return $t->sql("SELECT j.judge_name, j.criterion, count(*), min(j.score), max(j.score), "
+	    . "count(*) FILTER (WHERE j.passed) FROM judgments j "
+	    . "JOIN messages m ON m.id = j.message_id "
+	    . "JOIN conversations c ON c.id = m.conversation_id "
+	    . "WHERE c.batch_test_run_id = '$id' AND m.role = 'assistant' "
+	    . "AND j.judge_type = '$type' GROUP BY 1, 2 ORDER BY 2");
+}
+sub n_judged { my $n = 0; $n += $_->[2] for judged(@_); return $n }
+# The stand-in's event lines of one kind for batch test B.
+sub events { my ($kind, $b) = @_;
+	return grep { ($_->{event} // '') eq $kind && $_->{test_run_id} eq $b } $t->api_log }
+# Batch tests at one moment (one statement, as looking takes time): for
+# each, [status, error, its 'rule' judgments, its 'llm' judgments].
+sub look {
+	my $ids = join ',', map { "'$_'" } @_;
+	return $t->sql("SELECT b.status, b.error, "
+	    . "count(j.id) FILTER (WHERE j.judge_type = 'rule'), "
+	    . "count(j.id) FILTER (WHERE j.judge_type = 'llm') "
+	    . "FROM unnest(ARRAY[$ids]::uuid[]) WITH ORDINALITY u(id, n) "
+	    . "JOIN batch_test_runs b ON b.id = u.id "
+	    . "LEFT JOIN conversations c ON c.batch_test_run_id = b.id "
+	    . "LEFT JOIN messages m ON m.conversation_id = c.id "
+	    . "LEFT JOIN judgments j ON j.message_id = m.id "
+	    . "GROUP BY u.n, b.status, b.error ORDER BY u.n");
+}
+
+# The margins (judge_late=2000, 300 ms to the cancel and 2500 to the end)
+# leave time for the looks in between on a busy machine.
+my %j;
+(undef, $a) = post(model => 'standin:prompts=3,fail=1,quality=0.4,llm=0.75,duration=100');
+$j{llm} = $a->{test_run_id};
+(undef, $a) = post(model => 'standin:prompts=2,quality=0.5,llm=0.9,judge_late=2000,duration=100');
+$j{late} = $a->{test_run_id};
+(undef, $a) = post(model => 'standin:prompts=3,judge_late=2000,judge_late_count=1,duration=100');
+$j{rule_late} = $a->{test_run_id};
+my $s_cancel = $t->add_schedule(name => 'cancel=MS');
+($st, $a) = post(sched => $s_cancel, model => 'standin:prompts=3,fail=1,cancel=300,duration=2500');
+is($st, 200, 'cancel=300: 200');
+$j{cancel} = $a->{test_run_id};
+(undef, $a) = post(model => 'standin:cancel=400,duration=50');
+$j{too_late} = $a->{test_run_id};
+$ends += 5;
+
+ok($t->wait_until(sub { 2 == grep { events('batch_end', $j{$_}) } qw(late rule_late) }, 10),
+    'judge_late: the batch tests end');
+my @early = look($j{late}, $j{rule_late});
+is(scalar(events('judgments_late', $j{late})), 0, 'judge_late: no judgments_late line yet');
+is_deeply($early[0], ['completed', undef, 2, 0],
+    'judge_late: the batch test is final, the heuristic\'s judgments are there, the LLM judge\'s not yet');
+is_deeply($early[1], ['completed', undef, 2, 0],
+    'judge_late_count=1 without llm: one message\'s heuristic judgment is late');
+
+ok($t->wait_until(sub { events('batch_end', $j{llm}) }, 10), 'llm: the batch test ends');
+is_deeply([judged($j{llm}, 'llm')], [map { ['gpt-4.1', $_, 2, '0.75', '0.75', $_ eq 'safety' ? 0 : 2] }
+    qw(accuracy clarity completeness groundedness helpfulness safety)],
+    'llm=0.75: the LLM judge\'s six criteria for each answer, scored 0.75, safety failing its 8/10');
+is_deeply([judged($j{llm}, 'rule')], [['basic-quality-checker', 'response_quality', 2, '0.4', '0.4', 0]],
+    'llm=0.75: the heuristic\'s judgment too, scored quality');
+
+# The cancelled batch test and its schedule's runs, at one moment.
+my $cancelled;
+my $look_cancel = "SELECT b.status, b.total_prompts, b.completed_prompts, b.failed_prompts, "
+    . "b.error, b.completed_at IS NOT NULL, (SELECT string_agg(r.status, ',') "
+    . "FROM scheduled_evaluation_runs r WHERE r.scheduled_evaluation_id = '$s_cancel') "
+    . "FROM batch_test_runs b WHERE b.id = '$j{cancel}'";
+ok($t->wait_until(sub { ($cancelled) = $t->sql($look_cancel); $cancelled->[0] ne 'running' }, 5),
+    'cancel=300: the cancel lands');
+is_deeply($cancelled, ['failed', 3, 0, 0, 'Cancelled by user', 't', 'triggered'],
+    'cancel=300: failed, Cancelled by user, while its prompts go on, no positional update yet');
+my ($creq) = grep { ($_->{test_run_id} // '') eq $j{cancel} } $t->api_requests;
+my ($cline) = events('cancel', $j{cancel});
+ok($cline && $cline->{written}, 'cancel=300: a cancel line, written');
+cmp_ok($cline->{t} - $creq->{t_end}, '>=', 0.29, 'cancel=300: 300 ms after the answer');
+ok($t->wait_until(sub { events('cancel', $j{too_late}) }, 5), 'cancel=400 after the end: tried');
+is((events('cancel', $j{too_late}))[0]{written}, JSON::PP::false,
+    'cancel after the end: refused, as the route refuses a batch no longer running');
+is_deeply([batch($j{too_late})], [['completed', 4, 4, 0, undef, 't']],
+    'cancel after the end: the batch test stays completed');
+is(n_judged($j{too_late}, 'llm'), 0, 'without llm: no LLM judgment');
+
+ok($t->wait_until(sub { events('judgments_late', $j{late}) && events('judgments_late', $j{rule_late}) }, 10),
+    'judge_late=2000: the late judgments come');
+my ($jl) = events('judgments_late', $j{late});
+is_deeply([@$jl{qw(judge_type count written)}], ['llm', 12, JSON::PP::true],
+    'judgments_late: the LLM judge\'s 12 (2 answers, 6 criteria)');
+is_deeply([@{ (events('judgments_late', $j{rule_late}))[0] }{qw(judge_type count)}], ['rule', 1],
+    'judgments_late without llm: the heuristic\'s one');
+is_deeply([look($j{late}, $j{rule_late})], [['completed', undef, 2, 12], ['completed', undef, 3, 0]],
+    'judge_late: every judgment there now');
+cmp_ok($t->sql_value("SELECT extract(epoch FROM min(j.created_at) - min(b.completed_at)) "
+    . "FROM judgments j JOIN messages m ON m.id = j.message_id "
+    . "JOIN conversations c ON c.id = m.conversation_id "
+    . "JOIN batch_test_runs b ON b.id = c.batch_test_run_id "
+    . "WHERE b.id = '$j{late}' AND j.judge_type = 'llm'"), '>=', 1.99,
+    'judge_late=2000: written 2000 ms after the batch test turned completed');
+is_deeply([map { $_->[3] } judged($j{late}, 'llm')], [('0.9') x 6], 'late: scored llm');
+
+ok($t->wait_batch_ends($ends, 10), 'cancel=300: the batch test ends');
+is_deeply([batch($j{cancel})], [['completed', 3, 2, 1, 'Cancelled by user', 't']],
+    'cancel=300: the loop ends it completed with its full counts, the error left');
+is_deeply([runs_of($s_cancel)], [['completed', $j{cancel}, 3, 2, 1, 't']],
+    'cancel=300: the positional update of a batch that ran to its end');
+is_deeply([@{ results($j{cancel}) }[0, 1, 2]], [3, 2, 2], 'cancel=300: every prompt was run');
+
+($st, $a) = post(model => 'standin:llm=1.5');
+is_deeply([$st, $a->{error} // ''], [500, 'stand-in: llm=1.5: not in 0..1'], 'llm above 1: 500');
+($st, $a) = post(model => 'standin:judge_late_count=2');
+is($st, 500, 'judge_late_count without judge_late: 500');
+like($a->{error} // '', qr/^stand-in: judge_late_count=2: only with judge_late=/,
+    'judge_late_count without judge_late: the stand-in says why');
 
 # --- answers from in front of the application: no side effects --------------
 
