@@ -141,7 +141,7 @@ last results\tnone
 prompts\t-
 latency\t-
 quality\t-
-baseline\tnone: nothing pinned, and no completed run with results that was not a regression
+baseline\tnone: nothing pinned, and no settled completed run with results that was not a regression
 last failure\tnone
 test suite\t$SUITE
 model\tgpt-test
@@ -346,7 +346,7 @@ my $ONLY = 'only a completed run with results can be a baseline';
 is_run(['baseline', 'nightly'], 0, "baseline of 'nightly': $GOOD_R1\n", '',
     'baseline: the latest good run when none is pinned');
 is_run(['baseline', 'smoke'], 0, "baseline of 'smoke': none: nothing "
-    . "pinned, and no completed run with results that was not a "
+    . "pinned, and no settled completed run with results that was not a "
     . "regression\n", '', 'baseline: none yet');
 is_run(['baseline'], 64, '',
     "usage: evalschedctl baseline [--clear] ID|NAME [RUN|latest]\n",
@@ -418,7 +418,7 @@ is($t->sql_value("SELECT run_id FROM evalsched_baselines "
 	    previous_run_id)}], [$A, 'nightly', 'show', JSON::PP::false,
 	    undef], '... the schedule, and what was done');
 	is_deeply([sort keys %{ $j->{baseline} }],
-	    [qw(pinned_at run run_id source)], '... the baseline');
+	    [qw(missing_pin pinned_at run run_id source)], '... the baseline');
 	is($j->{baseline}{source}, 'pinned', '... pinned');
 	is($j->{baseline}{run_id}, $R1, '... which run');
 	like($j->{baseline}{pinned_at}, qr/^20\d\d-\d\d-\d\dT.*\+0[12]:00$/,
@@ -456,8 +456,7 @@ is_run(['baseline', '--clear', 'nightly'], 0, "'nightly' had no pinned "
 	$t->sql("INSERT INTO evalsched_baselines (scheduled_evaluation_id, "
 	    . "run_id, pinned_at) VALUES ('$A', '$GONE_RUN', "
 	    . "'2030-01-06 12:00:00+00')");
-	is_run(['baseline', 'nightly'], 0, qr/\Abaseline of 'nightly': run \S+, the latest good run "
-	    . "\(run $GONE_RUN, pinned 2030-01-06T13:00:00\+01:00, no longer exists\): ran /, '',
+	is_run(['baseline', 'nightly'], 0, qr/\Abaseline of 'nightly': run \S+, the latest good run \(run $GONE_RUN, pinned 2030-01-06T13:00:00\+01:00, no longer exists\): ran /, '',
 	    'baseline: a pinned run that no longer exists: the latest good run instead');
 	my @r = ctlc('--json', 'baseline', 'nightly');
 	my $j = decode_json($r[1])->{baseline};
