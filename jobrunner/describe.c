@@ -1,7 +1,8 @@
 /*
- * What an attempt's answer means: its outcome class (sysexits.h) and an
- * error text for a human, such as
- * "HTTP 500 from http://host/api/batch-testing/run: <body excerpt>".
+ * What an attempt's answer means: its outcome class (sysexits.h) and
+ * what went wrong in words, twice (struct failure): for the schedule's
+ * owner, "HTTP 500 from the application: <body excerpt>" or "connection
+ * refused", and for the log, with the URL and libcurl's own words.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -69,24 +70,44 @@ keys_of(const struct job *job, const char *api_key, const char *keys[NKEYS])
 }
 
 /*
- * The start of the body, fit for a log line, with every key masked in
- * the whole body first: a key that runs past the cut, or is longer than
- * the excerpt, is masked all the same.  What the cut leaves of a key is
- * attempt_outcome's to mask.
+ * The body with every key masked, and for a user (app_url not NULL)
+ * every address of the deployment's too; NULL if there is none.
  */
-static void
-excerpt(const struct attempt *a, const char *const keys[NKEYS], char *buf,
-    size_t len)
+static char *
+body_masked(const struct attempt *a, const char *const keys[NKEYS],
+    const char *app_url)
 {
-	char	*all;
-	size_t	 n, i;
+	char	*all, *masked;
+	size_t	 i;
 
-	*buf = '\0';
 	/* A NUL in the body ends the excerpt there, which is fine. */
 	if (a->body == NULL || (all = strndup(a->body, a->len)) == NULL)
-		return;
+		return NULL;
 	for (i = 0; i < NKEYS; i++)
 		text_redact(all, keys[i]);
+	if (app_url == NULL)
+		return all;
+	masked = addresses_masked(all, app_url);
+	free(all);
+	return masked;
+}
+
+/*
+ * The start of the body, fit for a log line, with every key (and for a
+ * user, every address) masked in the whole body first: one that runs
+ * past the cut, or is longer than the excerpt, is masked all the same.
+ * What the cut leaves of a key is attempt_outcome's to mask.
+ */
+static void
+excerpt(const struct attempt *a, const char *const keys[NKEYS],
+    const char *app_url, char *buf, size_t len)
+{
+	char	*all;
+	size_t	 n;
+
+	*buf = '\0';
+	if ((all = body_masked(a, keys, app_url)) == NULL)
+		return;
 	n = strlen(all);
 	if (n > EXCERPT_MAX)
 		n = EXCERPT_MAX;
@@ -103,21 +124,31 @@ excerpt(const struct attempt *a, const char *const keys[NKEYS], char *buf,
 		buf[--n] = '\0';
 }
 
+/* "HTTP 502 from WHERE: <body>", with what a 3xx means. */
+static void
+say_answer(const struct attempt *a, const char *where, const char *body,
+    char *buf, size_t len)
+{
+	snprintf(buf, len, "HTTP %d from %s%s%s%s", a->http_status, where,
+	    a->http_status >= 300 && a->http_status <= 399 ?
+	    " (redirects are not followed)" : "",
+	    *body != '\0' ? ": " : "", body);
+}
+
 /*
  * An answer that is not an acceptance.  The route's passing trouble is a
  * temporary failure whatever its status: a 401 "Database error" too.
  */
 static int
-refused_or_failed(const struct attempt *a, const char *const keys[NKEYS],
-    const char *url, char *err, size_t len)
+refused_or_failed(const struct job *job, const struct attempt *a,
+    const char *const keys[NKEYS], const char *url, struct failure *f)
 {
 	char	body[EXCERPT_MAX + 1];
 
-	excerpt(a, keys, body, sizeof(body));
-	snprintf(err, len, "HTTP %d from %s%s%s%s", a->http_status, url,
-	    a->http_status >= 300 && a->http_status <= 399 ?
-	    " (redirects are not followed)" : "",
-	    *body != '\0' ? ": " : "", body);
+	excerpt(a, keys, job->app_url, body, sizeof(body));
+	say_answer(a, "the application", body, f->err, sizeof(f->err));
+	excerpt(a, keys, NULL, body, sizeof(body));
+	say_answer(a, url, body, f->detail, sizeof(f->detail));
 	if (blame_route_answer(a->http_status, a->body, a->len) ==
 	    ROUTE_TEMPORARY)
 		return EX_TEMPFAIL;
@@ -125,67 +156,145 @@ refused_or_failed(const struct attempt *a, const char *const keys[NKEYS],
 }
 
 static int
-accepted(const struct attempt *a, char **id, char *err, size_t len)
+accepted(const struct attempt *a, char **id, struct failure *f)
 {
 	char	why[128];
 
 	if (a->too_large) {
-		snprintf(err, len, "HTTP %d but the answer is larger than "
-		    "%d bytes", a->http_status, JOB_MAX_ANSWER);
+		snprintf(f->err, sizeof(f->err), "HTTP %d but the answer is "
+		    "larger than %d bytes", a->http_status, JOB_MAX_ANSWER);
 		return EX_PROTOCOL;
 	}
 	if (job_answer_test_run_id(a->body, a->len, id, why,
 	    sizeof(why)) == 0)
 		return EX_OK;
 	/* "HTTP 200 without a test_run_id", "HTTP 200 but the answer..." */
-	snprintf(err, len, "HTTP %d %s%s", a->http_status,
+	snprintf(f->err, sizeof(f->err), "HTTP %d %s%s", a->http_status,
 	    strncmp(why, "without", 7) == 0 ? "" : "but ", why);
 	return EX_PROTOCOL;
 }
 
-static int
-no_answer(const struct attempt *a, char *err, size_t len)
+/*
+ * A failed connection in words that name no address: libcurl's own
+ * ("Failed to connect to 10.0.0.5 port 3000 ...") are the log's.
+ * strerror(3) names none.
+ */
+static void
+cannot_connect(const struct attempt *a, char *buf, size_t len)
 {
-	const char	*what;
-	int		 code = EX_TEMPFAIL;
+	if (a->os_errno == ECONNREFUSED)
+		strlcpy(buf, "connection refused", len);
+	else if (a->os_errno != 0)
+		snprintf(buf, len, "cannot connect: %s", strerror(a->os_errno));
+	else
+		strlcpy(buf, "cannot connect", len);
+}
 
+/* Why no TLS connection was made, in words that name no file or host. */
+static const char *
+tls_failed(const struct attempt *a)
+{
+	switch (a->curl_code) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+		return "TLS error: the application's certificate is not trusted";
+	case CURLE_SSL_CACERT_BADFILE:
+		return "TLS error: the trusted certificates cannot be loaded";
+	case CURLE_SSL_CERTPROBLEM:
+		return "TLS error: a certificate cannot be used";
+	}
+	return "TLS error: the handshake failed";
+}
+
+/* The fixed words of a failure without an answer, for the others. */
+static const char *
+phrase(int curl_code)
+{
+	switch (curl_code) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return "cannot resolve the application's host";
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return "cannot resolve the proxy's host";
+	case CURLE_GOT_NOTHING:
+		return "connection closed without an answer";
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return "bad app_url";
+	case CURLE_OUT_OF_MEMORY:
+	case CURLE_FAILED_INIT:
+	case CURLE_BAD_FUNCTION_ARGUMENT:
+		return "internal error";
+	}
+	return "no answer";
+}
+
+/* "timed out after 600 s (3 attempts)": the run's deadline came. */
+static void
+timed_out(const struct job *job, const struct attempt *a, char *buf,
+    size_t len)
+{
+	char	secs[32];
+
+	text_seconds(job->timeout_ms, secs, sizeof(secs));
+	snprintf(buf, len, "timed out after %s (%d attempt%s)", secs,
+	    a->number, a->number == 1 ? "" : "s");
+}
+
+/* A failure without an answer, in words that name no address or file. */
+static void
+no_answer_words(const struct job *job, const struct attempt *a, char *buf,
+    size_t len)
+{
 	switch (a->curl_code) {
 	case CURLE_COULDNT_CONNECT:
-		what = a->os_errno == ECONNREFUSED ? "connection refused" :
-		    "cannot connect";
-		break;
-	case CURLE_COULDNT_RESOLVE_HOST:
-		what = "cannot resolve the host";
+		cannot_connect(a, buf, len);
 		break;
 	case CURLE_OPERATION_TIMEDOUT:
-		what = "timed out";
-		break;
-	case CURLE_GOT_NOTHING:
-		what = "connection closed without an answer";
+		/* Before the deadline: the connect's own timeout. */
+		if (a->at_deadline)
+			timed_out(job, a, buf, len);
+		else
+			strlcpy(buf, "connection timed out", len);
 		break;
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_CERTPROBLEM:
-		what = "TLS error";
+		strlcpy(buf, tls_failed(a), len);
 		break;
+	default:
+		strlcpy(buf, phrase(a->curl_code), len);
+		break;
+	}
+}
+
+/* The outcome class of a failure without an answer. */
+static int
+no_answer_class(int curl_code)
+{
+	switch (curl_code) {
 	case CURLE_URL_MALFORMAT:
 	case CURLE_UNSUPPORTED_PROTOCOL:
-		what = "bad app_url";
-		code = EX_DATAERR;
-		break;
+		return EX_DATAERR;
 	case CURLE_OUT_OF_MEMORY:
 	case CURLE_FAILED_INIT:
 	case CURLE_BAD_FUNCTION_ARGUMENT:
-		what = "internal error";
-		code = EX_SOFTWARE;
-		break;
-	default:
-		what = "no answer";
-		break;
+		return EX_SOFTWARE;
 	}
-	snprintf(err, len, "%s: %s", what, a->curl_err);
-	return code;
+	return EX_TEMPFAIL;
+}
+
+/*
+ * No answer: the user hears of its class alone, the log of the URL and
+ * libcurl's words too.
+ */
+static int
+no_answer(const struct job *job, const struct attempt *a, const char *url,
+    struct failure *f)
+{
+	no_answer_words(job, a, f->err, sizeof(f->err));
+	snprintf(f->detail, sizeof(f->detail), "%s; POST %s: %s", f->err, url,
+	    a->curl_err);
+	return no_answer_class(a->curl_code);
 }
 
 /*
@@ -200,33 +309,45 @@ answered(const struct attempt *a)
 	    (a->curl_code == CURLE_OK || a->too_large);
 }
 
+/* No key in text, cut to max bytes; nor a piece of one the cut left. */
+static void
+keys_masked(char *text, size_t max, const char *const keys[NKEYS])
+{
+	size_t	i;
+
+	for (i = 0; i < NKEYS; i++)
+		text_redact(text, keys[i]);
+	job_trim_utf8(text, max);
+	/* After the last cut: what it left of a key goes too. */
+	for (i = 0; i < NKEYS; i++)
+		redact_pieces(text, keys[i]);
+}
+
 /*
  * The outcome class of one attempt; on success *test_run_id is set, on
- * failure err says why.
+ * failure f says why.
  */
 int
 attempt_outcome(const struct job *job, const char *api_key, const char *url,
-    const struct attempt *a, char **test_run_id, char *err, size_t len)
+    const struct attempt *a, char **test_run_id, struct failure *f)
 {
 	const char	*keys[NKEYS];
-	size_t		 i;
 	int		 code;
 
 	keys_of(job, api_key, keys);
 	*test_run_id = NULL;
-	*err = '\0';
+	*f->err = *f->detail = '\0';
 	if (answered(a) && a->http_status >= 200 && a->http_status <= 299)
-		code = accepted(a, test_run_id, err, len);
+		code = accepted(a, test_run_id, f);
 	else if (answered(a))
-		code = refused_or_failed(a, keys, url, err, len);
+		code = refused_or_failed(job, a, keys, url, f);
 	else
-		code = no_answer(a, err, len);
-	for (i = 0; i < NKEYS; i++)
-		text_redact(err, keys[i]);
-	job_trim_utf8(err, JOB_MAX_ERROR);
-	/* After the last cut: what it left of a key goes too. */
-	for (i = 0; i < NKEYS; i++)
-		redact_pieces(err, keys[i]);
+		code = no_answer(job, a, url, f);
+	if (*f->detail == '\0')
+		snprintf(f->detail, sizeof(f->detail), "%s; POST %s", f->err,
+		    url);
+	keys_masked(f->err, JOB_MAX_ERROR, keys);
+	keys_masked(f->detail, sizeof(f->detail) - 1, keys);
 	return code;
 }
 

@@ -25,7 +25,7 @@ _Static_assert(sizeof(((struct attempt *)0)->curl_err) >= CURL_ERROR_SIZE,
  * The proxy variables libcurl reads.  A proxy may be https://, and then
  * even a plain http call speaks TLS.
  */
-static const char *const proxy_vars[] = {
+const char *const proxy_vars[] = {
 	"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
 	NULL
 };

@@ -12,6 +12,7 @@
 #define API_PATH	"/api/batch-testing/run"
 #define MAX_ATTEMPTS	3
 #define EXCERPT_MAX	200
+#define DETAIL_MAX	1024	/* of a log line's account of an attempt */
 
 /* What one HTTP attempt came to. */
 struct attempt {
@@ -19,6 +20,8 @@ struct attempt {
 	int	 curl_code;		/* CURLcode */
 	int	 os_errno;		/* of a failed connect */
 	int	 deadline_hit;		/* curl gave up at the deadline */
+	int	 number;		/* of the run's attempts, from 1 */
+	int	 at_deadline;		/* and the run's deadline had come */
 	int	 too_large;		/* the answer outgrew JOB_MAX_ANSWER */
 	int	 performed;		/* the transfer was tried */
 	long	 sent;			/* bytes of request headers sent */
@@ -39,6 +42,7 @@ int	 credentials_open(const struct job *, char **api_key,
 void	 credentials_close(char *api_key);
 
 /* http.c; api_key NULL: the service-role headers */
+extern const char *const proxy_vars[];	/* those libcurl reads, NULL-ended */
 int	 http_init(const struct job *);	/* once the job is known */
 void	 http_cleanup(void);
 char	*http_url(const struct job *);
@@ -57,13 +61,27 @@ enum fate {
 	FATE_AMBIGUOUS		/* sent, and no answer of the route's came */
 };
 
+/*
+ * What went wrong, twice.  err is the result's: the schedule's owner
+ * reads it (the run's error_message, alerts), so it names no address,
+ * host, port or path of the deployment; detail is the log's, with the
+ * URL and libcurl's own words.  Neither holds a key.
+ */
+struct failure {
+	char	err[JOB_MAX_ERROR + 1];
+	char	detail[DETAIL_MAX];
+};
+
 /* describe.c; api_key as for http_post */
 int	 attempt_outcome(const struct job *, const char *api_key,
 	    const char *url, const struct attempt *, char **test_run_id,
-	    char *err, size_t);
+	    struct failure *);
 enum fate attempt_fate(const struct attempt *, int code);
 enum blame attempt_blame(const struct attempt *, int api_key);
 void	 text_redact(char *text, const char *secret);
+
+/* addresses.c */
+char	*addresses_masked(const char *text, const char *app_url);
 
 /* retry.c */
 long	 backoff_ms(long timeout_ms, int attempt);

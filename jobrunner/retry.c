@@ -27,7 +27,6 @@
 
 #include "jobrunner.h"
 #include "log.h"
-#include "text.h"
 
 /* Less time than this left is not worth another attempt. */
 #define MIN_ATTEMPT_MS	50L
@@ -39,7 +38,7 @@ struct run {
 	const char		*body;
 	long			 start;
 	long			 deadline;
-	char			 err[JOB_MAX_ERROR + 1];
+	struct failure		 f;
 };
 
 static void
@@ -72,16 +71,6 @@ backoff_ms(long timeout_ms, int attempt)
 	return base + arc4random_uniform((uint32_t)base / 4 + 1);
 }
 
-static void
-timed_out(struct run *run, int attempts)
-{
-	char	secs[32];
-
-	text_seconds(run->job->timeout_ms, secs, sizeof(secs));
-	snprintf(run->err, sizeof(run->err), "timed out after %s (%d attempt%s)",
-	    secs, attempts, attempts == 1 ? "" : "s");
-}
-
 /* Why an ambiguous attempt may have started a batch test. */
 static const char *
 ambiguity(const struct attempt *a)
@@ -103,10 +92,10 @@ log_attempt(const struct run *run, int n, const struct attempt *a,
 		log_warnx("run %s: attempt %d/%d: %s (%ld ms): %s: not tried "
 		    "again (whether a batch test started is for the "
 		    "supervisor to find out)", run->job->run_id, n,
-		    MAX_ATTEMPTS, run->err, took, ambiguity(a));
+		    MAX_ATTEMPTS, run->f.detail, took, ambiguity(a));
 	else
 		log_warnx("run %s: attempt %d/%d: %s (%ld ms)",
-		    run->job->run_id, n, MAX_ATTEMPTS, run->err, took);
+		    run->job->run_id, n, MAX_ATTEMPTS, run->f.detail, took);
 }
 
 /*
@@ -126,11 +115,11 @@ attempt(struct run *run, int n, struct job_result *res, enum fate *fate)
 		left = 1;
 	/* A failure to set up curl shows in a.curl_code: no need to test. */
 	(void)http_post(run->job, run->api_key, run->url, run->body, left, &a);
+	a.number = n;
+	a.at_deadline = a.deadline_hit && mono_ms() >= run->deadline;
 	code = attempt_outcome(run->job, run->api_key, run->url, &a, &id,
-	    run->err, sizeof(run->err));
+	    &run->f);
 	*fate = code == EX_OK ? FATE_NOTHING : attempt_fate(&a, code);
-	if (code == EX_TEMPFAIL && a.deadline_hit && mono_ms() >= run->deadline)
-		timed_out(run, n);
 	log_attempt(run, n, &a, id, *fate, mono_ms() - t0);
 	res->attempts = n;
 	res->http_status = a.http_status;
@@ -209,20 +198,21 @@ run_job(const struct job *job, struct job_result *res)
 	run.deadline = run.start + job->timeout_ms;
 	/* Until an attempt says otherwise, a failure is ours, not the schedule's. */
 	res->blame = BLAME_PLATFORM;
-	strlcpy(run.err, "out of memory", sizeof(run.err));
+	strlcpy(run.f.err, "out of memory", sizeof(run.f.err));
 	url = http_url(job);
-	body = request_body(job, run.err, sizeof(run.err));
+	body = request_body(job, run.f.err, sizeof(run.f.err));
 	if (body == NULL && url != NULL)
 		code = EX_DATAERR;
 	else if (url != NULL && (code = credentials_open(job, &run.api_key,
-	    &res->api_key, &res->blame, run.err, sizeof(run.err))) == EX_OK) {
+	    &res->api_key, &res->blame, run.f.err,
+	    sizeof(run.f.err))) == EX_OK) {
 		run.url = url;
 		run.body = body;
 		code = call(&run, res);
 	}
 	credentials_close(run.api_key);
 	res->elapsed_ms = mono_ms() - run.start;
-	if (code != EX_OK && set_error(res, run.err) == -1)
+	if (code != EX_OK && set_error(res, run.f.err) == -1)
 		code = EX_SOFTWARE;
 	free(url);
 	free(body);

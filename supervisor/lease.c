@@ -22,6 +22,9 @@
  * whose batch test the application has created (evalsched_batch_created
  * named it) did start, whatever became of its jobrunner: it goes on to
  * its completion.  Every other is failed, as its outcome is unknown.
+ * Its owner reads the error: it names the supervisor by its id alone.
+ * The node (a host name) and pid are the deployment's, in our log and in
+ * evalsched_supervisors, which the id finds.
  */
 #define BOUND	"r.batch_test_run_id IS NOT NULL"
 #define CLOSE_RUNS_OF(dead_cte)						\
@@ -35,23 +38,22 @@
 	"    FROM public.batch_test_runs b WHERE b.id = r.batch_test_run_id " \
 	"    AND b.status NOT IN ('pending', 'running')) THEN now() END, " \
 	"  error_message = CASE WHEN NOT " BOUND " THEN "		\
-	"    format('lost: supervisor %s (pid %s on %s) "		\
-	"%s; the outcome of this dispatch is unknown', "		\
-	"    d.id, d.pid, d.node, d.why) END, "				\
+	"    format('lost: supervisor %s %s; the outcome of this "	\
+	"dispatch is unknown', d.id, d.why) END, "			\
 	"  error_details = CASE WHEN NOT " BOUND " THEN "		\
 	"    jsonb_build_object('lost_supervisor', d.id, "		\
-	"    'node', d.node, 'pid', d.pid, 'reason', d.why, "		\
-	"    'blame', 'platform') END, "				\
+	"    'reason', d.why, 'blame', 'platform') END, "		\
 	"  evalsched_rev = coalesce(r.evalsched_rev, 0) + 1 "		\
 	"  FROM dead d WHERE r.supervisor_id = d.id "			\
 	"  AND r.status = 'triggered' "					\
 	"  RETURNING r.id, r.scheduled_evaluation_id, d.node, d.pid, "	\
-	"  r.status = 'running' AS goes_on), "				\
+	"  r.status = 'running' AS goes_on, d.id AS lost), "		\
 	"sched AS (UPDATE public.scheduled_evaluations s SET "		\
 	"  last_run_status = 'failed', last_run_at = now() FROM closed c " \
 	"  WHERE s.id = c.scheduled_evaluation_id AND NOT c.goes_on "	\
 	"  RETURNING s.id, s.name) "					\
-	"SELECT c.id, coalesce(s.name, n.name, ''), c.node, c.pid, c.goes_on " \
+	"SELECT c.id, coalesce(s.name, n.name, ''), c.node, c.pid, "	\
+	"c.goes_on, c.lost "						\
 	"FROM closed c LEFT JOIN sched s ON s.id = c.scheduled_evaluation_id " \
 	"LEFT JOIN public.scheduled_evaluations n "			\
 	"  ON n.id = c.scheduled_evaluation_id"
@@ -67,16 +69,19 @@ lease_log_closed(PGresult *res, const char *why)
 	for (i = 0; i < PQntuples(res); i++) {
 		if (strcmp(PQgetvalue(res, i, 4), "t") == 0) {
 			log_info("schedule \"%s\": run %s goes on: its "
-			    "supervisor (pid %s on %s) %s, but its batch test "
-			    "had started", log_name(PQgetvalue(res, i, 1)).s,
-			    PQgetvalue(res, i, 0), PQgetvalue(res, i, 3),
-			    PQgetvalue(res, i, 2), why);
+			    "supervisor %s (pid %s on %s) %s, but its batch "
+			    "test had started", log_name(PQgetvalue(res, i,
+			    1)).s, PQgetvalue(res, i, 0), PQgetvalue(res, i,
+			    5), PQgetvalue(res, i, 3), PQgetvalue(res, i, 2),
+			    why);
 			completion_soon();
 			continue;
 		}
+		/* The run's error names the supervisor by its id alone. */
 		log_warnx("schedule \"%s\": run %s closed as failed: its "
-		    "supervisor (pid %s on %s) %s", log_name(PQgetvalue(res, i, 1)).s,
-		    PQgetvalue(res, i, 0), PQgetvalue(res, i, 3),
+		    "supervisor %s (pid %s on %s) %s",
+		    log_name(PQgetvalue(res, i, 1)).s, PQgetvalue(res, i, 0),
+		    PQgetvalue(res, i, 5), PQgetvalue(res, i, 3),
 		    PQgetvalue(res, i, 2), why);
 	}
 }

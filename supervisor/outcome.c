@@ -90,11 +90,19 @@ unresolved(const struct child *c, int wstatus, const struct job_result *res,
 	return !(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 127);
 }
 
+/*
+ * The run's error, which its owner reads (in the application, in
+ * alerts): what happened, and not where.  The jobrunner's stderr, in
+ * the log already, names the deployment's paths and URLs: it stays
+ * there.
+ */
 static char *
 failure_message(const struct child *c, int wstatus,
     const struct job_result *res, int have_res)
 {
-	char	how[128];
+	const char	*see = c->err_last[0] != '\0' ?
+			    " (see the supervisor's log)" : "";
+	char		 how[128];
 
 	describe_wait_status(wstatus, how, sizeof(how));
 	if (c->state == CHILD_TIMED_OUT)
@@ -104,8 +112,7 @@ failure_message(const struct child *c, int wstatus,
 	if (WIFSIGNALED(wstatus))
 		return xasprintf("jobrunner %s", how);
 	if (WEXITSTATUS(wstatus) == 127)
-		return xasprintf("cannot run the jobrunner: %s",
-		    c->err_last[0] != '\0' ? c->err_last : how);
+		return xasprintf("cannot run the jobrunner%s", see);
 	if (have_res && res->error != NULL)
 		return xstrdup(res->error);
 	if (c->out_too_long)
@@ -113,8 +120,7 @@ failure_message(const struct child *c, int wstatus,
 		    "bytes", how, c->kind->out_max);
 	if (WEXITSTATUS(wstatus) == 0)
 		return xstrdup("jobrunner exited 0 without a usable result");
-	return xasprintf("jobrunner %s%s%s", how,
-	    c->err_last[0] != '\0' ? ": " : "", c->err_last);
+	return xasprintf("jobrunner %s%s", how, see);
 }
 
 static void
@@ -157,9 +163,6 @@ failure_details(const struct child *c, int wstatus,
 	    json_object_new_boolean(c->state == CHILD_TIMED_OUT));
 	if (c->state == CHILD_TIMED_OUT)
 		add_int(o, "run_timeout", sv->conf.run_timeout);
-	if (c->err_last[0] != '\0')
-		json_object_object_add(o, "jobrunner_stderr",
-		    json_object_new_string(c->err_last));
 	text = xstrdup(json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);

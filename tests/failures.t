@@ -1,7 +1,8 @@
 # Failures: the third consecutive failure of the schedule's disables it
 # and a completed run resets the count; a hung API is cut off at
 # run_timeout; a jobrunner that hangs, kills itself or cannot be executed
-# gives a run naming why, blamed on the platform (counted against
+# gives a run naming why (and not where: its stderr, which names paths,
+# stays in the supervisor's log), blamed on the platform (counted against
 # nobody), and the supervisor keeps going.  One that may have sent its
 # request (all but the one that could not be executed) leaves its run
 # unresolved: 'running' without a batch test, until the database shows
@@ -104,7 +105,8 @@ my %cases = (
 	'kills itself' => [fake_jobrunner('suicidal', 'kill -SEGV $$'),
 	    qr/^jobrunner killed by signal 11 \(Segmentation fault\)$/],
 	'is missing' => [$t->dir . '/no-such-jobrunner',
-	    qr/^cannot run the jobrunner: cannot execute \S+no-such-jobrunner: No such file or directory$/],
+	    qr/^cannot run the jobrunner \(see the supervisor's log\)$/,
+	    qr/jobrunner \d+: cannot execute \S+no-such-jobrunner: No such file or directory$/m],
 	'exits 75 silently' => [fake_jobrunner('silent', 'cat >/dev/null; exit 75'),
 	    qr/^jobrunner exited 75$/],
 	'writes a result larger than its bound' => [fake_jobrunner('verbose',
@@ -112,10 +114,11 @@ my %cases = (
 	    qr/^jobrunner exited 0: its result was larger than 65536 bytes$/],
 	'writes bytes that are not UTF-8' => [fake_jobrunner('latin1',
 	    "cat >/dev/null; printf 'caf\\351 \\001 \\342\\202\\254 page\\n' >&2; exit 75"),
-	    qr/^jobrunner exited 75: caf\? \? \xe2\x82\xac page$/],
+	    qr/^jobrunner exited 75 \(see the supervisor's log\)$/,
+	    qr/jobrunner \d+: caf\? \? \xe2\x82\xac page$/m],
 );
 for my $case (sort keys %cases) {
-	my ($path, $re) = @{ $cases{$case} };
+	my ($path, $re, $logged) = @{ $cases{$case} };
 	$t->sql('UPDATE scheduled_evaluations SET is_active = false');
 	my $id = $t->add_schedule(name => "jobrunner $case");
 	$t->start_supervisor(config => $t->write_config(jobrunner => $path,
@@ -128,6 +131,10 @@ for my $case (sort keys %cases) {
 	my ($m, $d) = @{ ($t->sql("SELECT error_message, error_details FROM "
 	    . "scheduled_evaluation_runs WHERE scheduled_evaluation_id = '$id'"))[0] };
 	like($m, $re, "jobrunner $case: $m");
+	unlike($m, qr{/}, "jobrunner $case: no path in the error");
+	like($t->supervisor_log, $logged, "jobrunner $case: its words are in the log")
+	    if $logged;
+	unlike($d, qr/jobrunner_stderr/, "jobrunner $case: nor in the error's details");
 	is(decode_json($d)->{blame}, 'platform', "jobrunner $case: blamed on the platform");
 	is((sched($id, 'consecutive_failures'))[0], 0,
 	    "jobrunner $case: does not count toward auto-disable");

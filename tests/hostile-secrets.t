@@ -183,7 +183,7 @@ for my $case (['the service key', $t->key, {}],
 		}
 		my $want = $spec =~ /status=500/ ? 75 : 69;
 		$right++ if $r->{status} == $want && ($r->{result}{error} // '')
-		    =~ /^HTTP (?:404|500) from \Q$URL\E\/api\/batch-testing\/run: \S/;
+		    =~ /^HTTP (?:404|500) from the application: \S/;
 	}
 	is($leaks, 0, "$what echoed at " . scalar(@specs) . ' offsets and forms: '
 	    . 'no 8-character piece of a key in the result or the log');
@@ -350,11 +350,15 @@ sub supervised {
 	my @rows = $t->sql("SELECT error_message, error_details::text $runs");
 	is(scalar(grep { ($_->[1] // '') =~ /"blame": "schedule"/ } @rows), scalar @ids,
 	    "$what: each the schedule's failure");
-	is(scalar(grep { ($_->[0] // '') =~ /^HTTP 404 from \Q$URL\E\S+: \S/ } @rows),
+	is(scalar(grep { ($_->[0] // '') =~ /^HTTP 404 from the application: \S/ } @rows),
 	    scalar @ids, "$what: each error quotes the refusal")
 	    or diag explain \@rows;
 	my $errors = join "\n", map { $_ // '' } map { @$_ } @rows;
-	like($errors, qr/"jobrunner_stderr"/, "$what: error_details hold the jobrunner's last line");
+	# The jobrunner's stderr, which the log has, is not recorded.
+	unlike($errors, qr/"jobrunner_stderr"|\Q$URL\E/,
+	    "$what: error_details hold neither the jobrunner's stderr nor the URL");
+	like($t->supervisor_log($what), qr/jobrunner \d+: run \S+: attempt 1\/3: HTTP 404 from \Q$URL\E/,
+	    "$what: the log has the jobrunner's lines");
 	no_piece($errors, "$what: error_message and error_details", $key, $API_KEY);
 	no_piece($t->supervisor_log($what), "$what: the supervisor's log", $key, $API_KEY);
 }

@@ -17,6 +17,7 @@ use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use JSON::PP;
 use POSIX qw(WNOHANG _exit);
+use Socket ();
 use Test::More;
 use Time::HiRes qw(time sleep);
 use lib "$FindBin::Bin/lib";
@@ -277,7 +278,7 @@ for my $code (400, 422) {
 	my $r = run_job($job);
 	expect($r, what => "the route's $code", status => 69, http => $code,
 	    attempts => 1, ambiguous => 0, blame => 'schedule',
-	    error => qr{^HTTP $code from \Q$URL\E/api/batch-testing/run: \{"error"});
+	    error => qr{^HTTP $code from the application: \{"error"});
 	posts_are($job, 1, "the route's $code: not retried");
 }
 
@@ -286,7 +287,7 @@ for my $code (400, 422) {
 	my $r = run_job($job);
 	expect($r, what => "the route's 500", status => 75, http => 500,
 	    attempts => 3, ambiguous => 0, blame => 'platform',
-	    error => qr{^HTTP 500 from \Q$URL\E/api/batch-testing/run: });
+	    error => qr{^HTTP 500 from the application: });
 	my @reqs = posts_are($job, 3, "the route's 500: retried");
 	is_deeply([map { $_->{headers}{'idempotency-key'} } @reqs],
 	    [($job->{run_id}) x 3], "the route's 500: the same Idempotency-Key "
@@ -312,19 +313,19 @@ for my $code (400, 422) {
 
 # --- ambiguous: the request went out, no answer of the route's came ----------
 
-for my $case (['status=502', 75, 502, qr{^HTTP 502 from \Q$URL\E/}],
-    ['status=503', 75, 503, qr{^HTTP 503 from \Q$URL\E/}],
-    ['status=504', 75, 504, qr{^HTTP 504 from \Q$URL\E/}],
-    ['flaky=2', 75, 503, qr{^HTTP 503 from \Q$URL\E/}],
-    ['close', 75, 0, qr/^connection closed without an answer/],
-    ['down', 75, 0, qr/^connection closed without an answer/],
+for my $case (['status=502', 75, 502, qr{^HTTP 502 from the application: }],
+    ['status=503', 75, 503, qr{^HTTP 503 from the application: }],
+    ['status=504', 75, 504, qr{^HTTP 504 from the application: }],
+    ['flaky=2', 75, 503, qr{^HTTP 503 from the application: }],
+    ['close', 75, 0, qr/^connection closed without an answer$/],
+    ['down', 75, 0, qr/^connection closed without an answer$/],
     ['badjson', 76, 200, qr/^HTTP 200 but the answer is not JSON$/],
     ['no-test-run-id', 76, 200, qr/^HTTP 200 without a test_run_id$/],
     ['bad-uuid', 76, 200, qr/^HTTP 200 but test_run_id is not a UUID$/],
     ['huge', 76, 200, qr/^HTTP 200 but the answer is larger than 65536 bytes$/],
-    ['lost=502', 75, 502, qr{^HTTP 502 from \Q$URL\E/\S+: <html>}],
-    ['lost=504', 75, 504, qr{^HTTP 504 from \Q$URL\E/\S+: <html>}],
-    ['lost=close', 75, 0, qr/^connection closed without an answer/]) {
+    ['lost=502', 75, 502, qr{^HTTP 502 from the application: <html>}],
+    ['lost=504', 75, 504, qr{^HTTP 504 from the application: <html>}],
+    ['lost=close', 75, 0, qr/^connection closed without an answer$/]) {
 	my ($mode, $status, $http, $error) = @$case;
 	my $job = job(model_id => "standin:$mode");
 	my $r = run_job($job);
@@ -334,6 +335,26 @@ for my $case (['status=502', 75, 502, qr{^HTTP 502 from \Q$URL\E/}],
 	posts_are($job, 1, "$mode: not retried");
 	like($r->{stderr}, qr/attempt 1\/3: .*: not tried again \(whether a batch test started is for the supervisor to find out\)$/m,
 	    "$mode: the log says why it is not tried again");
+	like($r->{stderr}, qr/attempt 1\/3: .*\Q$URL\E\/api\/batch-testing\/run/,
+	    "$mode: the log names the URL");
+	unlike($r->{out}, qr/127\.0\.0\.1|\b$port\b/, "$mode: the result does not");
+}
+
+# A gateway's page that names where the request was going: the result,
+# which the schedule's owner reads, has the address masked (the path
+# with it); the log keeps it.
+for my $case (['named,status=502', $URL, "127.0.0.1:$port"],
+    ['named,lost=504', $URL, "127.0.0.1:$port"],
+    ['named,status=503', "http://localhost:$port", "localhost:$port"]) {
+	my ($mode, $url, $host) = @$case;
+	my $what = "$mode at $host";
+	my $r = run_job(job(model_id => "standin:$mode", app_url => $url));
+	expect($r, what => $what, status => 75, attempts => 1, ambiguous => 1,
+	    error => qr{^HTTP 50\d from the application: <html> .*<body>\s+<p>upstream \[address\] did not answer</p>});
+	unlike($r->{out}, qr/127\.0\.0\.1|localhost|$port|batch-testing/,
+	    "$what: no host, port or path in the result");
+	like($r->{stderr}, qr{HTTP 50\d from \Q$url\E/api/batch-testing/run: .*<p>upstream http://\Q$host\E/api/batch-testing/run did not answer},
+	    "$what: the log has the URL and the page as it came");
 }
 
 {
@@ -345,7 +366,24 @@ for my $case (['status=502', 75, 502, qr{^HTTP 502 from \Q$URL\E/}],
 	my $r = run_job(job(app_url => "http://127.0.0.1:$free"));
 	expect($r, what => 'connection refused', status => 75, http => 0,
 	    attempts => 3, ambiguous => 0, blame => 'platform',
-	    error => qr/^connection refused: /);
+	    error => qr/^connection refused$/);
+	like($r->{stderr}, qr{attempt 3/3: connection refused; POST http://127\.0\.0\.1:$free/api/batch-testing/run: \S.*127\.0\.0\.1},
+	    'connection refused: the log has the URL and libcurl\'s words');
+}
+
+SKIP: {
+	# A host that does not resolve (.invalid never does, RFC 6761), when
+	# the resolver says so at once.
+	my $t0 = time;
+	my ($err) = Socket::getaddrinfo('evalsched-app.invalid', '3000');
+	skip 'the resolver does not refuse .invalid at once', 4
+	    unless $err && time - $t0 < 0.5;
+	my $r = run_job(job(app_url => 'http://evalsched-app.invalid:3000'));
+	expect($r, what => 'unknown host', status => 75, http => 0,
+	    attempts => 3, ambiguous => 0, blame => 'platform',
+	    error => qr/^cannot resolve the application's host$/);
+	like($r->{stderr}, qr{POST http://evalsched-app\.invalid:3000/api/batch-testing/run: .*evalsched-app\.invalid},
+	    'unknown host: the log has the URL and libcurl\'s words');
 }
 
 # --- the schedule's API key -----------------------------------------------------
@@ -370,7 +408,7 @@ for my $case (['status=502', 75, 502, qr{^HTTP 502 from \Q$URL\E/}],
 		$r = run_job($job);
 		$res = expect($r, what => "API key, 401 $text", status => $status,
 		    http => 401, attempts => $n, ambiguous => 0, blame => $blame,
-		    error => qr/^HTTP 401 from \S+: \{"error": "\Q$text\E"\}$/);
+		    error => qr/^HTTP 401 from the application: \{"error": "\Q$text\E"\}$/);
 		is($res->{api_key}, 'opened', "API key, 401 $text: it opened");
 		posts_are($job, $n, "API key, 401 $text: "
 		    . ($n == 1 ? 'not retried' : 'retried'));
@@ -570,7 +608,7 @@ SKIP: {
 	my $job = job(app_url => $tls_url);
 	my $r = run_job($job);
 	expect($r, what => 'TLS, unknown CA', status => 75, http => 0,
-	    attempts => 3, ambiguous => 0, error => qr/^TLS error: /);
+	    attempts => 3, ambiguous => 0, error => qr/^TLS error: [^:]*$/);
 	is(scalar(requests_for($job->{run_id}, 'tls')), 0,
 	    'TLS, unknown CA: nothing reached the application');
 
@@ -584,7 +622,8 @@ SKIP: {
 	$job = job(app_url => $tls_url, tls_ca_file => "$dir/missing.pem");
 	$r = run_job($job);
 	expect($r, what => 'TLS, missing tls_ca_file', status => 75,
-	    error => qr/^TLS error: /);
+	    error => qr/^TLS error: [^:]*$/);
+	unlike($r->{out}, qr/missing\.pem|\Q$dir\E/, 'TLS, missing tls_ca_file: no path in the result');
 }
 
 done_testing();

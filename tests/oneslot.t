@@ -118,7 +118,7 @@ for my $what (sort keys %lost) {
 ok($t->wait_until(sub { !grep { $_->[0] ne 'failed' } run_row($gateway) }, 30),
     'gateway 502: no batch test turned up: failed');
 my ($g) = run_row($gateway);
-like($g->[5], qr/^HTTP 502 from .*; no batch test turned up in the 10 s that followed$/,
+like($g->[5], qr/^HTTP 502 from the application: .*; no batch test turned up in the 10 s that followed$/,
     "gateway 502: the error says what happened ($g->[5])");
 my $d = decode_json($g->[7]);
 is_deeply([@{$d}{qw(blame reason http_status)}], ['platform', 'no batch test', 502],
