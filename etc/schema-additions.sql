@@ -291,8 +291,12 @@ CREATE OR REPLACE FUNCTION public.evalsched_batch_created()
 RETURNS trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
-    wanted text := NEW.config ->> 'custom_name';
+    wanted text;
 BEGIN
+    -- Read here, not in DECLARE: an initializer there is outside the
+    -- EXCEPTION clause below, and a migration of the application may
+    -- yet change or rename the column.
+    wanted := NEW.config ->> 'custom_name';
     IF wanted IS NULL OR NEW.user_id IS NULL THEN
         RETURN NULL;
     END IF;

@@ -1,0 +1,74 @@
+# One batch test per slot, where it broke.  Each part says what it
+# checks: a run whose request went out finds the batch test it started,
+# and a run never takes a batch test that is not its own.
+use strict;
+use warnings;
+use lib 'tests/lib';
+use Test::More;
+use JSON::PP qw(decode_json);
+use Evalsched::Test qw(uuid);
+
+my $t = Evalsched::Test->new;
+$t->start_pg;
+$t->start_api;
+
+my $BATCH = 'route,prompts=3,fail=1,quality=0.7,latency=90,duration=300';
+
+sub run_rows {
+	my ($id) = @_;
+	return $t->sql("SELECT id, status, batch_test_run_id, total_prompts, "
+	    . "successful_prompts, failed_prompts, error_message, error_details "
+	    . "FROM scheduled_evaluation_runs WHERE scheduled_evaluation_id = '$id' "
+	    . "ORDER BY triggered_at, slot_at");
+}
+
+# The batch test each run's own request created: run id => batch id,
+# from what the stand-in logged.
+sub started_by {
+	my %b;
+	for my $r ($t->api_requests) {
+		my $run = $r->{headers}{'x-scheduled-evaluation-run-id'} // next;
+		$b{$run} = $r->{test_run_id} if defined $r->{test_run_id};
+	}
+	return %b;
+}
+
+sub batch_count {
+	my ($user) = @_;
+	return $t->sql_value("SELECT count(*) FROM batch_test_runs WHERE user_id = '$user'");
+}
+
+sub owner { $t->sql_value("SELECT user_id FROM scheduled_evaluations WHERE id = '$_[0]'") }
+
+# Waits until the schedule's single run is completed; its row.
+sub completed {
+	my ($id, $timeout) = @_;
+	$t->wait_until(sub { my @r = run_rows($id); @r == 1 && $r[0][1] eq 'completed' },
+	    $timeout // 30);
+	return (run_rows($id))[0];
+}
+
+# --- the trigger never fails the application's insert -------------------
+
+# The additions install the trigger only on a batch_test_runs whose
+# columns have the types it reads; a later migration of the application
+# may change them.  The insert still goes through.
+for my $change ('ALTER COLUMN config TYPE text USING config::text',
+    'RENAME COLUMN config TO settings') {
+	(my $col = $change) =~ s/^.* TO (\w+)$/$1/;
+	$col = 'config' if $col eq $change;
+	my @cmd = ($t->psql_cmd, '-c', "BEGIN; ALTER TABLE batch_test_runs $change; "
+	    . "INSERT INTO batch_test_runs (user_id, model_name, $col) VALUES "
+	    . "(gen_random_uuid(), 'm', '{\"custom_name\": \"x\"}'); ROLLBACK");
+	my $pid = fork // die;
+	if ($pid == 0) {
+		open STDERR, '>', $t->dir . '/trigger.err';
+		open STDOUT, '>', '/dev/null';
+		exec @cmd or POSIX::_exit(127);
+	}
+	waitpid $pid, 0;
+	is($?, 0, "the application's insert goes through after ALTER TABLE batch_test_runs $change")
+	    or diag $t->slurp($t->dir . '/trigger.err');
+}
+
+done_testing;
