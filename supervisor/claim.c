@@ -8,6 +8,7 @@
  * The unique key on (schedule, slot) makes a second firing impossible.
  * The jobrunners are forked once the claim is committed.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,8 +271,12 @@ check_row(PGresult *res, int row, int64_t *next, char **batch_name, char *why,
 		schedule_free(sch);
 		return -1;
 	}
+	/*
+	 * Anyone may write a next_run_at of -infinity, a slot no clock
+	 * shows: its batch test is named by the claim's time instead.
+	 */
 	*batch_name = slot_name(PQgetvalue(res, row, COL_NAME), sch,
-	    (int64_t)slot);
+	    isfinite(slot) ? (int64_t)slot : after);
 	schedule_free(sch);
 	if (!job_fits(res, row, *batch_name)) {
 		snprintf(why, whylen, "bad schedule: batch_test_config cannot "

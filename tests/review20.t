@@ -71,4 +71,23 @@ for my $change ('ALTER COLUMN config TYPE text USING config::text',
 	    or diag $t->slurp($t->dir . '/trigger.err');
 }
 
+# --- a next_run_at of -infinity --------------------------------------------
+
+# A user may write their schedule's next_run_at: -infinity is due at
+# once, a slot no clock shows.  It is dispatched like any, and the claim
+# goes on for everyone.
+{
+	my $conf = $t->write_config(poll_interval => 2, run_timeout => 6);
+	my $inf = $t->add_schedule(name => 'minus infinity', timezone => 'America/New_York',
+	    next_run_at => '-infinity', model_id => "standin:$BATCH");
+	$t->start_supervisor(config => $conf);
+	my $r = completed($inf);
+	is($r && $r->[1], 'completed', 'next_run_at -infinity: dispatched and completed')
+	    or diag $t->supervisor_log;
+	ok(!defined $t->wait_exit('supervisor', 1), 'next_run_at -infinity: the supervisor is still there');
+	ok($t->run_sentinel, 'next_run_at -infinity: other schedules are dispatched after it');
+	$t->stop_supervisor;
+	$t->sql("UPDATE scheduled_evaluations SET is_active = false");
+}
+
 done_testing;
