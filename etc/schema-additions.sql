@@ -277,8 +277,11 @@ $$;
 -- inserts a batch test of a user, with a model, under the name of a run
 -- of that user's schedule with that model that has none yet (in flight,
 -- or 'running' while unresolved), the run gets it, and an unresolved
--- run's unclear answer is no longer its error.  A hash index: a
--- user's test_run_name may be longer than a btree entry can be.
+-- run's unclear answer is no longer its error.  Our names are each
+-- run's own; a name the schedule's config gives is the same for all its
+-- slots, and its newest run is the likeliest to have sent the request:
+-- an older one still unresolved most often reached nothing.  A hash
+-- index: a user's test_run_name may be longer than a btree entry can be.
 ALTER TABLE public.scheduled_evaluation_runs
     ADD COLUMN IF NOT EXISTS batch_name text;
 
@@ -312,7 +315,7 @@ BEGIN
                   AND u.status IN ('triggered', 'running')
                   AND s.user_id = NEW.user_id
                   AND s.model_id IS NOT DISTINCT FROM NEW.model_name
-                ORDER BY u.triggered_at LIMIT 1)
+                ORDER BY u.triggered_at DESC LIMIT 1)
           AND r.batch_test_run_id IS NULL
           AND r.status IN ('triggered', 'running');
     RETURN NULL;

@@ -90,4 +90,65 @@ for my $change ('ALTER COLUMN config TYPE text USING config::text',
 	$t->sql("UPDATE scheduled_evaluations SET is_active = false");
 }
 
+# --- batch tests that are not the run's own ---------------------------------
+
+# Two schedules of one user with the same name and model fire at the
+# same slot.  The first one's request reaches nothing (a gateway's 502);
+# the second one's starts a batch test whose answer is lost.  That batch
+# test is the second run's, not the first's.
+{
+	my $conf = $t->write_config(poll_interval => 2, run_timeout => 15);
+	my $user = $t->add_user;
+	my $slot = $t->sql_value("SELECT date_trunc('minute', now()) - interval '1 minute'");
+	my $first = $t->add_schedule(name => 'Nightly', user_id => $user, next_run_at => $slot,
+	    model_id => 'gpt-same');
+	my $second = $t->add_schedule(name => 'Nightly', user_id => $user, next_run_at => $slot,
+	    model_id => 'gpt-same', is_active => 'false');
+	$t->api_mode('status=502');
+	$t->start_supervisor(config => $conf);
+	ok($t->wait_until(sub { my ($r) = run_rows($first); $r && $r->[1] eq 'running' }, 20),
+	    'same name: the first run is unresolved');
+	$t->api_mode("$BATCH,lost=504");
+	$t->sql("UPDATE scheduled_evaluations SET is_active = true WHERE id = '$second'");
+	ok($t->wait_until(sub { my ($r) = run_rows($second); $r && $r->[1] eq 'completed' }, 30),
+	    'same name: the second run completed') or diag explain [run_rows($second)];
+	my %by = started_by();
+	my ($r2) = run_rows($second);
+	is($r2->[2], $by{ $r2->[0] }, 'same name: with the batch test its own request started');
+	ok($t->wait_until(sub { my ($r) = run_rows($first); $r && $r->[1] eq 'failed' }, 30),
+	    'same name: the first run fails, as no batch test of its own turned up')
+	    or diag explain [run_rows($first)];
+	my ($r1) = run_rows($first);
+	ok(!defined $r1->[2], 'same name: the first run has no batch test');
+	$t->stop_supervisor;
+	$t->api_mode('ok');
+	$t->sql("UPDATE scheduled_evaluations SET is_active = false");
+}
+
+# A schedule that names its batch tests itself: a slot whose request
+# reached nothing, then the next slot, whose batch test's answer is
+# lost.  The batch test is the next slot's run's.
+{
+	my $conf = $t->write_config(poll_interval => 2, run_timeout => 15);
+	my $own = $t->add_schedule(name => 'own name', model_id => 'gpt-own',
+	    batch_test_config => '{"test_run_name": "weekly check"}');
+	$t->api_mode('status=502');
+	$t->start_supervisor(config => $conf);
+	ok($t->wait_until(sub { my ($r) = run_rows($own); $r && $r->[1] eq 'running' }, 20),
+	    'own name: the first slot\'s run is unresolved');
+	$t->api_mode("$BATCH,lost=504");
+	$t->sql("UPDATE scheduled_evaluations SET next_run_at = now() WHERE id = '$own'");
+	ok($t->wait_until(sub { my @r = run_rows($own); @r == 2 && $r[1][1] eq 'completed' }, 30),
+	    'own name: the next slot\'s run completed') or diag explain [run_rows($own)];
+	my %by = started_by();
+	my (undef, $r2) = run_rows($own);
+	is($r2->[2], $by{ $r2->[0] }, 'own name: with the batch test its own request started');
+	ok($t->wait_until(sub { my ($r) = run_rows($own); $r->[1] eq 'failed' }, 30),
+	    'own name: the first slot\'s run fails: no batch test of its own turned up')
+	    or diag explain [run_rows($own)];
+	$t->stop_supervisor;
+	$t->api_mode('ok');
+	$t->sql("UPDATE scheduled_evaluations SET is_active = false");
+}
+
 done_testing;
