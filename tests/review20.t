@@ -151,4 +151,82 @@ for my $change ('ALTER COLUMN config TYPE text USING config::text',
 	$t->sql("UPDATE scheduled_evaluations SET is_active = false");
 }
 
+# --- a run whose request went out, whatever became of its supervisor ------
+
+# The supervisor and its jobrunner die together (kill -9 of the process
+# group) after the request went out; the route creates the batch test
+# only after a new supervisor has taken over the dead one's runs.
+{
+	my $conf = $t->write_config(poll_interval => 2, run_timeout => 30, lease => 6);
+	my $k = $t->add_schedule(name => 'died together',
+	    model_id => "standin:$BATCH,lost=hang,late=5000");
+	my $pid = $t->start_supervisor(config => $conf, name => 'old');
+	ok($t->wait_until(sub { $t->requests_for($k) == 1 }, 20), 'died together: the request went out');
+	kill 'KILL', -$pid;
+	$t->wait_exit('old', 5);
+	$t->start_supervisor(config => $conf, name => 'new');
+	ok($t->wait_until(sub { my ($r) = run_rows($k); $r && $r->[1] ne 'triggered' }, 10),
+	    'died together: the new supervisor took over the run');
+	my $r = completed($k);
+	is($r && $r->[1], 'completed', 'died together: the run completed with the batch test it started')
+	    or diag explain [run_rows($k)];
+	is_deeply([@{$r}[3, 4, 5]], [3, 2, 1], 'died together: with its results');
+	is(scalar $t->requests_for($k), 1, 'died together: one POST');
+	is(batch_count(owner($k)), 1, 'died together: one batch test');
+	$t->stop_supervisor('new');
+	$t->sql("UPDATE scheduled_evaluations SET is_active = false");
+}
+
+# The supervisor dies alone; its orphaned jobrunner's request times out
+# (an unclear answer, left in the spool), and the route creates the
+# batch test after the new supervisor took over.
+{
+	my $conf = $t->write_config(poll_interval => 2, run_timeout => 8, lease => 6);
+	my $o = $t->add_schedule(name => 'orphaned',
+	    model_id => "standin:$BATCH,lost=hang,late=3000");
+	my $pid = $t->start_supervisor(config => $conf, name => 'old');
+	ok($t->wait_until(sub { $t->requests_for($o) == 1 }, 20), 'orphaned: the request went out');
+	kill 'KILL', $pid;
+	$t->wait_exit('old', 5);
+	$t->start_supervisor(config => $conf, name => 'new');
+	ok($t->wait_log(qr/recorded the real outcome its orphaned|has no lost run to replace/, 30, 'new'),
+	    'orphaned: the jobrunner\'s result was taken') or diag $t->supervisor_log('new');
+	my $r = completed($o);
+	is($r && $r->[1], 'completed', 'orphaned: the run completed with the batch test it started')
+	    or diag explain [run_rows($o)];
+	is(scalar $t->requests_for($o), 1, 'orphaned: one POST');
+	is(batch_count(owner($o)), 1, 'orphaned: one batch test');
+	$t->stop_supervisor('new');
+	$t->sql("UPDATE scheduled_evaluations SET is_active = false");
+}
+
+# Nothing started: a lost supervisor's run fails once run_timeout has
+# passed, the platform's fault, not counted, its owner told.
+{
+	my $conf = $t->write_config(poll_interval => 2, run_timeout => 5, lease => 6);
+	my $lost = $t->add_schedule(name => 'lost, nothing started', model_id => 'standin:hang',
+	    alert_on_failure => 'true');
+	my $pid = $t->start_supervisor(config => $conf, name => 'old');
+	ok($t->wait_until(sub { $t->requests_for($lost) == 1 }, 20),
+	    'lost, nothing started: the request went out');
+	kill 'KILL', -$pid;
+	$t->wait_exit('old', 5);
+	$t->start_supervisor(config => $conf, name => 'new');
+	ok($t->wait_until(sub { my ($r) = run_rows($lost); $r && $r->[1] eq 'failed' }, 30),
+	    'lost, nothing started: failed once run_timeout passed') or diag explain [run_rows($lost)];
+	my ($r) = run_rows($lost);
+	like($r->[6], qr/^lost: supervisor \S+ \(pid $pid on test-node\) exited without closing its runs.*; no batch test turned up in the 5 s that followed$/,
+	    "lost, nothing started: the error says what happened ($r->[6])");
+	my $d = decode_json($r->[7]);
+	is_deeply([@{$d}{qw(blame reason)}], ['platform', 'no batch test'],
+	    'lost, nothing started: the platform\'s fault');
+	is_deeply([$t->sql("SELECT consecutive_failures, last_run_status FROM scheduled_evaluations "
+	    . "WHERE id = '$lost'")], [[0, 'failed']], 'lost, nothing started: not counted');
+	is($t->sql_value("SELECT count(*) FROM evalsched_alerts WHERE event = 'scheduled_eval_failed' "
+	    . "AND scheduled_evaluation_id = '$lost'"), 1, 'lost, nothing started: its owner is told');
+	is(scalar $t->requests_for($lost), 1, 'lost, nothing started: one POST');
+	$t->stop_supervisor('new');
+	$t->sql("UPDATE scheduled_evaluations SET is_active = false");
+}
+
 done_testing;
