@@ -229,4 +229,49 @@ for my $change ('ALTER COLUMN config TYPE text USING config::text',
 	$t->sql("UPDATE scheduled_evaluations SET is_active = false");
 }
 
+# A shutdown stops the jobrunner while it waits for the answer; the
+# route creates the batch test after the supervisor is gone.
+{
+	my $conf = $t->write_config(poll_interval => 2, run_timeout => 30, shutdown_grace => 0);
+	my $c = $t->add_schedule(name => 'shut down',
+	    model_id => "standin:$BATCH,lost=hang,late=3000");
+	$t->start_supervisor(config => $conf);
+	ok($t->wait_until(sub { $t->requests_for($c) == 1 }, 20), 'shut down: the request went out');
+	$t->stop_supervisor;
+	my ($r) = run_rows($c);
+	isnt($r->[1], 'triggered', 'shut down: the dispatch was recorded');
+	$t->start_supervisor(config => $conf);
+	$r = completed($c);
+	is($r && $r->[1], 'completed', 'shut down: the run completed with the batch test it started')
+	    or diag explain [run_rows($c)];
+	is(scalar $t->requests_for($c), 1, 'shut down: one POST');
+	is(batch_count(owner($c)), 1, 'shut down: one batch test');
+	$t->stop_supervisor;
+	$t->sql("UPDATE scheduled_evaluations SET is_active = false");
+}
+
+# Nothing started: a run cut short by a shutdown is cancelled once
+# run_timeout has passed, not counted, and nobody is told.
+{
+	my $conf = $t->write_config(poll_interval => 2, run_timeout => 5, shutdown_grace => 0);
+	my $cut = $t->add_schedule(name => 'cut short, nothing started', model_id => 'standin:hang',
+	    alert_on_failure => 'true');
+	$t->start_supervisor(config => $conf);
+	ok($t->wait_until(sub { $t->requests_for($cut) == 1 }, 20),
+	    'cut short, nothing started: the request went out');
+	$t->stop_supervisor;
+	$t->start_supervisor(config => $conf);
+	ok($t->wait_until(sub { my ($r) = run_rows($cut); $r && $r->[1] eq 'cancelled' }, 30),
+	    'cut short, nothing started: cancelled once run_timeout passed') or diag explain [run_rows($cut)];
+	my ($r) = run_rows($cut);
+	like($r->[6], qr/^cancelled: the supervisor shut down before the dispatch finished; no batch test turned up/,
+	    "cut short, nothing started: the error says so ($r->[6])");
+	is_deeply([$t->sql("SELECT consecutive_failures, last_run_status FROM scheduled_evaluations "
+	    . "WHERE id = '$cut'")], [[0, 'cancelled']], 'cut short, nothing started: not counted');
+	is($t->sql_value("SELECT count(*) FROM evalsched_alerts WHERE scheduled_evaluation_id = '$cut'"),
+	    0, 'cut short, nothing started: no alert');
+	is(scalar $t->requests_for($cut), 1, 'cut short, nothing started: one POST');
+	$t->stop_supervisor;
+}
+
 done_testing;
