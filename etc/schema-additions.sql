@@ -295,8 +295,11 @@ $$;
 -- inserts a batch test of a user, with a model, under the name of a run
 -- of that user's schedule with that model that has none yet (in flight,
 -- or 'running' while unresolved), the run gets it, and an unresolved
--- run's unclear answer is no longer its error.  A hash index: a
--- user's test_run_name may be longer than a btree entry can be.
+-- run's unclear answer is no longer its error.  Our names are each
+-- run's own; a name the schedule's config gives is the same for all its
+-- slots, and its newest run is the likeliest to have sent the request:
+-- an older one still unresolved most often reached nothing.  A hash
+-- index: a user's test_run_name may be longer than a btree entry can be.
 ALTER TABLE public.scheduled_evaluation_runs
     ADD COLUMN IF NOT EXISTS batch_name text;
 
@@ -309,8 +312,12 @@ CREATE OR REPLACE FUNCTION public.evalsched_batch_created()
 RETURNS trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
-    wanted text := NEW.config ->> 'custom_name';
+    wanted text;
 BEGIN
+    -- Read here, not in DECLARE: an initializer there is outside the
+    -- EXCEPTION clause below, and a migration of the application may
+    -- yet change or rename the column.
+    wanted := NEW.config ->> 'custom_name';
     IF wanted IS NULL OR NEW.user_id IS NULL THEN
         RETURN NULL;
     END IF;
@@ -326,7 +333,7 @@ BEGIN
                   AND u.status IN ('triggered', 'running')
                   AND s.user_id = NEW.user_id
                   AND s.model_id IS NOT DISTINCT FROM NEW.model_name
-                ORDER BY u.triggered_at LIMIT 1)
+                ORDER BY u.triggered_at DESC LIMIT 1)
           AND r.batch_test_run_id IS NULL
           AND r.status IN ('triggered', 'running');
     RETURN NULL;
@@ -605,14 +612,17 @@ $$;
 -- What a 'running' run came to, from its batch test (named: the run has
 -- one; bstatus NULL: it cannot be found): NULL while it goes on.
 -- waited_out: completion_timeout has passed; unresolved_out: an
--- unresolved run's window (run_timeout) has.  A user's cancel is final
--- when the application's loop, which ignores it, has finished too.
+-- unresolved run's window (run_timeout) has, and cut_short says a
+-- shutdown cut its dispatch short (nothing started: cancelled, not
+-- failed).  A user's cancel is final when the application's loop, which
+-- ignores it, has finished too.
 CREATE OR REPLACE FUNCTION public.evalsched_outcome(named boolean,
     bstatus text, berror text, total integer, bad integer,
-    waited_out boolean, unresolved_out boolean)
+    waited_out boolean, unresolved_out boolean, cut_short boolean)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
     SELECT CASE
-        WHEN NOT named THEN CASE WHEN unresolved_out THEN 'no_batch' END
+        WHEN NOT named THEN CASE WHEN unresolved_out THEN
+            CASE WHEN cut_short THEN 'cancelled' ELSE 'no_batch' END END
         WHEN bstatus IS NULL OR bstatus IN ('pending', 'running')
             THEN CASE WHEN waited_out THEN 'timeout' END
         WHEN berror = 'Cancelled by user' AND bstatus <> 'completed'

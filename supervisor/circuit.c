@@ -254,7 +254,9 @@ platform_failed(struct outcome *o)
 void
 circuit_note(struct outcome *o)
 {
-	if (o->kind == OUTCOME_CANCELLED || o->kind == OUTCOME_RELEASE) {
+	/* Cut short by a shutdown (no blame: nobody's fault), or no call. */
+	if (o->kind == OUTCOME_CANCELLED || o->kind == OUTCOME_RELEASE ||
+	    (o->kind == OUTCOME_UNRESOLVED && o->blame == BLAME_NONE)) {
 		/* A probe that said nothing: another may go. */
 		if (strcmp(o->run_id, cb.probe_run) == 0)
 			cb.probe_run[0] = '\0';

@@ -8,6 +8,7 @@
  * The unique key on (schedule, slot) makes a second firing impossible.
  * The jobrunners are forked once the claim is committed.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,15 +208,20 @@ job_fits(PGresult *res, int row, char *batch_name)
 
 /*
  * The name the run's batch test is given when the schedule's config
- * gives none: the schedule and its slot in the schedule's time zone,
- * "Nightly - 2026-12-05 02:00 CET", as a person would want to read it in
- * the application's list of batch tests.  The route stores it before it
- * answers (config.custom_name), which is how a run whose answer was lost
- * finds its batch test (evalsched_batch_created).  The slot makes it the
- * run's own among the schedule's.
+ * gives none: the schedule, its slot in the schedule's time zone and
+ * the start of the schedule's id, "Nightly - 2026-12-05 02:00 CET
+ * (3f2a9c1e)", as a person would want to read it in the application's
+ * list of batch tests.  The route stores it before it answers
+ * (config.custom_name), which is how a run whose answer was lost finds
+ * its batch test (evalsched_batch_created).  The slot makes it the run's
+ * own among the schedule's, the id among those of its owner's schedules
+ * that have the same name and model and fire at the same time: without
+ * it, one of them whose request started nothing would take another's
+ * batch test.
  */
 static char *
-slot_name(const char *schedule_name, const struct schedule *sch, int64_t slot)
+slot_name(const char *schedule_id, const char *schedule_name,
+    const struct schedule *sch, int64_t slot)
 {
 	struct tz_local	 lt;
 	char		*name, *full, secs[8] = "";
@@ -226,9 +232,9 @@ slot_name(const char *schedule_name, const struct schedule *sch, int64_t slot)
 	tz_local_time(schedule_tz(sch), slot, &lt);
 	if (lt.second != 0)
 		snprintf(secs, sizeof(secs), ":%02d", lt.second);
-	full = xasprintf("%s - %04lld-%02d-%02d %02d:%02d%s %s", name,
+	full = xasprintf("%s - %04lld-%02d-%02d %02d:%02d%s %s (%.8s)", name,
 	    (long long)lt.year, lt.month, lt.day, lt.hour, lt.minute, secs,
-	    lt.abbr);
+	    lt.abbr, schedule_id);
 	free(name);
 	return full;
 }
@@ -273,8 +279,13 @@ check_row(PGresult *res, int row, int64_t *next, char **batch_name, char *why,
 		schedule_free(sch);
 		return -1;
 	}
-	*batch_name = slot_name(PQgetvalue(res, row, COL_NAME), sch,
-	    (int64_t)slot);
+	/*
+	 * Anyone may write a next_run_at of -infinity, a slot no clock
+	 * shows: its batch test is named by the claim's time instead.
+	 */
+	*batch_name = slot_name(PQgetvalue(res, row, COL_ID),
+	    PQgetvalue(res, row, COL_NAME), sch,
+	    isfinite(slot) ? (int64_t)slot : after);
 	schedule_free(sch);
 	if (!job_fits(res, row, *batch_name)) {
 		snprintf(why, whylen, "bad schedule: batch_test_config cannot "

@@ -1,9 +1,9 @@
 /*
  * Registration, heartbeat and lease recovery, all by the database clock.
  * A supervisor that has not renewed its heartbeat for its lease is
- * presumed dead: a live one closes its in-flight runs as failed, naming
- * it.  Such a loss is the infrastructure's fault, not the schedule's, so
- * it does not count toward auto-disable.
+ * presumed dead: a live one takes over its in-flight runs, naming it.
+ * Such a loss is the infrastructure's fault, not the schedule's, so it
+ * does not count toward auto-disable.
  */
 #include <errno.h>
 #include <signal.h>
@@ -18,22 +18,25 @@
 #include "supervisor.h"
 
 /*
- * How a lost supervisor's runs are closed; $1 is who closes them.  A run
+ * How a lost supervisor's runs are taken over; $1 is who takes them.
+ * Each was in flight, and its request may have gone out: the route is
+ * not idempotent, so none is dispatched again, and none is closed
+ * before the database has shown whether its batch test started.  A run
  * whose batch test the application has created (evalsched_batch_created
- * named it) did start, whatever became of its jobrunner: it goes on to
- * its completion.  Every other is failed, as its outcome is unknown.
- * Its owner reads the error: it names the supervisor by its id alone.
- * The node (a host name) and pid are the deployment's, in our log and in
- * evalsched_supervisors, which the id finds.
+ * named it) goes on to its completion.  Every other becomes unresolved,
+ * as a dispatch whose answer was lost does (record.c): it gets its
+ * batch test if the application creates it later, and fails otherwise,
+ * the platform's fault, once run_timeout has passed (completion.c).
+ * Its schedule hears of it then.  Its owner reads the error: it names
+ * the supervisor by its id alone.  The node (a host name) and pid are
+ * the deployment's, in our log and in evalsched_supervisors, which the
+ * id finds.
  */
 #define BOUND	"r.batch_test_run_id IS NOT NULL"
 #define CLOSE_RUNS_OF(dead_cte)						\
 	"WITH dead AS (" dead_cte "), "					\
 	"closed AS (UPDATE public.scheduled_evaluation_runs r SET "	\
-	"  status = CASE WHEN " BOUND " THEN 'running' ELSE 'failed' END, " \
-	"  started_at = CASE WHEN " BOUND " THEN now() "		\
-	"    ELSE r.started_at END, "					\
-	"  completed_at = CASE WHEN " BOUND " THEN NULL ELSE now() END, " \
+	"  status = 'running', started_at = now(), completed_at = NULL, " \
 	"  batch_ended_at = CASE WHEN EXISTS (SELECT 1 "		\
 	"    FROM public.batch_test_runs b WHERE b.id = r.batch_test_run_id " \
 	"    AND b.status NOT IN ('pending', 'running')) THEN now() END, " \
@@ -42,21 +45,16 @@
 	"dispatch is unknown', d.id, d.why) END, "			\
 	"  error_details = CASE WHEN NOT " BOUND " THEN "		\
 	"    jsonb_build_object('lost_supervisor', d.id, "		\
-	"    'reason', d.why, 'blame', 'platform') END, "		\
+	"    'reason', d.why, 'blame', 'platform', 'unresolved', true) END, " \
 	"  evalsched_rev = coalesce(r.evalsched_rev, 0) + 1 "		\
 	"  FROM dead d WHERE r.supervisor_id = d.id "			\
 	"  AND r.status = 'triggered' "					\
 	"  RETURNING r.id, r.scheduled_evaluation_id, d.node, d.pid, "	\
-	"  r.status = 'running' AS goes_on, d.id AS lost), "		\
-	"sched AS (UPDATE public.scheduled_evaluations s SET "		\
-	"  last_run_status = 'failed', last_run_at = now() FROM closed c " \
-	"  WHERE s.id = c.scheduled_evaluation_id AND NOT c.goes_on "	\
-	"  RETURNING s.id, s.name) "					\
-	"SELECT c.id, coalesce(s.name, n.name, ''), c.node, c.pid, "	\
-	"c.goes_on, c.lost "						\
-	"FROM closed c LEFT JOIN sched s ON s.id = c.scheduled_evaluation_id " \
-	"LEFT JOIN public.scheduled_evaluations n "			\
-	"  ON n.id = c.scheduled_evaluation_id"
+	"  " BOUND " AS goes_on, d.id AS lost) "			\
+	"SELECT c.id, coalesce(s.name, ''), c.node, c.pid, c.goes_on, "	\
+	"  c.lost "							\
+	"FROM closed c LEFT JOIN public.scheduled_evaluations s "	\
+	"  ON s.id = c.scheduled_evaluation_id"
 
 static void
 lease_log_closed(PGresult *res, const char *why)
@@ -71,18 +69,18 @@ lease_log_closed(PGresult *res, const char *why)
 			log_info("schedule \"%s\": run %s goes on: its "
 			    "supervisor %s (pid %s on %s) %s, but its batch "
 			    "test had started", log_name(PQgetvalue(res, i,
-			    1)).s, PQgetvalue(res, i, 0), PQgetvalue(res, i,
-			    5), PQgetvalue(res, i, 3), PQgetvalue(res, i, 2),
-			    why);
+			    1)).s, PQgetvalue(res, i, 0), PQgetvalue(res, i, 5),
+			    PQgetvalue(res, i, 3), PQgetvalue(res, i, 2), why);
 			completion_soon();
 			continue;
 		}
 		/* The run's error names the supervisor by its id alone. */
-		log_warnx("schedule \"%s\": run %s closed as failed: its "
-		    "supervisor %s (pid %s on %s) %s",
-		    log_name(PQgetvalue(res, i, 1)).s, PQgetvalue(res, i, 0),
-		    PQgetvalue(res, i, 5), PQgetvalue(res, i, 3),
-		    PQgetvalue(res, i, 2), why);
+		log_warnx("schedule \"%s\": run %s left unresolved: its "
+		    "supervisor %s (pid %s on %s) %s; it is not sent again: "
+		    "whether its batch test started is looked up in the "
+		    "database", log_name(PQgetvalue(res, i, 1)).s,
+		    PQgetvalue(res, i, 0), PQgetvalue(res, i, 5),
+		    PQgetvalue(res, i, 3), PQgetvalue(res, i, 2), why);
 	}
 }
 
@@ -142,9 +140,9 @@ lease_close_previous(void)
 
 /*
  * Just registered: a previous incarnation's spooled outcomes go in
- * (record_step comes first) before its remaining runs are closed as
- * lost, and then the real outcomes its orphaned jobrunners left replace
- * those losses.
+ * (record_step comes first) before its remaining runs are taken over
+ * as lost, and then the real outcomes its orphaned jobrunners left
+ * replace those losses.
  */
 static void
 registered(PGresult **res, void *arg)
@@ -181,8 +179,8 @@ lease_register(void)
 
 /*
  * If another supervisor declared us lost (we were stopped or cut off
- * past the lease), our in-flight runs are closed and their late outcomes
- * will be refused; we carry on under a new identity.
+ * past the lease), our in-flight runs were taken over and their late
+ * outcomes will be refused; we carry on under a new identity.
  */
 static void
 renewed(PGresult **res, void *arg)

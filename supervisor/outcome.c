@@ -73,18 +73,15 @@ blame_of(int wstatus, const struct job_result *res, int have_res)
 /*
  * Whether the request may have started a batch test that nobody told us
  * of: the jobrunner says its request went out and the route did not
- * answer, or it was stopped (at run_timeout, by a signal) or ended
- * without a result, when it may have been waiting for the answer.  The
- * route is not idempotent: such a run is never dispatched again, and the
- * database says whether its batch test started.  A jobrunner that could
- * not even be executed sent nothing.
+ * answer, or it was stopped (at run_timeout, by a signal, by a shutdown)
+ * or ended without a result, when it may have been waiting for the
+ * answer.  The route is not idempotent: such a run is never dispatched
+ * again, and the database says whether its batch test started.  A
+ * jobrunner that could not even be executed sent nothing.
  */
 static int
-unresolved(const struct child *c, int wstatus, const struct job_result *res,
-    int have_res)
+unresolved(int wstatus, const struct job_result *res, int have_res)
 {
-	if (c->state == CHILD_CANCELLED)
-		return 0;
 	if (have_res && WIFEXITED(wstatus))
 		return res->ambiguous;
 	return !(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 127);
@@ -155,8 +152,12 @@ failure_details(const struct child *c, int wstatus,
 		add_int(o, "attempts", res->attempts);
 		add_int(o, "jobrunner_elapsed_ms", res->elapsed_ms);
 	}
-	if (unresolved(c, wstatus, res, have_res))
+	if (unresolved(wstatus, res, have_res))
 		json_object_object_add(o, "unresolved",
+		    json_object_new_boolean(1));
+	/* Cut short: if no batch test turns up, the run is cancelled. */
+	if (c->state == CHILD_CANCELLED)
+		json_object_object_add(o, "cancelled",
 		    json_object_new_boolean(1));
 	add_int(o, "elapsed_ms", mono_ms() - c->started_ms);
 	json_object_object_add(o, "timed_out",
@@ -208,10 +209,10 @@ static enum outcome_kind
 failure_kind(const struct child *c, int wstatus, const struct job_result *res,
     int have_res)
 {
+	if (unresolved(wstatus, res, have_res))
+		return OUTCOME_UNRESOLVED;
 	if (c->state == CHILD_CANCELLED)
 		return OUTCOME_CANCELLED;
-	if (unresolved(c, wstatus, res, have_res))
-		return OUTCOME_UNRESOLVED;
 	return OUTCOME_FAILED;
 }
 

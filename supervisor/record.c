@@ -170,31 +170,41 @@ static const char release_sql[] =
 
 /*
  * The real end of a run whose supervisor was lost, left by its orphaned
- * jobrunner: it replaces the "lost" failure recovery wrote, and nothing
- * else.  It does not count toward auto-disable, as the loss did not:
- * later runs of the schedule may have been counted since.
+ * jobrunner: it replaces what lease recovery left (an unresolved run,
+ * lease.c) or what became of that (a failure, when no batch test turned
+ * up), and nothing else.  An acceptance gives the run its batch test; a
+ * failure ends it, with the jobrunner's error; an unclear answer ($7)
+ * leaves an unresolved run waiting for its batch test, with that error.
+ * It does not count toward auto-disable, as the loss did not: later runs
+ * of the schedule may have been counted since.
  */
+#define STAYS	"(r.status = 'running' AND $7)"
 static const char recovered_sql[] =
 	"WITH b AS (SELECT b.id FROM public.batch_test_runs b WHERE b.id = $3 "
 	"  AND b.status NOT IN ('pending', 'running')), "
 	"r AS (UPDATE public.scheduled_evaluation_runs r SET "
-	"  status = CASE WHEN $2 THEN 'running' ELSE 'failed' END, "
+	"  status = CASE WHEN $2 OR " STAYS " THEN 'running' ELSE 'failed' END, "
 	"  batch_test_run_id = $3, "
-	"  started_at = CASE WHEN $2 THEN r.triggered_at ELSE r.started_at END, "
-	"  completed_at = CASE WHEN $2 THEN NULL ELSE r.completed_at END, "
+	"  started_at = CASE WHEN $2 AND r.status = 'failed' THEN r.triggered_at "
+	"    ELSE r.started_at END, "
+	"  completed_at = CASE WHEN $2 OR " STAYS " THEN NULL "
+	"    ELSE coalesce(r.completed_at, now()) END, "
 	"  batch_ended_at = CASE WHEN EXISTS (SELECT 1 FROM b) THEN now() END, "
 	"  error_message = $4, "
-	"  error_details = CASE WHEN $2 THEN NULL ELSE jsonb_build_object("
-	"    'exit_status', $5::int, 'blame', $6::text, "
-	"    'recovered_after', r.error_details) END, "
+	"  error_details = CASE WHEN $2 THEN NULL WHEN " STAYS " THEN "
+	"    r.error_details || jsonb_build_object('exit_status', $5::int) "
+	"    ELSE jsonb_build_object('exit_status', $5::int, 'blame', $6::text, "
+	"    'recovered_after', r.error_details - 'unresolved') END, "
 	"  evalsched_rev = coalesce(r.evalsched_rev, 0) + 1 "
-	"  WHERE r.id = $1 AND r.status = 'failed' "
-	"  AND r.error_details ? 'lost_supervisor' "
-	"  RETURNING r.scheduled_evaluation_id), "
+	"  WHERE r.id = $1 AND r.error_details ? 'lost_supervisor' "
+	"  AND (r.status = 'failed' OR (r.status = 'running' "
+	"    AND r.batch_test_run_id IS NULL)) "
+	"  RETURNING r.scheduled_evaluation_id, r.status = 'running' "
+	"    AND r.batch_test_run_id IS NULL AS unresolved), "
 	"s AS (UPDATE public.scheduled_evaluations s SET "
 	"  last_run_status = CASE WHEN $2 THEN 'success' ELSE 'failed' END, "
 	"  last_run_id = CASE WHEN $2 THEN $3 ELSE s.last_run_id END "
-	"  FROM r WHERE s.id = r.scheduled_evaluation_id) "
+	"  FROM r WHERE s.id = r.scheduled_evaluation_id AND NOT r.unresolved) "
 	"SELECT (SELECT count(*) FROM r), "
 	"  (SELECT status FROM public.scheduled_evaluation_runs WHERE id = $1)";
 
@@ -228,7 +238,7 @@ recovered(PGresult **res, void *arg)
 int
 record_recovered(const char *run_id, int exit_status,
     const char *test_run_id, const char *error, enum blame blame,
-    void (*done)(int, void *), void *arg)
+    int ambiguous, void (*done)(int, void *), void *arg)
 {
 	struct recovery	*rc = xcalloc(1, sizeof(*rc));
 	char		 code[16], *msg = NULL;
@@ -240,10 +250,10 @@ record_recovered(const char *run_id, int exit_status,
 	if (test_run_id == NULL)
 		msg = xasprintf("%s (recorded after its supervisor was lost)",
 		    error != NULL ? error : "jobrunner failed");
-	r = db_query(recovered_sql, 6, (const char *const[]){ run_id,
+	r = db_query(recovered_sql, 7, (const char *const[]){ run_id,
 	    test_run_id != NULL ? "true" : "false", test_run_id, msg, code,
-	    blame_name(blame != BLAME_NONE ? blame : BLAME_PLATFORM) },
-	    recovered, rc);
+	    blame_name(blame != BLAME_NONE ? blame : BLAME_PLATFORM),
+	    ambiguous ? "true" : "false" }, recovered, rc);
 	free(msg);
 	if (r == -1)
 		free(rc);

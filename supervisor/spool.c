@@ -437,6 +437,7 @@ struct recovering {
 	char	*name;
 	char	 run_id[UUID_LEN + 1];
 	int	 code;
+	int	 ambiguous;
 };
 
 /* What becomes of the file: see record_recovered(). */
@@ -458,7 +459,8 @@ recovered(int r, void *arg)
 	if (r == 1)
 		log_info("run %s: recorded the real outcome its orphaned "
 		    "jobrunner left (%s)", rc->run_id, rc->code == 0 ?
-		    "accepted" : "failed");
+		    "accepted" : rc->ambiguous ? "unclear: its batch test is "
+		    "still looked for" : "failed");
 	recover_done(rc->name, r);
 	free(rc->name);
 	free(rc);
@@ -488,8 +490,9 @@ recover_result(const char *name, json_object *doc)
 	rc->name = xstrdup(name);
 	strlcpy(rc->run_id, run_id, sizeof(rc->run_id));
 	rc->code = code;
+	rc->ambiguous = res.ambiguous;
 	r = record_recovered(run_id, code, code == 0 ? res.test_run_id : NULL,
-	    res.error, res.blame, recovered, rc);
+	    res.error, res.blame, res.ambiguous, recovered, rc);
 	job_result_free(&res);
 	if (r == -1) {
 		free(rc->name);

@@ -262,7 +262,7 @@ void	 record_enqueue(struct outcome *);
 int	 record_has_run(const char *run_id);
 int	 record_recovered(const char *run_id, int exit_status,
 	    const char *test_run_id, const char *error, enum blame,
-	    void (*done)(int, void *), void *arg);
+	    int ambiguous, void (*done)(int, void *), void *arg);
 int	 record_step(void);		/* 1: a write went out */
 void	 record_spool_all(void);
 int64_t	 record_retry_at(void);

@@ -57,8 +57,8 @@ is_deeply($body, { config => {
     model_id => 'gpt-4-turbo', test_suite_id => $suite, prompt_limit => 25,
     nested => { a => [1, 2] } } },
     'body: batch_test_config merged, model_id and test_suite_id win');
-like($named // '', qr/^nightly gpt - \d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)? UTC$/,
-    "body: the batch test is named after the schedule and its slot ($named)");
+like($named // '', qr/^nightly gpt - \d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)? UTC \(\Q@{[substr($good, 0, 8)]}\E\)$/,
+    "body: the batch test is named after the schedule, its slot and its id ($named)");
 is($t->sql_value("SELECT batch_name FROM scheduled_evaluation_runs WHERE id = '$run_id'"),
     $named, 'body: the run keeps that name');
 

@@ -172,7 +172,7 @@ my $real = run_of('real');
 like($log, qr/run $real: recorded the real outcome its orphaned jobrunner left \(accepted\)/,
     '... by the new supervisor, from the result its jobrunner left');
 for my $name (qw(owner link hardlink node fifo)) {
-	like(status_of($name), qr/^failed -$/, "$name: the run is closed as lost, not accepted");
+	like(status_of($name), qr/^running -$/, "$name: the run is taken over as lost (unresolved), not accepted");
 }
 is($t->sql_value("SELECT count(*) FROM scheduled_evaluations WHERE last_run_status = 'success' "
     . "AND name IN ('owner', 'link', 'hardlink', 'node', 'fifo')"), 0, 'no planted success reaches a schedule');

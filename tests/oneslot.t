@@ -105,8 +105,8 @@ for my $what (sort keys %lost) {
 	is($batch, $b[0][0], "$what: the run has the batch test that started");
 	is_deeply([$total, $ok, $bad], [3, 2, 1], "$what: with its results");
 	ok(!defined $err, "$what: no error left on the run");
-	like($name, qr/^lost \Q$what\E - \d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)? UTC$/,
-	    "$what: the batch test is named after the schedule and its slot ($name)");
+	like($name, qr/^lost \Q$what\E - \d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)? UTC \(\Q@{[substr($s, 0, 8)]}\E\)$/,
+	    "$what: the batch test is named after the schedule, its slot and its id ($name)");
 	is($b[0][1], $name, "$what: the name the application stored");
 	is_deeply([sched($s, 'consecutive_failures, is_active, last_run_status, last_run_id')],
 	    [[0, 't', 'success', $b[0][0]]], "$what: nobody charged; the schedule shows the batch test");

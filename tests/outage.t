@@ -121,7 +121,8 @@ kill 'KILL', $pid;
 $t->wait_exit('crashing', 5);
 $t->pg_ctl('start') == 0 or die;
 $t->start_supervisor(config => $conf, name => 'next');
-ok($t->wait_until(sub { count("s.name = 'crash in outage' AND r.status = 'running'") == 1 }, 15),
+ok($t->wait_until(sub { count("s.name = 'crash in outage' AND r.status = 'running' "
+    . "AND r.batch_test_run_id IS NOT NULL") == 1 }, 15),
     'crash: the next incarnation recorded the real outcome from the spool, not a loss');
 ok($t->wait_log(qr/spool: recovered the outcome of run/, 5, 'next'), 'crash: and says so');
 is(count("r.status = 'triggered'"), 0, 'crash: no run left triggered');

@@ -1,8 +1,10 @@
-# A supervisor that dies or stalls: its in-flight runs are closed as failed
-# naming it (by its id: its node, a host name, and pid are in the log and
-# in evalsched_supervisors, not in what the run's owner reads), without
-# counting toward auto-disable, no slot fires twice, and a stalled
-# supervisor's late outcomes are refused.
+# A supervisor that dies or stalls: its in-flight runs are taken over,
+# left unresolved naming it (by its id: its node, a host name, and pid
+# are in the log and in evalsched_supervisors, not in what the run's
+# owner reads; their requests may have gone out: never sent again),
+# without counting toward auto-disable; a run gets the batch test its
+# request started; no slot fires twice, and a stalled supervisor's late
+# outcomes are refused.
 use strict;
 use warnings;
 use lib 'tests/lib';
@@ -15,7 +17,8 @@ $t->start_api(mode => 'never');	# batch tests stay under way
 
 sub runs {
 	my ($like) = @_;
-	return $t->sql("SELECT r.status, r.error_message, s.consecutive_failures, s.is_active "
+	return $t->sql("SELECT r.status, r.error_message, s.consecutive_failures, s.is_active, "
+	    . "r.id, r.batch_test_run_id "
 	    . "FROM scheduled_evaluation_runs r JOIN scheduled_evaluations s "
 	    . "ON s.id = r.scheduled_evaluation_id WHERE s.name LIKE '$like' ORDER BY s.name");
 }
@@ -63,10 +66,10 @@ kill 'KILL', $old;
 $t->wait_exit('old', 5);
 $t->start_supervisor(config => $conf, name => 'new');
 ok($t->wait_until(sub { !grep { $_->[0] eq 'triggered' } runs('killed %') }, 10),
-    'kill -9: the new supervisor closed the dead one\'s runs at once (lease is 6 s)');
+    'kill -9: the new supervisor took over the dead one\'s runs at once (lease is 6 s)');
 my @r = runs('killed %');
 is(scalar @r, 3, 'kill -9: one run per schedule');
-is((grep { $_->[0] eq 'failed' } @r), 3, 'kill -9: closed as failed');
+is((grep { $_->[0] eq 'running' } @r), 3, 'kill -9: left unresolved, not closed');
 like($r[0][1], qr/^lost: supervisor [0-9a-f-]{36} exited without closing its runs/,
     "kill -9: the error names the lost supervisor ($r[0][1])");
 names_no_host('killed %', 'test-node', $old, 'kill -9');
@@ -74,8 +77,11 @@ is((grep { $_->[2] == 0 && $_->[3] eq 't' } @r), 3,
     'kill -9: failure counts untouched, schedules active');
 ok($t->wait_until(sub { scalar($t->api_requests) == 3 }, 15),
     'kill -9: the orphaned jobrunners finished their calls');
-ok($t->wait_until(sub { (grep { $_->[0] eq 'running' } runs('killed %')) == 2 }, 15),
-    'kill -9: the real outcomes replace the losses: two accepted')
+ok($t->wait_until(sub { $t->sql_value("SELECT count(*) FROM scheduled_evaluation_runs r "
+    . "JOIN scheduled_evaluations s ON s.id = r.scheduled_evaluation_id WHERE s.name LIKE 'killed %' "
+    . "AND r.status = 'running' AND r.batch_test_run_id IS NOT NULL") == 2
+    && (grep { $_->[0] eq 'failed' } runs('killed %')) == 1 }, 15),
+    'kill -9: the real outcomes replace the losses: two accepted, one refused')
     or diag $t->supervisor_log('new');
 my %btr = map { $_->[0] => $_->[1] } $t->sql("SELECT r.id, r.batch_test_run_id FROM "
     . "scheduled_evaluation_runs r JOIN scheduled_evaluations s ON s.id = r.scheduled_evaluation_id "
@@ -91,10 +97,11 @@ ok(!glob($t->dir . '/spool/*.result'), 'kill -9: the spool is emptied');
 no_doubles('kill -9');
 $t->stop_supervisor('new');
 
-# SIGSTOP past the lease, then SIGCONT: another supervisor closes the
-# stalled one's runs; its late outcomes are refused; nothing doubles.
+# SIGSTOP past the lease, then SIGCONT: another supervisor takes over
+# the stalled one's runs, which get the batch tests their requests
+# started; its late outcomes are refused; nothing doubles.
 $t->sql('UPDATE scheduled_evaluations SET is_active = false');
-my @s = map { $t->add_schedule(name => "stalled $_", model_id => 'standin:slow=4000,never') } 1 .. 2;
+my @s = map { $t->add_schedule(name => "stalled $_", model_id => 'standin:route,slow=4000,never') } 1 .. 2;
 my $a = $t->start_supervisor(name => 'a',
     config => $t->write_config(lease => 2, node_name => 'node-a'));
 ok($t->wait_until(sub { (grep { $_->[0] eq 'triggered' } runs('stalled %')) == 2 }, 10),
@@ -102,13 +109,13 @@ ok($t->wait_until(sub { (grep { $_->[0] eq 'triggered' } runs('stalled %')) == 2
 kill 'STOP', $a;
 $t->start_supervisor(name => 'b', config => $t->write_config(lease => 2, node_name => 'node-b'));
 ok($t->wait_until(sub { !grep { $_->[0] eq 'triggered' } runs('stalled %') }, 15),
-    'SIGSTOP: the live supervisor closed the stalled one\'s runs after the lease');
+    'SIGSTOP: the live supervisor took over the stalled one\'s runs after the lease');
 @r = runs('stalled %');
 like($r[0][1], qr/^lost: supervisor [0-9a-f-]{36} stopped renewing its lease/,
     "SIGSTOP: the error names the lost supervisor ($r[0][1])");
 names_no_host('stalled %', 'node-a', $a, 'SIGSTOP');
-ok($t->wait_log(qr/run \S+ closed as failed: its supervisor [0-9a-f-]{36} \(pid $a on node-a\)/, 5, 'b'),
-    'SIGSTOP: the live supervisor logs what it closed');
+ok($t->wait_log(qr/run \S+ (left unresolved|goes on): its supervisor [0-9a-f-]{36} \(pid $a on node-a\)/, 5, 'b'),
+    'SIGSTOP: the live supervisor logs what it took over');
 # Its jobrunners have their answers by the time it wakes: their outcomes
 # are late, not merely slow.
 ok($t->wait_until(sub { $t->requests_for(@s) == 2 }, 15),
@@ -118,7 +125,11 @@ ok($t->wait_log(qr/declared lost by another/, 10, 'a'), 'SIGCONT: it learns it w
 ok($t->wait_log(qr/outcome of run \S+ was refused/, 10, 'a'), 'SIGCONT: its late outcomes are refused');
 @r = runs('stalled %');
 is(scalar @r, 2, 'SIGCONT: one run per schedule');
-is((grep { $_->[0] eq 'failed' && $_->[1] =~ /^lost:/ } @r), 2, 'SIGCONT: the runs stay as recovery closed them');
+my %started = map { ($_->{headers}{'x-scheduled-evaluation-run-id'}, $_->{test_run_id}) }
+    $t->requests_for(@s);
+is((grep { $_->[0] eq 'running' && defined $started{ $_->[4] }
+    && ($_->[5] // '') eq $started{ $_->[4] } } @r), 2,
+    'SIGCONT: the runs have the batch tests their requests started');
 is((grep { $_->[2] == 0 } @r), 2, 'SIGCONT: failure counts untouched');
 ok($t->wait_log(qr/registered as supervisor/, 5, 'a') && kill(0, $a), 'SIGCONT: it carries on under a new identity');
 no_doubles('SIGSTOP');

@@ -197,7 +197,7 @@ my $user = $t->add_user;
 $t->sql("INSERT INTO user_webhooks (user_id, name, url, secret) VALUES "
     . "('$user', 'hook', 'http://127.0.0.1:$hport/hook/ok', 'whsec-x')");
 
-my $conf = $t->write_config(poll_interval => 2, lease => 4,
+my $conf = $t->write_config(poll_interval => 2, lease => 4, run_timeout => 5,
     webhook_allow => '127.0.0.1/32');
 my $ctl = Evalsched::Test::bin('evalschedctl');
 sub ctl { return $t->ctl('-c', $conf, @_) }
@@ -208,7 +208,8 @@ is($r->{status}, 0, 'evalsched-supervisor -n: its checks pass')
     or diag $r->{err};
 
 # A supervisor on another node that stopped renewing its lease, with a
-# run in flight: the live one closes it.
+# run in flight: the live one takes it over, unresolved, and it fails
+# once no batch test has turned up within run_timeout.
 my $stale = $t->sql_value("INSERT INTO evalsched_supervisors (node, pid, "
     . "version, lease_seconds, max_concurrent, started_at, heartbeat_at) "
     . "VALUES ('elsewhere', 4242, '0', 4, 1, now() - interval '1 hour', "
@@ -263,13 +264,13 @@ ok($t->wait_until(sub { status_of($allfail) eq 'failed' &&
     'every prompt failed; a bad row disabled') or diag $t->supervisor_log('a');
 
 ok($t->wait_until(sub { status_of($held) eq 'failed' }, 30),
-    'the stale supervisor\'s run closed after the lease');
+    'the stale supervisor\'s run taken over after the lease, then failed: no batch test');
 ok($t->wait_until(sub { $t->sql_value("SELECT count(*) FROM evalsched_alerts "
     . "WHERE state <> 'delivered'") == 0 && received() >= 6 }, 30),
     'the alerts reached the webhook') or diag $t->supervisor_log('a');
 
-# kill -9 with a run in flight: the next supervisor on the node closes
-# it, then records the real outcome its orphaned jobrunner left.
+# kill -9 with a run in flight: the next supervisor on the node takes it
+# over, then records the real outcome its orphaned jobrunner left.
 my $orphan = $t->add_schedule(name => 'orphaned', user_id => $user,
     model_id => 'standin:slow=3000,status=404');
 ok($t->wait_until(sub { status_of($orphan) eq 'triggered' &&
@@ -280,7 +281,7 @@ $t->wait_exit('a', 10);
 $t->start_supervisor(config => $conf, name => 'b');
 ok($t->wait_until(sub { $t->count_runs($orphan, "status = 'failed' "
     . "AND error_details ? 'recovered_after'") == 1 }, 30),
-    'the orphaned run: closed, then its real end recorded')
+    'the orphaned run: taken over, then its real end recorded')
     or diag $t->supervisor_log('b');
 
 # --- every evalschedctl command that reads the database ----------------------

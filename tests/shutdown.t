@@ -1,6 +1,8 @@
 # SIGTERM: no new dispatches, runs in flight get shutdown_grace to finish,
-# then are terminated and recorded as cancelled; exit 0 and the pid file
-# is removed.  -1: dispatch what is due, wait for it, exit.
+# then are terminated and recorded as cut short: unresolved, as their
+# requests may have gone out (cancelled once run_timeout has passed
+# without a batch test, review20.t); exit 0 and the pid file is removed.
+# -1: dispatch what is due, wait for it, exit.
 use strict;
 use warnings;
 use lib 'tests/lib';
@@ -13,7 +15,7 @@ $t->start_api(mode => 'never');	# batch tests stay under way
 
 # Finishes within the grace: recorded normally.
 my $quick = $t->add_schedule(name => 'quick', model_id => 'standin:slow=800,never');
-# Hangs past the grace: cancelled.
+# Hangs past the grace: cut short.
 my @hung = map { $t->add_schedule(name => "hung $_", model_id => 'standin:hang') } 1 .. 2;
 my $conf = $t->write_config(shutdown_grace => 2, run_timeout => 60);
 $t->start_supervisor(config => $conf);
@@ -31,15 +33,17 @@ ok(!-e $pidfile, 'the pid file is removed');
 is($t->sql_value("SELECT status FROM scheduled_evaluation_runs WHERE scheduled_evaluation_id = '$quick'"),
     'running', 'a run that finished within the grace is recorded as it ended');
 for my $id (@hung) {
-	my ($st, $msg, $completed) = @{ ($t->sql("SELECT status, error_message, completed_at IS NOT NULL "
-	    . "FROM scheduled_evaluation_runs WHERE scheduled_evaluation_id = '$id'"))[0] };
-	is($st, 'cancelled', 'a run cut short by shutdown is cancelled');
-	like($msg, qr/cancelled/, 'and says so');
-	is($completed, 't', 'and is completed');
+	my ($st, $msg, $batch, $details) = @{ ($t->sql("SELECT status, error_message, "
+	    . "batch_test_run_id, error_details FROM scheduled_evaluation_runs "
+	    . "WHERE scheduled_evaluation_id = '$id'"))[0] };
+	is($st, 'running', 'a run cut short by shutdown waits for its batch test, unresolved');
+	ok(!defined $batch, '... which has not turned up');
+	like($msg, qr/^cancelled: the supervisor shut down/, 'and says it was cut short');
+	like($details, qr/"cancelled": true/, 'and so do its details');
 }
 is_deeply([$t->sql("SELECT last_run_status, consecutive_failures, is_active FROM scheduled_evaluations "
-    . "WHERE id = '$hung[0]'")], [['cancelled', 0, 't']],
-    'a cancelled run is not a failure of the schedule');
+    . "WHERE id = '$hung[0]'")], [[undef, 0, 't']],
+    'a run cut short is not a failure of the schedule');
 is($t->sql_value("SELECT count(*) FROM scheduled_evaluation_runs WHERE scheduled_evaluation_id = '$later'"),
     0, 'nothing new is dispatched once stopping');
 is($t->sql_value("SELECT count(*) FROM evalsched_supervisors WHERE stopped_at IS NOT NULL"), 1,
@@ -79,7 +83,8 @@ ok($t->wait_until(sub { -e $ready }, 20), 'stubborn: it has its job and ignores 
 kill 'TERM', $t->supervisor_pid('stubborn');
 $status = $t->wait_exit('stubborn', 30);
 is($status >> 8, 0, 'stubborn: exit 0');
-is($t->count_runs($kill, "status = 'cancelled'"), 1, 'stubborn: its run is recorded as cancelled');
+is($t->count_runs($kill, "status = 'running' AND error_message LIKE 'cancelled:%'"), 1,
+    'stubborn: its run is recorded as cut short');
 is($t->sql_value("SELECT count(*) FROM evalsched_supervisors WHERE stopped_at IS NULL "
     . "AND lost_at IS NULL"), 0, 'stubborn: marked stopped');
 done_testing;
