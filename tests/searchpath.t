@@ -197,7 +197,7 @@ my $user = $t->add_user;
 $t->sql("INSERT INTO user_webhooks (user_id, name, url, secret) VALUES "
     . "('$user', 'hook', 'http://127.0.0.1:$hport/hook/ok', 'whsec-x')");
 
-my $conf = $t->write_config(poll_interval => 2, lease => 4, run_timeout => 5,
+my $conf = $t->write_config(poll_interval => 2, lease => 4, run_timeout => 5, quality_settle => 1,
     webhook_allow => '127.0.0.1/32');
 my $ctl = Evalsched::Test::bin('evalschedctl');
 sub ctl { return $t->ctl('-c', $conf, @_) }

@@ -24,7 +24,7 @@ $ENV{TZ} = 'UTC';
 my $t = Evalsched::Test->new;
 $t->start_pg;
 $t->start_api;
-my $conf = $t->write_config(poll_interval => 2);
+my $conf = $t->write_config(poll_interval => 2, quality_settle => 1);
 my $ctl = Evalsched::Test::bin('evalschedctl');
 
 sub ctl {
@@ -324,7 +324,7 @@ like($text, qr/^$T "refused" failed: run \Q$ids[0]\E, the fault of the schedule:
     'text: failed with the blame');
 like($text, qr/^$T "refused" disabled: auto-disabled after 3 consecutive failures$/m,
     'text: auto-disabled');
-like($text, qr/^$T "cancelled one" cancelled: run \S+: the batch test was cancelled$/m,
+like($text, qr/^$T "cancelled one" cancelled: run \S+: Cancelled by user$/m,
     'text: cancelled');
 like($text, qr/^$T "cancelled one" disabled: paused$/m, 'text: paused');
 like($text, qr/^$T "good" regression: run \Q$r3\E against run \Q$r2\E: quality -33\.33%, success rate -25\.00% \(threshold 10%\)$/m,
