@@ -99,8 +99,12 @@ cmp_ok(outage_runs("'failed'"), '<=', $dispatched_in_outage,
 is($t->sql_value("SELECT count(*) FROM scheduled_evaluation_runs r "
     . "JOIN scheduled_evaluations s ON s.id = r.scheduled_evaluation_id "
     . "WHERE s.name LIKE 'during outage %'"), 20, 'outage: one run per due slot');
-cmp_ok($dispatched_in_outage, '<=', 12,
-    "outage: the circuit held calls back ($dispatched_in_outage probes for 20 due schedules)");
+# One probe a poll_interval (2 s) at most, after a ramp of 1 and 2 s: the
+# outage's length as it was, on a loaded machine too.
+my $most = int(($up_at - $down_at) / 2) + 3;
+cmp_ok($dispatched_in_outage, '<=', $most,
+    "outage: the circuit held calls back ($dispatched_in_outage probes for 20 due schedules, "
+    . "at most $most)");
 is($t->sql_value("SELECT count(*) FROM scheduled_evaluations WHERE name LIKE 'during outage %' "
     . "AND (NOT is_active OR consecutive_failures > 0)"), 0,
     'outage: nobody disabled or charged');

@@ -425,7 +425,8 @@ my ($lreq) = logged_for($s_late);
 my $lid = $lreq->{test_run_id} // '';
 like($lid, $UUID, 'late: the request\'s line names the batch test to come');
 is(count("batch_test_runs WHERE id = '$lid'"), 0, 'late: no batch test right after the answer');
-is_deeply([map { $_->[0] } runs_of($s_late)], ['triggered'], 'late: the scheduled insert came before the answer');
+# Made before the answer; the late batch's end may complete it by now.
+is(scalar(runs_of($s_late)), 1, 'late: the scheduled insert came before the answer');
 
 $t0 = time;
 my $r = HTTP::Tiny->new(timeout => 1)->post("$url/api/batch-testing/run", { headers => {
