@@ -60,7 +60,8 @@ static const char prune_sql[] =
 	"  SELECT a.id FROM public.evalsched_alerts a, lock WHERE lock.got "
 	"    AND a.state <> 'pending' "
 	"    AND a.created_at < now() - $1 * interval '1 day' LIMIT $2)), "
-	"evals AS (SELECT public.evalsched_prune_rule_evaluations($1, $2) AS n "
+	"evals AS (SELECT public.evalsched_prune_rule_evaluations($1::integer, "
+	"  $2::integer) AS n "
 	"  FROM lock WHERE lock.got) "
 	"SELECT (SELECT got FROM lock), (SELECT count(*) FROM gone), "
 	"  coalesce((SELECT n FROM evals), 0)";
