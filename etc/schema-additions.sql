@@ -753,9 +753,11 @@ CREATE OR REPLACE FUNCTION public.evalsched_evaluate_metric_rules(
 RETURNS TABLE (rule_id uuid, rule_name text, metric_type text,
     aggregation text, metric_value numeric, threshold numeric,
     operator text, sample_count integer, triggered boolean, alerted boolean)
--- The planner's estimates for the lateral scans are far off, and
--- compiling the statement would cost more than running it.
-LANGUAGE plpgsql SET search_path = '' SET jit = off AS $$
+-- The planner's estimates for the lateral scans are far off: compiling
+-- the statement would cost more than running it, and a generic plan
+-- (for any minute and batch) can be far worse than one for this pass.
+LANGUAGE plpgsql SET search_path = '' SET jit = off
+SET plan_cache_mode = force_custom_plan AS $$
 #variable_conflict use_column
 DECLARE
     m timestamptz := pg_catalog.date_trunc('minute', now());
