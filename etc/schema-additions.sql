@@ -655,17 +655,15 @@ $$;
 -- Metric alert rules: the application's metric_alert_rules, evaluated
 -- every minute over its llm_traces (evalsched-supervisor(8), "Metric
 -- alert rules").  A rule is evaluated once per minute of the database's
--- clock whatever the number of supervisors: the pass that takes its slot
--- here evaluates it, and no other.
+-- clock whatever the number of supervisors: the pass that moves its slot
+-- to the minute (from an earlier one, under the row's lock) evaluates
+-- it, and no other.  One row per rule, updated in place: nothing to
+-- prune but the slots of rules deleted or disabled for a day.
 CREATE TABLE IF NOT EXISTS public.evalsched_metric_slots (
-    rule_id uuid NOT NULL,
-    minute timestamptz NOT NULL,
-    PRIMARY KEY (rule_id, minute)
+    rule_id uuid PRIMARY KEY,
+    minute timestamptz NOT NULL
 );
 ALTER TABLE public.evalsched_metric_slots ENABLE ROW LEVEL SECURITY;
-
-CREATE INDEX IF NOT EXISTS evalsched_metric_slots_minute
-    ON public.evalsched_metric_slots (minute);
 
 -- A metric alert names its rule and minute: one per rule and minute.
 ALTER TABLE public.evalsched_alerts
@@ -769,21 +767,27 @@ BEGIN
         OR pg_catalog.to_regclass('public.llm_traces') IS NULL THEN
         RETURN;
     END IF;
-    -- A slot matters for the minute it is taken in: a few are kept.
-    DELETE FROM public.evalsched_metric_slots s
-        WHERE s.minute < m - interval '10 minutes';
+    -- Once an hour, the slots of rules gone or disabled for a day.
+    IF pg_catalog.date_part('minute', m) = 0 THEN
+        DELETE FROM public.evalsched_metric_slots s
+            WHERE s.minute < m - interval '1 day';
+    END IF;
     RETURN QUERY
     WITH cand AS (
         SELECT r.id FROM public.metric_alert_rules r
         WHERE r.enabled AND NOT EXISTS (
             SELECT 1 FROM public.evalsched_metric_slots s
-            WHERE s.rule_id = r.id AND s.minute = m)
+            WHERE s.rule_id = r.id AND s.minute >= m)
         ORDER BY r.id LIMIT max_rules),
     -- Taken in the order of their ids: two passes never wait in a circle.
+    -- A pass that waited for another's lock finds the slot moved to this
+    -- minute, and leaves it.
     taken AS (
         INSERT INTO public.evalsched_metric_slots AS s (rule_id, minute)
         SELECT c.id, m FROM cand c ORDER BY c.id
-        ON CONFLICT DO NOTHING RETURNING s.rule_id),
+        ON CONFLICT (rule_id) DO UPDATE SET minute = EXCLUDED.minute
+            WHERE s.minute < EXCLUDED.minute
+        RETURNING s.rule_id),
     due AS (
         SELECT r.*, now() - r.time_window_minutes * interval '1 minute'
                 AS ws, now() AS we,
