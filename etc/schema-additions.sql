@@ -788,55 +788,69 @@ BEGIN
         ON CONFLICT (rule_id) DO UPDATE SET minute = EXCLUDED.minute
             WHERE s.minute < EXCLUDED.minute
         RETURNING s.rule_id),
+    -- grp: the rules with the same user, window and filters share their
+    -- samples, read once.
     due AS (
         SELECT r.*, now() - r.time_window_minutes * interval '1 minute'
                 AS ws, now() AS we,
             CASE r.aggregation_method WHEN 'p50' THEN 0.5::float8
                 WHEN 'p95' THEN 0.95::float8 WHEN 'p99' THEN 0.99::float8
-                END AS frac
+                END AS frac,
+            pg_catalog.dense_rank() OVER (ORDER BY r.user_id,
+                r.time_window_minutes, r.model_filter, r.operation_filter,
+                r.status_filter) AS grp
         FROM public.metric_alert_rules r JOIN taken t ON t.rule_id = r.id),
-    -- The samples: every trace of the window that passes the filters.
-    -- A value that is missing, zero or negative is dropped, as the
-    -- worker's `v || 0` and `v > 0` drop it.
-    agg AS (
-        SELECT d.id, x.samples, x.errors, x.nvalues, x.vavg, x.vmax, x.vmin,
-            x.vsum, x.vpct
-        FROM due d CROSS JOIN LATERAL (
+    -- The samples: every trace of the window that passes the filters,
+    -- and their values of each metric.
+    samples AS MATERIALIZED (
+        SELECT g.grp, x.*
+        FROM (SELECT DISTINCT ON (d.grp) d.grp, d.user_id, d.ws, d.we,
+                d.model_filter, d.operation_filter, d.status_filter
+            FROM due d ORDER BY d.grp) g
+        CROSS JOIN LATERAL (
             SELECT pg_catalog.count(*)::integer AS samples,
                 pg_catalog.count(*) FILTER (
                     WHERE t.status IN ('error', 'failed')) AS errors,
-                pg_catalog.count(v.v) AS nvalues,
-                -- Only the aggregation the rule asks for is computed.
-                pg_catalog.avg(v.v) FILTER (
+                pg_catalog.array_agg(t.duration_ms::numeric) AS latency,
+                pg_catalog.array_agg(t.ttft_ms::numeric) AS ttft,
+                pg_catalog.array_agg(t.cost_usd::numeric) AS cost,
+                pg_catalog.array_agg(CASE
+                    WHEN t.input_tokens IS NULL AND t.output_tokens IS NULL
+                    THEN t.total_tokens::numeric
+                    ELSE coalesce(t.input_tokens, 0)::numeric
+                        + coalesce(t.output_tokens, 0) END) AS tokens
+            FROM public.llm_traces t
+            WHERE t.user_id = g.user_id
+              AND t.created_at >= g.ws AND t.created_at <= g.we
+              AND (g.model_filter IS NULL OR t.model_name = g.model_filter)
+              AND (g.operation_filter IS NULL
+                   OR t.operation_type = g.operation_filter)
+              AND (g.status_filter IS NULL OR t.status = g.status_filter)) x),
+    -- A rule's values: a value that is missing, zero or negative is
+    -- dropped, as the worker's `v || 0` and `v > 0` drop it.  Only the
+    -- aggregation the rule asks for is computed.
+    agg AS (
+        SELECT d.id, g.samples, g.errors, y.nvalues, y.vavg, y.vmax, y.vmin,
+            y.vsum, y.vpct
+        FROM due d JOIN samples g ON g.grp = d.grp
+        CROSS JOIN LATERAL (
+            SELECT pg_catalog.count(u.v) AS nvalues,
+                pg_catalog.avg(u.v) FILTER (
                     WHERE d.aggregation_method = 'avg') AS vavg,
-                pg_catalog.max(v.v) FILTER (
+                pg_catalog.max(u.v) FILTER (
                     WHERE d.aggregation_method = 'max') AS vmax,
-                pg_catalog.min(v.v) FILTER (
+                pg_catalog.min(u.v) FILTER (
                     WHERE d.aggregation_method = 'min') AS vmin,
-                pg_catalog.sum(v.v) FILTER (
+                pg_catalog.sum(u.v) FILTER (
                     WHERE d.aggregation_method = 'sum') AS vsum,
                 pg_catalog.percentile_disc(coalesce(d.frac, 0.5))
-                    WITHIN GROUP (ORDER BY v.v)
+                    WITHIN GROUP (ORDER BY u.v)
                     FILTER (WHERE d.frac IS NOT NULL) AS vpct
-            FROM public.llm_traces t
-            CROSS JOIN LATERAL (SELECT CASE WHEN u.v > 0 THEN u.v END AS v
-                FROM (SELECT CASE d.metric_type
-                    WHEN 'latency' THEN t.duration_ms
-                    WHEN 'ttft' THEN t.ttft_ms
-                    WHEN 'cost' THEN t.cost_usd
-                    WHEN 'token_usage' THEN CASE
-                        WHEN t.input_tokens IS NULL
-                            AND t.output_tokens IS NULL
-                        THEN t.total_tokens::numeric
-                        ELSE coalesce(t.input_tokens, 0)::numeric
-                            + coalesce(t.output_tokens, 0) END
-                    END AS v) u) v
-            WHERE t.user_id = d.user_id
-              AND t.created_at >= d.ws AND t.created_at <= d.we
-              AND (d.model_filter IS NULL OR t.model_name = d.model_filter)
-              AND (d.operation_filter IS NULL
-                   OR t.operation_type = d.operation_filter)
-              AND (d.status_filter IS NULL OR t.status = d.status_filter)) x),
+            FROM pg_catalog.unnest(CASE d.metric_type
+                WHEN 'latency' THEN g.latency WHEN 'ttft' THEN g.ttft
+                WHEN 'cost' THEN g.cost WHEN 'token_usage' THEN g.tokens
+                END) AS u(v)
+            WHERE u.v > 0) y),
     anom AS (
         SELECT d.id, x.nvalues, x.vavg, x.vmax, x.vmin, x.vsum, x.vpct
         FROM due d CROSS JOIN LATERAL public.evalsched_anomaly_values(
