@@ -773,18 +773,19 @@ BEGIN
             WHERE s.minute < m - interval '1 day';
     END IF;
     RETURN QUERY
+    -- A user's rules in the same pass (they may share their traces), and
+    -- always in one order: two passes never wait in a circle.  A pass
+    -- that waited for another's lock finds the slot moved to this minute,
+    -- and leaves it.
     WITH cand AS (
-        SELECT r.id FROM public.metric_alert_rules r
+        SELECT r.id, r.user_id FROM public.metric_alert_rules r
         WHERE r.enabled AND NOT EXISTS (
             SELECT 1 FROM public.evalsched_metric_slots s
             WHERE s.rule_id = r.id AND s.minute >= m)
-        ORDER BY r.id LIMIT max_rules),
-    -- Taken in the order of their ids: two passes never wait in a circle.
-    -- A pass that waited for another's lock finds the slot moved to this
-    -- minute, and leaves it.
+        ORDER BY r.user_id, r.id LIMIT max_rules),
     taken AS (
         INSERT INTO public.evalsched_metric_slots AS s (rule_id, minute)
-        SELECT c.id, m FROM cand c ORDER BY c.id
+        SELECT c.id, m FROM cand c ORDER BY c.user_id, c.id
         ON CONFLICT (rule_id) DO UPDATE SET minute = EXCLUDED.minute
             WHERE s.minute < EXCLUDED.minute
         RETURNING s.rule_id),
