@@ -712,12 +712,240 @@ COMMENT ON COLUMN scheduled_evaluations.api_key_encrypted IS
   'Encrypted API key (wak_*) for scheduler authentication. Uses same encryption as provider_secrets.';
 
 -- ---------------------------------------------------------------------
+-- Traces (20251128_create_llm_traces, 20251220000000_add_trace_performance_fields).
+
+CREATE TABLE IF NOT EXISTS llm_traces (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
+    conversation_id uuid REFERENCES conversations (id) ON DELETE CASCADE,
+    message_id uuid REFERENCES messages (id) ON DELETE CASCADE,
+    trace_id text NOT NULL,
+    parent_trace_id text,
+    span_id text NOT NULL,
+    span_name text NOT NULL,
+    start_time timestamptz NOT NULL,
+    end_time timestamptz,
+    duration_ms numeric,
+    operation_type text NOT NULL,
+    model_name text,
+    model_provider text,
+    model_version text,
+    input_data jsonb,
+    output_data jsonb,
+    metadata jsonb DEFAULT '{}'::jsonb,
+    input_tokens integer,
+    output_tokens integer,
+    total_tokens integer,
+    cost_usd numeric(10, 6),
+    status text DEFAULT 'pending',
+    error_message text,
+    error_type text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+ALTER TABLE llm_traces
+    ADD COLUMN IF NOT EXISTS ttft_ms numeric,
+    ADD COLUMN IF NOT EXISTS tokens_per_second numeric;
+
+CREATE INDEX IF NOT EXISTS idx_llm_traces_user_id ON llm_traces (user_id);
+CREATE INDEX IF NOT EXISTS idx_llm_traces_trace_id ON llm_traces (trace_id);
+CREATE INDEX IF NOT EXISTS idx_llm_traces_conversation_id
+    ON llm_traces (conversation_id);
+CREATE INDEX IF NOT EXISTS idx_llm_traces_message_id
+    ON llm_traces (message_id);
+CREATE INDEX IF NOT EXISTS idx_llm_traces_parent_trace_id
+    ON llm_traces (parent_trace_id);
+CREATE INDEX IF NOT EXISTS idx_llm_traces_created_at
+    ON llm_traces (created_at DESC);
+CREATE INDEX IF NOT EXISTS idx_llm_traces_operation_type
+    ON llm_traces (operation_type);
+CREATE INDEX IF NOT EXISTS idx_llm_traces_status ON llm_traces (status);
+CREATE INDEX IF NOT EXISTS idx_llm_traces_hierarchy
+    ON llm_traces (trace_id, parent_trace_id);
+CREATE INDEX IF NOT EXISTS idx_llm_traces_ttft_ms
+    ON llm_traces (ttft_ms) WHERE ttft_ms IS NOT NULL;
+CREATE INDEX IF NOT EXISTS idx_llm_traces_tokens_per_second
+    ON llm_traces (tokens_per_second) WHERE tokens_per_second IS NOT NULL;
+CREATE INDEX IF NOT EXISTS idx_llm_traces_input_data_gin
+    ON llm_traces USING gin (input_data);
+CREATE INDEX IF NOT EXISTS idx_llm_traces_output_data_gin
+    ON llm_traces USING gin (output_data);
+CREATE INDEX IF NOT EXISTS idx_llm_traces_metadata_gin
+    ON llm_traces USING gin (metadata);
+
+ALTER TABLE llm_traces ENABLE ROW LEVEL SECURITY;
+
+DROP POLICY IF EXISTS "Users can view their own traces" ON llm_traces;
+CREATE POLICY "Users can view their own traces" ON llm_traces
+    FOR SELECT USING (user_id = auth.uid());
+DROP POLICY IF EXISTS "Users can insert their own traces" ON llm_traces;
+CREATE POLICY "Users can insert their own traces" ON llm_traces
+    FOR INSERT WITH CHECK (user_id = auth.uid());
+DROP POLICY IF EXISTS "Users can update their own traces" ON llm_traces;
+CREATE POLICY "Users can update their own traces" ON llm_traces
+    FOR UPDATE USING (user_id = auth.uid()) WITH CHECK (user_id = auth.uid());
+DROP POLICY IF EXISTS "Users can delete their own traces" ON llm_traces;
+CREATE POLICY "Users can delete their own traces" ON llm_traces
+    FOR DELETE USING (user_id = auth.uid());
+
+CREATE OR REPLACE FUNCTION update_llm_traces_updated_at()
+RETURNS trigger AS $$
+BEGIN
+    NEW.updated_at = NOW();
+    RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE OR REPLACE TRIGGER llm_traces_updated_at_trigger
+    BEFORE UPDATE ON llm_traces
+    FOR EACH ROW EXECUTE FUNCTION update_llm_traces_updated_at();
+
+-- ---------------------------------------------------------------------
+-- Metric alert rules and their evaluations
+-- (20251225000000_create_metric_alert_rules).
+
+CREATE TABLE IF NOT EXISTS metric_alert_rules (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
+    rule_name text NOT NULL,
+    description text,
+    metric_type text NOT NULL CHECK (metric_type IN ('latency', 'error_rate',
+        'cost', 'throughput', 'ttft', 'token_usage', 'anomaly_severity')),
+    threshold_value numeric NOT NULL,
+    comparison_operator text NOT NULL
+        CHECK (comparison_operator IN ('>', '<', '>=', '<=', '==', '!=')),
+    time_window_minutes integer NOT NULL DEFAULT 5
+        CHECK (time_window_minutes > 0),
+    aggregation_method text NOT NULL CHECK (aggregation_method IN ('p50',
+        'p95', 'p99', 'avg', 'max', 'min', 'count', 'sum')),
+    model_filter text,
+    operation_filter text,
+    status_filter text,
+    notify_email boolean NOT NULL DEFAULT true,
+    notify_webhooks boolean NOT NULL DEFAULT false,
+    notify_integrations boolean NOT NULL DEFAULT false,
+    cooldown_minutes integer NOT NULL DEFAULT 30 CHECK (cooldown_minutes >= 0),
+    enabled boolean NOT NULL DEFAULT true,
+    last_triggered_at timestamptz,
+    trigger_count integer NOT NULL DEFAULT 0,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX IF NOT EXISTS idx_metric_alert_rules_user_id
+    ON metric_alert_rules (user_id);
+CREATE INDEX IF NOT EXISTS idx_metric_alert_rules_enabled
+    ON metric_alert_rules (enabled) WHERE enabled = true;
+CREATE INDEX IF NOT EXISTS idx_metric_alert_rules_metric_type
+    ON metric_alert_rules (metric_type);
+
+ALTER TABLE metric_alert_rules ENABLE ROW LEVEL SECURITY;
+
+DROP POLICY IF EXISTS "Users can view their own alert rules"
+    ON metric_alert_rules;
+CREATE POLICY "Users can view their own alert rules" ON metric_alert_rules
+    FOR SELECT USING (auth.uid() = user_id);
+DROP POLICY IF EXISTS "Users can create their own alert rules"
+    ON metric_alert_rules;
+CREATE POLICY "Users can create their own alert rules" ON metric_alert_rules
+    FOR INSERT WITH CHECK (auth.uid() = user_id);
+DROP POLICY IF EXISTS "Users can update their own alert rules"
+    ON metric_alert_rules;
+CREATE POLICY "Users can update their own alert rules" ON metric_alert_rules
+    FOR UPDATE USING (auth.uid() = user_id);
+DROP POLICY IF EXISTS "Users can delete their own alert rules"
+    ON metric_alert_rules;
+CREATE POLICY "Users can delete their own alert rules" ON metric_alert_rules
+    FOR DELETE USING (auth.uid() = user_id);
+
+CREATE TABLE IF NOT EXISTS metric_alert_rule_evaluations (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    rule_id uuid NOT NULL REFERENCES metric_alert_rules (id) ON DELETE CASCADE,
+    user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
+    metric_value numeric NOT NULL,
+    threshold_value numeric NOT NULL,
+    triggered boolean NOT NULL,
+    time_window_start timestamptz NOT NULL,
+    time_window_end timestamptz NOT NULL,
+    sample_count integer NOT NULL DEFAULT 0,
+    metadata jsonb,
+    evaluated_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX IF NOT EXISTS idx_metric_alert_rule_evaluations_rule_id
+    ON metric_alert_rule_evaluations (rule_id);
+CREATE INDEX IF NOT EXISTS idx_metric_alert_rule_evaluations_user_id
+    ON metric_alert_rule_evaluations (user_id);
+CREATE INDEX IF NOT EXISTS idx_metric_alert_rule_evaluations_triggered
+    ON metric_alert_rule_evaluations (triggered) WHERE triggered = true;
+CREATE INDEX IF NOT EXISTS idx_metric_alert_rule_evaluations_evaluated_at
+    ON metric_alert_rule_evaluations (evaluated_at DESC);
+
+ALTER TABLE metric_alert_rule_evaluations ENABLE ROW LEVEL SECURITY;
+
+DROP POLICY IF EXISTS "Users can view their own rule evaluations"
+    ON metric_alert_rule_evaluations;
+CREATE POLICY "Users can view their own rule evaluations"
+    ON metric_alert_rule_evaluations
+    FOR SELECT USING (auth.uid() = user_id);
+
+CREATE OR REPLACE FUNCTION update_metric_alert_rule_updated_at()
+RETURNS trigger AS $$
+BEGIN
+    NEW.updated_at = now();
+    RETURN NEW;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE OR REPLACE TRIGGER update_metric_alert_rule_updated_at_trigger
+    BEFORE UPDATE ON metric_alert_rules
+    FOR EACH ROW EXECUTE FUNCTION update_metric_alert_rule_updated_at();
+
+-- ---------------------------------------------------------------------
+-- Detected anomalies.  No migration creates this table (the application
+-- created it by hand); these are the columns its code writes and reads
+-- (lib/services/anomaly-detection.service.ts saveAnomaly,
+-- app/api/analytics/anomalies/detect/route.ts,
+-- app/api/analytics/anomalies/route.ts), of the types those values
+-- have, with row-level security enabled and no policy in any migration.
+
+CREATE TABLE IF NOT EXISTS anomaly_detections (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE,
+    anomaly_type text NOT NULL,
+    severity text NOT NULL,
+    confidence_score numeric,
+    metric_name text,
+    model_id text,
+    conversation_id uuid,
+    tool_name text,
+    detected_value numeric,
+    expected_value numeric,
+    threshold_value numeric,
+    deviation_percentage numeric,
+    statistics jsonb,
+    description text,
+    contributing_factors jsonb,
+    recommended_actions jsonb,
+    resolution_status text DEFAULT 'pending',
+    resolution_notes text,
+    acknowledged boolean DEFAULT false,
+    acknowledged_by uuid,
+    acknowledged_at timestamptz,
+    detected_at timestamptz NOT NULL DEFAULT now()
+);
+
+ALTER TABLE anomaly_detections ENABLE ROW LEVEL SECURITY;
+
+-- ---------------------------------------------------------------------
 -- Supabase's grants on the tables above, for a database where they were
 -- created before the default privileges were set.
 GRANT ALL ON TABLE test_suites, batch_test_runs, conversations, messages,
     judgments, user_alert_preferences, user_webhooks, alert_history,
     user_integrations, scheduled_evaluations, scheduled_evaluation_runs,
-    scheduled_evaluation_audit
+    scheduled_evaluation_audit, llm_traces, metric_alert_rules,
+    metric_alert_rule_evaluations, anomaly_detections
     TO anon, authenticated, service_role;
 
 COMMIT;

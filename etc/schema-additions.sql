@@ -662,6 +662,354 @@ RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
             public.evalsched_alert_error(error)) END
 $$;
 
+-- Metric alert rules: the application's metric_alert_rules, evaluated
+-- every minute over its llm_traces (evalsched-supervisor(8), "Metric
+-- alert rules").  A rule is evaluated once per minute of the database's
+-- clock whatever the number of supervisors: the pass that moves its slot
+-- to the minute (from an earlier one, under the row's lock) evaluates
+-- it, and no other.  One row per rule, updated in place: nothing to
+-- prune but the slots of rules deleted or disabled for a day.
+CREATE TABLE IF NOT EXISTS public.evalsched_metric_slots (
+    rule_id uuid PRIMARY KEY,
+    minute timestamptz NOT NULL
+);
+ALTER TABLE public.evalsched_metric_slots ENABLE ROW LEVEL SECURITY;
+
+-- A metric alert names its rule and minute: one per rule and minute.
+ALTER TABLE public.evalsched_alerts
+    ADD COLUMN IF NOT EXISTS metric_rule_id uuid,
+    ADD COLUMN IF NOT EXISTS metric_minute timestamptz;
+
+CREATE UNIQUE INDEX IF NOT EXISTS evalsched_alerts_metric_once
+    ON public.evalsched_alerts (metric_rule_id, metric_minute)
+    WHERE metric_rule_id IS NOT NULL;
+
+-- The events: the schedules' and the metric rules' (the application's
+-- worker's alert types).
+ALTER TABLE public.evalsched_alerts
+    DROP CONSTRAINT IF EXISTS evalsched_alerts_event_check;
+ALTER TABLE public.evalsched_alerts
+    ADD CONSTRAINT evalsched_alerts_event_check CHECK (event IN (
+        'scheduled_eval_failed', 'scheduled_eval_disabled',
+        'scheduled_eval_regression', 'trace_latency_high',
+        'trace_error_rate_high', 'trace_cost_high', 'trace_throughput_low',
+        'trace_ttft_high', 'anomaly_critical'));
+
+-- A rule reads its user's traces of the last minutes, and anomalies.
+DO $$
+BEGIN
+    IF pg_catalog.to_regclass('public.llm_traces') IS NOT NULL THEN
+        CREATE INDEX IF NOT EXISTS evalsched_traces_user_created
+            ON public.llm_traces (user_id, created_at);
+    END IF;
+    IF pg_catalog.to_regclass('public.anomaly_detections') IS NOT NULL THEN
+        CREATE INDEX IF NOT EXISTS evalsched_anomalies_user_detected
+            ON public.anomaly_detections (user_id, detected_at);
+    END IF;
+    IF pg_catalog.to_regclass('public.metric_alert_rule_evaluations')
+        IS NOT NULL THEN
+        -- Pruned oldest first by run_retention.
+        CREATE INDEX IF NOT EXISTS evalsched_rule_evaluations_at
+            ON public.metric_alert_rule_evaluations (evaluated_at);
+    END IF;
+END;
+$$;
+
+-- An anomaly's severity as a number, for anomaly_severity rules.
+CREATE OR REPLACE FUNCTION public.evalsched_severity(s text)
+RETURNS numeric LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = ''
+AS $$
+    SELECT CASE s WHEN 'low' THEN 1 WHEN 'medium' THEN 2 WHEN 'high' THEN 3
+        WHEN 'critical' THEN 4 END::numeric
+$$;
+
+-- anomaly_severity's values: the anomalies the application detected for
+-- user uid in [ws, we] (its anomaly_detections, made by hand outside its
+-- migrations: none when it is missing), their severity as 1 (low) to 4
+-- (critical), with a rule's model (model_id) and operation
+-- (statistics.operation_type) filters; frac: pN's N/100, NULL for none.
+CREATE OR REPLACE FUNCTION public.evalsched_anomaly_values(uid uuid,
+    ws timestamptz, we timestamptz, model text, op text, frac float8,
+    OUT nvalues bigint, OUT vavg numeric, OUT vmax numeric, OUT vmin numeric,
+    OUT vsum numeric, OUT vpct numeric)
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+BEGIN
+    nvalues := 0;
+    IF pg_catalog.to_regclass('public.anomaly_detections') IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT pg_catalog.count(v.v), pg_catalog.avg(v.v), pg_catalog.max(v.v),
+        pg_catalog.min(v.v), pg_catalog.sum(v.v),
+        pg_catalog.percentile_disc(coalesce(frac, 0.5))
+            WITHIN GROUP (ORDER BY v.v) FILTER (WHERE frac IS NOT NULL)
+    INTO nvalues, vavg, vmax, vmin, vsum, vpct
+    FROM public.anomaly_detections a
+    CROSS JOIN LATERAL (SELECT public.evalsched_severity(a.severity) AS v) v
+    WHERE a.user_id = uid AND a.detected_at >= ws AND a.detected_at <= we
+      AND (model IS NULL OR a.model_id = model)
+      AND (op IS NULL OR a.statistics ->> 'operation_type' = op);
+END;
+$$;
+
+-- Evaluates at most max_rules enabled rules not yet evaluated this
+-- minute, with the application's worker's arithmetic on the columns the
+-- application has; writes an evaluation row for each, and for each that
+-- triggers out of its cooldown an alert and the rule's
+-- last_triggered_at and trigger_count.  One row per rule evaluated.
+CREATE OR REPLACE FUNCTION public.evalsched_evaluate_metric_rules(
+    max_rules integer)
+RETURNS TABLE (rule_id uuid, rule_name text, metric_type text,
+    aggregation text, metric_value numeric, threshold numeric,
+    operator text, sample_count integer, triggered boolean, alerted boolean)
+-- The planner's estimates for the lateral scans are far off: compiling
+-- the statement would cost more than running it, and a generic plan
+-- (for any minute and batch) can be far worse than one for this pass.
+LANGUAGE plpgsql SET search_path = '' SET jit = off
+SET plan_cache_mode = force_custom_plan AS $$
+#variable_conflict use_column
+DECLARE
+    m timestamptz := pg_catalog.date_trunc('minute', now());
+BEGIN
+    -- An application database older than the rules has nothing to do.
+    IF pg_catalog.to_regclass('public.metric_alert_rules') IS NULL
+        OR pg_catalog.to_regclass('public.metric_alert_rule_evaluations')
+            IS NULL
+        OR pg_catalog.to_regclass('public.llm_traces') IS NULL THEN
+        RETURN;
+    END IF;
+    -- Once an hour, the slots of rules gone or disabled for a day.
+    IF pg_catalog.date_part('minute', m) = 0 THEN
+        DELETE FROM public.evalsched_metric_slots s
+            WHERE s.minute < m - interval '1 day';
+    END IF;
+    RETURN QUERY
+    -- A user's rules in the same pass (they may share their traces), and
+    -- always in one order: two passes never wait in a circle.  A pass
+    -- that waited for another's lock finds the slot moved to this minute,
+    -- and leaves it.
+    WITH cand AS (
+        SELECT r.id, r.user_id FROM public.metric_alert_rules r
+        WHERE r.enabled AND NOT EXISTS (
+            SELECT 1 FROM public.evalsched_metric_slots s
+            WHERE s.rule_id = r.id AND s.minute >= m)
+        ORDER BY r.user_id, r.id LIMIT max_rules),
+    taken AS (
+        INSERT INTO public.evalsched_metric_slots AS s (rule_id, minute)
+        SELECT c.id, m FROM cand c ORDER BY c.user_id, c.id
+        ON CONFLICT (rule_id) DO UPDATE SET minute = EXCLUDED.minute
+            WHERE s.minute < EXCLUDED.minute
+        RETURNING s.rule_id),
+    -- grp: the rules with the same user, window and filters share their
+    -- samples, read once.
+    due AS (
+        SELECT r.*, now() - r.time_window_minutes * interval '1 minute'
+                AS ws, now() AS we,
+            CASE r.aggregation_method WHEN 'p50' THEN 0.5::float8
+                WHEN 'p95' THEN 0.95::float8 WHEN 'p99' THEN 0.99::float8
+                END AS frac,
+            pg_catalog.dense_rank() OVER (ORDER BY r.user_id,
+                r.time_window_minutes, r.model_filter, r.operation_filter,
+                r.status_filter) AS grp
+        FROM public.metric_alert_rules r JOIN taken t ON t.rule_id = r.id),
+    -- The samples: every trace of the window that passes the filters,
+    -- and their values of each metric.
+    samples AS MATERIALIZED (
+        SELECT g.grp, x.*
+        FROM (SELECT DISTINCT ON (d.grp) d.grp, d.user_id, d.ws, d.we,
+                d.model_filter, d.operation_filter, d.status_filter
+            FROM due d ORDER BY d.grp) g
+        CROSS JOIN LATERAL (
+            SELECT pg_catalog.count(*)::integer AS samples,
+                pg_catalog.count(*) FILTER (
+                    WHERE t.status IN ('error', 'failed')) AS errors,
+                pg_catalog.array_agg(t.duration_ms::numeric) AS latency,
+                pg_catalog.array_agg(t.ttft_ms::numeric) AS ttft,
+                pg_catalog.array_agg(t.cost_usd::numeric) AS cost,
+                pg_catalog.array_agg(CASE
+                    WHEN t.input_tokens IS NULL AND t.output_tokens IS NULL
+                    THEN t.total_tokens::numeric
+                    ELSE coalesce(t.input_tokens, 0)::numeric
+                        + coalesce(t.output_tokens, 0) END) AS tokens
+            FROM public.llm_traces t
+            WHERE t.user_id = g.user_id
+              AND t.created_at >= g.ws AND t.created_at <= g.we
+              AND (g.model_filter IS NULL OR t.model_name = g.model_filter)
+              AND (g.operation_filter IS NULL
+                   OR t.operation_type = g.operation_filter)
+              AND (g.status_filter IS NULL OR t.status = g.status_filter)) x),
+    -- A rule's values: a value that is missing, zero or negative is
+    -- dropped, as the worker's `v || 0` and `v > 0` drop it.  Only the
+    -- aggregation the rule asks for is computed.
+    agg AS (
+        SELECT d.id, g.samples, g.errors, y.nvalues, y.vavg, y.vmax, y.vmin,
+            y.vsum, y.vpct
+        FROM due d JOIN samples g ON g.grp = d.grp
+        CROSS JOIN LATERAL (
+            SELECT pg_catalog.count(u.v) AS nvalues,
+                pg_catalog.avg(u.v) FILTER (
+                    WHERE d.aggregation_method = 'avg') AS vavg,
+                pg_catalog.max(u.v) FILTER (
+                    WHERE d.aggregation_method = 'max') AS vmax,
+                pg_catalog.min(u.v) FILTER (
+                    WHERE d.aggregation_method = 'min') AS vmin,
+                pg_catalog.sum(u.v) FILTER (
+                    WHERE d.aggregation_method = 'sum') AS vsum,
+                pg_catalog.percentile_disc(coalesce(d.frac, 0.5))
+                    WITHIN GROUP (ORDER BY u.v)
+                    FILTER (WHERE d.frac IS NOT NULL) AS vpct
+            FROM pg_catalog.unnest(CASE d.metric_type
+                WHEN 'latency' THEN g.latency WHEN 'ttft' THEN g.ttft
+                WHEN 'cost' THEN g.cost WHEN 'token_usage' THEN g.tokens
+                END) AS u(v)
+            WHERE u.v > 0) y),
+    anom AS (
+        SELECT d.id, x.nvalues, x.vavg, x.vmax, x.vmin, x.vsum, x.vpct
+        FROM due d CROSS JOIN LATERAL public.evalsched_anomaly_values(
+            d.user_id, d.ws, d.we, d.model_filter, d.operation_filter,
+            d.frac) x
+        WHERE d.metric_type = 'anomaly_severity'),
+    val AS (
+        SELECT d.*, g.samples,
+            CASE WHEN d.metric_type = 'anomaly_severity' THEN n.nvalues
+                ELSE g.nvalues END AS nvalues,
+            CASE
+            WHEN g.samples = 0 THEN 0
+            WHEN d.metric_type = 'error_rate'
+                THEN 100 * g.errors::numeric / g.samples
+            WHEN d.metric_type = 'throughput' THEN g.samples
+            ELSE coalesce(CASE d.aggregation_method
+                WHEN 'avg' THEN coalesce(n.vavg, g.vavg)
+                WHEN 'max' THEN coalesce(n.vmax, g.vmax)
+                WHEN 'min' THEN coalesce(n.vmin, g.vmin)
+                WHEN 'sum' THEN coalesce(n.vsum, g.vsum)
+                WHEN 'count' THEN CASE WHEN d.metric_type
+                    = 'anomaly_severity' THEN n.nvalues ELSE g.nvalues END
+                ELSE coalesce(n.vpct, g.vpct) END, 0)
+            END AS value
+        FROM due d JOIN agg g ON g.id = d.id
+        LEFT JOIN anom n ON n.id = d.id),
+    -- The worker: no samples, not triggered, whatever the operator.
+    cmp AS (
+        SELECT v.*, v.samples > 0 AND CASE v.comparison_operator
+            WHEN '>' THEN v.value > v.threshold_value
+            WHEN '<' THEN v.value < v.threshold_value
+            WHEN '>=' THEN v.value >= v.threshold_value
+            WHEN '<=' THEN v.value <= v.threshold_value
+            WHEN '==' THEN v.value = v.threshold_value
+            WHEN '!=' THEN v.value <> v.threshold_value
+            ELSE false END AS fired
+        FROM val v),
+    res AS (
+        SELECT c.*, c.fired AND (c.last_triggered_at IS NULL
+            OR now() >= c.last_triggered_at
+                + c.cooldown_minutes * interval '1 minute') AS alert,
+            CASE WHEN c.metric_type = 'anomaly_severity'
+                THEN 'anomaly_critical'
+                WHEN c.metric_type IN ('latency', 'token_usage')
+                THEN 'trace_latency_high'
+                WHEN c.metric_type = 'error_rate' THEN 'trace_error_rate_high'
+                WHEN c.metric_type = 'cost' THEN 'trace_cost_high'
+                WHEN c.metric_type = 'throughput' THEN 'trace_throughput_low'
+                ELSE 'trace_ttft_high' END AS event,
+            pg_catalog.to_char(c.ws AT TIME ZONE 'UTC',
+                'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ws_iso,
+            pg_catalog.to_char(c.we AT TIME ZONE 'UTC',
+                'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS we_iso
+        FROM cmp c),
+    evals AS (
+        INSERT INTO public.metric_alert_rule_evaluations (rule_id, user_id,
+            metric_value, threshold_value, triggered, time_window_start,
+            time_window_end, sample_count, metadata, evaluated_at)
+        SELECT r.id, r.user_id, r.value, r.threshold_value, r.fired,
+            r.ws, r.we, r.samples,
+            pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                'metric_type', r.metric_type,
+                'aggregation', r.aggregation_method,
+                'evaluated_by', 'evalsched',
+                'value_count', CASE WHEN r.metric_type NOT IN ('error_rate',
+                    'throughput') THEN r.nvalues END,
+                'no_value', CASE WHEN r.samples = 0
+                    THEN 'no trace in the window passes the rule''s filters'
+                    WHEN r.metric_type NOT IN ('error_rate', 'throughput')
+                        AND r.nvalues = 0
+                    THEN 'no ' || CASE WHEN r.metric_type
+                        = 'anomaly_severity' THEN 'anomaly in the window '
+                        || 'carries a severity' ELSE 'trace in the window '
+                        || 'carries a value above zero' END END,
+                'cooldown', CASE WHEN r.fired AND NOT r.alert THEN true END)),
+            now()
+        FROM res r),
+    alerts AS (
+        INSERT INTO public.evalsched_alerts (event, user_id, metric_rule_id,
+            metric_minute, title, message, metadata, pending_webhooks)
+        SELECT r.event, r.user_id, r.id, m,
+            'Metric Alert: ' || n.name,
+            pg_catalog.format('%s (%s) is %s %s threshold %s', r.metric_type,
+                r.aggregation_method, pg_catalog.round(r.value, 2),
+                r.comparison_operator,
+                pg_catalog.trim_scale(r.threshold_value)),
+            pg_catalog.json_build_object('rule_id', r.id,
+                'rule_name', n.name,
+                'metric_type', r.metric_type, 'metric_value', r.value,
+                'threshold_value', r.threshold_value,
+                'comparison_operator', r.comparison_operator,
+                'aggregation_method', r.aggregation_method,
+                'time_window_minutes', r.time_window_minutes,
+                'sample_count', r.samples,
+                'time_window_start', r.ws_iso, 'time_window_end', r.we_iso,
+                'model_filter', n.model, 'operation_filter', n.operation,
+                'status_filter', n.status,
+                'notify_email', r.notify_email,
+                'notify_webhooks', r.notify_webhooks,
+                'notify_integrations', r.notify_integrations),
+            -- No webhook for a rule that does not ask for them.
+            CASE WHEN NOT r.notify_webhooks THEN '{}'::uuid[] END
+        FROM res r CROSS JOIN LATERAL (SELECT
+            public.evalsched_alert_name(r.rule_name) AS name,
+            CASE WHEN r.model_filter IS NOT NULL
+                THEN public.evalsched_alert_name(r.model_filter) END AS model,
+            CASE WHEN r.operation_filter IS NOT NULL
+                THEN public.evalsched_alert_name(r.operation_filter)
+                END AS operation,
+            CASE WHEN r.status_filter IS NOT NULL
+                THEN public.evalsched_alert_name(r.status_filter)
+                END AS status) n
+        WHERE r.alert
+        ON CONFLICT (metric_rule_id, metric_minute)
+            WHERE metric_rule_id IS NOT NULL DO NOTHING
+        RETURNING metric_rule_id),
+    bump AS (
+        UPDATE public.metric_alert_rules u
+        SET last_triggered_at = now(), trigger_count = u.trigger_count + 1
+        FROM alerts a WHERE u.id = a.metric_rule_id)
+    SELECT r.id, r.rule_name, r.metric_type, r.aggregation_method, r.value,
+        r.threshold_value, r.comparison_operator, r.samples, r.fired,
+        a.metric_rule_id IS NOT NULL
+    FROM res r LEFT JOIN alerts a ON a.metric_rule_id = r.id;
+END;
+$$;
+
+-- run_retention for the evaluation rows of the rules (one per rule and
+-- minute): at most batch of those older than days, oldest first.
+CREATE OR REPLACE FUNCTION public.evalsched_prune_rule_evaluations(
+    days integer, batch integer)
+RETURNS integer LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+    n integer;
+BEGIN
+    IF pg_catalog.to_regclass('public.metric_alert_rule_evaluations')
+        IS NULL THEN
+        RETURN 0;
+    END IF;
+    DELETE FROM public.metric_alert_rule_evaluations e
+        WHERE e.id IN (SELECT o.id FROM public.metric_alert_rule_evaluations o
+            WHERE o.evaluated_at < now() - days * interval '1 day'
+            ORDER BY o.evaluated_at LIMIT batch);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END;
+$$;
+
 SET LOCAL check_function_bodies = on;
 
 CREATE TABLE IF NOT EXISTS public.evalsched_meta (

@@ -156,7 +156,7 @@ add_title(char **env, size_t *n, const struct event *ev)
 }
 
 /*
- * The event type and timestamp were checked by input.c (one of three
+ * The event type and timestamp were checked by input.c (one of its
  * names; an ISO 8601 time), the alert id is a UUID.
  */
 char **

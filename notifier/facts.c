@@ -157,6 +157,10 @@ facts_what(const struct facts *f, char *buf, size_t len)
 		snprintf(buf, len, "The results regressed against the "
 		    "baseline");
 		break;
+	default:	/* a metric alert rule's: its message says it all */
+		snprintf(buf, len, "A metric alert rule's threshold was "
+		    "crossed");
+		break;
 	}
 }
 

@@ -21,6 +21,12 @@ static const char *const event_names[] = {
 	[EVENT_FAILED] = "scheduled_eval_failed",
 	[EVENT_DISABLED] = "scheduled_eval_disabled",
 	[EVENT_REGRESSION] = "scheduled_eval_regression",
+	[EVENT_TRACE_LATENCY_HIGH] = "trace_latency_high",
+	[EVENT_TRACE_ERROR_RATE_HIGH] = "trace_error_rate_high",
+	[EVENT_TRACE_COST_HIGH] = "trace_cost_high",
+	[EVENT_TRACE_THROUGHPUT_LOW] = "trace_throughput_low",
+	[EVENT_TRACE_TTFT_HIGH] = "trace_ttft_high",
+	[EVENT_ANOMALY_CRITICAL] = "anomaly_critical",
 };
 
 static const char *const hook_names[] = {
@@ -202,9 +208,10 @@ take_event(json_object *root, struct event *ev, char *err, size_t len)
 	    len) < 0)
 		return -1;
 	if (event_type(ev->type_name, &ev->type) == -1)
-		return set_err(err, len, "event.type is not "
-		    "scheduled_eval_failed, scheduled_eval_disabled or "
-		    "scheduled_eval_regression");
+		return set_err(err, len, "event.type is not a scheduled "
+		    "evaluation's (scheduled_eval_failed, _disabled, "
+		    "_regression) or a metric alert rule's (trace_*, "
+		    "anomaly_critical)");
 	if (!iso_timestamp(json_object_get_string(ev->timestamp)))
 		return set_err(err, len, "event.timestamp is not an ISO 8601 "
 		    "date and time");

@@ -47,7 +47,15 @@ enum event_type {
 	EVENT_FAILED,
 	EVENT_DISABLED,
 	EVENT_REGRESSION,
+	/* A metric alert rule's, of the application's worker's types. */
+	EVENT_TRACE_LATENCY_HIGH,
+	EVENT_TRACE_ERROR_RATE_HIGH,
+	EVENT_TRACE_COST_HIGH,
+	EVENT_TRACE_THROUGHPUT_LOW,
+	EVENT_TRACE_TTFT_HIGH,
+	EVENT_ANOMALY_CRITICAL,
 };
+
 
 enum hook_type {
 	HOOK_GENERIC,

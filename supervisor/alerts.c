@@ -151,7 +151,10 @@ static const char claim_sql[] =
 	"          THEN w.alert_scheduled_eval_failed "
 	"        WHEN 'scheduled_eval_disabled' "
 	"          THEN w.alert_scheduled_eval_disabled "
-	"        ELSE w.alert_scheduled_eval_regression END, true) "
+	"        WHEN 'scheduled_eval_regression' "
+	"          THEN w.alert_scheduled_eval_regression "
+	/* A metric rule's: the application has no toggle, so every one. */
+	"        ELSE true END, true) "
 	"      AND (a.pending_webhooks IS NULL "
 	"        OR w.id = ANY (a.pending_webhooks)) "
 	"      ORDER BY w.created_at, w.id LIMIT " STR(WEBHOOKS_MAX) ") w)::text";

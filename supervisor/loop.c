@@ -160,6 +160,7 @@ database_due_ms(int64_t now)
 	t = earliest(t, sv->next_heartbeat_ms);
 	t = earliest(t, completion_next_ms());
 	t = earliest(t, settle_next_ms());
+	t = earliest(t, metrics_next_ms());
 	t = earliest(t, retention_next_ms());
 	t = earliest(t, alerts_next_ms());
 	return earliest(t, record_retry_at());
@@ -385,7 +386,7 @@ database_work(void)
 		return;
 	if (record_step() || lease_step() || spool_recover_step() ||
 	    claim_disable_step() || new_work() || completion_step() ||
-	    settle_step() || retention_step())
+	    settle_step() || metrics_step() || retention_step())
 		return;
 	(void)alerts_step();
 }

@@ -7,7 +7,9 @@
  * from deleting at once.  A round never deletes a run in flight, a run
  * that another names as its baseline, a pinned baseline, or the run
  * that would be the schedule's next baseline (its latest completed run
- * with results that was not a regression).
+ * with results that was not a regression).  The evaluation rows of the
+ * metric alert rules (one per rule and minute: metrics.c) go the same
+ * way, RETENTION_BATCH at a time.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +26,7 @@
 static int64_t		next_ms = -1;	/* -1: not yet planned */
 static int		in_round;
 static int		round_over;	/* the last batch was not full */
-static unsigned long	round_deleted;
+static unsigned long	round_deleted, round_evaluations;
 
 /* A completed run with results that is no regression: a baseline. */
 #define BASELINE_LIKE(r)						\
@@ -57,8 +59,12 @@ static const char prune_sql[] =
 	"old_alerts AS (DELETE FROM public.evalsched_alerts WHERE id IN ("
 	"  SELECT a.id FROM public.evalsched_alerts a, lock WHERE lock.got "
 	"    AND a.state <> 'pending' "
-	"    AND a.created_at < now() - $1 * interval '1 day' LIMIT $2)) "
-	"SELECT (SELECT got FROM lock), (SELECT count(*) FROM gone)";
+	"    AND a.created_at < now() - $1 * interval '1 day' LIMIT $2)), "
+	"evals AS (SELECT public.evalsched_prune_rule_evaluations($1::integer, "
+	"  $2::integer) AS n "
+	"  FROM lock WHERE lock.got) "
+	"SELECT (SELECT got FROM lock), (SELECT count(*) FROM gone), "
+	"  coalesce((SELECT n FROM evals), 0)";
 
 /* Whether another supervisor finished a round within the hour. */
 static const char recent_sql[] =
@@ -100,6 +106,10 @@ round_ended(PGresult **res, void *arg)
 	if (round_deleted > 0)
 		log_info("history pruned: %lu run(s) older than %d day(s) "
 		    "deleted", round_deleted, sv->conf.run_retention);
+	if (round_evaluations > 0)
+		log_info("history pruned: %lu metric rule evaluation(s) older "
+		    "than %d day(s) deleted", round_evaluations,
+		    sv->conf.run_retention);
 	in_round = 0;
 	next_ms = mono_ms() + RETENTION_EVERY_MS;
 }
@@ -117,7 +127,7 @@ round_end(void)
 static void
 batch_pruned(PGresult **res, void *arg)
 {
-	int	n;
+	int	n, e;
 
 	(void)arg;
 	if (res == NULL)
@@ -129,8 +139,10 @@ batch_pruned(PGresult **res, void *arg)
 		return;
 	}
 	n = atoi(PQgetvalue(res[0], 0, 1));
+	e = atoi(PQgetvalue(res[0], 0, 2));
 	round_deleted += n;
-	round_over = n < RETENTION_BATCH;
+	round_evaluations += e;
+	round_over = n < RETENTION_BATCH && e < RETENTION_BATCH;
 	next_ms = mono_ms();	/* the next batch, or the end, next turn */
 }
 
@@ -158,6 +170,7 @@ recent_read(PGresult **res, void *arg)
 	in_round = 1;
 	round_over = 0;
 	round_deleted = 0;
+	round_evaluations = 0;
 	next_ms = mono_ms();
 }
 

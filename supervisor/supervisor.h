@@ -307,6 +307,10 @@ void	 alerts_soon(void);
 int	 alerts_step(void);		/* 1: a statement went out */
 int64_t	 alerts_next_ms(void);
 
+/* metrics.c */
+int64_t	 metrics_next_ms(void);
+int	 metrics_step(void);	/* 1: a statement went out */
+
 /* retention.c */
 void	 retention_plan(void);
 int	 retention_step(void);	/* 1: a statement went out */

@@ -40,6 +40,19 @@ $t->sql("INSERT INTO scheduled_evaluation_runs (id, scheduled_evaluation_id, sta
 $t->sql("INSERT INTO scheduled_evaluation_runs (scheduled_evaluation_id, status, "
     . "triggered_at, baseline_run_id) VALUES ('$kept', 'failed', now(), '$named')");
 
+# A metric alert rule's evaluation rows: 1,500 of 40 days ago (more than
+# a batch) and 5 recent ones.
+my $owner = $t->add_user;
+my $rule = $t->sql_value("INSERT INTO metric_alert_rules (user_id, rule_name, "
+    . "metric_type, threshold_value, comparison_operator, aggregation_method, "
+    . "enabled) VALUES ('$owner', 'r', 'latency', 1, '>', 'avg', false) RETURNING id");
+$t->sql("INSERT INTO metric_alert_rule_evaluations (rule_id, user_id, metric_value, "
+    . "threshold_value, triggered, time_window_start, time_window_end, evaluated_at) "
+    . "SELECT '$rule', '$owner', 0, 1, false, now(), now(), now() - "
+    . "CASE WHEN i <= 1500 THEN interval '40 days' ELSE interval '1 hour' END "
+    . "- i * interval '1 minute' FROM generate_series(1, 1505) i");
+sub evaluations { $t->sql_value('SELECT count(*) FROM metric_alert_rule_evaluations') }
+
 sub total { $t->sql_value('SELECT count(*) FROM scheduled_evaluation_runs') }
 my $before = total();
 
@@ -50,6 +63,7 @@ my $out = `$ctl -c $conf0 status 2>&1`;
 like($out, qr/history: kept in full \(run_retention = 0\)/, 'status: history kept in full');
 sleep 6.5;
 is(total(), $before, 'run_retention = 0: nothing deleted');
+is(evaluations(), 1505, 'run_retention = 0: no metric rule evaluation deleted');
 $t->stop_supervisor;
 
 my $conf = $t->write_config(run_retention => 30);
@@ -63,6 +77,9 @@ is($t->sql_value("SELECT count(*) FROM scheduled_evaluation_runs "
     . "WHERE scheduled_evaluation_id = '$busy'"), 10, 'the 2,500 old runs are gone, the recent ones kept');
 is($t->sql_value("SELECT value FROM evalsched_meta WHERE key = 'history_pruned_runs'"),
     2502, 'the round counted what it deleted');
+is(evaluations(), 5, 'the old metric rule evaluations are gone, the recent ones kept');
+like($t->supervisor_log, qr/history pruned: 1500 metric rule evaluation\(s\) older than 30 day/,
+    'and the log says so');
 my %left = map { $_->[0] => 1 } $t->sql("SELECT id FROM scheduled_evaluation_runs "
     . "WHERE scheduled_evaluation_id = '$kept'");
 ok($left{$running}, 'a run in flight is kept');

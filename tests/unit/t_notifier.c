@@ -568,6 +568,47 @@ test_clip(void)
 	    "clip: counts characters, not bytes");
 }
 
+/* A metric alert rule's event, of the application's worker's types. */
+static void
+test_metric_event(void)
+{
+	static const char *const types[] = { "trace_latency_high",
+	    "trace_error_rate_high", "trace_cost_high", "trace_throughput_low",
+	    "trace_ttft_high", "anomaly_critical" };
+	struct notice	 n;
+	json_object	*o;
+	char		 doc[1024], *text;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(types) / sizeof(*types); i++) {
+		snprintf(doc, sizeof(doc), "{" ID ",\"event\":{\"type\":\"%s\","
+		    "\"title\":\"Metric Alert: slow\",\"message\":\"latency "
+		    "(p95) is 450.00 > threshold 400\",\"timestamp\":"
+		    "\"2026-11-30T16:00:00Z\",\"metadata\":{\"rule_name\":"
+		    "\"slow\",\"metric_value\":450}}}", types[i]);
+		if (load(&n, doc) == -1) {
+			tap_ok(0, "metric event %s loads", types[i]);
+			continue;
+		}
+		text = body_generic(&n.event);
+		o = parse(text);
+		tap_is_str(at(o, "type"), types[i], "generic body: type %s",
+		    types[i]);
+		json_object_put(o);
+		free(text);
+		text = body_for(&n.event, HOOK_SLACK);
+		tap_ok(no_junk(text), "slack, %s: no undefined, null or NaN",
+		    types[i]);
+		o = parse(text);
+		tap_is_str(at(o, "blocks.2.fields.0.text"), "*What happened*\n"
+		    "A metric alert rule's threshold was crossed",
+		    "slack, %s: what happened", types[i]);
+		json_object_put(o);
+		free(text);
+		notice_free(&n);
+	}
+}
+
 int
 main(void)
 {
@@ -577,6 +618,7 @@ main(void)
 	test_signature();
 	test_slack_failed();
 	test_regression();
+	test_metric_event();
 	test_bare_chat();
 	test_bad_input();
 	test_webhook_text();
