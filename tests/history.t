@@ -167,7 +167,9 @@ unlike($t->supervisor_log, qr/ERROR|database: /, 'no database errors logged');
 
 # --- -n names the results tables that are missing -------------------------
 
-$t->sql('DROP TABLE judgments; DROP TABLE messages');
+# CASCADE: the application's llm_traces refers to messages (its key goes, not
+# the table).
+$t->sql('DROP TABLE judgments; DROP TABLE messages CASCADE');
 my $conf = $t->write_config;
 my $check = `${\ Evalsched::Test::bin('evalsched-supervisor')} -n -c $conf 2>&1`;
 is($? >> 8, 78, '-n: missing results tables exit 78');
