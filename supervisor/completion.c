@@ -273,16 +273,6 @@ completion_next_ms(void)
 	return next_pass_ms;
 }
 
-static const char *
-or_dash(PGresult *res, int row, int col, char *buf, size_t len,
-    const char *unit)
-{
-	if (PQgetisnull(res, row, col))
-		return "-";
-	snprintf(buf, len, "%s%s", PQgetvalue(res, row, col), unit);
-	return buf;
-}
-
 static void
 log_completed(PGresult *res, int i)
 {
@@ -293,8 +283,8 @@ log_completed(PGresult *res, int i)
 	    log_name(PQgetvalue(res, i, C_NAME)).s,
 	    PQgetvalue(res, i, C_ID), PQgetvalue(res, i, C_OK),
 	    PQgetvalue(res, i, C_TOTAL),
-	    or_dash(res, i, C_LATENCY, lat, sizeof(lat), " ms"),
-	    or_dash(res, i, C_QUALITY, q, sizeof(q), "%"));
+	    db_value_or_dash(res, i, C_LATENCY, " ms", lat, sizeof(lat)),
+	    db_value_or_dash(res, i, C_QUALITY, "%", q, sizeof(q)));
 }
 
 static void

@@ -757,3 +757,13 @@ db_disconnect(void)
 		close_conn();
 	trip_abandon();
 }
+
+const char *
+db_value_or_dash(PGresult *res, int row, int col, const char *unit,
+    char *buf, size_t len)
+{
+	if (PQgetisnull(res, row, col))
+		return "-";
+	snprintf(buf, len, "%s%s", PQgetvalue(res, row, col), unit);
+	return buf;
+}

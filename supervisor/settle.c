@@ -154,15 +154,6 @@ settle_next_ms(void)
 	return next_settle_ms;
 }
 
-static const char *
-or_dash(PGresult *res, int row, int col, char *buf, size_t len)
-{
-	if (PQgetisnull(res, row, col))
-		return "-";
-	snprintf(buf, len, "%s%%", PQgetvalue(res, row, col));
-	return buf;
-}
-
 static void
 log_settled(PGresult *res, int i)
 {
@@ -173,8 +164,8 @@ log_settled(PGresult *res, int i)
 	log_warnx("schedule \"%s\": run %s is a regression against run %s: "
 	    "quality %s, success rate %s", log_name(PQgetvalue(res, i,
 	    S_NAME)).s, PQgetvalue(res, i, S_ID), PQgetvalue(res, i,
-	    S_BASELINE), or_dash(res, i, S_QCHANGE, q, sizeof(q)),
-	    or_dash(res, i, S_RCHANGE, r, sizeof(r)));
+	    S_BASELINE), db_value_or_dash(res, i, S_QCHANGE, "%", q,
+	    sizeof(q)), db_value_or_dash(res, i, S_RCHANGE, "%", r, sizeof(r)));
 }
 
 static void

@@ -195,6 +195,9 @@ void	 db_disconnect(void);
 /* 0: fn is called once, later; -1: not sent, fn is not called. */
 int	 db_query(const char *sql, int n, const char *const *params,
 	    db_reply_fn *fn, void *arg);
+/* A column's value followed by unit, for a log line; "-" for NULL. */
+const char *db_value_or_dash(PGresult *, int row, int col, const char *unit,
+	    char *buf, size_t);
 int	 db_query_prepared(struct prepared *, int n,
 	    const char *const *params, db_reply_fn *fn, void *arg);
 int	 db_send(int flags, const struct db_stmt *, int n, db_reply_fn *fn,
