@@ -74,11 +74,19 @@ static int		 lost_said;	/* this outage began with a loss, logged */
 static unsigned long	 connections;
 static char		 last_error[512];
 static int		 checking;	/* -n: quiet, no LISTEN */
+static unsigned long	 answers;
 
 unsigned long
 db_connections(void)
 {
 	return connections;
+}
+
+/* Trips the server has answered so far, with results or an error. */
+unsigned long
+db_answers(void)
+{
+	return answers;
 }
 
 int
@@ -555,6 +563,7 @@ trip_finish(void)
 	void		*arg = trip.arg;
 	int		 i, n = trip.nstmts;
 
+	answers++;
 	if (trip.failed) {
 		log_warnx("database: %s", trip.error);
 		/* A statement prepared stays so, even if its transaction failed. */

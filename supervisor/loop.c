@@ -26,8 +26,8 @@
 #define FORK_BACKOFF_MS		1000
 #define RETRY_MS		1000	/* a schema check, a registration */
 
-#define STOP_DB_MS		1500	/* after the grace, for the last writes */
-#define STOP_KILLED_DB_MS	4000	/* the same, after a child needed SIGKILL */
+#define STOP_DB_MS		1500	/* after the grace, for a last write */
+#define STOP_DB_MAX_MS		10000	/* for all of them, while answered */
 
 /*
  * Claims that notifications ask for are this far apart, at least.  Any
@@ -48,6 +48,8 @@ static int	 ready;
 static int	 claim_idle;		/* the last claim found nothing due */
 static int	 stop_written;		/* our row says we stopped */
 static int	 children_gone;		/* stopping, and none is left */
+static int64_t	 children_gone_ms;
+static unsigned long answers_seen;	/* db_answers() at the last look */
 static unsigned long seen_connections;	/* connects already looked after */
 static int64_t	 register_not_before_ms;
 static int64_t	 schema_not_before_ms;
@@ -392,16 +394,26 @@ database_work(void)
 }
 
 /*
- * The time the last writes get once the last child is gone.  One that
- * needed SIGKILL leaves them later than the grace planned for, often
- * on a busy machine: they get a little more then.
+ * The last writes get STOP_DB_MS once the last child is gone, and again
+ * after every answer, up to STOP_DB_MAX_MS in all: a database that
+ * answers, however slowly (a busy machine, runs that needed SIGKILL
+ * late), gets them all, and one that does not answer keeps us no more
+ * than STOP_DB_MS.
  */
-static int64_t
-last_writes_ms(void)
+static void
+last_writes_deadline(void)
 {
-	/* Subtracted: the deadline may be INT64_MAX (-1 has none). */
-	return mono_ms() - sv->stop_deadline_ms > STOP_DB_MS ?
-	    STOP_KILLED_DB_MS : STOP_DB_MS;
+	int64_t	now = mono_ms(), until;
+
+	if (!children_gone) {
+		children_gone = 1;
+		children_gone_ms = now;
+	} else if (db_answers() == answers_seen)
+		return;
+	answers_seen = db_answers();
+	until = earliest(now + STOP_DB_MS, children_gone_ms + STOP_DB_MAX_MS);
+	if (sv->exit_by_ms < until)
+		sv->exit_by_ms = until;
 }
 
 /* Stopped, with every child gone: may we go? */
@@ -410,15 +422,7 @@ may_exit(void)
 {
 	if (!nothing_running())
 		return 0;
-	/*
-	 * The last writes get their time once the last child is gone, also
-	 * when one needed SIGKILL after the grace.
-	 */
-	if (!children_gone) {
-		children_gone = 1;
-		if (sv->exit_by_ms < mono_ms() + last_writes_ms())
-			sv->exit_by_ms = mono_ms() + last_writes_ms();
-	}
+	last_writes_deadline();
 	return stop_written || !db_connected() || mono_ms() >= sv->exit_by_ms;
 }
 

@@ -189,6 +189,7 @@ void	 db_check_deadline(int64_t now);
 void	 db_wait(void);
 int	 db_connect_once(int check, char *err, size_t);
 unsigned long db_connections(void);	/* successful connects so far */
+unsigned long db_answers(void);	/* trips answered so far */
 int64_t	 db_next_attempt_ms(void);
 int64_t	 db_up_since_ms(void);
 void	 db_disconnect(void);
