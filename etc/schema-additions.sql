@@ -706,12 +706,9 @@ BEGIN
         CREATE INDEX IF NOT EXISTS evalsched_anomalies_user_detected
             ON public.anomaly_detections (user_id, detected_at);
     END IF;
-    IF pg_catalog.to_regclass('public.metric_alert_rule_evaluations')
-        IS NOT NULL THEN
-        -- Pruned oldest first by run_retention.
-        CREATE INDEX IF NOT EXISTS evalsched_rule_evaluations_at
-            ON public.metric_alert_rule_evaluations (evaluated_at);
-    END IF;
+    -- Pruned oldest first by run_retention, through the application's
+    -- own index on evaluated_at: a second one only slowed the inserts.
+    DROP INDEX IF EXISTS public.evalsched_rule_evaluations_at;
 END;
 $$;
 
@@ -723,31 +720,46 @@ AS $$
         WHEN 'critical' THEN 4 END::numeric
 $$;
 
--- anomaly_severity's values: the anomalies the application detected for
--- user uid in [ws, we] (its anomaly_detections, made by hand outside its
--- migrations: none when it is missing), their severity as 1 (low) to 4
--- (critical), with a rule's model (model_id) and operation
--- (statistics.operation_type) filters; frac: pN's N/100, NULL for none.
-CREATE OR REPLACE FUNCTION public.evalsched_anomaly_values(uid uuid,
-    ws timestamptz, we timestamptz, model text, op text, frac float8,
-    OUT nvalues bigint, OUT vavg numeric, OUT vmax numeric, OUT vmin numeric,
-    OUT vsum numeric, OUT vpct numeric)
+-- anomaly_severity's values, for a pass's anomaly rules at once (one
+-- call, not one a rule): for each rule id, the anomalies the application
+-- detected for its user uid in [ws, we] (its anomaly_detections, made by
+-- hand outside its migrations: none when it is missing), their severity
+-- as 1 (low) to 4 (critical), with the rule's model (model_id) and
+-- operation (statistics.operation_type) filters; frac: pN's N/100, NULL
+-- for none.  The arrays are the rules' columns, in the same order.
+DROP FUNCTION IF EXISTS public.evalsched_anomaly_values(uuid, timestamptz,
+    timestamptz, text, text, float8);
+CREATE OR REPLACE FUNCTION public.evalsched_anomaly_values(ids uuid[],
+    uids uuid[], wss timestamptz[], wes timestamptz[], models text[],
+    ops text[], fracs float8[])
+RETURNS TABLE (id uuid, nvalues bigint, vavg numeric, vmax numeric,
+    vmin numeric, vsum numeric, vpct numeric)
 LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 BEGIN
-    nvalues := 0;
     IF pg_catalog.to_regclass('public.anomaly_detections') IS NULL THEN
+        RETURN QUERY SELECT r.id, 0::bigint, NULL::numeric, NULL::numeric,
+            NULL::numeric, NULL::numeric, NULL::numeric
+            FROM pg_catalog.unnest(ids) AS r(id);
         RETURN;
     END IF;
-    SELECT pg_catalog.count(v.v), pg_catalog.avg(v.v), pg_catalog.max(v.v),
-        pg_catalog.min(v.v), pg_catalog.sum(v.v),
-        pg_catalog.percentile_disc(coalesce(frac, 0.5))
-            WITHIN GROUP (ORDER BY v.v) FILTER (WHERE frac IS NOT NULL)
-    INTO nvalues, vavg, vmax, vmin, vsum, vpct
-    FROM public.anomaly_detections a
-    CROSS JOIN LATERAL (SELECT public.evalsched_severity(a.severity) AS v) v
-    WHERE a.user_id = uid AND a.detected_at >= ws AND a.detected_at <= we
-      AND (model IS NULL OR a.model_id = model)
-      AND (op IS NULL OR a.statistics ->> 'operation_type' = op);
+    RETURN QUERY
+    SELECT r.id, x.*
+    FROM ROWS FROM (pg_catalog.unnest(ids), pg_catalog.unnest(uids),
+        pg_catalog.unnest(wss), pg_catalog.unnest(wes),
+        pg_catalog.unnest(models), pg_catalog.unnest(ops),
+        pg_catalog.unnest(fracs)) AS r(id, uid, ws, we, model, op, frac)
+    CROSS JOIN LATERAL (
+        SELECT pg_catalog.count(v.v), pg_catalog.avg(v.v),
+            pg_catalog.max(v.v), pg_catalog.min(v.v), pg_catalog.sum(v.v),
+            pg_catalog.percentile_disc(coalesce(r.frac, 0.5))
+                WITHIN GROUP (ORDER BY v.v) FILTER (WHERE r.frac IS NOT NULL)
+        FROM public.anomaly_detections a
+        CROSS JOIN LATERAL (SELECT public.evalsched_severity(a.severity)
+            AS v) v
+        WHERE a.user_id = r.uid AND a.detected_at >= r.ws
+          AND a.detected_at <= r.we
+          AND (r.model IS NULL OR a.model_id = r.model)
+          AND (r.op IS NULL OR a.statistics ->> 'operation_type' = r.op)) x;
 END;
 $$;
 
@@ -863,11 +875,17 @@ BEGIN
                 END) AS u(v)
             WHERE u.v > 0) y),
     anom AS (
-        SELECT d.id, x.nvalues, x.vavg, x.vmax, x.vmin, x.vsum, x.vpct
-        FROM due d CROSS JOIN LATERAL public.evalsched_anomaly_values(
-            d.user_id, d.ws, d.we, d.model_filter, d.operation_filter,
-            d.frac) x
-        WHERE d.metric_type = 'anomaly_severity'),
+        SELECT x.* FROM (
+            SELECT pg_catalog.array_agg(d.id) AS ids,
+                pg_catalog.array_agg(d.user_id) AS uids,
+                pg_catalog.array_agg(d.ws) AS wss,
+                pg_catalog.array_agg(d.we) AS wes,
+                pg_catalog.array_agg(d.model_filter) AS models,
+                pg_catalog.array_agg(d.operation_filter) AS ops,
+                pg_catalog.array_agg(d.frac) AS fracs
+            FROM due d WHERE d.metric_type = 'anomaly_severity') a
+        CROSS JOIN LATERAL public.evalsched_anomaly_values(a.ids, a.uids,
+            a.wss, a.wes, a.models, a.ops, a.fracs) x),
     val AS (
         SELECT d.*, g.samples,
             CASE WHEN d.metric_type = 'anomaly_severity' THEN n.nvalues
