@@ -144,7 +144,7 @@ mime_message(const struct mime *mm, const struct mail_text *t, time_t now)
 	put_subject(f, subject);
 	put_date(f, now);
 	fprintf(f, "Message-ID: %s\nMIME-Version: 1.0\n"
-	    "Content-Type: multipart/alternative; boundary=\"%s\"\n\n",
+	    "Content-Type: multipart/alternative;\n boundary=\"%s\"\n\n",
 	    mm->message_id, boundary);
 	put_part(f, boundary, "text/plain", t->text);
 	put_part(f, boundary, "text/html", t->html);
