@@ -348,7 +348,7 @@ my $SUBJECT = "$ICON $TITLE";
 	ok($r->{result}{email}{retry}, 'and tried again');
 	ok($r->{secs} < 10, 'the timeout is kept');
 
-	$r = run_alert(email => { to => '-oQ/tmp@example.com', from => $FROM,
+	$r = run_alert(email => { to => '-t@example.com', from => $FROM,
 	    transport => { sendmail => $sm } });
 	is($r->{result}{email}{error}, 'bad address',
 	    'an address that would be an option is refused');
