@@ -27,7 +27,7 @@ ALL_CFLAGS	= -std=gnu11 -D_GNU_SOURCE $(WARNINGS) $(CFLAGS) $(EXTRA_CFLAGS) -Ico
 		  -DVERSION='"$(VERSION)"' -DSYSCONFDIR='"$(SYSCONFDIR)"' \
 		  -DLIBEXECDIR='"$(LIBEXECDIR)"' -DDATADIR='"$(DATADIR)"'
 ALL_LDFLAGS	= $(LDFLAGS) $(EXTRA_LDFLAGS)
-LDLIBS		= $(shell pkg-config --libs $(PKGS))
+LDLIBS		= $(shell pkg-config --libs $(PKGS)) -lm
 
 COMMON_OBJ	= $(patsubst %.c,$(O)/%.o,$(wildcard common/*.c))
 SUPERVISOR_OBJ	= $(patsubst %.c,$(O)/%.o,$(wildcard supervisor/*.c))

@@ -70,9 +70,9 @@ input_fd(const char *input, size_t len)
  * group so that a timeout reaches what it started, the fds, exec.
  */
 static void __attribute__((noreturn))
-child(const char *path, int in, int out, int err, char **env)
+child(const char *path, char *const argv[], int in, int out, int err,
+    char **env)
 {
-	char		*argv[2];
 	sigset_t	 none;
 
 	sigemptyset(&none);
@@ -82,8 +82,6 @@ child(const char *path, int in, int out, int err, char **env)
 	if (dup2(in, 0) == -1 || dup2(out, 1) == -1 || dup2(err, 2) == -1)
 		_exit(126);
 	closefrom(3);
-	argv[0] = (char *)(uintptr_t)path;
-	argv[1] = NULL;
 	execve(path, argv, env);
 	dprintf(2, "cannot execute %s: %s\n", path, strerror(errno));
 	_exit(127);
@@ -99,7 +97,8 @@ close_fd(int *fd)
 }
 
 static int
-spawn(struct command *c, const char *path, int in, char **env)
+spawn(struct command *c, const char *path, char *const argv[], int in,
+    char **env)
 {
 	int	out[2], err[2];
 
@@ -111,7 +110,7 @@ spawn(struct command *c, const char *path, int in, char **env)
 		return -1;
 	}
 	if ((c->pid = fork()) == 0)
-		child(path, in, out[1], err[1], env);
+		child(path, argv, in, out[1], err[1], env);
 	close(out[1]);
 	close(err[1]);
 	c->out = out[0];
@@ -131,39 +130,53 @@ spawn(struct command *c, const char *path, int in, char **env)
 }
 
 /*
- * Starts path with input on its stdin.  NULL with errno set when it
- * could not be started (a failed exec is the child's exit status 127).
+ * Starts path with argv, env, and input on its stdin, to be stopped
+ * after timeout_ms.  NULL with errno set when it could not be started (a
+ * failed exec is the child's exit status 127).
  */
 struct command *
-command_start(const struct notice *n, const char *input, size_t len)
+command_run(const char *path, char *const argv[], char **env,
+    const char *input, size_t len, long timeout_ms)
 {
 	struct command	*c;
-	char		**env;
-	int		  in, r, saved;
+	int		 in, r, saved;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->out = c->err = c->pidfd = -1;
-	c->timeout_ms = n->timeout_ms;
-	if ((env = cmdenv_build(n)) == NULL) {
-		free(c);
-		return NULL;
-	}
+	c->timeout_ms = timeout_ms;
 	if ((in = input_fd(input, len)) == -1) {
-		cmdenv_free(env);
 		free(c);
 		return NULL;
 	}
-	r = spawn(c, n->command, in, env);
+	r = spawn(c, path, argv, in, env);
 	saved = errno;
 	close(in);
-	cmdenv_free(env);
 	if (r == -1) {
 		free(c);
 		errno = saved;
 		return NULL;
 	}
-	c->term_at = mono_ms() + n->timeout_ms;
+	c->term_at = mono_ms() + timeout_ms;
+	return c;
+}
+
+/* The alert command: no arguments, the environment of cmdenv.c. */
+struct command *
+command_start(const struct notice *n, const char *input, size_t len)
+{
+	struct command	*c;
+	char		**env, *argv[2];
+	int		  saved;
+
+	if ((env = cmdenv_build(n)) == NULL)
+		return NULL;
+	argv[0] = n->command;
+	argv[1] = NULL;
+	c = command_run(n->command, argv, env, input, len, n->timeout_ms);
+	saved = errno;
+	cmdenv_free(env);
+	errno = saved;
 	return c;
 }
 

@@ -1,8 +1,9 @@
 /*
  * Every channel of one alert, each once and all at the same time: the
- * webhooks' POSTs on one libcurl multi handle, the command beside them,
- * one loop waiting on both.  So the whole delivery takes about one
- * timeout (and the command's SIGKILL grace), however many channels.
+ * webhooks' POSTs and the API calls (Resend, the integrations) on one
+ * libcurl multi handle, the alert command and sendmail beside them, one
+ * loop waiting on all.  So the whole delivery takes about one timeout
+ * (and a child's SIGKILL grace), however many channels.
  */
 #include <errno.h>
 #include <poll.h>
@@ -40,42 +41,59 @@ log_command(const struct notice *n)
 		    res->error != NULL ? res->error : "failed");
 }
 
-/* The transfers that ended, into their webhooks' results. */
-static void
+/* The children the loop drives: the alert command, sendmail. */
+#define CHILDREN	2
+
+/*
+ * The transfers that ended, into their owners' results.  Returns how
+ * many: an owner may have started another (Notion's second call).
+ */
+static int
 collect(CURLM *m)
 {
-	struct transfer	*t;
+	struct xfer	*x;
 	CURLMsg		*msg;
-	int		 left;
+	CURLcode	 result;
+	CURL		*easy;
+	int		 left, n = 0;
 
 	while ((msg = curl_multi_info_read(m, &left)) != NULL) {
 		if (msg->msg != CURLMSG_DONE)
 			continue;
-		if (curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
-		    (char **)&t) == CURLE_OK && t != NULL)
-			webhook_finish(t, msg->data.result);
+		easy = msg->easy_handle;
+		result = msg->data.result;
+		if (curl_easy_getinfo(easy, CURLINFO_PRIVATE,
+		    (char **)&x) == CURLE_OK && x != NULL) {
+			x->finish(x, result);
+			n++;
+		}
 	}
+	return n;
 }
 
 /*
- * Waits for a transfer, the command's output or end, or wait_ms; with
- * libcurl broken, for the command alone.  Returns 0, or -1 when libcurl
- * failed now.
+ * Waits for a transfer, a child's output or end, or wait_ms; with
+ * libcurl broken, for the children alone.  Returns 0, or -1 when
+ * libcurl failed now.
  */
 static int
-wait_once(CURLM *m, int curl_ok, struct command *cmd, long wait_ms)
+wait_once(CURLM *m, int curl_ok, struct command **cmd, const int *live,
+    long wait_ms)
 {
-	struct curl_waitfd	w[3];
-	struct pollfd		p[3];
-	int			fds[3], n = 0, i;
+	struct curl_waitfd	w[3 * CHILDREN];
+	struct pollfd		p[3 * CHILDREN];
+	int			fds[3], n = 0, i, k, c;
 
-	if (cmd != NULL)
-		n = command_fds(cmd, fds);
-	for (i = 0; i < n; i++) {
-		w[i].fd = p[i].fd = fds[i];
-		w[i].events = CURL_WAIT_POLLIN;
-		p[i].events = POLLIN;
-		w[i].revents = p[i].revents = 0;
+	for (c = 0; c < CHILDREN; c++) {
+		if (!live[c])
+			continue;
+		k = command_fds(cmd[c], fds);
+		for (i = 0; i < k; i++, n++) {
+			w[n].fd = p[n].fd = fds[i];
+			w[n].events = CURL_WAIT_POLLIN;
+			p[n].events = POLLIN;
+			w[n].revents = p[n].revents = 0;
+		}
 	}
 	if (curl_ok)
 		return curl_multi_poll(m, w, (unsigned)n, (int)wait_ms,
@@ -85,36 +103,55 @@ wait_once(CURLM *m, int curl_ok, struct command *cmd, long wait_ms)
 	return 0;
 }
 
+/* One look at each child; how long the loop may wait, or -1: all over. */
+static long
+step_children(struct command **cmd, int *live, long now)
+{
+	long	wait = -1, w;
+	int	c;
+
+	for (c = 0; c < CHILDREN; c++) {
+		if (!live[c] || (live[c] = command_step(cmd[c], now)) == 0)
+			continue;
+		w = command_wait_ms(cmd[c], now);
+		if (wait == -1 || w < wait)
+			wait = w;
+	}
+	return wait;
+}
+
 /*
- * Until every transfer ended and the command is over.  Returns 0, or -1
- * when libcurl failed (the command still runs its course).
+ * Until every transfer ended and the children are over.  Returns 0, or
+ * -1 when libcurl failed (the children still run their course).
  */
 static int
-run(CURLM *m, struct command *cmd)
+run(CURLM *m, struct command **cmd)
 {
-	long	now, wait;
-	int	running = 0, live = cmd != NULL, curl_ok = 1;
+	long	wait;
+	int	running = 0, curl_ok = 1, live[CHILDREN], c;
 
+	for (c = 0; c < CHILDREN; c++)
+		live[c] = cmd[c] != NULL;
 	for (;;) {
 		if (curl_ok && curl_multi_perform(m, &running) != CURLM_OK)
 			curl_ok = 0;
-		if (curl_ok)
-			collect(m);
-		else
+		/* One that ended may have started another: perform it. */
+		if (curl_ok && collect(m) > 0)
+			continue;
+		if (!curl_ok)
 			running = 0;
-		now = mono_ms();
-		wait = 1000;
-		if (live && (live = command_step(cmd, now)) != 0)
-			wait = command_wait_ms(cmd, now);
-		if (running == 0 && !live)
+		wait = step_children(cmd, live, mono_ms());
+		if (running == 0 && wait == -1)
 			return curl_ok ? 0 : -1;
-		if (wait_once(m, curl_ok, live ? cmd : NULL, wait) == -1)
+		if (wait == -1 || wait > 1000)
+			wait = 1000;
+		if (wait_once(m, curl_ok, cmd, live, wait) == -1)
 			curl_ok = 0;
 	}
 }
 
 static void
-start_all(CURLM *m, struct notice *n, const char *generic,
+start_hooks(CURLM *m, struct notice *n, const char *generic,
     struct transfer **ts)
 {
 	size_t	i;
@@ -135,7 +172,7 @@ start_all(CURLM *m, struct notice *n, const char *generic,
  * delivery with an internal error.
  */
 static void
-finish_all(CURLM *m, struct notice *n, struct transfer **ts)
+finish_hooks(CURLM *m, struct notice *n, struct transfer **ts)
 {
 	size_t	i;
 
@@ -150,11 +187,22 @@ finish_all(CURLM *m, struct notice *n, struct transfer **ts)
 	}
 }
 
+/* The children fork before libcurl may start a resolver thread. */
+static void
+start_children(CURLM *m, struct notice *n, const char *generic,
+    struct command **cmd)
+{
+	if (n->command != NULL &&
+	    (cmd[0] = command_start(n, generic, strlen(generic))) == NULL)
+		not_started(n, errno);
+	cmd[1] = email_start(m, n);
+}
+
 int
 deliver(struct notice *n, const char *generic)
 {
 	struct transfer	**ts;
-	struct command	 *cmd = NULL;
+	struct command	 *cmd[CHILDREN] = { NULL, NULL };
 	CURLM		 *m;
 	int		  r;
 
@@ -164,17 +212,17 @@ deliver(struct notice *n, const char *generic)
 		curl_multi_cleanup(m);
 		return -1;
 	}
-	/* The fork comes before libcurl may start a resolver thread. */
-	if (n->command != NULL &&
-	    (cmd = command_start(n, generic, strlen(generic))) == NULL)
-		not_started(n, errno);
-	start_all(m, n, generic, ts);
+	start_children(m, n, generic, cmd);
+	start_hooks(m, n, generic, ts);
+	integrations_start(m, n);
 	r = run(m, cmd);
-	if (cmd != NULL)
-		command_finish(cmd, &n->command_result);
+	if (cmd[0] != NULL)
+		command_finish(cmd[0], &n->command_result);
 	if (n->command != NULL)
 		log_command(n);
-	finish_all(m, n, ts);
+	email_finish(m, n, cmd[1]);
+	finish_hooks(m, n, ts);
+	integrations_finish(m, n);
 	free(ts);
 	curl_multi_cleanup(m);
 	return r;

@@ -72,6 +72,8 @@ member(json_object *obj, const char *key)
 {
 	json_object	*v;
 
+	if (obj == NULL || !json_object_is_type(obj, json_type_object))
+		return NULL;
 	return json_object_object_get_ex(obj, key, &v) ? v : NULL;
 }
 
@@ -110,24 +112,84 @@ copy_member(json_object *obj, const char *where, const char *key,
 	return 1;
 }
 
+/* Every string in v, at any depth. */
+static void
+wipe_all(json_object *v)
+{
+	struct json_object_iterator	it, end;
+	size_t				i, n;
+
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		explicit_bzero((char *)(uintptr_t)json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v));
+		break;
+	case json_type_array:
+		n = json_object_array_length(v);
+		for (i = 0; i < n; i++)
+			wipe_all(json_object_array_get_idx(v, i));
+		break;
+	case json_type_object:
+		end = json_object_iter_end(v);
+		for (it = json_object_iter_begin(v);
+		    !json_object_iter_equal(&it, &end);
+		    json_object_iter_next(&it))
+			wipe_all(json_object_iter_peek_value(&it));
+		break;
+	default:
+		break;
+	}
+}
+
+/* Each object of the array member key, with fn. */
+static void
+wipe_each(json_object *root, const char *key, void (*fn)(json_object *))
+{
+	json_object	*a = member(root, key), *o;
+	size_t		 i, n;
+
+	if (a == NULL || !json_object_is_type(a, json_type_array))
+		return;
+	n = json_object_array_length(a);
+	for (i = 0; i < n; i++) {
+		o = json_object_array_get_idx(a, i);
+		if (o != NULL && json_object_is_type(o, json_type_object))
+			fn(o);
+	}
+}
+
+static void
+wipe_hook(json_object *h)
+{
+	json1_wipe_member(h, "url");
+	json1_wipe_member(h, "secret");
+}
+
+/* All of the credentials: which member is a secret depends on the type. */
+static void
+wipe_integration(json_object *ig)
+{
+	wipe_all(member(ig, "credentials"));
+}
+
+static void
+wipe_email(json_object *root)
+{
+	json_object	*e = member(root, "email"), *t, *r;
+
+	if ((t = member(e, "transport")) != NULL &&
+	    (r = member(t, "resend")) != NULL &&
+	    json_object_is_type(r, json_type_object))
+		json1_wipe_member(r, "key");
+}
+
 /* Whatever the document's fate, its secrets leave no copy behind. */
 static void
 wipe_secrets(json_object *root)
 {
-	json_object	*hooks = member(root, "webhooks");
-	size_t		 i, n;
-
-	if (hooks == NULL || !json_object_is_type(hooks, json_type_array))
-		return;
-	n = json_object_array_length(hooks);
-	for (i = 0; i < n; i++) {
-		json_object *h = json_object_array_get_idx(hooks, i);
-
-		if (h != NULL && json_object_is_type(h, json_type_object)) {
-			json1_wipe_member(h, "url");
-			json1_wipe_member(h, "secret");
-		}
-	}
+	wipe_each(root, "webhooks", wipe_hook);
+	wipe_each(root, "integrations", wipe_integration);
+	wipe_email(root);
 }
 
 static int
@@ -377,6 +439,263 @@ take_allow(json_object *root, struct url_allow *allow, char *err, size_t len)
 	return 0;
 }
 
+/* --- the email -------------------------------------------------------- */
+
+#define DEFAULT_SENDMAIL	"/usr/sbin/sendmail"
+
+static int
+take_transport(json_object *e, struct email *em, char *err, size_t len)
+{
+	json_object	*t = member(e, "transport"), *r;
+
+	if (t == NULL)
+		return (em->sendmail = strdup(DEFAULT_SENDMAIL)) == NULL ?
+		    set_err(err, len, "out of memory") : 0;
+	if (!json_object_is_type(t, json_type_object))
+		return set_err(err, len, "email.transport is not an object");
+	if (member(t, "sendmail") != NULL) {
+		if (copy_member(t, "email.transport.", "sendmail", 1,
+		    &em->sendmail, err, len) < 0)
+			return -1;
+		if (*em->sendmail != '/')
+			return set_err(err, len, "email.transport.sendmail is "
+			    "not an absolute path");
+		return 0;
+	}
+	if ((r = member(t, "resend")) == NULL)
+		return set_err(err, len, "email.transport is neither "
+		    "sendmail nor resend");
+	if (!json_object_is_type(r, json_type_object))
+		return set_err(err, len, "email.transport.resend is not an "
+		    "object");
+	if (copy_member(r, "email.transport.resend.", "url", 1,
+	    &em->resend_url, err, len) < 0 ||
+	    copy_member(r, "email.transport.resend.", "key", 1,
+	    &em->resend_key, err, len) < 0)
+		return -1;
+	/* The key goes in a header: one line of it. */
+	if (*em->resend_key == '\0' || text_has_control(em->resend_key))
+		return set_err(err, len, "email.transport.resend.key is empty "
+		    "or holds a control character");
+	return 0;
+}
+
+static int
+take_email(json_object *root, struct notice *n, char *err, size_t len)
+{
+	json_object	*e = member(root, "email");
+	struct email	*em;
+
+	if (e == NULL)
+		return 0;
+	if (!json_object_is_type(e, json_type_object))
+		return set_err(err, len, "email is not an object");
+	if ((n->email = em = calloc(1, sizeof(*em))) == NULL)
+		return set_err(err, len, "out of memory");
+	if (copy_member(e, "email.", "to", 1, &em->to, err, len) < 0 ||
+	    copy_member(e, "email.", "from", 1, &em->from, err, len) < 0 ||
+	    copy_member(e, "email.", "app_base_url", 0, &em->app_base_url,
+	    err, len) < 0 ||
+	    take_transport(e, em, err, len) < 0)
+		return -1;
+	if (em->app_base_url != NULL && *em->app_base_url == '\0') {
+		free(em->app_base_url);
+		em->app_base_url = NULL;
+	}
+	return 0;
+}
+
+/* --- the integrations ------------------------------------------------- */
+
+/* A credential that fails its integration alone, not the document. */
+static int
+bad_credentials(struct integration *ig, const char *why)
+{
+	ig->result.done = 1;
+	if (asprintf(&ig->result.error, "bad credentials: %s", why) == -1)
+		ig->result.error = NULL;
+	return 0;
+}
+
+/* A credential's string, or NULL when it is not one, or empty. */
+static char *
+credential(json_object *creds, const char *key, size_t max)
+{
+	json_object	*v = member(creds, key);
+	const char	*s;
+
+	if (v == NULL || !json_object_is_type(v, json_type_string))
+		return NULL;
+	s = json_object_get_string(v);
+	if (*s == '\0' || strlen(s) != (size_t)json_object_get_string_len(v) ||
+	    strlen(s) > max)
+		return NULL;
+	return strdup(s);
+}
+
+/* 123456:ABC-DEF...: it goes in the URL's path, so nothing else may. */
+static int
+bot_token(const char *t)
+{
+	size_t	n = strspn(t, "0123456789");
+
+	return n > 0 && t[n] == ':' && t[n + 1] != '\0' &&
+	    strspn(t + n + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV"
+	    "WXYZ0123456789_-") == strlen(t + n + 1);
+}
+
+static int
+take_telegram(json_object *creds, struct integration *ig)
+{
+	json_object	*c = member(creds, "chat_id");
+
+	if ((ig->key = credential(creds, "bot_token", NOTIFY_MAX_SECRET)) ==
+	    NULL || !bot_token(ig->key))
+		return bad_credentials(ig, "bot_token is not a bot's token");
+	if (c == NULL || (!json_object_is_type(c, json_type_int) &&
+	    (!json_object_is_type(c, json_type_string) ||
+	    json_object_get_string_len(c) == 0)))
+		return bad_credentials(ig, "no chat_id");
+	if (json_object_deep_copy(c, &ig->chat_id, NULL) != 0)
+		return -1;
+	return 0;
+}
+
+static int
+take_notion(json_object *creds, struct integration *ig)
+{
+	if ((ig->key = credential(creds, "api_key", NOTIFY_MAX_SECRET)) ==
+	    NULL || text_has_control(ig->key))
+		return bad_credentials(ig, "no api_key");
+	/* It goes in the URL's path: a Notion id, and nothing else. */
+	if ((ig->database_id = credential(creds, "database_id", 64)) ==
+	    NULL || strspn(ig->database_id, "0123456789abcdefABCDEF-") !=
+	    strlen(ig->database_id))
+		return bad_credentials(ig, "database_id is not a Notion id");
+	return 0;
+}
+
+static int
+take_credentials(json_object *h, struct integration *ig)
+{
+	json_object	*creds = member(h, "credentials");
+
+	if (creds == NULL || !json_object_is_type(creds, json_type_object))
+		return bad_credentials(ig, "not an object");
+	switch (ig->type) {
+	case INTEG_TEAMS:
+		if ((ig->url = credential(creds, "webhook_url",
+		    NOTIFY_MAX_URL)) == NULL)
+			return bad_credentials(ig, "no webhook_url");
+		if (webhook_origin(ig->url, ig->origin,
+		    sizeof(ig->origin)) == -1)
+			strlcpy(ig->origin, "(a bad URL)", sizeof(ig->origin));
+		return 0;
+	case INTEG_TELEGRAM:
+		return take_telegram(creds, ig);
+	case INTEG_PAGERDUTY:
+		if ((ig->key = credential(creds, "routing_key",
+		    NOTIFY_MAX_SECRET)) == NULL)
+			return bad_credentials(ig, "no routing_key");
+		return 0;
+	case INTEG_NOTION:
+		return take_notion(creds, ig);
+	default:
+		return 0;
+	}
+}
+
+static int
+take_integration(json_object *h, size_t i, struct integration *ig,
+    char *err, size_t len)
+{
+	char	where[32], *why;
+	int	r;
+
+	snprintf(where, sizeof(where), "integrations[%zu].", i);
+	strlcpy(ig->origin, "-", sizeof(ig->origin));
+	if (!json_object_is_type(h, json_type_object))
+		return set_err(err, len, "integrations[%zu] is not an object",
+		    i);
+	if (copy_member(h, where, "id", 1, &ig->id, err, len) < 0)
+		return -1;
+	if (!job_is_uuid(ig->id))
+		return set_err(err, len, "%sid is not a UUID", where);
+	if (copy_member(h, where, "type", 1, &ig->type_name, err, len) < 0)
+		return -1;
+	job_trim_utf8(ig->type_name, 32);
+	text_make_valid(ig->type_name);
+	integ_type_from(ig->type_name, &ig->type);
+	if ((r = copy_member(h, where, "refused", 0, &why, err, len)) < 0)
+		return -1;
+	if (r > 0) {
+		job_trim_utf8(why, NOTIFY_MAX_ERROR);
+		text_make_valid(why);
+		ig->result.done = 1;
+		ig->result.error = why;
+		strlcpy(ig->origin, "(refused)", sizeof(ig->origin));
+		return 0;
+	}
+	if (ig->type == INTEG_OTHER)
+		return 0;	/* integ.c fails it */
+	if (take_credentials(h, ig) == -1)
+		return set_err(err, len, "out of memory");
+	return 0;
+}
+
+static int
+take_integrations(json_object *root, struct notice *n, char *err,
+    size_t len)
+{
+	json_object	*a = member(root, "integrations");
+	size_t		 i, count;
+
+	if (a == NULL)
+		return 0;
+	if (!json_object_is_type(a, json_type_array))
+		return set_err(err, len, "integrations is not an array");
+	if ((count = json_object_array_length(a)) > NOTIFY_MAX_INTEGRATIONS)
+		return set_err(err, len, "more than %d integrations",
+		    NOTIFY_MAX_INTEGRATIONS);
+	if (count == 0)
+		return 0;
+	if ((n->integs = calloc(count, sizeof(*n->integs))) == NULL)
+		return set_err(err, len, "out of memory");
+	for (i = 0; i < count; i++) {
+		n->ninteg = i + 1;
+		if (take_integration(json_object_array_get_idx(a, i), i,
+		    &n->integs[i], err, len) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* integration_urls: each the application's own when left out. */
+static int
+take_api_bases(json_object *root, struct api_bases *api, char *err,
+    size_t len)
+{
+	json_object	*u = member(root, "integration_urls");
+
+	if (u != NULL && !json_object_is_type(u, json_type_object))
+		return set_err(err, len, "integration_urls is not an object");
+	if (copy_member(u, "integration_urls.", "telegram", 0, &api->telegram,
+	    err, len) < 0 ||
+	    copy_member(u, "integration_urls.", "pagerduty", 0,
+	    &api->pagerduty, err, len) < 0 ||
+	    copy_member(u, "integration_urls.", "notion", 0, &api->notion,
+	    err, len) < 0)
+		return -1;
+	if ((api->telegram == NULL &&
+	    (api->telegram = strdup("https://api.telegram.org")) == NULL) ||
+	    (api->pagerduty == NULL && (api->pagerduty =
+	    strdup("https://events.pagerduty.com/v2/enqueue")) == NULL) ||
+	    (api->notion == NULL &&
+	    (api->notion = strdup("https://api.notion.com")) == NULL))
+		return set_err(err, len, "out of memory");
+	return 0;
+}
+
 static int
 take_notice(json_object *root, struct notice *n, char *err, size_t len)
 {
@@ -388,7 +707,10 @@ take_notice(json_object *root, struct notice *n, char *err, size_t len)
 	    take_hooks(root, n, err, len) < 0 ||
 	    take_command(root, n, err, len) < 0 ||
 	    take_timeout(root, &n->timeout_ms, err, len) < 0 ||
-	    take_allow(root, &n->allow, err, len) < 0)
+	    take_allow(root, &n->allow, err, len) < 0 ||
+	    take_email(root, n, err, len) < 0 ||
+	    take_integrations(root, n, err, len) < 0 ||
+	    take_api_bases(root, &n->api, err, len) < 0)
 		return -1;
 	return 0;
 }
@@ -422,6 +744,40 @@ notice_from_json(struct notice *n, const char *text, size_t len, char *err,
 	return r;
 }
 
+static void
+free_result(struct chan_result *r)
+{
+	free(r->error);
+	free(r->message_id);
+}
+
+static void
+free_email(struct email *e)
+{
+	if (e == NULL)
+		return;
+	free(e->to);
+	free(e->from);
+	free(e->sendmail);
+	free(e->resend_url);
+	text_free_secret(e->resend_key);
+	free(e->app_base_url);
+	free_result(&e->result);
+	free(e);
+}
+
+static void
+free_integration(struct integration *ig)
+{
+	free(ig->id);
+	free(ig->type_name);
+	text_free_secret(ig->url);
+	text_free_secret(ig->key);
+	free(ig->database_id);
+	json_object_put(ig->chat_id);
+	free_result(&ig->result);
+}
+
 void
 notice_free(struct notice *n)
 {
@@ -434,6 +790,13 @@ notice_free(struct notice *n)
 		free(n->hooks[i].result.error);
 	}
 	free(n->hooks);
+	free_email(n->email);
+	for (i = 0; i < n->ninteg; i++)
+		free_integration(&n->integs[i]);
+	free(n->integs);
+	free(n->api.telegram);
+	free(n->api.pagerduty);
+	free(n->api.notion);
 	free(n->alert_id);
 	free(n->command);
 	free(n->command_result.error);

@@ -319,3 +319,43 @@ js_stringify(json_object *v)
 	}
 	return buf;
 }
+
+/*
+ * The keys of o in the order JavaScript keeps them (see above): a
+ * malloc'd array of n pointers into o, NULL when out of memory.
+ */
+const char **
+js_keys(json_object *o, size_t *n)
+{
+	struct json_object_iterator	it, end;
+	struct indexed			*idx;
+	unsigned long long		 i;
+	const char			**keys;
+	size_t				 k = 0, ni = 0, j, total;
+
+	total = (size_t)json_object_object_length(o);
+	keys = calloc(total + 1, sizeof(*keys));
+	idx = calloc(total + 1, sizeof(*idx));
+	if (keys == NULL || idx == NULL) {
+		free(keys);
+		free(idx);
+		return NULL;
+	}
+	end = json_object_iter_end(o);
+	for (it = json_object_iter_begin(o); !json_object_iter_equal(&it,
+	    &end); json_object_iter_next(&it))
+		if (array_index(json_object_iter_peek_name(&it), &i)) {
+			idx[ni].idx = i;
+			idx[ni++].key = json_object_iter_peek_name(&it);
+		}
+	qsort(idx, ni, sizeof(*idx), by_index);
+	for (j = 0; j < ni; j++)
+		keys[k++] = idx[j].key;
+	for (it = json_object_iter_begin(o); !json_object_iter_equal(&it,
+	    &end); json_object_iter_next(&it))
+		if (!array_index(json_object_iter_peek_name(&it), &i))
+			keys[k++] = json_object_iter_peek_name(&it);
+	free(idx);
+	*n = k;
+	return keys;
+}

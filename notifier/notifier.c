@@ -1,12 +1,13 @@
 /*
  * evalsched-notifier: reads one alert (JSON) on stdin, delivers it to
- * its webhooks and its command, writes what became of each (JSON) on
+ * its webhooks, its command, its email and its integrations, writes what became of each (JSON) on
  * stdout and exits with the outcome (sysexits.h): 0 all delivered,
  * EX_TEMPFAIL something was not (the supervisor tries again with what
  * failed), EX_DATAERR a bad document, EX_SOFTWARE an internal error.
  *
- * Secrets (webhook secrets, and the URLs of Slack and Discord webhooks,
- * which are secrets) come only on stdin, and are wiped after use.
+ * Secrets (webhook secrets, the URLs of Slack, Discord and Teams
+ * webhooks, which are secrets, the integrations' tokens and keys,
+ * Resend's key) come only on stdin, and are wiped after use.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -70,6 +71,11 @@ all_delivered(const struct notice *n)
 	for (i = 0; i < n->nhooks; i++)
 		if (!n->hooks[i].result.ok)
 			return 0;
+	for (i = 0; i < n->ninteg; i++)
+		if (!n->integs[i].result.ok)
+			return 0;
+	if (n->email != NULL && !n->email->result.ok)
+		return 0;
 	return !n->command_result.ran || n->command_result.ok;
 }
 

@@ -2,7 +2,9 @@
  * The result on stdout, one line:
  * {"alert_id",
  *  "webhooks": [{"id", "ok", "status_code", "error", "retry"}, ...],
- *  "command": null | {"ok", "exit_status", "signal", "error"}}
+ *  "command": null | {"ok", "exit_status", "signal", "error"},
+ *  "email": null | {"ok", "message_id", "error", "retry"},
+ *  "integrations": [{"id", "type", "ok", "error", "retry"}, ...]}
  * and, for a bad document or an internal error, "error".
  */
 #include <json.h>
@@ -63,11 +65,40 @@ command_json(struct chat *c, const struct command_result *res)
 	return o;
 }
 
+static json_object *
+email_json(struct chat *c, const struct email *e)
+{
+	json_object	*o;
+
+	if (e == NULL)
+		return NULL;
+	o = chat_object(c);
+	chat_set(c, o, "ok", chat_bool(c, e->result.ok));
+	set_nullable(c, o, "message_id", string_or_null(c,
+	    e->result.message_id));
+	set_nullable(c, o, "error", string_or_null(c, e->result.error));
+	chat_set(c, o, "retry", chat_bool(c, e->result.retry));
+	return o;
+}
+
+static json_object *
+integration_json(struct chat *c, const struct integration *ig)
+{
+	json_object	*o = chat_object(c);
+
+	chat_set(c, o, "id", chat_string(c, ig->id));
+	chat_set(c, o, "type", chat_string(c, ig->type_name));
+	chat_set(c, o, "ok", chat_bool(c, ig->result.ok));
+	set_nullable(c, o, "error", string_or_null(c, ig->result.error));
+	chat_set(c, o, "retry", chat_bool(c, ig->result.retry));
+	return o;
+}
+
 char *
 result_to_json(const struct notice *n, const char *error)
 {
 	struct chat	 c = { 0 };
-	json_object	*o, *hooks;
+	json_object	*o, *hooks, *integs;
 	char		*text;
 	size_t		 i;
 
@@ -79,6 +110,11 @@ result_to_json(const struct notice *n, const char *error)
 	chat_set(&c, o, "webhooks", hooks);
 	set_nullable(&c, o, "command", command_json(&c,
 	    &n->command_result));
+	set_nullable(&c, o, "email", email_json(&c, n->email));
+	integs = chat_array(&c);
+	for (i = 0; i < n->ninteg; i++)
+		chat_push(&c, integs, integration_json(&c, &n->integs[i]));
+	chat_set(&c, o, "integrations", integs);
 	if (error != NULL)
 		chat_set(&c, o, "error", chat_string(&c, error));
 	if ((o = chat_done(&c, o)) == NULL)

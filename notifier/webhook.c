@@ -26,14 +26,8 @@
 #include "text.h"
 #include "url.h"
 
-#define REFUSED_DESTINATION	"refused: destination not allowed"
-#define REFUSED_CREDENTIALS	"refused: credentials in the URL are not " \
-				"allowed"
-#define BAD_URL			"bad URL: not an http:// or https:// URL " \
-				"with a host"
-#define UNREACHABLE		"unreachable"
-
 struct transfer {
+	struct xfer		 x;	/* first: deliver.c's handle on it */
 	struct hook		*hook;
 	const char		*alert_id;
 	CURL			*curl;
@@ -234,6 +228,12 @@ not_sent(CURLM *m, struct transfer *t, const char *why, int retry)
 	return NULL;
 }
 
+static void
+finish(struct xfer *x, CURLcode r)
+{
+	webhook_finish((struct transfer *)x, r);
+}
+
 /*
  * Adds the webhook's POST to m.  NULL when it could not be set up: its
  * result then says why.
@@ -251,6 +251,7 @@ webhook_start(CURLM *m, struct hook *h, const struct notice *n,
 		h->result.error = strdup("internal error: out of memory");
 		return NULL;
 	}
+	t->x.finish = finish;
 	t->hook = h;
 	t->alert_id = n->alert_id;
 	/* The same URL next time: trying again would change nothing. */

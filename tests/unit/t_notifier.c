@@ -1,4 +1,4 @@
-// link: notifier/cmdenv.o notifier/input.o notifier/jsonjs.o notifier/body.o notifier/facts.o notifier/chat.o notifier/slack.o notifier/discord.o notifier/sign.o notifier/webhook.o
+// link: notifier/cmdenv.o notifier/input.o notifier/jsonjs.o notifier/body.o notifier/facts.o notifier/chat.o notifier/slack.o notifier/discord.o notifier/sign.o notifier/webhook.o notifier/integ.o notifier/http.o notifier/jsvalue.o notifier/teams.o notifier/telegram.o notifier/pagerduty.o notifier/notion.o
 /*
  * evalsched-notifier's documents: the generic body byte for byte as the
  * application's JSON.stringify writes it (the expected strings were made
@@ -609,6 +609,54 @@ test_metric_event(void)
 	}
 }
 
+/*
+ * What JavaScript makes of numbers and strings, for the application's
+ * texts: toFixed rounds the exact value, a tie away from zero (printf
+ * rounds it to even); Math.round a tie up; slice counts UTF-16 code
+ * units and may cut a character in two, which Node then sends as U+FFFD.
+ */
+static void
+test_javascript(void)
+{
+	static const struct {
+		double		 x;
+		int		 digits;
+		const char	*want;
+	} fixed[] = {
+		{ 2.5, 0, "3" }, { 0.125, 2, "0.13" }, { 1.005, 2, "1.00" },
+		{ -2.5, 0, "-3" }, { -0.0001, 2, "-0.00" }, { 9.995, 2, "9.99" },
+		{ 99.95, 1, "100.0" }, { 1e21, 2, "1e+21" }, { 0, 4, "0.0000" },
+		{ 20.45, 1, "20.4" }, { 123.456, 0, "123" },
+	};
+	char	 buf[64], *s;
+	size_t	 i;
+
+	for (i = 0; i < sizeof(fixed) / sizeof(*fixed); i++) {
+		js_to_fixed(fixed[i].x, fixed[i].digits, buf, sizeof(buf));
+		tap_is_str(buf, fixed[i].want, "(%g).toFixed(%d)", fixed[i].x,
+		    fixed[i].digits);
+	}
+	tap_ok(js_round(2.5) == 3 && js_round(-2.5) == -2 &&
+	    js_round(0.49999999999999994) == 0, "Math.round: a tie goes up");
+	tap_ok(js_length("a\xf0\x9f\x98\x80\xc3\xa9") == 4,
+	    "length: an emoji is two code units");
+	s = js_slice("ab\xf0\x9f\x98\x80" "c", 3);
+	tap_is_str(s, "ab\xed\xa0\xbd", "slice: cut inside a character, its "
+	    "high surrogate");
+	free(s);
+	s = js_utf8("ab\xed\xa0\xbd\xff!");
+	tap_is_str(s, "ab\xef\xbf\xbd\xef\xbf\xbd!", "UTF-8 as Node "
+	    "writes it: U+FFFD for a lone surrogate and a bad byte");
+	free(s);
+	js_duration(3723000, buf, sizeof(buf));
+	tap_is_str(buf, "1h 2m", "formatDuration: hours");
+	js_duration(65000, buf, sizeof(buf));
+	tap_is_str(buf, "1m 5s", "formatDuration: minutes");
+	s = js_lower("Job ID \xc3\x89");
+	tap_is_str(s, "job id \xc3\xa9", "toLowerCase");
+	free(s);
+}
+
 int
 main(void)
 {
@@ -625,5 +673,6 @@ main(void)
 	test_clip();
 	test_refused();
 	test_command_title();
+	test_javascript();
 	return tap_done();
 }

@@ -1,0 +1,323 @@
+/*
+ * Notion: a page in the user's database (integration.service.ts,
+ * logToNotion).  As there, the database's schema is read first, and the
+ * page sets only the properties the database has, of the type it has:
+ * the title, then Type and Status (select), Job ID, JobID, Job, Model,
+ * Model Name, Error, Error Message, Duration (text, or a URL property),
+ * Loss and Final Loss (number), each found by its name in lower case.
+ * The two calls share the delivery's time.
+ */
+#include <json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "notifier.h"
+
+#define SCHEMA_MAX	(1024 * 1024)	/* a database with many options */
+#define ANSWER_MAX	(64 * 1024)
+#define NOTION_VERSION	"Notion-Version: 2022-06-28"
+#define RICH_TEXT_MAX	2000		/* code units, as the app cuts */
+
+enum prop_kind { AS_SELECT, AS_TEXT, AS_NUMBER };
+
+/*
+ * The schema as the application keeps it: by the name in lower case,
+ * {type, name}, a later name of the same case replacing an earlier one
+ * in its place.
+ */
+static json_object *
+schema_of(struct chat *c, json_object *database)
+{
+	json_object	*props, *schema = chat_object(c), *p, *t, *entry;
+	const char	**keys;
+	char		*low;
+	size_t		 i, n;
+
+	if (!js_member(database, "properties", &props) || props == NULL ||
+	    !json_object_is_type(props, json_type_object))
+		return schema;
+	if ((keys = js_keys(props, &n)) == NULL) {
+		c->failed = 1;
+		return schema;
+	}
+	for (i = 0; i < n; i++) {
+		json_object_object_get_ex(props, keys[i], &p);
+		entry = chat_object(c);
+		if (js_member(p, "type", &t))
+			chat_set(c, entry, "type", json_object_get(t));
+		chat_set(c, entry, "name", chat_string(c, keys[i]));
+		if ((low = js_lower(keys[i])) == NULL)
+			c->failed = 1;
+		else
+			chat_set(c, schema, low, entry);
+		free(low);
+	}
+	free(keys);
+	return schema;
+}
+
+static int
+type_is(json_object *entry, const char *type)
+{
+	json_object	*t;
+
+	return js_member(entry, "type", &t) && t != NULL &&
+	    json_object_is_type(t, json_type_string) &&
+	    strcmp(json_object_get_string(t), type) == 0;
+}
+
+static const char *
+name_of(json_object *entry)
+{
+	json_object	*v;
+
+	js_member(entry, "name", &v);
+	return json_object_get_string(v);
+}
+
+static void
+set_title(struct chat *c, json_object *out, json_object *schema,
+    const char *title)
+{
+	json_object	*entry, *o, *list, *item, *text;
+	const char	**keys;
+	size_t		 i, n;
+
+	if ((keys = js_keys(schema, &n)) == NULL) {
+		c->failed = 1;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		json_object_object_get_ex(schema, keys[i], &entry);
+		if (!type_is(entry, "title"))
+			continue;
+		o = chat_object(c);
+		list = chat_array(c);
+		text = chat_object(c);
+		chat_set(c, text, "content", chat_string(c, title));
+		item = chat_object(c);
+		chat_set(c, item, "text", text);
+		chat_push(c, list, item);
+		chat_set(c, o, "title", list);
+		chat_set(c, out, name_of(entry), o);
+		break;
+	}
+	free(keys);
+}
+
+static json_object *
+rich_text(struct chat *c, const char *value, size_t max)
+{
+	json_object	*list = chat_array(c), *item = chat_object(c);
+	json_object	*text = chat_object(c);
+	char		*cut = max > 0 ? js_slice(value, max) : strdup(value);
+
+	chat_set(c, text, "content", chat_string(c, cut));
+	free(cut);
+	chat_set(c, item, "text", text);
+	chat_push(c, list, item);
+	return list;
+}
+
+/* addIfExists(key, value, kind); value is a string, or number if NULL. */
+static void
+add_if_exists(struct chat *c, json_object *out, json_object *schema,
+    const char *key, const char *value, double number, enum prop_kind kind)
+{
+	json_object	*entry, *o = NULL, *sel;
+	char		*low = js_lower(key);
+
+	if (low == NULL || !json_object_object_get_ex(schema, low, &entry)) {
+		free(low);
+		return;
+	}
+	free(low);
+	if (kind == AS_SELECT && type_is(entry, "select")) {
+		o = chat_object(c);
+		sel = chat_object(c);
+		chat_set(c, sel, "name", chat_string(c, value));
+		chat_set(c, o, "select", sel);
+	} else if (kind == AS_TEXT && type_is(entry, "rich_text")) {
+		o = chat_object(c);
+		chat_set(c, o, "rich_text", rich_text(c, value, RICH_TEXT_MAX));
+	} else if (kind == AS_NUMBER && type_is(entry, "number")) {
+		o = chat_object(c);
+		chat_set(c, o, "number", json_object_new_double(number));
+	} else if (kind == AS_TEXT && type_is(entry, "url")) {
+		o = chat_object(c);
+		chat_set(c, o, "url", chat_string(c, value));
+	}
+	if (o != NULL)
+		chat_set(c, out, name_of(entry), o);
+}
+
+static void
+set_properties(struct chat *c, json_object *out, json_object *schema,
+    const struct integ_event *ev)
+{
+	const char	*model = ev->model_name != NULL ? ev->model_name : "";
+
+	set_title(c, out, schema, ev->title);
+	add_if_exists(c, out, schema, "Type", ev->type, 0, AS_SELECT);
+	add_if_exists(c, out, schema, "Status", ev->status, 0, AS_SELECT);
+	add_if_exists(c, out, schema, "Job ID", ev->job_id, 0, AS_TEXT);
+	add_if_exists(c, out, schema, "JobID", ev->job_id, 0, AS_TEXT);
+	add_if_exists(c, out, schema, "Job", ev->job_id, 0, AS_TEXT);
+	add_if_exists(c, out, schema, "Model", model, 0, AS_TEXT);
+	add_if_exists(c, out, schema, "Model Name", model, 0, AS_TEXT);
+	if (ev->error != NULL) {
+		add_if_exists(c, out, schema, "Error", ev->error, 0, AS_TEXT);
+		add_if_exists(c, out, schema, "Error Message", ev->error, 0,
+		    AS_TEXT);
+	}
+	if (ev->duration != NULL)
+		add_if_exists(c, out, schema, "Duration", ev->duration, 0,
+		    AS_TEXT);
+	if (ev->has_loss) {
+		add_if_exists(c, out, schema, "Loss", NULL, ev->loss,
+		    AS_NUMBER);
+		add_if_exists(c, out, schema, "Final Loss", NULL, ev->loss,
+		    AS_NUMBER);
+	}
+}
+
+/* The page's body, from the database as its GET answered. */
+char *
+notion_page(const struct integ_event *ev, const char *database_id,
+    json_object *database)
+{
+	struct chat	 c = { 0 };
+	json_object	*o = chat_object(&c), *parent = chat_object(&c);
+	json_object	*props = chat_object(&c), *schema;
+	char		*body = NULL;
+
+	schema = schema_of(&c, database);
+	set_properties(&c, props, schema, ev);
+	json_object_put(schema);
+	chat_set(&c, parent, "database_id", chat_string(&c, database_id));
+	chat_set(&c, o, "parent", parent);
+	chat_set(&c, o, "properties", props);
+	if ((o = chat_done(&c, o)) != NULL)
+		body = js_stringify(o);
+	json_object_put(o);
+	return body;
+}
+
+/* "BASE/v1/PATH" without the base's trailing slashes. */
+static char *
+api_url(const struct integration *ig, const char *path, const char *id)
+{
+	const char	*base = ig->notice->api.notion;
+	size_t		 n = strlen(base);
+	char		*url;
+
+	while (n > 0 && base[n - 1] == '/')
+		n--;
+	if (asprintf(&url, "%.*s/v1/%s%s", (int)n, base, path,
+	    id != NULL ? id : "") == -1)
+		return NULL;
+	return url;
+}
+
+static void
+failed(struct integration *ig, struct outcome *o, struct request *r,
+    const char *what)
+{
+	char	error[sizeof(o->error) + 16];
+
+	if (o->status != 0)
+		integ_api_error(o, r, "message");
+	snprintf(error, sizeof(error), "%s: %s", what, o->error);
+	strlcpy(o->error, error, sizeof(o->error));
+	integ_result(ig, o);
+}
+
+static void
+page_done(struct request *r, void *arg)
+{
+	struct outcome	o;
+
+	request_outcome(r, &o);
+	if (o.ok)
+		integ_result(arg, &o);
+	else
+		failed(arg, &o, r, "page");
+}
+
+/* The headers: the key, the version, and for a POST the type. */
+static int
+headers_for(const struct integration *ig, char *auth, size_t len,
+    const char *h[4], int post)
+{
+	if ((size_t)snprintf(auth, len, "Authorization: Bearer %s",
+	    ig->key) >= len)
+		return -1;
+	h[0] = auth;
+	h[1] = NOTION_VERSION;
+	h[2] = post ? "Content-Type: application/json" : NULL;
+	h[3] = NULL;
+	return 0;
+}
+
+static void
+post_page(struct integration *ig, json_object *database)
+{
+	struct integ_event	 ev;
+	const char		*h[4];
+	char			 auth[NOTIFY_MAX_SECRET + 64], *url, *body;
+
+	if (integ_event_get(&ig->notice->event, &ev) == -1) {
+		integ_fail(ig, "internal error: out of memory", 1);
+		return;
+	}
+	body = notion_page(&ev, ig->database_id, database);
+	integ_event_free(&ev);
+	url = api_url(ig, "pages", NULL);
+	if (body == NULL || url == NULL ||
+	    headers_for(ig, auth, sizeof(auth), h, 1) == -1)
+		integ_fail(ig, "internal error: out of memory", 1);
+	else
+		integ_call(ig, url, body, h, ANSWER_MAX, page_done);
+	explicit_bzero(auth, sizeof(auth));
+	free(body);
+	free(url);
+}
+
+static void
+database_done(struct request *r, void *arg)
+{
+	struct integration	*ig = arg;
+	struct outcome		 o;
+	json_object		*database;
+
+	request_outcome(r, &o);
+	if (!o.ok) {
+		failed(ig, &o, r, "database");
+		return;
+	}
+	if ((database = integ_answer(r)) == NULL) {
+		/* The same database answers the same next time. */
+		integ_fail(ig, "database: an answer that is not JSON, or "
+		    "larger than 1 MiB", 0);
+		return;
+	}
+	post_page(ig, database);
+	json_object_put(database);
+}
+
+void
+notion_start(struct integration *ig, const struct integ_event *ev)
+{
+	const char	*h[4];
+	char		 auth[NOTIFY_MAX_SECRET + 64], *url;
+
+	(void)ev;	/* the page is made from the schema's answer */
+	if ((url = api_url(ig, "databases/", ig->database_id)) == NULL ||
+	    headers_for(ig, auth, sizeof(auth), h, 0) == -1)
+		integ_fail(ig, "internal error: out of memory", 1);
+	else
+		integ_call(ig, url, NULL, h, SCHEMA_MAX, database_done);
+	explicit_bzero(auth, sizeof(auth));
+	free(url);
+}

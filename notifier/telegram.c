@@ -1,0 +1,121 @@
+/*
+ * Telegram: sendMessage with the text the application writes, in its
+ * Markdown (integration.service.ts, logToTelegram), to
+ * BASE/bot<token>/sendMessage.  The token is in the URL's path: the URL
+ * is a secret, and neither logged nor in any error (integ.c masks the
+ * token and logs only scheme://host:port).  Delivered when the answer
+ * says "ok", as there; a 2xx without it is not tried again, since the
+ * message may have gone.
+ */
+#include <json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "notifier.h"
+#include "text.h"
+
+#define ANSWER_MAX	(64 * 1024)
+
+char *
+telegram_text(const struct integ_event *ev)
+{
+	FILE	*f;
+	char	*buf = NULL, loss[64], *error = NULL;
+	size_t	 len;
+
+	if (ev->error != NULL && (error = js_slice(ev->error, 500)) == NULL)
+		return NULL;
+	if ((f = open_memstream(&buf, &len)) == NULL) {
+		free(error);
+		return NULL;
+	}
+	fprintf(f, "%s *%s*\n\nJob ID: `%s`\nStatus: %s\n", INTEG_EMOJI,
+	    ev->title, ev->job_id, ev->status);
+	if (ev->model_name != NULL)
+		fprintf(f, "Model: %s\n", ev->model_name);
+	if (ev->duration != NULL)
+		fprintf(f, "Duration: %s\n", ev->duration);
+	if (ev->has_loss) {
+		js_to_fixed(ev->loss, 4, loss, sizeof(loss));
+		fprintf(f, "Final Loss: %s\n", loss);
+	}
+	if (error != NULL)
+		fprintf(f, "\nError: %s", error);
+	free(error);
+	if (fclose(f) == EOF) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+char *
+telegram_body(const struct integ_event *ev, json_object *chat_id)
+{
+	struct chat	 c = { 0 };
+	json_object	*o = chat_object(&c);
+	char		*text = telegram_text(ev), *body = NULL;
+
+	chat_set(&c, o, "chat_id", json_object_get(chat_id));
+	chat_set(&c, o, "text", chat_string(&c, text));
+	chat_set(&c, o, "parse_mode", chat_string(&c, "Markdown"));
+	free(text);
+	if ((o = chat_done(&c, o)) != NULL)
+		body = js_stringify(o);
+	json_object_put(o);
+	return body;
+}
+
+/* `if (!data.ok)`: any truthy ok will do. */
+static int
+said_ok(const struct request *r)
+{
+	json_object	*a = integ_answer(r), *v;
+	int		 ok;
+
+	ok = a != NULL && js_truthy(js_member(a, "ok", &v), v);
+	json_object_put(a);
+	return ok;
+}
+
+static void
+done(struct request *r, void *arg)
+{
+	struct outcome	o;
+
+	request_outcome(r, &o);
+	if (o.ok && !said_ok(r)) {
+		o.ok = 0;
+		o.retry = 0;
+		snprintf(o.error, sizeof(o.error), "HTTP %ld without \"ok\"",
+		    o.status);
+	} else if (!o.ok && o.status != 0)
+		integ_api_error(&o, r, "description");
+	integ_result(arg, &o);
+}
+
+void
+telegram_start(struct integration *ig, const struct integ_event *ev)
+{
+	static const char *const headers[] = {
+		"Content-Type: application/json", NULL };
+	const char	*base = ig->notice->api.telegram;
+	char		*url = NULL, *body;
+	size_t		 n = strlen(base);
+
+	/* The base as configured, without its trailing slashes. */
+	while (n > 0 && base[n - 1] == '/')
+		n--;
+	if ((body = telegram_body(ev, ig->chat_id)) == NULL ||
+	    asprintf(&url, "%.*s/bot%s/sendMessage", (int)n, base,
+	    ig->key) == -1) {
+		free(body);
+		integ_fail(ig, "internal error: out of memory", 1);
+		return;
+	}
+	/* The URL is masked wherever it is written: integ.c masks ig->url. */
+	ig->url = url;
+	integ_call(ig, url, body, headers, ANSWER_MAX, done);
+	free(body);
+}
