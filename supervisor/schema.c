@@ -114,9 +114,9 @@ schema_check_start(void)
 	(void)db_send(DB_OPEN | DB_CLOSE, stmts, 2, presence_read, NULL);
 }
 
-/* For -n: the same checks, waited for.  -1 with the reason in err. */
-int
-schema_check_now(char *err, size_t errlen)
+/* For -n: the checks given, waited for; see below. */
+static int
+check_now(int first, int last, char *err, size_t errlen)
 {
 	static const struct {
 		const char	*sql;
@@ -125,17 +125,17 @@ schema_check_now(char *err, size_t errlen)
 	} checks[] = {
 		{ present_sql, judge_present, "cannot look for the evalsched "
 		    "schema" },
-		{ version_sql, judge_version, "cannot read the schema version" },
 		{ tables_sql, judge_tables, "cannot look for the results tables" },
+		{ version_sql, judge_version, "cannot read the schema version" },
 	};
 	PGresult	*res;
-	size_t		 i;
-	int		 r;
+	int		 i, r;
 
-	for (i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+	for (i = first; i <= last; i++) {
 		if ((res = db_query_wait(checks[i].sql, 0, NULL)) == NULL) {
-			snprintf(err, errlen, "%s", checks[i].unread);
-			return -1;
+			snprintf(err, errlen, "%s: %s", checks[i].unread,
+			    db_last_error()->message);
+			return -2;
 		}
 		r = checks[i].judge(res, err, errlen);
 		PQclear(res);
@@ -143,4 +143,23 @@ schema_check_now(char *err, size_t errlen)
 			return -1;
 	}
 	return 0;
+}
+
+/*
+ * For -n, in two steps, so that what the role lacks can be looked for
+ * between them: what needs no privilege (our tables and the results
+ * tables are there), then the schema's version, which the role must be
+ * able to read.  Each returns -1 with the reason in err, or -2 when the
+ * database refused what it asked.
+ */
+int
+schema_check_present_now(char *err, size_t errlen)
+{
+	return check_now(0, 1, err, errlen);
+}
+
+int
+schema_check_version_now(char *err, size_t errlen)
+{
+	return check_now(2, 2, err, errlen);
 }
