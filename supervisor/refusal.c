@@ -37,7 +37,6 @@ struct open_refusal {
 	const void	*site;		/* NULL: free */
 	char		 text[DB_ERROR_MAX + 160];
 	int64_t		 since_ms, seen_ms;
-	unsigned long	 times;
 };
 
 static struct cause		causes[CAUSES_MAX];
@@ -188,7 +187,6 @@ open_note(const void *site, const struct db_error *e, int64_t now)
 		sv->next_heartbeat_ms = now;
 	}
 	o->seen_ms = now;
-	o->times++;
 	refused_total++;
 }
 
