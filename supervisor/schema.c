@@ -60,10 +60,14 @@ judge_version(PGresult *res, char *err, size_t errlen)
 
 	if (version == SCHEMA_VERSION)
 		return 0;
+	/* Our tables are there (judge_present): a row may be hidden. */
 	if (version == -1)
 		snprintf(err, errlen, "the database has no evalsched schema "
 		    "version: apply schema.sql (or schema-additions.sql to an "
-		    "application database)");
+		    "application database); if it was applied, row-level "
+		    "security hides it from this role, which neither bypasses "
+		    "it nor has evalsched's policies (evalsched-supervisor -n "
+		    "names what the role lacks)");
 	else
 		snprintf(err, errlen, "the database has evalsched schema "
 		    "version %d; this supervisor needs %d", version,
@@ -74,7 +78,7 @@ judge_version(PGresult *res, char *err, size_t errlen)
 static void
 version_read(PGresult **res, void *arg)
 {
-	char	why[256];
+	char	why[512];
 
 	(void)arg;
 	if (res == NULL) {
@@ -89,7 +93,7 @@ version_read(PGresult **res, void *arg)
 static void
 presence_read(PGresult **res, void *arg)
 {
-	char	why[256];
+	char	why[512];
 
 	(void)arg;
 	if (res == NULL) {

@@ -228,7 +228,8 @@ int	 privileges_check(const char *path);
 
 /* schema.c */
 void	 schema_check_start(void);
-int	 schema_check_present_now(char *err, size_t);	/* -n: -1 with err */
+/* -n: 0, or -1 (wrong) or -2 (refused) with the reason in err */
+int	 schema_check_present_now(char *err, size_t);
 int	 schema_check_version_now(char *err, size_t);
 
 /* lease.c */
