@@ -91,6 +91,7 @@ install: $(PROGRAMS)
 	install -m 755 $(O)/evalsched-notifier $(DESTDIR)$(LIBEXECDIR)/
 	install -m 644 $(O)/schema.sql $(DESTDIR)$(DATADIR)/schema.sql
 	install -m 644 etc/schema-additions.sql $(DESTDIR)$(DATADIR)/
+	install -m 644 etc/grants.sql etc/policies.sql $(DESTDIR)$(DATADIR)/
 	install -D -m 644 etc/bash-completion-evalschedctl $(DESTDIR)$(PREFIX)/share/bash-completion/completions/evalschedctl
 	@# Samples for node_exporter's textfile collector (evalschedctl metrics).
 	install -d $(DESTDIR)$(DATADIR)/examples

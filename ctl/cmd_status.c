@@ -4,7 +4,9 @@
  *
  *	down	 active schedules exist and no supervisor is live;
  *	degraded not down, but a live supervisor's circuit is open (the
- *		 platform fails and its dispatch is paused), a schedule is
+ *		 platform fails and its dispatch is paused), the database
+ *		 refuses a live supervisor's statements (a privilege its
+ *		 role lacks, row-level security, a constraint), a schedule is
  *		 overdue (due for longer than poll_interval with no run in
  *		 flight) or a run is stuck in 'triggered' (its supervisor is
  *		 not live, or it has outlived run_timeout, for longer than
@@ -37,7 +39,9 @@ static const char supervisors_sql[] =
     "p.lease_seconds, " EP("p.started_at", "started_at") ", "
     EP("p.heartbeat_at", "heartbeat_at") ", " LIVE("p") " AS live, "
     EP("p.circuit_open_since", "circuit_open_since") ", p.circuit_reason, "
-    LIVE("p") " AND p.circuit_open_since IS NOT NULL AS paused "
+    LIVE("p") " AND p.circuit_open_since IS NOT NULL AS paused, "
+    EP("p.refused_since", "refused_since") ", p.refusal, "
+    LIVE("p") " AND p.refused_since IS NOT NULL AS refused "
     "FROM public.evalsched_supervisors p "
     "WHERE p.stopped_at IS NULL AND p.lost_at IS NULL "
     "ORDER BY p.node, p.started_at";
@@ -109,6 +113,7 @@ struct status {
 	long long	 under_way;
 	int		 live;
 	int		 paused;
+	int		 refused;
 	int		 stuck;
 	long long	 late;
 	long long	 slow;
@@ -230,6 +235,34 @@ circuit_reason(struct ctl *c, const struct status *st, char *buf,
 	}
 }
 
+/*
+ * "supervisor <id> (node <node>): the database refuses its statements
+ * since <when>: <words>", of the first live supervisor refused, and how
+ * many more.
+ */
+static void
+refused_reason(struct ctl *c, const struct status *st, char *buf,
+    size_t len)
+{
+	const PGresult	*res = st->sup;
+	const char	*why;
+	char		 when[128], more[64];
+	int		 i;
+
+	for (i = 0; !db_bool(res, i, "refused"); i++)
+		;
+	why = db_get(res, i, "refusal");
+	fmt_when(c, db_int(res, i, "refused_since"), NULL, when, sizeof(when));
+	snprintf(buf, len, "supervisor %s (node %s): the database refuses its "
+	    "statements since %s: %s", db_get(res, i, "id"), db_get(res, i,
+	    "node"), when, why != NULL ? why : "no words recorded");
+	if (st->refused > 1) {
+		plural(more, sizeof(more), st->refused - 1, "more supervisor");
+		snprintf(buf + strlen(buf), len - strlen(buf), "; %s refused",
+		    more);
+	}
+}
+
 /* "1 overdue schedule, 2 stuck runs": only what is wrong. */
 static void
 late_reason(const struct status *st, char *buf, size_t len)
@@ -244,16 +277,25 @@ late_reason(const struct status *st, char *buf, size_t len)
 		snprintf(buf, len, "%s", st->late > 0 ? a : b);
 }
 
-/* An open circuit first: it is often why schedules are late. */
+/*
+ * An open circuit first, then what the database refuses: either is
+ * often why schedules are late.
+ */
 static void
 degraded_reason(struct ctl *c, const struct status *st, char *buf,
     size_t len)
 {
-	char	late[160];
+	char	late[160], refused[1024];
 
 	buf[0] = '\0';
 	if (st->paused > 0)
 		circuit_reason(c, st, buf, len);
+	if (st->refused > 0) {
+		refused_reason(c, st, refused, sizeof(refused));
+		if (buf[0] != '\0')
+			strlcat(buf, "; ", len);
+		strlcat(buf, refused, len);
+	}
 	if (st->late == 0 && st->stuck == 0)
 		return;
 	late_reason(st, late, sizeof(late));
@@ -269,6 +311,7 @@ judge(struct ctl *c, struct status *st)
 
 	st->live = count_true(st->sup, "live");
 	st->paused = count_true(st->sup, "paused");
+	st->refused = count_true(st->sup, "refused");
 	st->stuck = count_true(st->runs, "stuck");
 	st->late = total(st->overdue);
 	st->slow = total(st->slow_runs);
@@ -278,7 +321,8 @@ judge(struct ctl *c, struct status *st)
 		plural(a, sizeof(a), st->active, "active schedule");
 		snprintf(st->reason, sizeof(st->reason), "no live supervisor "
 		    "and %s", a);
-	} else if (st->paused > 0 || st->late > 0 || st->stuck > 0) {
+	} else if (st->paused > 0 || st->refused > 0 || st->late > 0 ||
+	    st->stuck > 0) {
 		st->level = STATUS_DEGRADED;
 		degraded_reason(c, st, st->reason, sizeof(st->reason));
 	} else {
@@ -490,6 +534,12 @@ supervisor_json(const PGresult *res, int i)
 	    NULL, "UTC"));
 	json_object_object_add(o, "circuit_reason", json_str(db_get(res, i,
 	    "circuit_reason")));
+	json_object_object_add(o, "refused", json_object_new_boolean(
+	    db_get(res, i, "refused_since") != NULL));
+	json_object_object_add(o, "refused_since", json_time(db_int(res, i,
+	    "refused_since"), db_get(res, i, "refused_since") == NULL, "UTC"));
+	json_object_object_add(o, "refusal", json_str(db_get(res, i,
+	    "refusal")));
 	return o;
 }
 
@@ -585,6 +635,8 @@ print_json(struct ctl *c, const struct status *st)
 	    backoff_json));
 	json_object_object_add(o, "paused_supervisors", json_object_new_int(
 	    st->paused));
+	json_object_object_add(o, "refused_supervisors", json_object_new_int(
+	    st->refused));
 	json_object_object_add(o, "under_way", json_object_new_int64(
 	    st->under_way));
 	json_object_object_add(o, "completion_timeout", json_object_new_int(

@@ -208,6 +208,7 @@ int		 cmd_status(struct ctl *, int, char **);
 int		 cmd_baseline(struct ctl *, int, char **);
 int		 cmd_watch(struct ctl *, int, char **);
 int		 cmd_metrics(struct ctl *, int, char **);
+int		 cmd_grants(struct ctl *, int, char **);
 int		 cmd_next(struct ctl *, int, char **);
 
 

@@ -38,6 +38,7 @@ static const struct command commands[] = {
 	{ "watch",	cmd_watch },
 	{ "metrics",	cmd_metrics },
 	{ "next",	cmd_next },
+	{ "grants",	cmd_grants },
 };
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
 
@@ -57,7 +58,8 @@ static const char usage_text[] =
     "  status\n"
     "  watch [--json] [ID|NAME]\n"
     "  metrics (always the Prometheus text format)\n"
-    "  next [-n count] [--tz zone] [--from time] SCHEDULE\n";
+    "  next [-n count] [--tz zone] [--from time] SCHEDULE\n"
+    "  grants [--policies] [ROLE]\n";
 
 static int
 usage(void)

@@ -2,7 +2,7 @@
 -- additive: new nullable columns, new indexes, new tables, a trigger.  The
 -- application's tables, triggers and row-level security stay as they are.
 -- Applying this twice is harmless, and it upgrades a database of an
--- earlier version.  Schema version 5.
+-- earlier version.  Schema version 6.
 --
 -- It is applied to the application's own database: a Supabase project
 -- where every visitor holds the public (anon) key and Supabase grants
@@ -1028,6 +1028,13 @@ BEGIN
 END;
 $$;
 
+-- What the database refuses a supervisor (a privilege its role lacks,
+-- row-level security, a constraint), in the database's words, since its
+-- first refusal: written at each heartbeat, read by evalschedctl status.
+ALTER TABLE public.evalsched_supervisors
+    ADD COLUMN IF NOT EXISTS refused_since timestamptz,
+    ADD COLUMN IF NOT EXISTS refusal text;
+
 SET LOCAL check_function_bodies = on;
 
 CREATE TABLE IF NOT EXISTS public.evalsched_meta (
@@ -1035,7 +1042,7 @@ CREATE TABLE IF NOT EXISTS public.evalsched_meta (
     value text NOT NULL
 );
 ALTER TABLE public.evalsched_meta ENABLE ROW LEVEL SECURITY;
-INSERT INTO public.evalsched_meta (key, value) VALUES ('schema_version', '5')
+INSERT INTO public.evalsched_meta (key, value) VALUES ('schema_version', '6')
     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
 
 -- The application's trigger functions that fire on our writes to its
@@ -1067,10 +1074,12 @@ $$;
 -- policy, so that a role granted privileges on it by Supabase's default
 -- privileges still sees and changes no row, and those privileges are
 -- revoked as well; no evalsched function is executable by them.  The
--- supervisor's role is the tables' owner or bypasses row-level security
--- (evalsched-supervisor(8)).  PUBLIC stands for every role; anon and
--- authenticated exist only in a Supabase database.  Trigger functions
--- need no EXECUTE of whoever fires them.
+-- supervisor's role is the tables' owner, or is given what it needs by
+-- grants.sql and bypasses row-level security or has the policies of
+-- policies.sql (evalsched-supervisor(8), "Database role").  Applied
+-- again, this file revokes no grant of that role.  PUBLIC stands for
+-- every role; anon and authenticated exist only in a Supabase database.
+-- Trigger functions need no EXECUTE of whoever fires them.
 DO $$
 DECLARE
     obj record;

@@ -50,7 +50,8 @@ struct trip {
 	int		 slot[TRIP_RESULTS];	/* ours: its index; else -1 */
 	int		 nresults;	/* all results so far */
 	int		 failed;
-	char		 error[512];
+	struct db_error	 error;
+	const void	*site;		/* its first statement: whose it is */
 	PGresult	*res[TRIP_RESULTS];
 	struct prepared	*prepared;	/* prepared on the way */
 	int		 prepare_at;	/* the Prepare's result */
@@ -75,6 +76,7 @@ static unsigned long	 connections;
 static char		 last_error[512];
 static int		 checking;	/* -n: quiet, no LISTEN */
 static unsigned long	 answers;
+static struct db_error	 last_failure;	/* of the last trip that failed */
 
 unsigned long
 db_connections(void)
@@ -241,6 +243,8 @@ db_lost(const char *why)
 {
 	log_warnx("database connection lost: %s; outcomes are kept until "
 	    "it is back", why);
+	memset(&last_failure, 0, sizeof(last_failure));
+	strlcpy(last_failure.message, why, sizeof(last_failure.message));
 	if (outage_since_ms < 0)
 		outage_since_ms = mono_ms();
 	lost_said = 1;
@@ -254,6 +258,8 @@ static void
 connect_failed(const char *why)
 {
 	strlcpy(last_error, why, sizeof(last_error));
+	memset(&last_failure, 0, sizeof(last_failure));
+	strlcpy(last_failure.message, why, sizeof(last_failure.message));
 	/*
 	 * Say so the first time (unless the loss was just said) and then
 	 * now and again, not always.
@@ -395,6 +401,8 @@ trip_send(int flags, const struct db_stmt *stmts, int n, db_reply_fn *fn,
 	}
 	trip.active = 1;
 	trip.nstmts = n;
+	trip.site = n == 0 ? NULL : stmts[0].prepared != NULL ?
+	    (const void *)stmts[0].prepared : (const void *)stmts[0].sql;
 	trip.fn = fn;
 	trip.arg = arg;
 	trip.deadline_ms = mono_ms() + budget;
@@ -516,6 +524,47 @@ db_step(void)
 		connect_start();
 }
 
+/*
+ * The innermost function of an error's context ("PL/pgSQL function
+ * f() line 8 at SQL statement", "SQL function \"f\" statement 1"):
+ * for an error in a trigger, the trigger's function.
+ */
+static void
+context_function(const char *context, char *buf, size_t len)
+{
+	const char	*p, *q;
+	size_t		 n;
+
+	buf[0] = '\0';
+	if (context == NULL)
+		return;
+	if ((p = strstr(context, "PL/pgSQL function ")) != NULL) {
+		p += strlen("PL/pgSQL function ");
+		n = strcspn(p, "( \n");
+	} else if ((p = strstr(context, "SQL function \"")) != NULL) {
+		p += strlen("SQL function \"");
+		n = (q = strchr(p, '"')) != NULL ? (size_t)(q - p) : 0;
+	} else
+		return;
+	if (n > 0 && n + 3 <= len)
+		snprintf(buf, len, "%.*s()", (int)n, p);
+}
+
+/* A failed statement's SQLSTATE, words and function. */
+static void
+error_of(const PGresult *r, struct db_error *e)
+{
+	const char	*code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	const char	*primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+
+	memset(e, 0, sizeof(*e));
+	strlcpy(e->sqlstate, code != NULL ? code : "", sizeof(e->sqlstate));
+	strlcpy(e->message, one_line(primary != NULL ? primary :
+	    PQresultErrorMessage(r)), sizeof(e->message));
+	context_function(PQresultErrorField(r, PG_DIAG_CONTEXT), e->function,
+	    sizeof(e->function));
+}
+
 /* One answer, kept in its statement's place, or the first error. */
 static void
 trip_take(PGresult *r)
@@ -532,8 +581,7 @@ trip_take(PGresult *r)
 		break;
 	default:
 		if (!trip.failed)
-			strlcpy(trip.error, one_line(PQresultErrorMessage(r)),
-			    sizeof(trip.error));
+			error_of(r, &trip.error);
 		trip.failed = 1;
 		PQclear(r);
 		r = NULL;
@@ -565,7 +613,9 @@ trip_finish(void)
 
 	answers++;
 	if (trip.failed) {
-		log_warnx("database: %s", trip.error);
+		last_failure = trip.error;
+		if (!checking)
+			refusal_note(trip.site, &trip.error);
 		/* A statement prepared stays so, even if its transaction failed. */
 		if (trip.prepared != NULL && (trip.prepare_at >= trip.nresults ||
 		    trip.res[trip.prepare_at] == NULL))
@@ -582,6 +632,7 @@ trip_finish(void)
 			mine[trip.slot[i]] = trip.res[i];
 			trip.res[i] = NULL;
 		}
+	refusal_clear(trip.site);
 	trip_clear();
 	if (fn != NULL)
 		fn(mine, arg);
@@ -757,6 +808,38 @@ db_query_wait(const char *sql, int n, const char *const *params)
 	while (!answered)
 		db_wait();
 	return waited;
+}
+
+const struct db_error *
+db_last_error(void)
+{
+	return &last_failure;
+}
+
+/*
+ * For -n, which needs a transaction of its own with savepoints (each
+ * trial write in one, so that a failure hides none after it): the
+ * connection, blocking and out of pipeline mode; db_give_back() puts it
+ * back as the rest of this file wants it.
+ */
+PGconn *
+db_borrow(void)
+{
+	/* A failed check's ROLLBACK may be on its way. */
+	while (state == DB_READY && trip.active)
+		db_wait();
+	if (state != DB_READY || trip.active ||
+	    PQexitPipelineMode(conn) == 0 || PQsetnonblocking(conn, 0) == -1)
+		return NULL;
+	return conn;
+}
+
+void
+db_give_back(void)
+{
+	if (conn != NULL && (PQsetnonblocking(conn, 1) == -1 ||
+	    PQenterPipelineMode(conn) == 0))
+		db_lost(db_error(conn));
 }
 
 void

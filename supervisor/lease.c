@@ -210,7 +210,10 @@ lease_heartbeat(void)
 {
 	char	running[16], lease[16];
 
-	/* The lease and the circuit go along: both may have changed. */
+	/*
+	 * The lease, the circuit and what the database refuses (refusal.c)
+	 * go along: each may have changed.
+	 */
 	/* Next time is set first: a failing renewal must not spin. */
 	sv->next_heartbeat_ms = mono_ms() + sv->conf.lease * 1000 / 3;
 	snprintf(running, sizeof(running), "%d", children_running());
@@ -219,10 +222,13 @@ lease_heartbeat(void)
 	    "SET heartbeat_at = now(), running = $2, lease_seconds = $3, "
 	    "circuit_open_since = CASE WHEN $4::text IS NULL THEN NULL "
 	    "  ELSE coalesce(circuit_open_since, now()) END, "
-	    "circuit_reason = $4 WHERE id = $1 "
-	    "AND lost_at IS NULL AND stopped_at IS NULL RETURNING 1", 4,
-	    (const char *const[]){ sv->id, running, lease, circuit_reason() },
-	    renewed, NULL);
+	    "circuit_reason = $4, "
+	    "refused_since = CASE WHEN $5::text IS NULL THEN NULL "
+	    "  ELSE coalesce(refused_since, now()) END, "
+	    "refusal = $5 WHERE id = $1 "
+	    "AND lost_at IS NULL AND stopped_at IS NULL RETURNING 1", 5,
+	    (const char *const[]){ sv->id, running, lease, circuit_reason(),
+	    refusal_current() }, renewed, NULL);
 }
 
 static void

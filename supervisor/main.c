@@ -158,7 +158,19 @@ warn_dangerous(int check)
 	config_err_free(&w);
 }
 
-/* -n: the configuration, the database and its schema. */
+/* -n: what the database role lacks; privileges.c says it, and the remedy. */
+static void
+check_privileges(void)
+{
+	int	n = privileges_check(sv->conf.path);
+
+	if (n == -1)
+		exit(EX_UNAVAILABLE);
+	if (n > 0)
+		exit(EX_CONFIG);
+}
+
+/* -n: the configuration, the database, the role's privileges, the schema. */
 static int __attribute__((noreturn))
 check_only(void)
 {
@@ -170,7 +182,12 @@ check_only(void)
 		    sv->conf.path, why);
 		exit(EX_UNAVAILABLE);
 	}
-	if (schema_check_now(why, sizeof(why)) == -1) {
+	if (schema_check_present_now(why, sizeof(why)) != 0) {
+		fprintf(stderr, "%s: database: %s\n", sv->conf.path, why);
+		exit(EX_CONFIG);
+	}
+	check_privileges();
+	if (schema_check_version_now(why, sizeof(why)) != 0) {
 		fprintf(stderr, "%s: database: %s\n", sv->conf.path, why);
 		exit(EX_CONFIG);
 	}

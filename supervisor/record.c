@@ -378,15 +378,30 @@ outcome_done(struct outcome *o)
 }
 
 /*
- * An outcome the database keeps refusing while it takes others: keep the
- * run's end, drop the text it would not take (it stays in our log).
+ * Whether the database refused an outcome for its text: a data exception
+ * (class 22: a character or escape it cannot store, a JSON it cannot
+ * read) or a limit (54).  A privilege, row-level security or a
+ * constraint is no fault of the text: stripping it would lose the
+ * error and change nothing (refusal.c says what it is).
+ */
+static int
+refused_for_text(const struct db_error *e)
+{
+	return strncmp(e->sqlstate, "22", 2) == 0 ||
+	    strncmp(e->sqlstate, "54", 2) == 0;
+}
+
+/*
+ * An outcome the database keeps refusing for its text while it takes
+ * others: keep the run's end, drop the text it would not take (it stays
+ * in our log).
  */
 static void
-outcome_strip(struct outcome *o)
+outcome_strip(struct outcome *o, const struct db_error *e)
 {
 	log_warnx("schedule \"%s\": the database refuses the error text of "
-	    "run %s; recording it without: %s", log_name(o->schedule_name).s,
-	    o->run_id,
+	    "run %s (%s [%s]); recording it without: %s",
+	    log_name(o->schedule_name).s, o->run_id, e->message, e->sqlstate,
 	    o->error_message != NULL ? o->error_message : "(none)");
 	free(o->error_message);
 	free(o->error_details);
@@ -424,19 +439,24 @@ write_failed(void)
 	retry_at_ms = mono_ms() + RETRY_MS;
 }
 
-/* The single outcome just tried goes to the back of the queue. */
+/*
+ * The single outcome just tried goes to the back of the queue.  One
+ * refused for anything but its text stays whole, and is written once
+ * the database takes it.
+ */
 static void
 single_failed(void)
 {
-	struct outcome	*o;
+	const struct db_error	*e = db_last_error();
+	struct outcome		*o;
 
 	TAILQ_FOREACH(o, &sv->outcomes, entry)
 		if (o->writing)
 			break;
 	if (o == NULL)
 		return;
-	if (++o->write_failures >= STRIP_AFTER)
-		outcome_strip(o);
+	if (refused_for_text(e) && ++o->write_failures >= STRIP_AFTER)
+		outcome_strip(o, e);
 	TAILQ_REMOVE(&sv->outcomes, o, entry);
 	TAILQ_INSERT_TAIL(&sv->outcomes, o, entry);
 }

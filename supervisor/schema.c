@@ -60,10 +60,14 @@ judge_version(PGresult *res, char *err, size_t errlen)
 
 	if (version == SCHEMA_VERSION)
 		return 0;
+	/* Our tables are there (judge_present): a row may be hidden. */
 	if (version == -1)
 		snprintf(err, errlen, "the database has no evalsched schema "
 		    "version: apply schema.sql (or schema-additions.sql to an "
-		    "application database)");
+		    "application database); if it was applied, row-level "
+		    "security hides it from this role, which neither bypasses "
+		    "it nor has evalsched's policies (evalsched-supervisor -n "
+		    "names what the role lacks)");
 	else
 		snprintf(err, errlen, "the database has evalsched schema "
 		    "version %d; this supervisor needs %d", version,
@@ -74,7 +78,7 @@ judge_version(PGresult *res, char *err, size_t errlen)
 static void
 version_read(PGresult **res, void *arg)
 {
-	char	why[256];
+	char	why[512];
 
 	(void)arg;
 	if (res == NULL) {
@@ -89,7 +93,7 @@ version_read(PGresult **res, void *arg)
 static void
 presence_read(PGresult **res, void *arg)
 {
-	char	why[256];
+	char	why[512];
 
 	(void)arg;
 	if (res == NULL) {
@@ -114,9 +118,9 @@ schema_check_start(void)
 	(void)db_send(DB_OPEN | DB_CLOSE, stmts, 2, presence_read, NULL);
 }
 
-/* For -n: the same checks, waited for.  -1 with the reason in err. */
-int
-schema_check_now(char *err, size_t errlen)
+/* For -n: the checks given, waited for; see below. */
+static int
+check_now(int first, int last, char *err, size_t errlen)
 {
 	static const struct {
 		const char	*sql;
@@ -125,17 +129,17 @@ schema_check_now(char *err, size_t errlen)
 	} checks[] = {
 		{ present_sql, judge_present, "cannot look for the evalsched "
 		    "schema" },
-		{ version_sql, judge_version, "cannot read the schema version" },
 		{ tables_sql, judge_tables, "cannot look for the results tables" },
+		{ version_sql, judge_version, "cannot read the schema version" },
 	};
 	PGresult	*res;
-	size_t		 i;
-	int		 r;
+	int		 i, r;
 
-	for (i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+	for (i = first; i <= last; i++) {
 		if ((res = db_query_wait(checks[i].sql, 0, NULL)) == NULL) {
-			snprintf(err, errlen, "%s", checks[i].unread);
-			return -1;
+			snprintf(err, errlen, "%s: %s", checks[i].unread,
+			    db_last_error()->message);
+			return -2;
 		}
 		r = checks[i].judge(res, err, errlen);
 		PQclear(res);
@@ -143,4 +147,23 @@ schema_check_now(char *err, size_t errlen)
 			return -1;
 	}
 	return 0;
+}
+
+/*
+ * For -n, in two steps, so that what the role lacks can be looked for
+ * between them: what needs no privilege (our tables and the results
+ * tables are there), then the schema's version, which the role must be
+ * able to read.  Each returns -1 with the reason in err, or -2 when the
+ * database refused what it asked.
+ */
+int
+schema_check_present_now(char *err, size_t errlen)
+{
+	return check_now(0, 1, err, errlen);
+}
+
+int
+schema_check_version_now(char *err, size_t errlen)
+{
+	return check_now(2, 2, err, errlen);
 }

@@ -17,7 +17,7 @@
 #include "job.h"
 #include "util.h"
 
-#define SCHEMA_VERSION	5	/* etc/schema-additions.sql */
+#define SCHEMA_VERSION	6	/* etc/schema-additions.sql */
 #define KILL_GRACE_MS	2000	/* SIGTERM to SIGKILL for a timed-out child */
 #define STR_(x)		#x
 #define STR(x)		STR_(x)	/* a number's digits, for SQL text */
@@ -176,6 +176,13 @@ struct db_stmt {
 	int			 n;
 	const char *const	*params;
 };
+/* Why the database failed a trip: its words, not libpq's whole text. */
+#define DB_ERROR_MAX	512
+struct db_error {
+	char	sqlstate[6];		/* "": none (libpq's own, a loss) */
+	char	message[DB_ERROR_MAX];	/* the primary message, one line */
+	char	function[128];		/* "f()" it was raised in, or "" */
+};
 #define DB_OPEN		0x1	/* BEGIN, with our timeouts and search_path */
 #define DB_CLOSE	0x2	/* COMMIT */
 int	 db_connected(void);
@@ -204,10 +211,26 @@ int	 db_query_prepared(struct prepared *, int n,
 int	 db_send(int flags, const struct db_stmt *, int n, db_reply_fn *fn,
 	    void *arg);
 PGresult *db_query_wait(const char *sql, int n, const char *const *params);
+/* Why the last trip that failed did. */
+const struct db_error *db_last_error(void);
+/* For -n: the connection, blocking and out of pipeline mode, and back. */
+PGconn	*db_borrow(void);
+void	 db_give_back(void);
+
+/* refusal.c: statements the database refuses, said once per cause */
+int	 refusal_passes(const char *sqlstate);
+void	 refusal_note(const void *site, const struct db_error *);
+void	 refusal_clear(const void *site);
+const char *refusal_current(void);
+
+/* privileges.c: -n, what the role lacks */
+int	 privileges_check(const char *path);
 
 /* schema.c */
 void	 schema_check_start(void);
-int	 schema_check_now(char *err, size_t);	/* -n: -1 with err */
+/* -n: 0, or -1 (wrong) or -2 (refused) with the reason in err */
+int	 schema_check_present_now(char *err, size_t);
+int	 schema_check_version_now(char *err, size_t);
 
 /* lease.c */
 void	 lease_register(void);

@@ -59,6 +59,8 @@ my @files = qw(
 	/usr/bin/evalschedctl
 	/usr/share/evalsched/schema.sql
 	/usr/share/evalsched/schema-additions.sql
+	/usr/share/evalsched/grants.sql
+	/usr/share/evalsched/policies.sql
 	/usr/share/man/man5/evalsched.conf.5.gz
 	/usr/share/man/man5/evalsched-schedule.5.gz
 	/usr/share/man/man8/evalsched-supervisor.8.gz
@@ -221,8 +223,8 @@ sub complete {
 	return $status == 0 ? join(' ', sort grep { /\S/ } split /\n/, $output)
 	    : "exit $status: $output";
 }
-is(complete(''), join(' ', sort qw(add baseline list metrics next pause resume
-    runs show status trigger watch)), 'completion: the commands');
+is(complete(''), join(' ', sort qw(add baseline grants list metrics next pause
+    resume runs show status trigger watch)), 'completion: the commands');
 is(complete('--'), '--help --json --version', '... the global long options');
 is(complete('-c', $conf, 'ru'), 'runs', '... a command after -c FILE');
 is(complete('runs', '-'), '--json -n', '... a command\'s options');
