@@ -29,7 +29,7 @@ sub conf {
 	return $path;
 }
 
-my $usage = "usage: evalsched-supervisor [-1dfnV] [-c file] [-p pidfile] [-u user]\n";
+my $usage = "usage: evalsched-supervisor [-1dfntV] [-c file] [-p pidfile] [-u user]\n";
 is_deeply([run('-x')], [64, "$sup: invalid option -- 'x'\n$usage"], 'usage: exit 64');
 is_deeply([run('extra')], [64, $usage], 'operands: exit 64');
 my ($st, $out) = run('-V');
@@ -61,6 +61,12 @@ DIR/bad.conf:10: unterminated quoted value
 DIR/bad.conf:11: expected a key name
 EOF
 
+{
+	my ($st, $out) = run('-t', '-c', $bad);
+	is($st, 78, '-t on the same file: exit 78');
+	is($out, (run('-n', '-c', $bad))[1], '... with the same messages as -n');
+}
+
 is_deeply([run('-n', '-c', $t->dir . '/missing.conf')], [78,
     "DIR/missing.conf: No such file or directory\n"], 'a missing file: exit 78');
 
@@ -81,6 +87,11 @@ unlike($out, qr/sk-very-secret/, 'the key is never echoed in a config error');
 
 # Against a database.
 $t->start_pg(no_schema => 1);
+
+# -t needs no database: the files alone.
+my $nodb = $t->write_config(database => 'host=' . $t->dir . '/nowhere dbname=x');
+is_deeply([run('-t', '-c', $nodb)], [0, "configuration OK\n"],
+    '-t with the database unreachable: the files are good, exit 0');
 my $good = $t->write_config;
 (my $g = $good) =~ s/\Q${\ $t->dir }\E/DIR/;
 is_deeply([run('-n', '-c', $good)], [78, "$g: database: the database has no evalsched "

@@ -16,6 +16,10 @@ use Exporter 'import';
 our @EXPORT_OK = qw(uuid);
 
 my $TOP = abs_path(dirname(__FILE__) . '/../../..');
+
+# libpq's variables of whoever runs the tests would reach the programs
+# (and -n warns of them): each test names its cluster itself.
+delete @ENV{grep { /^PG/ } keys %ENV};
 my @LIVE;	# harnesses to tear down at exit
 
 sub uuid {
