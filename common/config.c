@@ -30,7 +30,7 @@
 #include "url.h"
 
 enum key_type { KEY_STRING, KEY_ABSPATH, KEY_SECONDS, KEY_DAYS, KEY_COUNT,
-    KEY_BOOL, KEY_URL, KEY_LOGLEVEL, KEY_NETLIST };
+    KEY_BOOL, KEY_URL, KEY_LOGLEVEL, KEY_NETLIST, KEY_LOG };
 
 struct key_def {
 	const char	*name;
@@ -65,6 +65,7 @@ static const struct key_def keys[] = {
 	{ "lease",			KEY_SECONDS, S(lease), 2, 3600 },
 	{ "listen",			KEY_BOOL,    S(listen), 0, 0 },
 	{ "log_level",			KEY_LOGLEVEL, S(log_debug), 0, 0 },
+	{ "log",			KEY_LOG,     S(log), 0, 0 },
 	{ "completion_timeout",		KEY_SECONDS, S(completion_timeout), 60, 30 * 86400 },
 	{ "quality_settle",		KEY_SECONDS, S(quality_settle), 0, 3600 },
 	{ "run_retention",		KEY_DAYS,    S(run_retention), 0, 36500 },
@@ -175,6 +176,7 @@ config_defaults(struct config *c)
 	set_string(&c->pidfile, "/run/evalsched-supervisor.pid");
 	set_string(&c->spool_dir, "/var/lib/evalsched");
 	set_string(&c->tls_ca_file, "");
+	set_string(&c->log, "syslog");
 	if (gethostname(host, sizeof(host)) != 0)
 		strcpy(host, "localhost");
 	host[sizeof(host) - 1] = '\0';
@@ -202,7 +204,8 @@ config_free(struct config *c)
 		free_secret(FIELD(c, secrets[i].key));
 	for (i = 0; i < NKEYS; i++)
 		if (keys[i].type == KEY_STRING || keys[i].type == KEY_ABSPATH ||
-		    keys[i].type == KEY_URL || keys[i].type == KEY_NETLIST)
+		    keys[i].type == KEY_URL || keys[i].type == KEY_NETLIST ||
+		    keys[i].type == KEY_LOG)
 			free(*FIELD(c, keys[i].offset));
 	for (i = 0; i < (size_t)c->nfiles; i++)
 		free(c->files[i]);
@@ -327,6 +330,15 @@ key_set(struct config *c, const struct key_def *k, const char *v,
 		return -1;
 	case KEY_NETLIST:
 		return set_netlist(field, v, why, whylen);
+	case KEY_LOG:
+		if (strcmp(v, "syslog") != 0 && strcmp(v, "stderr") != 0 &&
+		    *v != '/') {
+			snprintf(why, whylen, "must be syslog, stderr or an "
+			    "absolute path");
+			return -1;
+		}
+		set_string(field, v);
+		return 0;
 	case KEY_LOGLEVEL:
 		if (!strcmp(v, "info") || !strcmp(v, "debug")) {
 			*(int *)field = strcmp(v, "debug") == 0;

@@ -36,6 +36,7 @@ struct config {
 	char	*alert_command;		/* NULL: none */
 	char	*notifier;		/* evalsched-notifier's path */
 	char	*webhook_allow;		/* NULL: none; "10.0.0.0/8, ::1/128" */
+	char	*log;			/* a daemon's: syslog, stderr, a file */
 	int	 poll_interval;
 	int	 max_concurrent;
 	int	 max_consecutive_failures;

@@ -230,7 +230,7 @@ check_only(int database)
 		    why);
 		exit(EX_CONFIG);
 	}
-	if (account_check(&a) > 0)
+	if (account_check(&a) + logdest_check(&sv->conf) > 0)
 		exit(EX_CONFIG);
 	if (!database) {
 		printf("configuration OK\n");
@@ -370,7 +370,9 @@ reload(void)
 	char			*line, *next;
 	int			 reconnect, newdb;
 
+	/* A new file first (logrotate's SIGHUP), whatever the rest. */
 	if (load_config(&c, &err) == -1) {
+		logdest_reopen(&sv->conf);
 		for (line = err.buf; line != NULL && *line; line = next) {
 			next = strchr(line, '\n');
 			*next++ = '\0';
@@ -395,6 +397,7 @@ reload(void)
 	}
 	if (!same_secret(c.encryption_key, sv->conf.encryption_key))
 		sv->key_opened = 0;
+	logdest_reopen(&c);
 	config_free(&sv->conf);
 	sv->conf = c;
 	log_setverbose(sv->conf.log_debug);
@@ -448,6 +451,7 @@ static void
 startup(struct pidfh **pfh)
 {
 	struct account	a;
+	char		why[PATH_MAX + 128];
 	int		spool;
 
 	service_account(&a);
@@ -459,10 +463,10 @@ startup(struct pidfh **pfh)
 	drop_privileges(&a, spool);
 	spool_mark_node(sv->conf.node_name);
 	if (!sv->foreground) {
-		if (daemon(0, 0) == -1)
-			fatal("daemon");
 		/* Until here an operator starting us by hand reads stderr. */
-		log_init("evalsched-supervisor", 0, sv->conf.log_debug);
+		if (logdest_prepare(&sv->conf, why, sizeof(why)) == -1)
+			fatalx_status(EX_CONFIG, "%s", why);
+		logdest_detach("evalsched-supervisor", sv->conf.log_debug);
 	}
 	if (*pfh != NULL && pidfile_write(*pfh) == -1)
 		log_warn("pidfile_write %s", sv->conf.pidfile);

@@ -288,6 +288,13 @@ int	 account_drop(const struct account *);	/* -1: errno says why */
 /* -n, -t: becomes the user; returns the errors printed. */
 int	 account_check(const struct account *);
 
+/* logdest.c: where a daemon logs (the log key) */
+/* Before detaching, as the user: -1 with why when the file cannot be. */
+int	 logdest_prepare(const struct config *, char *why, size_t);
+void	 logdest_detach(const char *progname, int debug);
+void	 logdest_reopen(const struct config *);	/* SIGHUP */
+int	 logdest_check(const struct config *);	/* -n, -t: errors printed */
+
 /* spool.c */
 int	 spool_init(const char *dir, uid_t, char *why, size_t);
 void	 spool_chown(uid_t, gid_t);

@@ -150,6 +150,7 @@ test_defaults(void)
 	tap_is_str(c.spool_dir, "/var/lib/evalsched", "default spool_dir");
 	tap_is_str(c.tls_ca_file, "", "default tls_ca_file: system store");
 	tap_is_int(c.log_debug, 0, "default log_level = info");
+	tap_is_str(c.log, "syslog", "default log = syslog");
 	tap_ok(c.encryption_key == NULL, "no default encryption_key");
 	tap_ok(c.encryption_key_file == NULL, "no default encryption_key_file");
 	tap_ok(c.alert_command == NULL, "no default alert_command");
@@ -237,6 +238,12 @@ test_every_key(void)
 	}
 	good(&c, "log_level = info\n", "log_level = info");
 	tap_is_int(c.log_debug, 0, "log_level info");
+	config_free(&c);
+	good(&c, "log = stderr\n", "log = stderr");
+	tap_is_str(c.log, "stderr", "log stderr");
+	config_free(&c);
+	good(&c, "log = /var/log/evalsched/evalsched.log\n", "log = a file");
+	tap_is_str(c.log, "/var/log/evalsched/evalsched.log", "log file");
 	config_free(&c);
 
 	/* Range ends are accepted. */
@@ -402,6 +409,8 @@ test_bad_lines(void)
 	    "bad bool");
 	bad("log_level = trace\n", NAME ":1: log_level: 'trace' must be info "
 	    "or debug", "bad log level");
+	bad("log = evalsched.log\n", NAME ":1: log: 'evalsched.log' must be "
+	    "syslog, stderr or an absolute path", "a relative log file");
 
 	/* Every numeric key: below, above, and not a number. */
 	{
