@@ -102,6 +102,28 @@ is_deeply([run('-n', '-c', $good)], [0, "configuration OK\n"], '-n on a good con
 $t->psql_file(Evalsched::Test::top() . '/etc/schema-additions.sql');
 is_deeply([run('-n', '-c', $good)], [0, "configuration OK\n"], 'the additions apply again harmlessly');
 
+# conf.d beside the file: read after it, a later file overriding, a key
+# twice in one file an error named by that file and line.  evalschedctl
+# reads it too.
+{
+	my $cd = $t->dir . '/cd';
+	mkdir $cd;
+	mkdir "$cd/conf.d";
+	my $main = "$cd/evalsched.conf";
+	(my $text = $t->slurp($good)) =~ s/^database = .*$/database = "host=nowhere.invalid"/m;
+	$t->spew($main, $text);
+	$t->spew("$cd/conf.d/50-db.conf", "# the real one\ndatabase = \"" . $t->conninfo . "\"\n");
+	is_deeply([run('-n', '-c', $main)], [0, "configuration OK\n"],
+	    'conf.d: a drop-in overrides the main file (-n reaches its database)');
+	my $ctl = Evalsched::Test::bin('evalschedctl');
+	is(system("'$ctl' -c '$main' list >/dev/null 2>&1") >> 8, 0,
+	    '... and evalschedctl reads it too');
+	$t->spew("$cd/conf.d/60-twice.conf", "max_concurrent = 4\nmax_concurrent = 5\n");
+	is_deeply([run('-t', '-c', $main)], [78, "DIR/cd/conf.d/60-twice.conf:2: duplicate key "
+	    . "'max_concurrent' (first set on line 1)\n"],
+	    '... a key twice in one drop-in: an error, named by that file and line');
+}
+
 # Daemon mode: a second instance is refused, naming the first.
 my $pidfile = $t->dir . '/daemon.pid';
 system($sup, '-c', $good, '-p', $pidfile);
