@@ -1,4 +1,4 @@
-// fuzz-link: common/config.c common/util.c common/log.c common/url.c common/text.c
+// fuzz-link: common/config.c common/confdir.c common/util.c common/log.c common/url.c common/text.c
 /*
  * libFuzzer target for the evalsched.conf(5) parser, config_parse_text.
  *
