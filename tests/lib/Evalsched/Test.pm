@@ -343,7 +343,7 @@ sub write_config {
 	chmod 0600, $keyfile;
 	mkdir "$self->{dir}/spool";
 	my %conf = (
-		database => $self->conninfo,
+		database => $self->{pgsock} ? $self->conninfo : undef,
 		app_url => $self->{api} ? $self->{api}{url} : 'http://127.0.0.1:9',
 		service_role_key_file => $keyfile,
 		jobrunner => bin('evalsched-jobrunner'),
