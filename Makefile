@@ -39,6 +39,16 @@ PROGRAMS	= $(O)/evalsched-supervisor $(O)/evalsched-jobrunner \
 		  $(O)/evalsched-notifier $(O)/evalschedctl $(O)/schema.sql
 MANPAGES	= $(wildcard man/*.[58])
 
+# The manuals and the sample name the programs' and files' places as
+# they are for the default prefix; installed, they name the places of
+# this installation (/usr for a package).  The trailing slashes keep an
+# operator's /usr/local/libexec/evalsched-mail-alert as it is.
+FIXPATHS	= sed -e 's|/usr/local/libexec/evalsched/|$(LIBEXECDIR)/|g' \
+		      -e 's|/usr/local/share/evalsched/|$(DATADIR)/|g' \
+		      -e 's|/etc/evalsched/|$(SYSCONFDIR)/evalsched/|g' \
+		      -e 's|/etc/default/evalsched|$(SYSCONFDIR)/default/evalsched|g' \
+		      -e 's|/etc/init.d/evalsched|$(SYSCONFDIR)/init.d/evalsched|g'
+
 all: $(PROGRAMS) $(UNIT_TESTS)
 
 $(O)/%.o: %.c Makefile
@@ -83,7 +93,7 @@ install: $(PROGRAMS)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DATADIR) \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-	    $(DESTDIR)$(SYSCONFDIR)/evalsched $(DESTDIR)$(SYSCONFDIR)/init.d \
+	    $(DESTDIR)$(SYSCONFDIR)/evalsched/conf.d $(DESTDIR)$(SYSCONFDIR)/init.d \
 	    $(DESTDIR)$(SYSCONFDIR)/default $(DESTDIR)$(SYSTEMDDIR)
 	install -m 755 $(O)/evalsched-supervisor $(DESTDIR)$(SBINDIR)/
 	install -m 755 $(O)/evalschedctl $(DESTDIR)$(BINDIR)/
@@ -99,12 +109,15 @@ install: $(PROGRAMS)
 	    evalsched-metrics.cron; do \
 	    sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	        etc/$$f > $(DESTDIR)$(DATADIR)/examples/$$f; done
-	for m in $(MANPAGES); do \
-	    install -m 644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/; done
+	for m in $(MANPAGES); do $(FIXPATHS) $$m > \
+	    $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m#man/}; done
+	install -m 644 etc/conf.d-README \
+	    $(DESTDIR)$(SYSCONFDIR)/evalsched/conf.d/README
 	@# A configuration is the operator's: never overwrite it.
 	[ -e $(DESTDIR)$(SYSCONFDIR)/evalsched/evalsched.conf ] || \
-	    install -m 640 etc/evalsched.conf \
-	    $(DESTDIR)$(SYSCONFDIR)/evalsched/evalsched.conf
+	    { $(FIXPATHS) etc/evalsched.conf > \
+	    $(DESTDIR)$(SYSCONFDIR)/evalsched/evalsched.conf && \
+	    chmod 640 $(DESTDIR)$(SYSCONFDIR)/evalsched/evalsched.conf; }
 	[ -e $(DESTDIR)$(SYSCONFDIR)/default/evalsched ] || \
 	    install -m 644 etc/default-evalsched \
 	    $(DESTDIR)$(SYSCONFDIR)/default/evalsched

@@ -2,7 +2,8 @@
  * evalsched.conf(5) parser.  "key = value" lines, '#' comments, values
  * optionally double-quoted.  Every bad line is reported as
  * "file:line: message" and parsing goes on, so that -n shows all of them
- * at once.
+ * at once.  The main file is read first, then the drop-ins of conf.d
+ * (confdir.c), each overriding what came before.
  */
 #include <sys/stat.h>
 
@@ -23,12 +24,13 @@
 #include <curl/curl.h>
 
 #include "config.h"
+#include "confdir.h"
 #include "util.h"
 #include "text.h"
 #include "url.h"
 
 enum key_type { KEY_STRING, KEY_ABSPATH, KEY_SECONDS, KEY_DAYS, KEY_COUNT,
-    KEY_BOOL, KEY_URL, KEY_LOGLEVEL, KEY_NETLIST };
+    KEY_BOOL, KEY_URL, KEY_LOGLEVEL, KEY_NETLIST, KEY_LOG };
 
 struct key_def {
 	const char	*name;
@@ -63,6 +65,7 @@ static const struct key_def keys[] = {
 	{ "lease",			KEY_SECONDS, S(lease), 2, 3600 },
 	{ "listen",			KEY_BOOL,    S(listen), 0, 0 },
 	{ "log_level",			KEY_LOGLEVEL, S(log_debug), 0, 0 },
+	{ "log",			KEY_LOG,     S(log), 0, 0 },
 	{ "completion_timeout",		KEY_SECONDS, S(completion_timeout), 60, 30 * 86400 },
 	{ "quality_settle",		KEY_SECONDS, S(quality_settle), 0, 3600 },
 	{ "run_retention",		KEY_DAYS,    S(run_retention), 0, 36500 },
@@ -173,6 +176,7 @@ config_defaults(struct config *c)
 	set_string(&c->pidfile, "/run/evalsched-supervisor.pid");
 	set_string(&c->spool_dir, "/var/lib/evalsched");
 	set_string(&c->tls_ca_file, "");
+	set_string(&c->log, "syslog");
 	if (gethostname(host, sizeof(host)) != 0)
 		strcpy(host, "localhost");
 	host[sizeof(host) - 1] = '\0';
@@ -200,8 +204,12 @@ config_free(struct config *c)
 		free_secret(FIELD(c, secrets[i].key));
 	for (i = 0; i < NKEYS; i++)
 		if (keys[i].type == KEY_STRING || keys[i].type == KEY_ABSPATH ||
-		    keys[i].type == KEY_URL || keys[i].type == KEY_NETLIST)
+		    keys[i].type == KEY_URL || keys[i].type == KEY_NETLIST ||
+		    keys[i].type == KEY_LOG)
 			free(*FIELD(c, keys[i].offset));
+	for (i = 0; i < (size_t)c->nfiles; i++)
+		free(c->files[i]);
+	free(c->files);
 	free(c->path);
 	memset(c, 0, sizeof(*c));
 }
@@ -215,6 +223,17 @@ key_lookup(const char *name)
 		if (strcmp(keys[i].name, name) == 0)
 			return &keys[i];
 	return NULL;
+}
+
+/* The file a key was set in; the main file when in none. */
+static const char *
+key_path(const struct config *c, const char *name)
+{
+	const struct key_def	*k = key_lookup(name);
+
+	if (k != NULL && c->line[k - keys] > 0)
+		return c->files[c->file[k - keys]];
+	return c->path != NULL ? c->path : CONFIG_DEFAULT_PATH;
 }
 
 /* A key's bit in env_set and secret_in_file. */
@@ -311,6 +330,15 @@ key_set(struct config *c, const struct key_def *k, const char *v,
 		return -1;
 	case KEY_NETLIST:
 		return set_netlist(field, v, why, whylen);
+	case KEY_LOG:
+		if (strcmp(v, "syslog") != 0 && strcmp(v, "stderr") != 0 &&
+		    *v != '/') {
+			snprintf(why, whylen, "must be syslog, stderr or an "
+			    "absolute path");
+			return -1;
+		}
+		set_string(field, v);
+		return 0;
 	case KEY_LOGLEVEL:
 		if (!strcmp(v, "info") || !strcmp(v, "debug")) {
 			*(int *)field = strcmp(v, "debug") == 0;
@@ -410,6 +438,41 @@ may_echo(const char *key, const char *value)
 	return 1;
 }
 
+/*
+ * A secret set in one file replaces its pair set in an earlier one: a
+ * drop-in's service_role_key_file is not "both" with the main file's
+ * service_role_key.  Both in one file stays an error (parse_text).
+ */
+static void
+unset_pair(struct config *c, const char *name, const int *seen)
+{
+	const struct key_def	*other;
+	char			 pair[64];
+	size_t			 i, n;
+
+	for (i = 0; i < NSECRETS; i++) {
+		n = strlen(secrets[i].name);
+		if (strcmp(name, secrets[i].name) == 0)
+			snprintf(pair, sizeof(pair), "%s_file", name);
+		else if (strncmp(name, secrets[i].name, n) == 0 &&
+		    strcmp(name + n, "_file") == 0)
+			snprintf(pair, sizeof(pair), "%s", secrets[i].name);
+		else
+			continue;
+		other = key_lookup(pair);
+		if (seen[other - keys])
+			return;
+		if (other == key_lookup(secrets[i].name))
+			free_secret(FIELD(c, other->offset));
+		else {
+			free(*FIELD(c, other->offset));
+			*FIELD(c, other->offset) = NULL;
+		}
+		c->line[other - keys] = 0;
+		return;
+	}
+}
+
 static void
 parse_line(struct config *c, const char *name, int lineno, char *line,
     int *seen, struct config_err *err)
@@ -436,6 +499,8 @@ parse_line(struct config *c, const char *name, int lineno, char *line,
 	}
 	seen[k - keys] = lineno;
 	c->line[k - keys] = lineno;
+	c->file[k - keys] = c->nfiles - 1;
+	unset_pair(c, key, seen);
 	if (key_set(c, k, value, msg, sizeof(msg)) == -1) {
 		/* A list's message quotes the bad item, not the whole list. */
 		if (!may_echo(key, value) || k->type == KEY_NETLIST)
@@ -456,6 +521,36 @@ unset_empty(char **field)
 	}
 }
 
+/* A secret and its file, both set by this file (see unset_pair). */
+static int
+both_in_file(const struct config *c, const struct secret_def *d,
+    const int *seen)
+{
+	char	name[64];
+
+	snprintf(name, sizeof(name), "%s_file", d->name);
+	return seen[key_lookup(d->name) - keys] &&
+	    seen[key_lookup(name) - keys] && CFIELD(c, d->key) != NULL &&
+	    CFIELD(c, d->file) != NULL;
+}
+
+/* A secret written in a file, for warn_config_file. */
+static void
+mark_secrets_in_file(struct config *c)
+{
+	const struct key_def	*k;
+	const char		*v;
+	size_t			 i;
+
+	c->secret_in_file = 0;
+	for (i = 0; i < NSECRETS; i++) {
+		k = key_lookup(secrets[i].name);
+		v = CFIELD(c, secrets[i].key);
+		if (v != NULL && *v != '\0' && c->line[k - keys] > 0)
+			c->secret_in_file |= key_bit(secrets[i].name);
+	}
+}
+
 int
 config_parse_text(struct config *c, const char *name, const char *text,
     struct config_err *err)
@@ -465,6 +560,9 @@ config_parse_text(struct config *c, const char *name, const char *text,
 	int		 lineno = 0, before = err->count;
 	size_t		 i;
 
+	c->files = xreallocarray(c->files, (size_t)c->nfiles + 1,
+	    sizeof(*c->files));
+	c->files[c->nfiles++] = xstrdup(name);
 	copy = xstrdup(text);
 	for (line = copy; line != NULL; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
@@ -480,15 +578,11 @@ config_parse_text(struct config *c, const char *name, const char *text,
 	unset_empty(&c->alert_command);
 	unset_empty(&c->webhook_allow);
 	unset_empty(&c->encryption_key);
-	for (i = 0; i < NSECRETS; i++) {
-		if (*FIELD(c, secrets[i].key) != NULL &&
-		    *FIELD(c, secrets[i].file) != NULL)
+	for (i = 0; i < NSECRETS; i++)
+		if (both_in_file(c, &secrets[i], seen))
 			config_err_add(err, "%s: set %s or %s_file, not both",
 			    name, secrets[i].name, secrets[i].name);
-		if (*FIELD(c, secrets[i].key) != NULL &&
-		    **FIELD(c, secrets[i].key) != '\0')
-			c->secret_in_file |= key_bit(secrets[i].name);
-	}
+	mark_secrets_in_file(c);
 	return err->count - before;
 }
 
@@ -500,8 +594,11 @@ load_key_file(struct config *c, const struct secret_def *d,
 	const char	*path = CFIELD(c, d->file);
 	char		*text, *p, *end;
 
+	char		 name[64];
+
+	snprintf(name, sizeof(name), "%s_file", d->name);
 	if ((text = read_file(path)) == NULL) {
-		config_err_add(err, "%s: %s_file: %s: %s", c->path, d->name,
+		config_err_add(err, "%s: %s: %s: %s", key_path(c, name), name,
 		    path, strerror(errno));
 		return;
 	}
@@ -512,8 +609,8 @@ load_key_file(struct config *c, const struct secret_def *d,
 		end--;
 	*end = '\0';
 	if (*p == '\0')
-		config_err_add(err, "%s: %s_file: %s: the file is empty",
-		    c->path, d->name, path);
+		config_err_add(err, "%s: %s: %s: the file is empty",
+		    key_path(c, name), name, path);
 	else
 		set_secret(FIELD(c, d->key), p);
 	explicit_bzero(text, strlen(text) + 1);
@@ -555,23 +652,48 @@ config_apply_env(struct config *c, struct config_err *err)
 	return err->count - before;
 }
 
+/* Returns -1 with errno set when path cannot be read. */
+static int
+read_one(struct config *c, const char *path, struct config_err *err)
+{
+	char	*text;
+
+	if ((text = read_file(path)) == NULL)
+		return -1;
+	config_parse_text(c, path, text, err);
+	explicit_bzero(text, strlen(text));
+	free(text);
+	return 0;
+}
+
+int
+config_read(struct config *c, const char *path, struct config_err *err)
+{
+	char	  dir[PATH_MAX], **files, **f;
+	int	  before = err->count;
+
+	set_string(&c->path, path != NULL ? path : CONFIG_DEFAULT_PATH);
+	/* Without -c, a missing file means "defaults and env". */
+	if (read_one(c, c->path, err) == -1 && (path != NULL ||
+	    errno != ENOENT))
+		config_err_add(err, "%s: %s", c->path, strerror(errno));
+	confdir_path(c->path, dir, sizeof(dir));
+	if (confdir_list(dir, &files) == -1)
+		config_err_add(err, "%s: %s", dir, strerror(errno));
+	for (f = files; *f != NULL; f++)
+		if (read_one(c, *f, err) == -1)
+			config_err_add(err, "%s: %s", *f, strerror(errno));
+	confdir_free(files);
+	return err->count - before;
+}
+
 int
 config_load(struct config *c, const char *path, struct config_err *err)
 {
-	char	*text;
 	int	 before = err->count;
 	size_t	 i;
 
-	set_string(&c->path, path != NULL ? path : CONFIG_DEFAULT_PATH);
-	if ((text = read_file(c->path)) == NULL) {
-		/* Without -c, a missing file means "defaults and env". */
-		if (path != NULL || errno != ENOENT)
-			config_err_add(err, "%s: %s", c->path, strerror(errno));
-	} else {
-		config_parse_text(c, c->path, text, err);
-		explicit_bzero(text, strlen(text));
-		free(text);
-	}
+	config_read(c, path, err);
 	config_apply_env(c, err);
 	/* A configuration with errors is refused anyway: read no key file. */
 	if (err->count > before)
@@ -610,8 +732,7 @@ const char *
 config_where(const struct config *c, const char *key, char *buf, size_t len)
 {
 	const struct key_def	*k = key_lookup(key);
-	const char		*path = c->path != NULL ? c->path :
-				    CONFIG_DEFAULT_PATH;
+	const char		*path = key_path(c, key);
 
 	if (k != NULL && (c->env_set & key_bit(key)) != 0)
 		snprintf(buf, len, "environment: %s", env_name(key));
@@ -632,34 +753,38 @@ mode_who(mode_t mode, mode_t g, mode_t o)
 }
 
 /*
- * This file: whoever may write it chooses the programs the supervisor
+ * A file read: whoever may write it chooses the programs the supervisor
  * runs and where the key goes; a key in it is only as secret as the file.
  */
 static void
-warn_config_file(const struct config *c, struct config_err *w)
+warn_config_file(const struct config *c, int f, struct config_err *w)
 {
-	struct stat	st;
-	size_t		i;
+	struct stat	 st;
+	const char	*path = c->files[f];
+	size_t		 i;
+	int		 k;
 
-	if (c->path == NULL || stat(c->path, &st) == -1)
+	if (stat(path, &st) == -1)
 		return;
 	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
 		config_err_add(w, "%s: warning: writable by %s (mode %04o): "
 		    "whoever can change it chooses the programs run and "
-		    "where the keys go; chmod go-w it", c->path,
+		    "where the keys go; chmod go-w it", path,
 		    mode_who(st.st_mode, S_IWGRP, S_IWOTH),
 		    (unsigned int)(st.st_mode & 07777));
 	if ((st.st_mode & S_IROTH) == 0)
 		return;
 	/* Its line in the file, even when the environment's key won. */
-	for (i = 0; i < NSECRETS; i++)
-		if ((c->secret_in_file & key_bit(secrets[i].name)) != 0)
+	for (i = 0; i < NSECRETS; i++) {
+		k = key_lookup(secrets[i].name) - keys;
+		if ((c->secret_in_file & key_bit(secrets[i].name)) != 0 &&
+		    c->file[k] == f)
 			config_err_add(w, "%s:%d: warning: %s is in a file "
 			    "readable by others (mode %04o): use %s_file, or "
-			    "chmod o-r the file", c->path,
-			    c->line[key_lookup(secrets[i].name) - keys],
+			    "chmod o-r the file", path, c->line[k],
 			    secrets[i].name, (unsigned int)(st.st_mode & 07777),
 			    secrets[i].name);
+	}
 }
 
 /* A key file is for the supervisor's user alone. */
@@ -756,10 +881,11 @@ warn_webhook_allow(const struct config *c, struct config_err *w)
 int
 config_warnings(const struct config *c, struct config_err *w)
 {
-	int	before = w->count;
+	int	before = w->count, f;
 	size_t	i;
 
-	warn_config_file(c, w);
+	for (f = 0; f < c->nfiles; f++)
+		warn_config_file(c, f, w);
 	for (i = 0; i < NSECRETS; i++)
 		warn_key_file(c, &secrets[i], w);
 	warn_app_url(c, w);

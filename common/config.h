@@ -18,7 +18,9 @@
 #define CONFIG_MAX_KEYS		32	/* room for the keys of line[] */
 
 struct config {
-	char	*path;			/* the file read, for messages */
+	char	*path;			/* the main file, for messages */
+	char	**files;		/* every file read: path, then conf.d's */
+	int	 nfiles;
 	char	*database;		/* libpq conninfo or URI; "" = defaults */
 	char	*app_url;		/* no trailing slash */
 	char	*service_role_key;	/* secret: never logged */
@@ -34,6 +36,7 @@ struct config {
 	char	*alert_command;		/* NULL: none */
 	char	*notifier;		/* evalsched-notifier's path */
 	char	*webhook_allow;		/* NULL: none; "10.0.0.0/8, ::1/128" */
+	char	*log;			/* a daemon's: syslog, stderr, a file */
 	int	 poll_interval;
 	int	 max_concurrent;
 	int	 max_consecutive_failures;
@@ -47,7 +50,8 @@ struct config {
 	int	 run_retention;		/* days of run history; 0 = all */
 	int	 alert_retry;		/* seconds an alert is retried */
 	/* Where each key came from, for messages: see config_where. */
-	int	 line[CONFIG_MAX_KEYS];	/* the line of path; 0: not there */
+	int	 line[CONFIG_MAX_KEYS];	/* its line; 0: in no file */
+	int	 file[CONFIG_MAX_KEYS];	/* ... of files[this] */
 	unsigned int env_set;		/* a bit per key: the environment's */
 	unsigned int secret_in_file;	/* a bit per key: a non-empty secret */
 };
@@ -63,12 +67,21 @@ struct config_err {
 void	config_defaults(struct config *);
 void	config_free(struct config *);
 /*
- * Reads path (NULL: the default path, which may then be missing), applies
- * the environment overrides and reads the key file.  Returns the number
- * of errors; each is appended to err.
+ * Reads path (NULL: the default path, which may then be missing), then
+ * the *.conf files of the conf.d directory beside it in name order, a
+ * later file overriding an earlier one (a key twice in one file is an
+ * error); no environment, no key file.  Returns the number of errors;
+ * each is appended to err.
+ */
+int	config_read(struct config *, const char *path, struct config_err *);
+/*
+ * config_read, then the environment overrides and the key files.
  */
 int	config_load(struct config *, const char *path, struct config_err *);
-/* Parses an in-memory text as if read from name. */
+/*
+ * Parses an in-memory text as if read from name, after the files read
+ * before: its keys override theirs.
+ */
 int	config_parse_text(struct config *, const char *name, const char *text,
 	    struct config_err *);
 int	config_apply_env(struct config *, struct config_err *);
@@ -83,7 +96,7 @@ const char *config_where(const struct config *, const char *key, char *buf,
 	    size_t);
 /*
  * Settings that work but put a key at risk: a key file readable by its
- * group or others, a key in this file readable by others, this file
+ * group or others, a key in a file readable by others, a file read
  * writable by its group or others, app_url sending the key in clear to
  * another host; and webhook_allow opening every address to users'
  * webhooks.  Appends one "where: warning: what" line each to warn;

@@ -77,18 +77,9 @@ static int
 load_config(struct ctl *c)
 {
 	struct config_err	 err = { NULL, 0, 0 };
-	const char		*path = c->config_path != NULL ?
-				    c->config_path : CONFIG_DEFAULT_PATH;
-	char			*text;
 
 	config_defaults(&c->cfg);
-	if ((c->cfg.path = strdup(path)) == NULL)
-		return EX_OSERR;
-	if ((text = read_file(path)) != NULL) {
-		config_parse_text(&c->cfg, path, text, &err);
-		free(text);
-	} else if (c->config_path != NULL || errno != ENOENT)
-		config_err_add(&err, "%s: %s", path, strerror(errno));
+	config_read(&c->cfg, c->config_path, &err);
 	config_apply_env(&c->cfg, &err);
 	if (err.count == 0)
 		return 0;

@@ -1,7 +1,8 @@
 /*
  * evalsched-supervisor: finds due schedules, forks one jobrunner per
  * evaluation, records outcomes.  Start-up lives here: options, the
- * configuration, -n, the pid file, the privilege drop and daemonizing.
+ * configuration, -n and -t, the pid file, the privilege drop and
+ * daemonizing.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -29,13 +30,13 @@ static struct {
 	const char	*config;
 	const char	*pidfile;
 	const char	*user;
-	int		 debug, check;
+	int		 debug, check, test;
 } opt;
 
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: evalsched-supervisor [-1dfnV] [-c file] "
+	fprintf(stderr, "usage: evalsched-supervisor [-1dfntV] [-c file] "
 	    "[-p pidfile] [-u user]\n");
 	exit(EX_USAGE);
 }
@@ -170,13 +171,83 @@ check_privileges(void)
 		exit(EX_CONFIG);
 }
 
-/* -n: the configuration, the database, the role's privileges, the schema. */
-static int __attribute__((noreturn))
-check_only(void)
+/* Where the user to run as was named, for a message. */
+static const char *
+user_where(char *buf, size_t len)
 {
-	char	why[512];
+	if (opt.user != NULL)
+		return "-u";
+	return config_where(&sv->conf, "user", buf, len);
+}
+
+/* Appends the n bytes of name to a list in buf, comma-separated. */
+static void
+add_name(char *buf, size_t len, const char *name, size_t n)
+{
+	size_t	used = strlen(buf);
+
+	snprintf(buf + used, len - used, "%s%.*s", used > 0 ? ", " : "",
+	    (int)n, name);
+}
+
+/*
+ * -n and -t run from an operator's shell; the service does not: its
+ * init script and systemd unit give the supervisor only what the
+ * defaults file sets.  What this check took from the environment may
+ * then be missing there (or be all that made the check pass).
+ */
+static void
+warn_environment(void)
+{
+	static const char	*ours[] = { "EVALSCHED_DATABASE",
+				    "NEXT_PUBLIC_APP_URL",
+				    "SUPABASE_SERVICE_ROLE_KEY", "ENCRYPTION_KEY" };
+	extern char		**environ;
+	char			  names[512] = "", **e;
+	size_t			  i, n;
+
+	for (i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
+		if (getenv(ours[i]) != NULL && *getenv(ours[i]) != '\0')
+			add_name(names, sizeof(names), ours[i],
+			    strlen(ours[i]));
+	/* libpq's own: PGHOST, PGPASSWORD, PGSERVICE... */
+	for (e = environ; *e != NULL; e++) {
+		if (strncmp(*e, "PG", 2) != 0 ||
+		    (n = strcspn(*e, "=")) >= 64 || (*e)[n] != '=')
+			continue;
+		add_name(names, sizeof(names), *e, n);
+	}
+	if (*names != '\0')
+		fprintf(stderr, "environment: warning: %s: this check uses "
+		    "them, the service does not: its init script and unit "
+		    "start the supervisor with only what %s sets\n", names,
+		    SYSCONFDIR "/default/evalsched");
+}
+
+/*
+ * -n: the configuration, what the user to run as can read, the database
+ * and its schema.  -t (database 0): all but the database, for an init
+ * script's reload, which must work while the database is down.
+ */
+static int __attribute__((noreturn))
+check_only(int database)
+{
+	struct account	a;
+	char		why[512], where[CONFIG_WHERE_MAX];
 
 	warn_dangerous(1);
+	warn_environment();
+	if (account_lookup(&a, why, sizeof(why)) == -1) {
+		fprintf(stderr, "%s: %s\n", user_where(where, sizeof(where)),
+		    why);
+		exit(EX_CONFIG);
+	}
+	if (account_check(&a) + logdest_check(&sv->conf) > 0)
+		exit(EX_CONFIG);
+	if (!database) {
+		printf("configuration OK\n");
+		exit(0);
+	}
 	if (db_connect_once(1, why, sizeof(why)) == -1) {
 		fprintf(stderr, "%s: database unreachable: %s\n",
 		    sv->conf.path, why);
@@ -198,37 +269,20 @@ check_only(void)
 	exit(0);
 }
 
-/* Who we run as once started: the user's account if root drops to it. */
-struct account {
-	uid_t	uid;
-	gid_t	gid;
-	int	drop;
-};
-
+/* Who we run as once started, said when it is not what it should be. */
 static void
 service_account(struct account *a)
 {
-	struct passwd	*pw;
+	char	why[256], where[CONFIG_WHERE_MAX];
 
-	a->uid = geteuid();
-	a->gid = getegid();
-	a->drop = 0;
-	if (a->uid != 0) {
-		if (sv->conf.user != NULL)
-			log_warnx("not root: ignoring user %s", sv->conf.user);
-		return;
-	}
-	if (sv->conf.user == NULL) {
+	if (account_lookup(a, why, sizeof(why)) == -1)
+		fatalx_status(EX_CONFIG, "%s: %s", user_where(where,
+		    sizeof(where)), why);
+	if (geteuid() != 0 && sv->conf.user != NULL)
+		log_warnx("not root: ignoring user %s", sv->conf.user);
+	else if (geteuid() == 0 && sv->conf.user == NULL)
 		log_warnx("running as root: set user in the configuration "
 		    "(or -u) to drop privileges");
-		return;
-	}
-	if ((pw = getpwnam(sv->conf.user)) == NULL)
-		fatalx_status(EX_CONFIG, "%s: no such user %s", sv->conf.path,
-		    sv->conf.user);
-	a->uid = pw->pw_uid;
-	a->gid = pw->pw_gid;
-	a->drop = 1;
 }
 
 /*
@@ -243,11 +297,9 @@ drop_privileges(const struct account *a, int spool_created)
 		return;
 	if (spool_created == 1)
 		spool_chown(a->uid, a->gid);
-	if (setgroups(1, &a->gid) == -1 ||
-	    setresgid(a->gid, a->gid, a->gid) == -1 ||
-	    setresuid(a->uid, a->uid, a->uid) == -1)
-		fatal("cannot drop privileges to %s", sv->conf.user);
-	log_info("running as %s", sv->conf.user);
+	if (account_drop(a) == -1)
+		fatal("cannot drop privileges to %s", a->name);
+	log_info("running as %s, HOME %s", a->name, getenv("HOME"));
 }
 
 /*
@@ -335,7 +387,9 @@ reload(void)
 	char			*line, *next;
 	int			 reconnect, newdb;
 
+	/* A new file first (logrotate's SIGHUP), whatever the rest. */
 	if (load_config(&c, &err) == -1) {
+		logdest_reopen(&sv->conf);
 		for (line = err.buf; line != NULL && *line; line = next) {
 			next = strchr(line, '\n');
 			*next++ = '\0';
@@ -360,6 +414,7 @@ reload(void)
 	}
 	if (!same_secret(c.encryption_key, sv->conf.encryption_key))
 		sv->key_opened = 0;
+	logdest_reopen(&c);
 	config_free(&sv->conf);
 	sv->conf = c;
 	log_setverbose(sv->conf.log_debug);
@@ -413,6 +468,7 @@ static void
 startup(struct pidfh **pfh)
 {
 	struct account	a;
+	char		why[PATH_MAX + 128];
 	int		spool;
 
 	service_account(&a);
@@ -424,10 +480,10 @@ startup(struct pidfh **pfh)
 	drop_privileges(&a, spool);
 	spool_mark_node(sv->conf.node_name);
 	if (!sv->foreground) {
-		if (daemon(0, 0) == -1)
-			fatal("daemon");
 		/* Until here an operator starting us by hand reads stderr. */
-		log_init("evalsched-supervisor", 0, sv->conf.log_debug);
+		if (logdest_prepare(&sv->conf, why, sizeof(why)) == -1)
+			fatalx_status(EX_CONFIG, "%s", why);
+		logdest_detach("evalsched-supervisor", sv->conf.log_debug);
 	}
 	if (*pfh != NULL && pidfile_write(*pfh) == -1)
 		log_warn("pidfile_write %s", sv->conf.pidfile);
@@ -445,7 +501,7 @@ main(int argc, char *argv[])
 	/* Before the key is read: no core file, no peeking at our memory. */
 	harden_process();
 	setproctitle_init(argc, argv, environ);
-	while ((ch = getopt(argc, argv, "1c:dfnp:u:V")) != -1) {
+	while ((ch = getopt(argc, argv, "1c:dfnp:tu:V")) != -1) {
 		switch (ch) {
 		case '1':
 			sv->once = 1;
@@ -464,6 +520,9 @@ main(int argc, char *argv[])
 			break;
 		case 'p':
 			opt.pidfile = optarg;
+			break;
+		case 't':
+			opt.test = 1;
 			break;
 		case 'u':
 			opt.user = optarg;
@@ -484,9 +543,9 @@ main(int argc, char *argv[])
 		return EX_CONFIG;
 	}
 	config_err_free(&err);
-	if (opt.check) {
+	if (opt.check || opt.test) {
 		log_init("evalsched-supervisor", 1, sv->conf.log_debug);
-		check_only();
+		check_only(opt.check);
 	}
 	sv->foreground |= sv->once;
 	log_init("evalsched-supervisor", 1, sv->conf.log_debug);

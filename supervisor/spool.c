@@ -83,6 +83,43 @@ owner_spec(uid_t uid, char *buf, size_t len)
 	return buf;
 }
 
+/* "root or nobody", "root" when we are root. */
+static const char *
+allowed_owners(uid_t uid, char *buf, size_t len)
+{
+	char	ours[64];
+
+	if (uid == 0)
+		snprintf(buf, len, "root");
+	else
+		snprintf(buf, len, "root or %s", user_name(uid, ours,
+		    sizeof(ours)));
+	return buf;
+}
+
+/*
+ * The fix for a spool that is not ours.  Another account's directory is
+ * never advised away from it: it may be the spool of the packaged
+ * service, which runs as that account; the supervisor is to run as its
+ * owner, or to have one of its own.
+ */
+static void
+spool_fix(const char *dir, const struct stat *st, uid_t uid, char *fix,
+    size_t len)
+{
+	char	owner[64], spec[128];
+
+	if (st->st_uid != 0 && st->st_uid != uid)
+		snprintf(fix, len, "run the supervisor as its owner (user = "
+		    "%s, or -u %s) or give it a spool_dir of its own",
+		    user_name(st->st_uid, owner, sizeof(owner)), owner);
+	else if (uid == 0 || st->st_uid == uid)
+		snprintf(fix, len, "fix: chmod 0750 %s", dir);
+	else
+		snprintf(fix, len, "fix: chown %s %s && chmod 0750 %s",
+		    owner_spec(uid, spec, sizeof(spec)), dir, dir);
+}
+
 /*
  * Another user who can write here could forge outcomes, so the directory
  * must be root's or ours and writable by its owner alone.
@@ -91,20 +128,19 @@ static int
 spool_safe(const char *dir, const struct stat *st, uid_t uid, char *why,
     size_t len)
 {
-	char	owner[64], ours[64], spec[128];
+	char	owner[64], allowed[80], fix[512];
 
 	if (!S_ISDIR(st->st_mode))
 		snprintf(why, len, "spool directory %s is not a directory", dir);
 	else if ((st->st_uid != 0 && st->st_uid != uid) ||
-	    (st->st_mode & (S_IWGRP | S_IWOTH)))
+	    (st->st_mode & (S_IWGRP | S_IWOTH))) {
+		spool_fix(dir, st, uid, fix, sizeof(fix));
 		snprintf(why, len, "spool directory %s is owned by %s with mode "
-		    "%04o: it must belong to root or %s and be writable by its "
-		    "owner alone; fix: chown %s %s && chmod 0750 %s", dir,
-		    user_name(st->st_uid, owner, sizeof(owner)),
-		    (unsigned)(st->st_mode & 07777),
-		    user_name(uid, ours, sizeof(ours)),
-		    owner_spec(uid, spec, sizeof(spec)), dir, dir);
-	else
+		    "%04o: it must belong to %s and be writable by its owner "
+		    "alone; %s", dir, user_name(st->st_uid, owner,
+		    sizeof(owner)), (unsigned)(st->st_mode & 07777),
+		    allowed_owners(uid, allowed, sizeof(allowed)), fix);
+	} else
 		return 1;
 	return 0;
 }

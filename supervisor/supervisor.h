@@ -7,6 +7,7 @@
 
 #include <sys/queue.h>
 #include <sys/types.h>
+#include <limits.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -295,6 +296,27 @@ void	 record_spool_all(void);
 int64_t	 record_retry_at(void);
 const char *outcome_kind_name(enum outcome_kind);
 struct json_object *outcome_to_json(const struct outcome *);
+
+/* account.c: the user to run as, and what it can read */
+struct account {
+	uid_t	uid;
+	gid_t	gid;
+	int	drop;			/* root, with a user to become */
+	char	name[64], group[64];
+	char	home[PATH_MAX];
+};
+/* 0, or -1 with why set (no such user). */
+int	 account_lookup(struct account *, char *why, size_t);
+int	 account_drop(const struct account *);	/* -1: errno says why */
+/* -n, -t: becomes the user; returns the errors printed. */
+int	 account_check(const struct account *);
+
+/* logdest.c: where a daemon logs (the log key) */
+/* Before detaching, as the user: -1 with why when the file cannot be. */
+int	 logdest_prepare(const struct config *, char *why, size_t);
+void	 logdest_detach(const char *progname, int debug);
+void	 logdest_reopen(const struct config *);	/* SIGHUP */
+int	 logdest_check(const struct config *);	/* -n, -t: errors printed */
 
 /* spool.c */
 int	 spool_init(const char *dir, uid_t, char *why, size_t);

@@ -29,7 +29,7 @@ sub conf {
 	return $path;
 }
 
-my $usage = "usage: evalsched-supervisor [-1dfnV] [-c file] [-p pidfile] [-u user]\n";
+my $usage = "usage: evalsched-supervisor [-1dfntV] [-c file] [-p pidfile] [-u user]\n";
 is_deeply([run('-x')], [64, "$sup: invalid option -- 'x'\n$usage"], 'usage: exit 64');
 is_deeply([run('extra')], [64, $usage], 'operands: exit 64');
 my ($st, $out) = run('-V');
@@ -61,6 +61,12 @@ DIR/bad.conf:10: unterminated quoted value
 DIR/bad.conf:11: expected a key name
 EOF
 
+{
+	my ($st, $out) = run('-t', '-c', $bad);
+	is($st, 78, '-t on the same file: exit 78');
+	is($out, (run('-n', '-c', $bad))[1], '... with the same messages as -n');
+}
+
 is_deeply([run('-n', '-c', $t->dir . '/missing.conf')], [78,
     "DIR/missing.conf: No such file or directory\n"], 'a missing file: exit 78');
 
@@ -81,6 +87,11 @@ unlike($out, qr/sk-very-secret/, 'the key is never echoed in a config error');
 
 # Against a database.
 $t->start_pg(no_schema => 1);
+
+# -t needs no database: the files alone.
+my $nodb = $t->write_config(database => 'host=' . $t->dir . '/nowhere dbname=x');
+is_deeply([run('-t', '-c', $nodb)], [0, "configuration OK\n"],
+    '-t with the database unreachable: the files are good, exit 0');
 my $good = $t->write_config;
 (my $g = $good) =~ s/\Q${\ $t->dir }\E/DIR/;
 is_deeply([run('-n', '-c', $good)], [78, "$g: database: the database has no evalsched "
@@ -90,6 +101,28 @@ $t->psql_file(Evalsched::Test::schema_file());
 is_deeply([run('-n', '-c', $good)], [0, "configuration OK\n"], '-n on a good configuration: exit 0');
 $t->psql_file(Evalsched::Test::top() . '/etc/schema-additions.sql');
 is_deeply([run('-n', '-c', $good)], [0, "configuration OK\n"], 'the additions apply again harmlessly');
+
+# conf.d beside the file: read after it, a later file overriding, a key
+# twice in one file an error named by that file and line.  evalschedctl
+# reads it too.
+{
+	my $cd = $t->dir . '/cd';
+	mkdir $cd;
+	mkdir "$cd/conf.d";
+	my $main = "$cd/evalsched.conf";
+	(my $text = $t->slurp($good)) =~ s/^database = .*$/database = "host=nowhere.invalid"/m;
+	$t->spew($main, $text);
+	$t->spew("$cd/conf.d/50-db.conf", "# the real one\ndatabase = \"" . $t->conninfo . "\"\n");
+	is_deeply([run('-n', '-c', $main)], [0, "configuration OK\n"],
+	    'conf.d: a drop-in overrides the main file (-n reaches its database)');
+	my $ctl = Evalsched::Test::bin('evalschedctl');
+	is(system("'$ctl' -c '$main' list >/dev/null 2>&1") >> 8, 0,
+	    '... and evalschedctl reads it too');
+	$t->spew("$cd/conf.d/60-twice.conf", "max_concurrent = 4\nmax_concurrent = 5\n");
+	is_deeply([run('-t', '-c', $main)], [78, "DIR/cd/conf.d/60-twice.conf:2: duplicate key "
+	    . "'max_concurrent' (first set on line 1)\n"],
+	    '... a key twice in one drop-in: an error, named by that file and line');
+}
 
 # Daemon mode: a second instance is refused, naming the first.
 my $pidfile = $t->dir . '/daemon.pid';

@@ -38,9 +38,15 @@ sub owner_of { return (stat $_[0])[4] }
 
 # --- the spool directory ------------------------------------------------
 
-for my $case ([ 'world-writable', 0777, 0 ], [ 'group-writable', 0770, $uid ],
-    [ 'sticky and world-writable', 01777, 0 ], [ "another user's", 0750, $evil ]) {
-	my ($what, $mode, $owner) = @$case;
+# The fix never takes a directory from another account: it may be the
+# spool of a packaged service that runs as that account.
+my $give = 'fix: chown nobody:\S+ DIR && chmod 0750 DIR';
+for my $case ([ 'world-writable', 0777, 0, $give ],
+    [ 'group-writable', 0770, $uid, 'fix: chmod 0750 DIR' ],
+    [ 'sticky and world-writable', 01777, 0, $give ],
+    [ "another user's", 0750, $evil, 'run the supervisor as its owner '
+    . '\(user = postgres, or -u postgres\) or give it a spool_dir of its own' ]) {
+	my ($what, $mode, $owner, $fix) = @$case;
 	my $spool = "$dir/spool-" . ($what =~ s/\W+/-/gr);
 	mkdir $spool;
 	chown $owner, 0, $spool;
@@ -49,9 +55,25 @@ for my $case ([ 'world-writable', 0777, 0 ], [ 'group-writable', 0770, $uid ],
 	is($st, 78, "$what spool_dir: refused with 78");
 	like($log, qr/spool directory \Q$spool\E is owned by \S+ with mode \Q@{[mode_of($spool)]}\E: it must belong to root or nobody/,
 	    "$what spool_dir: the message names the directory, its owner and mode");
-	like($log, qr/fix: chown nobody:\S+ \Q$spool\E && chmod 0750 \Q$spool\E/,
+	$fix =~ s/DIR/\Q$spool\E/g;
+	like($log, qr/and be writable by its owner alone; $fix$/m,
 	    "$what spool_dir: and says how to fix it");
 	is(owner_of($spool), $owner, "$what spool_dir: its owner is unchanged");
+}
+
+# Root without a user, and the spool of another account, as a packaged
+# service's is: run as that account, never a chown that takes it away.
+{
+	my $spool = "$dir/spool-packaged";
+	mkdir $spool;
+	chown $evil, 0, $spool;
+	chmod 0750, $spool;
+	my ($st, $log) = refused('as root', spool_dir => $spool, user => undef);
+	is($st, 78, 'another account\'s spool_dir, run as root: refused with 78');
+	like($log, qr/owned by postgres with mode 0750: it must belong to root and be writable by its owner alone; run the supervisor as its owner \(user = postgres, or -u postgres\)/,
+	    '... saying to run as its owner');
+	unlike($log, qr/root or root|chown/, '... neither "root or root" nor a chown');
+	is(owner_of($spool), $evil, '... its owner unchanged');
 }
 
 # A symlinked spool_dir: root must not chown the link's target.

@@ -2,7 +2,10 @@
 # The LSB init script, run for real against an installed tree: start,
 # status, a second start, reload, stop, status after stop, restart, and a
 # stale pid file.  The supervisor daemonizes and its pid file comes from
-# the configuration's pidfile key.
+# the configuration's pidfile key.  The daemon gets a clean environment
+# (only what the defaults file sets), and restart, reload and
+# force-reload test the configuration first, refusing a bad one and
+# leaving the running daemon alone.
 use strict;
 use warnings;
 use FindBin;
@@ -55,14 +58,35 @@ chmod 0755, $script;
 $t->start_pg;
 $t->start_api(mode => 'never');	# for the sentinel schedule below
 my $pidfile = $t->dir . '/supervisor.pid';
+my $logfile = $t->dir . '/daemon.log';
 my $conf = $t->write_config(pidfile => $pidfile, shutdown_grace => 2,
-    max_concurrent => 3);
-$t->spew($t->dir . '/default-evalsched', "DAEMON_ARGS=\"-c $conf\"\n");
+    max_concurrent => 3, log => $logfile);
+# What the defaults file sets is all the daemon's environment: the
+# sanitizers' options too.
+$t->spew($t->dir . '/default-evalsched', "DAEMON_ARGS=\"-c $conf\"\n"
+    . "no_proxy=from-defaults\n"
+    . join('', map { "$_='$ENV{$_}'\n" } grep { defined $ENV{$_} }
+    qw(ASAN_OPTIONS UBSAN_OPTIONS)));
 
+# The script as an operator runs it by hand, from a shell that exports
+# what it likes (%env).
 sub init {
-	my ($verb) = @_;
+	my ($verb, %env) = @_;
+	local @ENV{keys %env} = values %env;
 	my $out = `'$script' $verb 2>&1`;
 	return ($? >> 8, $out);
+}
+
+# The environment of the daemon's spare jobrunner, as /proc shows it:
+# the daemon's own is its process title now.  A jobrunner keeps PATH,
+# TZ, the locale and the proxy variables of the daemon's.
+sub jobrunner_environ {
+	my ($pid) = @_;
+	my %kids;
+	$t->wait_until(sub { %kids = $t->jobrunners_of($pid); %kids }, 10);
+	my ($environ) = map { $_->[1] } values %kids;
+	return { map { /^([^=]+)=(.*)$/s ? ($1, $2) : () }
+	    split /\0/, $environ // '' };
 }
 
 sub pid_in_file {
@@ -110,16 +134,28 @@ sub registered {
 
 my ($rc, $out) = init('status');
 is($rc, 3, 'status before start: 3 (not running)');
-($rc, $out) = init('start');
+# A shell with the application's variables exported: none reaches the
+# daemon, whose app_url is the stand-in's.
+($rc, $out) = init('start', NEXT_PUBLIC_APP_URL => 'http://127.0.0.1:9',
+    EVALSCHED_DATABASE => 'host=/nonexistent', https_proxy => 'http://shell.invalid');
 is($rc, 0, 'start: 0') or diag $out;
 my $pid = pid_in_file();
 ok(defined $pid, 'the pid file from the configuration is written');
 ok(alive($pid), '... naming a live process');
 is(readlink("/proc/$pid/exe"), $daemon, '... the supervisor');
 isnt(getppid(), $pid, '... detached');
-ok(registered($pid), 'the daemon registers in the database');
+ok(registered($pid), 'the daemon registers in the database of the '
+    . 'configuration, not the exported EVALSCHED_DATABASE');
 like($t->slurp("/proc/$pid/cmdline"), qr/^evalsched-supervisor/,
     'its process title names it');
+ok($t->run_sentinel, 'a run goes to the configuration\'s app_url, not to '
+    . 'the exported NEXT_PUBLIC_APP_URL');
+{
+	my $env = jobrunner_environ($pid);
+	is($env->{no_proxy}, 'from-defaults',
+	    'what the defaults file sets reaches the daemon (and its jobrunners)');
+	ok(!exists $env->{https_proxy}, '... what the shell exported does not');
+}
 
 ($rc, $out) = init('status');
 is($rc, 0, 'status: 0 (running)');
@@ -149,16 +185,40 @@ ok($t->wait_until(sub { (title_max($pid) // 0) == 4 }, 30),
     '... the new configuration is read: max_concurrent 4');
 ok(alive($pid), '... the daemon lives on');
 is(pid_in_file(), $pid, '... with the same pid');
+
+# A bad configuration: each verb refuses, and the daemon is left alone,
+# not even sent a SIGHUP (which it would log: "reload: ...").
+my $reloads = () = $t->slurp($logfile) =~ /reload: /g;
 $t->spew($conf, with_max($good, 5) . "bogus = 1\n");
-($rc, $out) = init('force-reload');
-is($rc, 0, 'force-reload with a bad config: 0');
-# The SIGHUP is pending before the sentinel is inserted, and the loop
-# takes signals before new work: once the sentinel has run, the reload
-# has been dealt with.
-ok($t->run_sentinel, '... and dealt with: a schedule made due after it has run');
-ok(alive($pid), '... the daemon lives on');
-is(title_max($pid), 4, '... and keeps its old configuration');
+for my $verb (qw(reload force-reload restart try-restart)) {
+	($rc, $out) = init($verb);
+	is($rc, 6, "$verb with a bad configuration: refused, 6 (not configured)");
+	like($out, qr/^\Q$conf\E:\d+: unknown key 'bogus'$/m,
+	    "... with the check's message, file:line") or diag $out;
+	like($out, qr/the running daemon is left alone/, '... saying so');
+	is(pid_in_file(), $pid, '... the same daemon');
+	ok(alive($pid), '... alive');
+}
+($rc, $out) = init('configtest');
+is($rc, 78, 'configtest: the check\'s status, 78');
+like($out, qr/^\Q$conf\E:\d+: unknown key 'bogus'$/m, '... and its message');
+# Signals are taken before new work: once a schedule made due now has
+# run, a SIGHUP sent before would have been dealt with.
+ok($t->run_sentinel, 'the daemon goes on dispatching');
+is(title_max($pid), 4, '... with its old configuration');
+is(scalar(() = $t->slurp($logfile) =~ /reload: /g), $reloads,
+    '... and was sent no SIGHUP');
 $t->spew($conf, $good);
+($rc, $out) = init('configtest');
+is($rc, 0, 'configtest, fixed: 0');
+like($out, qr/configuration OK/, '... configuration OK');
+
+# logrotate's: the log file moved away, a new one.
+rename $logfile, "$logfile.1" or die;
+($rc, $out) = init('rotate');
+is($rc, 0, 'rotate: 0') or diag $out;
+ok($t->wait_until(sub { $t->slurp($logfile) =~ /reload: configuration reread/ }, 30),
+    '... the daemon writes a new log file');
 
 # --- stop -----------------------------------------------------------------
 
@@ -174,17 +234,29 @@ is($rc, 3, 'status after stop: 3');
 is($rc, 0, 'stop when stopped: 0');
 ($rc, $out) = init('reload');
 is($rc, 7, 'reload when stopped: 7 (not running)');
+($rc, $out) = init('try-restart');
+is($rc, 0, 'try-restart when stopped: 0');
+is(pid_in_file(), undef, '... and nothing is started');
 
 # --- restart, and a stale pid file -------------------------------------------
 
 ($rc, $out) = init('start');
 is($rc, 0, 'start again');
 my $first = pid_in_file();
+# The check before a restart needs no database.
+$t->pg_ctl('stop', '-m', 'fast') == 0 or die 'pg_ctl stop';
 ($rc, $out) = init('restart');
-is($rc, 0, 'restart: 0') or diag $out;
+is($rc, 0, 'restart while the database is down: 0') or diag $out;
 my $second = pid_in_file();
 ok(alive($second) && $second != $first, '... a new daemon');
 ok(gone($first), '... the old one is gone');
+$t->pg_ctl('start') == 0 or die 'pg_ctl start';
+ok(registered($second), '... which registers once the database is back');
+($rc, $out) = init('try-restart');
+is($rc, 0, 'try-restart: 0') or diag $out;
+my $third = pid_in_file();
+ok(alive($third) && $third != $second, '... a new daemon');
+ok(gone($second), '... the old one is gone');
 ($rc, $out) = init('stop');
 is($rc, 0, 'stop');
 

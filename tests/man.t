@@ -167,7 +167,7 @@ my $have_next = `'$ctl' next -n 1 hourly 2>&1` !~ /not available/;
 # --- supervisor and init script examples -------------------------------------
 
 my %opt_arg = map { $_ => 1 } qw(c p u);
-my %opt_flag = map { $_ => 1 } qw(1 d f n V);
+my %opt_flag = map { $_ => 1 } qw(1 d f n t V);
 for my $page (@pages) {
 	for my $cmd (commands($page)) {
 		my @w = words($cmd);

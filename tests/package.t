@@ -2,9 +2,12 @@
 # The Debian package: `make deb` builds it (lintian finding no errors),
 # dpkg-deb shows the installed layout, the conffiles and the maintainer
 # scripts, which are run against a scratch root with the system's tools
-# stubbed out; its contents, extracted into a temporary root, check a
-# configuration against a throwaway cluster, compute a schedule's next
-# runs, and complete evalschedctl's command line.
+# stubbed out (an upgrade restarts a running service, enabled or not);
+# dpkg itself installs it into a scratch root and upgrades it to a
+# version with a changed sample, asking nothing while the operator's
+# settings are in conf.d; its contents, extracted into a temporary root,
+# check a configuration against a throwaway cluster, compute a
+# schedule's next runs, and complete evalschedctl's command line.
 use strict;
 use warnings;
 use FindBin;
@@ -68,11 +71,14 @@ my @files = qw(
 	/usr/share/man/man8/evalsched-notifier.8.gz
 	/usr/share/man/man8/evalschedctl.8.gz
 	/etc/evalsched/evalsched.conf
+	/etc/evalsched/conf.d/README
 	/etc/default/evalsched
 	/etc/init.d/evalsched
+	/etc/logrotate.d/evalsched
 	/lib/systemd/system/evalsched.service
 	/usr/share/bash-completion/completions/evalschedctl
 	/usr/share/doc/evalsched/copyright
+	/usr/share/doc/evalsched/README.Debian
 );
 ok(exists $mode{$_}, "installs $_") for @files;
 for my $prog (qw(/usr/sbin/evalsched-supervisor /usr/bin/evalschedctl
@@ -100,7 +106,8 @@ my $ctrl = "$dir/control";
 system('dpkg-deb', '-e', $deb, $ctrl) == 0 or BAIL_OUT('dpkg-deb -e failed');
 my %conffile = map { $_ => 1 } split /\n/, $t->slurp("$ctrl/conffiles");
 ok($conffile{$_}, "conffile $_") for qw(/etc/evalsched/evalsched.conf
-    /etc/default/evalsched /etc/init.d/evalsched);
+    /etc/evalsched/conf.d/README /etc/default/evalsched /etc/init.d/evalsched
+    /etc/logrotate.d/evalsched);
 for my $s (qw(preinst postinst prerm postrm)) {
 	ok(-x "$ctrl/$s", "$s is there, executable");
 	is(system('sh', '-n', "$ctrl/$s"), 0, "... and parses");
@@ -108,12 +115,12 @@ for my $s (qw(preinst postinst prerm postrm)) {
 my $postinst = $t->slurp("$ctrl/postinst");
 like($postinst, qr/adduser\b[^\n]*--system[^\n]*--group[^\n]*\n?[^\n]*--home \/var\/lib\/evalsched/,
     'postinst: adduser --system --group --home /var/lib/evalsched');
-like($postinst, qr{install -d -o evalsched -g evalsched -m 0750 /var/lib/evalsched},
+like($postinst, qr{install -d -o evalsched -g evalsched -m 0750 (?:\\\n\s*)?"\$root/var/lib/evalsched"},
     'postinst: /var/lib/evalsched, evalsched\'s, 0750');
 like($postinst, qr/update-rc\.d evalsched defaults-disabled/,
     'postinst: the init script is installed disabled');
-like($t->slurp("$ctrl/postrm"), qr{"\$1" = purge.*\n\s*rm -rf /var/lib/evalsched}s,
-    'postrm: purge removes /var/lib/evalsched');
+like($t->slurp("$ctrl/postrm"), qr{"\$1" = purge.*\n\s*rm -rf "\$\{DPKG_ROOT:-\}/var/lib/evalsched" "\$\{DPKG_ROOT:-\}/var/log/evalsched"}s,
+    'postrm: purge removes /var/lib/evalsched and /var/log/evalsched');
 like($t->slurp("$ctrl/prerm"), qr/invoke-rc\.d [^\n]*evalsched stop/,
     'prerm: removal stops the service');
 
@@ -126,7 +133,7 @@ system('mkdir', '-p', "$fake/etc/evalsched", "$fake/etc/init.d",
     "$fake/run/systemd/system", "$fake/var/lib", $stubs) == 0 or die;
 $t->spew("$fake/etc/evalsched/evalsched.conf", "# sample\n");
 chmod 0644, "$fake/etc/evalsched/evalsched.conf";
-$t->spew("$fake/etc/init.d/evalsched", "#!/bin/sh\nexit 0\n");
+$t->spew("$fake/etc/init.d/evalsched", "#!/bin/sh\necho \"init.d \$*\" >>'$log'\n");
 chmod 0755, "$fake/etc/init.d/evalsched";
 my %stub = (
 	getent => 'exit 2',
@@ -134,7 +141,10 @@ my %stub = (
 	'deb-systemd-helper' => 'case $1 in was-enabled|debian-installed|--quiet) exit 1;; esac',
 	install => 'for a; do last=$a; done; mkdir -p "$last"',
 	rm => "for a; do case \$a in -*) ;; '$fake'/*) /bin/rm -rf \"\$a\";; esac; done",
-	map { $_ => '' } qw(adduser deluser chown update-rc.d invoke-rc.d
+	# What invoke-rc.d would do: 104 allowed, 101 not (a disabled
+	# service, or policy-rc.d).
+	'invoke-rc.d' => '[ "$1" != --query ] || exit ${INVOKE_QUERY:-104}',
+	map { $_ => '' } qw(adduser deluser chown update-rc.d
 	    deb-systemd-invoke systemctl),
 );
 for my $name (keys %stub) {
@@ -145,7 +155,9 @@ for my $name (keys %stub) {
 sub maint {
 	my ($script, @args) = @_;
 	(my $text = $t->slurp("$ctrl/$script"))
-	    =~ s{(?<![\w.-])/(etc|var/lib|run)/}{$fake/$1/}g;
+	    =~ s{(?<![\w.-])/(etc|var/lib|var/log|run)/}{$fake/$1/}g;
+	$text =~ s{\$root/}{\$root$fake/}g;
+	$text =~ s{/usr/sbin/policy-rc\.d}{$fake/usr/sbin/policy-rc.d}g;
 	$t->spew("$dir/$script", $text);
 	unlink $log;
 	local $ENV{PATH} = "$stubs:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -166,20 +178,118 @@ is((stat "$fake/etc/evalsched/evalsched.conf")[2] & 07777, 0640,
 like($calls, qr/^update-rc\.d evalsched defaults-disabled$/m,
     '... installs the init script disabled');
 unlike($calls, qr/\benable\b/, '... enables nothing');
+like($calls, qr{^install -d -o evalsched -g adm -m 2750 \S*/var/log/evalsched$}m,
+    '... makes /var/log/evalsched, evalsched\'s, for the group adm');
+unlike($calls, qr/restart/, '... and restarts nothing on a first install');
+
+# An upgrade restarts a running service, enabled or not: invoke-rc.d
+# does where it is enabled, the init script's try-restart (a no-op when
+# it is not running) where it is not, unless policy-rc.d forbids it.
+rmdir "$fake/run/systemd/system" or die;
+{
+	local $ENV{INVOKE_QUERY} = 101;
+	$calls = maint('postinst', 'configure', '0.1.0-1');
+	like($calls, qr/^invoke-rc\.d .*evalsched restart$/m,
+	    'postinst upgrade, sysvinit, service disabled: invoke-rc.d is asked')
+	    or diag $calls;
+	like($calls, qr/^init\.d try-restart$/m,
+	    '... and, as it declines, the init script restarts it if it runs');
+	system('mkdir', '-p', "$fake/usr/sbin") == 0 or die;
+	$t->spew("$fake/usr/sbin/policy-rc.d", "#!/bin/sh\nexit 101\n");
+	chmod 0755, "$fake/usr/sbin/policy-rc.d";
+	$calls = maint('postinst', 'configure', '0.1.0-1');
+	unlike($calls, qr/try-restart/, '... but not against policy-rc.d');
+	unlink "$fake/usr/sbin/policy-rc.d";
+}
+$calls = maint('postinst', 'configure', '0.1.0-1');
+like($calls, qr/^invoke-rc\.d .*evalsched restart$/m,
+    'postinst upgrade, sysvinit, service enabled: invoke-rc.d restarts it');
+unlike($calls, qr/try-restart/, '... once');
+mkdir "$fake/run/systemd/system" or die;
+$calls = maint('postinst', 'configure', '0.1.0-1');
+like($calls, qr/^deb-systemd-invoke restart evalsched\.service$/m,
+    'postinst upgrade, systemd: deb-systemd-invoke restarts the unit (if active)');
+unlike($calls, qr/try-restart/, '... and nothing else');
 $calls = maint('prerm', 'remove');
 like($calls, qr/^deb-systemd-invoke stop evalsched\.service$/m,
     'prerm remove: stops the unit') or diag($calls);
 $calls = maint('postrm', 'purge');
 ok(!-e "$fake/var/lib/evalsched", 'postrm purge: /var/lib/evalsched is gone');
+ok(!-e "$fake/var/log/evalsched", '... /var/log/evalsched too');
 like($calls, qr/^update-rc\.d evalsched remove$/m, '... the init links too');
 unlike($calls, qr/^deluser/m, '... the system user stays (Debian\'s way)');
+
+# --- an upgrade by dpkg ----------------------------------------------------------
+
+# dpkg installs the package into a scratch root (the maintainer scripts
+# run outside it with DPKG_ROOT set, the system's tools stubbed), the
+# operator's settings go in conf.d as README.Debian says, and the next
+# version, whose sample differs, is installed over it with nothing on
+# standard input: a conffile question would fail it.
+{
+	my $next = "$dir/next";
+	system('dpkg-deb', '-R', $deb, $next) == 0 or die 'dpkg-deb -R';
+	open my $fh, '>>', "$next/etc/evalsched/evalsched.conf" or die;
+	print $fh "# A comment the next version adds.\n";
+	close $fh;
+	my $control = $t->slurp("$next/DEBIAN/control") =~ s/^Version: .*$/Version: 0.1.0-2/mr;
+	$t->spew("$next/DEBIAN/control", $control);
+	($st, $out) = sh("dpkg-deb --root-owner-group -b '$next' '$dir/next.deb'");
+	is($st, 0, 'the next version, its sample changed, is packed') or diag $out;
+
+	my $scratch = "$dir/scratch";
+	system('mkdir', '-p', map { "$scratch/var/lib/dpkg/$_" } qw(info updates
+	    triggers)) == 0 or die;
+	$t->spew("$scratch/var/lib/dpkg/$_", '') for qw(status available);
+	my $dpkg = "dpkg --root='$scratch' --force-script-chrootless "
+	    . "--force-depends --log=/dev/null";
+	local $ENV{PATH} = "$stubs:/usr/sbin:/usr/bin:/sbin:/bin";
+	($st, $out) = sh("$dpkg -i '$deb' </dev/null");
+	is($st, 0, 'dpkg installs it into a scratch root') or diag $out;
+	ok(-d "$scratch/etc/evalsched/conf.d", '... with /etc/evalsched/conf.d');
+	my $local = "$scratch/etc/evalsched/conf.d/local.conf";
+	$t->spew($local, "app_url = https://evals.example.org\n");
+	system('cp', '-a', $scratch, "$scratch.edited") == 0 or die;
+
+	($st, $out) = sh("$dpkg -i '$dir/next.deb' </dev/null");
+	is($st, 0, 'the upgrade to the next version succeeds') or diag $out;
+	unlike($out, qr/Configuration file|conffile prompt/,
+	    '... asking nothing about evalsched.conf');
+	like($t->slurp("$scratch/etc/evalsched/evalsched.conf"),
+	    qr/^# A comment the next version adds\.$/m, '... which is the new sample');
+	is($t->slurp($local), "app_url = https://evals.example.org\n",
+	    '... and the operator\'s conf.d/local.conf is untouched');
+
+	# Had the operator edited evalsched.conf itself, dpkg would ask.
+	$scratch = "$scratch.edited";
+	open $fh, '>>', "$scratch/etc/evalsched/evalsched.conf" or die;
+	print $fh "app_url = https://evals.example.org\n";
+	close $fh;
+	$dpkg =~ s{--root='[^']*'}{--root='$scratch'};
+	($st, $out) = sh("$dpkg -i '$dir/next.deb' </dev/null");
+	like($out, qr/conffile prompt/, 'an edited evalsched.conf would have been asked about');
+}
 
 # --- the contents at work ------------------------------------------------------
 
 my $root = "$dir/root";
 system('dpkg-deb', '-x', $deb, $root) == 0 or BAIL_OUT('dpkg-deb -x failed');
-like($t->slurp("$root/etc/default/evalsched"), qr/^DAEMON_ARGS="-u evalsched"$/m,
-    'the service runs as evalsched (DAEMON_ARGS in /etc/default/evalsched)');
+like($t->slurp("$root/etc/evalsched/evalsched.conf"), qr/^user = evalsched$/m,
+    'the configuration runs the supervisor as evalsched, by hand as by the service');
+like($t->slurp("$root/etc/default/evalsched"), qr/^DAEMON_ARGS=""$/m,
+    '... not the service\'s options alone');
+{
+	my %where = (
+	    'etc/evalsched/evalsched.conf' => $t->slurp("$root/etc/evalsched/evalsched.conf"),
+	    map { $_ => scalar `gzip -dc '$root/$_'` }
+	    map { s{^\Q$root\E/}{}r } glob("$root/usr/share/man/man[58]/*.gz"));
+	my @local = grep { $where{$_} =~ m{/usr/local/(?:libexec|share)/evalsched/} }
+	    sort keys %where;
+	is_deeply(\@local, [], 'the manuals and the sample name /usr\'s programs and '
+	    . 'schema, not /usr/local\'s');
+	like($where{'usr/share/man/man8/evalsched-supervisor.8.gz'},
+	    qr{^\.It Pa /usr/libexec/evalsched/evalsched-jobrunner$}m, '... as in FILES');
+}
 like($t->slurp("$root/etc/init.d/evalsched"),
     qr{^DAEMON=/usr/sbin/evalsched-supervisor$}m, 'the init script runs /usr/sbin\'s');
 like($t->slurp("$root/lib/systemd/system/evalsched.service"),

@@ -36,6 +36,9 @@ is($st{Uid}, join("\t", ($uid) x 4), 'real, effective, saved and file-system uid
 is($st{Gid}, join("\t", ($gid) x 4), 'and so are the gids');
 is($st{Groups} =~ s/\s+$//r, $gid, 'supplementary groups dropped');
 like($t->supervisor_log, qr/running as nobody/, 'the drop is logged');
+my $home = (getpwnam('nobody'))[7];
+like($t->supervisor_log, qr/running as nobody, HOME \Q$home\E$/m,
+    "... with nobody's HOME: libpq reads $home/.pgpass");
 
 my $forkfail = qr/"under a limit": cannot fork a jobrunner; it stays due: Resource temporarily unavailable/;
 ok($t->wait_log($forkfail, 10), 'fork failure is logged');
@@ -59,4 +62,37 @@ ok($t->wait_until(sub { $t->sql_value("SELECT count(*) FROM scheduled_evaluation
 is(scalar($t->api_requests), 1, 'one request');
 is($t->slurp("$spool/jobrunner-uid"), "$uid\n", 'the jobrunner ran as nobody too');
 is($t->stop_supervisor >> 8, 0, 'clean exit');
+
+# -n and -t as root become the user and check what it will read: the
+# supervisor reads these files again as that user on SIGHUP.
+{
+	my $dir = $t->dir;
+	my $key = "$dir/root-only.key";
+	$t->spew($key, $t->key . "\n");
+	chmod 0600, $key;
+	my $c = $t->write_config(user => 'nobody', service_role_key_file => $key);
+	for my $opt ('-n', '-t') {
+		my $r = $t->run_program([Evalsched::Test::bin('evalsched-supervisor'),
+		    $opt, '-c', $c]);
+		is($r->{status}, 78, "$opt: a key file nobody cannot read: exit 78");
+		like($r->{err}, qr/^\Q$c\E:\d+: service_role_key_file: \Q$key\E is not readable by user nobody, as whom the supervisor reads it again on SIGHUP \(Permission denied\); fix: chown nobody \Q$key\E && chmod 0600 \Q$key\E$/m,
+		    "$opt: ... naming it and the fix") or diag $r->{err};
+	}
+	chown $uid, -1, $key;
+	my $pgpass = "$dir/pgpass";
+	$t->spew($pgpass, "*:*:*:*:secret\n");
+	chown $uid, -1, $pgpass;
+	chmod 0644, $pgpass;
+	my $r = $t->run_program([Evalsched::Test::bin('evalsched-supervisor'), '-n',
+	    '-c', $c], env => { PGPASSFILE => $pgpass });
+	is($r->{status}, 0, '-n: once nobody can read its key: exit 0') or diag $r->{err};
+	like($r->{err}, qr/^\Q$pgpass\E: warning: libpq ignores it: its group or others have access \(mode 0644\); fix: chmod 0600 \Q$pgpass\E$/m,
+	    '-n: a password file libpq would skip is warned of');
+	chmod 0600, $pgpass;
+	chown 0, -1, $pgpass;
+	$r = $t->run_program([Evalsched::Test::bin('evalsched-supervisor'), '-t',
+	    '-c', $c], env => { PGPASSFILE => $pgpass });
+	like($r->{err}, qr/^\Q$pgpass\E: warning: not readable by user nobody \(Permission denied\)/m,
+	    '-t: and so is one the user cannot read');
+}
 done_testing;

@@ -1,4 +1,4 @@
-// fuzz-link: common/config.c common/util.c common/log.c common/url.c common/text.c
+// fuzz-link: common/config.c common/confdir.c common/util.c common/log.c common/url.c common/text.c
 /*
  * libFuzzer target for the evalsched.conf(5) parser, config_parse_text.
  *
@@ -29,7 +29,7 @@ static const struct {
 	S(database), S(app_url), S(service_role_key),
 	S(service_role_key_file), S(jobrunner), S(pidfile), S(user),
 	S(spool_dir), S(node_name), S(tls_ca_file), S(encryption_key),
-	S(encryption_key_file), S(alert_command), S(notifier),
+	S(encryption_key_file), S(alert_command), S(notifier), S(log),
 #undef S
 };
 

@@ -150,6 +150,7 @@ test_defaults(void)
 	tap_is_str(c.spool_dir, "/var/lib/evalsched", "default spool_dir");
 	tap_is_str(c.tls_ca_file, "", "default tls_ca_file: system store");
 	tap_is_int(c.log_debug, 0, "default log_level = info");
+	tap_is_str(c.log, "syslog", "default log = syslog");
 	tap_ok(c.encryption_key == NULL, "no default encryption_key");
 	tap_ok(c.encryption_key_file == NULL, "no default encryption_key_file");
 	tap_ok(c.alert_command == NULL, "no default alert_command");
@@ -237,6 +238,12 @@ test_every_key(void)
 	}
 	good(&c, "log_level = info\n", "log_level = info");
 	tap_is_int(c.log_debug, 0, "log_level info");
+	config_free(&c);
+	good(&c, "log = stderr\n", "log = stderr");
+	tap_is_str(c.log, "stderr", "log stderr");
+	config_free(&c);
+	good(&c, "log = /var/log/evalsched/evalsched.log\n", "log = a file");
+	tap_is_str(c.log, "/var/log/evalsched/evalsched.log", "log file");
 	config_free(&c);
 
 	/* Range ends are accepted. */
@@ -402,6 +409,8 @@ test_bad_lines(void)
 	    "bad bool");
 	bad("log_level = trace\n", NAME ":1: log_level: 'trace' must be info "
 	    "or debug", "bad log level");
+	bad("log = evalsched.log\n", NAME ":1: log: 'evalsched.log' must be "
+	    "syslog, stderr or an absolute path", "a relative log file");
 
 	/* Every numeric key: below, above, and not a number. */
 	{
@@ -1082,6 +1091,97 @@ test_free_key(void)
 	    "config_free() with both keys set is clean");
 }
 
+/* Writes text to dir/name; returns the path (static). */
+static const char *
+put_file(const char *dir, const char *name, const char *text)
+{
+	static char	path[PATH_MAX];
+	FILE		*f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((f = fopen(path, "w")) == NULL || fputs(text, f) == EOF ||
+	    fclose(f) != 0) {
+		perror(path);
+		exit(2);
+	}
+	return path;
+}
+
+/*
+ * conf.d beside the main file: its *.conf files in byte order, each
+ * overriding the ones before; a key twice in one of them is an error
+ * named by that file and line; other names are not read.
+ */
+static void
+test_conf_d(void)
+{
+	struct config		c;
+	struct config_err	e;
+	char			dir[PATH_MAX / 2], dropins[PATH_MAX], main[PATH_MAX];
+	char			want[4 * PATH_MAX], buf[CONFIG_WHERE_MAX];
+
+	snprintf(dir, sizeof(dir), "%s/cd", tmpdir);
+	snprintf(dropins, sizeof(dropins), "%s/conf.d", dir);
+	if (mkdir(dir, 0700) == -1 || mkdir(dropins, 0700) == -1) {
+		perror(dropins);
+		exit(2);
+	}
+	snprintf(main, sizeof(main), "%s",
+	    put_file(dir, "evalsched.conf", "poll_interval = 5\n"
+	    "max_concurrent = 4\nservice_role_key = " KEY "\n"));
+	put_file(dropins, "10-site.conf", "# the site\nmax_concurrent = 9\n"
+	    "run_timeout = 100\n");
+	put_file(dropins, "00-local.conf", "max_concurrent = 7\n"
+	    "run_timeout = 50\nservice_role_key_file = /dev/null\n");
+	put_file(dropins, "20-site.conf.dpkg-old", "bogus = 1\n");
+	put_file(dropins, ".99-editor.conf", "bogus = 1\n");
+	put_file(dropins, "Zz.conf", "lease = 12\n");
+	load_path(&c, &e, main);
+	tap_is_int(e.count, 1, "conf.d: only the empty key file is an error");
+	snprintf(want, sizeof(want), "%s/00-local.conf: "
+	    "service_role_key_file: /dev/null: the file is empty\n", dropins);
+	tap_is_str(e.buf, want, "... named by the drop-in that set it");
+	tap_is_int(c.poll_interval, 5, "conf.d: the main file's keys stay");
+	tap_is_int(c.max_concurrent, 9, "... a later file overrides: 10- "
+	    "after 00- and the main file");
+	tap_is_int(c.run_timeout, 100, "... and 10- after 00-");
+	tap_is_int(c.lease, 12, "... Zz.conf too (byte order)");
+	tap_ok(c.service_role_key == NULL, "... a drop-in's key file replaces "
+	    "the main file's key, not \"both\"");
+	snprintf(want, sizeof(want), "%s/10-site.conf:2", dropins);
+	tap_is_str(config_where(&c, "max_concurrent", buf, sizeof(buf)), want,
+	    "config_where: the drop-in and its line");
+	snprintf(want, sizeof(want), "%s:1", main);
+	tap_is_str(config_where(&c, "poll_interval", buf, sizeof(buf)), want,
+	    "config_where: the main file's line");
+	tap_is_int(c.nfiles, 4, "conf.d: the main file and three drop-ins read");
+	done(&c, &e);
+
+	put_file(dropins, "00-local.conf", "max_concurrent = 7\nlisten = no\n"
+	    "max_concurrent = 8\nservice_role_key = x\n"
+	    "service_role_key_file = /dev/null\n");
+	load_path(&c, &e, main);
+	snprintf(want, sizeof(want), "%s/00-local.conf:3: duplicate key "
+	    "'max_concurrent' (first set on line 1)\n%s/00-local.conf: set "
+	    "service_role_key or service_role_key_file, not both\n", dropins,
+	    dropins);
+	tap_is_str(e.buf, want, "conf.d: a key twice in one drop-in, and both "
+	    "secrets in one, are errors of that file");
+	done(&c, &e);
+
+	snprintf(want, sizeof(want), "rm -rf '%s'", dropins);
+	if (system(want) != 0)
+		tap_diag("cannot remove %s", dropins);
+	put_file(dir, "conf.d", "max_concurrent = 7\n");
+	load_path(&c, &e, main);
+	snprintf(want, sizeof(want), "%s: Not a directory\n", dropins);
+	tap_is_str(e.buf, want, "conf.d not a directory: an error");
+	done(&c, &e);
+	snprintf(want, sizeof(want), "rm -rf '%s'", dir);
+	if (system(want) != 0)
+		tap_diag("cannot remove %s", dir);
+}
+
 /* Where a key was set: its line, the environment, or the file alone. */
 static void
 test_where(void)
@@ -1303,6 +1403,7 @@ main(void)
 	test_webhook_allow();
 	test_free_key();
 	test_where();
+	test_conf_d();
 	test_warnings();
 	remove_tmpdir();
 	return tap_done();

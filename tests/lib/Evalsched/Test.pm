@@ -16,6 +16,10 @@ use Exporter 'import';
 our @EXPORT_OK = qw(uuid);
 
 my $TOP = abs_path(dirname(__FILE__) . '/../../..');
+
+# libpq's variables of whoever runs the tests would reach the programs
+# (and -n warns of them): each test names its cluster itself.
+delete @ENV{grep { /^PG/ } keys %ENV};
 my @LIVE;	# harnesses to tear down at exit
 
 sub uuid {
@@ -339,7 +343,7 @@ sub write_config {
 	chmod 0600, $keyfile;
 	mkdir "$self->{dir}/spool";
 	my %conf = (
-		database => $self->conninfo,
+		database => $self->{pgsock} ? $self->conninfo : undef,
 		app_url => $self->{api} ? $self->{api}{url} : 'http://127.0.0.1:9',
 		service_role_key_file => $keyfile,
 		jobrunner => bin('evalsched-jobrunner'),
