@@ -2,7 +2,7 @@
 -- additive: new nullable columns, new indexes, new tables, a trigger.  The
 -- application's tables, triggers and row-level security stay as they are.
 -- Applying this twice is harmless, and it upgrades a database of an
--- earlier version.  Schema version 5.
+-- earlier version.  Schema version 6.
 --
 -- It is applied to the application's own database: a Supabase project
 -- where every visitor holds the public (anon) key and Supabase grants
@@ -635,31 +635,141 @@ RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
         ELSE 'completed' END
 $$;
 
--- The words of the alerts, the old worker's, with a user's texts cut.
-CREATE OR REPLACE FUNCTION public.evalsched_failed_message(name text,
-    model text, error text, counts boolean)
+-- The words of the alerts: the application's, as its
+-- sendScheduledEvaluationAlert(type, data) writes them from the data it
+-- is given (lib/alerts/alert.service.ts), with a user's texts cut.
+-- Every writer of a schedule's alert builds it with
+-- evalsched_schedule_alert below, so that the title, the message and
+-- the metadata say the same thing wherever the event comes from.  The
+-- versions before 6 had texts of their own, by other signatures.
+DROP FUNCTION IF EXISTS public.evalsched_failed_message(text, text, text,
+    boolean);
+DROP FUNCTION IF EXISTS public.evalsched_disabled_message(text, text,
+    integer, text);
+
+-- The title: titleMap of the application, with the name cut.
+CREATE OR REPLACE FUNCTION public.evalsched_alert_title(event text,
+    name text)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
-    SELECT pg_catalog.format('%s (model %s) could not be started: %s%s',
-        public.evalsched_alert_name(name), public.evalsched_alert_name(model),
-        public.evalsched_alert_error(error),
-        CASE WHEN NOT counts THEN ' (a fault of the platform, not of the '
-            || 'schedule: it does not count toward auto-disable)' ELSE '' END)
+    SELECT CASE event
+        WHEN 'scheduled_eval_failed' THEN 'Scheduled Evaluation Failed: '
+        WHEN 'scheduled_eval_disabled'
+            THEN 'Scheduled Evaluation Auto-Disabled: '
+        WHEN 'scheduled_eval_regression' THEN 'Regression Detected: '
+        END || public.evalsched_alert_name(name)
 $$;
 
--- failures NULL: disabled as a bad row, not for failures in a row.
-CREATE OR REPLACE FUNCTION public.evalsched_disabled_message(name text,
-    model text, failures integer, error text)
+-- JavaScript's String.prototype.trim(): white space and line
+-- terminators as ECMAScript counts them, at both ends.
+CREATE OR REPLACE FUNCTION public.evalsched_js_trim(t text)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
-    SELECT CASE WHEN failures IS NULL
-        THEN pg_catalog.format('%s (model %s) was disabled: %s',
-            public.evalsched_alert_name(name),
-            public.evalsched_alert_name(model),
-            public.evalsched_alert_error(error))
-        ELSE pg_catalog.format('%s (model %s) was disabled after %s '
-            || 'consecutive failures; last: %s',
-            public.evalsched_alert_name(name),
-            public.evalsched_alert_name(model), failures,
-            public.evalsched_alert_error(error)) END
+    SELECT pg_catalog.regexp_replace(t,
+        '^[\u0009-\u000d\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029'
+        || '\u202f\u205f\u3000\ufeff]+|[\u0009-\u000d\u0020\u00a0'
+        || '\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000'
+        || '\ufeff]+$', '', 'g')
+$$;
+
+-- The message: messageMap of the application, from the values of the
+-- metadata (error: errorMessage; failures: consecutiveFailures;
+-- percent: regressionPercent, which evalsched gives to one decimal, so
+-- that toFixed(1) prints it as it is).  Its quirks are kept: a count of
+-- 0 or none reads 3, a percent of 0 or none leaves the colon part out.
+CREATE OR REPLACE FUNCTION public.evalsched_alert_message(event text,
+    error text, failures integer, percent numeric)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+    SELECT CASE event
+        WHEN 'scheduled_eval_failed' THEN public.evalsched_js_trim(
+            'Your scheduled evaluation failed. ' || coalesce(error, ''))
+        WHEN 'scheduled_eval_disabled' THEN
+            'Your scheduled evaluation has been auto-disabled after '
+            || coalesce(nullif(failures, 0), 3)
+            || ' consecutive failures. Please check the configuration and '
+            || 're-enable manually.'
+        WHEN 'scheduled_eval_regression' THEN
+            'Performance regression detected'
+            || CASE WHEN coalesce(percent, 0) <> 0
+                THEN ': Quality score dropped '
+                    || pg_catalog.round(percent, 1) || '%' ELSE '' END
+            || '.'
+        END
+$$;
+
+-- The metadata: the data object the application sends, its keys in the
+-- order of its interface (ScheduledEvaluationAlertData), a key without a
+-- value left out as JSON.stringify leaves out an undefined one; then
+-- evalsched's own keys (extra, in their order).  Names cut.
+CREATE OR REPLACE FUNCTION public.evalsched_alert_metadata(sid uuid,
+    uid uuid, name text, model text, status text, total integer,
+    ok integer, bad integer, latency numeric, quality numeric,
+    regression boolean, percent numeric, error text, failures integer,
+    extra json)
+RETURNS json LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+    SELECT pg_catalog.json_object_agg(k.key, k.value ORDER BY k.n)
+    FROM (SELECT v.n, v.key, v.value FROM (VALUES
+            (1, 'scheduledEvaluationId', pg_catalog.to_json(sid)),
+            (2, 'userId', pg_catalog.to_json(uid)),
+            (3, 'scheduleName',
+                pg_catalog.to_json(public.evalsched_alert_name(name))),
+            (4, 'modelId',
+                pg_catalog.to_json(public.evalsched_alert_name(model))),
+            (5, 'status', pg_catalog.to_json(status)),
+            (6, 'totalPrompts', pg_catalog.to_json(total)),
+            (7, 'successfulPrompts', pg_catalog.to_json(ok)),
+            (8, 'failedPrompts', pg_catalog.to_json(bad)),
+            (9, 'avgLatency', pg_catalog.to_json(pg_catalog.trim_scale(latency))),
+            (10, 'avgQualityScore',
+                pg_catalog.to_json(pg_catalog.trim_scale(quality))),
+            (11, 'regressionDetected', pg_catalog.to_json(regression)),
+            (12, 'regressionPercent', pg_catalog.to_json(percent)),
+            (13, 'errorMessage', pg_catalog.to_json(error)),
+            (14, 'consecutiveFailures', pg_catalog.to_json(failures)))
+            AS v(n, key, value)
+        UNION ALL
+        SELECT 100 + e.n, e.key, e.value
+        FROM pg_catalog.json_each(extra) WITH ORDINALITY AS e(key, value, n)
+    ) k
+    WHERE k.value IS NOT NULL AND pg_catalog.json_typeof(k.value) <> 'null'
+$$;
+
+-- A schedule's alert, whole: its title, message and metadata from the
+-- data of the event, as the application builds them from its data
+-- object.  error is errorMessage as sent (cut by the caller, who knows
+-- what it holds); percent is regressionPercent.
+CREATE OR REPLACE FUNCTION public.evalsched_schedule_alert(event text,
+    sid uuid, uid uuid, name text, model text, status text,
+    total integer, ok integer, bad integer, latency numeric,
+    quality numeric, regression boolean, percent numeric, error text,
+    failures integer, extra json,
+    OUT title text, OUT message text, OUT metadata json)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+    SELECT public.evalsched_alert_title(event, name),
+        public.evalsched_alert_message(event, error, failures, percent),
+        public.evalsched_alert_metadata(sid, uid, name, model, status,
+            total, ok, bad, latency, quality, regression, percent, error,
+            failures, extra)
+$$;
+
+-- errorMessage of a failed dispatch: what went wrong, cut, and, when it
+-- was the platform's fault, that it does not count against the
+-- schedule (the owner reads it in the message).
+CREATE OR REPLACE FUNCTION public.evalsched_failure_text(error text,
+    counts boolean)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+    SELECT public.evalsched_alert_error(error)
+        || CASE WHEN NOT counts THEN ' (a fault of the platform, not of '
+            || 'the schedule: it does not count toward auto-disable)'
+            ELSE '' END
+$$;
+
+-- errorMessage of an auto-disable, as the application's worker writes
+-- it; failures NULL: disabled as a bad row, and error says why.
+CREATE OR REPLACE FUNCTION public.evalsched_disabled_text(failures integer,
+    error text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+    SELECT CASE WHEN failures IS NULL THEN public.evalsched_alert_error(error)
+        ELSE 'Auto-disabled after ' || failures || ' consecutive failures'
+        END
 $$;
 
 -- Metric alert rules: the application's metric_alert_rules, evaluated
@@ -1017,7 +1127,7 @@ CREATE TABLE IF NOT EXISTS public.evalsched_meta (
     value text NOT NULL
 );
 ALTER TABLE public.evalsched_meta ENABLE ROW LEVEL SECURITY;
-INSERT INTO public.evalsched_meta (key, value) VALUES ('schema_version', '5')
+INSERT INTO public.evalsched_meta (key, value) VALUES ('schema_version', '6')
     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
 
 -- The application's trigger functions that fire on our writes to its
