@@ -93,6 +93,11 @@ my $msg = from_json($sl[0]{body});
 ok(ref $msg->{blocks} eq 'ARRAY' && defined $msg->{text}, 'a Slack message: text and blocks');
 unlike($sl[0]{body}, qr/undefined|Progress/, 'no junk fields');
 is(scalar(received('unsubscribed')), 0, 'an unsubscribed webhook hears nothing');
+is_deeply([$t->sql("SELECT alert_type, webhook_sent, webhook_error FROM alert_history "
+    . "WHERE webhook_id = '$unsub' ORDER BY alert_type")],
+    [['scheduled_eval_disabled', 'f', 'Alert type scheduled_eval_disabled disabled'],
+     (['scheduled_eval_failed', 'f', 'Alert type scheduled_eval_failed disabled']) x 3],
+    'but has the application\'s row for each event, saying its type is off');
 is(scalar(received('disabled')), 0, 'a disabled webhook hears nothing');
 is(scalar(received('other')), 0, 'another user\'s webhook hears nothing');
 
