@@ -30,7 +30,7 @@
 #include "url.h"
 
 enum key_type { KEY_STRING, KEY_ABSPATH, KEY_SECONDS, KEY_DAYS, KEY_COUNT,
-    KEY_BOOL, KEY_URL, KEY_LOGLEVEL, KEY_NETLIST, KEY_LOG };
+    KEY_BOOL, KEY_URL, KEY_LOGLEVEL, KEY_NETLIST, KEY_LOG, KEY_MAILBOX };
 
 struct key_def {
 	const char	*name;
@@ -57,6 +57,14 @@ static const struct key_def keys[] = {
 	{ "notifier",			KEY_ABSPATH, S(notifier), 0, 0 },
 	{ "webhook_allow",		KEY_NETLIST, S(webhook_allow), 0, 0 },
 	{ "alert_retry",		KEY_SECONDS, S(alert_retry), 10, 7 * 86400 },
+	{ "mail_from",			KEY_MAILBOX, S(mail_from), 0, 0 },
+	{ "sendmail",			KEY_ABSPATH, S(sendmail), 0, 0 },
+	{ "resend_api_key",		KEY_STRING,  S(resend_api_key), 0, 0 },
+	{ "resend_api_key_file",	KEY_STRING,  S(resend_api_key_file), 0, 0 },
+	{ "resend_api_url",		KEY_URL,     S(resend_api_url), 0, 0 },
+	{ "telegram_api_url",		KEY_URL,     S(telegram_api_url), 0, 0 },
+	{ "pagerduty_events_url",	KEY_URL,     S(pagerduty_events_url), 0, 0 },
+	{ "notion_api_url",		KEY_URL,     S(notion_api_url), 0, 0 },
 	{ "poll_interval",		KEY_SECONDS, S(poll_interval), 1, 86400 },
 	{ "max_concurrent",		KEY_COUNT,   S(max_concurrent), 1, CONFIG_MAX_CONCURRENT },
 	{ "max_consecutive_failures",	KEY_COUNT,   S(max_consecutive_failures), 1, 1000 },
@@ -87,13 +95,15 @@ static const struct secret_def secrets[] = {
 	    "SUPABASE_SERVICE_ROLE_KEY" },
 	{ "encryption_key", S(encryption_key), S(encryption_key_file),
 	    "ENCRYPTION_KEY" },
+	{ "resend_api_key", S(resend_api_key), S(resend_api_key_file),
+	    "RESEND_API_KEY" },
 };
 #undef S
 #define NKEYS		(sizeof(keys) / sizeof(keys[0]))
 #define NSECRETS	(sizeof(secrets) / sizeof(secrets[0]))
 
 _Static_assert(NKEYS <= CONFIG_MAX_KEYS &&
-    CONFIG_MAX_KEYS <= sizeof(unsigned int) * CHAR_BIT,
+    CONFIG_MAX_KEYS <= sizeof(unsigned long long) * CHAR_BIT,
     "struct config's line[] and bit sets must hold every key");
 
 #define FIELD(c, off)	((char **)((char *)(c) + (off)))
@@ -163,6 +173,20 @@ secret_lookup(const char *name)
 	return NULL;
 }
 
+/*
+ * The alerts' sender: evalsched at this host, which is what a mail
+ * transfer agent would make of the user anyway; a host name that is no
+ * domain name leaves the operator to set mail_from.
+ */
+static void
+default_mail_from(struct config *c, const char *host)
+{
+	char	from[sizeof("evalsched <evalsched@>") + 256];
+
+	snprintf(from, sizeof(from), "evalsched <evalsched@%s>", host);
+	set_string(&c->mail_from, from);
+}
+
 void
 config_defaults(struct config *c)
 {
@@ -181,6 +205,13 @@ config_defaults(struct config *c)
 		strcpy(host, "localhost");
 	host[sizeof(host) - 1] = '\0';
 	set_string(&c->node_name, host);
+	default_mail_from(c, host);
+	set_string(&c->sendmail, "/usr/sbin/sendmail");
+	set_string(&c->resend_api_url, "https://api.resend.com/emails");
+	set_string(&c->telegram_api_url, "https://api.telegram.org");
+	set_string(&c->pagerduty_events_url,
+	    "https://events.pagerduty.com/v2/enqueue");
+	set_string(&c->notion_api_url, "https://api.notion.com");
 	c->poll_interval = 60;
 	c->max_concurrent = 3;
 	c->max_consecutive_failures = 3;
@@ -205,7 +236,7 @@ config_free(struct config *c)
 	for (i = 0; i < NKEYS; i++)
 		if (keys[i].type == KEY_STRING || keys[i].type == KEY_ABSPATH ||
 		    keys[i].type == KEY_URL || keys[i].type == KEY_NETLIST ||
-		    keys[i].type == KEY_LOG)
+		    keys[i].type == KEY_LOG || keys[i].type == KEY_MAILBOX)
 			free(*FIELD(c, keys[i].offset));
 	for (i = 0; i < (size_t)c->nfiles; i++)
 		free(c->files[i]);
@@ -237,12 +268,12 @@ key_path(const struct config *c, const char *name)
 }
 
 /* A key's bit in env_set and secret_in_file. */
-static unsigned int
+static unsigned long long
 key_bit(const char *name)
 {
 	const struct key_def	*k = key_lookup(name);
 
-	return k == NULL ? 0 : 1u << (k - keys);
+	return k == NULL ? 0 : 1ull << (k - keys);
 }
 
 static int
@@ -292,6 +323,36 @@ set_netlist(char **field, const char *v, char *why, size_t whylen)
 	return 0;
 }
 
+/*
+ * A From: the notifier writes as a header and hands the mail transfer
+ * agent: one address, alone or as "Name <address>", on one line.
+ */
+static int
+mailbox_ok(const char *v)
+{
+	const char	*at = strchr(v, '@'), *lt = strchr(v, '<');
+	size_t		 n = strlen(v);
+
+	if (text_has_control(v) || n > 320 || strchr(v, ',') != NULL ||
+	    at == NULL || strchr(at + 1, '@') != NULL)
+		return 0;
+	/* The address last, in the one pair of angle brackets. */
+	if (lt != NULL)
+		return v[n - 1] == '>' && at > lt && strchr(lt + 1, '<') == NULL;
+	/* A bare address: one word. */
+	return strpbrk(v, " \t>\"") == NULL;
+}
+
+static int
+mailbox_check(const char *v, char *why, size_t whylen)
+{
+	if (mailbox_ok(v))
+		return 0;
+	snprintf(why, whylen, "must be one address, as user@host or "
+	    "\"Name <user@host>\", on one line");
+	return -1;
+}
+
 /* Sets one key; on a bad value writes why into why and returns -1. */
 static int
 key_set(struct config *c, const struct key_def *k, const char *v,
@@ -337,6 +398,11 @@ key_set(struct config *c, const struct key_def *k, const char *v,
 			    "absolute path");
 			return -1;
 		}
+		set_string(field, v);
+		return 0;
+	case KEY_MAILBOX:
+		if (mailbox_check(v, why, whylen) == -1)
+			return -1;
 		set_string(field, v);
 		return 0;
 	case KEY_LOGLEVEL:
@@ -578,6 +644,7 @@ config_parse_text(struct config *c, const char *name, const char *text,
 	unset_empty(&c->alert_command);
 	unset_empty(&c->webhook_allow);
 	unset_empty(&c->encryption_key);
+	unset_empty(&c->resend_api_key);
 	for (i = 0; i < NSECRETS; i++)
 		if (both_in_file(c, &secrets[i], seen))
 			config_err_add(err, "%s: set %s or %s_file, not both",
@@ -834,23 +901,23 @@ host_is_loopback(const char *host)
 	    (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
 }
 
-/* The keys go in headers: over plain http, to anyone on the way. */
+/* A key goes in a header: over plain http, to anyone on the way. */
 static void
-warn_app_url(const struct config *c, struct config_err *w)
+warn_plain_http(const struct config *c, struct config_err *w,
+    const char *key, const char *url, const char *what)
 {
 	CURLU	*u;
 	char	*scheme = NULL, *host = NULL, where[CONFIG_WHERE_MAX];
 
-	if (c->app_url == NULL || (u = curl_url()) == NULL)
+	if (url == NULL || (u = curl_url()) == NULL)
 		return;
-	if (curl_url_set(u, CURLUPART_URL, c->app_url, 0) == CURLUE_OK &&
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
 	    strcasecmp(scheme, "http") == 0 && !host_is_loopback(host))
-		config_err_add(w, "%s: warning: app_url: plain http:// to %s, "
-		    "not this host: the keys would travel in clear; use "
-		    "https://", config_where(c, "app_url", where,
-		    sizeof(where)), host);
+		config_err_add(w, "%s: warning: %s: plain http:// to %s, "
+		    "not this host: %s would travel in clear; use https://",
+		    config_where(c, key, where, sizeof(where)), key, host, what);
 	curl_free(scheme);
 	curl_free(host);
 	curl_url_cleanup(u);
@@ -888,7 +955,10 @@ config_warnings(const struct config *c, struct config_err *w)
 		warn_config_file(c, f, w);
 	for (i = 0; i < NSECRETS; i++)
 		warn_key_file(c, &secrets[i], w);
-	warn_app_url(c, w);
+	warn_plain_http(c, w, "app_url", c->app_url, "the keys");
+	if (c->resend_api_key != NULL)
+		warn_plain_http(c, w, "resend_api_url", c->resend_api_url,
+		    "the Resend key");
 	warn_webhook_allow(c, w);
 	return w->count - before;
 }

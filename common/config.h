@@ -15,7 +15,7 @@
 #define LIBEXECDIR	"/usr/local/libexec/evalsched"
 #endif
 #define CONFIG_DEFAULT_PATH	SYSCONFDIR "/evalsched/evalsched.conf"
-#define CONFIG_MAX_KEYS		32	/* room for the keys of line[] */
+#define CONFIG_MAX_KEYS		64	/* room for the keys of line[] */
 
 struct config {
 	char	*path;			/* the main file, for messages */
@@ -37,6 +37,14 @@ struct config {
 	char	*notifier;		/* evalsched-notifier's path */
 	char	*webhook_allow;		/* NULL: none; "10.0.0.0/8, ::1/128" */
 	char	*log;			/* a daemon's: syslog, stderr, a file */
+	char	*mail_from;		/* From: of the alerts' email */
+	char	*sendmail;		/* the mail transfer agent */
+	char	*resend_api_key;	/* secret; set: email goes through Resend */
+	char	*resend_api_key_file;
+	char	*resend_api_url;	/* Resend's send endpoint */
+	char	*telegram_api_url;	/* the integrations' API bases */
+	char	*pagerduty_events_url;
+	char	*notion_api_url;
 	int	 poll_interval;
 	int	 max_concurrent;
 	int	 max_consecutive_failures;
@@ -52,8 +60,8 @@ struct config {
 	/* Where each key came from, for messages: see config_where. */
 	int	 line[CONFIG_MAX_KEYS];	/* its line; 0: in no file */
 	int	 file[CONFIG_MAX_KEYS];	/* ... of files[this] */
-	unsigned int env_set;		/* a bit per key: the environment's */
-	unsigned int secret_in_file;	/* a bit per key: a non-empty secret */
+	unsigned long long env_set;	/* a bit per key: the environment's */
+	unsigned long long secret_in_file;/* a bit per key: a non-empty secret */
 };
 
 #define CONFIG_MAX_CONCURRENT	1024

@@ -111,3 +111,29 @@ json1_wipe_member(json_object *obj, const char *key)
 		explicit_bzero((char *)(uintptr_t)json_object_get_string(v),
 		    (size_t)json_object_get_string_len(v));
 }
+
+void
+json1_wipe_strings(json_object *v)
+{
+	size_t	i;
+
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		explicit_bzero((char *)(uintptr_t)json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v));
+		break;
+	case json_type_array:
+		for (i = 0; i < json_object_array_length(v); i++)
+			json1_wipe_strings(json_object_array_get_idx(v, i));
+		break;
+	case json_type_object: {
+		json_object_object_foreach(v, key, member) {
+			(void)key;
+			json1_wipe_strings(member);
+		}
+		break;
+	}
+	default:
+		break;
+	}
+}

@@ -29,4 +29,7 @@ int	json1_parse(const char *text, size_t len, int depth,
  */
 void	json1_wipe_member(json_object *obj, const char *key);
 
+/* Wipes every string in v, however deep: a credentials object's. */
+void	json1_wipe_strings(json_object *v);
+
 #endif

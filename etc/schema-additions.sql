@@ -635,31 +635,141 @@ RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
         ELSE 'completed' END
 $$;
 
--- The words of the alerts, the old worker's, with a user's texts cut.
-CREATE OR REPLACE FUNCTION public.evalsched_failed_message(name text,
-    model text, error text, counts boolean)
+-- The words of the alerts: the application's, as its
+-- sendScheduledEvaluationAlert(type, data) writes them from the data it
+-- is given (lib/alerts/alert.service.ts), with a user's texts cut.
+-- Every writer of a schedule's alert builds it with
+-- evalsched_schedule_alert below, so that the title, the message and
+-- the metadata say the same thing wherever the event comes from.  The
+-- versions before 6 had texts of their own, by other signatures.
+DROP FUNCTION IF EXISTS public.evalsched_failed_message(text, text, text,
+    boolean);
+DROP FUNCTION IF EXISTS public.evalsched_disabled_message(text, text,
+    integer, text);
+
+-- The title: titleMap of the application, with the name cut.
+CREATE OR REPLACE FUNCTION public.evalsched_alert_title(event text,
+    name text)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
-    SELECT pg_catalog.format('%s (model %s) could not be started: %s%s',
-        public.evalsched_alert_name(name), public.evalsched_alert_name(model),
-        public.evalsched_alert_error(error),
-        CASE WHEN NOT counts THEN ' (a fault of the platform, not of the '
-            || 'schedule: it does not count toward auto-disable)' ELSE '' END)
+    SELECT CASE event
+        WHEN 'scheduled_eval_failed' THEN 'Scheduled Evaluation Failed: '
+        WHEN 'scheduled_eval_disabled'
+            THEN 'Scheduled Evaluation Auto-Disabled: '
+        WHEN 'scheduled_eval_regression' THEN 'Regression Detected: '
+        END || public.evalsched_alert_name(name)
 $$;
 
--- failures NULL: disabled as a bad row, not for failures in a row.
-CREATE OR REPLACE FUNCTION public.evalsched_disabled_message(name text,
-    model text, failures integer, error text)
+-- JavaScript's String.prototype.trim(): white space and line
+-- terminators as ECMAScript counts them, at both ends.
+CREATE OR REPLACE FUNCTION public.evalsched_js_trim(t text)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
-    SELECT CASE WHEN failures IS NULL
-        THEN pg_catalog.format('%s (model %s) was disabled: %s',
-            public.evalsched_alert_name(name),
-            public.evalsched_alert_name(model),
-            public.evalsched_alert_error(error))
-        ELSE pg_catalog.format('%s (model %s) was disabled after %s '
-            || 'consecutive failures; last: %s',
-            public.evalsched_alert_name(name),
-            public.evalsched_alert_name(model), failures,
-            public.evalsched_alert_error(error)) END
+    SELECT pg_catalog.regexp_replace(t,
+        '^[\u0009-\u000d\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029'
+        || '\u202f\u205f\u3000\ufeff]+|[\u0009-\u000d\u0020\u00a0'
+        || '\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000'
+        || '\ufeff]+$', '', 'g')
+$$;
+
+-- The message: messageMap of the application, from the values of the
+-- metadata (error: errorMessage; failures: consecutiveFailures;
+-- percent: regressionPercent, which evalsched gives to one decimal, so
+-- that toFixed(1) prints it as it is).  Its quirks are kept: a count of
+-- 0 or none reads 3, a percent of 0 or none leaves the colon part out.
+CREATE OR REPLACE FUNCTION public.evalsched_alert_message(event text,
+    error text, failures integer, percent numeric)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+    SELECT CASE event
+        WHEN 'scheduled_eval_failed' THEN public.evalsched_js_trim(
+            'Your scheduled evaluation failed. ' || coalesce(error, ''))
+        WHEN 'scheduled_eval_disabled' THEN
+            'Your scheduled evaluation has been auto-disabled after '
+            || coalesce(nullif(failures, 0), 3)
+            || ' consecutive failures. Please check the configuration and '
+            || 're-enable manually.'
+        WHEN 'scheduled_eval_regression' THEN
+            'Performance regression detected'
+            || CASE WHEN coalesce(percent, 0) <> 0
+                THEN ': Quality score dropped '
+                    || pg_catalog.round(percent, 1) || '%' ELSE '' END
+            || '.'
+        END
+$$;
+
+-- The metadata: the data object the application sends, its keys in the
+-- order of its interface (ScheduledEvaluationAlertData), a key without a
+-- value left out as JSON.stringify leaves out an undefined one; then
+-- evalsched's own keys (extra, in their order).  Names cut.
+CREATE OR REPLACE FUNCTION public.evalsched_alert_metadata(sid uuid,
+    uid uuid, name text, model text, status text, total integer,
+    ok integer, bad integer, latency numeric, quality numeric,
+    regression boolean, percent numeric, error text, failures integer,
+    extra json)
+RETURNS json LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+    SELECT pg_catalog.json_object_agg(k.key, k.value ORDER BY k.n)
+    FROM (SELECT v.n, v.key, v.value FROM (VALUES
+            (1, 'scheduledEvaluationId', pg_catalog.to_json(sid)),
+            (2, 'userId', pg_catalog.to_json(uid)),
+            (3, 'scheduleName',
+                pg_catalog.to_json(public.evalsched_alert_name(name))),
+            (4, 'modelId',
+                pg_catalog.to_json(public.evalsched_alert_name(model))),
+            (5, 'status', pg_catalog.to_json(status)),
+            (6, 'totalPrompts', pg_catalog.to_json(total)),
+            (7, 'successfulPrompts', pg_catalog.to_json(ok)),
+            (8, 'failedPrompts', pg_catalog.to_json(bad)),
+            (9, 'avgLatency', pg_catalog.to_json(pg_catalog.trim_scale(latency))),
+            (10, 'avgQualityScore',
+                pg_catalog.to_json(pg_catalog.trim_scale(quality))),
+            (11, 'regressionDetected', pg_catalog.to_json(regression)),
+            (12, 'regressionPercent', pg_catalog.to_json(percent)),
+            (13, 'errorMessage', pg_catalog.to_json(error)),
+            (14, 'consecutiveFailures', pg_catalog.to_json(failures)))
+            AS v(n, key, value)
+        UNION ALL
+        SELECT 100 + e.n, e.key, e.value
+        FROM pg_catalog.json_each(extra) WITH ORDINALITY AS e(key, value, n)
+    ) k
+    WHERE k.value IS NOT NULL AND pg_catalog.json_typeof(k.value) <> 'null'
+$$;
+
+-- A schedule's alert, whole: its title, message and metadata from the
+-- data of the event, as the application builds them from its data
+-- object.  error is errorMessage as sent (cut by the caller, who knows
+-- what it holds); percent is regressionPercent.
+CREATE OR REPLACE FUNCTION public.evalsched_schedule_alert(event text,
+    sid uuid, uid uuid, name text, model text, status text,
+    total integer, ok integer, bad integer, latency numeric,
+    quality numeric, regression boolean, percent numeric, error text,
+    failures integer, extra json,
+    OUT title text, OUT message text, OUT metadata json)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+    SELECT public.evalsched_alert_title(event, name),
+        public.evalsched_alert_message(event, error, failures, percent),
+        public.evalsched_alert_metadata(sid, uid, name, model, status,
+            total, ok, bad, latency, quality, regression, percent, error,
+            failures, extra)
+$$;
+
+-- errorMessage of a failed dispatch: what went wrong, cut, and, when it
+-- was the platform's fault, that it does not count against the
+-- schedule (the owner reads it in the message).
+CREATE OR REPLACE FUNCTION public.evalsched_failure_text(error text,
+    counts boolean)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+    SELECT public.evalsched_alert_error(error)
+        || CASE WHEN NOT counts THEN ' (a fault of the platform, not of '
+            || 'the schedule: it does not count toward auto-disable)'
+            ELSE '' END
+$$;
+
+-- errorMessage of an auto-disable, as the application's worker writes
+-- it; failures NULL: disabled as a bad row, and error says why.
+CREATE OR REPLACE FUNCTION public.evalsched_disabled_text(failures integer,
+    error text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+    SELECT CASE WHEN failures IS NULL THEN public.evalsched_alert_error(error)
+        ELSE 'Auto-disabled after ' || failures || ' consecutive failures'
+        END
 $$;
 
 -- Metric alert rules: the application's metric_alert_rules, evaluated
@@ -959,7 +1069,8 @@ BEGIN
         FROM res r),
     alerts AS (
         INSERT INTO public.evalsched_alerts (event, user_id, metric_rule_id,
-            metric_minute, title, message, metadata, pending_webhooks)
+            metric_minute, title, message, metadata, pending_webhooks,
+            email_pending, pending_integrations)
         SELECT r.event, r.user_id, r.id, m,
             'Metric Alert: ' || n.name,
             pg_catalog.format('%s (%s) is %s %s threshold %s', r.metric_type,
@@ -980,8 +1091,11 @@ BEGIN
                 'notify_email', r.notify_email,
                 'notify_webhooks', r.notify_webhooks,
                 'notify_integrations', r.notify_integrations),
-            -- No webhook for a rule that does not ask for them.
-            CASE WHEN NOT r.notify_webhooks THEN '{}'::uuid[] END
+            -- No channel a rule does not ask for: webhooks, email,
+            -- integrations each as its flag says.
+            CASE WHEN NOT r.notify_webhooks THEN '{}'::uuid[] END,
+            CASE WHEN NOT r.notify_email THEN false END,
+            CASE WHEN NOT r.notify_integrations THEN '{}'::uuid[] END
         FROM res r CROSS JOIN LATERAL (SELECT
             public.evalsched_alert_name(r.rule_name) AS name,
             CASE WHEN r.model_filter IS NOT NULL
@@ -1034,6 +1148,409 @@ $$;
 ALTER TABLE public.evalsched_supervisors
     ADD COLUMN IF NOT EXISTS refused_since timestamptz,
     ADD COLUMN IF NOT EXISTS refusal text;
+
+-- Every channel of the application (version 6): email as the owner's
+-- user_alert_preferences allow it, the owner's user_integrations, and
+-- the webhooks, each with a pending state of its own, so that one that
+-- fails never holds another back nor sends another twice.
+-- email_pending: NULL until the first attempt decides (then true: to
+-- send; false: nothing to send, or no more); email_sent_at,
+-- email_message_id, email_error: what came of it (email_error is also
+-- the reason it was not sent: 'Email disabled', 'Quiet hours active'...).
+-- pending_integrations: as pending_webhooks.  some_failed: a delivery
+-- ended in failure (refused, or failed for good), so the event is
+-- failed when nothing is left.
+ALTER TABLE public.evalsched_alerts
+    ADD COLUMN IF NOT EXISTS email_pending boolean,
+    ADD COLUMN IF NOT EXISTS email_sent_at timestamptz,
+    ADD COLUMN IF NOT EXISTS email_message_id text,
+    ADD COLUMN IF NOT EXISTS email_error text,
+    ADD COLUMN IF NOT EXISTS pending_integrations uuid[],
+    ADD COLUMN IF NOT EXISTS some_failed boolean NOT NULL DEFAULT false;
+
+-- An event queued by one supervisor is delivered by whichever has a
+-- notifier free, at once: an insert wakes the supervisors that LISTEN.
+-- Any role may LISTEN and NOTIFY, so the notification says nothing (an
+-- empty payload, which PostgreSQL folds within a transaction), and a
+-- supervisor takes it as a hint to look.
+CREATE OR REPLACE FUNCTION public.evalsched_notify_alert()
+RETURNS trigger LANGUAGE plpgsql SET search_path = '' AS $$
+BEGIN
+    PERFORM pg_catalog.pg_notify('evalsched_alert', '');
+    RETURN NULL;
+END;
+$$;
+
+CREATE OR REPLACE TRIGGER evalsched_notify_alert
+    AFTER INSERT ON public.evalsched_alerts
+    FOR EACH ROW EXECUTE FUNCTION public.evalsched_notify_alert();
+
+-- The alert_history rows of an event: one per webhook (webhook_id) and
+-- at most one for the email alone (webhook_id NULL), each written when
+-- its delivery first ends and updated by a later attempt, never added
+-- twice.  A table of ours, as alert_history is the application's.
+CREATE TABLE IF NOT EXISTS public.evalsched_alert_rows (
+    history_id uuid PRIMARY KEY
+        REFERENCES public.alert_history (id) ON DELETE CASCADE,
+    alert_id uuid NOT NULL
+        REFERENCES public.evalsched_alerts (id) ON DELETE CASCADE,
+    webhook_id uuid
+);
+ALTER TABLE public.evalsched_alert_rows ENABLE ROW LEVEL SECURITY;
+
+CREATE UNIQUE INDEX IF NOT EXISTS evalsched_alert_rows_once
+    ON public.evalsched_alert_rows (alert_id, webhook_id) NULLS NOT DISTINCT;
+
+-- An address the supervisor hands to the mail transfer agent as one
+-- argument: one '@' with something on both sides, no white space,
+-- control character, comma or quoting, not an option, and at most the
+-- 254 bytes a mailbox may have.
+CREATE OR REPLACE FUNCTION public.evalsched_email_ok(address text)
+RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = ''
+AS $$
+    SELECT pg_catalog.octet_length(address) <= 254
+        AND address ~ ('^[^-@,;:<>()"\\[:space:][:cntrl:]]'
+            || '[^@,;:<>()"\\[:space:][:cntrl:]]*'
+            || '@[^@,;:<>()"\\[:space:][:cntrl:]]+$')
+$$;
+
+-- The hour at `at` in zone tz as the application's isQuietHours reads
+-- it: Intl.DateTimeFormat('en-US', {hour: 'numeric', hour12: false,
+-- timeZone: tz || 'UTC'}) under Node.js, which prints the hour after
+-- midnight as 24 (its hour cycle is h24), and in UTC when it does not
+-- know the zone.  A zone is known when PostgreSQL knows it as a zone
+-- (as TimeZone, never as an abbreviation); its POSIX-style
+-- specifications ("UTC+5", "<+03>-3"), which JavaScript has no name
+-- for, count as unknown.  The function's own TimeZone setting ends with
+-- it.
+CREATE OR REPLACE FUNCTION public.evalsched_quiet_hour(tz text,
+    at timestamptz)
+RETURNS integer LANGUAGE plpgsql VOLATILE
+SET search_path = '' SET "TimeZone" = 'UTC' AS $$
+DECLARE
+    h integer;
+BEGIN
+    IF tz ~ '^[A-Za-z][A-Za-z0-9_/+-]*$'
+        AND pg_catalog.lower(tz) NOT IN ('localtime', 'posixrules',
+            'factory')
+        AND (tz ~ '/' OR tz !~ '[0-9+-]'
+            OR pg_catalog.upper(tz) IN ('EST5EDT', 'CST6CDT', 'MST7MDT',
+                'PST8PDT')) THEN
+        BEGIN
+            PERFORM pg_catalog.set_config('TimeZone', tz, true);
+        EXCEPTION WHEN invalid_parameter_value THEN
+            NULL;	-- UTC, as the application falls back to
+        END;
+    END IF;
+    h := pg_catalog.date_part('hour', at);
+    RETURN CASE WHEN h = 0 THEN 24 ELSE h END;
+END;
+$$;
+
+-- Whether the owner's email goes out for an event, decided as the
+-- application's EmailChannel decides (lib/alerts/channels/
+-- email.channel.ts), in its order: email_enabled (a missing
+-- preferences row means the defaults: on), the type's toggle
+-- (alert_<event>; the metric rules' types have none), quiet hours in
+-- the preference's time zone, then the address: email_address, else the
+-- account's (auth.users), an empty one being none.  A NULL toggle is
+-- off, as JavaScript's !value has it.  skip: why not, in the
+-- application's words ('Email disabled', 'Alert type EVENT disabled',
+-- 'Quiet hours active', 'No email address'), or 'Invalid email address'
+-- for one evalsched_email_ok refuses; NULL: send to address.  address
+-- and address_error are the address alone, for a retry, whose decision
+-- was made at its first attempt.
+CREATE OR REPLACE FUNCTION public.evalsched_alert_email(uid uuid,
+    event text, at timestamptz,
+    OUT address text, OUT address_error text, OUT skip text)
+LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
+DECLARE
+    p public.user_alert_preferences%ROWTYPE;
+    toggle boolean;
+    h integer;
+    qs integer;
+    qe integer;
+    quiet boolean;
+BEGIN
+    SELECT * INTO p FROM public.user_alert_preferences u
+        WHERE u.user_id = uid LIMIT 1;
+    IF NOT FOUND THEN
+        p.email_enabled := true;
+        p.alert_scheduled_eval_failed := true;
+        p.alert_scheduled_eval_disabled := true;
+        p.alert_scheduled_eval_regression := true;
+        p.quiet_hours_enabled := false;
+    END IF;
+    address := coalesce(nullif(p.email_address, ''),
+        (SELECT nullif(u.email::text, '') FROM auth.users u
+         WHERE u.id = uid));
+    IF address IS NULL THEN
+        address_error := 'No email address';
+    ELSIF NOT public.evalsched_email_ok(address) THEN
+        address := NULL;
+        address_error := 'Invalid email address';
+    END IF;
+    toggle := CASE event
+        WHEN 'scheduled_eval_failed' THEN p.alert_scheduled_eval_failed
+        WHEN 'scheduled_eval_disabled' THEN p.alert_scheduled_eval_disabled
+        WHEN 'scheduled_eval_regression'
+            THEN p.alert_scheduled_eval_regression
+        ELSE true END;
+    IF NOT coalesce(p.email_enabled, false) THEN
+        skip := 'Email disabled';
+    ELSIF NOT coalesce(toggle, false) THEN
+        skip := 'Alert type ' || event || ' disabled';
+    ELSIF coalesce(p.quiet_hours_enabled, false) THEN
+        -- JavaScript compares a null hour as 0.
+        h := public.evalsched_quiet_hour(p.timezone, at);
+        qs := coalesce(p.quiet_hours_start, 0);
+        qe := coalesce(p.quiet_hours_end, 0);
+        quiet := CASE WHEN qs <= qe THEN h >= qs AND h < qe
+            ELSE h >= qs OR h < qe END;
+        IF quiet THEN
+            skip := 'Quiet hours active';
+        END IF;
+    END IF;
+    skip := coalesce(skip, address_error);
+END;
+$$;
+
+-- One alert_history row of event a, as the application's
+-- logAlertHistory writes it: the event's words, the email's result as
+-- it stands, and a webhook's (hook NULL: the row of the email alone).
+CREATE OR REPLACE FUNCTION public.evalsched_history_row(
+    a public.evalsched_alerts, hook uuid, sent boolean, status integer,
+    error text)
+RETURNS void LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+    hid uuid := pg_catalog.gen_random_uuid();
+BEGIN
+    INSERT INTO public.alert_history (id, user_id, alert_type, title,
+        message, metadata, email_sent, email_sent_at, email_message_id,
+        email_error, webhook_sent, webhook_sent_at, webhook_id,
+        webhook_status_code, webhook_error)
+    VALUES (hid, a.user_id, a.event, a.title, a.message,
+        a.metadata::text::jsonb, a.email_sent_at IS NOT NULL,
+        a.email_sent_at, a.email_message_id, a.email_error,
+        coalesce(sent, false), CASE WHEN sent THEN now() END,
+        (SELECT w.id FROM public.user_webhooks w WHERE w.id = hook),
+        status, error);
+    INSERT INTO public.evalsched_alert_rows (history_id, alert_id,
+        webhook_id) VALUES (hid, a.id, hook);
+END;
+$$;
+
+-- The alert_history rows of an attempt that answered, a the event as it
+-- now stands.  A webhook's row is written when its delivery first ends,
+-- failures included, and updated by each later attempt (a retry that
+-- succeeds turns it into a success); at the first answer, an enabled
+-- webhook whose toggle for the type is off gets the application's row
+-- too ("Alert type EVENT disabled").  The email's result goes on every
+-- row of the event, as the application puts it on each webhook's row;
+-- with no webhook row, a row of the email alone says it, sent, failed or
+-- skipped (the application skips that row when the owner has
+-- integrations: their results are on user_integrations, and the email's
+-- would be nowhere).
+CREATE OR REPLACE FUNCTION public.evalsched_alert_history(
+    a public.evalsched_alerts, hooks json, first_answer boolean)
+RETURNS void LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+    x record;
+BEGIN
+    FOR x IN SELECT * FROM pg_catalog.json_to_recordset(hooks)
+        AS r(id uuid, ok boolean, status_code integer, error text)
+    LOOP
+        UPDATE public.alert_history h SET webhook_sent = x.ok,
+            webhook_sent_at = CASE WHEN x.ok THEN now() END,
+            webhook_status_code = x.status_code, webhook_error = x.error
+        FROM public.evalsched_alert_rows r
+        WHERE r.alert_id = a.id AND r.webhook_id = x.id
+          AND h.id = r.history_id;
+        IF NOT FOUND THEN
+            PERFORM public.evalsched_history_row(a, x.id, x.ok,
+                x.status_code, x.error);
+        END IF;
+    END LOOP;
+    IF first_answer AND a.event IN ('scheduled_eval_failed',
+        'scheduled_eval_disabled', 'scheduled_eval_regression') THEN
+        FOR x IN SELECT w.id FROM public.user_webhooks w
+            WHERE w.user_id = a.user_id AND coalesce(w.enabled, false)
+              AND NOT coalesce(CASE a.event
+                  WHEN 'scheduled_eval_failed'
+                      THEN w.alert_scheduled_eval_failed
+                  WHEN 'scheduled_eval_disabled'
+                      THEN w.alert_scheduled_eval_disabled
+                  ELSE w.alert_scheduled_eval_regression END, false)
+              AND NOT EXISTS (SELECT 1 FROM public.evalsched_alert_rows r
+                  WHERE r.alert_id = a.id AND r.webhook_id = w.id)
+            ORDER BY w.created_at, w.id
+        LOOP
+            PERFORM public.evalsched_history_row(a, x.id, false, NULL,
+                'Alert type ' || a.event || ' disabled');
+        END LOOP;
+    END IF;
+    IF (a.email_sent_at IS NOT NULL OR a.email_error IS NOT NULL)
+        AND NOT EXISTS (SELECT 1 FROM public.evalsched_alert_rows r
+            WHERE r.alert_id = a.id) THEN
+        PERFORM public.evalsched_history_row(a, NULL, false, NULL, NULL);
+    END IF;
+    UPDATE public.alert_history h SET
+        email_sent = a.email_sent_at IS NOT NULL,
+        email_sent_at = a.email_sent_at,
+        email_message_id = a.email_message_id, email_error = a.email_error
+    FROM public.evalsched_alert_rows r
+    WHERE r.alert_id = a.id AND h.id = r.history_id
+      AND (h.email_sent, h.email_sent_at, h.email_message_id, h.email_error)
+          IS DISTINCT FROM (a.email_sent_at IS NOT NULL, a.email_sent_at,
+              a.email_message_id, a.email_error);
+END;
+$$;
+
+-- What a delivery attempt of event aid, claimed by supervisor claimer,
+-- came to.  hooks: the webhooks' results [{id, ok, status_code, error,
+-- retry}], NULL when the notifier left no result (then whatever was
+-- pending stays so); mail: the email's {ok, message_id, error, retry},
+-- NULL when none was asked or none answered; integ: the integrations'
+-- [{id, ok, error, retry}], '[]' when none was asked, NULL when none
+-- answered; command_left: alert_command is still to run; attempt_error:
+-- why the attempt as a whole failed; retry_s: alert_retry.  A delivery
+-- that fails with retry false (a destination refused) is not tried
+-- again; after retry_s from the event nothing is.  The owner's webhooks
+-- and integrations keep their counters as the application keeps them:
+-- user_webhooks' last_success_at, last_failure_at, failure_count;
+-- user_integrations' last_sync_at, last_error, error_count (the
+-- application's recordSuccess and recordError, with
+-- increment_integration_error's count).  Returns the event's state and
+-- its error, nothing when the event is no longer this claimer's.
+CREATE OR REPLACE FUNCTION public.evalsched_alert_result(aid uuid,
+    claimer uuid, hooks json, mail json, integ json, command_left boolean,
+    attempt_error text, retry_s integer,
+    OUT state text, OUT last_error text)
+RETURNS SETOF record LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+    a public.evalsched_alerts%ROWTYPE;
+    give_up boolean;
+    first_answer boolean;
+    left_hooks uuid[];
+    left_integ uuid[];
+    mail_error text;
+BEGIN
+    SELECT * INTO a FROM public.evalsched_alerts e
+        WHERE e.id = aid AND e.claimed_by = claimer AND e.state = 'pending'
+        FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    give_up := now() > a.created_at + retry_s * interval '1 second';
+    first_answer := a.pending_webhooks IS NULL;
+
+    IF hooks IS NOT NULL THEN
+        UPDATE public.user_webhooks w SET last_success_at = now(),
+            failure_count = 0
+        FROM pg_catalog.json_to_recordset(hooks) AS x(id uuid, ok boolean)
+        WHERE w.id = x.id AND x.ok;
+        UPDATE public.user_webhooks w SET last_failure_at = now(),
+            failure_count = coalesce(w.failure_count, 0) + 1
+        FROM pg_catalog.json_to_recordset(hooks) AS x(id uuid, ok boolean)
+        WHERE w.id = x.id AND NOT x.ok;
+        left_hooks := ARRAY(SELECT x.id
+            FROM pg_catalog.json_to_recordset(hooks)
+                AS x(id uuid, ok boolean, retry boolean)
+            WHERE NOT x.ok AND x.retry);
+        a.some_failed := a.some_failed OR EXISTS (SELECT 1
+            FROM pg_catalog.json_to_recordset(hooks)
+                AS x(id uuid, ok boolean, retry boolean)
+            WHERE NOT x.ok AND NOT x.retry);
+    ELSE
+        left_hooks := a.pending_webhooks;
+    END IF;
+
+    IF integ IS NOT NULL THEN
+        UPDATE public.user_integrations i SET last_sync_at = now(),
+            last_error = NULL, error_count = 0
+        FROM pg_catalog.json_to_recordset(integ) AS x(id uuid, ok boolean)
+        WHERE i.id = x.id AND x.ok;
+        UPDATE public.user_integrations i
+        SET last_error = coalesce(x.error, 'Delivery failed'),
+            error_count = coalesce(i.error_count, 0) + 1
+        FROM pg_catalog.json_to_recordset(integ)
+            AS x(id uuid, ok boolean, error text)
+        WHERE i.id = x.id AND NOT x.ok;
+        left_integ := ARRAY(SELECT x.id
+            FROM pg_catalog.json_to_recordset(integ)
+                AS x(id uuid, ok boolean, retry boolean)
+            WHERE NOT x.ok AND x.retry);
+        a.some_failed := a.some_failed OR EXISTS (SELECT 1
+            FROM pg_catalog.json_to_recordset(integ)
+                AS x(id uuid, ok boolean, retry boolean)
+            WHERE NOT x.ok AND NOT x.retry);
+    ELSE
+        left_integ := a.pending_integrations;
+    END IF;
+
+    IF a.email_pending AND mail IS NOT NULL THEN
+        IF (mail ->> 'ok')::boolean THEN
+            a.email_pending := false;
+            a.email_sent_at := now();
+            a.email_message_id := mail ->> 'message_id';
+            a.email_error := NULL;
+        ELSE
+            mail_error := coalesce(mail ->> 'error', 'not sent');
+            a.email_error := mail_error;
+            IF NOT (mail ->> 'retry')::boolean THEN
+                a.email_pending := false;
+                a.some_failed := true;
+            END IF;
+        END IF;
+    END IF;
+    IF a.email_pending AND give_up THEN
+        a.email_pending := false;
+        a.email_error := coalesce(a.email_error, 'not sent');
+        a.some_failed := true;
+    END IF;
+    -- Without a result, alert_command is as it was: it may have run.
+    IF hooks IS NULL THEN
+        command_left := coalesce(a.command_pending, true);
+    END IF;
+
+    state := CASE
+        WHEN hooks IS NOT NULL AND pg_catalog.cardinality(left_hooks) = 0
+            AND pg_catalog.cardinality(left_integ) = 0
+            AND NOT a.email_pending AND NOT command_left
+        THEN CASE WHEN a.some_failed THEN 'failed' ELSE 'delivered' END
+        WHEN give_up THEN 'failed' ELSE 'pending' END;
+    last_error := coalesce(attempt_error, pg_catalog.concat_ws('; ',
+        (SELECT pg_catalog.string_agg(x.error, '; ')
+         FROM pg_catalog.json_to_recordset(hooks)
+             AS x(ok boolean, error text) WHERE NOT x.ok),
+        (SELECT pg_catalog.string_agg(x.type || ': ' || x.error, '; ')
+         FROM pg_catalog.json_to_recordset(integ)
+             AS x(type text, ok boolean, error text) WHERE NOT x.ok),
+        'email: ' || mail_error,
+        CASE WHEN command_left THEN 'alert_command failed' END));
+    last_error := nullif(last_error, '');
+
+    UPDATE public.evalsched_alerts e SET
+        pending_webhooks = left_hooks, pending_integrations = left_integ,
+        command_pending = command_left, email_pending = a.email_pending,
+        email_sent_at = a.email_sent_at,
+        email_message_id = a.email_message_id,
+        email_error = a.email_error, some_failed = a.some_failed,
+        claimed_by = NULL, claimed_until = NULL,
+        last_error = evalsched_alert_result.last_error,
+        state = evalsched_alert_result.state,
+        done_at = CASE WHEN evalsched_alert_result.state <> 'pending'
+            THEN now() END,
+        next_attempt_at = now() + least(interval '10 minutes',
+            interval '5 seconds' * pg_catalog.power(2,
+                least(e.attempts - 1, 10)))
+    WHERE e.id = aid;
+    IF hooks IS NOT NULL THEN
+        PERFORM public.evalsched_alert_history(a, hooks, first_answer);
+    END IF;
+    RETURN NEXT;
+END;
+$$;
 
 SET LOCAL check_function_bodies = on;
 

@@ -130,25 +130,20 @@ static const char disable_sql[] =
 	"  FROM public.scheduled_evaluations WHERE id = $1 "
 	"  ON CONFLICT DO NOTHING RETURNING id), "
 	/*
-	 * An auto-disable like any other: its owner hears of it.  A user's
-	 * texts go in cut (u: the schema's caps).
+	 * An auto-disable like any other: its owner hears of it, in the
+	 * application's words; errorMessage says why (the schema's
+	 * functions build them).
 	 */
 	"alert AS (INSERT INTO public.evalsched_alerts (event, user_id, "
 	"    scheduled_evaluation_id, run_id, title, message, metadata) "
 	"  SELECT 'scheduled_eval_disabled', s.user_id, s.id, run.id, "
-	"    'Scheduled evaluation disabled: ' || u.name, "
-	"    public.evalsched_disabled_message(s.name, s.model_id, NULL, $2), "
-	"    json_build_object('scheduledEvaluationId', s.id, "
-	"      'userId', s.user_id, 'scheduleName', u.name, "
-	"      'modelId', u.model, 'status', 'disabled', "
-	"      'errorMessage', u.error, "
-	"      'consecutiveFailures', s.consecutive_failures, "
-	"      'runId', run.id) "
+	"    m.title, m.message, m.metadata "
 	"  FROM public.scheduled_evaluations s CROSS JOIN run "
-	"  CROSS JOIN LATERAL (SELECT "
-	"    public.evalsched_alert_name(s.name) AS name, "
-	"    public.evalsched_alert_name(s.model_id) AS model, "
-	"    public.evalsched_alert_error($2::text) AS error) u "
+	"  CROSS JOIN LATERAL public.evalsched_schedule_alert("
+	"    'scheduled_eval_disabled', s.id, s.user_id, s.name, s.model_id, "
+	"    'auto_disabled', NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+	"    public.evalsched_disabled_text(NULL, $2), s.consecutive_failures, "
+	"    json_build_object('runId', run.id)) m "
 	"  WHERE s.id = $1 AND s.alert_on_failure AND s.user_id IS NOT NULL) "
 	"UPDATE public.scheduled_evaluations SET is_active = false, "
 	"  evalsched_disabled_at = now(), evalsched_disabled_reason = $2, "

@@ -173,9 +173,10 @@ notice_to_log(void *arg, const char *message)
 
 /*
  * A schedule's change asks for a claim, a batch test's end for a
- * completion pass.  Any role may NOTIFY these channels: each is a hint,
- * which loop.c and completion.c space out, so that a flood of them
- * costs a bounded number of trips; their payloads are not read.
+ * completion pass, a new alert for a look at the outbox.  Any role may
+ * NOTIFY these channels: each is a hint, which loop.c, completion.c and
+ * alerts.c space out, so that a flood of them costs a bounded number of
+ * trips; their payloads are not read.
  */
 static void
 take_notifies(void)
@@ -187,6 +188,8 @@ take_notifies(void)
 			completion_hint();
 		else if (strcmp(n->relname, "evalsched_wakeup") == 0)
 			loop_hint();
+		else if (strcmp(n->relname, "evalsched_alert") == 0)
+			alerts_hint();
 		PQfreemem(n);
 	}
 }
@@ -460,6 +463,7 @@ session_start(void)
 	const struct db_stmt	listen[] = {
 		{ "LISTEN evalsched_wakeup", NULL, 0, NULL },
 		{ "LISTEN evalsched_batch_end", NULL, 0, NULL },
+		{ "LISTEN evalsched_alert", NULL, 0, NULL },
 	};
 
 	if (PQsetnonblocking(conn, 1) == -1 || PQenterPipelineMode(conn) ==
@@ -471,7 +475,8 @@ session_start(void)
 	if (!sv->conf.listen || checking)
 		connected();
 	else
-		(void)trip_send(0, listen, 2, session_ready, NULL);
+		(void)trip_send(0, listen, sizeof(listen) / sizeof(listen[0]),
+		    session_ready, NULL);
 }
 
 /* Starts a connection attempt; the loop's poll drives it on. */

@@ -113,6 +113,7 @@ struct child {
 	char		 owner[UUID_LEN + 1];	/* who claimed that */
 	char		 schedule_id[UUID_LEN + 1];	/* a jobrunner's */
 	char		*schedule_name;		/* a jobrunner's */
+	unsigned int	 asked;		/* a notifier's: ALERT_ASKED_* */
 };
 
 /*
@@ -353,8 +354,36 @@ char	*circuit_avoid(void);
 
 /* alerts.c */
 void	 alerts_soon(void);
+void	 alerts_hint(void);		/* a NOTIFY: look soon */
 int	 alerts_step(void);		/* 1: a statement went out */
 int64_t	 alerts_next_ms(void);
+
+/* alertjob.c: a claimed alert, as the claim returns it. */
+struct alert_row {
+	const char	*id, *event, *title, *message, *metadata, *timestamp;
+	int		 command;	/* alert_command still to run */
+	const char	*webhooks;	/* JSON array, their secrets in it */
+	const char	*integrations;	/* JSON array, their credentials in it */
+	const char	*email_to;	/* NULL: no email in this attempt */
+};
+#define ALERT_ASKED_EMAIL		0x1
+#define ALERT_ASKED_INTEGRATIONS	0x2
+char	*alertjob_build(const struct alert_row *, unsigned int *asked);
+int	 alertjob_has_channels(const struct alert_row *);
+
+/*
+ * alertresult.c: what a notifier's result says of each channel, as JSON
+ * texts for the schema's evalsched_alert_result.
+ */
+struct alert_result {
+	char	*webhooks;	/* NULL: no result at all */
+	char	*email;		/* NULL: none asked, or none answered */
+	char	*integrations;	/* "[]": none asked; NULL: none answered */
+	int	 command_pending;
+};
+int	 alertresult_parse(const char *text, unsigned int asked,
+	    struct alert_result *);
+void	 alertresult_free(struct alert_result *);
 
 /* metrics.c */
 int64_t	 metrics_next_ms(void);

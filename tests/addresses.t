@@ -100,7 +100,7 @@ for my $what (sort keys %case) {
 	my @alerts = $t->sql("SELECT message, metadata::text FROM evalsched_alerts "
 	    . "WHERE scheduled_evaluation_id = '$id'");
 	is(scalar @alerts, 1, "$what: one alert");
-	like($alerts[0][0] // '', qr/could not be started: /, "$what: the alert tells of it");
+	like($alerts[0][0] // '', qr/^Your scheduled evaluation failed\. /, "$what: the alert tells of it");
 	no_address(join("\n", map { $_ // '' } @{ $alerts[0] // [] }),
 	    "$what: none in the alert's message and metadata");
 }

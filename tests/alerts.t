@@ -83,7 +83,7 @@ my ($first) = grep { from_json($_->{body})->{type} eq 'scheduled_eval_failed' } 
 my $body = $first->{body};
 is($first->{headers}{'x-webhook-signature'}, hmac_sha256_hex($body, $secret),
     'X-Webhook-Signature: HMAC-SHA256 of the exact body with the secret');
-like($body, qr/^\{"type":"scheduled_eval_failed","title":"Scheduled evaluation failed: refused nightly","message":"(?:[^"\\]|\\.)*","timestamp":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","metadata":\{"scheduledEvaluationId":"\Q$bad\E","userId":"\Q$user\E","scheduleName":"refused nightly","modelId":"standin:status=400","status":"failed","errorMessage":"(?:[^"\\]|\\.)*","consecutiveFailures":1,"runId":"[0-9a-f-]{36}"\}\}$/,
+like($body, qr/^\{"type":"scheduled_eval_failed","title":"Scheduled Evaluation Failed: refused nightly","message":"Your scheduled evaluation failed\. (?:[^"\\]|\\.)*","timestamp":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","metadata":\{"scheduledEvaluationId":"\Q$bad\E","userId":"\Q$user\E","scheduleName":"refused nightly","modelId":"standin:status=400","status":"failed","errorMessage":"(?:[^"\\]|\\.)*","consecutiveFailures":1,"runId":"[0-9a-f-]{36}"\}\}$/,
     'the application\'s generic body, its keys in its order') or diag $body;
 is($first->{headers}{'content-type'}, 'application/json', 'Content-Type');
 
@@ -93,6 +93,11 @@ my $msg = from_json($sl[0]{body});
 ok(ref $msg->{blocks} eq 'ARRAY' && defined $msg->{text}, 'a Slack message: text and blocks');
 unlike($sl[0]{body}, qr/undefined|Progress/, 'no junk fields');
 is(scalar(received('unsubscribed')), 0, 'an unsubscribed webhook hears nothing');
+is_deeply([$t->sql("SELECT alert_type, webhook_sent, webhook_error FROM alert_history "
+    . "WHERE webhook_id = '$unsub' ORDER BY alert_type")],
+    [['scheduled_eval_disabled', 'f', 'Alert type scheduled_eval_disabled disabled'],
+     (['scheduled_eval_failed', 'f', 'Alert type scheduled_eval_failed disabled']) x 3],
+    'but has the application\'s row for each event, saying its type is off');
 is(scalar(received('disabled')), 0, 'a disabled webhook hears nothing');
 is(scalar(received('other')), 0, 'another user\'s webhook hears nothing');
 

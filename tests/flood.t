@@ -1,8 +1,9 @@
 # Notifications are hints.  Any role may NOTIFY the channels the
 # supervisor listens on, so a flood of them from a role without
 # privileges must cost a bounded number of database trips: claims that
-# notifications ask for are at least 100 ms apart, completion passes at
-# least a second apart (supervisor/loop.c, completion.c).  The flood runs
+# notifications ask for are at least 100 ms apart, and so are looks at
+# the alert outbox, completion passes at least a second apart
+# (supervisor/loop.c, alerts.c, completion.c).  The flood runs
 # while the supervisor's every statement is logged with its application
 # name; the claims and completion passes are counted in the log, within
 # the flood's own span by the database clock, against a bound derived
@@ -21,7 +22,7 @@ my $t = Evalsched::Test->new;
 $t->start_pg;
 $t->start_api(mode => 'never');	# batch tests stay under way
 
-# The flood: pg_notify on the three channels, a transaction each round, for
+# The flood: pg_notify on the four channels, a transaction each round, for
 # as many seconds as asked; says how many rounds and when it began and
 # ended (Unix time, the database clock).  The flooder needs no privilege
 # but to run it: anyone may NOTIFY.
@@ -35,6 +36,7 @@ BEGIN
     WHILE extract(epoch FROM clock_timestamp()) < began + seconds LOOP
         PERFORM pg_notify('evalsched_wakeup', n::text);
         PERFORM pg_notify('evalsched_batch_end', n::text);
+        PERFORM pg_notify('evalsched_alert', n::text);
         PERFORM pg_notify('evalsched_events', '{"event": "completed", '
             || '"run_id": "00000000-0000-4000-8000-000000000000"}');
         COMMIT;
@@ -73,6 +75,7 @@ sub statements {
 }
 my $CLAIM = qr/FOR UPDATE OF s SKIP LOCKED/;
 my $PASS = qr/^WITH cand AS/;
+my $OUTBOX = qr/^WITH busy AS/;
 my $LOOKUP = qr/json_array_elements\(\$1::json\) WITH ORDINALITY/;
 
 # An hour between polls and heartbeats: within the test, the supervisor
@@ -103,7 +106,7 @@ $t->sql("UPDATE scheduled_evaluations SET next_run_at = now() WHERE id = '$retim
 is($t->wait_exit('flood', 60), 0, 'the flood ends') or diag $t->slurp($out);
 my ($rounds, $from, $to) = $t->slurp($out) =~ /flood: (\d+) rounds from ([\d.]+) to ([\d.]+)/;
 ok(defined $rounds, 'it says how much it sent') or diag $t->slurp($out);
-cmp_ok($rounds * 2, '>=', 5000, "thousands of notifications ($rounds rounds of two)");
+cmp_ok($rounds * 3, '>=', 5000, "thousands of notifications ($rounds rounds of three)");
 
 ok($t->wait_until(sub { defined request_time($retimed) }, 30), 'a schedule made due in the flood is dispatched')
     or diag $t->supervisor_log;
@@ -119,10 +122,14 @@ my $claims = statements($CLAIM, $from, $to);
 my $passes = statements($PASS, $from, $to);
 my $max_claims = int($span / 0.1) + 1 + 10;
 my $max_passes = int($span / 1) + 1 + 3;
+my $looks = statements($OUTBOX, $from, $to);
+my $max_looks = int($span / 0.1) + 1 + 10;
 cmp_ok($claims, '<=', $max_claims, sprintf('claims in the %.1f s flood: %d, at most %d',
     $span, $claims, $max_claims));
 cmp_ok($passes, '<=', $max_passes, sprintf('completion passes in it: %d, at most %d',
     $passes, $max_passes));
+cmp_ok($looks, '<=', $max_looks, sprintf('looks at the alert outbox in it: %d, at most %d',
+    $looks, $max_looks));
 
 # The watcher: its lookups, and what it printed once the runs it saw
 # were accepted.

@@ -128,7 +128,7 @@ is_deeply([sched($gateway, 'consecutive_failures, is_active, last_run_status')],
 is(scalar batches($gateway), 0, 'gateway 502: no batch test');
 like($t->sql_value("SELECT message FROM evalsched_alerts WHERE event = 'scheduled_eval_failed' "
     . "AND scheduled_evaluation_id = '$gateway' ORDER BY created_at LIMIT 1") // '',
-    qr/could not be started: HTTP 502 .*no batch test turned up.*not of the schedule/,
+    qr/^Your scheduled evaluation failed\. HTTP 502 .*no batch test turned up.*not of the schedule/,
     'gateway 502: its owner is told');
 
 # The route's own error answer started nothing: tried again.

@@ -67,9 +67,9 @@ my $body = eval { JSON::PP->new->decode($got->{body} // '') } // {};
 my $cut = 'huge ' . ("\x{e9}" x 194) . "\x{2026}";
 is($body->{metadata}{scheduleName}, $cut,
     'metadata: the name cut to 200 characters, an ellipsis last');
-is($body->{title}, "Scheduled evaluation failed: $cut", 'the title holds the cut name');
-like($body->{message}, qr/^\Q$cut\E \(model standin:status=400\) could not be started: /,
-    'the message holds the cut name');
+is($body->{title}, "Scheduled Evaluation Failed: $cut", 'the title holds the cut name');
+is($body->{message}, 'Your scheduled evaluation failed. HTTP 400 from the application: '
+    . '{"error": "stand-in error 400"}', 'the message is the application\'s, without the name');
 cmp_ok(length($got->{body}), '<', 16 * 1024, 'the alert is small');
 
 ok($t->wait_until(sub { -s "$dir/command.in" }, 30), 'alert_command ran');

@@ -72,6 +72,7 @@ clear_env(void)
 	unsetenv("NEXT_PUBLIC_APP_URL");
 	unsetenv("SUPABASE_SERVICE_ROLE_KEY");
 	unsetenv("ENCRYPTION_KEY");
+	unsetenv("RESEND_API_KEY");
 }
 
 /* Parses text from scratch; returns the error count. */
@@ -1022,6 +1023,64 @@ test_alert_command(void)
 	    "number of seconds from 10 to 604800", "alert_retry too short");
 }
 
+/* The alerts' email and integrations: their keys and defaults. */
+static void
+test_channels(void)
+{
+	struct config	c;
+	char		host[256], want[320];
+
+	config_defaults(&c);
+	if (gethostname(host, sizeof(host)) == 0) {
+		host[sizeof(host) - 1] = '\0';
+		snprintf(want, sizeof(want), "evalsched <evalsched@%s>", host);
+		tap_is_str(c.mail_from, want, "default mail_from: evalsched "
+		    "at the host's name");
+	} else
+		tap_ok(c.mail_from != NULL, "default mail_from set");
+	tap_is_str(c.sendmail, "/usr/sbin/sendmail", "default sendmail");
+	tap_ok(c.resend_api_key == NULL, "no default resend_api_key");
+	tap_is_str(c.resend_api_url, "https://api.resend.com/emails",
+	    "default resend_api_url");
+	tap_is_str(c.telegram_api_url, "https://api.telegram.org",
+	    "default telegram_api_url");
+	tap_is_str(c.pagerduty_events_url,
+	    "https://events.pagerduty.com/v2/enqueue",
+	    "default pagerduty_events_url");
+	tap_is_str(c.notion_api_url, "https://api.notion.com",
+	    "default notion_api_url");
+	config_free(&c);
+	good(&c, "mail_from = \"Alerts <alerts@example.com>\"\n"
+	    "sendmail = /usr/lib/sendmail\n"
+	    "resend_api_key = \"\"\n"
+	    "resend_api_url = http://127.0.0.1:9/emails/\n"
+	    "telegram_api_url = https://tg.example.com\n"
+	    "pagerduty_events_url = https://pd.example.com/v2/enqueue\n"
+	    "notion_api_url = https://notion.example.com\n", "channel keys");
+	tap_is_str(c.mail_from, "Alerts <alerts@example.com>", "mail_from");
+	tap_is_str(c.sendmail, "/usr/lib/sendmail", "sendmail");
+	tap_ok(c.resend_api_key == NULL, "resend_api_key = \"\" is none");
+	tap_is_str(c.resend_api_url, "http://127.0.0.1:9/emails",
+	    "resend_api_url, without its trailing slash");
+	tap_is_str(c.telegram_api_url, "https://tg.example.com",
+	    "telegram_api_url");
+	config_free(&c);
+	good(&c, "mail_from = alerts@example.com\n", "a bare address");
+	config_free(&c);
+	bad("mail_from = \"a@example.com, b@example.com\"\n", NAME ":1: "
+	    "mail_from: 'a@example.com, b@example.com' must be one address, "
+	    "as user@host or \"Name <user@host>\", on one line",
+	    "mail_from: two addresses");
+	bad("mail_from = \"Alerts <alerts>\"\n", NAME ":1: mail_from: "
+	    "'Alerts <alerts>' must be one address, as user@host or "
+	    "\"Name <user@host>\", on one line", "mail_from: no domain");
+	bad("sendmail = sendmail\n", NAME ":1: sendmail: 'sendmail' must be "
+	    "an absolute path", "sendmail relative");
+	bad("resend_api_key = " EKEY "\nresend_api_key_file = /k\n",
+	    NAME ": set resend_api_key or resend_api_key_file, not both",
+	    "resend_api_key and its file");
+}
+
 static void
 test_webhook_allow(void)
 {
@@ -1305,6 +1364,12 @@ test_warn_urls(void)
 	    "http:// to env.example.org, not this host: the keys would travel "
 	    "in clear; use https://\n", "app_url from the environment");
 	unsetenv("NEXT_PUBLIC_APP_URL");
+	one_warning("resend_api_key = k\nresend_api_url = http://mail.example.org\n",
+	    0600, "%s:2: warning: resend_api_url: plain http:// to "
+	    "mail.example.org, not this host: the Resend key would travel in "
+	    "clear; use https://\n", "resend_api_url over http with a key");
+	no_warning("resend_api_url = http://mail.example.org\n", 0600,
+	    "resend_api_url over http without a key");
 }
 
 static void
@@ -1400,6 +1465,7 @@ main(void)
 	test_encryption_key();
 	test_encryption_key_secret();
 	test_alert_command();
+	test_channels();
 	test_webhook_allow();
 	test_free_key();
 	test_where();

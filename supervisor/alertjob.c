@@ -1,0 +1,203 @@
+/*
+ * A notifier's job: one claimed alert, as evalsched-notifier(8) takes it
+ * on its stdin.  The event in the application's words, and where it
+ * goes: the owner's webhooks and integrations (their secrets with them,
+ * never in argv or the environment), the owner's email when the claim
+ * decided to send it, alert_command.  Every copy of a secret this file
+ * makes is wiped before it is freed.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json.h>
+
+#include "json1.h"
+#include "url.h"
+#include "supervisor.h"
+
+#define WEBHOOK_TIMEOUT_MS	10000	/* the application's */
+
+static json_object *
+parsed(const char *text)
+{
+	json_object	*o = json_tokener_parse(text);
+
+	return o != NULL ? o : json_object_new_object();
+}
+
+static json_object *
+parsed_array(const char *text)
+{
+	json_object	*o = text != NULL ? json_tokener_parse(text) : NULL;
+
+	if (o != NULL && json_object_is_type(o, json_type_array))
+		return o;
+	json_object_put(o);
+	return json_object_new_array();
+}
+
+static int
+has_command(const struct alert_row *r)
+{
+	const char	*cmd = sv->conf.alert_command;
+
+	return r->command && cmd != NULL && *cmd != '\0';
+}
+
+/* Whether there is anything to deliver to at all. */
+int
+alertjob_has_channels(const struct alert_row *r)
+{
+	return strcmp(r->webhooks, "[]") != 0 ||
+	    strcmp(r->integrations, "[]") != 0 || r->email_to != NULL ||
+	    has_command(r);
+}
+
+/* webhook_allow as the notifier takes it: ["10.0.0.0/8", ...]. */
+static json_object *
+allow_json(void)
+{
+	json_object		*a = json_object_new_array();
+	struct url_allow	 allow;
+	char			 net[NET_TEXT_MAX];
+	size_t			 i;
+
+	/* Checked when the configuration was read. */
+	if (sv->conf.webhook_allow == NULL ||
+	    url_allow_parse(&allow, sv->conf.webhook_allow, NULL, 0) == -1)
+		return a;
+	for (i = 0; i < allow.n; i++) {
+		net_format(&allow.nets[i], net, sizeof(net));
+		json_object_array_add(a, json_object_new_string(net));
+	}
+	return a;
+}
+
+static json_object *
+event_json(const struct alert_row *r)
+{
+	json_object	*ev = json_object_new_object();
+
+	json_object_object_add(ev, "type", json_object_new_string(r->event));
+	json_object_object_add(ev, "title", json_object_new_string(r->title));
+	json_object_object_add(ev, "message",
+	    json_object_new_string(r->message));
+	json_object_object_add(ev, "timestamp",
+	    json_object_new_string(r->timestamp));
+	json_object_object_add(ev, "metadata", parsed(r->metadata));
+	return ev;
+}
+
+/*
+ * Through the host's mail transfer agent, or Resend's API (the
+ * application's provider) when its key is configured.
+ */
+static json_object *
+transport_json(void)
+{
+	json_object	*t = json_object_new_object(), *resend;
+	const char	*key = sv->conf.resend_api_key;
+
+	if (key == NULL || *key == '\0') {
+		json_object_object_add(t, "sendmail",
+		    json_object_new_string(sv->conf.sendmail));
+		return t;
+	}
+	resend = json_object_new_object();
+	json_object_object_add(resend, "url",
+	    json_object_new_string(sv->conf.resend_api_url));
+	json_object_object_add(resend, "key", json_object_new_string(key));
+	json_object_object_add(t, "resend", resend);
+	return t;
+}
+
+static json_object *
+email_json(const struct alert_row *r)
+{
+	json_object	*e = json_object_new_object();
+
+	json_object_object_add(e, "to", json_object_new_string(r->email_to));
+	json_object_object_add(e, "from",
+	    json_object_new_string(sv->conf.mail_from));
+	json_object_object_add(e, "transport", transport_json());
+	return e;
+}
+
+/* The integrations' API bases; users' URLs come with their credentials. */
+static json_object *
+urls_json(void)
+{
+	json_object	*u = json_object_new_object();
+
+	json_object_object_add(u, "telegram",
+	    json_object_new_string(sv->conf.telegram_api_url));
+	json_object_object_add(u, "pagerduty",
+	    json_object_new_string(sv->conf.pagerduty_events_url));
+	json_object_object_add(u, "notion",
+	    json_object_new_string(sv->conf.notion_api_url));
+	return u;
+}
+
+/*
+ * The webhooks' URLs (Slack's and Discord's are credentials), their
+ * secrets, the integrations' credentials and the Resend key leave no
+ * copy in what json-c frees.
+ */
+static void
+wipe_secrets(json_object *job)
+{
+	json_object	*v;
+	size_t		 i;
+
+	if (json_object_object_get_ex(job, "webhooks", &v))
+		for (i = 0; i < json_object_array_length(v); i++) {
+			json1_wipe_member(json_object_array_get_idx(v, i), "url");
+			json1_wipe_member(json_object_array_get_idx(v, i),
+			    "secret");
+		}
+	if (json_object_object_get_ex(job, "integrations", &v))
+		json1_wipe_strings(v);
+	if (json_object_object_get_ex(job, "email", &v))
+		json1_wipe_strings(v);
+}
+
+/*
+ * The job as text; *asked says which of the channels whose answers are
+ * optional (ALERT_ASKED_EMAIL, ALERT_ASKED_INTEGRATIONS) it names.
+ */
+char *
+alertjob_build(const struct alert_row *r, unsigned int *asked)
+{
+	json_object	*job = json_object_new_object();
+	json_object	*integrations = parsed_array(r->integrations);
+	char		*text, *printed;
+
+	*asked = 0;
+	json_object_object_add(job, "alert_id", json_object_new_string(r->id));
+	json_object_object_add(job, "event", event_json(r));
+	json_object_object_add(job, "webhooks", parsed_array(r->webhooks));
+	json_object_object_add(job, "command", has_command(r) ?
+	    json_object_new_string(sv->conf.alert_command) : NULL);
+	json_object_object_add(job, "timeout_ms",
+	    json_object_new_int(WEBHOOK_TIMEOUT_MS));
+	/* Not tls_ca_file: that is the application's CA, not the users'. */
+	json_object_object_add(job, "webhook_allow", allow_json());
+	if (r->email_to != NULL) {
+		json_object_object_add(job, "email", email_json(r));
+		*asked |= ALERT_ASKED_EMAIL;
+	}
+	if (json_object_array_length(integrations) > 0) {
+		json_object_object_add(job, "integrations", integrations);
+		json_object_object_add(job, "integration_urls", urls_json());
+		*asked |= ALERT_ASKED_INTEGRATIONS;
+	} else
+		json_object_put(integrations);
+	printed = (char *)(uintptr_t)json_object_to_json_string_ext(job,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	text = xstrdup(printed);
+	explicit_bzero(printed, strlen(printed));
+	wipe_secrets(job);
+	json_object_put(job);
+	return text;
+}

@@ -1,0 +1,214 @@
+/*
+ * A notifier's result, read: what each channel came to, rewritten as the
+ * schema's evalsched_alert_result takes it (each member of the type it
+ * is read as, ids that are UUIDs, texts valid UTF-8 of a bounded
+ * length), so that no answer of a notifier makes the write fail and the
+ * event be delivered again.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json.h>
+
+#include "json1.h"
+#include "text.h"
+#include "supervisor.h"
+
+#define ERROR_MAX	1000	/* characters of an error text kept */
+
+static json_object *
+member(json_object *o, const char *key)
+{
+	json_object	*v;
+
+	return json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+static int
+is_true(json_object *o, const char *key)
+{
+	json_object	*v = member(o, key);
+
+	return json_object_is_type(v, json_type_boolean) &&
+	    json_object_get_boolean(v);
+}
+
+/* A retry unless the notifier says otherwise, as before it said so. */
+static int
+retries(json_object *o)
+{
+	json_object	*v = member(o, "retry");
+
+	return !json_object_is_type(v, json_type_boolean) ||
+	    json_object_get_boolean(v);
+}
+
+/* A string member as text for the database; JSON null when there is none. */
+static json_object *
+text_of(json_object *o, const char *key, size_t max)
+{
+	json_object	*v = member(o, key);
+	json_object	*out;
+	char		*s;
+
+	if (!json_object_is_type(v, json_type_string))
+		return NULL;
+	s = xstrdup(json_object_get_string(v));
+	text_make_valid(s);
+	text_clip(s, max);
+	out = json_object_new_string(s);
+	free(s);
+	return out;
+}
+
+/* The id of one delivery: a UUID, or the entry is no delivery of ours. */
+static const char *
+id_of(json_object *o)
+{
+	json_object	*v = member(o, "id");
+
+	if (!json_object_is_type(v, json_type_string) ||
+	    !job_is_uuid(json_object_get_string(v)))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static json_object *
+status_of(json_object *o)
+{
+	json_object	*v = member(o, "status_code");
+	int		 n;
+
+	if (!json_object_is_type(v, json_type_int))
+		return NULL;
+	n = json_object_get_int(v);
+	return n >= 100 && n <= 999 ? json_object_new_int(n) : NULL;
+}
+
+/* [{id, ok, status_code, error, retry}] */
+static json_object *
+webhooks_of(json_object *a)
+{
+	json_object	*out = json_object_new_array(), *e, *x;
+	const char	*id;
+	size_t		 i;
+
+	for (i = 0; i < json_object_array_length(a); i++) {
+		e = json_object_array_get_idx(a, i);
+		if ((id = id_of(e)) == NULL)
+			continue;
+		x = json_object_new_object();
+		json_object_object_add(x, "id", json_object_new_string(id));
+		json_object_object_add(x, "ok",
+		    json_object_new_boolean(is_true(e, "ok")));
+		json_object_object_add(x, "status_code", status_of(e));
+		json_object_object_add(x, "error", text_of(e, "error",
+		    ERROR_MAX));
+		json_object_object_add(x, "retry",
+		    json_object_new_boolean(retries(e)));
+		json_object_array_add(out, x);
+	}
+	return out;
+}
+
+/* [{id, type, ok, error, retry}] */
+static json_object *
+integrations_of(json_object *a)
+{
+	json_object	*out = json_object_new_array(), *e, *x;
+	const char	*id;
+	size_t		 i;
+
+	for (i = 0; i < json_object_array_length(a); i++) {
+		e = json_object_array_get_idx(a, i);
+		if ((id = id_of(e)) == NULL)
+			continue;
+		x = json_object_new_object();
+		json_object_object_add(x, "id", json_object_new_string(id));
+		json_object_object_add(x, "type", text_of(e, "type", 32));
+		json_object_object_add(x, "ok",
+		    json_object_new_boolean(is_true(e, "ok")));
+		json_object_object_add(x, "error", text_of(e, "error",
+		    ERROR_MAX));
+		json_object_object_add(x, "retry",
+		    json_object_new_boolean(retries(e)));
+		json_object_array_add(out, x);
+	}
+	return out;
+}
+
+/* {ok, message_id, error, retry} */
+static json_object *
+email_of(json_object *e)
+{
+	json_object	*x = json_object_new_object();
+
+	json_object_object_add(x, "ok", json_object_new_boolean(is_true(e,
+	    "ok")));
+	json_object_object_add(x, "message_id", text_of(e, "message_id",
+	    256));
+	json_object_object_add(x, "error", text_of(e, "error", ERROR_MAX));
+	json_object_object_add(x, "retry", json_object_new_boolean(
+	    retries(e)));
+	return x;
+}
+
+/* The text of a value made here, which is then freed. */
+static char *
+printed(json_object *o)
+{
+	char	*text = xstrdup(json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN));
+
+	json_object_put(o);
+	return text;
+}
+
+/*
+ * Reads text, the result of a job that named the channels asked says
+ * (alertjob_build).  A channel asked for and not answered is NULL, so
+ * that it stays to deliver; integrations not asked for are "[]".
+ * Returns -1 when the text is no result at all.
+ */
+int
+alertresult_parse(const char *text, unsigned int asked,
+    struct alert_result *r)
+{
+	json_object	*o, *v;
+
+	memset(r, 0, sizeof(*r));
+	if (text == NULL || json1_parse(text, strlen(text), 0, &o, NULL, 0) ==
+	    -1 || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return -1;
+	}
+	/* A document it refused says so; nothing was delivered then. */
+	if (member(o, "error") != NULL || !json_object_is_type(member(o,
+	    "webhooks"), json_type_array)) {
+		json_object_put(o);
+		return -1;
+	}
+	r->webhooks = printed(webhooks_of(member(o, "webhooks")));
+	v = member(o, "command");
+	r->command_pending = v != NULL && !is_true(v, "ok");
+	if ((asked & ALERT_ASKED_EMAIL) && json_object_is_type(v = member(o,
+	    "email"), json_type_object))
+		r->email = printed(email_of(v));
+	if (!(asked & ALERT_ASKED_INTEGRATIONS))
+		r->integrations = xstrdup("[]");
+	else if (json_object_is_type(v = member(o, "integrations"),
+	    json_type_array))
+		r->integrations = printed(integrations_of(v));
+	json_object_put(o);
+	return 0;
+}
+
+void
+alertresult_free(struct alert_result *r)
+{
+	free(r->webhooks);
+	free(r->email);
+	free(r->integrations);
+	memset(r, 0, sizeof(*r));
+}
