@@ -36,7 +36,7 @@ struct key_def {
 	const char	*name;
 	enum key_type	 type;
 	size_t		 offset;
-	long		 min, max;
+	long		 min, max;	/* KEY_URL: min 1, "" is unset */
 };
 
 #define S(f)	offsetof(struct config, f)
@@ -57,6 +57,7 @@ static const struct key_def keys[] = {
 	{ "notifier",			KEY_ABSPATH, S(notifier), 0, 0 },
 	{ "webhook_allow",		KEY_NETLIST, S(webhook_allow), 0, 0 },
 	{ "alert_retry",		KEY_SECONDS, S(alert_retry), 10, 7 * 86400 },
+	{ "app_link_url",		KEY_URL,     S(app_link_url), 1, 0 },
 	{ "mail_from",			KEY_MAILBOX, S(mail_from), 0, 0 },
 	{ "sendmail",			KEY_ABSPATH, S(sendmail), 0, 0 },
 	{ "resend_api_key",		KEY_STRING,  S(resend_api_key), 0, 0 },
@@ -363,6 +364,10 @@ key_set(struct config *c, const struct key_def *k, const char *v,
 
 	switch (k->type) {
 	case KEY_URL:
+		if (*v == '\0' && k->min == 1) {
+			set_string(field, v);
+			return 0;
+		}
 		if (url_check_app(v, why, whylen) == -1)
 			return -1;
 		set_string(field, v);
@@ -643,6 +648,7 @@ config_parse_text(struct config *c, const char *name, const char *text,
 	/* Optional keys set to "" are not set: no command, no key. */
 	unset_empty(&c->alert_command);
 	unset_empty(&c->webhook_allow);
+	unset_empty(&c->app_link_url);
 	unset_empty(&c->encryption_key);
 	unset_empty(&c->resend_api_key);
 	for (i = 0; i < NSECRETS; i++)

@@ -37,6 +37,7 @@ struct config {
 	char	*notifier;		/* evalsched-notifier's path */
 	char	*webhook_allow;		/* NULL: none; "10.0.0.0/8, ::1/128" */
 	char	*log;			/* a daemon's: syslog, stderr, a file */
+	char	*app_link_url;		/* NULL: app_url, in email links */
 	char	*mail_from;		/* From: of the alerts' email */
 	char	*sendmail;		/* the mail transfer agent */
 	char	*resend_api_key;	/* secret; set: email goes through Resend */

@@ -43,13 +43,19 @@ const struct grant_need grant_needs[] = {
 	    "Each delivery's end, as the application keeps it." },
 	{ "public.alert_history", "SELECT, INSERT", NULL, 0, NULL,
 	    "A row for each delivery; evalschedctl metrics counts them." },
+	{ "public.alert_history", "UPDATE", "email_sent, email_sent_at, "
+	    "email_message_id, email_error, webhook_sent, webhook_sent_at, "
+	    "webhook_status_code, webhook_error", 0, NULL,
+	    "A delivery's row, written when it first ends, updated when a "
+	    "retry gets through." },
 	{ "public.user_alert_preferences", "SELECT", NULL, 0, NULL,
 	    "Whether and where an owner is told by e-mail." },
 	{ "public.user_integrations", "SELECT", NULL, 0, NULL,
 	    "The integrations an alert goes to." },
-	{ "public.user_integrations", "UPDATE", "last_error, error_count", 0,
-	    "last_error, error_count",
-	    "An integration's failed delivery, as the application keeps it." },
+	{ "public.user_integrations", "UPDATE",
+	    "last_sync_at, last_error, error_count", 0,
+	    "last_sync_at, last_error, error_count",
+	    "Each delivery's end, as the application keeps it." },
 	{ "auth.users", "SELECT", "id, email", 0, NULL,
 	    "An owner's address, where their alert preferences give none." },
 	{ "public.llm_traces", "SELECT", NULL, 1, NULL,

@@ -51,15 +51,20 @@ GRANT UPDATE (last_success_at, last_failure_at, failure_count)
 -- A row for each delivery; evalschedctl metrics counts them.
 GRANT SELECT, INSERT ON public.alert_history TO :"role";
 
+-- A delivery's row, written when it first ends, updated when a retry
+-- gets through.
+GRANT UPDATE (email_sent, email_sent_at, email_message_id, email_error, webhook_sent, webhook_sent_at, webhook_status_code, webhook_error)
+    ON public.alert_history TO :"role";
+
 -- Whether and where an owner is told by e-mail.
 GRANT SELECT ON public.user_alert_preferences TO :"role";
 
 -- The integrations an alert goes to.
 GRANT SELECT ON public.user_integrations TO :"role";
 
--- An integration's failed delivery, as the application keeps it.
-GRANT UPDATE (last_error, error_count) ON public.user_integrations
-    TO :"role";
+-- Each delivery's end, as the application keeps it.
+GRANT UPDATE (last_sync_at, last_error, error_count)
+    ON public.user_integrations TO :"role";
 
 -- An owner's address, where their alert preferences give none.
 GRANT SELECT (id, email) ON auth.users TO :"role";

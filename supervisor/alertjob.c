@@ -121,6 +121,9 @@ email_json(const struct alert_row *r)
 	json_object_object_add(e, "from",
 	    json_object_new_string(sv->conf.mail_from));
 	json_object_object_add(e, "transport", transport_json());
+	json_object_object_add(e, "app_base_url", json_object_new_string(
+	    sv->conf.app_link_url != NULL ? sv->conf.app_link_url :
+	    sv->conf.app_url));
 	return e;
 }
 

@@ -279,8 +279,8 @@ my $da = alert_of($ua, 'scheduled_eval_disabled');
 my ($j1) = jobs($fa);
 my $job = $j1->[2];
 is_deeply($job->{email}, { to => 'owner-a@example.test', from => 'Evalsched Alerts <alerts@example.test>',
-    transport => { sendmail => '/opt/mta/sendmail' } },
-    'A: the email, to the account\'s address, through the configured sendmail');
+    transport => { sendmail => '/opt/mta/sendmail' }, app_base_url => $t->api_url },
+    'A: the email, to the account\'s address, through the configured sendmail, its links to app_url');
 is_deeply(ids($job->{webhooks}), [$wa], 'A: the subscribed webhook only: NULL toggles and enabled are off');
 is_deeply([map { [$_->{id}, $_->{type}, $_->{refused}] } @{ $job->{integrations} }],
     [[$teams, 'teams', undef], [$pd, 'pagerduty', undef]],
@@ -433,7 +433,8 @@ my $keyfile = "$dir/resend.key";
 $t->spew($keyfile, "re_test_secret_key\n");
 chmod 0600, $keyfile;
 $t->start_supervisor(name => 'second', config => $t->write_config(poll_interval => 60,
-    notifier => $notifier, resend_api_key_file => $keyfile, resend_api_url => 'http://127.0.0.1:9/emails'));
+    notifier => $notifier, resend_api_key_file => $keyfile, resend_api_url => 'http://127.0.0.1:9/emails',
+    app_link_url => 'https://app.example.test/'));
 $t->wait_log(qr/\bready\b/, 10, 'second');
 sleep 1;	# its first look is behind it: the next without a NOTIFY is 30 s away
 my $un = user_with(email => 'owner-n@example.test');
@@ -444,6 +445,7 @@ my ($jn) = jobs($en);
 cmp_ok($jn->[0] - $queued, '<', 3, sprintf 'N: within %.1f s, through NOTIFY', $jn->[0] - $queued);
 is_deeply($jn->[2]{email}{transport}, { resend => { url => 'http://127.0.0.1:9/emails',
     key => 're_test_secret_key' } }, 'N: with resend_api_key_file, the email goes through Resend');
+is($jn->[2]{email}{app_base_url}, 'https://app.example.test', 'N: its links to app_link_url');
 unlike($t->supervisor_log('second') . $t->supervisor_log, qr/re_test_secret_key|pd-routing-secret|tg-secret|secret-path/,
     'no secret in the logs');
 is($t->stop_supervisor('second') >> 8, 0, 'clean exit');

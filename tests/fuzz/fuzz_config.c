@@ -29,7 +29,7 @@ static const struct {
 	S(database), S(app_url), S(service_role_key),
 	S(service_role_key_file), S(jobrunner), S(pidfile), S(user),
 	S(spool_dir), S(node_name), S(tls_ca_file), S(encryption_key),
-	S(encryption_key_file), S(alert_command), S(notifier), S(log), S(mail_from),
+	S(encryption_key_file), S(alert_command), S(notifier), S(log), S(app_link_url), S(mail_from),
 	S(sendmail), S(resend_api_key), S(resend_api_key_file),
 	S(resend_api_url), S(telegram_api_url), S(pagerduty_events_url),
 	S(notion_api_url),
