@@ -99,9 +99,11 @@ $t->stop_supervisor('new');
 
 # SIGSTOP past the lease, then SIGCONT: another supervisor takes over
 # the stalled one's runs, which get the batch tests their requests
-# started; its late outcomes are refused; nothing doubles.
+# started; its late outcomes are refused; nothing doubles.  The route
+# answers after 8 s: the takeover (2 s of lease, and a start-up on a
+# busy machine) is looked at before the batch tests bind.
 $t->sql('UPDATE scheduled_evaluations SET is_active = false');
-my @s = map { $t->add_schedule(name => "stalled $_", model_id => 'standin:route,slow=4000,never') } 1 .. 2;
+my @s = map { $t->add_schedule(name => "stalled $_", model_id => 'standin:route,slow=8000,never') } 1 .. 2;
 my $a = $t->start_supervisor(name => 'a',
     config => $t->write_config(lease => 2, node_name => 'node-a'));
 ok($t->wait_until(sub { (grep { $_->[0] eq 'triggered' } runs('stalled %')) == 2 }, 10),
