@@ -699,7 +699,12 @@ sub c_sql {
 	my %macro;
 	while ($src =~ /#define (\w+)\s*\\?\s*((?:.*\\\n)*.*\n)/g) {
 		my ($m, $def) = ($1, $2);
-		$macro{$m} = join '', $def =~ /"((?:[^"\\]|\\.)*)"/g;
+		# Its strings, and the macros defined before it that it names.
+		my $v = '';
+		while ($def =~ /"((?:[^"\\]|\\.)*)"|\b([A-Z][A-Z0-9_]*)\b/g) {
+			$v .= defined $1 ? $1 : ($macro{$2} // '');
+		}
+		$macro{$m} = $v;
 		# A number, for STR().
 		$macro{$m} = $1 if $macro{$m} eq '' && $def =~ /^(\d+)\b/;
 	}
@@ -804,7 +809,8 @@ SQL
 sub completion_pass {
 	my ($h) = @_;
 	my $sql = c_sql($h, 'completion.c', 'complete_sql');
-	my @args = (86400, 3, 1000, 30);	# as with listen = yes
+	# As with listen = yes and the default run_timeout and quality_settle.
+	my @args = (86400, 3, 1000, 30, 600, 60);
 	note 'completion pass: 10,000 runs awaiting completion';
 	my ($user, $suite) = owner_of('await');
 	$h->sql("TRUNCATE scheduled_evaluations CASCADE;\n"
@@ -846,8 +852,9 @@ SQL
 		    . '(prepared; median of 7)', ms($t),
 		    $n == 1 ? '<= 10 ms' : '', $n == 1 ? verdict($t, 0.010) : '');
 	}
+	# llm_traces refer to the messages: they go too.
 	$h->sql('TRUNCATE scheduled_evaluations CASCADE; TRUNCATE batch_test_runs, '
-	    . 'conversations, messages, judgments');
+	    . 'conversations, messages, judgments CASCADE');
 }
 
 sub claim_sql {
