@@ -109,7 +109,7 @@ is($t->sql_value("SELECT count(*) FROM evalsched_backoffs b, evalsched_turns t "
     . "version, lease_seconds, max_concurrent) VALUES ('forged', 1, 'x', 30, 3)");
 ok(!$ok, 'anon cannot forge a supervisor heartbeat');
 is($t->sql_value("SELECT count(*) FROM evalsched_alerts"), 1, 'the outbox is as it was');
-is($t->sql_value("SELECT value FROM evalsched_meta WHERE key = 'schema_version'"), 5,
+is($t->sql_value("SELECT value FROM evalsched_meta WHERE key = 'schema_version'"), 6,
     'the schema version is as it was');
 
 # A careless deployment grants the public roles everything again (as
