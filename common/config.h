@@ -20,6 +20,7 @@
 struct config {
 	char	*path;			/* the file read, for messages */
 	char	*database;		/* libpq conninfo or URI; "" = defaults */
+	char	*monitor_database;	/* evalschedctl status, metrics; NULL: unset */
 	char	*app_url;		/* no trailing slash */
 	char	*service_role_key;	/* secret: never logged */
 	char	*service_role_key_file;

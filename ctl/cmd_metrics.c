@@ -5,12 +5,13 @@
  * collector, or anything that serves a file, publishes it.
  *
  * One statement reads everything, so all the figures are of one
- * snapshot and one now(): the schema's evalsched_monitor_metrics().  A
- * counter is a running total the schema's triggers keep as runs and
- * alerts change: it never goes down, whatever run_retention prunes or a
- * schedule deleted takes along, and reading it costs the same whatever
- * the size of the history.  Series with known label values are always
- * there, at 0 when nothing matches, so that they never come and go.
+ * snapshot and one now(): the schema's evalsched_monitor_metrics()
+ * (monitor.c).  A counter is a running total the schema's triggers keep
+ * as runs and alerts change: it never goes down, whatever run_retention
+ * prunes or a schedule deleted takes along, and reading it costs the
+ * same whatever the size of the history.  Series with known label
+ * values are always there, at 0 when nothing matches, so that they
+ * never come and go.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,7 +193,7 @@ cmd_metrics(struct ctl *c, int argc, char **argv)
 	int		 status;
 
 	if ((status = ctl_opts(c, argc, argv, "metrics", "", 0)) != 0 ||
-	    (status = ctl_connect(c)) != 0)
+	    (status = monitor_connect(c)) != 0)
 		return status;
 	/* Label values are written as UTF-8, as the format requires. */
 	if (PQsetClientEncoding(c->conn, "UTF8") != 0) {
@@ -201,7 +202,7 @@ cmd_metrics(struct ctl *c, int argc, char **argv)
 		return PQstatus(c->conn) != CONNECTION_OK ? EX_UNAVAILABLE :
 		    EX_SOFTWARE;
 	}
-	if ((res = db_query(c, metrics_sql, 0, NULL)) == NULL)
+	if ((res = monitor_query(c, metrics_sql, 0, NULL)) == NULL)
 		return c->dbstatus;
 	status = print_metrics(c, res);
 	PQclear(res);

@@ -1321,6 +1321,31 @@ BEGIN
 END;
 $$;
 
+-- Monitoring without the supervisor's rights (evalschedctl(8),
+-- MONITORING).  The tables are closed by row-level security and by
+-- grants; evalschedctl status and metrics read them through these
+-- functions alone, which run as their owner, change nothing, and return
+-- what those commands print: schedule names and ids, supervisors and
+-- their circuits, backoffs and their reasons, counts; never a run's
+-- results, an alert or a key.  Only evalsched_monitor may execute them
+-- (the end of this file grants it every evalsched_monitor_ function):
+-- grant it to the login role that monitoring uses (GRANT
+-- evalsched_monitor TO prometheus).  Creating the role needs CREATEROLE;
+-- without it, a warning says so and nothing is granted until this file
+-- is applied again by a role that has it.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles
+                   WHERE rolname = 'evalsched_monitor') THEN
+        CREATE ROLE evalsched_monitor NOLOGIN;
+    END IF;
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE WARNING 'evalsched: cannot create the role evalsched_monitor '
+        '(%): monitoring (evalschedctl(8), MONITORING) needs it; apply '
+        'this file again as a role with CREATEROLE', SQLERRM;
+END;
+$$;
+
 -- A supervisor is live while it has not stopped, has not been declared
 -- lost, and its heartbeat is younger than its lease.
 CREATE OR REPLACE FUNCTION public.evalsched_live(stopped timestamptz,
@@ -1328,6 +1353,120 @@ CREATE OR REPLACE FUNCTION public.evalsched_live(stopped timestamptz,
 RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE SET search_path = '' AS $$
     SELECT stopped IS NULL AND lost IS NULL
         AND heartbeat > now() - lease * interval '1 second'
+$$;
+
+CREATE OR REPLACE FUNCTION public.evalsched_epoch(t timestamptz)
+RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = ''
+AS $$ SELECT pg_catalog.floor(EXTRACT(epoch FROM t))::bigint $$;
+
+-- status: the supervisors not known to be gone, the live and the
+-- expired; paused: live with its circuit open.
+CREATE OR REPLACE FUNCTION public.evalsched_monitor_supervisors()
+RETURNS TABLE (id uuid, node text, pid integer, version text,
+    running integer, max_concurrent integer, lease_seconds integer,
+    started_at bigint, heartbeat_at bigint, live boolean,
+    circuit_open_since bigint, circuit_reason text, paused boolean)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+    SELECT p.id, p.node, p.pid, p.version, p.running, p.max_concurrent,
+        p.lease_seconds, public.evalsched_epoch(p.started_at),
+        public.evalsched_epoch(p.heartbeat_at), l.live,
+        public.evalsched_epoch(p.circuit_open_since), p.circuit_reason,
+        l.live AND p.circuit_open_since IS NOT NULL
+    FROM public.evalsched_supervisors p
+    CROSS JOIN LATERAL (SELECT public.evalsched_live(p.stopped_at,
+        p.lost_at, p.heartbeat_at, p.lease_seconds) AS live) l
+    WHERE p.stopped_at IS NULL AND p.lost_at IS NULL
+    ORDER BY p.node, p.started_at
+$$;
+
+-- status: the runs in flight; stuck: triggered for longer than lease,
+-- and its supervisor not live or the run past run_timeout plus lease.
+CREATE OR REPLACE FUNCTION public.evalsched_monitor_in_flight(lease integer,
+    run_timeout integer)
+RETURNS TABLE (id uuid, name text, timezone text, triggered_at bigint,
+    node text, pid integer, stuck boolean)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+    SELECT r.id, s.name, s.timezone, public.evalsched_epoch(r.triggered_at),
+        p.node, p.pid,
+        r.triggered_at < now() - lease * interval '1 second' AND (
+            p.id IS NULL OR NOT public.evalsched_live(p.stopped_at,
+                p.lost_at, p.heartbeat_at, p.lease_seconds)
+            OR r.triggered_at < now()
+                - (lease + run_timeout) * interval '1 second')
+    FROM public.scheduled_evaluation_runs r
+    JOIN public.scheduled_evaluations s ON s.id = r.scheduled_evaluation_id
+    LEFT JOIN public.evalsched_supervisors p ON p.id = r.supervisor_id
+    WHERE r.status = 'triggered'
+    ORDER BY r.triggered_at, r.id
+$$;
+
+-- status: active schedules due for longer than poll_interval with no
+-- run in flight; one waiting on its own backoff (or out of it for less
+-- than poll_interval) is not late.  The first lim, and how many in all.
+CREATE OR REPLACE FUNCTION public.evalsched_monitor_overdue(
+    poll_interval integer, lim integer)
+RETURNS TABLE (id uuid, name text, timezone text, next_run_at bigint,
+    total bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+    SELECT s.id, s.name, s.timezone, public.evalsched_epoch(s.next_run_at),
+        pg_catalog.count(*) OVER ()
+    FROM public.scheduled_evaluations s
+    WHERE s.is_active
+      AND s.next_run_at < now() - poll_interval * interval '1 second'
+      AND NOT EXISTS (SELECT 1 FROM public.scheduled_evaluation_runs r
+        WHERE r.scheduled_evaluation_id = s.id AND r.status = 'triggered')
+      AND NOT EXISTS (SELECT 1 FROM public.evalsched_backoffs b
+        WHERE b.scheduled_evaluation_id = s.id
+          AND b.not_before > now() - poll_interval * interval '1 second')
+    ORDER BY s.next_run_at, s.id LIMIT lim
+$$;
+
+-- status: active schedules waiting out a backoff of their own.
+CREATE OR REPLACE FUNCTION public.evalsched_monitor_backoffs(lim integer)
+RETURNS TABLE (id uuid, name text, timezone text, failures integer,
+    reason text, not_before bigint, total bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+    SELECT s.id, s.name, s.timezone, b.failures, b.reason,
+        public.evalsched_epoch(b.not_before), pg_catalog.count(*) OVER ()
+    FROM public.evalsched_backoffs b
+    JOIN public.scheduled_evaluations s ON s.id = b.scheduled_evaluation_id
+    WHERE s.is_active AND b.not_before > now()
+    ORDER BY b.not_before, s.id LIMIT lim
+$$;
+
+-- status: evalsched's runs whose batch test is later than
+-- completion_timeout.
+CREATE OR REPLACE FUNCTION public.evalsched_monitor_slow_runs(
+    completion_timeout integer, lim integer)
+RETURNS TABLE (id uuid, name text, timezone text, batch_test_run_id uuid,
+    started_at bigint, total bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+    SELECT r.id, s.name, s.timezone, r.batch_test_run_id,
+        public.evalsched_epoch(r.started_at), pg_catalog.count(*) OVER ()
+    FROM public.scheduled_evaluation_runs r
+    JOIN public.scheduled_evaluations s ON s.id = r.scheduled_evaluation_id
+    WHERE r.status = 'running' AND r.slot_at IS NOT NULL
+      AND r.started_at < now() - completion_timeout * interval '1 second'
+    ORDER BY r.started_at, r.id LIMIT lim
+$$;
+
+-- status: the active schedules, the batch tests under way, and what
+-- run_retention last pruned, as the pruning supervisor recorded it (a
+-- value that does not read as it should is taken as not recorded).
+CREATE OR REPLACE FUNCTION public.evalsched_monitor_counts()
+RETURNS TABLE (active bigint, under_way bigint, pruned_at bigint,
+    pruned_runs bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+    SELECT (SELECT pg_catalog.count(*) FROM public.scheduled_evaluations s
+            WHERE s.is_active),
+        (SELECT pg_catalog.count(*) FROM public.scheduled_evaluation_runs r
+            WHERE r.status = 'running' AND r.slot_at IS NOT NULL),
+        public.evalsched_epoch((SELECT m.value FROM public.evalsched_meta m
+            WHERE m.key = 'history_pruned_at'
+              AND m.value ~ '^\d{4}-\d\d-\d\d')::timestamptz),
+        (SELECT m.value FROM public.evalsched_meta m
+            WHERE m.key = 'history_pruned_runs'
+              AND m.value ~ '^\d{1,18}$')::bigint
 $$;
 
 -- metrics: rows of (family, suffix, ord, k1, v1, k2, v2, value), a
@@ -1482,6 +1621,29 @@ BEGIN
     LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM %s',
             obj.name, public_roles);
+    END LOOP;
+END;
+$$;
+
+-- Monitoring: evalsched_monitor may execute the evalsched_monitor_
+-- functions, and nothing else of ours.
+DO $$
+DECLARE
+    fn pg_catalog.regprocedure;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles
+                   WHERE rolname = 'evalsched_monitor') THEN
+        RETURN;
+    END IF;
+    GRANT USAGE ON SCHEMA public TO evalsched_monitor;
+    FOR fn IN SELECT p.oid::pg_catalog.regprocedure
+        FROM pg_catalog.pg_proc p
+        JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'public' AND p.prosecdef
+          AND p.proname LIKE 'evalsched\_monitor\_%'
+    LOOP
+        EXECUTE pg_catalog.format(
+            'GRANT EXECUTE ON FUNCTION %s TO evalsched_monitor', fn);
     END LOOP;
 END;
 $$;
