@@ -42,6 +42,7 @@ struct key_def {
 #define S(f)	offsetof(struct config, f)
 static const struct key_def keys[] = {
 	{ "database",			KEY_STRING,  S(database), 0, 0 },
+	{ "monitor_database",		KEY_STRING,  S(monitor_database), 0, 0 },
 	{ "app_url",			KEY_URL,     S(app_url), 0, 0 },
 	{ "service_role_key",		KEY_STRING,  S(service_role_key), 0, 0 },
 	{ "service_role_key_file",	KEY_STRING,  S(service_role_key_file), 0, 0 },
@@ -701,6 +702,10 @@ config_apply_env(struct config *c, struct config_err *err)
 		set_string(&c->database, v);
 		c->env_set |= key_bit("database");
 	}
+	if ((v = getenv("EVALSCHED_MONITOR_DATABASE")) != NULL) {
+		set_string(&c->monitor_database, v);
+		c->env_set |= key_bit("monitor_database");
+	}
 	if ((v = getenv("NEXT_PUBLIC_APP_URL")) != NULL && *v != '\0') {
 		char	why[128];
 
@@ -796,6 +801,8 @@ env_name(const char *key)
 
 	if (strcmp(key, "database") == 0)
 		return "EVALSCHED_DATABASE";
+	if (strcmp(key, "monitor_database") == 0)
+		return "EVALSCHED_MONITOR_DATABASE";
 	if (strcmp(key, "app_url") == 0)
 		return "NEXT_PUBLIC_APP_URL";
 	return (d = secret_lookup(key)) != NULL ? d->env : "the environment";

@@ -22,6 +22,7 @@ struct config {
 	char	**files;		/* every file read: path, then conf.d's */
 	int	 nfiles;
 	char	*database;		/* libpq conninfo or URI; "" = defaults */
+	char	*monitor_database;	/* evalschedctl status, metrics; NULL: unset */
 	char	*app_url;		/* no trailing slash */
 	char	*service_role_key;	/* secret: never logged */
 	char	*service_role_key_file;

@@ -5,11 +5,13 @@
  * collector, or anything that serves a file, publishes it.
  *
  * One statement reads everything, so all the figures are of one
- * snapshot and one now().  Counters are counts of the rows the database
- * holds: run_retention deletes old runs and their alerts, and a
- * schedule deleted takes its runs along, so a counter can go down, which
- * rate() reads as a reset.  Series with known label values are always
- * there, at 0 when nothing matches, so that they never come and go.
+ * snapshot and one now(): the schema's evalsched_monitor_metrics()
+ * (monitor.c).  A counter is a running total the schema's triggers keep
+ * as runs and alerts change: it never goes down, whatever run_retention
+ * prunes or a schedule deleted takes along, and reading it costs the
+ * same whatever the size of the history.  Series with known label
+ * values are always there, at 0 when nothing matches, so that they
+ * never come and go.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,20 +30,20 @@ struct family {
 static const struct family families[] = {
 	{ "evalsched_runs_total", "counter",
 	  "Runs evalsched fired that have ended, by final status and blame "
-	  "(schedule, platform, or \"\" when none or unknown), of those "
-	  "the database holds: runs pruned by run_retention or deleted "
-	  "with their schedule are no longer counted." },
+	  "(schedule, platform, or \"\" when none or unknown), counted as "
+	  "they end: runs pruned by run_retention or deleted with their "
+	  "schedule stay counted." },
 	{ "evalsched_runs_in_flight", "gauge",
 	  "Runs being dispatched (status triggered)." },
 	{ "evalsched_runs_awaiting_completion", "gauge",
 	  "Runs the application accepted whose batch test has not ended "
 	  "(status running)." },
 	{ "evalsched_regressions_total", "counter",
-	  "Completed runs found to be a regression of their baseline, of "
-	  "the runs the database holds (see evalsched_runs_total)." },
+	  "Completed runs found to be a regression of their baseline "
+	  "(see evalsched_runs_total)." },
 	{ "evalsched_dispatch_lag_seconds", "histogram",
 	  "Seconds from a run's slot (the next_run_at it fired for) to its "
-	  "dispatch (triggered_at), over every run the database holds "
+	  "dispatch (triggered_at), over every run evalsched fired "
 	  "(see evalsched_runs_total)." },
 	{ "evalsched_due_schedules", "gauge",
 	  "Active schedules that are due and have no run in flight nor a "
@@ -65,107 +67,24 @@ static const struct family families[] = {
 	  "open, the longest if several; 0 when closed." },
 	{ "evalsched_alerts_total", "counter",
 	  "Alert events that ended, by event and state: delivered, or "
-	  "failed once retries ran out; pruned with the run history." },
+	  "failed once retries ran out." },
 	{ "evalsched_alerts_pending", "gauge",
 	  "Alert events still to be delivered, by event." },
 	{ "evalsched_alert_deliveries_total", "counter",
 	  "Webhook deliveries of scheduled_eval_* alerts in alert_history, "
 	  "the application's own included, by result." },
+	{ "evalsched_metric_rule_evaluations_total", "counter",
+	  "Evaluations of the metric alert rules by evalsched, by whether "
+	  "the rule's condition held (triggered)." },
 };
 #define NFAMILIES	(sizeof(families) / sizeof(families[0]))
-
-#define LIVE(t)	"(" t ".stopped_at IS NULL AND " t ".lost_at IS NULL AND " \
-	t ".heartbeat_at > now() - " t ".lease_seconds * interval '1 second')"
-#define SECONDS_SINCE(t) "greatest(extract(epoch FROM now() - " t "), 0)"
-#define NOLABEL	"NULL, NULL, NULL, NULL"
-#define EVENTS	"(VALUES ('scheduled_eval_failed'), " \
-	"('scheduled_eval_disabled'), ('scheduled_eval_regression')) e(event)"
 
 /*
  * Rows of (family, suffix, ord, k1, v1, k2, v2, value): a label kN is
  * printed when it is not NULL; ord orders a histogram's series.
  */
 static const char metrics_sql[] =
-    "WITH r AS (SELECT status, "
-    /* Any writer of a run may put text here: only known values label. */
-    "    CASE WHEN error_details->>'blame' IN ('schedule', 'platform') "
-    "      THEN error_details->>'blame' ELSE '' END AS blame, "
-    "    coalesce(regression_detected, false) AS regression, "
-    "    greatest(extract(epoch FROM triggered_at - slot_at), 0) AS lag "
-    "  FROM public.scheduled_evaluation_runs WHERE slot_at IS NOT NULL), "
-    "ended AS (SELECT status, blame, count(*) AS n FROM r "
-    "  WHERE status IN ('completed', 'failed', 'cancelled') "
-    "  GROUP BY status, blame), "
-    "known (status, blame) AS (VALUES ('completed', ''), ('failed', ''), "
-    "  ('failed', 'schedule'), ('failed', 'platform'), ('cancelled', '')), "
-    "le (i, bound) AS (VALUES (1, 0.005), (2, 0.01), (3, 0.025), "
-    "  (4, 0.05), (5, 0.1), (6, 0.25), (7, 0.5), (8, 1), (9, 2.5), "
-    "  (10, 5), (11, 10), (12, 30), (13, 60), (14, NULL)), "
-    "due AS (SELECT s.next_run_at FROM public.scheduled_evaluations s "
-    "  WHERE s.is_active AND s.next_run_at <= now() AND NOT EXISTS ("
-    "    SELECT 1 FROM public.scheduled_evaluation_runs f "
-    "    WHERE f.scheduled_evaluation_id = s.id "
-    "    AND f.status = 'triggered' AND f.slot_at IS NOT NULL) "
-    "  AND NOT EXISTS (SELECT 1 FROM public.evalsched_backoffs b "
-    "    WHERE b.scheduled_evaluation_id = s.id "
-    "    AND b.not_before > now())), "
-    "sched AS (SELECT CASE WHEN is_active THEN 'active' "
-    "    WHEN evalsched_disabled_at IS NOT NULL THEN 'auto_disabled' "
-    "    ELSE 'paused' END AS state FROM public.scheduled_evaluations), "
-    "live AS (SELECT p.node, p.circuit_open_since "
-    "  FROM public.evalsched_supervisors p WHERE " LIVE("p") ") "
-    "SELECT 'evalsched_runs_total' AS family, NULL::text AS suffix, "
-    "  0 AS ord, 'status' AS k1, status AS v1, 'blame' AS k2, "
-    "  blame AS v2, coalesce(ended.n, 0)::text AS value "
-    "  FROM known FULL JOIN ended USING (status, blame) "
-    "UNION ALL SELECT 'evalsched_runs_in_flight', NULL, 0, " NOLABEL ", "
-    "  count(*) FILTER (WHERE status = 'triggered')::text FROM r "
-    "UNION ALL SELECT 'evalsched_runs_awaiting_completion', NULL, 0, "
-    NOLABEL ", count(*) FILTER (WHERE status = 'running')::text FROM r "
-    "UNION ALL SELECT 'evalsched_regressions_total', NULL, 0, " NOLABEL
-    ", count(*) FILTER (WHERE regression)::text FROM r "
-    "UNION ALL SELECT 'evalsched_dispatch_lag_seconds', '_bucket', le.i, "
-    "  'le', coalesce(le.bound::text, '+Inf'), NULL, NULL, "
-    "  count(r.lag)::text "
-    "  FROM le LEFT JOIN r ON le.bound IS NULL OR r.lag <= le.bound "
-    "  GROUP BY le.i, le.bound "
-    "UNION ALL SELECT 'evalsched_dispatch_lag_seconds', '_sum', 100, "
-    NOLABEL ", coalesce(sum(lag), 0)::text FROM r "
-    "UNION ALL SELECT 'evalsched_dispatch_lag_seconds', '_count', 101, "
-    NOLABEL ", count(*)::text FROM r "
-    "UNION ALL SELECT 'evalsched_due_schedules', NULL, 0, " NOLABEL ", "
-    "  count(*)::text FROM due "
-    "UNION ALL SELECT 'evalsched_oldest_due_seconds', NULL, 0, " NOLABEL
-    ", " SECONDS_SINCE("min(next_run_at)") "::text FROM due "
-    "UNION ALL SELECT 'evalsched_schedules', NULL, 0, 'state', k.state, "
-    "  NULL, NULL, count(sched.state)::text "
-    "  FROM (VALUES ('active'), ('paused'), ('auto_disabled')) k(state) "
-    "  LEFT JOIN sched ON sched.state = k.state GROUP BY k.state "
-    "UNION ALL SELECT 'evalsched_supervisors_live', NULL, 0, " NOLABEL ", "
-    "  count(*)::text FROM live "
-    "UNION ALL SELECT 'evalsched_circuit_open', NULL, 0, 'node', node, "
-    "  NULL, NULL, (count(circuit_open_since) > 0)::int::text "
-    "  FROM live GROUP BY node "
-    "UNION ALL SELECT 'evalsched_circuit_open_seconds', NULL, 0, 'node', "
-    "  node, NULL, NULL, "
-    SECONDS_SINCE("min(circuit_open_since)") "::text "
-    "  FROM live GROUP BY node "
-    "UNION ALL SELECT 'evalsched_alerts_total', NULL, 0, 'event', e.event, "
-    "  'state', k.state, count(a.id)::text "
-    "  FROM " EVENTS " CROSS JOIN (VALUES ('delivered'), ('failed')) "
-    "  k(state) LEFT JOIN public.evalsched_alerts a "
-    "  ON a.event = e.event AND a.state = k.state "
-    "  GROUP BY e.event, k.state "
-    "UNION ALL SELECT 'evalsched_alerts_pending', NULL, 0, 'event', "
-    "  e.event, NULL, NULL, count(a.id)::text "
-    "  FROM " EVENTS " LEFT JOIN public.evalsched_alerts a "
-    "  ON a.event = e.event AND a.state = 'pending' GROUP BY e.event "
-    "UNION ALL SELECT 'evalsched_alert_deliveries_total', NULL, 0, "
-    "  'result', k.result, NULL, NULL, count(h.id)::text "
-    "  FROM (VALUES ('sent', true), ('failed', false)) k(result, sent) "
-    "  LEFT JOIN public.alert_history h "
-    "  ON coalesce(h.webhook_sent, false) = k.sent "
-    "  AND h.alert_type LIKE 'scheduled\\_eval\\_%' GROUP BY k.result "
+    "SELECT * FROM public.evalsched_monitor_metrics() "
     "ORDER BY family, ord, v1, v2";
 
 /* A label value as the format wants it: \\, \" and \n escaped. */
@@ -274,7 +193,7 @@ cmd_metrics(struct ctl *c, int argc, char **argv)
 	int		 status;
 
 	if ((status = ctl_opts(c, argc, argv, "metrics", "", 0)) != 0 ||
-	    (status = ctl_connect(c)) != 0)
+	    (status = monitor_connect(c)) != 0)
 		return status;
 	/* Label values are written as UTF-8, as the format requires. */
 	if (PQsetClientEncoding(c->conn, "UTF8") != 0) {
@@ -283,7 +202,7 @@ cmd_metrics(struct ctl *c, int argc, char **argv)
 		return PQstatus(c->conn) != CONNECTION_OK ? EX_UNAVAILABLE :
 		    EX_SOFTWARE;
 	}
-	if ((res = db_query(c, metrics_sql, 0, NULL)) == NULL)
+	if ((res = monitor_query(c, metrics_sql, 0, NULL)) == NULL)
 		return c->dbstatus;
 	status = print_metrics(c, res);
 	PQclear(res);

@@ -29,78 +29,32 @@
 #define STATUS_DOWN	2
 #define LIST_MAX	"50"
 
-#define LIVE(t)	"(" t ".stopped_at IS NULL AND " t ".lost_at IS NULL AND " \
-	t ".heartbeat_at > now() - " t ".lease_seconds * interval '1 second')"
-#define EP(e, as) "floor(extract(epoch FROM " e "))::bigint AS " as
-
-/* Supervisors not known to be gone: the live and the expired. */
+/*
+ * Through the schema's evalsched_monitor_ functions (monitor.c), which
+ * hold the statements: times as Unix seconds, lists of at most LIST_MAX
+ * rows, each with the count of all of them in "total".
+ */
 static const char supervisors_sql[] =
-    "SELECT p.id, p.node, p.pid, p.version, p.running, p.max_concurrent, "
-    "p.lease_seconds, " EP("p.started_at", "started_at") ", "
-    EP("p.heartbeat_at", "heartbeat_at") ", " LIVE("p") " AS live, "
-    EP("p.circuit_open_since", "circuit_open_since") ", p.circuit_reason, "
-    LIVE("p") " AND p.circuit_open_since IS NOT NULL AS paused, "
-    EP("p.refused_since", "refused_since") ", p.refusal, "
-    LIVE("p") " AND p.refused_since IS NOT NULL AS refused "
-    "FROM public.evalsched_supervisors p "
-    "WHERE p.stopped_at IS NULL AND p.lost_at IS NULL "
-    "ORDER BY p.node, p.started_at";
+    "SELECT * FROM public.evalsched_monitor_supervisors()";
 
 /* $1 lease, $2 run_timeout, from the configuration. */
 static const char in_flight_sql[] =
-    "SELECT r.id, s.name, s.timezone, "
-    EP("r.triggered_at", "triggered_at") ", p.node, p.pid, "
-    "r.triggered_at < now() - $1::integer * interval '1 second' AND ("
-    "  p.id IS NULL OR NOT " LIVE("p") " OR r.triggered_at < now() - "
-    "  ($1::integer + $2::integer) * interval '1 second') AS stuck "
-    "FROM public.scheduled_evaluation_runs r "
-    "JOIN public.scheduled_evaluations s ON s.id = r.scheduled_evaluation_id "
-    "LEFT JOIN public.evalsched_supervisors p ON p.id = r.supervisor_id "
-    "WHERE r.status = 'triggered' ORDER BY r.triggered_at, r.id";
+    "SELECT * FROM public.evalsched_monitor_in_flight($1, $2)";
 
-/*
- * $1 poll_interval; a schedule waiting on its own run, or on its own
- * backoff (or out of it for less than poll_interval), is not late.
- */
+/* $1 poll_interval. */
 static const char overdue_sql[] =
-    "SELECT s.id, s.name, s.timezone, "
-    EP("s.next_run_at", "next_run_at") ", count(*) OVER () AS total "
-    "FROM public.scheduled_evaluations s "
-    "WHERE s.is_active AND "
-    "  s.next_run_at < now() - $1::integer * interval '1 second' "
-    "  AND NOT EXISTS (SELECT 1 FROM public.scheduled_evaluation_runs r "
-    "    WHERE r.scheduled_evaluation_id = s.id "
-    "    AND r.status = 'triggered') "
-    "  AND NOT EXISTS (SELECT 1 FROM public.evalsched_backoffs b "
-    "    WHERE b.scheduled_evaluation_id = s.id AND b.not_before > "
-    "    now() - $1::integer * interval '1 second') "
-    "ORDER BY s.next_run_at, s.id LIMIT " LIST_MAX;
+    "SELECT * FROM public.evalsched_monitor_overdue($1, " LIST_MAX ")";
 
-/* Active schedules waiting out a backoff of their own. */
 static const char backoffs_sql[] =
-    "SELECT s.id, s.name, s.timezone, b.failures, b.reason, "
-    EP("b.not_before", "not_before") ", count(*) OVER () AS total "
-    "FROM public.evalsched_backoffs b "
-    "JOIN public.scheduled_evaluations s ON s.id = b.scheduled_evaluation_id "
-    "WHERE s.is_active AND b.not_before > now() "
-    "ORDER BY b.not_before, s.id LIMIT " LIST_MAX;
+    "SELECT * FROM public.evalsched_monitor_backoffs(" LIST_MAX ")";
 
-/* $1 completion_timeout: evalsched's runs whose batch test is late. */
+/* $1 completion_timeout. */
 static const char slow_sql[] =
-    "SELECT r.id, s.name, s.timezone, r.batch_test_run_id, "
-    EP("r.started_at", "started_at") ", count(*) OVER () AS total "
-    "FROM public.scheduled_evaluation_runs r "
-    "JOIN public.scheduled_evaluations s ON s.id = r.scheduled_evaluation_id "
-    "WHERE r.status = 'running' AND r.slot_at IS NOT NULL "
-    "  AND r.started_at < now() - $1::integer * interval '1 second' "
-    "ORDER BY r.started_at, r.id LIMIT " LIST_MAX;
+    "SELECT * FROM public.evalsched_monitor_slow_runs($1, " LIST_MAX ")";
 
+/* Active schedules, batch tests under way, and the last pruning. */
 static const char counts_sql[] =
-    "SELECT (SELECT count(*) FROM public.scheduled_evaluations "
-    "  WHERE is_active) "
-    "  AS active, "
-    "(SELECT count(*) FROM public.scheduled_evaluation_runs "
-    "  WHERE status = 'running' AND slot_at IS NOT NULL) AS under_way";
+    "SELECT * FROM public.evalsched_monitor_counts()";
 
 struct status {
 	PGresult	*sup;
@@ -137,10 +91,11 @@ fetch_counts(struct ctl *c, struct status *st)
 {
 	PGresult	*res;
 
-	if ((res = db_query(c, counts_sql, 0, NULL)) == NULL)
+	if ((res = monitor_query(c, counts_sql, 0, NULL)) == NULL)
 		return c->dbstatus;
 	st->active = db_int(res, 0, "active");
 	st->under_way = db_int(res, 0, "under_way");
+	history_read(c, res, &st->history);
 	PQclear(res);
 	return 0;
 }
@@ -159,12 +114,12 @@ fetch(struct ctl *c, struct status *st)
 	p2[1] = timeout;
 	p1[0] = poll;
 	pc[0] = done;
-	if ((st->sup = db_query(c, supervisors_sql, 0, NULL)) == NULL ||
-	    (st->runs = db_query(c, in_flight_sql, 2, p2)) == NULL ||
-	    (st->overdue = db_query(c, overdue_sql, 1, p1)) == NULL ||
-	    (st->slow_runs = db_query(c, slow_sql, 1, pc)) == NULL ||
-	    (st->backoffs = db_query(c, backoffs_sql, 0, NULL)) == NULL ||
-	    fetch_counts(c, st) != 0 || history_fetch(c, &st->history) != 0)
+	if ((st->sup = monitor_query(c, supervisors_sql, 0, NULL)) == NULL ||
+	    (st->runs = monitor_query(c, in_flight_sql, 2, p2)) == NULL ||
+	    (st->overdue = monitor_query(c, overdue_sql, 1, p1)) == NULL ||
+	    (st->slow_runs = monitor_query(c, slow_sql, 1, pc)) == NULL ||
+	    (st->backoffs = monitor_query(c, backoffs_sql, 0, NULL)) ==
+	    NULL || fetch_counts(c, st) != 0)
 		return c->dbstatus;
 	return 0;
 }
@@ -657,7 +612,7 @@ cmd_status(struct ctl *c, int argc, char **argv)
 
 	memset(&st, 0, sizeof(st));
 	if ((status = ctl_opts(c, argc, argv, "status", "", 0)) != 0 ||
-	    (status = ctl_connect(c)) != 0)
+	    (status = monitor_connect(c)) != 0)
 		return status;
 	if ((status = fetch(c, &st)) == 0) {
 		judge(c, &st);

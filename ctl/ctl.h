@@ -25,6 +25,7 @@ struct ctl {
 	int		 aligned;	/* stdout is a terminal */
 	int64_t		 now;		/* the database clock, Unix seconds */
 	int		 dbstatus;	/* exit status of the last failed query */
+	int		 monitor;	/* status, metrics: see monitor.c */
 };
 
 /* evalschedctl.c: reads the configuration and connects: 0 or a status. */
@@ -74,6 +75,17 @@ void		 db_report(struct ctl *, PGresult *);
 const char	*db_get(const PGresult *, int row, const char *col);
 long long	 db_int(const PGresult *, int row, const char *col);
 int		 db_bool(const PGresult *, int row, const char *col);
+
+/*
+ * monitor.c: status and metrics connect with monitor_database when it
+ * is set, and read through the schema's evalsched_monitor_ functions.
+ */
+int		 monitor_connect(struct ctl *);
+const char	*monitor_conninfo(const struct ctl *);
+PGresult	*monitor_query(struct ctl *, const char *sql, int nparams,
+		    const char *const *params);
+char		*monitor_config_path(const char *config_path);
+void		 monitor_config_hint(struct config_err *, const char *path);
 
 /* lookup.c */
 int		 sched_resolve(struct ctl *, const char *arg, char *id,
@@ -144,7 +156,7 @@ struct history {
 	int64_t		 pruned_at;
 	long long	 runs;		/* runs deleted; -1 = not recorded */
 };
-int		 history_fetch(struct ctl *, struct history *);
+void		 history_read(struct ctl *, const PGresult *, struct history *);
 void		 history_line(struct ctl *, const struct history *, char *buf,
 		    size_t len);
 json_object	*history_json(struct ctl *, const struct history *);

@@ -44,7 +44,7 @@ db_connect(struct ctl *c)
 {
 	const char	*keys[] = { "connect_timeout",
 			    "fallback_application_name", "dbname", NULL };
-	const char	*vals[] = { "10", "evalschedctl", c->cfg.database,
+	const char	*vals[] = { "10", "evalschedctl", monitor_conninfo(c),
 			    NULL };
 
 	c->conn = PQconnectdbParams(keys, vals, 1);

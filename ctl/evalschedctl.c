@@ -4,7 +4,8 @@
  *	evalschedctl [-V] [-c file] [--json] command [argument ...]
  *
  * It reads the supervisor's configuration for the database, connects on
- * its own, and needs neither the service key nor the supervisor.
+ * its own, and needs neither the service key nor the supervisor; status
+ * and metrics need not even the configuration (monitor.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -71,15 +72,63 @@ usage(void)
 /*
  * The configuration is parsed by the same code as the supervisor's, but
  * the key file is not read: an operator who may not read the service key
- * may still inspect and steer the schedules.
+ * may still inspect and steer the schedules.  Returns 0, or the file's
+ * errno with err untouched.
  */
+static int
+parse_config(struct ctl *c, const char *path, struct config_err *err)
+{
+	char	*text;
+
+	free(c->cfg.path);
+	if ((c->cfg.path = strdup(path)) == NULL)
+		return errno;
+	if ((text = read_file(path)) == NULL)
+		return errno;
+	config_parse_text(&c->cfg, path, text, err);
+	free(text);
+	return 0;
+}
+
+/*
+ * For status and metrics (monitoring), a configuration this user may
+ * not read (the supervisor's, with its connection) gives way to
+ * monitor.conf beside it, or to EVALSCHED_MONITOR_DATABASE alone.
+ */
+static int
+parse_monitor_config(struct ctl *c, const char *path, struct config_err *err)
+{
+	char	*alt;
+	int	 e;
+
+	if ((alt = monitor_config_path(path)) == NULL)
+		return ENOMEM;
+	e = parse_config(c, alt, err);
+	if (e == ENOENT && getenv("EVALSCHED_MONITOR_DATABASE") != NULL)
+		e = 0;
+	else if (e != 0) {
+		config_err_add(err, "%s: %s", path, strerror(EACCES));
+		if (e != ENOENT)
+			config_err_add(err, "%s: %s", alt, strerror(e));
+		monitor_config_hint(err, alt);
+	}
+	free(alt);
+	return e;
+}
+
 static int
 load_config(struct ctl *c)
 {
 	struct config_err	 err = { NULL, 0, 0 };
+	const char		*path = c->config_path != NULL ?
+				    c->config_path : CONFIG_DEFAULT_PATH;
 
 	config_defaults(&c->cfg);
-	config_read(&c->cfg, c->config_path, &err);
+	/* The file and its conf.d, or for monitoring what this user may read. */
+	if (c->monitor && access(path, R_OK) == -1 && errno == EACCES)
+		(void)parse_monitor_config(c, path, &err);
+	else
+		config_read(&c->cfg, c->config_path, &err);
 	config_apply_env(&c->cfg, &err);
 	if (err.count == 0)
 		return 0;

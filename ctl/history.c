@@ -1,35 +1,22 @@
 /*
  * The run history as run_retention leaves it.  The supervisor that
  * prunes old runs records when, and how many, in evalsched_meta; a value
- * that does not read as what it should be is taken as not recorded.
+ * that does not read as what it should be is taken as not recorded
+ * (evalsched_monitor_counts() reads it).
  */
 #include <stdio.h>
 
 #include "ctl.h"
 
-static const char history_sql[] =
-    "SELECT floor(extract(epoch FROM (SELECT value FROM public.evalsched_meta "
-    "  WHERE key = 'history_pruned_at' "
-    "  AND value ~ '^\\d{4}-\\d\\d-\\d\\d')::timestamptz))::bigint "
-    "  AS pruned_at, "
-    "(SELECT value FROM public.evalsched_meta "
-    "  WHERE key = 'history_pruned_runs' "
-    "  AND value ~ '^\\d{1,18}$')::bigint AS pruned_runs";
-
-int
-history_fetch(struct ctl *c, struct history *h)
+/* From a row with pruned_at (Unix seconds) and pruned_runs. */
+void
+history_read(struct ctl *c, const PGresult *res, struct history *h)
 {
-	PGresult	*res;
-
-	if ((res = db_query(c, history_sql, 0, NULL)) == NULL)
-		return c->dbstatus;
 	h->retention = c->cfg.run_retention;
 	h->pruned = db_get(res, 0, "pruned_at") != NULL;
 	h->pruned_at = db_int(res, 0, "pruned_at");
 	h->runs = db_get(res, 0, "pruned_runs") != NULL ?
 	    db_int(res, 0, "pruned_runs") : -1;
-	PQclear(res);
-	return 0;
 }
 
 static const char *

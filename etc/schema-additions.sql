@@ -1586,6 +1586,544 @@ BEGIN
 END;
 $$;
 
+-- Counters Prometheus can trust (evalschedctl metrics).  A _total is a
+-- running total kept here, added to by triggers in the same transaction
+-- as the change it counts, and never lowered: run_retention and a
+-- deleted schedule take rows away, not counts.  A scrape reads these
+-- rows, not the history.  Each key has up to eight rows, one per shard
+-- (the writing session's pid modulo 8), summed when read: supervisors
+-- adding to the same key at once each lock their own row, not one row
+-- for all.  Each statement adds to its keys in one INSERT, in key order.
+--
+--  name             k1              k2
+--  runs             status          blame ('schedule', 'platform', '')
+--  regressions
+--  lag_bucket       upper bound ('0.005' ... '60', '+Inf'), not cumulative
+--  lag_sum          (seconds)
+--  alerts           event           state ('delivered', 'failed')
+--  deliveries       result ('sent', 'failed')
+--  rule_evaluations triggered ('true', 'false')
+CREATE TABLE IF NOT EXISTS public.evalsched_counters (
+    name text NOT NULL,
+    k1 text NOT NULL DEFAULT '',
+    k2 text NOT NULL DEFAULT '',
+    shard integer NOT NULL,
+    value numeric NOT NULL,
+    PRIMARY KEY (name, k1, k2, shard)
+);
+ALTER TABLE public.evalsched_counters ENABLE ROW LEVEL SECURITY;
+
+-- The upper bounds of evalsched_dispatch_lag_seconds's buckets.
+CREATE OR REPLACE FUNCTION public.evalsched_lag_bounds()
+RETURNS numeric[] LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = ''
+AS $$
+    SELECT '{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}'
+        ::numeric[]
+$$;
+
+-- Runs evalsched fired (slot_at set): the dispatch lag when one is
+-- inserted; its end when its status becomes completed, failed or
+-- cancelled from anything else (a run a lost supervisor's jobrunner
+-- brings back, evalsched-supervisor(8), counts again when it ends
+-- again); a regression when regression_detected becomes true.  They run
+-- as their owner: whoever writes a run adds to the counters.
+CREATE OR REPLACE FUNCTION public.evalsched_count_runs_inserted()
+RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+    INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard, value)
+    SELECT d.name, d.k1, d.k2, pg_catalog.pg_backend_pid() % 8,
+        pg_catalog.sum(d.n)
+    FROM (SELECT x.* FROM new_runs r
+        CROSS JOIN (SELECT public.evalsched_lag_bounds() AS bounds) b
+        CROSS JOIN LATERAL (SELECT greatest(EXTRACT(epoch FROM
+            r.triggered_at - r.slot_at), 0) AS lag) l
+        CROSS JOIN LATERAL (VALUES
+            ('lag_bucket', coalesce((SELECT pg_catalog.min(u.b)
+                FROM pg_catalog.unnest(b.bounds) AS u(b)
+                WHERE l.lag <= u.b)::text, '+Inf'), '', 1::numeric),
+            ('lag_sum', '', '', l.lag),
+            ('runs', r.status, CASE WHEN r.error_details ->> 'blame'
+                IN ('schedule', 'platform') THEN r.error_details ->> 'blame'
+                ELSE '' END,
+                CASE WHEN r.status IN ('completed', 'failed', 'cancelled')
+                THEN 1 END),
+            ('regressions', '', '',
+                CASE WHEN r.regression_detected THEN 1 END)
+            ) AS x(name, k1, k2, n)
+        WHERE r.slot_at IS NOT NULL AND x.n IS NOT NULL) d
+    GROUP BY d.name, d.k1, d.k2 ORDER BY d.name, d.k1, d.k2
+    ON CONFLICT (name, k1, k2, shard)
+        DO UPDATE SET value = c.value + EXCLUDED.value;
+    RETURN NULL;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION public.evalsched_count_runs_updated()
+RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+    INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard, value)
+    SELECT d.name, d.k1, d.k2, pg_catalog.pg_backend_pid() % 8,
+        pg_catalog.sum(d.n)
+    FROM (SELECT x.* FROM new_runs r JOIN old_runs o ON o.id = r.id
+        CROSS JOIN LATERAL (VALUES
+            ('runs', r.status, CASE WHEN r.error_details ->> 'blame'
+                IN ('schedule', 'platform') THEN r.error_details ->> 'blame'
+                ELSE '' END,
+                CASE WHEN r.status IN ('completed', 'failed', 'cancelled')
+                    AND o.status NOT IN ('completed', 'failed', 'cancelled')
+                THEN 1::numeric END),
+            ('regressions', '', '',
+                CASE WHEN r.regression_detected
+                    AND NOT coalesce(o.regression_detected, false)
+                THEN 1 END)
+            ) AS x(name, k1, k2, n)
+        WHERE r.slot_at IS NOT NULL AND x.n IS NOT NULL) d
+    GROUP BY d.name, d.k1, d.k2 ORDER BY d.name, d.k1, d.k2
+    ON CONFLICT (name, k1, k2, shard)
+        DO UPDATE SET value = c.value + EXCLUDED.value;
+    RETURN NULL;
+END;
+$$;
+
+-- Statement triggers: one INSERT into the counters per statement,
+-- however many runs it wrote.
+CREATE OR REPLACE TRIGGER evalsched_count_runs_inserted
+    AFTER INSERT ON public.scheduled_evaluation_runs
+    REFERENCING NEW TABLE AS new_runs
+    FOR EACH STATEMENT EXECUTE FUNCTION public.evalsched_count_runs_inserted();
+
+CREATE OR REPLACE TRIGGER evalsched_count_runs_updated
+    AFTER UPDATE ON public.scheduled_evaluation_runs
+    REFERENCING OLD TABLE AS old_runs NEW TABLE AS new_runs
+    FOR EACH STATEMENT EXECUTE FUNCTION public.evalsched_count_runs_updated();
+
+-- Alert events that ended: delivered, or failed once retries ran out.
+CREATE OR REPLACE FUNCTION public.evalsched_count_alerts()
+RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard,
+            value)
+        SELECT 'alerts', a.event, a.state, pg_catalog.pg_backend_pid() % 8,
+            pg_catalog.count(*)
+        FROM new_alerts a WHERE a.state IN ('delivered', 'failed')
+        GROUP BY a.event, a.state ORDER BY a.event, a.state
+        ON CONFLICT (name, k1, k2, shard)
+            DO UPDATE SET value = c.value + EXCLUDED.value;
+    ELSE
+        INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard,
+            value)
+        SELECT 'alerts', a.event, a.state, pg_catalog.pg_backend_pid() % 8,
+            pg_catalog.count(*)
+        FROM new_alerts a JOIN old_alerts o ON o.id = a.id
+        WHERE a.state IN ('delivered', 'failed')
+          AND o.state NOT IN ('delivered', 'failed')
+        GROUP BY a.event, a.state ORDER BY a.event, a.state
+        ON CONFLICT (name, k1, k2, shard)
+            DO UPDATE SET value = c.value + EXCLUDED.value;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+CREATE OR REPLACE TRIGGER evalsched_count_alerts_inserted
+    AFTER INSERT ON public.evalsched_alerts
+    REFERENCING NEW TABLE AS new_alerts
+    FOR EACH STATEMENT EXECUTE FUNCTION public.evalsched_count_alerts();
+
+CREATE OR REPLACE TRIGGER evalsched_count_alerts_updated
+    AFTER UPDATE ON public.evalsched_alerts
+    REFERENCING OLD TABLE AS old_alerts NEW TABLE AS new_alerts
+    FOR EACH STATEMENT EXECUTE FUNCTION public.evalsched_count_alerts();
+
+-- Webhook deliveries of scheduled_eval_* alerts, the application's own
+-- included, as alert_history records them (one row each, never
+-- changed); and the evaluations of the metric alert rules evalsched
+-- made.  The application's tables, where they exist.
+CREATE OR REPLACE FUNCTION public.evalsched_count_deliveries()
+RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+    INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard, value)
+    SELECT 'deliveries', d.result, '', pg_catalog.pg_backend_pid() % 8,
+        pg_catalog.count(*)
+    FROM (SELECT CASE WHEN coalesce(h.webhook_sent, false) THEN 'sent'
+            ELSE 'failed' END AS result
+        FROM new_history h
+        WHERE h.alert_type LIKE 'scheduled\_eval\_%') d
+    GROUP BY d.result ORDER BY d.result
+    ON CONFLICT (name, k1, k2, shard)
+        DO UPDATE SET value = c.value + EXCLUDED.value;
+    RETURN NULL;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION public.evalsched_count_rule_evaluations()
+RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+    INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard, value)
+    SELECT 'rule_evaluations', e.triggered::text, '',
+        pg_catalog.pg_backend_pid() % 8, pg_catalog.count(*)
+    FROM new_evaluations e
+    WHERE e.metadata ->> 'evaluated_by' = 'evalsched'
+    GROUP BY e.triggered ORDER BY e.triggered
+    ON CONFLICT (name, k1, k2, shard)
+        DO UPDATE SET value = c.value + EXCLUDED.value;
+    RETURN NULL;
+END;
+$$;
+
+DO $$
+BEGIN
+    IF pg_catalog.to_regclass('public.alert_history') IS NOT NULL THEN
+        CREATE OR REPLACE TRIGGER evalsched_count_deliveries
+            AFTER INSERT ON public.alert_history
+            REFERENCING NEW TABLE AS new_history
+            FOR EACH STATEMENT
+            EXECUTE FUNCTION public.evalsched_count_deliveries();
+    END IF;
+    IF pg_catalog.to_regclass('public.metric_alert_rule_evaluations')
+        IS NOT NULL THEN
+        CREATE OR REPLACE TRIGGER evalsched_count_rule_evaluations
+            AFTER INSERT ON public.metric_alert_rule_evaluations
+            REFERENCING NEW TABLE AS new_evaluations
+            FOR EACH STATEMENT
+            EXECUTE FUNCTION public.evalsched_count_rule_evaluations();
+    END IF;
+END;
+$$;
+
+-- Seeded once, when the counters are new: from what the history holds
+-- now.  The triggers above are in place and their tables locked until
+-- this file commits, so that no change is counted twice or missed.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM public.evalsched_meta
+               WHERE key = 'counters_seeded_at') THEN
+        RETURN;
+    END IF;
+    -- Every run held, counted as evalsched_count_runs_inserted counts
+    -- one.
+    INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard, value)
+    SELECT x.name, x.k1, x.k2, 0, pg_catalog.sum(x.n)
+    FROM public.scheduled_evaluation_runs r
+    CROSS JOIN (SELECT public.evalsched_lag_bounds() AS bounds) b
+    CROSS JOIN LATERAL (SELECT greatest(EXTRACT(epoch FROM
+        r.triggered_at - r.slot_at), 0) AS lag) l
+    CROSS JOIN LATERAL (VALUES
+        ('lag_bucket', coalesce((SELECT pg_catalog.min(u.b)
+            FROM pg_catalog.unnest(b.bounds) AS u(b)
+            WHERE l.lag <= u.b)::text, '+Inf'), '', 1::numeric),
+        ('lag_sum', '', '', l.lag),
+        ('runs', r.status, CASE WHEN r.error_details ->> 'blame'
+            IN ('schedule', 'platform') THEN r.error_details ->> 'blame'
+            ELSE '' END,
+            CASE WHEN r.status IN ('completed', 'failed', 'cancelled')
+            THEN 1 END),
+        ('regressions', '', '', CASE WHEN r.regression_detected THEN 1 END)
+        ) AS x(name, k1, k2, n)
+    WHERE r.slot_at IS NOT NULL AND x.n IS NOT NULL
+    GROUP BY x.name, x.k1, x.k2
+    ON CONFLICT (name, k1, k2, shard)
+        DO UPDATE SET value = c.value + EXCLUDED.value;
+    INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard, value)
+    SELECT 'alerts', a.event, a.state, 0, pg_catalog.count(*)
+    FROM public.evalsched_alerts a WHERE a.state IN ('delivered', 'failed')
+    GROUP BY a.event, a.state
+    ON CONFLICT (name, k1, k2, shard)
+        DO UPDATE SET value = c.value + EXCLUDED.value;
+    IF pg_catalog.to_regclass('public.alert_history') IS NOT NULL THEN
+        INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard,
+            value)
+        SELECT 'deliveries', CASE WHEN coalesce(h.webhook_sent, false)
+            THEN 'sent' ELSE 'failed' END, '', 0, pg_catalog.count(*)
+        FROM public.alert_history h
+        WHERE h.alert_type LIKE 'scheduled\_eval\_%' GROUP BY 2
+        ON CONFLICT (name, k1, k2, shard)
+            DO UPDATE SET value = c.value + EXCLUDED.value;
+    END IF;
+    IF pg_catalog.to_regclass('public.metric_alert_rule_evaluations')
+        IS NOT NULL THEN
+        INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard,
+            value)
+        SELECT 'rule_evaluations', e.triggered::text, '', 0,
+            pg_catalog.count(*)
+        FROM public.metric_alert_rule_evaluations e
+        WHERE e.metadata ->> 'evaluated_by' = 'evalsched' GROUP BY 2
+        ON CONFLICT (name, k1, k2, shard)
+            DO UPDATE SET value = c.value + EXCLUDED.value;
+    END IF;
+    INSERT INTO public.evalsched_meta (key, value)
+    VALUES ('counters_seeded_at', pg_catalog.to_char(
+        now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'));
+END;
+$$;
+
+-- Monitoring without the supervisor's rights (evalschedctl(8),
+-- MONITORING).  The tables are closed by row-level security and by
+-- grants; evalschedctl status and metrics read them through these
+-- functions alone, which run as their owner, change nothing, and return
+-- what those commands print: schedule names and ids, supervisors and
+-- their circuits, backoffs and their reasons, counts; never a run's
+-- results, an alert or a key.  Only evalsched_monitor may execute them
+-- (the end of this file grants it every evalsched_monitor_ function):
+-- grant it to the login role that monitoring uses (GRANT
+-- evalsched_monitor TO prometheus).  Creating the role needs CREATEROLE;
+-- without it, a warning says so and nothing is granted until this file
+-- is applied again by a role that has it.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles
+                   WHERE rolname = 'evalsched_monitor') THEN
+        CREATE ROLE evalsched_monitor NOLOGIN;
+    END IF;
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE WARNING 'evalsched: cannot create the role evalsched_monitor '
+        '(%): monitoring (evalschedctl(8), MONITORING) needs it; apply '
+        'this file again as a role with CREATEROLE', SQLERRM;
+END;
+$$;
+
+-- A supervisor is live while it has not stopped, has not been declared
+-- lost, and its heartbeat is younger than its lease.
+CREATE OR REPLACE FUNCTION public.evalsched_live(stopped timestamptz,
+    lost timestamptz, heartbeat timestamptz, lease integer)
+RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE SET search_path = '' AS $$
+    SELECT stopped IS NULL AND lost IS NULL
+        AND heartbeat > now() - lease * interval '1 second'
+$$;
+
+CREATE OR REPLACE FUNCTION public.evalsched_epoch(t timestamptz)
+RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = ''
+AS $$ SELECT pg_catalog.floor(EXTRACT(epoch FROM t))::bigint $$;
+
+-- status: the supervisors not known to be gone, the live and the
+-- expired; paused: live with its circuit open.
+CREATE OR REPLACE FUNCTION public.evalsched_monitor_supervisors()
+RETURNS TABLE (id uuid, node text, pid integer, version text,
+    running integer, max_concurrent integer, lease_seconds integer,
+    started_at bigint, heartbeat_at bigint, live boolean,
+    circuit_open_since bigint, circuit_reason text, paused boolean,
+    refused_since bigint, refusal text, refused boolean)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+    SELECT p.id, p.node, p.pid, p.version, p.running, p.max_concurrent,
+        p.lease_seconds, public.evalsched_epoch(p.started_at),
+        public.evalsched_epoch(p.heartbeat_at), l.live,
+        public.evalsched_epoch(p.circuit_open_since), p.circuit_reason,
+        l.live AND p.circuit_open_since IS NOT NULL,
+        public.evalsched_epoch(p.refused_since), p.refusal,
+        l.live AND p.refused_since IS NOT NULL
+    FROM public.evalsched_supervisors p
+    CROSS JOIN LATERAL (SELECT public.evalsched_live(p.stopped_at,
+        p.lost_at, p.heartbeat_at, p.lease_seconds) AS live) l
+    WHERE p.stopped_at IS NULL AND p.lost_at IS NULL
+    ORDER BY p.node, p.started_at
+$$;
+
+-- status: the runs in flight; stuck: triggered for longer than lease,
+-- and its supervisor not live or the run past run_timeout plus lease.
+CREATE OR REPLACE FUNCTION public.evalsched_monitor_in_flight(lease integer,
+    run_timeout integer)
+RETURNS TABLE (id uuid, name text, timezone text, triggered_at bigint,
+    node text, pid integer, stuck boolean)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+    SELECT r.id, s.name, s.timezone, public.evalsched_epoch(r.triggered_at),
+        p.node, p.pid,
+        r.triggered_at < now() - lease * interval '1 second' AND (
+            p.id IS NULL OR NOT public.evalsched_live(p.stopped_at,
+                p.lost_at, p.heartbeat_at, p.lease_seconds)
+            OR r.triggered_at < now()
+                - (lease + run_timeout) * interval '1 second')
+    FROM public.scheduled_evaluation_runs r
+    JOIN public.scheduled_evaluations s ON s.id = r.scheduled_evaluation_id
+    LEFT JOIN public.evalsched_supervisors p ON p.id = r.supervisor_id
+    WHERE r.status = 'triggered'
+    ORDER BY r.triggered_at, r.id
+$$;
+
+-- status: active schedules due for longer than poll_interval with no
+-- run in flight; one waiting on its own backoff (or out of it for less
+-- than poll_interval) is not late.  The first lim, and how many in all.
+CREATE OR REPLACE FUNCTION public.evalsched_monitor_overdue(
+    poll_interval integer, lim integer)
+RETURNS TABLE (id uuid, name text, timezone text, next_run_at bigint,
+    total bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+    SELECT s.id, s.name, s.timezone, public.evalsched_epoch(s.next_run_at),
+        pg_catalog.count(*) OVER ()
+    FROM public.scheduled_evaluations s
+    WHERE s.is_active
+      AND s.next_run_at < now() - poll_interval * interval '1 second'
+      AND NOT EXISTS (SELECT 1 FROM public.scheduled_evaluation_runs r
+        WHERE r.scheduled_evaluation_id = s.id AND r.status = 'triggered')
+      AND NOT EXISTS (SELECT 1 FROM public.evalsched_backoffs b
+        WHERE b.scheduled_evaluation_id = s.id
+          AND b.not_before > now() - poll_interval * interval '1 second')
+    ORDER BY s.next_run_at, s.id LIMIT lim
+$$;
+
+-- status: active schedules waiting out a backoff of their own.
+CREATE OR REPLACE FUNCTION public.evalsched_monitor_backoffs(lim integer)
+RETURNS TABLE (id uuid, name text, timezone text, failures integer,
+    reason text, not_before bigint, total bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+    SELECT s.id, s.name, s.timezone, b.failures, b.reason,
+        public.evalsched_epoch(b.not_before), pg_catalog.count(*) OVER ()
+    FROM public.evalsched_backoffs b
+    JOIN public.scheduled_evaluations s ON s.id = b.scheduled_evaluation_id
+    WHERE s.is_active AND b.not_before > now()
+    ORDER BY b.not_before, s.id LIMIT lim
+$$;
+
+-- status: evalsched's runs whose batch test is later than
+-- completion_timeout.
+CREATE OR REPLACE FUNCTION public.evalsched_monitor_slow_runs(
+    completion_timeout integer, lim integer)
+RETURNS TABLE (id uuid, name text, timezone text, batch_test_run_id uuid,
+    started_at bigint, total bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+    SELECT r.id, s.name, s.timezone, r.batch_test_run_id,
+        public.evalsched_epoch(r.started_at), pg_catalog.count(*) OVER ()
+    FROM public.scheduled_evaluation_runs r
+    JOIN public.scheduled_evaluations s ON s.id = r.scheduled_evaluation_id
+    WHERE r.status = 'running' AND r.slot_at IS NOT NULL
+      AND r.started_at < now() - completion_timeout * interval '1 second'
+    ORDER BY r.started_at, r.id LIMIT lim
+$$;
+
+-- status: the active schedules, the batch tests under way, and what
+-- run_retention last pruned, as the pruning supervisor recorded it (a
+-- value that does not read as it should is taken as not recorded).
+CREATE OR REPLACE FUNCTION public.evalsched_monitor_counts()
+RETURNS TABLE (active bigint, under_way bigint, pruned_at bigint,
+    pruned_runs bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+    SELECT (SELECT pg_catalog.count(*) FROM public.scheduled_evaluations s
+            WHERE s.is_active),
+        (SELECT pg_catalog.count(*) FROM public.scheduled_evaluation_runs r
+            WHERE r.status = 'running' AND r.slot_at IS NOT NULL),
+        public.evalsched_epoch((SELECT m.value FROM public.evalsched_meta m
+            WHERE m.key = 'history_pruned_at'
+              AND m.value ~ '^\d{4}-\d\d-\d\d')::timestamptz),
+        (SELECT m.value FROM public.evalsched_meta m
+            WHERE m.key = 'history_pruned_runs'
+              AND m.value ~ '^\d{1,18}$')::bigint
+$$;
+
+-- metrics: rows of (family, suffix, ord, k1, v1, k2, v2, value), a
+-- label kN printed when it is not NULL, ord ordering a histogram's
+-- series.  The counters are summed over their shards; the gauges read
+-- what is in flight, due, pending or live, through indexes that hold
+-- only those: nothing here grows with the history.  Series with known
+-- label values are always there, at 0 when nothing matches.
+CREATE OR REPLACE FUNCTION public.evalsched_monitor_metrics()
+RETURNS TABLE (family text, suffix text, ord integer, k1 text, v1 text,
+    k2 text, v2 text, value text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+    WITH c AS (SELECT c.name, c.k1, c.k2, pg_catalog.sum(c.value) AS n
+        FROM public.evalsched_counters c GROUP BY c.name, c.k1, c.k2),
+    runs AS (SELECT c.k1 AS status, c.k2 AS blame, c.n FROM c
+        WHERE c.name = 'runs'),
+    known (status, blame) AS (VALUES ('completed', ''), ('failed', ''),
+        ('failed', 'schedule'), ('failed', 'platform'), ('cancelled', '')),
+    le AS (SELECT u.i::integer AS i, u.bound
+        FROM pg_catalog.unnest(public.evalsched_lag_bounds()
+            || NULL::numeric) WITH ORDINALITY AS u(bound, i)),
+    lag AS (SELECT CASE WHEN c.k1 <> '+Inf' THEN c.k1::numeric END
+            AS bound, c.n
+        FROM c WHERE c.name = 'lag_bucket'),
+    -- The events of evalsched_alerts_event_check.
+    events (event) AS (VALUES ('scheduled_eval_failed'),
+        ('scheduled_eval_disabled'), ('scheduled_eval_regression'),
+        ('trace_latency_high'), ('trace_error_rate_high'),
+        ('trace_cost_high'), ('trace_throughput_low'), ('trace_ttft_high'),
+        ('anomaly_critical')),
+    due AS (SELECT s.next_run_at FROM public.scheduled_evaluations s
+        WHERE s.is_active AND s.next_run_at <= now() AND NOT EXISTS (
+            SELECT 1 FROM public.scheduled_evaluation_runs f
+            WHERE f.scheduled_evaluation_id = s.id
+              AND f.status = 'triggered' AND f.slot_at IS NOT NULL)
+          AND NOT EXISTS (SELECT 1 FROM public.evalsched_backoffs b
+            WHERE b.scheduled_evaluation_id = s.id
+              AND b.not_before > now())),
+    sched AS (SELECT pg_catalog.count(*) FILTER (WHERE s.is_active) AS active,
+            pg_catalog.count(*) FILTER (WHERE s.is_active IS NOT TRUE
+                AND s.evalsched_disabled_at IS NOT NULL) AS auto_disabled,
+            pg_catalog.count(*) FILTER (WHERE s.is_active IS NOT TRUE
+                AND s.evalsched_disabled_at IS NULL) AS paused
+        FROM public.scheduled_evaluations s),
+    live AS (SELECT p.node, p.circuit_open_since
+        FROM public.evalsched_supervisors p
+        WHERE public.evalsched_live(p.stopped_at, p.lost_at, p.heartbeat_at,
+            p.lease_seconds))
+    SELECT 'evalsched_runs_total', NULL, 0, 'status', status, 'blame',
+        blame, coalesce(runs.n, 0)::text
+    FROM known FULL JOIN runs USING (status, blame)
+    UNION ALL SELECT 'evalsched_runs_in_flight', NULL, 0, NULL, NULL, NULL,
+        NULL, pg_catalog.count(*)::text
+    FROM public.scheduled_evaluation_runs r
+    WHERE r.status = 'triggered' AND r.slot_at IS NOT NULL
+    UNION ALL SELECT 'evalsched_runs_awaiting_completion', NULL, 0, NULL,
+        NULL, NULL, NULL, pg_catalog.count(*)::text
+    FROM public.scheduled_evaluation_runs r
+    WHERE r.status = 'running' AND r.slot_at IS NOT NULL
+    UNION ALL SELECT 'evalsched_regressions_total', NULL, 0, NULL, NULL,
+        NULL, NULL, coalesce((SELECT pg_catalog.sum(c.n) FROM c
+            WHERE c.name = 'regressions'), 0)::text
+    UNION ALL SELECT 'evalsched_dispatch_lag_seconds', '_bucket', le.i, 'le',
+        coalesce(le.bound::text, '+Inf'), NULL, NULL,
+        coalesce((SELECT pg_catalog.sum(lag.n) FROM lag
+            WHERE le.bound IS NULL OR lag.bound <= le.bound), 0)::text
+    FROM le
+    UNION ALL SELECT 'evalsched_dispatch_lag_seconds', '_sum', 100, NULL,
+        NULL, NULL, NULL, coalesce((SELECT pg_catalog.sum(c.n) FROM c
+            WHERE c.name = 'lag_sum'), 0)::text
+    UNION ALL SELECT 'evalsched_dispatch_lag_seconds', '_count', 101, NULL,
+        NULL, NULL, NULL, coalesce((SELECT pg_catalog.sum(lag.n)
+            FROM lag), 0)::text
+    UNION ALL SELECT 'evalsched_due_schedules', NULL, 0, NULL, NULL, NULL,
+        NULL, pg_catalog.count(*)::text FROM due
+    UNION ALL SELECT 'evalsched_oldest_due_seconds', NULL, 0, NULL, NULL,
+        NULL, NULL, greatest(EXTRACT(epoch FROM
+            now() - pg_catalog.min(due.next_run_at)), 0)::text FROM due
+    UNION ALL SELECT 'evalsched_schedules', NULL, 0, 'state', k.state, NULL,
+        NULL, k.n::text
+    FROM sched CROSS JOIN LATERAL (VALUES ('active', sched.active),
+        ('paused', sched.paused), ('auto_disabled', sched.auto_disabled))
+        AS k(state, n)
+    UNION ALL SELECT 'evalsched_supervisors_live', NULL, 0, NULL, NULL,
+        NULL, NULL, pg_catalog.count(*)::text FROM live
+    UNION ALL SELECT 'evalsched_circuit_open', NULL, 0, 'node', live.node,
+        NULL, NULL, (pg_catalog.count(live.circuit_open_since) > 0)::integer
+            ::text
+    FROM live GROUP BY live.node
+    UNION ALL SELECT 'evalsched_circuit_open_seconds', NULL, 0, 'node',
+        live.node, NULL, NULL, greatest(EXTRACT(epoch FROM
+            now() - pg_catalog.min(live.circuit_open_since)), 0)::text
+    FROM live GROUP BY live.node
+    UNION ALL SELECT 'evalsched_alerts_total', NULL, 0, 'event', e.event,
+        'state', k.state, coalesce((SELECT c.n FROM c WHERE c.name = 'alerts'
+            AND c.k1 = e.event AND c.k2 = k.state), 0)::text
+    FROM events e CROSS JOIN (VALUES ('delivered'), ('failed')) k(state)
+    UNION ALL SELECT 'evalsched_alerts_pending', NULL, 0, 'event', e.event,
+        NULL, NULL, pg_catalog.count(a.id)::text
+    FROM events e LEFT JOIN public.evalsched_alerts a
+        ON a.event = e.event AND a.state = 'pending'
+    GROUP BY e.event
+    UNION ALL SELECT 'evalsched_alert_deliveries_total', NULL, 0, 'result',
+        k.result, NULL, NULL, coalesce((SELECT c.n FROM c
+            WHERE c.name = 'deliveries' AND c.k1 = k.result), 0)::text
+    FROM (VALUES ('sent'), ('failed')) k(result)
+    UNION ALL SELECT 'evalsched_metric_rule_evaluations_total', NULL, 0,
+        'triggered', k.t, NULL, NULL, coalesce((SELECT c.n FROM c
+            WHERE c.name = 'rule_evaluations' AND c.k1 = k.t), 0)::text
+    FROM (VALUES ('true'), ('false')) k(t)
+$$;
+
 -- Closed to the public roles, whatever this file (or a later version of
 -- it) added: every evalsched table gets row-level security with no
 -- policy, so that a role granted privileges on it by Supabase's default
@@ -1630,6 +2168,29 @@ BEGIN
     LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM %s',
             obj.name, public_roles);
+    END LOOP;
+END;
+$$;
+
+-- Monitoring: evalsched_monitor may execute the evalsched_monitor_
+-- functions, and nothing else of ours.
+DO $$
+DECLARE
+    fn pg_catalog.regprocedure;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles
+                   WHERE rolname = 'evalsched_monitor') THEN
+        RETURN;
+    END IF;
+    GRANT USAGE ON SCHEMA public TO evalsched_monitor;
+    FOR fn IN SELECT p.oid::pg_catalog.regprocedure
+        FROM pg_catalog.pg_proc p
+        JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'public' AND p.prosecdef
+          AND p.proname LIKE 'evalsched\_monitor\_%'
+    LOOP
+        EXECUTE pg_catalog.format(
+            'GRANT EXECUTE ON FUNCTION %s TO evalsched_monitor', fn);
     END LOOP;
 END;
 $$;

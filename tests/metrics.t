@@ -3,7 +3,11 @@
 # format, as a small parser here reads it (every line a comment, blank or
 # a sample; every sample's family with HELP and TYPE; histogram buckets
 # cumulative up to le="+Inf" = _count), and its numbers are those of the
-# database, for rows inserted by SQL.  The etc/ samples for
+# database, for rows inserted by SQL.  Its counters are running totals:
+# a change of a run or an alert counts once, deleting rows (as
+# run_retention does) lowers none, a database from before them is
+# seeded from its history once, and two sessions counting at once
+# neither wait for each other nor lose a count.  The etc/ samples for
 # node_exporter's textfile collector write a whole file, atomically.
 use strict;
 use warnings;
@@ -13,6 +17,7 @@ use Evalsched::Test;
 use File::Basename qw(dirname);
 use JSON::PP ();
 use POSIX ();
+use Time::HiRes ();
 use Test::More;
 
 $ENV{TZ} = 'UTC';
@@ -246,9 +251,11 @@ my @FAMILIES = qw(evalsched_runs_total evalsched_runs_in_flight
     evalsched_oldest_due_seconds evalsched_schedules
     evalsched_supervisors_live evalsched_circuit_open
     evalsched_circuit_open_seconds evalsched_alerts_total
-    evalsched_alerts_pending evalsched_alert_deliveries_total);
+    evalsched_alerts_pending evalsched_alert_deliveries_total
+    evalsched_metric_rule_evaluations_total);
 my @EVENTS = qw(scheduled_eval_disabled scheduled_eval_failed
-    scheduled_eval_regression);
+    scheduled_eval_regression trace_latency_high trace_error_rate_high
+    trace_cost_high trace_throughput_low trace_ttft_high anomaly_critical);
 
 # --- an empty database -------------------------------------------------------
 
@@ -272,8 +279,12 @@ my @EVENTS = qw(scheduled_eval_disabled scheduled_eval_failed
 	is_deeply(by_labels($s, 'evalsched_schedules'), { 'state=active' => 0,
 	    'state=paused' => 0, 'state=auto_disabled' => 0 },
 	    '... every schedule state at 0');
-	is(scalar(grep { $_->{name} eq 'evalsched_alerts_total' } @$s), 6,
-	    '... alerts: 3 events x 2 states');
+	is(scalar(grep { $_->{name} eq 'evalsched_alerts_total' } @$s), 18,
+	    '... alerts: 9 events (the schedules\' and the metric rules\') '
+	    . 'x 2 states');
+	is_deeply(by_labels($s, 'evalsched_metric_rule_evaluations_total'),
+	    { 'triggered=true' => 0, 'triggered=false' => 0 },
+	    '... rule evaluations, triggered or not, at 0');
 	is_deeply([map { $_->{labels}{le} } grep {
 	    $_->{name} eq 'evalsched_dispatch_lag_seconds_bucket' } @$s],
 	    [qw(0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 30 60 +Inf)],
@@ -381,6 +392,8 @@ my $WEIRD = "we\"ird\\node\nx";
 		    pending => 1 },
 		scheduled_eval_disabled => { delivered => 1 },
 		scheduled_eval_regression => { pending => 2 },
+		trace_latency_high => { delivered => 1, pending => 1 },
+		anomaly_critical => { failed => 1 },
 	);
 	for my $ev (sort keys %alerts) {
 		for my $st (sort keys %{ $alerts{$ev} }) {
@@ -404,6 +417,19 @@ my $WEIRD = "we\"ird\\node\nx";
 	$t->sql("INSERT INTO alert_history (user_id, alert_type, title, "
 	    . "message, webhook_sent) VALUES " . join(', ', map {
 	    "('$user', '$_->[0]', 't', 'm', $_->[1])" } @hist));
+	# Evaluations of a metric rule: evalsched's (two triggered, one
+	# not) and one the application's worker made.
+	my $rule = $t->sql_value("INSERT INTO metric_alert_rules (user_id, "
+	    . "rule_name, metric_type, threshold_value, comparison_operator, "
+	    . "aggregation_method, enabled) VALUES ('$user', 'r', 'latency', "
+	    . "1, '>', 'avg', false) RETURNING id");
+	$t->sql("INSERT INTO metric_alert_rule_evaluations (rule_id, user_id, "
+	    . "metric_value, threshold_value, triggered, time_window_start, "
+	    . "time_window_end, metadata) SELECT '$rule', '$user', 2, 1, "
+	    . "t, now(), now(), m::jsonb FROM (VALUES (true, "
+	    . "'{\"evaluated_by\": \"evalsched\"}'), (true, "
+	    . "'{\"evaluated_by\": \"evalsched\"}'), (false, "
+	    . "'{\"evaluated_by\": \"evalsched\"}'), (true, '{}')) v(t, m)");
 }
 
 # --- the numbers ---------------------------------------------------------------
@@ -500,7 +526,14 @@ like($out, qr/^evalsched_circuit_open\{node="we\\"ird\\\\node\\nx"\} 0$/m,
 	    'alerts_pending: by event');
 	is(value($s, 'evalsched_alerts_pending', event =>
 	    'scheduled_eval_regression'), 2, '... two regressions');
+	is($m->{'event=trace_latency_high,state=delivered'}, 1,
+	    '... a metric rule\'s alert too');
+	is($m->{'event=anomaly_critical,state=failed'}, 1, '... and an '
+	    . 'anomaly\'s');
 }
+is_deeply(by_labels($s, 'evalsched_metric_rule_evaluations_total'),
+    { 'triggered=true' => 2, 'triggered=false' => 1 },
+    'metric_rule_evaluations_total: evalsched\'s, by triggered');
 {
 	my %db = map { (($_->[0] eq 't' ? 'result=sent' : 'result=failed')
 	    => $_->[1]) } $t->sql("SELECT coalesce(webhook_sent, false), "
@@ -512,17 +545,217 @@ like($out, qr/^evalsched_circuit_open\{node="we\\"ird\\\\node\\nx"\} 0$/m,
 	    '... three sent, two failed');
 }
 
-# --json changes nothing; retention lowers the counters.
+# --json changes nothing.
 {
 	my ($json) = metrics(undef, '--json');
 	(my $a = $json) =~ s/^(evalsched_(?:oldest_due|circuit_open)_seconds\S*) .*$/$1/mg;
 	(my $b = $out) =~ s/^(evalsched_(?:oldest_due|circuit_open)_seconds\S*) .*$/$1/mg;
 	is($a, $b, '--json: the same text format') or diag "$a\n---\n$b";
-	$t->sql("DELETE FROM scheduled_evaluation_runs WHERE status = "
-	    . "'cancelled'");
+}
+
+# --- counters: running totals, never lowered -----------------------------------
+
+# The counters of a document (every _total and the lag histogram), as
+# { series => value }.
+sub counters {
+	my ($samples) = @_;
+	return { map { (series_key($_) => $_->{value} + 0) } grep {
+	    $_->{name} =~ /_total$|^evalsched_dispatch_lag_seconds_/ }
+	    @$samples };
+}
+
+# What one document adds to another: the counters that moved, by how much.
+sub added {
+	my ($before, $after) = @_;
+	my %d;
+	for my $k (keys %$after) {
+		my $n = $after->{$k} - ($before->{$k} // 0);
+		(my $name = $k) =~ s/\0/ /g;
+		$d{$name} = sprintf('%g', $n) if $n != 0;
+	}
+	return \%d;
+}
+
+# A write to a run of ours as the supervisor makes it: a new revision.
+sub run_write {
+	my ($run, $set) = @_;
+	$t->sql("UPDATE scheduled_evaluation_runs SET $set, evalsched_rev = "
+	    . "coalesce(evalsched_rev, 0) + 1 WHERE id = '$run'");
+}
+
+my $counted = counters($s);
+{
+	# A run's life: dispatched 0.2 s after its slot, accepted,
+	# completed, found a regression, written again; an alert delivered
+	# and written again.
+	my $run = $t->sql_value("INSERT INTO scheduled_evaluation_runs "
+	    . "(scheduled_evaluation_id, status, slot_at, triggered_at) "
+	    . "VALUES ('$id{later}', 'triggered', now() - interval '3 days', "
+	    . "now() - interval '3 days' + interval '0.2 s') RETURNING id");
+	run_write($run, "status = 'running'");
+	run_write($run, "status = 'completed'");
+	run_write($run, "regression_detected = true");
+	run_write($run, "completed_at = now()");
+	run_write($run, "status = 'completed', regression_detected = true");
+	# The application's own row is not one of ours.
+	$t->sql("INSERT INTO scheduled_evaluation_runs (scheduled_evaluation_id, "
+	    . "status) VALUES ('$id{later}', 'failed')");
+	$t->sql("UPDATE evalsched_alerts SET state = 'delivered' WHERE id = "
+	    . "(SELECT id FROM evalsched_alerts WHERE state = 'pending' AND "
+	    . "event = 'trace_latency_high')");
+	$t->sql("UPDATE evalsched_alerts SET attempts = 2 WHERE state <> "
+	    . "'pending'");
 	my (undef, $s2) = metrics();
+	my $now = counters($s2);
+	is_deeply(added($counted, $now), {
+	    'evalsched_runs_total blame= status=completed' => 1,
+	    'evalsched_regressions_total' => 1,
+	    (map { ("evalsched_dispatch_lag_seconds_bucket le=$_" => 1) }
+	    qw(0.25 0.5 1 2.5 5 10 30 60 +Inf)),
+	    'evalsched_dispatch_lag_seconds_count' => 1,
+	    'evalsched_dispatch_lag_seconds_sum' => 0.2,
+	    'evalsched_alerts_total event=trace_latency_high state=delivered'
+	    => 1 }, 'a run\'s life counts once each: its lag, its end, its '
+	    . 'regression; an alert\'s end once');
+	$counted = $now;
+}
+{
+	# What run_retention deletes (old runs, alerts long done, rule
+	# evaluations), a deleted schedule's runs, the application's alert
+	# history: all gone.
+	$t->sql("DELETE FROM scheduled_evaluation_runs WHERE status IN "
+	    . "('cancelled', 'completed')");
+	$t->sql("DELETE FROM evalsched_alerts WHERE state <> 'pending'");
+	$t->sql("DELETE FROM alert_history");
+	$t->sql("DELETE FROM metric_alert_rule_evaluations");
+	$t->sql("DELETE FROM scheduled_evaluations WHERE id = '$id{later}'");
+	is($t->sql_value("SELECT count(*) FROM scheduled_evaluation_runs "
+	    . "WHERE status NOT IN ('triggered', 'running')"), 0,
+	    'deleted: no ended run is left');
+	my (undef, $s2) = metrics();
+	is_deeply(counters($s2), $counted, '... and no counter went down');
 	is(value($s2, 'evalsched_runs_total', status => 'cancelled',
-	    blame => ''), 0, 'a pruned run is no longer counted');
+	    blame => ''), 1, '... a pruned run stays counted');
+	is(value($s2, 'evalsched_runs_awaiting_completion'), 0,
+	    '... while the gauges say what is there');
+}
+
+# The installed schema additions.
+sub additions {
+	my $prefix = $ENV{EVALSCHED_PREFIX} // '/usr/local';
+	return defined $ENV{EVALSCHED_ROOT} ? "$ENV{EVALSCHED_ROOT}$prefix/"
+	    . 'share/evalsched/schema-additions.sql'
+	    : "$top/etc/schema-additions.sql";
+}
+
+# A database from before the counters: a history, and no counter.
+{
+	$t->sql("SET client_min_messages = warning; "
+	    . "DROP FUNCTION evalsched_count_runs_inserted, "
+	    . "evalsched_count_runs_updated, evalsched_count_alerts, "
+	    . "evalsched_count_deliveries, evalsched_count_rule_evaluations "
+	    . "CASCADE; DROP TABLE evalsched_counters; DELETE FROM "
+	    . "evalsched_meta WHERE key = 'counters_seeded_at'");
+	my $sid = $t->add_schedule(name => 'old history',
+	    next_run_at => \"now() + interval '1 day'");
+	$t->sql("INSERT INTO scheduled_evaluation_runs (scheduled_evaluation_id, "
+	    . "status, slot_at, triggered_at, error_details, regression_detected) "
+	    . "SELECT '$sid', (ARRAY['completed', 'failed', 'cancelled', "
+	    . "'running'])[1 + i % 4], now() - i * interval '1 hour', now() - "
+	    . "i * interval '1 hour' + i * interval '0.01 s', CASE WHEN i % 8 = 1 "
+	    . "THEN '{\"blame\": \"platform\"}'::jsonb END, i % 16 = 0 "
+	    . "FROM generate_series(1, 40) i");
+	my $user = $t->add_user;
+	$t->sql("INSERT INTO evalsched_alerts (event, user_id, title, message, "
+	    . "state) VALUES ('scheduled_eval_failed', '$user', 't', 'm', "
+	    . "'delivered'), ('trace_cost_high', '$user', 't', 'm', 'failed')");
+	$t->sql("INSERT INTO alert_history (user_id, alert_type, title, message, "
+	    . "webhook_sent) VALUES ('$user', 'scheduled_eval_failed', 't', 'm', "
+	    . "true)");
+	$t->psql_file(additions());
+	my (undef, $s2) = metrics();
+	my %db = map { ("blame=$_->[1],status=$_->[0]" => $_->[2]) } $t->sql(
+	    "SELECT status, CASE WHEN error_details->>'blame' IN ('schedule', "
+	    . "'platform') THEN error_details->>'blame' ELSE '' END, count(*) "
+	    . "FROM scheduled_evaluation_runs WHERE slot_at IS NOT NULL AND "
+	    . "status NOT IN ('triggered', 'running') GROUP BY 1, 2");
+	my $m = by_labels($s2, 'evalsched_runs_total');
+	is_deeply($m, { %db, map { ($_ => $db{$_} // 0) } keys %$m },
+	    'upgrade: runs_total seeded from the runs the database holds');
+	cmp_ok($db{'blame=platform,status=failed'} // 0, '>=', 5,
+	    '... blame included');
+	my @lags = map { $_->[0] } $t->sql("SELECT extract(epoch FROM "
+	    . "triggered_at - slot_at) FROM scheduled_evaluation_runs "
+	    . "WHERE slot_at IS NOT NULL");
+	cmp_ok(scalar @lags, '>=', 40, '... of a history of runs');
+	is(value($s2, 'evalsched_dispatch_lag_seconds_count'), scalar @lags,
+	    '... the lag histogram from every run held');
+	is(value($s2, 'evalsched_dispatch_lag_seconds_bucket', le => '0.1'),
+	    scalar(grep { $_ <= 0.1 } @lags), '... bucket by bucket');
+	is(value($s2, 'evalsched_regressions_total'), $t->sql_value("SELECT "
+	    . "count(*) FROM scheduled_evaluation_runs WHERE slot_at IS NOT "
+	    . "NULL AND regression_detected"), '... regressions held');
+	is_deeply([map { value($s2, 'evalsched_alerts_total', event => $_->[0],
+	    state => $_->[1]) } ['scheduled_eval_failed', 'delivered'],
+	    ['trace_cost_high', 'failed']], [1, 1], '... alerts held');
+	is_deeply(by_labels($s2, 'evalsched_alert_deliveries_total'),
+	    { 'result=sent' => 1, 'result=failed' => 0 },
+	    '... deliveries held');
+	$t->psql_file(additions());
+	my (undef, $s3) = metrics();
+	is_deeply(counters($s3), counters($s2), 'applied again: seeded once');
+	$t->sql("INSERT INTO scheduled_evaluation_runs (scheduled_evaluation_id, "
+	    . "status, slot_at) VALUES ('$sid', 'failed', now())");
+	my (undef, $s4) = metrics();
+	is(value($s4, 'evalsched_runs_total', status => 'failed', blame => '')
+	    - value($s3, 'evalsched_runs_total', status => 'failed',
+	    blame => ''), 1, '... and counting from then on');
+}
+
+# Two sessions counting the same key at once, as two supervisors do: the
+# one in another shard does not wait for the other's transaction, and
+# both counts land.
+{
+	my $sid = $t->add_schedule(name => 'two writers',
+	    next_run_at => \"now() + interval '1 day'");
+	my $insert = "INSERT INTO scheduled_evaluation_runs (scheduled_evaluation_id, "
+	    . "status, slot_at) VALUES ('$sid', 'completed', now() - "
+	    . "interval '%d minutes')";
+	my $before = $t->sql_value("SELECT sum(value) FROM evalsched_counters "
+	    . "WHERE name = 'runs' AND k1 = 'completed' AND k2 = ''") // 0;
+	my $pid = fork // die "fork: $!";
+	if ($pid == 0) {
+		open STDOUT, '>', '/dev/null';
+		exec $t->psql_cmd, '-c', "SET application_name = 'writer-a'; "
+		    . "BEGIN; " . sprintf($insert, 1) . "; SELECT pg_sleep(3); "
+		    . "COMMIT;" or POSIX::_exit(127);
+	}
+	my $shard;
+	$t->wait_until(sub { $shard = $t->sql_value("SELECT pid % 8 FROM "
+	    . "pg_stat_activity WHERE application_name = 'writer-a' AND "
+	    . "wait_event = 'PgSleep'"); defined $shard }, 10);
+	ok(defined $shard, 'writer A holds its count in an open transaction');
+	# Writer B, in a session of another shard.
+	my ($rc, $secs);
+	for my $try (1 .. 8) {
+		my $t0 = Time::HiRes::time();
+		my $r = $t->run_program([$t->psql_cmd, '-c', "SET lock_timeout "
+		    . "= '2s'; DO \$\$ BEGIN IF pg_backend_pid() % 8 = $shard "
+		    . "THEN RAISE EXCEPTION 'same shard'; END IF; END \$\$; "
+		    . sprintf($insert, 2 + $try)]);
+		($rc, $secs) = ($r->{status}, Time::HiRes::time() - $t0);
+		last unless $r->{err} =~ /same shard/;
+	}
+	is($rc, 0, 'writer B counts the same key meanwhile');
+	cmp_ok($secs, '<', 1.5, '... without waiting for A');
+	waitpid $pid, 0;
+	is($?, 0, 'writer A commits');
+	is($t->sql_value("SELECT sum(value) FROM evalsched_counters WHERE "
+	    . "name = 'runs' AND k1 = 'completed' AND k2 = ''") - $before, 2,
+	    '... and both counts are there');
+	cmp_ok($t->sql_value("SELECT count(*) FROM evalsched_counters WHERE "
+	    . "name = 'runs' AND k1 = 'completed' AND k2 = ''"), '>=', 2,
+	    '... in rows of their own');
 }
 
 # --- output ------------------------------------------------------------------

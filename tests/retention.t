@@ -2,7 +2,8 @@
 # start-up, in batches, never a run in flight, a run named as another's
 # baseline, or a schedule's latest completed run with results (its next
 # baseline); run_retention = 0 keeps everything; evalschedctl status says
-# when history was last pruned.
+# when history was last pruned, and the counters of evalschedctl metrics
+# lose nothing of what was pruned.
 use strict;
 use warnings;
 use lib 'tests/lib';
@@ -56,6 +57,22 @@ sub evaluations { $t->sql_value('SELECT count(*) FROM metric_alert_rule_evaluati
 sub total { $t->sql_value('SELECT count(*) FROM scheduled_evaluation_runs') }
 my $before = total();
 
+# Alerts delivered long ago, which a round deletes with the runs.
+$t->sql("INSERT INTO evalsched_alerts (event, user_id, title, message, state, "
+    . "created_at) SELECT 'scheduled_eval_failed', '$owner', 't', 'm', "
+    . "'delivered', now() - interval '40 days' FROM generate_series(1, 3)");
+
+# The value of a series in evalschedctl metrics.
+sub metric {
+	my ($conf, $series) = @_;
+	my $out = `$ctl -c $conf metrics 2>&1`;
+	return $out =~ /^\Q$series\E (\S+)$/m ? $1 : "none in: $out";
+}
+my $FAILED = 'evalsched_runs_total{status="failed",blame=""}';
+my $ALERTS = 'evalsched_alerts_total{event="scheduled_eval_failed",'
+    . 'state="delivered"}';
+my $LAGS = 'evalsched_dispatch_lag_seconds_count';
+
 # run_retention = 0 (the default) keeps everything.
 my $conf0 = $t->write_config;
 $t->start_supervisor(config => $conf0);
@@ -69,6 +86,9 @@ $t->stop_supervisor;
 my $conf = $t->write_config(run_retention => 30);
 $out = `$ctl -c $conf status 2>&1`;
 like($out, qr/history: not pruned yet/, 'status: not pruned yet');
+my %counted = map { ($_ => metric($conf, $_)) } $FAILED, $ALERTS, $LAGS;
+is_deeply(\%counted, { $FAILED => 2500, $ALERTS => 3, $LAGS => 2500 },
+    'metrics: the runs and alerts before pruning are counted');
 $t->start_supervisor(config => $conf);
 ok($t->wait_until(sub { $t->sql_value("SELECT count(*) FROM evalsched_meta "
     . "WHERE key = 'history_pruned_at'") == 1 }, 60),
@@ -92,6 +112,10 @@ ok($t->wait_log(qr/history pruned: 2502 run\(s\) older than 30 day\(s\) deleted/
 $out = `$ctl -c $conf status 2>&1`;
 like($out, qr/history: last pruned .*2502 runs deleted; run_retention 30 days/,
     'status: when history was last pruned') or diag $out;
+is($t->sql_value("SELECT count(*) FROM evalsched_alerts"), 0,
+    'the old alerts are gone too');
+is_deeply({ map { ($_ => metric($conf, $_)) } keys %counted }, \%counted,
+    'metrics: no counter went down');
 
 # A second supervisor within the hour leaves it alone.
 $t->stop_supervisor;

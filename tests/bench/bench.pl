@@ -48,7 +48,7 @@ my @notes;	# lines printed under the table
 
 sub note { print STDERR "# @_\n" }
 # Whether a part runs: idle, standin, dispatch, trigger, burst,
-# jobrunner, completion, claim, metrics, pgcron.
+# jobrunner, completion, claim, metrics, scrape, pgcron.
 sub part { !%ONLY || $ONLY{$_[0]} }
 sub row { push @rows, [@_] }
 
@@ -581,6 +581,7 @@ sub bench_evalsched {
 	# so that nothing claims the due rows.
 	$h->stop_supervisor;
 	completion_pass($h) if part('completion');
+	scrape($h, $conf) if part('scrape');
 	claim_query($h) if part('claim');
 	metric_rules($h) if part('metrics');
 	$h->teardown;
@@ -699,7 +700,12 @@ sub c_sql {
 	my %macro;
 	while ($src =~ /#define (\w+)\s*\\?\s*((?:.*\\\n)*.*\n)/g) {
 		my ($m, $def) = ($1, $2);
-		$macro{$m} = join '', $def =~ /"((?:[^"\\]|\\.)*)"/g;
+		# Its strings, and the macros defined before it that it names.
+		my $v = '';
+		while ($def =~ /"((?:[^"\\]|\\.)*)"|\b([A-Z][A-Z0-9_]*)\b/g) {
+			$v .= defined $1 ? $1 : ($macro{$2} // '');
+		}
+		$macro{$m} = $v;
 		# A number, for STR().
 		$macro{$m} = $1 if $macro{$m} eq '' && $def =~ /^(\d+)\b/;
 	}
@@ -798,13 +804,119 @@ SQL
 	    . 'TRUNCATE evalsched_metric_slots');
 }
 
+# A Prometheus scrape, `evalschedctl metrics`, over a history of
+# 1,000,000 runs of 10,000 schedules (a hundred each, over the last
+# hundred days), 1,000 of them awaiting completion, 10 in flight, 30,000
+# alerts and 100 pending, and the counters in all their shards: the
+# whole command (start, connection, statement, output), median of 20;
+# its CPU; and its statement alone, in a new session (as a scrape runs
+# it: the catalogue is read on the way) and again in the same one.
+sub scrape {
+	my ($h, $conf) = @_;
+	note 'scrape: filling to 1,000,000 runs';
+	my $t0 = time;
+	my ($user, $suite) = owner_of('scrape');
+	$h->sql("TRUNCATE scheduled_evaluations CASCADE; TRUNCATE "
+	    . "evalsched_alerts;\n" . owners_sql('scrape', 0, 10000) . <<"SQL");
+SET session_replication_role = replica;
+INSERT INTO scheduled_evaluations (user_id, name, schedule_type, timezone,
+    test_suite_id, model_id, next_run_at)
+SELECT $user, 'scrape ' || i, 'hourly', 'UTC', $suite, 'gpt-bench',
+    now() + random() * interval '1 day' FROM generate_series(0, 9999) AS i;
+INSERT INTO scheduled_evaluation_runs (scheduled_evaluation_id, status,
+    slot_at, triggered_at, started_at, error_details, regression_detected,
+    evalsched_rev)
+SELECT s.id, CASE WHEN j = 1 AND n <= 10 THEN 'triggered'
+        WHEN j = 1 AND n <= 1010 THEN 'running'
+        WHEN j % 10 = 0 THEN 'failed' ELSE 'completed' END,
+    now() - j * interval '1 day', now() - j * interval '1 day'
+        + random() * interval '2 s', now() - j * interval '1 day',
+    CASE WHEN j % 10 = 0 THEN '{"blame": "platform"}'::jsonb END,
+    j % 50 = 0, 1
+FROM (SELECT id, row_number() OVER () AS n FROM scheduled_evaluations) s,
+    generate_series(1, 100) AS j;
+INSERT INTO evalsched_alerts (event, user_id, scheduled_evaluation_id, title,
+    message, state)
+SELECT 'scheduled_eval_failed', s.user_id, s.id, 't', 'm',
+    CASE WHEN k = 1 AND n <= 100 THEN 'pending' ELSE 'delivered' END
+FROM (SELECT id, user_id, row_number() OVER () AS n
+    FROM scheduled_evaluations) s, generate_series(1, 3) AS k;
+SET session_replication_role = DEFAULT;
+DELETE FROM evalsched_meta WHERE key = 'counters_seeded_at';
+SQL
+	# As a live database has them: hint bits set, statistics taken.
+	$h->sql('VACUUM ANALYZE scheduled_evaluations, scheduled_evaluation_runs, '
+	    . 'evalsched_alerts, evalsched_counters');
+	note sprintf 'scrape: filled in %.1f s', time - $t0;
+	# The counters, seeded as at an upgrade, in all their shards.
+	$t0 = time;
+	$h->psql_file(Evalsched::Test::top() . '/etc/schema-additions.sql');
+	my $seeded = time - $t0;
+	$h->sql('INSERT INTO evalsched_counters (name, k1, k2, shard, value) '
+	    . 'SELECT name, k1, k2, s, 0 FROM evalsched_counters, '
+	    . 'generate_series(1, 7) AS s');
+	my $ctl = Evalsched::Test::bin('evalschedctl');
+	my (@t, $out);
+	# The load's dirty pages written first, not during the scrapes.
+	$h->sql('CHECKPOINT');
+	my ($pm) = split /\n/, $h->slurp("$h->{pgdata}/postmaster.pid");
+	my @c0 = (times)[2, 3];
+	my $pg0 = proc_cpu_children($pm) // 0;
+	for my $i (0 .. 20) {
+		my $start = time;
+		$out = `'$ctl' -c '$conf' metrics 2>&1`;
+		my $rc = $? >> 8;
+		push @t, time - $start if $i > 0;	# the first warms up
+		die "evalschedctl metrics: exit $rc: $out" if $rc != 0;
+	}
+	# What the scrapes cost in CPU, evalschedctl's and that of the
+	# backends that served them (reaped by the postmaster): about a
+	# scrape's time on a machine with nothing else to do.
+	my @c1 = (times)[2, 3];
+	my $pg1 = proc_cpu_children($pm) // 0;
+	my $cpu = ($c1[0] - $c0[0] + $c1[1] - $c0[1] + $pg1 - $pg0) / 21;
+	# Of which a connection alone costs PostgreSQL.
+	$h->sql('SELECT 1') for 1 .. 21;
+	my $bare = ((proc_cpu_children($pm) // 0) - $pg1) / 21;
+	my ($done) = $out =~ /^evalsched_runs_total\{status="completed",blame=""\} (\d+)$/m;
+	my $n = $h->sql_value('SELECT count(*) FROM scheduled_evaluation_runs');
+	my (@e, @w);
+	my $explain = 'EXPLAIN (ANALYZE, SUMMARY) SELECT * FROM '
+	    . 'evalsched_monitor_metrics();';
+	for (1 .. 7) {
+		my $text = join "\n", map { $_->[0] // '' }
+		    $h->sql("$explain $explain");
+		my @ms = $text =~ /Planning Time: ([\d.]+) ms.*?Execution Time: ([\d.]+) ms/sg;
+		next unless @ms == 4;
+		push @e, ($ms[0] + $ms[1]) / 1000;
+		push @w, ($ms[2] + $ms[3]) / 1000;
+	}
+	my $t = pct(50, @t);
+	row('scrape', sprintf('evalschedctl metrics, %s runs (the whole command; '
+	    . 'median of 20)', $n >= 1e6 ? sprintf('%gM', $n / 1e6) : $n),
+	    ms($t), '<= 50 ms', verdict($t, 0.050));
+	row('scrape', '  its CPU, evalschedctl\'s and PostgreSQL\'s (mean of 21)',
+	    ms($cpu), '', '');
+	row('scrape', '  its statement, evalsched_monitor_metrics(), in a new '
+	    . 'session / again (median of 7)', ms(pct(50, @e)) . ' / '
+	    . ms(pct(50, @w)), '', '');
+	push @notes, sprintf('scrape: %d runs, of which %s completed counted; '
+	    . '%d counter rows; seeding them at the upgrade took %.1f s; '
+	    . 'PostgreSQL\'s CPU for a connection that runs SELECT 1: %s',
+	    $n, $done // '?', $h->sql_value('SELECT count(*) FROM '
+	    . 'evalsched_counters'), $seeded, ms($bare));
+	$h->sql('TRUNCATE scheduled_evaluations CASCADE; TRUNCATE '
+	    . 'evalsched_alerts, evalsched_counters');
+}
+
 # One completion pass (supervisor/completion.c) with 10,000 runs whose
 # batch tests are under way, each with ten judged assistant messages,
 # when none, one and a hundred of them have just ended.
 sub completion_pass {
 	my ($h) = @_;
 	my $sql = c_sql($h, 'completion.c', 'complete_sql');
-	my @args = (86400, 3, 1000, 30);	# as with listen = yes
+	# As with listen = yes and the default run_timeout and quality_settle.
+	my @args = (86400, 3, 1000, 30, 600, 60);
 	note 'completion pass: 10,000 runs awaiting completion';
 	my ($user, $suite) = owner_of('await');
 	$h->sql("TRUNCATE scheduled_evaluations CASCADE;\n"
@@ -846,8 +958,9 @@ SQL
 		    . '(prepared; median of 7)', ms($t),
 		    $n == 1 ? '<= 10 ms' : '', $n == 1 ? verdict($t, 0.010) : '');
 	}
+	# llm_traces refer to the messages: they go too.
 	$h->sql('TRUNCATE scheduled_evaluations CASCADE; TRUNCATE batch_test_runs, '
-	    . 'conversations, messages, judgments');
+	    . 'conversations, messages, judgments CASCADE');
 }
 
 sub claim_sql {

@@ -12,7 +12,7 @@
 #   BENCH_PGCRON=0       skip the pg_cron comparison
 #   BENCH_ONLY=burst,... only these parts: idle, standin, dispatch,
 #                        trigger, burst, jobrunner, completion, claim,
-#                        metrics, pgcron
+#                        metrics, scrape, pgcron
 #   EVALSCHED_KEEP=1     keep the clusters' directories and logs
 set -e
 cd "$(dirname "$0")/../.."
