@@ -147,7 +147,7 @@ sql -f "$build/schema.sql" -o /dev/null || die "loading schema.sql failed"
 # The stand-in on a given port (0: any), writing the port to api.port.
 start_api() {
 	rm -f "$tmp/api.port"
-	python3 tests/stand-in-api --port-file "$tmp/api.port" --port "$1" \
+	tests/stand-in-api --port-file "$tmp/api.port" --port "$1" \
 	    --log "$tmp/api.log" --service-key-file "$tmp/service.key" \
 	    --database "host=$tmp/pgsock dbname=postgres user=postgres" \
 	    </dev/null 2>>"$tmp/api.err" &
