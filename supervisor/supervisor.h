@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include <libpq-fe.h>
@@ -310,6 +311,9 @@ int	 account_lookup(struct account *, char *why, size_t);
 int	 account_drop(const struct account *);	/* -1: errno says why */
 /* -n, -t: becomes the user; returns the errors printed. */
 int	 account_check(const struct account *);
+
+/* settings.c: -n and -t, every setting and where it came from */
+void	 settings_print(FILE *, const struct config *, const char *const *flags);
 
 /* logdest.c: where a daemon logs (the log key) */
 /* Before detaching, as the user: -1 with why when the file cannot be. */
