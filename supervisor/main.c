@@ -310,6 +310,8 @@ check_only(int database)
 	check_api_keys();
 	check_public_schema();
 	db_disconnect();
+	if (pooler_check() > 0)
+		exit(EX_CONFIG);
 	printf("configuration OK\n");
 	exit(0);
 }

@@ -225,6 +225,9 @@ void	 refusal_note(const void *site, const struct db_error *);
 void	 refusal_clear(const void *site);
 const char *refusal_current(void);
 
+/* pooler.c: -n, a pooler in transaction mode with listen = yes */
+int	 pooler_check(void);	/* 1: said so */
+
 /* privileges.c: -n, what the role lacks */
 int	 privileges_check(const char *path);
 
