@@ -109,6 +109,9 @@ install: $(PROGRAMS)
 	    evalsched-metrics.cron; do \
 	    sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	        etc/$$f > $(DESTDIR)$(DATADIR)/examples/$$f; done
+	@# The container image where the application runs: Render, Compose.
+	install -m 644 examples/render-worker.yaml examples/compose-service.yml \
+	    $(DESTDIR)$(DATADIR)/examples/
 	for m in $(MANPAGES); do $(FIXPATHS) $$m > \
 	    $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m#man/}; done
 	install -m 644 etc/conf.d-README \

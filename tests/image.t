@@ -272,4 +272,45 @@ is($t->sql_value("SELECT status FROM scheduled_evaluation_runs WHERE "
     . "scheduled_evaluation_id = '$slow'"), 'running',
     '... the run cut short left unresolved, to be looked up, not lost');
 
+# --- the blueprints' environments ---------------------------------------------------
+
+# Every variable of the Render entry and of the Compose service, their
+# values filled in where the dashboard or the shell gives them, is read:
+# -n in the root names each as where a setting came from.
+sub blueprint_check {
+	my ($what, %vars) = @_;
+	my %fill = (SUPABASE_SERVICE_ROLE_KEY => $t->key, ENCRYPTION_KEY => 'ek-test',
+	    EVALSCHED_DATABASE => $t->conninfo);
+	for my $k (keys %vars) {
+		$vars{$k} = $fill{$k} if !defined $vars{$k} || $vars{$k} =~ /^\$\{/;
+		my ($secret) = ($vars{$k} // '') =~ m{^/run/secrets/(\w+)$} or next;
+		$t->spew("$drop/$secret", ($secret =~ /encryption/ ? 'ek-test' : $t->key) . "\n");
+		chown $id, $id, "$drop/$secret";
+		chmod 0400, "$drop/$secret";
+		$vars{$k} = "$drop/$secret";
+	}
+	my ($st, $out) = sh(shq(in_root($user, { %image_env, HOME => '/var/lib/evalsched',
+	    %vars }, 'evalsched-supervisor', '-n')));
+	is($st, 0, "$what: -n exits 0 in the image") or diag $out;
+	my @unread = grep { $out !~ /  # environment: \Q$_\E$/m } sort keys %vars;
+	is_deeply(\@unread, [], "... and every one of its variables is read: "
+	    . join(', ', sort keys %vars));
+}
+{
+	my (%render, $key);
+	for (split /\n/, $t->slurp("$top/examples/render-worker.yaml")) {
+		if (/^\s*- key: (\S+)/) { $key = $1; $render{$key} = undef; }
+		elsif (defined $key && /^\s*value: (.*?)\s*$/) { $render{$key} = $1 =~ s/^"|"$//gr; }
+	}
+	blueprint_check('the Render entry', %render);
+	my (%compose, $in);
+	for (split /\n/, $t->slurp("$top/examples/compose-service.yml")) {
+		if (/^(\s*)environment:$/) { $in = length $1; next; }
+		next unless defined $in;
+		last if /^(\s*)\S/ && length($1) <= $in;
+		$compose{$1} = $2 =~ s/^"|"$//gr if /^\s+([A-Z_]+): (.*?)\s*$/;
+	}
+	blueprint_check('the Compose service', %compose);
+}
+
 done_testing;
