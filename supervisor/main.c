@@ -143,6 +143,7 @@ warn_dangerous(int check)
 	char			*line, *next, where[CONFIG_WHERE_MAX];
 
 	config_warnings(&sv->conf, &w);
+	pooler_warn_port(&w);
 	if (sv->conf.user != NULL && strcmp(sv->conf.user, "nobody") == 0)
 		config_err_add(&w, "%s: warning: user nobody is an account "
 		    "other daemons share; create one for evalsched",

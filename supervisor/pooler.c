@@ -128,6 +128,43 @@ advise(int port, int other)
 	    "answered in its place)" : "", sv->conf.poll_interval);
 }
 
+/* The port the conninfo names, else PGPORT's: "" for neither. */
+static void
+conninfo_port(const char *conninfo, char *buf, size_t len)
+{
+	PQconninfoOption	*opts, *o;
+	const char		*env = getenv("PGPORT");
+
+	snprintf(buf, len, "%s", env != NULL ? env : "");
+	if ((opts = PQconninfoParse(conninfo, NULL)) == NULL)
+		return;
+	for (o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "port") == 0 && o->val != NULL)
+			snprintf(buf, len, "%s", o->val);
+	PQconninfoFree(opts);
+}
+
+/*
+ * Without the database (-t, and at every start): the port alone says
+ * Supabase's transaction mode, likely enough to warn of.
+ */
+void
+pooler_warn_port(struct config_err *w)
+{
+	char	port[64], where[CONFIG_WHERE_MAX];
+
+	if (!sv->conf.listen)
+		return;
+	conninfo_port(sv->conf.database, port, sizeof(port));
+	if (strcmp(port, TXN_PORT) == 0)
+		config_err_add(w, "%s: warning: listen: yes, and the database's "
+		    "port is " TXN_PORT ", Supabase's pooler in transaction mode, "
+		    "where LISTEN and prepared statements do not work: set "
+		    "listen = no, or connect to port 5432 (evalsched-supervisor "
+		    "-n tells)", config_where(&sv->conf, "listen", where,
+		    sizeof(where)));
+}
+
 int
 pooler_check(void)
 {

@@ -227,6 +227,7 @@ const char *refusal_current(void);
 
 /* pooler.c: -n, a pooler in transaction mode with listen = yes */
 int	 pooler_check(void);	/* 1: said so */
+void	 pooler_warn_port(struct config_err *);	/* no database: the port */
 
 /* privileges.c: -n, what the role lacks */
 int	 privileges_check(const char *path);

@@ -87,6 +87,10 @@ is($st, 78, 'transaction mode, listen = yes: -n exits 78');
 like($err, qr/^\S+: listen: yes, but notifications do not come back through this database connection .*; port 6543 is Supabase's pooler in transaction mode; the server's process is not the one the connection was given .*: it goes through a pooler in transaction mode, .* set listen = no \(runs then wait up to poll_interval, 60 s, for their batch tests' ends\), or connect directly or through the pooler's session mode/m,
     '... and says to set listen = no, naming the signs') or diag $err;
 unlike($err, qr/configuration OK/, '... not OK');
+my $r = $t->run_program([$sup, '-t', '-c', $listening]);
+is($r->{status}, 0, '-t, without the database: exit 0');
+like($r->{err}, qr/^\S+: warning: listen: yes, and the database's port is 6543, Supabase's pooler in transaction mode, .*set listen = no/m,
+    '... but the port alone draws a warning');
 
 my $polling = $t->write_config(database => $txn, listen => 'no', poll_interval => 2);
 ($st, $err) = check($polling);
