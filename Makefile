@@ -1,5 +1,5 @@
 # evalsched: GNU make.  `make`, `make check`, `make install`, `make demo`,
-# `make bench`, `make fuzz`.  Objects go under $(O) so that the plain and
+# `make bench`, `make fuzz`, `make deb`, `make image`.  Objects go under $(O) so that the plain and
 # the sanitizer builds live side by side.
 
 VERSION		= 0.1.0
@@ -109,6 +109,9 @@ install: $(PROGRAMS)
 	    evalsched-metrics.cron; do \
 	    sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	        etc/$$f > $(DESTDIR)$(DATADIR)/examples/$$f; done
+	@# The container image where the application runs: Render, Compose.
+	install -m 644 examples/render-worker.yaml examples/compose-service.yml \
+	    $(DESTDIR)$(DATADIR)/examples/
 	for m in $(MANPAGES); do $(FIXPATHS) $$m > \
 	    $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m#man/}; done
 	install -m 644 etc/conf.d-README \
@@ -135,6 +138,9 @@ TEST_PREFIX	= /usr/local
 deps:
 	@sh tests/install-deps.sh
 
+deps-deb:
+	@sh tests/install-deps.sh deb
+
 build-werror:
 	$(MAKE) O=build EXTRA_CFLAGS=-Werror all
 
@@ -151,10 +157,11 @@ check: deps build-werror build-san lint
 	EVALSCHED_ROOT=$(SAN_ROOT) EVALSCHED_PREFIX=$(TEST_PREFIX) \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87 \
-	    prove -j2 --timer $(SAN_O)/tests/t_* $(filter-out tests/package.t,$(wildcard tests/*.t))
+	    prove -j2 --timer $(SAN_O)/tests/t_* $(filter-out tests/package.t \
+	    tests/image.t,$(wildcard tests/*.t))
 	@# Building the package takes both cores: alone, so that the timing
 	@# of the other tests is not its.
-	prove --timer tests/package.t
+	prove --timer tests/package.t tests/image.t
 	@sh tests/fuzz/run.sh brief
 
 lint:
@@ -172,7 +179,7 @@ bench: deps all
 
 # The Debian package, built from a copy of the tree so that the .deb (and
 # its .buildinfo and .changes) land in build/deb, and checked by lintian.
-deb: deps
+deb: deps-deb
 	rm -rf build/deb
 	mkdir -p build/deb/src
 	tar -cf - --exclude=./build --exclude=./.git . | tar -xf - -C build/deb/src
@@ -181,10 +188,30 @@ deb: deps
 	lintian --fail-on error build/deb/evalsched_*.deb
 	@ls build/deb/*.deb
 
+# The container image (Dockerfile): with docker where its daemon answers,
+# else podman.  Without either, tests/image.t does what the image's
+# second stage does in a scratch root.
+IMAGE		?= evalsched:$(VERSION)
+image:
+	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; \
+	then set -x; docker build -t $(IMAGE) .; \
+	elif command -v podman >/dev/null 2>&1; then \
+	    set -x; podman build -t $(IMAGE) .; \
+	elif command -v docker >/dev/null 2>&1; then \
+	    echo "make image: docker is installed but its daemon does not" \
+	        "answer (docker info fails), and there is no podman:" \
+	        "start the daemon, or install podman" >&2; exit 1; \
+	else \
+	    echo "make image: neither docker nor podman is installed: the" \
+	        "image needs one of them (tests/image.t installs the same" \
+	        "package into a scratch root instead)" >&2; exit 1; \
+	fi
+
 clean:
 	rm -rf build
 
-.PHONY: all install deps build-werror build-san check lint fuzz demo bench deb clean
+.PHONY: all install deps deps-deb build-werror build-san check lint fuzz demo \
+	bench deb image clean
 
 -include $(patsubst %.o,%.d,$(COMMON_OBJ) $(SUPERVISOR_OBJ) $(JOBRUNNER_OBJ) $(CTL_OBJ) \
     $(NOTIFIER_OBJ))

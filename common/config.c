@@ -84,7 +84,8 @@ static const struct key_def keys[] = {
 /*
  * The secrets: each is set by its key, or read from the first line of
  * its file, or taken from the environment, which wins.  Never echoed in
- * an error, wiped before its memory is freed.
+ * an error, wiped before its memory is freed.  env is the application's
+ * name for it, which its previous worker read.
  */
 struct secret_def {
 	const char	*name;
@@ -101,12 +102,24 @@ static const struct secret_def secrets[] = {
 	    "RESEND_API_KEY" },
 };
 #undef S
+
+/*
+ * The application's names for keys that are not secrets: its environment
+ * keeps working.  An EVALSCHED_ variable of the same key wins.
+ */
+static const struct {
+	const char	*key, *env;
+} app_names[] = {
+	{ "app_url", "NEXT_PUBLIC_APP_URL" },
+};
+
 #define NKEYS		(sizeof(keys) / sizeof(keys[0]))
 #define NSECRETS	(sizeof(secrets) / sizeof(secrets[0]))
+#define NAPPNAMES	(sizeof(app_names) / sizeof(app_names[0]))
+#define ENV_NAME_MAX	64
 
-_Static_assert(NKEYS <= CONFIG_MAX_KEYS &&
-    CONFIG_MAX_KEYS <= sizeof(unsigned long long) * CHAR_BIT,
-    "struct config's line[] and bit sets must hold every key");
+_Static_assert(NKEYS <= CONFIG_MAX_KEYS,
+    "struct config's per-key arrays must hold every key");
 
 #define FIELD(c, off)	((char **)((char *)(c) + (off)))
 #define CFIELD(c, off)	(*(char *const *)((const char *)(c) + (off)))
@@ -240,6 +253,8 @@ config_free(struct config *c)
 		    keys[i].type == KEY_URL || keys[i].type == KEY_NETLIST ||
 		    keys[i].type == KEY_LOG || keys[i].type == KEY_MAILBOX)
 			free(*FIELD(c, keys[i].offset));
+	for (i = 0; i < NKEYS; i++)
+		free(c->env[i]);
 	for (i = 0; i < (size_t)c->nfiles; i++)
 		free(c->files[i]);
 	free(c->files);
@@ -269,13 +284,26 @@ key_path(const struct config *c, const char *name)
 	return c->path != NULL ? c->path : CONFIG_DEFAULT_PATH;
 }
 
-/* A key's bit in env_set and secret_in_file. */
-static unsigned long long
-key_bit(const char *name)
+/* A key's place in the per-key arrays; -1 for no key. */
+static int
+key_index(const char *name)
 {
 	const struct key_def	*k = key_lookup(name);
 
-	return k == NULL ? 0 : 1ull << (k - keys);
+	return k == NULL ? -1 : (int)(k - keys);
+}
+
+/* What set a key, for an error without a line: its file or variable. */
+static const char *
+key_source(const struct config *c, const char *name, char *buf, size_t len)
+{
+	int	i = key_index(name);
+
+	if (i >= 0 && c->env[i] != NULL)
+		snprintf(buf, len, "environment: %s", c->env[i]);
+	else
+		snprintf(buf, len, "%s", key_path(c, name));
+	return buf;
 }
 
 static int
@@ -614,12 +642,12 @@ mark_secrets_in_file(struct config *c)
 	const char		*v;
 	size_t			 i;
 
-	c->secret_in_file = 0;
+	memset(c->secret_in_file, 0, sizeof(c->secret_in_file));
 	for (i = 0; i < NSECRETS; i++) {
 		k = key_lookup(secrets[i].name);
 		v = CFIELD(c, secrets[i].key);
 		if (v != NULL && *v != '\0' && c->line[k - keys] > 0)
-			c->secret_in_file |= key_bit(secrets[i].name);
+			c->secret_in_file[k - keys] = 1;
 	}
 }
 
@@ -667,13 +695,13 @@ load_key_file(struct config *c, const struct secret_def *d,
 {
 	const char	*path = CFIELD(c, d->file);
 	char		*text, *p, *end;
-
-	char		 name[64];
+	char		 name[64], src[CONFIG_WHERE_MAX];
 
 	snprintf(name, sizeof(name), "%s_file", d->name);
+	key_source(c, name, src, sizeof(src));
 	if ((text = read_file(path)) == NULL) {
-		config_err_add(err, "%s: %s: %s: %s", key_path(c, name), name,
-		    path, strerror(errno));
+		config_err_add(err, "%s: %s: %s: %s", src, name, path,
+		    strerror(errno));
 		return;
 	}
 	for (p = text; isspace((unsigned char)*p); p++)
@@ -683,50 +711,174 @@ load_key_file(struct config *c, const struct secret_def *d,
 		end--;
 	*end = '\0';
 	if (*p == '\0')
-		config_err_add(err, "%s: %s: %s: the file is empty",
-		    key_path(c, name), name, path);
+		config_err_add(err, "%s: %s: %s: the file is empty", src,
+		    name, path);
 	else
 		set_secret(FIELD(c, d->key), p);
 	explicit_bzero(text, strlen(text) + 1);
 	free(text);
 }
 
+const char *
+config_env_name(const char *key, char *buf, size_t len)
+{
+	size_t	i, n = strlen("EVALSCHED_");
+
+	snprintf(buf, len, "EVALSCHED_%s", key);
+	for (i = n; buf[i] != '\0'; i++)
+		buf[i] = toupper((unsigned char)buf[i]);
+	return buf;
+}
+
+/* A variable that counts: set and not empty. */
+static const char *
+env_value(const char *name)
+{
+	const char	*v = getenv(name);
+
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
+static void
+mark_env(struct config *c, const char *key, const char *var)
+{
+	int	i = key_index(key);
+
+	free(c->env[i]);
+	c->env[i] = var != NULL ? xstrdup(var) : NULL;
+}
+
+/* A key from variable var, checked as a file's line is. */
+static void
+env_set(struct config *c, const struct key_def *k, const char *var,
+    const char *v, struct config_err *err)
+{
+	char	why[256];
+
+	if (key_set(c, k, v, why, sizeof(why)) == 0)
+		mark_env(c, k->name, var);
+	else if (!may_echo(k->name, v) || k->type == KEY_NETLIST)
+		config_err_add(err, "environment: %s: %s", var, why);
+	else
+		config_err_add(err, "environment: %s: '%s' %s", var, v, why);
+}
+
+static int
+is_secret_file(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < NSECRETS; i++)
+		if (strncmp(name, secrets[i].name, strlen(secrets[i].name)) ==
+		    0 && strcmp(name + strlen(secrets[i].name), "_file") == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * EVALSCHED_DATABASE counts even when empty (libpq's defaults and its
+ * PG* variables), as it always has; every other variable only when not
+ * empty, so that Compose's "KEY: ${KEY}" of an unset KEY changes nothing.
+ */
+static const char *
+env_of_key(const char *key, const char *var)
+{
+	if (strcmp(key, "database") == 0)
+		return getenv(var);
+	return env_value(var);
+}
+
+static const char *
+app_name(const char *key)
+{
+	size_t	i;
+
+	for (i = 0; i < NAPPNAMES; i++)
+		if (strcmp(app_names[i].key, key) == 0)
+			return app_names[i].env;
+	return NULL;
+}
+
+/* A key that is no secret: EVALSCHED_KEY, else the application's name. */
+static void
+env_plain(struct config *c, const struct key_def *k, struct config_err *err)
+{
+	const char	*v, *app;
+	char		 var[ENV_NAME_MAX];
+
+	config_env_name(k->name, var, sizeof(var));
+	if ((v = env_of_key(k->name, var)) != NULL)
+		env_set(c, k, var, v, err);
+	else if ((app = app_name(k->name)) != NULL &&
+	    (v = env_value(app)) != NULL)
+		env_set(c, k, app, v, err);
+}
+
+/*
+ * One family of a secret's variables: NAME itself, or NAME_FILE naming a
+ * file that holds it, as the official PostgreSQL image has
+ * POSTGRES_PASSWORD and POSTGRES_PASSWORD_FILE.  Both set is an error.
+ * Returns 1 when the family set the secret (or failed), 0 when it is
+ * not in the environment.
+ */
+static int
+env_secret_family(struct config *c, const struct secret_def *d,
+    const char *name, struct config_err *err)
+{
+	const char	*v, *path;
+	char		 file_var[ENV_NAME_MAX + 8], file_key[ENV_NAME_MAX];
+
+	snprintf(file_var, sizeof(file_var), "%s_FILE", name);
+	snprintf(file_key, sizeof(file_key), "%s_file", d->name);
+	v = env_value(name);
+	path = env_value(file_var);
+	if (v == NULL && path == NULL)
+		return 0;
+	if (v != NULL && path != NULL) {
+		config_err_add(err, "environment: set %s or %s, not both",
+		    name, file_var);
+		return 1;
+	}
+	if (v != NULL) {
+		set_secret(FIELD(c, d->key), v);
+		free(*FIELD(c, d->file));
+		*FIELD(c, d->file) = NULL;
+		mark_env(c, d->name, name);
+		mark_env(c, file_key, NULL);
+		return 1;
+	}
+	/* The key is read from the file once the rest is known good. */
+	free_secret(FIELD(c, d->key));
+	set_string(FIELD(c, d->file), path);
+	mark_env(c, d->name, file_var);
+	mark_env(c, file_key, file_var);
+	return 1;
+}
+
+/* Ours first: EVALSCHED_SERVICE_ROLE_KEY(_FILE) over the application's. */
+static void
+env_secret(struct config *c, const struct secret_def *d,
+    struct config_err *err)
+{
+	char	name[ENV_NAME_MAX];
+
+	config_env_name(d->name, name, sizeof(name));
+	if (env_secret_family(c, d, name, err) == 0 && d->env != NULL)
+		(void)env_secret_family(c, d, d->env, err);
+}
+
 int
 config_apply_env(struct config *c, struct config_err *err)
 {
-	const char	*v;
-	int		 before = err->count;
-	size_t		 i;
+	int	before = err->count;
+	size_t	i;
 
-	if ((v = getenv("EVALSCHED_DATABASE")) != NULL) {
-		set_string(&c->database, v);
-		c->env_set |= key_bit("database");
-	}
-	if ((v = getenv("EVALSCHED_MONITOR_DATABASE")) != NULL) {
-		set_string(&c->monitor_database, v);
-		c->env_set |= key_bit("monitor_database");
-	}
-	if ((v = getenv("NEXT_PUBLIC_APP_URL")) != NULL && *v != '\0') {
-		char	why[128];
-
-		if (key_set(c, key_lookup("app_url"), v, why,
-		    sizeof(why)) == 0)
-			c->env_set |= key_bit("app_url");
-		else if (may_echo("app_url", v))
-			config_err_add(err, "environment: NEXT_PUBLIC_APP_URL: "
-			    "'%s' %s", v, why);
-		else
-			config_err_add(err, "environment: NEXT_PUBLIC_APP_URL: "
-			    "%s", why);
-	}
-	for (i = 0; i < NSECRETS; i++) {
-		if ((v = getenv(secrets[i].env)) == NULL || *v == '\0')
-			continue;
-		set_secret(FIELD(c, secrets[i].key), v);
-		free(*FIELD(c, secrets[i].file));
-		*FIELD(c, secrets[i].file) = NULL;
-		c->env_set |= key_bit(secrets[i].name);
-	}
+	for (i = 0; i < NKEYS; i++)
+		if (secret_lookup(keys[i].name) == NULL &&
+		    !is_secret_file(keys[i].name))
+			env_plain(c, &keys[i], err);
+	for (i = 0; i < NSECRETS; i++)
+		env_secret(c, &secrets[i], err);
 	return err->count - before;
 }
 
@@ -789,37 +941,97 @@ config_require_key(const struct config *c, struct config_err *err)
 		return 0;
 	config_err_add(err, "%s: no service role key: set "
 	    "service_role_key_file (or service_role_key), or "
-	    "SUPABASE_SERVICE_ROLE_KEY in the environment", c->path);
+	    "SUPABASE_SERVICE_ROLE_KEY (or EVALSCHED_SERVICE_ROLE_KEY_FILE) in "
+	    "the environment", c->path);
 	return 1;
-}
-
-/* The variable that overrides a key, for config_where. */
-static const char *
-env_name(const char *key)
-{
-	const struct secret_def	*d;
-
-	if (strcmp(key, "database") == 0)
-		return "EVALSCHED_DATABASE";
-	if (strcmp(key, "monitor_database") == 0)
-		return "EVALSCHED_MONITOR_DATABASE";
-	if (strcmp(key, "app_url") == 0)
-		return "NEXT_PUBLIC_APP_URL";
-	return (d = secret_lookup(key)) != NULL ? d->env : "the environment";
 }
 
 const char *
 config_where(const struct config *c, const char *key, char *buf, size_t len)
 {
-	const struct key_def	*k = key_lookup(key);
-	const char		*path = key_path(c, key);
+	int		 i = key_index(key);
+	const char	*path = key_path(c, key);
 
-	if (k != NULL && (c->env_set & key_bit(key)) != 0)
-		snprintf(buf, len, "environment: %s", env_name(key));
-	else if (k != NULL && c->line[k - keys] > 0)
-		snprintf(buf, len, "%s:%d", path, c->line[k - keys]);
+	if (i >= 0 && c->env[i] != NULL)
+		snprintf(buf, len, "environment: %s", c->env[i]);
+	else if (i >= 0 && c->line[i] > 0)
+		snprintf(buf, len, "%s:%d", path, c->line[i]);
 	else
 		snprintf(buf, len, "%s", path);
+	return buf;
+}
+
+size_t
+config_nkeys(void)
+{
+	return NKEYS;
+}
+
+const char *
+config_key_name(size_t i)
+{
+	return i < NKEYS ? keys[i].name : NULL;
+}
+
+int
+config_key_secret(size_t i)
+{
+	return i < NKEYS && secret_lookup(keys[i].name) != NULL;
+}
+
+const char *
+config_value(const struct config *c, size_t i, char *buf, size_t len)
+{
+	const struct key_def	*k = &keys[i];
+	const void		*field = (const char *)c + k->offset;
+
+	switch (k->type) {
+	case KEY_STRING:
+	case KEY_ABSPATH:
+	case KEY_URL:
+	case KEY_NETLIST:
+	case KEY_LOG:
+	case KEY_MAILBOX:
+		return *(char *const *)field;
+	case KEY_BOOL:
+		snprintf(buf, len, "%s", *(const int *)field ? "yes" : "no");
+		return buf;
+	case KEY_LOGLEVEL:
+		snprintf(buf, len, "%s", *(const int *)field ? "debug" :
+		    "info");
+		return buf;
+	case KEY_SECONDS:
+	case KEY_DAYS:
+	case KEY_COUNT:
+		snprintf(buf, len, "%d", *(const int *)field);
+		return buf;
+	}
+	return NULL;
+}
+
+/* A secret not set by a line nor the environment was read from its file. */
+static const char *
+secret_file_of(const struct config *c, const char *key)
+{
+	const struct secret_def	*d = secret_lookup(key);
+
+	return d != NULL && CFIELD(c, d->key) != NULL ? CFIELD(c, d->file) :
+	    NULL;
+}
+
+const char *
+config_origin(const struct config *c, size_t i, char *buf, size_t len)
+{
+	const char	*from;
+
+	if (c->env[i] != NULL)
+		snprintf(buf, len, "environment: %s", c->env[i]);
+	else if ((from = secret_file_of(c, keys[i].name)) != NULL)
+		snprintf(buf, len, "read from %s", from);
+	else if (c->line[i] > 0)
+		snprintf(buf, len, "%s:%d", c->files[c->file[i]], c->line[i]);
+	else
+		snprintf(buf, len, "default");
 	return buf;
 }
 
@@ -857,8 +1069,7 @@ warn_config_file(const struct config *c, int f, struct config_err *w)
 	/* Its line in the file, even when the environment's key won. */
 	for (i = 0; i < NSECRETS; i++) {
 		k = key_lookup(secrets[i].name) - keys;
-		if ((c->secret_in_file & key_bit(secrets[i].name)) != 0 &&
-		    c->file[k] == f)
+		if (c->secret_in_file[k] && c->file[k] == f)
 			config_err_add(w, "%s:%d: warning: %s is in a file "
 			    "readable by others (mode %04o): use %s_file, or "
 			    "chmod o-r the file", path, c->line[k],

@@ -62,8 +62,8 @@ struct config {
 	/* Where each key came from, for messages: see config_where. */
 	int	 line[CONFIG_MAX_KEYS];	/* its line; 0: in no file */
 	int	 file[CONFIG_MAX_KEYS];	/* ... of files[this] */
-	unsigned long long env_set;	/* a bit per key: the environment's */
-	unsigned long long secret_in_file;/* a bit per key: a non-empty secret */
+	char	*env[CONFIG_MAX_KEYS];	/* the variable that set it, or NULL */
+	unsigned char secret_in_file[CONFIG_MAX_KEYS];	/* a non-empty secret */
 };
 
 #define CONFIG_MAX_CONCURRENT	1024
@@ -94,7 +94,28 @@ int	config_load(struct config *, const char *path, struct config_err *);
  */
 int	config_parse_text(struct config *, const char *name, const char *text,
 	    struct config_err *);
+/*
+ * The environment, over the files: EVALSCHED_ and a key's name in
+ * capitals for every key, the application's own names for app_url and
+ * the secrets, and a secret's *_FILE variables (evalsched.conf(5),
+ * ENVIRONMENT).  A bad value is "environment: VARIABLE: message".
+ */
 int	config_apply_env(struct config *, struct config_err *);
+/* EVALSCHED_ and key in capitals, in buf; returns buf. */
+const char *config_env_name(const char *key, char *buf, size_t len);
+/*
+ * Every key, in the order of the table, for -n's list: its name, whether
+ * its value is a secret never to show, its value as a file would write
+ * it (NULL: not set), and where that came from: "environment: VARIABLE",
+ * "file:line", "read from PATH" (a secret from its file) or "default".
+ */
+size_t	config_nkeys(void);
+const char *config_key_name(size_t);
+int	config_key_secret(size_t);
+const char *config_value(const struct config *, size_t, char *buf,
+	    size_t len);
+const char *config_origin(const struct config *, size_t, char *buf,
+	    size_t len);
 /* The supervisor cannot run without a key; the ops tool can. */
 int	config_require_key(const struct config *, struct config_err *);
 /*

@@ -607,6 +607,27 @@ rollback(void)
 	(void)trip_send(0, &s, 1, NULL, NULL);
 }
 
+/*
+ * A statement prepared on this connection, unknown to the server that
+ * ran this transaction: a pooler in transaction mode gave it another
+ * server connection, as it does with listen = yes (pooler.c: -n says so
+ * beforehand).  Said once per connection.
+ */
+static void
+prepared_lost(const struct db_error *e)
+{
+	static unsigned long	said;
+
+	if (strcmp(e->sqlstate, "26000") != 0 || said == connections ||
+	    checking)
+		return;
+	said = connections;
+	log_warnx("database: %s: a statement prepared on this connection is "
+	    "unknown to the server that ran the transaction: a pooler in "
+	    "transaction mode? set listen = no (evalsched-supervisor -n "
+	    "checks)", e->message);
+}
+
 /* The Sync came back: the caller has its answers. */
 static void
 trip_finish(void)
@@ -619,6 +640,7 @@ trip_finish(void)
 	answers++;
 	if (trip.failed) {
 		last_failure = trip.error;
+		prepared_lost(&trip.error);
 		if (!checking)
 			refusal_note(trip.site, &trip.error);
 		/* A statement prepared stays so, even if its transaction failed. */

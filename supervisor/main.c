@@ -143,6 +143,7 @@ warn_dangerous(int check)
 	char			*line, *next, where[CONFIG_WHERE_MAX];
 
 	config_warnings(&sv->conf, &w);
+	pooler_warn_port(&w);
 	if (sv->conf.user != NULL && strcmp(sv->conf.user, "nobody") == 0)
 		config_err_add(&w, "%s: warning: user nobody is an account "
 		    "other daemons share; create one for evalsched",
@@ -190,26 +191,48 @@ add_name(char *buf, size_t len, const char *name, size_t n)
 	    (int)n, name);
 }
 
+/* Whether a list of add_name's holds name. */
+static int
+has_name(const char *list, const char *name)
+{
+	size_t	n = strlen(name);
+
+	for (; *list != '\0'; list += strcspn(list, ",") + (list[strcspn(list,
+	    ",")] != '\0' ? 2 : 0))
+		if (strncmp(list, name, n) == 0 && (list[n] == ',' ||
+		    list[n] == '\0'))
+			return 1;
+	return 0;
+}
+
 /*
  * -n and -t run from an operator's shell; the service does not: its
  * init script and systemd unit give the supervisor only what the
  * defaults file sets.  What this check took from the environment may
- * then be missing there (or be all that made the check pass).
+ * then be missing there (or be all that made the check pass).  In a
+ * container (the image sets "container", as container managers do) the
+ * environment is the service's own, and there is nothing to say.
  */
 static void
 warn_environment(void)
 {
-	static const char	*ours[] = { "EVALSCHED_DATABASE",
-				    "NEXT_PUBLIC_APP_URL",
-				    "SUPABASE_SERVICE_ROLE_KEY", "ENCRYPTION_KEY" };
 	extern char		**environ;
-	char			  names[512] = "", **e;
+	char			  names[1024] = "", origin[CONFIG_WHERE_MAX];
+	char			**e;
+	const char		 *var;
 	size_t			  i, n;
 
-	for (i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
-		if (getenv(ours[i]) != NULL && *getenv(ours[i]) != '\0')
-			add_name(names, sizeof(names), ours[i],
-			    strlen(ours[i]));
+	if (getenv("container") != NULL)
+		return;
+	for (i = 0; i < config_nkeys(); i++) {
+		config_origin(&sv->conf, i, origin, sizeof(origin));
+		if (strncmp(origin, "environment: ", 13) != 0)
+			continue;
+		var = origin + 13;
+		/* A secret and its file key name one variable: once. */
+		if (!has_name(names, var))
+			add_name(names, sizeof(names), var, strlen(var));
+	}
 	/* libpq's own: PGHOST, PGPASSWORD, PGSERVICE... */
 	for (e = environ; *e != NULL; e++) {
 		if (strncmp(*e, "PG", 2) != 0 ||
@@ -224,6 +247,28 @@ warn_environment(void)
 		    SYSCONFDIR "/default/evalsched");
 }
 
+/* -n and -t: every setting, and the flag that set it, if one did. */
+static void
+print_settings(void)
+{
+	const char	*flags[7], **f = flags;
+
+	if (opt.user != NULL) {
+		*f++ = "user";
+		*f++ = "-u";
+	}
+	if (opt.pidfile != NULL) {
+		*f++ = "pidfile";
+		*f++ = "-p";
+	}
+	if (opt.debug) {
+		*f++ = "log_level";
+		*f++ = "-d";
+	}
+	*f = NULL;
+	settings_print(stdout, &sv->conf, flags);
+}
+
 /*
  * -n: the configuration, what the user to run as can read, the database
  * and its schema.  -t (database 0): all but the database, for an init
@@ -235,6 +280,7 @@ check_only(int database)
 	struct account	a;
 	char		why[512], where[CONFIG_WHERE_MAX];
 
+	print_settings();
 	warn_dangerous(1);
 	warn_environment();
 	if (account_lookup(&a, why, sizeof(why)) == -1) {
@@ -265,8 +311,19 @@ check_only(int database)
 	check_api_keys();
 	check_public_schema();
 	db_disconnect();
+	if (pooler_check() > 0)
+		exit(EX_CONFIG);
 	printf("configuration OK\n");
 	exit(0);
+}
+
+/* Started as the user already, as a container's USER starts us. */
+static int
+already_user(const char *name)
+{
+	struct passwd	*pw = getpwnam(name);
+
+	return pw != NULL && pw->pw_uid == geteuid();
 }
 
 /* Who we run as once started, said when it is not what it should be. */
@@ -278,7 +335,8 @@ service_account(struct account *a)
 	if (account_lookup(a, why, sizeof(why)) == -1)
 		fatalx_status(EX_CONFIG, "%s: %s", user_where(where,
 		    sizeof(where)), why);
-	if (geteuid() != 0 && sv->conf.user != NULL)
+	if (geteuid() != 0 && sv->conf.user != NULL &&
+	    !already_user(sv->conf.user))
 		log_warnx("not root: ignoring user %s", sv->conf.user);
 	else if (geteuid() == 0 && sv->conf.user == NULL)
 		log_warnx("running as root: set user in the configuration "

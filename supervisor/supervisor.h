@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include <libpq-fe.h>
@@ -225,6 +226,10 @@ void	 refusal_note(const void *site, const struct db_error *);
 void	 refusal_clear(const void *site);
 const char *refusal_current(void);
 
+/* pooler.c: -n, a pooler in transaction mode with listen = yes */
+int	 pooler_check(void);	/* 1: said so */
+void	 pooler_warn_port(struct config_err *);	/* no database: the port */
+
 /* privileges.c: -n, what the role lacks */
 int	 privileges_check(const char *path);
 
@@ -311,6 +316,9 @@ int	 account_lookup(struct account *, char *why, size_t);
 int	 account_drop(const struct account *);	/* -1: errno says why */
 /* -n, -t: becomes the user; returns the errors printed. */
 int	 account_check(const struct account *);
+
+/* settings.c: -n and -t, every setting and where it came from */
+void	 settings_print(FILE *, const struct config *, const char *const *flags);
 
 /* logdest.c: where a daemon logs (the log key) */
 /* Before detaching, as the user: -1 with why when the file cannot be. */

@@ -154,7 +154,7 @@ like($check, qr/warning: \d+ active schedule\(s\) have an encrypted API key but 
 $t->spew($t->dir . '/encryption.key', "$EKEY\n");
 chmod 0600, $t->dir . '/encryption.key';
 my $with_key = $t->write_config(encryption_key_file => $t->dir . '/encryption.key');
-$check = `$sup -n -c $with_key 2>&1`;
+$check = Evalsched::Test::no_settings(scalar `$sup -n -c $with_key 2>&1`);
 is($? >> 8, 0, '-n with encryption_key_file: exit 0');
 is($check, "configuration OK\n", '-n with encryption_key_file: no warning');
 
@@ -166,7 +166,7 @@ $t->add_schedule(name => 'keyed, later', api_key_encrypted => $GOOD,
     next_run_at => \"now() + interval '1 hour'");
 $t->add_schedule(name => 'keyed, paused', api_key_encrypted => $GOOD, is_active => 'false');
 my $no_conf = $t->write_config(run_timeout => 30);
-$check = `$sup -n -c $no_conf 2>&1`;
+$check = Evalsched::Test::no_settings(scalar `$sup -n -c $no_conf 2>&1`);
 is($? >> 8, 0, '-n without encryption_key: exit 0');
 is($check, "$no_conf: warning: 2 active schedule(s) have an encrypted API key but "
     . "encryption_key is not set; their runs will fail (counted against nobody)\n"

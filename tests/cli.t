@@ -16,7 +16,7 @@ sub run {
 	local $ENV{SUPABASE_SERVICE_ROLE_KEY};
 	delete $ENV{SUPABASE_SERVICE_ROLE_KEY};
 	system("'$sup' " . join(' ', map { "'$_'" } @args) . " >'$out' 2>&1");
-	my $text = $t->slurp($out);
+	my $text = Evalsched::Test::no_settings($t->slurp($out));
 	$text =~ s/\Q${\ $t->dir }\E/DIR/g;
 	$text =~ s/^\S+ evalsched-supervisor\[\d+\]: //mg;
 	return ($? >> 8, $text);
@@ -72,7 +72,8 @@ is_deeply([run('-n', '-c', $t->dir . '/missing.conf')], [78,
 
 my $nokey = conf('nokey', "app_url = http://localhost:3000\n");
 is_deeply([run('-n', '-c', $nokey)], [78, "DIR/nokey.conf: no service role key: set "
-    . "service_role_key_file (or service_role_key), or SUPABASE_SERVICE_ROLE_KEY in the environment\n"],
+    . "service_role_key_file (or service_role_key), or SUPABASE_SERVICE_ROLE_KEY (or "
+    . "EVALSCHED_SERVICE_ROLE_KEY_FILE) in the environment\n"],
     'no service key: exit 78');
 
 my $badkeyfile = conf('badkeyfile', "service_role_key_file = " . $t->dir . "/nope\n");

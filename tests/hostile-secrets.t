@@ -372,7 +372,7 @@ $t->sql('UPDATE scheduled_evaluations SET is_active = false');
 sub check {
 	my ($conf, @args) = @_;
 	my $out = `'$SUP' -n -c '$conf' @args 2>&1`;
-	return ($? >> 8, $out);
+	return ($? >> 8, Evalsched::Test::no_settings($out));
 }
 
 sub line_of {

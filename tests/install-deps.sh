@@ -1,12 +1,25 @@
 #!/bin/sh
 # Installs what building and testing evalsched needs, when it is missing.
 # Debian 12; apt-get runs only when a package is absent.
+#
+#	sh tests/install-deps.sh	everything make check needs
+#	sh tests/install-deps.sh deb	what make deb needs, no more (the
+#					image's first stage)
 set -e
 
-packages="gcc make pkg-config libc6-dev libpq-dev libcurl4-openssl-dev
-libssl-dev libjson-c-dev libbsd-dev postgresql postgresql-client mandoc perl python3
-python3-psycopg2 tzdata procps clang libclang-rt-dev
-debhelper dpkg-dev fakeroot lintian"
+build="gcc make pkg-config libc6-dev libpq-dev libcurl4-openssl-dev
+libssl-dev libjson-c-dev libbsd-dev"
+deb="$build debhelper dpkg-dev fakeroot lintian"
+# pgbouncer: tests/pgbouncer.t runs the supervisor through it, as
+# through Supabase's pooler.
+check="$deb postgresql postgresql-client pgbouncer mandoc perl python3
+python3-psycopg2 tzdata procps clang libclang-rt-dev"
+
+case ${1:-check} in
+deb)	packages=$deb ;;
+check)	packages=$check ;;
+*)	echo "usage: sh tests/install-deps.sh [deb|check]" >&2; exit 64 ;;
+esac
 
 missing=
 for p in $packages; do

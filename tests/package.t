@@ -77,6 +77,8 @@ my @files = qw(
 	/etc/logrotate.d/evalsched
 	/lib/systemd/system/evalsched.service
 	/usr/share/bash-completion/completions/evalschedctl
+	/usr/share/evalsched/examples/render-worker.yaml
+	/usr/share/evalsched/examples/compose-service.yml
 	/usr/share/doc/evalsched/copyright
 	/usr/share/doc/evalsched/README.Debian
 );

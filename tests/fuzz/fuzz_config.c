@@ -140,7 +140,8 @@ same_config(const struct config *a, const struct config *b)
 		if (number_of(a, i) != number_of(b, i))
 			return 0;
 	return a->listen == b->listen && a->log_debug == b->log_debug &&
-	    a->secret_in_file == b->secret_in_file;
+	    memcmp(a->secret_in_file, b->secret_in_file,
+	    sizeof(a->secret_in_file)) == 0;
 }
 
 /* Parsed cleanly: written out and read back, nothing may change. */

@@ -65,14 +65,24 @@ temp_file(const char *text)
 	return path;
 }
 
+/* Every variable the configuration reads: none from whoever runs us. */
 static void
 clear_env(void)
 {
-	unsetenv("EVALSCHED_DATABASE");
-	unsetenv("NEXT_PUBLIC_APP_URL");
-	unsetenv("SUPABASE_SERVICE_ROLE_KEY");
-	unsetenv("ENCRYPTION_KEY");
-	unsetenv("RESEND_API_KEY");
+	static const char *const app[] = { "NEXT_PUBLIC_APP_URL",
+	    "SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_SERVICE_ROLE_KEY_FILE",
+	    "ENCRYPTION_KEY", "ENCRYPTION_KEY_FILE", "RESEND_API_KEY",
+	    "RESEND_API_KEY_FILE" };
+	char	 var[96];
+	size_t	 i;
+
+	for (i = 0; i < sizeof(app) / sizeof(app[0]); i++)
+		unsetenv(app[i]);
+	for (i = 0; i < config_nkeys(); i++) {
+		unsetenv(config_env_name(config_key_name(i), var, sizeof(var)));
+		strlcat(var, "_FILE", sizeof(var));
+		unsetenv(var);
+	}
 }
 
 /* Parses text from scratch; returns the error count. */
@@ -620,6 +630,174 @@ test_env(void)
 	unsetenv("SUPABASE_SERVICE_ROLE_KEY");
 }
 
+/*
+ * Every key from EVALSCHED_ and its name in capitals, over the file, and
+ * checked as a line of it is; keys added later are in the table walked.
+ */
+static void
+test_env_every_key(void)
+{
+	struct config		c;
+	struct config_err	e;
+	char			var[96], buf[64], where[CONFIG_WHERE_MAX];
+	const char		*v;
+	size_t			i, named = 0;
+	int			n;
+
+	tap_is_str(config_env_name("max_concurrent", var, sizeof(var)),
+	    "EVALSCHED_MAX_CONCURRENT", "the variable of a key");
+	setenv("EVALSCHED_POLL_INTERVAL", "7", 1);
+	setenv("EVALSCHED_LISTEN", "no", 1);
+	setenv("EVALSCHED_LOG_LEVEL", "debug", 1);
+	setenv("EVALSCHED_NODE_NAME", "env-node", 1);
+	setenv("EVALSCHED_WEBHOOK_ALLOW", "10.1.2.3", 1);
+	setenv("EVALSCHED_APP_URL", "https://ours.example/", 1);
+	setenv("NEXT_PUBLIC_APP_URL", "https://theirs.example", 1);
+	n = load(&c, &e, "poll_interval = 5\nlisten = yes\n", NULL);
+	tap_is_int(n, 0, "EVALSCHED_ variables: no error");
+	tap_is_int(c.poll_interval, 7, "EVALSCHED_POLL_INTERVAL overrides the "
+	    "file");
+	tap_is_int(c.listen, 0, "EVALSCHED_LISTEN: a boolean");
+	tap_is_int(c.log_debug, 1, "EVALSCHED_LOG_LEVEL");
+	tap_is_str(c.node_name, "env-node", "EVALSCHED_NODE_NAME");
+	tap_is_str(c.webhook_allow, "10.1.2.3/32", "EVALSCHED_WEBHOOK_ALLOW, "
+	    "canonical as from a file");
+	tap_is_str(c.app_url, "https://ours.example", "EVALSCHED_APP_URL wins "
+	    "over NEXT_PUBLIC_APP_URL");
+	tap_is_str(config_where(&c, "poll_interval", where, sizeof(where)),
+	    "environment: EVALSCHED_POLL_INTERVAL", "config_where names it");
+	for (i = 0; i < config_nkeys(); i++)
+		if (strcmp(config_key_name(i), "poll_interval") == 0)
+			tap_is_str(config_origin(&c, i, where, sizeof(where)),
+			    "environment: EVALSCHED_POLL_INTERVAL",
+			    "config_origin too");
+	done(&c, &e);
+	clear_env();
+
+	/* Compose's "KEY: ${KEY}" with KEY unset: empty changes nothing. */
+	setenv("EVALSCHED_POLL_INTERVAL", "", 1);
+	setenv("EVALSCHED_SERVICE_ROLE_KEY_FILE", "", 1);
+	n = load(&c, &e, "poll_interval = 5\nservice_role_key = " KEY "\n",
+	    NULL);
+	tap_is_int(n, 0, "empty variables: no error");
+	tap_is_int(c.poll_interval, 5, "an empty EVALSCHED_POLL_INTERVAL is "
+	    "not set");
+	tap_is_str(c.service_role_key, KEY, "nor an empty _FILE");
+	done(&c, &e);
+	clear_env();
+
+	setenv("EVALSCHED_POLL_INTERVAL", "0", 1);
+	setenv("EVALSCHED_LISTEN", "maybe", 1);
+	setenv("EVALSCHED_BOGUS", "1", 1);
+	n = load(&c, &e, "poll_interval = 5\n", NULL);
+	tap_is_int(n, 2, "two bad variables: two errors");
+	tap_is_str(e.buf, "environment: EVALSCHED_POLL_INTERVAL: '0' must be a "
+	    "whole number of seconds from 1 to 86400\n"
+	    "environment: EVALSCHED_LISTEN: 'maybe' must be yes or no\n",
+	    "each named by its variable, in the manual's words; an unknown "
+	    "EVALSCHED_ variable is none of ours");
+	tap_is_int(c.poll_interval, 5, "a bad variable leaves the file's");
+	done(&c, &e);
+	clear_env();
+
+	setenv("EVALSCHED_WEBHOOK_ALLOW", "10.0.0.1/8", 1);
+	n = load(&c, &e, "", NULL);
+	tap_is_str(e.buf, "environment: EVALSCHED_WEBHOOK_ALLOW: '10.0.0.1/8' "
+	    "has bits set after its /8 prefix: the network is 10.0.0.0/8 (or "
+	    "write the address alone)\n", "a list names its bad item alone");
+	done(&c, &e);
+	clear_env();
+
+	/* Every key of the table, set to its default, is taken as such. */
+	config_defaults(&c);
+	for (i = 0; i < config_nkeys(); i++) {
+		if (config_key_secret(i) ||
+		    (v = config_value(&c, i, buf, sizeof(buf))) == NULL ||
+		    *v == '\0')
+			continue;
+		setenv(config_env_name(config_key_name(i), var, sizeof(var)),
+		    v, 1);
+		named++;
+	}
+	config_free(&c);
+	n = load(&c, &e, "", NULL);
+	tap_is_int(n, 0, "every key's variable, at its default: no error");
+	for (i = 0, n = 0; i < config_nkeys(); i++)
+		n += c.env[i] != NULL;
+	tap_is_int(n, (int)named, "... and each one taken (%zu)", named);
+	done(&c, &e);
+	clear_env();
+}
+
+/*
+ * The secrets: the value or a file of it, as the PostgreSQL image's
+ * POSTGRES_PASSWORD and POSTGRES_PASSWORD_FILE; ours over the
+ * application's names; both of one name an error; never echoed.
+ */
+static void
+test_env_secrets(void)
+{
+	struct config		c;
+	struct config_err	e;
+	char			kp[PATH_MAX], where[CONFIG_WHERE_MAX];
+	size_t			i;
+	int			n;
+
+	snprintf(kp, sizeof(kp), "%s", temp_file("file-" KEY "\n"));
+	setenv("EVALSCHED_SERVICE_ROLE_KEY_FILE", kp, 1);
+	setenv("SUPABASE_SERVICE_ROLE_KEY", "app-" KEY, 1);
+	n = load(&c, &e, "service_role_key = " KEY "\n", NULL);
+	tap_is_int(n, 0, "EVALSCHED_SERVICE_ROLE_KEY_FILE: no error");
+	tap_is_str(c.service_role_key, "file-" KEY, "the key read from it, "
+	    "over the application's variable and the file's line");
+	tap_is_str(c.service_role_key_file, kp, "service_role_key_file is it");
+	tap_is_str(config_where(&c, "service_role_key", where, sizeof(where)),
+	    "environment: EVALSCHED_SERVICE_ROLE_KEY_FILE",
+	    "config_where: the key came from the _FILE variable");
+	for (i = 0; i < config_nkeys(); i++)
+		if (strcmp(config_key_name(i), "service_role_key") == 0)
+			tap_ok(config_key_secret(i), "service_role_key is a "
+			    "secret");
+	done(&c, &e);
+	clear_env();
+
+	setenv("SUPABASE_SERVICE_ROLE_KEY_FILE", kp, 1);
+	n = load(&c, &e, "", NULL);
+	tap_is_str(c.service_role_key, "file-" KEY,
+	    "SUPABASE_SERVICE_ROLE_KEY_FILE, the application's name as a file");
+	done(&c, &e);
+	clear_env();
+
+	setenv("ENCRYPTION_KEY_FILE", kp, 1);
+	setenv("EVALSCHED_ENCRYPTION_KEY", "ours-" EKEY, 1);
+	n = load(&c, &e, "service_role_key = " KEY "\n", NULL);
+	tap_is_str(c.encryption_key, "ours-" EKEY, "EVALSCHED_ENCRYPTION_KEY "
+	    "over ENCRYPTION_KEY_FILE");
+	tap_ok(c.encryption_key_file == NULL, "... whose file is not named");
+	done(&c, &e);
+	clear_env();
+
+	setenv("EVALSCHED_SERVICE_ROLE_KEY", KEY, 1);
+	setenv("EVALSCHED_SERVICE_ROLE_KEY_FILE", kp, 1);
+	n = load(&c, &e, "", NULL);
+	tap_is_int(n, 1, "a secret and its _FILE both set: an error");
+	tap_is_str(e.buf, "environment: set EVALSCHED_SERVICE_ROLE_KEY or "
+	    "EVALSCHED_SERVICE_ROLE_KEY_FILE, not both\n", "... saying so");
+	tap_ok(strstr(e.buf, KEY) == NULL, "... without the key");
+	done(&c, &e);
+	clear_env();
+
+	setenv("ENCRYPTION_KEY_FILE", "/nonexistent/evalsched/ekey", 1);
+	n = load(&c, &e, "service_role_key = " KEY "\n", NULL);
+	tap_is_int(n, 1, "a _FILE that cannot be read: an error");
+	tap_is_str(e.buf, "environment: ENCRYPTION_KEY_FILE: encryption_key_file"
+	    ": /nonexistent/evalsched/ekey: No such file or directory\n",
+	    "... named by its variable");
+	done(&c, &e);
+	clear_env();
+	unlink(kp);
+}
+
 static void
 test_key_file(void)
 {
@@ -778,7 +956,8 @@ test_require_key(void)
 	tap_is_int(config_require_key(&c, &e), 1, "no key: required");
 	snprintf(want, sizeof(want), "%s: no service role key: set "
 	    "service_role_key_file (or service_role_key), or "
-	    "SUPABASE_SERVICE_ROLE_KEY in the environment\n", conf);
+	    "SUPABASE_SERVICE_ROLE_KEY (or EVALSCHED_SERVICE_ROLE_KEY_FILE) in "
+	    "the environment\n", conf);
 	tap_is_str(e.buf, want, "no key: message");
 	done(&c, &e);
 	unlink(conf);
@@ -1458,6 +1637,8 @@ main(void)
 	test_many_errors();
 	test_duplicate_far();
 	test_env();
+	test_env_every_key();
+	test_env_secrets();
 	test_key_file();
 	test_load_paths();
 	test_require_key();

@@ -49,6 +49,14 @@ sub bin {
 
 sub top { $TOP }
 
+# The output of -n or -t without its list of settings ("key = value  #
+# where"), for a test of what it says besides.
+sub no_settings {
+	my ($text) = @_;
+	$text =~ s/^[a-z][a-z_]* =(?: [^\n]*)?  # [^\n]*\n//mg;
+	return $text;
+}
+
 sub schema_file {
 	if (defined $ENV{EVALSCHED_ROOT}) {
 		my $prefix = $ENV{EVALSCHED_PREFIX} // '/usr/local';
