@@ -98,7 +98,10 @@ my %field = map { $_ => scalar `dpkg-deb -f '$deb' $_` } qw(Package Version
 s/\s+\z// for values %field;
 is($field{Package}, 'evalsched', 'package evalsched');
 is($field{Version}, '0.1.0-1', 'version 0.1.0-1');
-for my $dep (qw(adduser libpq5 libcurl4 libjson-c5 libbsd0 libssl3)) {
+# ca-certificates: the job runner and the notifier verify https against
+# the system's store, which libcurl4 only recommends (and the image
+# installs no recommends); tzdata: the schedules' zones.
+for my $dep (qw(adduser ca-certificates tzdata libpq5 libcurl4 libjson-c5 libbsd0 libssl3)) {
 	like($field{Depends}, qr/(?:^|, )\Q$dep\E\b/, "depends on $dep");
 }
 
