@@ -44,8 +44,9 @@ sub requests {
 # sendmail: one file per message, named by the address it went to.
 mkdir "$dir/mail";
 my $sendmail = "$dir/sendmail";
+# Written aside and renamed: a message seen is whole.
 $t->spew($sendmail, "#!/bin/sh\nlast=\nfor a in \"\$@\"; do last=\$a; done\n"
-    . "cat > '$dir/mail/'\"\$last\".\$\$\nexit 0\n");
+    . "cat > '$dir/'\$\$.tmp && mv '$dir/'\$\$.tmp '$dir/mail/'\"\$last\".\$\$\nexit 0\n");
 chmod 0755, $sendmail;
 sub mails { my @m = glob "$dir/mail/$_[0].*"; return @m }
 
