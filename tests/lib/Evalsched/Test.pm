@@ -131,17 +131,18 @@ sub start_pg {
 }
 
 # A new cluster, with the schema loaded unless $schema is undef, is the
-# same for every test: it is made once per server version and schema
-# text, and each test starts a copy of it.  A test that finds none makes
-# it in a directory of its own and renames it into place, so that tests
-# running side by side never see half of one.
+# same for every test: it is made once per server version, user and
+# schema text, and each test starts a copy of it.  A test that finds none
+# makes it in a directory of its own and renames it into place, so that
+# tests running side by side never see half of one.
 sub pg_template {
 	my ($self, $schema) = @_;
 	require Digest::SHA;
 	my $sha = Digest::SHA->new(256);
-	$sha->add($self->{pgbin}, "\0");
+	# Its owner is who runs it: root's is the postgres user's.
+	$sha->add($self->{pgbin}, "\0", $> == 0 ? 0 : $>, "\0");
 	$sha->addfile($schema) if defined $schema;
-	my $cache = $ENV{EVALSCHED_PG_CACHE} // "$TOP/build/pg-template";
+	my $cache = "$TOP/build/pg-template";
 	my $dest = "$cache/" . substr($sha->hexdigest, 0, 16)
 	    . (defined $schema ? '' : '-bare');
 	return $dest if -d $dest;
