@@ -60,20 +60,6 @@ job_is_uuid(const char *s)
 	return s[i] == '\0';
 }
 
-void
-job_trim_utf8(char *s, size_t max)
-{
-	size_t	n;
-
-	if (s == NULL || strlen(s) <= max)
-		return;
-	n = max;
-	/* Back up over continuation bytes to the start of a sequence. */
-	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	s[n] = '\0';
-}
-
 /* Exactly one JSON value fills text[0..len); a JSON null is a NULL *out. */
 static int
 parse_json(const char *text, size_t len, json_object **out, char *err,
@@ -633,7 +619,7 @@ job_result_to_json(const struct job_result *res)
 	if (res->error != NULL) {
 		if ((error = strdup(res->error)) == NULL)
 			return NULL;
-		job_trim_utf8(error, JOB_MAX_ERROR);
+		text_trim(error, JOB_MAX_ERROR);
 	}
 	if ((obj = json_object_new_object()) == NULL) {
 		free(error);
@@ -741,7 +727,7 @@ take_result(json_object *obj, struct job_result *res, char *err,
 	    take_ambiguous(obj, res, err, errlen) < 0 ||
 	    take_api_key_state(obj, res, err, errlen) < 0)
 		return -1;
-	job_trim_utf8(res->error, JOB_MAX_ERROR);
+	text_trim(res->error, JOB_MAX_ERROR);
 	return 0;
 }
 

@@ -124,7 +124,5 @@ int	 job_answer_test_run_id(const char *body, size_t len, char **id,
 /* 8-4-4-4-12 hexadecimal digits, as PostgreSQL prints a uuid. */
 #define UUID_LEN	36	/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" */
 int	 job_is_uuid(const char *);
-/* Cuts s to at most max bytes without splitting a UTF-8 sequence. */
-void	 job_trim_utf8(char *s, size_t max);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "cron.h"
 #include "schedule.h"
+#include "testhooks.h"
 #include "tz.h"
 
 /* Every date recurs on every weekday within the 400-year cycle. */

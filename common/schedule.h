@@ -44,12 +44,6 @@ struct tz;
 /* The schedule's zone, for tz_format_rfc3339 and tz_parse_time. */
 const struct tz	*schedule_tz(const struct schedule *);
 
-/*
- * Whether the schedule follows real time across daylight-saving changes
- * (its minute or hour field starts with '*'), rather than wall-clock time.
- */
-int		 schedule_follows_real_time(const struct schedule *);
-
 /* `t` in RFC 3339 with the zone's offset: 2026-03-08T03:00:00-04:00. */
 int		 schedule_format_time(const struct schedule *, int64_t t,
 		    char *buf, size_t len);

@@ -169,6 +169,42 @@ text_clip(char *s, size_t max)
 	}
 }
 
+size_t
+text_fit(const char *s, size_t max)
+{
+	size_t	n = strlen(s);
+
+	if (n <= max)
+		return n;
+	n = max;
+	/* Back up over continuation bytes to the start of a sequence. */
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
+void
+text_trim(char *s, size_t max)
+{
+	if (s != NULL)
+		s[text_fit(s, max)] = '\0';
+}
+
+void
+text_tidy_end(char *s)
+{
+	size_t		n = strlen(s), i = n, need;
+	unsigned char	c;
+
+	while (i > 0 && n - i < 3 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+		i--;
+	if (i == 0 || (c = (unsigned char)s[i - 1]) < 0xc0)
+		return;
+	need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+	if (n - (i - 1) < need)
+		s[i - 1] = '\0';
+}
+
 enum escape_mode { ESCAPE_TEXT, ESCAPE_JSON };
 
 /* "\n", "\x1b": a C0 control or DEL, in text. */

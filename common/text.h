@@ -25,6 +25,15 @@ void	text_one_line(char *s);
 /* U+2026, the mark of a text that was cut. */
 #define TEXT_ELLIPSIS	"\xe2\x80\xa6"
 
+/* The bytes of the whole UTF-8 sequences of s that fit in max bytes. */
+size_t	text_fit(const char *s, size_t max);
+
+/* Cuts s (NULL or not) to at most max bytes, never inside a sequence. */
+void	text_trim(char *s, size_t max);
+
+/* Drops the UTF-8 sequence a cut (snprintf's) left incomplete at the end. */
+void	text_tidy_end(char *s);
+
 /*
  * Cuts s, in place, when it has more than max characters (not bytes):
  * to max - 1 of them, the last TEXT_ELLIPSIS, never inside a UTF-8

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "testhooks.h"
 #include "tz.h"
 
 #define TZ_DEFAULT_DIR	"/usr/share/zoneinfo"

@@ -44,9 +44,6 @@ void		 tz_release(struct tz *);
 struct tz	*tz_from_tzif(const char *name, const uint8_t *buf,
 		    size_t len, char *err, size_t errlen);
 
-/* Drops every cached zone not in use (for tests and leak checkers). */
-void		 tz_cache_flush(void);
-
 /* The UTC offset in seconds (east positive) in force at instant t. */
 int32_t		 tz_offset(const struct tz *, int64_t t);
 

@@ -40,7 +40,7 @@ baseline_fetch(struct ctl *c, const char *sched_id, struct baseline *b)
 	const char	*params[] = { sched_id };
 
 	b->run = NULL;
-	if ((b->pin = db_query(c, pin_sql, 1, params)) == NULL)
+	if ((b->pin = db_exec(c, pin_sql, 1, params)) == NULL)
 		return c->dbstatus;
 	b->run = run_query(c, baseline_of_next, sched_id);
 	return b->run != NULL ? 0 : c->dbstatus;

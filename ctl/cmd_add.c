@@ -283,7 +283,7 @@ insert(struct ctl *c, const struct add_args *a, int64_t next, char *id,
 	params[8] = a->config;
 	params[9] = a->paused ? "false" : "true";
 	params[10] = nextbuf;
-	if ((res = db_query_refusal(c, insert_sql, 11, params, &err)) == NULL)
+	if ((res = db_exec_refusal(c, insert_sql, 11, params, &err)) == NULL)
 		return err != NULL ? refused(c, a, err) : c->dbstatus;
 	if (PQntuples(res) == 0) {
 		PQclear(res);

@@ -305,7 +305,7 @@ pin(struct ctl *c, const PGresult *sched, const char *arg)
 		return status;
 	params[0] = db_get(sched, 0, "id");
 	params[1] = db_get(run, 0, "id");
-	if ((res = db_query(c, pin_sql, 2, params)) == NULL) {
+	if ((res = db_exec(c, pin_sql, 2, params)) == NULL) {
 		PQclear(run);
 		return c->dbstatus;
 	}
@@ -330,7 +330,7 @@ clear(struct ctl *c, const PGresult *sched)
 	const char	*params[] = { db_get(sched, 0, "id") };
 	struct outcome	 o = { "clear", 0, "" };
 
-	if ((res = db_query(c, clear_sql, 1, params)) == NULL)
+	if ((res = db_exec(c, clear_sql, 1, params)) == NULL)
 		return c->dbstatus;
 	if ((o.changed = PQntuples(res) > 0))
 		strlcpy(o.previous, db_get(res, 0, "run_id"),

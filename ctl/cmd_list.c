@@ -58,7 +58,7 @@ cmd_list(struct ctl *c, int argc, char **argv)
 	if ((status = ctl_connect(c)) != 0)
 		return status;
 	snprintf(sql, sizeof(sql), "%s ORDER BY s.name, s.id", SCHED_SELECT);
-	if ((res = db_query(c, sql, 0, NULL)) == NULL)
+	if ((res = db_exec(c, sql, 0, NULL)) == NULL)
 		return c->dbstatus;
 	if (c->json)
 		json_print(json_rows(res, sched_json));

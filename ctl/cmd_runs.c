@@ -10,6 +10,7 @@
 #include <sysexits.h>
 
 #include "ctl.h"
+#include "text.h"
 
 #define RUNS_SYNOPSIS	"[-n count] ID|NAME"
 #define RUNS_DEFAULT	20
@@ -73,17 +74,12 @@ static void
 cut_cell(const struct ctl *c, const char *s, size_t width, char *buf,
     size_t len)
 {
-	size_t	n = width - 3;
-
 	if (s == NULL)
 		snprintf(buf, len, "-");
 	else if (!c->aligned || strlen(s) <= width)
 		snprintf(buf, len, "%s", s);
-	else {
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-		snprintf(buf, len, "%.*s...", (int)n, s);
-	}
+	else
+		snprintf(buf, len, "%.*s...", (int)text_fit(s, width - 3), s);
 }
 
 static void

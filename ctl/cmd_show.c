@@ -388,7 +388,7 @@ fetch_last(struct ctl *c, const char *id, struct last *l)
 	if ((l->results = last_query(c, results_where, id)) == NULL ||
 	    (l->failure = last_query(c, failure_where, id)) == NULL ||
 	    (l->completed = last_query(c, LATEST_COMPLETED, id)) == NULL ||
-	    (l->backoff = db_query(c, backoff_sql, 1,
+	    (l->backoff = db_exec(c, backoff_sql, 1,
 	    (const char *const[]){ id })) == NULL)
 		return c->dbstatus;
 	return baseline_fetch(c, id, &l->base);

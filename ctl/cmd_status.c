@@ -171,7 +171,7 @@ circuit_cell(struct ctl *c, const PGresult *res, int i, char *buf,
  * of the first live supervisor whose circuit is open, and how many more.
  */
 static void
-circuit_reason(struct ctl *c, const struct status *st, char *buf,
+paused_reason(struct ctl *c, const struct status *st, char *buf,
     size_t len)
 {
 	const PGresult	*res = st->sup;
@@ -244,7 +244,7 @@ degraded_reason(struct ctl *c, const struct status *st, char *buf,
 
 	buf[0] = '\0';
 	if (st->paused > 0)
-		circuit_reason(c, st, buf, len);
+		paused_reason(c, st, buf, len);
 	if (st->refused > 0) {
 		refused_reason(c, st, refused, sizeof(refused));
 		if (buf[0] != '\0')

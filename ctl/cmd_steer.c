@@ -17,7 +17,7 @@ update(struct ctl *c, const char *sql, int n, const char *const *params)
 	PGresult	*res;
 	int		 rows;
 
-	if ((res = db_query(c, sql, n, params)) == NULL)
+	if ((res = db_exec(c, sql, n, params)) == NULL)
 		return -1;
 	rows = PQntuples(res);
 	PQclear(res);
@@ -56,9 +56,9 @@ cmd_pause(struct ctl *c, int argc, char **argv)
 }
 
 /*
- * The database resets the failure count on any re-enable (a trigger);
- * the UPDATE does too, for a database still without it.  The count
- * reported is the one the row ends with.
+ * The database resets the failure count on any re-enable (the trigger
+ * evalsched_reset_on_enable); the UPDATE does too, for a database still
+ * without it.  The count reported is the one the row ends with.
  */
 static const char resume_sql[] =
     "UPDATE public.scheduled_evaluations SET is_active = true, "
@@ -77,7 +77,7 @@ resume_update(struct ctl *c, const PGresult *res, const char *next,
 
 	params[0] = db_get(res, 0, "id");
 	params[1] = next;
-	if ((upd = db_query(c, resume_sql, 2, params)) == NULL)
+	if ((upd = db_exec(c, resume_sql, 2, params)) == NULL)
 		return -1;
 	if ((rows = PQntuples(upd)) > 0)
 		snprintf(note, len, ", consecutive failures %lld (was %lld)",

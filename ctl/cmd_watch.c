@@ -208,7 +208,7 @@ say(const char *head, const char *msg, const char *tail)
 }
 
 /*
- * The search_path is emptied for the session first, as db_query empties
+ * The search_path is emptied for the session first, as db_exec empties
  * it for each statement, so that nothing sent on this connection
  * resolves a name in a schema others can write.  LISTEN needs a session
  * of its own: no transaction-mode pooler shares it.
@@ -784,7 +784,7 @@ check_triggers(struct ctl *c)
 	PGresult	*res;
 	long long	 n;
 
-	res = db_query(c, "SELECT count(*) AS n FROM pg_trigger "
+	res = db_exec(c, "SELECT count(*) AS n FROM pg_trigger "
 	    "WHERE tgname IN ('evalsched_notify_run', "
 	    "'evalsched_notify_disabled') AND NOT tgisinternal", 0, NULL);
 	if (res == NULL)
@@ -805,7 +805,7 @@ check_lookup(struct ctl *c)
 	const char	*none = "[]";
 	PGresult	*res;
 
-	if ((res = db_query(c, lookup_sql, 1, &none)) == NULL)
+	if ((res = db_exec(c, lookup_sql, 1, &none)) == NULL)
 		return c->dbstatus;
 	PQclear(res);
 	return 0;

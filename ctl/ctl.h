@@ -67,9 +67,9 @@ int		 ctl_count(const char *cmd, const char *opt, const char *s,
 /* db.c */
 int		 db_connect(struct ctl *);
 void		 db_close(struct ctl *);
-PGresult	*db_query(struct ctl *, const char *sql, int nparams,
+PGresult	*db_exec(struct ctl *, const char *sql, int nparams,
 		    const char *const *params);
-PGresult	*db_query_refusal(struct ctl *, const char *sql, int nparams,
+PGresult	*db_exec_refusal(struct ctl *, const char *sql, int nparams,
 		    const char *const *params, PGresult **refused);
 void		 db_report(struct ctl *, PGresult *);
 const char	*db_get(const PGresult *, int row, const char *col);

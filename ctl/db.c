@@ -25,7 +25,7 @@ fetch_now(struct ctl *c)
 {
 	PGresult	*res;
 
-	res = db_query(c, "SELECT floor(extract(epoch FROM now()))::bigint "
+	res = db_exec(c, "SELECT floor(extract(epoch FROM now()))::bigint "
 	    "AS now", 0, NULL);
 	if (res == NULL)
 		return c->dbstatus;
@@ -164,24 +164,24 @@ exchange(PGconn *conn, const char *sql, int nparams,
 }
 
 PGresult *
-db_query(struct ctl *c, const char *sql, int nparams,
+db_exec(struct ctl *c, const char *sql, int nparams,
     const char *const *params)
 {
 	PGresult	*res, *refused;
 
-	res = db_query_refusal(c, sql, nparams, params, &refused);
+	res = db_exec_refusal(c, sql, nparams, params, &refused);
 	if (refused != NULL)
 		db_report(c, refused);
 	return res;
 }
 
 /*
- * As db_query, but a statement the database refused on a live connection
+ * As db_exec, but a statement the database refused on a live connection
  * is handed back in *refused, unreported (c->dbstatus set), so that the
  * caller may say why in its own words.
  */
 PGresult *
-db_query_refusal(struct ctl *c, const char *sql, int nparams,
+db_exec_refusal(struct ctl *c, const char *sql, int nparams,
     const char *const *params, PGresult **refused)
 {
 	PGresult	*res;

@@ -70,7 +70,7 @@ lookup(struct ctl *c, const char *sql, const char *what, const char *arg,
 	PGresult	*res;
 	const char	*params[] = { arg };
 
-	if ((res = db_query(c, sql, 1, params)) == NULL)
+	if ((res = db_exec(c, sql, 1, params)) == NULL)
 		return c->dbstatus;
 	if (PQntuples(res) == 1)
 		return found(res, id, idlen);

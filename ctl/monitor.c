@@ -98,7 +98,7 @@ monitor_query(struct ctl *c, const char *sql, int nparams,
 {
 	PGresult	*res, *refusal;
 
-	res = db_query_refusal(c, sql, nparams, params, &refusal);
+	res = db_exec_refusal(c, sql, nparams, params, &refusal);
 	if (refusal != NULL)
 		refused(c, refusal);
 	return res;

@@ -51,7 +51,7 @@ run_select(struct ctl *c, const char *where, int n, const char *const *params)
 	char	sql[4096];
 
 	snprintf(sql, sizeof(sql), "%s%s", RUN_SELECT, where);
-	return db_query(c, sql, n, params);
+	return db_exec(c, sql, n, params);
 }
 
 /*

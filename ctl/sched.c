@@ -48,7 +48,7 @@ sched_fetch(struct ctl *c, const char *id)
 	const char	*params[] = { id };
 
 	snprintf(sql, sizeof(sql), "%s WHERE s.id = $1::uuid", SCHED_SELECT);
-	return db_query(c, sql, 1, params);
+	return db_exec(c, sql, 1, params);
 }
 
 /*

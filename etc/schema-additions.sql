@@ -1,6 +1,7 @@
 -- evalsched's additions to the application's scheduling tables.  Only
--- additive: new nullable columns, new indexes, new tables, a trigger.  The
--- application's tables, triggers and row-level security stay as they are.
+-- additive: new nullable columns, new indexes, new tables, functions and
+-- triggers.  The application's tables, triggers and row-level security
+-- stay as they are.
 -- Applying this twice is harmless, and it upgrades a database of an
 -- earlier version.  Schema version 6.
 --

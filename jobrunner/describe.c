@@ -116,7 +116,7 @@ excerpt(const struct attempt *a, const char *const keys[NKEYS],
 	memcpy(buf, all, n);
 	buf[n] = '\0';
 	free(all);
-	job_trim_utf8(buf, n);
+	text_trim(buf, n);
 	/* A newline in an answer, say, would break a log line. */
 	text_one_line(buf);
 	n = strlen(buf);
@@ -317,7 +317,7 @@ keys_masked(char *text, size_t max, const char *const keys[NKEYS])
 
 	for (i = 0; i < NKEYS; i++)
 		text_redact(text, keys[i]);
-	job_trim_utf8(text, max);
+	text_trim(text, max);
 	/* After the last cut: what it left of a key goes too. */
 	for (i = 0; i < NKEYS; i++)
 		redact_pieces(text, keys[i]);

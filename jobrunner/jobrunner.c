@@ -19,6 +19,7 @@
 #include "jobrunner.h"
 #include "json1.h"
 #include "log.h"
+#include "text.h"
 
 #define TITLE_NAME_MAX	64
 
@@ -196,7 +197,7 @@ set_title(int argc, char **argv, const struct job *job)
 	char	name[TITLE_NAME_MAX + 1];
 
 	strlcpy(name, job->schedule_name, sizeof(name));
-	job_trim_utf8(name, TITLE_NAME_MAX);
+	text_trim(name, TITLE_NAME_MAX);
 	setproctitle_init(argc, argv, environ);
 	/* Escaped as log lines are: a name may hold ESC or a newline. */
 	log_setproctitle("run %s %s", job->run_id, name);

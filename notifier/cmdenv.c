@@ -87,20 +87,6 @@ cmdenv_title(const char *title)
 	return t;
 }
 
-/* The length of the whole characters of s that fit in max bytes. */
-static size_t
-fitting(const char *s, size_t max)
-{
-	size_t	n = strlen(s);
-
-	if (n <= max)
-		return n;
-	n = max;
-	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	return n;
-}
-
 /* Appends to out (of len) one encoded word of the n bytes at s. */
 static void
 append_word(char *out, size_t len, const char *s, size_t n)
@@ -123,9 +109,9 @@ cmdenv_subject(const char *line)
 	size_t	 n, off, len = (SUBJECT_WORDS + 1) * 76;
 
 	/* Longer: cut on a character, with room for the ellipsis. */
-	n = fitting(line, SUBJECT_BYTES);
+	n = text_fit(line, SUBJECT_BYTES);
 	if (n < strlen(line))
-		n = fitting(line, SUBJECT_BYTES - (sizeof(TEXT_ELLIPSIS) - 1));
+		n = text_fit(line, SUBJECT_BYTES - (sizeof(TEXT_ELLIPSIS) - 1));
 	memcpy(text, line, n);
 	text[n] = '\0';
 	if (n < strlen(line))
@@ -134,7 +120,7 @@ cmdenv_subject(const char *line)
 		return NULL;
 	for (off = 0; text[off] != '\0'; off += n) {
 		/* Text made valid: a word takes at least one character. */
-		if ((n = fitting(text + off, WORD_BYTES)) == 0)
+		if ((n = text_fit(text + off, WORD_BYTES)) == 0)
 			break;
 		append_word(out, len, text + off, n);
 	}

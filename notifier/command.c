@@ -365,7 +365,7 @@ command_finish(struct command *c, struct command_result *res)
 	res->error = NULL;
 	if (!res->ok) {
 		describe(c, res, error, sizeof(error));
-		utf8_tidy_end(error);
+		text_tidy_end(error);
 		text_make_valid(error);
 		res->error = strdup(error);
 	}

@@ -115,7 +115,7 @@ set_result(struct notice *n, int ok, const char *error, int retry)
 			memset(p, '*', k);
 	}
 	text_one_line(res->error);
-	job_trim_utf8(res->error, NOTIFY_MAX_ERROR);
+	text_trim(res->error, NOTIFY_MAX_ERROR);
 	text_make_valid(res->error);
 }
 
@@ -243,7 +243,7 @@ answer_id(const struct request *r)
 	    json_object_is_type(id, json_type_string) &&
 	    (s = strdup(json_object_get_string(id))) != NULL) {
 		text_one_line(s);
-		job_trim_utf8(s, ID_MAX);
+		text_trim(s, ID_MAX);
 		text_make_valid(s);
 	}
 	json_object_put(v);

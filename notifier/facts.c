@@ -222,22 +222,6 @@ facts_metric(const struct metric *m, char *buf, size_t len)
 		    " (threshold %g%%)", m->threshold);
 }
 
-/* Drops the UTF-8 sequence a cut (snprintf's) left incomplete at the end. */
-void
-utf8_tidy_end(char *s)
-{
-	size_t		n = strlen(s), i = n, need;
-	unsigned char	c;
-
-	while (i > 0 && n - i < 3 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
-		i--;
-	if (i == 0 || (c = (unsigned char)s[i - 1]) < 0xc0)
-		return;
-	need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-	if (n - (i - 1) < need)
-		s[i - 1] = '\0';
-}
-
 /* "title: message", on one line, for notifications and old clients. */
 void
 facts_one_line(const struct facts *f, char *buf, size_t len)
@@ -246,6 +230,6 @@ facts_one_line(const struct facts *f, char *buf, size_t len)
 		snprintf(buf, len, "%s: %s", f->title, f->message);
 	else
 		snprintf(buf, len, "%s", f->title);
-	utf8_tidy_end(buf);
+	text_tidy_end(buf);
 	text_one_line(buf);
 }

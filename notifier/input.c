@@ -315,7 +315,7 @@ take_refusal(json_object *h, const char *where, struct hook *hook,
 
 	if ((r = copy_member(h, where, "refused", 0, &why, err, len)) <= 0)
 		return r;
-	job_trim_utf8(why, NOTIFY_MAX_ERROR);
+	text_trim(why, NOTIFY_MAX_ERROR);
 	text_make_valid(why);
 	hook->result.done = 1;
 	hook->result.error = why;
@@ -623,13 +623,13 @@ take_integration(json_object *h, size_t i, struct integration *ig,
 		return set_err(err, len, "%sid is not a UUID", where);
 	if (copy_member(h, where, "type", 1, &ig->type_name, err, len) < 0)
 		return -1;
-	job_trim_utf8(ig->type_name, 32);
+	text_trim(ig->type_name, 32);
 	text_make_valid(ig->type_name);
 	integ_type_from(ig->type_name, &ig->type);
 	if ((r = copy_member(h, where, "refused", 0, &why, err, len)) < 0)
 		return -1;
 	if (r > 0) {
-		job_trim_utf8(why, NOTIFY_MAX_ERROR);
+		text_trim(why, NOTIFY_MAX_ERROR);
 		text_make_valid(why);
 		ig->result.done = 1;
 		ig->result.error = why;

@@ -203,12 +203,12 @@ set_result(struct integration *ig, int ok, const char *error, int retry,
 	if (!ok && error != NULL && (res->error = strdup(error)) != NULL) {
 		redact(res->error, ig);
 		text_one_line(res->error);
-		job_trim_utf8(res->error, NOTIFY_MAX_ERROR);
+		text_trim(res->error, NOTIFY_MAX_ERROR);
 		text_make_valid(res->error);
 	}
 	strlcpy(d, detail != NULL ? detail : "", sizeof(d));
 	redact(d, ig);
-	utf8_tidy_end(d);
+	text_tidy_end(d);
 	text_make_valid(d);
 	log_result(ig, d);
 }
@@ -258,7 +258,7 @@ integ_api_error(struct outcome *o, const struct request *r,
 	    json_object_is_type(v, json_type_string) &&
 	    json_object_get_string_len(v) > 0) {
 		strlcpy(words, json_object_get_string(v), sizeof(words));
-		utf8_tidy_end(words);
+		text_tidy_end(words);
 		text_clip(words, API_WORDS_MAX);
 		used = strlen(o->error);
 		snprintf(o->error + used, sizeof(o->error) - used, ": %s",

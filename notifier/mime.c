@@ -34,20 +34,6 @@ static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu",
 static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May",
     "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 
-/* The length of the whole characters of s that fit in max bytes. */
-static size_t
-fitting(const char *s, size_t max)
-{
-	size_t	n = strlen(s);
-
-	if (n <= max)
-		return n;
-	n = max;
-	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	return n;
-}
-
 static void
 put_base64(FILE *f, const char *s, size_t n)
 {
@@ -66,7 +52,7 @@ put_subject(FILE *f, const char *subject)
 
 	fputs("Subject:", f);
 	for (off = 0; subject[off] != '\0'; off += n) {
-		if ((n = fitting(subject + off, WORD_BYTES)) == 0)
+		if ((n = text_fit(subject + off, WORD_BYTES)) == 0)
 			break;
 		fputs(off == 0 ? " " : "\n ", f);
 		fputs("=?UTF-8?B?", f);

@@ -240,7 +240,6 @@ void	 facts_what(const struct facts *, char *, size_t);
 int	 facts_prompts(const struct facts *, char *, size_t);
 void	 facts_metric(const struct metric *, char *, size_t);
 void	 facts_one_line(const struct facts *, char *, size_t);
-void	 utf8_tidy_end(char *);
 
 /* chat.c: building a document, the first failure sticking. */
 struct chat {

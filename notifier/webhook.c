@@ -173,7 +173,7 @@ set_result(struct transfer *t, int ok, long status, const char *error,
 	if (error == NULL || (res->error = strdup(error)) == NULL)
 		return;
 	webhook_redact(res->error, t->hook);
-	job_trim_utf8(res->error, NOTIFY_MAX_ERROR);
+	text_trim(res->error, NOTIFY_MAX_ERROR);
 	text_make_valid(res->error);
 }
 
@@ -183,7 +183,7 @@ set_detail(struct transfer *t, const char *detail)
 {
 	strlcpy(t->detail, detail, sizeof(t->detail));
 	webhook_redact(t->detail, t->hook);
-	utf8_tidy_end(t->detail);
+	text_tidy_end(t->detail);
 	text_make_valid(t->detail);
 }
 

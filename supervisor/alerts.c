@@ -112,7 +112,7 @@ static int		write_failed;	/* the last result's write */
  * now) the earliest event no notifier has will be due, of a user whose
  * events nobody is delivering.
  */
-static const char claim_sql[] =
+static const char claim_alerts_sql[] =
 	"WITH busy AS (SELECT DISTINCT b.user_id "
 	"  FROM public.evalsched_alerts b WHERE b.state = 'pending' "
 	"    AND b.claimed_until IS NOT NULL AND b.claimed_until >= now()), "
@@ -426,8 +426,9 @@ alerts_step(void)
 		return 0;
 	last_claim_ms = mono_ms();
 	snprintf(n, sizeof(n), "%d", free_n);
-	return db_query(claim_sql, 2, (const char *const[]){ sv->id, n },
-	    claimed, (void *)(intptr_t)free_n) == 0;
+	return db_query(claim_alerts_sql, 2,
+	    (const char *const[]){ sv->id, n }, claimed,
+	    (void *)(intptr_t)free_n) == 0;
 }
 
 /* Takes r's texts over. */

@@ -14,6 +14,7 @@
 #include "job.h"
 #include "json1.h"
 #include "tap.h"
+#include "text.h"
 
 #define RUN	"11111111-2222-3333-4444-555555555555"
 #define SCHED	"aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
@@ -553,7 +554,7 @@ test_utf8_trim(void)
 {
 	char	s[] = "ab\xc3\xa9" "cd";	/* "abécd" */
 
-	job_trim_utf8(s, 3);
+	text_trim(s, 3);
 	tap_is_str(s, "ab", "trim does not split a UTF-8 sequence");
 }
 

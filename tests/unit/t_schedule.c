@@ -14,6 +14,7 @@
 #include "schedule.h"
 #include "tz.h"
 #include "tap.h"
+#include "testhooks.h"
 
 struct next_case {
 	const char	*type;		/* NULL: custom */

@@ -25,6 +25,7 @@
 #include "schedule.h"
 #include "tz.h"
 #include "tap.h"
+#include "testhooks.h"
 
 #define WINDOW_MINUTES	(36 * 60)
 #define LOOKBACK	(3 * 3600)

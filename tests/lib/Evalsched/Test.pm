@@ -1,7 +1,7 @@
-# The integration-test harness: a throwaway PostgreSQL cluster (initdb into
-# a temp dir, Unix socket only, run as an unprivileged user when we are
-# root), the stand-in evaluation API, configs, and the programs of the
-# installed layout driven from outside.
+# The integration-test harness: a throwaway PostgreSQL cluster (a copy of
+# one made once: pg_template; Unix socket only, run as an unprivileged
+# user when we are root), the stand-in evaluation API, configs, and the
+# programs of the installed layout driven from outside.
 package Evalsched::Test;
 
 use strict;
@@ -119,24 +119,63 @@ sub start_pg {
 	my ($self, %opt) = @_;
 	my $bindir = pg_bindir();
 	my ($data, $sock) = ("$self->{dir}/pgdata", "$self->{dir}/pgsock");
-	mkdir $_ for $data, $sock;
+	mkdir $sock;
 	if ($> == 0) {
 		my ($uid, $gid) = (getpwnam('postgres'))[2, 3];
-		chown $uid, $gid, $data, $sock;
+		chown $uid, $gid, $sock;
 		open my $fh, '>', "$self->{dir}/pg.log"; close $fh;
 		chown $uid, $gid, "$self->{dir}/pg.log";
 	}
 	$self->{pgdata} = $data;
 	$self->{pgsock} = $sock;
 	$self->{pgbin} = $bindir;
-	$self->run_as_db_user("$bindir/initdb", '-D', $data, '-U', 'postgres',
-	    '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C') == 0
-	    or die "initdb failed: " . $self->slurp("$self->{dir}/pg.log");
+	my $template = $self->pg_template($opt{no_schema} ? undef : schema_file());
+	system('cp', '-a', $template, $data) == 0
+	    or die "cannot copy the cluster $template\n";
 	$self->pg_ctl('start') == 0
 	    or die "pg_ctl start failed: " . $self->slurp("$self->{dir}/pg.log");
 	$self->{pg_started} = 1;
-	$self->psql_file(schema_file()) unless $opt{no_schema};
 	return $self->conninfo;
+}
+
+# A new cluster, with the schema loaded unless $schema is undef, is the
+# same for every test: it is made once per server version, user and
+# schema text, and each test starts a copy of it.  A test that finds none
+# makes it in a directory of its own and renames it into place, so that
+# tests running side by side never see half of one.
+sub pg_template {
+	my ($self, $schema) = @_;
+	require Digest::SHA;
+	my $sha = Digest::SHA->new(256);
+	# Its owner is who runs it: root's is the postgres user's.
+	$sha->add($self->{pgbin}, "\0", $> == 0 ? 0 : $>, "\0");
+	$sha->addfile($schema) if defined $schema;
+	my $cache = "$TOP/build/pg-template";
+	my $dest = "$cache/" . substr($sha->hexdigest, 0, 16)
+	    . (defined $schema ? '' : '-bare');
+	return $dest if -d $dest;
+	mkdir $cache;
+	my $tmp = tempdir('new-XXXXXX', DIR => $cache, CLEANUP => 0);
+	chmod 0700, $tmp;
+	if ($> == 0) {
+		my ($uid, $gid) = (getpwnam('postgres'))[2, 3];
+		chown $uid, $gid, $tmp;
+	}
+	local $self->{pgdata} = $tmp;
+	$self->run_as_db_user("$self->{pgbin}/initdb", '-D', $tmp, '-U',
+	    'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8',
+	    '--locale=C') == 0
+	    or die "initdb failed: " . $self->slurp("$self->{dir}/pg.log");
+	if (defined $schema) {
+		$self->pg_ctl('start') == 0
+		    or die "pg_ctl start failed: "
+		    . $self->slurp("$self->{dir}/pg.log");
+		$self->psql_file($schema);
+		$self->pg_ctl('stop', '-m', 'fast') == 0
+		    or die "pg_ctl stop failed\n";
+	}
+	rename $tmp, $dest or system 'rm', '-rf', $tmp;
+	return $dest;
 }
 
 sub pg_ctl {
