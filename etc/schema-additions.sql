@@ -1637,12 +1637,16 @@ BEGIN
         pg_catalog.sum(d.n)
     FROM (SELECT x.* FROM new_runs r
         CROSS JOIN (SELECT public.evalsched_lag_bounds() AS bounds) b
-        CROSS JOIN LATERAL (SELECT greatest(EXTRACT(epoch FROM
-            r.triggered_at - r.slot_at), 0) AS lag) l
+        -- A slot a user wrote as -infinity (fired at once) has no lag.
+        CROSS JOIN LATERAL (SELECT CASE WHEN pg_catalog.isfinite(r.slot_at)
+            AND pg_catalog.isfinite(r.triggered_at)
+            THEN greatest(EXTRACT(epoch FROM r.triggered_at - r.slot_at), 0)
+            END AS lag) l
         CROSS JOIN LATERAL (VALUES
             ('lag_bucket', coalesce((SELECT pg_catalog.min(u.b)
                 FROM pg_catalog.unnest(b.bounds) AS u(b)
-                WHERE l.lag <= u.b)::text, '+Inf'), '', 1::numeric),
+                WHERE l.lag <= u.b)::text, '+Inf'), '',
+                CASE WHEN l.lag IS NOT NULL THEN 1::numeric END),
             ('lag_sum', '', '', l.lag),
             ('runs', r.status, CASE WHEN r.error_details ->> 'blame'
                 IN ('schedule', 'platform') THEN r.error_details ->> 'blame'
@@ -1813,12 +1817,15 @@ BEGIN
     SELECT x.name, x.k1, x.k2, 0, pg_catalog.sum(x.n)
     FROM public.scheduled_evaluation_runs r
     CROSS JOIN (SELECT public.evalsched_lag_bounds() AS bounds) b
-    CROSS JOIN LATERAL (SELECT greatest(EXTRACT(epoch FROM
-        r.triggered_at - r.slot_at), 0) AS lag) l
+    CROSS JOIN LATERAL (SELECT CASE WHEN pg_catalog.isfinite(r.slot_at)
+        AND pg_catalog.isfinite(r.triggered_at)
+        THEN greatest(EXTRACT(epoch FROM r.triggered_at - r.slot_at), 0)
+        END AS lag) l
     CROSS JOIN LATERAL (VALUES
         ('lag_bucket', coalesce((SELECT pg_catalog.min(u.b)
             FROM pg_catalog.unnest(b.bounds) AS u(b)
-            WHERE l.lag <= u.b)::text, '+Inf'), '', 1::numeric),
+            WHERE l.lag <= u.b)::text, '+Inf'), '',
+            CASE WHEN l.lag IS NOT NULL THEN 1::numeric END),
         ('lag_sum', '', '', l.lag),
         ('runs', r.status, CASE WHEN r.error_details ->> 'blame'
             IN ('schedule', 'platform') THEN r.error_details ->> 'blame'
