@@ -336,7 +336,7 @@ disabled(PGresult **res, void *arg)
 		log_warnx("schedule \"%s\" (%s) disabled: %s", log_name(b->name).s,
 		    b->id,
 		    b->why);
-		alerts_soon();
+		event_post(EV_ALERT);
 	}
 	/* Failed: the row is still due and bad, and found again. */
 	bad_row_free(b);

@@ -63,7 +63,7 @@ lease_log_closed(PGresult *res, const char *why)
 
 	/* Their schedules are no longer in flight: look again at once. */
 	if (PQntuples(res) > 0)
-		loop_wake();
+		event_post(EV_CLAIM);
 	for (i = 0; i < PQntuples(res); i++) {
 		if (strcmp(PQgetvalue(res, i, 4), "t") == 0) {
 			log_info("schedule \"%s\": run %s goes on: its "
@@ -71,7 +71,7 @@ lease_log_closed(PGresult *res, const char *why)
 			    "test had started", log_name(PQgetvalue(res, i,
 			    1)).s, PQgetvalue(res, i, 0), PQgetvalue(res, i, 5),
 			    PQgetvalue(res, i, 3), PQgetvalue(res, i, 2), why);
-			completion_soon();
+			event_post(EV_COMPLETION);
 			continue;
 		}
 		/* The run's error names the supervisor by its id alone. */
@@ -158,8 +158,7 @@ registered(PGresult **res, void *arg)
 	    sv->conf.node_name, sv->conf.lease);
 	sv->next_heartbeat_ms = mono_ms() + sv->conf.lease * 1000 / 3;
 	close_previous_wanted = 1;
-	spool_recover_soon();
-	retention_plan();
+	event_post(EV_REGISTERED);
 }
 
 void
@@ -195,7 +194,7 @@ renewed(PGresult **res, void *arg)
 		 * the reconnect's look for orphans: look again now and then.
 		 */
 		orphans_wanted = 1;
-		spool_recover_soon();
+		event_post(EV_SPOOL);
 		return;
 	}
 	log_warnx("supervisor %s was declared lost by another (its lease ran "

@@ -53,21 +53,45 @@ static unsigned long answers_seen;	/* db_answers() at the last look */
 static unsigned long seen_connections;	/* connects already looked after */
 static int64_t	 register_not_before_ms;
 static int64_t	 schema_not_before_ms;
+static int	 poll_now;		/* claim at the next turn */
 static int	 hinted;		/* a NOTIFY asks for a claim */
 static int64_t	 hint_claim_ms = INT64_MIN / 2;	/* the last claim it made */
 
-/* Claim at the next turn: the one place a wake-up is asked for. */
-void
-loop_wake(void)
+/*
+ * Hands what was posted since the last look (events.c) to the passes it
+ * concerns, which set their own times.  Called before those times are
+ * read: at the top of the database work and before the wait.  A NOTIFY
+ * on evalsched_wakeup claims at the next turn that is HINT_GAP_MS after
+ * the last it asked for.
+ */
+static void
+events_deliver(void)
 {
-	sv->poll_now = 1;
-}
-
-/* A NOTIFY: claim at the next turn that is HINT_GAP_MS after the last. */
-void
-loop_hint(void)
-{
-	hinted = 1;
+	if (event_take(EV_CONNECTED)) {
+		poll_now = 1;
+		completion_sweep();
+		settle_sweep();
+	}
+	if (event_take(EV_CLAIM))
+		poll_now = 1;
+	if (event_take(EV_NOTIFY_WAKEUP))
+		hinted = 1;
+	if (event_take(EV_NOTIFY_BATCH_END))
+		completion_hint();
+	if (event_take(EV_NOTIFY_ALERT))
+		alerts_hint();
+	if (event_take(EV_COMPLETION))
+		completion_soon();
+	if (event_take(EV_SETTLED_SOON))
+		settle_soon();
+	if (event_take(EV_ALERT))
+		alerts_soon();
+	if (event_take(EV_REGISTERED)) {
+		spool_recover_soon();
+		retention_plan();
+	}
+	if (event_take(EV_SPOOL))
+		spool_recover_soon();
 }
 
 /* When the claim a NOTIFY asked for may go; none asked: never. */
@@ -151,7 +175,7 @@ database_due_ms(int64_t now)
 		return now;
 	if (can_claim_later()) {
 		t = latest(next_poll_ms, claim_not_before_ms);
-		if (sv->poll_now)
+		if (poll_now)
 			t = claim_not_before_ms;
 		if (sv->next_due_ms >= 0)
 			t = earliest(t, latest(sv->next_due_ms,
@@ -172,7 +196,11 @@ database_due_ms(int64_t now)
 static int
 loop_timeout(void)
 {
-	int64_t	now = mono_ms(), t = database_due_ms(now);
+	int64_t	now, t;
+
+	events_deliver();
+	now = mono_ms();
+	t = database_due_ms(now);
 
 	if (!sv->stopping)
 		t = earliest(t, db_next_attempt_ms());
@@ -256,7 +284,7 @@ claim_is_due(int64_t now)
 {
 	if (now < claim_not_before_ms)
 		return 0;
-	return sv->poll_now || now >= next_poll_ms || now >= hint_due_ms() ||
+	return poll_now || now >= next_poll_ms || now >= hint_due_ms() ||
 	    (sv->next_due_ms >= 0 && now >= sv->next_due_ms);
 }
 
@@ -270,7 +298,7 @@ new_work(void)
 	if (!can_claim() || !claim_is_due(now))
 		return 0;
 	/* Cleared before, not after: a NOTIFY during the claim stands. */
-	sv->poll_now = 0;
+	poll_now = 0;
 	if (hinted) {
 		hinted = 0;
 		hint_claim_ms = now;
@@ -296,11 +324,11 @@ loop_claimed(int n, int slots)
 	if (n == -1) {
 		/* Try again, not before the backoff: what was due still is. */
 		claim_not_before_ms = now + FORK_BACKOFF_MS;
-		loop_wake();
+		poll_now = 1;
 		return;
 	}
 	if (n == slots)
-		loop_wake();
+		poll_now = 1;
 	next_poll_ms = now + sv->conf.poll_interval * 1000LL;
 	claim_idle = n == 0;
 	if (sv->fork_failed)
@@ -364,6 +392,7 @@ static void
 database_work(void)
 {
 	db_step();
+	events_deliver();
 	if (!db_connected())
 		record_spool_all();
 	if (!db_idle())
@@ -430,7 +459,8 @@ may_exit(void)
 static int
 once_done(void)
 {
-	return claim_idle && !sv->poll_now && nothing_running() &&
+	events_deliver();
+	return claim_idle && !poll_now && nothing_running() &&
 	    TAILQ_EMPTY(&sv->outcomes) && db_idle();
 }
 
@@ -439,7 +469,7 @@ void
 loop_run(int sigfd, void (*reload)(void))
 {
 	next_poll_ms = mono_ms();
-	loop_wake();
+	poll_now = 1;
 	sv->next_due_ms = -1;
 	sv->exit_by_ms = INT64_MAX;
 	for (;;) {

@@ -218,7 +218,7 @@ recovered(PGresult **res, void *arg)
 	else if (res != NULL)
 		r = strcmp(PQgetvalue(res[0], 0, 1), "triggered") == 0 ? 0 : -1;
 	if (r == 1)
-		loop_wake();
+		event_post(EV_CLAIM);
 	rc->done(r, rc->arg);
 	free(rc);
 }
@@ -334,14 +334,14 @@ log_written(PGresult *res)
 	int	i;
 
 	if (PQntuples(res) > 0 && atoi(PQgetvalue(res, 0, 7)) > 0)
-		alerts_soon();
+		event_post(EV_ALERT);
 	for (i = 0; i < PQntuples(res); i++) {
 		const char *kind = PQgetvalue(res, i, 4);
 
 		log_backoff(res, i);
 		/* Its batch test ended before we recorded the acceptance. */
 		if (strcmp(PQgetvalue(res, i, 6), "t") == 0)
-			completion_soon();
+			event_post(EV_COMPLETION);
 		if (strcmp(kind, "failed") == 0 &&
 		    strcmp(PQgetvalue(res, i, 3), "t") == 0)
 			log_warnx("schedule \"%s\": auto-disabled after %s "
@@ -531,7 +531,7 @@ released(PGresult **res, void *arg)
 		return;
 	}
 	outcome_done(o);
-	loop_wake();	/* its slot is due again */
+	event_post(EV_CLAIM);	/* its slot is due again */
 }
 
 /* A dispatch that never happened: its slot becomes due again. */

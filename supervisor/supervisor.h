@@ -135,7 +135,6 @@ struct supervisor {
 	int			 schema_checked;
 	int64_t			 next_due_ms;	/* monotonic; -1 none known */
 	int64_t			 next_heartbeat_ms;
-	int			 poll_now;	/* claim at the next turn */
 	int			 stopping;	/* SIGTERM seen */
 	int64_t			 stop_deadline_ms;	/* the grace's end */
 	int64_t			 exit_by_ms;	/* whatever the database does */
@@ -151,10 +150,24 @@ struct supervisor {
 
 extern struct supervisor *sv;
 
+/* events.c: facts for the loop, which hands them to the passes */
+enum event {
+	EV_CLAIM,		/* a slot came free, a schedule may be due */
+	EV_CONNECTED,		/* (re)connected: ends may have gone unseen */
+	EV_NOTIFY_WAKEUP,	/* NOTIFY evalsched_wakeup: a schedule changed */
+	EV_NOTIFY_BATCH_END,	/* NOTIFY evalsched_batch_end */
+	EV_NOTIFY_ALERT,	/* NOTIFY evalsched_alert: another's event */
+	EV_COMPLETION,		/* a run for the completion pass to close */
+	EV_SETTLED_SOON,	/* a run completed: it settles in a while */
+	EV_ALERT,		/* an event went into the outbox */
+	EV_REGISTERED,		/* our registration is new */
+	EV_SPOOL		/* spooled results may replace lost runs */
+};
+void	 event_post(enum event);
+int	 event_take(enum event);	/* posted since last taken */
+
 /* loop.c */
 void	 loop_run(int sigfd, void (*reload)(void));
-void	 loop_wake(void);		/* claim at the next turn */
-void	 loop_hint(void);		/* a NOTIFY: claim soon */
 void	 loop_claimed(int n, int slots);	/* a claim's end; -1 failed */
 void	 loop_register_failed(void);
 void	 loop_schema_failed(void);
