@@ -138,6 +138,24 @@ lease_close_previous(void)
 	    previous_found, NULL);
 }
 
+#define REGISTER_RETRY_MS	1000	/* after a registration that failed */
+
+static int64_t	register_not_before_ms;
+
+/* Registration failed: try again in a while. */
+static void
+register_later(void)
+{
+	register_not_before_ms = mono_ms() + REGISTER_RETRY_MS;
+}
+
+/* When registration is next due, until we are registered. */
+int64_t
+lease_register_next_ms(void)
+{
+	return sv->registered ? INT64_MAX : register_not_before_ms;
+}
+
 /*
  * Just registered: a previous incarnation's spooled outcomes go in
  * (record_step comes first) before its remaining runs are taken over
@@ -149,7 +167,7 @@ registered(PGresult **res, void *arg)
 {
 	(void)arg;
 	if (res == NULL) {
-		loop_register_failed();
+		register_later();
 		return;
 	}
 	strlcpy(sv->id, PQgetvalue(res[0], 0, 0), sizeof(sv->id));
@@ -161,11 +179,14 @@ registered(PGresult **res, void *arg)
 	event_post(EV_REGISTERED);
 }
 
+/* Registers when due; its answer comes in a later turn. */
 void
-lease_register(void)
+lease_register_step(void)
 {
 	char	pid[16], lease[16], max[16];
 
+	if (sv->registered || mono_ms() < register_not_before_ms)
+		return;
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
 	snprintf(lease, sizeof(lease), "%d", sv->conf.lease);
 	snprintf(max, sizeof(max), "%d", sv->conf.max_concurrent);
@@ -173,7 +194,7 @@ lease_register(void)
 	    "version, lease_seconds, max_concurrent) "
 	    "VALUES ($1, $2, $3, $4, $5) RETURNING id", 5, (const char *const[]){ sv->conf.node_name,
 	    pid, VERSION, lease, max }, registered, NULL) == -1)
-		loop_register_failed();
+		register_later();
 }
 
 /*

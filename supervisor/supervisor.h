@@ -168,9 +168,6 @@ int	 event_take(enum event);	/* posted since last taken */
 
 /* loop.c */
 void	 loop_run(int sigfd, void (*reload)(void));
-void	 loop_claimed(int n, int slots);	/* a claim's end; -1 failed */
-void	 loop_register_failed(void);
-void	 loop_schema_failed(void);
 
 /* signals.c */
 int	 signals_init(void);		/* returns the signalfd */
@@ -242,19 +239,25 @@ const char *refusal_current(void);
 int	 privileges_check(const char *path);
 
 /* schema.c */
-void	 schema_check_start(void);
+void	 schema_step(void);		/* the check, when due */
+int64_t	 schema_next_ms(void);
 /* -n: 0, or -1 (wrong) or -2 (refused) with the reason in err */
 int	 schema_check_present_now(char *err, size_t);
 int	 schema_check_version_now(char *err, size_t);
 
 /* lease.c */
-void	 lease_register(void);
+void	 lease_register_step(void);	/* registers, when due */
+int64_t	 lease_register_next_ms(void);
 int	 lease_step(void);		/* 1: a statement went out */
 int	 lease_release_orphans(void);	/* 0: asked */
 int	 lease_stop(db_reply_fn *);	/* 0: asked */
 
 /* claim.c */
-int	 claim_start(int slots);
+void	 claim_soon(void);		/* claim at the next turn */
+void	 claim_hint(void);		/* a NOTIFY: claim soon */
+int	 claim_step(int slots);		/* 1: a claim went out */
+int64_t	 claim_next_ms(void);
+int	 claim_nothing_due(void);	/* found none, none asked since */
 int	 claim_disable_step(void);
 
 /* child.c: every child, whatever its kind */
