@@ -300,9 +300,11 @@ struct outcome *outcome_new(enum outcome_kind, const char *run_id,
 void	 outcome_free(struct outcome *);
 void	 outcome_log(const struct outcome *, const struct child *);
 char	*describe_wait_status(int wstatus, char *buf, size_t len);
+const char *outcome_kind_name(enum outcome_kind);
+struct json_object;
+struct json_object *outcome_to_json(const struct outcome *);
 
 /* record.c */
-struct json_object;
 void	 record_enqueue(struct outcome *);
 int	 record_has_run(const char *run_id);
 int	 record_recovered(const char *run_id, int exit_status,
@@ -311,8 +313,6 @@ int	 record_recovered(const char *run_id, int exit_status,
 int	 record_step(void);		/* 1: a write went out */
 void	 record_spool_all(void);
 int64_t	 record_retry_at(void);
-const char *outcome_kind_name(enum outcome_kind);
-struct json_object *outcome_to_json(const struct outcome *);
 
 /* account.c: the user to run as, and what it can read */
 struct account {
