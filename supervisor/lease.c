@@ -141,6 +141,21 @@ lease_close_previous(void)
 #define REGISTER_RETRY_MS	1000	/* after a registration that failed */
 
 static int64_t	register_not_before_ms;
+static int64_t	next_beat_ms;		/* our row's next renewal */
+
+/* What our row says changed (the circuit, a refusal): renew it now. */
+void
+lease_beat_soon(void)
+{
+	next_beat_ms = mono_ms();
+}
+
+/* When our row is next renewed. */
+int64_t
+lease_next_ms(void)
+{
+	return next_beat_ms;
+}
 
 /* Registration failed: try again in a while. */
 static void
@@ -174,7 +189,7 @@ registered(PGresult **res, void *arg)
 	sv->registered = 1;
 	log_info("registered as supervisor %s (node %s, lease %d s)", sv->id,
 	    sv->conf.node_name, sv->conf.lease);
-	sv->next_heartbeat_ms = mono_ms() + sv->conf.lease * 1000 / 3;
+	next_beat_ms = mono_ms() + sv->conf.lease * 1000 / 3;
 	close_previous_wanted = 1;
 	event_post(EV_REGISTERED);
 }
@@ -235,7 +250,7 @@ lease_heartbeat(void)
 	 * go along: each may have changed.
 	 */
 	/* Next time is set first: a failing renewal must not spin. */
-	sv->next_heartbeat_ms = mono_ms() + sv->conf.lease * 1000 / 3;
+	next_beat_ms = mono_ms() + sv->conf.lease * 1000 / 3;
 	snprintf(running, sizeof(running), "%d", children_running());
 	snprintf(lease, sizeof(lease), "%d", sv->conf.lease);
 	return db_query("UPDATE public.evalsched_supervisors "
@@ -296,7 +311,7 @@ lease_step(void)
 		if (lease_release_orphans() == 0)
 			return 1;
 	}
-	return mono_ms() >= sv->next_heartbeat_ms && lease_heartbeat() == 0;
+	return mono_ms() >= next_beat_ms && lease_heartbeat() == 0;
 }
 
 static void

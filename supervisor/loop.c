@@ -65,6 +65,8 @@ events_deliver(void)
 	}
 	if (event_take(EV_SPOOL))
 		spool_recover_soon();
+	if (event_take(EV_ROW_CHANGED))
+		lease_beat_soon();
 }
 
 /* No child of ours, of any kind, is left. */
@@ -141,7 +143,7 @@ database_due_ms(int64_t now)
 		return now;
 	if (can_claim_later())
 		t = latest(claim_next_ms(), circuit_not_before_ms());
-	t = earliest(t, sv->next_heartbeat_ms);
+	t = earliest(t, lease_next_ms());
 	t = earliest(t, completion_next_ms());
 	t = earliest(t, settle_next_ms());
 	t = earliest(t, metrics_next_ms());

@@ -134,7 +134,6 @@ struct supervisor {
 	int			 registered;
 	int			 schema_checked;
 	int64_t			 next_due_ms;	/* monotonic; -1 none known */
-	int64_t			 next_heartbeat_ms;
 	int			 stopping;	/* SIGTERM seen */
 	int64_t			 stop_deadline_ms;	/* the grace's end */
 	int64_t			 exit_by_ms;	/* whatever the database does */
@@ -161,7 +160,8 @@ enum event {
 	EV_SETTLED_SOON,	/* a run completed: it settles in a while */
 	EV_ALERT,		/* an event went into the outbox */
 	EV_REGISTERED,		/* our registration is new */
-	EV_SPOOL		/* spooled results may replace lost runs */
+	EV_SPOOL,		/* spooled results may replace lost runs */
+	EV_ROW_CHANGED		/* what our row shows changed: renew it now */
 };
 void	 event_post(enum event);
 int	 event_take(enum event);	/* posted since last taken */
@@ -248,6 +248,8 @@ int	 schema_check_version_now(char *err, size_t);
 /* lease.c */
 void	 lease_register_step(void);	/* registers, when due */
 int64_t	 lease_register_next_ms(void);
+void	 lease_beat_soon(void);		/* renew our row now */
+int64_t	 lease_next_ms(void);		/* its next renewal */
 int	 lease_step(void);		/* 1: a statement went out */
 int	 lease_release_orphans(void);	/* 0: asked */
 int	 lease_stop(db_reply_fn *);	/* 0: asked */
