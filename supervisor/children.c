@@ -217,5 +217,5 @@ jobrunner_done(struct child *c, int wstatus)
 	outcome_log(o, c);
 	record_enqueue(o);
 	/* A slot is free, and this schedule may be due again already. */
-	loop_wake();
+	event_post(EV_CLAIM);
 }

@@ -82,8 +82,8 @@ static void
 circuit_changed(void)
 {
 	/* evalschedctl status should know at once, not at the next beat. */
-	sv->next_heartbeat_ms = mono_ms();
-	loop_wake();
+	event_post(EV_ROW_CHANGED);
+	event_post(EV_CLAIM);
 }
 
 static int64_t

@@ -336,7 +336,7 @@ disabled(PGresult **res, void *arg)
 		log_warnx("schedule \"%s\" (%s) disabled: %s", log_name(b->name).s,
 		    b->id,
 		    b->why);
-		alerts_soon();
+		event_post(EV_ALERT);
 	}
 	/* Failed: the row is still due and bad, and found again. */
 	bad_row_free(b);
@@ -468,6 +468,114 @@ good_row(PGresult *res, int row, int64_t next)
 	return o;
 }
 
+#define CLAIM_BACKOFF_MS	50	/* due rows locked by another claim */
+#define CLAIM_BACKOFF_MAX_MS	1000
+#define FORK_BACKOFF_MS		1000
+
+/*
+ * Claims that notifications ask for are this far apart, at least.  Any
+ * role may NOTIFY evalsched_wakeup, so a notification is a hint, and a
+ * flood of them must not become a flood of claims: at most ten a second
+ * (each two short trips), far fewer than the transactions the flood
+ * itself costs the server.  A real change after a quiet tenth of a
+ * second is still claimed at once, and one in a flood waits at most
+ * this long, well below what a person who just pressed "run now"
+ * notices; a due time (next_due_ms) never waits for it.
+ */
+#define HINT_GAP_MS		100
+
+/* When to claim: the claim's own times. */
+static int64_t	next_poll_ms, not_before_ms;
+static int64_t	backoff_ms = CLAIM_BACKOFF_MS;
+static int	idle;			/* the last claim found nothing due */
+static int	poll_now;		/* claim at the next turn */
+static int	hinted;			/* a NOTIFY asks for a claim */
+static int64_t	hint_claim_ms = INT64_MIN / 2;	/* the last claim it made */
+
+/* Claim at the next turn: a slot came free, a schedule may be due. */
+void
+claim_soon(void)
+{
+	poll_now = 1;
+}
+
+/* A NOTIFY: claim at the next turn that is HINT_GAP_MS after the last. */
+void
+claim_hint(void)
+{
+	hinted = 1;
+}
+
+/* When the claim a NOTIFY asked for may go; none asked: never. */
+static int64_t
+hint_due_ms(void)
+{
+	return hinted ? hint_claim_ms + HINT_GAP_MS : INT64_MAX;
+}
+
+static int64_t
+earliest(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+static int64_t
+latest(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
+
+/* When the next claim is due, were it possible. */
+int64_t
+claim_next_ms(void)
+{
+	int64_t	t;
+
+	t = latest(next_poll_ms, not_before_ms);
+	if (poll_now)
+		t = not_before_ms;
+	if (sv->next_due_ms >= 0)
+		t = earliest(t, latest(sv->next_due_ms, not_before_ms));
+	return earliest(t, latest(hint_due_ms(), not_before_ms));
+}
+
+/* The last claim found nothing due, and none is asked for since. */
+int
+claim_nothing_due(void)
+{
+	return idle && !poll_now;
+}
+
+/*
+ * A claim's end: n rows were due and claimable (-1: it failed).  When
+ * it found as many as it could take, more may be waiting.
+ */
+static void
+claimed(int n, int slots)
+{
+	int64_t	now = mono_ms();
+
+	if (n == -1) {
+		/* Try again, not before the backoff: what was due still is. */
+		not_before_ms = now + FORK_BACKOFF_MS;
+		poll_now = 1;
+		return;
+	}
+	if (n == slots)
+		poll_now = 1;
+	next_poll_ms = now + sv->conf.poll_interval * 1000LL;
+	idle = n == 0;
+	if (sv->fork_failed)
+		not_before_ms = now + FORK_BACKOFF_MS;
+	else if (n == 0 && sv->next_due_ms >= 0 && sv->next_due_ms <= now) {
+		/* Due, yet locked by another supervisor's claim. */
+		not_before_ms = now + backoff_ms;
+		if (backoff_ms < CLAIM_BACKOFF_MAX_MS)
+			backoff_ms *= 2;
+	} else
+		backoff_ms = CLAIM_BACKOFF_MS;
+}
+
 static void
 claim_end(int n)
 {
@@ -478,7 +586,7 @@ claim_end(int n)
 	free(cl.names);
 	PQclear(cl.rows);
 	json_object_put(cl.good);
-	loop_claimed(n, cl.slots);
+	claimed(n, cl.slots);
 	memset(&cl, 0, sizeof(cl));
 }
 
@@ -554,10 +662,10 @@ claim_rows_read(PGresult **res, void *arg)
 
 /*
  * Claims up to `slots` due schedules and dispatches them, in two trips
- * of one transaction; loop_claimed() hears how it went.  -1 when it could
+ * of one transaction; claimed() hears how it went.  -1 when it could
  * not even start.
  */
-int
+static int
 claim_start(int slots)
 {
 	struct db_stmt	 s = { claim_sql, NULL, 2, NULL };
@@ -572,4 +680,36 @@ claim_start(int slots)
 		return -1;
 	cl.slots = slots;
 	return 0;
+}
+
+static int
+claim_is_due(int64_t now)
+{
+	if (now < not_before_ms)
+		return 0;
+	return poll_now || now >= next_poll_ms || now >= hint_due_ms() ||
+	    (sv->next_due_ms >= 0 && now >= sv->next_due_ms);
+}
+
+/* Starts a claim of up to `slots` when one is due; 1 if started. */
+int
+claim_step(int slots)
+{
+	int64_t	now = mono_ms();
+
+	if (!claim_is_due(now))
+		return 0;
+	/* Cleared before, not after: a NOTIFY during the claim stands. */
+	poll_now = 0;
+	if (hinted) {
+		hinted = 0;
+		hint_claim_ms = now;
+	}
+	sv->fork_failed = 0;
+	idle = 0;
+	if (claim_start(slots) == -1) {
+		not_before_ms = now + FORK_BACKOFF_MS;
+		return 0;
+	}
+	return 1;
 }

@@ -319,12 +319,12 @@ pass_read(PGresult **res, void *arg)
 	for (i = 0; i < n; i++)
 		log_closed(res[0], i);
 	if (n > 0 && atoi(PQgetvalue(res[0], 0, C_ALERTS)) > 0)
-		alerts_soon();
+		event_post(EV_ALERT);
 	/* One run per schedule per pass: the next one may be waiting. */
 	if (n > 0) {
 		completion_soon();
-		settle_soon();
-		loop_wake();	/* a disabled schedule, a freed slot */
+		event_post(EV_SETTLED_SOON);
+		event_post(EV_CLAIM);	/* a disabled schedule, a freed slot */
 	} else
 		sweep_wanted = 0;
 }

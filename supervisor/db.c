@@ -174,9 +174,10 @@ notice_to_log(void *arg, const char *message)
 /*
  * A schedule's change asks for a claim, a batch test's end for a
  * completion pass, a new alert for a look at the outbox.  Any role may
- * NOTIFY these channels: each is a hint, which loop.c, completion.c and
- * alerts.c space out, so that a flood of them costs a bounded number of
- * trips; their payloads are not read.
+ * NOTIFY these channels: each is a hint, posted for the loop (events.c),
+ * which hands it to the pass that spaces such hints out (the claim,
+ * completion.c, alerts.c), so that a flood of them costs a bounded
+ * number of trips; their payloads are not read.
  */
 static void
 take_notifies(void)
@@ -185,11 +186,11 @@ take_notifies(void)
 
 	while ((n = PQnotifies(conn)) != NULL) {
 		if (strcmp(n->relname, "evalsched_batch_end") == 0)
-			completion_hint();
+			event_post(EV_NOTIFY_BATCH_END);
 		else if (strcmp(n->relname, "evalsched_wakeup") == 0)
-			loop_hint();
+			event_post(EV_NOTIFY_WAKEUP);
 		else if (strcmp(n->relname, "evalsched_alert") == 0)
-			alerts_hint();
+			event_post(EV_NOTIFY_ALERT);
 		PQfreemem(n);
 	}
 }
@@ -299,10 +300,8 @@ connected(void)
 	state = DB_READY;
 	if (checking)
 		return;
-	loop_wake();
 	/* A batch test may have ended while we were away. */
-	completion_sweep();
-	settle_sweep();
+	event_post(EV_CONNECTED);
 }
 
 /*

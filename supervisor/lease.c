@@ -63,7 +63,7 @@ lease_log_closed(PGresult *res, const char *why)
 
 	/* Their schedules are no longer in flight: look again at once. */
 	if (PQntuples(res) > 0)
-		loop_wake();
+		event_post(EV_CLAIM);
 	for (i = 0; i < PQntuples(res); i++) {
 		if (strcmp(PQgetvalue(res, i, 4), "t") == 0) {
 			log_info("schedule \"%s\": run %s goes on: its "
@@ -71,7 +71,7 @@ lease_log_closed(PGresult *res, const char *why)
 			    "test had started", log_name(PQgetvalue(res, i,
 			    1)).s, PQgetvalue(res, i, 0), PQgetvalue(res, i, 5),
 			    PQgetvalue(res, i, 3), PQgetvalue(res, i, 2), why);
-			completion_soon();
+			event_post(EV_COMPLETION);
 			continue;
 		}
 		/* The run's error names the supervisor by its id alone. */
@@ -138,6 +138,39 @@ lease_close_previous(void)
 	    previous_found, NULL);
 }
 
+#define REGISTER_RETRY_MS	1000	/* after a registration that failed */
+
+static int64_t	register_not_before_ms;
+static int64_t	next_beat_ms;		/* our row's next renewal */
+
+/* What our row says changed (the circuit, a refusal): renew it now. */
+void
+lease_beat_soon(void)
+{
+	next_beat_ms = mono_ms();
+}
+
+/* When our row is next renewed. */
+int64_t
+lease_next_ms(void)
+{
+	return next_beat_ms;
+}
+
+/* Registration failed: try again in a while. */
+static void
+register_later(void)
+{
+	register_not_before_ms = mono_ms() + REGISTER_RETRY_MS;
+}
+
+/* When registration is next due, until we are registered. */
+int64_t
+lease_register_next_ms(void)
+{
+	return sv->registered ? INT64_MAX : register_not_before_ms;
+}
+
 /*
  * Just registered: a previous incarnation's spooled outcomes go in
  * (record_step comes first) before its remaining runs are taken over
@@ -149,24 +182,26 @@ registered(PGresult **res, void *arg)
 {
 	(void)arg;
 	if (res == NULL) {
-		loop_register_failed();
+		register_later();
 		return;
 	}
 	strlcpy(sv->id, PQgetvalue(res[0], 0, 0), sizeof(sv->id));
 	sv->registered = 1;
 	log_info("registered as supervisor %s (node %s, lease %d s)", sv->id,
 	    sv->conf.node_name, sv->conf.lease);
-	sv->next_heartbeat_ms = mono_ms() + sv->conf.lease * 1000 / 3;
+	next_beat_ms = mono_ms() + sv->conf.lease * 1000 / 3;
 	close_previous_wanted = 1;
-	spool_recover_soon();
-	retention_plan();
+	event_post(EV_REGISTERED);
 }
 
+/* Registers when due; its answer comes in a later turn. */
 void
-lease_register(void)
+lease_register_step(void)
 {
 	char	pid[16], lease[16], max[16];
 
+	if (sv->registered || mono_ms() < register_not_before_ms)
+		return;
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
 	snprintf(lease, sizeof(lease), "%d", sv->conf.lease);
 	snprintf(max, sizeof(max), "%d", sv->conf.max_concurrent);
@@ -174,7 +209,7 @@ lease_register(void)
 	    "version, lease_seconds, max_concurrent) "
 	    "VALUES ($1, $2, $3, $4, $5) RETURNING id", 5, (const char *const[]){ sv->conf.node_name,
 	    pid, VERSION, lease, max }, registered, NULL) == -1)
-		loop_register_failed();
+		register_later();
 }
 
 /*
@@ -195,7 +230,7 @@ renewed(PGresult **res, void *arg)
 		 * the reconnect's look for orphans: look again now and then.
 		 */
 		orphans_wanted = 1;
-		spool_recover_soon();
+		event_post(EV_SPOOL);
 		return;
 	}
 	log_warnx("supervisor %s was declared lost by another (its lease ran "
@@ -215,7 +250,7 @@ lease_heartbeat(void)
 	 * go along: each may have changed.
 	 */
 	/* Next time is set first: a failing renewal must not spin. */
-	sv->next_heartbeat_ms = mono_ms() + sv->conf.lease * 1000 / 3;
+	next_beat_ms = mono_ms() + sv->conf.lease * 1000 / 3;
 	snprintf(running, sizeof(running), "%d", children_running());
 	snprintf(lease, sizeof(lease), "%d", sv->conf.lease);
 	return db_query("UPDATE public.evalsched_supervisors "
@@ -276,7 +311,7 @@ lease_step(void)
 		if (lease_release_orphans() == 0)
 			return 1;
 	}
-	return mono_ms() >= sv->next_heartbeat_ms && lease_heartbeat() == 0;
+	return mono_ms() >= next_beat_ms && lease_heartbeat() == 0;
 }
 
 static void

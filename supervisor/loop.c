@@ -21,60 +21,52 @@
 #include "log.h"
 #include "supervisor.h"
 
-#define CLAIM_BACKOFF_MS	50	/* due rows locked by another claim */
-#define CLAIM_BACKOFF_MAX_MS	1000
-#define FORK_BACKOFF_MS		1000
-#define RETRY_MS		1000	/* a schema check, a registration */
-
 #define STOP_DB_MS		1500	/* after the grace, for a last write */
 #define STOP_DB_MAX_MS		10000	/* for all of them, while answered */
 
-/*
- * Claims that notifications ask for are this far apart, at least.  Any
- * role may NOTIFY evalsched_wakeup, so a notification is a hint, and a
- * flood of them must not become a flood of claims: at most ten a second
- * (each two short trips), far fewer than the transactions the flood
- * itself costs the server.  A real change after a quiet tenth of a
- * second is still claimed at once, and one in a flood waits at most
- * this long, well below what a person who just pressed "run now"
- * notices; a due time (next_due_ms) never waits for it.
- */
-#define HINT_GAP_MS		100
-
 static int	 got_term, got_hup, got_usr1;
-static int64_t	 next_poll_ms, claim_not_before_ms;
-static int64_t	 claim_backoff_ms = CLAIM_BACKOFF_MS;
 static int	 ready;
-static int	 claim_idle;		/* the last claim found nothing due */
 static int	 stop_written;		/* our row says we stopped */
 static int	 children_gone;		/* stopping, and none is left */
 static int64_t	 children_gone_ms;
 static unsigned long answers_seen;	/* db_answers() at the last look */
 static unsigned long seen_connections;	/* connects already looked after */
-static int64_t	 register_not_before_ms;
-static int64_t	 schema_not_before_ms;
-static int	 hinted;		/* a NOTIFY asks for a claim */
-static int64_t	 hint_claim_ms = INT64_MIN / 2;	/* the last claim it made */
 
-/* Claim at the next turn: the one place a wake-up is asked for. */
-void
-loop_wake(void)
+/*
+ * Hands what was posted since the last look (events.c) to the passes it
+ * concerns, which set their own times.  Called before those times are
+ * read: at the top of the database work and before the wait.
+ */
+static void
+events_deliver(void)
 {
-	sv->poll_now = 1;
-}
-
-/* A NOTIFY: claim at the next turn that is HINT_GAP_MS after the last. */
-void
-loop_hint(void)
-{
-	hinted = 1;
-}
-
-/* When the claim a NOTIFY asked for may go; none asked: never. */
-static int64_t
-hint_due_ms(void)
-{
-	return hinted ? hint_claim_ms + HINT_GAP_MS : INT64_MAX;
+	if (event_take(EV_CONNECTED)) {
+		claim_soon();
+		completion_sweep();
+		settle_sweep();
+	}
+	if (event_take(EV_CLAIM))
+		claim_soon();
+	if (event_take(EV_NOTIFY_WAKEUP))
+		claim_hint();
+	if (event_take(EV_NOTIFY_BATCH_END))
+		completion_hint();
+	if (event_take(EV_NOTIFY_ALERT))
+		alerts_hint();
+	if (event_take(EV_COMPLETION))
+		completion_soon();
+	if (event_take(EV_SETTLED_SOON))
+		settle_soon();
+	if (event_take(EV_ALERT))
+		alerts_soon();
+	if (event_take(EV_REGISTERED)) {
+		spool_recover_soon();
+		retention_plan();
+	}
+	if (event_take(EV_SPOOL))
+		spool_recover_soon();
+	if (event_take(EV_ROW_CHANGED))
+		lease_beat_soon();
 }
 
 /* No child of ours, of any kind, is left. */
@@ -144,22 +136,14 @@ database_due_ms(int64_t now)
 	if (!db_idle())
 		return INT64_MAX;
 	if (!sv->schema_checked)
-		return schema_not_before_ms;
+		return schema_next_ms();
 	if (!sv->registered)
-		return register_not_before_ms;
+		return lease_register_next_ms();
 	if (only_stop_left())
 		return now;
-	if (can_claim_later()) {
-		t = latest(next_poll_ms, claim_not_before_ms);
-		if (sv->poll_now)
-			t = claim_not_before_ms;
-		if (sv->next_due_ms >= 0)
-			t = earliest(t, latest(sv->next_due_ms,
-			    claim_not_before_ms));
-		t = earliest(t, latest(hint_due_ms(), claim_not_before_ms));
-		t = latest(t, circuit_not_before_ms());
-	}
-	t = earliest(t, sv->next_heartbeat_ms);
+	if (can_claim_later())
+		t = latest(claim_next_ms(), circuit_not_before_ms());
+	t = earliest(t, lease_next_ms());
 	t = earliest(t, completion_next_ms());
 	t = earliest(t, settle_next_ms());
 	t = earliest(t, metrics_next_ms());
@@ -172,7 +156,11 @@ database_due_ms(int64_t now)
 static int
 loop_timeout(void)
 {
-	int64_t	now = mono_ms(), t = database_due_ms(now);
+	int64_t	now, t;
+
+	events_deliver();
+	now = mono_ms();
+	t = database_due_ms(now);
 
 	if (!sv->stopping)
 		t = earliest(t, db_next_attempt_ms());
@@ -251,81 +239,11 @@ log_ready_once(void)
 	    "listening for changes" : "polling only (listen = no)");
 }
 
-static int
-claim_is_due(int64_t now)
-{
-	if (now < claim_not_before_ms)
-		return 0;
-	return sv->poll_now || now >= next_poll_ms || now >= hint_due_ms() ||
-	    (sv->next_due_ms >= 0 && now >= sv->next_due_ms);
-}
-
 /* Starts a claim when one is due and possible; 1 if started. */
 static int
 new_work(void)
 {
-	int64_t	now = mono_ms();
-	int	slots = claim_slots();
-
-	if (!can_claim() || !claim_is_due(now))
-		return 0;
-	/* Cleared before, not after: a NOTIFY during the claim stands. */
-	sv->poll_now = 0;
-	if (hinted) {
-		hinted = 0;
-		hint_claim_ms = now;
-	}
-	sv->fork_failed = 0;
-	claim_idle = 0;
-	if (claim_start(slots) == -1) {
-		claim_not_before_ms = now + FORK_BACKOFF_MS;
-		return 0;
-	}
-	return 1;
-}
-
-/*
- * A claim's end: n rows were due and claimable (-1: it failed).  When
- * it found as many as it could take, more may be waiting.
- */
-void
-loop_claimed(int n, int slots)
-{
-	int64_t	now = mono_ms();
-
-	if (n == -1) {
-		/* Try again, not before the backoff: what was due still is. */
-		claim_not_before_ms = now + FORK_BACKOFF_MS;
-		loop_wake();
-		return;
-	}
-	if (n == slots)
-		loop_wake();
-	next_poll_ms = now + sv->conf.poll_interval * 1000LL;
-	claim_idle = n == 0;
-	if (sv->fork_failed)
-		claim_not_before_ms = now + FORK_BACKOFF_MS;
-	else if (n == 0 && sv->next_due_ms >= 0 && sv->next_due_ms <= now) {
-		/* Due, yet locked by another supervisor's claim. */
-		claim_not_before_ms = now + claim_backoff_ms;
-		if (claim_backoff_ms < CLAIM_BACKOFF_MAX_MS)
-			claim_backoff_ms *= 2;
-	} else
-		claim_backoff_ms = CLAIM_BACKOFF_MS;
-}
-
-/* The schema could not be read (its answer was an error): in a while. */
-void
-loop_schema_failed(void)
-{
-	schema_not_before_ms = mono_ms() + RETRY_MS;
-}
-
-/* Registration failed: try again in a while. */
-void
-loop_register_failed(void)
-{
-	register_not_before_ms = mono_ms() + RETRY_MS;
+	return can_claim() && claim_step(claim_slots());
 }
 
 static void
@@ -364,18 +282,17 @@ static void
 database_work(void)
 {
 	db_step();
+	events_deliver();
 	if (!db_connected())
 		record_spool_all();
 	if (!db_idle())
 		return;
 	if (!sv->schema_checked) {
-		if (mono_ms() >= schema_not_before_ms)
-			schema_check_start();
+		schema_step();
 		return;
 	}
 	if (!sv->registered) {
-		if (mono_ms() >= register_not_before_ms)
-			lease_register();
+		lease_register_step();
 		return;
 	}
 	if (seen_connections != db_connections()) {
@@ -430,7 +347,8 @@ may_exit(void)
 static int
 once_done(void)
 {
-	return claim_idle && !sv->poll_now && nothing_running() &&
+	events_deliver();
+	return claim_nothing_due() && nothing_running() &&
 	    TAILQ_EMPTY(&sv->outcomes) && db_idle();
 }
 
@@ -438,8 +356,7 @@ once_done(void)
 void
 loop_run(int sigfd, void (*reload)(void))
 {
-	next_poll_ms = mono_ms();
-	loop_wake();
+	claim_soon();
 	sv->next_due_ms = -1;
 	sv->exit_by_ms = INT64_MAX;
 	for (;;) {

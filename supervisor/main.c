@@ -484,7 +484,7 @@ reload(void)
 		sv->registered = 0;
 		sv->schema_checked = 0;
 	}
-	loop_wake();
+	event_post(EV_CLAIM);
 	log_info("reload: configuration reread from %s", sv->conf.path);
 }
 

@@ -80,7 +80,7 @@ metrics_read(PGresult **res, void *arg)
 			alerts++;
 	}
 	if (alerts > 0)
-		alerts_soon();
+		event_post(EV_ALERT);
 	/* A full pass: more rules may be waiting for this minute. */
 	if (n >= METRICS_MAX) {
 		next_metrics_ms = mono_ms();

@@ -286,3 +286,44 @@ outcome_log(const struct outcome *o, const struct child *c)
 		break;
 	}
 }
+
+static const char *const kind_names[] = {
+	[OUTCOME_SUCCESS] = "success",
+	[OUTCOME_FAILED] = "failed",
+	[OUTCOME_CANCELLED] = "cancelled",
+	[OUTCOME_UNRESOLVED] = "unresolved",
+	[OUTCOME_RELEASE] = "release",
+};
+
+const char *
+outcome_kind_name(enum outcome_kind kind)
+{
+	return kind_names[kind];
+}
+
+static void
+json_add_string(json_object *obj, const char *key, const char *v)
+{
+	json_object_object_add(obj, key, v != NULL && *v != '\0' ?
+	    json_object_new_string(v) : NULL);
+}
+
+json_object *
+outcome_to_json(const struct outcome *o)
+{
+	json_object	*obj = json_object_new_object();
+
+	json_add_string(obj, "run_id", o->run_id);
+	json_add_string(obj, "owner", o->owner);
+	json_add_string(obj, "kind", kind_names[o->kind]);
+	json_add_string(obj, "test_run_id", o->test_run_id);
+	json_add_string(obj, "schedule_name", o->schedule_name);
+	json_add_string(obj, "error_message", o->error_message);
+	json_object_object_add(obj, "error_details", o->error_details ?
+	    json_tokener_parse(o->error_details) : NULL);
+	json_add_string(obj, "blame", blame_name(o->blame));
+	if (o->alone)
+		json_object_object_add(obj, "alone",
+		    json_object_new_boolean(1));
+	return obj;
+}

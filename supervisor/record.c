@@ -218,7 +218,7 @@ recovered(PGresult **res, void *arg)
 	else if (res != NULL)
 		r = strcmp(PQgetvalue(res[0], 0, 1), "triggered") == 0 ? 0 : -1;
 	if (r == 1)
-		loop_wake();
+		event_post(EV_CLAIM);
 	rc->done(r, rc->arg);
 	free(rc);
 }
@@ -254,20 +254,6 @@ record_recovered(const char *run_id, int exit_status,
 	return r;
 }
 
-static const char *const kind_names[] = {
-	[OUTCOME_SUCCESS] = "success",
-	[OUTCOME_FAILED] = "failed",
-	[OUTCOME_CANCELLED] = "cancelled",
-	[OUTCOME_UNRESOLVED] = "unresolved",
-	[OUTCOME_RELEASE] = "release",
-};
-
-const char *
-outcome_kind_name(enum outcome_kind kind)
-{
-	return kind_names[kind];
-}
-
 int
 record_has_run(const char *run_id)
 {
@@ -286,33 +272,6 @@ record_enqueue(struct outcome *o)
 	TAILQ_INSERT_TAIL(&sv->outcomes, o, entry);
 	if (!db_connected())
 		spool_write(o);
-}
-
-static void
-json_add_string(json_object *obj, const char *key, const char *v)
-{
-	json_object_object_add(obj, key, v != NULL && *v != '\0' ?
-	    json_object_new_string(v) : NULL);
-}
-
-json_object *
-outcome_to_json(const struct outcome *o)
-{
-	json_object	*obj = json_object_new_object();
-
-	json_add_string(obj, "run_id", o->run_id);
-	json_add_string(obj, "owner", o->owner);
-	json_add_string(obj, "kind", kind_names[o->kind]);
-	json_add_string(obj, "test_run_id", o->test_run_id);
-	json_add_string(obj, "schedule_name", o->schedule_name);
-	json_add_string(obj, "error_message", o->error_message);
-	json_object_object_add(obj, "error_details", o->error_details ?
-	    json_tokener_parse(o->error_details) : NULL);
-	json_add_string(obj, "blame", blame_name(o->blame));
-	if (o->alone)
-		json_object_object_add(obj, "alone",
-		    json_object_new_boolean(1));
-	return obj;
 }
 
 /* A schedule the platform fails alone waits by itself. */
@@ -334,14 +293,14 @@ log_written(PGresult *res)
 	int	i;
 
 	if (PQntuples(res) > 0 && atoi(PQgetvalue(res, 0, 7)) > 0)
-		alerts_soon();
+		event_post(EV_ALERT);
 	for (i = 0; i < PQntuples(res); i++) {
 		const char *kind = PQgetvalue(res, i, 4);
 
 		log_backoff(res, i);
 		/* Its batch test ended before we recorded the acceptance. */
 		if (strcmp(PQgetvalue(res, i, 6), "t") == 0)
-			completion_soon();
+			event_post(EV_COMPLETION);
 		if (strcmp(kind, "failed") == 0 &&
 		    strcmp(PQgetvalue(res, i, 3), "t") == 0)
 			log_warnx("schedule \"%s\": auto-disabled after %s "
@@ -531,7 +490,7 @@ released(PGresult **res, void *arg)
 		return;
 	}
 	outcome_done(o);
-	loop_wake();	/* its slot is due again */
+	event_post(EV_CLAIM);	/* its slot is due again */
 }
 
 /* A dispatch that never happened: its slot becomes due again. */

@@ -184,7 +184,7 @@ open_note(const void *site, const struct db_error *e, int64_t now)
 	/* A new cause is in our row at once, not at the next heartbeat. */
 	if (strcmp(o->text, text) != 0) {
 		strlcpy(o->text, text, sizeof(o->text));
-		sv->next_heartbeat_ms = now;
+		event_post(EV_ROW_CHANGED);
 	}
 	o->seen_ms = now;
 	refused_total++;
@@ -215,7 +215,7 @@ close_refusal(struct open_refusal *o)
 	    "refusal%s; the last: %s)", refused_total, refused_total == 1 ?
 	    "" : "s", text);
 	refused_total = 0;
-	sv->next_heartbeat_ms = mono_ms();
+	event_post(EV_ROW_CHANGED);
 }
 
 /* A statement went through: what refused it before is over. */

@@ -75,6 +75,17 @@ judge_version(PGresult *res, char *err, size_t errlen)
 	return -1;
 }
 
+#define RETRY_MS	1000	/* after a check that failed */
+
+static int64_t	not_before_ms;	/* the next check, at the earliest */
+
+/* The schema could not be read (its answer was an error): in a while. */
+static void
+retry_later(void)
+{
+	not_before_ms = mono_ms() + RETRY_MS;
+}
+
 static void
 version_read(PGresult **res, void *arg)
 {
@@ -82,7 +93,7 @@ version_read(PGresult **res, void *arg)
 
 	(void)arg;
 	if (res == NULL) {
-		loop_schema_failed();	/* checked again in a while */
+		retry_later();
 		return;
 	}
 	if (judge_version(res[0], why, sizeof(why)) == -1)
@@ -97,7 +108,7 @@ presence_read(PGresult **res, void *arg)
 
 	(void)arg;
 	if (res == NULL) {
-		loop_schema_failed();
+		retry_later();
 		return;
 	}
 	if (judge_present(res[0], why, sizeof(why)) == -1 ||
@@ -106,15 +117,24 @@ presence_read(PGresult **res, void *arg)
 	(void)db_query(version_sql, 0, NULL, version_read, NULL);
 }
 
-/* In the loop: asks, and acts on the answer when it comes. */
+/* When the check is next due, until it has been made. */
+int64_t
+schema_next_ms(void)
+{
+	return sv->schema_checked ? INT64_MAX : not_before_ms;
+}
+
+/* In the loop: asks when due, and acts on the answer when it comes. */
 void
-schema_check_start(void)
+schema_step(void)
 {
 	const struct db_stmt	stmts[] = {
 		{ present_sql, NULL, 0, NULL },
 		{ tables_sql, NULL, 0, NULL },
 	};
 
+	if (sv->schema_checked || mono_ms() < not_before_ms)
+		return;
 	(void)db_send(DB_OPEN | DB_CLOSE, stmts, 2, presence_read, NULL);
 }
 

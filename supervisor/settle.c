@@ -188,7 +188,7 @@ settle_read(PGresult **res, void *arg)
 		log_settled(r, i);
 	}
 	if (PQntuples(r) > 0 && atoi(PQgetvalue(r, 0, S_ALERTS)) > 0)
-		alerts_soon();
+		event_post(EV_ALERT);
 	/* One run per schedule a pass: the next may be due already. */
 	if (n > 0)
 		next_settle_ms = mono_ms() + SETTLE_GAP_MS;

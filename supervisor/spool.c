@@ -527,6 +527,11 @@ recover_result(const char *name, json_object *doc)
 	strlcpy(rc->run_id, run_id, sizeof(rc->run_id));
 	rc->code = code;
 	rc->ambiguous = res.ambiguous;
+	/*
+	 * A call back into record.c, which spools what it cannot write:
+	 * the spool holds files, record.c the statements that write runs,
+	 * and a recovered result is one more of those.
+	 */
 	r = record_recovered(run_id, code, code == 0 ? res.test_run_id : NULL,
 	    res.error, res.blame, res.ambiguous, recovered, rc);
 	job_result_free(&res);

@@ -135,8 +135,6 @@ struct supervisor {
 	int			 registered;
 	int			 schema_checked;
 	int64_t			 next_due_ms;	/* monotonic; -1 none known */
-	int64_t			 next_heartbeat_ms;
-	int			 poll_now;	/* claim at the next turn */
 	int			 stopping;	/* SIGTERM seen */
 	int64_t			 stop_deadline_ms;	/* the grace's end */
 	int64_t			 exit_by_ms;	/* whatever the database does */
@@ -152,13 +150,25 @@ struct supervisor {
 
 extern struct supervisor *sv;
 
+/* events.c: facts for the loop, which hands them to the passes */
+enum event {
+	EV_CLAIM,		/* a slot came free, a schedule may be due */
+	EV_CONNECTED,		/* (re)connected: ends may have gone unseen */
+	EV_NOTIFY_WAKEUP,	/* NOTIFY evalsched_wakeup: a schedule changed */
+	EV_NOTIFY_BATCH_END,	/* NOTIFY evalsched_batch_end */
+	EV_NOTIFY_ALERT,	/* NOTIFY evalsched_alert: another's event */
+	EV_COMPLETION,		/* a run for the completion pass to close */
+	EV_SETTLED_SOON,	/* a run completed: it settles in a while */
+	EV_ALERT,		/* an event went into the outbox */
+	EV_REGISTERED,		/* our registration is new */
+	EV_SPOOL,		/* spooled results may replace lost runs */
+	EV_ROW_CHANGED		/* what our row shows changed: renew it now */
+};
+void	 event_post(enum event);
+int	 event_take(enum event);	/* posted since last taken */
+
 /* loop.c */
 void	 loop_run(int sigfd, void (*reload)(void));
-void	 loop_wake(void);		/* claim at the next turn */
-void	 loop_hint(void);		/* a NOTIFY: claim soon */
-void	 loop_claimed(int n, int slots);	/* a claim's end; -1 failed */
-void	 loop_register_failed(void);
-void	 loop_schema_failed(void);
 
 /* signals.c */
 int	 signals_init(void);		/* returns the signalfd */
@@ -234,19 +244,27 @@ void	 pooler_warn_port(struct config_err *);	/* no database: the port */
 int	 privileges_check(const char *path);
 
 /* schema.c */
-void	 schema_check_start(void);
+void	 schema_step(void);		/* the check, when due */
+int64_t	 schema_next_ms(void);
 /* -n: 0, or -1 (wrong) or -2 (refused) with the reason in err */
 int	 schema_check_present_now(char *err, size_t);
 int	 schema_check_version_now(char *err, size_t);
 
 /* lease.c */
-void	 lease_register(void);
+void	 lease_register_step(void);	/* registers, when due */
+int64_t	 lease_register_next_ms(void);
+void	 lease_beat_soon(void);		/* renew our row now */
+int64_t	 lease_next_ms(void);		/* its next renewal */
 int	 lease_step(void);		/* 1: a statement went out */
 int	 lease_release_orphans(void);	/* 0: asked */
 int	 lease_stop(db_reply_fn *);	/* 0: asked */
 
 /* claim.c */
-int	 claim_start(int slots);
+void	 claim_soon(void);		/* claim at the next turn */
+void	 claim_hint(void);		/* a NOTIFY: claim soon */
+int	 claim_step(int slots);		/* 1: a claim went out */
+int64_t	 claim_next_ms(void);
+int	 claim_nothing_due(void);	/* found none, none asked since */
 int	 claim_disable_step(void);
 
 /* child.c: every child, whatever its kind */
@@ -289,9 +307,11 @@ struct outcome *outcome_new(enum outcome_kind, const char *run_id,
 void	 outcome_free(struct outcome *);
 void	 outcome_log(const struct outcome *, const struct child *);
 char	*describe_wait_status(int wstatus, char *buf, size_t len);
+const char *outcome_kind_name(enum outcome_kind);
+struct json_object;
+struct json_object *outcome_to_json(const struct outcome *);
 
 /* record.c */
-struct json_object;
 void	 record_enqueue(struct outcome *);
 int	 record_has_run(const char *run_id);
 int	 record_recovered(const char *run_id, int exit_status,
@@ -300,8 +320,6 @@ int	 record_recovered(const char *run_id, int exit_status,
 int	 record_step(void);		/* 1: a write went out */
 void	 record_spool_all(void);
 int64_t	 record_retry_at(void);
-const char *outcome_kind_name(enum outcome_kind);
-struct json_object *outcome_to_json(const struct outcome *);
 
 /* account.c: the user to run as, and what it can read */
 struct account {
