@@ -11,6 +11,19 @@
 #include <stdint.h>
 
 int64_t	 mono_ms(void);		/* CLOCK_MONOTONIC, in milliseconds */
+
+/* The sooner and the later of two times (INT64_MAX: never). */
+static inline int64_t
+earliest(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+static inline int64_t
+latest(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
 void	*xcalloc(size_t, size_t);
 void	*xreallocarray(void *, size_t, size_t);
 char	*xstrdup(const char *);

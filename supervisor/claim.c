@@ -513,18 +513,6 @@ hint_due_ms(void)
 	return hinted ? hint_claim_ms + HINT_GAP_MS : INT64_MAX;
 }
 
-static int64_t
-earliest(int64_t a, int64_t b)
-{
-	return a < b ? a : b;
-}
-
-static int64_t
-latest(int64_t a, int64_t b)
-{
-	return a > b ? a : b;
-}
-
 /* When the next claim is due, were it possible. */
 int64_t
 claim_next_ms(void)

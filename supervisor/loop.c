@@ -87,18 +87,6 @@ only_stop_left(void)
 	    TAILQ_EMPTY(&sv->outcomes);
 }
 
-static int64_t
-earliest(int64_t a, int64_t b)
-{
-	return a < b ? a : b;
-}
-
-static int64_t
-latest(int64_t a, int64_t b)
-{
-	return a > b ? a : b;
-}
-
 /* Slots that may be claimed now: free ones, as the circuit allows. */
 static int
 claim_slots(void)
