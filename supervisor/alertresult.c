@@ -86,9 +86,14 @@ status_of(json_object *o)
 	return n >= 100 && n <= 999 ? json_object_new_int(n) : NULL;
 }
 
-/* [{id, ok, status_code, error, retry}] */
+enum destination { WEBHOOKS, INTEGRATIONS };
+
+/*
+ * Webhooks: [{id, ok, status_code, error, retry}]; integrations:
+ * [{id, type, ok, error, retry}].
+ */
 static json_object *
-webhooks_of(json_object *a)
+deliveries_of(json_object *a, enum destination kind)
 {
 	json_object	*out = json_object_new_array(), *e, *x;
 	const char	*id;
@@ -100,35 +105,14 @@ webhooks_of(json_object *a)
 			continue;
 		x = json_object_new_object();
 		json_object_object_add(x, "id", json_object_new_string(id));
+		if (kind == INTEGRATIONS)
+			json_object_object_add(x, "type", text_of(e, "type",
+			    32));
 		json_object_object_add(x, "ok",
 		    json_object_new_boolean(is_true(e, "ok")));
-		json_object_object_add(x, "status_code", status_of(e));
-		json_object_object_add(x, "error", text_of(e, "error",
-		    ERROR_MAX));
-		json_object_object_add(x, "retry",
-		    json_object_new_boolean(retries(e)));
-		json_object_array_add(out, x);
-	}
-	return out;
-}
-
-/* [{id, type, ok, error, retry}] */
-static json_object *
-integrations_of(json_object *a)
-{
-	json_object	*out = json_object_new_array(), *e, *x;
-	const char	*id;
-	size_t		 i;
-
-	for (i = 0; i < json_object_array_length(a); i++) {
-		e = json_object_array_get_idx(a, i);
-		if ((id = id_of(e)) == NULL)
-			continue;
-		x = json_object_new_object();
-		json_object_object_add(x, "id", json_object_new_string(id));
-		json_object_object_add(x, "type", text_of(e, "type", 32));
-		json_object_object_add(x, "ok",
-		    json_object_new_boolean(is_true(e, "ok")));
+		if (kind == WEBHOOKS)
+			json_object_object_add(x, "status_code",
+			    status_of(e));
 		json_object_object_add(x, "error", text_of(e, "error",
 		    ERROR_MAX));
 		json_object_object_add(x, "retry",
@@ -189,7 +173,8 @@ alertresult_parse(const char *text, unsigned int asked,
 		json_object_put(o);
 		return -1;
 	}
-	r->webhooks = printed(webhooks_of(member(o, "webhooks")));
+	r->webhooks = printed(deliveries_of(member(o, "webhooks"),
+	    WEBHOOKS));
 	v = member(o, "command");
 	r->command_pending = v != NULL && !is_true(v, "ok");
 	if ((asked & ALERT_ASKED_EMAIL) && json_object_is_type(v = member(o,
@@ -199,7 +184,7 @@ alertresult_parse(const char *text, unsigned int asked,
 		r->integrations = xstrdup("[]");
 	else if (json_object_is_type(v = member(o, "integrations"),
 	    json_type_array))
-		r->integrations = printed(integrations_of(v));
+		r->integrations = printed(deliveries_of(v, INTEGRATIONS));
 	json_object_put(o);
 	return 0;
 }
