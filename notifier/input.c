@@ -112,35 +112,6 @@ copy_member(json_object *obj, const char *where, const char *key,
 	return 1;
 }
 
-/* Every string in v, at any depth. */
-static void
-wipe_all(json_object *v)
-{
-	struct json_object_iterator	it, end;
-	size_t				i, n;
-
-	switch (json_object_get_type(v)) {
-	case json_type_string:
-		explicit_bzero((char *)(uintptr_t)json_object_get_string(v),
-		    (size_t)json_object_get_string_len(v));
-		break;
-	case json_type_array:
-		n = json_object_array_length(v);
-		for (i = 0; i < n; i++)
-			wipe_all(json_object_array_get_idx(v, i));
-		break;
-	case json_type_object:
-		end = json_object_iter_end(v);
-		for (it = json_object_iter_begin(v);
-		    !json_object_iter_equal(&it, &end);
-		    json_object_iter_next(&it))
-			wipe_all(json_object_iter_peek_value(&it));
-		break;
-	default:
-		break;
-	}
-}
-
 /* Each object of the array member key, with fn. */
 static void
 wipe_each(json_object *root, const char *key, void (*fn)(json_object *))
@@ -169,7 +140,7 @@ wipe_hook(json_object *h)
 static void
 wipe_integration(json_object *ig)
 {
-	wipe_all(member(ig, "credentials"));
+	json1_wipe_strings(member(ig, "credentials"));
 }
 
 static void
