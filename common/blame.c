@@ -26,6 +26,7 @@
 
 #include "blame.h"
 #include "json1.h"
+#include "jsonget.h"
 
 /* No error of the route's is that long: larger is not its answer. */
 #define BODY_MAX	(64 * 1024)
@@ -61,18 +62,14 @@ blame_from_name(const char *name)
 static const char *
 app_error(const char *body, size_t len, json_object **obj)
 {
-	json_object	*err;
-
 	*obj = NULL;
 	if (body == NULL || len == 0 ||
 	    json1_parse(body, len, 0, obj, NULL, 0) == -1)
 		return NULL;
-	if (*obj == NULL || !json_object_is_type(*obj, json_type_object) ||
-	    json_object_object_length(*obj) != 1 ||
-	    !json_object_object_get_ex(*obj, "error", &err) ||
-	    !json_object_is_type(err, json_type_string))
+	if (!json_object_is_type(*obj, json_type_object) ||
+	    json_object_object_length(*obj) != 1)
 		return NULL;
-	return json_object_get_string(err);
+	return jget_str(*obj, "error");
 }
 
 /* Only a key the route calls bad is the schedule's fault. */

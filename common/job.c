@@ -7,7 +7,6 @@
  * may contain, a secret.  Errors name the field instead.
  */
 #include <ctype.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 
 #include "job.h"
 #include "json1.h"
+#include "jsonget.h"
 #include "text.h"
 #include "url.h"
 
@@ -76,43 +76,7 @@ parse_json(const char *text, size_t len, json_object **out, char *err,
 	return 0;
 }
 
-/* A string member: 1 found, 0 absent or null, -1 wrong (err set). */
-static int
-get_string(json_object *obj, const char *key, const char **out,
-    char *err, size_t errlen)
-{
-	json_object	*v;
-
-	*out = NULL;
-	if (!json_object_object_get_ex(obj, key, &v) || v == NULL)
-		return 0;
-	if (!json_object_is_type(v, json_type_string))
-		return set_err(err, errlen, "%s is not a string", key);
-	*out = json_object_get_string(v);
-	if ((size_t)json_object_get_string_len(v) != strlen(*out))
-		return set_err(err, errlen, "%s contains a NUL character", key);
-	return 1;
-}
-
-/* An integer member: 1 found, 0 absent or null, -1 wrong (err set). */
-static int
-get_int(json_object *obj, const char *key, int64_t min, int64_t max,
-    int64_t *out, char *err, size_t errlen)
-{
-	json_object	*v;
-
-	if (!json_object_object_get_ex(obj, key, &v) || v == NULL)
-		return 0;
-	if (!json_object_is_type(v, json_type_int))
-		return set_err(err, errlen, "%s is not an integer", key);
-	errno = 0;
-	*out = json_object_get_int64(v);
-	if (errno != 0 || *out < min || *out > max)
-		return set_err(err, errlen, "%s must be between %lld and %lld",
-		    key, (long long)min, (long long)max);
-	return 1;
-}
-
+/* A string member; a required one must not be "". */
 static int
 take_string(json_object *obj, const char *key, int required, char **dst,
     char *err, size_t errlen)
@@ -120,13 +84,9 @@ take_string(json_object *obj, const char *key, int required, char **dst,
 	const char	*s;
 	int		 r;
 
-	if ((r = get_string(obj, key, &s, err, errlen)) < 0)
-		return -1;
-	if (r == 0 || (required && *s == '\0')) {
-		if (required)
-			return set_err(err, errlen, "%s is missing", key);
-		return 0;
-	}
+	if ((r = jget_text(obj, NULL, key, required ? JGET_NONEMPTY :
+	    JGET_OPTIONAL, &s, err, errlen)) <= 0)
+		return r;
 	if ((*dst = strdup(s)) == NULL)
 		return set_err(err, errlen, "out of memory");
 	return 0;
@@ -185,7 +145,8 @@ take_optional(json_object *obj, const char *key, char **dst, char *err,
 	const char	*s;
 	int		 r;
 
-	if ((r = get_string(obj, key, &s, err, errlen)) <= 0 || *s == '\0')
+	if ((r = jget_text(obj, NULL, key, JGET_OPTIONAL, &s, err,
+	    errlen)) <= 0 || *s == '\0')
 		return r < 0 ? -1 : 0;
 	if ((*dst = strdup(s)) == NULL)
 		return set_err(err, errlen, "out of memory");
@@ -213,8 +174,7 @@ take_config(json_object *obj, struct job *job, char *err, size_t errlen)
 	json_object	*v;
 	const char	*s = "{}";
 
-	if (json_object_object_get_ex(obj, "batch_test_config", &v) &&
-	    v != NULL) {
+	if ((v = jget(obj, "batch_test_config")) != NULL) {
 		if (!json_object_is_type(v, json_type_object))
 			return set_err(err, errlen,
 			    "batch_test_config is not a JSON object");
@@ -228,13 +188,12 @@ take_config(json_object *obj, struct job *job, char *err, size_t errlen)
 static int
 take_timeout(json_object *obj, struct job *job, char *err, size_t errlen)
 {
-	int64_t	v;
-	int	r;
+	int64_t	v = JOB_DEFAULT_TIMEOUT_MS;
 
-	r = get_int(obj, "timeout_ms", 1, JOB_MAX_TIMEOUT_MS, &v, err, errlen);
-	if (r < 0)
+	if (jget_int(obj, NULL, "timeout_ms", 1, JOB_MAX_TIMEOUT_MS, &v, err,
+	    errlen) < 0)
 		return -1;
-	job->timeout_ms = r == 0 ? JOB_DEFAULT_TIMEOUT_MS : (long)v;
+	job->timeout_ms = (long)v;
 	return 0;
 }
 
@@ -517,11 +476,9 @@ js_trimmed(const char *s, size_t len, int *oom)
 static char *
 config_name(json_object *cfg, int *oom)
 {
-	json_object	*v;
+	json_object	*v = jget(cfg, "test_run_name");
 
-	if (cfg == NULL || !json_object_is_type(cfg, json_type_object) ||
-	    !json_object_object_get_ex(cfg, "test_run_name", &v) ||
-	    !json_object_is_type(v, json_type_string))
+	if (!json_object_is_type(v, json_type_string))
 		return NULL;
 	return js_trimmed(json_object_get_string(v),
 	    (size_t)json_object_get_string_len(v), oom);
@@ -651,26 +608,12 @@ take_blame(json_object *obj, struct job_result *res, char *err,
 	const char	*s = NULL;
 	int		 r;
 
-	if ((r = get_string(obj, "blame", &s, err, errlen)) <= 0)
+	if ((r = jget_text(obj, NULL, "blame", JGET_OPTIONAL, &s, err,
+	    errlen)) <= 0)
 		return r;
 	if ((res->blame = blame_from_name(s)) == BLAME_NONE)
 		return set_err(err, errlen, "blame is neither schedule nor "
 		    "platform");
-	return 0;
-}
-
-/* "ambiguous": true, false, null or absent. */
-static int
-take_ambiguous(json_object *obj, struct job_result *res, char *err,
-    size_t errlen)
-{
-	json_object	*v;
-
-	if (!json_object_object_get_ex(obj, "ambiguous", &v) || v == NULL)
-		return 0;
-	if (!json_object_is_type(v, json_type_boolean))
-		return set_err(err, errlen, "ambiguous is not a boolean");
-	res->ambiguous = json_object_get_boolean(v);
 	return 0;
 }
 
@@ -682,7 +625,8 @@ take_api_key_state(json_object *obj, struct job_result *res, char *err,
 	const char	*s = NULL;
 	int		 r;
 
-	if ((r = get_string(obj, "api_key", &s, err, errlen)) <= 0)
+	if ((r = jget_text(obj, NULL, "api_key", JGET_OPTIONAL, &s, err,
+	    errlen)) <= 0)
 		return r;
 	if (strcmp(s, "opened") == 0)
 		res->api_key = API_KEY_OPENED;
@@ -698,25 +642,22 @@ static int
 take_result(json_object *obj, struct job_result *res, char *err,
     size_t errlen)
 {
-	int64_t	v = 0;
+	int64_t	status = 0, curl = 0, attempts = 0, elapsed = 0;
 
 	if (!json_object_is_type(obj, json_type_object))
 		return set_err(err, errlen, "not a JSON object");
-	if (get_int(obj, "http_status", 0, 999, &v, err, errlen) < 0)
+	if (jget_int(obj, NULL, "http_status", 0, 999, &status, err,
+	    errlen) < 0 ||
+	    jget_int(obj, NULL, "curl_code", 0, 1000, &curl, err, errlen) < 0 ||
+	    jget_int(obj, NULL, "attempts", 0, 1000, &attempts, err,
+	    errlen) < 0 ||
+	    jget_int(obj, NULL, "elapsed_ms", 0, INT32_MAX, &elapsed, err,
+	    errlen) < 0)
 		return -1;
-	res->http_status = (int)v;
-	v = 0;
-	if (get_int(obj, "curl_code", 0, 1000, &v, err, errlen) < 0)
-		return -1;
-	res->curl_code = (int)v;
-	v = 0;
-	if (get_int(obj, "attempts", 0, 1000, &v, err, errlen) < 0)
-		return -1;
-	res->attempts = (int)v;
-	v = 0;
-	if (get_int(obj, "elapsed_ms", 0, INT32_MAX, &v, err, errlen) < 0)
-		return -1;
-	res->elapsed_ms = (long)v;
+	res->http_status = (int)status;
+	res->curl_code = (int)curl;
+	res->attempts = (int)attempts;
+	res->elapsed_ms = (long)elapsed;
 	if (take_string(obj, "test_run_id", 0, &res->test_run_id,
 	    err, errlen) < 0 ||
 	    take_string(obj, "error", 0, &res->error, err, errlen) < 0)
@@ -724,7 +665,8 @@ take_result(json_object *obj, struct job_result *res, char *err,
 	if (res->test_run_id != NULL && !job_is_uuid(res->test_run_id))
 		return set_err(err, errlen, "test_run_id is not a UUID");
 	if (take_blame(obj, res, err, errlen) < 0 ||
-	    take_ambiguous(obj, res, err, errlen) < 0 ||
+	    jget_bool(obj, NULL, "ambiguous", &res->ambiguous, err,
+	    errlen) < 0 ||
 	    take_api_key_state(obj, res, err, errlen) < 0)
 		return -1;
 	text_trim(res->error, JOB_MAX_ERROR);
@@ -788,7 +730,8 @@ job_answer_test_run_id(const char *body, size_t len, char **id, char *err,
 		return set_err(err, errlen, "the answer is not JSON");
 	if (!json_object_is_type(obj, json_type_object))
 		r = set_err(err, errlen, "the answer is not a JSON object");
-	else if ((r = get_string(obj, "test_run_id", &s, NULL, 0)) < 0)
+	else if ((r = jget_text(obj, NULL, "test_run_id", JGET_OPTIONAL, &s,
+	    NULL, 0)) < 0)
 		r = set_err(err, errlen, "test_run_id is not a string");
 	else if (r == 0 || *s == '\0')
 		r = set_err(err, errlen, "without a test_run_id");

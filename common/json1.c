@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "json1.h"
+#include "jsonget.h"
 
 /* JSON's own blanks (RFC 8259, section 2), not isspace's. */
 static size_t
@@ -104,10 +105,9 @@ json1_parse(const char *text, size_t len, int depth, json_object **out,
 void
 json1_wipe_member(json_object *obj, const char *key)
 {
-	json_object	*v;
+	json_object	*v = jget(obj, key);
 
-	if (obj != NULL && json_object_object_get_ex(obj, key, &v) &&
-	    json_object_is_type(v, json_type_string))
+	if (json_object_is_type(v, json_type_string))
 		explicit_bzero((char *)(uintptr_t)json_object_get_string(v),
 		    (size_t)json_object_get_string_len(v));
 }

@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "jsonget.h"
 #include "text.h"
 #include "tz.h"
 
@@ -313,14 +314,13 @@ reconnect(struct watch *w, const char *why)
 static void
 event_time(json_object *ev, char *buf, size_t len)
 {
-	json_object	*o;
-	const char	*s = "";
+	const char	*s = jget_str(ev, "time");
 	struct tz	*utc;
 	char		 err[128];
 	int64_t		 t;
 
-	if (json_object_object_get_ex(ev, "time", &o))
-		s = json_object_get_string(o);
+	if (s == NULL)
+		s = "";
 	utc = tz_load(NULL, err, sizeof(err));
 	if (tz_parse_time(utc, s, &t, err, sizeof(err)) == -1)
 		snprintf(buf, len, "%s", s);
@@ -329,25 +329,14 @@ event_time(json_object *ev, char *buf, size_t len)
 	tz_release(utc);
 }
 
-static const char *
-get_str(json_object *o, const char *key)
-{
-	json_object	*v;
-
-	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
-		return NULL;
-	return json_object_get_string(v);
-}
-
 /* A number, or NAN when it is not there. */
 static double
-get_num(json_object *o, const char *key)
+number_or_nan(json_object *o, const char *key)
 {
-	json_object	*v;
+	double	d = NAN;
 
-	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
-		return NAN;
-	return json_object_get_double(v);
+	jget_num(o, key, &d);
+	return d;
 }
 
 static void
@@ -355,15 +344,15 @@ run_ref(struct watch *w, json_object *ev, char *buf, size_t len)
 {
 	char	id[UUID_LEN + 1];
 
-	id_cell(w->c, get_str(ev, "run_id"), id, sizeof(id));
+	id_cell(w->c, jget_str(ev, "run_id"), id, sizeof(id));
 	snprintf(buf, len, "run %s", id);
 }
 
 static void
 completed_details(json_object *ev, const char *run, char *buf, size_t len)
 {
-	double	lat = get_num(ev, "avg_latency_ms");
-	double	q = get_num(ev, "avg_quality_score");
+	double	lat = number_or_nan(ev, "avg_latency_ms");
+	double	q = number_or_nan(ev, "avg_quality_score");
 	char	l[32] = "-", qs[32] = "-";
 
 	if (!isnan(lat))
@@ -371,8 +360,8 @@ completed_details(json_object *ev, const char *run, char *buf, size_t len)
 	if (!isnan(q))
 		snprintf(qs, sizeof(qs), "%.1f%%", q * 100);
 	snprintf(buf, len, "%s, %.0f of %.0f prompts succeeded, latency %s, "
-	    "quality %s", run, get_num(ev, "successful_prompts"),
-	    get_num(ev, "total_prompts"), l, qs);
+	    "quality %s", run, number_or_nan(ev, "successful_prompts"),
+	    number_or_nan(ev, "total_prompts"), l, qs);
 }
 
 /* "quality -20.45%, success rate -10.00% (threshold 10%)" */
@@ -380,28 +369,27 @@ static void
 regression_details(struct watch *w, json_object *ev, const char *run,
     char *buf, size_t len)
 {
-	json_object	*d = NULL, *m;
-	const char	*base = get_str(ev, "baseline_run_id");
+	json_object	*d = jget(ev, "regression_details"), *m;
+	const char	*base = jget_str(ev, "baseline_run_id");
 	char		 b[UUID_LEN + 1], part[64];
 	double		 thr = NAN;
 	size_t		 n;
 
 	id_cell(w->c, base, b, sizeof(b));
 	n = (size_t)snprintf(buf, len, "%s against run %s", run, b);
-	json_object_object_get_ex(ev, "regression_details", &d);
-	if (json_object_object_get_ex(d, "avg_quality_score", &m)) {
+	if ((m = jget(d, "avg_quality_score")) != NULL) {
 		snprintf(part, sizeof(part), ": quality %+.2f%%",
-		    get_num(m, "change_percent"));
+		    number_or_nan(m, "change_percent"));
 		n += strlcpy(buf + (n < len ? n : len), part,
 		    n < len ? len - n : 0);
-		thr = get_num(m, "threshold_percent");
+		thr = number_or_nan(m, "threshold_percent");
 	}
-	if (json_object_object_get_ex(d, "success_rate", &m)) {
+	if ((m = jget(d, "success_rate")) != NULL) {
 		snprintf(part, sizeof(part), "%s success rate %+.2f%%",
-		    isnan(thr) ? ":" : ",", get_num(m, "change_percent"));
+		    isnan(thr) ? ":" : ",", number_or_nan(m, "change_percent"));
 		n += strlcpy(buf + (n < len ? n : len), part,
 		    n < len ? len - n : 0);
-		thr = get_num(m, "threshold_percent");
+		thr = number_or_nan(m, "threshold_percent");
 	}
 	if (!isnan(thr) && n < len)
 		snprintf(buf + n, len - n, " (threshold %g%%)", thr);
@@ -435,9 +423,9 @@ static void
 print_text(struct watch *w, json_object *ev, const char *event)
 {
 	char		 when[64], run[64], details[1024];
-	const char	*name = get_str(ev, "schedule");
-	const char	*err = get_str(ev, "error");
-	const char	*blame = get_str(ev, "blame");
+	const char	*name = jget_str(ev, "schedule");
+	const char	*err = jget_str(ev, "error");
+	const char	*blame = jget_str(ev, "blame");
 	char		 batch[UUID_LEN + 1], *quoted;
 	double		 n;
 
@@ -446,7 +434,7 @@ print_text(struct watch *w, json_object *ev, const char *event)
 	if (strcmp(event, "dispatched") == 0)
 		snprintf(details, sizeof(details), "%s", run);
 	else if (strcmp(event, "accepted") == 0) {
-		id_cell(w->c, get_str(ev, "batch_test_run_id"), batch,
+		id_cell(w->c, jget_str(ev, "batch_test_run_id"), batch,
 		    sizeof(batch));
 		snprintf(details, sizeof(details), "%s, batch test %s", run,
 		    batch);
@@ -462,15 +450,14 @@ print_text(struct watch *w, json_object *ev, const char *event)
 	else if (strcmp(event, "regression") == 0)
 		regression_details(w, ev, run, details, sizeof(details));
 	else if (strcmp(event, "disabled") == 0) {
-		n = get_num(ev, "consecutive_failures");
-		if (json_object_get_boolean(json_object_object_get(ev,
-		    "auto")))
+		n = number_or_nan(ev, "consecutive_failures");
+		if (jget_flag(ev, "auto", 0))
 			snprintf(details, sizeof(details), "auto-disabled "
 			    "after %.0f consecutive failures", n);
 		else
 			snprintf(details, sizeof(details), "paused");
 	} else
-		snprintf(details, sizeof(details), "%s", get_str(ev,
+		snprintf(details, sizeof(details), "%s", jget_str(ev,
 		    "run_id") != NULL ? run : "-");
 	quoted = quote_name(name != NULL ? name : "?");
 	out_line(stdout, "%s \"%s\" %s: %s", when, quoted, event, details);
@@ -504,11 +491,11 @@ show(struct watch *w, const char *row)
 	json_object	*ev = json_tokener_parse(row);
 	const char	*event, *sched;
 
-	if (ev == NULL || (event = get_str(ev, "event")) == NULL) {
+	if (ev == NULL || (event = jget_str(ev, "event")) == NULL) {
 		json_object_put(ev);
 		return 0;
 	}
-	sched = get_str(ev, "schedule_id");
+	sched = jget_str(ev, "schedule_id");
 	if (w->sched_id == NULL || (sched != NULL &&
 	    strcmp(sched, w->sched_id) == 0)) {
 		if (w->c->json)
@@ -522,18 +509,6 @@ show(struct watch *w, const char *row)
 		return EX_IOERR;
 	}
 	return 0;
-}
-
-/* A string member, or NULL when it is missing or not a string. */
-static const char *
-get_string(json_object *o, const char *key)
-{
-	json_object	*v;
-
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
 }
 
 static int
@@ -565,15 +540,15 @@ hint_of(const char *payload, char *key, size_t keylen)
 
 	if (p == NULL || !json_object_is_type(p, json_type_object))
 		goto done;
-	event = get_string(p, "event");
+	event = jget_str(p, "event");
 	if (!known_event(event))
 		goto done;
 	disabled = strcmp(event, "disabled") == 0;
 	idkey = disabled ? "schedule_id" : "run_id";
-	if (!job_is_uuid(id = get_string(p, idkey)))
+	if (!job_is_uuid(id = jget_str(p, idkey)))
 		goto done;
-	if (disabled && (!json_object_object_get_ex(p, "auto", &a) ||
-	    !json_object_is_type(a, json_type_boolean)))
+	if (disabled && !json_object_is_type(a = jget(p, "auto"),
+	    json_type_boolean))
 		goto done;
 	h = json_object_new_object();
 	json_object_object_add(h, "event", json_object_new_string(event));
@@ -624,7 +599,7 @@ unqueue_sent(struct watch *w)
 	size_t	i;
 
 	for (i = 0; i < w->nsent; i++)
-		json_object_object_del(w->queued, get_str(
+		json_object_object_del(w->queued, jget_str(
 		    json_object_array_get_idx(w->hints, i), "key"));
 	json_object_array_del_idx(w->hints, 0, w->nsent);
 	w->nsent = 0;

@@ -7,11 +7,11 @@
  * as -20.4 for a drop of 20.4545%).  Whether a metric regressed is decided
  * as the supervisor decided it, from change_percent.
  */
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ctl.h"
+#include "jsonget.h"
 
 #define SHORT_ID	8
 
@@ -32,28 +32,13 @@ struct metric {
 	double	base, cur, change, threshold;
 };
 
-static int
-number(json_object *o, const char *key, double *out)
-{
-	json_object	*v;
-
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    (!json_object_is_type(v, json_type_int) &&
-	    !json_object_is_type(v, json_type_double)))
-		return 0;
-	*out = json_object_get_double(v);
-	return isfinite(*out);
-}
-
 static void
 take_metric(json_object *o, struct metric *m)
 {
-	if (o == NULL || !json_object_is_type(o, json_type_object))
-		return;
-	m->has_base = number(o, "baseline", &m->base);
-	m->has_cur = number(o, "current", &m->cur);
-	m->has_change = number(o, "change_percent", &m->change);
-	m->has_threshold = number(o, "threshold_percent", &m->threshold);
+	m->has_base = jget_num(o, "baseline", &m->base);
+	m->has_cur = jget_num(o, "current", &m->cur);
+	m->has_change = jget_num(o, "change_percent", &m->change);
+	m->has_threshold = jget_num(o, "threshold_percent", &m->threshold);
 	m->present = m->has_change || (m->has_base && m->has_cur);
 }
 
@@ -62,7 +47,7 @@ static int
 parse_details(const PGresult *res, int row, struct metric *m)
 {
 	const char	*text = db_get(res, row, "regression_details");
-	json_object	*d, *v;
+	json_object	*d;
 	size_t		 i;
 	int		 n = 0;
 
@@ -70,9 +55,7 @@ parse_details(const PGresult *res, int row, struct metric *m)
 	if (text == NULL || (d = json_tokener_parse(text)) == NULL)
 		return 0;
 	for (i = 0; i < NMETRICS; i++) {
-		if (json_object_is_type(d, json_type_object) &&
-		    json_object_object_get_ex(d, metric_defs[i].key, &v))
-			take_metric(v, &m[i]);
+		take_metric(jget(d, metric_defs[i].key), &m[i]);
 		n += m[i].present;
 	}
 	json_object_put(d);

@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "job.h"
+#include "jsonget.h"
 #include "notifier.h"
 #include "text.h"
 
@@ -66,12 +67,10 @@ static void
 add_uuid(char **env, size_t *n, const char *name, json_object *metadata,
     const char *key)
 {
-	json_object	*v;
+	const char	*v = jget_str(metadata, key);
 
-	if (json_object_object_get_ex(metadata, key, &v) &&
-	    json_object_is_type(v, json_type_string) &&
-	    job_is_uuid(json_object_get_string(v)))
-		add(env, n, entry(name, json_object_get_string(v)));
+	if (job_is_uuid(v))
+		add(env, n, entry(name, v));
 }
 
 char *

@@ -22,6 +22,7 @@
 
 #include "job.h"
 #include "json1.h"
+#include "jsonget.h"
 #include "log.h"
 #include "notifier.h"
 #include "text.h"
@@ -230,8 +231,8 @@ resend_body(const struct email *e, const struct mail_text *t)
 static char *
 answer_id(const struct request *r)
 {
-	json_object	*v, *id;
-	const char	*text;
+	json_object	*v;
+	const char	*text, *id;
 	size_t		 len;
 	int		 cut;
 	char		*s = NULL;
@@ -239,9 +240,7 @@ answer_id(const struct request *r)
 	text = request_answer(r, &len, &cut);
 	if (cut || json1_parse(text, len, 64, &v, NULL, 0) == -1)
 		return NULL;
-	if (js_member(v, "id", &id) && id != NULL &&
-	    json_object_is_type(id, json_type_string) &&
-	    (s = strdup(json_object_get_string(id))) != NULL) {
+	if ((id = jget_str(v, "id")) != NULL && (s = strdup(id)) != NULL) {
 		text_one_line(s);
 		text_trim(s, ID_MAX);
 		text_make_valid(s);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jsonget.h"
 #include "notifier.h"
 #include "text.h"
 
@@ -22,38 +23,13 @@ static const struct {
 	{ "success_rate", "Success rate" },
 };
 
-static json_object *
-member(json_object *obj, const char *key)
-{
-	json_object	*v;
-
-	if (obj == NULL || !json_object_is_type(obj, json_type_object) ||
-	    !json_object_object_get_ex(obj, key, &v))
-		return NULL;
-	return v;
-}
-
+/* A string member, NULL when it is empty too. */
 static const char *
 text_of(json_object *obj, const char *key)
 {
-	json_object	*v = member(obj, key);
+	const char	*s = jget_str(obj, key);
 
-	if (v == NULL || !json_object_is_type(v, json_type_string) ||
-	    json_object_get_string_len(v) == 0)
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static int
-number_of(json_object *obj, const char *key, double *out)
-{
-	json_object	*v = member(obj, key);
-
-	if (v == NULL || (!json_object_is_type(v, json_type_int) &&
-	    !json_object_is_type(v, json_type_double)))
-		return 0;
-	*out = json_object_get_double(v);
-	return isfinite(*out);
+	return s != NULL && *s != '\0' ? s : NULL;
 }
 
 /* A count: a whole number, not negative; -1 when unknown. */
@@ -62,7 +38,7 @@ count_of(json_object *obj, const char *key)
 {
 	double	d;
 
-	if (!number_of(obj, key, &d) || d < 0 || d > 1e15 || d != floor(d))
+	if (!jget_num(obj, key, &d) || d < 0 || d > 1e15 || d != floor(d))
 		return -1;
 	return (long long)d;
 }
@@ -85,22 +61,21 @@ take_metrics(json_object *regression, struct facts *f)
 	struct metric			*m;
 	json_object			*v;
 
-	if (regression == NULL ||
-	    !json_object_is_type(regression, json_type_object))
+	if (!json_object_is_type(regression, json_type_object))
 		return;
 	it = json_object_iter_begin(regression);
 	end = json_object_iter_end(regression);
 	for (; !json_object_iter_equal(&it, &end) &&
 	    f->nmetrics < FACTS_MAX_METRICS; json_object_iter_next(&it)) {
 		v = json_object_iter_peek_value(&it);
-		if (v == NULL || !json_object_is_type(v, json_type_object))
+		if (!json_object_is_type(v, json_type_object))
 			continue;
 		m = &f->metrics[f->nmetrics];
 		m->name = metric_name(json_object_iter_peek_name(&it));
-		m->has_baseline = number_of(v, "baseline", &m->baseline);
-		m->has_current = number_of(v, "current", &m->current);
-		m->has_change = number_of(v, "change_percent", &m->change);
-		m->has_threshold = number_of(v, "threshold_percent",
+		m->has_baseline = jget_num(v, "baseline", &m->baseline);
+		m->has_current = jget_num(v, "current", &m->current);
+		m->has_change = jget_num(v, "change_percent", &m->change);
+		m->has_threshold = jget_num(v, "threshold_percent",
 		    &m->threshold);
 		if (m->has_baseline || m->has_current)
 			f->nmetrics++;
@@ -126,7 +101,7 @@ facts_get(const struct event *ev, struct facts *f)
 	f->failed = count_of(md, "failedPrompts");
 	f->consecutive = count_of(md, "consecutiveFailures");
 	if (ev->type == EVENT_REGRESSION)
-		take_metrics(member(md, "regression"), f);
+		take_metrics(jget(md, "regression"), f);
 }
 
 static void

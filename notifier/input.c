@@ -12,6 +12,7 @@
 
 #include "job.h"
 #include "json1.h"
+#include "jsonget.h"
 #include "notifier.h"
 #include "text.h"
 
@@ -66,57 +67,36 @@ parse_object(const char *text, size_t len, json_object **out, char *err,
 	return 0;
 }
 
-/* A member's value; NULL when absent or null. */
-static json_object *
-member(json_object *obj, const char *key)
-{
-	json_object	*v;
-
-	if (obj == NULL || !json_object_is_type(obj, json_type_object))
-		return NULL;
-	return json_object_object_get_ex(obj, key, &v) ? v : NULL;
-}
-
-/* A string member: 1 found, 0 absent or null, -1 wrong (err set). */
-static int
-string_member(json_object *obj, const char *where, const char *key,
-    int required, json_object **out, char *err, size_t len)
-{
-	*out = member(obj, key);
-	if (*out == NULL)
-		return required ? set_err(err, len, "%s%s is missing", where,
-		    key) : 0;
-	if (!json_object_is_type(*out, json_type_string))
-		return set_err(err, len, "%s%s is not a string", where, key);
-	return 1;
-}
-
-/* A string member as a C string: no NUL inside. */
+/* A string member as a C string of our own: 1, 0 or -1 as jget_text. */
 static int
 copy_member(json_object *obj, const char *where, const char *key,
-    int required, char **out, char *err, size_t len)
+    enum jget_need need, char **out, char *err, size_t len)
 {
-	json_object	*v;
 	const char	*s;
 	int		 r;
 
 	*out = NULL;
-	if ((r = string_member(obj, where, key, required, &v, err, len)) <= 0)
+	if ((r = jget_text(obj, where, key, need, &s, err, len)) <= 0)
 		return r;
-	s = json_object_get_string(v);
-	if (strlen(s) != (size_t)json_object_get_string_len(v))
-		return set_err(err, len, "%s%s holds a NUL character", where,
-		    key);
 	if ((*out = strdup(s)) == NULL)
 		return set_err(err, len, "out of memory");
 	return 1;
+}
+
+/* A string member of the event, kept in the tree. */
+static int
+event_string(json_object *e, const char *key, json_object **out, char *err,
+    size_t len)
+{
+	return jget_typed(e, "event.", key, json_type_string, JGET_REQUIRED,
+	    out, err, len);
 }
 
 /* Each object of the array member key, with fn. */
 static void
 wipe_each(json_object *root, const char *key, void (*fn)(json_object *))
 {
-	json_object	*a = member(root, key), *o;
+	json_object	*a = jget(root, key), *o;
 	size_t		 i, n;
 
 	if (a == NULL || !json_object_is_type(a, json_type_array))
@@ -140,18 +120,14 @@ wipe_hook(json_object *h)
 static void
 wipe_integration(json_object *ig)
 {
-	json1_wipe_strings(member(ig, "credentials"));
+	json1_wipe_strings(jget(ig, "credentials"));
 }
 
 static void
 wipe_email(json_object *root)
 {
-	json_object	*e = member(root, "email"), *t, *r;
-
-	if ((t = member(e, "transport")) != NULL &&
-	    (r = member(t, "resend")) != NULL &&
-	    json_object_is_type(r, json_type_object))
-		json1_wipe_member(r, "key");
+	json1_wipe_member(jget(jget(jget(root, "email"), "transport"),
+	    "resend"), "key");
 }
 
 /* Whatever the document's fate, its secrets leave no copy behind. */
@@ -210,12 +186,11 @@ event_type(json_object *v, enum event_type *type)
 static int
 take_metadata(json_object *e, struct event *ev, char *err, size_t len)
 {
-	if ((ev->metadata = member(e, "metadata")) != NULL) {
-		if (!json_object_is_type(ev->metadata, json_type_object))
-			return set_err(err, len,
-			    "event.metadata is not an object");
-		return 0;
-	}
+	int	r;
+
+	if ((r = jget_typed(e, "event.", "metadata", json_type_object,
+	    JGET_OPTIONAL, &ev->metadata, err, len)) != 0)
+		return r < 0 ? -1 : 0;
 	/* Left out: the empty object, owned by the tree like the rest. */
 	if ((ev->metadata = json_object_new_object()) == NULL ||
 	    json_object_object_add(e, "metadata", ev->metadata) != 0)
@@ -226,19 +201,14 @@ take_metadata(json_object *e, struct event *ev, char *err, size_t len)
 static int
 take_event(json_object *root, struct event *ev, char *err, size_t len)
 {
-	json_object	*e = member(root, "event");
+	json_object	*e;
 
-	if (e == NULL)
-		return set_err(err, len, "event is missing");
-	if (!json_object_is_type(e, json_type_object))
-		return set_err(err, len, "event is not an object");
-	if (string_member(e, "event.", "type", 1, &ev->type_name, err,
-	    len) < 0 ||
-	    string_member(e, "event.", "title", 1, &ev->title, err, len) < 0 ||
-	    string_member(e, "event.", "message", 1, &ev->message, err,
-	    len) < 0 ||
-	    string_member(e, "event.", "timestamp", 1, &ev->timestamp, err,
-	    len) < 0)
+	if (jget_typed(root, NULL, "event", json_type_object, JGET_REQUIRED,
+	    &e, err, len) < 0 ||
+	    event_string(e, "type", &ev->type_name, err, len) < 0 ||
+	    event_string(e, "title", &ev->title, err, len) < 0 ||
+	    event_string(e, "message", &ev->message, err, len) < 0 ||
+	    event_string(e, "timestamp", &ev->timestamp, err, len) < 0)
 		return -1;
 	if (event_type(ev->type_name, &ev->type) == -1)
 		return set_err(err, len, "event.type is not a scheduled "
@@ -261,7 +231,8 @@ hook_type(json_object *h, const char *where, enum hook_type *type,
 
 	/* The application's column defaults to generic. */
 	*type = HOOK_GENERIC;
-	if ((r = string_member(h, where, "type", 0, &v, err, len)) <= 0)
+	if ((r = jget_typed(h, where, "type", json_type_string, JGET_OPTIONAL,
+	    &v, err, len)) <= 0)
 		return r;
 	for (i = 0; i < sizeof(hook_names) / sizeof(*hook_names); i++)
 		if (strcmp(json_object_get_string(v), hook_names[i]) == 0) {
@@ -284,7 +255,8 @@ take_refusal(json_object *h, const char *where, struct hook *hook,
 	char	*why;
 	int	 r;
 
-	if ((r = copy_member(h, where, "refused", 0, &why, err, len)) <= 0)
+	if ((r = copy_member(h, where, "refused", JGET_OPTIONAL, &why, err,
+	    len)) <= 0)
 		return r;
 	text_trim(why, NOTIFY_MAX_ERROR);
 	text_make_valid(why);
@@ -304,7 +276,8 @@ take_hook(json_object *h, size_t i, struct hook *hook, char *err,
 	snprintf(where, sizeof(where), "webhooks[%zu].", i);
 	if (!json_object_is_type(h, json_type_object))
 		return set_err(err, len, "webhooks[%zu] is not an object", i);
-	if (copy_member(h, where, "id", 1, &hook->id, err, len) < 0)
+	if (copy_member(h, where, "id", JGET_REQUIRED, &hook->id, err,
+	    len) < 0)
 		return -1;
 	if (!job_is_uuid(hook->id))
 		return set_err(err, len, "%sid is not a UUID", where);
@@ -312,9 +285,11 @@ take_hook(json_object *h, size_t i, struct hook *hook, char *err,
 		return -1;
 	if (refused)
 		return hook_type(h, where, &hook->type, err, len);
-	if (copy_member(h, where, "url", 1, &hook->url, err, len) < 0 ||
+	if (copy_member(h, where, "url", JGET_REQUIRED, &hook->url, err,
+	    len) < 0 ||
 	    hook_type(h, where, &hook->type, err, len) < 0 ||
-	    copy_member(h, where, "secret", 0, &hook->secret, err, len) < 0)
+	    copy_member(h, where, "secret", JGET_OPTIONAL, &hook->secret, err,
+	    len) < 0)
 		return -1;
 	if (webhook_origin(hook->url, hook->origin,
 	    sizeof(hook->origin)) == -1)
@@ -325,13 +300,13 @@ take_hook(json_object *h, size_t i, struct hook *hook, char *err,
 static int
 take_hooks(json_object *root, struct notice *n, char *err, size_t len)
 {
-	json_object	*hooks = member(root, "webhooks");
+	json_object	*hooks;
 	size_t		 i, count;
+	int		 r;
 
-	if (hooks == NULL)
-		return 0;
-	if (!json_object_is_type(hooks, json_type_array))
-		return set_err(err, len, "webhooks is not an array");
+	if ((r = jget_typed(root, NULL, "webhooks", json_type_array,
+	    JGET_OPTIONAL, &hooks, err, len)) <= 0)
+		return r;
 	count = json_object_array_length(hooks);
 	if (count > NOTIFY_MAX_WEBHOOKS)
 		return set_err(err, len, "more than %d webhooks",
@@ -352,18 +327,11 @@ take_hooks(json_object *root, struct notice *n, char *err, size_t len)
 static int
 take_timeout(json_object *root, long *ms, char *err, size_t len)
 {
-	json_object	*v = member(root, "timeout_ms");
-	int64_t		 t;
+	int64_t	t = NOTIFY_DEFAULT_TIMEOUT_MS;
 
-	*ms = NOTIFY_DEFAULT_TIMEOUT_MS;
-	if (v == NULL)
-		return 0;
-	if (!json_object_is_type(v, json_type_int))
-		return set_err(err, len, "timeout_ms is not an integer");
-	t = json_object_get_int64(v);
-	if (t < 1 || t > NOTIFY_MAX_TIMEOUT_MS)
-		return set_err(err, len, "timeout_ms is not between 1 and %ld",
-		    NOTIFY_MAX_TIMEOUT_MS);
+	if (jget_int(root, NULL, "timeout_ms", 1, NOTIFY_MAX_TIMEOUT_MS, &t,
+	    err, len) < 0)
+		return -1;
 	*ms = (long)t;
 	return 0;
 }
@@ -371,7 +339,8 @@ take_timeout(json_object *root, long *ms, char *err, size_t len)
 static int
 take_command(json_object *root, struct notice *n, char *err, size_t len)
 {
-	if (copy_member(root, "", "command", 0, &n->command, err, len) < 0)
+	if (copy_member(root, NULL, "command", JGET_OPTIONAL, &n->command, err,
+	    len) < 0)
 		return -1;
 	if (n->command != NULL && *n->command == '\0') {
 		free(n->command);
@@ -386,15 +355,15 @@ take_command(json_object *root, struct notice *n, char *err, size_t len)
 static int
 take_allow(json_object *root, struct url_allow *allow, char *err, size_t len)
 {
-	json_object	*a = member(root, "webhook_allow"), *v;
+	json_object	*a, *v;
 	char		 why[128];
 	size_t		 i, count;
+	int		 r;
 
 	allow->n = 0;
-	if (a == NULL)
-		return 0;
-	if (!json_object_is_type(a, json_type_array))
-		return set_err(err, len, "webhook_allow is not an array");
+	if ((r = jget_typed(root, NULL, "webhook_allow", json_type_array,
+	    JGET_OPTIONAL, &a, err, len)) <= 0)
+		return r;
 	if ((count = json_object_array_length(a)) > URL_ALLOW_MAX)
 		return set_err(err, len, "webhook_allow has more than %d "
 		    "networks", URL_ALLOW_MAX);
@@ -417,31 +386,32 @@ take_allow(json_object *root, struct url_allow *allow, char *err, size_t len)
 static int
 take_transport(json_object *e, struct email *em, char *err, size_t len)
 {
-	json_object	*t = member(e, "transport"), *r;
+	json_object	*t, *r;
+	int		 found;
 
-	if (t == NULL)
+	if ((found = jget_typed(e, "email.", "transport", json_type_object,
+	    JGET_OPTIONAL, &t, err, len)) < 0)
+		return -1;
+	if (!found)
 		return (em->sendmail = strdup(DEFAULT_SENDMAIL)) == NULL ?
 		    set_err(err, len, "out of memory") : 0;
-	if (!json_object_is_type(t, json_type_object))
-		return set_err(err, len, "email.transport is not an object");
-	if (member(t, "sendmail") != NULL) {
-		if (copy_member(t, "email.transport.", "sendmail", 1,
-		    &em->sendmail, err, len) < 0)
+	if (jget(t, "sendmail") != NULL) {
+		if (copy_member(t, "email.transport.", "sendmail",
+		    JGET_REQUIRED, &em->sendmail, err, len) < 0)
 			return -1;
 		if (*em->sendmail != '/')
 			return set_err(err, len, "email.transport.sendmail is "
 			    "not an absolute path");
 		return 0;
 	}
-	if ((r = member(t, "resend")) == NULL)
+	if (jget(t, "resend") == NULL)
 		return set_err(err, len, "email.transport is neither "
 		    "sendmail nor resend");
-	if (!json_object_is_type(r, json_type_object))
-		return set_err(err, len, "email.transport.resend is not an "
-		    "object");
-	if (copy_member(r, "email.transport.resend.", "url", 1,
+	if (jget_typed(t, "email.transport.", "resend", json_type_object,
+	    JGET_REQUIRED, &r, err, len) < 0 ||
+	    copy_member(r, "email.transport.resend.", "url", JGET_REQUIRED,
 	    &em->resend_url, err, len) < 0 ||
-	    copy_member(r, "email.transport.resend.", "key", 1,
+	    copy_member(r, "email.transport.resend.", "key", JGET_REQUIRED,
 	    &em->resend_key, err, len) < 0)
 		return -1;
 	/* The key goes in a header: one line of it. */
@@ -454,19 +424,21 @@ take_transport(json_object *e, struct email *em, char *err, size_t len)
 static int
 take_email(json_object *root, struct notice *n, char *err, size_t len)
 {
-	json_object	*e = member(root, "email");
+	json_object	*e;
 	struct email	*em;
+	int		 r;
 
-	if (e == NULL)
-		return 0;
-	if (!json_object_is_type(e, json_type_object))
-		return set_err(err, len, "email is not an object");
+	if ((r = jget_typed(root, NULL, "email", json_type_object,
+	    JGET_OPTIONAL, &e, err, len)) <= 0)
+		return r;
 	if ((n->email = em = calloc(1, sizeof(*em))) == NULL)
 		return set_err(err, len, "out of memory");
-	if (copy_member(e, "email.", "to", 1, &em->to, err, len) < 0 ||
-	    copy_member(e, "email.", "from", 1, &em->from, err, len) < 0 ||
-	    copy_member(e, "email.", "app_base_url", 0, &em->app_base_url,
-	    err, len) < 0 ||
+	if (copy_member(e, "email.", "to", JGET_REQUIRED, &em->to, err,
+	    len) < 0 ||
+	    copy_member(e, "email.", "from", JGET_REQUIRED, &em->from, err,
+	    len) < 0 ||
+	    copy_member(e, "email.", "app_base_url", JGET_OPTIONAL,
+	    &em->app_base_url, err, len) < 0 ||
 	    take_transport(e, em, err, len) < 0)
 		return -1;
 	if (em->app_base_url != NULL && *em->app_base_url == '\0') {
@@ -492,13 +464,9 @@ bad_credentials(struct integration *ig, const char *why)
 static char *
 credential(json_object *creds, const char *key, size_t max)
 {
-	json_object	*v = member(creds, key);
 	const char	*s;
 
-	if (v == NULL || !json_object_is_type(v, json_type_string))
-		return NULL;
-	s = json_object_get_string(v);
-	if (*s == '\0' || strlen(s) != (size_t)json_object_get_string_len(v) ||
+	if (jget_text(creds, NULL, key, JGET_NONEMPTY, &s, NULL, 0) != 1 ||
 	    strlen(s) > max)
 		return NULL;
 	return strdup(s);
@@ -518,7 +486,7 @@ bot_token(const char *t)
 static int
 take_telegram(json_object *creds, struct integration *ig)
 {
-	json_object	*c = member(creds, "chat_id");
+	json_object	*c = jget(creds, "chat_id");
 
 	if ((ig->key = credential(creds, "bot_token", NOTIFY_MAX_SECRET)) ==
 	    NULL || !bot_token(ig->key))
@@ -549,9 +517,9 @@ take_notion(json_object *creds, struct integration *ig)
 static int
 take_credentials(json_object *h, struct integration *ig)
 {
-	json_object	*creds = member(h, "credentials");
+	json_object	*creds = jget(h, "credentials");
 
-	if (creds == NULL || !json_object_is_type(creds, json_type_object))
+	if (!json_object_is_type(creds, json_type_object))
 		return bad_credentials(ig, "not an object");
 	switch (ig->type) {
 	case INTEG_TEAMS:
@@ -588,16 +556,18 @@ take_integration(json_object *h, size_t i, struct integration *ig,
 	if (!json_object_is_type(h, json_type_object))
 		return set_err(err, len, "integrations[%zu] is not an object",
 		    i);
-	if (copy_member(h, where, "id", 1, &ig->id, err, len) < 0)
+	if (copy_member(h, where, "id", JGET_REQUIRED, &ig->id, err, len) < 0)
 		return -1;
 	if (!job_is_uuid(ig->id))
 		return set_err(err, len, "%sid is not a UUID", where);
-	if (copy_member(h, where, "type", 1, &ig->type_name, err, len) < 0)
+	if (copy_member(h, where, "type", JGET_REQUIRED, &ig->type_name, err,
+	    len) < 0)
 		return -1;
 	text_trim(ig->type_name, 32);
 	text_make_valid(ig->type_name);
 	integ_type_from(ig->type_name, &ig->type);
-	if ((r = copy_member(h, where, "refused", 0, &why, err, len)) < 0)
+	if ((r = copy_member(h, where, "refused", JGET_OPTIONAL, &why, err,
+	    len)) < 0)
 		return -1;
 	if (r > 0) {
 		text_trim(why, NOTIFY_MAX_ERROR);
@@ -618,13 +588,13 @@ static int
 take_integrations(json_object *root, struct notice *n, char *err,
     size_t len)
 {
-	json_object	*a = member(root, "integrations");
+	json_object	*a;
 	size_t		 i, count;
+	int		 r;
 
-	if (a == NULL)
-		return 0;
-	if (!json_object_is_type(a, json_type_array))
-		return set_err(err, len, "integrations is not an array");
+	if ((r = jget_typed(root, NULL, "integrations", json_type_array,
+	    JGET_OPTIONAL, &a, err, len)) <= 0)
+		return r;
 	if ((count = json_object_array_length(a)) > NOTIFY_MAX_INTEGRATIONS)
 		return set_err(err, len, "more than %d integrations",
 		    NOTIFY_MAX_INTEGRATIONS);
@@ -646,16 +616,16 @@ static int
 take_api_bases(json_object *root, struct api_bases *api, char *err,
     size_t len)
 {
-	json_object	*u = member(root, "integration_urls");
+	json_object	*u;
 
-	if (u != NULL && !json_object_is_type(u, json_type_object))
-		return set_err(err, len, "integration_urls is not an object");
-	if (copy_member(u, "integration_urls.", "telegram", 0, &api->telegram,
-	    err, len) < 0 ||
-	    copy_member(u, "integration_urls.", "pagerduty", 0,
+	if (jget_typed(root, NULL, "integration_urls", json_type_object,
+	    JGET_OPTIONAL, &u, err, len) < 0 ||
+	    copy_member(u, "integration_urls.", "telegram", JGET_OPTIONAL,
+	    &api->telegram, err, len) < 0 ||
+	    copy_member(u, "integration_urls.", "pagerduty", JGET_OPTIONAL,
 	    &api->pagerduty, err, len) < 0 ||
-	    copy_member(u, "integration_urls.", "notion", 0, &api->notion,
-	    err, len) < 0)
+	    copy_member(u, "integration_urls.", "notion", JGET_OPTIONAL,
+	    &api->notion, err, len) < 0)
 		return -1;
 	if ((api->telegram == NULL &&
 	    (api->telegram = strdup("https://api.telegram.org")) == NULL) ||
@@ -670,7 +640,8 @@ take_api_bases(json_object *root, struct api_bases *api, char *err,
 static int
 take_notice(json_object *root, struct notice *n, char *err, size_t len)
 {
-	if (copy_member(root, "", "alert_id", 1, &n->alert_id, err, len) < 0)
+	if (copy_member(root, NULL, "alert_id", JGET_REQUIRED, &n->alert_id,
+	    err, len) < 0)
 		return -1;
 	if (!job_is_uuid(n->alert_id))
 		return set_err(err, len, "alert_id is not a UUID");

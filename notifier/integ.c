@@ -24,6 +24,7 @@
 
 #include "job.h"
 #include "json1.h"
+#include "jsonget.h"
 #include "log.h"
 #include "notifier.h"
 #include "text.h"
@@ -249,15 +250,13 @@ void
 integ_api_error(struct outcome *o, const struct request *r,
     const char *member)
 {
-	json_object	*a = integ_answer(r), *v;
+	json_object	*a = integ_answer(r);
+	const char	*s = jget_str(a, member);
 	char		 words[API_WORDS_MAX * 4 + 1];
 	size_t		 used;
 
-	if (a != NULL && json_object_is_type(a, json_type_object) &&
-	    json_object_object_get_ex(a, member, &v) &&
-	    json_object_is_type(v, json_type_string) &&
-	    json_object_get_string_len(v) > 0) {
-		strlcpy(words, json_object_get_string(v), sizeof(words));
+	if (s != NULL && *s != '\0') {
+		strlcpy(words, s, sizeof(words));
 		text_tidy_end(words);
 		text_clip(words, API_WORDS_MAX);
 		used = strlen(o->error);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonget.h"
 #include "notifier.h"
 
 #define SCHEMA_MAX	(1024 * 1024)	/* a database with many options */
@@ -34,15 +35,15 @@ schema_of(struct chat *c, json_object *database)
 	char		*low;
 	size_t		 i, n;
 
-	if (!js_member(database, "properties", &props) || props == NULL ||
-	    !json_object_is_type(props, json_type_object))
+	if (!json_object_is_type(props = jget(database, "properties"),
+	    json_type_object))
 		return schema;
 	if ((keys = js_keys(props, &n)) == NULL) {
 		c->failed = 1;
 		return schema;
 	}
 	for (i = 0; i < n; i++) {
-		json_object_object_get_ex(props, keys[i], &p);
+		p = jget(props, keys[i]);
 		entry = chat_object(c);
 		if (js_member(p, "type", &t))
 			chat_set(c, entry, "type", json_object_get(t));
@@ -60,20 +61,9 @@ schema_of(struct chat *c, json_object *database)
 static int
 type_is(json_object *entry, const char *type)
 {
-	json_object	*t;
+	const char	*t = jget_str(entry, "type");
 
-	return js_member(entry, "type", &t) && t != NULL &&
-	    json_object_is_type(t, json_type_string) &&
-	    strcmp(json_object_get_string(t), type) == 0;
-}
-
-static const char *
-name_of(json_object *entry)
-{
-	json_object	*v;
-
-	js_member(entry, "name", &v);
-	return json_object_get_string(v);
+	return t != NULL && strcmp(t, type) == 0;
 }
 
 static void
@@ -89,7 +79,7 @@ set_title(struct chat *c, json_object *out, json_object *schema,
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		json_object_object_get_ex(schema, keys[i], &entry);
+		entry = jget(schema, keys[i]);
 		if (!type_is(entry, "title"))
 			continue;
 		o = chat_object(c);
@@ -100,7 +90,7 @@ set_title(struct chat *c, json_object *out, json_object *schema,
 		chat_set(c, item, "text", text);
 		chat_push(c, list, item);
 		chat_set(c, o, "title", list);
-		chat_set(c, out, name_of(entry), o);
+		chat_set(c, out, jget_str(entry, "name"), o);
 		break;
 	}
 	free(keys);
@@ -128,7 +118,7 @@ add_if_exists(struct chat *c, json_object *out, json_object *schema,
 	json_object	*entry, *o = NULL, *sel;
 	char		*low = js_lower(key);
 
-	if (low == NULL || !json_object_object_get_ex(schema, low, &entry)) {
+	if (low == NULL || (entry = jget(schema, low)) == NULL) {
 		free(low);
 		return;
 	}
@@ -149,7 +139,7 @@ add_if_exists(struct chat *c, json_object *out, json_object *schema,
 		chat_set(c, o, "url", chat_string(c, value));
 	}
 	if (o != NULL)
-		chat_set(c, out, name_of(entry), o);
+		chat_set(c, out, jget_str(entry, "name"), o);
 }
 
 static void

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "json1.h"
+#include "jsonget.h"
 #include "notifier.h"
 #include "text.h"
 
@@ -76,12 +77,11 @@ pagerduty_body(const struct integ_event *ev, const char *alert_id,
 static int
 said_success(const struct request *r)
 {
-	json_object	*a = integ_answer(r), *v;
+	json_object	*a = integ_answer(r);
+	const char	*status = jget_str(a, "status");
 	int		 ok;
 
-	ok = a != NULL && js_member(a, "status", &v) && v != NULL &&
-	    json_object_is_type(v, json_type_string) &&
-	    strcmp(json_object_get_string(v), "success") == 0;
+	ok = status != NULL && strcmp(status, "success") == 0;
 	json_object_put(a);
 	return ok;
 }

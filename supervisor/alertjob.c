@@ -13,6 +13,7 @@
 #include <json.h>
 
 #include "json1.h"
+#include "jsonget.h"
 #include "url.h"
 #include "supervisor.h"
 
@@ -150,19 +151,15 @@ urls_json(void)
 static void
 wipe_secrets(json_object *job)
 {
-	json_object	*v;
+	json_object	*v = jget(job, "webhooks");
 	size_t		 i;
 
-	if (json_object_object_get_ex(job, "webhooks", &v))
-		for (i = 0; i < json_object_array_length(v); i++) {
-			json1_wipe_member(json_object_array_get_idx(v, i), "url");
-			json1_wipe_member(json_object_array_get_idx(v, i),
-			    "secret");
-		}
-	if (json_object_object_get_ex(job, "integrations", &v))
-		json1_wipe_strings(v);
-	if (json_object_object_get_ex(job, "email", &v))
-		json1_wipe_strings(v);
+	for (i = 0; i < json_object_array_length(v); i++) {
+		json1_wipe_member(json_object_array_get_idx(v, i), "url");
+		json1_wipe_member(json_object_array_get_idx(v, i), "secret");
+	}
+	json1_wipe_strings(jget(job, "integrations"));
+	json1_wipe_strings(jget(job, "email"));
 }
 
 /*

@@ -12,49 +12,30 @@
 #include <json.h>
 
 #include "json1.h"
+#include "jsonget.h"
 #include "text.h"
 #include "supervisor.h"
 
 #define ERROR_MAX	1000	/* characters of an error text kept */
 
-static json_object *
-member(json_object *o, const char *key)
-{
-	json_object	*v;
-
-	return json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
-static int
-is_true(json_object *o, const char *key)
-{
-	json_object	*v = member(o, key);
-
-	return json_object_is_type(v, json_type_boolean) &&
-	    json_object_get_boolean(v);
-}
-
 /* A retry unless the notifier says otherwise, as before it said so. */
 static int
 retries(json_object *o)
 {
-	json_object	*v = member(o, "retry");
-
-	return !json_object_is_type(v, json_type_boolean) ||
-	    json_object_get_boolean(v);
+	return jget_flag(o, "retry", 1);
 }
 
 /* A string member as text for the database; JSON null when there is none. */
 static json_object *
 text_of(json_object *o, const char *key, size_t max)
 {
-	json_object	*v = member(o, key);
+	const char	*text = jget_str(o, key);
 	json_object	*out;
 	char		*s;
 
-	if (!json_object_is_type(v, json_type_string))
+	if (text == NULL)
 		return NULL;
-	s = xstrdup(json_object_get_string(v));
+	s = xstrdup(text);
 	text_make_valid(s);
 	text_clip(s, max);
 	out = json_object_new_string(s);
@@ -66,24 +47,19 @@ text_of(json_object *o, const char *key, size_t max)
 static const char *
 id_of(json_object *o)
 {
-	json_object	*v = member(o, "id");
+	const char	*id = jget_str(o, "id");
 
-	if (!json_object_is_type(v, json_type_string) ||
-	    !job_is_uuid(json_object_get_string(v)))
-		return NULL;
-	return json_object_get_string(v);
+	return job_is_uuid(id) ? id : NULL;
 }
 
 static json_object *
 status_of(json_object *o)
 {
-	json_object	*v = member(o, "status_code");
-	int		 n;
+	int64_t	n;
 
-	if (!json_object_is_type(v, json_type_int))
+	if (jget_int(o, NULL, "status_code", 100, 999, &n, NULL, 0) != 1)
 		return NULL;
-	n = json_object_get_int(v);
-	return n >= 100 && n <= 999 ? json_object_new_int(n) : NULL;
+	return json_object_new_int((int)n);
 }
 
 enum destination { WEBHOOKS, INTEGRATIONS };
@@ -109,7 +85,7 @@ deliveries_of(json_object *a, enum destination kind)
 			json_object_object_add(x, "type", text_of(e, "type",
 			    32));
 		json_object_object_add(x, "ok",
-		    json_object_new_boolean(is_true(e, "ok")));
+		    json_object_new_boolean(jget_flag(e, "ok", 0)));
 		if (kind == WEBHOOKS)
 			json_object_object_add(x, "status_code",
 			    status_of(e));
@@ -128,8 +104,8 @@ email_of(json_object *e)
 {
 	json_object	*x = json_object_new_object();
 
-	json_object_object_add(x, "ok", json_object_new_boolean(is_true(e,
-	    "ok")));
+	json_object_object_add(x, "ok", json_object_new_boolean(jget_flag(e,
+	    "ok", 0)));
 	json_object_object_add(x, "message_id", text_of(e, "message_id",
 	    256));
 	json_object_object_add(x, "error", text_of(e, "error", ERROR_MAX));
@@ -168,21 +144,21 @@ alertresult_parse(const char *text, unsigned int asked,
 		return -1;
 	}
 	/* A document it refused says so; nothing was delivered then. */
-	if (member(o, "error") != NULL || !json_object_is_type(member(o,
+	if (jget(o, "error") != NULL || !json_object_is_type(jget(o,
 	    "webhooks"), json_type_array)) {
 		json_object_put(o);
 		return -1;
 	}
-	r->webhooks = printed(deliveries_of(member(o, "webhooks"),
+	r->webhooks = printed(deliveries_of(jget(o, "webhooks"),
 	    WEBHOOKS));
-	v = member(o, "command");
-	r->command_pending = v != NULL && !is_true(v, "ok");
-	if ((asked & ALERT_ASKED_EMAIL) && json_object_is_type(v = member(o,
+	v = jget(o, "command");
+	r->command_pending = v != NULL && !jget_flag(v, "ok", 0);
+	if ((asked & ALERT_ASKED_EMAIL) && json_object_is_type(v = jget(o,
 	    "email"), json_type_object))
 		r->email = printed(email_of(v));
 	if (!(asked & ALERT_ASKED_INTEGRATIONS))
 		r->integrations = xstrdup("[]");
-	else if (json_object_is_type(v = member(o, "integrations"),
+	else if (json_object_is_type(v = jget(o, "integrations"),
 	    json_type_array))
 		r->integrations = printed(deliveries_of(v, INTEGRATIONS));
 	json_object_put(o);

@@ -28,6 +28,7 @@
 #include "durable.h"
 #include "job.h"
 #include "json1.h"
+#include "jsonget.h"
 #include "supervisor.h"
 #include "text.h"
 
@@ -284,17 +285,6 @@ spool_remove(const struct outcome *o)
 		log_warn("unlink %s/%s", spool_dir, name);
 }
 
-static const char *
-json_string(json_object *obj, const char *key)
-{
-	json_object	*v;
-
-	if (!json_object_object_get_ex(obj, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static enum outcome_kind
 kind_from_name(const char *name)
 {
@@ -332,8 +322,8 @@ static int
 is_ours(json_object *doc, const char *name, const char *suffix, char *why,
     size_t len)
 {
-	const char	*run_id = json_string(doc, "run_id");
-	const char	*node = json_string(doc, "node");
+	const char	*run_id = jget_str(doc, "run_id");
+	const char	*node = jget_str(doc, "node");
 
 	if (run_id == NULL || strlen(run_id) != UUID_LEN ||
 	    strncmp(name, run_id, UUID_LEN) != 0 ||
@@ -409,31 +399,30 @@ outcome_from_json(json_object *obj)
 {
 	struct outcome	*o;
 	json_object	*v;
-	const char	*run_id = json_string(obj, "run_id");
-	const char	*owner = json_string(obj, "owner");
+	const char	*run_id = jget_str(obj, "run_id");
+	const char	*owner = jget_str(obj, "owner");
 	const char	*s;
 
 	if (run_id == NULL || owner == NULL || strlen(run_id) != UUID_LEN ||
 	    strlen(owner) != UUID_LEN)
 		return NULL;
-	s = json_string(obj, "schedule_name");
-	o = outcome_new(kind_from_name(json_string(obj, "kind")), run_id,
+	s = jget_str(obj, "schedule_name");
+	o = outcome_new(kind_from_name(jget_str(obj, "kind")), run_id,
 	    s != NULL ? s : "?");
 	strlcpy(o->owner, owner, sizeof(o->owner));
-	if ((s = json_string(obj, "test_run_id")) != NULL)
+	if ((s = jget_str(obj, "test_run_id")) != NULL)
 		strlcpy(o->test_run_id, s, sizeof(o->test_run_id));
-	if ((s = json_string(obj, "error_message")) != NULL)
+	if ((s = jget_str(obj, "error_message")) != NULL)
 		o->error_message = xstrdup(s);
-	if (json_object_object_get_ex(obj, "error_details", &v) && v != NULL)
+	if ((v = jget(obj, "error_details")) != NULL)
 		o->error_details = xstrdup(json_object_to_json_string_ext(v,
 		    JSON_C_TO_STRING_PLAIN));
-	o->blame = blame_from_name(json_string(obj, "blame"));
+	o->blame = blame_from_name(jget_str(obj, "blame"));
 	/* An outcome spooled by version 0.1 says "counts" instead. */
-	if (json_object_object_get_ex(obj, "counts", &v))
-		o->blame = json_object_get_boolean(v) ? BLAME_SCHEDULE :
+	if (jget(obj, "counts") != NULL)
+		o->blame = jget_flag(obj, "counts", 0) ? BLAME_SCHEDULE :
 		    BLAME_PLATFORM;
-	if (json_object_object_get_ex(obj, "alone", &v))
-		o->alone = json_object_get_boolean(v);
+	o->alone = jget_flag(obj, "alone", 0);
 	o->spooled = 1;
 	return o;
 }
@@ -509,7 +498,7 @@ recover_result(const char *name, json_object *doc)
 	struct job_result	 res;
 	struct recovering	*rc;
 	json_object		*v;
-	const char		*run_id = json_string(doc, "run_id");
+	const char		*run_id = jget_str(doc, "run_id");
 	char			 err[128];
 	int			 code, r;
 
@@ -517,7 +506,7 @@ recover_result(const char *name, json_object *doc)
 	    !json_object_object_get_ex(doc, "exit_status", &v))
 		return -1;
 	code = json_object_get_int(v);
-	if (!json_object_object_get_ex(doc, "result", &v) ||
+	if ((v = jget(doc, "result")) == NULL ||
 	    job_result_from_json(&res, json_object_to_json_string(v), err,
 	    sizeof(err)) == -1)
 		return -1;

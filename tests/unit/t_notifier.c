@@ -470,7 +470,7 @@ test_bad_input(void)
 	    "webhooks[0].secret is not a string", "a secret not a string");
 	bad("{" ID "," EV ",\"command\":\"mail\"}",
 	    "command is not an absolute path", "a relative command");
-	bad("{" ID "," EV ",\"timeout_ms\":0}", "timeout_ms is not between",
+	bad("{" ID "," EV ",\"timeout_ms\":0}", "timeout_ms must be between",
 	    "timeout_ms 0");
 	bad("{" ID "," EV ",\"timeout_ms\":\"10\"}",
 	    "timeout_ms is not an integer", "timeout_ms a string");
