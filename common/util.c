@@ -23,7 +23,7 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void __attribute__((noreturn))
+void
 out_of_memory(const char *what)
 {
 	log_warn("%s", what);
@@ -71,6 +71,31 @@ xasprintf(const char *fmt, ...)
 	if (r == -1)
 		out_of_memory("vasprintf");
 	return p;
+}
+
+FILE *
+xmemstream(char **buf, size_t *len)
+{
+	FILE	*f;
+
+	*buf = NULL;
+	if ((f = open_memstream(buf, len)) == NULL)
+		out_of_memory("open_memstream");
+	return f;
+}
+
+/* A memory stream fails only for want of memory, as it grows. */
+char *
+xmemstream_text(FILE *f, char **buf)
+{
+	char	*text;
+	int	 failed = ferror(f);
+
+	if (fclose(f) == EOF || failed)
+		out_of_memory("open_memstream");
+	text = *buf;
+	*buf = NULL;
+	return text;
 }
 
 /*

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 int64_t	 mono_ms(void);		/* CLOCK_MONOTONIC, in milliseconds */
 
@@ -24,11 +25,20 @@ latest(int64_t a, int64_t b)
 {
 	return a > b ? a : b;
 }
+/* Says so on the log and ends the program (EX_OSERR). */
+void	 out_of_memory(const char *what) __attribute__((noreturn));
 void	*xcalloc(size_t, size_t);
 void	*xreallocarray(void *, size_t, size_t);
 char	*xstrdup(const char *);
 char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
 char	*read_file(const char *path);	/* NULL with errno set */
+
+/*
+ * A text written as a stream: xmemstream opens it (open_memstream(3)),
+ * xmemstream_text closes it and returns the text, malloc'd.
+ */
+FILE	*xmemstream(char **buf, size_t *len);
+char	*xmemstream_text(FILE *, char **buf);
 
 /* Why read_bounded() refused a text. */
 enum read_refusal {

@@ -10,29 +10,25 @@
 
 #include "notifier.h"
 
-static int
+/* The event's own value, shared with the event. */
+static void
 add(json_object *o, const char *key, json_object *v)
 {
-	if (json_object_object_add(o, key, json_object_get(v)) == 0)
-		return 0;
-	json_object_put(v);
-	return -1;
+	jset(o, key, json_object_get(v));
 }
 
 char *
 body_generic(const struct event *ev)
 {
-	json_object	*o;
-	char		*text = NULL;
+	json_object	*o = jnew_object();
+	char		*text;
 
-	if ((o = json_object_new_object()) == NULL)
-		return NULL;
-	if (add(o, "type", ev->type_name) == 0 &&
-	    add(o, "title", ev->title) == 0 &&
-	    add(o, "message", ev->message) == 0 &&
-	    add(o, "timestamp", ev->timestamp) == 0 &&
-	    add(o, "metadata", ev->metadata) == 0)
-		text = js_stringify(o);
+	add(o, "type", ev->type_name);
+	add(o, "title", ev->title);
+	add(o, "message", ev->message);
+	add(o, "timestamp", ev->timestamp);
+	add(o, "metadata", ev->metadata);
+	text = js_stringify(o);
 	json_object_put(o);
 	return text;
 }
@@ -53,8 +49,6 @@ body_for(const struct event *ev, enum hook_type type)
 	default:
 		return body_generic(ev);
 	}
-	if (o == NULL)
-		return NULL;
 	text = js_stringify(o);
 	json_object_put(o);
 	return text;

@@ -34,14 +34,11 @@
 #define SUBJECT_WORDS	12
 #define SUBJECT_BYTES	(SUBJECT_WORDS * (WORD_BYTES - 3))
 
+/* "NAME=value"; NULL, none, for a NULL value. */
 static char *
 entry(const char *name, const char *value)
 {
-	char	*e;
-
-	if (value == NULL || asprintf(&e, "%s=%s", name, value) == -1)
-		return NULL;
-	return e;
+	return value != NULL ? xasprintf("%s=%s", name, value) : NULL;
 }
 
 static void
@@ -76,10 +73,8 @@ add_uuid(char **env, size_t *n, const char *name, json_object *metadata,
 char *
 cmdenv_title(const char *title)
 {
-	char	*t;
+	char	*t = xstrdup(title);
 
-	if ((t = strdup(title)) == NULL)
-		return NULL;
 	text_one_line(t);
 	text_make_valid(t);
 	text_clip(t, CMDENV_TITLE_MAX);
@@ -115,8 +110,7 @@ cmdenv_subject(const char *line)
 	text[n] = '\0';
 	if (n < strlen(line))
 		strlcat(text, TEXT_ELLIPSIS, sizeof(text));
-	if ((out = calloc(1, len)) == NULL)
-		return NULL;
+	out = xcalloc(1, len);
 	for (off = 0; text[off] != '\0'; off += n) {
 		/* Text made valid: a word takes at least one character. */
 		if ((n = text_fit(text + off, WORD_BYTES)) == 0)
@@ -131,11 +125,10 @@ add_title(char **env, size_t *n, const struct event *ev)
 {
 	char	*title, *subject;
 
-	if ((title = cmdenv_title(json_object_get_string(ev->title))) == NULL)
-		return;
+	title = cmdenv_title(json_object_get_string(ev->title));
 	add(env, n, entry("EVALSCHED_TITLE", title));
-	if ((subject = cmdenv_subject(title)) != NULL)
-		add(env, n, entry("EVALSCHED_SUBJECT_RFC2047", subject));
+	subject = cmdenv_subject(title);
+	add(env, n, entry("EVALSCHED_SUBJECT_RFC2047", subject));
 	free(subject);
 	free(title);
 }
@@ -151,8 +144,7 @@ cmdenv_build(const struct notice *no)
 	char			**env;
 	size_t			 n = 0;
 
-	if ((env = calloc(ENV_MAX + 1, sizeof(*env))) == NULL)
-		return NULL;
+	env = xcalloc(ENV_MAX + 1, sizeof(*env));
 	add_inherited(env, &n, "PATH", DEFAULT_PATH);
 	add_inherited(env, &n, "LANG", NULL);
 	add_inherited(env, &n, "TZ", NULL);

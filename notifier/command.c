@@ -141,8 +141,7 @@ command_run(const char *path, char *const argv[], char **env,
 	struct command	*c;
 	int		 in, r, saved;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return NULL;
+	c = xcalloc(1, sizeof(*c));
 	c->out = c->err = c->pidfd = -1;
 	c->timeout_ms = timeout_ms;
 	if ((in = input_fd(input, len)) == -1) {
@@ -169,8 +168,7 @@ command_start(const struct notice *n, const char *input, size_t len)
 	char		**env, *argv[2];
 	int		  saved;
 
-	if ((env = cmdenv_build(n)) == NULL)
-		return NULL;
+	env = cmdenv_build(n);
 	argv[0] = n->command;
 	argv[1] = NULL;
 	c = command_run(n->command, argv, env, input, len, n->timeout_ms);
@@ -367,7 +365,7 @@ command_finish(struct command *c, struct command_result *res)
 		describe(c, res, error, sizeof(error));
 		text_tidy_end(error);
 		text_make_valid(error);
-		res->error = strdup(error);
+		res->error = xstrdup(error);
 	}
 	close_fd(&c->out);
 	close_fd(&c->err);

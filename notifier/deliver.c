@@ -20,12 +20,10 @@ static void
 not_started(struct notice *n, int err)
 {
 	struct command_result	*res = &n->command_result;
-	char			*e;
 
 	res->ran = 1;
 	res->ok = 0;
-	if (asprintf(&e, "cannot run the command: %s", strerror(err)) != -1)
-		res->error = e;
+	res->error = xasprintf("cannot run the command: %s", strerror(err));
 }
 
 static void
@@ -181,7 +179,7 @@ finish_hooks(CURLM *m, struct notice *n, struct transfer **ts)
 			n->hooks[i].result.done = 1;
 			n->hooks[i].result.retry = 1;
 			n->hooks[i].result.error =
-			    strdup("internal error: libcurl failed");
+			    xstrdup("internal error: libcurl failed");
 		}
 		webhook_free(m, ts[i]);
 	}
@@ -208,10 +206,7 @@ deliver(struct notice *n, const char *generic)
 
 	if ((m = curl_multi_init()) == NULL)
 		return -1;
-	if ((ts = calloc(n->nhooks + 1, sizeof(*ts))) == NULL) {
-		curl_multi_cleanup(m);
-		return -1;
-	}
+	ts = xcalloc(n->nhooks + 1, sizeof(*ts));
 	start_children(m, n, generic, cmd);
 	start_hooks(m, n, generic, ts);
 	integrations_start(m, n);

@@ -23,116 +23,107 @@
 #define NAME_MAX_CHARS	256
 #define VALUE_MAX	1024
 
+/* text is taken (freed). */
 static json_object *
-clipped(struct chat *c, char *text, size_t max)
+clipped(char *text, size_t max)
 {
 	json_object	*s;
 
-	if (text != NULL)
-		text_clip(text, max);
-	s = chat_string(c, text);
+	text_clip(text, max);
+	s = jnew_string(text);
 	free(text);
 	return s;
 }
 
 /* value is taken (freed). */
 static void
-add_field(struct chat *c, json_object *fields, const char *name,
-    char *value, int inline_)
+add_field(json_object *fields, const char *name, char *value, int inline_)
 {
-	json_object	*o = chat_object(c);
+	json_object	*o = jnew_object();
 
-	chat_set(c, o, "name", clipped(c, chat_format(c, "%s", name),
-	    NAME_MAX_CHARS));
-	chat_set(c, o, "value", clipped(c, value, VALUE_MAX));
-	chat_set(c, o, "inline", chat_bool(c, inline_));
-	chat_push(c, fields, o);
+	jset(o, "name", clipped(xstrdup(name), NAME_MAX_CHARS));
+	jset(o, "value", clipped(value, VALUE_MAX));
+	jset(o, "inline", jnew_bool(inline_));
+	jpush(fields, o);
 }
 
 static void
-add_error(struct chat *c, json_object *fields, const struct facts *f)
+add_error(json_object *fields, const struct facts *f)
 {
 	char	*e, *p;
 
 	if (f->error == NULL || f->type == EVENT_REGRESSION)
 		return;
-	if ((e = chat_format(c, "%s", f->error)) == NULL)
-		return;
+	e = xstrdup(f->error);
 	/* A backtick would end the code block early. */
 	for (p = e; *p != '\0'; p++)
 		if (*p == '`')
 			*p = '\'';
 	text_clip(e, VALUE_MAX - 10);
-	add_field(c, fields, "Error", chat_format(c, "```\n%s\n```", e), 0);
+	add_field(fields, "Error", xasprintf("```\n%s\n```", e), 0);
 	free(e);
 }
 
 static json_object *
-fields_of(struct chat *c, const struct facts *f)
+fields_of(const struct facts *f)
 {
-	json_object	*fields = chat_array(c);
+	json_object	*fields = jnew_array();
 	char		 buf[200];
 	size_t		 i;
 
 	if (f->schedule != NULL)
-		add_field(c, fields, "Schedule", chat_format(c, "%s",
-		    f->schedule), 1);
+		add_field(fields, "Schedule", xstrdup(f->schedule), 1);
 	if (f->model != NULL)
-		add_field(c, fields, "Model", chat_format(c, "%s", f->model), 1);
+		add_field(fields, "Model", xstrdup(f->model), 1);
 	if (f->status != NULL)
-		add_field(c, fields, "Status", chat_format(c, "%s", f->status),
-		    1);
+		add_field(fields, "Status", xstrdup(f->status), 1);
 	facts_what(f, buf, sizeof(buf));
-	add_field(c, fields, "What happened", chat_format(c, "%s", buf), 0);
+	add_field(fields, "What happened", xstrdup(buf), 0);
 	if (facts_prompts(f, buf, sizeof(buf)))
-		add_field(c, fields, "Prompts", chat_format(c, "%s", buf), 1);
-	add_error(c, fields, f);
+		add_field(fields, "Prompts", xstrdup(buf), 1);
+	add_error(fields, f);
 	for (i = 0; i < f->nmetrics; i++) {
 		facts_metric(&f->metrics[i], buf, sizeof(buf));
-		add_field(c, fields, f->metrics[i].name,
-		    chat_format(c, "%s", buf), 1);
+		add_field(fields, f->metrics[i].name, xstrdup(buf), 1);
 	}
 	return fields;
 }
 
 static json_object *
-embed_of(struct chat *c, const struct facts *f)
+embed_of(const struct facts *f)
 {
-	json_object	*e = chat_object(c), *footer = chat_object(c);
+	json_object	*e = jnew_object(), *footer = jnew_object();
 	char		*title;
 
-	title = chat_format(c, "%s", *f->title != '\0' ? f->title :
-	    "evalsched alert");
-	if (title != NULL)
-		text_one_line(title);
-	chat_set(c, e, "title", clipped(c, title, TITLE_MAX));
+	title = xstrdup(*f->title != '\0' ? f->title : "evalsched alert");
+	text_one_line(title);
+	jset(e, "title", clipped(title, TITLE_MAX));
 	if (f->message != NULL && *f->message != '\0')
-		chat_set(c, e, "description", clipped(c,
-		    chat_format(c, "%s", f->message), DESCRIPTION_MAX));
-	chat_set(c, e, "color", chat_int(c, f->type == EVENT_REGRESSION ?
+		jset(e, "description", clipped(xstrdup(f->message),
+		    DESCRIPTION_MAX));
+	jset(e, "color", jnew_int(f->type == EVENT_REGRESSION ?
 	    COLOR_ORANGE : COLOR_RED));
-	chat_set(c, e, "fields", fields_of(c, f));
-	chat_set(c, e, "timestamp", chat_string(c, f->timestamp));
-	chat_set(c, footer, "text", chat_string(c, "evalsched"));
-	chat_set(c, e, "footer", footer);
+	jset(e, "fields", fields_of(f));
+	jset(e, "timestamp", jnew_string(f->timestamp));
+	jset(footer, "text", jnew_string("evalsched"));
+	jset(e, "footer", footer);
 	return e;
 }
 
 json_object *
 discord_message(const struct event *ev)
 {
-	struct chat	 c = { 0 };
 	struct facts	 f;
 	json_object	*msg, *embeds, *mentions;
 
 	facts_get(ev, &f);
-	msg = chat_object(&c);
-	embeds = chat_array(&c);
-	chat_push(&c, embeds, embed_of(&c, &f));
-	chat_set(&c, msg, "embeds", embeds);
+	msg = jnew_object();
+	embeds = jnew_array();
+	jpush(embeds, embed_of(&f));
+	jset(msg, "embeds", embeds);
 	/* "@everyone" in a schedule's name must not ping a whole server. */
-	mentions = chat_object(&c);
-	chat_set(&c, mentions, "parse", chat_array(&c));
-	chat_set(&c, msg, "allowed_mentions", mentions);
-	return chat_done(&c, msg);
+	mentions = jnew_object();
+	jset(mentions, "parse", jnew_array());
+	jset(msg, "allowed_mentions", mentions);
+	return msg;
 }

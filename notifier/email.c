@@ -105,8 +105,9 @@ set_result(struct notice *n, int ok, const char *error, int retry)
 		free(res->message_id);
 		res->message_id = NULL;
 	}
-	if (ok || error == NULL || (res->error = strdup(error)) == NULL)
+	if (ok || error == NULL)
 		return;
+	res->error = xstrdup(error);
 	/* A key echoed in an answer is masked. */
 	if (n->email->resend_key != NULL && *n->email->resend_key != '\0') {
 		char	*p;
@@ -128,14 +129,12 @@ fail(struct notice *n, const char *error, int retry)
 }
 
 /* The three texts as the bytes Node sends. */
-static int
+static void
 node_texts(const struct mail_text *t, struct mail_text *out)
 {
 	out->subject = js_utf8(t->subject);
 	out->text = js_utf8(t->text);
 	out->html = js_utf8(t->html);
-	return out->subject != NULL && out->text != NULL &&
-	    out->html != NULL ? 0 : -1;
 }
 
 /* PATH alone, and TZ: sendmail needs nothing else of ours. */
@@ -180,29 +179,21 @@ static struct command *
 start_sendmail(struct notice *n, const struct mail_text *t)
 {
 	struct email		*e = n->email;
-	struct mail_text	 node = { 0 };
+	struct mail_text	 node;
 	struct mime		 mm;
-	struct command		*c = NULL;
-	char			 domain[256], *id = NULL, *message = NULL;
+	struct command		*c;
+	char			 domain[256], *message;
 
 	mime_domain(e->from, domain, sizeof(domain));
-	if (node_texts(t, &node) == -1 ||
-	    asprintf(&id, "<%s@%s>", n->alert_id, domain) == -1 ||
-	    (e->result.message_id = strdup(id)) == NULL) {
-		fail(n, "internal error: out of memory", 1);
-		goto out;
-	}
+	node_texts(t, &node);
+	e->result.message_id = xasprintf("<%s@%s>", n->alert_id, domain);
 	mm.alert_id = n->alert_id;
 	mm.from = e->from;
 	mm.to = e->to;
-	mm.message_id = id;
-	if ((message = mime_message(&mm, &node, time(NULL))) == NULL)
-		fail(n, "internal error: out of memory", 1);
-	else
-		c = spawn_sendmail(n, message);
-out:
+	mm.message_id = e->result.message_id;
+	message = mime_message(&mm, &node, time(NULL));
+	c = spawn_sendmail(n, message);
 	free(message);
-	free(id);
 	mailfmt_free(&node);
 	return c;
 }
@@ -211,18 +202,16 @@ out:
 static char *
 resend_body(const struct email *e, const struct mail_text *t)
 {
-	struct chat	 c = { 0 };
-	json_object	*o = chat_object(&c), *to = chat_array(&c);
-	char		*body = NULL;
+	json_object	*o = jnew_object(), *to = jnew_array();
+	char		*body;
 
-	chat_set(&c, o, "from", chat_string(&c, e->from));
-	chat_push(&c, to, chat_string(&c, e->to));
-	chat_set(&c, o, "to", to);
-	chat_set(&c, o, "subject", chat_string(&c, t->subject));
-	chat_set(&c, o, "html", chat_string(&c, t->html));
-	chat_set(&c, o, "text", chat_string(&c, t->text));
-	if ((o = chat_done(&c, o)) != NULL)
-		body = js_stringify(o);
+	jset(o, "from", jnew_string(e->from));
+	jpush(to, jnew_string(e->to));
+	jset(o, "to", to);
+	jset(o, "subject", jnew_string(t->subject));
+	jset(o, "html", jnew_string(t->html));
+	jset(o, "text", jnew_string(t->text));
+	body = js_stringify(o);
 	json_object_put(o);
 	return body;
 }
@@ -240,7 +229,8 @@ answer_id(const struct request *r)
 	text = request_answer(r, &len, &cut);
 	if (cut || json1_parse(text, len, 64, &v, NULL, 0) == -1)
 		return NULL;
-	if ((id = jget_str(v, "id")) != NULL && (s = strdup(id)) != NULL) {
+	if ((id = jget_str(v, "id")) != NULL) {
+		s = xstrdup(id);
 		text_one_line(s);
 		text_trim(s, ID_MAX);
 		text_make_valid(s);
@@ -309,10 +299,7 @@ start_resend(CURLM *m, struct notice *n, const struct mail_text *t)
 		fail(n, verdict == URL_BAD ? BAD_URL : REFUSED_CREDENTIALS, 0);
 		return;
 	}
-	if ((body = resend_body(e, t)) == NULL) {
-		fail(n, "internal error: out of memory", 1);
-		return;
-	}
+	body = resend_body(e, t);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
 	    e->resend_key);
 	h[0] = auth;
@@ -353,10 +340,9 @@ email_start(CURLM *m, struct notice *n)
 		fail(n, "bad address", 0);
 		return NULL;
 	}
-	if (mailfmt(&n->event, e->app_base_url != NULL ? e->app_base_url :
-	    APP_BASE_URL, &t) == -1)
-		fail(n, "internal error: out of memory", 1);
-	else if (e->sendmail != NULL)
+	mailfmt(&n->event, e->app_base_url != NULL ? e->app_base_url :
+	    APP_BASE_URL, &t);
+	if (e->sendmail != NULL)
 		c = start_sendmail(n, &t);
 	else
 		start_resend(m, n, &t);

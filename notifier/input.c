@@ -78,8 +78,7 @@ copy_member(json_object *obj, const char *where, const char *key,
 	*out = NULL;
 	if ((r = jget_text(obj, where, key, need, &s, err, len)) <= 0)
 		return r;
-	if ((*out = strdup(s)) == NULL)
-		return set_err(err, len, "out of memory");
+	*out = xstrdup(s);
 	return 1;
 }
 
@@ -192,9 +191,7 @@ take_metadata(json_object *e, struct event *ev, char *err, size_t len)
 	    JGET_OPTIONAL, &ev->metadata, err, len)) != 0)
 		return r < 0 ? -1 : 0;
 	/* Left out: the empty object, owned by the tree like the rest. */
-	if ((ev->metadata = json_object_new_object()) == NULL ||
-	    json_object_object_add(e, "metadata", ev->metadata) != 0)
-		return set_err(err, len, "out of memory");
+	jset(e, "metadata", ev->metadata = jnew_object());
 	return 0;
 }
 
@@ -313,8 +310,7 @@ take_hooks(json_object *root, struct notice *n, char *err, size_t len)
 		    NOTIFY_MAX_WEBHOOKS);
 	if (count == 0)
 		return 0;
-	if ((n->hooks = calloc(count, sizeof(*n->hooks))) == NULL)
-		return set_err(err, len, "out of memory");
+	n->hooks = xcalloc(count, sizeof(*n->hooks));
 	for (i = 0; i < count; i++) {
 		n->nhooks = i + 1;
 		if (take_hook(json_object_array_get_idx(hooks, i), i,
@@ -392,9 +388,10 @@ take_transport(json_object *e, struct email *em, char *err, size_t len)
 	if ((found = jget_typed(e, "email.", "transport", json_type_object,
 	    JGET_OPTIONAL, &t, err, len)) < 0)
 		return -1;
-	if (!found)
-		return (em->sendmail = strdup(DEFAULT_SENDMAIL)) == NULL ?
-		    set_err(err, len, "out of memory") : 0;
+	if (!found) {
+		em->sendmail = xstrdup(DEFAULT_SENDMAIL);
+		return 0;
+	}
 	if (jget(t, "sendmail") != NULL) {
 		if (copy_member(t, "email.transport.", "sendmail",
 		    JGET_REQUIRED, &em->sendmail, err, len) < 0)
@@ -431,8 +428,7 @@ take_email(json_object *root, struct notice *n, char *err, size_t len)
 	if ((r = jget_typed(root, NULL, "email", json_type_object,
 	    JGET_OPTIONAL, &e, err, len)) <= 0)
 		return r;
-	if ((n->email = em = calloc(1, sizeof(*em))) == NULL)
-		return set_err(err, len, "out of memory");
+	n->email = em = xcalloc(1, sizeof(*em));
 	if (copy_member(e, "email.", "to", JGET_REQUIRED, &em->to, err,
 	    len) < 0 ||
 	    copy_member(e, "email.", "from", JGET_REQUIRED, &em->from, err,
@@ -451,13 +447,11 @@ take_email(json_object *root, struct notice *n, char *err, size_t len)
 /* --- the integrations ------------------------------------------------- */
 
 /* A credential that fails its integration alone, not the document. */
-static int
+static void
 bad_credentials(struct integration *ig, const char *why)
 {
 	ig->result.done = 1;
-	if (asprintf(&ig->result.error, "bad credentials: %s", why) == -1)
-		ig->result.error = NULL;
-	return 0;
+	ig->result.error = xasprintf("bad credentials: %s", why);
 }
 
 /* A credential's string, or NULL when it is not one, or empty. */
@@ -469,7 +463,7 @@ credential(json_object *creds, const char *key, size_t max)
 	if (jget_text(creds, NULL, key, JGET_NONEMPTY, &s, NULL, 0) != 1 ||
 	    strlen(s) > max)
 		return NULL;
-	return strdup(s);
+	return xstrdup(s);
 }
 
 /* 123456:ABC-DEF...: it goes in the URL's path, so nothing else may. */
@@ -483,64 +477,67 @@ bot_token(const char *t)
 	    "WXYZ0123456789_-") == strlen(t + n + 1);
 }
 
-static int
+static void
 take_telegram(json_object *creds, struct integration *ig)
 {
 	json_object	*c = jget(creds, "chat_id");
 
 	if ((ig->key = credential(creds, "bot_token", NOTIFY_MAX_SECRET)) ==
 	    NULL || !bot_token(ig->key))
-		return bad_credentials(ig, "bot_token is not a bot's token");
-	if (c == NULL || (!json_object_is_type(c, json_type_int) &&
+		bad_credentials(ig, "bot_token is not a bot's token");
+	else if (c == NULL || (!json_object_is_type(c, json_type_int) &&
 	    (!json_object_is_type(c, json_type_string) ||
 	    json_object_get_string_len(c) == 0)))
-		return bad_credentials(ig, "no chat_id");
-	if (json_object_deep_copy(c, &ig->chat_id, NULL) != 0)
-		return -1;
-	return 0;
+		bad_credentials(ig, "no chat_id");
+	/* A copy: the credentials' strings are wiped once read. */
+	else if (json_object_deep_copy(c, &ig->chat_id, NULL) != 0)
+		out_of_memory("json_object_deep_copy");
 }
 
-static int
+static void
 take_notion(json_object *creds, struct integration *ig)
 {
 	if ((ig->key = credential(creds, "api_key", NOTIFY_MAX_SECRET)) ==
 	    NULL || text_has_control(ig->key))
-		return bad_credentials(ig, "no api_key");
+		bad_credentials(ig, "no api_key");
 	/* It goes in the URL's path: a Notion id, and nothing else. */
-	if ((ig->database_id = credential(creds, "database_id", 64)) ==
+	else if ((ig->database_id = credential(creds, "database_id", 64)) ==
 	    NULL || strspn(ig->database_id, "0123456789abcdefABCDEF-") !=
 	    strlen(ig->database_id))
-		return bad_credentials(ig, "database_id is not a Notion id");
-	return 0;
+		bad_credentials(ig, "database_id is not a Notion id");
 }
 
-static int
+static void
 take_credentials(json_object *h, struct integration *ig)
 {
 	json_object	*creds = jget(h, "credentials");
 
-	if (!json_object_is_type(creds, json_type_object))
-		return bad_credentials(ig, "not an object");
+	if (!json_object_is_type(creds, json_type_object)) {
+		bad_credentials(ig, "not an object");
+		return;
+	}
 	switch (ig->type) {
 	case INTEG_TEAMS:
 		if ((ig->url = credential(creds, "webhook_url",
 		    NOTIFY_MAX_URL)) == NULL)
-			return bad_credentials(ig, "no webhook_url");
-		if (webhook_origin(ig->url, ig->origin,
+			bad_credentials(ig, "no webhook_url");
+		else if (webhook_origin(ig->url, ig->origin,
 		    sizeof(ig->origin)) == -1)
 			strlcpy(ig->origin, "(a bad URL)", sizeof(ig->origin));
-		return 0;
+		break;
 	case INTEG_TELEGRAM:
-		return take_telegram(creds, ig);
+		take_telegram(creds, ig);
+		break;
 	case INTEG_PAGERDUTY:
 		if ((ig->key = credential(creds, "routing_key",
 		    NOTIFY_MAX_SECRET)) == NULL)
-			return bad_credentials(ig, "no routing_key");
-		return 0;
+			bad_credentials(ig, "no routing_key");
+		break;
 	case INTEG_NOTION:
-		return take_notion(creds, ig);
+		take_notion(creds, ig);
+		break;
 	default:
-		return 0;
+		break;
 	}
 }
 
@@ -577,10 +574,8 @@ take_integration(json_object *h, size_t i, struct integration *ig,
 		strlcpy(ig->origin, "(refused)", sizeof(ig->origin));
 		return 0;
 	}
-	if (ig->type == INTEG_OTHER)
-		return 0;	/* integ.c fails it */
-	if (take_credentials(h, ig) == -1)
-		return set_err(err, len, "out of memory");
+	if (ig->type != INTEG_OTHER)	/* integ.c fails the others */
+		take_credentials(h, ig);
 	return 0;
 }
 
@@ -600,8 +595,7 @@ take_integrations(json_object *root, struct notice *n, char *err,
 		    NOTIFY_MAX_INTEGRATIONS);
 	if (count == 0)
 		return 0;
-	if ((n->integs = calloc(count, sizeof(*n->integs))) == NULL)
-		return set_err(err, len, "out of memory");
+	n->integs = xcalloc(count, sizeof(*n->integs));
 	for (i = 0; i < count; i++) {
 		n->ninteg = i + 1;
 		if (take_integration(json_object_array_get_idx(a, i), i,
@@ -627,13 +621,13 @@ take_api_bases(json_object *root, struct api_bases *api, char *err,
 	    copy_member(u, "integration_urls.", "notion", JGET_OPTIONAL,
 	    &api->notion, err, len) < 0)
 		return -1;
-	if ((api->telegram == NULL &&
-	    (api->telegram = strdup("https://api.telegram.org")) == NULL) ||
-	    (api->pagerduty == NULL && (api->pagerduty =
-	    strdup("https://events.pagerduty.com/v2/enqueue")) == NULL) ||
-	    (api->notion == NULL &&
-	    (api->notion = strdup("https://api.notion.com")) == NULL))
-		return set_err(err, len, "out of memory");
+	if (api->telegram == NULL)
+		api->telegram = xstrdup("https://api.telegram.org");
+	if (api->pagerduty == NULL)
+		api->pagerduty =
+		    xstrdup("https://events.pagerduty.com/v2/enqueue");
+	if (api->notion == NULL)
+		api->notion = xstrdup("https://api.notion.com");
 	return 0;
 }
 

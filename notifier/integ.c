@@ -63,17 +63,12 @@ integ_type_from(const char *name, enum integ_type *type)
 
 /* String(metadata[key]) when it is truthy, else NULL (undefined). */
 static char *
-truthy_string(json_object *md, const char *key, int *failed)
+truthy_string(json_object *md, const char *key)
 {
 	json_object	*v;
 	int		 present = js_member(md, key, &v);
-	char		*s;
 
-	if (!js_truthy(present, v))
-		return NULL;
-	if ((s = js_string(present, v)) == NULL)
-		*failed = 1;
-	return s;
+	return js_truthy(present, v) ? js_string(present, v) : NULL;
 }
 
 /* s with its first "job_" taken out, as String.replace does. */
@@ -81,13 +76,10 @@ static char *
 bare(const char *s)
 {
 	const char	*p = strstr(s, "job_");
-	char		*out;
 
 	if (p == NULL)
-		return strdup(s);
-	if (asprintf(&out, "%.*s%s", (int)(p - s), s, p + 4) == -1)
-		return NULL;
-	return out;
+		return xstrdup(s);
+	return xasprintf("%.*s%s", (int)(p - s), s, p + 4);
 }
 
 /*
@@ -95,29 +87,27 @@ bare(const char *s)
  * from the metadata; a schedule's alert has no jobId ("unknown") and no
  * modelName (its model is modelId).
  */
-int
+void
 integ_event_get(const struct event *e, struct integ_event *ev)
 {
 	json_object	*md = e->metadata, *v;
 	char		 dur[128];
-	int		 failed = 0, present;
+	int		 present;
 
 	memset(ev, 0, sizeof(*ev));
 	ev->type = json_object_get_string(e->type_name);
 	ev->title = json_object_get_string(e->title);
 	ev->bare_type = bare(ev->type);
-	if ((ev->job_id = truthy_string(md, "jobId", &failed)) == NULL)
-		ev->job_id = strdup("unknown");
-	ev->model_name = truthy_string(md, "modelName", &failed);
-	if ((ev->status = truthy_string(md, "status", &failed)) == NULL &&
-	    ev->bare_type != NULL)
-		ev->status = strdup(ev->bare_type);
-	ev->error = truthy_string(md, "errorMessage", &failed);
+	if ((ev->job_id = truthy_string(md, "jobId")) == NULL)
+		ev->job_id = xstrdup("unknown");
+	ev->model_name = truthy_string(md, "modelName");
+	if ((ev->status = truthy_string(md, "status")) == NULL)
+		ev->status = xstrdup(ev->bare_type);
+	ev->error = truthy_string(md, "errorMessage");
 	present = js_member(md, "duration", &v);
 	if (js_truthy(present, v)) {
 		js_duration(js_number(present, v), dur, sizeof(dur));
-		if ((ev->duration = strdup(dur)) == NULL)
-			failed = 1;
+		ev->duration = xstrdup(dur);
 	}
 	/* (v || undefined), then toFixed: a loss that is not a number
 	   would throw there, and is left out here. */
@@ -126,12 +116,6 @@ integ_event_get(const struct event *e, struct integ_event *ev)
 		ev->has_loss = 1;
 		ev->loss = json_object_get_double(v);
 	}
-	if (failed || ev->bare_type == NULL || ev->job_id == NULL ||
-	    ev->status == NULL) {
-		integ_event_free(ev);
-		return -1;
-	}
-	return 0;
 }
 
 void
@@ -201,7 +185,8 @@ set_result(struct integration *ig, int ok, const char *error, int retry,
 	res->retry = !ok && retry;
 	free(res->error);
 	res->error = NULL;
-	if (!ok && error != NULL && (res->error = strdup(error)) != NULL) {
+	if (!ok && error != NULL) {
+		res->error = xstrdup(error);
 		redact(res->error, ig);
 		text_one_line(res->error);
 		text_trim(res->error, NOTIFY_MAX_ERROR);
@@ -338,9 +323,8 @@ integrations_start(CURLM *m, struct notice *n)
 {
 	struct integ_event	ev;
 	size_t			i;
-	int			have;
 
-	have = integ_event_get(&n->event, &ev) == 0;
+	integ_event_get(&n->event, &ev);
 	for (i = 0; i < n->ninteg; i++) {
 		struct integration *ig = &n->integs[i];
 
@@ -350,13 +334,10 @@ integrations_start(CURLM *m, struct notice *n)
 		/* Refused by the supervisor, or bad credentials (input.c). */
 		if (ig->result.done)
 			log_result(ig, "");
-		else if (!have)
-			integ_fail(ig, "internal error: out of memory", 1);
 		else
 			start_one(ig, &ev);
 	}
-	if (have)
-		integ_event_free(&ev);
+	integ_event_free(&ev);
 }
 
 /* A call that never ended (libcurl failed) is an internal error. */

@@ -207,8 +207,8 @@ write_member(FILE *f, int *first, const char *key, json_object *val)
 	js_write(f, val);
 }
 
-/* The array-index keys, sorted; -1 when out of memory. */
-static int
+/* The array-index keys, sorted. */
+static void
 write_indexed(FILE *f, int *first, json_object *o)
 {
 	struct json_object_iterator	it, end;
@@ -217,10 +217,8 @@ write_indexed(FILE *f, int *first, json_object *o)
 
 	it = json_object_iter_begin(o);
 	end = json_object_iter_end(o);
-	list = calloc((size_t)json_object_object_length(o) + 1,
+	list = xcalloc((size_t)json_object_object_length(o) + 1,
 	    sizeof(*list));
-	if (list == NULL)
-		return -1;
 	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
 		if (array_index(json_object_iter_peek_name(&it),
 		    &list[n].idx)) {
@@ -231,10 +229,9 @@ write_indexed(FILE *f, int *first, json_object *o)
 	for (i = 0; i < n; i++)
 		write_member(f, first, list[i].key, list[i].val);
 	free(list);
-	return 0;
 }
 
-static int
+static void
 write_object(FILE *f, json_object *o)
 {
 	struct json_object_iterator	it, end;
@@ -242,8 +239,7 @@ write_object(FILE *f, json_object *o)
 	int				first = 1;
 
 	fputc('{', f);
-	if (write_indexed(f, &first, o) == -1)
-		return -1;
+	write_indexed(f, &first, o);
 	it = json_object_iter_begin(o);
 	end = json_object_iter_end(o);
 	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it))
@@ -251,78 +247,68 @@ write_object(FILE *f, json_object *o)
 			write_member(f, &first, json_object_iter_peek_name(&it),
 			    json_object_iter_peek_value(&it));
 	fputc('}', f);
-	return 0;
 }
 
-static int
+static void
 write_array(FILE *f, json_object *a)
 {
 	size_t	i, n = json_object_array_length(a);
-	int	r = 0;
 
 	fputc('[', f);
-	for (i = 0; i < n && r == 0; i++) {
+	for (i = 0; i < n; i++) {
 		if (i > 0)
 			fputc(',', f);
-		r = js_write(f, json_object_array_get_idx(a, i));
+		js_write(f, json_object_array_get_idx(a, i));
 	}
 	fputc(']', f);
-	return r;
 }
 
-/* Writes v; -1 when out of memory (the stream's own errors: ferror). */
-int
+/* Writes v (the stream's own errors: ferror). */
+void
 js_write(FILE *f, json_object *v)
 {
 	switch (json_object_get_type(v)) {
 	case json_type_null:
 		fputs("null", f);
-		return 0;
+		break;
 	case json_type_boolean:
 		fputs(json_object_get_boolean(v) ? "true" : "false", f);
-		return 0;
+		break;
 	case json_type_int:
 		write_int(f, v);
-		return 0;
+		break;
 	case json_type_double:
 		js_write_number(f, json_object_get_double(v));
-		return 0;
+		break;
 	case json_type_string:
 		js_write_string(f, json_object_get_string(v),
 		    (size_t)json_object_get_string_len(v));
-		return 0;
+		break;
 	case json_type_object:
-		return write_object(f, v);
+		write_object(f, v);
+		break;
 	case json_type_array:
-		return write_array(f, v);
+		write_array(f, v);
+		break;
 	}
-	return -1;
 }
 
-/* v as JSON.stringify(v) has it; malloc'd, NULL when out of memory. */
+/* v as JSON.stringify(v) has it, malloc'd. */
 char *
 js_stringify(json_object *v)
 {
 	FILE	*f;
-	char	*buf = NULL;
-	size_t	 len = 0;
-	int	 r;
+	char	*buf;
+	size_t	 len;
 
-	if ((f = open_memstream(&buf, &len)) == NULL)
-		return NULL;
-	r = js_write(f, v);
-	if (ferror(f))
-		r = -1;
-	if (fclose(f) == EOF || r == -1) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
+	f = xmemstream(&buf, &len);
+	js_write(f, v);
+	return xmemstream_text(f, &buf);
 }
 
 /*
  * The keys of o in the order JavaScript keeps them (see above): a
- * malloc'd array of n pointers into o, NULL when out of memory.
+ * malloc'd array of n pointers into o.
  */
 const char **
 js_keys(json_object *o, size_t *n)
@@ -334,13 +320,8 @@ js_keys(json_object *o, size_t *n)
 	size_t				 k = 0, ni = 0, j, total;
 
 	total = (size_t)json_object_object_length(o);
-	keys = calloc(total + 1, sizeof(*keys));
-	idx = calloc(total + 1, sizeof(*idx));
-	if (keys == NULL || idx == NULL) {
-		free(keys);
-		free(idx);
-		return NULL;
-	}
+	keys = xcalloc(total + 1, sizeof(*keys));
+	idx = xcalloc(total + 1, sizeof(*idx));
 	end = json_object_iter_end(o);
 	for (it = json_object_iter_begin(o); !json_object_iter_equal(&it,
 	    &end); json_object_iter_next(&it))

@@ -77,10 +77,8 @@ js_number_string(double d, char *buf, size_t len)
 		snprintf(buf, len, "%sInfinity", d < 0 ? "-" : "");
 		return;
 	}
-	if ((f = fmemopen(buf, len, "w")) == NULL) {
-		snprintf(buf, len, "%.17g", d);
-		return;
-	}
+	if ((f = fmemopen(buf, len, "w")) == NULL)
+		out_of_memory("fmemopen");
 	js_write_number(f, d);
 	fputc('\0', f);
 	fclose(f);
@@ -116,26 +114,21 @@ write_string_of(FILE *f, json_object *v)
 	}
 }
 
-/* String(v), as `${v}` writes it; malloc'd, NULL when out of memory. */
+/* String(v), as `${v}` writes it; malloc'd. */
 char *
 js_string(int present, json_object *v)
 {
 	FILE	*f;
-	char	*buf = NULL;
+	char	*buf;
 	size_t	 len;
 
 	if (!present)
-		return strdup("undefined");
+		return xstrdup("undefined");
 	if (v == NULL)
-		return strdup("null");
-	if ((f = open_memstream(&buf, &len)) == NULL)
-		return NULL;
+		return xstrdup("null");
+	f = xmemstream(&buf, &len);
 	write_string_of(f, v);
-	if (fclose(f) == EOF) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
+	return xmemstream_text(f, &buf);
 }
 
 /* Number(s) for a string: blanks around a decimal or 0x number. */
@@ -315,8 +308,7 @@ js_slice(const char *str, size_t max)
 		len -= n;
 	}
 	n = (size_t)((const char *)s - str);
-	if ((out = malloc(n + 4)) == NULL)
-		return NULL;
+	out = xreallocarray(NULL, n + 4, 1);
 	memcpy(out, str, n);
 	out[n] = '\0';
 	if (len > 0 && count < max) {
@@ -333,7 +325,7 @@ js_slice(const char *str, size_t max)
 
 /*
  * The UTF-8 that Node writes for str: each lone surrogate and each
- * maximal bad sequence U+FFFD.  malloc'd, NULL when out of memory.
+ * maximal bad sequence U+FFFD, malloc'd.
  */
 char *
 js_utf8(const char *str)
@@ -344,8 +336,7 @@ js_utf8(const char *str)
 	long			 cp;
 
 	/* U+FFFD takes three bytes, and replaces at least one. */
-	if ((out = malloc(3 * len + 1)) == NULL)
-		return NULL;
+	out = xreallocarray(NULL, len + 1, 3);
 	for (w = out; len > 0; s += n, len -= n) {
 		n = text_utf8_next(s, len, 1, &cp);
 		if (cp < 0 || (cp >= 0xd800 && cp <= 0xdfff)) {
@@ -403,8 +394,7 @@ js_lower(const char *str)
 		loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
 	}
 	/* A lower case character takes at most one byte more (U+023A). */
-	if ((out = malloc(2 * len + 1)) == NULL)
-		return NULL;
+	out = xreallocarray(NULL, len + 1, 2);
 	for (w = out; len > 0; s += n, len -= n) {
 		n = text_utf8_next(s, len, 1, &cp);
 		if (cp < 0) {

@@ -31,7 +31,6 @@ struct row {
 struct rows {
 	struct row	r[MAX_ROWS];
 	size_t		n;
-	int		failed;
 };
 
 struct style {
@@ -161,31 +160,22 @@ put_escaped(FILE *f, const char *s)
 }
 
 static char *
-escaped(struct rows *rs, const char *s)
+escaped(const char *s)
 {
 	FILE	*f;
-	char	*buf = NULL;
+	char	*buf;
 	size_t	 len;
 
-	if (s == NULL || (f = open_memstream(&buf, &len)) == NULL) {
-		rs->failed = 1;
-		return NULL;
-	}
+	f = xmemstream(&buf, &len);
 	put_escaped(f, s);
-	if (fclose(f) == EOF) {
-		free(buf);
-		rs->failed = 1;
-		return NULL;
-	}
-	return buf;
+	return xmemstream_text(f, &buf);
 }
 
-/* Takes value (freed when it cannot be kept). */
+/* Takes value.  No table has more than MAX_ROWS rows. */
 static void
 add_row(struct rows *rs, const char *label, char *value)
 {
-	if (value == NULL || rs->n == MAX_ROWS) {
-		rs->failed = 1;
+	if (rs->n == MAX_ROWS) {
 		free(value);
 		return;
 	}
@@ -197,11 +187,7 @@ static void
 add_formatted(struct rows *rs, const char *label, const char *fmt,
     const char *s)
 {
-	char	*v;
-
-	if (asprintf(&v, fmt, s) == -1)
-		v = NULL;
-	add_row(rs, label, v);
+	add_row(rs, label, xasprintf(fmt, s));
 }
 
 static void
@@ -231,7 +217,6 @@ put_rows(FILE *f, const struct rows *rs)
 /* What a formatter reads of the metadata. */
 struct md {
 	json_object	*obj;
-	int		 failed;
 };
 
 static int
@@ -261,15 +246,12 @@ not_null(const struct md *m, const char *key)
 }
 
 static char *
-string_of(struct md *m, const char *key)
+string_of(const struct md *m, const char *key)
 {
 	json_object	*v;
 	int		 present = js_member(m->obj, key, &v);
-	char		*s;
 
-	if ((s = js_string(present, v)) == NULL)
-		m->failed = 1;
-	return s;
+	return js_string(present, v);
 }
 
 static double
@@ -301,7 +283,7 @@ add_text(struct rows *rs, struct md *m, const char *label, const char *key)
 {
 	char	*s = string_of(m, key);
 
-	add_row(rs, label, escaped(rs, s));
+	add_row(rs, label, escaped(s));
 	free(s);
 }
 
@@ -399,12 +381,12 @@ job_overview(struct rows *rs, struct md *m)
 		/* toUpperCase: the methods are ASCII (SFT, DPO, ORPO). */
 		s = string_of(m, "trainingMethod");
 		upper_ascii(s);
-		add_row(rs, "Training Method", escaped(rs, s));
+		add_row(rs, "Training Method", escaped(s));
 		free(s);
 	}
 	if (not_null(m, "duration")) {
 		duration_of(m, buf, sizeof(buf));
-		add_row(rs, "Duration", strdup(buf));
+		add_row(rs, "Duration", xstrdup(buf));
 	}
 }
 
@@ -413,11 +395,8 @@ static void
 add_steps(struct rows *rs, struct md *m)
 {
 	char	*a = string_of(m, "currentStep"), *b = string_of(m, "totalSteps");
-	char	*v = NULL;
 
-	if (a != NULL && b != NULL && asprintf(&v, "%s / %s", a, b) == -1)
-		v = NULL;
-	add_row(rs, "Steps", v);
+	add_row(rs, "Steps", xasprintf("%s / %s", a, b));
 	free(a);
 	free(b);
 }
@@ -429,7 +408,7 @@ job_training(struct rows *rs, struct md *m)
 
 	if (set(m, "learningRate") &&
 	    number_text(m, "learningRate", 6, buf, sizeof(buf)) == 0)
-		add_row(rs, "Learning Rate", strdup(buf));
+		add_row(rs, "Learning Rate", xstrdup(buf));
 	if (set(m, "batchSize"))
 		add_plain(rs, m, "Batch Size", "batchSize");
 	if (set(m, "numEpochs"))
@@ -454,13 +433,13 @@ job_performance(struct rows *rs, struct md *m)
 
 	if (not_null(m, "loss") && number_text(m, "loss", 4, buf,
 	    sizeof(buf)) == 0)
-		add_row(rs, "Train Loss", strdup(buf));
+		add_row(rs, "Train Loss", xstrdup(buf));
 	if (set(m, "evalLoss") && number_text(m, "evalLoss", 4, buf,
 	    sizeof(buf)) == 0)
-		add_row(rs, "Eval Loss", strdup(buf));
+		add_row(rs, "Eval Loss", xstrdup(buf));
 	if (set(m, "perplexity") && number_text(m, "perplexity", 2, buf,
 	    sizeof(buf)) == 0)
-		add_row(rs, "Perplexity", strdup(buf));
+		add_row(rs, "Perplexity", xstrdup(buf));
 }
 
 static void
@@ -489,7 +468,7 @@ put_section(FILE *f, const char *title, const struct rows *rs)
 }
 
 static void
-job_sections(FILE *f, struct md *m, int *failed)
+job_sections(FILE *f, struct md *m)
 {
 	struct rows	rs[5];
 	static const char *const titles[5] = { "Overview",
@@ -508,13 +487,12 @@ job_sections(FILE *f, struct md *m, int *failed)
 		add_text(&rs[0], m, "Error Type", "errorType");
 	for (i = 0; i < 5; i++) {
 		put_section(f, titles[i], &rs[i]);
-		*failed |= rs[i].failed;
 		free_rows(&rs[i]);
 	}
 }
 
 static void
-schedule_table(FILE *f, struct md *m, int *failed)
+schedule_table(FILE *f, struct md *m)
 {
 	struct rows	rs;
 
@@ -525,7 +503,6 @@ schedule_table(FILE *f, struct md *m, int *failed)
 		put_rows(f, &rs);
 		fputs(TABLE_END, f);
 	}
-	*failed |= rs.failed;
 	free_rows(&rs);
 }
 
@@ -535,11 +512,11 @@ put_error(FILE *f, struct md *m, int schedule)
 {
 	char	*s, *cut = NULL;
 
-	if (!truthy(m, "errorMessage") ||
-	    (s = string_of(m, "errorMessage")) == NULL)
+	if (!truthy(m, "errorMessage"))
 		return;
-	if (js_length(s) > 1000 && (cut = js_slice(s, 997)) == NULL)
-		m->failed = 1;
+	s = string_of(m, "errorMessage");
+	if (js_length(s) > 1000)
+		cut = js_slice(s, 997);
 	fputs(ERROR_START, f);
 	if (schedule)
 		fputs("<strong>Error:</strong><br>", f);
@@ -564,8 +541,6 @@ put_link(FILE *f, struct md *m, const struct page *pg, const char *path,
 {
 	char	*id = string_of(m, key);
 
-	if (id == NULL)
-		return;
 	/*
 	 * The application puts both in the attribute as they are; an id
 	 * is a UUID and the base a URL, which escaping leaves as they are,
@@ -617,9 +592,9 @@ put_html(FILE *f, const struct event *ev, struct md *m,
 	}
 	fputs(page_between, f);
 	if (pg->schedule)
-		schedule_table(f, m, &m->failed);
+		schedule_table(f, m);
 	else
-		job_sections(f, m, &m->failed);
+		job_sections(f, m);
 	fputs(page_between, f);
 	put_error(f, m, pg->schedule);
 	fputs(page_between, f);
@@ -635,8 +610,7 @@ put_line(FILE *f, struct md *m, const char *label, const char *key)
 {
 	char	*s = string_of(m, key);
 
-	if (s != NULL)
-		fprintf(f, "\n%s: %s", label, s);
+	fprintf(f, "\n%s: %s", label, s);
 	free(s);
 }
 
@@ -696,8 +670,8 @@ put_text(FILE *f, const struct event *ev, struct md *m,
 		schedule_text(f, m);
 	else
 		job_text(f, m);
-	if (truthy(m, "errorMessage") &&
-	    (s = string_of(m, "errorMessage")) != NULL) {
+	if (truthy(m, "errorMessage")) {
+		s = string_of(m, "errorMessage");
 		fprintf(f, "\n\nError:\n%s", s);
 		free(s);
 	}
@@ -710,30 +684,15 @@ put_text(FILE *f, const struct event *ev, struct md *m,
 	}
 }
 
-/* The stream's text, now that it is closed; NULL when anything failed. */
-static char *
-closed(FILE *f, char **buf, int failed)
-{
-	char	*s;
-
-	if (fclose(f) == EOF || failed) {
-		free(*buf);
-		*buf = NULL;
-	}
-	s = *buf;
-	*buf = NULL;
-	return s;
-}
-
-int
+void
 mailfmt(const struct event *ev, const char *base, struct mail_text *out)
 {
 	const char	*type = json_object_get_string(ev->type_name);
 	struct page	 pg = { DEFAULT_COLOR, base, 0 };
-	struct md	 m = { ev->metadata, 0 };
+	struct md	 m = { ev->metadata };
 	const char	*icon = DEFAULT_ICON;
 	FILE		*f;
-	char		*buf = NULL;
+	char		*buf;
 	size_t		 i, len;
 
 	memset(out, 0, sizeof(*out));
@@ -743,20 +702,14 @@ mailfmt(const struct event *ev, const char *base, struct mail_text *out)
 			icon = styles[i].icon;
 		}
 	pg.schedule = strncmp(type, "scheduled_eval_", 15) == 0;
-	if (asprintf(&out->subject, "%s %s", icon,
-	    json_object_get_string(ev->title)) == -1) {
-		out->subject = NULL;
-		return -1;
-	}
-	if ((f = open_memstream(&buf, &len)) == NULL)
-		return -1;
+	out->subject = xasprintf("%s %s", icon,
+	    json_object_get_string(ev->title));
+	f = xmemstream(&buf, &len);
 	put_html(f, ev, &m, &pg, icon);
-	out->html = closed(f, &buf, m.failed);
-	if ((f = open_memstream(&buf, &len)) == NULL)
-		return -1;
+	out->html = xmemstream_text(f, &buf);
+	f = xmemstream(&buf, &len);
 	put_text(f, ev, &m, &pg);
-	out->text = closed(f, &buf, m.failed);
-	return out->html != NULL && out->text != NULL ? 0 : -1;
+	out->text = xmemstream_text(f, &buf);
 }
 
 void

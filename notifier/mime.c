@@ -107,25 +107,19 @@ mime_domain(const char *from, char *buf, size_t len)
 }
 
 /*
- * The whole message, its line ends "\n" (sendmail makes them CRLF);
- * malloc'd, NULL when out of memory.  The texts are the bytes Node
- * would send (js_utf8).
+ * The whole message, its line ends "\n" (sendmail makes them CRLF),
+ * malloc'd.  The texts are the bytes Node would send (js_utf8).
  */
 char *
 mime_message(const struct mime *mm, const struct mail_text *t, time_t now)
 {
 	FILE	*f;
-	char	*buf = NULL, *subject, boundary[80];
+	char	*buf, *subject = xstrdup(t->subject), boundary[80];
 	size_t	 len;
 
-	if ((subject = strdup(t->subject)) == NULL)
-		return NULL;
 	text_one_line(subject);
 	snprintf(boundary, sizeof(boundary), "=_evalsched_%s", mm->alert_id);
-	if ((f = open_memstream(&buf, &len)) == NULL) {
-		free(subject);
-		return NULL;
-	}
+	f = xmemstream(&buf, &len);
 	fprintf(f, "From: %s\nTo: %s\n", mm->from, mm->to);
 	put_subject(f, subject);
 	put_date(f, now);
@@ -136,9 +130,5 @@ mime_message(const struct mime *mm, const struct mail_text *t, time_t now)
 	put_part(f, boundary, "text/html", t->html);
 	fprintf(f, "--%s--\n", boundary);
 	free(subject);
-	if (fclose(f) == EOF) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
+	return xmemstream_text(f, &buf);
 }

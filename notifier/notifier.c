@@ -1,9 +1,12 @@
 /*
  * evalsched-notifier: reads one alert (JSON) on stdin, delivers it to
- * its webhooks, its command, its email and its integrations, writes what became of each (JSON) on
- * stdout and exits with the outcome (sysexits.h): 0 all delivered,
- * EX_TEMPFAIL something was not (the supervisor tries again with what
- * failed), EX_DATAERR a bad document, EX_SOFTWARE an internal error.
+ * its webhooks, its command, its email and its integrations, writes
+ * what became of each (JSON) on stdout and exits with the outcome
+ * (sysexits.h): 0 all delivered, EX_TEMPFAIL something was not (the
+ * supervisor tries again with what failed), EX_DATAERR a bad document,
+ * EX_SOFTWARE an internal error.  Out of memory ends it at once with
+ * EX_OSERR and no result (util.h): the supervisor tries again what was
+ * left to deliver, as after any notifier that left none.
  *
  * Secrets (webhook secrets, the URLs of Slack, Discord and Teams
  * webhooks, which are secrets, the integrations' tokens and keys,
@@ -97,10 +100,7 @@ notify(int argc, char **argv, struct notice *n, char *err, size_t errlen)
 		return EX_DATAERR;
 	}
 	set_title(argc, argv, n);
-	if ((generic = body_generic(&n->event)) == NULL) {
-		snprintf(err, errlen, "internal error: out of memory");
-		return EX_SOFTWARE;
-	}
+	generic = body_generic(&n->event);
 	r = deliver(n, generic);
 	free(generic);
 	if (r == -1) {
@@ -113,12 +113,8 @@ notify(int argc, char **argv, struct notice *n, char *err, size_t errlen)
 static void
 write_result(const struct notice *n, const char *error)
 {
-	char	*text;
+	char	*text = result_to_json(n, error);
 
-	if ((text = result_to_json(n, error)) == NULL) {
-		log_warnx("cannot build the result");
-		return;
-	}
 	if (printf("%s\n", text) < 0 || fflush(stdout) == EOF)
 		log_warn("cannot write the result");
 	free(text);

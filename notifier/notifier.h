@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 #include <json.h>
 
+#include "jsonnew.h"
 #include "url.h"
 #include "util.h"
 
@@ -208,12 +209,12 @@ const char *hook_type_name(enum hook_type);
 
 /* jsonjs.c: JSON text as JavaScript's JSON.stringify writes it. */
 char	*js_stringify(json_object *);
-int	 js_write(FILE *, json_object *);
+void	 js_write(FILE *, json_object *);
 const char **js_keys(json_object *, size_t *);
 void	 js_write_string(FILE *, const char *, size_t);
 void	 js_write_number(FILE *, double);
 
-/* body.c: the documents sent; malloc'd, NULL when out of memory. */
+/* body.c: the documents sent, malloc'd. */
 char	*body_generic(const struct event *);
 char	*body_for(const struct event *, enum hook_type);
 
@@ -240,22 +241,6 @@ void	 facts_what(const struct facts *, char *, size_t);
 int	 facts_prompts(const struct facts *, char *, size_t);
 void	 facts_metric(const struct metric *, char *, size_t);
 void	 facts_one_line(const struct facts *, char *, size_t);
-
-/* chat.c: building a document, the first failure sticking. */
-struct chat {
-	int	failed;
-};
-
-json_object *chat_object(struct chat *);
-json_object *chat_array(struct chat *);
-json_object *chat_string(struct chat *, const char *);
-json_object *chat_int(struct chat *, long long);
-json_object *chat_bool(struct chat *, int);
-void	 chat_set(struct chat *, json_object *, const char *, json_object *);
-void	 chat_push(struct chat *, json_object *, json_object *);
-char	*chat_format(struct chat *, const char *, ...)
-	    __attribute__((format(printf, 2, 3)));
-json_object *chat_done(struct chat *, json_object *);
 
 /* slack.c, discord.c */
 json_object *slack_message(const struct event *);
@@ -289,9 +274,9 @@ int	 command_step(struct command *, long now);
 void	 command_finish(struct command *, struct command_result *);
 
 /*
- * cmdenv.c: the command's environment (NULL-terminated; NULL when out of
- * memory), and the values made of the title: one line of at most
- * CMDENV_TITLE_MAX characters, and that line as RFC 2047 encoded words.
+ * cmdenv.c: the command's environment (NULL-terminated), and the values
+ * made of the title: one line of at most CMDENV_TITLE_MAX characters,
+ * and that line as RFC 2047 encoded words.
  */
 #define CMDENV_TITLE_MAX	250
 char	**cmdenv_build(const struct notice *);
@@ -331,7 +316,7 @@ struct mail_text {
 
 #define APP_BASE_URL	"https://finetunelab.ai"	/* the app's default */
 
-int	 mailfmt(const struct event *, const char *base, struct mail_text *);
+void	 mailfmt(const struct event *, const char *base, struct mail_text *);
 void	 mailfmt_free(struct mail_text *);
 
 /* mime.c: the message sendmail reads. */
@@ -387,7 +372,7 @@ struct integ_event {
 	double		 loss;
 };
 
-int	 integ_event_get(const struct event *, struct integ_event *);
+void	 integ_event_get(const struct event *, struct integ_event *);
 void	 integ_event_free(struct integ_event *);
 const char *integ_type_name(enum integ_type);
 int	 integ_type_from(const char *, enum integ_type *);

@@ -19,6 +19,7 @@
 #define ANSWER_MAX	(64 * 1024)
 #define NOTION_VERSION	"Notion-Version: 2022-06-28"
 #define RICH_TEXT_MAX	2000		/* code units, as the app cuts */
+#define AUTH_MAX	(NOTIFY_MAX_SECRET + 64)	/* its header line */
 
 enum prop_kind { AS_SELECT, AS_TEXT, AS_NUMBER };
 
@@ -28,9 +29,9 @@ enum prop_kind { AS_SELECT, AS_TEXT, AS_NUMBER };
  * in its place.
  */
 static json_object *
-schema_of(struct chat *c, json_object *database)
+schema_of(json_object *database)
 {
-	json_object	*props, *schema = chat_object(c), *p, *t, *entry;
+	json_object	*props, *schema = jnew_object(), *p, *t, *entry;
 	const char	**keys;
 	char		*low;
 	size_t		 i, n;
@@ -38,20 +39,15 @@ schema_of(struct chat *c, json_object *database)
 	if (!json_object_is_type(props = jget(database, "properties"),
 	    json_type_object))
 		return schema;
-	if ((keys = js_keys(props, &n)) == NULL) {
-		c->failed = 1;
-		return schema;
-	}
+	keys = js_keys(props, &n);
 	for (i = 0; i < n; i++) {
 		p = jget(props, keys[i]);
-		entry = chat_object(c);
+		entry = jnew_object();
 		if (js_member(p, "type", &t))
-			chat_set(c, entry, "type", json_object_get(t));
-		chat_set(c, entry, "name", chat_string(c, keys[i]));
-		if ((low = js_lower(keys[i])) == NULL)
-			c->failed = 1;
-		else
-			chat_set(c, schema, low, entry);
+			jset(entry, "type", json_object_get(t));
+		jset(entry, "name", jnew_string(keys[i]));
+		low = js_lower(keys[i]);
+		jset(schema, low, entry);
 		free(low);
 	}
 	free(keys);
@@ -67,107 +63,102 @@ type_is(json_object *entry, const char *type)
 }
 
 static void
-set_title(struct chat *c, json_object *out, json_object *schema,
-    const char *title)
+set_title(json_object *out, json_object *schema, const char *title)
 {
 	json_object	*entry, *o, *list, *item, *text;
 	const char	**keys;
 	size_t		 i, n;
 
-	if ((keys = js_keys(schema, &n)) == NULL) {
-		c->failed = 1;
-		return;
-	}
+	keys = js_keys(schema, &n);
 	for (i = 0; i < n; i++) {
 		entry = jget(schema, keys[i]);
 		if (!type_is(entry, "title"))
 			continue;
-		o = chat_object(c);
-		list = chat_array(c);
-		text = chat_object(c);
-		chat_set(c, text, "content", chat_string(c, title));
-		item = chat_object(c);
-		chat_set(c, item, "text", text);
-		chat_push(c, list, item);
-		chat_set(c, o, "title", list);
-		chat_set(c, out, jget_str(entry, "name"), o);
+		o = jnew_object();
+		list = jnew_array();
+		text = jnew_object();
+		jset(text, "content", jnew_string(title));
+		item = jnew_object();
+		jset(item, "text", text);
+		jpush(list, item);
+		jset(o, "title", list);
+		jset(out, jget_str(entry, "name"), o);
 		break;
 	}
 	free(keys);
 }
 
 static json_object *
-rich_text(struct chat *c, const char *value, size_t max)
+rich_text(const char *value, size_t max)
 {
-	json_object	*list = chat_array(c), *item = chat_object(c);
-	json_object	*text = chat_object(c);
-	char		*cut = max > 0 ? js_slice(value, max) : strdup(value);
+	json_object	*list = jnew_array(), *item = jnew_object();
+	json_object	*text = jnew_object();
+	char		*cut = max > 0 ? js_slice(value, max) : xstrdup(value);
 
-	chat_set(c, text, "content", chat_string(c, cut));
+	jset(text, "content", jnew_string(cut));
 	free(cut);
-	chat_set(c, item, "text", text);
-	chat_push(c, list, item);
+	jset(item, "text", text);
+	jpush(list, item);
 	return list;
 }
 
 /* addIfExists(key, value, kind); value is a string, or number if NULL. */
 static void
-add_if_exists(struct chat *c, json_object *out, json_object *schema,
-    const char *key, const char *value, double number, enum prop_kind kind)
+add_if_exists(json_object *out, json_object *schema, const char *key,
+    const char *value, double number, enum prop_kind kind)
 {
 	json_object	*entry, *o = NULL, *sel;
 	char		*low = js_lower(key);
 
-	if (low == NULL || (entry = jget(schema, low)) == NULL) {
-		free(low);
-		return;
-	}
+	entry = jget(schema, low);
 	free(low);
+	if (entry == NULL)
+		return;
 	if (kind == AS_SELECT && type_is(entry, "select")) {
-		o = chat_object(c);
-		sel = chat_object(c);
-		chat_set(c, sel, "name", chat_string(c, value));
-		chat_set(c, o, "select", sel);
+		o = jnew_object();
+		sel = jnew_object();
+		jset(sel, "name", jnew_string(value));
+		jset(o, "select", sel);
 	} else if (kind == AS_TEXT && type_is(entry, "rich_text")) {
-		o = chat_object(c);
-		chat_set(c, o, "rich_text", rich_text(c, value, RICH_TEXT_MAX));
+		o = jnew_object();
+		jset(o, "rich_text", rich_text(value, RICH_TEXT_MAX));
 	} else if (kind == AS_NUMBER && type_is(entry, "number")) {
-		o = chat_object(c);
-		chat_set(c, o, "number", json_object_new_double(number));
+		o = jnew_object();
+		jset(o, "number", jnew_double(number));
 	} else if (kind == AS_TEXT && type_is(entry, "url")) {
-		o = chat_object(c);
-		chat_set(c, o, "url", chat_string(c, value));
+		o = jnew_object();
+		jset(o, "url", jnew_string(value));
 	}
 	if (o != NULL)
-		chat_set(c, out, jget_str(entry, "name"), o);
+		jset(out, jget_str(entry, "name"), o);
 }
 
 static void
-set_properties(struct chat *c, json_object *out, json_object *schema,
+set_properties(json_object *out, json_object *schema,
     const struct integ_event *ev)
 {
 	const char	*model = ev->model_name != NULL ? ev->model_name : "";
 
-	set_title(c, out, schema, ev->title);
-	add_if_exists(c, out, schema, "Type", ev->type, 0, AS_SELECT);
-	add_if_exists(c, out, schema, "Status", ev->status, 0, AS_SELECT);
-	add_if_exists(c, out, schema, "Job ID", ev->job_id, 0, AS_TEXT);
-	add_if_exists(c, out, schema, "JobID", ev->job_id, 0, AS_TEXT);
-	add_if_exists(c, out, schema, "Job", ev->job_id, 0, AS_TEXT);
-	add_if_exists(c, out, schema, "Model", model, 0, AS_TEXT);
-	add_if_exists(c, out, schema, "Model Name", model, 0, AS_TEXT);
+	set_title(out, schema, ev->title);
+	add_if_exists(out, schema, "Type", ev->type, 0, AS_SELECT);
+	add_if_exists(out, schema, "Status", ev->status, 0, AS_SELECT);
+	add_if_exists(out, schema, "Job ID", ev->job_id, 0, AS_TEXT);
+	add_if_exists(out, schema, "JobID", ev->job_id, 0, AS_TEXT);
+	add_if_exists(out, schema, "Job", ev->job_id, 0, AS_TEXT);
+	add_if_exists(out, schema, "Model", model, 0, AS_TEXT);
+	add_if_exists(out, schema, "Model Name", model, 0, AS_TEXT);
 	if (ev->error != NULL) {
-		add_if_exists(c, out, schema, "Error", ev->error, 0, AS_TEXT);
-		add_if_exists(c, out, schema, "Error Message", ev->error, 0,
+		add_if_exists(out, schema, "Error", ev->error, 0, AS_TEXT);
+		add_if_exists(out, schema, "Error Message", ev->error, 0,
 		    AS_TEXT);
 	}
 	if (ev->duration != NULL)
-		add_if_exists(c, out, schema, "Duration", ev->duration, 0,
+		add_if_exists(out, schema, "Duration", ev->duration, 0,
 		    AS_TEXT);
 	if (ev->has_loss) {
-		add_if_exists(c, out, schema, "Loss", NULL, ev->loss,
+		add_if_exists(out, schema, "Loss", NULL, ev->loss,
 		    AS_NUMBER);
-		add_if_exists(c, out, schema, "Final Loss", NULL, ev->loss,
+		add_if_exists(out, schema, "Final Loss", NULL, ev->loss,
 		    AS_NUMBER);
 	}
 }
@@ -177,19 +168,17 @@ char *
 notion_page(const struct integ_event *ev, const char *database_id,
     json_object *database)
 {
-	struct chat	 c = { 0 };
-	json_object	*o = chat_object(&c), *parent = chat_object(&c);
-	json_object	*props = chat_object(&c), *schema;
-	char		*body = NULL;
+	json_object	*o = jnew_object(), *parent = jnew_object();
+	json_object	*props = jnew_object(), *schema;
+	char		*body;
 
-	schema = schema_of(&c, database);
-	set_properties(&c, props, schema, ev);
+	schema = schema_of(database);
+	set_properties(props, schema, ev);
 	json_object_put(schema);
-	chat_set(&c, parent, "database_id", chat_string(&c, database_id));
-	chat_set(&c, o, "parent", parent);
-	chat_set(&c, o, "properties", props);
-	if ((o = chat_done(&c, o)) != NULL)
-		body = js_stringify(o);
+	jset(parent, "database_id", jnew_string(database_id));
+	jset(o, "parent", parent);
+	jset(o, "properties", props);
+	body = js_stringify(o);
 	json_object_put(o);
 	return body;
 }
@@ -200,14 +189,11 @@ api_url(const struct integration *ig, const char *path, const char *id)
 {
 	const char	*base = ig->notice->api.notion;
 	size_t		 n = strlen(base);
-	char		*url;
 
 	while (n > 0 && base[n - 1] == '/')
 		n--;
-	if (asprintf(&url, "%.*s/v1/%s%s", (int)n, base, path,
-	    id != NULL ? id : "") == -1)
-		return NULL;
-	return url;
+	return xasprintf("%.*s/v1/%s%s", (int)n, base, path,
+	    id != NULL ? id : "");
 }
 
 static void
@@ -235,19 +221,19 @@ page_done(struct request *r, void *arg)
 		failed(arg, &o, r, "page");
 }
 
-/* The headers: the key, the version, and for a POST the type. */
-static int
-headers_for(const struct integration *ig, char *auth, size_t len,
+/*
+ * The headers: the key, the version, and for a POST the type.  The key
+ * fits: input.c took one of at most NOTIFY_MAX_SECRET bytes.
+ */
+static void
+headers_for(const struct integration *ig, char auth[AUTH_MAX],
     const char *h[4], int post)
 {
-	if ((size_t)snprintf(auth, len, "Authorization: Bearer %s",
-	    ig->key) >= len)
-		return -1;
+	snprintf(auth, AUTH_MAX, "Authorization: Bearer %s", ig->key);
 	h[0] = auth;
 	h[1] = NOTION_VERSION;
 	h[2] = post ? "Content-Type: application/json" : NULL;
 	h[3] = NULL;
-	return 0;
 }
 
 static void
@@ -255,20 +241,14 @@ post_page(struct integration *ig, json_object *database)
 {
 	struct integ_event	 ev;
 	const char		*h[4];
-	char			 auth[NOTIFY_MAX_SECRET + 64], *url, *body;
+	char			 auth[AUTH_MAX], *url, *body;
 
-	if (integ_event_get(&ig->notice->event, &ev) == -1) {
-		integ_fail(ig, "internal error: out of memory", 1);
-		return;
-	}
+	integ_event_get(&ig->notice->event, &ev);
 	body = notion_page(&ev, ig->database_id, database);
 	integ_event_free(&ev);
 	url = api_url(ig, "pages", NULL);
-	if (body == NULL || url == NULL ||
-	    headers_for(ig, auth, sizeof(auth), h, 1) == -1)
-		integ_fail(ig, "internal error: out of memory", 1);
-	else
-		integ_call(ig, url, body, h, ANSWER_MAX, page_done);
+	headers_for(ig, auth, h, 1);
+	integ_call(ig, url, body, h, ANSWER_MAX, page_done);
 	explicit_bzero(auth, sizeof(auth));
 	free(body);
 	free(url);
@@ -300,14 +280,12 @@ void
 notion_start(struct integration *ig, const struct integ_event *ev)
 {
 	const char	*h[4];
-	char		 auth[NOTIFY_MAX_SECRET + 64], *url;
+	char		 auth[AUTH_MAX], *url;
 
 	(void)ev;	/* the page is made from the schema's answer */
-	if ((url = api_url(ig, "databases/", ig->database_id)) == NULL ||
-	    headers_for(ig, auth, sizeof(auth), h, 0) == -1)
-		integ_fail(ig, "internal error: out of memory", 1);
-	else
-		integ_call(ig, url, NULL, h, SCHEMA_MAX, database_done);
+	url = api_url(ig, "databases/", ig->database_id);
+	headers_for(ig, auth, h, 0);
+	integ_call(ig, url, NULL, h, SCHEMA_MAX, database_done);
 	explicit_bzero(auth, sizeof(auth));
 	free(url);
 }

@@ -25,24 +25,24 @@
 #define SOURCE		"FineTune Lab"
 
 static json_object *
-details(struct chat *c, const struct integ_event *ev)
+details(const struct integ_event *ev)
 {
-	json_object	*d = chat_object(c);
+	json_object	*d = jnew_object();
 	char		 loss[64], *error;
 
-	chat_set(c, d, "job_id", chat_string(c, ev->job_id));
-	chat_set(c, d, "status", chat_string(c, ev->status));
+	jset(d, "job_id", jnew_string(ev->job_id));
+	jset(d, "status", jnew_string(ev->status));
 	if (ev->model_name != NULL)
-		chat_set(c, d, "model_name", chat_string(c, ev->model_name));
+		jset(d, "model_name", jnew_string(ev->model_name));
 	if (ev->duration != NULL)
-		chat_set(c, d, "duration", chat_string(c, ev->duration));
+		jset(d, "duration", jnew_string(ev->duration));
 	if (ev->has_loss) {
 		js_to_fixed(ev->loss, 4, loss, sizeof(loss));
-		chat_set(c, d, "final_loss", chat_string(c, loss));
+		jset(d, "final_loss", jnew_string(loss));
 	}
 	if (ev->error != NULL) {
 		error = js_slice(ev->error, 1000);
-		chat_set(c, d, "error_message", chat_string(c, error));
+		jset(d, "error_message", jnew_string(error));
 		free(error);
 	}
 	return d;
@@ -52,22 +52,20 @@ char *
 pagerduty_body(const struct integ_event *ev, const char *alert_id,
     const char *routing_key)
 {
-	struct chat	 c = { 0 };
-	json_object	*o = chat_object(&c), *p = chat_object(&c);
-	char		*dedup, *body = NULL;
+	json_object	*o = jnew_object(), *p = jnew_object();
+	char		*dedup, *body;
 
-	chat_set(&c, o, "routing_key", chat_string(&c, routing_key));
-	chat_set(&c, o, "event_action", chat_string(&c, "trigger"));
-	dedup = chat_format(&c, "finetune-lab-%s-%s", alert_id, ev->type);
-	chat_set(&c, o, "dedup_key", chat_string(&c, dedup));
+	jset(o, "routing_key", jnew_string(routing_key));
+	jset(o, "event_action", jnew_string("trigger"));
+	dedup = xasprintf("finetune-lab-%s-%s", alert_id, ev->type);
+	jset(o, "dedup_key", jnew_string(dedup));
 	free(dedup);
-	chat_set(&c, p, "summary", chat_string(&c, ev->title));
-	chat_set(&c, p, "severity", chat_string(&c, SEVERITY));
-	chat_set(&c, p, "source", chat_string(&c, SOURCE));
-	chat_set(&c, p, "custom_details", details(&c, ev));
-	chat_set(&c, o, "payload", p);
-	if (!c.failed)
-		body = js_stringify(o);
+	jset(p, "summary", jnew_string(ev->title));
+	jset(p, "severity", jnew_string(SEVERITY));
+	jset(p, "source", jnew_string(SOURCE));
+	jset(p, "custom_details", details(ev));
+	jset(o, "payload", p);
+	body = js_stringify(o);
 	json1_wipe_member(o, "routing_key");
 	json_object_put(o);
 	return body;
@@ -107,13 +105,8 @@ pagerduty_start(struct integration *ig, const struct integ_event *ev)
 {
 	static const char *const headers[] = {
 		"Content-Type: application/json", NULL };
-	char	*body;
+	char	*body = pagerduty_body(ev, ig->notice->alert_id, ig->key);
 
-	if ((body = pagerduty_body(ev, ig->notice->alert_id,
-	    ig->key)) == NULL) {
-		integ_fail(ig, "internal error: out of memory", 1);
-		return;
-	}
 	integ_call(ig, ig->notice->api.pagerduty, body, headers, ANSWER_MAX,
 	    done);
 	text_free_secret(body);

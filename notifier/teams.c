@@ -14,34 +14,34 @@
 #define ANSWER_MAX	4096	/* only the status is read */
 
 static void
-fact(struct chat *c, json_object *facts, const char *name, const char *value)
+fact(json_object *facts, const char *name, const char *value)
 {
-	json_object	*f = chat_object(c);
+	json_object	*f = jnew_object();
 
-	chat_set(c, f, "name", chat_string(c, name));
-	chat_set(c, f, "value", chat_string(c, value));
-	chat_push(c, facts, f);
+	jset(f, "name", jnew_string(name));
+	jset(f, "value", jnew_string(value));
+	jpush(facts, f);
 }
 
 static json_object *
-facts_of(struct chat *c, const struct integ_event *ev)
+facts_of(const struct integ_event *ev)
 {
-	json_object	*facts = chat_array(c);
+	json_object	*facts = jnew_array();
 	char		 loss[64], *error;
 
-	fact(c, facts, "Job ID", ev->job_id);
-	fact(c, facts, "Status", ev->status);
+	fact(facts, "Job ID", ev->job_id);
+	fact(facts, "Status", ev->status);
 	if (ev->model_name != NULL)
-		fact(c, facts, "Model", ev->model_name);
+		fact(facts, "Model", ev->model_name);
 	if (ev->duration != NULL)
-		fact(c, facts, "Duration", ev->duration);
+		fact(facts, "Duration", ev->duration);
 	if (ev->has_loss) {
 		js_to_fixed(ev->loss, 4, loss, sizeof(loss));
-		fact(c, facts, "Final Loss", loss);
+		fact(facts, "Final Loss", loss);
 	}
 	if (ev->error != NULL) {
 		error = js_slice(ev->error, 500);
-		fact(c, facts, "Error", error);
+		fact(facts, "Error", error);
 		free(error);
 	}
 	return facts;
@@ -50,26 +50,23 @@ facts_of(struct chat *c, const struct integ_event *ev)
 char *
 teams_body(const struct integ_event *ev)
 {
-	struct chat	 c = { 0 };
-	json_object	*card = chat_object(&c), *sections = chat_array(&c);
-	json_object	*s = chat_object(&c);
-	char		*subtitle, *text = NULL;
+	json_object	*card = jnew_object(), *sections = jnew_array();
+	json_object	*s = jnew_object();
+	char		*subtitle, *text;
 
-	chat_set(&c, card, "@type", chat_string(&c, "MessageCard"));
-	chat_set(&c, card, "@context", chat_string(&c,
-	    "http://schema.org/extensions"));
-	chat_set(&c, card, "themeColor", chat_string(&c, TEAMS_COLOR));
-	chat_set(&c, card, "summary", chat_string(&c, ev->title));
-	chat_set(&c, s, "activityTitle", chat_string(&c, ev->title));
-	subtitle = chat_format(&c, "Training Job %s", ev->bare_type);
-	chat_set(&c, s, "activitySubtitle", chat_string(&c, subtitle));
+	jset(card, "@type", jnew_string("MessageCard"));
+	jset(card, "@context", jnew_string("http://schema.org/extensions"));
+	jset(card, "themeColor", jnew_string(TEAMS_COLOR));
+	jset(card, "summary", jnew_string(ev->title));
+	jset(s, "activityTitle", jnew_string(ev->title));
+	subtitle = xasprintf("Training Job %s", ev->bare_type);
+	jset(s, "activitySubtitle", jnew_string(subtitle));
 	free(subtitle);
-	chat_set(&c, s, "facts", facts_of(&c, ev));
-	chat_set(&c, s, "markdown", chat_bool(&c, 1));
-	chat_push(&c, sections, s);
-	chat_set(&c, card, "sections", sections);
-	if ((card = chat_done(&c, card)) != NULL)
-		text = js_stringify(card);
+	jset(s, "facts", facts_of(ev));
+	jset(s, "markdown", jnew_bool(1));
+	jpush(sections, s);
+	jset(card, "sections", sections);
+	text = js_stringify(card);
 	json_object_put(card);
 	return text;
 }
@@ -89,12 +86,8 @@ teams_start(struct integration *ig, const struct integ_event *ev)
 {
 	static const char *const headers[] = {
 		"Content-Type: application/json", NULL };
-	char	*body;
+	char	*body = teams_body(ev);
 
-	if ((body = teams_body(ev)) == NULL) {
-		integ_fail(ig, "internal error: out of memory", 1);
-		return;
-	}
 	integ_call(ig, ig->url, body, headers, ANSWER_MAX, done);
 	free(body);
 }

@@ -21,15 +21,10 @@ char *
 telegram_text(const struct integ_event *ev)
 {
 	FILE	*f;
-	char	*buf = NULL, loss[64], *error = NULL;
+	char	*buf, loss[64], *error;
 	size_t	 len;
 
-	if (ev->error != NULL && (error = js_slice(ev->error, 500)) == NULL)
-		return NULL;
-	if ((f = open_memstream(&buf, &len)) == NULL) {
-		free(error);
-		return NULL;
-	}
+	f = xmemstream(&buf, &len);
 	fprintf(f, "%s *%s*\n\nJob ID: `%s`\nStatus: %s\n", INTEG_EMOJI,
 	    ev->title, ev->job_id, ev->status);
 	if (ev->model_name != NULL)
@@ -40,29 +35,25 @@ telegram_text(const struct integ_event *ev)
 		js_to_fixed(ev->loss, 4, loss, sizeof(loss));
 		fprintf(f, "Final Loss: %s\n", loss);
 	}
-	if (error != NULL)
+	if (ev->error != NULL) {
+		error = js_slice(ev->error, 500);
 		fprintf(f, "\nError: %s", error);
-	free(error);
-	if (fclose(f) == EOF) {
-		free(buf);
-		return NULL;
+		free(error);
 	}
-	return buf;
+	return xmemstream_text(f, &buf);
 }
 
 char *
 telegram_body(const struct integ_event *ev, json_object *chat_id)
 {
-	struct chat	 c = { 0 };
-	json_object	*o = chat_object(&c);
-	char		*text = telegram_text(ev), *body = NULL;
+	json_object	*o = jnew_object();
+	char		*text = telegram_text(ev), *body;
 
-	chat_set(&c, o, "chat_id", json_object_get(chat_id));
-	chat_set(&c, o, "text", chat_string(&c, text));
-	chat_set(&c, o, "parse_mode", chat_string(&c, "Markdown"));
+	jset(o, "chat_id", json_object_get(chat_id));
+	jset(o, "text", jnew_string(text));
+	jset(o, "parse_mode", jnew_string("Markdown"));
 	free(text);
-	if ((o = chat_done(&c, o)) != NULL)
-		body = js_stringify(o);
+	body = js_stringify(o);
 	json_object_put(o);
 	return body;
 }
@@ -101,21 +92,15 @@ telegram_start(struct integration *ig, const struct integ_event *ev)
 	static const char *const headers[] = {
 		"Content-Type: application/json", NULL };
 	const char	*base = ig->notice->api.telegram;
-	char		*url = NULL, *body;
+	char		*body;
 	size_t		 n = strlen(base);
 
 	/* The base as configured, without its trailing slashes. */
 	while (n > 0 && base[n - 1] == '/')
 		n--;
-	if ((body = telegram_body(ev, ig->chat_id)) == NULL ||
-	    asprintf(&url, "%.*s/bot%s/sendMessage", (int)n, base,
-	    ig->key) == -1) {
-		free(body);
-		integ_fail(ig, "internal error: out of memory", 1);
-		return;
-	}
+	body = telegram_body(ev, ig->chat_id);
 	/* The URL is masked wherever it is written: integ.c masks ig->url. */
-	ig->url = url;
-	integ_call(ig, url, body, headers, ANSWER_MAX, done);
+	ig->url = xasprintf("%.*s/bot%s/sendMessage", (int)n, base, ig->key);
+	integ_call(ig, ig->url, body, headers, ANSWER_MAX, done);
 	free(body);
 }

@@ -1,7 +1,8 @@
 /*
  * jsonget: a member of a json-c object read with its type checked.  Each
  * getter is tried on a member that is there and right, absent, null, of
- * another type, and, for the checked ones, what err then says.
+ * another type, and, for the checked ones, what err then says.  And
+ * jsonnew, which builds what they read.
  */
 #include <stdint.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "json1.h"
 #include "jsonget.h"
+#include "jsonnew.h"
 #include "tap.h"
 
 /*
@@ -196,6 +198,35 @@ test_bool(void)
 	tap_ok(b == 7, "bool: *out untouched by a refusal");
 }
 
+/* What jnew_* and jset make, read back; NULL is a JSON null. */
+static void
+test_new(void)
+{
+	json_object	*o = jnew_object(), *a = jnew_array();
+	int64_t		 n = 0;
+	double		 d = 0;
+
+	jset(o, "s", jnew_string("x"));
+	jset(o, "null", jnew_string(NULL));
+	jset(o, "i", jnew_int(INT64_MIN));
+	jset(o, "d", jnew_double(0.25));
+	jset(o, "b", jnew_bool(1));
+	jpush(a, jnew_int(1));
+	jpush(a, NULL);
+	jset(o, "a", a);
+	tap_is_str(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+	    "{\"s\":\"x\",\"null\":null,\"i\":-9223372036854775808,"
+	    "\"d\":0.25,\"b\":true,\"a\":[1,null]}",
+	    "jnew: the document as built");
+	tap_ok(jget_int(o, NULL, "i", INT64_MIN, 0, &n, NULL, 0) == 1 &&
+	    n == INT64_MIN, "jnew_int: INT64_MIN read back");
+	tap_ok(jget_num(o, "d", &d) == 1 && d == 0.25,
+	    "jnew_double: read back");
+	tap_ok(json_object_object_get_ex(o, "null", NULL) &&
+	    jget(o, "null") == NULL, "jnew_string(NULL): a member, null");
+	json_object_put(o);
+}
+
 int
 main(void)
 {
@@ -208,6 +239,7 @@ main(void)
 	test_text();
 	test_int();
 	test_bool();
+	test_new();
 	json_object_put(doc);
 	return tap_done();
 }

@@ -1,0 +1,24 @@
+/*
+ * Building JSON with json-c, whose constructors return NULL when out of
+ * memory: here that is fatal, as everywhere (util.h), and no caller
+ * checks.
+ */
+#ifndef EVALSCHED_JSONNEW_H
+#define EVALSCHED_JSONNEW_H
+
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+json_object	*jnew_object(void);
+json_object	*jnew_array(void);
+json_object	*jnew_string(const char *);	/* NULL: NULL, a JSON null */
+json_object	*jnew_int(int64_t);
+json_object	*jnew_double(double);
+json_object	*jnew_bool(int);
+
+/* Adds v (NULL: null) to o as key, or to the end of a; o or a owns it. */
+void		 jset(json_object *o, const char *key, json_object *v);
+void		 jpush(json_object *a, json_object *v);
+
+#endif
