@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "job.h"
 #include "jsonget.h"
 #include "notifier.h"
@@ -81,26 +79,12 @@ cmdenv_title(const char *title)
 	return t;
 }
 
-/* Appends to out (of len) one encoded word of the n bytes at s. */
-static void
-append_word(char *out, size_t len, const char *s, size_t n)
-{
-	char	b64[4 * ((WORD_BYTES + 2) / 3) + 1];
-
-	EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)s,
-	    (int)n);
-	if (*out != '\0')
-		strlcat(out, " ", len);
-	strlcat(out, "=?UTF-8?B?", len);
-	strlcat(out, b64, len);
-	strlcat(out, "?=", len);
-}
-
 char *
 cmdenv_subject(const char *line)
 {
+	FILE	*f;
 	char	 text[SUBJECT_BYTES + 1], *out;
-	size_t	 n, off, len = (SUBJECT_WORDS + 1) * 76;
+	size_t	 n, len;
 
 	/* Longer: cut on a character, with room for the ellipsis. */
 	n = text_fit(line, SUBJECT_BYTES);
@@ -110,14 +94,9 @@ cmdenv_subject(const char *line)
 	text[n] = '\0';
 	if (n < strlen(line))
 		strlcat(text, TEXT_ELLIPSIS, sizeof(text));
-	out = xcalloc(1, len);
-	for (off = 0; text[off] != '\0'; off += n) {
-		/* Text made valid: a word takes at least one character. */
-		if ((n = text_fit(text + off, WORD_BYTES)) == 0)
-			break;
-		append_word(out, len, text + off, n);
-	}
-	return out;	/* empty for an empty title: no word is empty */
+	f = xmemstream(&out, &len);
+	mime_words(f, text, WORD_BYTES, "", " ");
+	return xmemstream_text(f, &out);	/* "" for an empty title */
 }
 
 static void

@@ -34,6 +34,7 @@ static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu",
 static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May",
     "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 
+/* n bytes at s, at most BODY_BYTES. */
 static void
 put_base64(FILE *f, const char *s, size_t n)
 {
@@ -44,21 +45,31 @@ put_base64(FILE *f, const char *s, size_t n)
 	fputs(b64, f);
 }
 
+void
+mime_words(FILE *f, const char *s, size_t max, const char *first,
+    const char *between)
+{
+	size_t	off, n;
+
+	if (max > BODY_BYTES)
+		max = BODY_BYTES;
+	for (off = 0; s[off] != '\0'; off += n) {
+		/* Valid UTF-8: a word takes at least one character. */
+		if ((n = text_fit(s + off, max)) == 0)
+			break;
+		fputs(off == 0 ? first : between, f);
+		fputs("=?UTF-8?B?", f);
+		put_base64(f, s + off, n);
+		fputs("?=", f);
+	}
+}
+
 /* subject is valid UTF-8 on one line; it is never empty. */
 static void
 put_subject(FILE *f, const char *subject)
 {
-	size_t	off, n;
-
 	fputs("Subject:", f);
-	for (off = 0; subject[off] != '\0'; off += n) {
-		if ((n = text_fit(subject + off, WORD_BYTES)) == 0)
-			break;
-		fputs(off == 0 ? " " : "\n ", f);
-		fputs("=?UTF-8?B?", f);
-		put_base64(f, subject + off, n);
-		fputs("?=", f);
-	}
+	mime_words(f, subject, WORD_BYTES, " ", "\n ");
 	fputc('\n', f);
 }
 

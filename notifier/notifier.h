@@ -325,6 +325,13 @@ struct mime {
 };
 
 void	 mime_domain(const char *from, char *, size_t);
+/*
+ * s (valid UTF-8) as RFC 2047 encoded words, "=?UTF-8?B?...?=", each of
+ * whole characters, at most max bytes of them (and at most 57): first
+ * before the first word, between before each other.
+ */
+void	 mime_words(FILE *, const char *s, size_t max, const char *first,
+	    const char *between);
 char	*mime_message(const struct mime *, const struct mail_text *,
 	    time_t now);
 

@@ -1,4 +1,4 @@
-// link: notifier/cmdenv.o notifier/input.o notifier/jsonjs.o notifier/body.o notifier/facts.o notifier/slack.o notifier/discord.o notifier/sign.o notifier/webhook.o notifier/integ.o notifier/http.o notifier/jsvalue.o notifier/teams.o notifier/telegram.o notifier/pagerduty.o notifier/notion.o
+// link: notifier/cmdenv.o notifier/mime.o notifier/input.o notifier/jsonjs.o notifier/body.o notifier/facts.o notifier/slack.o notifier/discord.o notifier/sign.o notifier/webhook.o notifier/integ.o notifier/http.o notifier/jsvalue.o notifier/teams.o notifier/telegram.o notifier/pagerduty.o notifier/notion.o
 /*
  * evalsched-notifier's documents: the generic body byte for byte as the
  * application's JSON.stringify writes it (the expected strings were made
