@@ -304,6 +304,18 @@ text_has_control(const char *s)
 }
 
 void
+text_redact(char *text, const char *secret)
+{
+	size_t	 n;
+	char	*p;
+
+	if (secret == NULL || (n = strlen(secret)) == 0)
+		return;
+	while ((p = strstr(text, secret)) != NULL)
+		memset(p, '*', n);
+}
+
+void
 text_free_secret(char *s)
 {
 	if (s != NULL) {

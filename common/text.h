@@ -80,6 +80,12 @@ int	text_has_control(const char *s);
 /* "600 s", or "1.5 s" for a duration that is not whole seconds. */
 void	text_seconds(long ms, char *buf, size_t len);
 
+/*
+ * Every copy of secret in text, in place, as asterisks: an answer may
+ * echo what it was sent.  A NULL or empty secret changes nothing.
+ */
+void	text_redact(char *text, const char *secret);
+
 /* Wipes a secret's bytes, then frees it; NULL is fine. */
 void	text_free_secret(char *s);
 

@@ -25,19 +25,6 @@
 /* The keys a job may hold (keys_of); any may be NULL. */
 #define NKEYS		3
 
-/* An answer may echo what it was sent: never let the key through. */
-void
-text_redact(char *text, const char *secret)
-{
-	size_t	 n;
-	char	*p;
-
-	if (secret == NULL || (n = strlen(secret)) == 0)
-		return;
-	while ((p = strstr(text, secret)) != NULL)
-		memset(p, '*', n);
-}
-
 /*
  * Masks every run of text that is also a run of secret, KEY_PIECE_MIN
  * bytes or more.  A run is the union of the KEY_PIECE_MIN-byte windows

@@ -78,7 +78,6 @@ int	 attempt_outcome(const struct job *, const char *api_key,
 	    struct failure *);
 enum fate attempt_fate(const struct attempt *, int code);
 enum blame attempt_blame(const struct attempt *, int api_key);
-void	 text_redact(char *text, const char *secret);
 
 /* addresses.c */
 char	*addresses_masked(const char *text, const char *app_url);

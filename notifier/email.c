@@ -109,13 +109,7 @@ set_result(struct notice *n, int ok, const char *error, int retry)
 		return;
 	res->error = xstrdup(error);
 	/* A key echoed in an answer is masked. */
-	if (n->email->resend_key != NULL && *n->email->resend_key != '\0') {
-		char	*p;
-		size_t	 k = strlen(n->email->resend_key);
-
-		while ((p = strstr(res->error, n->email->resend_key)) != NULL)
-			memset(p, '*', k);
-	}
+	text_redact(res->error, n->email->resend_key);
 	text_one_line(res->error);
 	text_trim(res->error, NOTIFY_MAX_ERROR);
 	text_make_valid(res->error);

@@ -130,29 +130,17 @@ integ_event_free(struct integ_event *ev)
 	memset(ev, 0, sizeof(*ev));
 }
 
-static void
-mask(char *text, const char *what)
-{
-	size_t	n;
-	char	*p;
-
-	if (what == NULL || (n = strlen(what)) == 0)
-		return;
-	while ((p = memmem(text, strlen(text), what, n)) != NULL)
-		memset(p, '*', n);
-}
-
 /* Masks the integration's credentials, and its URL's path, in text. */
 static void
 redact(char *text, const struct integration *ig)
 {
 	const char	*p;
 
-	mask(text, ig->key);
-	mask(text, ig->url);
+	text_redact(text, ig->key);
+	text_redact(text, ig->url);
 	if (ig->url != NULL && (p = strstr(ig->url, "://")) != NULL &&
 	    (p = strpbrk(p + 3, "/?#")) != NULL && strlen(p) > 1)
-		mask(text, p);
+		text_redact(text, p);
 }
 
 static void

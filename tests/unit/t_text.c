@@ -1,6 +1,7 @@
 /*
  * text_make_valid: outside text made fit for PostgreSQL; text_one_line
- * and text_clip: a user's text made one line, and short.
+ * and text_clip: a user's text made one line, and short; text_redact: a
+ * secret an answer echoed, hidden.
  */
 #include <sys/wait.h>
 
@@ -96,10 +97,33 @@ test_clip(void)
 	    "clip: each ill-formed byte counts as a character");
 }
 
+static void
+redacted(const char *in, const char *secret, const char *want,
+    const char *what)
+{
+	char	*s = strdup(in);
+
+	text_redact(s, secret);
+	tap_is_str(s, want, "redact: %s", what);
+	free(s);
+}
+
+static void
+test_redact(void)
+{
+	redacted("401: bad key sk-123 (sk-123)", "sk-123",
+	    "401: bad key ****** (******)", "every copy");
+	redacted("sk-sk-123", "sk-123", "sk-******", "one that overlaps text");
+	redacted("no key here", "sk-123", "no key here", "none");
+	redacted("no key here", "", "no key here", "an empty secret");
+	redacted("no key here", NULL, "no key here", "a NULL secret");
+}
+
 int
 main(void)
 {
 	test_one_line();
+	test_redact();
 	test_clip();
 	check("HTTP 500: plain ascii", "HTTP 500: plain ascii", "ASCII is kept");
 	check("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
