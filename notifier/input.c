@@ -241,25 +241,22 @@ hook_type(json_object *h, const char *where, enum hook_type *type,
 }
 
 /*
- * A webhook the supervisor refused to hand over (its URL or secret is
- * longer than this document has room for): it fails with that reason,
- * and is sent nothing.
+ * A webhook or an integration the supervisor refused to hand over (its
+ * URL or secret is longer than this document has room for): 1 with the
+ * reason in *why, with which it fails, sent nothing; 0 when it was not.
  */
 static int
-take_refusal(json_object *h, const char *where, struct hook *hook,
-    char *err, size_t len)
+refusal(json_object *h, const char *where, char **why, char *origin,
+    size_t originlen, char *err, size_t len)
 {
-	char	*why;
-	int	 r;
+	int	r;
 
-	if ((r = copy_member(h, where, "refused", JGET_OPTIONAL, &why, err,
+	if ((r = copy_member(h, where, "refused", JGET_OPTIONAL, why, err,
 	    len)) <= 0)
 		return r;
-	text_trim(why, NOTIFY_MAX_ERROR);
-	text_make_valid(why);
-	hook->result.done = 1;
-	hook->result.error = why;
-	strlcpy(hook->origin, "(refused)", sizeof(hook->origin));
+	text_trim(*why, NOTIFY_MAX_ERROR);
+	text_make_valid(*why);
+	strlcpy(origin, "(refused)", originlen);
 	return 1;
 }
 
@@ -278,10 +275,13 @@ take_hook(json_object *h, size_t i, struct hook *hook, char *err,
 		return -1;
 	if (!job_is_uuid(hook->id))
 		return set_err(err, len, "%sid is not a UUID", where);
-	if ((refused = take_refusal(h, where, hook, err, len)) < 0)
+	if ((refused = refusal(h, where, &hook->result.error, hook->origin,
+	    sizeof(hook->origin), err, len)) < 0)
 		return -1;
-	if (refused)
+	if (refused) {
+		hook->result.done = 1;
 		return hook_type(h, where, &hook->type, err, len);
+	}
 	if (copy_member(h, where, "url", JGET_REQUIRED, &hook->url, err,
 	    len) < 0 ||
 	    hook_type(h, where, &hook->type, err, len) < 0 ||
@@ -545,7 +545,7 @@ static int
 take_integration(json_object *h, size_t i, struct integration *ig,
     char *err, size_t len)
 {
-	char	where[32], *why;
+	char	where[32];
 	int	r;
 
 	snprintf(where, sizeof(where), "integrations[%zu].", i);
@@ -563,18 +563,12 @@ take_integration(json_object *h, size_t i, struct integration *ig,
 	text_trim(ig->type_name, 32);
 	text_make_valid(ig->type_name);
 	integ_type_from(ig->type_name, &ig->type);
-	if ((r = copy_member(h, where, "refused", JGET_OPTIONAL, &why, err,
-	    len)) < 0)
+	if ((r = refusal(h, where, &ig->result.error, ig->origin,
+	    sizeof(ig->origin), err, len)) < 0)
 		return -1;
-	if (r > 0) {
-		text_trim(why, NOTIFY_MAX_ERROR);
-		text_make_valid(why);
+	if (r > 0)
 		ig->result.done = 1;
-		ig->result.error = why;
-		strlcpy(ig->origin, "(refused)", sizeof(ig->origin));
-		return 0;
-	}
-	if (ig->type != INTEG_OTHER)	/* integ.c fails the others */
+	else if (ig->type != INTEG_OTHER)	/* integ.c fails the others */
 		take_credentials(h, ig);
 	return 0;
 }
