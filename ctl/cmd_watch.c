@@ -406,10 +406,7 @@ quote_name(const char *name)
 {
 	char	*q, *p;
 
-	if ((q = p = malloc(strlen(name) * 2 + 1)) == NULL) {
-		perror("evalschedctl: malloc");
-		exit(EX_OSERR);
-	}
+	q = p = xcalloc(strlen(name) + 1, 2);
 	for (; *name != '\0'; name++) {
 		if (*name == '"' || *name == '\\')
 			*p++ = '\\';
@@ -475,10 +472,7 @@ print_json(json_object *ev)
 	doc = json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN |
 	    JSON_C_TO_STRING_NOSLASHESCAPE);
 	n = text_escape_json(NULL, 0, doc);
-	if ((esc = malloc(n + 1)) == NULL) {
-		perror("evalschedctl: malloc");
-		exit(EX_OSERR);
-	}
+	esc = xcalloc(n + 1, 1);
 	text_escape_json(esc, n + 1, doc);
 	puts(esc);
 	free(esc);
