@@ -77,9 +77,11 @@ integration($a, 'telegram', { bot_token => '111:tgsecret', chat_id => '42' });
 integration($a, 'pagerduty', { routing_key => 'pdsecretkey' });
 my $hook = $t->sql_value("INSERT INTO user_webhooks (user_id, name, url) "
     . "VALUES ('$a', 'hook', '$api/teams/hook') RETURNING id");
-# Q: in quiet hours all day long, in their time zone.
-my $q = owner('owner-q@example.test', quiet_hours_enabled => 'true', quiet_hours_start => 0,
-    quiet_hours_end => 23, timezone => 'Europe/Berlin');
+# Q: in quiet hours all day long, in their time zone.  The application
+# reads midnight as hour 24 and its hours run 1..24, so from 1 to 0
+# (wrapping) is every hour, where 0 to 23 would leave 23:00 and midnight.
+my $q = owner('owner-q@example.test', quiet_hours_enabled => 'true', quiet_hours_start => 1,
+    quiet_hours_end => 0, timezone => 'Europe/Berlin');
 
 my $conf = $t->write_config(sendmail => $sendmail, telegram_api_url => "$api/tg",
     pagerduty_events_url => "$api/pd/failing",
