@@ -3,7 +3,7 @@
 -- triggers.  The application's tables, triggers and row-level security
 -- stay as they are.
 -- Applying this twice is harmless, and it upgrades a database of an
--- earlier version.  Schema version 6.
+-- earlier version.  Schema version 7.
 --
 -- It is applied to the application's own database: a Supabase project
 -- where every visitor holds the public (anon) key and Supabase grants
@@ -771,6 +771,275 @@ RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
     SELECT CASE WHEN failures IS NULL THEN public.evalsched_alert_error(error)
         ELSE 'Auto-disabled after ' || failures || ' consecutive failures'
         END
+$$;
+
+-- What the end of a run does to its schedule, the one rule for the
+-- dispatch's end (record.c) and the batch test's (evalsched_complete):
+-- s is the schedule as it stands.  A completed run starts its failures
+-- in a row again (reset), a failure of the schedule's adds one
+-- (counted), and an active schedule whose failures in a row reach
+-- max_failures with it is disabled, by evalsched, saying why.  The last
+-- status, run and time are those of the schedule's newest run (newest:
+-- this one is): how it ended (how: 'completed' reads 'success',
+-- 'cancelled' itself, anything else 'failed'), its batch test (bid)
+-- when it has one, and when it started (at).  The columns of
+-- scheduled_evaluations it sets, in this order.
+CREATE OR REPLACE FUNCTION public.evalsched_schedule_after(
+    s public.scheduled_evaluations, how text, counted boolean,
+    reset boolean, newest boolean, bid uuid, at timestamptz,
+    max_failures integer,
+    OUT consecutive_failures integer, OUT is_active boolean,
+    OUT evalsched_disabled_at timestamptz,
+    OUT evalsched_disabled_reason text, OUT last_run_status text,
+    OUT last_run_id uuid, OUT last_run_at timestamptz)
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT f.n, s.is_active AND NOT f.disables,
+        CASE WHEN f.disables THEN now() ELSE s.evalsched_disabled_at END,
+        CASE WHEN f.disables
+            THEN pg_catalog.format('%s consecutive failures', f.n)
+            ELSE s.evalsched_disabled_reason END,
+        CASE WHEN NOT newest THEN s.last_run_status
+            WHEN how = 'completed' THEN 'success'
+            WHEN how = 'cancelled' THEN 'cancelled' ELSE 'failed' END,
+        CASE WHEN newest AND bid IS NOT NULL THEN bid
+            ELSE s.last_run_id END,
+        CASE WHEN newest THEN greatest(s.last_run_at, at)
+            ELSE s.last_run_at END
+    FROM (SELECT n.n, s.is_active AND counted AND n.n >= max_failures
+            AS disables
+        FROM (SELECT CASE WHEN reset THEN 0
+            ELSE s.consecutive_failures END
+            + CASE WHEN counted THEN 1 ELSE 0 END AS n) n) f
+$$;
+
+-- The alerts the end of a run calls for, as rows of evalsched_alerts,
+-- for the owner of schedule s (as it now stands) when alert_on_failure
+-- is on; the one rule for the dispatch's end (record.c), the batch
+-- test's (evalsched_complete) and a bad row's (claim.c).  failed: a
+-- failed dispatch, error its error, counts whether it counted toward
+-- auto-disable; disabled: the schedule was auto-disabled, after its
+-- failures in a row, or as a bad row when why says why; total, ok and
+-- bad: the counts of the run's batch test, when it ran.  Their words
+-- are evalsched_schedule_alert's.
+CREATE OR REPLACE FUNCTION public.evalsched_end_alerts(
+    s public.scheduled_evaluations, run uuid, failed boolean,
+    counts boolean, disabled boolean, why text, error text,
+    total integer, ok integer, bad integer)
+RETURNS TABLE (event text, user_id uuid, scheduled_evaluation_id uuid,
+    run_id uuid, title text, message text, metadata json)
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT e.event, s.user_id, s.id, run, m.title, m.message, m.metadata
+    FROM (VALUES
+        ('scheduled_eval_failed', failed, 'failed',
+            public.evalsched_failure_text(error, counts)),
+        ('scheduled_eval_disabled', disabled, 'auto_disabled',
+            public.evalsched_disabled_text(CASE WHEN why IS NULL
+                THEN s.consecutive_failures END, why)))
+        AS e(event, wanted, status, text)
+    CROSS JOIN LATERAL public.evalsched_schedule_alert(e.event, s.id,
+        s.user_id, s.name, s.model_id, e.status, total, ok, bad, NULL,
+        NULL, NULL, NULL, e.text, s.consecutive_failures,
+        pg_catalog.json_build_object('runId', run, 'lastError',
+            CASE WHEN e.event = 'scheduled_eval_disabled'
+            THEN public.evalsched_alert_error(error) END)) m
+    WHERE e.wanted AND s.alert_on_failure AND s.user_id IS NOT NULL
+$$;
+
+-- A run the completion pass closes, as it reads: its status,
+-- error_message and error_details, from what it came to (how,
+-- evalsched_outcome's) and its batch test: named, the run has one; bid,
+-- bstatus, berror: the batch test, NULL when it cannot be found; total
+-- and bad its prompts.  A run without one (unresolved) keeps what its
+-- dispatch said (unclear, unclear_details) and adds that no batch test
+-- turned up within run_timeout (window_s); a batch test still under way
+-- names completion_timeout (timeout_s).  Blame: an all-failed batch test
+-- is the schedule's, a cancel nobody's, anything else the platform's.
+CREATE OR REPLACE FUNCTION public.evalsched_closing(how text,
+    named boolean, bid uuid, bstatus text, berror text, total integer,
+    bad integer, unclear text, unclear_details jsonb, timeout_s integer,
+    window_s integer,
+    OUT status text, OUT error_message text, OUT error_details jsonb)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+    SELECT CASE how WHEN 'completed' THEN 'completed'
+            WHEN 'cancelled' THEN 'cancelled' ELSE 'failed' END,
+        CASE WHEN NOT named THEN pg_catalog.format('%s; no batch test '
+                'turned up in the %s s that followed',
+                coalesce(unclear, 'the answer was unclear'), window_s)
+            WHEN how = 'timeout' THEN pg_catalog.format('no result within '
+                '%s s: the batch test %s', timeout_s, CASE WHEN bid IS NULL
+                THEN 'cannot be found' ELSE 'is still ' || bstatus END)
+            WHEN how = 'all_failed' THEN pg_catalog.format(
+                'every prompt failed (%s of %s)', bad, total)
+            WHEN how = 'batch_failed' THEN 'the batch test failed: '
+                || coalesce(berror, 'no reason given')
+            WHEN how = 'cancelled' THEN 'Cancelled by user' END,
+        CASE WHEN how = 'completed' THEN NULL
+            WHEN NOT named THEN (coalesce(unclear_details, '{}')
+                - 'unresolved') || pg_catalog.jsonb_strip_nulls(
+                pg_catalog.jsonb_build_object(
+                'blame', CASE how WHEN 'no_batch' THEN 'platform' END,
+                'reason', 'no batch test', 'resolve_window', window_s))
+            ELSE pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                'blame', CASE how WHEN 'all_failed' THEN 'schedule'
+                    WHEN 'cancelled' THEN NULL ELSE 'platform' END,
+                'reason', how, 'batch_test_status', bstatus,
+                'batch_test_error', berror,
+                'completion_timeout', CASE how WHEN 'timeout'
+                    THEN timeout_s END)) END
+$$;
+
+-- The completion pass (completion.c): closes, at most max_runs at a
+-- time, the runs whose batch test has ended, those whose batch test
+-- outlived completion_timeout (timeout_s), and the unresolved ones that
+-- no batch test reached within run_timeout (window_s).  A run's batch
+-- test is looked up when it is marked ended (evalsched_batch_ended, or
+-- the supervisor at the dispatch's end), or when the run was accepted
+-- less than recent_s ago: the mark misses a batch test that ends while
+-- the run's acceptance is being written.  It reads marked, recent and
+-- expired runs only, through indexes that hold only runs under way: its
+-- cost does not grow with the history.  One run per schedule, the one
+-- that fired first (the next pass follows at once); locked, so that
+-- passes side by side share the work.  What a run came to is
+-- evalsched_outcome's to say, its words evalsched_closing's, its
+-- quality evalsched_quality's, provisional until settle.c settles it
+-- quality_settle (settle_s) later; what that does to the schedule is
+-- evalsched_schedule_after's, and the schedule is written only when it
+-- changes (each write costs the application's audit trigger a copy of
+-- the row); the alerts are evalsched_end_alerts'.  A row for each run
+-- closed; disabled: why its schedule was disabled by this pass; alerts:
+-- the alerts queued, on every row.
+CREATE OR REPLACE FUNCTION public.evalsched_complete(timeout_s integer,
+    max_failures integer, max_runs integer, recent_s bigint,
+    window_s integer, settle_s integer)
+RETURNS TABLE (id uuid, name text, how text, total integer, ok integer,
+    latency_ms numeric, quality_pct numeric, error_message text,
+    disabled text, alerts bigint)
+LANGUAGE plpgsql SET search_path = '' AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH cand AS (
+        SELECT DISTINCT ON (r.scheduled_evaluation_id) r.id
+        FROM public.scheduled_evaluation_runs r
+        LEFT JOIN public.batch_test_runs b ON b.id = r.batch_test_run_id
+        WHERE r.status = 'running' AND r.slot_at IS NOT NULL
+          AND (r.started_at < now() - timeout_s * interval '1 second'
+            OR (r.batch_test_run_id IS NULL
+                AND r.started_at < now() - window_s * interval '1 second')
+            OR ((r.batch_ended_at IS NOT NULL
+                 OR r.started_at > now() - recent_s * interval '1 second')
+                AND b.status NOT IN ('pending', 'running')))
+        ORDER BY r.scheduled_evaluation_id, r.triggered_at),
+    due AS (
+        SELECT r.id, r.scheduled_evaluation_id AS sid, r.started_at,
+            r.triggered_at, r.batch_test_run_id IS NOT NULL AS named,
+            r.error_message AS unclear, r.error_details AS unclear_details,
+            b.id AS bid, b.status AS bstatus, b.error AS berror,
+            b.completed_at AS bend, coalesce(b.total_prompts, 0) AS total,
+            coalesce(b.completed_prompts, 0) AS ok,
+            coalesce(b.failed_prompts, 0) AS bad
+        FROM public.scheduled_evaluation_runs r
+        LEFT JOIN public.batch_test_runs b ON b.id = r.batch_test_run_id
+        WHERE r.id IN (SELECT c.id FROM cand c) AND r.status = 'running'
+        ORDER BY r.started_at LIMIT max_runs
+        FOR UPDATE OF r SKIP LOCKED),
+    res AS (
+        SELECT d.*, l.latency, q.quality, q.source,
+            public.evalsched_outcome(d.named, d.bstatus, d.berror, d.total,
+                d.bad, d.started_at < now() - timeout_s * interval '1 second',
+                d.started_at < now() - window_s * interval '1 second',
+                coalesce(d.unclear_details ? 'cancelled', false)) AS how
+        FROM due d
+        LEFT JOIN LATERAL (SELECT pg_catalog.avg(m.latency_ms) AS latency
+            FROM public.conversations c
+            JOIN public.messages m ON m.conversation_id = c.id
+            WHERE c.batch_test_run_id = d.bid AND m.role = 'assistant') l
+            ON true
+        LEFT JOIN LATERAL public.evalsched_quality(d.bid) q ON true),
+    runs AS (
+        UPDATE public.scheduled_evaluation_runs r SET
+            status = c.status, completed_at = coalesce(x.bend, now()),
+            total_prompts = x.total, successful_prompts = x.ok,
+            failed_prompts = x.bad, avg_latency_ms = x.latency,
+            avg_quality_score = x.quality,
+            regression_detected = false, baseline_run_id = NULL,
+            -- Provisional until settled: the source, so far.
+            regression_details = CASE WHEN x.how = 'completed'
+                AND x.total > 0 THEN pg_catalog.jsonb_strip_nulls(
+                    pg_catalog.jsonb_build_object('quality_source',
+                    x.source, 'settled', false)) END,
+            evalsched_settle_at = CASE WHEN x.how = 'completed'
+                AND x.total > 0
+                THEN now() + settle_s * interval '1 second' END,
+            error_message = c.error_message, error_details = c.error_details,
+            evalsched_rev = coalesce(r.evalsched_rev, 0) + 1
+        FROM res x
+        CROSS JOIN LATERAL public.evalsched_closing(x.how, x.named, x.bid,
+            x.bstatus, x.berror, x.total, x.bad, x.unclear,
+            x.unclear_details, timeout_s, window_s) c
+        WHERE r.id = x.id AND x.how IS NOT NULL
+        RETURNING r.id, r.scheduled_evaluation_id AS sid, r.triggered_at,
+            r.started_at, r.batch_test_run_id AS bid, x.how, x.total, x.ok,
+            x.bad, pg_catalog.round(x.latency) AS latency_ms,
+            pg_catalog.round(x.quality * 100, 1) AS quality_pct,
+            r.error_message),
+    -- What each run does to its schedule: an all-failed batch test
+    -- counts; a completed run resets the count unless a failure of the
+    -- schedule's of a later run was counted already.
+    per AS (
+        SELECT u.sid, u.how, u.bid, u.started_at,
+            u.how = 'all_failed' AS counted,
+            u.how = 'completed' AND NOT EXISTS (SELECT 1
+                FROM public.scheduled_evaluation_runs n
+                WHERE n.scheduled_evaluation_id = u.sid
+                  AND n.triggered_at > u.triggered_at
+                  AND n.status = 'failed'
+                  AND n.error_details ->> 'blame' = 'schedule') AS reset,
+            NOT EXISTS (SELECT 1 FROM public.scheduled_evaluation_runs n
+                WHERE n.scheduled_evaluation_id = u.sid
+                  AND n.triggered_at > u.triggered_at) AS newest
+        FROM runs u),
+    sched AS (
+        UPDATE public.scheduled_evaluations s SET
+            (consecutive_failures, is_active, evalsched_disabled_at,
+             evalsched_disabled_reason, last_run_status, last_run_id,
+             last_run_at) = (SELECT a.* FROM public.evalsched_schedule_after(
+                s, p.how, p.counted, p.reset, p.newest, p.bid, p.started_at,
+                max_failures) a)
+        FROM per p
+        WHERE s.id = p.sid AND (SELECT ROW(a.*)
+            FROM public.evalsched_schedule_after(s, p.how, p.counted,
+                p.reset, p.newest, p.bid, p.started_at, max_failures) a)
+            IS DISTINCT FROM ROW(s.consecutive_failures, s.is_active,
+                s.evalsched_disabled_at, s.evalsched_disabled_reason,
+                s.last_run_status, s.last_run_id, s.last_run_at)
+        -- Disabled by this very statement: now() is the transaction's.
+        RETURNING s.id, s AS schedule, CASE WHEN s.evalsched_disabled_at = now()
+            THEN s.evalsched_disabled_reason END AS disabled),
+    alerts AS (
+        INSERT INTO public.evalsched_alerts (event, user_id,
+            scheduled_evaluation_id, run_id, title, message, metadata)
+        SELECT a.* FROM runs u
+        JOIN public.scheduled_evaluations s0 ON s0.id = u.sid
+        LEFT JOIN sched s ON s.id = u.sid
+        -- A dispatch that reached nothing is the platform's fault, not
+        -- counted; the counts are those of a batch test that ran.
+        CROSS JOIN LATERAL public.evalsched_end_alerts(
+            coalesce(s.schedule, s0), u.id, u.how = 'no_batch', false,
+            s.disabled IS NOT NULL, NULL, u.error_message,
+            CASE WHEN u.bid IS NOT NULL THEN u.total END,
+            CASE WHEN u.bid IS NOT NULL THEN u.ok END,
+            CASE WHEN u.bid IS NOT NULL THEN u.bad END) a
+        ON CONFLICT (event, run_id) WHERE run_id IS NOT NULL DO NOTHING
+        RETURNING 1)
+    SELECT u.id, s0.name, u.how, u.total, u.ok, u.latency_ms,
+        u.quality_pct, u.error_message, s.disabled,
+        (SELECT pg_catalog.count(*) FROM alerts)
+    FROM runs u
+    JOIN public.scheduled_evaluations s0 ON s0.id = u.sid
+    LEFT JOIN sched s ON s.id = u.sid
+    ORDER BY u.sid;
+END;
 $$;
 
 -- Metric alert rules: the application's metric_alert_rules, evaluated
@@ -1560,7 +1829,7 @@ CREATE TABLE IF NOT EXISTS public.evalsched_meta (
     value text NOT NULL
 );
 ALTER TABLE public.evalsched_meta ENABLE ROW LEVEL SECURITY;
-INSERT INTO public.evalsched_meta (key, value) VALUES ('schema_version', '6')
+INSERT INTO public.evalsched_meta (key, value) VALUES ('schema_version', '7')
     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
 
 -- The application's trigger functions that fire on our writes to its
