@@ -777,13 +777,14 @@ $$;
 -- dispatch's end (record.c) and the batch test's (evalsched_complete):
 -- s is the schedule as it stands.  A completed run starts its failures
 -- in a row again (reset), a failure of the schedule's adds one
--- (counted), and an active schedule whose failures in a row reach
--- max_failures with it is disabled, by evalsched, saying why.  The last
--- status, run and time are those of the schedule's newest run (newest:
--- this one is): how it ended (how: 'completed' reads 'success',
--- 'cancelled' itself, anything else 'failed'), its batch test (bid)
--- when it has one, and when it started (at).  The columns of
--- scheduled_evaluations it sets, in this order.
+-- (counted; a run does one or the other, or neither), and an active
+-- schedule whose failures in a row reach max_failures with it is
+-- disabled, by evalsched, saying why.  The last status, run and time
+-- are those of the schedule's newest run (newest: this one is): how it
+-- ended (how: 'completed' reads 'success', 'cancelled' itself, anything
+-- else 'failed'), its batch test (bid) when it has one, and when it
+-- started (at).  The columns of scheduled_evaluations it sets, in this
+-- order.
 CREATE OR REPLACE FUNCTION public.evalsched_schedule_after(
     s public.scheduled_evaluations, how text, counted boolean,
     reset boolean, newest boolean, bid uuid, at timestamptz,
@@ -808,8 +809,8 @@ LANGUAGE sql STABLE SET search_path = '' AS $$
     FROM (SELECT n.n, s.is_active AND counted AND n.n >= max_failures
             AS disables
         FROM (SELECT CASE WHEN reset THEN 0
-            ELSE s.consecutive_failures END
-            + CASE WHEN counted THEN 1 ELSE 0 END AS n) n) f
+            WHEN counted THEN s.consecutive_failures + 1
+            ELSE s.consecutive_failures END AS n) n) f
 $$;
 
 -- The alerts the end of a run calls for, as rows of evalsched_alerts,
