@@ -1892,42 +1892,65 @@ AS $$
         ::numeric[]
 $$;
 
--- Runs evalsched fired (slot_at set): the dispatch lag when one is
--- inserted; its end when its status becomes completed, failed or
--- cancelled from anything else (a run a lost supervisor's jobrunner
--- brings back, evalsched-supervisor(8), counts again when it ends
--- again); a regression when regression_detected becomes true.  They run
--- as their owner: whoever writes a run adds to the counters.
+-- What runs add to the counters, by key, for the triggers below and the
+-- seeding, the one place that says it: runs evalsched fired (slot_at
+-- set), as they are (runs) and as they were before the statement that
+-- wrote them (was; NULL: inserted, as the seeding counts the history).
+-- An inserted run adds its dispatch lag; one whose status becomes
+-- completed, failed or cancelled from anything else adds to runs, by
+-- status and blame (a run a lost supervisor's jobrunner brings back,
+-- evalsched-supervisor(8), counts again when it ends again); one whose
+-- regression_detected becomes true, to regressions.  In key order, the
+-- order writers lock the counters' rows in.
+CREATE OR REPLACE FUNCTION public.evalsched_run_counts(
+    runs public.scheduled_evaluation_runs[],
+    was public.scheduled_evaluation_runs[])
+RETURNS TABLE (name text, k1 text, k2 text, n numeric)
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT x.name, x.k1, x.k2, pg_catalog.sum(x.n)
+    FROM pg_catalog.unnest(runs) r
+    LEFT JOIN pg_catalog.unnest(was) o ON o.id = r.id
+    CROSS JOIN (SELECT public.evalsched_lag_bounds() AS bounds) b
+    -- A slot a user wrote as -infinity (fired at once) has no lag.
+    CROSS JOIN LATERAL (SELECT CASE WHEN was IS NULL
+            AND pg_catalog.isfinite(r.slot_at)
+            AND pg_catalog.isfinite(r.triggered_at)
+            THEN greatest(EXTRACT(epoch FROM r.triggered_at - r.slot_at), 0)
+            END AS lag,
+        r.status IN ('completed', 'failed', 'cancelled') AND (was IS NULL
+            OR o.status NOT IN ('completed', 'failed', 'cancelled'))
+            AS ended) l
+    CROSS JOIN LATERAL (VALUES
+        ('lag_bucket', coalesce((SELECT pg_catalog.min(u.b)
+            FROM pg_catalog.unnest(b.bounds) AS u(b)
+            WHERE l.lag <= u.b)::text, '+Inf'), '',
+            CASE WHEN l.lag IS NOT NULL THEN 1::numeric END),
+        ('lag_sum', '', '', l.lag),
+        ('runs', r.status, CASE WHEN r.error_details ->> 'blame'
+            IN ('schedule', 'platform') THEN r.error_details ->> 'blame'
+            ELSE '' END, CASE WHEN l.ended THEN 1 END),
+        ('regressions', '', '', CASE WHEN r.regression_detected
+            AND NOT coalesce(o.regression_detected, false) THEN 1 END)
+        ) AS x(name, k1, k2, n)
+    WHERE r.slot_at IS NOT NULL AND x.n IS NOT NULL
+      AND (was IS NULL OR o.id IS NOT NULL)
+    GROUP BY x.name, x.k1, x.k2 ORDER BY x.name, x.k1, x.k2;
+END;
+$$;
+
+-- They run as their owner: whoever writes a run adds to the counters.
 CREATE OR REPLACE FUNCTION public.evalsched_count_runs_inserted()
 RETURNS trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
     INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard, value)
-    SELECT d.name, d.k1, d.k2, pg_catalog.pg_backend_pid() % 8,
-        pg_catalog.sum(d.n)
-    FROM (SELECT x.* FROM new_runs r
-        CROSS JOIN (SELECT public.evalsched_lag_bounds() AS bounds) b
-        -- A slot a user wrote as -infinity (fired at once) has no lag.
-        CROSS JOIN LATERAL (SELECT CASE WHEN pg_catalog.isfinite(r.slot_at)
-            AND pg_catalog.isfinite(r.triggered_at)
-            THEN greatest(EXTRACT(epoch FROM r.triggered_at - r.slot_at), 0)
-            END AS lag) l
-        CROSS JOIN LATERAL (VALUES
-            ('lag_bucket', coalesce((SELECT pg_catalog.min(u.b)
-                FROM pg_catalog.unnest(b.bounds) AS u(b)
-                WHERE l.lag <= u.b)::text, '+Inf'), '',
-                CASE WHEN l.lag IS NOT NULL THEN 1::numeric END),
-            ('lag_sum', '', '', l.lag),
-            ('runs', r.status, CASE WHEN r.error_details ->> 'blame'
-                IN ('schedule', 'platform') THEN r.error_details ->> 'blame'
-                ELSE '' END,
-                CASE WHEN r.status IN ('completed', 'failed', 'cancelled')
-                THEN 1 END),
-            ('regressions', '', '',
-                CASE WHEN r.regression_detected THEN 1 END)
-            ) AS x(name, k1, k2, n)
-        WHERE r.slot_at IS NOT NULL AND x.n IS NOT NULL) d
-    GROUP BY d.name, d.k1, d.k2 ORDER BY d.name, d.k1, d.k2
+    SELECT x.name, x.k1, x.k2, pg_catalog.pg_backend_pid() % 8, x.n
+    FROM public.evalsched_run_counts((SELECT pg_catalog.array_agg(
+        r::public.scheduled_evaluation_runs) FROM new_runs r), NULL) x
+    ORDER BY x.name, x.k1, x.k2
     ON CONFLICT (name, k1, k2, shard)
         DO UPDATE SET value = c.value + EXCLUDED.value;
     RETURN NULL;
@@ -1939,23 +1962,12 @@ RETURNS trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
     INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard, value)
-    SELECT d.name, d.k1, d.k2, pg_catalog.pg_backend_pid() % 8,
-        pg_catalog.sum(d.n)
-    FROM (SELECT x.* FROM new_runs r JOIN old_runs o ON o.id = r.id
-        CROSS JOIN LATERAL (VALUES
-            ('runs', r.status, CASE WHEN r.error_details ->> 'blame'
-                IN ('schedule', 'platform') THEN r.error_details ->> 'blame'
-                ELSE '' END,
-                CASE WHEN r.status IN ('completed', 'failed', 'cancelled')
-                    AND o.status NOT IN ('completed', 'failed', 'cancelled')
-                THEN 1::numeric END),
-            ('regressions', '', '',
-                CASE WHEN r.regression_detected
-                    AND NOT coalesce(o.regression_detected, false)
-                THEN 1 END)
-            ) AS x(name, k1, k2, n)
-        WHERE r.slot_at IS NOT NULL AND x.n IS NOT NULL) d
-    GROUP BY d.name, d.k1, d.k2 ORDER BY d.name, d.k1, d.k2
+    SELECT x.name, x.k1, x.k2, pg_catalog.pg_backend_pid() % 8, x.n
+    FROM public.evalsched_run_counts((SELECT pg_catalog.array_agg(
+            r::public.scheduled_evaluation_runs) FROM new_runs r),
+        (SELECT pg_catalog.array_agg(o::public.scheduled_evaluation_runs)
+            FROM old_runs o)) x
+    ORDER BY x.name, x.k1, x.k2
     ON CONFLICT (name, k1, k2, shard)
         DO UPDATE SET value = c.value + EXCLUDED.value;
     RETURN NULL;
@@ -2081,30 +2093,14 @@ BEGIN
                WHERE key = 'counters_seeded_at') THEN
         RETURN;
     END IF;
-    -- Every run held, counted as evalsched_count_runs_inserted counts
-    -- one.
+    -- Every run held, counted as if inserted now, a schedule's at a
+    -- time.
     INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard, value)
     SELECT x.name, x.k1, x.k2, 0, pg_catalog.sum(x.n)
-    FROM public.scheduled_evaluation_runs r
-    CROSS JOIN (SELECT public.evalsched_lag_bounds() AS bounds) b
-    CROSS JOIN LATERAL (SELECT CASE WHEN pg_catalog.isfinite(r.slot_at)
-        AND pg_catalog.isfinite(r.triggered_at)
-        THEN greatest(EXTRACT(epoch FROM r.triggered_at - r.slot_at), 0)
-        END AS lag) l
-    CROSS JOIN LATERAL (VALUES
-        ('lag_bucket', coalesce((SELECT pg_catalog.min(u.b)
-            FROM pg_catalog.unnest(b.bounds) AS u(b)
-            WHERE l.lag <= u.b)::text, '+Inf'), '',
-            CASE WHEN l.lag IS NOT NULL THEN 1::numeric END),
-        ('lag_sum', '', '', l.lag),
-        ('runs', r.status, CASE WHEN r.error_details ->> 'blame'
-            IN ('schedule', 'platform') THEN r.error_details ->> 'blame'
-            ELSE '' END,
-            CASE WHEN r.status IN ('completed', 'failed', 'cancelled')
-            THEN 1 END),
-        ('regressions', '', '', CASE WHEN r.regression_detected THEN 1 END)
-        ) AS x(name, k1, k2, n)
-    WHERE r.slot_at IS NOT NULL AND x.n IS NOT NULL
+    FROM public.scheduled_evaluations s
+    CROSS JOIN LATERAL public.evalsched_run_counts((SELECT
+        pg_catalog.array_agg(r) FROM public.scheduled_evaluation_runs r
+        WHERE r.scheduled_evaluation_id = s.id), NULL) x
     GROUP BY x.name, x.k1, x.k2
     ON CONFLICT (name, k1, k2, shard)
         DO UPDATE SET value = c.value + EXCLUDED.value;
