@@ -586,12 +586,24 @@ LANGUAGE sql STABLE SET search_path = '' AS $$
       AND j.score BETWEEN 0 AND 1
 $$;
 
+-- A run that can be a baseline: completed with results, settled, and
+-- not itself a regression (so that a regression never becomes the new
+-- normal).  The baseline's rule, and run_retention's, which keeps the
+-- run each schedule's next baseline would be.
+CREATE OR REPLACE FUNCTION public.evalsched_can_be_baseline(
+    r public.scheduled_evaluation_runs)
+RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = ''
+AS $$
+    SELECT r.status = 'completed' AND coalesce(r.total_prompts, 0) > 0
+        AND NOT coalesce(r.regression_detected, false)
+        AND r.evalsched_settle_at IS NULL
+$$;
+
 -- The baseline of a run of schedule sid fired at `before` whose quality
 -- came from `source` (NULL: the next run, whose source is not known
 -- yet): the run an operator pinned, while it exists; else the most
--- recent earlier completed run with results, settled, that was not
--- itself a regression (so a regression never becomes the new normal),
--- whose quality came from the same source.  NULL: none.
+-- recent earlier run that can be a baseline whose quality came from the
+-- same source.  NULL: none.
 CREATE OR REPLACE FUNCTION public.evalsched_baseline(sid uuid,
     before timestamptz, source text)
 RETURNS uuid LANGUAGE sql STABLE SET search_path = '' AS $$
@@ -600,13 +612,10 @@ RETURNS uuid LANGUAGE sql STABLE SET search_path = '' AS $$
          JOIN public.scheduled_evaluation_runs r ON r.id = p.run_id
          WHERE p.scheduled_evaluation_id = sid),
         (SELECT o.id FROM public.scheduled_evaluation_runs o
-         WHERE o.scheduled_evaluation_id = sid AND o.status = 'completed'
-           AND coalesce(o.total_prompts, 0) > 0
-           AND NOT coalesce(o.regression_detected, false)
-           AND o.evalsched_settle_at IS NULL
-           AND o.triggered_at < before
+         WHERE o.scheduled_evaluation_id = sid AND o.triggered_at < before
            AND (source IS NULL
                 OR o.regression_details ->> 'quality_source' = source)
+           AND public.evalsched_can_be_baseline(o)
          ORDER BY o.triggered_at DESC, o.id DESC LIMIT 1))
 $$;
 
