@@ -1481,6 +1481,24 @@ ALTER TABLE public.evalsched_alert_rows ENABLE ROW LEVEL SECURITY;
 CREATE UNIQUE INDEX IF NOT EXISTS evalsched_alert_rows_once
     ON public.evalsched_alert_rows (alert_id, webhook_id) NULLS NOT DISTINCT;
 
+-- Whether a channel of the owner's (the email, a webhook) has the type
+-- of an event switched on, as the application's channels decide: its
+-- toggle for a schedule's event, alert_<event> (a NULL one is off, as
+-- JavaScript's !value has it), and on for a metric rule's, which has
+-- none.  The email (evalsched_alert_email), the webhooks a delivery
+-- takes (alerts.c) and those whose history row says they are off
+-- (evalsched_alert_history) read it here.
+CREATE OR REPLACE FUNCTION public.evalsched_type_on(event text,
+    on_failed boolean, on_disabled boolean, on_regression boolean)
+RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = ''
+AS $$
+    SELECT coalesce(CASE event
+        WHEN 'scheduled_eval_failed' THEN on_failed
+        WHEN 'scheduled_eval_disabled' THEN on_disabled
+        WHEN 'scheduled_eval_regression' THEN on_regression
+        ELSE true END, false)
+$$;
+
 -- An address the supervisor hands to the mail transfer agent as one
 -- argument: one '@' with something on both sides, no white space,
 -- control character, comma or quoting, not an option, and at most the
@@ -1531,10 +1549,10 @@ $$;
 -- application's EmailChannel decides (lib/alerts/channels/
 -- email.channel.ts), in its order: email_enabled (a missing
 -- preferences row means the defaults: on), the type's toggle
--- (alert_<event>; the metric rules' types have none), quiet hours in
--- the preference's time zone, then the address: email_address, else the
--- account's (auth.users), an empty one being none.  A NULL toggle is
--- off, as JavaScript's !value has it.  skip: why not, in the
+-- (evalsched_type_on), quiet hours in the preference's time zone, then
+-- the address: email_address, else the account's (auth.users), an empty
+-- one being none.  A NULL email_enabled is off, as JavaScript's !value
+-- has it.  skip: why not, in the
 -- application's words ('Email disabled', 'Alert type EVENT disabled',
 -- 'Quiet hours active', 'No email address'), or 'Invalid email address'
 -- for one evalsched_email_ok refuses; NULL: send to address.  address
@@ -1546,7 +1564,6 @@ CREATE OR REPLACE FUNCTION public.evalsched_alert_email(uid uuid,
 LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     p public.user_alert_preferences%ROWTYPE;
-    toggle boolean;
     h integer;
     qs integer;
     qe integer;
@@ -1570,15 +1587,11 @@ BEGIN
         address := NULL;
         address_error := 'Invalid email address';
     END IF;
-    toggle := CASE event
-        WHEN 'scheduled_eval_failed' THEN p.alert_scheduled_eval_failed
-        WHEN 'scheduled_eval_disabled' THEN p.alert_scheduled_eval_disabled
-        WHEN 'scheduled_eval_regression'
-            THEN p.alert_scheduled_eval_regression
-        ELSE true END;
     IF NOT coalesce(p.email_enabled, false) THEN
         skip := 'Email disabled';
-    ELSIF NOT coalesce(toggle, false) THEN
+    ELSIF NOT public.evalsched_type_on(event, p.alert_scheduled_eval_failed,
+        p.alert_scheduled_eval_disabled, p.alert_scheduled_eval_regression)
+    THEN
         skip := 'Alert type ' || event || ' disabled';
     ELSIF coalesce(p.quiet_hours_enabled, false) THEN
         -- JavaScript compares a null hour as 0.
@@ -1655,12 +1668,10 @@ BEGIN
         'scheduled_eval_disabled', 'scheduled_eval_regression') THEN
         FOR x IN SELECT w.id FROM public.user_webhooks w
             WHERE w.user_id = a.user_id AND coalesce(w.enabled, false)
-              AND NOT coalesce(CASE a.event
-                  WHEN 'scheduled_eval_failed'
-                      THEN w.alert_scheduled_eval_failed
-                  WHEN 'scheduled_eval_disabled'
-                      THEN w.alert_scheduled_eval_disabled
-                  ELSE w.alert_scheduled_eval_regression END, false)
+              AND NOT public.evalsched_type_on(a.event,
+                  w.alert_scheduled_eval_failed,
+                  w.alert_scheduled_eval_disabled,
+                  w.alert_scheduled_eval_regression)
               AND NOT EXISTS (SELECT 1 FROM public.evalsched_alert_rows r
                   WHERE r.alert_id = a.id AND r.webhook_id = w.id)
             ORDER BY w.created_at, w.id
