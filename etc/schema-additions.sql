@@ -462,10 +462,9 @@ CREATE INDEX IF NOT EXISTS evalsched_alerts_due
 -- (inserted 'triggered'), accepted (-> running), completed, failed,
 -- cancelled, and regression (regression_detected became true, after
 -- completed in the same write).  Schedules: disabled, with "auto" true
--- when the write that disabled it counted a failure or recorded a run
--- (the supervisor's auto-disable), false for a pause: only this write's
--- old and new row can tell, so the trigger says it.  No one need listen:
--- a notification without listeners costs next to nothing.
+-- when evalsched disabled it (evalsched_disabled_at is set: failures in
+-- a row, a bad row), false for a pause.  No one need listen: a
+-- notification without listeners costs next to nothing.
 CREATE OR REPLACE FUNCTION public.evalsched_notify_run()
 RETURNS trigger LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
@@ -502,9 +501,7 @@ BEGIN
     PERFORM pg_catalog.pg_notify('evalsched_events',
         pg_catalog.json_build_object('event', 'disabled',
             'schedule_id', NEW.id,
-            'auto', coalesce(NEW.consecutive_failures
-                    > OLD.consecutive_failures, false)
-                OR NEW.last_run_at IS DISTINCT FROM OLD.last_run_at)::text);
+            'auto', NEW.evalsched_disabled_at IS NOT NULL)::text);
     RETURN NULL;
 END;
 $$;
