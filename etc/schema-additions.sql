@@ -211,9 +211,10 @@ CREATE OR REPLACE TRIGGER evalsched_reset_on_enable
     FOR EACH ROW EXECUTE FUNCTION public.evalsched_reset_on_enable();
 
 -- The completion pass reads only runs whose batch test has ended (marked
--- by the trigger below, or by the supervisor when it records a dispatch
--- whose batch test ended first) and runs past completion_timeout: its
--- cost does not grow with the runs still under way.
+-- by evalsched_batch_ended below, or by the supervisor when it records a
+-- dispatch whose batch test ended first) and runs past
+-- completion_timeout: its cost does not grow with the runs still under
+-- way.
 ALTER TABLE public.scheduled_evaluation_runs
     ADD COLUMN IF NOT EXISTS batch_ended_at timestamptz;
 
