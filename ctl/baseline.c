@@ -12,15 +12,13 @@
 
 #include "ctl.h"
 
-/* A run that could be a baseline: completed with results. */
-#define WITH_RESULTS	"r.status = 'completed' AND r.total_prompts > 0 "
-
 static const char baseline_of_next[] =
     "WHERE r.id = public.evalsched_baseline($1::uuid, 'infinity', NULL)";
 
 /* The newest completed run with results, a regression or not. */
 const char LATEST_COMPLETED[] =
-    "WHERE r.scheduled_evaluation_id = $1::uuid AND " WITH_RESULTS
+    "WHERE r.scheduled_evaluation_id = $1::uuid AND "
+    RUN_WITH_RESULTS("r") " "
     "ORDER BY r.triggered_at DESC, r.id DESC LIMIT 1";
 
 static const char pin_sql[] =

@@ -37,7 +37,7 @@ static const char pin_sql[] =
     "  WHERE scheduled_evaluation_id = $1::uuid), "
     "ok AS (SELECT r.id FROM public.scheduled_evaluation_runs r "
     "  WHERE r.id = $2::uuid AND r.scheduled_evaluation_id = $1::uuid "
-    "    AND r.status = 'completed' AND r.total_prompts > 0 FOR SHARE), "
+    "    AND " RUN_WITH_RESULTS("r") " FOR SHARE), "
     "ins AS (INSERT INTO public.evalsched_baselines "
     "    (scheduled_evaluation_id, run_id) "
     "  SELECT $1::uuid, id FROM ok "

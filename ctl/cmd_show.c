@@ -15,8 +15,7 @@
 
 /* The newest run that ended with results, and the newest failure. */
 static const char results_where[] =
-    "WHERE r.scheduled_evaluation_id = $1::uuid AND (r.status = 'completed' "
-    "  OR (r.status = 'failed' AND r.total_prompts > 0)) "
+    "WHERE r.scheduled_evaluation_id = $1::uuid AND " RUN_HAS_RESULTS("r") " "
     "ORDER BY r.completed_at DESC NULLS LAST, r.triggered_at DESC, r.id "
     "LIMIT 1";
 static const char failure_where[] =

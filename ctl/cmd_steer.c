@@ -1,8 +1,9 @@
 /*
  * Steering one schedule: pause, resume and trigger.  Each is a single
  * UPDATE guarded by the state it expects, so that two operators racing
- * see one win and one told why not.  The database trigger on the table
- * wakes the supervisors (NOTIFY) when a schedule becomes due sooner.
+ * see one win and one told why not.  The trigger evalsched_notify_wakeup
+ * on the table wakes the supervisors (NOTIFY) when a schedule becomes
+ * due sooner.
  */
 #include <stdio.h>
 #include <string.h>

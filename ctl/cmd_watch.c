@@ -60,10 +60,11 @@
  * printed only when it shows the event: a run exists for dispatched,
  * was started for accepted, has the status for completed, failed and
  * cancelled, is a regression for regression; a schedule is inactive for
- * disabled.  Whether a disable was automatic only its write could tell:
- * that flag is the trigger's.  An announcement repeated in one batch is
- * printed once.  The time is the row's time of the event; text is cut
- * to keep a line short.
+ * disabled.  Whether a disable was evalsched's is the announcement's
+ * "auto" (evalsched_notify_disabled reads it from evalsched_disabled_at,
+ * which the row keeps only until a resume).  An announcement repeated
+ * in one batch is printed once.  The time is the row's time of the
+ * event; text is cut to keep a line short.
  */
 static const char lookup_sql[] =
 	"SELECT json_strip_nulls(json_build_object("

@@ -106,7 +106,17 @@ int		 sched_report(struct ctl *, const char *id, const char *head,
 int		 sched_next_after(const PGresult *, int row, int64_t after,
 		    int64_t *next, char *err, size_t errlen);
 
-/* run.c: results as the application prints them. */
+/*
+ * run.c: results as the application prints them.  A run has results when
+ * its batch test ended with counts: completed, or failed at completion
+ * (every prompt failed); one that can be pinned as a baseline is
+ * completed with results.  r is the run's alias.
+ */
+#define RUN_HAS_RESULTS(r)						\
+	"(" r ".status = 'completed' OR (" r ".status = 'failed' AND "	\
+	r ".total_prompts > 0))"
+#define RUN_WITH_RESULTS(r)						\
+	"(" r ".status = 'completed' AND " r ".total_prompts > 0)"
 extern const char RUN_SELECT[];
 PGresult	*run_select(struct ctl *, const char *where, int n,
 		    const char *const *params);

@@ -14,9 +14,8 @@
 #define R_EPOCH(col)	"floor(extract(epoch FROM r." col "))::bigint AS " col
 
 /*
- * A run still going is measured to now; a closed one to its end.  A run
- * has results when its batch test ended with counts: completed, or
- * failed at completion (every prompt failed).  Only a failure is blamed.
+ * A run still going is measured to now; a closed one to its end; which
+ * has results, RUN_HAS_RESULTS says.  Only a failure is blamed.
  */
 const char RUN_SELECT[] =
     "SELECT r.id, r.scheduled_evaluation_id, r.status, r.batch_test_run_id, "
@@ -39,8 +38,7 @@ const char RUN_SELECT[] =
     "  AS ongoing, "
     "r.status = 'running' AND r.batch_test_run_id IS NULL AS unresolved, "
     "r.batch_name, "
-    "r.status = 'completed' OR (r.status = 'failed' AND r.total_prompts > 0) "
-    "  AS has_results "
+    RUN_HAS_RESULTS("r") " AS has_results "
     "FROM public.scheduled_evaluation_runs r "
     "JOIN public.scheduled_evaluations s ON s.id = r.scheduled_evaluation_id ";
 

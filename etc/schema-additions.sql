@@ -3,7 +3,7 @@
 -- triggers.  The application's tables, triggers and row-level security
 -- stay as they are.
 -- Applying this twice is harmless, and it upgrades a database of an
--- earlier version.  Schema version 6.
+-- earlier version.  Schema version 7.
 --
 -- It is applied to the application's own database: a Supabase project
 -- where every visitor holds the public (anon) key and Supabase grants
@@ -211,9 +211,10 @@ CREATE OR REPLACE TRIGGER evalsched_reset_on_enable
     FOR EACH ROW EXECUTE FUNCTION public.evalsched_reset_on_enable();
 
 -- The completion pass reads only runs whose batch test has ended (marked
--- by the trigger below, or by the supervisor when it records a dispatch
--- whose batch test ended first) and runs past completion_timeout: its
--- cost does not grow with the runs still under way.
+-- by evalsched_batch_ended below, or by the supervisor when it records a
+-- dispatch whose batch test ended first) and runs past
+-- completion_timeout: its cost does not grow with the runs still under
+-- way.
 ALTER TABLE public.scheduled_evaluation_runs
     ADD COLUMN IF NOT EXISTS batch_ended_at timestamptz;
 
@@ -462,10 +463,9 @@ CREATE INDEX IF NOT EXISTS evalsched_alerts_due
 -- (inserted 'triggered'), accepted (-> running), completed, failed,
 -- cancelled, and regression (regression_detected became true, after
 -- completed in the same write).  Schedules: disabled, with "auto" true
--- when the write that disabled it counted a failure or recorded a run
--- (the supervisor's auto-disable), false for a pause: only this write's
--- old and new row can tell, so the trigger says it.  No one need listen:
--- a notification without listeners costs next to nothing.
+-- when evalsched disabled it (evalsched_disabled_at is set: failures in
+-- a row, a bad row), false for a pause.  No one need listen: a
+-- notification without listeners costs next to nothing.
 CREATE OR REPLACE FUNCTION public.evalsched_notify_run()
 RETURNS trigger LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
@@ -502,9 +502,7 @@ BEGIN
     PERFORM pg_catalog.pg_notify('evalsched_events',
         pg_catalog.json_build_object('event', 'disabled',
             'schedule_id', NEW.id,
-            'auto', coalesce(NEW.consecutive_failures
-                    > OLD.consecutive_failures, false)
-                OR NEW.last_run_at IS DISTINCT FROM OLD.last_run_at)::text);
+            'auto', NEW.evalsched_disabled_at IS NOT NULL)::text);
     RETURN NULL;
 END;
 $$;
@@ -586,12 +584,24 @@ LANGUAGE sql STABLE SET search_path = '' AS $$
       AND j.score BETWEEN 0 AND 1
 $$;
 
+-- A run that can be a baseline: completed with results, settled, and
+-- not itself a regression (so that a regression never becomes the new
+-- normal).  The baseline's rule, and run_retention's, which keeps the
+-- run each schedule's next baseline would be.
+CREATE OR REPLACE FUNCTION public.evalsched_can_be_baseline(
+    r public.scheduled_evaluation_runs)
+RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = ''
+AS $$
+    SELECT r.status = 'completed' AND coalesce(r.total_prompts, 0) > 0
+        AND NOT coalesce(r.regression_detected, false)
+        AND r.evalsched_settle_at IS NULL
+$$;
+
 -- The baseline of a run of schedule sid fired at `before` whose quality
 -- came from `source` (NULL: the next run, whose source is not known
 -- yet): the run an operator pinned, while it exists; else the most
--- recent earlier completed run with results, settled, that was not
--- itself a regression (so a regression never becomes the new normal),
--- whose quality came from the same source.  NULL: none.
+-- recent earlier run that can be a baseline whose quality came from the
+-- same source.  NULL: none.
 CREATE OR REPLACE FUNCTION public.evalsched_baseline(sid uuid,
     before timestamptz, source text)
 RETURNS uuid LANGUAGE sql STABLE SET search_path = '' AS $$
@@ -600,13 +610,10 @@ RETURNS uuid LANGUAGE sql STABLE SET search_path = '' AS $$
          JOIN public.scheduled_evaluation_runs r ON r.id = p.run_id
          WHERE p.scheduled_evaluation_id = sid),
         (SELECT o.id FROM public.scheduled_evaluation_runs o
-         WHERE o.scheduled_evaluation_id = sid AND o.status = 'completed'
-           AND coalesce(o.total_prompts, 0) > 0
-           AND NOT coalesce(o.regression_detected, false)
-           AND o.evalsched_settle_at IS NULL
-           AND o.triggered_at < before
+         WHERE o.scheduled_evaluation_id = sid AND o.triggered_at < before
            AND (source IS NULL
                 OR o.regression_details ->> 'quality_source' = source)
+           AND public.evalsched_can_be_baseline(o)
          ORDER BY o.triggered_at DESC, o.id DESC LIMIT 1))
 $$;
 
@@ -771,6 +778,276 @@ RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
     SELECT CASE WHEN failures IS NULL THEN public.evalsched_alert_error(error)
         ELSE 'Auto-disabled after ' || failures || ' consecutive failures'
         END
+$$;
+
+-- What the end of a run does to its schedule, the one rule for the
+-- dispatch's end (record.c) and the batch test's (evalsched_complete):
+-- s is the schedule as it stands.  A completed run starts its failures
+-- in a row again (reset), a failure of the schedule's adds one
+-- (counted; a run does one or the other, or neither), and an active
+-- schedule whose failures in a row reach max_failures with it is
+-- disabled, by evalsched, saying why.  The last status, run and time
+-- are those of the schedule's newest run (newest: this one is): how it
+-- ended (how: 'completed' reads 'success', 'cancelled' itself, anything
+-- else 'failed'), its batch test (bid) when it has one, and when it
+-- started (at).  The columns of scheduled_evaluations it sets, in this
+-- order.
+CREATE OR REPLACE FUNCTION public.evalsched_schedule_after(
+    s public.scheduled_evaluations, how text, counted boolean,
+    reset boolean, newest boolean, bid uuid, at timestamptz,
+    max_failures integer,
+    OUT consecutive_failures integer, OUT is_active boolean,
+    OUT evalsched_disabled_at timestamptz,
+    OUT evalsched_disabled_reason text, OUT last_run_status text,
+    OUT last_run_id uuid, OUT last_run_at timestamptz)
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT f.n, s.is_active AND NOT f.disables,
+        CASE WHEN f.disables THEN now() ELSE s.evalsched_disabled_at END,
+        CASE WHEN f.disables
+            THEN pg_catalog.format('%s consecutive failures', f.n)
+            ELSE s.evalsched_disabled_reason END,
+        CASE WHEN NOT newest THEN s.last_run_status
+            WHEN how = 'completed' THEN 'success'
+            WHEN how = 'cancelled' THEN 'cancelled' ELSE 'failed' END,
+        CASE WHEN newest AND bid IS NOT NULL THEN bid
+            ELSE s.last_run_id END,
+        CASE WHEN newest THEN greatest(s.last_run_at, at)
+            ELSE s.last_run_at END
+    FROM (SELECT n.n, s.is_active AND counted AND n.n >= max_failures
+            AS disables
+        FROM (SELECT CASE WHEN reset THEN 0
+            WHEN counted THEN s.consecutive_failures + 1
+            ELSE s.consecutive_failures END AS n) n) f
+$$;
+
+-- The alerts the end of a run calls for, as rows of evalsched_alerts,
+-- for the owner of schedule s (as it now stands) when alert_on_failure
+-- is on; the one rule for the dispatch's end (record.c), the batch
+-- test's (evalsched_complete) and a bad row's (claim.c).  failed: a
+-- failed dispatch, error its error, counts whether it counted toward
+-- auto-disable; disabled: the schedule was auto-disabled, after its
+-- failures in a row, or as a bad row when why says why; total, ok and
+-- bad: the counts of the run's batch test, when it ran.  Their words
+-- are evalsched_schedule_alert's.
+CREATE OR REPLACE FUNCTION public.evalsched_end_alerts(
+    s public.scheduled_evaluations, run uuid, failed boolean,
+    counts boolean, disabled boolean, why text, error text,
+    total integer, ok integer, bad integer)
+RETURNS TABLE (event text, user_id uuid, scheduled_evaluation_id uuid,
+    run_id uuid, title text, message text, metadata json)
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT e.event, s.user_id, s.id, run, m.title, m.message, m.metadata
+    FROM (VALUES
+        ('scheduled_eval_failed', failed, 'failed',
+            public.evalsched_failure_text(error, counts)),
+        ('scheduled_eval_disabled', disabled, 'auto_disabled',
+            public.evalsched_disabled_text(CASE WHEN why IS NULL
+                THEN s.consecutive_failures END, why)))
+        AS e(event, wanted, status, text)
+    CROSS JOIN LATERAL public.evalsched_schedule_alert(e.event, s.id,
+        s.user_id, s.name, s.model_id, e.status, total, ok, bad, NULL,
+        NULL, NULL, NULL, e.text, s.consecutive_failures,
+        pg_catalog.json_build_object('runId', run, 'lastError',
+            CASE WHEN e.event = 'scheduled_eval_disabled'
+            THEN public.evalsched_alert_error(error) END)) m
+    WHERE e.wanted AND s.alert_on_failure AND s.user_id IS NOT NULL
+$$;
+
+-- A run the completion pass closes, as it reads: its status,
+-- error_message and error_details, from what it came to (how,
+-- evalsched_outcome's) and its batch test: named, the run has one; bid,
+-- bstatus, berror: the batch test, NULL when it cannot be found; total
+-- and bad its prompts.  A run without one (unresolved) keeps what its
+-- dispatch said (unclear, unclear_details) and adds that no batch test
+-- turned up within run_timeout (window_s); a batch test still under way
+-- names completion_timeout (timeout_s).  Blame: an all-failed batch test
+-- is the schedule's, a cancel nobody's, anything else the platform's.
+CREATE OR REPLACE FUNCTION public.evalsched_closing(how text,
+    named boolean, bid uuid, bstatus text, berror text, total integer,
+    bad integer, unclear text, unclear_details jsonb, timeout_s integer,
+    window_s integer,
+    OUT status text, OUT error_message text, OUT error_details jsonb)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+    SELECT CASE how WHEN 'completed' THEN 'completed'
+            WHEN 'cancelled' THEN 'cancelled' ELSE 'failed' END,
+        CASE WHEN NOT named THEN pg_catalog.format('%s; no batch test '
+                'turned up in the %s s that followed',
+                coalesce(unclear, 'the answer was unclear'), window_s)
+            WHEN how = 'timeout' THEN pg_catalog.format('no result within '
+                '%s s: the batch test %s', timeout_s, CASE WHEN bid IS NULL
+                THEN 'cannot be found' ELSE 'is still ' || bstatus END)
+            WHEN how = 'all_failed' THEN pg_catalog.format(
+                'every prompt failed (%s of %s)', bad, total)
+            WHEN how = 'batch_failed' THEN 'the batch test failed: '
+                || coalesce(berror, 'no reason given')
+            WHEN how = 'cancelled' THEN 'Cancelled by user' END,
+        CASE WHEN how = 'completed' THEN NULL
+            WHEN NOT named THEN (coalesce(unclear_details, '{}')
+                - 'unresolved') || pg_catalog.jsonb_strip_nulls(
+                pg_catalog.jsonb_build_object(
+                'blame', CASE how WHEN 'no_batch' THEN 'platform' END,
+                'reason', 'no batch test', 'resolve_window', window_s))
+            ELSE pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+                'blame', CASE how WHEN 'all_failed' THEN 'schedule'
+                    WHEN 'cancelled' THEN NULL ELSE 'platform' END,
+                'reason', how, 'batch_test_status', bstatus,
+                'batch_test_error', berror,
+                'completion_timeout', CASE how WHEN 'timeout'
+                    THEN timeout_s END)) END
+$$;
+
+-- The completion pass (completion.c): closes, at most max_runs at a
+-- time, the runs whose batch test has ended, those whose batch test
+-- outlived completion_timeout (timeout_s), and the unresolved ones that
+-- no batch test reached within run_timeout (window_s).  A run's batch
+-- test is looked up when it is marked ended (evalsched_batch_ended, or
+-- the supervisor at the dispatch's end), or when the run was accepted
+-- less than recent_s ago: the mark misses a batch test that ends while
+-- the run's acceptance is being written.  It reads marked, recent and
+-- expired runs only, through indexes that hold only runs under way: its
+-- cost does not grow with the history.  One run per schedule, the one
+-- that fired first (the next pass follows at once); locked, so that
+-- passes side by side share the work.  What a run came to is
+-- evalsched_outcome's to say, its words evalsched_closing's, its
+-- quality evalsched_quality's, provisional until settle.c settles it
+-- quality_settle (settle_s) later; what that does to the schedule is
+-- evalsched_schedule_after's, and the schedule is written only when it
+-- changes (each write costs the application's audit trigger a copy of
+-- the row); the alerts are evalsched_end_alerts'.  A row for each run
+-- closed; disabled: why its schedule was disabled by this pass; alerts:
+-- the alerts queued, on every row.
+CREATE OR REPLACE FUNCTION public.evalsched_complete(timeout_s integer,
+    max_failures integer, max_runs integer, recent_s bigint,
+    window_s integer, settle_s integer)
+RETURNS TABLE (id uuid, name text, how text, total integer, ok integer,
+    latency_ms numeric, quality_pct numeric, error_message text,
+    disabled text, alerts bigint)
+LANGUAGE plpgsql SET search_path = '' AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH cand AS (
+        SELECT DISTINCT ON (r.scheduled_evaluation_id) r.id
+        FROM public.scheduled_evaluation_runs r
+        LEFT JOIN public.batch_test_runs b ON b.id = r.batch_test_run_id
+        WHERE r.status = 'running' AND r.slot_at IS NOT NULL
+          AND (r.started_at < now() - timeout_s * interval '1 second'
+            OR (r.batch_test_run_id IS NULL
+                AND r.started_at < now() - window_s * interval '1 second')
+            OR ((r.batch_ended_at IS NOT NULL
+                 OR r.started_at > now() - recent_s * interval '1 second')
+                AND b.status NOT IN ('pending', 'running')))
+        ORDER BY r.scheduled_evaluation_id, r.triggered_at),
+    due AS (
+        SELECT r.id, r.scheduled_evaluation_id AS sid, r.started_at,
+            r.triggered_at, r.batch_test_run_id IS NOT NULL AS named,
+            r.error_message AS unclear, r.error_details AS unclear_details,
+            b.id AS bid, b.status AS bstatus, b.error AS berror,
+            b.completed_at AS bend, coalesce(b.total_prompts, 0) AS total,
+            coalesce(b.completed_prompts, 0) AS ok,
+            coalesce(b.failed_prompts, 0) AS bad
+        FROM public.scheduled_evaluation_runs r
+        LEFT JOIN public.batch_test_runs b ON b.id = r.batch_test_run_id
+        WHERE r.id IN (SELECT c.id FROM cand c) AND r.status = 'running'
+        ORDER BY r.started_at LIMIT max_runs
+        FOR UPDATE OF r SKIP LOCKED),
+    res AS (
+        SELECT d.*, l.latency, q.quality, q.source,
+            public.evalsched_outcome(d.named, d.bstatus, d.berror, d.total,
+                d.bad, d.started_at < now() - timeout_s * interval '1 second',
+                d.started_at < now() - window_s * interval '1 second',
+                coalesce(d.unclear_details ? 'cancelled', false)) AS how
+        FROM due d
+        LEFT JOIN LATERAL (SELECT pg_catalog.avg(m.latency_ms) AS latency
+            FROM public.conversations c
+            JOIN public.messages m ON m.conversation_id = c.id
+            WHERE c.batch_test_run_id = d.bid AND m.role = 'assistant') l
+            ON true
+        LEFT JOIN LATERAL public.evalsched_quality(d.bid) q ON true),
+    runs AS (
+        UPDATE public.scheduled_evaluation_runs r SET
+            status = c.status, completed_at = coalesce(x.bend, now()),
+            total_prompts = x.total, successful_prompts = x.ok,
+            failed_prompts = x.bad, avg_latency_ms = x.latency,
+            avg_quality_score = x.quality,
+            regression_detected = false, baseline_run_id = NULL,
+            -- Provisional until settled: the source, so far.
+            regression_details = CASE WHEN x.how = 'completed'
+                AND x.total > 0 THEN pg_catalog.jsonb_strip_nulls(
+                    pg_catalog.jsonb_build_object('quality_source',
+                    x.source, 'settled', false)) END,
+            evalsched_settle_at = CASE WHEN x.how = 'completed'
+                AND x.total > 0
+                THEN now() + settle_s * interval '1 second' END,
+            error_message = c.error_message, error_details = c.error_details,
+            evalsched_rev = coalesce(r.evalsched_rev, 0) + 1
+        FROM res x
+        CROSS JOIN LATERAL public.evalsched_closing(x.how, x.named, x.bid,
+            x.bstatus, x.berror, x.total, x.bad, x.unclear,
+            x.unclear_details, timeout_s, window_s) c
+        WHERE r.id = x.id AND x.how IS NOT NULL
+        RETURNING r.id, r.scheduled_evaluation_id AS sid, r.triggered_at,
+            r.started_at, r.batch_test_run_id AS bid, x.how, x.total, x.ok,
+            x.bad, pg_catalog.round(x.latency) AS latency_ms,
+            pg_catalog.round(x.quality * 100, 1) AS quality_pct,
+            r.error_message),
+    -- What each run does to its schedule: an all-failed batch test
+    -- counts; a completed run resets the count unless a failure of the
+    -- schedule's of a later run was counted already.
+    per AS (
+        SELECT u.sid, u.how, u.bid, u.started_at,
+            u.how = 'all_failed' AS counted,
+            u.how = 'completed' AND NOT EXISTS (SELECT 1
+                FROM public.scheduled_evaluation_runs n
+                WHERE n.scheduled_evaluation_id = u.sid
+                  AND n.triggered_at > u.triggered_at
+                  AND n.status = 'failed'
+                  AND n.error_details ->> 'blame' = 'schedule') AS reset,
+            NOT EXISTS (SELECT 1 FROM public.scheduled_evaluation_runs n
+                WHERE n.scheduled_evaluation_id = u.sid
+                  AND n.triggered_at > u.triggered_at) AS newest
+        FROM runs u),
+    sched AS (
+        UPDATE public.scheduled_evaluations s SET
+            (consecutive_failures, is_active, evalsched_disabled_at,
+             evalsched_disabled_reason, last_run_status, last_run_id,
+             last_run_at) = (SELECT a.* FROM public.evalsched_schedule_after(
+                s, p.how, p.counted, p.reset, p.newest, p.bid, p.started_at,
+                max_failures) a)
+        FROM per p
+        WHERE s.id = p.sid AND (SELECT ROW(a.*)
+            FROM public.evalsched_schedule_after(s, p.how, p.counted,
+                p.reset, p.newest, p.bid, p.started_at, max_failures) a)
+            IS DISTINCT FROM ROW(s.consecutive_failures, s.is_active,
+                s.evalsched_disabled_at, s.evalsched_disabled_reason,
+                s.last_run_status, s.last_run_id, s.last_run_at)
+        -- Disabled by this very statement: now() is the transaction's.
+        RETURNING s.id, s AS schedule, CASE WHEN s.evalsched_disabled_at = now()
+            THEN s.evalsched_disabled_reason END AS disabled),
+    alerts AS (
+        INSERT INTO public.evalsched_alerts (event, user_id,
+            scheduled_evaluation_id, run_id, title, message, metadata)
+        SELECT a.* FROM runs u
+        JOIN public.scheduled_evaluations s0 ON s0.id = u.sid
+        LEFT JOIN sched s ON s.id = u.sid
+        -- A dispatch that reached nothing is the platform's fault, not
+        -- counted; the counts are those of a batch test that ran.
+        CROSS JOIN LATERAL public.evalsched_end_alerts(
+            coalesce(s.schedule, s0), u.id, u.how = 'no_batch', false,
+            s.disabled IS NOT NULL, NULL, u.error_message,
+            CASE WHEN u.bid IS NOT NULL THEN u.total END,
+            CASE WHEN u.bid IS NOT NULL THEN u.ok END,
+            CASE WHEN u.bid IS NOT NULL THEN u.bad END) a
+        ON CONFLICT (event, run_id) WHERE run_id IS NOT NULL DO NOTHING
+        RETURNING 1)
+    SELECT u.id, s0.name, u.how, u.total, u.ok, u.latency_ms,
+        u.quality_pct, u.error_message, s.disabled,
+        (SELECT pg_catalog.count(*) FROM alerts)
+    FROM runs u
+    JOIN public.scheduled_evaluations s0 ON s0.id = u.sid
+    LEFT JOIN sched s ON s.id = u.sid
+    ORDER BY u.sid;
+END;
 $$;
 
 -- Metric alert rules: the application's metric_alert_rules, evaluated
@@ -1202,6 +1479,24 @@ ALTER TABLE public.evalsched_alert_rows ENABLE ROW LEVEL SECURITY;
 CREATE UNIQUE INDEX IF NOT EXISTS evalsched_alert_rows_once
     ON public.evalsched_alert_rows (alert_id, webhook_id) NULLS NOT DISTINCT;
 
+-- Whether a channel of the owner's (the email, a webhook) has the type
+-- of an event switched on, as the application's channels decide: its
+-- toggle for a schedule's event, alert_<event> (a NULL one is off, as
+-- JavaScript's !value has it), and on for a metric rule's, which has
+-- none.  The email (evalsched_alert_email), the webhooks a delivery
+-- takes (alerts.c) and those whose history row says they are off
+-- (evalsched_alert_history) read it here.
+CREATE OR REPLACE FUNCTION public.evalsched_type_on(event text,
+    on_failed boolean, on_disabled boolean, on_regression boolean)
+RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = ''
+AS $$
+    SELECT coalesce(CASE event
+        WHEN 'scheduled_eval_failed' THEN on_failed
+        WHEN 'scheduled_eval_disabled' THEN on_disabled
+        WHEN 'scheduled_eval_regression' THEN on_regression
+        ELSE true END, false)
+$$;
+
 -- An address the supervisor hands to the mail transfer agent as one
 -- argument: one '@' with something on both sides, no white space,
 -- control character, comma or quoting, not an option, and at most the
@@ -1252,10 +1547,10 @@ $$;
 -- application's EmailChannel decides (lib/alerts/channels/
 -- email.channel.ts), in its order: email_enabled (a missing
 -- preferences row means the defaults: on), the type's toggle
--- (alert_<event>; the metric rules' types have none), quiet hours in
--- the preference's time zone, then the address: email_address, else the
--- account's (auth.users), an empty one being none.  A NULL toggle is
--- off, as JavaScript's !value has it.  skip: why not, in the
+-- (evalsched_type_on), quiet hours in the preference's time zone, then
+-- the address: email_address, else the account's (auth.users), an empty
+-- one being none.  A NULL email_enabled is off, as JavaScript's !value
+-- has it.  skip: why not, in the
 -- application's words ('Email disabled', 'Alert type EVENT disabled',
 -- 'Quiet hours active', 'No email address'), or 'Invalid email address'
 -- for one evalsched_email_ok refuses; NULL: send to address.  address
@@ -1267,7 +1562,6 @@ CREATE OR REPLACE FUNCTION public.evalsched_alert_email(uid uuid,
 LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
 DECLARE
     p public.user_alert_preferences%ROWTYPE;
-    toggle boolean;
     h integer;
     qs integer;
     qe integer;
@@ -1291,15 +1585,11 @@ BEGIN
         address := NULL;
         address_error := 'Invalid email address';
     END IF;
-    toggle := CASE event
-        WHEN 'scheduled_eval_failed' THEN p.alert_scheduled_eval_failed
-        WHEN 'scheduled_eval_disabled' THEN p.alert_scheduled_eval_disabled
-        WHEN 'scheduled_eval_regression'
-            THEN p.alert_scheduled_eval_regression
-        ELSE true END;
     IF NOT coalesce(p.email_enabled, false) THEN
         skip := 'Email disabled';
-    ELSIF NOT coalesce(toggle, false) THEN
+    ELSIF NOT public.evalsched_type_on(event, p.alert_scheduled_eval_failed,
+        p.alert_scheduled_eval_disabled, p.alert_scheduled_eval_regression)
+    THEN
         skip := 'Alert type ' || event || ' disabled';
     ELSIF coalesce(p.quiet_hours_enabled, false) THEN
         -- JavaScript compares a null hour as 0.
@@ -1376,12 +1666,10 @@ BEGIN
         'scheduled_eval_disabled', 'scheduled_eval_regression') THEN
         FOR x IN SELECT w.id FROM public.user_webhooks w
             WHERE w.user_id = a.user_id AND coalesce(w.enabled, false)
-              AND NOT coalesce(CASE a.event
-                  WHEN 'scheduled_eval_failed'
-                      THEN w.alert_scheduled_eval_failed
-                  WHEN 'scheduled_eval_disabled'
-                      THEN w.alert_scheduled_eval_disabled
-                  ELSE w.alert_scheduled_eval_regression END, false)
+              AND NOT public.evalsched_type_on(a.event,
+                  w.alert_scheduled_eval_failed,
+                  w.alert_scheduled_eval_disabled,
+                  w.alert_scheduled_eval_regression)
               AND NOT EXISTS (SELECT 1 FROM public.evalsched_alert_rows r
                   WHERE r.alert_id = a.id AND r.webhook_id = w.id)
             ORDER BY w.created_at, w.id
@@ -1560,7 +1848,7 @@ CREATE TABLE IF NOT EXISTS public.evalsched_meta (
     value text NOT NULL
 );
 ALTER TABLE public.evalsched_meta ENABLE ROW LEVEL SECURITY;
-INSERT INTO public.evalsched_meta (key, value) VALUES ('schema_version', '6')
+INSERT INTO public.evalsched_meta (key, value) VALUES ('schema_version', '7')
     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
 
 -- The application's trigger functions that fire on our writes to its
@@ -1622,42 +1910,65 @@ AS $$
         ::numeric[]
 $$;
 
--- Runs evalsched fired (slot_at set): the dispatch lag when one is
--- inserted; its end when its status becomes completed, failed or
--- cancelled from anything else (a run a lost supervisor's jobrunner
--- brings back, evalsched-supervisor(8), counts again when it ends
--- again); a regression when regression_detected becomes true.  They run
--- as their owner: whoever writes a run adds to the counters.
+-- What runs add to the counters, by key, for the triggers below and the
+-- seeding, the one place that says it: runs evalsched fired (slot_at
+-- set), as they are (runs) and as they were before the statement that
+-- wrote them (was; NULL: inserted, as the seeding counts the history).
+-- An inserted run adds its dispatch lag; one whose status becomes
+-- completed, failed or cancelled from anything else adds to runs, by
+-- status and blame (a run a lost supervisor's jobrunner brings back,
+-- evalsched-supervisor(8), counts again when it ends again); one whose
+-- regression_detected becomes true, to regressions.  In key order, the
+-- order writers lock the counters' rows in.
+CREATE OR REPLACE FUNCTION public.evalsched_run_counts(
+    runs public.scheduled_evaluation_runs[],
+    was public.scheduled_evaluation_runs[])
+RETURNS TABLE (name text, k1 text, k2 text, n numeric)
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT x.name, x.k1, x.k2, pg_catalog.sum(x.n)
+    FROM pg_catalog.unnest(runs) r
+    LEFT JOIN pg_catalog.unnest(was) o ON o.id = r.id
+    CROSS JOIN (SELECT public.evalsched_lag_bounds() AS bounds) b
+    -- A slot a user wrote as -infinity (fired at once) has no lag.
+    CROSS JOIN LATERAL (SELECT CASE WHEN was IS NULL
+            AND pg_catalog.isfinite(r.slot_at)
+            AND pg_catalog.isfinite(r.triggered_at)
+            THEN greatest(EXTRACT(epoch FROM r.triggered_at - r.slot_at), 0)
+            END AS lag,
+        r.status IN ('completed', 'failed', 'cancelled') AND (was IS NULL
+            OR o.status NOT IN ('completed', 'failed', 'cancelled'))
+            AS ended) l
+    CROSS JOIN LATERAL (VALUES
+        ('lag_bucket', coalesce((SELECT pg_catalog.min(u.b)
+            FROM pg_catalog.unnest(b.bounds) AS u(b)
+            WHERE l.lag <= u.b)::text, '+Inf'), '',
+            CASE WHEN l.lag IS NOT NULL THEN 1::numeric END),
+        ('lag_sum', '', '', l.lag),
+        ('runs', r.status, CASE WHEN r.error_details ->> 'blame'
+            IN ('schedule', 'platform') THEN r.error_details ->> 'blame'
+            ELSE '' END, CASE WHEN l.ended THEN 1 END),
+        ('regressions', '', '', CASE WHEN r.regression_detected
+            AND NOT coalesce(o.regression_detected, false) THEN 1 END)
+        ) AS x(name, k1, k2, n)
+    WHERE r.slot_at IS NOT NULL AND x.n IS NOT NULL
+      AND (was IS NULL OR o.id IS NOT NULL)
+    GROUP BY x.name, x.k1, x.k2 ORDER BY x.name, x.k1, x.k2;
+END;
+$$;
+
+-- They run as their owner: whoever writes a run adds to the counters.
 CREATE OR REPLACE FUNCTION public.evalsched_count_runs_inserted()
 RETURNS trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
     INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard, value)
-    SELECT d.name, d.k1, d.k2, pg_catalog.pg_backend_pid() % 8,
-        pg_catalog.sum(d.n)
-    FROM (SELECT x.* FROM new_runs r
-        CROSS JOIN (SELECT public.evalsched_lag_bounds() AS bounds) b
-        -- A slot a user wrote as -infinity (fired at once) has no lag.
-        CROSS JOIN LATERAL (SELECT CASE WHEN pg_catalog.isfinite(r.slot_at)
-            AND pg_catalog.isfinite(r.triggered_at)
-            THEN greatest(EXTRACT(epoch FROM r.triggered_at - r.slot_at), 0)
-            END AS lag) l
-        CROSS JOIN LATERAL (VALUES
-            ('lag_bucket', coalesce((SELECT pg_catalog.min(u.b)
-                FROM pg_catalog.unnest(b.bounds) AS u(b)
-                WHERE l.lag <= u.b)::text, '+Inf'), '',
-                CASE WHEN l.lag IS NOT NULL THEN 1::numeric END),
-            ('lag_sum', '', '', l.lag),
-            ('runs', r.status, CASE WHEN r.error_details ->> 'blame'
-                IN ('schedule', 'platform') THEN r.error_details ->> 'blame'
-                ELSE '' END,
-                CASE WHEN r.status IN ('completed', 'failed', 'cancelled')
-                THEN 1 END),
-            ('regressions', '', '',
-                CASE WHEN r.regression_detected THEN 1 END)
-            ) AS x(name, k1, k2, n)
-        WHERE r.slot_at IS NOT NULL AND x.n IS NOT NULL) d
-    GROUP BY d.name, d.k1, d.k2 ORDER BY d.name, d.k1, d.k2
+    SELECT x.name, x.k1, x.k2, pg_catalog.pg_backend_pid() % 8, x.n
+    FROM public.evalsched_run_counts((SELECT pg_catalog.array_agg(
+        r::public.scheduled_evaluation_runs) FROM new_runs r), NULL) x
+    ORDER BY x.name, x.k1, x.k2
     ON CONFLICT (name, k1, k2, shard)
         DO UPDATE SET value = c.value + EXCLUDED.value;
     RETURN NULL;
@@ -1669,23 +1980,12 @@ RETURNS trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
     INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard, value)
-    SELECT d.name, d.k1, d.k2, pg_catalog.pg_backend_pid() % 8,
-        pg_catalog.sum(d.n)
-    FROM (SELECT x.* FROM new_runs r JOIN old_runs o ON o.id = r.id
-        CROSS JOIN LATERAL (VALUES
-            ('runs', r.status, CASE WHEN r.error_details ->> 'blame'
-                IN ('schedule', 'platform') THEN r.error_details ->> 'blame'
-                ELSE '' END,
-                CASE WHEN r.status IN ('completed', 'failed', 'cancelled')
-                    AND o.status NOT IN ('completed', 'failed', 'cancelled')
-                THEN 1::numeric END),
-            ('regressions', '', '',
-                CASE WHEN r.regression_detected
-                    AND NOT coalesce(o.regression_detected, false)
-                THEN 1 END)
-            ) AS x(name, k1, k2, n)
-        WHERE r.slot_at IS NOT NULL AND x.n IS NOT NULL) d
-    GROUP BY d.name, d.k1, d.k2 ORDER BY d.name, d.k1, d.k2
+    SELECT x.name, x.k1, x.k2, pg_catalog.pg_backend_pid() % 8, x.n
+    FROM public.evalsched_run_counts((SELECT pg_catalog.array_agg(
+            r::public.scheduled_evaluation_runs) FROM new_runs r),
+        (SELECT pg_catalog.array_agg(o::public.scheduled_evaluation_runs)
+            FROM old_runs o)) x
+    ORDER BY x.name, x.k1, x.k2
     ON CONFLICT (name, k1, k2, shard)
         DO UPDATE SET value = c.value + EXCLUDED.value;
     RETURN NULL;
@@ -1811,30 +2111,14 @@ BEGIN
                WHERE key = 'counters_seeded_at') THEN
         RETURN;
     END IF;
-    -- Every run held, counted as evalsched_count_runs_inserted counts
-    -- one.
+    -- Every run held, counted as if inserted now, a schedule's at a
+    -- time.
     INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard, value)
     SELECT x.name, x.k1, x.k2, 0, pg_catalog.sum(x.n)
-    FROM public.scheduled_evaluation_runs r
-    CROSS JOIN (SELECT public.evalsched_lag_bounds() AS bounds) b
-    CROSS JOIN LATERAL (SELECT CASE WHEN pg_catalog.isfinite(r.slot_at)
-        AND pg_catalog.isfinite(r.triggered_at)
-        THEN greatest(EXTRACT(epoch FROM r.triggered_at - r.slot_at), 0)
-        END AS lag) l
-    CROSS JOIN LATERAL (VALUES
-        ('lag_bucket', coalesce((SELECT pg_catalog.min(u.b)
-            FROM pg_catalog.unnest(b.bounds) AS u(b)
-            WHERE l.lag <= u.b)::text, '+Inf'), '',
-            CASE WHEN l.lag IS NOT NULL THEN 1::numeric END),
-        ('lag_sum', '', '', l.lag),
-        ('runs', r.status, CASE WHEN r.error_details ->> 'blame'
-            IN ('schedule', 'platform') THEN r.error_details ->> 'blame'
-            ELSE '' END,
-            CASE WHEN r.status IN ('completed', 'failed', 'cancelled')
-            THEN 1 END),
-        ('regressions', '', '', CASE WHEN r.regression_detected THEN 1 END)
-        ) AS x(name, k1, k2, n)
-    WHERE r.slot_at IS NOT NULL AND x.n IS NOT NULL
+    FROM public.scheduled_evaluations s
+    CROSS JOIN LATERAL public.evalsched_run_counts((SELECT
+        pg_catalog.array_agg(r) FROM public.scheduled_evaluation_runs r
+        WHERE r.scheduled_evaluation_id = s.id), NULL) x
     GROUP BY x.name, x.k1, x.k2
     ON CONFLICT (name, k1, k2, shard)
         DO UPDATE SET value = c.value + EXCLUDED.value;

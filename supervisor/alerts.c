@@ -153,7 +153,7 @@ static const char claim_alerts_sql[] =
 	"  to_char(a.created_at AT TIME ZONE 'UTC', "
 	"    'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
 	"  coalesce(a.command_pending, true), "
-	/* A NULL toggle is off, as the application reads it. */
+	/* The webhooks with the event's type on (evalsched_type_on). */
 	"  (SELECT coalesce(json_agg(json_build_object('id', w.id, "
 	"      'url', CASE WHEN w.refused IS NULL THEN w.url END, "
 	"      'type', coalesce(w.webhook_type, 'generic'), "
@@ -167,15 +167,9 @@ static const char claim_alerts_sql[] =
 	"      END AS refused FROM public.user_webhooks w "
 	"      WHERE w.user_id = a.user_id "
 	"      AND coalesce(w.enabled, false) "
-	"      AND coalesce(CASE a.event "
-	"        WHEN 'scheduled_eval_failed' "
-	"          THEN w.alert_scheduled_eval_failed "
-	"        WHEN 'scheduled_eval_disabled' "
-	"          THEN w.alert_scheduled_eval_disabled "
-	"        WHEN 'scheduled_eval_regression' "
-	"          THEN w.alert_scheduled_eval_regression "
-	/* A metric rule's: the application has no toggle, so every one. */
-	"        ELSE true END, false) "
+	"      AND public.evalsched_type_on(a.event, "
+	"        w.alert_scheduled_eval_failed, w.alert_scheduled_eval_disabled, "
+	"        w.alert_scheduled_eval_regression) "
 	"      AND (a.pending_webhooks IS NULL "
 	"        OR w.id = ANY (a.pending_webhooks)) "
 	"      ORDER BY w.created_at, w.id LIMIT " STR(WEBHOOKS_MAX) ") w)::text, "

@@ -131,20 +131,14 @@ static const char disable_sql[] =
 	"  ON CONFLICT DO NOTHING RETURNING id), "
 	/*
 	 * An auto-disable like any other: its owner hears of it, in the
-	 * application's words; errorMessage says why (the schema's
-	 * functions build them).
+	 * application's words; errorMessage says why (evalsched_end_alerts).
 	 */
 	"alert AS (INSERT INTO public.evalsched_alerts (event, user_id, "
 	"    scheduled_evaluation_id, run_id, title, message, metadata) "
-	"  SELECT 'scheduled_eval_disabled', s.user_id, s.id, run.id, "
-	"    m.title, m.message, m.metadata "
-	"  FROM public.scheduled_evaluations s CROSS JOIN run "
-	"  CROSS JOIN LATERAL public.evalsched_schedule_alert("
-	"    'scheduled_eval_disabled', s.id, s.user_id, s.name, s.model_id, "
-	"    'auto_disabled', NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
-	"    public.evalsched_disabled_text(NULL, $2), s.consecutive_failures, "
-	"    json_build_object('runId', run.id)) m "
-	"  WHERE s.id = $1 AND s.alert_on_failure AND s.user_id IS NOT NULL) "
+	"  SELECT a.* FROM public.scheduled_evaluations s CROSS JOIN run "
+	"  CROSS JOIN LATERAL public.evalsched_end_alerts(s, run.id, false, "
+	"    false, true, $2, NULL, NULL, NULL, NULL) a "
+	"  WHERE s.id = $1) "
 	"UPDATE public.scheduled_evaluations SET is_active = false, "
 	"  evalsched_disabled_at = now(), evalsched_disabled_reason = $2, "
 	"  last_run_status = 'failed', last_run_at = now() WHERE id = $1";

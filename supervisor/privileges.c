@@ -47,12 +47,18 @@ static void __attribute__((format(printf, 1, 2)))
 say(const char *fmt, ...)
 {
 	va_list	 ap;
-	char	 line[2048], *esc;
+	char	*line, *esc = NULL;
+	int	 r;
 
+	/* Whole: a list of what the role lacks may be long. */
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	r = vasprintf(&line, fmt, ap);
 	va_end(ap);
-	if ((esc = text_escaped(line)) == NULL)
+	if (r != -1) {
+		esc = text_escaped(line);
+		free(line);
+	}
+	if (esc == NULL)
 		esc = xstrdup("(out of memory)");
 	fprintf(stderr, "%s: database: %s\n", conf_path, esc);
 	free(esc);

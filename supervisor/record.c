@@ -40,9 +40,6 @@ static int	one_at_a_time;	/* a batch failed: find the culprit */
  * it (accepted, or refused as its fault) ends that.
  */
 #define BACKOFF_MAX_S	3600
-/* The failure that disables the schedule: r the run, s the schedule. */
-#define DISABLES							\
-	"(s.is_active AND r.counts AND s.consecutive_failures + 1 >= $2)"
 /* The run goes on: o is the outcome, r the run as it stands. */
 #define GOES_ON								\
 	"(o.kind IN ('success', 'unresolved') OR (o.kind = 'cancelled' "	\
@@ -101,58 +98,42 @@ static const char record_sql[] =
 	"  AND (r.kind = 'success' OR r.counts)), "
 	/*
 	 * A failed or cancelled dispatch is the run's end, and the
-	 * schedule's second update of the run (the claim's was the first);
-	 * an accepted one leaves the schedule to its completion.
+	 * schedule's second update of the run (the claim's was the first):
+	 * what that does to it is evalsched_schedule_after's, auto-disable
+	 * included.  An accepted one leaves the schedule to its completion.
 	 */
-	"s AS (UPDATE public.scheduled_evaluations s SET last_run_at = now(), "
-	"  last_run_status = CASE r.kind WHEN 'cancelled' THEN 'cancelled' "
-	"    ELSE 'failed' END, "
-	"  consecutive_failures = CASE WHEN r.counts "
-	"    THEN s.consecutive_failures + 1 "
-	"    ELSE s.consecutive_failures END, "
-	"  is_active = s.is_active AND NOT " DISABLES ", "
-	"  evalsched_disabled_at = CASE WHEN " DISABLES " THEN now() "
-	"    ELSE s.evalsched_disabled_at END, "
-	"  evalsched_disabled_reason = CASE WHEN " DISABLES " "
-	"    THEN format('%s consecutive failures', s.consecutive_failures + 1) "
-	"    ELSE s.evalsched_disabled_reason END "
+	"s AS (UPDATE public.scheduled_evaluations s SET "
+	"  (consecutive_failures, is_active, evalsched_disabled_at, "
+	"   evalsched_disabled_reason, last_run_status, last_run_id, "
+	"   last_run_at) = (SELECT a.* FROM public.evalsched_schedule_after("
+	"    s, r.kind, r.counts, false, true, NULL, now(), $2) a) "
 	"  FROM r WHERE s.id = r.scheduled_evaluation_id "
 	"    AND r.kind IN ('failed', 'cancelled') "
 	/* Disabled by this very statement: now() is the transaction's. */
-	"  RETURNING s.id, s.name, s.model_id, s.user_id, s.alert_on_failure, "
-	"  s.consecutive_failures, s.is_active, "
-	"  s.evalsched_disabled_at IS NOT DISTINCT FROM now() AS disabled_now, "
-	"  r.id AS run_id, r.kind, r.counts, r.error_message), "
+	"  RETURNING s AS schedule, s.name, CASE WHEN "
+	"    s.evalsched_disabled_at = now() THEN s.evalsched_disabled_reason "
+	"    END AS disabled, r.id AS run_id, r.kind, r.counts, "
+	"    r.error_message), "
 	/*
 	 * A failed dispatch alerts its owner, in this transaction, saying
-	 * whose fault it was; an auto-disable too.  The circuit keeps the
-	 * platform's failures (and so their alerts) to one probe at a time.
-	 * The words are the application's, the schema's function builds
-	 * them.
+	 * whose fault it was; an auto-disable too (evalsched_end_alerts).
+	 * The circuit keeps the platform's failures (and so their alerts)
+	 * to one probe at a time.
 	 */
 	"a AS (INSERT INTO public.evalsched_alerts (event, user_id, "
 	"    scheduled_evaluation_id, run_id, title, message, metadata) "
-	"  SELECT e.event, s.user_id, s.id, s.run_id, m.title, m.message, "
-	"    m.metadata "
-	"  FROM s CROSS JOIN LATERAL (VALUES "
-	"    ('scheduled_eval_failed', true, 'failed', "
-	"      public.evalsched_failure_text(s.error_message, s.counts)), "
-	"    ('scheduled_eval_disabled', s.disabled_now, 'auto_disabled', "
-	"      public.evalsched_disabled_text(s.consecutive_failures, NULL))) "
-	"    AS e(event, wanted, status, error) "
-	"  CROSS JOIN LATERAL public.evalsched_schedule_alert(e.event, s.id, "
-	"    s.user_id, s.name, s.model_id, e.status, NULL, NULL, NULL, NULL, "
-	"    NULL, NULL, NULL, e.error, s.consecutive_failures, "
-	"    json_build_object('runId', s.run_id, 'lastError', CASE "
-	"      WHEN e.event = 'scheduled_eval_disabled' "
-	"      THEN public.evalsched_alert_error(s.error_message) END)) m "
-	"  WHERE s.kind = 'failed' AND s.alert_on_failure AND e.wanted "
+	"  SELECT a.* FROM s CROSS JOIN LATERAL public.evalsched_end_alerts("
+	"    s.schedule, s.run_id, s.kind = 'failed', s.counts, "
+	"    s.disabled IS NOT NULL, NULL, s.error_message, NULL, NULL, NULL) a "
 	"  ON CONFLICT (event, run_id) WHERE run_id IS NOT NULL DO NOTHING "
 	"  RETURNING 1) "
-	"SELECT r.id, s.name, s.consecutive_failures, s.disabled_now, r.kind, "
-	"  r.counts, r.ended, (SELECT count(*) FROM a), bo.failures, bo.wait "
+	"SELECT r.id, s.name, s.disabled, r.kind, r.counts, r.ended, "
+	"  (SELECT count(*) FROM a), bo.failures, bo.wait "
 	"FROM r LEFT JOIN s ON s.run_id = r.id "
 	"LEFT JOIN bo ON bo.scheduled_evaluation_id = r.scheduled_evaluation_id";
+
+enum { W_ID, W_NAME, W_DISABLED, W_KIND, W_COUNTS, W_ENDED, W_ALERTS,
+    W_BACKOFFS, W_WAIT };
 
 static const char release_sql[] =
 	"WITH d AS (DELETE FROM public.scheduled_evaluation_runs WHERE id = $1 "
@@ -278,13 +259,13 @@ record_enqueue(struct outcome *o)
 static void
 log_backoff(PGresult *res, int row)
 {
-	if (PQgetisnull(res, row, 8))
+	if (PQgetisnull(res, row, W_BACKOFFS))
 		return;
 	log_warnx("schedule \"%s\": the platform fails it alone while other "
 	    "schedules reach the application; backed off by itself for %s s "
-	    "(%s such failure%s in a row)", PQgetvalue(res, row, 1),
-	    PQgetvalue(res, row, 9), PQgetvalue(res, row, 8),
-	    strcmp(PQgetvalue(res, row, 8), "1") == 0 ? "" : "s");
+	    "(%s such failure%s in a row)", PQgetvalue(res, row, W_NAME),
+	    PQgetvalue(res, row, W_WAIT), PQgetvalue(res, row, W_BACKOFFS),
+	    strcmp(PQgetvalue(res, row, W_BACKOFFS), "1") == 0 ? "" : "s");
 }
 
 static void
@@ -292,21 +273,18 @@ log_written(PGresult *res)
 {
 	int	i;
 
-	if (PQntuples(res) > 0 && atoi(PQgetvalue(res, 0, 7)) > 0)
+	if (PQntuples(res) > 0 && atoi(PQgetvalue(res, 0, W_ALERTS)) > 0)
 		event_post(EV_ALERT);
 	for (i = 0; i < PQntuples(res); i++) {
-		const char *kind = PQgetvalue(res, i, 4);
-
 		log_backoff(res, i);
 		/* Its batch test ended before we recorded the acceptance. */
-		if (strcmp(PQgetvalue(res, i, 6), "t") == 0)
+		if (strcmp(PQgetvalue(res, i, W_ENDED), "t") == 0)
 			event_post(EV_COMPLETION);
-		if (strcmp(kind, "failed") == 0 &&
-		    strcmp(PQgetvalue(res, i, 3), "t") == 0)
-			log_warnx("schedule \"%s\": auto-disabled after %s "
-			    "consecutive failures",
-			    log_name(PQgetvalue(res, i, 1)).s,
-			    PQgetvalue(res, i, 2));
+		/* Why, as the statement wrote it ("3 consecutive failures"). */
+		if (!PQgetisnull(res, i, W_DISABLED))
+			log_warnx("schedule \"%s\": auto-disabled after %s",
+			    log_name(PQgetvalue(res, i, W_NAME)).s,
+			    PQgetvalue(res, i, W_DISABLED));
 	}
 }
 
@@ -316,7 +294,7 @@ was_written(PGresult *res, const struct outcome *o)
 	int	i;
 
 	for (i = 0; i < PQntuples(res); i++)
-		if (strcmp(PQgetvalue(res, i, 0), o->run_id) == 0)
+		if (strcmp(PQgetvalue(res, i, W_ID), o->run_id) == 0)
 			return 1;
 	return 0;
 }

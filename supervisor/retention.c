@@ -5,9 +5,10 @@
  * round starts within a minute of start-up and then hourly, unless
  * another supervisor pruned within the hour; an advisory lock keeps two
  * from deleting at once.  A round never deletes a run in flight, a run
- * that another names as its baseline, a pinned baseline, or the run
- * that would be the schedule's next baseline (its latest completed run
- * with results that was not a regression).  The evaluation rows of the
+ * that another names as its baseline, a pinned baseline, or a run that
+ * would be the schedule's next baseline: one that can be a baseline
+ * (evalsched_can_be_baseline) with no later one of the same source of
+ * quality (evalsched_baseline's rule).  The evaluation rows of the
  * metric alert rules (one per rule and minute: metrics.c) go the same
  * way, RETENTION_BATCH at a time.
  */
@@ -28,11 +29,6 @@ static int		in_round;
 static int		round_over;	/* the last batch was not full */
 static unsigned long	round_deleted, round_evaluations;
 
-/* A completed run with results that is no regression: a baseline. */
-#define BASELINE_LIKE(r)						\
-	r ".status = 'completed' AND coalesce(" r ".total_prompts, 0) > 0 " \
-	"AND NOT coalesce(" r ".regression_detected, false)"
-
 /* $1 run_retention in days, $2 RETENTION_BATCH. */
 static const char prune_sql[] =
 	"WITH lock AS (SELECT pg_try_advisory_xact_lock(" RETENTION_LOCK
@@ -45,11 +41,13 @@ static const char prune_sql[] =
 	"      WHERE b.baseline_run_id = r.id) "
 	"    AND NOT EXISTS (SELECT 1 FROM public.evalsched_baselines p "
 	"      WHERE p.run_id = r.id) "
-	"    AND NOT (" BASELINE_LIKE("r") " AND NOT EXISTS ("
+	"    AND NOT (public.evalsched_can_be_baseline(r) AND NOT EXISTS ("
 	"      SELECT 1 FROM public.scheduled_evaluation_runs n "
 	"      WHERE n.scheduled_evaluation_id = r.scheduled_evaluation_id "
-	"        AND n.triggered_at > r.triggered_at AND " BASELINE_LIKE("n")
-	"    )) "
+	"        AND n.triggered_at > r.triggered_at "
+	"        AND n.regression_details->>'quality_source' IS NOT DISTINCT "
+	"          FROM r.regression_details->>'quality_source' "
+	"        AND public.evalsched_can_be_baseline(n))) "
 	"  ORDER BY r.triggered_at LIMIT $2 "
 	"  FOR UPDATE OF r SKIP LOCKED), "
 	"gone AS (DELETE FROM public.scheduled_evaluation_runs r "

@@ -19,7 +19,7 @@
 #include "job.h"
 #include "util.h"
 
-#define SCHEMA_VERSION	6	/* etc/schema-additions.sql */
+#define SCHEMA_VERSION	7	/* etc/schema-additions.sql */
 #define KILL_GRACE_MS	2000	/* SIGTERM to SIGKILL for a timed-out child */
 #define STR_(x)		#x
 #define STR(x)		STR_(x)	/* a number's digits, for SQL text */
