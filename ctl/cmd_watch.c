@@ -101,7 +101,9 @@ static const char lookup_sql[] =
 	"    THEN r.regression_details END, "
 	"  'auto', CASE n.event WHEN 'disabled' THEN n.auto END, "
 	"  'consecutive_failures', CASE n.event WHEN 'disabled' "
-	"    THEN s.consecutive_failures END))::text AS ev "
+	"    THEN s.consecutive_failures END, "
+	"  'reason', CASE WHEN n.event = 'disabled' AND n.auto "
+	"    THEN left(s.evalsched_disabled_reason, 200) END))::text AS ev "
 	"FROM (SELECT min(a.i) AS i, a.h->>'event' AS event, "
 	"    (a.h->>'run_id')::uuid AS run_id, "
 	"    (a.h->>'schedule_id')::uuid AS schedule_id, "
@@ -424,8 +426,8 @@ print_text(struct watch *w, json_object *ev, const char *event)
 	const char	*name = jget_str(ev, "schedule");
 	const char	*err = jget_str(ev, "error");
 	const char	*blame = jget_str(ev, "blame");
+	const char	*reason;
 	char		 batch[UUID_LEN + 1], *quoted;
-	double		 n;
 
 	event_time(ev, when, sizeof(when));
 	run_ref(w, ev, run, sizeof(run));
@@ -448,10 +450,15 @@ print_text(struct watch *w, json_object *ev, const char *event)
 	else if (strcmp(event, "regression") == 0)
 		regression_details(w, ev, run, details, sizeof(details));
 	else if (strcmp(event, "disabled") == 0) {
-		n = number_or_nan(ev, "consecutive_failures");
+		/*
+		 * Why, as evalsched wrote it: "N consecutive failures",
+		 * or what is wrong with a bad row.
+		 */
+		reason = jget_str(ev, "reason");
 		if (jget_flag(ev, "auto", 0))
-			snprintf(details, sizeof(details), "auto-disabled "
-			    "after %.0f consecutive failures", n);
+			snprintf(details, sizeof(details), "auto-disabled%s%s",
+			    reason == NULL ? "" : strspn(reason, "0123456789")
+			    > 0 ? " after " : ": ", reason != NULL ? reason : "");
 		else
 			snprintf(details, sizeof(details), "paused");
 	} else

@@ -183,6 +183,7 @@ is($ev[1]{blame}, 'schedule', 'failed: blamed on the schedule');
 like($ev[1]{error}, qr/^HTTP 400 from /, 'failed: the error');
 is($ev[6]{auto}, JSON::PP::true, 'disabled: auto');
 is($ev[6]{consecutive_failures}, 3, 'disabled: after 3 failures');
+is($ev[6]{reason}, '3 consecutive failures', 'disabled: why, as evalsched wrote it');
 ok(!exists $ev[6]{run_id}, 'disabled: a schedule\'s event');
 
 # --- cancelled, and a pause ------------------------------------------------
@@ -328,6 +329,13 @@ like($text, qr/^$T "refused" disabled: auto-disabled after 3 consecutive failure
 like($text, qr/^$T "cancelled one" cancelled: run \S+: Cancelled by user$/m,
     'text: cancelled');
 like($text, qr/^$T "cancelled one" disabled: paused$/m, 'text: paused');
+# A bad row is auto-disabled too, and says what is wrong with it, not
+# "after 0 consecutive failures".
+$t->add_schedule(name => 'bad zone', timezone => 'Mars/Olympus');
+ok($t->wait_until(sub { $t->slurp($file{text}) =~ /"bad zone" disabled: / }, 20),
+    'text: a bad row\'s auto-disable') or diag $t->slurp($file{text});
+like($t->slurp($file{text}), qr/^$T "bad zone" disabled: auto-disabled: bad schedule: .*Mars\/Olympus/m,
+    'text: why, as evalsched wrote it');
 like($text, qr/^$T "good" regression: run \Q$r3\E against run \Q$r2\E: quality -33\.33%, success rate -25\.00% \(threshold 10%\)$/m,
     'text: the regression');
 like($text, qr/lost the database connection.*\n(?s:.*)reconnected/, 'text: the restart said');
