@@ -254,10 +254,8 @@ int	 sign_hex(const char *secret, size_t secretlen, const char *body,
 struct transfer;
 struct transfer *webhook_start(CURLM *, struct hook *, const struct notice *,
 	    const char *generic);
-void	 webhook_finish(struct transfer *, CURLcode);
 void	 webhook_free(CURLM *, struct transfer *);
 int	 webhook_origin(const char *url, char *origin, size_t);
-void	 webhook_redact(char *text, const struct hook *);
 
 /* deliver.c: every channel once; the results go into the notice. */
 int	 deliver(struct notice *, const char *generic);
@@ -355,7 +353,6 @@ struct outcome {
 struct request *request_start(CURLM *, const struct request_spec *,
 	    void (*)(struct request *, void *), void *);
 void	 request_free(CURLM *, struct request *);
-int	 request_finished(const struct request *);
 const char *request_answer(const struct request *, size_t *, int *);
 void	 request_outcome(const struct request *, struct outcome *);
 
