@@ -1,4 +1,5 @@
 // fuzz-link: common/tz.c
+// fuzz-pkgs: libbsd-overlay
 /*
  * libFuzzer target for the TZif reader, tz_from_tzif, and the POSIX TZ
  * footer it parses.
