@@ -524,14 +524,14 @@ split_line(char *line, char **key, char **value, const char **why)
 
 /*
  * Whether a bad value may be quoted in its error: never the key, nor a
- * URL that holds credentials or control characters.
+ * URL (any of them) that holds credentials or control characters.
  */
 static int
-may_echo(const char *key, const char *value)
+may_echo(const struct key_def *k, const char *value)
 {
-	if (secret_lookup(key) != NULL)
+	if (secret_lookup(k->name) != NULL)
 		return 0;
-	if (strcmp(key, "app_url") == 0)
+	if (k->type == KEY_URL)
 		return strchr(value, '@') == NULL && !text_has_control(value);
 	return 1;
 }
@@ -601,7 +601,7 @@ parse_line(struct config *c, const char *name, int lineno, char *line,
 	unset_pair(c, key, seen);
 	if (key_set(c, k, value, msg, sizeof(msg)) == -1) {
 		/* A list's message quotes the bad item, not the whole list. */
-		if (!may_echo(key, value) || k->type == KEY_NETLIST)
+		if (!may_echo(k, value) || k->type == KEY_NETLIST)
 			config_err_add(err, "%s:%d: %s: %s", name, lineno,
 			    key, msg);
 		else
@@ -755,7 +755,7 @@ env_set(struct config *c, const struct key_def *k, const char *var,
 
 	if (key_set(c, k, v, why, sizeof(why)) == 0)
 		mark_env(c, k->name, var);
-	else if (!may_echo(k->name, v) || k->type == KEY_NETLIST)
+	else if (!may_echo(k, v) || k->type == KEY_NETLIST)
 		config_err_add(err, "environment: %s: %s", var, why);
 	else
 		config_err_add(err, "environment: %s: '%s' %s", var, v, why);

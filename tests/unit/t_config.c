@@ -375,6 +375,9 @@ test_app_url(void)
 	bad("app_url = http://u:S3cret@h.example\n", NAME ":1: app_url: "
 	    "must not hold credentials (the key travels in a header)",
 	    "credentials, not echoed");
+	bad("telegram_api_url = https://u:S3cret@h.example\n", NAME ":1: "
+	    "telegram_api_url: must not hold credentials (the key travels in "
+	    "a header)", "credentials in another URL, not echoed");
 	bad("app_url = http://h.example/app?x=1\n", NAME ":1: app_url: "
 	    "'http://h.example/app?x=1' must not have a query or a fragment "
 	    "(the API path is appended to it)", "a query");
