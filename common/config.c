@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "confdir.h"
+#include "testhooks.h"
 #include "util.h"
 #include "text.h"
 #include "url.h"

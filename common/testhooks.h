@@ -6,12 +6,21 @@
 #define TESTHOOKS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "url.h"
 
+struct cron;
 struct hook;
 struct schedule;
 struct sockaddr;
+struct tz;
+
+/* EVALSCHED_ and key in capitals, in buf; returns buf. */
+const char *config_env_name(const char *key, char *buf, size_t len);
+
+/* Whether a minute of local civil time matches. */
+int	cron_matches(const struct cron *, int64_t local);
 
 /*
  * Whether the schedule follows real time across daylight-saving changes
@@ -21,6 +30,9 @@ int	schedule_follows_real_time(const struct schedule *);
 
 /* Drops every cached zone not in use (for leak checkers). */
 void	tz_cache_flush(void);
+/* Parses a TZif image, as tz_load does a file's.  Not cached. */
+struct tz	*tz_from_tzif(const char *name, const uint8_t *buf,
+		    size_t len, char *err, size_t errlen);
 
 /*
  * url.c's parts of url_sockaddr_allowed and url_allow_parse.

@@ -14,6 +14,7 @@
 
 #include "cron.h"
 #include "schedule.h"
+#include "testhooks.h"
 #include "tz.h"
 
 #define STEPS	8

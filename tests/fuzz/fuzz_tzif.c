@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testhooks.h"
 #include "tz.h"
 
 #define MIN_T	INT64_C(-62135596800)	/* 0001-01-01T00:00:00Z */

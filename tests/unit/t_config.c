@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "tap.h"
+#include "testhooks.h"
 
 #define KEY	"sk-t_config-very-secret-42"
 #define EKEY	"ek-t_config-encryption-key-0123456789abcdef"
