@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "url.h"
 
@@ -64,5 +65,13 @@ int	url_addr_allowed(const struct netaddr *, const struct url_allow *allow,
 
 /* Masks a webhook's secret, its URL, and the URL's path and query, in text. */
 void	webhook_redact(char *text, const struct hook *);
+/*
+ * The notifier's title as one line of at most CMDENV_TITLE_MAX
+ * characters, and that line as RFC 2047 encoded words (cmdenv.c).
+ */
+char	*cmdenv_title(const char *);
+char	*cmdenv_subject(const char *line);
+/* A string of len bytes as JSON.stringify writes it (jsonjs.c). */
+void	js_write_string(FILE *, const char *, size_t);
 
 #endif
