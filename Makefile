@@ -27,7 +27,21 @@ ALL_CFLAGS	= -std=gnu11 -D_GNU_SOURCE $(WARNINGS) $(CFLAGS) $(EXTRA_CFLAGS) -Ico
 		  -DVERSION='"$(VERSION)"' -DSYSCONFDIR='"$(SYSCONFDIR)"' \
 		  -DLIBEXECDIR='"$(LIBEXECDIR)"' -DDATADIR='"$(DATADIR)"'
 ALL_LDFLAGS	= $(LDFLAGS) $(EXTRA_LDFLAGS)
-LDLIBS		= $(shell pkg-config --libs $(PKGS)) -lm
+
+# Each program links only the libraries it calls, whether or not the
+# toolchain links --as-needed by default (Debian's does, but not with a
+# sanitizer): what a program loads is its cost at every start and in
+# resident memory.  libcurl (and its thirty libraries) is the
+# jobrunner's and the notifier's alone, libcrypto theirs for keys and
+# signatures; the supervisor and evalschedctl check URLs with url.c.
+SUPERVISOR_LDLIBS = $(shell pkg-config --libs libpq json-c libbsd-overlay)
+CTL_LDLIBS	= $(shell pkg-config --libs libpq json-c libbsd-overlay)
+JOBRUNNER_LDLIBS = $(shell pkg-config --libs libcurl json-c libbsd-overlay \
+		    libcrypto)
+NOTIFIER_LDLIBS	= $(shell pkg-config --libs libcurl json-c libbsd-overlay \
+		    libcrypto)
+# A unit test links what its objects need of them all.
+TEST_LDLIBS	= -Wl,--as-needed $(shell pkg-config --libs $(PKGS))
 
 COMMON_OBJ	= $(patsubst %.c,$(O)/%.o,$(wildcard common/*.c))
 SUPERVISOR_OBJ	= $(patsubst %.c,$(O)/%.o,$(wildcard supervisor/*.c))
@@ -59,21 +73,18 @@ $(O)/libcommon.a: $(COMMON_OBJ)
 	$(AR) rcs $@ $^
 
 $(O)/evalsched-supervisor: $(SUPERVISOR_OBJ) $(O)/libcommon.a
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(SUPERVISOR_LDLIBS)
 
 # A jobrunner is started for every run and what it loads is most of its
-# cost: it links only the libraries it uses (no libpq), whether or not
-# the toolchain links --as-needed by default.
-JOBRUNNER_LDLIBS = $(shell pkg-config --libs libcurl json-c libbsd-overlay libcrypto)
+# cost.
 $(O)/evalsched-jobrunner: $(JOBRUNNER_OBJ) $(O)/libcommon.a
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Wl,--as-needed -o $@ $^ \
-	    $(JOBRUNNER_LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(JOBRUNNER_LDLIBS)
 
 $(O)/evalschedctl: $(CTL_OBJ) $(O)/libcommon.a
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(CTL_LDLIBS)
 
 $(O)/evalsched-notifier: $(NOTIFIER_OBJ) $(O)/libcommon.a
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(NOTIFIER_LDLIBS)
 
 # Unit tests may test a program's own files: tests/unit/t_foo.c links
 # the objects its "// link:" line names besides libcommon.a.
@@ -82,7 +93,7 @@ $(O)/tests/%: tests/unit/%.c $(O)/libcommon.a $(SUPERVISOR_OBJ) $(JOBRUNNER_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -o $@ $< \
 	    $(addprefix $(O)/,$(shell sed -n 's|^// link: ||p' $<)) \
-	    $(O)/libcommon.a $(LDLIBS)
+	    $(O)/libcommon.a $(TEST_LDLIBS)
 
 # The standalone schema is the application's tables plus our additions.
 $(O)/schema.sql: etc/application-schema.sql etc/schema-additions.sql

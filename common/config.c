@@ -21,10 +21,9 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "config.h"
 #include "confdir.h"
+#include "testhooks.h"
 #include "util.h"
 #include "text.h"
 #include "url.h"
@@ -526,14 +525,14 @@ split_line(char *line, char **key, char **value, const char **why)
 
 /*
  * Whether a bad value may be quoted in its error: never the key, nor a
- * URL that holds credentials or control characters.
+ * URL (any of them) that holds credentials or control characters.
  */
 static int
-may_echo(const char *key, const char *value)
+may_echo(const struct key_def *k, const char *value)
 {
-	if (secret_lookup(key) != NULL)
+	if (secret_lookup(k->name) != NULL)
 		return 0;
-	if (strcmp(key, "app_url") == 0)
+	if (k->type == KEY_URL)
 		return strchr(value, '@') == NULL && !text_has_control(value);
 	return 1;
 }
@@ -603,7 +602,7 @@ parse_line(struct config *c, const char *name, int lineno, char *line,
 	unset_pair(c, key, seen);
 	if (key_set(c, k, value, msg, sizeof(msg)) == -1) {
 		/* A list's message quotes the bad item, not the whole list. */
-		if (!may_echo(key, value) || k->type == KEY_NETLIST)
+		if (!may_echo(k, value) || k->type == KEY_NETLIST)
 			config_err_add(err, "%s:%d: %s: %s", name, lineno,
 			    key, msg);
 		else
@@ -757,7 +756,7 @@ env_set(struct config *c, const struct key_def *k, const char *var,
 
 	if (key_set(c, k, v, why, sizeof(why)) == 0)
 		mark_env(c, k->name, var);
-	else if (!may_echo(k->name, v) || k->type == KEY_NETLIST)
+	else if (!may_echo(k, v) || k->type == KEY_NETLIST)
 		config_err_add(err, "environment: %s: %s", var, why);
 	else
 		config_err_add(err, "environment: %s: '%s' %s", var, v, why);
@@ -1100,26 +1099,18 @@ warn_key_file(const struct config *c, const struct secret_def *d,
 
 /* 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) and localhost. */
 static int
-host_is_loopback(const char *host)
+host_is_loopback(const struct url *u)
 {
 	struct in_addr	 a4;
 	struct in6_addr	 a6;
-	char		 addr[INET6_ADDRSTRLEN + 1];
-	size_t		 n = strlen(host);
 
-	if (strcasecmp(host, "localhost") == 0 ||
-	    strcasecmp(host, "localhost.") == 0)
+	if (strcmp(u->host, "localhost") == 0 ||
+	    strcmp(u->host, "localhost.") == 0)
 		return 1;
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return ntohl(a4.s_addr) >> 24 == 127;
-	/* curl gives an IPv6 address in its brackets. */
-	if (n < 3 || host[0] != '[' || host[n - 1] != ']' ||
-	    n - 2 >= sizeof(addr))
-		return 0;
-	memcpy(addr, host + 1, n - 2);
-	addr[n - 2] = '\0';
-	addr[strcspn(addr, "%")] = '\0';
-	if (inet_pton(AF_INET6, addr, &a6) != 1)
+	if (!u->ipv6)
+		return inet_pton(AF_INET, u->host, &a4) == 1 &&
+		    ntohl(a4.s_addr) >> 24 == 127;
+	if (inet_pton(AF_INET6, u->host, &a6) != 1)
 		return 0;
 	return IN6_IS_ADDR_LOOPBACK(&a6) ||
 	    (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
@@ -1130,21 +1121,16 @@ static void
 warn_plain_http(const struct config *c, struct config_err *w,
     const char *key, const char *url, const char *what)
 {
-	CURLU	*u;
-	char	*scheme = NULL, *host = NULL, where[CONFIG_WHERE_MAX];
+	struct url	u;
+	char		where[CONFIG_WHERE_MAX];
 
-	if (url == NULL || (u = curl_url()) == NULL)
+	if (url == NULL || url_parse(&u, url, NULL, 0) != URL_E_NONE ||
+	    u.https || host_is_loopback(&u))
 		return;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-	    strcasecmp(scheme, "http") == 0 && !host_is_loopback(host))
-		config_err_add(w, "%s: warning: %s: plain http:// to %s, "
-		    "not this host: %s would travel in clear; use https://",
-		    config_where(c, key, where, sizeof(where)), key, host, what);
-	curl_free(scheme);
-	curl_free(host);
-	curl_url_cleanup(u);
+	config_err_add(w, "%s: warning: %s: plain http:// to %s%s%s, not this "
+	    "host: %s would travel in clear; use https://",
+	    config_where(c, key, where, sizeof(where)), key,
+	    u.ipv6 ? "[" : "", u.host, u.ipv6 ? "]" : "", what);
 }
 
 /* A network of every address lets users' webhooks reach this host. */

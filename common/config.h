@@ -101,8 +101,6 @@ int	config_parse_text(struct config *, const char *name, const char *text,
  * ENVIRONMENT).  A bad value is "environment: VARIABLE: message".
  */
 int	config_apply_env(struct config *, struct config_err *);
-/* EVALSCHED_ and key in capitals, in buf; returns buf. */
-const char *config_env_name(const char *key, char *buf, size_t len);
 /*
  * Every key, in the order of the table, for -n's list: its name, whether
  * its value is a secret never to show, its value as a file would write

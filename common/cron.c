@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "cron.h"
+#include "testhooks.h"
 #include "tz.h"
 
 #define FIELD_MAX	CRON_EXPR_MAX

@@ -35,9 +35,6 @@ int	cron_parse(struct cron *, const char *expr, char *err, size_t errlen);
 /* Whether some date of the Gregorian calendar matches. */
 int	cron_can_fire(const struct cron *);
 
-/* Whether a minute of local civil time matches. */
-int	cron_matches(const struct cron *, int64_t local);
-
 /*
  * The first matching whole minute of civil time at or after `from` and
  * before `limit`: 0, or -1 when there is none.

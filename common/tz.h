@@ -40,10 +40,6 @@ struct tz	*tz_load(const char *name, char *err, size_t errlen);
 struct tz	*tz_load_env(void);
 void		 tz_release(struct tz *);
 
-/* Parses a TZif image; for tests and the fuzzer.  Not cached. */
-struct tz	*tz_from_tzif(const char *name, const uint8_t *buf,
-		    size_t len, char *err, size_t errlen);
-
 /* The UTC offset in seconds (east positive) in force at instant t. */
 int32_t		 tz_offset(const struct tz *, int64_t t);
 

@@ -1,7 +1,7 @@
 /*
- * URLs and where they may lead; see url.h.  URLs are read by libcurl's
- * URL API (curl_url_set), the same parser that the request will go
- * through: what passes here, curl can send to.
+ * URLs and where they may lead; see url.h.  The parser is ours and
+ * strict, and nothing of libcurl is here: the supervisor and
+ * evalschedctl check URLs without loading it.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -12,90 +12,355 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
-#include <curl/curl.h>
-
+#include "testhooks.h"
 #include "text.h"
 #include "url.h"
 
-/* A part that must be absent; non-zero when it is there. */
-static int
-has_part(CURLU *u, CURLUPart part)
-{
-	char	*v = NULL;
-	int	 present;
+/*
+ * What no part of a URL holds as it is (RFC 3986 leaves them out), and
+ * a backslash, which some parsers take for a slash.
+ */
+#define URL_NEVER	" \"<>\\^`{|}"
 
-	present = curl_url_get(u, part, &v, 0) == CURLUE_OK && v != NULL &&
-	    *v != '\0';
-	curl_free(v);
-	return present;
+static const char *const url_errors[] = {
+	[URL_E_CONTROL] = "must not contain control characters",
+	[URL_E_SCHEME] = "must be an http:// or https:// URL",
+	[URL_E_NO_HOST] = "must name a host",
+	[URL_E_HOST] = "is not a valid URL: bad host (an ASCII name, "
+	    "a.b.c.d or [IPv6])",
+	[URL_E_PORT] = "is not a valid URL: bad port (1 to 65535)",
+	[URL_E_CHAR] = "is not a valid URL: %s in the path, query or "
+	    "fragment (percent-encode it)",
+	[URL_E_PERCENT] = "is not a valid URL: '%%' not followed by two hex "
+	    "digits",
+	[URL_E_CREDENTIALS] = "must not hold credentials",
+};
+
+static int
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
 }
 
 static int
-scheme_ok(CURLU *u)
+is_hex(char c)
 {
-	char	*scheme = NULL;
-	int	 ok;
-
-	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
-		return 0;
-	ok = strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0;
-	curl_free(scheme);
-	return ok;
+	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
 static int
-parts_ok(CURLU *u, char *why, size_t len)
+is_alnum(char c)
 {
-	if (!scheme_ok(u))
-		snprintf(why, len, "must be an http:// or https:// URL");
-	else if (!has_part(u, CURLUPART_HOST))
-		snprintf(why, len, "must name a host");
-	else if (has_part(u, CURLUPART_USER) ||
-	    has_part(u, CURLUPART_PASSWORD))
-		snprintf(why, len, "must not hold credentials (the key "
-		    "travels in a header)");
-	else if (has_part(u, CURLUPART_QUERY) ||
-	    has_part(u, CURLUPART_FRAGMENT))
-		snprintf(why, len, "must not have a query or a fragment "
-		    "(the API path is appended to it)");
+	return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static char
+lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+static enum url_error
+url_fail(enum url_error e, char bad, char *why, size_t len)
+{
+	char	what[32];
+
+	if (why == NULL || len == 0)
+		return e;
+	if (bad == ' ')
+		snprintf(what, sizeof(what), "a space");
+	else if ((unsigned char)bad >= 0x80)
+		snprintf(what, sizeof(what), "a byte that is not ASCII");
 	else
-		return 0;
-	return -1;
+		snprintf(what, sizeof(what), "'%c'", bad);
+	snprintf(why, len, url_errors[e], what);
+	return e;
+}
+
+/* "http://" or "https://", in any case: where the authority starts. */
+static const char *
+url_scheme(struct url *u, const char *s)
+{
+	if (strncasecmp(s, "http://", 7) == 0)
+		return s + 7;
+	if (strncasecmp(s, "https://", 8) == 0) {
+		u->https = 1;
+		return s + 8;
+	}
+	return NULL;
+}
+
+/*
+ * Whether the last label of a name is a number (digits, or 0x and hex
+ * digits): then the name is an IPv4 address to every resolver that
+ * takes 127.1 or 0x7f000001, and must be one in the dotted-quad form.
+ */
+static int
+ends_in_number(const char *name, size_t n)
+{
+	size_t	start;
+
+	if (n > 0 && name[n - 1] == '.')
+		n--;
+	for (start = n; start > 0 && name[start - 1] != '.'; start--)
+		;
+	if (n - start >= 2 && name[start] == '0' &&
+	    lower(name[start + 1]) == 'x') {
+		for (start += 2; start < n && is_hex(name[start]); start++)
+			;
+		return start == n;
+	}
+	for (; start < n && is_digit(name[start]); start++)
+		;
+	return start == n;
+}
+
+/* A host name, or an IPv4 address as a.b.c.d and nothing else. */
+static enum url_error
+url_host_name(struct url *u, const char *s, size_t n)
+{
+	struct in_addr	a;
+	size_t		i, label = 0;
+
+	if (n == 0)
+		return URL_E_NO_HOST;
+	if (n > URL_HOST_MAX + (s[n - 1] == '.'))
+		return URL_E_HOST;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '.' && label > 0)
+			label = 0;
+		else if ((is_alnum(s[i]) || s[i] == '-' || s[i] == '_') &&
+		    label < 63)
+			label++;
+		else
+			return URL_E_HOST;
+		u->host[i] = lower(s[i]);
+	}
+	u->host[n] = '\0';
+	if (ends_in_number(u->host, n) && inet_pton(AF_INET, u->host, &a) != 1)
+		return URL_E_HOST;
+	return URL_E_NONE;
+}
+
+/* "[2001:db8::1]" less its brackets: no zone, written as inet_ntop does. */
+static enum url_error
+url_host_ipv6(struct url *u, const char *s, size_t n)
+{
+	struct in6_addr	a;
+	char		buf[INET6_ADDRSTRLEN];
+
+	if (n == 0 || n >= sizeof(buf) ||
+	    strspn(s, "0123456789abcdefABCDEF:.") < n)
+		return URL_E_HOST;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (inet_pton(AF_INET6, buf, &a) != 1 ||
+	    inet_ntop(AF_INET6, &a, u->host, sizeof(u->host)) == NULL)
+		return URL_E_HOST;
+	u->ipv6 = 1;
+	return URL_E_NONE;
+}
+
+/* Digits alone, no leading zero, 1 to 65535. */
+static enum url_error
+url_port(struct url *u, const char *s, size_t n)
+{
+	unsigned int	v = 0;
+	size_t		i;
+
+	if (n == 0 || n > 5 || s[0] == '0')
+		return URL_E_PORT;
+	for (i = 0; i < n; i++) {
+		if (!is_digit(s[i]))
+			return URL_E_PORT;
+		v = v * 10 + (unsigned int)(s[i] - '0');
+	}
+	if (v > 65535)
+		return URL_E_PORT;
+	u->port = v;
+	return URL_E_NONE;
+}
+
+/* host[:port] or [v6][:port], from s to end. */
+static enum url_error
+url_host_port(struct url *u, const char *s, const char *end)
+{
+	const char	*colon, *close;
+	enum url_error	 e;
+
+	if (s < end && *s == '[') {
+		if ((close = memchr(s, ']', (size_t)(end - s))) == NULL)
+			return URL_E_HOST;
+		u->host_text = s + 1;
+		u->host_len = (size_t)(close - s - 1);
+		e = url_host_ipv6(u, u->host_text, u->host_len);
+		colon = close + 1;
+		if (e == URL_E_NONE && colon < end && *colon != ':')
+			return URL_E_HOST;
+	} else {
+		if ((colon = memchr(s, ':', (size_t)(end - s))) == NULL)
+			colon = end;
+		u->host_text = s;
+		u->host_len = (size_t)(colon - s);
+		e = url_host_name(u, s, u->host_len);
+	}
+	if (e == URL_E_NONE && colon < end)
+		e = url_port(u, colon + 1, (size_t)(end - colon - 1));
+	return e;
+}
+
+/*
+ * The authority, from s to end: [userinfo@]host[:port].  A user or
+ * password is read past, so that the rest is known, and reported.
+ */
+static enum url_error
+url_authority(struct url *u, const char *s, const char *end)
+{
+	const char	*at = memchr(s, '@', (size_t)(end - s));
+	enum url_error	 e;
+
+	e = url_host_port(u, at != NULL ? at + 1 : s, end);
+	if (e == URL_E_NONE && at != NULL)
+		return URL_E_CREDENTIALS;
+	return e;
+}
+
+/*
+ * A path, query or fragment of n bytes: URL_E_NONE, or why not (*bad
+ * the character).  A '#' is one too many: the first began the fragment.
+ */
+static enum url_error
+url_chars(const char *s, size_t n, char *bad)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)s[i] >= 0x80 || s[i] == '#' ||
+		    strchr(URL_NEVER, s[i]) != NULL) {
+			*bad = s[i];
+			return URL_E_CHAR;
+		}
+		if (s[i] == '%' && (i + 2 >= n || !is_hex(s[i + 1]) ||
+		    !is_hex(s[i + 2])))
+			return URL_E_PERCENT;
+	}
+	return URL_E_NONE;
+}
+
+/* The path, query and fragment, from s (at '/', '?', '#' or the end). */
+static enum url_error
+url_rest(struct url *u, const char *s, char *bad)
+{
+	enum url_error	e;
+
+	u->path = s;
+	u->path_len = strcspn(s, "?#");
+	s += u->path_len;
+	if (*s == '?') {
+		u->query = ++s;
+		u->query_len = strcspn(s, "#");
+		s += u->query_len;
+	}
+	if (*s == '#')
+		u->fragment = s + 1;
+	if ((e = url_chars(u->path, u->path_len, bad)) != URL_E_NONE)
+		return e;
+	if (u->query != NULL &&
+	    (e = url_chars(u->query, u->query_len, bad)) != URL_E_NONE)
+		return e;
+	if (u->fragment != NULL)
+		return url_chars(u->fragment, strlen(u->fragment), bad);
+	return URL_E_NONE;
+}
+
+enum url_error
+url_parse(struct url *u, const char *text, char *why, size_t len)
+{
+	const char	*s, *end;
+	enum url_error	 e, rest;
+	char		 bad = '?';
+
+	memset(u, 0, sizeof(*u));
+	u->path = "";
+	/* A header injection, or a URL pasted with its line break. */
+	if (text_has_control(text))
+		return url_fail(URL_E_CONTROL, bad, why, len);
+	if ((s = url_scheme(u, text)) == NULL)
+		return url_fail(URL_E_SCHEME, bad, why, len);
+	end = s + strcspn(s, "/?#");
+	e = url_authority(u, s, end);
+	if (e != URL_E_NONE && e != URL_E_CREDENTIALS)
+		return url_fail(e, bad, why, len);
+	if ((rest = url_rest(u, end, &bad)) != URL_E_NONE)
+		return url_fail(rest, bad, why, len);
+	return e == URL_E_NONE ? e : url_fail(e, bad, why, len);
+}
+
+void
+url_origin(const struct url *u, char *buf, size_t len)
+{
+	char	port[sizeof(":4294967295")] = "";
+
+	if (u->port != 0)
+		snprintf(port, sizeof(port), ":%u", u->port);
+	snprintf(buf, len, "%s://%s%s%s%s", u->https ? "https" : "http",
+	    u->ipv6 ? "[" : "", u->host, u->ipv6 ? "]" : "", port);
+}
+
+char *
+url_canonical(const struct url *u)
+{
+	char	origin[URL_ORIGIN_MAX], *s;
+	size_t	len, n;
+
+	url_origin(u, origin, sizeof(origin));
+	n = strlen(origin);
+	len = n + u->path_len + (u->query != NULL ? 1 + u->query_len : 0);
+	if ((s = malloc(len + 1)) == NULL)
+		return NULL;
+	memcpy(s, origin, n);
+	memcpy(s + n, u->path, u->path_len);
+	n += u->path_len;
+	if (u->query != NULL) {
+		s[n++] = '?';
+		memcpy(s + n, u->query, u->query_len);
+		n += u->query_len;
+	}
+	s[n] = '\0';
+	return s;
 }
 
 int
 url_check_app(const char *url, char *why, size_t len)
 {
-	CURLU		*u;
-	CURLUcode	 rc;
-	int		 r;
+	struct url	u;
+	enum url_error	e = url_parse(&u, url, why, len);
 
-	/* A header injection, or a URL pasted with its line break. */
-	if (text_has_control(url)) {
-		snprintf(why, len, "must not contain control characters");
-		return -1;
+	if (e == URL_E_CREDENTIALS)
+		snprintf(why, len, "must not hold credentials (the key "
+		    "travels in a header)");
+	else if (e == URL_E_NONE && (u.query != NULL || u.fragment != NULL))
+		snprintf(why, len, "must not have a query or a fragment "
+		    "(the API path is appended to it)");
+	else
+		return e == URL_E_NONE ? 0 : -1;
+	return -1;
+}
+
+enum url_verdict
+url_check_user(const char *url)
+{
+	struct url	u;
+
+	switch (url_parse(&u, url, NULL, 0)) {
+	case URL_E_NONE:
+		return URL_OK;
+	case URL_E_CREDENTIALS:
+		return URL_CREDENTIALS;
+	default:
+		return URL_BAD;
 	}
-	if (strncasecmp(url, "http://", 7) != 0 &&
-	    strncasecmp(url, "https://", 8) != 0) {
-		snprintf(why, len, "must be an http:// or https:// URL");
-		return -1;
-	}
-	if ((u = curl_url()) == NULL) {
-		snprintf(why, len, "cannot be checked: out of memory");
-		return -1;
-	}
-	/* No guessing, no default scheme, no spaces: exactly what was written. */
-	rc = curl_url_set(u, CURLUPART_URL, url, 0);
-	if (rc != CURLUE_OK) {
-		snprintf(why, len, "is not a valid URL: %s",
-		    curl_url_strerror(rc));
-		r = -1;
-	} else
-		r = parts_ok(u, why, len);
-	curl_url_cleanup(u);
-	return r;
 }
 
 /* --- addresses -------------------------------------------------------- */
@@ -446,75 +711,18 @@ url_addr_allowed(const struct netaddr *a, const struct url_allow *allow,
 	return 0;
 }
 
-/* --- users' URLs ------------------------------------------------------ */
-
-enum url_verdict
-url_check_user(const char *url)
-{
-	CURLU			*u;
-	enum url_verdict	 v = URL_BAD;
-
-	if (text_has_control(url) || (strncasecmp(url, "http://", 7) != 0 &&
-	    strncasecmp(url, "https://", 8) != 0))
-		return URL_BAD;
-	if ((u = curl_url()) == NULL)
-		return URL_BAD;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-	    scheme_ok(u) && has_part(u, CURLUPART_HOST))
-		v = has_part(u, CURLUPART_USER) ||
-		    has_part(u, CURLUPART_PASSWORD) ? URL_CREDENTIALS : URL_OK;
-	curl_url_cleanup(u);
-	return v;
-}
-
-/*
- * libcurl's socket opener: the address it is about to connect to, after
- * any resolution, is the one judged.  A refused one gets no socket, so
- * no packet goes out to it.
- */
-static curl_socket_t
-guard_open(void *arg, curlsocktype purpose, struct curl_sockaddr *sa)
-{
-	struct url_guard	*g = arg;
-	struct netaddr		 a;
-	enum addr_class		 class = ADDR_RESERVED;
-
-	if (purpose == CURLSOCKTYPE_IPCXN &&
-	    netaddr_from_sockaddr(&a, &sa->addr, sa->addrlen) == 0) {
-		if (url_addr_allowed(&a, g->allow, &class)) {
-			g->opened++;
-			return socket(sa->family, sa->socktype | SOCK_CLOEXEC,
-			    sa->protocol);
-		}
-		netaddr_format(&a, g->refused_addr, sizeof(g->refused_addr));
-	} else
-		strlcpy(g->refused_addr, "(not an IP address)",
-		    sizeof(g->refused_addr));
-	g->refused++;
-	g->refused_class = class;
-	return CURL_SOCKET_BAD;
-}
-
-CURLcode
-url_guard_options(CURL *c, struct url_guard *g)
-{
-	CURLcode	r = CURLE_OK;
-
-#define SET(opt, val)	if (r == CURLE_OK) r = curl_easy_setopt(c, opt, val)
-	SET(CURLOPT_OPENSOCKETFUNCTION, guard_open);
-	SET(CURLOPT_OPENSOCKETDATA, g);
-	/* "" is no proxy, whatever http_proxy and the others say. */
-	SET(CURLOPT_PROXY, "");
-	SET(CURLOPT_NOPROXY, "*");
-	/* A redirect is a second URL, and one nobody checked. */
-	SET(CURLOPT_FOLLOWLOCATION, 0L);
-	SET(CURLOPT_PROTOCOLS_STR, "http,https");
-#undef SET
-	return r;
-}
-
 int
-url_guard_refused_all(const struct url_guard *g)
+url_sockaddr_allowed(const struct sockaddr *sa, size_t salen,
+    const struct url_allow *allow, char *addr, size_t len,
+    enum addr_class *class)
 {
-	return g->refused > 0 && g->opened == 0;
+	struct netaddr	a;
+
+	*class = ADDR_RESERVED;
+	if (netaddr_from_sockaddr(&a, sa, salen) == -1) {
+		snprintf(addr, len, "(not an IP address)");
+		return 0;
+	}
+	netaddr_format(&a, addr, len);
+	return url_addr_allowed(&a, allow, class);
 }

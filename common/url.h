@@ -1,18 +1,30 @@
 /*
  * URLs, and where they may lead.
  *
- * app_url is the operator's: one check with libcurl's URL parser, the
- * one the jobrunner's request goes through, used by the configuration
- * (-n, start-up, reload) and by the jobrunner, so that a URL either
- * passes everywhere or fails everywhere with the same words.
+ * Every URL is read by one parser, ours (url_parse), and read strictly:
+ * http:// or https://, a host of ASCII letters, digits, '-', '_' and
+ * dots, a dotted-quad IPv4 address or an IPv6 address in brackets, a
+ * port from 1 to 65535, then a path, query and fragment of the
+ * characters a URL may hold.  Whatever another parser could read as
+ * another host is refused: a backslash, white space, a percent-encoded
+ * or non-ASCII host, an IPv4 address in another spelling (127.1,
+ * 0x7f000001), an IPv6 address without its brackets or with a zone.  A
+ * request is not sent to the URL as written but to the one rebuilt from
+ * the parts (url_canonical), so that the host and port libcurl connects
+ * to are the ones checked here.
+ *
+ * app_url is the operator's: url_check_app is its one check, made by
+ * the configuration (-n, start-up, reload) and by the jobrunner, so
+ * that a URL either passes everywhere or fails everywhere with the same
+ * words.
  *
  * A webhook URL (and any URL a channel takes from a user) is the
  * user's, and the daemon sits inside the deployment: such a request may
  * not reach this host, its networks or its cloud's metadata service,
  * unless the operator allowed those networks (webhook_allow).  The
  * address is judged when the connection is made, on the address libcurl
- * is about to connect to (CURLOPT_OPENSOCKETFUNCTION), so that no
- * spelling of a host and no second DNS answer can get around the check.
+ * is about to connect to (urlguard.h), so that no spelling of a host and
+ * no second DNS answer can get around the check.
  */
 #ifndef EVALSCHED_URL_H
 #define EVALSCHED_URL_H
@@ -21,13 +33,69 @@
 
 #include <stddef.h>
 
-#include <curl/curl.h>
+#define URL_HOST_MAX	253	/* a DNS name without its final dot */
+/* "https://[host]:65535" and its NUL */
+#define URL_ORIGIN_MAX	(sizeof("https://[]:65535") + URL_HOST_MAX + 1)
+
+/* Why a URL was refused; URL_E_CREDENTIALS comes with every part read. */
+enum url_error {
+	URL_E_NONE = 0,
+	URL_E_CONTROL,		/* a control character anywhere */
+	URL_E_SCHEME,		/* not http:// or https:// */
+	URL_E_NO_HOST,
+	URL_E_HOST,		/* not a name, a.b.c.d or [IPv6] */
+	URL_E_PORT,		/* not a number from 1 to 65535 */
+	URL_E_CHAR,		/* in the path, query or fragment */
+	URL_E_PERCENT,		/* '%' not followed by two hex digits */
+	URL_E_CREDENTIALS,	/* a user or password */
+};
+
+/* A URL as url_parse read it; the parts point into the text. */
+struct url {
+	int		 https;		/* else http */
+	/* In lower case; IPv6 without brackets, as inet_ntop writes it. */
+	char		 host[URL_HOST_MAX + 2];
+	int		 ipv6;
+	const char	*host_text;	/* as written, without brackets */
+	size_t		 host_len;
+	unsigned int	 port;		/* 0: none written */
+	const char	*path;		/* "" or from its '/' */
+	size_t		 path_len;
+	const char	*query;		/* after the '?'; NULL: none */
+	size_t		 query_len;
+	const char	*fragment;	/* after the '#'; NULL: none */
+};
+
+/*
+ * Reads text into u.  URL_E_NONE, or why not, also in why (unless it
+ * is NULL): "must be an http:// or https:// URL", "is not a valid URL:
+ * bad port (...)".  text must outlive u.
+ */
+enum url_error	url_parse(struct url *u, const char *text, char *why,
+		    size_t len);
+/* "https://host:port" (the port when one was written). */
+void	url_origin(const struct url *, char *buf, size_t len);
+/*
+ * The URL rebuilt from its parts, as a request is sent: the origin, the
+ * path and the query as written, no fragment (it is never sent).  A new
+ * string; NULL when out of memory.
+ */
+char	*url_canonical(const struct url *);
 
 /*
  * 0 when url is an http:// or https:// URL with a host and no query,
  * fragment or credentials; else -1 with why ("must be ...") filled in.
  */
 int	url_check_app(const char *url, char *why, size_t len);
+
+/* What a user's URL is, before any request. */
+enum url_verdict {
+	URL_OK = 0,
+	URL_BAD,		/* not a URL url_parse takes */
+	URL_CREDENTIALS,	/* user or password in it */
+};
+
+enum url_verdict url_check_user(const char *url);
 
 /* What an address is, as far as a user's request may go there. */
 enum addr_class {
@@ -68,24 +136,6 @@ struct url_allow {
 	size_t		n;
 };
 
-/*
- * The address of sa (AF_INET or AF_INET6, len bytes): 0, or -1 for
- * another family or a short one.  An IPv6 zone (fe80::1%lo) is dropped:
- * it says which link, not what the address is.
- */
-int	netaddr_from_sockaddr(struct netaddr *, const struct sockaddr *sa,
-	    size_t len);
-/* A numeric address ("10.0.0.1", "::ffff:10.0.0.1", "fe80::1%lo"). */
-int	netaddr_parse(struct netaddr *, const char *text);
-void	netaddr_format(const struct netaddr *, char *buf, size_t len);
-
-/*
- * The class of an address.  An IPv6 address that carries an IPv4 one
- * (IPv4-mapped ::ffff:a.b.c.d, IPv4-compatible ::a.b.c.d, SIIT
- * ::ffff:0:a.b.c.d, NAT64 64:ff9b::a.b.c.d, 6to4 2002:AABB:CCDD::) is
- * judged as the IPv4 address inside: that is where it leads.
- */
-enum addr_class	addr_classify(const struct netaddr *);
 /* "loopback", "link-local", ..., "public". */
 const char	*addr_class_name(enum addr_class);
 
@@ -96,7 +146,6 @@ const char	*addr_class_name(enum addr_class);
  */
 int	net_parse(struct net *, const char *text, char *why, size_t len);
 void	net_format(const struct net *, char *buf, size_t len);
-int	net_contains(const struct net *, const struct netaddr *);
 
 /*
  * A list of networks separated by commas or white space (webhook_allow):
@@ -108,45 +157,13 @@ int	url_allow_parse(struct url_allow *, const char *text, char *why,
 void	url_allow_format(const struct url_allow *, char *buf, size_t len);
 
 /*
- * Whether a user's request may go to addr: a public address, or one in
- * allow (NULL: none), also as the IPv4 address it carries.  *class, if
- * not NULL, gets the address's class.
+ * Whether a user's request may connect to sa (len bytes): an IPv4 or
+ * IPv6 address that is public or in allow (NULL: none), also as the
+ * IPv4 address it carries (see addr_classify).  The address as text and
+ * its class go to addr and *class, for the log.
  */
-int	url_addr_allowed(const struct netaddr *, const struct url_allow *allow,
+int	url_sockaddr_allowed(const struct sockaddr *sa, size_t salen,
+	    const struct url_allow *allow, char *addr, size_t len,
 	    enum addr_class *class);
-
-/* What a user's URL is, before any request. */
-enum url_verdict {
-	URL_OK = 0,
-	URL_BAD,		/* not http:// or https:// with a host */
-	URL_CREDENTIALS,	/* user or password in it */
-};
-
-enum url_verdict url_check_user(const char *url);
-
-/*
- * The guard of one transfer to a user's URL: every connection libcurl
- * opens for it is checked against allow, and refused before it is made
- * when the address is not allowed.  What it saw stays here for the
- * caller's log.
- */
-struct url_guard {
-	const struct url_allow	*allow;		/* NULL: none */
-	int			 opened;	/* connections let through */
-	int			 refused;	/* connections refused */
-	char			 refused_addr[NET_TEXT_MAX];	/* the last one */
-	enum addr_class		 refused_class;
-};
-
-/*
- * Sets on c: the guard as its socket opener, and no proxy (a proxy
- * would be the address checked, and the environment's is the
- * deployment's, not the user's).  The first failure's code, or
- * CURLE_OK.  g must outlive the transfer.
- */
-CURLcode url_guard_options(CURL *c, struct url_guard *g);
-
-/* Whether the transfer failed because every address was refused. */
-int	url_guard_refused_all(const struct url_guard *);
 
 #endif

@@ -11,13 +11,13 @@
  * such a page is the deployment's.  The log keeps the body as it came.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
-
 #include "jobrunner.h"
+#include "url.h"
 
 #define ADDR_MASK	"[address]"
 #define NHOSTS		8
@@ -36,27 +36,46 @@ hosts_add(struct hosts *h, const char *name, size_t len)
 		h->n++;
 }
 
-/* The host of url, and an IPv6 one also without its brackets. */
+/* The host of u, as written and as url.h writes it, IPv6 also in brackets. */
+static void
+hosts_add_parsed(struct hosts *h, const struct url *u)
+{
+	char	bracketed[sizeof(((struct url *)0)->host) + 2];
+
+	hosts_add(h, u->host_text, u->host_len);
+	if (u->host_len != strlen(u->host) ||
+	    strncasecmp(u->host, u->host_text, u->host_len) != 0)
+		hosts_add(h, u->host, strlen(u->host));
+	if (u->ipv6) {
+		snprintf(bracketed, sizeof(bracketed), "[%s]", u->host);
+		hosts_add(h, bracketed, strlen(bracketed));
+	}
+}
+
+/*
+ * The host of app_url, or of a proxy's URL, which libcurl also takes
+ * without its scheme ("proxy:3128"), with another one (socks5h://) and
+ * with credentials: those are skipped, not judged.
+ */
 static void
 hosts_add_url(struct hosts *h, const char *url)
 {
-	CURLU	*u;
-	char	*host = NULL;
-	size_t	 len;
+	struct url	 u;
+	const char	*p;
+	char		*http;
+	size_t		 n;
 
-	if (url == NULL || *url == '\0' || (u = curl_url()) == NULL)
+	if (url == NULL || *url == '\0')
 		return;
-	/* A proxy may be written without its scheme, as libcurl takes it. */
-	if (curl_url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME) ==
-	    CURLUE_OK && curl_url_get(u, CURLUPART_HOST, &host, 0) ==
-	    CURLUE_OK) {
-		len = strlen(host);
-		hosts_add(h, host, len);
-		if (len > 2 && host[0] == '[' && host[len - 1] == ']')
-			hosts_add(h, host + 1, len - 2);
-	}
-	curl_free(host);
-	curl_url_cleanup(u);
+	if ((p = strstr(url, "://")) != NULL)
+		url = p + 3;
+	for (n = strcspn(url, "/?#"); n > 0 && url[n - 1] != '@'; n--)
+		;
+	if (asprintf(&http, "http://%s", url + n) == -1)
+		return;
+	if (url_parse(&u, http, NULL, 0) == URL_E_NONE)
+		hosts_add_parsed(h, &u);
+	free(http);
 }
 
 static void

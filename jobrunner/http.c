@@ -14,6 +14,7 @@
 
 #include "jobrunner.h"
 #include "post.h"
+#include "url.h"
 
 _Static_assert(sizeof(((struct attempt *)0)->curl_err) >= CURL_ERROR_SIZE,
     "curl_err must hold CURL_ERROR_SIZE bytes");
@@ -70,13 +71,23 @@ http_cleanup(void)
 	curl_global_cleanup();
 }
 
+/*
+ * The URL rebuilt from app_url's parts as url.h read them, the API path
+ * after it: what libcurl is handed is what was checked.  NULL when out
+ * of memory (job.c checked app_url).
+ */
 char *
 http_url(const struct job *job)
 {
-	char	*url;
+	struct url	 u;
+	char		*base, *url = NULL;
 
-	if (asprintf(&url, "%s%s", job->app_url, API_PATH) == -1)
+	if (url_parse(&u, job->app_url, NULL, 0) != URL_E_NONE ||
+	    (base = url_canonical(&u)) == NULL)
 		return NULL;
+	if (asprintf(&url, "%s%s", base, API_PATH) == -1)
+		url = NULL;
+	free(base);
 	return url;
 }
 

@@ -16,6 +16,7 @@
 #include "job.h"
 #include "jsonget.h"
 #include "notifier.h"
+#include "testhooks.h"
 #include "text.h"
 
 #define DEFAULT_PATH	"/usr/local/bin:/usr/bin:/bin"

@@ -19,19 +19,19 @@
 #include "post.h"
 #include "text.h"
 #include "url.h"
+#include "urlguard.h"
 
 struct request {
 	struct xfer		 x;		/* first: deliver.c's handle */
 	CURL			*curl;
 	struct curl_slist	*headers;
-	char			*url;
+	char			*url;		/* as url.h rebuilt it */
 	char			*body;
 	struct url_guard	 guard;
 	char			 curl_err[CURL_ERROR_SIZE];
 	char			*answer;
 	size_t			 answer_len, answer_max;
 	int			 answer_cut;
-	int			 finished;
 	long			 status;
 	CURLcode		 code;
 	void			(*done)(struct request *, void *);
@@ -58,7 +58,6 @@ finish(struct xfer *x, CURLcode code)
 {
 	struct request	*r = (struct request *)x;
 
-	r->finished = 1;
 	r->code = code;
 	if (curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE,
 	    &r->status) != CURLE_OK)
@@ -129,10 +128,22 @@ setup(struct request *r, const struct request_spec *spec)
 	return rc;
 }
 
+/* The URL rebuilt from its parts; NULL when it has none to rebuild. */
+static char *
+canonical(const char *text)
+{
+	struct url	u;
+
+	if (url_parse(&u, text, NULL, 0) != URL_E_NONE)
+		return NULL;
+	return url_canonical(&u);
+}
+
 /*
  * Adds the call to m; done(r, arg) is called when it ended, from
  * deliver.c's loop.  NULL when it could not be set up (out of memory,
- * libcurl).  The caller checked the URL (url_check_user).
+ * libcurl, a URL url_parse does not take: the caller checked it with
+ * url_check_user).  The request goes to the URL as url.h rebuilt it.
  */
 struct request *
 request_start(CURLM *m, const struct request_spec *spec,
@@ -146,7 +157,7 @@ request_start(CURLM *m, const struct request_spec *spec,
 	r->done = done;
 	r->arg = arg;
 	r->answer_max = spec->answer_max;
-	if ((r->url = strdup(spec->url)) == NULL ||
+	if ((r->url = canonical(spec->url)) == NULL ||
 	    (spec->body != NULL && (r->body = strdup(spec->body)) == NULL) ||
 	    (r->answer = calloc(1, r->answer_max + 1)) == NULL ||
 	    add_headers(r, spec->headers) == -1 ||
@@ -163,12 +174,6 @@ fail:
 	}
 	request_free(m, r);
 	return NULL;
-}
-
-int
-request_finished(const struct request *r)
-{
-	return r != NULL && r->finished;
 }
 
 /* The answer's body (cut at answer_max: *cut set); never NULL. */

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "notifier.h"
+#include "testhooks.h"
 #include "text.h"
 
 #define MAX_INDEX	4294967294ULL	/* 2^32 - 2: JavaScript's last */

@@ -211,7 +211,6 @@ const char *hook_type_name(enum hook_type);
 char	*js_stringify(json_object *);
 void	 js_write(FILE *, json_object *);
 const char **js_keys(json_object *, size_t *);
-void	 js_write_string(FILE *, const char *, size_t);
 void	 js_write_number(FILE *, double);
 
 /* body.c: the documents sent, malloc'd. */
@@ -254,10 +253,8 @@ int	 sign_hex(const char *secret, size_t secretlen, const char *body,
 struct transfer;
 struct transfer *webhook_start(CURLM *, struct hook *, const struct notice *,
 	    const char *generic);
-void	 webhook_finish(struct transfer *, CURLcode);
 void	 webhook_free(CURLM *, struct transfer *);
 int	 webhook_origin(const char *url, char *origin, size_t);
-void	 webhook_redact(char *text, const struct hook *);
 
 /* deliver.c: every channel once; the results go into the notice. */
 int	 deliver(struct notice *, const char *generic);
@@ -274,15 +271,13 @@ int	 command_step(struct command *, long now);
 void	 command_finish(struct command *, struct command_result *);
 
 /*
- * cmdenv.c: the command's environment (NULL-terminated), and the values
- * made of the title: one line of at most CMDENV_TITLE_MAX characters,
- * and that line as RFC 2047 encoded words.
+ * cmdenv.c: the command's environment (NULL-terminated), with the
+ * values made of the title: one line of at most CMDENV_TITLE_MAX
+ * characters, and that line as RFC 2047 encoded words.
  */
 #define CMDENV_TITLE_MAX	250
 char	**cmdenv_build(const struct notice *);
 void	 cmdenv_free(char **);
-char	*cmdenv_title(const char *);
-char	*cmdenv_subject(const char *line);
 
 /*
  * What deliver.c's loop knows of a transfer: CURLOPT_PRIVATE of each
@@ -355,7 +350,6 @@ struct outcome {
 struct request *request_start(CURLM *, const struct request_spec *,
 	    void (*)(struct request *, void *), void *);
 void	 request_free(CURLM *, struct request *);
-int	 request_finished(const struct request *);
 const char *request_answer(const struct request *, size_t *, int *);
 void	 request_outcome(const struct request *, struct outcome *);
 

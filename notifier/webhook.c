@@ -23,8 +23,13 @@
 #include "log.h"
 #include "notifier.h"
 #include "post.h"
+#include "testhooks.h"
 #include "text.h"
 #include "url.h"
+#include "urlguard.h"
+
+_Static_assert(NOTIFY_ORIGIN_MAX >= URL_ORIGIN_MAX,
+    "an origin must fit NOTIFY_ORIGIN_MAX");
 
 struct transfer {
 	struct xfer		 x;	/* first: deliver.c's handle on it */
@@ -32,37 +37,30 @@ struct transfer {
 	const char		*alert_id;
 	CURL			*curl;
 	struct curl_slist	*headers;
+	char			*url;	/* as url.h rebuilt it */
 	char			*body;
 	struct url_guard	 guard;
 	char			 curl_err[CURL_ERROR_SIZE];
 	char			 detail[NOTIFY_MAX_ERROR];	/* the log's */
 };
 
-/* "https://hooks.slack.com", "http://127.0.0.1:8080": 0, or -1. */
+/*
+ * "https://hooks.slack.com", "http://127.0.0.1:8080": 0, or -1.  A URL
+ * with credentials has an origin: the log says whose was refused.
+ */
 int
 webhook_origin(const char *url, char *origin, size_t len)
 {
-	CURLU	*u;
-	char	*scheme = NULL, *host = NULL, *port = NULL;
-	int	 r = -1;
+	struct url	u;
 
-	if ((u = curl_url()) == NULL)
+	switch (url_parse(&u, url, NULL, 0)) {
+	case URL_E_NONE:
+	case URL_E_CREDENTIALS:
+		url_origin(&u, origin, len);
+		return 0;
+	default:
 		return -1;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-	    (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0)) {
-		if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
-			port = NULL;
-		snprintf(origin, len, "%s://%s%s%s", scheme, host,
-		    port != NULL ? ":" : "", port != NULL ? port : "");
-		r = 0;
 	}
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(port);
-	curl_url_cleanup(u);
-	return r;
 }
 
 static void
@@ -76,11 +74,18 @@ mask(char *text, const char *what, size_t n)
 		memset(p, '*', n);
 }
 
-/* Masks the secret, the URL, and the URL's path and query, in text. */
+/*
+ * Masks the secret, the URL, and the URL's path and query, in text, and
+ * the URL as it was sent (url_canonical), which libcurl's words may
+ * quote.
+ */
 void
 webhook_redact(char *text, const struct hook *h)
 {
+	struct url	 u;
 	const char	*p;
+	char		*sent;
+	size_t		 n;
 
 	if (h->secret != NULL)
 		mask(text, h->secret, strlen(h->secret));
@@ -90,6 +95,14 @@ webhook_redact(char *text, const struct hook *h)
 	if ((p = strstr(h->url, "://")) != NULL &&
 	    (p = strpbrk(p + 3, "/?#")) != NULL && strlen(p) > 1)
 		mask(text, p, strlen(p));
+	if (url_parse(&u, h->url, NULL, 0) != URL_E_NONE)
+		return;
+	if ((sent = url_canonical(&u)) != NULL)
+		mask(text, sent, strlen(sent));
+	text_free_secret(sent);
+	n = u.path_len + (u.query != NULL ? 1 + u.query_len : 0);
+	if (n > 1)
+		mask(text, u.path, n);
 }
 
 /* An answer's body is read and dropped: the status says it all. */
@@ -142,7 +155,7 @@ setup(struct transfer *t, const struct notice *n)
 	CURLcode	 r;
 
 	/* The system's CAs: tls_ca_file is the application's, not theirs. */
-	r = post_options(c, t->hook->url, t->body, NULL, n->timeout_ms,
+	r = post_options(c, t->url, t->body, NULL, n->timeout_ms,
 	    n->timeout_ms);
 	t->guard.allow = &n->allow;
 	if (r == CURLE_OK)
@@ -214,6 +227,7 @@ webhook_free(CURLM *m, struct transfer *t)
 		curl_easy_cleanup(t->curl);
 	}
 	curl_slist_free_all(t->headers);
+	text_free_secret(t->url);
 	free(t->body);
 	free(t);
 }
@@ -226,53 +240,6 @@ not_sent(CURLM *m, struct transfer *t, const char *why, int retry)
 	log_result(t);
 	webhook_free(m, t);
 	return NULL;
-}
-
-static void
-finish(struct xfer *x, CURLcode r)
-{
-	webhook_finish((struct transfer *)x, r);
-}
-
-/*
- * Adds the webhook's POST to m.  NULL when it could not be set up: its
- * result then says why.
- */
-struct transfer *
-webhook_start(CURLM *m, struct hook *h, const struct notice *n,
-    const char *generic)
-{
-	struct transfer		*t;
-	enum url_verdict	 verdict = url_check_user(h->url);
-
-	if ((t = calloc(1, sizeof(*t))) == NULL) {
-		h->result.done = 1;
-		h->result.retry = 1;
-		h->result.error = strdup("internal error: out of memory");
-		return NULL;
-	}
-	t->x.finish = finish;
-	t->hook = h;
-	t->alert_id = n->alert_id;
-	/* The same URL next time: trying again would change nothing. */
-	if (webhook_origin(h->url, h->origin, sizeof(h->origin)) == -1 ||
-	    verdict == URL_BAD)
-		return not_sent(m, t, BAD_URL, 0);
-	if (verdict == URL_CREDENTIALS)
-		return not_sent(m, t, REFUSED_CREDENTIALS, 0);
-	t->body = h->type == HOOK_GENERIC ? strdup(generic) :
-	    body_for(&n->event, h->type);
-	if (t->body == NULL || (t->headers = headers_for(t)) == NULL ||
-	    (t->curl = curl_easy_init()) == NULL)
-		return not_sent(m, t, "internal error: out of memory", 1);
-	if (setup(t, n) != CURLE_OK ||
-	    curl_multi_add_handle(m, t->curl) != CURLM_OK) {
-		curl_easy_cleanup(t->curl);
-		t->curl = NULL;
-		return not_sent(m, t, "internal error: cannot set up the "
-		    "transfer", 1);
-	}
-	return t;
 }
 
 /* Every address the host had was refused: for the log, the last one. */
@@ -296,7 +263,7 @@ set_refused(struct transfer *t)
  * would map a network for whoever chose the URL.  libcurl's words go to
  * the log.
  */
-void
+static void
 webhook_finish(struct transfer *t, CURLcode r)
 {
 	char	error[32];
@@ -318,4 +285,54 @@ webhook_finish(struct transfer *t, CURLcode r)
 		    curl_easy_strerror(r));
 	}
 	log_result(t);
+}
+
+static void
+finish(struct xfer *x, CURLcode r)
+{
+	webhook_finish((struct transfer *)x, r);
+}
+
+/*
+ * Adds the webhook's POST to m.  NULL when it could not be set up: its
+ * result then says why.
+ */
+struct transfer *
+webhook_start(CURLM *m, struct hook *h, const struct notice *n,
+    const char *generic)
+{
+	struct transfer	*t;
+	struct url	 u;
+	enum url_error	 e = url_parse(&u, h->url, NULL, 0);
+
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		h->result.done = 1;
+		h->result.retry = 1;
+		h->result.error = strdup("internal error: out of memory");
+		return NULL;
+	}
+	t->x.finish = finish;
+	t->hook = h;
+	t->alert_id = n->alert_id;
+	if (e == URL_E_NONE || e == URL_E_CREDENTIALS)
+		url_origin(&u, h->origin, sizeof(h->origin));
+	/* The same URL next time: trying again would change nothing. */
+	if (e == URL_E_CREDENTIALS)
+		return not_sent(m, t, REFUSED_CREDENTIALS, 0);
+	if (e != URL_E_NONE)
+		return not_sent(m, t, BAD_URL, 0);
+	t->body = h->type == HOOK_GENERIC ? strdup(generic) :
+	    body_for(&n->event, h->type);
+	if (t->body == NULL || (t->url = url_canonical(&u)) == NULL ||
+	    (t->headers = headers_for(t)) == NULL ||
+	    (t->curl = curl_easy_init()) == NULL)
+		return not_sent(m, t, "internal error: out of memory", 1);
+	if (setup(t, n) != CURLE_OK ||
+	    curl_multi_add_handle(m, t->curl) != CURLM_OK) {
+		curl_easy_cleanup(t->curl);
+		t->curl = NULL;
+		return not_sent(m, t, "internal error: cannot set up the "
+		    "transfer", 1);
+	}
+	return t;
 }

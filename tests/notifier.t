@@ -527,14 +527,25 @@ sub refused_all {
 	}
 }
 
-# Nothing allowed: this host in every spelling, and names of it.
+# Nothing allowed: this host in every spelling, and names of it.  The
+# spellings of an address that resolvers read their own way are not
+# URLs the notifier takes: refused before any connection, as bad URLs.
 {
-	my @loop = ("http://127.0.0.1:$P4/x", "http://2130706433:$P4/x",
-	    "http://0177.0.0.1:$P4/x", "http://0x7f000001:$P4/x",
-	    "http://0x7f.1:$P4/x", "http://127.1:$P4/x",
-	    "http://127.0.1:$P4/x", "http://127.9.9.9:$P4/x",
+	my @odd = ("http://2130706433:$P4/x", "http://0177.0.0.1:$P4/x",
+	    "http://0x7f000001:$P4/x", "http://0x7f.1:$P4/x",
+	    "http://127.1:$P4/x", "http://127.0.1:$P4/x", "http://0:$P4/x",
+	    "http://[::ffff:127.0.0.1%25lo]:$P4/x");
+	my $r = run_alert(webhooks => [ map { url_hook($_) } @odd ],
+	    allow => undef, timeout_ms => 3000);
+	clean($r, 'odd spellings');
+	refused_all($r, 'bad URL: not an http:// or https:// URL with a host',
+	    'odd spellings');
+	is(connections($L4), 0, 'odd spellings: no connection');
+}
+{
+	my @loop = ("http://127.0.0.1:$P4/x", "http://127.9.9.9:$P4/x",
 	    "http://[::ffff:127.0.0.1]:$P4/x", "http://[::ffff:7f00:1]:$P4/x",
-	    "http://0.0.0.0:$P4/x", "http://0:$P4/x",
+	    "http://0.0.0.0:$P4/x",
 	    "http://localhost:$P4/x", "http://foo.localhost:$P4/x",
 	    "http://LocalHost:$P4/x", "https://127.0.0.1:$P4/x");
 	push @loop, "http://[::1]:$P6/x", "http://[::]:$P6/x",
@@ -561,7 +572,7 @@ sub refused_all {
 # Link-local, private, shared, unique-local, multicast, documentation:
 # refused before a packet leaves.
 {
-	my @urls = map { "http://$_/x" } qw(169.254.169.254 [fe80::1%25lo]
+	my @urls = map { "http://$_/x" } qw(169.254.169.254
 	    [fe80::a9fe:a9fe] 10.0.0.1 172.16.0.1 172.31.255.254 192.168.0.1
 	    100.64.0.1 [fd00::1] [fc00::1] [::ffff:10.0.0.1] [::ffff:169.254.169.254]
 	    [64:ff9b::a9fe:a9fe] 224.0.0.1 255.255.255.255 192.0.2.1

@@ -1,4 +1,5 @@
 // fuzz-link: common/config.c common/confdir.c common/util.c common/log.c common/url.c common/text.c
+// fuzz-pkgs: libbsd-overlay
 /*
  * libFuzzer target for the evalsched.conf(5) parser, config_parse_text.
  *

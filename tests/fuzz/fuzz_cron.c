@@ -1,4 +1,5 @@
 // fuzz-link: common/cron.c common/tz.c common/schedule.c
+// fuzz-pkgs: libbsd-overlay
 /*
  * libFuzzer target for the schedule engine: the cron expression parser,
  * schedule_compile and schedule_next.
@@ -13,6 +14,7 @@
 
 #include "cron.h"
 #include "schedule.h"
+#include "testhooks.h"
 #include "tz.h"
 
 #define STEPS	8

@@ -1,4 +1,5 @@
-// fuzz-link: common/job.c common/log.c common/blame.c common/url.c common/text.c common/json1.c
+// fuzz-link: common/job.c common/log.c common/blame.c common/url.c common/text.c common/json1.c common/jsonget.c
+// fuzz-pkgs: json-c libbsd-overlay
 /*
  * libFuzzer target for the job protocol's parsers: the job a jobrunner
  * reads, the result the supervisor reads, the API's answer (its

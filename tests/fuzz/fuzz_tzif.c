@@ -1,4 +1,5 @@
 // fuzz-link: common/tz.c
+// fuzz-pkgs: libbsd-overlay
 /*
  * libFuzzer target for the TZif reader, tz_from_tzif, and the POSIX TZ
  * footer it parses.
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testhooks.h"
 #include "tz.h"
 
 #define MIN_T	INT64_C(-62135596800)	/* 0001-01-01T00:00:00Z */

@@ -6,8 +6,10 @@
 #	sh tests/fuzz/run.sh long	10 minutes each (make fuzz)
 #
 # FUZZ_SECONDS overrides either duration, FUZZ_CC the compiler.  A
-# target names the sources it needs besides itself on a line
+# target names the sources it needs besides itself, and the pkg-config
+# packages it links, on lines
 #	// fuzz-link: common/x.c common/y.c
+#	// fuzz-pkgs: json-c libbsd-overlay
 # Objects, logs, grown corpora and crashes go under build/fuzz.
 
 set -u
@@ -40,7 +42,6 @@ if ! "$cc" $fuzzflags -o "$out/probe" "$out/probe.c" >/dev/null 2>&1; then
 	exit 0
 fi
 cflags=$(pkg-config --cflags $pkgs) || exit 1
-libs=$(pkg-config --libs $pkgs) || exit 1
 
 # build_target file name: compiles into $out/name, output in $out/name.build
 build_target() {
@@ -48,6 +49,11 @@ build_target() {
 	for s in $(sed -n 's|^// fuzz-link: ||p' "$1"); do
 		srcs="$srcs $top/$s"
 	done
+	libs=
+	pkgs_of=$(sed -n 's|^// fuzz-pkgs: ||p' "$1")
+	if [ -n "$pkgs_of" ]; then
+		libs=$(pkg-config --libs $pkgs_of) || return 1
+	fi
 	"$cc" -std=gnu11 -D_GNU_SOURCE -g -O1 $fuzzflags \
 	    -fno-omit-frame-pointer -I"$top/common" $cflags \
 	    -DVERSION='"fuzz"' -o "$out/$2" "$1" $srcs $libs \

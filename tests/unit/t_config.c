@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "tap.h"
+#include "testhooks.h"
 
 #define KEY	"sk-t_config-very-secret-42"
 #define EKEY	"ek-t_config-encryption-key-0123456789abcdef"
@@ -358,17 +359,26 @@ test_app_url(void)
 	bad("app_url = localhost:3000\n", NAME ":1: app_url: "
 	    "'localhost:3000' must be an http:// or https:// URL",
 	    "no scheme");
-	bad("app_url = http://\n", NAME ":1: app_url: 'http://' is not a "
-	    "valid URL: No host part in the URL", "scheme alone");
+	bad("app_url = http://\n", NAME ":1: app_url: 'http://' must name a "
+	    "host", "scheme alone");
 	bad("app_url = \"http://exa mple.com\"\n", NAME ":1: app_url: "
-	    "'http://exa mple.com' is not a valid URL: Bad hostname",
-	    "a space in the host");
+	    "'http://exa mple.com' is not a valid URL: bad host (an ASCII "
+	    "name, a.b.c.d or [IPv6])", "a space in the host");
 	bad("app_url = http://h.example:99999\n", NAME ":1: app_url: "
-	    "'http://h.example:99999' is not a valid URL: Port number was "
-	    "not a decimal number between 0 and 65535", "a port out of range");
+	    "'http://h.example:99999' is not a valid URL: bad port (1 to "
+	    "65535)", "a port out of range");
+	bad("app_url = \"http://h.example/a b\"\n", NAME ":1: app_url: "
+	    "'http://h.example/a b' is not a valid URL: a space in the path, "
+	    "query or fragment (percent-encode it)", "a space in the path");
+	bad("app_url = http://127.1:3000\n", NAME ":1: app_url: "
+	    "'http://127.1:3000' is not a valid URL: bad host (an ASCII "
+	    "name, a.b.c.d or [IPv6])", "an IPv4 address in short form");
 	bad("app_url = http://u:S3cret@h.example\n", NAME ":1: app_url: "
 	    "must not hold credentials (the key travels in a header)",
 	    "credentials, not echoed");
+	bad("telegram_api_url = https://u:S3cret@h.example\n", NAME ":1: "
+	    "telegram_api_url: must not hold credentials (the key travels in "
+	    "a header)", "credentials in another URL, not echoed");
 	bad("app_url = http://h.example/app?x=1\n", NAME ":1: app_url: "
 	    "'http://h.example/app?x=1' must not have a query or a fragment "
 	    "(the API path is appended to it)", "a query");

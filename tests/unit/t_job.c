@@ -150,7 +150,7 @@ static const struct bad bad_jobs[] = {
 	{ "app_url", "\"ftp://host\"", "app_url must be an http:// or https:// URL" },
 	{ "app_url", "\"localhost:3000\"", "app_url must be an http:// or https:// URL" },
 	{ "app_url", "\"http://\"", "app_url must be an http:// or https:// URL" },
-	{ "app_url", "\"http://a b\"", "app_url is not a valid URL: Bad hostname" },
+	{ "app_url", "\"http://a b\"", "app_url is not a valid URL: bad host (an ASCII name, a.b.c.d or [IPv6])" },
 	{ "app_url", "\"http://a\\r\\nX: y\"",
 	    "app_url must not contain control characters" },
 	{ "service_role_key", NULL, "service_role_key is missing" },

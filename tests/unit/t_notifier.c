@@ -14,6 +14,7 @@
 
 #include "../../notifier/notifier.h"
 #include "tap.h"
+#include "testhooks.h"
 #include "text.h"
 
 #define ALERT	"11111111-2222-3333-4444-555555555555"
@@ -539,6 +540,11 @@ test_webhook_text(void)
 	    "origin: ftp is refused");
 	tap_ok(webhook_origin("hooks.slack.com/x", buf, sizeof(buf)) == -1,
 	    "origin: no scheme is refused");
+	tap_ok(webhook_origin("HTTPS://u:p@Hooks.Example:8443/x", buf,
+	    sizeof(buf)) == 0 && strcmp(buf, "https://hooks.example:8443") == 0,
+	    "origin: of a URL with credentials, without them");
+	tap_ok(webhook_origin("http://127.1/x", buf, sizeof(buf)) == -1,
+	    "origin: a host another parser reads otherwise is refused");
 
 	memset(&h, 0, sizeof(h));
 	h.url = strdup("https://discord.com/api/webhooks/123/tok?wait=true");
@@ -548,6 +554,15 @@ test_webhook_text(void)
 	webhook_redact(text, &h);
 	tap_ok(strstr(text, "tok") == NULL && strstr(text, "s3cr3t") == NULL &&
 	    strstr(text, "bad ") == text, "redact: path, query and secret");
+	free(h.url);
+	/* libcurl quotes the URL it was given: the one rebuilt. */
+	h.url = strdup("HTTPS://Discord.COM/api/webhooks/9/tok?wait=1#frag");
+	strlcpy(text, "failed: https://discord.com/api/webhooks/9/tok?wait=1 "
+	    "and /api/webhooks/9/tok?wait=1", sizeof(text));
+	webhook_redact(text, &h);
+	tap_ok(strstr(text, "tok") == NULL && strstr(text, "discord") == NULL &&
+	    strstr(text, "failed: ") == text,
+	    "redact: the URL as it was sent, and its path and query");
 	free(h.url);
 	free(h.secret);
 }

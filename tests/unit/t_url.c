@@ -1,8 +1,11 @@
 /*
- * Where a user's URL may lead (common/url.c): every class of address
- * with the edges of its ranges, IPv6 that carries IPv4 judged as the
- * IPv4 inside, zones, sockaddrs as libcurl hands them, networks and
- * lists of them as webhook_allow is written, and the URL check.
+ * URLs and where a user's may lead (common/url.c): the parser, what it
+ * takes and the spellings it refuses (those another parser could read
+ * as another host), the URL rebuilt from its parts, and libcurl's
+ * reading of that URL, which must name the same host and port; every
+ * class of address with the edges of its ranges, IPv6 that carries
+ * IPv4 judged as the IPv4 inside, zones, sockaddrs as libcurl hands
+ * them, networks and lists of them as webhook_allow is written.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -11,9 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-#include "url.h"
+#include <curl/curl.h>
+
 #include "tap.h"
+#include "testhooks.h"
+#include "url.h"
 
 static enum addr_class
 class_of(const char *text)
@@ -164,7 +171,339 @@ test_ipv6(void)
 		is_class(t[i].addr, t[i].class);
 }
 
-/* The strict forms alone: the other spellings are libcurl's to read. */
+/* --- the parser ----------------------------------------------------- */
+
+static const struct {
+	const char	*url;
+	const char	*canonical;	/* as the request is sent */
+	const char	*host;		/* as url_parse keeps it */
+	unsigned int	 port;
+} good_urls[] = {
+	{ "https://hooks.slack.com/services/T/B/X",
+	    "https://hooks.slack.com/services/T/B/X", "hooks.slack.com", 0 },
+	{ "HTTPS://Hooks.Slack.COM/services/T/B/X",
+	    "https://hooks.slack.com/services/T/B/X", "hooks.slack.com", 0 },
+	{ "http://127.0.0.1:8080/h?token=x", "http://127.0.0.1:8080/h?token=x",
+	    "127.0.0.1", 8080 },
+	{ "http://[::1]:80/", "http://[::1]:80/", "::1", 80 },
+	{ "http://[::FFFF:127.0.0.1]", "http://[::ffff:127.0.0.1]",
+	    "::ffff:127.0.0.1", 0 },
+	{ "https://[2001:DB8:0:0:0:0:0:1]:8443/a",
+	    "https://[2001:db8::1]:8443/a", "2001:db8::1", 8443 },
+	{ "http://localhost.", "http://localhost.", "localhost.", 0 },
+	{ "http://my_app:3000", "http://my_app:3000", "my_app", 3000 },
+	{ "http://1password.com/x", "http://1password.com/x",
+	    "1password.com", 0 },
+	{ "http://cafe.123a", "http://cafe.123a", "cafe.123a", 0 },
+	{ "http://10.0.0.1:65535", "http://10.0.0.1:65535", "10.0.0.1",
+	    65535 },
+	{ "http://h/p?q#frag", "http://h/p?q", "h", 0 },
+	{ "http://h?x=1", "http://h?x=1", "h", 0 },
+	{ "http://h#", "http://h", "h", 0 },
+	{ "http://h/a%20b/%E2%82%AC?x=%2F", "http://h/a%20b/%E2%82%AC?x=%2F",
+	    "h", 0 },
+	/* An '@' after the authority is the path's, not a user's. */
+	{ "https://x.webhook.office.com/webhookb2/a@b/IncomingWebhook/c/d",
+	    "https://x.webhook.office.com/webhookb2/a@b/IncomingWebhook/c/d",
+	    "x.webhook.office.com", 0 },
+	{ "http://evil.example/@good.example/",
+	    "http://evil.example/@good.example/", "evil.example", 0 },
+	{ "http://good.example#@evil.example/", "http://good.example",
+	    "good.example", 0 },
+	{ "http://good.example?@evil.example/",
+	    "http://good.example?@evil.example/", "good.example", 0 },
+	{ "https://api.telegram.org/bot123:ABC-def_g/sendMessage",
+	    "https://api.telegram.org/bot123:ABC-def_g/sendMessage",
+	    "api.telegram.org", 0 },
+};
+
+static const struct {
+	const char	*url;
+	enum url_error	 e;
+} bad_urls[] = {
+	{ "", URL_E_SCHEME },
+	{ "ftp://example.com/", URL_E_SCHEME },
+	{ "file:///etc/passwd", URL_E_SCHEME },
+	{ "gopher://127.0.0.1:6379/_INFO", URL_E_SCHEME },
+	{ "javascript:alert(1)", URL_E_SCHEME },
+	{ "example.com/hook", URL_E_SCHEME },
+	{ "localhost:3000", URL_E_SCHEME },
+	{ " http://example.com", URL_E_SCHEME },
+	{ "http:example.com", URL_E_SCHEME },
+	{ "http:/example.com", URL_E_SCHEME },
+	{ "http:\\\\example.com", URL_E_SCHEME },
+	{ "http:\\/example.com", URL_E_SCHEME },
+	{ "https+unix://example.com", URL_E_SCHEME },
+	{ "http://", URL_E_NO_HOST },
+	{ "http:///x", URL_E_NO_HOST },
+	{ "http://:80/hook", URL_E_NO_HOST },
+	{ "http://?x", URL_E_NO_HOST },
+	/* A bare IPv6 address: the first colon ends the host. */
+	{ "http://::1/", URL_E_NO_HOST },
+	{ "http://fe80::1/", URL_E_PORT },
+	{ "http://2001:db8::1:80/", URL_E_HOST },
+	/* Spellings of an address that resolvers read their own way. */
+	{ "http://127.1/", URL_E_HOST },
+	{ "http://127.0.1/", URL_E_HOST },
+	{ "http://2130706433/", URL_E_HOST },
+	{ "http://0x7f000001/", URL_E_HOST },
+	{ "http://0x7f.0.0.1/", URL_E_HOST },
+	{ "http://0x7F.1/", URL_E_HOST },
+	{ "http://0177.0.0.1/", URL_E_HOST },
+	{ "http://127.0.0.01/", URL_E_HOST },
+	{ "http://127.0.0.1./", URL_E_HOST },
+	{ "http://1.2.3.4.5/", URL_E_HOST },
+	{ "http://256.0.0.1/", URL_E_HOST },
+	{ "http://example.0x/", URL_E_HOST },
+	{ "http://example.12/", URL_E_HOST },
+	{ "http://[fe80::1%25eth0]/", URL_E_HOST },
+	{ "http://[fe80::1%eth0]/", URL_E_HOST },
+	{ "http://[::1/", URL_E_HOST },
+	{ "http://[::1]x/", URL_E_HOST },
+	{ "http://[::1]]/", URL_E_HOST },
+	{ "http://[127.0.0.1]/", URL_E_HOST },
+	{ "http://[v1.fe80::1]/", URL_E_HOST },
+	{ "http://[]/", URL_E_HOST },
+	{ "http://[::1:2:3:4:5:6:7:8]/", URL_E_HOST },
+	/* What is not a host name, or what another parser would decode. */
+	{ "http://exa mple.com/", URL_E_HOST },
+	{ "http://ex%61mple.com/", URL_E_HOST },
+	{ "http://%31%32%37.0.0.1/", URL_E_HOST },
+	{ "http://ex\xc3\xa4mple.com/", URL_E_HOST },
+	{ "http://\xef\xbc\x8e/", URL_E_HOST },
+	{ "http://evil.example\\.good.example/", URL_E_HOST },
+	{ "http://good.example\\evil.example/", URL_E_HOST },
+	{ "http://a..b/", URL_E_HOST },
+	{ "http://.a/", URL_E_HOST },
+	{ "http://a../", URL_E_HOST },
+	{ "http://./", URL_E_HOST },
+	{ "http://a,b/", URL_E_HOST },
+	{ "http://a;b/", URL_E_HOST },
+	{ "http://a@b@c/", URL_E_HOST },
+	{ "http://a\"b/", URL_E_HOST },
+	{ "http://example.com:0/", URL_E_PORT },
+	{ "http://example.com:65536/", URL_E_PORT },
+	{ "http://example.com:99999/", URL_E_PORT },
+	{ "http://example.com:080/", URL_E_PORT },
+	{ "http://example.com:/", URL_E_PORT },
+	{ "http://example.com:8a/", URL_E_PORT },
+	{ "http://example.com:+80/", URL_E_PORT },
+	{ "http://example.com:-1/", URL_E_PORT },
+	{ "http://example.com:80:80/", URL_E_PORT },
+	{ "http://example.com: 80/", URL_E_PORT },
+	{ "http://example.com:4294967377/", URL_E_PORT },
+	{ "http://example.com/a b", URL_E_CHAR },
+	{ "http://example.com/a\\b", URL_E_CHAR },
+	{ "http://example.com/a\\..\\b", URL_E_CHAR },
+	{ "http://example.com/\xc3\xa4", URL_E_CHAR },
+	{ "http://example.com/?q=<x>", URL_E_CHAR },
+	{ "http://example.com/?q={x}", URL_E_CHAR },
+	{ "http://example.com/?q=a|b", URL_E_CHAR },
+	{ "http://example.com/`", URL_E_CHAR },
+	{ "http://example.com/^", URL_E_CHAR },
+	{ "http://example.com/#a#b", URL_E_CHAR },
+	{ "http://example.com/#a b", URL_E_CHAR },
+	{ "http://example.com/a%zz", URL_E_PERCENT },
+	{ "http://example.com/a%4", URL_E_PERCENT },
+	{ "http://example.com/a%", URL_E_PERCENT },
+	{ "http://example.com/?%g0", URL_E_PERCENT },
+	{ "http://example.com/\r\nX-Evil: 1", URL_E_CONTROL },
+	{ "http://example.com/\t", URL_E_CONTROL },
+	{ "http://exam\tple.com/", URL_E_CONTROL },
+	{ "http://example.com/\x7f", URL_E_CONTROL },
+	{ "http://user:pass@example.com/", URL_E_CREDENTIALS },
+	{ "http://user@example.com/", URL_E_CREDENTIALS },
+	{ "http://:pass@example.com/", URL_E_CREDENTIALS },
+	{ "http://@example.com/", URL_E_CREDENTIALS },
+	{ "https://a%40b:c@example.com/", URL_E_CREDENTIALS },
+	{ "http://example.com:80@evil.example/", URL_E_CREDENTIALS },
+	{ "http://good.example\\@evil.example/", URL_E_CREDENTIALS },
+};
+
+static void
+test_url_good(void)
+{
+	struct url	 u, again;
+	char		*c, *c2, why[256];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(good_urls) / sizeof(*good_urls); i++) {
+		why[0] = '\0';
+		if (!tap_ok(url_parse(&u, good_urls[i].url, why, sizeof(why)) ==
+		    URL_E_NONE, "'%s' is taken", good_urls[i].url)) {
+			tap_diag("%s", why);
+			continue;
+		}
+		tap_is_str(u.host, good_urls[i].host, "  its host");
+		tap_is_int((int)u.port, (int)good_urls[i].port, "  its port");
+		c = url_canonical(&u);
+		tap_is_str(c != NULL ? c : "(null)", good_urls[i].canonical,
+		    "  rebuilt");
+		/* The rebuilt URL reads the same, and rebuilds to itself. */
+		c2 = NULL;
+		tap_ok(c != NULL && url_parse(&again, c, NULL, 0) ==
+		    URL_E_NONE && strcmp(again.host, u.host) == 0 &&
+		    again.port == u.port && again.https == u.https &&
+		    (c2 = url_canonical(&again)) != NULL && strcmp(c, c2) == 0,
+		    "  and reads back the same");
+		free(c);
+		free(c2);
+	}
+}
+
+static void
+test_url_bad(void)
+{
+	struct url	u;
+	size_t		i;
+	enum url_error	e;
+
+	for (i = 0; i < sizeof(bad_urls) / sizeof(*bad_urls); i++) {
+		e = url_parse(&u, bad_urls[i].url, NULL, 0);
+		if (!tap_ok(e == bad_urls[i].e, "bad URL %zu refused, as "
+		    "expected", i))
+			tap_diag("'%s': got %d, want %d", bad_urls[i].url, e,
+			    bad_urls[i].e);
+	}
+	/* A name's lengths: 63 bytes a label, 253 the name. */
+	{
+		char	name[300], url[320];
+
+		memset(name, 'a', 63);
+		strlcpy(name + 63, ".example", sizeof(name) - 63);
+		snprintf(url, sizeof(url), "http://%s/", name);
+		tap_is_int(url_parse(&u, url, NULL, 0), URL_E_NONE,
+		    "a label of 63 bytes");
+		memset(name, 'a', 64);
+		strlcpy(name + 64, ".example", sizeof(name) - 64);
+		snprintf(url, sizeof(url), "http://%s/", name);
+		tap_is_int(url_parse(&u, url, NULL, 0), URL_E_HOST,
+		    "a label of 64 bytes");
+		for (i = 0; i < 253; i++)
+			name[i] = i % 2 == 0 ? 'a' : '.';
+		name[253] = '\0';
+		snprintf(url, sizeof(url), "http://%s./", name);
+		tap_is_int(url_parse(&u, url, NULL, 0), URL_E_NONE,
+		    "a name of 253 bytes and its final dot");
+		snprintf(url, sizeof(url), "http://a%s/", name);
+		tap_is_int(url_parse(&u, url, NULL, 0), URL_E_HOST,
+		    "a name of 254 bytes");
+	}
+}
+
+/* The words of a refusal, as the configuration and the jobrunner say it. */
+static void
+test_url_why(void)
+{
+	static const struct {
+		const char	*url, *why;
+	} t[] = {
+		{ "ftp://h", "must be an http:// or https:// URL" },
+		{ "http://", "must name a host" },
+		{ "http://h\n", "must not contain control characters" },
+		{ "http://127.1", "is not a valid URL: bad host (an ASCII name, "
+		    "a.b.c.d or [IPv6])" },
+		{ "http://h:0", "is not a valid URL: bad port (1 to 65535)" },
+		{ "http://h/a b", "is not a valid URL: a space in the path, "
+		    "query or fragment (percent-encode it)" },
+		{ "http://h/a\\b", "is not a valid URL: '\\' in the path, query "
+		    "or fragment (percent-encode it)" },
+		{ "http://h/\xc3\xa4", "is not a valid URL: a byte that is not "
+		    "ASCII in the path, query or fragment (percent-encode it)" },
+		{ "http://h/%", "is not a valid URL: '%' not followed by two "
+		    "hex digits" },
+		{ "http://u:p@h", "must not hold credentials (the key travels "
+		    "in a header)" },
+		{ "http://h/x?y", "must not have a query or a fragment (the API "
+		    "path is appended to it)" },
+		{ "http://h/x#", "must not have a query or a fragment (the API "
+		    "path is appended to it)" },
+		{ "http://h/x?", "must not have a query or a fragment (the API "
+		    "path is appended to it)" },
+	};
+	char	why[256];
+	size_t	i;
+
+	for (i = 0; i < sizeof(t) / sizeof(*t); i++) {
+		why[0] = '\0';
+		tap_ok(url_check_app(t[i].url, why, sizeof(why)) == -1,
+		    "app_url %zu refused", i);
+		tap_is_str(why, t[i].why, "  saying why");
+	}
+	tap_ok(url_check_app("https://evals.example.com:8443/base", why,
+	    sizeof(why)) == 0, "app_url with a port and a path");
+}
+
+/*
+ * libcurl reads the rebuilt URL as naming the host and port url_parse
+ * read, and the URL as written, where it takes it, too: what is checked
+ * is what is connected to.
+ */
+static void
+same_for_curl(const char *text, const struct url *u)
+{
+	CURLU	*cu;
+	char	*scheme = NULL, *host = NULL, *port = NULL;
+	char	 want[URL_HOST_MAX + 4];
+	int	 ok;
+
+	if ((cu = curl_url()) == NULL) {
+		tap_ok(0, "curl_url");
+		return;
+	}
+	snprintf(want, sizeof(want), u->ipv6 ? "[%s]" : "%s", u->host);
+	ok = curl_url_set(cu, CURLUPART_URL, text, 0) == CURLUE_OK &&
+	    curl_url_get(cu, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(cu, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    curl_url_get(cu, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ==
+	    CURLUE_OK;
+	if (!tap_ok(ok && strcmp(scheme, u->https ? "https" : "http") == 0 &&
+	    strcasecmp(host, want) == 0 && (unsigned int)atoi(port) ==
+	    (u->port != 0 ? u->port : u->https ? 443 : 80),
+	    "libcurl reads '%s' as %s port %u", text, want, u->port))
+		tap_diag("libcurl: %s %s %s", scheme != NULL ? scheme : "-",
+		    host != NULL ? host : "-", port != NULL ? port : "-");
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(cu);
+}
+
+static void
+test_url_curl(void)
+{
+	struct url	 u;
+	char		*c;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(good_urls) / sizeof(*good_urls); i++) {
+		if (url_parse(&u, good_urls[i].url, NULL, 0) != URL_E_NONE ||
+		    (c = url_canonical(&u)) == NULL)
+			continue;
+		same_for_curl(c, &u);
+		same_for_curl(good_urls[i].url, &u);
+		free(c);
+	}
+}
+
+static void
+test_origin(void)
+{
+	struct url	u;
+	char		buf[URL_ORIGIN_MAX];
+
+	url_parse(&u, "HTTPS://u:p@[::FFFF:10.0.0.1]:8443/x?y#z", NULL, 0);
+	url_origin(&u, buf, sizeof(buf));
+	tap_is_str(buf, "https://[::ffff:10.0.0.1]:8443",
+	    "an origin: no credentials, no path");
+	url_parse(&u, "http://Hooks.Example", NULL, 0);
+	url_origin(&u, buf, sizeof(buf));
+	tap_is_str(buf, "http://hooks.example", "an origin without a port");
+}
+
+/* --- addresses ------------------------------------------------------ */
+
+/* The strict forms alone: URLs hold no other spelling. */
 static void
 test_parse(void)
 {
@@ -381,6 +720,9 @@ test_user_urls(void)
 		{ "http://:80/hook", URL_BAD },
 		{ "http://exa mple.com/", URL_BAD },
 		{ "http://example.com/\r\nX-Evil: 1", URL_BAD },
+		{ "http://127.1/", URL_BAD },
+		{ "http://[fe80::1%25lo]/", URL_BAD },
+		{ "http://a@b@c/", URL_BAD },
 		{ "", URL_BAD },
 	};
 	size_t	i;
@@ -394,6 +736,11 @@ test_user_urls(void)
 int
 main(void)
 {
+	test_url_good();
+	test_url_bad();
+	test_url_why();
+	test_url_curl();
+	test_origin();
 	test_ipv4();
 	test_ipv6();
 	test_parse();
