@@ -1959,18 +1959,88 @@ BEGIN
 END;
 $$;
 
+-- Adds counts to the counters: each (names[i], k1s[i], k2s[i]) gains
+-- ns[i] (NULL adds nothing), in a shard row of its own: the writing
+-- session's of 8 (at_shard NULL), so that concurrent writers seldom wait
+-- on one row, or the one given.  In key order, so that two writers
+-- never wait on each other in turn.  A key must come once a call: the
+-- callers group by it.  The one way counts are added, by every trigger
+-- below and by the seeding.
+CREATE OR REPLACE FUNCTION public.evalsched_counters_add(names text[],
+    k1s text[], k2s text[], ns numeric[], at_shard integer DEFAULT NULL)
+RETURNS void LANGUAGE sql VOLATILE SET search_path = '' AS $$
+    INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard, value)
+    SELECT u.name, u.k1, u.k2,
+        coalesce(at_shard, pg_catalog.pg_backend_pid() % 8), u.n
+    FROM ROWS FROM (pg_catalog.unnest(names), pg_catalog.unnest(k1s),
+        pg_catalog.unnest(k2s), pg_catalog.unnest(ns)) AS u(name, k1, k2, n)
+    WHERE u.n IS NOT NULL
+    ORDER BY u.name, u.k1, u.k2
+    ON CONFLICT (name, k1, k2, shard)
+        DO UPDATE SET value = c.value + EXCLUDED.value
+$$;
+
+-- What alert events add, for the triggers and the seeding alike: an
+-- event counts once, when it ends (delivered, or failed once retries
+-- ran out) and was not ended before (was[i]: its state before an
+-- update, NULL for one inserted or seeded).
+CREATE OR REPLACE FUNCTION public.evalsched_count_alert_rows(events text[],
+    states text[], was text[], at_shard integer DEFAULT NULL)
+RETURNS void LANGUAGE sql VOLATILE SET search_path = '' AS $$
+    SELECT public.evalsched_counters_add(pg_catalog.array_agg('alerts'::text),
+        pg_catalog.array_agg(x.event), pg_catalog.array_agg(x.state),
+        pg_catalog.array_agg(x.n), at_shard)
+    FROM (SELECT u.event, u.state, pg_catalog.count(*) AS n
+        FROM ROWS FROM (pg_catalog.unnest(events),
+            pg_catalog.unnest(states), pg_catalog.unnest(was))
+            AS u(event, state, was)
+        WHERE u.state IN ('delivered', 'failed')
+          AND (u.was IS NULL OR u.was NOT IN ('delivered', 'failed'))
+        GROUP BY u.event, u.state) x
+$$;
+
+-- What the application's alert_history adds: a delivery of a
+-- scheduled_eval_* alert, ours or the application's, sent or failed.
+CREATE OR REPLACE FUNCTION public.evalsched_count_delivery_rows(
+    alert_types text[], sent boolean[], at_shard integer DEFAULT NULL)
+RETURNS void LANGUAGE sql VOLATILE SET search_path = '' AS $$
+    SELECT public.evalsched_counters_add(
+        pg_catalog.array_agg('deliveries'::text), pg_catalog.array_agg(x.result),
+        pg_catalog.array_agg(''::text), pg_catalog.array_agg(x.n), at_shard)
+    FROM (SELECT CASE WHEN coalesce(u.sent, false) THEN 'sent'
+            ELSE 'failed' END AS result, pg_catalog.count(*) AS n
+        FROM ROWS FROM (pg_catalog.unnest(alert_types),
+            pg_catalog.unnest(sent)) AS u(alert_type, sent)
+        WHERE u.alert_type LIKE 'scheduled\_eval\_%'
+        GROUP BY 1) x
+$$;
+
+-- What metric_alert_rule_evaluations adds: an evaluation evalsched
+-- made, by whether it triggered.
+CREATE OR REPLACE FUNCTION public.evalsched_count_rule_evaluation_rows(
+    triggered boolean[], evaluated_by text[], at_shard integer DEFAULT NULL)
+RETURNS void LANGUAGE sql VOLATILE SET search_path = '' AS $$
+    SELECT public.evalsched_counters_add(
+        pg_catalog.array_agg('rule_evaluations'::text),
+        pg_catalog.array_agg(x.triggered), pg_catalog.array_agg(''::text),
+        pg_catalog.array_agg(x.n), at_shard)
+    FROM (SELECT u.triggered::text AS triggered, pg_catalog.count(*) AS n
+        FROM ROWS FROM (pg_catalog.unnest(triggered),
+            pg_catalog.unnest(evaluated_by)) AS u(triggered, evaluated_by)
+        WHERE u.evaluated_by = 'evalsched'
+        GROUP BY 1) x
+$$;
+
 -- They run as their owner: whoever writes a run adds to the counters.
 CREATE OR REPLACE FUNCTION public.evalsched_count_runs_inserted()
 RETURNS trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
-    INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard, value)
-    SELECT x.name, x.k1, x.k2, pg_catalog.pg_backend_pid() % 8, x.n
+    PERFORM public.evalsched_counters_add(pg_catalog.array_agg(x.name),
+        pg_catalog.array_agg(x.k1), pg_catalog.array_agg(x.k2),
+        pg_catalog.array_agg(x.n))
     FROM public.evalsched_run_counts((SELECT pg_catalog.array_agg(
-        r::public.scheduled_evaluation_runs) FROM new_runs r), NULL) x
-    ORDER BY x.name, x.k1, x.k2
-    ON CONFLICT (name, k1, k2, shard)
-        DO UPDATE SET value = c.value + EXCLUDED.value;
+        r::public.scheduled_evaluation_runs) FROM new_runs r), NULL) x;
     RETURN NULL;
 END;
 $$;
@@ -1979,15 +2049,13 @@ CREATE OR REPLACE FUNCTION public.evalsched_count_runs_updated()
 RETURNS trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
-    INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard, value)
-    SELECT x.name, x.k1, x.k2, pg_catalog.pg_backend_pid() % 8, x.n
+    PERFORM public.evalsched_counters_add(pg_catalog.array_agg(x.name),
+        pg_catalog.array_agg(x.k1), pg_catalog.array_agg(x.k2),
+        pg_catalog.array_agg(x.n))
     FROM public.evalsched_run_counts((SELECT pg_catalog.array_agg(
             r::public.scheduled_evaluation_runs) FROM new_runs r),
         (SELECT pg_catalog.array_agg(o::public.scheduled_evaluation_runs)
-            FROM old_runs o)) x
-    ORDER BY x.name, x.k1, x.k2
-    ON CONFLICT (name, k1, k2, shard)
-        DO UPDATE SET value = c.value + EXCLUDED.value;
+            FROM old_runs o)) x;
     RETURN NULL;
 END;
 $$;
@@ -2010,25 +2078,15 @@ RETURNS trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard,
-            value)
-        SELECT 'alerts', a.event, a.state, pg_catalog.pg_backend_pid() % 8,
-            pg_catalog.count(*)
-        FROM new_alerts a WHERE a.state IN ('delivered', 'failed')
-        GROUP BY a.event, a.state ORDER BY a.event, a.state
-        ON CONFLICT (name, k1, k2, shard)
-            DO UPDATE SET value = c.value + EXCLUDED.value;
+        PERFORM public.evalsched_count_alert_rows(
+            pg_catalog.array_agg(a.event), pg_catalog.array_agg(a.state),
+            NULL)
+        FROM new_alerts a;
     ELSE
-        INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard,
-            value)
-        SELECT 'alerts', a.event, a.state, pg_catalog.pg_backend_pid() % 8,
-            pg_catalog.count(*)
-        FROM new_alerts a JOIN old_alerts o ON o.id = a.id
-        WHERE a.state IN ('delivered', 'failed')
-          AND o.state NOT IN ('delivered', 'failed')
-        GROUP BY a.event, a.state ORDER BY a.event, a.state
-        ON CONFLICT (name, k1, k2, shard)
-            DO UPDATE SET value = c.value + EXCLUDED.value;
+        PERFORM public.evalsched_count_alert_rows(
+            pg_catalog.array_agg(a.event), pg_catalog.array_agg(a.state),
+            pg_catalog.array_agg(o.state))
+        FROM new_alerts a JOIN old_alerts o ON o.id = a.id;
     END IF;
     RETURN NULL;
 END;
@@ -2052,16 +2110,10 @@ CREATE OR REPLACE FUNCTION public.evalsched_count_deliveries()
 RETURNS trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
-    INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard, value)
-    SELECT 'deliveries', d.result, '', pg_catalog.pg_backend_pid() % 8,
-        pg_catalog.count(*)
-    FROM (SELECT CASE WHEN coalesce(h.webhook_sent, false) THEN 'sent'
-            ELSE 'failed' END AS result
-        FROM new_history h
-        WHERE h.alert_type LIKE 'scheduled\_eval\_%') d
-    GROUP BY d.result ORDER BY d.result
-    ON CONFLICT (name, k1, k2, shard)
-        DO UPDATE SET value = c.value + EXCLUDED.value;
+    PERFORM public.evalsched_count_delivery_rows(
+        pg_catalog.array_agg(h.alert_type),
+        pg_catalog.array_agg(h.webhook_sent))
+    FROM new_history h;
     RETURN NULL;
 END;
 $$;
@@ -2070,14 +2122,10 @@ CREATE OR REPLACE FUNCTION public.evalsched_count_rule_evaluations()
 RETURNS trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
-    INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard, value)
-    SELECT 'rule_evaluations', e.triggered::text, '',
-        pg_catalog.pg_backend_pid() % 8, pg_catalog.count(*)
-    FROM new_evaluations e
-    WHERE e.metadata ->> 'evaluated_by' = 'evalsched'
-    GROUP BY e.triggered ORDER BY e.triggered
-    ON CONFLICT (name, k1, k2, shard)
-        DO UPDATE SET value = c.value + EXCLUDED.value;
+    PERFORM public.evalsched_count_rule_evaluation_rows(
+        pg_catalog.array_agg(e.triggered),
+        pg_catalog.array_agg(e.metadata ->> 'evaluated_by'))
+    FROM new_evaluations e;
     RETURN NULL;
 END;
 $$;
@@ -2113,41 +2161,30 @@ BEGIN
     END IF;
     -- Every run held, counted as if inserted now, a schedule's at a
     -- time.
-    INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard, value)
-    SELECT x.name, x.k1, x.k2, 0, pg_catalog.sum(x.n)
-    FROM public.scheduled_evaluations s
-    CROSS JOIN LATERAL public.evalsched_run_counts((SELECT
-        pg_catalog.array_agg(r) FROM public.scheduled_evaluation_runs r
-        WHERE r.scheduled_evaluation_id = s.id), NULL) x
-    GROUP BY x.name, x.k1, x.k2
-    ON CONFLICT (name, k1, k2, shard)
-        DO UPDATE SET value = c.value + EXCLUDED.value;
-    INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard, value)
-    SELECT 'alerts', a.event, a.state, 0, pg_catalog.count(*)
-    FROM public.evalsched_alerts a WHERE a.state IN ('delivered', 'failed')
-    GROUP BY a.event, a.state
-    ON CONFLICT (name, k1, k2, shard)
-        DO UPDATE SET value = c.value + EXCLUDED.value;
+    PERFORM public.evalsched_counters_add(pg_catalog.array_agg(x.name),
+        pg_catalog.array_agg(x.k1), pg_catalog.array_agg(x.k2),
+        pg_catalog.array_agg(x.n), 0)
+    FROM (SELECT x.name, x.k1, x.k2, pg_catalog.sum(x.n) AS n
+        FROM public.scheduled_evaluations s
+        CROSS JOIN LATERAL public.evalsched_run_counts((SELECT
+            pg_catalog.array_agg(r) FROM public.scheduled_evaluation_runs r
+            WHERE r.scheduled_evaluation_id = s.id), NULL) x
+        GROUP BY x.name, x.k1, x.k2) x;
+    PERFORM public.evalsched_count_alert_rows(pg_catalog.array_agg(a.event),
+        pg_catalog.array_agg(a.state), NULL, 0)
+    FROM public.evalsched_alerts a;
     IF pg_catalog.to_regclass('public.alert_history') IS NOT NULL THEN
-        INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard,
-            value)
-        SELECT 'deliveries', CASE WHEN coalesce(h.webhook_sent, false)
-            THEN 'sent' ELSE 'failed' END, '', 0, pg_catalog.count(*)
-        FROM public.alert_history h
-        WHERE h.alert_type LIKE 'scheduled\_eval\_%' GROUP BY 2
-        ON CONFLICT (name, k1, k2, shard)
-            DO UPDATE SET value = c.value + EXCLUDED.value;
+        PERFORM public.evalsched_count_delivery_rows(
+            pg_catalog.array_agg(h.alert_type),
+            pg_catalog.array_agg(h.webhook_sent), 0)
+        FROM public.alert_history h;
     END IF;
     IF pg_catalog.to_regclass('public.metric_alert_rule_evaluations')
         IS NOT NULL THEN
-        INSERT INTO public.evalsched_counters AS c (name, k1, k2, shard,
-            value)
-        SELECT 'rule_evaluations', e.triggered::text, '', 0,
-            pg_catalog.count(*)
-        FROM public.metric_alert_rule_evaluations e
-        WHERE e.metadata ->> 'evaluated_by' = 'evalsched' GROUP BY 2
-        ON CONFLICT (name, k1, k2, shard)
-            DO UPDATE SET value = c.value + EXCLUDED.value;
+        PERFORM public.evalsched_count_rule_evaluation_rows(
+            pg_catalog.array_agg(e.triggered),
+            pg_catalog.array_agg(e.metadata ->> 'evaluated_by'), 0)
+        FROM public.metric_alert_rule_evaluations e;
     END IF;
     INSERT INTO public.evalsched_meta (key, value)
     VALUES ('counters_seeded_at', pg_catalog.to_char(

@@ -93,4 +93,36 @@ SELECT tap.is((SELECT pg_catalog.string_agg(x.name || ':' || x.k1 || ':'
 FROM public.scheduled_evaluation_runs r
 WHERE r.id = 'e6000000-0000-4000-8000-000000000001';
 
+-- The other counting rules, called as the triggers and the seeding call
+-- them: alert events that end (once), deliveries of scheduled_eval_*
+-- alerts, the rule evaluations evalsched made; into the shard given.
+TRUNCATE public.evalsched_counters;
+DO $$ BEGIN PERFORM public.evalsched_count_alert_rows(
+    ARRAY['scheduled_eval_failed', 'scheduled_eval_failed',
+        'scheduled_eval_failed', 'scheduled_eval_disabled'],
+    ARRAY['delivered', 'delivered', 'pending', 'failed'],
+    ARRAY[NULL, 'delivered', NULL, 'pending'], 5); END $$;
+SELECT tap.is((SELECT pg_catalog.string_agg(k1 || '/' || k2 || '=' || n, ' '
+        ORDER BY k1, k2) FROM c WHERE name = 'alerts'),
+    'scheduled_eval_disabled/failed=1 scheduled_eval_failed/delivered=1',
+    'alerts: an event counts when it ends, not again, not while pending');
+DO $$ BEGIN PERFORM public.evalsched_count_delivery_rows(
+    ARRAY['scheduled_eval_failed', 'scheduled_eval_failed',
+        'scheduled_evalXfailed', 'training_failed'],
+    ARRAY[true, NULL, true, true], 5); END $$;
+SELECT tap.is((SELECT pg_catalog.string_agg(k1 || '=' || n, ' '
+        ORDER BY k1) FROM c WHERE name = 'deliveries'), 'failed=1 sent=1',
+    'deliveries: scheduled_eval_* only, unsent as failed');
+DO $$ BEGIN PERFORM public.evalsched_count_rule_evaluation_rows(
+    ARRAY[true, false, false, true], ARRAY['evalsched', 'evalsched',
+        'evalsched', 'worker'], 5); END $$;
+SELECT tap.is((SELECT pg_catalog.string_agg(k1 || '=' || n, ' '
+        ORDER BY k1) FROM c WHERE name = 'rule_evaluations'),
+    'false=2 true=1', 'rule evaluations: evalsched''s, by triggered');
+SELECT tap.is((SELECT pg_catalog.array_agg(DISTINCT shard)
+        FROM public.evalsched_counters), ARRAY[5], 'into the shard given');
+DO $$ BEGIN PERFORM public.evalsched_count_alert_rows(NULL, NULL, NULL); END $$;
+SELECT tap.is((SELECT pg_catalog.count(*) FROM public.evalsched_counters),
+    6::bigint, 'no rows, nothing added');
+
 ROLLBACK;
