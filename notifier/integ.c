@@ -240,6 +240,30 @@ integ_api_error(struct outcome *o, const struct request *r,
 }
 
 /*
+ * The end of a call to an API whose answer says whether it worked
+ * beside its status (PagerDuty's "status": "success", Telegram's "ok":
+ * said, the word): a 2xx without it failed, and is retried when the
+ * service may take it next time (retry); a refusal is told in the
+ * words of the answer's member.
+ */
+void
+integ_checked_result(struct request *r, struct integration *ig, int said,
+    const char *word, int retry, const char *member)
+{
+	struct outcome	o;
+
+	request_outcome(r, &o);
+	if (o.ok && !said) {
+		o.ok = 0;
+		o.retry = retry;
+		snprintf(o.error, sizeof(o.error), "HTTP %ld without \"%s\"",
+		    o.status, word);
+	} else if (!o.ok && o.status != 0)
+		integ_api_error(&o, r, member);
+	integ_result(ig, &o);
+}
+
+/*
  * Starts a call for ig (a GET when body is NULL), with what is left of
  * the delivery's time.  0, or -1 when it failed at once (the result
  * says why).

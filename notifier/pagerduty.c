@@ -87,17 +87,8 @@ said_success(const struct request *r)
 static void
 done(struct request *r, void *arg)
 {
-	struct outcome	o;
-
-	request_outcome(r, &o);
-	if (o.ok && !said_success(r)) {
-		o.ok = 0;
-		o.retry = 1;
-		snprintf(o.error, sizeof(o.error), "HTTP %ld without "
-		    "\"success\"", o.status);
-	} else if (!o.ok && o.status != 0)
-		integ_api_error(&o, r, "message");
-	integ_result(arg, &o);
+	integ_checked_result(r, arg, said_success(r), "success", 1,
+	    "message");
 }
 
 void

@@ -73,17 +73,7 @@ said_ok(const struct request *r)
 static void
 done(struct request *r, void *arg)
 {
-	struct outcome	o;
-
-	request_outcome(r, &o);
-	if (o.ok && !said_ok(r)) {
-		o.ok = 0;
-		o.retry = 0;
-		snprintf(o.error, sizeof(o.error), "HTTP %ld without \"ok\"",
-		    o.status);
-	} else if (!o.ok && o.status != 0)
-		integ_api_error(&o, r, "description");
-	integ_result(arg, &o);
+	integ_checked_result(r, arg, said_ok(r), "ok", 0, "description");
 }
 
 void
