@@ -77,9 +77,15 @@ integration($a, 'telegram', { bot_token => '111:tgsecret', chat_id => '42' });
 integration($a, 'pagerduty', { routing_key => 'pdsecretkey' });
 my $hook = $t->sql_value("INSERT INTO user_webhooks (user_id, name, url) "
     . "VALUES ('$a', 'hook', '$api/teams/hook') RETURNING id");
-# Q: in quiet hours all day long, in their time zone.
-my $q = owner('owner-q@example.test', quiet_hours_enabled => 'true', quiet_hours_start => 0,
-    quiet_hours_end => 23, timezone => 'Europe/Berlin');
+# Q: in quiet hours, in their time zone, for all but one hour of the
+# day, the one twelve hours from now (the end hour is not quiet; a start
+# after the end wraps past midnight).  0 to 23 left 23:00 to 24:00 out,
+# when this failed.
+my $loud = ($t->sql_value("SELECT extract(hour FROM now() AT TIME ZONE "
+    . "'Europe/Berlin')::int") + 12) % 24;
+my $q = owner('owner-q@example.test', quiet_hours_enabled => 'true',
+    quiet_hours_start => ($loud + 1) % 24, quiet_hours_end => $loud,
+    timezone => 'Europe/Berlin');
 
 my $conf = $t->write_config(sendmail => $sendmail, telegram_api_url => "$api/tg",
     pagerduty_events_url => "$api/pd/failing",
