@@ -164,15 +164,38 @@ build-san:
 	    PREFIX=$(TEST_PREFIX) SYSCONFDIR=$(TEST_PREFIX)/etc \
 	    SYSTEMDDIR=$(TEST_PREFIX)/lib/systemd/system install
 
-check: deps build-werror build-san lint
+# make check: both builds side by side, one job per processor (it is
+# where a build from clean spends its time).  Then the suite, three files
+# at a time: most of a file's time is spent waiting (for a run_timeout, a
+# lease, the turn of a minute), and its bounds hold on a machine busier
+# than that.  The longest files start first, so that none of them starts
+# last and leaves the others' processors idle at the end.  Beside it, the
+# package's tests, one after the other (image.t takes the package that
+# package.t built), their output shown once the suite is done: building
+# the package takes both processors for a few seconds, then lintian and
+# dpkg one.  Then the fuzzers.
+NPROC		:= $(shell getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
+CHECK_JOBS	?= 3
+CHECK_FIRST	= tests/review20.t tests/backoff.t tests/hostile-secrets.t \
+		  tests/ctl.t tests/race.t tests/metricrules.t tests/alerts.t \
+		  tests/blame.t tests/sizes.t tests/jobrunner.t tests/fairness.t \
+		  tests/searchpath.t tests/retention.t tests/cli.t tests/outage.t
+CHECK_TESTS	= $(CHECK_FIRST) $(filter-out $(CHECK_FIRST) tests/package.t \
+		  tests/image.t,$(wildcard tests/*.t)) $(SAN_O)/tests/t_*
+CHECK_PACKAGE	= tests/package.t tests/image.t
+
+check: deps lint
+	$(MAKE) -j$(NPROC) build-werror build-san
+	@rm -f build/check-package.log build/check-package.status
+	@{ prove --timer $(CHECK_PACKAGE) >build/check-package.log 2>&1; \
+	    echo $$? >build/check-package.status; } & \
 	EVALSCHED_ROOT=$(SAN_ROOT) EVALSCHED_PREFIX=$(TEST_PREFIX) \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87 \
-	    prove -j2 --timer $(SAN_O)/tests/t_* $(filter-out tests/package.t \
-	    tests/image.t,$(wildcard tests/*.t))
-	@# Building the package takes both cores: alone, so that the timing
-	@# of the other tests is not its.
-	prove --timer tests/package.t tests/image.t
+	    prove -j$(CHECK_JOBS) --timer $(CHECK_TESTS); suite=$$?; \
+	wait; echo "prove --timer $(CHECK_PACKAGE)"; \
+	cat build/check-package.log; \
+	test $$suite -eq 0 && test "$$(cat build/check-package.status)" = 0
 	@sh tests/fuzz/run.sh brief
 
 lint:

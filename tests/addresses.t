@@ -110,7 +110,11 @@ ok($t->wait_until(sub { $t->received('owner') == 3 }, 30),
     'the three alerts reached the owner\'s webhook') or diag $t->supervisor_log;
 no_address(join("\n", map { $_->{body} // '' } $t->received('owner')),
     'none in what the webhook was sent');
-my @history = as_owner("SELECT title, message, metadata::text FROM alert_history");
+# The history's row of a delivery is written when it has ended, after
+# the receiver has it.
+my @history;
+$t->wait_until(sub { @history = as_owner("SELECT title, message, "
+    . "metadata::text FROM alert_history"); @history == 3 }, 10);
 is(scalar @history, 3, 'the owner reads the three in their alert history');
 no_address(join("\n", map { join "\n", map { $_ // '' } @$_ } @history),
     'none there');

@@ -446,7 +446,9 @@ my $queued = time;
 my $en = queue($un);
 ok($t->wait_until(sub { jobs($en) }, 10), 'N: the event queued elsewhere was delivered');
 my ($jn) = jobs($en);
-cmp_ok($jn->[0] - $queued, '<', 3, sprintf 'N: within %.1f s, through NOTIFY', $jn->[0] - $queued);
+# Well before the 30 s of its next look without one, on a busy machine
+# too (a notifier under the sanitizers starts slowly then).
+cmp_ok($jn->[0] - $queued, '<', 10, sprintf 'N: within %.1f s, through NOTIFY', $jn->[0] - $queued);
 is_deeply($jn->[2]{email}{transport}, { resend => { url => 'http://127.0.0.1:9/emails',
     key => 're_test_secret_key' } }, 'N: with resend_api_key_file, the email goes through Resend');
 is($jn->[2]{email}{app_base_url}, 'https://app.example.test', 'N: its links to app_link_url');

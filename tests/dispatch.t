@@ -104,9 +104,12 @@ is($t->sql_value("SELECT count(*) FROM scheduled_evaluation_runs "
     . "WHERE scheduled_evaluation_id IN ('$inactive', '$future')"), 0,
     'inactive and future schedules were left alone');
 
-# Concurrency: ten slow schedules, three at a time.
+# Concurrency: ten slow schedules, three at a time.  Each answer takes
+# 2 s: three requests overlap even when the jobrunners under the
+# sanitizers start far apart on a busy machine (at 0.7 s they did not
+# always, and the slots looked unused).
 $t->sql("UPDATE scheduled_evaluations SET is_active = false");
-my @slow = map { $t->add_schedule(name => "slow $_", model_id => 'standin:slow=700,never') } 1 .. 10;
+my @slow = map { $t->add_schedule(name => "slow $_", model_id => 'standin:slow=2000,never') } 1 .. 10;
 ok($t->wait_until(sub { $t->sql_value("SELECT count(*) FROM scheduled_evaluation_runs r "
     . "JOIN scheduled_evaluations s ON s.id = r.scheduled_evaluation_id "
     . "WHERE s.name LIKE 'slow %' AND r.status = 'running'") == 10 }, 60),

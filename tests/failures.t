@@ -100,7 +100,9 @@ sub fake_jobrunner {
 
 # Each is the platform's fault, not the schedule's: none counts.
 my %cases = (
-	'ignores SIGTERM' => [fake_jobrunner('stubborn', "trap '' TERM\nsleep 30"),
+	# exec: the sleep is the jobrunner, SIGTERM still ignored, and the
+	# supervisor's SIGKILL leaves no sleep behind.
+	'ignores SIGTERM' => [fake_jobrunner('stubborn', "trap '' TERM\nexec sleep 30"),
 	    qr/^timed out: the jobrunner outlived run_timeout \(2 s\) and was killed$/],
 	'kills itself' => [fake_jobrunner('suicidal', 'kill -SEGV $$'),
 	    qr/^jobrunner killed by signal 11 \(Segmentation fault\)$/],

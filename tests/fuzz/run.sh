@@ -5,9 +5,9 @@
 #	sh tests/fuzz/run.sh brief	about 20 seconds each (make check)
 #	sh tests/fuzz/run.sh long	10 minutes each (make fuzz)
 #
-# FUZZ_SECONDS overrides either duration, FUZZ_CC the compiler.  A
-# target names the sources it needs besides itself, and the pkg-config
-# packages it links, on lines
+# FUZZ_SECONDS overrides either duration, FUZZ_CC the compiler, FUZZ_JOBS
+# how many run at once (one per processor).  A target names the sources
+# it needs besides itself, and the pkg-config packages it links, on lines
 #	// fuzz-link: common/x.c common/y.c
 #	// fuzz-pkgs: json-c libbsd-overlay
 # Objects, logs, grown corpora and crashes go under build/fuzz.
@@ -73,18 +73,54 @@ run_target() {
 	    "$work" >"$out/$1.log" 2>&1
 }
 
-failed=0
+# The targets are built and run side by side, as many at a time as there
+# are processors (FUZZ_JOBS overrides): each is one process, and its
+# duration is wall-clock time, so that one at a time on an idle machine
+# would leave processors unused and take longer for no more runs each.
+jobs=${FUZZ_JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)}
+[ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+
+# each_target command: runs "command name" for every target, $jobs at a
+# time, each in the background; its exit status lands in $out/name.status.
+each_target() {
+	n=0
+	for name in $names; do
+		{ "$1" "$name"; echo $? >"$out/$name.status"; } &
+		n=$((n + 1))
+		if [ "$n" -ge "$jobs" ]; then
+			wait
+			n=0
+		fi
+	done
+	wait
+}
+
+build_one() { build_target "$here/$1.c" "$1"; }
+run_one() { run_target "$1" "$here/corpus/${1#fuzz_}"; }
+
+names=
 for f in "$here"/fuzz_*.c; do
 	[ -e "$f" ] || continue
-	name=$(basename "$f" .c)
-	if ! build_target "$f" "$name"; then
+	names="$names $(basename "$f" .c)"
+done
+
+failed=0
+each_target build_one
+built=
+for name in $names; do
+	if [ "$(cat "$out/$name.status")" != 0 ]; then
 		echo "fuzz: $name: build failed:"
 		sed 's/^/    /' "$out/$name.build"
 		failed=1
 		continue
 	fi
+	built="$built $name"
 	echo "fuzz: $name: running ${secs}s"
-	if run_target "$name" "$here/corpus/${name#fuzz_}"; then
+done
+names=$built
+each_target run_one
+for name in $names; do
+	if [ "$(cat "$out/$name.status")" = 0 ]; then
 		runs=$(sed -n 's/^stat::number_of_executed_units: *//p' \
 		    "$out/$name.log")
 		echo "fuzz: $name: ok, ${runs:-?} runs, corpus $(ls "$out/corpus-$name" | wc -l) inputs"

@@ -194,7 +194,11 @@ sub conninfo {
 
 sub psql_cmd {
 	my ($self) = @_;
-	return ('psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h',
+	# The server's own psql: Debian's psql is a wrapper script in
+	# Perl that picks one, and costs as much again.
+	my $psql = defined $self->{pgbin} && -x "$self->{pgbin}/psql"
+	    ? "$self->{pgbin}/psql" : 'psql';
+	return ($psql, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h',
 	    $self->{pgsock}, '-U', 'postgres', '-d', 'postgres');
 }
 
@@ -205,29 +209,157 @@ sub psql_file {
 	    or die "psql -f $file failed\n";
 }
 
-# Rows of a query, each an array ref; NULL comes back as undef.
+# Statements whose effect outlives them in their session.
+my $SESSION_STATE = qr/(?:\A|;)\s*(?:BEGIN|START\s+TRANSACTION|SET|RESET|
+    LISTEN|PREPARE|DECLARE|CREATE\s+(?:LOCAL\s+)?TEMP|LOAD|DISCARD)\b/xi;
+
+# Rows of a query, each an array ref; NULL comes back as undef.  It is
+# what psql -c does: the text is sent as one query (several statements
+# run in one implicit transaction unless they say otherwise), the rows
+# of every statement come back, as PostgreSQL's text, and an error
+# dies.
+#
+# A harness keeps one connection for its queries, speaking PostgreSQL's
+# protocol itself: a psql for each query cost as much CPU as the programs
+# under test, and the tests ask the database over and over while they
+# wait.  A query that leaves something behind in its session (BEGIN
+# without an end, SET, LISTEN, a temporary table...) gets a connection of
+# its own, closed after it, as psql's would be.
 sub sql {
 	my ($self, $query) = @_;
-	my $pid = open(my $fh, '-|') // die "fork: $!";
-	if ($pid == 0) {
-		open STDERR, '>&', \*STDOUT if 0;
-		exec $self->psql_cmd, '-A', '-t', '-F', "\x1f", '-P',
-		    'null=\N', '-c', $query or POSIX::_exit(127);
+	utf8::encode($query) if utf8::is_utf8($query);
+	if ($query =~ $SESSION_STATE) {
+		my $c = $self->pg_connect;
+		my @rows = eval { pg_query($c, $query) };
+		my $err = $@;
+		pg_close($c);
+		die $err if $err;
+		return @rows;
 	}
-	local $/ = "\n";
-	my @rows;
-	while (my $line = <$fh>) {
-		chomp $line;
-		push @rows, [map { $_ eq '\N' ? undef : $_ } split /\x1f/, $line, -1];
-	}
-	close $fh or die "psql failed ($?) on: $query\n";
-	return @rows;
+	my $c = $self->{conn};
+	undef $c if $c && ($c->{pid} != $$ || !pg_idle($c));
+	return pg_query($self->{conn} = $c // $self->pg_connect, $query);
 }
 
 sub sql_value {
 	my ($self, $query) = @_;
 	my @rows = $self->sql($query);
 	return @rows ? $rows[0][0] : undef;
+}
+
+# --- PostgreSQL's frontend protocol, as much as sql needs -----------------
+#
+# Version 3.0 over the cluster's Unix socket, trust authentication (as
+# the cluster is made), the simple query protocol: every value is text.
+
+sub pg_connect {
+	my ($self) = @_;
+	require IO::Socket::UNIX;
+	my $path = "$self->{pgsock}/.s.PGSQL.5432";
+	my $sock = IO::Socket::UNIX->new(Peer => $path)
+	    or die "cannot connect to $path: $!\n";
+	my $params = join('', map { "$_\0" } user => 'postgres',
+	    database => 'postgres', application_name => 'test-harness') . "\0";
+	my $c = { sock => $sock, pid => $$ };
+	pg_send($c, pack('NN', 8 + length $params, 196608) . $params);
+	while (1) {
+		my ($type, $body) = pg_read($c);
+		die "PostgreSQL: " . pg_error($body) . "\n" if $type eq 'E';
+		die "PostgreSQL asks for a password\n"
+		    if $type eq 'R' && unpack('N', $body) != 0;
+		return $c if $type eq 'Z';
+	}
+}
+
+sub pg_close {
+	my ($c) = @_;
+	local $SIG{PIPE} = 'IGNORE';
+	syswrite $c->{sock}, pack('aN', 'X', 4);
+	close $c->{sock};
+}
+
+# Whether an idle connection is still one: the server has said nothing
+# since its last ReadyForQuery, unless that it is going (it was stopped
+# or restarted, or the backend terminated).
+sub pg_idle {
+	my ($c) = @_;
+	my $bits = '';
+	vec($bits, fileno $c->{sock}, 1) = 1;
+	while (select(my $r = $bits, undef, undef, 0) > 0) {
+		my ($type) = eval { pg_read($c) } or return 0;
+		return 0 if $type eq 'E';
+	}
+	return 1;
+}
+
+sub pg_send {
+	my ($c, $msg) = @_;
+	local $SIG{PIPE} = 'IGNORE';
+	while (length $msg) {
+		my $n = syswrite $c->{sock}, $msg;
+		die "PostgreSQL: write: $!\n" unless defined $n;
+		substr($msg, 0, $n, '');
+	}
+}
+
+sub pg_read_bytes {
+	my ($c, $n) = @_;
+	my $buf = '';
+	while (length $buf < $n) {
+		my $got = sysread $c->{sock}, $buf, $n - length $buf, length $buf;
+		die "PostgreSQL: the connection was closed\n" unless $got;
+	}
+	return $buf;
+}
+
+# One message: its type and its body.
+sub pg_read {
+	my ($c) = @_;
+	my ($type, $len) = unpack 'aN', pg_read_bytes($c, 5);
+	return ($type, pg_read_bytes($c, $len - 4));
+}
+
+# An ErrorResponse's severity and message, as psql prints them.
+sub pg_error {
+	my ($body) = @_;
+	my %f;
+	$f{$1} = $2 while $body =~ /\G([^\0])([^\0]*)\0/gc;
+	return ($f{S} // 'ERROR') . ":  " . ($f{M} // '?');
+}
+
+sub pg_query {
+	my ($c, $query) = @_;
+	pg_send($c, pack('aN', 'Q', 5 + length $query) . "$query\0");
+	my (@rows, $err);
+	while (1) {
+		my ($type, $body) = pg_read($c);
+		if ($type eq 'D') {
+			my $n = unpack 'n', $body;
+			my ($pos, @row) = (2);
+			for (1 .. $n) {
+				my $len = unpack 'l>', substr($body, $pos, 4);
+				$pos += 4;
+				if ($len < 0) {
+					push @row, undef;
+					next;
+				}
+				push @row, substr($body, $pos, $len);
+				$pos += $len;
+			}
+			push @rows, \@row;
+		} elsif ($type eq 'E') {
+			$err //= pg_error($body);
+		} elsif ($type eq 'G') {
+			my $why = "sql() has no data to copy\0";
+			pg_send($c, pack('aN', 'f', 4 + length $why) . $why);
+		} elsif ($type eq 'Z') {
+			last;
+		}
+		# Else a row description, a command's end, a notice, a
+		# notification, a parameter, COPY TO's data: nothing to keep.
+	}
+	die "query failed ($err) on: $query\n" if defined $err;
+	return @rows;
 }
 
 # Starts the stand-in API.  It has the application's database side effects
@@ -273,14 +405,30 @@ sub api_url { $_[0]{api}{url} }
 # The stand-in's log lines, as hash refs.
 sub api_log {
 	my ($self) = @_;
+	return $self->json_lines($self->{api}{log});
+}
+
+# The JSON lines of a log that only grows (the stand-in's, the
+# receiver's), as hash refs, each line read and parsed once: the tests
+# read these logs over and over while they wait, and JSON::PP is slow.
+# A line is taken once it has its newline.
+sub json_lines {
+	my ($self, $file) = @_;
 	require JSON::PP;
-	my @lines;
-	open my $fh, '<', $self->{api}{log} or return ();
-	while (my $line = <$fh>) {
-		my $r = eval { JSON::PP::decode_json($line) } or next;
-		push @lines, $r;
+	my $c = $self->{json_lines}{$file} //= { pos => 0, lines => [] };
+	open my $fh, '<', $file or return ();
+	if ((stat $fh)[7] < $c->{pos}) {
+		@$c{qw(pos lines)} = (0, []);	# a new file in its place
 	}
-	return @lines;
+	seek $fh, $c->{pos}, 0;
+	local $/ = "\n";
+	while (my $line = <$fh>) {
+		last unless $line =~ /\n\z/;
+		$c->{pos} += length $line;
+		my $r = eval { JSON::PP::decode_json($line) } or next;
+		push @{ $c->{lines} }, $r;
+	}
+	return @{ $c->{lines} };
 }
 
 # The requests the stand-in API has recorded, as hash refs.
@@ -334,10 +482,8 @@ sub start_receiver {
 # name, those to the webhook of that name only.
 sub received {
 	my ($self, $name) = @_;
-	require JSON::PP;
 	return grep { !defined $name || ($_->{name} // '') eq $name }
-	    map { eval { JSON::PP::decode_json($_) } // () }
-	    split /\n/, $self->slurp("$self->{dir}/hooks.log");
+	    $self->json_lines("$self->{dir}/hooks.log");
 }
 
 sub stop_api {
