@@ -62,7 +62,15 @@ static const char record_sql[] =
 	"  status = CASE WHEN " GOES_ON " THEN 'running' ELSE o.kind END, "
 	"  batch_test_run_id = CASE o.kind WHEN 'failed' THEN NULL "
 	"    ELSE coalesce(o.test_run_id, r.batch_test_run_id) END, "
-	"  started_at = CASE WHEN " GOES_ON " THEN now() ELSE r.started_at END, "
+	/*
+	 * Accepted when the application created its batch test, which may
+	 * be a while before the jobrunner's answer is written here (and
+	 * even after the batch test ended): not later than now.
+	 */
+	"  started_at = CASE WHEN " GOES_ON " THEN least(now(), (SELECT "
+	"    x.created_at FROM public.batch_test_runs x WHERE x.id = "
+	"    coalesce(o.test_run_id, r.batch_test_run_id))) "
+	"    ELSE r.started_at END, "
 	"  completed_at = CASE WHEN " GOES_ON " THEN NULL ELSE now() END, "
 	"  batch_ended_at = CASE WHEN o.kind <> 'failed' AND coalesce("
 	"    o.test_run_id, r.batch_test_run_id) IN (SELECT id FROM b) "
