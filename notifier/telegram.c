@@ -65,7 +65,8 @@ said_ok(const struct request *r)
 	json_object	*a = integ_answer(r), *v;
 	int		 ok;
 
-	ok = a != NULL && js_truthy(js_member(a, "ok", &v), v);
+	/* js_member sets v: it is called before v is read. */
+	ok = js_member(a, "ok", &v) && js_truthy(1, v);
 	json_object_put(a);
 	return ok;
 }
