@@ -1,5 +1,6 @@
 /*
- * json-c's constructors, with out of memory fatal; see jsonnew.h.
+ * json-c's constructors and printer, with out of memory fatal; see
+ * jsonnew.h.
  */
 #include "jsonnew.h"
 #include "util.h"
@@ -62,4 +63,14 @@ jpush(json_object *a, json_object *v)
 {
 	if (json_object_array_add(a, v) != 0)
 		out_of_memory("json_object_array_add");
+}
+
+const char *
+jtext(json_object *v, int flags)
+{
+	const char	*s;
+
+	if ((s = json_object_to_json_string_ext(v, flags)) == NULL)
+		out_of_memory("json_object_to_json_string_ext");
+	return s;
 }

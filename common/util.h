@@ -30,6 +30,7 @@ void	 out_of_memory(const char *what) __attribute__((noreturn));
 void	*xcalloc(size_t, size_t);
 void	*xreallocarray(void *, size_t, size_t);
 char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
 char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
 char	*read_file(const char *path);	/* NULL with errno set */
 
