@@ -47,19 +47,14 @@ static void __attribute__((format(printf, 1, 2)))
 say(const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*line, *esc = NULL;
-	int	 r;
+	char	*line, *esc;
 
 	/* Whole: a list of what the role lacks may be long. */
 	va_start(ap, fmt);
-	r = vasprintf(&line, fmt, ap);
+	line = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (r != -1) {
-		esc = text_escaped(line);
-		free(line);
-	}
-	if (esc == NULL)
-		esc = xstrdup("(out of memory)");
+	esc = text_escaped(line);
+	free(line);
 	fprintf(stderr, "%s: database: %s\n", conf_path, esc);
 	free(esc);
 }
