@@ -46,6 +46,12 @@ jnew_double(double d)
 }
 
 json_object *
+jnew_double_s(double d, const char *s)
+{
+	return made(json_object_new_double_s(d, s), "json_object_new_double_s");
+}
+
+json_object *
 jnew_bool(int b)
 {
 	return made(json_object_new_boolean(b), "json_object_new_boolean");

@@ -15,6 +15,7 @@ json_object	*jnew_array(void);
 json_object	*jnew_string(const char *);	/* NULL: NULL, a JSON null */
 json_object	*jnew_int(int64_t);
 json_object	*jnew_double(double);
+json_object	*jnew_double_s(double, const char *);	/* printed as the text */
 json_object	*jnew_bool(int);
 
 /* Adds v (NULL: null) to o as key, or to the end of a; o or a owns it. */
