@@ -15,6 +15,7 @@
 
 #include "apikey.h"
 #include "text.h"
+#include "util.h"
 
 #define HEADER_LEN	(APIKEY_SALT_LEN + APIKEY_IV_LEN + APIKEY_TAG_LEN)
 
@@ -63,19 +64,14 @@ is_b64(char c)
 /*
  * The base64 digits of s, white space dropped, "=" padding checked and
  * then made whole again for EVP_DecodeBlock; *pad is the number of "="
- * at the end.  NULL when s is not base64 (or out of memory: *oom).
+ * at the end.  NULL when s is not base64.
  */
 static char *
-b64_normalize(const char *s, size_t *len, int *pad, int *oom)
+b64_normalize(const char *s, size_t *len, int *pad)
 {
 	size_t	 n = 0, eq = 0;
-	char	*out;
+	char	*out = xreallocarray(NULL, strlen(s) + 4, 1);
 
-	*oom = 0;
-	if ((out = malloc(strlen(s) + 4)) == NULL) {
-		*oom = 1;
-		return NULL;
-	}
 	for (; *s != '\0'; s++) {
 		if (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
 			continue;
@@ -104,16 +100,12 @@ b64_decode(const char *encoded, struct sealed *v, char *why, size_t whylen)
 {
 	char	*text;
 	size_t	 n;
-	int	 pad, oom, got;
+	int	 pad, got;
 
-	if ((text = b64_normalize(encoded, &n, &pad, &oom)) == NULL)
-		return oom ? fail(APIKEY_ERROR, why, whylen, "out of memory") :
-		    fail(APIKEY_BAD, why, whylen, "not base64");
+	if ((text = b64_normalize(encoded, &n, &pad)) == NULL)
+		return fail(APIKEY_BAD, why, whylen, "not base64");
 	v->cap = n / 4 * 3 + 1;
-	if ((v->raw = malloc(v->cap)) == NULL) {
-		wipe_free(text, n);
-		return fail(APIKEY_ERROR, why, whylen, "out of memory");
-	}
+	v->raw = xreallocarray(NULL, v->cap, 1);
 	got = EVP_DecodeBlock(v->raw, (const unsigned char *)text, (int)n);
 	wipe_free(text, n);
 	if (got < pad)
@@ -171,8 +163,9 @@ gcm_open(const unsigned char *key, const struct sealed *v,
 	enum apikey_status	 st = APIKEY_OK;
 	int			 n = 0, last = 0;
 
+	/* libcrypto's only failure here is for want of memory. */
 	if ((ctx = EVP_CIPHER_CTX_new()) == NULL)
-		return fail(APIKEY_ERROR, why, whylen, "out of memory");
+		out_of_memory("EVP_CIPHER_CTX_new");
 	if (gcm_start(ctx, key, v) == -1 ||
 	    EVP_DecryptUpdate(ctx, out, &n, v->ct, (int)v->ct_len) != 1)
 		st = fail(APIKEY_ERROR, why, whylen, "libcrypto cannot run "
@@ -194,8 +187,7 @@ check_text(const unsigned char *p, size_t len, char *why, size_t whylen)
 	if (len == 0 || memchr(p, '\0', len) != NULL)
 		return fail(APIKEY_BAD, why, whylen, "the decrypted key is "
 		    "empty or holds a NUL byte");
-	if ((copy = strndup((const char *)p, len)) == NULL)
-		return fail(APIKEY_ERROR, why, whylen, "out of memory");
+	copy = xstrndup((const char *)p, len);
 	text_make_valid(copy);
 	same = memcmp(copy, p, len) == 0;
 	wipe_free(copy, len);
@@ -210,11 +202,9 @@ open_sealed(const struct sealed *v, const char *password, char **plain,
     char *why, size_t whylen)
 {
 	unsigned char		 key[APIKEY_KEY_LEN];
-	unsigned char		*out;
+	unsigned char		*out = xreallocarray(NULL, v->ct_len + 1, 1);
 	enum apikey_status	 st;
 
-	if ((out = malloc(v->ct_len + 1)) == NULL)
-		return fail(APIKEY_ERROR, why, whylen, "out of memory");
 	if (derive_key(password, v, key) == -1)
 		st = fail(APIKEY_ERROR, why, whylen, "libcrypto cannot run "
 		    "PBKDF2");

@@ -21,7 +21,7 @@
 enum apikey_status {
 	APIKEY_OK,
 	APIKEY_BAD,	/* not base64, too short, wrong password, damaged, not text */
-	APIKEY_ERROR	/* out of memory, or libcrypto failed */
+	APIKEY_ERROR	/* libcrypto failed */
 };
 
 /*

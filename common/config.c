@@ -129,15 +129,12 @@ config_err_add(struct config_err *e, const char *fmt, ...)
 	va_list	 ap;
 	char	 line[1024];
 	size_t	 n;
-	char	*nbuf;
 
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	n = strlen(line);
-	if ((nbuf = realloc(e->buf, e->len + n + 2)) == NULL)
-		return;
-	e->buf = nbuf;
+	e->buf = xreallocarray(e->buf, e->len + n + 2, 1);
 	memcpy(e->buf + e->len, line, n);
 	e->len += n;
 	e->buf[e->len++] = '\n';

@@ -20,8 +20,10 @@
 #include "job.h"
 #include "json1.h"
 #include "jsonget.h"
+#include "jsonnew.h"
 #include "text.h"
 #include "url.h"
+#include "util.h"
 
 #define JSON_DEPTH	64
 #define URL_MAX		2048
@@ -87,8 +89,7 @@ take_string(json_object *obj, const char *key, int required, char **dst,
 	if ((r = jget_text(obj, NULL, key, required ? JGET_NONEMPTY :
 	    JGET_OPTIONAL, &s, err, errlen)) <= 0)
 		return r;
-	if ((*dst = strdup(s)) == NULL)
-		return set_err(err, errlen, "out of memory");
+	*dst = xstrdup(s);
 	return 0;
 }
 
@@ -148,8 +149,7 @@ take_optional(json_object *obj, const char *key, char **dst, char *err,
 	if ((r = jget_text(obj, NULL, key, JGET_OPTIONAL, &s, err,
 	    errlen)) <= 0 || *s == '\0')
 		return r < 0 ? -1 : 0;
-	if ((*dst = strdup(s)) == NULL)
-		return set_err(err, errlen, "out of memory");
+	*dst = xstrdup(s);
 	return 0;
 }
 
@@ -178,10 +178,9 @@ take_config(json_object *obj, struct job *job, char *err, size_t errlen)
 		if (!json_object_is_type(v, json_type_object))
 			return set_err(err, errlen,
 			    "batch_test_config is not a JSON object");
-		s = json_object_to_json_string_ext(v, TO_STRING_FLAGS);
+		s = jtext(v, TO_STRING_FLAGS);
 	}
-	if ((job->batch_test_config = strdup(s)) == NULL)
-		return set_err(err, errlen, "out of memory");
+	job->batch_test_config = xstrdup(s);
 	return 0;
 }
 
@@ -222,9 +221,8 @@ take_job(json_object *obj, struct job *job, char *err, size_t errlen)
 	    err, errlen) < 0 ||
 	    take_timeout(obj, job, err, errlen) < 0)
 		return -1;
-	if (job->schedule_name == NULL &&
-	    (job->schedule_name = strdup("")) == NULL)
-		return set_err(err, errlen, "out of memory");
+	if (job->schedule_name == NULL)
+		job->schedule_name = xstrdup("");
 	return 0;
 }
 
@@ -277,42 +275,25 @@ job_free(struct job *job)
 	memset(job, 0, sizeof(*job));
 }
 
-/* Adds key: s, or null for NULL; returns -1 when out of memory. */
-static int
+/* Adds key: s, or null for NULL. */
+static void
 add_string(json_object *obj, const char *key, const char *s)
 {
-	json_object	*v = NULL;
-
-	if (s != NULL && (v = json_object_new_string(s)) == NULL)
-		return -1;
-	if (json_object_object_add(obj, key, v) != 0) {
-		json_object_put(v);
-		return -1;
-	}
-	return 0;
+	jset(obj, key, jnew_string(s));
 }
 
 /* Adds key: s only when s is set: a job without an API key says nothing. */
-static int
+static void
 add_optional(json_object *obj, const char *key, const char *s)
 {
-	if (s == NULL || *s == '\0')
-		return 0;
-	return add_string(obj, key, s);
+	if (s != NULL && *s != '\0')
+		add_string(obj, key, s);
 }
 
-static int
+static void
 add_int(json_object *obj, const char *key, int64_t n)
 {
-	json_object	*v;
-
-	if ((v = json_object_new_int64(n)) == NULL)
-		return -1;
-	if (json_object_object_add(obj, key, v) != 0) {
-		json_object_put(v);
-		return -1;
-	}
-	return 0;
+	jset(obj, key, jnew_int(n));
 }
 
 /* Parses a batch_test_config text; NULL or "" is the empty object. */
@@ -322,12 +303,12 @@ parse_config(const char *text, char *err, size_t errlen)
 	json_object	*obj;
 
 	if (text == NULL || *text == '\0')
-		return json_object_new_object();
+		return jnew_object();
 	if (parse_json(text, strlen(text), &obj, err, errlen) == -1)
 		return NULL;
 	/* A NULL jsonb column may come as "" or as a JSON null. */
 	if (obj == NULL)
-		return json_object_new_object();
+		return jnew_object();
 	if (!json_object_is_type(obj, json_type_object)) {
 		json_object_put(obj);
 		set_err(err, errlen, "batch_test_config is not a JSON object");
@@ -345,39 +326,32 @@ to_text(json_object *obj)
 {
 	char	*printed, *s;
 
-	printed = (char *)(uintptr_t)json_object_to_json_string_ext(obj,
-	    TO_STRING_FLAGS);
-	s = strdup(printed);
+	printed = (char *)(uintptr_t)jtext(obj, TO_STRING_FLAGS);
+	s = xstrdup(printed);
 	explicit_bzero(printed, strlen(printed));
 	wipe_job_secrets(obj);
 	json_object_put(obj);
 	return s;
 }
 
-static int
+static void
 add_job_fields(json_object *obj, const struct job *job, json_object *cfg)
 {
-	if (add_string(obj, "run_id", job->run_id) < 0 ||
-	    add_string(obj, "schedule_id", job->schedule_id) < 0 ||
-	    add_string(obj, "schedule_name", job->schedule_name) < 0 ||
-	    add_string(obj, "user_id", job->user_id) < 0 ||
-	    add_string(obj, "test_suite_id", job->test_suite_id) < 0 ||
-	    add_string(obj, "model_id", job->model_id) < 0)
-		return -1;
-	if (json_object_object_add(obj, "batch_test_config", cfg) != 0) {
-		json_object_put(cfg);
-		return -1;
-	}
-	if (add_optional(obj, "test_run_name", job->test_run_name) < 0 ||
-	    add_string(obj, "app_url", job->app_url) < 0 ||
-	    add_string(obj, "service_role_key", job->service_role_key) < 0 ||
-	    add_optional(obj, "api_key_encrypted", job->api_key_encrypted) < 0 ||
-	    add_optional(obj, "encryption_key", job->encryption_key) < 0 ||
-	    add_string(obj, "tls_ca_file", job->tls_ca_file) < 0 ||
-	    add_string(obj, "result_dir", job->result_dir) < 0 ||
-	    add_int(obj, "timeout_ms", job->timeout_ms) < 0)
-		return -1;
-	return 0;
+	add_string(obj, "run_id", job->run_id);
+	add_string(obj, "schedule_id", job->schedule_id);
+	add_string(obj, "schedule_name", job->schedule_name);
+	add_string(obj, "user_id", job->user_id);
+	add_string(obj, "test_suite_id", job->test_suite_id);
+	add_string(obj, "model_id", job->model_id);
+	jset(obj, "batch_test_config", cfg);
+	add_optional(obj, "test_run_name", job->test_run_name);
+	add_string(obj, "app_url", job->app_url);
+	add_string(obj, "service_role_key", job->service_role_key);
+	add_optional(obj, "api_key_encrypted", job->api_key_encrypted);
+	add_optional(obj, "encryption_key", job->encryption_key);
+	add_string(obj, "tls_ca_file", job->tls_ca_file);
+	add_string(obj, "result_dir", job->result_dir);
+	add_int(obj, "timeout_ms", job->timeout_ms);
 }
 
 char *
@@ -387,14 +361,8 @@ job_to_json(const struct job *job)
 
 	if ((cfg = parse_config(job->batch_test_config, NULL, 0)) == NULL)
 		return NULL;
-	if ((obj = json_object_new_object()) == NULL) {
-		json_object_put(cfg);
-		return NULL;
-	}
-	if (add_job_fields(obj, job, cfg) < 0) {
-		json_object_put(obj);
-		return NULL;
-	}
+	obj = jnew_object();
+	add_job_fields(obj, job, cfg);
 	return to_text(obj);
 }
 
@@ -453,35 +421,32 @@ js_space_tail(const unsigned char *s, size_t len)
 
 /* s (len bytes) trimmed as JavaScript trims, as a new string; NULL: blank. */
 static char *
-js_trimmed(const char *s, size_t len, int *oom)
+js_trimmed(const char *s, size_t len)
 {
 	const unsigned char	*u = (const unsigned char *)s;
 	size_t			 head, end;
-	char			*t;
 
 	head = js_space_head(u, len);
 	end = head + js_space_tail(u + head, len - head);
 	if (end == head)
 		return NULL;
-	if ((t = strndup(s + head, end - head)) == NULL)
-		*oom = 1;
-	return t;
+	return xstrndup(s + head, end - head);
 }
 
 /*
  * The config's test_run_name, trimmed, when the route would take it
  * (config.test_run_name?.trim() || a name of its own): a string that is
- * not blank.  NULL otherwise, or out of memory (*oom set).
+ * not blank.  NULL otherwise.
  */
 static char *
-config_name(json_object *cfg, int *oom)
+config_name(json_object *cfg)
 {
 	json_object	*v = jget(cfg, "test_run_name");
 
 	if (!json_object_is_type(v, json_type_string))
 		return NULL;
 	return js_trimmed(json_object_get_string(v),
-	    (size_t)json_object_get_string_len(v), oom);
+	    (size_t)json_object_get_string_len(v));
 }
 
 char *
@@ -489,16 +454,15 @@ job_batch_name(const char *batch_test_config, const char *ours)
 {
 	json_object	*cfg = NULL;
 	char		*name;
-	int		 oom = 0;
 
 	if (batch_test_config != NULL)
 		(void)json1_parse(batch_test_config, strlen(batch_test_config),
 		    JSON_DEPTH, &cfg, NULL, 0);
-	name = config_name(cfg, &oom);
+	name = config_name(cfg);
 	json_object_put(cfg);
-	if (name != NULL || oom || ours == NULL)
+	if (name != NULL || ours == NULL)
 		return name;
-	return js_trimmed(ours, strlen(ours), &oom);
+	return js_trimmed(ours, strlen(ours));
 }
 
 /*
@@ -506,19 +470,17 @@ job_batch_name(const char *batch_test_config, const char *ours)
  * whose test_run_name is not a string would make the route throw, and a
  * blank one would have it make up a name of its own.
  */
-static int
+static void
 add_test_run_name(json_object *cfg, const char *ours)
 {
 	char	*name;
-	int	 oom = 0;
 
 	if (ours == NULL)
-		return 0;
-	if ((name = config_name(cfg, &oom)) != NULL || oom) {
+		return;
+	if ((name = config_name(cfg)) != NULL)
 		free(name);
-		return oom ? -1 : 0;
-	}
-	return add_string(cfg, "test_run_name", ours);
+	else
+		add_string(cfg, "test_run_name", ours);
 }
 
 char *
@@ -529,20 +491,11 @@ job_request_body(const struct job *job, char *err, size_t errlen)
 	if ((cfg = parse_config(job->batch_test_config, err, errlen)) == NULL)
 		return NULL;
 	/* Adding a key that exists replaces its value: ours win. */
-	if (add_string(cfg, "model_id", job->model_id) < 0 ||
-	    add_string(cfg, "test_suite_id", job->test_suite_id) < 0 ||
-	    add_test_run_name(cfg, job->test_run_name) < 0 ||
-	    (body = json_object_new_object()) == NULL) {
-		json_object_put(cfg);
-		set_err(err, errlen, "out of memory");
-		return NULL;
-	}
-	if (json_object_object_add(body, "config", cfg) != 0) {
-		json_object_put(cfg);
-		json_object_put(body);
-		set_err(err, errlen, "out of memory");
-		return NULL;
-	}
+	add_string(cfg, "model_id", job->model_id);
+	add_string(cfg, "test_suite_id", job->test_suite_id);
+	add_test_run_name(cfg, job->test_run_name);
+	body = jnew_object();
+	jset(body, "config", cfg);
 	return to_text(body);
 }
 
@@ -552,51 +505,28 @@ static const char *const api_key_names[] = {
 	[API_KEY_UNOPENED] = "unopened",
 };
 
-static int
-add_true(json_object *obj, const char *key)
-{
-	json_object	*v;
-
-	if ((v = json_object_new_boolean(1)) == NULL)
-		return -1;
-	if (json_object_object_add(obj, key, v) != 0) {
-		json_object_put(v);
-		return -1;
-	}
-	return 0;
-}
-
 char *
 job_result_to_json(const struct job_result *res)
 {
-	json_object	*obj;
+	json_object	*obj = jnew_object();
 	char		*error = NULL;
-	int		 r;
 
 	if (res->error != NULL) {
-		if ((error = strdup(res->error)) == NULL)
-			return NULL;
+		error = xstrdup(res->error);
 		text_trim(error, JOB_MAX_ERROR);
 	}
-	if ((obj = json_object_new_object()) == NULL) {
-		free(error);
-		return NULL;
-	}
-	r = add_int(obj, "http_status", res->http_status) < 0 ||
-	    (res->curl_code != 0 &&
-	    add_int(obj, "curl_code", res->curl_code) < 0) ||
-	    add_string(obj, "blame", blame_name(res->blame)) < 0 ||
-	    add_string(obj, "test_run_id", res->test_run_id) < 0 ||
-	    add_int(obj, "attempts", res->attempts) < 0 ||
-	    add_int(obj, "elapsed_ms", res->elapsed_ms) < 0 ||
-	    add_string(obj, "error", error) < 0 ||
-	    (res->ambiguous && add_true(obj, "ambiguous") < 0) ||
-	    add_optional(obj, "api_key", api_key_names[res->api_key]) < 0;
+	add_int(obj, "http_status", res->http_status);
+	if (res->curl_code != 0)
+		add_int(obj, "curl_code", res->curl_code);
+	add_string(obj, "blame", blame_name(res->blame));
+	add_string(obj, "test_run_id", res->test_run_id);
+	add_int(obj, "attempts", res->attempts);
+	add_int(obj, "elapsed_ms", res->elapsed_ms);
+	add_string(obj, "error", error);
+	if (res->ambiguous)
+		jset(obj, "ambiguous", jnew_bool(1));
+	add_optional(obj, "api_key", api_key_names[res->api_key]);
 	free(error);
-	if (r) {
-		json_object_put(obj);
-		return NULL;
-	}
 	return to_text(obj);
 }
 
@@ -737,10 +667,10 @@ job_answer_test_run_id(const char *body, size_t len, char **id, char *err,
 		r = set_err(err, errlen, "without a test_run_id");
 	else if (!job_is_uuid(s))
 		r = set_err(err, errlen, "test_run_id is not a UUID");
-	else if ((*id = strdup(s)) == NULL)
-		r = set_err(err, errlen, "out of memory");
-	else
+	else {
+		*id = xstrdup(s);
 		r = 0;
+	}
 	json_object_put(obj);
 	return r;
 }

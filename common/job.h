@@ -81,7 +81,11 @@ struct job_result {
 	enum api_key_state api_key;
 };
 
-/* Each returns a malloc'd string or NULL with err set. */
+/*
+ * Each returns a malloc'd string, or NULL (-1) with err set.
+ * job_to_json, which has no err, is NULL when batch_test_config is not
+ * the text of a JSON object.
+ */
 char	*job_to_json(const struct job *);
 int	 job_from_json(struct job *, const char *text, char *err, size_t);
 void	 job_free(struct job *);
@@ -96,12 +100,12 @@ char	*job_request_body(const struct job *, char *err, size_t);
  * for a request made of this config: the config's test_run_name trimmed
  * as JavaScript's String.prototype.trim() trims, when that is a string
  * and not blank; else ours, trimmed the same way (what job_request_body
- * sends).  NULL when ours is NULL or blank and the config has no name,
- * or out of memory.  A config that is not a JSON object has no name.
+ * sends).  NULL when ours is NULL or blank and the config has no name.
+ * A config that is not a JSON object has no name.
  */
 char	*job_batch_name(const char *batch_test_config, const char *ours);
 
-char	*job_result_to_json(const struct job_result *);
+char	*job_result_to_json(const struct job_result *);	/* never NULL */
 int	 job_result_from_json(struct job_result *, const char *text,
 	    char *err, size_t);
 void	 job_result_free(struct job_result *);

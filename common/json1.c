@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "json1.h"
+#include "util.h"
 #include "jsonget.h"
 
 /* JSON's own blanks (RFC 8259, section 2), not isspace's. */
@@ -30,17 +31,16 @@ fail(char *err, size_t errlen, const char *why)
 /*
  * json-c waits for more after "42", "null" or "1.5" and says "continue":
  * the end of the text, given to it as a NUL, says there is no more.
- * *end is where it stopped: after the value, or at the error.  Returns
- * -1 only when out of memory.
+ * *end is where it stopped: after the value, or at the error.
  */
-static int
+static void
 parse_to_end(const char *text, size_t len, int depth, json_object **o,
     enum json_tokener_error *jerr, size_t *end)
 {
 	json_tokener	*tok;
 
 	if ((tok = json_tokener_new_ex(depth)) == NULL)
-		return -1;
+		out_of_memory("json_tokener_new_ex");
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	*o = json_tokener_parse_ex(tok, text, (int)len);
 	*jerr = json_tokener_get_error(tok);
@@ -51,7 +51,6 @@ parse_to_end(const char *text, size_t len, int depth, json_object **o,
 		*end = len;
 	}
 	json_tokener_free(tok);
-	return 0;
 }
 
 /*
@@ -65,8 +64,9 @@ value_before(const char *text, size_t end, int depth)
 	json_object		*o;
 	size_t			 e;
 
-	if (end == 0 || parse_to_end(text, end, depth, &o, &jerr, &e) == -1)
+	if (end == 0)
 		return 0;
+	parse_to_end(text, end, depth, &o, &jerr, &e);
 	json_object_put(o);
 	return jerr == json_tokener_success;
 }
@@ -85,8 +85,7 @@ json1_parse(const char *text, size_t len, int depth, json_object **out,
 		return fail(err, errlen, "too large");
 	if (skip_blanks(text, len, 0) == len)
 		return fail(err, errlen, "it is empty");
-	if (parse_to_end(text, len, depth, out, &jerr, &end) == -1)
-		return fail(err, errlen, "out of memory");
+	parse_to_end(text, len, depth, out, &jerr, &end);
 	if (jerr == json_tokener_error_parse_eof)
 		return fail(err, errlen, "it ends too soon");
 	if (jerr == json_tokener_error_parse_unexpected &&

@@ -1,5 +1,6 @@
 /*
- * json-c's constructors, with out of memory fatal; see jsonnew.h.
+ * json-c's constructors and printer, with out of memory fatal; see
+ * jsonnew.h.
  */
 #include "jsonnew.h"
 #include "util.h"
@@ -45,6 +46,12 @@ jnew_double(double d)
 }
 
 json_object *
+jnew_double_s(double d, const char *s)
+{
+	return made(json_object_new_double_s(d, s), "json_object_new_double_s");
+}
+
+json_object *
 jnew_bool(int b)
 {
 	return made(json_object_new_boolean(b), "json_object_new_boolean");
@@ -62,4 +69,14 @@ jpush(json_object *a, json_object *v)
 {
 	if (json_object_array_add(a, v) != 0)
 		out_of_memory("json_object_array_add");
+}
+
+const char *
+jtext(json_object *v, int flags)
+{
+	const char	*s;
+
+	if ((s = json_object_to_json_string_ext(v, flags)) == NULL)
+		out_of_memory("json_object_to_json_string_ext");
+	return s;
 }

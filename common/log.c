@@ -61,7 +61,9 @@ log_stamp(char *buf, size_t len)
 
 /*
  * fmt formatted into buf, or into a new string when it does not fit
- * there; cut to fit buf when there is no memory for that.
+ * there; cut to fit buf when there is no memory for that.  Out of memory
+ * is not fatal here, as it is elsewhere (util.h): out_of_memory says so
+ * through this file.
  */
 static char *
 format(char *buf, size_t len, const char *fmt, va_list ap)

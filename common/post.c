@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "post.h"
+#include "util.h"
 
 CURLcode
 post_options(CURL *c, const char *url, const char *body, const char *ca_file,
@@ -30,4 +31,14 @@ post_options(CURL *c, const char *url, const char *body, const char *ca_file,
 	SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
 #undef SET
 	return r;
+}
+
+struct curl_slist *
+xslist_append(struct curl_slist *list, const char *line)
+{
+	struct curl_slist	*l;
+
+	if ((l = curl_slist_append(list, line)) == NULL)
+		out_of_memory("curl_slist_append");
+	return l;
 }

@@ -16,4 +16,7 @@
 CURLcode	post_options(CURL *c, const char *url, const char *body,
 		    const char *ca_file, long timeout_ms, long connect_ms);
 
+/* curl_slist_append(3), out of memory fatal (util.h). */
+struct curl_slist *xslist_append(struct curl_slist *, const char *line);
+
 #endif

@@ -18,6 +18,7 @@
 #include "schedule.h"
 #include "testhooks.h"
 #include "tz.h"
+#include "util.h"
 
 /* Every date recurs on every weekday within the 400-year cycle. */
 #define HORIZON		((int64_t)401 * 366 * 86400)
@@ -108,11 +109,7 @@ schedule_compile(const char *type, const char *cron_expression,
 	}
 	if ((tz = tz_load(timezone, err, errlen)) == NULL)
 		return NULL;
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		tz_release(tz);
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
+	s = xcalloc(1, sizeof(*s));
 	s->cron = c;
 	s->tz = tz;
 	s->realtime = (c.flags & (CRON_MIN_STAR | CRON_HOUR_STAR)) != 0;

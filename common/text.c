@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "text.h"
+#include "util.h"
 
 /*
  * The UTF-8 sequence at s (at most len bytes, or up to a NUL): its
@@ -287,10 +288,9 @@ char *
 text_escaped(const char *s)
 {
 	size_t	 n = text_escape(NULL, 0, s);
-	char	*p;
+	char	*p = xreallocarray(NULL, n + 1, 1);
 
-	if ((p = malloc(n + 1)) != NULL)
-		text_escape(p, n + 1, s);
+	text_escape(p, n + 1, s);
 	return p;
 }
 

@@ -62,7 +62,7 @@ void	text_make_valid(char *s);
  */
 size_t	text_escape(char *buf, size_t len, const char *s);
 
-/* The same as a new string, or NULL when out of memory. */
+/* The same as a new string. */
 char	*text_escaped(const char *s);
 
 /*

@@ -17,6 +17,7 @@
 
 #include "testhooks.h"
 #include "tz.h"
+#include "util.h"
 
 #define TZ_DEFAULT_DIR	"/usr/share/zoneinfo"
 #define TZ_LOCALTIME	"/etc/localtime"
@@ -460,11 +461,10 @@ tzif_body(struct tz *tz, const struct tzif_header *h, const uint8_t *p,
 
 	tz->ntrans = h->timecnt;
 	tz->ntypes = h->typecnt;
-	if ((tz->trans = calloc(h->timecnt + 1, sizeof(*tz->trans))) == NULL ||
-	    (tz->idx = calloc(h->timecnt + 1, 1)) == NULL ||
-	    (tz->types = calloc(h->typecnt, sizeof(*tz->types))) == NULL ||
-	    (tz->chars = calloc(h->charcnt + 1, 1)) == NULL)
-		return -1;
+	tz->trans = xcalloc(h->timecnt + 1, sizeof(*tz->trans));
+	tz->idx = xcalloc(h->timecnt + 1, 1);
+	tz->types = xcalloc(h->typecnt, sizeof(*tz->types));
+	tz->chars = xcalloc(h->charcnt + 1, 1);
 	/* One more NUL, so that every abbreviation ends inside. */
 	memcpy(tz->chars, chars, h->charcnt);
 	for (i = 0; i < h->timecnt; i++) {
@@ -547,12 +547,8 @@ struct tz *
 tz_from_tzif(const char *name, const uint8_t *buf, size_t len, char *err,
     size_t errlen)
 {
-	struct tz	*tz;
+	struct tz	*tz = xcalloc(1, sizeof(*tz));
 
-	if ((tz = calloc(1, sizeof(*tz))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
 	strlcpy(tz->name, name, sizeof(tz->name));
 	tz->refs = 1;
 	if (tzif_parse(tz, buf, len) == -1) {
@@ -728,6 +724,7 @@ tz_cache_flush(void)
 	}
 }
 
+/* The start of the file, *len bytes of it; NULL when it cannot be opened. */
 static uint8_t *
 tz_read(const char *path, size_t *len)
 {
@@ -738,10 +735,7 @@ tz_read(const char *path, size_t *len)
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return NULL;
-	if ((buf = malloc(TZ_FILE_MAX)) == NULL) {
-		close(fd);
-		return NULL;
-	}
+	buf = xreallocarray(NULL, TZ_FILE_MAX, 1);
 	while (got < TZ_FILE_MAX &&
 	    (n = read(fd, buf + got, TZ_FILE_MAX - got)) != 0) {
 		if (n == -1 && errno == EINTR)
@@ -833,15 +827,14 @@ tz_load_path(const char *path)
 static struct tz *
 tz_load_rule(const char *rule)
 {
-	struct tz	*tz;
+	struct tz	*tz = xcalloc(1, sizeof(*tz));
 
-	if ((tz = calloc(1, sizeof(*tz))) == NULL ||
-	    (tz->types = calloc(1, sizeof(*tz->types))) == NULL ||
-	    posix_parse(tz, rule) == -1 || tz->footer == FOOTER_NONE ||
-	    (tz->chars = strdup(tz->stdname)) == NULL) {
+	tz->types = xcalloc(1, sizeof(*tz->types));
+	if (posix_parse(tz, rule) == -1 || tz->footer == FOOTER_NONE) {
 		tz_free(tz);
 		return NULL;
 	}
+	tz->chars = xstrdup(tz->stdname);
 	strlcpy(tz->name, rule, sizeof(tz->name));
 	tz->refs = 1;
 	tz->ntypes = 1;

@@ -16,6 +16,7 @@
 #include "testhooks.h"
 #include "text.h"
 #include "url.h"
+#include "util.h"
 
 /*
  * What no part of a URL holds as it is (RFC 3986 leaves them out), and
@@ -317,8 +318,7 @@ url_canonical(const struct url *u)
 	url_origin(u, origin, sizeof(origin));
 	n = strlen(origin);
 	len = n + u->path_len + (u->query != NULL ? 1 + u->query_len : 0);
-	if ((s = malloc(len + 1)) == NULL)
-		return NULL;
+	s = xreallocarray(NULL, len + 1, 1);
 	memcpy(s, origin, n);
 	memcpy(s + n, u->path, u->path_len);
 	n += u->path_len;

@@ -77,8 +77,8 @@ enum url_error	url_parse(struct url *u, const char *text, char *why,
 void	url_origin(const struct url *, char *buf, size_t len);
 /*
  * The URL rebuilt from its parts, as a request is sent: the origin, the
- * path and the query as written, no fragment (it is never sent).  A new
- * string; NULL when out of memory.
+ * path and the query as written, no fragment (it is never sent), as a
+ * new string.
  */
 char	*url_canonical(const struct url *);
 

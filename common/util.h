@@ -7,6 +7,7 @@
 #ifndef EVALSCHED_UTIL_H
 #define EVALSCHED_UTIL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,7 +31,9 @@ void	 out_of_memory(const char *what) __attribute__((noreturn));
 void	*xcalloc(size_t, size_t);
 void	*xreallocarray(void *, size_t, size_t);
 char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
 char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
+char	*xvasprintf(const char *, va_list) __attribute__((format(printf, 1, 0)));
 char	*read_file(const char *path);	/* NULL with errno set */
 
 /*

@@ -138,27 +138,24 @@ baseline_line(struct ctl *c, const struct baseline *b, int whole_ids,
 json_object *
 baseline_json(const struct baseline *b, const char *zone)
 {
-	json_object	*o = json_object_new_object();
+	json_object	*o = jnew_object();
 	int		 found = PQntuples(b->run) > 0;
 	int		 pinned = baseline_pinned(b);
 
 	json_object	*gone = NULL;
 
-	json_object_object_add(o, "source", pinned ?
-	    json_object_new_string("pinned") : found ?
-	    json_object_new_string("latest") : NULL);
-	json_object_object_add(o, "run_id", found ?
-	    json_col_str(b->run, 0, "id") : NULL);
-	json_object_object_add(o, "pinned_at", pinned ?
+	jset(o, "source", pinned ?
+	    jnew_string("pinned") : found ? jnew_string("latest") : NULL);
+	jset(o, "run_id", found ? json_col_str(b->run, 0, "id") : NULL);
+	jset(o, "pinned_at", pinned ?
 	    json_col_time(b->pin, 0, "pinned_at", zone) : NULL);
-	json_object_object_add(o, "run", found ? run_json(b->run, 0) : NULL);
+	jset(o, "run", found ? run_json(b->run, 0) : NULL);
 	if (pin_gone(b)) {
-		gone = json_object_new_object();
-		json_object_object_add(gone, "run_id",
-		    json_col_str(b->pin, 0, "run_id"));
-		json_object_object_add(gone, "pinned_at",
+		gone = jnew_object();
+		jset(gone, "run_id", json_col_str(b->pin, 0, "run_id"));
+		jset(gone, "pinned_at",
 		    json_col_time(b->pin, 0, "pinned_at", zone));
 	}
-	json_object_object_add(o, "missing_pin", gone);
+	jset(o, "missing_pin", gone);
 	return o;
 }

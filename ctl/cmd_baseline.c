@@ -97,17 +97,15 @@ static void
 print_json(const PGresult *sched, const struct outcome *o,
     const struct baseline *b)
 {
-	json_object	*j = json_object_new_object();
+	json_object	*j = jnew_object();
 
-	json_object_object_add(j, "scheduled_evaluation_id",
-	    json_col_str(sched, 0, "id"));
-	json_object_object_add(j, "name", json_col_str(sched, 0, "name"));
-	json_object_object_add(j, "action", json_str(o->action));
-	json_object_object_add(j, "changed",
-	    json_object_new_boolean(o->changed));
-	json_object_object_add(j, "previous_run_id", o->previous[0] != '\0' ?
+	jset(j, "scheduled_evaluation_id", json_col_str(sched, 0, "id"));
+	jset(j, "name", json_col_str(sched, 0, "name"));
+	jset(j, "action", json_str(o->action));
+	jset(j, "changed", jnew_bool(o->changed));
+	jset(j, "previous_run_id", o->previous[0] != '\0' ?
 	    json_str(o->previous) : NULL);
-	json_object_object_add(j, "baseline", baseline_json(b, zone_of(sched)));
+	jset(j, "baseline", baseline_json(b, zone_of(sched)));
 	json_print(j);
 }
 

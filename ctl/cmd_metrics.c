@@ -165,21 +165,14 @@ static int
 print_metrics(struct ctl *c, const PGresult *res)
 {
 	FILE	*f;
-	char	*doc = NULL;
-	size_t	 len = 0, i;
+	char	*buf, *doc;
+	size_t	 len, i;
 	int	 status;
 
-	if ((f = open_memstream(&doc, &len)) == NULL) {
-		perror("evalschedctl: open_memstream");
-		return EX_OSERR;
-	}
+	f = xmemstream(&buf, &len);
 	for (i = 0; i < NFAMILIES; i++)
 		put_family(f, &families[i], res);
-	if (fclose(f) != 0) {
-		perror("evalschedctl: metrics");
-		free(doc);
-		return EX_OSERR;
-	}
+	doc = xmemstream_text(f, &buf);
 	status = emit(c, doc, len);
 	free(doc);
 	return status;

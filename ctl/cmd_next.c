@@ -176,10 +176,10 @@ next_print(char times[][64], long n, int json)
 			puts(times[i]);
 		return;
 	}
-	arr = json_object_new_array();
+	arr = jnew_array();
 	for (i = 0; i < n; i++)
-		json_object_array_add(arr, json_object_new_string(times[i]));
-	puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+		jpush(arr, jnew_string(times[i]));
+	puts(jtext(arr, JSON_C_TO_STRING_PRETTY |
 	    JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(arr);
 }
@@ -192,8 +192,7 @@ next_run(const struct ctl *c, const struct next_args *a,
 	char	(*times)[64];
 	long	n;
 
-	if ((times = calloc((size_t)a->count, sizeof(*times))) == NULL)
-		return next_fail(EX_OSERR, "out of memory");
+	times = xcalloc((size_t)a->count, sizeof(*times));
 	for (n = 0; n < a->count; n++)
 		if (schedule_next(s, t, &t) == -1 ||
 		    schedule_format_time(s, t, times[n], sizeof(times[n])) ==

@@ -328,16 +328,12 @@ backoff_json(const PGresult *b, const char *zone)
 
 	if (PQntuples(b) == 0)
 		return NULL;
-	o = json_object_new_object();
-	json_object_object_add(o, "waiting", json_object_new_boolean(
-	    db_bool(b, 0, "waiting")));
-	json_object_object_add(o, "until", json_col_time(b, 0, "not_before",
-	    zone));
-	json_object_object_add(o, "since", json_col_time(b, 0, "since",
-	    zone));
-	json_object_object_add(o, "failures", json_object_new_int64(
-	    db_int(b, 0, "failures")));
-	json_object_object_add(o, "reason", json_col_str(b, 0, "reason"));
+	o = jnew_object();
+	jset(o, "waiting", jnew_bool(db_bool(b, 0, "waiting")));
+	jset(o, "until", json_col_time(b, 0, "not_before", zone));
+	jset(o, "since", json_col_time(b, 0, "since", zone));
+	jset(o, "failures", jnew_int(db_int(b, 0, "failures")));
+	jset(o, "reason", json_col_str(b, 0, "reason"));
 	return o;
 }
 
@@ -356,21 +352,19 @@ print_json(const PGresult *res, const struct last *l)
 	char		 err[256];
 	int		 n, i;
 
-	a = json_object_new_array();
+	a = jnew_array();
 	n = upcoming(res, t, err, sizeof(err));
 	for (i = 0; i < n; i++)
-		json_object_array_add(a, json_time(t[i], 0,
-		    db_get(res, 0, "timezone")));
-	json_object_object_add(o, "upcoming", a);
-	json_object_object_add(o, "schedule_error", n == -1 ?
-	    json_object_new_string(err) : NULL);
-	json_object_object_add(o, "last_results", last_json(l->results));
-	json_object_object_add(o, "last_failure", last_json(l->failure));
-	json_object_object_add(o, "backoff", backoff_json(l->backoff,
+		jpush(a, json_time(t[i], 0, db_get(res, 0, "timezone")));
+	jset(o, "upcoming", a);
+	jset(o, "schedule_error", n == -1 ? jnew_string(err) : NULL);
+	jset(o, "last_results", last_json(l->results));
+	jset(o, "last_failure", last_json(l->failure));
+	jset(o, "backoff", backoff_json(l->backoff,
 	    db_get(res, 0, "timezone")));
-	json_object_object_add(o, "baseline", baseline_json(&l->base,
+	jset(o, "baseline", baseline_json(&l->base,
 	    db_get(res, 0, "timezone")));
-	json_object_object_add(o, "regression", last_regressed(l) ?
+	jset(o, "regression", last_regressed(l) ?
 	    run_json(l->completed, 0) : NULL);
 	json_print(o);
 }

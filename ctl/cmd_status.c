@@ -462,39 +462,30 @@ print_text(struct ctl *c, const struct status *st)
 static json_object *
 supervisor_json(const PGresult *res, int i)
 {
-	json_object	*o = json_object_new_object();
+	json_object	*o = jnew_object();
 
-	json_object_object_add(o, "id", json_str(db_get(res, i, "id")));
-	json_object_object_add(o, "node", json_str(db_get(res, i, "node")));
-	json_object_object_add(o, "pid", json_object_new_int64(db_int(res, i,
-	    "pid")));
-	json_object_object_add(o, "version", json_str(db_get(res, i,
-	    "version")));
-	json_object_object_add(o, "live", json_object_new_boolean(db_bool(res,
-	    i, "live")));
-	json_object_object_add(o, "running", json_object_new_int64(db_int(res,
-	    i, "running")));
-	json_object_object_add(o, "max_concurrent",
-	    json_object_new_int64(db_int(res, i, "max_concurrent")));
-	json_object_object_add(o, "lease_seconds",
-	    json_object_new_int64(db_int(res, i, "lease_seconds")));
-	json_object_object_add(o, "started_at", json_time(db_int(res, i,
+	jset(o, "id", json_str(db_get(res, i, "id")));
+	jset(o, "node", json_str(db_get(res, i, "node")));
+	jset(o, "pid", jnew_int(db_int(res, i, "pid")));
+	jset(o, "version", json_str(db_get(res, i, "version")));
+	jset(o, "live", jnew_bool(db_bool(res, i, "live")));
+	jset(o, "running", jnew_int(db_int(res, i, "running")));
+	jset(o, "max_concurrent", jnew_int(db_int(res, i, "max_concurrent")));
+	jset(o, "lease_seconds", jnew_int(db_int(res, i, "lease_seconds")));
+	jset(o, "started_at", json_time(db_int(res, i,
 	    "started_at"), 0, "UTC"));
-	json_object_object_add(o, "heartbeat_at", json_time(db_int(res, i,
+	jset(o, "heartbeat_at", json_time(db_int(res, i,
 	    "heartbeat_at"), 0, "UTC"));
-	json_object_object_add(o, "circuit_open", json_object_new_boolean(
+	jset(o, "circuit_open", jnew_bool(
 	    db_get(res, i, "circuit_open_since") != NULL));
-	json_object_object_add(o, "circuit_open_since", json_time(db_int(res,
+	jset(o, "circuit_open_since", json_time(db_int(res,
 	    i, "circuit_open_since"), db_get(res, i, "circuit_open_since") ==
 	    NULL, "UTC"));
-	json_object_object_add(o, "circuit_reason", json_str(db_get(res, i,
-	    "circuit_reason")));
-	json_object_object_add(o, "refused", json_object_new_boolean(
-	    db_get(res, i, "refused_since") != NULL));
-	json_object_object_add(o, "refused_since", json_time(db_int(res, i,
+	jset(o, "circuit_reason", json_str(db_get(res, i, "circuit_reason")));
+	jset(o, "refused", jnew_bool(db_get(res, i, "refused_since") != NULL));
+	jset(o, "refused_since", json_time(db_int(res, i,
 	    "refused_since"), db_get(res, i, "refused_since") == NULL, "UTC"));
-	json_object_object_add(o, "refusal", json_str(db_get(res, i,
-	    "refusal")));
+	jset(o, "refusal", json_str(db_get(res, i, "refusal")));
 	return o;
 }
 
@@ -502,12 +493,11 @@ supervisor_json(const PGresult *res, int i)
 static json_object *
 run_head_json(const PGresult *res, int i, const char *when)
 {
-	json_object	*o = json_object_new_object();
+	json_object	*o = jnew_object();
 
-	json_object_object_add(o, "id", json_str(db_get(res, i, "id")));
-	json_object_object_add(o, "schedule", json_str(db_get(res, i,
-	    "name")));
-	json_object_object_add(o, when, json_time(db_int(res, i, when), 0,
+	jset(o, "id", json_str(db_get(res, i, "id")));
+	jset(o, "schedule", json_str(db_get(res, i, "name")));
+	jset(o, when, json_time(db_int(res, i, when), 0,
 	    db_get(res, i, "timezone")));
 	return o;
 }
@@ -517,7 +507,7 @@ slow_json(const PGresult *res, int i)
 {
 	json_object	*o = run_head_json(res, i, "started_at");
 
-	json_object_object_add(o, "batch_test_run_id", json_str(db_get(res, i,
+	jset(o, "batch_test_run_id", json_str(db_get(res, i,
 	    "batch_test_run_id")));
 	return o;
 }
@@ -527,21 +517,19 @@ in_flight_json(const PGresult *res, int i)
 {
 	json_object	*o = run_head_json(res, i, "triggered_at");
 
-	json_object_object_add(o, "supervisor_node", json_str(db_get(res, i,
-	    "node")));
-	json_object_object_add(o, "stuck", json_object_new_boolean(db_bool(res,
-	    i, "stuck")));
+	jset(o, "supervisor_node", json_str(db_get(res, i, "node")));
+	jset(o, "stuck", jnew_bool(db_bool(res, i, "stuck")));
 	return o;
 }
 
 static json_object *
 overdue_json(const PGresult *res, int i)
 {
-	json_object	*o = json_object_new_object();
+	json_object	*o = jnew_object();
 
-	json_object_object_add(o, "id", json_str(db_get(res, i, "id")));
-	json_object_object_add(o, "name", json_str(db_get(res, i, "name")));
-	json_object_object_add(o, "next_run_at", json_time(db_int(res, i,
+	jset(o, "id", json_str(db_get(res, i, "id")));
+	jset(o, "name", json_str(db_get(res, i, "name")));
+	jset(o, "next_run_at", json_time(db_int(res, i,
 	    "next_run_at"), 0, db_get(res, i, "timezone")));
 	return o;
 }
@@ -549,58 +537,41 @@ overdue_json(const PGresult *res, int i)
 static json_object *
 backoff_json(const PGresult *res, int i)
 {
-	json_object	*o = json_object_new_object();
+	json_object	*o = jnew_object();
 
-	json_object_object_add(o, "id", json_str(db_get(res, i, "id")));
-	json_object_object_add(o, "name", json_str(db_get(res, i, "name")));
-	json_object_object_add(o, "until", json_time(db_int(res, i,
+	jset(o, "id", json_str(db_get(res, i, "id")));
+	jset(o, "name", json_str(db_get(res, i, "name")));
+	jset(o, "until", json_time(db_int(res, i,
 	    "not_before"), 0, db_get(res, i, "timezone")));
-	json_object_object_add(o, "failures", json_object_new_int64(
-	    db_int(res, i, "failures")));
-	json_object_object_add(o, "reason", json_str(db_get(res, i,
-	    "reason")));
+	jset(o, "failures", jnew_int(db_int(res, i, "failures")));
+	jset(o, "reason", json_str(db_get(res, i, "reason")));
 	return o;
 }
 
 static void
 print_json(struct ctl *c, const struct status *st)
 {
-	json_object	*o = json_object_new_object();
+	json_object	*o = jnew_object();
 
-	json_object_object_add(o, "status", json_str(level_name(st->level)));
-	json_object_object_add(o, "exit", json_object_new_int(st->level));
-	json_object_object_add(o, "reason", json_str(st->reason));
-	json_object_object_add(o, "active_schedules",
-	    json_object_new_int64(st->active));
-	json_object_object_add(o, "live_supervisors",
-	    json_object_new_int(st->live));
-	json_object_object_add(o, "supervisors", json_rows(st->sup,
-	    supervisor_json));
-	json_object_object_add(o, "in_flight", json_rows(st->runs,
-	    in_flight_json));
-	json_object_object_add(o, "stuck_runs", json_object_new_int(
-	    st->stuck));
-	json_object_object_add(o, "overdue_schedules",
-	    json_object_new_int64(st->late));
-	json_object_object_add(o, "overdue", json_rows(st->overdue,
-	    overdue_json));
-	json_object_object_add(o, "backed_off_schedules",
-	    json_object_new_int64(st->backed_off));
-	json_object_object_add(o, "backed_off", json_rows(st->backoffs,
-	    backoff_json));
-	json_object_object_add(o, "paused_supervisors", json_object_new_int(
-	    st->paused));
-	json_object_object_add(o, "refused_supervisors", json_object_new_int(
-	    st->refused));
-	json_object_object_add(o, "under_way", json_object_new_int64(
-	    st->under_way));
-	json_object_object_add(o, "completion_timeout", json_object_new_int(
-	    c->cfg.completion_timeout));
-	json_object_object_add(o, "late_completions", json_object_new_int64(
-	    st->slow));
-	json_object_object_add(o, "late_completion_runs",
-	    json_rows(st->slow_runs, slow_json));
-	json_object_object_add(o, "history", history_json(c, &st->history));
+	jset(o, "status", json_str(level_name(st->level)));
+	jset(o, "exit", jnew_int(st->level));
+	jset(o, "reason", json_str(st->reason));
+	jset(o, "active_schedules", jnew_int(st->active));
+	jset(o, "live_supervisors", jnew_int(st->live));
+	jset(o, "supervisors", json_rows(st->sup, supervisor_json));
+	jset(o, "in_flight", json_rows(st->runs, in_flight_json));
+	jset(o, "stuck_runs", jnew_int(st->stuck));
+	jset(o, "overdue_schedules", jnew_int(st->late));
+	jset(o, "overdue", json_rows(st->overdue, overdue_json));
+	jset(o, "backed_off_schedules", jnew_int(st->backed_off));
+	jset(o, "backed_off", json_rows(st->backoffs, backoff_json));
+	jset(o, "paused_supervisors", jnew_int(st->paused));
+	jset(o, "refused_supervisors", jnew_int(st->refused));
+	jset(o, "under_way", jnew_int(st->under_way));
+	jset(o, "completion_timeout", jnew_int(c->cfg.completion_timeout));
+	jset(o, "late_completions", jnew_int(st->slow));
+	jset(o, "late_completion_runs", json_rows(st->slow_runs, slow_json));
+	jset(o, "history", history_json(c, &st->history));
 	json_print(o);
 }
 

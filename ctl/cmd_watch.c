@@ -259,10 +259,9 @@ connect_once(struct watch *w, const char *retry)
 	PGconn			*conn;
 	int			 r;
 
-	if ((conn = PQconnectStartParams(keys, vals, 1)) == NULL) {
-		fputs("evalschedctl: out of memory\n", stderr);
-		exit(EX_OSERR);
-	}
+	/* libpq returns no connection only for want of memory. */
+	if ((conn = PQconnectStartParams(keys, vals, 1)) == NULL)
+		out_of_memory("PQconnectStartParams");
 	w->c->conn = conn;
 	while (PQstatus(conn) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
 	    st != PGRES_POLLING_FAILED) {
@@ -477,7 +476,7 @@ print_json(json_object *ev)
 	char		*esc;
 	size_t		 n;
 
-	doc = json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN |
+	doc = jtext(ev, JSON_C_TO_STRING_PLAIN |
 	    JSON_C_TO_STRING_NOSLASHESCAPE);
 	n = text_escape_json(NULL, 0, doc);
 	esc = xcalloc(n + 1, 1);
@@ -552,11 +551,11 @@ hint_of(const char *payload, char *key, size_t keylen)
 	if (disabled && !json_object_is_type(a = jget(p, "auto"),
 	    json_type_boolean))
 		goto done;
-	h = json_object_new_object();
-	json_object_object_add(h, "event", json_object_new_string(event));
-	json_object_object_add(h, idkey, json_object_new_string(id));
+	h = jnew_object();
+	jset(h, "event", jnew_string(event));
+	jset(h, idkey, jnew_string(id));
 	if (a != NULL)
-		json_object_object_add(h, "auto", json_object_get(a));
+		jset(h, "auto", json_object_get(a));
 	snprintf(key, keylen, "%s %s %d", event, id, a != NULL &&
 	    json_object_get_boolean(a));
 done:
@@ -582,9 +581,9 @@ queue_hint(struct watch *w, const char *payload)
 		return;
 	}
 	if (json_object_array_length(w->hints) < HINTS_MAX) {
-		json_object_object_add(h, "key", json_object_new_string(key));
-		json_object_array_add(w->hints, h);
-		json_object_object_add(w->queued, key, NULL);
+		jset(h, "key", jnew_string(key));
+		jpush(w->hints, h);
+		jset(w->queued, key, NULL);
 		return;
 	}
 	json_object_put(h);
@@ -626,8 +625,7 @@ send_lookup(struct watch *w)
 {
 	const char	*param;
 
-	param = json_object_to_json_string_ext(w->hints,
-	    JSON_C_TO_STRING_PLAIN);
+	param = jtext(w->hints, JSON_C_TO_STRING_PLAIN);
 	if (!PQsendQueryParams(w->c->conn, lookup_sql, 1, NULL, &param, NULL,
 	    NULL, 0))
 		return PQerrorMessage(w->c->conn);
@@ -828,8 +826,8 @@ cmd_watch(struct ctl *c, int argc, char **argv)
 	if (listen_on(&w) == -1)
 		return PQstatus(c->conn) != CONNECTION_OK ? EX_UNAVAILABLE :
 		    EX_SOFTWARE;
-	w.hints = json_object_new_array();
-	w.queued = json_object_new_object();
+	w.hints = jnew_array();
+	w.queued = jnew_object();
 	status = watch_loop(&w);
 	json_object_put(w.hints);
 	json_object_put(w.queued);

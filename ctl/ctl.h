@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "job.h"
+#include "jsonnew.h"
 #include "util.h"
 
 struct ctl {
@@ -204,7 +205,6 @@ void		 out_line(FILE *, const char *fmt, ...)
 void		 out_vline(FILE *, const char *fmt, va_list)
 		    __attribute__((format(printf, 2, 0)));
 void		 out_lines(FILE *, const char *prefix, const char *text);
-char		*out_escaped(const char *);
 
 /* json.c */
 void		 json_print(json_object *);

@@ -47,11 +47,9 @@ db_connect(struct ctl *c)
 	const char	*vals[] = { "10", "evalschedctl", monitor_conninfo(c),
 			    NULL };
 
-	c->conn = PQconnectdbParams(keys, vals, 1);
-	if (c->conn == NULL) {
-		fprintf(stderr, "evalschedctl: out of memory\n");
-		return EX_OSERR;
-	}
+	/* libpq returns no connection only for want of memory. */
+	if ((c->conn = PQconnectdbParams(keys, vals, 1)) == NULL)
+		out_of_memory("PQconnectdbParams");
 	if (PQstatus(c->conn) != CONNECTION_OK) {
 		print_pq_error("database: ", PQerrorMessage(c->conn));
 		db_close(c);

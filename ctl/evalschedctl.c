@@ -81,8 +81,7 @@ parse_config(struct ctl *c, const char *path, struct config_err *err)
 	char	*text;
 
 	free(c->cfg.path);
-	if ((c->cfg.path = strdup(path)) == NULL)
-		return errno;
+	c->cfg.path = xstrdup(path);
 	if ((text = read_file(path)) == NULL)
 		return errno;
 	config_parse_text(&c->cfg, path, text, err);
@@ -101,8 +100,7 @@ parse_monitor_config(struct ctl *c, const char *path, struct config_err *err)
 	char	*alt;
 	int	 e;
 
-	if ((alt = monitor_config_path(path)) == NULL)
-		return ENOMEM;
+	alt = monitor_config_path(path);
 	e = parse_config(c, alt, err);
 	if (e == ENOENT && getenv("EVALSCHED_MONITOR_DATABASE") != NULL)
 		e = 0;

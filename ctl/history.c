@@ -58,16 +58,13 @@ history_line(struct ctl *c, const struct history *h, char *buf, size_t len)
 json_object *
 history_json(struct ctl *c, const struct history *h)
 {
-	json_object	*o = json_object_new_object();
+	json_object	*o = jnew_object();
 	char		 line[512];
 
 	history_line(c, h, line, sizeof(line));
-	json_object_object_add(o, "run_retention_days",
-	    json_object_new_int(h->retention));
-	json_object_object_add(o, "pruned_at", json_time(h->pruned_at,
-	    !h->pruned, NULL));
-	json_object_object_add(o, "pruned_runs", h->runs >= 0 ?
-	    json_object_new_int64(h->runs) : NULL);
-	json_object_object_add(o, "summary", json_str(line));
+	jset(o, "run_retention_days", jnew_int(h->retention));
+	jset(o, "pruned_at", json_time(h->pruned_at, !h->pruned, NULL));
+	jset(o, "pruned_runs", h->runs >= 0 ? jnew_int(h->runs) : NULL);
+	jset(o, "summary", json_str(line));
 	return o;
 }

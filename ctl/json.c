@@ -25,13 +25,10 @@ json_print(json_object *o)
 	char		*esc;
 	size_t		 n;
 
-	doc = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-	    JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+	doc = jtext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
 	n = text_escape_json(NULL, 0, doc);
-	if ((esc = malloc(n + 1)) == NULL) {
-		perror("evalschedctl: malloc");
-		exit(71);
-	}
+	esc = xcalloc(n + 1, 1);
 	text_escape_json(esc, n + 1, doc);
 	puts(esc);
 	free(esc);
@@ -42,7 +39,7 @@ json_print(json_object *o)
 json_object *
 json_str(const char *s)
 {
-	return s != NULL ? json_object_new_string(s) : NULL;
+	return jnew_string(s);
 }
 
 json_object *
@@ -53,7 +50,7 @@ json_time(int64_t t, int isnull, const char *zone)
 	if (isnull)
 		return NULL;
 	fmt_rfc3339(t, zone, buf, sizeof(buf));
-	return json_object_new_string(buf);
+	return jnew_string(buf);
 }
 
 /*
@@ -72,7 +69,7 @@ json_numeric(const char *s)
 	v = strtod(s, &end);
 	if (*end != '\0' || end == s || !(v > -HUGE_VAL && v < HUGE_VAL))
 		return NULL;
-	return json_object_new_double_s(v, s);
+	return jnew_double_s(v, s);
 }
 
 /* An array of one object per row, as row_json makes it. */
@@ -80,11 +77,11 @@ json_object *
 json_rows(const PGresult *res, json_object *(*row_json)(const PGresult *,
     int))
 {
-	json_object	*a = json_object_new_array();
+	json_object	*a = jnew_array();
 	int		 i;
 
 	for (i = 0; i < PQntuples(res); i++)
-		json_object_array_add(a, row_json(res, i));
+		jpush(a, row_json(res, i));
 	return a;
 }
 
@@ -121,10 +118,10 @@ json_col_jsonb(const PGresult *res, int row, const char *col)
 
 	if (v == NULL)
 		return NULL;
-	if (json1_parse(v, strlen(v), JSONB_DEPTH, &o, NULL, 0) == 0 ||
-	    (raw = strdup(v)) == NULL)
+	if (json1_parse(v, strlen(v), JSONB_DEPTH, &o, NULL, 0) == 0)
 		return o;
-	o = json_object_new_object();
+	raw = xstrdup(v);
+	o = jnew_object();
 	json_object_set_serializer(o, json_object_userdata_to_json_string, raw,
 	    json_object_free_userdata);
 	return o;

@@ -24,12 +24,9 @@ char *
 monitor_config_path(const char *path)
 {
 	const char	*slash = strrchr(path, '/');
-	char		*alt;
 	int		 dirlen = slash != NULL ? (int)(slash - path) + 1 : 0;
 
-	if (asprintf(&alt, "%.*s%s", dirlen, path, MONITOR_CONF) < 0)
-		return NULL;
-	return alt;
+	return xasprintf("%.*s%s", dirlen, path, MONITOR_CONF);
 }
 
 /* What a user who may not read the configuration can do instead. */

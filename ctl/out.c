@@ -14,22 +14,10 @@
 #include "ctl.h"
 #include "text.h"
 
-char *
-out_escaped(const char *s)
-{
-	char	*p;
-
-	if ((p = text_escaped(s)) == NULL) {
-		perror("evalschedctl: malloc");
-		exit(71);
-	}
-	return p;
-}
-
 static void
 put_escaped(FILE *f, const char *s)
 {
-	char	*p = out_escaped(s);
+	char	*p = text_escaped(s);
 
 	fputs(p, f);
 	free(p);
@@ -38,12 +26,8 @@ put_escaped(FILE *f, const char *s)
 void
 out_vline(FILE *f, const char *fmt, va_list ap)
 {
-	char	*s;
+	char	*s = xvasprintf(fmt, ap);
 
-	if (vasprintf(&s, fmt, ap) == -1) {
-		perror("evalschedctl: vasprintf");
-		exit(71);
-	}
 	put_escaped(f, s);
 	free(s);
 	fputc('\n', f);

@@ -177,13 +177,6 @@ run_status_cell(const PGresult *res, int row, char *buf, size_t len)
 	    db_bool(res, row, "unresolved") ? ", unresolved" : "");
 }
 
-static void
-add(json_object *o, const char *key, json_object *v)
-{
-	json_object_object_add(o, key, v);
-}
-
-
 static json_object *
 col_time(const PGresult *res, int row, const char *col)
 {
@@ -195,57 +188,58 @@ col_int(const PGresult *res, int row, const char *col)
 {
 	if (db_get(res, row, col) == NULL)
 		return NULL;
-	return json_object_new_int64(db_int(res, row, col));
+	return jnew_int(db_int(res, row, col));
 }
 
 static json_object *
 col_bool(const PGresult *res, int row, const char *col)
 {
-	return json_object_new_boolean(db_bool(res, row, col));
+	return jnew_bool(db_bool(res, row, col));
 }
 
 static void
 add_results(json_object *o, const PGresult *res, int row)
 {
-	add(o, "has_results", col_bool(res, row, "has_results"));
-	add(o, "total_prompts", col_int(res, row, "total_prompts"));
-	add(o, "successful_prompts", col_int(res, row, "successful_prompts"));
-	add(o, "failed_prompts", col_int(res, row, "failed_prompts"));
-	add(o, "avg_latency_ms", json_numeric(db_get(res, row,
+	jset(o, "has_results", col_bool(res, row, "has_results"));
+	jset(o, "total_prompts", col_int(res, row, "total_prompts"));
+	jset(o, "successful_prompts", col_int(res, row, "successful_prompts"));
+	jset(o, "failed_prompts", col_int(res, row, "failed_prompts"));
+	jset(o, "avg_latency_ms", json_numeric(db_get(res, row,
 	    "avg_latency_ms")));
-	add(o, "avg_quality_score", json_numeric(db_get(res, row,
+	jset(o, "avg_quality_score", json_numeric(db_get(res, row,
 	    "avg_quality_score")));
-	add(o, "regression_detected", col_bool(res, row,
+	jset(o, "regression_detected", col_bool(res, row,
 	    "regression_detected"));
-	add(o, "regression_details", json_col_jsonb(res, row,
+	jset(o, "regression_details", json_col_jsonb(res, row,
 	    "regression_details"));
-	add(o, "baseline_run_id", json_col_str(res, row, "baseline_run_id"));
+	jset(o, "baseline_run_id", json_col_str(res, row, "baseline_run_id"));
 }
 
 json_object *
 run_json(const PGresult *res, int row)
 {
-	json_object	*o = json_object_new_object();
+	json_object	*o = jnew_object();
 
-	add(o, "id", json_col_str(res, row, "id"));
-	add(o, "scheduled_evaluation_id", json_col_str(res, row,
+	jset(o, "id", json_col_str(res, row, "id"));
+	jset(o, "scheduled_evaluation_id", json_col_str(res, row,
 	    "scheduled_evaluation_id"));
-	add(o, "status", json_col_str(res, row, "status"));
-	add(o, "slot_at", col_time(res, row, "slot_at"));
-	add(o, "triggered_at", col_time(res, row, "triggered_at"));
-	add(o, "started_at", col_time(res, row, "started_at"));
-	add(o, "completed_at", col_time(res, row, "completed_at"));
-	add(o, "duration_seconds", col_int(res, row, "duration"));
-	add(o, "ongoing", col_bool(res, row, "ongoing"));
-	add(o, "unresolved", col_bool(res, row, "unresolved"));
-	add(o, "batch_test_run_id", json_col_str(res, row, "batch_test_run_id"));
-	add(o, "batch_name", json_col_str(res, row, "batch_name"));
-	add(o, "batch_ended_at", col_time(res, row, "batch_ended_at"));
+	jset(o, "status", json_col_str(res, row, "status"));
+	jset(o, "slot_at", col_time(res, row, "slot_at"));
+	jset(o, "triggered_at", col_time(res, row, "triggered_at"));
+	jset(o, "started_at", col_time(res, row, "started_at"));
+	jset(o, "completed_at", col_time(res, row, "completed_at"));
+	jset(o, "duration_seconds", col_int(res, row, "duration"));
+	jset(o, "ongoing", col_bool(res, row, "ongoing"));
+	jset(o, "unresolved", col_bool(res, row, "unresolved"));
+	jset(o, "batch_test_run_id", json_col_str(res, row,
+	    "batch_test_run_id"));
+	jset(o, "batch_name", json_col_str(res, row, "batch_name"));
+	jset(o, "batch_ended_at", col_time(res, row, "batch_ended_at"));
 	add_results(o, res, row);
-	add(o, "blame", json_col_str(res, row, "blame"));
-	add(o, "error_message", json_col_str(res, row, "error_message"));
-	add(o, "error_details", json_col_jsonb(res, row, "error_details"));
-	add(o, "supervisor_id", json_col_str(res, row, "supervisor_id"));
-	add(o, "created_at", col_time(res, row, "created_at"));
+	jset(o, "blame", json_col_str(res, row, "blame"));
+	jset(o, "error_message", json_col_str(res, row, "error_message"));
+	jset(o, "error_details", json_col_jsonb(res, row, "error_details"));
+	jset(o, "supervisor_id", json_col_str(res, row, "supervisor_id"));
+	jset(o, "created_at", col_time(res, row, "created_at"));
 	return o;
 }

@@ -123,51 +123,43 @@ sched_next_after(const PGresult *res, int row, int64_t after, int64_t *next,
 	return r;
 }
 
-static void
-add(json_object *o, const char *key, json_object *v)
-{
-	json_object_object_add(o, key, v);
-}
-
 json_object *
 sched_json(const PGresult *res, int row)
 {
-	json_object	*o = json_object_new_object();
+	json_object	*o = jnew_object();
 	const char	*zone = db_get(res, row, "timezone");
 
-	add(o, "id", json_col_str(res, row, "id"));
-	add(o, "name", json_col_str(res, row, "name"));
-	add(o, "description", json_col_str(res, row, "description"));
-	add(o, "user_id", json_col_str(res, row, "user_id"));
-	add(o, "schedule_type", json_col_str(res, row, "schedule_type"));
-	add(o, "cron_expression", json_col_str(res, row, "cron_expression"));
-	add(o, "timezone", json_str(zone));
-	add(o, "test_suite_id", json_col_str(res, row, "test_suite_id"));
-	add(o, "model_id", json_col_str(res, row, "model_id"));
-	add(o, "batch_test_config", json_col_jsonb(res, row,
+	jset(o, "id", json_col_str(res, row, "id"));
+	jset(o, "name", json_col_str(res, row, "name"));
+	jset(o, "description", json_col_str(res, row, "description"));
+	jset(o, "user_id", json_col_str(res, row, "user_id"));
+	jset(o, "schedule_type", json_col_str(res, row, "schedule_type"));
+	jset(o, "cron_expression", json_col_str(res, row, "cron_expression"));
+	jset(o, "timezone", json_str(zone));
+	jset(o, "test_suite_id", json_col_str(res, row, "test_suite_id"));
+	jset(o, "model_id", json_col_str(res, row, "model_id"));
+	jset(o, "batch_test_config", json_col_jsonb(res, row,
 	    "batch_test_config"));
-	add(o, "is_active", json_object_new_boolean(db_bool(res, row,
-	    "is_active")));
-	add(o, "next_run_at", json_col_time(res, row, "next_run_at", zone));
-	add(o, "last_run_at", json_col_time(res, row, "last_run_at", zone));
-	add(o, "last_run_status", json_col_str(res, row, "last_run_status"));
-	add(o, "last_run_id", json_col_str(res, row, "last_run_id"));
-	add(o, "consecutive_failures", json_object_new_int((int)db_int(res,
+	jset(o, "is_active", jnew_bool(db_bool(res, row, "is_active")));
+	jset(o, "next_run_at", json_col_time(res, row, "next_run_at", zone));
+	jset(o, "last_run_at", json_col_time(res, row, "last_run_at", zone));
+	jset(o, "last_run_status", json_col_str(res, row, "last_run_status"));
+	jset(o, "last_run_id", json_col_str(res, row, "last_run_id"));
+	jset(o, "consecutive_failures", jnew_int((int)db_int(res,
 	    row, "consecutive_failures")));
 	/* Why it is inactive: disabled by evalsched, or else paused. */
-	add(o, "disabled_at", json_col_time(res, row, "evalsched_disabled_at",
+	jset(o, "disabled_at", json_col_time(res, row, "evalsched_disabled_at",
 	    zone));
-	add(o, "disabled_reason", json_col_str(res, row,
+	jset(o, "disabled_reason", json_col_str(res, row,
 	    "evalsched_disabled_reason"));
-	add(o, "in_flight", json_object_new_int((int)db_int(res, row,
-	    "in_flight")));
-	add(o, "alert_on_failure", json_object_new_boolean(db_bool(res, row,
+	jset(o, "in_flight", jnew_int((int)db_int(res, row, "in_flight")));
+	jset(o, "alert_on_failure", jnew_bool(db_bool(res, row,
 	    "alert_on_failure")));
-	add(o, "alert_on_regression", json_object_new_boolean(db_bool(res,
+	jset(o, "alert_on_regression", jnew_bool(db_bool(res,
 	    row, "alert_on_regression")));
-	add(o, "regression_threshold_percent", json_numeric(db_get(res, row,
+	jset(o, "regression_threshold_percent", json_numeric(db_get(res, row,
 	    "regression_threshold_percent")));
-	add(o, "created_at", json_col_time(res, row, "created_at", zone));
-	add(o, "updated_at", json_col_time(res, row, "updated_at", zone));
+	jset(o, "created_at", json_col_time(res, row, "created_at", zone));
+	jset(o, "updated_at", json_col_time(res, row, "updated_at", zone));
 	return o;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "text.h"
 
 struct table {
 	size_t	  ncols;
@@ -33,7 +34,7 @@ add_cells(struct table *t, va_list ap)
 	}
 	for (i = 0; i < t->ncols; i++) {
 		s = va_arg(ap, const char *);
-		t->cells[t->nrows * t->ncols + i] = out_escaped(s != NULL ?
+		t->cells[t->nrows * t->ncols + i] = text_escaped(s != NULL ?
 		    s : "-");
 	}
 	t->nrows++;
@@ -47,12 +48,8 @@ add_cells(struct table *t, va_list ap)
 struct table *
 table_new_plain(size_t ncols)
 {
-	struct table	*t;
+	struct table	*t = xcalloc(1, sizeof(*t));
 
-	if ((t = calloc(1, sizeof(*t))) == NULL) {
-		perror("evalschedctl: calloc");
-		exit(71);
-	}
 	t->ncols = ncols;
 	return t;
 }

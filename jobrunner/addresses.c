@@ -32,8 +32,7 @@ hosts_add(struct hosts *h, const char *name, size_t len)
 {
 	if (len == 0 || h->n == NHOSTS)
 		return;
-	if ((h->name[h->n] = strndup(name, len)) != NULL)
-		h->n++;
+	h->name[h->n++] = xstrndup(name, len);
 }
 
 /* The host of u, as written and as url.h writes it, IPv6 also in brackets. */
@@ -71,8 +70,7 @@ hosts_add_url(struct hosts *h, const char *url)
 		url = p + 3;
 	for (n = strcspn(url, "/?#"); n > 0 && url[n - 1] != '@'; n--)
 		;
-	if (asprintf(&http, "http://%s", url + n) == -1)
-		return;
+	http = xasprintf("http://%s", url + n);
 	if (url_parse(&u, http, NULL, 0) == URL_E_NONE)
 		hosts_add_parsed(h, &u);
 	free(http);
@@ -211,21 +209,14 @@ address_at(const char *text, size_t i, const struct hosts *h)
 	return len;
 }
 
-/* Room for n more bytes and a NUL at *out + used; -1 when out of memory. */
-static int
+/* Room for n more bytes and a NUL at *out + used. */
+static void
 reserve(char **out, size_t *size, size_t used, size_t n)
 {
-	char	*nout;
-	size_t	 nsize;
-
 	if (used + n + 1 <= *size)
-		return 0;
-	nsize = *size * 2 + n;
-	if ((nout = realloc(*out, nsize)) == NULL)
-		return -1;
-	*out = nout;
-	*size = nsize;
-	return 0;
+		return;
+	*size = *size * 2 + n;
+	*out = xreallocarray(*out, *size, 1);
 }
 
 /* text with each address masked, into out of size bytes (reserve's). */
@@ -235,10 +226,7 @@ mask(const char *text, const struct hosts *h, char *out, size_t size)
 	size_t	i = 0, o = 0, len;
 
 	while (text[i] != '\0') {
-		if (reserve(&out, &size, o, sizeof(ADDR_MASK)) == -1) {
-			free(out);
-			return NULL;
-		}
+		reserve(&out, &size, o, sizeof(ADDR_MASK));
 		if ((len = address_at(text, i, h)) > 0) {
 			memcpy(out + o, ADDR_MASK, sizeof(ADDR_MASK) - 1);
 			o += sizeof(ADDR_MASK) - 1;
@@ -251,8 +239,8 @@ mask(const char *text, const struct hosts *h, char *out, size_t size)
 }
 
 /*
- * text with every address of the deployment's masked, as a new string;
- * NULL when out of memory.  app_url is the job's.
+ * text with every address of the deployment's masked, as a new string.
+ * app_url is the job's.
  */
 char *
 addresses_masked(const char *text, const char *app_url)
@@ -265,8 +253,7 @@ addresses_masked(const char *text, const char *app_url)
 	hosts_add_url(&h, app_url);
 	for (i = 0; proxy_vars[i] != NULL; i++)
 		hosts_add_url(&h, getenv(proxy_vars[i]));
-	if ((out = malloc(size)) != NULL)
-		out = mask(text, &h, out, size);
+	out = mask(text, &h, xreallocarray(NULL, size, 1), size);
 	hosts_free(&h);
 	return out;
 }

@@ -68,8 +68,9 @@ body_masked(const struct attempt *a, const char *const keys[NKEYS],
 	size_t	 i;
 
 	/* A NUL in the body ends the excerpt there, which is fine. */
-	if (a->body == NULL || (all = strndup(a->body, a->len)) == NULL)
+	if (a->body == NULL)
 		return NULL;
+	all = xstrndup(a->body, a->len);
 	for (i = 0; i < NKEYS; i++)
 		text_redact(all, keys[i]);
 	if (app_url == NULL)

@@ -73,20 +73,20 @@ http_cleanup(void)
 
 /*
  * The URL rebuilt from app_url's parts as url.h read them, the API path
- * after it: what libcurl is handed is what was checked.  NULL when out
- * of memory (job.c checked app_url).
+ * after it: what libcurl is handed is what was checked.  NULL when
+ * url_parse refuses app_url, which job.c, checking it with the same
+ * parser, did not let through.
  */
 char *
 http_url(const struct job *job)
 {
 	struct url	 u;
-	char		*base, *url = NULL;
+	char		*base, *url;
 
-	if (url_parse(&u, job->app_url, NULL, 0) != URL_E_NONE ||
-	    (base = url_canonical(&u)) == NULL)
+	if (url_parse(&u, job->app_url, NULL, 0) != URL_E_NONE)
 		return NULL;
-	if (asprintf(&url, "%s%s", base, API_PATH) == -1)
-		url = NULL;
+	base = url_canonical(&u);
+	url = xasprintf("%s%s", base, API_PATH);
 	free(base);
 	return url;
 }
@@ -107,16 +107,13 @@ on_data(char *data, size_t size, size_t n, void *arg)
 {
 	struct attempt	*a = arg;
 	size_t		 len = size * n;
-	char		*nbody;
 
 	if (len > JOB_MAX_ANSWER - a->len) {
 		a->too_large = 1;
 		return 0;
 	}
-	if ((nbody = realloc(a->body, a->len + len + 1)) == NULL)
-		return 0;
-	memcpy(nbody + a->len, data, len);
-	a->body = nbody;
+	a->body = xreallocarray(a->body, a->len + len + 1, 1);
+	memcpy(a->body + a->len, data, len);
 	a->len += len;
 	a->body[a->len] = '\0';
 	return len;
@@ -136,19 +133,12 @@ free_headers(struct curl_slist *list)
 static struct curl_slist *
 add_header(struct curl_slist *list, const char *name, const char *value)
 {
-	struct curl_slist	*nlist;
-	char			*line;
+	char	*line = xasprintf("%s: %s", name, value);
 
-	if (list == NULL || asprintf(&line, "%s: %s", name, value) == -1) {
-		free_headers(list);
-		return NULL;
-	}
-	nlist = curl_slist_append(list, line);
+	list = xslist_append(list, line);
 	explicit_bzero(line, strlen(line));
 	free(line);
-	if (nlist == NULL)
-		free_headers(list);
-	return nlist;
+	return list;
 }
 
 /*
@@ -161,7 +151,7 @@ build_headers(const struct job *job, const char *api_key)
 	struct curl_slist	*list;
 
 	/* "Expect:" with no value stops curl's 100-continue round trip. */
-	list = curl_slist_append(NULL, "Expect:");
+	list = xslist_append(NULL, "Expect:");
 	list = add_header(list, "Content-Type", "application/json");
 	list = add_header(list, "Accept", "application/json");
 	if (api_key != NULL)
@@ -247,10 +237,7 @@ http_post(const struct job *job, const char *api_key, const char *url,
 	memset(a, 0, sizeof(*a));
 	if ((c = curl_easy_init()) == NULL)
 		return setup_failed(a, CURLE_FAILED_INIT);
-	if ((headers = build_headers(job, api_key)) == NULL) {
-		curl_easy_cleanup(c);
-		return setup_failed(a, CURLE_OUT_OF_MEMORY);
-	}
+	headers = build_headers(job, api_key);
 	r = setup(c, job, url, body, timeout_ms, a);
 	if (r == CURLE_OK)
 		r = curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);

@@ -18,6 +18,7 @@
 #include "harden.h"
 #include "jobrunner.h"
 #include "json1.h"
+#include "jsonnew.h"
 #include "log.h"
 #include "text.h"
 
@@ -54,16 +55,6 @@ read_job(char *err, size_t len)
 	return NULL;
 }
 
-/* Adds *v (NULL: a JSON null) to obj; on success *v is obj's. */
-static int
-add(json_object *obj, const char *key, json_object **v)
-{
-	if (json_object_object_add(obj, key, *v) != 0)
-		return -1;
-	*v = NULL;
-	return 0;
-}
-
 /* The spool marker's JSON string as a value; NULL (null) for no node. */
 static json_object *
 node_value(const char *node)
@@ -82,29 +73,21 @@ node_value(const char *node)
 
 /*
  * What is left for the next supervisor: {"run_id", "node", "exit_status",
- * "result"} (job.h), the result being the text we could not write.
+ * "result"} (job.h), the result being the text we could not write (ours:
+ * it is one JSON value).
  */
 static json_object *
 left_doc(const char *text, const char *node, int code)
 {
-	json_object	*doc, *id, *name, *status, *result = NULL;
+	json_object	*doc, *result;
 
-	doc = json_object_new_object();
-	id = json_object_new_string(left_run_id);
-	name = node_value(node);
-	status = json_object_new_int(code);
-	if (doc == NULL || id == NULL || status == NULL ||
-	    json1_parse(text, strlen(text), 0, &result, NULL, 0) == -1 ||
-	    add(doc, "run_id", &id) == -1 || add(doc, "node", &name) == -1 ||
-	    add(doc, "exit_status", &status) == -1 ||
-	    add(doc, "result", &result) == -1) {
-		json_object_put(doc);
-		doc = NULL;
-	}
-	json_object_put(id);
-	json_object_put(name);
-	json_object_put(status);
-	json_object_put(result);
+	if (json1_parse(text, strlen(text), 0, &result, NULL, 0) == -1)
+		return NULL;
+	doc = jnew_object();
+	jset(doc, "run_id", jnew_string(left_run_id));
+	jset(doc, "node", node_value(node));
+	jset(doc, "exit_status", jnew_int(code));
+	jset(doc, "result", result);
 	return doc;
 }
 
@@ -113,15 +96,12 @@ static char *
 left_text(const char *text, const char *node, int code)
 {
 	json_object	*doc;
-	const char	*s;
-	char		*line = NULL;
+	char		*line;
 
 	if ((doc = left_doc(text, node, code)) == NULL)
 		return NULL;
-	if ((s = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE)) == NULL ||
-	    asprintf(&line, "%s\n", s) == -1)
-		line = NULL;
+	line = xasprintf("%s\n", jtext(doc, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(doc);
 	return line;
 }
@@ -162,12 +142,8 @@ leave_result(const char *text, int code)
 static void
 write_result(const struct job_result *res, int code)
 {
-	char	*text;
+	char	*text = job_result_to_json(res);
 
-	if ((text = job_result_to_json(res)) == NULL) {
-		log_warnx("cannot build the result");
-		return;
-	}
 	if (printf("%s\n", text) < 0 || fflush(stdout) == EOF) {
 		log_warn("cannot write the result");
 		leave_result(text, code);
@@ -183,7 +159,7 @@ bad_job(struct job_result *res, const char *why, long start)
 
 	snprintf(msg, sizeof(msg), "bad job: %s", why);
 	log_warnx("%s", msg);
-	res->error = strdup(msg);
+	res->error = xstrdup(msg);
 	res->elapsed_ms = mono_ms() - start;
 	/* The supervisor wrote the job: a bad one is ours, not the schedule's. */
 	res->blame = BLAME_PLATFORM;
@@ -226,12 +202,12 @@ run(int argc, char **argv, struct job_result *res)
 	if (code == -1)
 		return bad_job(res, err, start);
 	set_title(argc, argv, &job);
-	left_run_id = strdup(job.run_id);
+	left_run_id = xstrdup(job.run_id);
 	if (job.result_dir != NULL)
-		left_dir = strdup(job.result_dir);
+		left_dir = xstrdup(job.result_dir);
 	if (http_init(&job) == -1) {
 		log_warnx("run %s: cannot initialize libcurl", job.run_id);
-		res->error = strdup("cannot initialize libcurl");
+		res->error = xstrdup("cannot initialize libcurl");
 		res->blame = BLAME_PLATFORM;
 		code = EX_SOFTWARE;
 	} else {

@@ -149,14 +149,6 @@ pause_before_next(const struct run *run, int n)
 	return 1;
 }
 
-static int
-set_error(struct job_result *res, const char *err)
-{
-	free(res->error);
-	res->error = strdup(err);
-	return res->error == NULL ? -1 : 0;
-}
-
 /* The body of the request, or the reason there is none. */
 static char *
 request_body(const struct job *job, char *err, size_t len)
@@ -192,28 +184,32 @@ run_job(const struct job *job, struct job_result *res)
 {
 	struct run	 run = { .job = job };
 	char		*url, *body;
-	int		 code = EX_SOFTWARE;
+	int		 code;
 
 	run.start = mono_ms();
 	run.deadline = run.start + job->timeout_ms;
 	/* Until an attempt says otherwise, a failure is ours, not the schedule's. */
 	res->blame = BLAME_PLATFORM;
-	strlcpy(run.f.err, "out of memory", sizeof(run.f.err));
 	url = http_url(job);
 	body = request_body(job, run.f.err, sizeof(run.f.err));
-	if (body == NULL && url != NULL)
+	if (url == NULL) {
+		strlcpy(run.f.err, "internal error: app_url cannot be read",
+		    sizeof(run.f.err));
+		code = EX_SOFTWARE;
+	} else if (body == NULL)
 		code = EX_DATAERR;
-	else if (url != NULL && (code = credentials_open(job, &run.api_key,
-	    &res->api_key, &res->blame, run.f.err,
-	    sizeof(run.f.err))) == EX_OK) {
+	else if ((code = credentials_open(job, &run.api_key, &res->api_key,
+	    &res->blame, run.f.err, sizeof(run.f.err))) == EX_OK) {
 		run.url = url;
 		run.body = body;
 		code = call(&run, res);
 	}
 	credentials_close(run.api_key);
 	res->elapsed_ms = mono_ms() - run.start;
-	if (code != EX_OK && set_error(res, run.f.err) == -1)
-		code = EX_SOFTWARE;
+	if (code != EX_OK) {
+		free(res->error);
+		res->error = xstrdup(run.f.err);
+	}
 	free(url);
 	free(body);
 	return code;

@@ -89,20 +89,13 @@ request_free(CURLM *m, struct request *r)
 	free(r);
 }
 
-static int
+static void
 add_headers(struct request *r, const char *const *lines)
 {
-	struct curl_slist	*n;
-
 	/* "Expect:" with no value stops curl's 100-continue round trip. */
-	if ((r->headers = curl_slist_append(NULL, "Expect:")) == NULL)
-		return -1;
-	for (; lines != NULL && *lines != NULL; lines++) {
-		if ((n = curl_slist_append(r->headers, *lines)) == NULL)
-			return -1;
-		r->headers = n;
-	}
-	return 0;
+	r->headers = xslist_append(NULL, "Expect:");
+	for (; lines != NULL && *lines != NULL; lines++)
+		r->headers = xslist_append(r->headers, *lines);
 }
 
 static CURLcode
@@ -141,26 +134,25 @@ canonical(const char *text)
 
 /*
  * Adds the call to m; done(r, arg) is called when it ended, from
- * deliver.c's loop.  NULL when it could not be set up (out of memory,
- * libcurl, a URL url_parse does not take: the caller checked it with
- * url_check_user).  The request goes to the URL as url.h rebuilt it.
+ * deliver.c's loop.  NULL when it could not be set up (libcurl, a URL
+ * url_parse does not take: the caller checked it with url_check_user).
+ * The request goes to the URL as url.h rebuilt it.
  */
 struct request *
 request_start(CURLM *m, const struct request_spec *spec,
     void (*done)(struct request *, void *), void *arg)
 {
-	struct request	*r;
+	struct request	*r = xcalloc(1, sizeof(*r));
 
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		return NULL;
 	r->x.finish = finish;
 	r->done = done;
 	r->arg = arg;
 	r->answer_max = spec->answer_max;
+	if (spec->body != NULL)
+		r->body = xstrdup(spec->body);
+	r->answer = xcalloc(1, r->answer_max + 1);
+	add_headers(r, spec->headers);
 	if ((r->url = canonical(spec->url)) == NULL ||
-	    (spec->body != NULL && (r->body = strdup(spec->body)) == NULL) ||
-	    (r->answer = calloc(1, r->answer_max + 1)) == NULL ||
-	    add_headers(r, spec->headers) == -1 ||
 	    (r->curl = curl_easy_init()) == NULL)
 		goto fail;
 	if (setup(r, spec) != CURLE_OK ||

@@ -97,8 +97,8 @@ webhook_redact(char *text, const struct hook *h)
 		mask(text, p, strlen(p));
 	if (url_parse(&u, h->url, NULL, 0) != URL_E_NONE)
 		return;
-	if ((sent = url_canonical(&u)) != NULL)
-		mask(text, sent, strlen(sent));
+	sent = url_canonical(&u);
+	mask(text, sent, strlen(sent));
 	text_free_secret(sent);
 	n = u.path_len + (u.query != NULL ? 1 + u.query_len : 0);
 	if (n > 1)
@@ -114,18 +114,7 @@ on_data(char *data, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-static struct curl_slist *
-add_header(struct curl_slist *list, const char *line)
-{
-	struct curl_slist	*nlist;
-
-	if (list == NULL)
-		return NULL;
-	if ((nlist = curl_slist_append(list, line)) == NULL)
-		curl_slist_free_all(list);
-	return nlist;
-}
-
+/* The request's headers; NULL when libcrypto could not sign the body. */
 static struct curl_slist *
 headers_for(const struct transfer *t)
 {
@@ -135,8 +124,8 @@ headers_for(const struct transfer *t)
 	const char		*secret = t->hook->secret;
 
 	/* "Expect:" with no value stops curl's 100-continue round trip. */
-	list = curl_slist_append(NULL, "Expect:");
-	list = add_header(list, "Content-Type: application/json");
+	list = xslist_append(NULL, "Expect:");
+	list = xslist_append(list, "Content-Type: application/json");
 	if (secret == NULL || *secret == '\0')
 		return list;
 	if (sign_hex(secret, strlen(secret), t->body, strlen(t->body),
@@ -145,7 +134,7 @@ headers_for(const struct transfer *t)
 		return NULL;
 	}
 	snprintf(line, sizeof(line), "X-Webhook-Signature: %s", hex);
-	return add_header(list, line);
+	return xslist_append(list, line);
 }
 
 static CURLcode
@@ -183,8 +172,9 @@ set_result(struct transfer *t, int ok, long status, const char *error,
 	res->status_code = status;
 	free(res->error);
 	res->error = NULL;
-	if (error == NULL || (res->error = strdup(error)) == NULL)
+	if (error == NULL)
 		return;
+	res->error = xstrdup(error);
 	webhook_redact(res->error, t->hook);
 	text_trim(res->error, NOTIFY_MAX_ERROR);
 	text_make_valid(res->error);
@@ -301,16 +291,10 @@ struct transfer *
 webhook_start(CURLM *m, struct hook *h, const struct notice *n,
     const char *generic)
 {
-	struct transfer	*t;
+	struct transfer	*t = xcalloc(1, sizeof(*t));
 	struct url	 u;
 	enum url_error	 e = url_parse(&u, h->url, NULL, 0);
 
-	if ((t = calloc(1, sizeof(*t))) == NULL) {
-		h->result.done = 1;
-		h->result.retry = 1;
-		h->result.error = strdup("internal error: out of memory");
-		return NULL;
-	}
 	t->x.finish = finish;
 	t->hook = h;
 	t->alert_id = n->alert_id;
@@ -321,13 +305,12 @@ webhook_start(CURLM *m, struct hook *h, const struct notice *n,
 		return not_sent(m, t, REFUSED_CREDENTIALS, 0);
 	if (e != URL_E_NONE)
 		return not_sent(m, t, BAD_URL, 0);
-	t->body = h->type == HOOK_GENERIC ? strdup(generic) :
+	t->body = h->type == HOOK_GENERIC ? xstrdup(generic) :
 	    body_for(&n->event, h->type);
-	if (t->body == NULL || (t->url = url_canonical(&u)) == NULL ||
-	    (t->headers = headers_for(t)) == NULL ||
-	    (t->curl = curl_easy_init()) == NULL)
-		return not_sent(m, t, "internal error: out of memory", 1);
-	if (setup(t, n) != CURLE_OK ||
+	t->url = url_canonical(&u);
+	if ((t->headers = headers_for(t)) == NULL)
+		return not_sent(m, t, "internal error: cannot sign the body", 1);
+	if ((t->curl = curl_easy_init()) == NULL || setup(t, n) != CURLE_OK ||
 	    curl_multi_add_handle(m, t->curl) != CURLM_OK) {
 		curl_easy_cleanup(t->curl);
 		t->curl = NULL;

@@ -14,6 +14,7 @@
 
 #include "json1.h"
 #include "jsonget.h"
+#include "jsonnew.h"
 #include "url.h"
 #include "supervisor.h"
 
@@ -24,7 +25,7 @@ parsed(const char *text)
 {
 	json_object	*o = json_tokener_parse(text);
 
-	return o != NULL ? o : json_object_new_object();
+	return o != NULL ? o : jnew_object();
 }
 
 static json_object *
@@ -35,7 +36,7 @@ parsed_array(const char *text)
 	if (o != NULL && json_object_is_type(o, json_type_array))
 		return o;
 	json_object_put(o);
-	return json_object_new_array();
+	return jnew_array();
 }
 
 static int
@@ -59,7 +60,7 @@ alertjob_has_channels(const struct alert_row *r)
 static json_object *
 allow_json(void)
 {
-	json_object		*a = json_object_new_array();
+	json_object		*a = jnew_array();
 	struct url_allow	 allow;
 	char			 net[NET_TEXT_MAX];
 	size_t			 i;
@@ -70,7 +71,7 @@ allow_json(void)
 		return a;
 	for (i = 0; i < allow.n; i++) {
 		net_format(&allow.nets[i], net, sizeof(net));
-		json_object_array_add(a, json_object_new_string(net));
+		jpush(a, jnew_string(net));
 	}
 	return a;
 }
@@ -78,15 +79,13 @@ allow_json(void)
 static json_object *
 event_json(const struct alert_row *r)
 {
-	json_object	*ev = json_object_new_object();
+	json_object	*ev = jnew_object();
 
-	json_object_object_add(ev, "type", json_object_new_string(r->event));
-	json_object_object_add(ev, "title", json_object_new_string(r->title));
-	json_object_object_add(ev, "message",
-	    json_object_new_string(r->message));
-	json_object_object_add(ev, "timestamp",
-	    json_object_new_string(r->timestamp));
-	json_object_object_add(ev, "metadata", parsed(r->metadata));
+	jset(ev, "type", jnew_string(r->event));
+	jset(ev, "title", jnew_string(r->title));
+	jset(ev, "message", jnew_string(r->message));
+	jset(ev, "timestamp", jnew_string(r->timestamp));
+	jset(ev, "metadata", parsed(r->metadata));
 	return ev;
 }
 
@@ -97,32 +96,29 @@ event_json(const struct alert_row *r)
 static json_object *
 transport_json(void)
 {
-	json_object	*t = json_object_new_object(), *resend;
+	json_object	*t = jnew_object(), *resend;
 	const char	*key = sv->conf.resend_api_key;
 
 	if (key == NULL || *key == '\0') {
-		json_object_object_add(t, "sendmail",
-		    json_object_new_string(sv->conf.sendmail));
+		jset(t, "sendmail", jnew_string(sv->conf.sendmail));
 		return t;
 	}
-	resend = json_object_new_object();
-	json_object_object_add(resend, "url",
-	    json_object_new_string(sv->conf.resend_api_url));
-	json_object_object_add(resend, "key", json_object_new_string(key));
-	json_object_object_add(t, "resend", resend);
+	resend = jnew_object();
+	jset(resend, "url", jnew_string(sv->conf.resend_api_url));
+	jset(resend, "key", jnew_string(key));
+	jset(t, "resend", resend);
 	return t;
 }
 
 static json_object *
 email_json(const struct alert_row *r)
 {
-	json_object	*e = json_object_new_object();
+	json_object	*e = jnew_object();
 
-	json_object_object_add(e, "to", json_object_new_string(r->email_to));
-	json_object_object_add(e, "from",
-	    json_object_new_string(sv->conf.mail_from));
-	json_object_object_add(e, "transport", transport_json());
-	json_object_object_add(e, "app_base_url", json_object_new_string(
+	jset(e, "to", jnew_string(r->email_to));
+	jset(e, "from", jnew_string(sv->conf.mail_from));
+	jset(e, "transport", transport_json());
+	jset(e, "app_base_url", jnew_string(
 	    sv->conf.app_link_url != NULL ? sv->conf.app_link_url :
 	    sv->conf.app_url));
 	return e;
@@ -132,14 +128,11 @@ email_json(const struct alert_row *r)
 static json_object *
 urls_json(void)
 {
-	json_object	*u = json_object_new_object();
+	json_object	*u = jnew_object();
 
-	json_object_object_add(u, "telegram",
-	    json_object_new_string(sv->conf.telegram_api_url));
-	json_object_object_add(u, "pagerduty",
-	    json_object_new_string(sv->conf.pagerduty_events_url));
-	json_object_object_add(u, "notion",
-	    json_object_new_string(sv->conf.notion_api_url));
+	jset(u, "telegram", jnew_string(sv->conf.telegram_api_url));
+	jset(u, "pagerduty", jnew_string(sv->conf.pagerduty_events_url));
+	jset(u, "notion", jnew_string(sv->conf.notion_api_url));
 	return u;
 }
 
@@ -169,31 +162,30 @@ wipe_secrets(json_object *job)
 char *
 alertjob_build(const struct alert_row *r, unsigned int *asked)
 {
-	json_object	*job = json_object_new_object();
+	json_object	*job = jnew_object();
 	json_object	*integrations = parsed_array(r->integrations);
 	char		*text, *printed;
 
 	*asked = 0;
-	json_object_object_add(job, "alert_id", json_object_new_string(r->id));
-	json_object_object_add(job, "event", event_json(r));
-	json_object_object_add(job, "webhooks", parsed_array(r->webhooks));
-	json_object_object_add(job, "command", has_command(r) ?
-	    json_object_new_string(sv->conf.alert_command) : NULL);
-	json_object_object_add(job, "timeout_ms",
-	    json_object_new_int(WEBHOOK_TIMEOUT_MS));
+	jset(job, "alert_id", jnew_string(r->id));
+	jset(job, "event", event_json(r));
+	jset(job, "webhooks", parsed_array(r->webhooks));
+	jset(job, "command", has_command(r) ?
+	    jnew_string(sv->conf.alert_command) : NULL);
+	jset(job, "timeout_ms", jnew_int(WEBHOOK_TIMEOUT_MS));
 	/* Not tls_ca_file: that is the application's CA, not the users'. */
-	json_object_object_add(job, "webhook_allow", allow_json());
+	jset(job, "webhook_allow", allow_json());
 	if (r->email_to != NULL) {
-		json_object_object_add(job, "email", email_json(r));
+		jset(job, "email", email_json(r));
 		*asked |= ALERT_ASKED_EMAIL;
 	}
 	if (json_object_array_length(integrations) > 0) {
-		json_object_object_add(job, "integrations", integrations);
-		json_object_object_add(job, "integration_urls", urls_json());
+		jset(job, "integrations", integrations);
+		jset(job, "integration_urls", urls_json());
 		*asked |= ALERT_ASKED_INTEGRATIONS;
 	} else
 		json_object_put(integrations);
-	printed = (char *)(uintptr_t)json_object_to_json_string_ext(job,
+	printed = (char *)(uintptr_t)jtext(job,
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	text = xstrdup(printed);
 	explicit_bzero(printed, strlen(printed));

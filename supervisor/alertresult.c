@@ -13,6 +13,7 @@
 
 #include "json1.h"
 #include "jsonget.h"
+#include "jsonnew.h"
 #include "text.h"
 #include "supervisor.h"
 
@@ -38,7 +39,7 @@ text_of(json_object *o, const char *key, size_t max)
 	s = xstrdup(text);
 	text_make_valid(s);
 	text_clip(s, max);
-	out = json_object_new_string(s);
+	out = jnew_string(s);
 	free(s);
 	return out;
 }
@@ -59,7 +60,7 @@ status_of(json_object *o)
 
 	if (jget_int(o, NULL, "status_code", 100, 999, &n, NULL, 0) != 1)
 		return NULL;
-	return json_object_new_int((int)n);
+	return jnew_int(n);
 }
 
 enum destination { WEBHOOKS, INTEGRATIONS };
@@ -71,7 +72,7 @@ enum destination { WEBHOOKS, INTEGRATIONS };
 static json_object *
 deliveries_of(json_object *a, enum destination kind)
 {
-	json_object	*out = json_object_new_array(), *e, *x;
+	json_object	*out = jnew_array(), *e, *x;
 	const char	*id;
 	size_t		 i;
 
@@ -79,21 +80,16 @@ deliveries_of(json_object *a, enum destination kind)
 		e = json_object_array_get_idx(a, i);
 		if ((id = id_of(e)) == NULL)
 			continue;
-		x = json_object_new_object();
-		json_object_object_add(x, "id", json_object_new_string(id));
+		x = jnew_object();
+		jset(x, "id", jnew_string(id));
 		if (kind == INTEGRATIONS)
-			json_object_object_add(x, "type", text_of(e, "type",
-			    32));
-		json_object_object_add(x, "ok",
-		    json_object_new_boolean(jget_flag(e, "ok", 0)));
+			jset(x, "type", text_of(e, "type", 32));
+		jset(x, "ok", jnew_bool(jget_flag(e, "ok", 0)));
 		if (kind == WEBHOOKS)
-			json_object_object_add(x, "status_code",
-			    status_of(e));
-		json_object_object_add(x, "error", text_of(e, "error",
-		    ERROR_MAX));
-		json_object_object_add(x, "retry",
-		    json_object_new_boolean(retries(e)));
-		json_object_array_add(out, x);
+			jset(x, "status_code", status_of(e));
+		jset(x, "error", text_of(e, "error", ERROR_MAX));
+		jset(x, "retry", jnew_bool(retries(e)));
+		jpush(out, x);
 	}
 	return out;
 }
@@ -102,15 +98,12 @@ deliveries_of(json_object *a, enum destination kind)
 static json_object *
 email_of(json_object *e)
 {
-	json_object	*x = json_object_new_object();
+	json_object	*x = jnew_object();
 
-	json_object_object_add(x, "ok", json_object_new_boolean(jget_flag(e,
-	    "ok", 0)));
-	json_object_object_add(x, "message_id", text_of(e, "message_id",
-	    256));
-	json_object_object_add(x, "error", text_of(e, "error", ERROR_MAX));
-	json_object_object_add(x, "retry", json_object_new_boolean(
-	    retries(e)));
+	jset(x, "ok", jnew_bool(jget_flag(e, "ok", 0)));
+	jset(x, "message_id", text_of(e, "message_id", 256));
+	jset(x, "error", text_of(e, "error", ERROR_MAX));
+	jset(x, "retry", jnew_bool(retries(e)));
 	return x;
 }
 
@@ -118,8 +111,7 @@ email_of(json_object *e)
 static char *
 printed(json_object *o)
 {
-	char	*text = xstrdup(json_object_to_json_string_ext(o,
-	    JSON_C_TO_STRING_PLAIN));
+	char	*text = xstrdup(jtext(o, JSON_C_TO_STRING_PLAIN));
 
 	json_object_put(o);
 	return text;

@@ -16,6 +16,7 @@
 #include <json.h>
 
 #include "job.h"
+#include "jsonnew.h"
 #include "log.h"
 #include "schedule.h"
 #include "supervisor.h"
@@ -149,6 +150,7 @@ value(PGresult *res, int row, int col)
 	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
 }
 
+/* NULL when batch_test_config cannot be sent (job_to_json). */
 static char *
 make_job(PGresult *res, int row, char *run_id, char *batch_name)
 {
@@ -388,14 +390,8 @@ dispatch(PGresult *rows, PGresult *runs)
 			    PQgetvalue(rows, row, COL_NAME)));
 			continue;
 		}
-		if ((job = make_job(rows, row, run_id, cl.names[row])) == NULL) {
-			/* check_row built it once: out of memory, try later. */
-			log_warnx("run %s: cannot build the job", run_id);
-			record_enqueue(outcome_new(OUTCOME_RELEASE, run_id,
-			    PQgetvalue(rows, row, COL_NAME)));
-			sv->fork_failed = 1;
-			continue;
-		}
+		/* check_row built it once: it builds again. */
+		job = make_job(rows, row, run_id, cl.names[row]);
 		if (children_spawn(run_id, PQgetvalue(rows, row, COL_ID),
 		    PQgetvalue(rows, row, COL_NAME), job) == NULL) {
 			record_enqueue(outcome_new(OUTCOME_RELEASE, run_id,
@@ -449,15 +445,13 @@ next_due_read(PGresult *res)
 static json_object *
 good_row(PGresult *res, int row, int64_t next)
 {
-	json_object	*o = json_object_new_object();
+	json_object	*o = jnew_object();
 	char		*name;
 
 	name = job_batch_name(PQgetvalue(res, row, COL_CONFIG), cl.names[row]);
-	json_object_object_add(o, "id",
-	    json_object_new_string(PQgetvalue(res, row, COL_ID)));
-	json_object_object_add(o, "next", json_object_new_int64(next));
-	json_object_object_add(o, "name", name != NULL ?
-	    json_object_new_string(name) : NULL);
+	jset(o, "id", jnew_string(PQgetvalue(res, row, COL_ID)));
+	jset(o, "next", jnew_int(next));
+	jset(o, "name", jnew_string(name));
 	free(name);
 	return o;
 }
@@ -617,7 +611,7 @@ claim_rows_read(PGresult **res, void *arg)
 	}
 	cl.rows = res[0];
 	res[0] = NULL;
-	cl.good = json_object_new_array();
+	cl.good = jnew_array();
 	cl.names = xcalloc(PQntuples(cl.rows) + 1, sizeof(*cl.names));
 	for (i = 0; i < PQntuples(cl.rows); i++) {
 		if (check_row(cl.rows, i, &next, &cl.names[i], why,
@@ -625,12 +619,11 @@ claim_rows_read(PGresult **res, void *arg)
 			bad_row_add(cl.rows, i, why);
 			continue;
 		}
-		json_object_array_add(cl.good, good_row(cl.rows, i, next));
+		jpush(cl.good, good_row(cl.rows, i, next));
 	}
 	memset(stmts, 0, sizeof(stmts));
 	if (good_rows() > 0) {
-		good = json_object_to_json_string_ext(cl.good,
-		    JSON_C_TO_STRING_PLAIN);
+		good = jtext(cl.good, JSON_C_TO_STRING_PLAIN);
 		insert_params[0] = good;
 		insert_params[1] = sv->id;
 		stmts[n++] = (struct db_stmt){ insert_runs_sql, NULL, 2,

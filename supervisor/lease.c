@@ -14,6 +14,7 @@
 
 #include <json.h>
 
+#include "jsonnew.h"
 #include "log.h"
 #include "supervisor.h"
 
@@ -97,7 +98,7 @@ previous_closed(PGresult **res, void *arg)
 static void
 previous_found(PGresult **res, void *arg)
 {
-	json_object	*ids = json_object_new_array();
+	json_object	*ids = jnew_array();
 	int		 i;
 
 	(void)arg;
@@ -108,8 +109,7 @@ previous_found(PGresult **res, void *arg)
 
 		if (pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
 			continue;
-		json_object_array_add(ids, json_object_new_string(
-		    PQgetvalue(res[0], i, 0)));
+		jpush(ids, jnew_string(PQgetvalue(res[0], i, 0)));
 	}
 	if (json_object_array_length(ids) > 0)
 		(void)db_query(CLOSE_RUNS_OF("UPDATE "
@@ -119,7 +119,7 @@ previous_found(PGresult **res, void *arg)
 		    "AND lost_at IS NULL RETURNING id, node, pid, "
 		    "'exited without closing its runs (restarted on the same "
 		    "node)' AS why"), 2, (const char *const[]){ sv->id,
-		    json_object_to_json_string_ext(ids, JSON_C_TO_STRING_PLAIN) },
+		    jtext(ids, JSON_C_TO_STRING_PLAIN) },
 		    previous_closed, NULL);
 	json_object_put(ids);
 }

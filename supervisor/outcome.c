@@ -14,6 +14,7 @@
 #include <json.h>
 
 #include "job.h"
+#include "jsonnew.h"
 #include "log.h"
 #include "supervisor.h"
 #include "text.h"
@@ -123,25 +124,24 @@ failure_message(const struct child *c, int wstatus,
 static void
 add_int(json_object *o, const char *key, int64_t v)
 {
-	json_object_object_add(o, key, json_object_new_int64(v));
+	jset(o, key, jnew_int(v));
 }
 
 static char *
 failure_details(const struct child *c, int wstatus,
     const struct job_result *res, int have_res, enum blame blame)
 {
-	json_object	*o = json_object_new_object();
+	json_object	*o = jnew_object();
 	char		*text;
 
 	if (blame != BLAME_NONE)
-		json_object_object_add(o, "blame",
-		    json_object_new_string(blame_name(blame)));
+		jset(o, "blame", jnew_string(blame_name(blame)));
 	if (WIFEXITED(wstatus))
 		add_int(o, "exit_status", WEXITSTATUS(wstatus));
 	if (WIFSIGNALED(wstatus)) {
 		add_int(o, "signal", WTERMSIG(wstatus));
-		json_object_object_add(o, "signal_name",
-		    json_object_new_string(sigabbrev_np(WTERMSIG(wstatus)) ?
+		jset(o, "signal_name",
+		    jnew_string(sigabbrev_np(WTERMSIG(wstatus)) ?
 		    sigabbrev_np(WTERMSIG(wstatus)) : "?"));
 	}
 	if (have_res) {
@@ -153,19 +153,15 @@ failure_details(const struct child *c, int wstatus,
 		add_int(o, "jobrunner_elapsed_ms", res->elapsed_ms);
 	}
 	if (unresolved(wstatus, res, have_res))
-		json_object_object_add(o, "unresolved",
-		    json_object_new_boolean(1));
+		jset(o, "unresolved", jnew_bool(1));
 	/* Cut short: if no batch test turns up, the run is cancelled. */
 	if (c->state == CHILD_CANCELLED)
-		json_object_object_add(o, "cancelled",
-		    json_object_new_boolean(1));
+		jset(o, "cancelled", jnew_bool(1));
 	add_int(o, "elapsed_ms", mono_ms() - c->started_ms);
-	json_object_object_add(o, "timed_out",
-	    json_object_new_boolean(c->state == CHILD_TIMED_OUT));
+	jset(o, "timed_out", jnew_bool(c->state == CHILD_TIMED_OUT));
 	if (c->state == CHILD_TIMED_OUT)
 		add_int(o, "run_timeout", sv->conf.run_timeout);
-	text = xstrdup(json_object_to_json_string_ext(o,
-	    JSON_C_TO_STRING_PLAIN));
+	text = xstrdup(jtext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 	return text;
 }
@@ -304,14 +300,13 @@ outcome_kind_name(enum outcome_kind kind)
 static void
 json_add_string(json_object *obj, const char *key, const char *v)
 {
-	json_object_object_add(obj, key, v != NULL && *v != '\0' ?
-	    json_object_new_string(v) : NULL);
+	jset(obj, key, v != NULL && *v != '\0' ? jnew_string(v) : NULL);
 }
 
 json_object *
 outcome_to_json(const struct outcome *o)
 {
-	json_object	*obj = json_object_new_object();
+	json_object	*obj = jnew_object();
 
 	json_add_string(obj, "run_id", o->run_id);
 	json_add_string(obj, "owner", o->owner);
@@ -319,11 +314,10 @@ outcome_to_json(const struct outcome *o)
 	json_add_string(obj, "test_run_id", o->test_run_id);
 	json_add_string(obj, "schedule_name", o->schedule_name);
 	json_add_string(obj, "error_message", o->error_message);
-	json_object_object_add(obj, "error_details", o->error_details ?
+	jset(obj, "error_details", o->error_details ?
 	    json_tokener_parse(o->error_details) : NULL);
 	json_add_string(obj, "blame", blame_name(o->blame));
 	if (o->alone)
-		json_object_object_add(obj, "alone",
-		    json_object_new_boolean(1));
+		jset(obj, "alone", jnew_bool(1));
 	return obj;
 }

@@ -94,8 +94,7 @@ out_too_long(struct child *c)
 static void
 out_append(struct child *c, const char *buf, size_t n)
 {
-	if ((c->out = realloc(c->out, c->out_len + n + 1)) == NULL)
-		fatal("realloc");
+	c->out = xreallocarray(c->out, c->out_len + n + 1, 1);
 	memcpy(c->out + c->out_len, buf, n);
 	c->out_len += n;
 	c->out[c->out_len] = '\0';

@@ -25,6 +25,7 @@
 #include <json.h>
 
 #include "grants.h"
+#include "jsonnew.h"
 #include "supervisor.h"
 #include "text.h"
 
@@ -47,19 +48,14 @@ static void __attribute__((format(printf, 1, 2)))
 say(const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*line, *esc = NULL;
-	int	 r;
+	char	*line, *esc;
 
 	/* Whole: a list of what the role lacks may be long. */
 	va_start(ap, fmt);
-	r = vasprintf(&line, fmt, ap);
+	line = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (r != -1) {
-		esc = text_escaped(line);
-		free(line);
-	}
-	if (esc == NULL)
-		esc = xstrdup("(out of memory)");
+	esc = text_escaped(line);
+	free(line);
 	fprintf(stderr, "%s: database: %s\n", conf_path, esc);
 	free(esc);
 }
@@ -123,23 +119,19 @@ is_lacking(const char *table)
 static char *
 needs_json(void)
 {
-	json_object	*arr = json_object_new_array(), *o;
+	json_object	*arr = jnew_array(), *o;
 	char		*s;
 	size_t		 i;
 
 	for (i = 0; i < grant_nneeds; i++) {
-		o = json_object_new_object();
-		json_object_object_add(o, "n", json_object_new_int((int)i));
-		json_object_object_add(o, "t",
-		    json_object_new_string(grant_needs[i].table));
-		json_object_object_add(o, "p",
-		    json_object_new_string(grant_needs[i].privileges));
-		json_object_object_add(o, "c", grant_needs[i].columns != NULL ?
-		    json_object_new_string(grant_needs[i].columns) : NULL);
-		json_object_array_add(arr, o);
+		o = jnew_object();
+		jset(o, "n", jnew_int((int)i));
+		jset(o, "t", jnew_string(grant_needs[i].table));
+		jset(o, "p", jnew_string(grant_needs[i].privileges));
+		jset(o, "c", jnew_string(grant_needs[i].columns));
+		jpush(arr, o);
 	}
-	s = xstrdup(json_object_to_json_string_ext(arr,
-	    JSON_C_TO_STRING_PLAIN));
+	s = xstrdup(jtext(arr, JSON_C_TO_STRING_PLAIN));
 	json_object_put(arr);
 	return s;
 }

@@ -13,6 +13,7 @@
 
 #include <json.h>
 
+#include "jsonnew.h"
 #include "log.h"
 #include "supervisor.h"
 
@@ -440,13 +441,13 @@ static int
 record_batch(void)
 {
 	struct outcome	*o;
-	json_object	*arr = json_object_new_array();
+	json_object	*arr = jnew_array();
 	char		 max[16];
 	int		 n = 0, limit = one_at_a_time ? 1 : BATCH_MAX, r;
 
 	TAILQ_FOREACH(o, &sv->outcomes, entry)
 		if (o->kind != OUTCOME_RELEASE && n < limit) {
-			json_object_array_add(arr, outcome_to_json(o));
+			jpush(arr, outcome_to_json(o));
 			o->writing = 1;
 			n++;
 		}
@@ -456,8 +457,7 @@ record_batch(void)
 	}
 	snprintf(max, sizeof(max), "%d", sv->conf.max_consecutive_failures);
 	r = db_query(record_sql, 2, (const char *const[]){
-	    json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN), max },
-	    batch_written, NULL);
+	    jtext(arr, JSON_C_TO_STRING_PLAIN), max }, batch_written, NULL);
 	json_object_put(arr);
 	if (r == -1) {
 		none_writing();

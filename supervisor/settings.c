@@ -61,19 +61,20 @@ print_value(FILE *fp, const char *v)
 		print_quoted(fp, v);
 }
 
-/* libpq's own quoting of a conninfo value. */
-static void
-append_conninfo_value(char **out, size_t *len, const char *v)
+/* libpq's own quoting of a conninfo value, as a new string. */
+static char *
+conninfo_value(const char *v)
 {
 	FILE		*fp;
 	const char	*p;
+	char		*buf;
+	size_t		 len;
 	int		 plain = *v != '\0';
 
 	for (p = v; *p != '\0'; p++)
 		if (isspace((unsigned char)*p) || *p == '\'' || *p == '\\')
 			plain = 0;
-	if ((fp = open_memstream(out, len)) == NULL)
-		fatal("open_memstream");
+	fp = xmemstream(&buf, &len);
 	if (!plain)
 		fputc('\'', fp);
 	for (p = v; *p != '\0'; p++) {
@@ -83,7 +84,7 @@ append_conninfo_value(char **out, size_t *len, const char *v)
 	}
 	if (!plain)
 		fputc('\'', fp);
-	fclose(fp);
+	return xmemstream_text(fp, &buf);
 }
 
 /*
@@ -96,8 +97,8 @@ mask_conninfo(const char *conninfo)
 {
 	PQconninfoOption	*opts, *o;
 	FILE			*fp;
-	char			*text = NULL, *v;
-	size_t			 len = 0, vlen;
+	char			*text, *v;
+	size_t			 len;
 	int			 secret = 0, n = 0;
 
 	if ((opts = PQconninfoParse(conninfo, NULL)) == NULL)
@@ -109,20 +110,17 @@ mask_conninfo(const char *conninfo)
 		PQconninfoFree(opts);
 		return NULL;
 	}
-	if ((fp = open_memstream(&text, &len)) == NULL)
-		fatal("open_memstream");
+	fp = xmemstream(&text, &len);
 	for (o = opts; o->keyword != NULL; o++) {
 		if (o->val == NULL)
 			continue;
-		v = NULL;
-		append_conninfo_value(&v, &vlen, strcmp(o->keyword,
-		    "password") == 0 ? MASK : o->val);
+		v = conninfo_value(strcmp(o->keyword, "password") == 0 ? MASK :
+		    o->val);
 		fprintf(fp, "%s%s=%s", n++ > 0 ? " " : "", o->keyword, v);
 		free(v);
 	}
-	fclose(fp);
 	PQconninfoFree(opts);
-	return text;
+	return xmemstream_text(fp, &text);
 }
 
 /* The command line's override of a key, as flags pairs key and flag. */

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "durable.h"
 #include "job.h"
+#include "jsonnew.h"
 #include "json1.h"
 #include "jsonget.h"
 #include "supervisor.h"
@@ -234,8 +235,8 @@ spool_mark_node(const char *node)
 
 	if (spool_dir == NULL)
 		return;
-	s = json_object_new_string(node);
-	text = xasprintf("%s\n", json_object_to_json_string(s));
+	s = jnew_string(node);
+	text = xasprintf("%s\n", jtext(s, JSON_C_TO_STRING_SPACED));
 	json_object_put(s);
 	if (durable_write(spool_dir, DURABLE_NODE_FILE, text) == -1)
 		log_warn("spool: cannot write %s/%s; the results orphaned "
@@ -256,10 +257,8 @@ spool_write(struct outcome *o)
 		return -1;
 	snprintf(name, sizeof(name), "%s%s", o->run_id, SPOOL_SUFFIX);
 	obj = outcome_to_json(o);
-	json_object_object_add(obj, "node",
-	    json_object_new_string(sv->conf.node_name));
-	r = durable_write(spool_dir, name, json_object_to_json_string_ext(obj,
-	    JSON_C_TO_STRING_PLAIN));
+	jset(obj, "node", jnew_string(sv->conf.node_name));
+	r = durable_write(spool_dir, name, jtext(obj, JSON_C_TO_STRING_PLAIN));
 	json_object_put(obj);
 	if (r == -1) {
 		if (!spool_warned++)
@@ -415,8 +414,7 @@ outcome_from_json(json_object *obj)
 	if ((s = jget_str(obj, "error_message")) != NULL)
 		o->error_message = xstrdup(s);
 	if ((v = jget(obj, "error_details")) != NULL)
-		o->error_details = xstrdup(json_object_to_json_string_ext(v,
-		    JSON_C_TO_STRING_PLAIN));
+		o->error_details = xstrdup(jtext(v, JSON_C_TO_STRING_PLAIN));
 	o->blame = blame_from_name(jget_str(obj, "blame"));
 	/* An outcome spooled by version 0.1 says "counts" instead. */
 	if (jget(obj, "counts") != NULL)
@@ -507,7 +505,7 @@ recover_result(const char *name, json_object *doc)
 		return -1;
 	code = json_object_get_int(v);
 	if ((v = jget(doc, "result")) == NULL ||
-	    job_result_from_json(&res, json_object_to_json_string(v), err,
+	    job_result_from_json(&res, jtext(v, JSON_C_TO_STRING_SPACED), err,
 	    sizeof(err)) == -1)
 		return -1;
 	text_make_valid(res.error);
@@ -560,10 +558,8 @@ static void
 pass_add(const char *name, void *arg)
 {
 	(void)arg;
-	pass.names = reallocarray(pass.names, pass.n + 1,
+	pass.names = xreallocarray(pass.names, pass.n + 1,
 	    sizeof(*pass.names));
-	if (pass.names == NULL)
-		fatal("reallocarray");
 	pass.names[pass.n++] = xstrdup(name);
 }
 

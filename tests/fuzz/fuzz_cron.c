@@ -1,4 +1,4 @@
-// fuzz-link: common/cron.c common/tz.c common/schedule.c
+// fuzz-link: common/cron.c common/tz.c common/schedule.c common/util.c common/log.c common/text.c
 // fuzz-pkgs: libbsd-overlay
 /*
  * libFuzzer target for the schedule engine: the cron expression parser,

@@ -1,4 +1,4 @@
-// fuzz-link: common/job.c common/log.c common/blame.c common/url.c common/text.c common/json1.c common/jsonget.c
+// fuzz-link: common/job.c common/log.c common/blame.c common/url.c common/text.c common/json1.c common/jsonget.c common/jsonnew.c common/util.c
 // fuzz-pkgs: json-c libbsd-overlay
 /*
  * libFuzzer target for the job protocol's parsers: the job a jobrunner

@@ -1,4 +1,4 @@
-// fuzz-link: common/tz.c
+// fuzz-link: common/tz.c common/util.c common/log.c common/text.c
 // fuzz-pkgs: libbsd-overlay
 /*
  * libFuzzer target for the TZif reader, tz_from_tzif, and the POSIX TZ

@@ -1,4 +1,4 @@
-// fuzz-link: common/url.c common/text.c
+// fuzz-link: common/url.c common/text.c common/util.c common/log.c
 // fuzz-pkgs: libcurl libbsd-overlay
 /*
  * libFuzzer target for url_parse: a URL it takes is rebuilt

@@ -211,13 +211,16 @@ test_new(void)
 	jset(o, "i", jnew_int(INT64_MIN));
 	jset(o, "d", jnew_double(0.25));
 	jset(o, "b", jnew_bool(1));
+	jset(o, "ds", jnew_double_s(0.8, "0.8"));
 	jpush(a, jnew_int(1));
 	jpush(a, NULL);
 	jset(o, "a", a);
-	tap_is_str(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+	tap_is_str(jtext(o, JSON_C_TO_STRING_PLAIN),
 	    "{\"s\":\"x\",\"null\":null,\"i\":-9223372036854775808,"
-	    "\"d\":0.25,\"b\":true,\"a\":[1,null]}",
-	    "jnew: the document as built");
+	    "\"d\":0.25,\"b\":true,\"ds\":0.8,\"a\":[1,null]}",
+	    "jnew, jtext: the document as built, 0.8 as written");
+	tap_is_str(jtext(a, JSON_C_TO_STRING_SPACED), "[ 1, null ]",
+	    "jtext: the flags are json-c's");
 	tap_ok(jget_int(o, NULL, "i", INT64_MIN, 0, &n, NULL, 0) == 1 &&
 	    n == INT64_MIN, "jnew_int: INT64_MIN read back");
 	tap_ok(jget_num(o, "d", &d) == 1 && d == 0.25,
