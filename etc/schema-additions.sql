@@ -2031,31 +2031,24 @@ RETURNS void LANGUAGE sql VOLATILE SET search_path = '' AS $$
         GROUP BY 1) x
 $$;
 
--- They run as their owner: whoever writes a run adds to the counters.
-CREATE OR REPLACE FUNCTION public.evalsched_count_runs_inserted()
+-- Runs as its owner: whoever writes a run adds to the counters.  An
+-- insert's runs are counted as new, an update's against what they were
+-- (old_runs exists only for an update, so is read only then).
+CREATE OR REPLACE FUNCTION public.evalsched_count_runs()
 RETURNS trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    was public.scheduled_evaluation_runs[];
 BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        was := (SELECT pg_catalog.array_agg(
+            o::public.scheduled_evaluation_runs) FROM old_runs o);
+    END IF;
     PERFORM public.evalsched_counters_add(pg_catalog.array_agg(x.name),
         pg_catalog.array_agg(x.k1), pg_catalog.array_agg(x.k2),
         pg_catalog.array_agg(x.n))
     FROM public.evalsched_run_counts((SELECT pg_catalog.array_agg(
-        r::public.scheduled_evaluation_runs) FROM new_runs r), NULL) x;
-    RETURN NULL;
-END;
-$$;
-
-CREATE OR REPLACE FUNCTION public.evalsched_count_runs_updated()
-RETURNS trigger LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = '' AS $$
-BEGIN
-    PERFORM public.evalsched_counters_add(pg_catalog.array_agg(x.name),
-        pg_catalog.array_agg(x.k1), pg_catalog.array_agg(x.k2),
-        pg_catalog.array_agg(x.n))
-    FROM public.evalsched_run_counts((SELECT pg_catalog.array_agg(
-            r::public.scheduled_evaluation_runs) FROM new_runs r),
-        (SELECT pg_catalog.array_agg(o::public.scheduled_evaluation_runs)
-            FROM old_runs o)) x;
+        r::public.scheduled_evaluation_runs) FROM new_runs r), was) x;
     RETURN NULL;
 END;
 $$;
@@ -2065,12 +2058,15 @@ $$;
 CREATE OR REPLACE TRIGGER evalsched_count_runs_inserted
     AFTER INSERT ON public.scheduled_evaluation_runs
     REFERENCING NEW TABLE AS new_runs
-    FOR EACH STATEMENT EXECUTE FUNCTION public.evalsched_count_runs_inserted();
+    FOR EACH STATEMENT EXECUTE FUNCTION public.evalsched_count_runs();
 
 CREATE OR REPLACE TRIGGER evalsched_count_runs_updated
     AFTER UPDATE ON public.scheduled_evaluation_runs
     REFERENCING OLD TABLE AS old_runs NEW TABLE AS new_runs
-    FOR EACH STATEMENT EXECUTE FUNCTION public.evalsched_count_runs_updated();
+    FOR EACH STATEMENT EXECUTE FUNCTION public.evalsched_count_runs();
+-- Version 6's two functions, one for each trigger, are that one now.
+DROP FUNCTION IF EXISTS public.evalsched_count_runs_inserted();
+DROP FUNCTION IF EXISTS public.evalsched_count_runs_updated();
 
 -- Alert events that ended: delivered, or failed once retries ran out.
 CREATE OR REPLACE FUNCTION public.evalsched_count_alerts()

@@ -651,8 +651,7 @@ sub additions {
 # A database from before the counters: a history, and no counter.
 {
 	$t->sql("SET client_min_messages = warning; "
-	    . "DROP FUNCTION evalsched_count_runs_inserted, "
-	    . "evalsched_count_runs_updated, evalsched_count_alerts, "
+	    . "DROP FUNCTION evalsched_count_runs, evalsched_count_alerts, "
 	    . "evalsched_count_deliveries, evalsched_count_rule_evaluations "
 	    . "CASCADE; DROP TABLE evalsched_counters; DELETE FROM "
 	    . "evalsched_meta WHERE key = 'counters_seeded_at'");
