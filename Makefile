@@ -173,7 +173,9 @@ build-san:
 # package's tests, one after the other (image.t takes the package that
 # package.t built), their output shown once the suite is done: building
 # the package takes both processors for a few seconds, then lintian and
-# dpkg one.  Then the fuzzers.
+# dpkg one.  And the fuzzers, niced: the suite leaves most of a
+# processor idle while its files wait, which is what they take (their
+# brief run is a time, not a number of runs).
 NPROC		:= $(shell getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 CHECK_JOBS	?= 3
 CHECK_FIRST	= tests/review20.t tests/backoff.t tests/hostile-secrets.t \
@@ -186,17 +188,20 @@ CHECK_PACKAGE	= tests/package.t tests/image.t
 
 check: deps lint
 	$(MAKE) -j$(NPROC) build-werror build-san
-	@rm -f build/check-package.log build/check-package.status
+	@rm -f build/check-package.* build/check-fuzz.*
 	@{ prove --timer $(CHECK_PACKAGE) >build/check-package.log 2>&1; \
 	    echo $$? >build/check-package.status; } & \
+	{ nice -n 19 sh tests/fuzz/run.sh brief >build/check-fuzz.log 2>&1; \
+	    echo $$? >build/check-fuzz.status; } & \
 	EVALSCHED_ROOT=$(SAN_ROOT) EVALSCHED_PREFIX=$(TEST_PREFIX) \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87 \
 	    prove -j$(CHECK_JOBS) --timer $(CHECK_TESTS); suite=$$?; \
 	wait; echo "prove --timer $(CHECK_PACKAGE)"; \
 	cat build/check-package.log; \
-	test $$suite -eq 0 && test "$$(cat build/check-package.status)" = 0
-	@sh tests/fuzz/run.sh brief
+	echo "sh tests/fuzz/run.sh brief"; cat build/check-fuzz.log; \
+	test $$suite -eq 0 && test "$$(cat build/check-package.status)" = 0 \
+	    && test "$$(cat build/check-fuzz.status)" = 0
 
 lint:
 	mandoc -Tlint -W warning $(MANPAGES)
