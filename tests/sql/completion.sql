@@ -69,10 +69,8 @@ FROM public.evalsched_closing('cancelled', false, NULL, NULL, NULL, 0, 0,
 --   c3: its run unresolved for 20 minutes, no batch test (window 600 s);
 --   c4: its run's batch test is still running: left alone;
 --   c5: two runs whose batch tests ended: the one that fired first.
-INSERT INTO auth.users (id) VALUES ('a1000000-0000-4000-8000-000000000001');
-INSERT INTO test_suites (id, user_id, name)
-VALUES ('a2000000-0000-4000-8000-000000000001',
-    'a1000000-0000-4000-8000-000000000001', 'suite');
+SELECT FROM tap.owner('a1000000-0000-4000-8000-000000000001',
+    'a2000000-0000-4000-8000-000000000001');
 INSERT INTO scheduled_evaluations (id, user_id, name, schedule_type,
     test_suite_id, model_id, next_run_at, consecutive_failures,
     last_run_status, last_run_at)

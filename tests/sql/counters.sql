@@ -2,10 +2,8 @@
 -- triggers that call it, on runs made by hand.
 BEGIN;
 
-INSERT INTO auth.users (id) VALUES ('a3000000-0000-4000-8000-000000000001');
-INSERT INTO test_suites (id, user_id, name)
-VALUES ('a4000000-0000-4000-8000-000000000001',
-    'a3000000-0000-4000-8000-000000000001', 'suite');
+SELECT FROM tap.owner('a3000000-0000-4000-8000-000000000001',
+    'a4000000-0000-4000-8000-000000000001');
 INSERT INTO scheduled_evaluations (id, user_id, name, schedule_type,
     test_suite_id, model_id, next_run_at)
 VALUES ('c6000000-0000-4000-8000-000000000001',

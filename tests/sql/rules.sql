@@ -12,10 +12,8 @@ SELECT tap.is(public.evalsched_type_on('scheduled_eval_regression', true,
 SELECT tap.is(public.evalsched_type_on('trace_latency_high', false, false,
         false), true, 'a metric rule''s event has no switch: on');
 
-INSERT INTO auth.users (id) VALUES ('a5000000-0000-4000-8000-000000000001');
-INSERT INTO test_suites (id, user_id, name)
-VALUES ('a6000000-0000-4000-8000-000000000001',
-    'a5000000-0000-4000-8000-000000000001', 'suite');
+SELECT FROM tap.owner('a5000000-0000-4000-8000-000000000001',
+    'a6000000-0000-4000-8000-000000000001');
 INSERT INTO scheduled_evaluations (id, user_id, name, schedule_type,
     test_suite_id, model_id, next_run_at)
 VALUES ('c7000000-0000-4000-8000-000000000001',

@@ -3,10 +3,8 @@
 -- by hand.
 BEGIN;
 
-INSERT INTO auth.users (id) VALUES ('a0000000-0000-4000-8000-000000000001');
-INSERT INTO test_suites (id, user_id, name)
-VALUES ('b0000000-0000-4000-8000-000000000001',
-    'a0000000-0000-4000-8000-000000000001', 'suite');
+SELECT FROM tap.owner('a0000000-0000-4000-8000-000000000001',
+    'b0000000-0000-4000-8000-000000000001');
 INSERT INTO scheduled_evaluations (id, user_id, name, schedule_type,
     test_suite_id, model_id, next_run_at, consecutive_failures,
     last_run_status, last_run_at, last_run_id)

@@ -17,3 +17,12 @@ CREATE FUNCTION tap.ok(cond boolean, what text)
 RETURNS text LANGUAGE sql AS $$
     SELECT tap.is(cond, true, what)
 $$;
+
+-- A user of the application with a test suite of theirs, whose ids the
+-- file chooses: what every schedule made by hand needs first.
+CREATE FUNCTION tap.owner(user_id uuid, suite_id uuid)
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO auth.users (id) VALUES (user_id);
+    INSERT INTO public.test_suites (id, user_id, name)
+    VALUES (suite_id, user_id, 'suite');
+$$;
