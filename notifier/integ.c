@@ -241,19 +241,20 @@ integ_api_error(struct outcome *o, const struct request *r,
 
 /*
  * The end of a call to an API whose answer says whether it worked
- * beside its status (PagerDuty's "status": "success", Telegram's "ok":
- * said, the word): a 2xx without it failed, and is retried when the
- * service may take it next time (retry); a refusal is told in the
- * words of the answer's member.
+ * beside its status (PagerDuty's "status": "success", Telegram's "ok"):
+ * said reads that word from a 2xx's answer, and a 2xx without it
+ * failed, retried when the service may take it next time (retry); a
+ * refusal is told in the words of the answer's member.
  */
 void
-integ_checked_result(struct request *r, struct integration *ig, int said,
-    const char *word, int retry, const char *member)
+integ_checked_result(struct request *r, struct integration *ig,
+    int (*said)(const struct request *), const char *word, int retry,
+    const char *member)
 {
 	struct outcome	o;
 
 	request_outcome(r, &o);
-	if (o.ok && !said) {
+	if (o.ok && !said(r)) {
 		o.ok = 0;
 		o.retry = retry;
 		snprintf(o.error, sizeof(o.error), "HTTP %ld without \"%s\"",

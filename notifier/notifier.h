@@ -387,7 +387,8 @@ void	 integ_fail(struct integration *, const char *error, int retry);
 void	 integ_api_error(struct outcome *, const struct request *,
 	    const char *member);
 void	 integ_checked_result(struct request *, struct integration *,
-	    int said, const char *word, int retry, const char *member);
+	    int (*said)(const struct request *), const char *word, int retry,
+	    const char *member);
 json_object *integ_answer(const struct request *);
 
 char	*teams_body(const struct integ_event *);

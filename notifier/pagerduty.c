@@ -87,7 +87,7 @@ said_success(const struct request *r)
 static void
 done(struct request *r, void *arg)
 {
-	integ_checked_result(r, arg, said_success(r), "success", 1,
+	integ_checked_result(r, arg, said_success, "success", 1,
 	    "message");
 }
 

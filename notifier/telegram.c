@@ -74,7 +74,7 @@ said_ok(const struct request *r)
 static void
 done(struct request *r, void *arg)
 {
-	integ_checked_result(r, arg, said_ok(r), "ok", 0, "description");
+	integ_checked_result(r, arg, said_ok, "ok", 0, "description");
 }
 
 void
